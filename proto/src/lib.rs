@@ -1,0 +1,12 @@
+//! The Sesame wire contract: the messages and gRPC services of `proto/sesame/v1`.
+//!
+//! The Rust code in `src/gen` is generated from the `.proto` files and committed, so that building
+//! Sesame never needs `protoc`; `tests/codegen.rs` regenerates it with protox and fails when the
+//! committed copy is stale.
+
+/// Version 1 of the contract (`package sesame.v1`).
+pub mod v1 {
+    #![allow(unreachable_pub, missing_debug_implementations, clippy::all)]
+    // Reason: generated code; its style is tonic-prost-build's.
+    include!("gen/sesame.v1.rs");
+}

@@ -1,0 +1,41 @@
+//! Checks that the committed generated code matches the `.proto` files.
+//!
+//! Run with `SESAME_UPDATE_PROTO=1` to rewrite `src/gen` after changing a `.proto` file.
+
+use std::path::{Path, PathBuf};
+
+const PROTOS: &[&str] =
+    &["sesame/v1/common.proto", "sesame/v1/admin.proto", "sesame/v1/agent.proto"];
+
+fn generate(out_dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files: Vec<PathBuf> = PROTOS.iter().map(|p| root.join(p)).collect();
+    let fds = protox::compile(&files, [root]).expect("the .proto files compile");
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .out_dir(out_dir)
+        .compile_fds(fds)
+        .expect("code generation succeeds");
+}
+
+#[test]
+fn generated_code_is_fresh() {
+    let committed_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gen");
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path());
+    let name = "sesame.v1.rs";
+    let fresh = std::fs::read_to_string(tmp.path().join(name)).unwrap();
+    let committed_path = committed_dir.join(name);
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    if fresh != committed {
+        if std::env::var_os("SESAME_UPDATE_PROTO").is_some() {
+            std::fs::write(&committed_path, fresh).unwrap();
+            return;
+        }
+        panic!(
+            "{} is stale: run `SESAME_UPDATE_PROTO=1 cargo test -p sesame-proto` and commit the result",
+            committed_path.display()
+        );
+    }
+}

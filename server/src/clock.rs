@@ -1,0 +1,63 @@
+//! Where the server's time comes from: a [`Clock`] passed in, never read deep inside logic, so that
+//! tests can set it.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use time::{Duration, OffsetDateTime};
+
+/// A source of the current time, in UTC, truncated to whole microseconds (the precision both
+/// databases keep, so a value read back equals the value written).
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// A shared clock.
+pub type SharedClock = Arc<dyn Clock>;
+
+fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let micros = t.microsecond();
+    t.replace_microsecond(micros).unwrap_or(t)
+}
+
+/// The operating system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // Reason: this is the one place that reads the wall clock.
+    fn now(&self) -> OffsetDateTime {
+        truncate_to_micros(OffsetDateTime::now_utc())
+    }
+}
+
+/// A clock that only moves when told to; for tests and simulations.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<OffsetDateTime>>,
+}
+
+impl ManualClock {
+    /// A clock standing at `start`.
+    pub fn new(start: OffsetDateTime) -> ManualClock {
+        ManualClock { now: Arc::new(Mutex::new(truncate_to_micros(start))) }
+    }
+
+    /// Moves the clock forward (or backward, with a negative duration).
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *now = truncate_to_micros(*now + by);
+    }
+
+    /// Sets the clock.
+    pub fn set(&self, to: OffsetDateTime) {
+        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = truncate_to_micros(to);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

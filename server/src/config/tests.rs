@@ -1,0 +1,88 @@
+//! Tests of configuration loading.
+
+use std::io::Write;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn no_file_and_no_environment_gives_the_defaults() {
+    let config = Config::load(None, env(&[])).unwrap();
+    assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(config.data_dir, PathBuf::from("./sesame-data"));
+    assert!(config.database_url.is_none());
+    assert!(config.effective_database_url().expose_secret().starts_with("sqlite:"));
+}
+
+#[test]
+fn the_example_file_parses_to_the_defaults() {
+    let example = file(EXAMPLE);
+    let config = Config::load(Some(example.path()), env(&[])).unwrap();
+    let defaults = Config::default();
+    assert_eq!(format!("{config:?}"), format!("{defaults:?}"));
+}
+
+#[test]
+fn unknown_keys_and_versions_are_refused() {
+    let typo = file("[server]\nlisten_addr = \"0.0.0.0:1\"\n");
+    let err = Config::load(Some(typo.path()), env(&[])).unwrap_err();
+    assert!(err.to_string().contains("listen_addr"), "{err}");
+    let section = file("[servre]\n");
+    assert!(Config::load(Some(section.path()), env(&[])).is_err());
+    let version = file("version = 2\n");
+    assert!(matches!(Config::load(Some(version.path()), env(&[])), Err(Error::Version(2))));
+    let bad = file("[log]\nformat = \"xml\"\n");
+    assert!(matches!(Config::load(Some(bad.path()), env(&[])), Err(Error::Value { .. })));
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let f = file("[server]\nlisten = \"127.0.0.1:1000\"\n[mailnot]\ndomain = \"a.example\"\n");
+    let config = Config::load(
+        Some(f.path()),
+        env(&[
+            ("SESAME_SERVER__LISTEN", "0.0.0.0:2000"),
+            ("SESAME_SERVER__TLS_NAMES", "sesame.example, 10.0.0.5"),
+            ("SESAME_LOG__FORMAT", "json"),
+            ("SESAME_CREDENTIALS", "/not/a/server/setting"),
+            ("PATH", "/usr/bin"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.listen.to_string(), "0.0.0.0:2000");
+    assert_eq!(config.tls_names, ["sesame.example", "10.0.0.5"]);
+    assert_eq!(config.mail_domain.as_str(), "a.example");
+    assert_eq!(config.log_format, LogFormat::Json);
+    let err = Config::load(None, env(&[("SESAME_SERVER__LISTN", "x")])).unwrap_err();
+    assert!(matches!(err, Error::UnknownEnv(ref k) if k == "SESAME_SERVER__LISTN"));
+}
+
+#[test]
+fn the_database_password_never_shows_in_debug() {
+    let url_file = file("postgres://sesame:s3cr3t-pw@db.example/sesame\n");
+    let config = Config::load(
+        None,
+        env(&[("SESAME_DATABASE__URL_FILE", url_file.path().to_str().unwrap())]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.database_url.as_ref().unwrap().expose_secret(),
+        "postgres://sesame:s3cr3t-pw@db.example/sesame"
+    );
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("s3cr3t-pw"), "{debug}");
+    assert!(debug.contains("[REDACTED]"), "{debug}");
+    let f = file("[database]\nurl = \"postgres://u:s3cr3t-pw@h/d\"\n");
+    let err =
+        format!("{:?}", Config::load(Some(f.path()), env(&[("SESAME_X__Y", "1")])).unwrap_err());
+    assert!(!err.contains("s3cr3t-pw"));
+}

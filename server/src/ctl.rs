@@ -1,0 +1,240 @@
+//! sesamectl, the administrators' command line, as a library: [`Cli`] is its grammar and [`run`]
+//! executes one command against a server, writing to any `Write` so that tests can read it.
+//! `src/bin/sesamectl.rs` only parses the arguments and sets the exit code.
+
+mod client;
+mod import;
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sesame_proto::v1 as pb;
+
+pub use self::client::{AdminClient, connect};
+pub use self::import::{CsvError, MailboxCsv, parse_mailbox_csv, read_mailbox_csv};
+use self::output::{Format, print_mailboxes, print_office, print_offices};
+use crate::credentials::Credentials;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No credentials file was given or found.
+    #[error(
+        "no credentials: pass --credentials FILE or set SESAME_CREDENTIALS (on first start the server writes \
+         DATA_DIR/admin.credentials)"
+    )]
+    NoCredentials,
+    /// The credentials file could not be read.
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::Error),
+    /// The server could not be reached or its certificate was refused.
+    #[error("cannot reach the server at {server}: {message}")]
+    Connect {
+        /// The server's URL.
+        server: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The server refused the request.
+    #[error("{}", describe_status(.0))]
+    Rpc(#[from] tonic::Status),
+    /// The CSV file is malformed; nothing was sent.
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    /// Writing the output failed.
+    #[error("cannot write the output")]
+    Output(#[from] std::io::Error),
+}
+
+fn describe_status(status: &tonic::Status) -> String {
+    use tonic::Code;
+    let what = match status.code() {
+        Code::InvalidArgument => "invalid request",
+        Code::NotFound => "not found",
+        Code::AlreadyExists => "already exists",
+        Code::PermissionDenied => "permission denied",
+        Code::Unauthenticated => "not authenticated (is the credentials file current?)",
+        Code::ResourceExhausted => "too large",
+        Code::Unavailable => "server unavailable",
+        Code::DeadlineExceeded => "timed out",
+        Code::Aborted => "aborted",
+        _ => "server error",
+    };
+    format!("{what}: {}", status.message())
+}
+
+/// sesamectl's command line.
+#[derive(Debug, Parser)]
+#[command(name = "sesamectl", version, about = "Administer a Sesame server")]
+pub struct Cli {
+    /// The credentials file (server address, CA certificate, administrator token). Defaults to
+    /// ./sesame-data/admin.credentials when that file exists.
+    #[arg(long, global = true, env = "SESAME_CREDENTIALS", value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Overrides the server address of the credentials file, e.g. https://sesame.example:7443.
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// How listings are printed.
+    #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How listings are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table for people.
+    Table,
+    /// A JSON array of objects.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// sesamectl's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Notarial offices.
+    #[command(subcommand)]
+    Office(OfficeCommand),
+    /// MAILNOT mailboxes.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+    /// Shows which administrator the credentials belong to.
+    Whoami,
+}
+
+/// Office commands.
+#[derive(Debug, Subcommand)]
+pub enum OfficeCommand {
+    /// Registers an office.
+    Add {
+        /// Its CRPCEN (5 digits).
+        crpcen: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Its city.
+        #[arg(long)]
+        city: Option<String>,
+    },
+    /// Lists offices.
+    List,
+    /// Shows one office.
+    Show {
+        /// Its CRPCEN.
+        crpcen: String,
+    },
+}
+
+/// Mailbox commands.
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Imports mailboxes from a CSV file with the header `address,display_name` (`;` also
+    /// accepted). All or nothing: a bad line is reported and nothing is imported.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Checks the file against the server without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Lists mailboxes.
+    List {
+        /// Only the mailboxes of this office (CRPCEN).
+        #[arg(long)]
+        office: Option<String>,
+    },
+}
+
+/// Where sesamectl writes: results to `out`, and a progress bar when `progress` is true.
+#[derive(Debug)]
+pub struct Terminal<'a, W: Write> {
+    /// Results.
+    pub out: &'a mut W,
+    /// Whether to draw progress bars (standard error is a terminal).
+    pub progress: bool,
+}
+
+fn resolve_credentials(cli: &Cli) -> Result<Credentials, Error> {
+    let path = match &cli.credentials {
+        Some(path) => path.clone(),
+        None => {
+            let default = PathBuf::from("sesame-data/admin.credentials");
+            if default.exists() { default } else { return Err(Error::NoCredentials) }
+        }
+    };
+    let mut credentials = Credentials::read(&path)?;
+    if let Some(server) = &cli.server {
+        credentials.server = server.clone();
+    }
+    Ok(credentials)
+}
+
+/// Runs one command.
+pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error> {
+    let credentials = resolve_credentials(&cli)?;
+    // Read and check a CSV file before connecting, so that a bad file fails without a round trip.
+    let csv = match &cli.command {
+        Command::Mailbox(MailboxCommand::Import { file, .. }) => Some(read_mailbox_csv(file)?),
+        _ => None,
+    };
+    let mut client = connect(&credentials).await?;
+    let format = Format::from(cli.output);
+    let out = term.out;
+    match cli.command {
+        Command::Whoami => {
+            let me = client.who_am_i(pb::WhoAmIRequest {}).await?.into_inner();
+            writeln!(
+                out,
+                "{} (role {}) on {} (server {})",
+                me.admin_name, me.role, credentials.server, me.server_version
+            )?;
+        }
+        Command::Office(OfficeCommand::Add { crpcen, name, city }) => {
+            let request = pb::CreateOfficeRequest { crpcen, name, city: city.unwrap_or_default() };
+            let office =
+                client.create_office(request).await?.into_inner().office.unwrap_or_default();
+            writeln!(out, "Office {} \"{}\" created.", office.crpcen, office.name)?;
+        }
+        Command::Office(OfficeCommand::List) => {
+            let offices =
+                client.list_offices(pb::ListOfficesRequest {}).await?.into_inner().offices;
+            print_offices(out, format, &offices)?;
+        }
+        Command::Office(OfficeCommand::Show { crpcen }) => {
+            let office =
+                client.get_office(pb::GetOfficeRequest { crpcen }).await?.into_inner().office;
+            print_office(out, format, &office.unwrap_or_default())?;
+        }
+        Command::Mailbox(MailboxCommand::Import { dry_run, .. }) => {
+            let csv = csv.unwrap_or_default();
+            let report = import::send(&mut client, csv, dry_run, term.progress).await?;
+            import::print_report(out, &report)?;
+        }
+        Command::Mailbox(MailboxCommand::List { office }) => {
+            let office = office.unwrap_or_default();
+            let mut mailboxes = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let request = pb::ListMailboxesRequest {
+                    office: office.clone(),
+                    page_size: 5_000,
+                    page_token,
+                };
+                let page = client.list_mailboxes(request).await?.into_inner();
+                mailboxes.extend(page.mailboxes);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            print_mailboxes(out, format, &mailboxes)?;
+        }
+    }
+    Ok(())
+}

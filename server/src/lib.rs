@@ -1,0 +1,191 @@
+//! The Sesame server: registers notarial offices and their MAILNOT mailboxes, and serves the
+//! administration and agent APIs over gRPC with TLS.
+//!
+//! [`Server::prepare`] does everything that can fail at start-up (data directory, database and
+//! migrations, certificates, bootstrap administrator); [`Server::serve`] then runs on a listener
+//! the caller bound, until the shutdown future resolves. The `sesame-server` binary and every test
+//! go through these two calls.
+
+pub mod admin;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod ctl;
+pub mod data_dir;
+pub mod domain;
+mod grpc;
+pub mod pki;
+pub mod store;
+pub mod test_support;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::admin::{AdminRole, AdminToken, NewAdmin};
+use crate::audit::Actor;
+use crate::clock::SharedClock;
+pub use crate::config::Config;
+use crate::credentials::Credentials;
+use crate::data_dir::DataDir;
+pub use crate::grpc::{MAX_ADMIN_REQUEST_BYTES, MAX_AGENT_REQUEST_BYTES, ServeError};
+use crate::pki::Pki;
+use crate::store::{SharedStore, StoreOptions};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database")]
+    Store(#[from] store::Error),
+    /// The certificates could not be loaded or made.
+    #[error("cannot set up TLS")]
+    Pki(#[from] pki::Error),
+    /// The bootstrap credentials could not be written.
+    #[error("cannot write the bootstrap administrator's credentials")]
+    Credentials(#[from] credentials::Error),
+}
+
+/// A server ready to serve: database open, certificates loaded.
+#[derive(Debug)]
+pub struct Server {
+    state: Arc<grpc::AppState>,
+    pki: Pki,
+    data_dir: DataDir,
+    bootstrap_credentials: Option<PathBuf>,
+}
+
+impl Server {
+    /// Prepares the server: creates the data directory, opens and migrates the database, loads or
+    /// creates the certificates and, on first start, creates the bootstrap administrator and
+    /// writes its credentials file for `advertised` (the address clients reach the server at).
+    pub async fn prepare(
+        config: &Config,
+        advertised: SocketAddr,
+        clock: SharedClock,
+    ) -> Result<Server, StartError> {
+        let data_dir = DataDir::create(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store = store::connect(&StoreOptions {
+            url: config.effective_database_url(),
+            max_connections: config.max_connections,
+            acquire_timeout: config.acquire_timeout,
+        })
+        .await?;
+        let pki = pki::load_or_create(&data_dir, &config.tls_names, clock.now())?;
+        let bootstrap_credentials =
+            bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
+        let state =
+            Arc::new(grpc::AppState { store, clock, mail_domain: config.mail_domain.clone() });
+        Ok(Server { state, pki, data_dir, bootstrap_credentials })
+    }
+
+    /// The CA certificate's SHA-256 fingerprint, which agents pin.
+    pub fn ca_fingerprint(&self) -> &str {
+        &self.pki.ca_fingerprint
+    }
+
+    /// The CA certificate, PEM.
+    pub fn ca_cert_pem(&self) -> &str {
+        &self.pki.ca_cert_pem
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.root()
+    }
+
+    /// The credentials file written for the bootstrap administrator, when this start created it.
+    pub fn bootstrap_credentials(&self) -> Option<&std::path::Path> {
+        self.bootstrap_credentials.as_deref()
+    }
+
+    /// The store (for tests and tools running beside the server).
+    pub fn store(&self) -> &SharedStore {
+        &self.state.store
+    }
+
+    /// Serves gRPC over TLS on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        grpc::serve(self.state, &self.pki, listener, shutdown).await
+    }
+}
+
+/// An error and its sources on one line, for messages and logs.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// On a database without administrators, creates `bootstrap` and writes its credentials file.
+async fn bootstrap_admin(
+    store: &SharedStore,
+    data_dir: &DataDir,
+    pki: &Pki,
+    advertised: SocketAddr,
+    clock: &SharedClock,
+) -> Result<Option<PathBuf>, StartError> {
+    if store.count_admins().await? > 0 {
+        return Ok(None);
+    }
+    let token = AdminToken::generate();
+    let admin = NewAdmin {
+        name: "bootstrap".to_owned(),
+        role: AdminRole::Global,
+        token_hash: token.hash(),
+    };
+    let host = match advertised.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let credentials = Credentials {
+        server: format!("https://{host}:{}", advertised.port()),
+        admin: admin.name.clone(),
+        token: secrecy::SecretString::from(token.expose().to_owned()),
+        ca_certificate: pki.ca_cert_pem.clone(),
+    };
+    // The file is written before the administrator exists, so that a crash in between leaves a
+    // useless file (replaced at the next start) rather than an administrator nobody can use.
+    let path = data_dir.admin_credentials();
+    credentials.write(&path)?;
+    match store.create_admin(&admin, &Actor::system(), clock.now()).await {
+        Ok(_) => {}
+        Err(store::Error::Conflict) => {
+            // Another server sharing the database bootstrapped first; its data directory has the file.
+            let _ = std::fs::remove_file(&path);
+            return Ok(None);
+        }
+        Err(other) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(other.into());
+        }
+    }
+    tracing::info!(path = %path.display(), "created the bootstrap administrator");
+    Ok(Some(path))
+}

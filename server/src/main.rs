@@ -1,0 +1,128 @@
+//! `sesame-server`: parses the command line, loads the configuration, sets up logging, binds the
+//! listener and runs [`sesame_server::Server`] until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sesame_server::Config;
+use sesame_server::clock::SystemClock;
+use sesame_server::config::LogFormat;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "sesame-server", version, about = "The Sesame central server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server (the default command).
+    Serve(ServeArgs),
+    /// Prints an example configuration file with every setting at its default.
+    DefaultConfig,
+}
+
+#[derive(Debug, Default, clap::Args)]
+struct ServeArgs {
+    /// Directory for the embedded database, certificates and bootstrap credentials.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address and port to serve gRPC on, e.g. 0.0.0.0:7443.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// postgres://... to use PostgreSQL instead of the embedded SQLite database.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// A TOML configuration file (see `sesame-server default-config`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn load_config(args: ServeArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(listen) = args.listen {
+        config.listen =
+            listen.parse().with_context(|| format!("--listen {listen:?}: expected HOST:PORT"))?;
+    }
+    if let Some(url) = args.database_url {
+        config.database_url = Some(secrecy::SecretString::from(url));
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(&config.log_level).context("log.level is not a valid filter")?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[allow(clippy::print_stdout)] // Reason: the address and fingerprint are the command's output.
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    init_logging(&config)?;
+    tracing::debug!(?config, "configuration");
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let server = sesame_server::Server::prepare(&config, address, Arc::new(SystemClock)).await?;
+    println!("Sesame server listening on https://{address}");
+    println!("CA certificate SHA-256 fingerprint: {}", server.ca_fingerprint());
+    if let Some(path) = server.bootstrap_credentials() {
+        println!("Bootstrap administrator credentials written to {}", path.display());
+        println!("  try: sesamectl --credentials {} office list", path.display());
+    }
+    tracing::info!(%address, fingerprint = server.ca_fingerprint(), "serving");
+    server.serve(listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // Reason: printing the example is the command's purpose.
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args).await,
+        Command::DefaultConfig => {
+            print!("{}", sesame_server::config::EXAMPLE);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! [`PostgresStore`]: PostgreSQL, for installations that outgrow one machine.
+//!
+//! Several stateless servers may share one database: migrations take sqlx's advisory lock, and
+//! audit appends lock the audit table so the hash chain has exactly one successor per record. The
+//! URL may choose a schema with `?options[search_path]=NAME` (the tests use one schema each).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, Row};
+use time::OffsetDateTime;
+
+use super::{Error, ImportPlan, Store, StoreOptions, hash_column, missing_offices, offices_of};
+use crate::admin::{Admin, AdminRole, NewAdmin, TokenHash};
+use crate::audit::{Actor, AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
+use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the database named by `options.url` and migrates it.
+    pub async fn connect(options: &StoreOptions) -> Result<PostgresStore, Error> {
+        let connect = PgConnectOptions::from_str(options.url.expose_secret())?
+            .application_name("sesame-server");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        sqlx::migrate!("../migrations/postgres").run(&pool).await.map_err(Error::Migrate)?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn append_audit(
+    conn: &mut PgConnection,
+    event: &AuditEvent,
+    at: OffsetDateTime,
+) -> Result<(), Error> {
+    // One writer at a time extends the chain; readers are not blocked.
+    sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE").execute(&mut *conn).await?;
+    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (prev_seq, prev_hash) = match last {
+        Some(row) => {
+            (row.try_get::<i64, _>("seq")?, hash_column(row.try_get("hash")?, "audit_log")?)
+        }
+        None => (0, GENESIS_HASH),
+    };
+    let details = event.details.to_string();
+    let office = event.office.as_ref().map(Crpcen::as_str);
+    let fields = RecordFields {
+        seq: prev_seq + 1,
+        at,
+        actor: event.actor.as_str(),
+        action: event.action,
+        office,
+        target: &event.target,
+        details: &details,
+    };
+    let hash = record_hash(&prev_hash, &fields);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, action, office, target, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(fields.seq)
+    .bind(at)
+    .bind(fields.actor)
+    .bind(fields.action)
+    .bind(office)
+    .bind(fields.target)
+    .bind(fields.details)
+    .bind(&prev_hash[..])
+    .bind(&hash[..])
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn office_from_row(row: &PgRow) -> Result<Office, Error> {
+    Ok(Office {
+        crpcen: Crpcen::parse(row.try_get("crpcen")?).map_err(|_| Error::Corrupt("offices"))?,
+        name: row.try_get("name")?,
+        city: row.try_get("city")?,
+        mailbox_count: u64::try_from(row.try_get::<i64, _>("mailbox_count")?)
+            .map_err(|_| Error::Corrupt("offices"))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn mailbox_from_row(row: &PgRow) -> Result<Mailbox, Error> {
+    Ok(Mailbox {
+        address: MailboxAddress::parse_stored(row.try_get("address")?)
+            .map_err(|_| Error::Corrupt("mailboxes"))?,
+        display_name: row.try_get("display_name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn admin_from_row(row: &PgRow) -> Result<Admin, Error> {
+    Ok(Admin {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: AdminRole::parse(row.try_get("role")?).ok_or(Error::Corrupt("admins"))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn audit_from_row(row: &PgRow) -> Result<AuditRecord, Error> {
+    Ok(AuditRecord {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        office: row.try_get("office")?,
+        target: row.try_get("target")?,
+        details: row.try_get("details")?,
+        prev_hash: hash_column(row.try_get("prev_hash")?, "audit_log")?,
+        hash: hash_column(row.try_get("hash")?, "audit_log")?,
+    })
+}
+
+const OFFICE_SELECT: &str = "SELECT o.crpcen, o.name, o.city, o.created_at, \
+     (SELECT COUNT(*) FROM mailboxes m WHERE m.office = o.crpcen) AS mailbox_count FROM offices o";
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_office(
+        &self,
+        office: &NewOffice,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Office, Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO offices (crpcen, name, city, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(office.crpcen.as_str())
+            .bind(office.name.as_str())
+            .bind(office.city.as_ref().map(|c| c.as_str()))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        let event = AuditEvent {
+            actor: actor.clone(),
+            action: "office.create",
+            office: Some(office.crpcen.clone()),
+            target: office.crpcen.to_string(),
+            details: serde_json::json!({ "name": office.name.as_str(), "city": office.city.as_ref().map(|c| c.as_str()) }),
+        };
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await?;
+        Ok(Office {
+            crpcen: office.crpcen.clone(),
+            name: office.name.to_string(),
+            city: office.city.as_ref().map(ToString::to_string),
+            mailbox_count: 0,
+            created_at: at,
+        })
+    }
+
+    async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{OFFICE_SELECT} WHERE o.crpcen = $1")))
+            .bind(crpcen.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        office_from_row(&row)
+    }
+
+    async fn list_offices(&self) -> Result<Vec<Office>, Error> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{OFFICE_SELECT} ORDER BY o.crpcen")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(office_from_row).collect()
+    }
+
+    async fn import_mailboxes(
+        &self,
+        rows: &[NewMailbox],
+        dry_run: bool,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<ImportReport, Error> {
+        let mut tx = self.pool.begin().await?;
+        let wanted = offices_of(rows);
+        let found: Vec<String> =
+            sqlx::query_scalar("SELECT crpcen FROM offices WHERE crpcen = ANY($1)")
+                .bind(&wanted)
+                .fetch_all(&mut *tx)
+                .await?;
+        let missing = missing_offices(&wanted, &found);
+        if !missing.is_empty() {
+            return Err(Error::MissingOffices(missing));
+        }
+        let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
+        let existing: HashMap<String, String> =
+            sqlx::query_as("SELECT address, display_name FROM mailboxes WHERE address = ANY($1)")
+                .bind(&addresses)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let plan = ImportPlan::new(rows, &existing);
+        if dry_run {
+            return Ok(plan.report());
+        }
+        if !plan.create.is_empty() {
+            let column = |f: fn(&NewMailbox) -> &str| {
+                plan.create.iter().map(|r| f(r)).collect::<Vec<&str>>()
+            };
+            sqlx::query(
+                "INSERT INTO mailboxes (address, office, last_name, first_name, display_name, created_at, updated_at) \
+                 SELECT a, o, l, f, d, $6, $6 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                 AS t(a, o, l, f, d)",
+            )
+            .bind(column(|r| r.address.as_str()))
+            .bind(column(|r| r.address.office().as_str()))
+            .bind(column(|r| r.address.last_name()))
+            .bind(column(|r| r.address.first_name()))
+            .bind(column(|r| r.display_name.as_str()))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !plan.update.is_empty() {
+            let addresses: Vec<&str> = plan.update.iter().map(|r| r.address.as_str()).collect();
+            let names: Vec<&str> = plan.update.iter().map(|r| r.display_name.as_str()).collect();
+            sqlx::query(
+                "UPDATE mailboxes AS m SET display_name = u.d, updated_at = $3 \
+                 FROM UNNEST($1::text[], $2::text[]) AS u(a, d) WHERE m.address = u.a",
+            )
+            .bind(addresses)
+            .bind(names)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for event in plan.audit_events(actor) {
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await?;
+        Ok(plan.report())
+    }
+
+    async fn list_mailboxes(
+        &self,
+        office: Option<&Crpcen>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Mailbox>, Error> {
+        let rows = sqlx::query(
+            "SELECT address, display_name, created_at FROM mailboxes \
+             WHERE ($1::text IS NULL OR office = $1) AND address > $2 ORDER BY address LIMIT $3",
+        )
+        .bind(office.map(Crpcen::as_str))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(mailbox_from_row).collect()
+    }
+
+    async fn create_admin(
+        &self,
+        admin: &NewAdmin,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Admin, Error> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO admins (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&admin.name)
+        .bind(admin.role.as_str())
+        .bind(&admin.token_hash.0[..])
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event = AuditEvent {
+            actor: actor.clone(),
+            action: "admin.create",
+            office: None,
+            target: admin.name.clone(),
+            details: serde_json::json!({ "id": id, "role": admin.role.as_str() }),
+        };
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await?;
+        Ok(Admin { id, name: admin.name.clone(), role: admin.role, created_at: at })
+    }
+
+    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error> {
+        let row = sqlx::query(
+            "SELECT id, name, role, created_at FROM admins WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(&token_hash.0[..])
+        .fetch_one(&self.pool)
+        .await?;
+        admin_from_row(&row)
+    }
+
+    async fn count_admins(&self) -> Result<u64, Error> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(&self.pool).await?;
+        u64::try_from(n).map_err(|_| Error::Corrupt("admins"))
+    }
+
+    async fn audit_records(
+        &self,
+        office: Option<&Crpcen>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, office, target, details, prev_hash, hash FROM audit_log \
+             WHERE seq > $1 AND ($2::text IS NULL OR office = $2) ORDER BY seq LIMIT $3",
+        )
+        .bind(after_seq)
+        .bind(office.map(Crpcen::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}

@@ -1,0 +1,359 @@
+//! [`SqliteStore`]: the embedded database, one file in the data directory.
+//!
+//! SQLite allows one writer at a time, so the store keeps a pool of exactly one writing connection
+//! (transactions queue in the pool instead of failing with SQLITE_BUSY) and a separate pool of
+//! readers, which WAL mode lets run beside the writer. `synchronous=FULL`: a commit that returned is
+//! on disk. One SQLite file serves one server process; several servers need PostgreSQL.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+
+use super::{Error, ImportPlan, Store, StoreOptions, hash_column, missing_offices, offices_of};
+use crate::admin::{Admin, AdminRole, NewAdmin, TokenHash};
+use crate::audit::{Actor, AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
+use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
+
+/// The embedded SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file named by `options.url` and migrates it.
+    pub async fn connect(options: &StoreOptions) -> Result<SqliteStore, Error> {
+        let connect = SqliteConnectOptions::from_str(options.url.expose_secret())?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(options.acquire_timeout);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&writer).await.map_err(Error::Migrate)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.read_only(true))
+            .await?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Closes both pools, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+async fn append_audit(
+    conn: &mut SqliteConnection,
+    event: &AuditEvent,
+    at: OffsetDateTime,
+) -> Result<(), Error> {
+    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (prev_seq, prev_hash) = match last {
+        Some(row) => {
+            (row.try_get::<i64, _>("seq")?, hash_column(row.try_get("hash")?, "audit_log")?)
+        }
+        None => (0, GENESIS_HASH),
+    };
+    let details = event.details.to_string();
+    let office = event.office.as_ref().map(Crpcen::as_str);
+    let fields = RecordFields {
+        seq: prev_seq + 1,
+        at,
+        actor: event.actor.as_str(),
+        action: event.action,
+        office,
+        target: &event.target,
+        details: &details,
+    };
+    let hash = record_hash(&prev_hash, &fields);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, action, office, target, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(fields.seq)
+    .bind(at)
+    .bind(fields.actor)
+    .bind(fields.action)
+    .bind(office)
+    .bind(fields.target)
+    .bind(fields.details)
+    .bind(&prev_hash[..])
+    .bind(&hash[..])
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn office_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Office, Error> {
+    Ok(Office {
+        crpcen: Crpcen::parse(row.try_get("crpcen")?).map_err(|_| Error::Corrupt("offices"))?,
+        name: row.try_get("name")?,
+        city: row.try_get("city")?,
+        mailbox_count: u64::try_from(row.try_get::<i64, _>("mailbox_count")?)
+            .map_err(|_| Error::Corrupt("offices"))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn mailbox_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, Error> {
+    Ok(Mailbox {
+        address: MailboxAddress::parse_stored(row.try_get("address")?)
+            .map_err(|_| Error::Corrupt("mailboxes"))?,
+        display_name: row.try_get("display_name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn admin_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Admin, Error> {
+    Ok(Admin {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: AdminRole::parse(row.try_get("role")?).ok_or(Error::Corrupt("admins"))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn audit_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditRecord, Error> {
+    Ok(AuditRecord {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        office: row.try_get("office")?,
+        target: row.try_get("target")?,
+        details: row.try_get("details")?,
+        prev_hash: hash_column(row.try_get("prev_hash")?, "audit_log")?,
+        hash: hash_column(row.try_get("hash")?, "audit_log")?,
+    })
+}
+
+const OFFICE_SELECT: &str = "SELECT o.crpcen, o.name, o.city, o.created_at, \
+     (SELECT COUNT(*) FROM mailboxes m WHERE m.office = o.crpcen) AS mailbox_count FROM offices o";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_office(
+        &self,
+        office: &NewOffice,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Office, Error> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO offices (crpcen, name, city, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(office.crpcen.as_str())
+            .bind(office.name.as_str())
+            .bind(office.city.as_ref().map(|c| c.as_str()))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        let event = AuditEvent {
+            actor: actor.clone(),
+            action: "office.create",
+            office: Some(office.crpcen.clone()),
+            target: office.crpcen.to_string(),
+            details: serde_json::json!({ "name": office.name.as_str(), "city": office.city.as_ref().map(|c| c.as_str()) }),
+        };
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await?;
+        Ok(Office {
+            crpcen: office.crpcen.clone(),
+            name: office.name.to_string(),
+            city: office.city.as_ref().map(ToString::to_string),
+            mailbox_count: 0,
+            created_at: at,
+        })
+    }
+
+    async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{OFFICE_SELECT} WHERE o.crpcen = $1")))
+            .bind(crpcen.as_str())
+            .fetch_one(&self.reader)
+            .await?;
+        office_from_row(&row)
+    }
+
+    async fn list_offices(&self) -> Result<Vec<Office>, Error> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{OFFICE_SELECT} ORDER BY o.crpcen")))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(office_from_row).collect()
+    }
+
+    async fn import_mailboxes(
+        &self,
+        rows: &[NewMailbox],
+        dry_run: bool,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<ImportReport, Error> {
+        let mut tx = self.writer.begin().await?;
+        let wanted = offices_of(rows);
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT crpcen FROM offices WHERE crpcen IN (SELECT value FROM json_each($1))",
+        )
+        .bind(serde_json::to_string(&wanted).map_err(|_| Error::Corrupt("import"))?)
+        .fetch_all(&mut *tx)
+        .await?;
+        let missing = missing_offices(&wanted, &found);
+        if !missing.is_empty() {
+            return Err(Error::MissingOffices(missing));
+        }
+        let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
+        let existing: HashMap<String, String> = sqlx::query_as(
+            "SELECT address, display_name FROM mailboxes WHERE address IN (SELECT value FROM json_each($1))",
+        )
+        .bind(serde_json::to_string(&addresses).map_err(|_| Error::Corrupt("import"))?)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let plan = ImportPlan::new(rows, &existing);
+        if dry_run {
+            return Ok(plan.report());
+        }
+        if !plan.create.is_empty() {
+            let json: Vec<serde_json::Value> = plan
+                .create
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "a": r.address.as_str(),
+                        "o": r.address.office().as_str(),
+                        "l": r.address.last_name(),
+                        "f": r.address.first_name(),
+                        "d": r.display_name.as_str(),
+                    })
+                })
+                .collect();
+            sqlx::query(
+                "INSERT INTO mailboxes (address, office, last_name, first_name, display_name, created_at, updated_at) \
+                 SELECT json_extract(value, '$.a'), json_extract(value, '$.o'), json_extract(value, '$.l'), \
+                        json_extract(value, '$.f'), json_extract(value, '$.d'), $2, $2 \
+                 FROM json_each($1)",
+            )
+            .bind(serde_json::Value::Array(json).to_string())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !plan.update.is_empty() {
+            let json: Vec<serde_json::Value> = plan
+                .update
+                .iter()
+                .map(|r| serde_json::json!({ "a": r.address.as_str(), "d": r.display_name.as_str() }))
+                .collect();
+            sqlx::query(
+                "UPDATE mailboxes SET display_name = u.d, updated_at = $2 \
+                 FROM (SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.d') AS d FROM json_each($1)) AS u \
+                 WHERE mailboxes.address = u.a",
+            )
+            .bind(serde_json::Value::Array(json).to_string())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for event in plan.audit_events(actor) {
+            append_audit(&mut tx, &event, at).await?;
+        }
+        tx.commit().await?;
+        Ok(plan.report())
+    }
+
+    async fn list_mailboxes(
+        &self,
+        office: Option<&Crpcen>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Mailbox>, Error> {
+        let rows = sqlx::query(
+            "SELECT address, display_name, created_at FROM mailboxes \
+             WHERE ($1 IS NULL OR office = $1) AND address > $2 ORDER BY address LIMIT $3",
+        )
+        .bind(office.map(Crpcen::as_str))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(mailbox_from_row).collect()
+    }
+
+    async fn create_admin(
+        &self,
+        admin: &NewAdmin,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Admin, Error> {
+        let mut tx = self.writer.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO admins (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&admin.name)
+        .bind(admin.role.as_str())
+        .bind(&admin.token_hash.0[..])
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event = AuditEvent {
+            actor: actor.clone(),
+            action: "admin.create",
+            office: None,
+            target: admin.name.clone(),
+            details: serde_json::json!({ "id": id, "role": admin.role.as_str() }),
+        };
+        append_audit(&mut tx, &event, at).await?;
+        tx.commit().await?;
+        Ok(Admin { id, name: admin.name.clone(), role: admin.role, created_at: at })
+    }
+
+    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error> {
+        let row = sqlx::query(
+            "SELECT id, name, role, created_at FROM admins WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(&token_hash.0[..])
+        .fetch_one(&self.reader)
+        .await?;
+        admin_from_row(&row)
+    }
+
+    async fn count_admins(&self) -> Result<u64, Error> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(&self.reader).await?;
+        u64::try_from(n).map_err(|_| Error::Corrupt("admins"))
+    }
+
+    async fn audit_records(
+        &self,
+        office: Option<&Crpcen>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, office, target, details, prev_hash, hash FROM audit_log \
+             WHERE seq > $1 AND ($2 IS NULL OR office = $2) ORDER BY seq LIMIT $3",
+        )
+        .bind(after_seq)
+        .bind(office.map(Crpcen::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}

@@ -1,0 +1,106 @@
+//! Throw-away databases for tests of this crate and of `sesame-tests`; the server never uses it.
+//!
+//! SQLite databases live in a directory the caller owns. PostgreSQL databases are schemas of the
+//! database named by `SESAME_TEST_POSTGRES_URL`, one per test, so tests run in parallel. When that
+//! variable is missing the PostgreSQL tests are skipped, except under CI (`CI` set), where they
+//! fail: a CI run must never pass without having exercised PostgreSQL.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rand::RngCore;
+use secrecy::SecretString;
+use sqlx::Connection;
+
+use crate::store::{self, SharedStore, StoreOptions};
+
+/// The variable naming the PostgreSQL server tests use.
+pub const POSTGRES_URL_VAR: &str = "SESAME_TEST_POSTGRES_URL";
+
+/// A database made for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    cleanup: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A fresh SQLite database file in `dir`.
+    pub fn sqlite(dir: &Path) -> TestDatabase {
+        TestDatabase { url: format!("sqlite:{}", dir.join("sesame.db").display()), cleanup: None }
+    }
+
+    /// A fresh PostgreSQL schema, or `None` (test skipped) when PostgreSQL is not configured and
+    /// this is not CI.
+    ///
+    /// # Panics
+    /// Under CI without `SESAME_TEST_POSTGRES_URL`, or when the server cannot be reached.
+    pub async fn postgres() -> Option<TestDatabase> {
+        let Ok(base) = std::env::var(POSTGRES_URL_VAR) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{POSTGRES_URL_VAR} is not set: CI must run the PostgreSQL tests"
+            );
+            eprintln!("skipping a PostgreSQL test: {POSTGRES_URL_VAR} is not set");
+            return None;
+        };
+        let mut bytes = [0u8; 8];
+        rand::rng().fill_bytes(&mut bytes);
+        let schema = format!("sesame_test_{}", hex::encode(bytes));
+        let mut conn = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {POSTGRES_URL_VAR}: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .expect("create a test schema");
+        let _ = conn.close().await;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options[search_path]={schema}");
+        Some(TestDatabase { url, cleanup: Some((base, schema)) })
+    }
+
+    /// The database's URL, as the server's configuration takes it.
+    pub fn url(&self) -> SecretString {
+        SecretString::from(self.url.clone())
+    }
+
+    /// Options to open it with.
+    pub fn options(&self) -> StoreOptions {
+        StoreOptions {
+            url: self.url(),
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Opens (and migrates) a store on it.
+    ///
+    /// # Panics
+    /// When the database cannot be opened.
+    pub async fn open(&self) -> SharedStore {
+        store::connect(&self.options()).await.expect("open the test database")
+    }
+
+    /// Drops the PostgreSQL schema; nothing to do for SQLite, whose directory the caller removes.
+    pub async fn destroy(self) {
+        if let Some((base, schema)) = &self.cleanup
+            && let Ok(mut conn) = sqlx::PgConnection::connect(base).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut conn)
+                .await;
+            let _ = conn.close().await;
+        }
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.cleanup.is_some()
+    }
+
+    /// The URL in clear (tests only: it holds no secret on our machines).
+    pub fn url_str(&self) -> &str {
+        &self.url
+    }
+}
