@@ -94,6 +94,35 @@ impl TestDatabase {
         }
     }
 
+    /// Every row of every table of the PostgreSQL schema, as text (what `pg_dump` would show of the
+    /// data); empty for SQLite.
+    pub async fn dump_text(&self) -> String {
+        let Some((base, schema)) = &self.cleanup else { return String::new() };
+        let mut conn = sqlx::PgConnection::connect(base).await.expect("reach PostgreSQL");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+        )
+        .bind(schema)
+        .fetch_all(&mut conn)
+        .await
+        .expect("list the tables");
+        let mut dump = String::new();
+        for table in tables {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT t::text FROM {schema}.{table} AS t"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .expect("read a table");
+            for row in rows {
+                dump.push_str(&row);
+                dump.push('\n');
+            }
+        }
+        let _ = conn.close().await;
+        dump
+    }
+
     /// Whether this is a PostgreSQL database.
     pub fn is_postgres(&self) -> bool {
         self.cleanup.is_some()

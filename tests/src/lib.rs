@@ -1,1 +1,147 @@
-//! placeholder
+//! The end-to-end harness: a real Sesame server started in-process on `127.0.0.1:0` with its own
+//! data directory and database (SQLite, or a PostgreSQL schema of its own), driven through the
+//! real clients: sesamectl's library and the generated gRPC clients over TLS.
+//!
+//! The scenarios are the `#[cfg(test)]` modules under `e2e/`, compiled into this one test binary.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sesame_server::clock::ManualClock;
+use sesame_server::config::Config;
+use sesame_server::credentials::Credentials;
+use sesame_server::ctl::{self, Cli, Terminal};
+use sesame_server::test_support::TestDatabase;
+use time::macros::datetime;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+#[cfg(test)]
+mod e2e;
+
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL schema at `SESAME_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// A running server and what a test needs to talk to it.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where it listens.
+    pub address: std::net::SocketAddr,
+    /// The bootstrap administrator's credentials file.
+    pub credentials: PathBuf,
+    /// The CA certificate's fingerprint.
+    pub ca_fingerprint: String,
+    /// The clock the server reads; tests move it.
+    pub clock: ManualClock,
+    data_dir: tempfile::TempDir,
+    database: TestDatabase,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), sesame_server::ServeError>>>,
+}
+
+/// What one sesamectl invocation printed, or its error.
+pub type CtlResult = Result<String, ctl::Error>;
+
+impl TestServer {
+    /// Starts a server on a fresh database, or returns `None` when the PostgreSQL tests are skipped
+    /// (never under CI).
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        let data_dir = tempfile::tempdir().expect("a temporary data directory");
+        let database = match backend {
+            Backend::Sqlite => TestDatabase::sqlite(data_dir.path()),
+            Backend::Postgres => TestDatabase::postgres().await?,
+        };
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("a socket address"),
+            data_dir: data_dir.path().join("data"),
+            database_url: Some(database.url()),
+            ..Config::default()
+        };
+        let listener = TcpListener::bind(config.listen).await.expect("bind a port");
+        let address = listener.local_addr().expect("a bound address");
+        let clock = ManualClock::new(datetime!(2026-11-25 09:00 UTC));
+        let server = sesame_server::Server::prepare(&config, address, Arc::new(clock.clone()))
+            .await
+            .expect("the server prepares");
+        let credentials =
+            server.bootstrap_credentials().expect("a first start writes credentials").to_path_buf();
+        let ca_fingerprint = server.ca_fingerprint().to_owned();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(listener, async {
+            let _ = rx.await;
+        }));
+        Some(TestServer {
+            address,
+            credentials,
+            ca_fingerprint,
+            clock,
+            data_dir,
+            database,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The time on the server's clock.
+    pub fn clock_now(&self) -> time::OffsetDateTime {
+        sesame_server::clock::Clock::now(&self.clock)
+    }
+
+    /// The test database.
+    pub fn database(&self) -> &TestDatabase {
+        &self.database
+    }
+
+    /// The bootstrap credentials.
+    pub fn read_credentials(&self) -> Credentials {
+        Credentials::read(&self.credentials).expect("readable credentials")
+    }
+
+    /// Runs `sesamectl ARGS` with the bootstrap credentials and returns what it printed.
+    pub async fn sesamectl(&self, args: &[&str]) -> CtlResult {
+        let credentials = self.credentials.display().to_string();
+        let mut argv = vec!["sesamectl", "--credentials", credentials.as_str()];
+        argv.extend_from_slice(args);
+        run_sesamectl(&argv).await
+    }
+
+    /// Stops the server gracefully and removes its database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the server task does not panic").expect("the server stops cleanly");
+        }
+        let TestServer { database, .. } = self;
+        database.destroy().await;
+    }
+}
+
+/// Runs sesamectl with a full argument vector (starting with `sesamectl`).
+pub async fn run_sesamectl(argv: &[&str]) -> CtlResult {
+    let cli = <Cli as clap::Parser>::try_parse_from(argv)
+        .unwrap_or_else(|e| panic!("bad test arguments: {e}"));
+    let mut out = Vec::new();
+    ctl::run(cli, Terminal { out: &mut out, progress: false }).await?;
+    Ok(String::from_utf8(out).expect("UTF-8 output"))
+}
+
+/// Writes a file in `dir` and returns its path.
+pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write a test file");
+    path
+}

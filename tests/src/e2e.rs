@@ -1,0 +1,59 @@
+//! End-to-end scenarios. Each runs on a fresh server, once on SQLite and once on PostgreSQL.
+
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use crate::TestServer;
+
+/// Runs each scenario `async fn NAME(server: &TestServer)` on both backends.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let server = crate::TestServer::start(crate::Backend::Sqlite).await.expect("SQLite always runs");
+                    super::$scenario(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(server) = crate::TestServer::start(crate::Backend::Postgres).await else { return };
+                    super::$scenario(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+    };
+}
+
+mod agent_api;
+mod mailboxes;
+mod offices;
+mod security;
+
+/// A TLS channel to the server trusting its CA, without any credential.
+async fn channel(server: &TestServer) -> Channel {
+    let credentials = server.read_credentials();
+    Endpoint::from_shared(credentials.server)
+        .unwrap()
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(credentials.ca_certificate)),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// The `tonic::Code` of a failed sesamectl run.
+fn code_of(result: crate::CtlResult) -> (tonic::Code, String) {
+    match result {
+        Err(sesame_server::ctl::Error::Rpc(status)) => (status.code(), status.message().to_owned()),
+        other => panic!("expected an RPC error, got {other:?}"),
+    }
+}
