@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 const PROTOS: &[&str] =
     &["sesame/v1/common.proto", "sesame/v1/admin.proto", "sesame/v1/agent.proto"];
 
+#[allow(clippy::expect_used)] // Reason: a test helper fails by panicking.
 fn generate(out_dir: &Path) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let files: Vec<PathBuf> = PROTOS.iter().map(|p| root.join(p)).collect();

@@ -5,6 +5,9 @@
 //! variable is missing the PostgreSQL tests are skipped, except under CI (`CI` set), where they
 //! fail: a CI run must never pass without having exercised PostgreSQL.
 
+// Reason: test support fails by panicking, like the tests that call it, and says why it skips.
+#![allow(clippy::expect_used, clippy::panic, clippy::print_stderr)]
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -4,6 +4,9 @@
 //!
 //! The scenarios are the `#[cfg(test)]` modules under `e2e/`, compiled into this one test binary.
 
+// Reason: a test harness fails by panicking, like the tests that use it.
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +22,8 @@ use tokio::task::JoinHandle;
 
 #[cfg(test)]
 mod e2e;
+#[cfg(test)]
+mod tidy;
 
 /// Which database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

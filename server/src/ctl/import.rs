@@ -171,10 +171,9 @@ pub(super) async fn send(
         });
     }
     let sent = bar.clone();
-    let stream = tokio_stream::iter(chunks.into_iter().map(move |chunk| {
-        sent.inc(chunk.rows.len() as u64);
-        chunk
-    }));
+    let stream = tokio_stream::iter(
+        chunks.into_iter().inspect(move |chunk| sent.inc(chunk.rows.len() as u64)),
+    );
     let bar_done = bar.clone();
     let result = client.import_mailboxes(stream).await;
     bar_done.finish_and_clear();
