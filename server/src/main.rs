@@ -1,6 +1,7 @@
 //! `sesame-server`: parses the command line, loads the configuration, sets up logging, binds the
 //! listener and runs [`sesame_server::Server`] until SIGINT or SIGTERM.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -61,7 +62,10 @@ fn load_config(args: ServeArgs) -> anyhow::Result<Config> {
 fn init_logging(config: &Config) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_new(&config.log_level).context("log.level is not a valid filter")?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match config.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
