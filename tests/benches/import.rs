@@ -18,7 +18,10 @@ const RUNS: usize = 5;
 fn csv() -> String {
     let mut csv = String::from("address,display_name\n");
     for i in 0..ROWS {
-        csv.push_str(&format!("nom{i}.prenom@{:05}.mailnot.fr,Prénom Nom {i}\n", 30_000 + i % OFFICES));
+        csv.push_str(&format!(
+            "nom{i}.prenom@{:05}.mailnot.fr,Prénom Nom {i}\n",
+            30_000 + i % OFFICES
+        ));
     }
     csv
 }
@@ -41,7 +44,10 @@ async fn run(backend: Backend) -> Option<(Vec<Duration>, Vec<Duration>)> {
     for _ in 0..RUNS {
         let server = TestServer::start(backend).await?;
         for i in 0..OFFICES {
-            server.sesamectl(&["office", "add", &format!("{:05}", 30_000 + i), "--name", "Office"]).await.unwrap();
+            server
+                .sesamectl(&["office", "add", &format!("{:05}", 30_000 + i), "--name", "Office"])
+                .await
+                .unwrap();
         }
         let file = write_file(server.data_dir(), "bench.csv", &text);
         let path = file.to_str().unwrap();
