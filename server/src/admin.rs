@@ -1,24 +1,20 @@
-//! Administrator identities and their bearer tokens.
-//!
-//! A token is 256 random bits shown once, in the credentials file given to the administrator. The
-//! database keeps only its SHA-256 (a plain hash is enough for a secret of this entropy, OWASP ASVS
-//! 6.5.2), so a dump of the database grants nothing.
+//! Administrator identities, their roles and the offices they may act on.
 
-use std::fmt;
-
-use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-/// The prefix of every admin token, so that leaked tokens are easy to find with a scanner.
-pub const TOKEN_PREFIX: &str = "sesame_admin_";
+use crate::domain::Crpcen;
+use crate::token::TokenHash;
 
 /// What an administrator may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AdminRole {
     /// Everything, on every office.
     Global,
+    /// Everything but administrator management, on its offices only.
+    Office,
+    /// Reading only: offices, mailboxes, workstations, tokens (never a secret), reports and the
+    /// audit trail.
+    Auditor,
 }
 
 impl AdminRole {
@@ -26,13 +22,17 @@ impl AdminRole {
     pub fn as_str(self) -> &'static str {
         match self {
             AdminRole::Global => "global",
+            AdminRole::Office => "office",
+            AdminRole::Auditor => "auditor",
         }
     }
 
-    /// Parses a stored role name.
+    /// Parses a role name.
     pub fn parse(value: &str) -> Option<AdminRole> {
         match value {
             "global" => Some(AdminRole::Global),
+            "office" => Some(AdminRole::Office),
+            "auditor" => Some(AdminRole::Auditor),
             _ => None,
         }
     }
@@ -47,8 +47,45 @@ pub struct Admin {
     pub name: String,
     /// What it may do.
     pub role: AdminRole,
+    /// For an office administrator, the offices it may act on.
+    pub offices: Vec<Crpcen>,
     /// When it was created.
     pub created_at: OffsetDateTime,
+    /// When its credential was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// What an administrator may be asked to do, for [`Admin::may`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission<'a> {
+    /// Read something of this office (or of every office with `None`).
+    Read(Option<&'a Crpcen>),
+    /// Change something of this office.
+    Write(&'a Crpcen),
+    /// Create an office or manage administrators: global administrators only.
+    Global,
+}
+
+impl Admin {
+    /// Whether the administrator may do this.
+    pub fn may(&self, permission: Permission<'_>) -> bool {
+        match (self.role, permission) {
+            (AdminRole::Global, _) => true,
+            (AdminRole::Auditor, Permission::Read(_)) => true,
+            (AdminRole::Office, Permission::Read(Some(office)) | Permission::Write(office)) => {
+                self.offices.contains(office)
+            }
+            _ => false,
+        }
+    }
+
+    /// The offices whose data the administrator may read: `None` for all.
+    pub fn read_scope(&self) -> Option<&[Crpcen]> {
+        match self.role {
+            AdminRole::Office => Some(&self.offices),
+            AdminRole::Global | AdminRole::Auditor => None,
+        }
+    }
 }
 
 /// An administrator to create.
@@ -58,67 +95,52 @@ pub struct NewAdmin {
     pub name: String,
     /// Its role.
     pub role: AdminRole,
+    /// Its offices (office administrators only; empty otherwise).
+    pub offices: Vec<Crpcen>,
     /// The hash of its token.
     pub token_hash: TokenHash,
 }
 
-/// A bearer token in clear. Its `Debug` is redacted and its memory is wiped on drop.
-#[derive(Clone)]
-pub struct AdminToken(SecretString);
-
-impl AdminToken {
-    /// A new random token.
-    pub fn generate() -> AdminToken {
-        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-        rand::rng().fill_bytes(bytes.as_mut());
-        AdminToken(SecretString::from(format!("{TOKEN_PREFIX}{}", hex::encode(bytes.as_ref()))))
-    }
-
-    /// Wraps a token read from a credentials file or a request.
-    pub fn from_secret(token: SecretString) -> AdminToken {
-        AdminToken(token)
-    }
-
-    /// The token in clear, to be written to its credentials file or sent to the server.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-
-    /// The hash the database keeps.
-    pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.expose_secret().as_bytes()).into())
-    }
-}
-
-impl fmt::Debug for AdminToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AdminToken([REDACTED])")
-    }
-}
-
-/// The SHA-256 of a token.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub [u8; 32]);
-
-impl fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use time::macros::datetime;
+
     use super::*;
 
+    fn admin(role: AdminRole, offices: &[&str]) -> Admin {
+        Admin {
+            id: 1,
+            name: "a".into(),
+            role,
+            offices: offices.iter().map(|o| Crpcen::parse(o).unwrap()).collect(),
+            created_at: datetime!(2026-11-25 0:00 UTC),
+            revoked_at: None,
+        }
+    }
+
     #[test]
-    fn tokens_are_random_prefixed_and_redacted() {
-        let a = AdminToken::generate();
-        let b = AdminToken::generate();
-        assert!(a.expose().starts_with(TOKEN_PREFIX));
-        assert_eq!(a.expose().len(), TOKEN_PREFIX.len() + 64);
-        assert_ne!(a.expose(), b.expose());
-        assert_ne!(a.hash(), b.hash());
-        assert_eq!(format!("{a:?}"), "AdminToken([REDACTED])");
-        assert!(!format!("{:?}", a.hash()).contains(&hex::encode(a.hash().0)));
+    fn roles_grant_what_they_say() {
+        let mine = Crpcen::parse("01234").unwrap();
+        let other = Crpcen::parse("75001").unwrap();
+        let global = admin(AdminRole::Global, &[]);
+        let office = admin(AdminRole::Office, &["01234"]);
+        let auditor = admin(AdminRole::Auditor, &[]);
+        for p in [
+            Permission::Read(None),
+            Permission::Read(Some(&other)),
+            Permission::Write(&other),
+            Permission::Global,
+        ] {
+            assert!(global.may(p));
+        }
+        assert!(office.may(Permission::Read(Some(&mine))) && office.may(Permission::Write(&mine)));
+        assert!(
+            !office.may(Permission::Read(Some(&other))) && !office.may(Permission::Write(&other))
+        );
+        assert!(!office.may(Permission::Read(None)) && !office.may(Permission::Global));
+        assert!(auditor.may(Permission::Read(None)) && auditor.may(Permission::Read(Some(&other))));
+        assert!(!auditor.may(Permission::Write(&mine)) && !auditor.may(Permission::Global));
+        assert_eq!(office.read_scope(), Some(&[mine][..]));
+        assert_eq!(auditor.read_scope(), None);
     }
 }

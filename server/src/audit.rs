@@ -24,6 +24,16 @@ impl Actor {
         Actor(format!("admin:{}:{}", admin.id, admin.name))
     }
 
+    /// An agent, recorded as `workstation:<id>`.
+    pub fn workstation(id: &str) -> Actor {
+        Actor(format!("workstation:{id}"))
+    }
+
+    /// An enrollment token (the workstation it enrolls does not exist yet), as `enrollment_token:<id>`.
+    pub fn enrollment_token(id: i64) -> Actor {
+        Actor(format!("enrollment_token:{id}"))
+    }
+
     /// The server acting on its own (bootstrap, expiry).
     pub fn system() -> Actor {
         Actor("system".to_owned())

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::MailDomain;
+use crate::grpc::AgentPolicy;
 use crate::store::redact_url;
 
 /// The example configuration, with every key at its default.
@@ -70,6 +71,15 @@ struct FileFormat {
     mailnot: MailnotSection,
     #[serde(default)]
     log: LogSection,
+    #[serde(default)]
+    agents: AgentsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentsSection {
+    certificate_lifetime_hours: Option<u32>,
+    recovery_window_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +150,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_level: String,
+    /// Agent identities.
+    pub agents: AgentPolicy,
 }
 
 impl fmt::Debug for Config {
@@ -157,6 +169,7 @@ impl fmt::Debug for Config {
             .field("mail_domain", &self.mail_domain)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
+            .field("agents", &self.agents)
             .finish()
     }
 }
@@ -173,6 +186,7 @@ impl Default for Config {
             mail_domain: MailDomain::default(),
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
+            agents: AgentPolicy::default(),
         }
     }
 }
@@ -189,6 +203,8 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_MAILNOT__DOMAIN",
     "SESAME_LOG__FORMAT",
     "SESAME_LOG__LEVEL",
+    "SESAME_AGENTS__CERTIFICATE_LIFETIME_HOURS",
+    "SESAME_AGENTS__RECOVERY_WINDOW_DAYS",
 ];
 
 impl Config {
@@ -245,6 +261,13 @@ impl Config {
         if let Some(level) = file.log.level {
             self.log_level = level;
         }
+        if let Some(hours) = file.agents.certificate_lifetime_hours {
+            self.agents.certificate_lifetime =
+                lifetime_hours("agents.certificate_lifetime_hours", hours)?;
+        }
+        if let Some(days) = file.agents.recovery_window_days {
+            self.agents.recovery_window = recovery_days("agents.recovery_window_days", days)?;
+        }
         Ok(())
     }
 
@@ -284,6 +307,18 @@ impl Config {
                 "SESAME_MAILNOT__DOMAIN" => self.mail_domain = parse_domain(&key, &value)?,
                 "SESAME_LOG__FORMAT" => self.log_format = parse_log_format(&key, &value)?,
                 "SESAME_LOG__LEVEL" => self.log_level = value,
+                "SESAME_AGENTS__CERTIFICATE_LIFETIME_HOURS" => {
+                    let hours = value
+                        .parse()
+                        .map_err(|_| value_err(&key, "expected a whole number of hours"))?;
+                    self.agents.certificate_lifetime = lifetime_hours(&key, hours)?;
+                }
+                "SESAME_AGENTS__RECOVERY_WINDOW_DAYS" => {
+                    let days = value
+                        .parse()
+                        .map_err(|_| value_err(&key, "expected a whole number of days"))?;
+                    self.agents.recovery_window = recovery_days(&key, days)?;
+                }
                 _ => return Err(Error::UnknownEnv(key)),
             }
         }
@@ -326,6 +361,22 @@ fn check_connections(key: &str, n: u32) -> Result<u32, Error> {
 
 fn parse_domain(key: &str, value: &str) -> Result<MailDomain, Error> {
     MailDomain::parse(value).map_err(|e| value_err(key, &e.to_string()))
+}
+
+fn lifetime_hours(key: &str, hours: u32) -> Result<time::Duration, Error> {
+    if (1..=24 * 90).contains(&hours) {
+        Ok(time::Duration::hours(i64::from(hours)))
+    } else {
+        Err(value_err(key, "expected 1 to 2160 hours"))
+    }
+}
+
+fn recovery_days(key: &str, days: u32) -> Result<time::Duration, Error> {
+    if days <= 365 {
+        Ok(time::Duration::days(i64::from(days)))
+    } else {
+        Err(value_err(key, "expected 0 to 365 days"))
+    }
 }
 
 fn parse_log_format(key: &str, value: &str) -> Result<LogFormat, Error> {

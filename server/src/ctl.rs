@@ -14,7 +14,10 @@ use sesame_proto::v1 as pb;
 
 pub use self::client::{AdminClient, connect};
 pub use self::import::{CsvError, MailboxCsv, parse_mailbox_csv, read_mailbox_csv};
-use self::output::{Format, print_mailboxes, print_office, print_offices};
+use self::output::{
+    AdminRow, Format, TokenRow, WorkstationRow, print_mailboxes, print_office, print_offices,
+    print_rows,
+};
 use crate::credentials::Credentials;
 
 /// Why a command failed.
@@ -104,8 +107,95 @@ pub enum Command {
     /// MAILNOT mailboxes.
     #[command(subcommand)]
     Mailbox(MailboxCommand),
+    /// Workstation enrollment tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Enrolled workstations.
+    #[command(subcommand)]
+    Workstation(WorkstationCommand),
+    /// Administrators (global administrators only; create them with `sesame-server admin create`).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Shows which administrator the credentials belong to.
     Whoami,
+}
+
+/// Enrollment token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Creates a token for an office's workstations and prints it (once: only its hash is kept).
+    Create {
+        /// The office (CRPCEN).
+        #[arg(long)]
+        office: String,
+        /// How many workstations may enroll with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it lives: 90s, 30m, 24h, 7d (at most 30d).
+        #[arg(long, default_value = "24h", value_parser = parse_ttl)]
+        ttl: u64,
+    },
+    /// Lists tokens (never the tokens themselves).
+    List {
+        /// Only this office's.
+        #[arg(long)]
+        office: Option<String>,
+    },
+    /// Revokes a token.
+    Revoke {
+        /// Its id, from `token list`.
+        id: u64,
+    },
+}
+
+/// Workstation commands.
+#[derive(Debug, Subcommand)]
+pub enum WorkstationCommand {
+    /// Lists enrolled workstations.
+    List {
+        /// Only this office's.
+        #[arg(long)]
+        office: Option<String>,
+    },
+    /// Revokes a workstation: its next request is refused.
+    Revoke {
+        /// Its id, from `workstation list`.
+        id: String,
+    },
+    /// Unlocks a workstation locked because its identity was used from two machines.
+    Unlock {
+        /// Its id.
+        id: String,
+    },
+}
+
+/// Administrator commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Lists administrators.
+    List,
+    /// Revokes an administrator's credential.
+    Revoke {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// Parses a duration such as `90s`, `30m`, `24h` or `7d` into seconds.
+pub fn parse_ttl(value: &str) -> Result<u64, String> {
+    let value = value.trim();
+    let (number, unit) =
+        value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
+    let n: u64 =
+        number.parse().map_err(|_| format!("{value:?}: expected a number and s, m, h or d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" | "" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{value:?}: expected a number and s, m, h or d")),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("{value:?} is too long"))
 }
 
 /// Office commands.
@@ -215,6 +305,51 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
             let csv = csv.unwrap_or_default();
             let report = import::send(&mut client, csv, dry_run, term.progress).await?;
             import::print_report(out, &report)?;
+        }
+        Command::Token(TokenCommand::Create { office, uses, ttl }) => {
+            let request = pb::CreateEnrollmentTokenRequest { office, uses, ttl_seconds: ttl };
+            let created = client.create_enrollment_token(request).await?.into_inner();
+            let info = created.info.unwrap_or_default();
+            writeln!(out, "{}", created.token)?;
+            writeln!(
+                out,
+                "Token {} for office {}: {} enrollment(s) until {}. It is shown only now: give it to whoever installs the agents.",
+                info.id, info.office, info.uses_left, info.expires_at
+            )?;
+        }
+        Command::Token(TokenCommand::List { office }) => {
+            let request = pb::ListEnrollmentTokensRequest { office: office.unwrap_or_default() };
+            let tokens = client.list_enrollment_tokens(request).await?.into_inner().tokens;
+            let rows: Vec<TokenRow<'_>> = tokens.iter().map(TokenRow::from).collect();
+            print_rows(out, format, &rows)?;
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            client.revoke_enrollment_token(pb::RevokeEnrollmentTokenRequest { id }).await?;
+            writeln!(out, "Token {id} revoked.")?;
+        }
+        Command::Workstation(WorkstationCommand::List { office }) => {
+            let request = pb::ListWorkstationsRequest { office: office.unwrap_or_default() };
+            let workstations = client.list_workstations(request).await?.into_inner().workstations;
+            let rows: Vec<WorkstationRow<'_>> =
+                workstations.iter().map(WorkstationRow::from).collect();
+            print_rows(out, format, &rows)?;
+        }
+        Command::Workstation(WorkstationCommand::Revoke { id }) => {
+            client.revoke_workstation(pb::RevokeWorkstationRequest { id: id.clone() }).await?;
+            writeln!(out, "Workstation {id} revoked.")?;
+        }
+        Command::Workstation(WorkstationCommand::Unlock { id }) => {
+            client.unlock_workstation(pb::UnlockWorkstationRequest { id: id.clone() }).await?;
+            writeln!(out, "Workstation {id} unlocked.")?;
+        }
+        Command::Admin(AdminCommand::List) => {
+            let admins = client.list_admins(pb::ListAdminsRequest {}).await?.into_inner().admins;
+            let rows: Vec<AdminRow<'_>> = admins.iter().map(AdminRow::from).collect();
+            print_rows(out, format, &rows)?;
+        }
+        Command::Admin(AdminCommand::Revoke { name }) => {
+            client.revoke_admin(pb::RevokeAdminRequest { name: name.clone() }).await?;
+            writeln!(out, "Administrator {name} revoked.")?;
         }
         Command::Mailbox(MailboxCommand::List { office }) => {
             let office = office.unwrap_or_default();

@@ -3,7 +3,9 @@
 
 mod admin_service;
 mod agent_service;
+mod rate_limit;
 mod status;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,8 +14,7 @@ use std::time::Duration;
 use sesame_proto::v1::admin_service_server::AdminServiceServer;
 use sesame_proto::v1::agent_service_server::AgentServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 pub(crate) use self::admin_service::AdminApi;
 pub(crate) use self::agent_service::AgentApi;
@@ -29,18 +30,48 @@ pub const MAX_AGENT_REQUEST_BYTES: usize = 64 * 1024;
 /// Largest response message, in bytes (a page of mailboxes stays far below).
 pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
-/// What every RPC handler shares. Holds no state of its own: everything lives in the store.
+/// What every RPC handler shares. Holds no state of its own (but the per-server rate limiter):
+/// everything lives in the store.
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) store: SharedStore,
     pub(crate) clock: SharedClock,
     pub(crate) mail_domain: MailDomain,
+    pub(crate) pki: Arc<Pki>,
+    pub(crate) agents: AgentPolicy,
+}
+
+/// How agent identities are managed.
+#[derive(Debug, Clone)]
+pub struct AgentPolicy {
+    /// Lifetime of agent certificates.
+    pub certificate_lifetime: time::Duration,
+    /// How long after its certificate expired a workstation may still recover with its key.
+    pub recovery_window: time::Duration,
+    /// Unauthenticated agent requests (enroll, recovery) allowed at once per source address.
+    pub attempts_burst: u32,
+    /// And per minute after that.
+    pub attempts_per_minute: u32,
+}
+
+impl Default for AgentPolicy {
+    fn default() -> AgentPolicy {
+        AgentPolicy {
+            certificate_lifetime: time::Duration::days(7),
+            recovery_window: time::Duration::days(90),
+            attempts_burst: 5,
+            attempts_per_minute: 10,
+        }
+    }
 }
 
 /// Why the endpoint stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The TLS identity was refused or the transport failed.
+    /// The TLS configuration was refused.
+    #[error("TLS configuration error")]
+    Tls(#[from] tls::TlsError),
+    /// The transport failed.
     #[error("gRPC transport error")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -49,19 +80,18 @@ pub enum ServeError {
 /// requests finish.
 pub(crate) async fn serve(
     state: Arc<AppState>,
-    pki: &Pki,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let identity = Identity::from_pem(&pki.server_cert_pem, pki.server_key());
+    let config = tls::server_config(&state.pki, state.clock.clone())?;
+    let (connections, acceptor) = tls::incoming(listener, config);
     let admin = AdminServiceServer::new(AdminApi::new(state.clone()))
         .max_decoding_message_size(MAX_ADMIN_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
     let agent = AgentServiceServer::new(AgentApi::new(state))
         .max_decoding_message_size(MAX_AGENT_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
-    Server::builder()
-        .tls_config(ServerTlsConfig::new().identity(identity))?
+    let served = Server::builder()
         .timeout(Duration::from_secs(120))
         .max_concurrent_streams(Some(128))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -69,9 +99,10 @@ pub(crate) async fn serve(
         .tcp_nodelay(true)
         .add_service(admin)
         .add_service(agent)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
-    Ok(())
+        .serve_with_incoming_shutdown(connections, shutdown)
+        .await;
+    acceptor.abort();
+    Ok(served?)
 }
 
 /// Formats a time for the wire: RFC 3339, UTC.

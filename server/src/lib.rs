@@ -18,6 +18,8 @@ mod grpc;
 pub mod pki;
 pub mod store;
 pub mod test_support;
+pub mod token;
+pub mod workstation;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,15 +28,16 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::admin::{AdminRole, AdminToken, NewAdmin};
+use crate::admin::{AdminRole, NewAdmin};
 use crate::audit::Actor;
 use crate::clock::SharedClock;
 pub use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::data_dir::DataDir;
-pub use crate::grpc::{MAX_ADMIN_REQUEST_BYTES, MAX_AGENT_REQUEST_BYTES, ServeError};
+pub use crate::grpc::{AgentPolicy, MAX_ADMIN_REQUEST_BYTES, MAX_AGENT_REQUEST_BYTES, ServeError};
 use crate::pki::Pki;
 use crate::store::{SharedStore, StoreOptions};
+use crate::token::{Token, TokenKind};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +66,6 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Server {
     state: Arc<grpc::AppState>,
-    pki: Pki,
     data_dir: DataDir,
     bootstrap_credentials: Option<PathBuf>,
 }
@@ -90,19 +92,24 @@ impl Server {
         let pki = pki::load_or_create(&data_dir, &config.tls_names, clock.now())?;
         let bootstrap_credentials =
             bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
-        let state =
-            Arc::new(grpc::AppState { store, clock, mail_domain: config.mail_domain.clone() });
-        Ok(Server { state, pki, data_dir, bootstrap_credentials })
+        let state = Arc::new(grpc::AppState {
+            store,
+            clock,
+            mail_domain: config.mail_domain.clone(),
+            pki: Arc::new(pki),
+            agents: config.agents.clone(),
+        });
+        Ok(Server { state, data_dir, bootstrap_credentials })
     }
 
     /// The CA certificate's SHA-256 fingerprint, which agents pin.
     pub fn ca_fingerprint(&self) -> &str {
-        &self.pki.ca_fingerprint
+        &self.state.pki.ca_fingerprint
     }
 
     /// The CA certificate, PEM.
     pub fn ca_cert_pem(&self) -> &str {
-        &self.pki.ca_cert_pem
+        &self.state.pki.ca_cert_pem
     }
 
     /// The data directory.
@@ -126,8 +133,101 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        grpc::serve(self.state, &self.pki, listener, shutdown).await
+        grpc::serve(self.state, listener, shutdown).await
     }
+}
+
+/// Why an administrator could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// The server could not start far enough to reach its database and CA.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The request is inconsistent.
+    #[error("{0}")]
+    Invalid(String),
+    /// The name is taken.
+    #[error("an administrator named {0:?} already exists")]
+    NameTaken(String),
+    /// An office does not exist.
+    #[error("office {0} does not exist")]
+    UnknownOffice(String),
+}
+
+/// Creates an administrator directly in the database (for `sesame-server admin create`, run on the
+/// server host) and writes its credentials file.
+pub async fn provision_admin(
+    config: &Config,
+    name: &str,
+    role: AdminRole,
+    offices: Vec<domain::Crpcen>,
+    out: &std::path::Path,
+    clock: SharedClock,
+) -> Result<Credentials, ProvisionError> {
+    let valid_name = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
+    if !valid_name {
+        return Err(ProvisionError::Invalid(
+            "the name must be 1 to 64 letters, digits, '.', '-', '_' or '@'".to_owned(),
+        ));
+    }
+    match (role, offices.is_empty()) {
+        (AdminRole::Office, true) => {
+            return Err(ProvisionError::Invalid(
+                "an office administrator needs --offices".to_owned(),
+            ));
+        }
+        (AdminRole::Global | AdminRole::Auditor, false) => {
+            return Err(ProvisionError::Invalid(
+                "--offices applies to office administrators only".to_owned(),
+            ));
+        }
+        _ => {}
+    }
+    let data_dir = DataDir::create(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let store = store::connect(&StoreOptions {
+        url: config.effective_database_url(),
+        max_connections: 1,
+        acquire_timeout: config.acquire_timeout,
+    })
+    .await
+    .map_err(StartError::from)?;
+    let pki =
+        pki::load_or_create(&data_dir, &config.tls_names, clock.now()).map_err(StartError::from)?;
+    let token = Token::generate(TokenKind::Admin);
+    let admin = NewAdmin { name: name.to_owned(), role, offices, token_hash: token.hash() };
+    let credentials = Credentials {
+        server: advertised_url(config.listen),
+        admin: name.to_owned(),
+        token: secrecy::SecretString::from(token.expose().to_owned()),
+        ca_certificate: pki.ca_cert_pem.clone(),
+    };
+    match store.create_admin(&admin, &Actor::system(), clock.now()).await {
+        Ok(_) => {}
+        Err(store::Error::Conflict) => return Err(ProvisionError::NameTaken(name.to_owned())),
+        Err(store::Error::MissingOffices(missing)) => {
+            return Err(ProvisionError::UnknownOffice(
+                missing.first().map(ToString::to_string).unwrap_or_default(),
+            ));
+        }
+        Err(other) => return Err(StartError::from(other).into()),
+    }
+    credentials.write(out).map_err(StartError::from)?;
+    Ok(credentials)
+}
+
+/// The URL clients use for a listening address (loopback for an unspecified address).
+fn advertised_url(address: SocketAddr) -> String {
+    let host = match address.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("https://{host}:{}", address.port())
 }
 
 /// An error and its sources on one line, for messages and logs.
@@ -153,19 +253,15 @@ async fn bootstrap_admin(
     if store.count_admins().await? > 0 {
         return Ok(None);
     }
-    let token = AdminToken::generate();
+    let token = Token::generate(TokenKind::Admin);
     let admin = NewAdmin {
         name: "bootstrap".to_owned(),
         role: AdminRole::Global,
+        offices: Vec::new(),
         token_hash: token.hash(),
     };
-    let host = match advertised.ip() {
-        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        ip => ip.to_string(),
-    };
     let credentials = Credentials {
-        server: format!("https://{host}:{}", advertised.port()),
+        server: advertised_url(advertised),
         admin: admin.name.clone(),
         token: secrecy::SecretString::from(token.expose().to_owned()),
         ca_certificate: pki.ca_cert_pem.clone(),

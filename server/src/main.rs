@@ -8,8 +8,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sesame_server::Config;
+use sesame_server::admin::AdminRole;
 use sesame_server::clock::SystemClock;
 use sesame_server::config::LogFormat;
+use sesame_server::domain::Crpcen;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +28,29 @@ enum Command {
     Serve(ServeArgs),
     /// Prints an example configuration file with every setting at its default.
     DefaultConfig,
+    /// Manages administrators directly in the database (run on the server host).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Creates an administrator and writes its credentials file for sesamectl.
+    Create {
+        /// A unique name, e.g. marie.durand.
+        name: String,
+        /// global (everything), office (its offices only) or auditor (read-only).
+        #[arg(long)]
+        role: String,
+        /// For an office administrator: its offices' CRPCENs, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        offices: Vec<String>,
+        /// Where to write the credentials file (mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -126,6 +151,36 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::DefaultConfig => {
             print!("{}", sesame_server::config::EXAMPLE);
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Create { name, role, offices, out, server }) => {
+            let config = load_config(server)?;
+            let role =
+                AdminRole::parse(&role).context("--role must be global, office or auditor")?;
+            let offices = offices
+                .iter()
+                .map(|o| {
+                    Crpcen::parse(o).with_context(|| format!("--offices: {o:?} is not a CRPCEN"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let credentials = sesame_server::provision_admin(
+                &config,
+                &name,
+                role,
+                offices,
+                &out,
+                Arc::new(SystemClock),
+            )
+            .await?;
+            println!(
+                "Administrator {name} ({}) created; credentials written to {}",
+                role.as_str(),
+                out.display()
+            );
+            println!(
+                "Give that file to the administrator: sesamectl --credentials FILE (server {})",
+                credentials.server
+            );
             Ok(())
         }
     }

@@ -55,6 +55,8 @@ pub struct Pki {
     pub server_cert_pem: String,
     /// The server's private key, PEM.
     pub server_key_pem: SecretString,
+    /// The CA's private key, PEM, to sign agent certificates.
+    ca_key_pem: SecretString,
 }
 
 const CA_LIFETIME: Duration = Duration::days(3650);
@@ -109,6 +111,7 @@ pub fn load_or_create(dir: &DataDir, names: &[String], now: OffsetDateTime) -> R
         ca_cert_pem,
         server_cert_pem,
         server_key_pem: SecretString::from(server_key_pem),
+        ca_key_pem: SecretString::from(ca_key_pem),
     })
 }
 
@@ -222,6 +225,128 @@ impl Pki {
     pub fn server_key(&self) -> &str {
         self.server_key_pem.expose_secret()
     }
+
+    /// Signs a client certificate for a workstation's registered key.
+    pub fn issue_agent_certificate(
+        &self,
+        workstation_id: &str,
+        office: &str,
+        public_key: &[u8],
+        now: OffsetDateTime,
+        lifetime: Duration,
+    ) -> Result<AgentCertificate, Error> {
+        let ca_key = KeyPair::from_pem(self.ca_key_pem.expose_secret())?;
+        let issuer = Issuer::from_ca_cert_pem(&self.ca_cert_pem, ca_key)?;
+        let mut serial = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut serial);
+        serial[0] &= 0x7f; // A positive INTEGER, so the DER encoding keeps all 16 bytes.
+        serial[0] |= 0x40;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        params.subject_alt_names = vec![SanType::URI(agent_uri(workstation_id).try_into()?)];
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, workstation_id);
+        params.distinguished_name.push(DnType::OrganizationalUnitName, office);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = now - BACKDATE;
+        params.not_after = now + lifetime;
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(&RawP256Key(public_key), &issuer)?;
+        Ok(AgentCertificate {
+            pem: cert.pem(),
+            serial: hex::encode(serial),
+            not_before: params.not_before,
+            not_after: params.not_after,
+        })
+    }
+}
+
+/// A signed agent certificate.
+#[derive(Debug, Clone)]
+pub struct AgentCertificate {
+    /// PEM.
+    pub pem: String,
+    /// Serial, hex.
+    pub serial: String,
+    /// Validity start (back-dated for clock skew).
+    pub not_before: OffsetDateTime,
+    /// Validity end.
+    pub not_after: OffsetDateTime,
+}
+
+/// The URI naming a workstation in its certificate.
+pub fn agent_uri(workstation_id: &str) -> String {
+    format!("urn:sesame:workstation:{workstation_id}")
+}
+
+/// An uncompressed ECDSA P-256 point, as rcgen signs for it.
+struct RawP256Key<'a>(&'a [u8]);
+
+impl rcgen::PublicKeyData for RawP256Key<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &PKCS_ECDSA_P256_SHA256
+    }
+}
+
+/// Why a certificate signing request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CsrError {
+    /// Not a PEM PKCS#10 request, or its signature does not verify.
+    #[error("not a valid certificate signing request")]
+    Invalid,
+    /// Not an ECDSA P-256 key.
+    #[error("the key must be ECDSA P-256")]
+    Algorithm,
+}
+
+/// The public key (uncompressed point) of a certificate signing request, whose signature proves
+/// that the requester holds the private key.
+pub fn csr_public_key(csr_pem: &str) -> Result<Vec<u8>, CsrError> {
+    let params =
+        rcgen::CertificateSigningRequestParams::from_pem(csr_pem).map_err(|_| CsrError::Invalid)?;
+    if params.public_key.algorithm() != &PKCS_ECDSA_P256_SHA256 {
+        return Err(CsrError::Algorithm);
+    }
+    let key = rcgen::PublicKeyData::der_bytes(&params.public_key).to_vec();
+    if key.len() != 65 || key[0] != 4 {
+        return Err(CsrError::Algorithm);
+    }
+    Ok(key)
+}
+
+/// What the server reads from a presented agent certificate (already verified by TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedAgent {
+    /// The workstation id from the certificate's URI.
+    pub workstation_id: String,
+    /// The certificate's serial, hex.
+    pub serial: String,
+    /// Its expiry.
+    pub not_after: OffsetDateTime,
+}
+
+/// Reads a presented agent certificate. `None` when it is not one this server issues.
+pub fn read_agent_certificate(der: &[u8]) -> Option<PresentedAgent> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let san = cert.subject_alternative_name().ok()??;
+    let workstation_id = san.value.general_names.iter().find_map(|name| match name {
+        x509_parser::extensions::GeneralName::URI(uri) => {
+            uri.strip_prefix("urn:sesame:workstation:")
+        }
+        _ => None,
+    })?;
+    let not_after =
+        OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp()).ok()?;
+    Some(PresentedAgent {
+        workstation_id: workstation_id.to_owned(),
+        serial: hex::encode(cert.raw_serial()),
+        not_after,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! writes its audit record in the same transaction, so a change never exists without its record.
 
 mod postgres;
+mod rows;
+mod shared;
 mod sqlite;
 
 #[cfg(test)]
@@ -20,9 +22,30 @@ use time::OffsetDateTime;
 
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
-use crate::admin::{Admin, NewAdmin, TokenHash};
+use crate::admin::{Admin, NewAdmin};
 use crate::audit::{Actor, AuditRecord};
 use crate::domain::{Crpcen, ImportReport, Mailbox, NewMailbox, NewOffice, Office};
+use crate::token::TokenHash;
+use crate::workstation::{
+    EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
+    WorkstationStatus,
+};
+
+/// Most unanswered recovery challenges a workstation may have at once.
+const MAX_OPEN_CHALLENGES: i64 = 5;
+
+/// Why an enrollment token was refused. Logged, never told to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// No such token.
+    Unknown,
+    /// Past its expiry.
+    Expired,
+    /// No uses left.
+    UsedUp,
+    /// Revoked by an administrator.
+    Revoked,
+}
 
 /// A store failure. Its `Display` never carries database text; the source chain does, for logs.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +59,9 @@ pub enum Error {
     /// An import names offices that do not exist; nothing was written.
     #[error("{} office(s) do not exist", .0.len())]
     MissingOffices(Vec<Crpcen>),
+    /// An enrollment token was refused; nothing was written.
+    #[error("enrollment token refused ({0:?})")]
+    TokenRefused(TokenRefusal),
     /// The database URL is not one the server can use.
     #[error("unsupported database URL: expected sqlite:... or postgres://...")]
     UnsupportedUrl,
@@ -99,7 +125,8 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error>;
 
-    /// Creates an administrator. [`Error::Conflict`] if the name is taken.
+    /// Creates an administrator. [`Error::Conflict`] if the name is taken, [`Error::MissingOffices`]
+    /// if one of its offices does not exist.
     async fn create_admin(
         &self,
         admin: &NewAdmin,
@@ -112,6 +139,113 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// How many administrators exist, revoked or not.
     async fn count_admins(&self) -> Result<u64, Error>;
+
+    /// Every administrator, revoked ones included, by name.
+    async fn list_admins(&self) -> Result<Vec<Admin>, Error>;
+
+    /// Revokes an administrator's credential. [`Error::NotFound`] if there is no such unrevoked
+    /// administrator.
+    async fn revoke_admin(
+        &self,
+        name: &str,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Stores an enrollment token (its hash). [`Error::MissingOffices`] if its office does not exist.
+    async fn create_enrollment_token(
+        &self,
+        token: &NewEnrollmentToken,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<EnrollmentToken, Error>;
+
+    /// Enrollment tokens, of one office or all, by id.
+    async fn list_enrollment_tokens(
+        &self,
+        office: Option<&Crpcen>,
+    ) -> Result<Vec<EnrollmentToken>, Error>;
+
+    /// One enrollment token. [`Error::NotFound`] if there is none.
+    async fn get_enrollment_token(&self, id: i64) -> Result<EnrollmentToken, Error>;
+
+    /// Revokes an enrollment token (again is harmless). [`Error::NotFound`] if there is none.
+    async fn revoke_enrollment_token(
+        &self,
+        id: i64,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// The office of the enrollment token with this hash, valid or not. [`Error::NotFound`] if
+    /// there is no such token.
+    async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error>;
+
+    /// Spends one use of the token with this hash and registers the workstation in its office, in
+    /// one transaction. [`Error::TokenRefused`] (and nothing written) if the token is unknown,
+    /// expired, used up or revoked.
+    async fn enroll_workstation(
+        &self,
+        token_hash: &TokenHash,
+        workstation: &NewWorkstation,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// One workstation. [`Error::NotFound`] if there is none.
+    async fn get_workstation(&self, id: &str) -> Result<Workstation, Error>;
+
+    /// Workstations, of one office or all.
+    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error>;
+
+    /// Records a newly issued certificate for an active workstation, if the certificate the agent
+    /// presented (`None` for a recovery) is still acceptable; [`Error::Conflict`] otherwise (a
+    /// concurrent renewal won, or the workstation is no longer active).
+    async fn replace_certificate(
+        &self,
+        id: &str,
+        presented_serial: Option<&str>,
+        certificate: &IssuedCertificate,
+        action: &'static str,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// Notes a request from the workstation: last seen, the certificate confirmed if it is the
+    /// current one, the agent's version if given. Not audited: it changes no decision.
+    async fn touch_workstation(
+        &self,
+        id: &str,
+        serial: &str,
+        agent_version: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Locks, unlocks or revokes a workstation (a revoked one stays revoked: [`Error::NotFound`]).
+    async fn set_workstation_status(
+        &self,
+        id: &str,
+        status: WorkstationStatus,
+        reason: Option<&str>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// Stores a recovery challenge. [`Error::Conflict`] if the workstation already has too many
+    /// open ones, [`Error::NotFound`] if it does not exist.
+    async fn add_recovery_challenge(
+        &self,
+        id: &str,
+        challenge: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Removes a recovery challenge and tells whether it existed and was still valid.
+    async fn take_recovery_challenge(
+        &self,
+        id: &str,
+        challenge: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, Error>;
 
     /// Audit records after `after_seq`, in order, at most `limit`, optionally of one office.
     async fn audit_records(

@@ -44,11 +44,15 @@ pub struct WhoAmIRequest {}
 pub struct WhoAmIResponse {
     #[prost(string, tag = "1")]
     pub admin_name: ::prost::alloc::string::String,
+    /// "global", "office" or "auditor".
     #[prost(string, tag = "2")]
     pub role: ::prost::alloc::string::String,
     /// The server's version, for diagnostics.
     #[prost(string, tag = "3")]
     pub server_version: ::prost::alloc::string::String,
+    /// For an office administrator, its offices' CRPCENs.
+    #[prost(string, repeated, tag = "4")]
+    pub offices: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CreateOfficeRequest {
@@ -137,6 +141,148 @@ pub struct ListMailboxesResponse {
     #[prost(string, tag = "2")]
     pub next_page_token: ::prost::alloc::string::String,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CreateEnrollmentTokenRequest {
+    /// The office whose workstations may enroll with the token.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    /// How many enrollments the token allows (1 to 1,000; 0 means 1).
+    #[prost(uint32, tag = "2")]
+    pub uses: u32,
+    /// How long the token lives, in seconds (60 to 30 days; 0 means 24 hours).
+    #[prost(uint64, tag = "3")]
+    pub ttl_seconds: u64,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CreateEnrollmentTokenResponse {
+    /// The token, `sesame_enroll_...`: shown once.
+    #[prost(string, tag = "1")]
+    pub token: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "2")]
+    pub info: ::core::option::Option<EnrollmentToken>,
+}
+/// What is known of an enrollment token (never the token).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct EnrollmentToken {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(string, tag = "2")]
+    pub office: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "3")]
+    pub uses_left: u32,
+    /// RFC 3339, UTC.
+    #[prost(string, tag = "4")]
+    pub expires_at: ::prost::alloc::string::String,
+    /// Empty if never used.
+    #[prost(string, tag = "5")]
+    pub last_used_at: ::prost::alloc::string::String,
+    #[prost(bool, tag = "6")]
+    pub revoked: bool,
+    #[prost(string, tag = "7")]
+    pub created_by: ::prost::alloc::string::String,
+    #[prost(string, tag = "8")]
+    pub created_at: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListEnrollmentTokensRequest {
+    /// Optional CRPCEN filter.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListEnrollmentTokensResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub tokens: ::prost::alloc::vec::Vec<EnrollmentToken>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeEnrollmentTokenRequest {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeEnrollmentTokenResponse {}
+/// An enrolled workstation.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Workstation {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub office: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub hostname: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub os: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub agent_version: ::prost::alloc::string::String,
+    /// "active", "locked" or "revoked".
+    #[prost(string, tag = "6")]
+    pub status: ::prost::alloc::string::String,
+    /// Why it is locked, when it is.
+    #[prost(string, tag = "7")]
+    pub lock_reason: ::prost::alloc::string::String,
+    /// Certificates issued so far (1 at enrollment).
+    #[prost(uint64, tag = "8")]
+    pub generation: u64,
+    /// RFC 3339, UTC.
+    #[prost(string, tag = "9")]
+    pub certificate_expires_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "10")]
+    pub last_seen_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "11")]
+    pub enrolled_at: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListWorkstationsRequest {
+    /// Optional CRPCEN filter.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListWorkstationsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub workstations: ::prost::alloc::vec::Vec<Workstation>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeWorkstationRequest {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeWorkstationResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UnlockWorkstationRequest {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UnlockWorkstationResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AdminInfo {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub role: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "3")]
+    pub offices: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, tag = "4")]
+    pub created_at: ::prost::alloc::string::String,
+    #[prost(bool, tag = "5")]
+    pub revoked: bool,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListAdminsRequest {}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListAdminsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub admins: ::prost::alloc::vec::Vec<AdminInfo>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeAdminRequest {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeAdminResponse {}
 /// Generated client implementations.
 pub mod admin_service_client {
     #![allow(
@@ -276,7 +422,8 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "CreateOffice"));
             self.inner.unary(req, path, codec).await
         }
-        /// Returns one office. Callable by: any administrator (scoped to its offices once roles exist).
+        /// Returns one office. Callable by: a global administrator, an auditor, an office administrator
+        /// of that office.
         /// NOT_FOUND if there is no such office.
         pub async fn get_office(
             &mut self,
@@ -302,8 +449,8 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "GetOffice"));
             self.inner.unary(req, path, codec).await
         }
-        /// Lists offices ordered by CRPCEN. Callable by: any administrator (scoped to its offices once roles
-        /// exist).
+        /// Lists offices ordered by CRPCEN. Callable by: a global administrator and an auditor (every
+        /// office), an office administrator (its offices).
         pub async fn list_offices(
             &mut self,
             request: impl tonic::IntoRequest<super::ListOfficesRequest>,
@@ -333,7 +480,7 @@ pub mod admin_service_client {
         /// A malformed address or a duplicate in the set gives INVALID_ARGUMENT, a row whose office does
         /// not exist NOT_FOUND; both name the line(s) and nothing is written. Rows already registered with
         /// the same display name are left as they are; a new display name updates the mailbox.
-        /// Callable by: a global administrator.
+        /// Callable by: a global administrator, an office administrator for rows of its offices only.
         pub async fn import_mailboxes(
             &mut self,
             request: impl tonic::IntoStreamingRequest<
@@ -360,9 +507,9 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "ImportMailboxes"));
             self.inner.client_streaming(req, path, codec).await
         }
-        /// Lists mailboxes ordered by address, optionally of one office, a page at a time. Callable by: any
-        /// administrator (scoped to its offices once roles exist). NOT_FOUND if the office filter names no
-        /// office.
+        /// Lists mailboxes ordered by address, optionally of one office, a page at a time. Callable by: a
+        /// global administrator and an auditor (every office), an office administrator (its offices).
+        /// NOT_FOUND if the office filter names no office.
         pub async fn list_mailboxes(
             &mut self,
             request: impl tonic::IntoRequest<super::ListMailboxesRequest>,
@@ -385,6 +532,219 @@ pub mod admin_service_client {
             let mut req = request.into_request();
             req.extensions_mut()
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "ListMailboxes"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Creates an enrollment token for an office and returns it; only its hash is kept, so this is the
+        /// one time it can be seen. Callable by: a global administrator, an office administrator of that
+        /// office.
+        pub async fn create_enrollment_token(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CreateEnrollmentTokenRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CreateEnrollmentTokenResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/CreateEnrollmentToken",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AdminService", "CreateEnrollmentToken"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Lists enrollment tokens (never the tokens themselves). Callable by: a global administrator and an
+        /// auditor (every office), an office administrator (its offices).
+        pub async fn list_enrollment_tokens(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListEnrollmentTokensRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListEnrollmentTokensResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ListEnrollmentTokens",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AdminService", "ListEnrollmentTokens"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Revokes an enrollment token. Callable by: a global administrator, an office administrator of the
+        /// token's office.
+        pub async fn revoke_enrollment_token(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RevokeEnrollmentTokenRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeEnrollmentTokenResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/RevokeEnrollmentToken",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AdminService", "RevokeEnrollmentToken"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Lists enrolled workstations. Callable by: a global administrator and an auditor (every office),
+        /// an office administrator (its offices).
+        pub async fn list_workstations(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListWorkstationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListWorkstationsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ListWorkstations",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "ListWorkstations"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Revokes a workstation: its next request is refused, also on a connection already open.
+        /// Callable by: a global administrator, an office administrator of the workstation's office.
+        pub async fn revoke_workstation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RevokeWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeWorkstationResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/RevokeWorkstation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "RevokeWorkstation"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Unlocks a workstation locked because its identity was used from two machines. Callable by: a
+        /// global administrator, an office administrator of the workstation's office.
+        pub async fn unlock_workstation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::UnlockWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::UnlockWorkstationResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/UnlockWorkstation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "UnlockWorkstation"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Lists administrators. Callable by: a global administrator.
+        pub async fn list_admins(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListAdminsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListAdminsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ListAdmins",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "ListAdmins"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Revokes an administrator's credential. Callable by: a global administrator.
+        pub async fn revoke_admin(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RevokeAdminRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeAdminResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/RevokeAdmin",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "RevokeAdmin"));
             self.inner.unary(req, path, codec).await
         }
     }
@@ -416,7 +776,8 @@ pub mod admin_service_server {
             tonic::Response<super::CreateOfficeResponse>,
             tonic::Status,
         >;
-        /// Returns one office. Callable by: any administrator (scoped to its offices once roles exist).
+        /// Returns one office. Callable by: a global administrator, an auditor, an office administrator
+        /// of that office.
         /// NOT_FOUND if there is no such office.
         async fn get_office(
             &self,
@@ -425,8 +786,8 @@ pub mod admin_service_server {
             tonic::Response<super::GetOfficeResponse>,
             tonic::Status,
         >;
-        /// Lists offices ordered by CRPCEN. Callable by: any administrator (scoped to its offices once roles
-        /// exist).
+        /// Lists offices ordered by CRPCEN. Callable by: a global administrator and an auditor (every
+        /// office), an office administrator (its offices).
         async fn list_offices(
             &self,
             request: tonic::Request<super::ListOfficesRequest>,
@@ -439,7 +800,7 @@ pub mod admin_service_server {
         /// A malformed address or a duplicate in the set gives INVALID_ARGUMENT, a row whose office does
         /// not exist NOT_FOUND; both name the line(s) and nothing is written. Rows already registered with
         /// the same display name are left as they are; a new display name updates the mailbox.
-        /// Callable by: a global administrator.
+        /// Callable by: a global administrator, an office administrator for rows of its offices only.
         async fn import_mailboxes(
             &self,
             request: tonic::Request<tonic::Streaming<super::ImportMailboxesRequest>>,
@@ -447,14 +808,85 @@ pub mod admin_service_server {
             tonic::Response<super::ImportMailboxesResponse>,
             tonic::Status,
         >;
-        /// Lists mailboxes ordered by address, optionally of one office, a page at a time. Callable by: any
-        /// administrator (scoped to its offices once roles exist). NOT_FOUND if the office filter names no
-        /// office.
+        /// Lists mailboxes ordered by address, optionally of one office, a page at a time. Callable by: a
+        /// global administrator and an auditor (every office), an office administrator (its offices).
+        /// NOT_FOUND if the office filter names no office.
         async fn list_mailboxes(
             &self,
             request: tonic::Request<super::ListMailboxesRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListMailboxesResponse>,
+            tonic::Status,
+        >;
+        /// Creates an enrollment token for an office and returns it; only its hash is kept, so this is the
+        /// one time it can be seen. Callable by: a global administrator, an office administrator of that
+        /// office.
+        async fn create_enrollment_token(
+            &self,
+            request: tonic::Request<super::CreateEnrollmentTokenRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CreateEnrollmentTokenResponse>,
+            tonic::Status,
+        >;
+        /// Lists enrollment tokens (never the tokens themselves). Callable by: a global administrator and an
+        /// auditor (every office), an office administrator (its offices).
+        async fn list_enrollment_tokens(
+            &self,
+            request: tonic::Request<super::ListEnrollmentTokensRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListEnrollmentTokensResponse>,
+            tonic::Status,
+        >;
+        /// Revokes an enrollment token. Callable by: a global administrator, an office administrator of the
+        /// token's office.
+        async fn revoke_enrollment_token(
+            &self,
+            request: tonic::Request<super::RevokeEnrollmentTokenRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeEnrollmentTokenResponse>,
+            tonic::Status,
+        >;
+        /// Lists enrolled workstations. Callable by: a global administrator and an auditor (every office),
+        /// an office administrator (its offices).
+        async fn list_workstations(
+            &self,
+            request: tonic::Request<super::ListWorkstationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListWorkstationsResponse>,
+            tonic::Status,
+        >;
+        /// Revokes a workstation: its next request is refused, also on a connection already open.
+        /// Callable by: a global administrator, an office administrator of the workstation's office.
+        async fn revoke_workstation(
+            &self,
+            request: tonic::Request<super::RevokeWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeWorkstationResponse>,
+            tonic::Status,
+        >;
+        /// Unlocks a workstation locked because its identity was used from two machines. Callable by: a
+        /// global administrator, an office administrator of the workstation's office.
+        async fn unlock_workstation(
+            &self,
+            request: tonic::Request<super::UnlockWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::UnlockWorkstationResponse>,
+            tonic::Status,
+        >;
+        /// Lists administrators. Callable by: a global administrator.
+        async fn list_admins(
+            &self,
+            request: tonic::Request<super::ListAdminsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListAdminsResponse>,
+            tonic::Status,
+        >;
+        /// Revokes an administrator's credential. Callable by: a global administrator.
+        async fn revoke_admin(
+            &self,
+            request: tonic::Request<super::RevokeAdminRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeAdminResponse>,
             tonic::Status,
         >;
     }
@@ -807,6 +1239,378 @@ pub mod admin_service_server {
                     };
                     Box::pin(fut)
                 }
+                "/sesame.v1.AdminService/CreateEnrollmentToken" => {
+                    #[allow(non_camel_case_types)]
+                    struct CreateEnrollmentTokenSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::CreateEnrollmentTokenRequest>
+                    for CreateEnrollmentTokenSvc<T> {
+                        type Response = super::CreateEnrollmentTokenResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CreateEnrollmentTokenRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::create_enrollment_token(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CreateEnrollmentTokenSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ListEnrollmentTokens" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListEnrollmentTokensSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::ListEnrollmentTokensRequest>
+                    for ListEnrollmentTokensSvc<T> {
+                        type Response = super::ListEnrollmentTokensResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListEnrollmentTokensRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::list_enrollment_tokens(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListEnrollmentTokensSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/RevokeEnrollmentToken" => {
+                    #[allow(non_camel_case_types)]
+                    struct RevokeEnrollmentTokenSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::RevokeEnrollmentTokenRequest>
+                    for RevokeEnrollmentTokenSvc<T> {
+                        type Response = super::RevokeEnrollmentTokenResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RevokeEnrollmentTokenRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::revoke_enrollment_token(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RevokeEnrollmentTokenSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ListWorkstations" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListWorkstationsSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::ListWorkstationsRequest>
+                    for ListWorkstationsSvc<T> {
+                        type Response = super::ListWorkstationsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListWorkstationsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::list_workstations(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListWorkstationsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/RevokeWorkstation" => {
+                    #[allow(non_camel_case_types)]
+                    struct RevokeWorkstationSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::RevokeWorkstationRequest>
+                    for RevokeWorkstationSvc<T> {
+                        type Response = super::RevokeWorkstationResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RevokeWorkstationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::revoke_workstation(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RevokeWorkstationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/UnlockWorkstation" => {
+                    #[allow(non_camel_case_types)]
+                    struct UnlockWorkstationSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::UnlockWorkstationRequest>
+                    for UnlockWorkstationSvc<T> {
+                        type Response = super::UnlockWorkstationResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::UnlockWorkstationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::unlock_workstation(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = UnlockWorkstationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ListAdmins" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListAdminsSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::ListAdminsRequest>
+                    for ListAdminsSvc<T> {
+                        type Response = super::ListAdminsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListAdminsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::list_admins(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListAdminsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/RevokeAdmin" => {
+                    #[allow(non_camel_case_types)]
+                    struct RevokeAdminSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::RevokeAdminRequest>
+                    for RevokeAdminSvc<T> {
+                        type Response = super::RevokeAdminResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RevokeAdminRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::revoke_admin(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RevokeAdminSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
                 _ => {
                     Box::pin(async move {
                         let mut response = http::Response::new(
@@ -863,6 +1667,85 @@ pub struct GetServerInfoResponse {
     /// Whether the calling agent's version is accepted.
     #[prost(bool, tag = "3")]
     pub agent_version_supported: bool,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct EnrollRequest {
+    /// The enrollment token, `sesame_enroll_...`.
+    #[prost(string, tag = "1")]
+    pub token: ::prost::alloc::string::String,
+    /// A PKCS#10 certificate signing request, PEM, for an ECDSA P-256 key the agent generated; the
+    /// private key never leaves the workstation.
+    #[prost(string, tag = "2")]
+    pub csr_pem: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub hostname: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub os: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub agent_version: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct EnrollResponse {
+    #[prost(string, tag = "1")]
+    pub workstation_id: ::prost::alloc::string::String,
+    /// The CRPCEN of the office the token belongs to.
+    #[prost(string, tag = "2")]
+    pub office: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "3")]
+    pub certificate: ::core::option::Option<CertificateResponse>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RenewRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CertificateResponse {
+    /// The client certificate, PEM.
+    #[prost(string, tag = "1")]
+    pub certificate_pem: ::prost::alloc::string::String,
+    /// RFC 3339, UTC.
+    #[prost(string, tag = "2")]
+    pub not_before: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub not_after: ::prost::alloc::string::String,
+    /// Certificates issued to this workstation so far.
+    #[prost(uint64, tag = "4")]
+    pub generation: u64,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetRecoveryChallengeRequest {
+    #[prost(string, tag = "1")]
+    pub workstation_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetRecoveryChallengeResponse {
+    /// Random bytes to sign, valid a few minutes.
+    #[prost(bytes = "vec", tag = "1")]
+    pub challenge: ::prost::alloc::vec::Vec<u8>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RecoverRequest {
+    #[prost(string, tag = "1")]
+    pub workstation_id: ::prost::alloc::string::String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub challenge: ::prost::alloc::vec::Vec<u8>,
+    /// ECDSA P-256 SHA-256 (ASN.1 DER) signature by the registered key over
+    /// "sesame-recover-v1" || workstation_id || challenge.
+    #[prost(bytes = "vec", tag = "3")]
+    pub signature: ::prost::alloc::vec::Vec<u8>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct HeartbeatRequest {
+    #[prost(string, tag = "1")]
+    pub agent_version: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct HeartbeatResponse {
+    #[prost(string, tag = "1")]
+    pub workstation_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub office: ::prost::alloc::string::String,
+    /// The server's time, RFC 3339 UTC: agents compare it with their own clock.
+    #[prost(string, tag = "3")]
+    pub server_time: ::prost::alloc::string::String,
 }
 /// Generated client implementations.
 pub mod agent_service_client {
@@ -955,9 +1838,8 @@ pub mod agent_service_client {
             self.inner = self.inner.max_encoding_message_size(limit);
             self
         }
-        /// Tells the agent which server it reached and which agent versions it accepts, so that an agent
-        /// can check its configuration before enrolling. Callable by: anyone reaching the server over TLS;
-        /// it reveals nothing but versions.
+        /// Tells the agent which server it reached and which agent versions it accepts. Callable by: anyone
+        /// reaching the server over TLS; it reveals nothing but versions.
         pub async fn get_server_info(
             &mut self,
             request: impl tonic::IntoRequest<super::GetServerInfoRequest>,
@@ -982,6 +1864,138 @@ pub mod agent_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AgentService", "GetServerInfo"));
             self.inner.unary(req, path, codec).await
         }
+        /// Enrolls a workstation with an enrollment token. Callable by: anyone holding a valid token, over
+        /// TLS without a client certificate; attempts are rate-limited per source address
+        /// (RESOURCE_EXHAUSTED). A bad, expired, used-up or revoked token gives UNAUTHENTICATED without
+        /// saying which.
+        pub async fn enroll(
+            &mut self,
+            request: impl tonic::IntoRequest<super::EnrollRequest>,
+        ) -> std::result::Result<tonic::Response<super::EnrollResponse>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AgentService/Enroll",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AgentService", "Enroll"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Issues a new certificate for the caller's registered key. Callable by: an enrolled agent
+        /// presenting its current certificate (or, once, the one before it, if it never used the current
+        /// one: the agent may have crashed before saving it).
+        pub async fn renew(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RenewRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CertificateResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AgentService/Renew",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AgentService", "Renew"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Starts the recovery of a workstation whose certificate expired while it was off. Callable by:
+        /// anyone, rate-limited per source address; the challenge is useless without the registered key.
+        pub async fn get_recovery_challenge(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetRecoveryChallengeRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetRecoveryChallengeResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AgentService/GetRecoveryChallenge",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AgentService", "GetRecoveryChallenge"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Issues a new certificate to a workstation proving possession of its registered key by signing
+        /// the challenge, within the recovery window after its last certificate expired. Callable by:
+        /// anyone; UNAUTHENTICATED unless the signature, challenge and window check out.
+        pub async fn recover(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RecoverRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CertificateResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AgentService/Recover",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AgentService", "Recover"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Tells the server the agent is alive. Callable by: an enrolled agent (mutual TLS).
+        pub async fn heartbeat(
+            &mut self,
+            request: impl tonic::IntoRequest<super::HeartbeatRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::HeartbeatResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AgentService/Heartbeat",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AgentService", "Heartbeat"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -997,14 +2011,58 @@ pub mod agent_service_server {
     /// Generated trait containing gRPC methods that should be implemented for use with AgentServiceServer.
     #[async_trait]
     pub trait AgentService: std::marker::Send + std::marker::Sync + 'static {
-        /// Tells the agent which server it reached and which agent versions it accepts, so that an agent
-        /// can check its configuration before enrolling. Callable by: anyone reaching the server over TLS;
-        /// it reveals nothing but versions.
+        /// Tells the agent which server it reached and which agent versions it accepts. Callable by: anyone
+        /// reaching the server over TLS; it reveals nothing but versions.
         async fn get_server_info(
             &self,
             request: tonic::Request<super::GetServerInfoRequest>,
         ) -> std::result::Result<
             tonic::Response<super::GetServerInfoResponse>,
+            tonic::Status,
+        >;
+        /// Enrolls a workstation with an enrollment token. Callable by: anyone holding a valid token, over
+        /// TLS without a client certificate; attempts are rate-limited per source address
+        /// (RESOURCE_EXHAUSTED). A bad, expired, used-up or revoked token gives UNAUTHENTICATED without
+        /// saying which.
+        async fn enroll(
+            &self,
+            request: tonic::Request<super::EnrollRequest>,
+        ) -> std::result::Result<tonic::Response<super::EnrollResponse>, tonic::Status>;
+        /// Issues a new certificate for the caller's registered key. Callable by: an enrolled agent
+        /// presenting its current certificate (or, once, the one before it, if it never used the current
+        /// one: the agent may have crashed before saving it).
+        async fn renew(
+            &self,
+            request: tonic::Request<super::RenewRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CertificateResponse>,
+            tonic::Status,
+        >;
+        /// Starts the recovery of a workstation whose certificate expired while it was off. Callable by:
+        /// anyone, rate-limited per source address; the challenge is useless without the registered key.
+        async fn get_recovery_challenge(
+            &self,
+            request: tonic::Request<super::GetRecoveryChallengeRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetRecoveryChallengeResponse>,
+            tonic::Status,
+        >;
+        /// Issues a new certificate to a workstation proving possession of its registered key by signing
+        /// the challenge, within the recovery window after its last certificate expired. Callable by:
+        /// anyone; UNAUTHENTICATED unless the signature, challenge and window check out.
+        async fn recover(
+            &self,
+            request: tonic::Request<super::RecoverRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CertificateResponse>,
+            tonic::Status,
+        >;
+        /// Tells the server the agent is alive. Callable by: an enrolled agent (mutual TLS).
+        async fn heartbeat(
+            &self,
+            request: tonic::Request<super::HeartbeatRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::HeartbeatResponse>,
             tonic::Status,
         >;
     }
@@ -1114,6 +2172,231 @@ pub mod agent_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetServerInfoSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AgentService/Enroll" => {
+                    #[allow(non_camel_case_types)]
+                    struct EnrollSvc<T: AgentService>(pub Arc<T>);
+                    impl<
+                        T: AgentService,
+                    > tonic::server::UnaryService<super::EnrollRequest>
+                    for EnrollSvc<T> {
+                        type Response = super::EnrollResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::EnrollRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AgentService>::enroll(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = EnrollSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AgentService/Renew" => {
+                    #[allow(non_camel_case_types)]
+                    struct RenewSvc<T: AgentService>(pub Arc<T>);
+                    impl<
+                        T: AgentService,
+                    > tonic::server::UnaryService<super::RenewRequest> for RenewSvc<T> {
+                        type Response = super::CertificateResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RenewRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AgentService>::renew(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RenewSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AgentService/GetRecoveryChallenge" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetRecoveryChallengeSvc<T: AgentService>(pub Arc<T>);
+                    impl<
+                        T: AgentService,
+                    > tonic::server::UnaryService<super::GetRecoveryChallengeRequest>
+                    for GetRecoveryChallengeSvc<T> {
+                        type Response = super::GetRecoveryChallengeResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetRecoveryChallengeRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AgentService>::get_recovery_challenge(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetRecoveryChallengeSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AgentService/Recover" => {
+                    #[allow(non_camel_case_types)]
+                    struct RecoverSvc<T: AgentService>(pub Arc<T>);
+                    impl<
+                        T: AgentService,
+                    > tonic::server::UnaryService<super::RecoverRequest>
+                    for RecoverSvc<T> {
+                        type Response = super::CertificateResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RecoverRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AgentService>::recover(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RecoverSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AgentService/Heartbeat" => {
+                    #[allow(non_camel_case_types)]
+                    struct HeartbeatSvc<T: AgentService>(pub Arc<T>);
+                    impl<
+                        T: AgentService,
+                    > tonic::server::UnaryService<super::HeartbeatRequest>
+                    for HeartbeatSvc<T> {
+                        type Response = super::HeartbeatResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::HeartbeatRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AgentService>::heartbeat(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = HeartbeatSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -61,6 +61,199 @@ impl<'a> From<&'a pb::Mailbox> for MailboxRow<'a> {
     }
 }
 
+/// A row that can be printed as a table line.
+pub(super) trait Tabular: Serialize {
+    /// Column titles.
+    const HEADER: &'static [&'static str];
+    /// What the table's last line counts, e.g. "office(s)".
+    const NOUN: &'static str;
+    /// The cells, in the order of [`Tabular::HEADER`].
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Prints rows in the chosen format.
+pub(super) fn print_rows<T: Tabular>(
+    out: &mut impl Write,
+    format: Format,
+    rows: &[T],
+) -> io::Result<()> {
+    match format.0 {
+        OutputFormat::Json => print_json(out, rows),
+        OutputFormat::Csv => print_csv(out, rows),
+        OutputFormat::Table => {
+            let cells: Vec<Vec<String>> = rows.iter().map(Tabular::cells).collect();
+            print_table(out, T::HEADER, &cells)?;
+            writeln!(out, "{} {}", rows.len(), T::NOUN)
+        }
+    }
+}
+
+impl Tabular for OfficeRow<'_> {
+    const HEADER: &'static [&'static str] = &["CRPCEN", "NAME", "CITY", "MAILBOXES"];
+    const NOUN: &'static str = "office(s)";
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.crpcen.to_owned(),
+            self.name.to_owned(),
+            self.city.to_owned(),
+            self.mailboxes.to_string(),
+        ]
+    }
+}
+
+impl Tabular for MailboxRow<'_> {
+    const HEADER: &'static [&'static str] = &["ADDRESS", "OFFICE", "DISPLAY NAME"];
+    const NOUN: &'static str = "mailbox(es)";
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.address.to_owned(), self.office.to_owned(), self.display_name.to_owned()]
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct TokenRow<'a> {
+    id: u64,
+    office: &'a str,
+    uses_left: u32,
+    expires_at: &'a str,
+    last_used_at: &'a str,
+    revoked: bool,
+    created_by: &'a str,
+    created_at: &'a str,
+}
+
+impl<'a> From<&'a pb::EnrollmentToken> for TokenRow<'a> {
+    fn from(t: &'a pb::EnrollmentToken) -> TokenRow<'a> {
+        TokenRow {
+            id: t.id,
+            office: &t.office,
+            uses_left: t.uses_left,
+            expires_at: &t.expires_at,
+            last_used_at: &t.last_used_at,
+            revoked: t.revoked,
+            created_by: &t.created_by,
+            created_at: &t.created_at,
+        }
+    }
+}
+
+impl Tabular for TokenRow<'_> {
+    const HEADER: &'static [&'static str] =
+        &["ID", "OFFICE", "USES LEFT", "EXPIRES", "LAST USED", "STATE"];
+    const NOUN: &'static str = "token(s)";
+
+    fn cells(&self) -> Vec<String> {
+        let state = if self.revoked {
+            "revoked"
+        } else if self.uses_left == 0 {
+            "used up"
+        } else {
+            "active"
+        };
+        let last_used = if self.last_used_at.is_empty() { "never" } else { self.last_used_at };
+        vec![
+            self.id.to_string(),
+            self.office.to_owned(),
+            self.uses_left.to_string(),
+            self.expires_at.to_owned(),
+            last_used.to_owned(),
+            state.to_owned(),
+        ]
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct WorkstationRow<'a> {
+    id: &'a str,
+    office: &'a str,
+    hostname: &'a str,
+    os: &'a str,
+    agent_version: &'a str,
+    status: &'a str,
+    lock_reason: &'a str,
+    generation: u64,
+    certificate_expires_at: &'a str,
+    last_seen_at: &'a str,
+    enrolled_at: &'a str,
+}
+
+impl<'a> From<&'a pb::Workstation> for WorkstationRow<'a> {
+    fn from(w: &'a pb::Workstation) -> WorkstationRow<'a> {
+        WorkstationRow {
+            id: &w.id,
+            office: &w.office,
+            hostname: &w.hostname,
+            os: &w.os,
+            agent_version: &w.agent_version,
+            status: &w.status,
+            lock_reason: &w.lock_reason,
+            generation: w.generation,
+            certificate_expires_at: &w.certificate_expires_at,
+            last_seen_at: &w.last_seen_at,
+            enrolled_at: &w.enrolled_at,
+        }
+    }
+}
+
+impl Tabular for WorkstationRow<'_> {
+    const HEADER: &'static [&'static str] =
+        &["ID", "OFFICE", "HOSTNAME", "STATUS", "AGENT", "CERT EXPIRES", "LAST SEEN"];
+    const NOUN: &'static str = "workstation(s)";
+
+    fn cells(&self) -> Vec<String> {
+        [
+            self.id,
+            self.office,
+            self.hostname,
+            self.status,
+            self.agent_version,
+            self.certificate_expires_at,
+            self.last_seen_at,
+        ]
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect()
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct AdminRow<'a> {
+    name: &'a str,
+    role: &'a str,
+    offices: String,
+    created_at: &'a str,
+    revoked: bool,
+}
+
+impl<'a> From<&'a pb::AdminInfo> for AdminRow<'a> {
+    fn from(a: &'a pb::AdminInfo) -> AdminRow<'a> {
+        AdminRow {
+            name: &a.name,
+            role: &a.role,
+            offices: a.offices.join(" "),
+            created_at: &a.created_at,
+            revoked: a.revoked,
+        }
+    }
+}
+
+impl Tabular for AdminRow<'_> {
+    const HEADER: &'static [&'static str] = &["NAME", "ROLE", "OFFICES", "CREATED", "STATE"];
+    const NOUN: &'static str = "administrator(s)";
+
+    fn cells(&self) -> Vec<String> {
+        let state = if self.revoked { "revoked" } else { "active" };
+        vec![
+            self.name.to_owned(),
+            self.role.to_owned(),
+            self.offices.clone(),
+            self.created_at.to_owned(),
+            state.to_owned(),
+        ]
+    }
+}
+
 /// Prints offices.
 pub(super) fn print_offices(
     out: &mut impl Write,
@@ -68,25 +261,7 @@ pub(super) fn print_offices(
     offices: &[pb::Office],
 ) -> io::Result<()> {
     let rows: Vec<OfficeRow<'_>> = offices.iter().map(OfficeRow::from).collect();
-    match format.0 {
-        OutputFormat::Json => print_json(out, &rows),
-        OutputFormat::Csv => print_csv(out, &rows),
-        OutputFormat::Table => {
-            let cells = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.crpcen.to_owned(),
-                        r.name.to_owned(),
-                        r.city.to_owned(),
-                        r.mailboxes.to_string(),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            print_table(out, &["CRPCEN", "NAME", "CITY", "MAILBOXES"], &cells)?;
-            writeln!(out, "{} office(s)", rows.len())
-        }
-    }
+    print_rows(out, format, &rows)
 }
 
 /// Prints one office.
@@ -119,18 +294,7 @@ pub(super) fn print_mailboxes(
     mailboxes: &[pb::Mailbox],
 ) -> io::Result<()> {
     let rows: Vec<MailboxRow<'_>> = mailboxes.iter().map(MailboxRow::from).collect();
-    match format.0 {
-        OutputFormat::Json => print_json(out, &rows),
-        OutputFormat::Csv => print_csv(out, &rows),
-        OutputFormat::Table => {
-            let cells = rows
-                .iter()
-                .map(|r| vec![r.address.to_owned(), r.office.to_owned(), r.display_name.to_owned()])
-                .collect::<Vec<_>>();
-            print_table(out, &["ADDRESS", "OFFICE", "DISPLAY NAME"], &cells)?;
-            writeln!(out, "{} mailbox(es)", rows.len())
-        }
-    }
+    print_rows(out, format, &rows)
 }
 
 fn print_json<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {

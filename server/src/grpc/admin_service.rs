@@ -11,10 +11,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::status::ApiError;
 use super::{AppState, rfc3339};
-use crate::admin::{Admin, AdminToken};
+use crate::admin::{Admin, AdminRole, Permission};
 use crate::audit::Actor;
 use crate::domain::{Crpcen, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office, Text};
 use crate::store;
+use crate::token::{Token, TokenKind};
+use crate::workstation::{EnrollmentToken, NewEnrollmentToken, Workstation, WorkstationStatus};
 
 /// Most rows one import may hold.
 pub(crate) const MAX_IMPORT_ROWS: usize = 100_000;
@@ -35,21 +37,117 @@ impl AdminApi {
         AdminApi { state }
     }
 
-    /// The administrator presenting the request's bearer token. Every handler calls this first.
+    /// The administrator presenting the request's bearer token, if it may do `permission`. Every
+    /// handler calls this first.
+    async fn authorize<T>(
+        &self,
+        request: &Request<T>,
+        permission: Permission<'_>,
+    ) -> Result<Admin, ApiError> {
+        let admin = self.authenticate(request).await?;
+        if admin.may(permission) {
+            Ok(admin)
+        } else {
+            tracing::warn!(admin = %admin.name, ?permission, "permission denied");
+            Err(denied(&permission))
+        }
+    }
+
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<Admin, ApiError> {
-        let header = request.metadata().get("authorization").ok_or(ApiError::Unauthenticated)?;
-        let value = header.to_str().map_err(|_| ApiError::Unauthenticated)?;
-        let token = value.strip_prefix("Bearer ").ok_or(ApiError::Unauthenticated)?;
-        let token = AdminToken::from_secret(SecretString::from(token.trim().to_owned()));
+        let refused = || ApiError::unauthenticated("a valid administrator credential is required");
+        let header = request.metadata().get("authorization").ok_or_else(refused)?;
+        let value = header.to_str().map_err(|_| refused())?;
+        let token = value.strip_prefix("Bearer ").ok_or_else(refused)?;
+        let token = Token::from_secret(SecretString::from(token.trim().to_owned()));
         match self.state.store.admin_by_token(&token.hash()).await {
             Ok(admin) => Ok(admin),
             Err(store::Error::NotFound) => {
-                tracing::warn!(remote = ?request.remote_addr(), "refused an administrator credential");
-                Err(ApiError::Unauthenticated)
+                let remote = request.extensions().get::<super::tls::PeerInfo>().map(|p| p.remote);
+                tracing::warn!(?remote, "refused an administrator credential");
+                Err(refused())
             }
             Err(other) => Err(other.into()),
         }
     }
+
+    /// The offices whose data a listing shows: the filter, if the administrator may read it, or
+    /// everything it may read.
+    fn listing_scope(
+        &self,
+        admin: &Admin,
+        filter: Option<&Crpcen>,
+    ) -> Result<Vec<Option<Crpcen>>, ApiError> {
+        match (filter, admin.read_scope()) {
+            (Some(office), _) if admin.may(Permission::Read(Some(office))) => {
+                Ok(vec![Some(office.clone())])
+            }
+            (Some(office), _) => Err(denied(&Permission::Read(Some(office)))),
+            (None, None) => Ok(vec![None]),
+            (None, Some(offices)) => Ok(offices.iter().cloned().map(Some).collect()),
+        }
+    }
+
+    /// A workstation the administrator may change. Outside its offices (or absent, for an
+    /// office administrator) is PERMISSION_DENIED, so the answer reveals nothing.
+    async fn workstation_for_change(
+        &self,
+        admin: &Admin,
+        id: &str,
+    ) -> Result<Workstation, ApiError> {
+        let outside = || ApiError::denied(format!("workstation {id:.40} is not in your offices"));
+        match self.state.store.get_workstation(id).await {
+            Ok(ws) if admin.may(Permission::Write(&ws.office)) => Ok(ws),
+            Ok(_) => Err(outside()),
+            Err(store::Error::NotFound) if admin.role == AdminRole::Global => {
+                Err(ApiError::NotFound(format!("workstation {id:.40} does not exist")))
+            }
+            Err(store::Error::NotFound) => Err(outside()),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn denied(permission: &Permission<'_>) -> ApiError {
+    match permission {
+        Permission::Read(Some(office)) | Permission::Write(office) => {
+            ApiError::denied(format!("office {office} is not in your offices"))
+        }
+        Permission::Read(None) => ApiError::denied("name one of your offices"),
+        Permission::Global => ApiError::denied("only a global administrator may do this"),
+    }
+}
+
+fn token_to_pb(token: EnrollmentToken) -> pb::EnrollmentToken {
+    pb::EnrollmentToken {
+        id: u64::try_from(token.id).unwrap_or(0),
+        office: token.office.to_string(),
+        uses_left: u32::try_from(token.uses_left).unwrap_or(0),
+        expires_at: rfc3339(token.expires_at),
+        last_used_at: token.last_used_at.map(rfc3339).unwrap_or_default(),
+        revoked: token.revoked_at.is_some(),
+        created_by: token.created_by,
+        created_at: rfc3339(token.created_at),
+    }
+}
+
+fn workstation_to_pb(ws: Workstation) -> pb::Workstation {
+    pb::Workstation {
+        id: ws.id,
+        office: ws.office.to_string(),
+        hostname: ws.hostname,
+        os: ws.os,
+        agent_version: ws.agent_version,
+        status: ws.status.as_str().to_owned(),
+        lock_reason: ws.lock_reason.unwrap_or_default(),
+        generation: u64::try_from(ws.generation).unwrap_or(0),
+        certificate_expires_at: rfc3339(ws.cert_not_after),
+        last_seen_at: rfc3339(ws.last_seen_at),
+        enrolled_at: rfc3339(ws.enrolled_at),
+    }
+}
+
+fn optional_crpcen(field: &str, value: &str) -> Result<Option<Crpcen>, ApiError> {
+    if value.trim().is_empty() { Ok(None) } else { parse_crpcen(field, value).map(Some) }
 }
 
 fn office_to_pb(office: Office) -> pb::Office {
@@ -162,8 +260,9 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::WhoAmIResponse>, Status> {
         let admin = self.authenticate(&request).await?;
         Ok(Response::new(pb::WhoAmIResponse {
-            admin_name: admin.name,
             role: admin.role.as_str().to_owned(),
+            offices: admin.offices.iter().map(ToString::to_string).collect(),
+            admin_name: admin.name,
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
         }))
     }
@@ -172,7 +271,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::CreateOfficeRequest>,
     ) -> Result<Response<pb::CreateOfficeResponse>, Status> {
-        let admin = self.authenticate(&request).await?;
+        let admin = self.authorize(&request, Permission::Global).await?;
         let req = request.into_inner();
         let office = NewOffice {
             crpcen: parse_crpcen("crpcen", &req.crpcen)?,
@@ -204,8 +303,8 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetOfficeRequest>,
     ) -> Result<Response<pb::GetOfficeResponse>, Status> {
-        self.authenticate(&request).await?;
         let crpcen = parse_crpcen("crpcen", &request.get_ref().crpcen)?;
+        self.authorize(&request, Permission::Read(Some(&crpcen))).await?;
         let office = match self.state.store.get_office(&crpcen).await {
             Ok(office) => office,
             Err(store::Error::NotFound) => {
@@ -220,8 +319,11 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListOfficesRequest>,
     ) -> Result<Response<pb::ListOfficesResponse>, Status> {
-        self.authenticate(&request).await?;
-        let offices = self.state.store.list_offices().await.map_err(ApiError::from)?;
+        let admin = self.authenticate(&request).await?;
+        let mut offices = self.state.store.list_offices().await.map_err(ApiError::from)?;
+        if let Some(scope) = admin.read_scope() {
+            offices.retain(|o| scope.contains(&o.crpcen));
+        }
         Ok(Response::new(pb::ListOfficesResponse {
             offices: offices.into_iter().map(office_to_pb).collect(),
         }))
@@ -232,6 +334,9 @@ impl AdminService for AdminApi {
         request: Request<Streaming<pb::ImportMailboxesRequest>>,
     ) -> Result<Response<pb::ImportMailboxesResponse>, Status> {
         let admin = self.authenticate(&request).await?;
+        if admin.role == AdminRole::Auditor {
+            return Err(denied(&Permission::Global).into());
+        }
         let mut stream = request.into_inner();
         let mut batch = ImportBatch::default();
         let mut dry_run = false;
@@ -254,6 +359,18 @@ impl AdminService for AdminApi {
         }
         if batch.rows.is_empty() {
             return Err(ApiError::invalid("the import holds no rows").into());
+        }
+        if let Some((row, line)) = batch
+            .rows
+            .iter()
+            .zip(&batch.lines)
+            .find(|(row, _)| !admin.may(Permission::Write(row.address.office())))
+        {
+            return Err(ApiError::denied(format!(
+                "line {line}: office {} is not in your offices; nothing was imported",
+                row.address.office()
+            ))
+            .into());
         }
         let actor = Actor::admin(&admin);
         let report = match self
@@ -295,13 +412,10 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListMailboxesRequest>,
     ) -> Result<Response<pb::ListMailboxesResponse>, Status> {
-        self.authenticate(&request).await?;
+        let admin = self.authenticate(&request).await?;
         let req = request.into_inner();
-        let office = if req.office.trim().is_empty() {
-            None
-        } else {
-            Some(parse_crpcen("office", &req.office)?)
-        };
+        let office = optional_crpcen("office", &req.office)?;
+        let scope = self.listing_scope(&admin, office.as_ref())?;
         if let Some(office) = &office {
             match self.state.store.get_office(office).await {
                 Ok(_) => {}
@@ -322,12 +436,19 @@ impl AdminService for AdminApi {
         if after.is_some_and(|t| t.len() > crate::domain::MAX_ADDRESS_LEN) {
             return Err(ApiError::invalid("page_token: not a token this server issued").into());
         }
-        let mailboxes = self
-            .state
-            .store
-            .list_mailboxes(office.as_ref(), after, page_size)
-            .await
-            .map_err(ApiError::from)?;
+        let mut mailboxes = Vec::new();
+        for office in &scope {
+            let page = self
+                .state
+                .store
+                .list_mailboxes(office.as_ref(), after, page_size)
+                .await
+                .map_err(ApiError::from)?;
+            mailboxes.extend(page);
+        }
+        // Several offices: merge their pages and keep the first `page_size` addresses.
+        mailboxes.sort_by(|a, b| a.address.as_str().cmp(b.address.as_str()));
+        mailboxes.truncate(page_size as usize);
         let next_page_token = if mailboxes.len() == page_size as usize {
             mailboxes.last().map(|m| m.address.to_string()).unwrap_or_default()
         } else {
@@ -337,5 +458,216 @@ impl AdminService for AdminApi {
             mailboxes: mailboxes.into_iter().map(mailbox_to_pb).collect(),
             next_page_token,
         }))
+    }
+
+    async fn create_enrollment_token(
+        &self,
+        request: Request<pb::CreateEnrollmentTokenRequest>,
+    ) -> Result<Response<pb::CreateEnrollmentTokenResponse>, Status> {
+        let office = parse_crpcen("office", &request.get_ref().office)?;
+        let admin = self.authorize(&request, Permission::Write(&office)).await?;
+        let req = request.into_inner();
+        let uses = match req.uses {
+            0 => 1,
+            n @ 1..=1000 => n,
+            _ => return Err(ApiError::invalid("uses: 1 to 1000").into()),
+        };
+        let ttl = match req.ttl_seconds {
+            0 => time::Duration::hours(24),
+            n @ 60..=2_592_000 => time::Duration::seconds(i64::try_from(n).unwrap_or(60)),
+            _ => return Err(ApiError::invalid("ttl_seconds: 60 seconds to 30 days").into()),
+        };
+        let now = self.state.clock.now();
+        let token = Token::generate(TokenKind::Enroll);
+        let new = NewEnrollmentToken {
+            token_hash: token.hash(),
+            office: office.clone(),
+            uses: i64::from(uses),
+            expires_at: now + ttl,
+        };
+        let info = match self
+            .state
+            .store
+            .create_enrollment_token(&new, &Actor::admin(&admin), now)
+            .await
+        {
+            Ok(info) => info,
+            Err(store::Error::MissingOffices(_)) => {
+                return Err(ApiError::NotFound(format!("office {office} does not exist")).into());
+            }
+            Err(other) => return Err(ApiError::from(other).into()),
+        };
+        tracing::info!(admin = %admin.name, office = %office, token_id = info.id, uses, "enrollment token created");
+        Ok(Response::new(pb::CreateEnrollmentTokenResponse {
+            token: token.expose().to_owned(),
+            info: Some(token_to_pb(info)),
+        }))
+    }
+
+    async fn list_enrollment_tokens(
+        &self,
+        request: Request<pb::ListEnrollmentTokensRequest>,
+    ) -> Result<Response<pb::ListEnrollmentTokensResponse>, Status> {
+        let admin = self.authenticate(&request).await?;
+        let office = optional_crpcen("office", &request.get_ref().office)?;
+        let mut tokens = Vec::new();
+        for office in self.listing_scope(&admin, office.as_ref())? {
+            tokens.extend(
+                self.state
+                    .store
+                    .list_enrollment_tokens(office.as_ref())
+                    .await
+                    .map_err(ApiError::from)?,
+            );
+        }
+        tokens.sort_by_key(|t| t.id);
+        Ok(Response::new(pb::ListEnrollmentTokensResponse {
+            tokens: tokens.into_iter().map(token_to_pb).collect(),
+        }))
+    }
+
+    async fn revoke_enrollment_token(
+        &self,
+        request: Request<pb::RevokeEnrollmentTokenRequest>,
+    ) -> Result<Response<pb::RevokeEnrollmentTokenResponse>, Status> {
+        let admin = self.authenticate(&request).await?;
+        let id = request.get_ref().id;
+        let outside =
+            || Status::from(ApiError::denied(format!("token {id} is not in your offices")));
+        let token =
+            match self.state.store.get_enrollment_token(i64::try_from(id).unwrap_or(-1)).await {
+                Ok(token) if admin.may(Permission::Write(&token.office)) => token,
+                Ok(_) => return Err(outside()),
+                Err(store::Error::NotFound) if admin.role == AdminRole::Global => {
+                    return Err(ApiError::NotFound(format!("token {id} does not exist")).into());
+                }
+                Err(store::Error::NotFound) => return Err(outside()),
+                Err(other) => return Err(ApiError::from(other).into()),
+            };
+        self.state
+            .store
+            .revoke_enrollment_token(token.id, &Actor::admin(&admin), self.state.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        tracing::info!(admin = %admin.name, token_id = token.id, "enrollment token revoked");
+        Ok(Response::new(pb::RevokeEnrollmentTokenResponse {}))
+    }
+
+    async fn list_workstations(
+        &self,
+        request: Request<pb::ListWorkstationsRequest>,
+    ) -> Result<Response<pb::ListWorkstationsResponse>, Status> {
+        let admin = self.authenticate(&request).await?;
+        let office = optional_crpcen("office", &request.get_ref().office)?;
+        let mut workstations = Vec::new();
+        for office in self.listing_scope(&admin, office.as_ref())? {
+            workstations.extend(
+                self.state
+                    .store
+                    .list_workstations(office.as_ref())
+                    .await
+                    .map_err(ApiError::from)?,
+            );
+        }
+        Ok(Response::new(pb::ListWorkstationsResponse {
+            workstations: workstations.into_iter().map(workstation_to_pb).collect(),
+        }))
+    }
+
+    async fn revoke_workstation(
+        &self,
+        request: Request<pb::RevokeWorkstationRequest>,
+    ) -> Result<Response<pb::RevokeWorkstationResponse>, Status> {
+        let admin = self.authenticate(&request).await?;
+        let ws = self.workstation_for_change(&admin, &request.get_ref().id).await?;
+        if ws.status != WorkstationStatus::Revoked {
+            self.state
+                .store
+                .set_workstation_status(
+                    &ws.id,
+                    WorkstationStatus::Revoked,
+                    None,
+                    &Actor::admin(&admin),
+                    self.state.clock.now(),
+                )
+                .await
+                .map_err(ApiError::from)?;
+        }
+        tracing::info!(admin = %admin.name, workstation = %ws.id, "workstation revoked");
+        Ok(Response::new(pb::RevokeWorkstationResponse {}))
+    }
+
+    async fn unlock_workstation(
+        &self,
+        request: Request<pb::UnlockWorkstationRequest>,
+    ) -> Result<Response<pb::UnlockWorkstationResponse>, Status> {
+        let admin = self.authenticate(&request).await?;
+        let ws = self.workstation_for_change(&admin, &request.get_ref().id).await?;
+        if ws.status == WorkstationStatus::Revoked {
+            return Err(Status::failed_precondition(
+                "a revoked workstation cannot be unlocked; enroll it again",
+            ));
+        }
+        self.state
+            .store
+            .set_workstation_status(
+                &ws.id,
+                WorkstationStatus::Active,
+                None,
+                &Actor::admin(&admin),
+                self.state.clock.now(),
+            )
+            .await
+            .map_err(ApiError::from)?;
+        tracing::info!(admin = %admin.name, workstation = %ws.id, "workstation unlocked");
+        Ok(Response::new(pb::UnlockWorkstationResponse {}))
+    }
+
+    async fn list_admins(
+        &self,
+        request: Request<pb::ListAdminsRequest>,
+    ) -> Result<Response<pb::ListAdminsResponse>, Status> {
+        self.authorize(&request, Permission::Global).await?;
+        let admins = self.state.store.list_admins().await.map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListAdminsResponse {
+            admins: admins
+                .into_iter()
+                .map(|a| pb::AdminInfo {
+                    role: a.role.as_str().to_owned(),
+                    offices: a.offices.iter().map(ToString::to_string).collect(),
+                    created_at: rfc3339(a.created_at),
+                    revoked: a.revoked_at.is_some(),
+                    name: a.name,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn revoke_admin(
+        &self,
+        request: Request<pb::RevokeAdminRequest>,
+    ) -> Result<Response<pb::RevokeAdminResponse>, Status> {
+        let admin = self.authorize(&request, Permission::Global).await?;
+        let name = request.into_inner().name;
+        if name == admin.name {
+            return Err(Status::failed_precondition("an administrator cannot revoke itself"));
+        }
+        match self
+            .state
+            .store
+            .revoke_admin(&name, &Actor::admin(&admin), self.state.clock.now())
+            .await
+        {
+            Ok(()) => {}
+            Err(store::Error::NotFound) => {
+                return Err(ApiError::NotFound(format!(
+                    "no active administrator named {name:.60}"
+                ))
+                .into());
+            }
+            Err(other) => return Err(ApiError::from(other).into()),
+        }
+        tracing::info!(admin = %admin.name, revoked = %name, "administrator revoked");
+        Ok(Response::new(pb::RevokeAdminResponse {}))
     }
 }

@@ -18,8 +18,12 @@ pub(crate) enum ApiError {
     NotFound(String),
     /// The thing to create exists already.
     AlreadyExists(String),
-    /// No valid credential.
-    Unauthenticated,
+    /// No valid credential; the message says what to do, never why a secret was refused.
+    Unauthenticated(String),
+    /// The caller may not do this (or may not know whether the thing exists).
+    PermissionDenied(String),
+    /// A concurrent change won; the client may retry.
+    Aborted(String),
     /// The request is too large.
     ResourceExhausted(String),
     /// The database is unreachable or overloaded; the client may retry.
@@ -31,6 +35,14 @@ pub(crate) enum ApiError {
 impl ApiError {
     pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
         ApiError::InvalidArgument(message.into())
+    }
+
+    pub(crate) fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError::Unauthenticated(message.into())
+    }
+
+    pub(crate) fn denied(message: impl Into<String>) -> ApiError {
+        ApiError::PermissionDenied(message.into())
     }
 }
 
@@ -58,9 +70,9 @@ impl From<ApiError> for Status {
             ApiError::InvalidArgument(message) => Status::new(Code::InvalidArgument, message),
             ApiError::NotFound(message) => Status::new(Code::NotFound, message),
             ApiError::AlreadyExists(message) => Status::new(Code::AlreadyExists, message),
-            ApiError::Unauthenticated => {
-                Status::new(Code::Unauthenticated, "a valid administrator credential is required")
-            }
+            ApiError::Unauthenticated(message) => Status::new(Code::Unauthenticated, message),
+            ApiError::PermissionDenied(message) => Status::new(Code::PermissionDenied, message),
+            ApiError::Aborted(message) => Status::new(Code::Aborted, message),
             ApiError::ResourceExhausted(message) => Status::new(Code::ResourceExhausted, message),
             ApiError::Unavailable => {
                 Status::new(Code::Unavailable, "the database is unavailable; try again later")

@@ -5,10 +5,11 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use super::{Error, Store};
-use crate::admin::{AdminRole, AdminToken, NewAdmin};
+use crate::admin::{AdminRole, NewAdmin};
 use crate::audit::{self, Actor, GENESIS_HASH};
 use crate::domain::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
 use crate::test_support::TestDatabase;
+use crate::token::{Token, TokenKind};
 
 const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);
 
@@ -172,13 +173,13 @@ async fn ten_thousand_mailboxes_import_in_one_transaction(store: &dyn Store) {
 }
 
 async fn admins_are_found_by_token_hash_only(store: &dyn Store) {
-    let token = AdminToken::generate();
+    let token = Token::generate(TokenKind::Admin);
     let new =
-        NewAdmin { name: "bootstrap".into(), role: AdminRole::Global, token_hash: token.hash() };
+        NewAdmin { name: "bootstrap".into(), role: AdminRole::Global, offices: Vec::new(), token_hash: token.hash() };
     let admin = store.create_admin(&new, &Actor::system(), T0).await.unwrap();
     assert_eq!(store.admin_by_token(&token.hash()).await.unwrap(), admin);
     assert_eq!(store.count_admins().await.unwrap(), 1);
-    let other = AdminToken::generate();
+    let other = Token::generate(TokenKind::Admin);
     assert!(matches!(store.admin_by_token(&other.hash()).await, Err(Error::NotFound)));
     let same_name = NewAdmin { token_hash: other.hash(), ..new };
     assert!(matches!(

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -16,8 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
-use super::{Error, ImportPlan, Store, StoreOptions, hash_column, missing_offices, offices_of};
-use crate::admin::{Admin, AdminRole, NewAdmin, TokenHash};
+use super::{Error, ImportPlan, StoreOptions, hash_column, missing_offices, offices_of};
 use crate::audit::{Actor, AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
 use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
 
@@ -49,6 +47,14 @@ impl SqliteStore {
             .connect_with(connect.read_only(true))
             .await?;
         Ok(SqliteStore { writer, reader })
+    }
+
+    fn write_pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn read_pool(&self) -> &SqlitePool {
+        &self.reader
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -122,15 +128,6 @@ fn mailbox_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, Error> {
     })
 }
 
-fn admin_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Admin, Error> {
-    Ok(Admin {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        role: AdminRole::parse(row.try_get("role")?).ok_or(Error::Corrupt("admins"))?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 fn audit_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditRecord, Error> {
     Ok(AuditRecord {
         seq: row.try_get("seq")?,
@@ -148,8 +145,7 @@ fn audit_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditRecord, Error> {
 const OFFICE_SELECT: &str = "SELECT o.crpcen, o.name, o.city, o.created_at, \
      (SELECT COUNT(*) FROM mailboxes m WHERE m.office = o.crpcen) AS mailbox_count FROM offices o";
 
-#[async_trait]
-impl Store for SqliteStore {
+super::shared::impl_store!(SqliteStore {
     async fn create_office(
         &self,
         office: &NewOffice,
@@ -295,50 +291,6 @@ impl Store for SqliteStore {
         rows.iter().map(mailbox_from_row).collect()
     }
 
-    async fn create_admin(
-        &self,
-        admin: &NewAdmin,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Admin, Error> {
-        let mut tx = self.writer.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO admins (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(&admin.name)
-        .bind(admin.role.as_str())
-        .bind(&admin.token_hash.0[..])
-        .bind(at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let event = AuditEvent {
-            actor: actor.clone(),
-            action: "admin.create",
-            office: None,
-            target: admin.name.clone(),
-            details: serde_json::json!({ "id": id, "role": admin.role.as_str() }),
-        };
-        append_audit(&mut tx, &event, at).await?;
-        tx.commit().await?;
-        Ok(Admin { id, name: admin.name.clone(), role: admin.role, created_at: at })
-    }
-
-    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error> {
-        let row = sqlx::query(
-            "SELECT id, name, role, created_at FROM admins WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(&token_hash.0[..])
-        .fetch_one(&self.reader)
-        .await?;
-        admin_from_row(&row)
-    }
-
-    async fn count_admins(&self) -> Result<u64, Error> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(&self.reader).await?;
-        u64::try_from(n).map_err(|_| Error::Corrupt("admins"))
-    }
-
     async fn audit_records(
         &self,
         office: Option<&Crpcen>,
@@ -356,4 +308,4 @@ impl Store for SqliteStore {
         .await?;
         rows.iter().map(audit_from_row).collect()
     }
-}
+});
