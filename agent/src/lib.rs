@@ -1,7 +1,15 @@
 //! The Sesame workstation agent.
 //!
-//! For now the agent only identifies itself; enrollment, the OWA client, the USB key watcher and
-//! the rotation state machine come with their issues (see ARCHITECTURE.md).
+//! For now the agent enrolls (pinning the server's CA by fingerprint), keeps its short-lived
+//! client certificate fresh (renewal at two thirds of its life, recovery with its registered key
+//! after a long absence) and reports that it is alive. The OWA client, the USB key watcher and the
+//! rotation state machine come with their issues (see ARCHITECTURE.md).
+
+pub mod clock;
+pub mod identity;
+pub mod pinning;
+pub mod run;
+pub mod uplink;
 
 /// The agent's version, as reported to the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

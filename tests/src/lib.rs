@@ -10,12 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sesame_server::clock::Clock as _;
 use sesame_server::clock::ManualClock;
 use sesame_server::config::Config;
 use sesame_server::credentials::Credentials;
 use sesame_server::ctl::{self, Cli, Terminal};
 use sesame_server::test_support::TestDatabase;
-use time::macros::datetime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -71,7 +71,9 @@ impl TestServer {
         };
         let listener = TcpListener::bind(config.listen).await.expect("bind a port");
         let address = listener.local_addr().expect("a bound address");
-        let clock = ManualClock::new(datetime!(2026-11-25 09:00 UTC));
+        // The clock starts at the real time: TLS clients check the server's certificate against the
+        // system clock. Tests then move it.
+        let clock = ManualClock::new(sesame_server::clock::SystemClock.now());
         let server = sesame_server::Server::prepare(&config, address, Arc::new(clock.clone()))
             .await
             .expect("the server prepares");
@@ -97,6 +99,22 @@ impl TestServer {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
+    }
+
+    /// The server's configuration (the same database and data directory), for tools that run
+    /// beside it such as `sesame-server admin create`.
+    pub fn config(&self) -> Config {
+        Config {
+            listen: self.address,
+            data_dir: self.data_dir.path().join("data"),
+            database_url: Some(self.database.url()),
+            ..Config::default()
+        }
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.address)
     }
 
     /// The time on the server's clock.
@@ -132,6 +150,16 @@ impl TestServer {
         }
         let TestServer { database, .. } = self;
         database.destroy().await;
+    }
+}
+
+/// The test clock, as the agent library reads it.
+#[derive(Debug, Clone)]
+pub struct AgentClock(pub ManualClock);
+
+impl sesame_agent::clock::Clock for AgentClock {
+    fn now(&self) -> time::OffsetDateTime {
+        sesame_server::clock::Clock::now(&self.0)
     }
 }
 

@@ -174,8 +174,12 @@ async fn ten_thousand_mailboxes_import_in_one_transaction(store: &dyn Store) {
 
 async fn admins_are_found_by_token_hash_only(store: &dyn Store) {
     let token = Token::generate(TokenKind::Admin);
-    let new =
-        NewAdmin { name: "bootstrap".into(), role: AdminRole::Global, offices: Vec::new(), token_hash: token.hash() };
+    let new = NewAdmin {
+        name: "bootstrap".into(),
+        role: AdminRole::Global,
+        offices: Vec::new(),
+        token_hash: token.hash(),
+    };
     let admin = store.create_admin(&new, &Actor::system(), T0).await.unwrap();
     assert_eq!(store.admin_by_token(&token.hash()).await.unwrap(), admin);
     assert_eq!(store.count_admins().await.unwrap(), 1);

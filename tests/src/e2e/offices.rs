@@ -30,7 +30,10 @@ async fn offices_are_created_listed_and_shown(server: &TestServer) {
     assert_eq!(json[1]["name"], "Étude Martin & Associés");
 
     let csv = server.sesamectl(&["office", "list", "--output", "csv"]).await.unwrap();
-    assert!(csv.starts_with("crpcen,name,city,mailboxes,created_at\n01234,Office Dupont,Lyon,0,2026-11-25T09:00:00Z\n"), "{csv}");
+    assert!(
+        csv.starts_with("crpcen,name,city,mailboxes,created_at\n01234,Office Dupont,Lyon,0,"),
+        "{csv}"
+    );
 
     let show = server.sesamectl(&["office", "show", "01234"]).await.unwrap();
     assert!(

@@ -1,0 +1,250 @@
+//! The agent's side of the gRPC contract: connections to the server (TLS pinned to the server's CA;
+//! mutual TLS with the workstation's certificate once enrolled) and the identity operations:
+//! enroll, renew, recover, heartbeat.
+
+use std::time::Duration;
+
+use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+use secrecy::{ExposeSecret, SecretString};
+use sesame_proto::v1 as pb;
+use sesame_proto::v1::agent_service_client::AgentServiceClient;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
+
+use crate::clock::SharedClock;
+use crate::identity::{
+    CertificateAction, Identity, IdentityError, StateDir, certificate_action, validity,
+};
+use crate::pinning::{PinError, fetch_pinned_ca};
+
+/// What the agent signs to recover: this prefix, its workstation id, then the challenge.
+const RECOVERY_SIGNATURE_PREFIX: &[u8] = b"sesame-recover-v1";
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    /// The identity files could not be used.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The server's CA could not be trusted.
+    #[error(transparent)]
+    Pin(#[from] PinError),
+    /// The server could not be reached.
+    #[error("cannot reach the server: {0}")]
+    Connect(String),
+    /// The server refused the request.
+    #[error("the server refused: {}", .0.message())]
+    Refused(tonic::Status),
+    /// A key or request could not be made.
+    #[error("cannot create the workstation key: {0}")]
+    Key(String),
+    /// The server sent something unusable.
+    #[error("the server sent an unusable answer: {0}")]
+    Protocol(&'static str),
+}
+
+impl From<tonic::Status> for UplinkError {
+    fn from(status: tonic::Status) -> UplinkError {
+        UplinkError::Refused(status)
+    }
+}
+
+/// What to enroll with.
+#[derive(Debug)]
+pub struct Enrollment<'a> {
+    /// `https://HOST:PORT`.
+    pub server: &'a str,
+    /// SHA-256 of the server's CA certificate, as `sesame-server` printed it.
+    pub ca_fingerprint: &'a str,
+    /// The enrollment token.
+    pub token: SecretString,
+}
+
+async fn channel(
+    server: &str,
+    ca_pem: &str,
+    identity: Option<&Identity>,
+) -> Result<Channel, UplinkError> {
+    let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem));
+    if let Some(identity) = identity {
+        tls = tls
+            .identity(TlsIdentity::from_pem(&identity.cert_pem, identity.key_pem.expose_secret()));
+    }
+    Endpoint::from_shared(server.to_owned())
+        .map_err(|_| UplinkError::Connect("not a valid URL".to_owned()))?
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .tls_config(tls)
+        .map_err(|e| UplinkError::Connect(e.to_string()))?
+        .connect()
+        .await
+        .map_err(|e| UplinkError::Connect(error_chain(&e)))
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Enrolls this workstation: pins the server's CA, creates the key pair, sends the request with the
+/// token, and saves the identity. The private key never leaves the workstation.
+pub async fn enroll(state: &StateDir, enrollment: Enrollment<'_>) -> Result<Identity, UplinkError> {
+    let ca_pem = fetch_pinned_ca(enrollment.server, enrollment.ca_fingerprint).await?;
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| UplinkError::Key(e.to_string()))?;
+    let csr = CertificateParams::default()
+        .serialize_request(&key)
+        .and_then(|csr| csr.pem())
+        .map_err(|e| UplinkError::Key(e.to_string()))?;
+    let mut client = AgentServiceClient::new(channel(enrollment.server, &ca_pem, None).await?);
+    let response = client
+        .enroll(pb::EnrollRequest {
+            token: enrollment.token.expose_secret().to_owned(),
+            csr_pem: csr,
+            hostname: hostname(),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            agent_version: crate::VERSION.to_owned(),
+        })
+        .await?
+        .into_inner();
+    let cert = response.certificate.ok_or(UplinkError::Protocol("no certificate"))?;
+    let identity = Identity {
+        server: enrollment.server.to_owned(),
+        workstation_id: response.workstation_id,
+        office: response.office,
+        key_pem: SecretString::from(key.serialize_pem()),
+        cert_pem: cert.certificate_pem,
+        ca_pem,
+    };
+    state.save(&identity)?;
+    Ok(identity)
+}
+
+/// What [`Agent::maintain_identity`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityOutcome {
+    /// The certificate is good until it is due for renewal at this time.
+    Fresh(time::OffsetDateTime),
+    /// The certificate was renewed.
+    Renewed,
+    /// The certificate had expired; a new one was obtained with the registered key.
+    Recovered,
+}
+
+/// An enrolled agent talking to its server.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    state: StateDir,
+    clock: SharedClock,
+}
+
+impl Agent {
+    /// The agent whose identity lives in `state`.
+    pub fn new(state: StateDir, clock: SharedClock) -> Agent {
+        Agent { state, clock }
+    }
+
+    async fn client(
+        &self,
+        identity: &Identity,
+    ) -> Result<AgentServiceClient<Channel>, UplinkError> {
+        Ok(AgentServiceClient::new(
+            channel(&identity.server, &identity.ca_pem, Some(identity)).await?,
+        ))
+    }
+
+    /// Renews the certificate at two thirds of its life, or recovers it once expired.
+    pub async fn maintain_identity(&self) -> Result<IdentityOutcome, UplinkError> {
+        let identity = self.state.load()?;
+        let validity =
+            validity(&identity.cert_pem).ok_or(IdentityError::Corrupt("agent.pem".into()))?;
+        match certificate_action(validity, self.clock.now()) {
+            CertificateAction::Keep { renew_at } => Ok(IdentityOutcome::Fresh(renew_at)),
+            CertificateAction::Renew => {
+                self.renew(&identity).await?;
+                Ok(IdentityOutcome::Renewed)
+            }
+            CertificateAction::Recover => {
+                self.recover(&identity).await?;
+                Ok(IdentityOutcome::Recovered)
+            }
+        }
+    }
+
+    /// Asks for a new certificate with the current one and saves it.
+    pub async fn renew(&self, identity: &Identity) -> Result<(), UplinkError> {
+        let cert = self.client(identity).await?.renew(pb::RenewRequest {}).await?.into_inner();
+        self.state.save_certificate(&cert.certificate_pem)?;
+        tracing::info!(generation = cert.generation, not_after = %cert.not_after, "certificate renewed");
+        Ok(())
+    }
+
+    /// Proves possession of the registered key to get a new certificate, and saves it.
+    pub async fn recover(&self, identity: &Identity) -> Result<(), UplinkError> {
+        let mut client =
+            AgentServiceClient::new(channel(&identity.server, &identity.ca_pem, None).await?);
+        let challenge = client
+            .get_recovery_challenge(pb::GetRecoveryChallengeRequest {
+                workstation_id: identity.workstation_id.clone(),
+            })
+            .await?
+            .into_inner()
+            .challenge;
+        let signature = sign_recovery(identity, &challenge)?;
+        let cert = client
+            .recover(pb::RecoverRequest {
+                workstation_id: identity.workstation_id.clone(),
+                challenge,
+                signature,
+            })
+            .await?
+            .into_inner();
+        self.state.save_certificate(&cert.certificate_pem)?;
+        tracing::info!(generation = cert.generation, not_after = %cert.not_after, "identity recovered");
+        Ok(())
+    }
+
+    /// Tells the server the agent is alive; returns the server's time.
+    pub async fn heartbeat(&self) -> Result<pb::HeartbeatResponse, UplinkError> {
+        let identity = self.state.load()?;
+        let response = self
+            .client(&identity)
+            .await?
+            .heartbeat(pb::HeartbeatRequest { agent_version: crate::VERSION.to_owned() })
+            .await?
+            .into_inner();
+        Ok(response)
+    }
+}
+
+/// Signs a recovery challenge with the registered key.
+pub fn sign_recovery(identity: &Identity, challenge: &[u8]) -> Result<Vec<u8>, UplinkError> {
+    let key = KeyPair::from_pem(identity.key_pem.expose_secret())
+        .map_err(|e| UplinkError::Key(e.to_string()))?;
+    let pkcs8 = zeroize::Zeroizing::new(key.serialize_der());
+    let rng = SystemRandom::new();
+    let signer = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8, &rng)
+        .map_err(|_| UplinkError::Key("the workstation key is not ECDSA P-256".to_owned()))?;
+    let mut message = RECOVERY_SIGNATURE_PREFIX.to_vec();
+    message.extend_from_slice(identity.workstation_id.as_bytes());
+    message.extend_from_slice(challenge);
+    let signature =
+        signer.sign(&rng, &message).map_err(|_| UplinkError::Key("signing failed".to_owned()))?;
+    Ok(signature.as_ref().to_vec())
+}
