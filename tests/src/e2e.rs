@@ -34,6 +34,7 @@ mod agent_api;
 mod identity;
 mod mailboxes;
 mod offices;
+mod roles;
 mod security;
 
 /// A TLS channel to the server trusting its CA, without any credential.

@@ -273,19 +273,10 @@ async fn certificates_are_checked_on_every_request(server: &TestServer) {
 
 /// The public key (uncompressed point) of a PEM certificate.
 fn x509_point(cert_pem: &str) -> Vec<u8> {
-    let (_, pem) = x509_parser_pem(cert_pem);
-    pem
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    cert.public_key().subject_public_key.data.to_vec()
 }
-
-fn x509_parser_pem(cert_pem: &str) -> ((), Vec<u8>) {
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
-    // The SubjectPublicKeyInfo of a P-256 key ends with the 65-byte uncompressed point.
-    let bytes = der.as_ref();
-    let at = bytes.windows(2).position(|w| w == [0x03, 0x42]).unwrap();
-    ((), bytes[at + 3..at + 3 + 65].to_vec())
-}
-
-use rustls_pki_types::pem::PemObject as _;
 
 async fn an_identity_copied_to_a_second_machine_is_locked(server: &TestServer) {
     let token = token(server, "01234", &[]).await;

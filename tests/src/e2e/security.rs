@@ -164,13 +164,29 @@ async fn oversized_messages_are_refused_and_the_server_stays_up(server: &TestSer
     assert!(server.sesamectl(&["office", "list"]).await.unwrap().ends_with("0 office(s)\n"));
 }
 
-async fn the_database_keeps_no_token(server: &TestServer) {
-    let token = server.read_credentials().token.expose_secret().to_owned();
-    server.sesamectl(&["office", "add", "01234", "--name", "A"]).await.unwrap();
-    if server.database().is_postgres() {
-        let dump = server.database().dump_text().await;
-        assert!(dump.contains("01234"), "the dump holds the data");
-        assert!(!dump.contains(&token), "the PostgreSQL data holds the token");
+async fn the_database_keeps_no_secret(server: &TestServer) {
+    let admin_token = server.read_credentials().token.expose_secret().to_owned();
+    let enroll_token = super::identity::token(server, "01234", &[]).await;
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = sesame_agent::identity::StateDir::new(state_dir.path());
+    super::identity::try_enroll(server, &state, &enroll_token).await.unwrap();
+    let agent_key = state.load().unwrap().key_pem.expose_secret().to_owned();
+    let data = server.data_dir().join("data");
+    let ca_key = std::fs::read_to_string(data.join("ca.key")).unwrap();
+    let server_key = std::fs::read_to_string(data.join("server.key")).unwrap();
+    // The secrets, and the base64 body of each private key (the part a dump would show).
+    let key_body = |pem: &str| pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>();
+    let secrets = [
+        admin_token.clone(),
+        admin_token.trim_start_matches("sesame_admin_").to_owned(),
+        enroll_token.clone(),
+        enroll_token.trim_start_matches("sesame_enroll_").to_owned(),
+        key_body(&agent_key),
+        key_body(&ca_key),
+        key_body(&server_key),
+    ];
+    let dump: Vec<u8> = if server.database().is_postgres() {
+        server.database().dump_text().await.into_bytes()
     } else {
         let mut bytes = Vec::new();
         for entry in std::fs::read_dir(server.data_dir()).unwrap() {
@@ -179,14 +195,43 @@ async fn the_database_keeps_no_token(server: &TestServer) {
                 bytes.extend(std::fs::read(&path).unwrap());
             }
         }
-        assert!(!bytes.is_empty());
-        let token_bytes = token.as_bytes();
-        assert!(
-            !bytes.windows(token_bytes.len()).any(|w| w == token_bytes),
-            "the SQLite files hold the token"
-        );
-        let hex_part = token.trim_start_matches("sesame_admin_").as_bytes();
-        assert!(!bytes.windows(hex_part.len()).any(|w| w == hex_part));
+        bytes
+    };
+    let text = String::from_utf8_lossy(&dump);
+    assert!(
+        text.contains("01234") && text.contains("workstation.enroll"),
+        "the dump holds the data"
+    );
+    for secret in &secrets {
+        assert!(secret.len() >= 32);
+        assert!(!text.contains(secret.as_str()), "the database holds a secret");
+    }
+}
+
+async fn only_tls_1_2_and_1_3_with_aead_suites_are_spoken(server: &TestServer) {
+    use rustls_pki_types::pem::PemObject;
+    let ca = rustls_pki_types::CertificateDer::from_pem_slice(
+        server.read_credentials().ca_certificate.as_bytes(),
+    )
+    .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(roots.clone())
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(server.address).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let stream = connector.connect(name, tcp).await.unwrap();
+        let (_, conn) = stream.get_ref();
+        assert_eq!(conn.protocol_version(), Some(version.version));
+        let suite = format!("{:?}", conn.negotiated_cipher_suite().unwrap().suite());
+        assert!(suite.contains("GCM") || suite.contains("CHACHA20_POLY1305"), "{suite}");
     }
 }
 
@@ -194,7 +239,8 @@ on_both_backends!(
     every_admin_rpc_requires_a_valid_credential,
     the_server_certificate_is_verified_against_the_pinned_ca,
     oversized_messages_are_refused_and_the_server_stays_up,
-    the_database_keeps_no_token,
+    the_database_keeps_no_secret,
+    only_tls_1_2_and_1_3_with_aead_suites_are_spoken,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
