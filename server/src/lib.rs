@@ -242,7 +242,8 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// On a database without administrators, creates `bootstrap` and writes its credentials file.
+/// On a database without an active global administrator, creates `bootstrap` (once) and writes its
+/// credentials file.
 async fn bootstrap_admin(
     store: &SharedStore,
     data_dir: &DataDir,
@@ -250,7 +251,14 @@ async fn bootstrap_admin(
     advertised: SocketAddr,
     clock: &SharedClock,
 ) -> Result<Option<PathBuf>, StartError> {
-    if store.count_admins().await? > 0 {
+    let admins = store.list_admins().await?;
+    if admins.iter().any(|a| a.role == AdminRole::Global && a.revoked_at.is_none()) {
+        return Ok(None);
+    }
+    if admins.iter().any(|a| a.name == "bootstrap") {
+        tracing::warn!(
+            "no active global administrator: create one with `sesame-server admin create NAME --role global --out FILE`"
+        );
         return Ok(None);
     }
     let token = Token::generate(TokenKind::Admin);

@@ -137,9 +137,6 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The unrevoked administrator holding the token with this hash. [`Error::NotFound`] otherwise.
     async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error>;
 
-    /// How many administrators exist, revoked or not.
-    async fn count_admins(&self) -> Result<u64, Error>;
-
     /// Every administrator, revoked ones included, by name.
     async fn list_admins(&self) -> Result<Vec<Admin>, Error>;
 

@@ -103,3 +103,42 @@ fn a_bad_configuration_is_refused_with_its_reason() {
         "nothing is created when the configuration is refused"
     );
 }
+
+#[test]
+fn admin_create_writes_a_credentials_file_that_sesamectl_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+            .current_dir(dir.path())
+            .env("SESAME_SERVER__LISTEN", "127.0.0.1:0")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "admin",
+        "create",
+        "paul",
+        "--role",
+        "office",
+        "--offices",
+        "01234",
+        "--out",
+        "paul.credentials",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("office 01234 does not exist"));
+    let out = run(&["admin", "create", "paul", "--role", "office", "--out", "paul.credentials"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --offices"));
+    let out =
+        run(&["admin", "create", "claire", "--role", "auditor", "--out", "claire.credentials"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mode =
+        std::fs::metadata(dir.path().join("claire.credentials")).unwrap().permissions().mode()
+            & 0o777;
+    assert_eq!(mode, 0o600);
+    let again =
+        run(&["admin", "create", "claire", "--role", "auditor", "--out", "other.credentials"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert!(!dir.path().join("other.credentials").exists());
+}

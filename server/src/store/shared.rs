@@ -75,11 +75,6 @@ macro_rules! impl_store {
             row.into_admin(offices)
         }
 
-        async fn count_admins(&self) -> Result<u64, Error> {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admins").fetch_one(self.read_pool()).await?;
-            u64::try_from(n).map_err(|_| Error::Corrupt("admins"))
-        }
-
         async fn list_admins(&self) -> Result<Vec<crate::admin::Admin>, Error> {
             let rows: Vec<super::rows::AdminRow> =
                 sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM admins ORDER BY name")
