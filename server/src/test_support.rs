@@ -97,33 +97,24 @@ impl TestDatabase {
         }
     }
 
-    /// Every row of every table of the PostgreSQL schema, as text (what `pg_dump` would show of the
-    /// data); empty for SQLite.
+    /// The PostgreSQL schema as `pg_dump` writes it (schema and data); empty for SQLite.
+    ///
+    /// # Panics
+    /// When `pg_dump` is missing or fails.
     pub async fn dump_text(&self) -> String {
         let Some((base, schema)) = &self.cleanup else { return String::new() };
-        let mut conn = sqlx::PgConnection::connect(base).await.expect("reach PostgreSQL");
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
-        )
-        .bind(schema)
-        .fetch_all(&mut conn)
-        .await
-        .expect("list the tables");
-        let mut dump = String::new();
-        for table in tables {
-            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT t::text FROM {schema}.{table} AS t"
-            )))
-            .fetch_all(&mut conn)
+        let base = base.split('?').next().unwrap_or(base).to_owned();
+        let output = tokio::process::Command::new("pg_dump")
+            .args(["--schema", schema.as_str(), "--no-owner", base.as_str()])
+            .output()
             .await
-            .expect("read a table");
-            for row in rows {
-                dump.push_str(&row);
-                dump.push('\n');
-            }
-        }
-        let _ = conn.close().await;
-        dump
+            .expect("pg_dump runs (Debian package postgresql-client)");
+        assert!(
+            output.status.success(),
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// Whether this is a PostgreSQL database.
