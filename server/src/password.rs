@@ -1,0 +1,226 @@
+//! Password policy and provisional passwords.
+//!
+//! Exchange carries passwords in the server's ANSI code page, so passwords are printable ASCII
+//! only. Provisional passwords are drawn from the operating system's CSPRNG by rejection sampling
+//! (no modulo bias) over an alphabet without the characters people confuse on paper (0/O, 1/l/I)
+//! and without characters that break CSV, PowerShell or a French keyboard layout in surprising
+//! ways (quotes, backslash, backtick, spaces, ';', ',').
+
+use std::fmt;
+
+use rand::TryRngCore;
+use rand::rngs::OsRng;
+use secrecy::SecretString;
+
+/// The shortest minimum length a policy may set (the letter's rule).
+pub const MIN_LENGTH_FLOOR: u32 = 10;
+/// The longest password length a policy may set.
+pub const MAX_LENGTH: u32 = 128;
+
+const LOWER: &str = "abcdefghijkmnopqrstuvwxyz";
+const UPPER: &str = "ABCDEFGHJKLMNPQRSTUVWXYZ";
+const DIGIT: &str = "23456789";
+const SPECIAL: &str = "!#$%&*+-=?@_";
+
+/// The characters provisional passwords are made of.
+pub fn provisional_alphabet() -> String {
+    format!("{LOWER}{UPPER}{DIGIT}{SPECIAL}")
+}
+
+/// What a password must contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Minimum length, at least [`MIN_LENGTH_FLOOR`].
+    pub min_length: u32,
+    /// A lower-case letter is required.
+    pub require_lower: bool,
+    /// An upper-case letter is required.
+    pub require_upper: bool,
+    /// A digit is required.
+    pub require_digit: bool,
+    /// A special character is required.
+    pub require_special: bool,
+    /// Length of the provisional passwords Sesame generates.
+    pub provisional_length: u32,
+}
+
+impl Default for PasswordPolicy {
+    /// The letter's rule: 10 characters with a lower-case letter, an upper-case letter, a digit and
+    /// a special character; provisional passwords of 16.
+    fn default() -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: MIN_LENGTH_FLOOR,
+            require_lower: true,
+            require_upper: true,
+            require_digit: true,
+            require_special: true,
+            provisional_length: 16,
+        }
+    }
+}
+
+/// Why a policy or a password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The minimum length is out of range.
+    #[error("the minimum length must be between 10 and 128")]
+    MinLength,
+    /// The provisional length is shorter than the minimum or too long.
+    #[error("provisional passwords must be at least as long as the minimum length, and at most 128")]
+    ProvisionalLength,
+}
+
+/// What is wrong with a password, in French for the person choosing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// Too short.
+    TooShort(u32),
+    /// A character outside printable ASCII (accents, spaces at either end, emoji…).
+    NotAscii,
+    /// No lower-case letter.
+    NoLower,
+    /// No upper-case letter.
+    NoUpper,
+    /// No digit.
+    NoDigit,
+    /// No special character.
+    NoSpecial,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::TooShort(n) => write!(f, "au moins {n} caractères"),
+            Violation::NotAscii => f.write_str("sans accent ni caractère spécial hors clavier standard (ASCII)"),
+            Violation::NoLower => f.write_str("au moins une minuscule"),
+            Violation::NoUpper => f.write_str("au moins une majuscule"),
+            Violation::NoDigit => f.write_str("au moins un chiffre"),
+            Violation::NoSpecial => f.write_str("au moins un caractère spécial"),
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// Checks the policy's own bounds.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if !(MIN_LENGTH_FLOOR..=MAX_LENGTH).contains(&self.min_length) {
+            return Err(PolicyError::MinLength);
+        }
+        if self.provisional_length < self.min_length || self.provisional_length > MAX_LENGTH {
+            return Err(PolicyError::ProvisionalLength);
+        }
+        Ok(())
+    }
+
+    /// Every rule the password breaks; empty when it complies.
+    pub fn check(&self, password: &str) -> Vec<Violation> {
+        let mut violations = Vec::new();
+        let length = password.chars().count();
+        if length < self.min_length as usize {
+            violations.push(Violation::TooShort(self.min_length));
+        }
+        if !password.bytes().all(|b| (0x20..0x7f).contains(&b)) || password.starts_with(' ') || password.ends_with(' ')
+        {
+            violations.push(Violation::NotAscii);
+        }
+        let has = |f: fn(&u8) -> bool| password.bytes().any(|b| f(&b));
+        if self.require_lower && !has(u8::is_ascii_lowercase) {
+            violations.push(Violation::NoLower);
+        }
+        if self.require_upper && !has(u8::is_ascii_uppercase) {
+            violations.push(Violation::NoUpper);
+        }
+        if self.require_digit && !has(u8::is_ascii_digit) {
+            violations.push(Violation::NoDigit);
+        }
+        if self.require_special && !has(u8::is_ascii_punctuation) && !password.contains(' ') {
+            violations.push(Violation::NoSpecial);
+        }
+        violations
+    }
+
+    /// A new provisional password that complies with the policy and with every character class
+    /// (whatever the policy requires, provisional passwords always mix all four).
+    pub fn generate_provisional(&self) -> SecretString {
+        let alphabet = provisional_alphabet().into_bytes();
+        let length = self.provisional_length.max(MIN_LENGTH_FLOOR) as usize;
+        let all_classes = PasswordPolicy { require_lower: true, require_upper: true, require_digit: true, require_special: true, ..*self };
+        loop {
+            let candidate: zeroize::Zeroizing<Vec<u8>> =
+                zeroize::Zeroizing::new((0..length).map(|_| alphabet[uniform(alphabet.len())]).collect());
+            // The alphabet is ASCII, so the bytes are always valid UTF-8.
+            if let Ok(text) = std::str::from_utf8(&candidate)
+                && all_classes.check(text).is_empty()
+            {
+                return SecretString::from(text.to_owned());
+            }
+        }
+    }
+}
+
+/// A uniform index below `n` from the OS CSPRNG, by rejection sampling.
+fn uniform(n: usize) -> usize {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    let zone = u32::MAX - (u32::MAX % n);
+    loop {
+        // The OS generator does not fail on supported platforms; if it ever did, retrying is the
+        // only safe answer (a password must never come from a weaker source).
+        let Ok(value) = OsRng.try_next_u32() else { continue };
+        if value < zone {
+            return (value % n) as usize;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn every_generated_password_meets_the_policy_and_the_whole_alphabet_is_used() {
+        let policy = PasswordPolicy::default();
+        let mut seen = BTreeSet::new();
+        for _ in 0..5_000 {
+            let password = policy.generate_provisional();
+            let text = password.expose_secret();
+            assert_eq!(text.len(), 16);
+            assert!(policy.check(text).is_empty(), "{:?}", policy.check(text));
+            seen.extend(text.chars());
+        }
+        let alphabet: BTreeSet<char> = provisional_alphabet().chars().collect();
+        assert_eq!(seen, alphabet, "every character of the alphabet appears, and nothing else");
+        for confusable in ['0', 'O', '1', 'l', 'I'] {
+            assert!(!alphabet.contains(&confusable));
+        }
+        let longer = PasswordPolicy { min_length: 20, provisional_length: 24, ..policy };
+        assert_eq!(longer.generate_provisional().expose_secret().len(), 24);
+    }
+
+    #[test]
+    fn the_letters_rules_are_checked_with_french_reasons() {
+        let policy = PasswordPolicy::default();
+        assert!(policy.check("Tr0ub4dor&3x").is_empty());
+        assert_eq!(policy.check("court1A!"), [Violation::TooShort(10)]);
+        assert_eq!(policy.check("motdepasse1!"), [Violation::NoUpper]);
+        assert_eq!(policy.check("Mötdepasse1!"), [Violation::NotAscii]);
+        assert_eq!(policy.check("Motdepasse!!"), [Violation::NoDigit]);
+        assert_eq!(policy.check("Motdepasse12"), [Violation::NoSpecial]);
+        assert_eq!(Violation::NoUpper.to_string(), "au moins une majuscule");
+        let lax = PasswordPolicy { require_special: false, ..policy };
+        assert!(lax.check("Motdepasse12").is_empty());
+    }
+
+    #[test]
+    fn policies_cannot_go_below_the_floor() {
+        assert_eq!(PasswordPolicy { min_length: 8, ..Default::default() }.validate(), Err(PolicyError::MinLength));
+        assert_eq!(
+            PasswordPolicy { min_length: 20, provisional_length: 16, ..Default::default() }.validate(),
+            Err(PolicyError::ProvisionalLength)
+        );
+        assert!(PasswordPolicy::default().validate().is_ok());
+    }
+}
