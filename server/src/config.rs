@@ -73,6 +73,15 @@ struct FileFormat {
     log: LogSection,
     #[serde(default)]
     agents: AgentsSection,
+    #[serde(default)]
+    provisional: ProvisionalSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvisionalSection {
+    validity_days: Option<u32>,
+    escrow_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +161,10 @@ pub struct Config {
     pub log_level: String,
     /// Agent identities.
     pub agents: AgentPolicy,
+    /// How long a provisional password stays valid.
+    pub provisional_validity: time::Duration,
+    /// The escrow key file; `None` means `escrow.key` in the data directory, created on first start.
+    pub escrow_key_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -170,6 +183,8 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("agents", &self.agents)
+            .field("provisional_validity", &self.provisional_validity)
+            .field("escrow_key_file", &self.escrow_key_file)
             .finish()
     }
 }
@@ -187,6 +202,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
             agents: AgentPolicy::default(),
+            provisional_validity: time::Duration::days(14),
+            escrow_key_file: None,
         }
     }
 }
@@ -205,6 +222,8 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_LOG__LEVEL",
     "SESAME_AGENTS__CERTIFICATE_LIFETIME_HOURS",
     "SESAME_AGENTS__RECOVERY_WINDOW_DAYS",
+    "SESAME_PROVISIONAL__VALIDITY_DAYS",
+    "SESAME_PROVISIONAL__ESCROW_KEY_FILE",
 ];
 
 impl Config {
@@ -268,6 +287,12 @@ impl Config {
         if let Some(days) = file.agents.recovery_window_days {
             self.agents.recovery_window = recovery_days("agents.recovery_window_days", days)?;
         }
+        if let Some(days) = file.provisional.validity_days {
+            self.provisional_validity = validity_days("provisional.validity_days", days)?;
+        }
+        if let Some(path) = file.provisional.escrow_key_file {
+            self.escrow_key_file = (!path.as_os_str().is_empty()).then_some(path);
+        }
         Ok(())
     }
 
@@ -312,6 +337,15 @@ impl Config {
                         .parse()
                         .map_err(|_| value_err(&key, "expected a whole number of hours"))?;
                     self.agents.certificate_lifetime = lifetime_hours(&key, hours)?;
+                }
+                "SESAME_PROVISIONAL__VALIDITY_DAYS" => {
+                    let days = value
+                        .parse()
+                        .map_err(|_| value_err(&key, "expected a whole number of days"))?;
+                    self.provisional_validity = validity_days(&key, days)?;
+                }
+                "SESAME_PROVISIONAL__ESCROW_KEY_FILE" => {
+                    self.escrow_key_file = Some(PathBuf::from(value))
                 }
                 "SESAME_AGENTS__RECOVERY_WINDOW_DAYS" => {
                     let days = value
@@ -368,6 +402,14 @@ fn lifetime_hours(key: &str, hours: u32) -> Result<time::Duration, Error> {
         Ok(time::Duration::hours(i64::from(hours)))
     } else {
         Err(value_err(key, "expected 1 to 2160 hours"))
+    }
+}
+
+fn validity_days(key: &str, days: u32) -> Result<time::Duration, Error> {
+    if (1..=90).contains(&days) {
+        Ok(time::Duration::days(i64::from(days)))
+    } else {
+        Err(value_err(key, "expected 1 to 90 days"))
     }
 }
 

@@ -3,7 +3,9 @@
 //! `src/bin/sesamectl.rs` only parses the arguments and sets the exit code.
 
 mod client;
+mod export;
 mod import;
+mod letters;
 mod output;
 
 use std::io::Write;
@@ -15,8 +17,8 @@ use sesame_proto::v1 as pb;
 pub use self::client::{AdminClient, connect};
 pub use self::import::{CsvError, MailboxCsv, parse_mailbox_csv, read_mailbox_csv};
 use self::output::{
-    AdminRow, Format, TokenRow, WorkstationRow, print_mailboxes, print_office, print_offices,
-    print_rows,
+    AdminRow, AuditRow, Format, RotationRow, TokenRow, WorkstationRow, print_mailboxes,
+    print_office, print_offices, print_rows,
 };
 use crate::credentials::Credentials;
 
@@ -49,6 +51,14 @@ pub enum Error {
     /// Writing the output failed.
     #[error("cannot write the output")]
     Output(#[from] std::io::Error),
+    /// The audit chain is broken.
+    #[error("the audit trail is BROKEN at record {seq}: {problem}")]
+    AuditBroken {
+        /// The first broken record.
+        seq: i64,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 fn describe_status(status: &tonic::Status) -> String {
@@ -116,8 +126,138 @@ pub enum Command {
     /// Administrators (global administrators only; create them with `sesame-server admin create`).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Provisional passwords: issue, export for Exchange, print letters.
+    #[command(subcommand)]
+    Provisional(ProvisionalCommand),
+    /// Password policy (global, or per office).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Shows which administrator the credentials belong to.
     Whoami,
+}
+
+/// Provisional password commands.
+#[derive(Debug, Subcommand)]
+pub enum ProvisionalCommand {
+    /// Opens a rotation with a new provisional password for a mailbox, or for every mailbox of an
+    /// office that has none open.
+    Issue {
+        /// One mailbox.
+        #[arg(long, conflicts_with = "office", required_unless_present = "office")]
+        mailbox: Option<String>,
+        /// Every mailbox of an office.
+        #[arg(long)]
+        office: Option<String>,
+    },
+    /// Cancels open rotations (the escrowed passwords are destroyed).
+    Cancel {
+        /// One mailbox.
+        #[arg(long, conflicts_with = "office", required_unless_present = "office")]
+        mailbox: Option<String>,
+        /// Every mailbox of an office.
+        #[arg(long)]
+        office: Option<String>,
+    },
+    /// Replaces a mailbox's provisional password by a new one.
+    Reissue {
+        /// The mailbox.
+        #[arg(long)]
+        mailbox: String,
+    },
+    /// Lists rotations (never the passwords).
+    List {
+        /// Only this office's.
+        #[arg(long)]
+        office: Option<String>,
+        /// Only open rotations.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Writes an office's provisional passwords for the mail administrator (mode 0600): CSV, or a
+    /// PowerShell script setting each one with "change at next logon".
+    Export {
+        /// The office.
+        #[arg(long)]
+        office: String,
+        /// csv or powershell.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Writes the letters of an office as a PDF, one page per person (mode 0600).
+    Letters {
+        /// The office.
+        #[arg(long)]
+        office: String,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// address,display_name,provisional_password,expires_at
+    Csv,
+    /// A script using Set-ADAccountPassword and Set-ADUser -ChangePasswordAtLogon $true.
+    Powershell,
+}
+
+/// Password policy commands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Shows the policy in force (of an office, or the global one).
+    Show {
+        /// The office.
+        #[arg(long)]
+        office: Option<String>,
+    },
+    /// Sets the global policy, or an office's override. Unset options keep their current value.
+    Set {
+        /// The office (global policy without it).
+        #[arg(long)]
+        office: Option<String>,
+        /// Minimum length (at least 10).
+        #[arg(long)]
+        min_length: Option<u32>,
+        /// Require a lower-case letter.
+        #[arg(long)]
+        require_lower: Option<bool>,
+        /// Require an upper-case letter.
+        #[arg(long)]
+        require_upper: Option<bool>,
+        /// Require a digit.
+        #[arg(long)]
+        require_digit: Option<bool>,
+        /// Require a special character.
+        #[arg(long)]
+        require_special: Option<bool>,
+        /// Length of generated provisional passwords.
+        #[arg(long)]
+        provisional_length: Option<u32>,
+    },
+}
+
+/// Audit trail commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Lists audit records.
+    List {
+        /// Only this office's.
+        #[arg(long)]
+        office: Option<String>,
+        /// From this date (YYYY-MM-DD) or time (RFC 3339) on.
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Verifies the hash chain and names the first broken record.
+    Verify,
 }
 
 /// Enrollment token commands.
@@ -166,6 +306,21 @@ pub enum WorkstationCommand {
     Unlock {
         /// Its id.
         id: String,
+    },
+    /// Assigns a mailbox to a workstation of the same office: its agent receives the mailbox's
+    /// provisional passwords.
+    Assign {
+        /// The workstation's id.
+        id: String,
+        /// The mailbox.
+        address: String,
+    },
+    /// Removes an assignment.
+    Unassign {
+        /// The workstation's id.
+        id: String,
+        /// The mailbox.
+        address: String,
     },
 }
 
@@ -350,6 +505,188 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
         Command::Admin(AdminCommand::Revoke { name }) => {
             client.revoke_admin(pb::RevokeAdminRequest { name: name.clone() }).await?;
             writeln!(out, "Administrator {name} revoked.")?;
+        }
+        Command::Workstation(WorkstationCommand::Assign { id, address }) => {
+            client
+                .assign_workstation(pb::AssignWorkstationRequest {
+                    workstation_id: id.clone(),
+                    mailbox: address.clone(),
+                })
+                .await?;
+            writeln!(out, "{address} assigned to workstation {id}.")?;
+        }
+        Command::Workstation(WorkstationCommand::Unassign { id, address }) => {
+            client
+                .unassign_workstation(pb::UnassignWorkstationRequest {
+                    workstation_id: id.clone(),
+                    mailbox: address.clone(),
+                })
+                .await?;
+            writeln!(out, "{address} no longer assigned to workstation {id}.")?;
+        }
+        Command::Provisional(ProvisionalCommand::Issue { mailbox, office }) => {
+            let request = pb::IssueProvisionalRequest {
+                mailbox: mailbox.unwrap_or_default(),
+                office: office.unwrap_or_default(),
+            };
+            let response = client.issue_provisional(request).await?.into_inner();
+            let rows: Vec<RotationRow<'_>> =
+                response.issued.iter().map(RotationRow::from).collect();
+            print_rows(out, format, &rows)?;
+            if !response.skipped.is_empty() {
+                writeln!(
+                    out,
+                    "{} mailbox(es) skipped: a rotation is already open.",
+                    response.skipped.len()
+                )?;
+            }
+        }
+        Command::Provisional(ProvisionalCommand::Cancel { mailbox, office }) => {
+            let request = pb::CancelProvisionalRequest {
+                mailbox: mailbox.unwrap_or_default(),
+                office: office.unwrap_or_default(),
+            };
+            let cancelled = client.cancel_provisional(request).await?.into_inner().cancelled;
+            writeln!(
+                out,
+                "{cancelled} rotation(s) cancelled; their provisional passwords are destroyed."
+            )?;
+        }
+        Command::Provisional(ProvisionalCommand::Reissue { mailbox }) => {
+            let rotation = client
+                .reissue_provisional(pb::ReissueProvisionalRequest { mailbox })
+                .await?
+                .into_inner()
+                .rotation;
+            let rows: Vec<RotationRow<'_>> = rotation.iter().map(RotationRow::from).collect();
+            print_rows(out, format, &rows)?;
+        }
+        Command::Provisional(ProvisionalCommand::List { office, open }) => {
+            let request =
+                pb::ListRotationsRequest { office: office.unwrap_or_default(), open_only: open };
+            let rotations = client.list_rotations(request).await?.into_inner().rotations;
+            let rows: Vec<RotationRow<'_>> = rotations.iter().map(RotationRow::from).collect();
+            print_rows(out, format, &rows)?;
+        }
+        Command::Provisional(ProvisionalCommand::Export {
+            office,
+            format: export_format,
+            out: path,
+        }) => {
+            let request = pb::DiscloseProvisionalRequest {
+                office: office.clone(),
+                purpose: pb::DisclosurePurpose::Export.into(),
+            };
+            let disclosed = client.disclose_provisional(request).await?.into_inner();
+            let contents = match export_format {
+                ExportFormat::Csv => export::csv(&disclosed.passwords)?,
+                ExportFormat::Powershell => export::powershell(&office, &disclosed.passwords),
+            };
+            crate::data_dir::write_private(&path, contents.as_bytes())?;
+            writeln!(
+                out,
+                "{} provisional password(s) of office {office} written to {} (mode 0600). Delete the file once used.",
+                disclosed.passwords.len(),
+                path.display()
+            )?;
+        }
+        Command::Provisional(ProvisionalCommand::Letters { office, out: path }) => {
+            let request = pb::DiscloseProvisionalRequest {
+                office: office.clone(),
+                purpose: pb::DisclosurePurpose::Letters.into(),
+            };
+            let disclosed = client.disclose_provisional(request).await?.into_inner();
+            let policy = disclosed.policy.unwrap_or_default();
+            let pdf = letters::render(&office, &disclosed.passwords, &policy);
+            crate::data_dir::write_private(&path, &pdf)?;
+            writeln!(
+                out,
+                "{} letter(s) of office {office} written to {} (mode 0600).",
+                disclosed.passwords.len(),
+                path.display()
+            )?;
+        }
+        Command::Policy(PolicyCommand::Show { office }) => {
+            let request =
+                pb::GetPasswordPolicyRequest { office: office.clone().unwrap_or_default() };
+            let p =
+                client.get_password_policy(request).await?.into_inner().policy.unwrap_or_default();
+            let scope = office.map_or("global".to_owned(), |o| format!("office {o}"));
+            writeln!(out, "Password policy ({scope}):")?;
+            writeln!(out, "  minimum length:       {}", p.min_length)?;
+            writeln!(out, "  lower-case letter:    {}", p.require_lower)?;
+            writeln!(out, "  upper-case letter:    {}", p.require_upper)?;
+            writeln!(out, "  digit:                {}", p.require_digit)?;
+            writeln!(out, "  special character:    {}", p.require_special)?;
+            writeln!(out, "  provisional length:   {}", p.provisional_length)?;
+        }
+        Command::Policy(PolicyCommand::Set {
+            office,
+            min_length,
+            require_lower,
+            require_upper,
+            require_digit,
+            require_special,
+            provisional_length,
+        }) => {
+            let office = office.unwrap_or_default();
+            let current = client
+                .get_password_policy(pb::GetPasswordPolicyRequest { office: office.clone() })
+                .await?
+                .into_inner()
+                .policy
+                .unwrap_or_default();
+            let policy = pb::PasswordPolicy {
+                min_length: min_length.unwrap_or(current.min_length),
+                require_lower: require_lower.unwrap_or(current.require_lower),
+                require_upper: require_upper.unwrap_or(current.require_upper),
+                require_digit: require_digit.unwrap_or(current.require_digit),
+                require_special: require_special.unwrap_or(current.require_special),
+                provisional_length: provisional_length.unwrap_or(current.provisional_length),
+            };
+            client
+                .set_password_policy(pb::SetPasswordPolicyRequest {
+                    office: office.clone(),
+                    policy: Some(policy),
+                })
+                .await?;
+            writeln!(
+                out,
+                "Password policy {} updated.",
+                if office.is_empty() { "global".to_owned() } else { format!("of office {office}") }
+            )?;
+        }
+        Command::Audit(AuditCommand::List { office, since }) => {
+            let mut records = Vec::new();
+            let mut after_seq = 0;
+            loop {
+                let request = pb::ListAuditRecordsRequest {
+                    office: office.clone().unwrap_or_default(),
+                    since: since.clone().unwrap_or_default(),
+                    after_seq,
+                    limit: 5_000,
+                };
+                let page = client.list_audit_records(request).await?.into_inner().records;
+                let done = page.len() < 5_000;
+                after_seq = page.last().map_or(after_seq, |r| r.seq);
+                records.extend(page);
+                if done {
+                    break;
+                }
+            }
+            let rows: Vec<AuditRow<'_>> = records.iter().map(AuditRow::from).collect();
+            print_rows(out, format, &rows)?;
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let result = client.verify_audit(pb::VerifyAuditRequest {}).await?.into_inner();
+            if result.intact {
+                writeln!(out, "The audit trail is intact: {} record(s) verified.", result.records)?;
+            } else {
+                return Err(Error::AuditBroken {
+                    seq: result.first_broken_seq,
+                    problem: result.problem,
+                });
+            }
         }
         Command::Mailbox(MailboxCommand::List { office }) => {
             let office = office.unwrap_or_default();

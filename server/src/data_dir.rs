@@ -57,6 +57,11 @@ impl DataDir {
         self.root.join("server.key")
     }
 
+    /// The key that encrypts escrowed provisional passwords (mode 0600).
+    pub fn escrow_key(&self) -> PathBuf {
+        self.root.join("escrow.key")
+    }
+
     /// The bootstrap administrator's credentials for sesamectl (mode 0600).
     pub fn admin_credentials(&self) -> PathBuf {
         self.root.join("admin.credentials")

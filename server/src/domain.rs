@@ -271,6 +271,8 @@ pub struct NewMailbox {
 /// A registered mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {
+    /// Its database id.
+    pub id: i64,
     /// Its address.
     pub address: MailboxAddress,
     /// The person's name as shown to administrators.

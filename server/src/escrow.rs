@@ -91,7 +91,8 @@ impl EscrowKey {
         }
         let text = SecretString::from(std::fs::read_to_string(path).map_err(io)?);
         let bytes = zeroize::Zeroizing::new(
-            hex::decode(text.expose_secret().trim()).map_err(|_| EscrowError::BadKey(path.display().to_string()))?,
+            hex::decode(text.expose_secret().trim())
+                .map_err(|_| EscrowError::BadKey(path.display().to_string()))?,
         );
         EscrowKey::from_bytes(&bytes).ok_or_else(|| EscrowError::BadKey(path.display().to_string()))
     }
@@ -101,7 +102,8 @@ impl EscrowKey {
         if bytes.len() != 32 {
             return None;
         }
-        let id = hex::encode(&Sha256::digest([b"sesame-escrow-key-id".as_slice(), bytes].concat())[..8]);
+        let id =
+            hex::encode(&Sha256::digest([b"sesame-escrow-key-id".as_slice(), bytes].concat())[..8]);
         let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, bytes).ok()?);
         Some(EscrowKey { key, id })
     }
@@ -112,7 +114,12 @@ impl EscrowKey {
     }
 
     /// Seals a password for one mailbox's rotation.
-    pub fn seal(&self, password: &SecretString, mailbox_id: i64, rotation_id: &str) -> Result<Sealed, EscrowError> {
+    pub fn seal(
+        &self,
+        password: &SecretString,
+        mailbox_id: i64,
+        rotation_id: &str,
+    ) -> Result<Sealed, EscrowError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let mut buffer = password.expose_secret().as_bytes().to_vec();
@@ -127,11 +134,20 @@ impl EscrowKey {
     }
 
     /// Opens a sealed password; fails if it was altered or belongs to another mailbox or rotation.
-    pub fn open(&self, sealed: &Sealed, mailbox_id: i64, rotation_id: &str) -> Result<SecretString, EscrowError> {
+    pub fn open(
+        &self,
+        sealed: &Sealed,
+        mailbox_id: i64,
+        rotation_id: &str,
+    ) -> Result<SecretString, EscrowError> {
         if sealed.key_id != self.id {
-            return Err(EscrowError::WrongKey { found: sealed.key_id.clone(), expected: self.id.clone() });
+            return Err(EscrowError::WrongKey {
+                found: sealed.key_id.clone(),
+                expected: self.id.clone(),
+            });
         }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| EscrowError::Integrity)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| EscrowError::Integrity)?;
         let mut buffer = zeroize::Zeroizing::new(sealed.ciphertext.clone());
         let plain = self
             .key
@@ -153,7 +169,10 @@ mod tests {
         let a = key.seal(&password, 1, "rot-a").unwrap();
         let b = key.seal(&SecretString::from("Autre!Mot2passe".to_owned()), 2, "rot-b").unwrap();
         assert_eq!(key.open(&a, 1, "rot-a").unwrap().expose_secret(), "Provisoire#2026xy");
-        assert!(!a.ciphertext.windows(10).any(|w| w == b"Provisoire"), "no clear text in the ciphertext");
+        assert!(
+            !a.ciphertext.windows(10).any(|w| w == b"Provisoire"),
+            "no clear text in the ciphertext"
+        );
         // Swapping two rows' ciphertexts makes both fail.
         assert!(matches!(key.open(&b, 1, "rot-a"), Err(EscrowError::Integrity)));
         assert!(matches!(key.open(&a, 2, "rot-b"), Err(EscrowError::Integrity)));

@@ -1,6 +1,7 @@
 //! The gRPC edge: the TLS endpoint, limits, and the two services. Only this module (and
 //! sesamectl) knows protobuf; it converts to domain types at once.
 
+mod admin_provisional;
 mod admin_service;
 mod agent_service;
 mod rate_limit;
@@ -39,6 +40,8 @@ pub(crate) struct AppState {
     pub(crate) mail_domain: MailDomain,
     pub(crate) pki: Arc<Pki>,
     pub(crate) agents: AgentPolicy,
+    pub(crate) escrow: crate::escrow::EscrowKey,
+    pub(crate) provisional_validity: time::Duration,
 }
 
 /// How agent identities are managed.
@@ -84,6 +87,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
+    let sweeper = tokio::spawn(expire_rotations(state.clone()));
     let (connections, acceptor) = tls::incoming(listener, config);
     let admin = AdminServiceServer::new(AdminApi::new(state.clone()))
         .max_decoding_message_size(MAX_ADMIN_REQUEST_BYTES)
@@ -102,7 +106,24 @@ pub(crate) async fn serve(
         .serve_with_incoming_shutdown(connections, shutdown)
         .await;
     acceptor.abort();
+    sweeper.abort();
     Ok(served?)
+}
+
+/// Closes rotations whose provisional password ran out, destroying their escrow, every minute.
+/// Several servers may run it at once: closing is idempotent.
+async fn expire_rotations(state: Arc<AppState>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        interval.tick().await;
+        match state.store.expire_rotations(state.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired provisional passwords destroyed"),
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), "cannot expire rotations")
+            }
+        }
+    }
 }
 
 /// Formats a time for the wire: RFC 3339, UTC.

@@ -18,6 +18,7 @@ pub mod escrow;
 mod grpc;
 pub mod password;
 pub mod pki;
+pub mod rotation;
 pub mod store;
 pub mod test_support;
 pub mod token;
@@ -59,6 +60,9 @@ pub enum StartError {
     /// The certificates could not be loaded or made.
     #[error("cannot set up TLS")]
     Pki(#[from] pki::Error),
+    /// The escrow key could not be loaded or created.
+    #[error("cannot load the escrow key")]
+    Escrow(#[from] escrow::EscrowError),
     /// The bootstrap credentials could not be written.
     #[error("cannot write the bootstrap administrator's credentials")]
     Credentials(#[from] credentials::Error),
@@ -92,6 +96,10 @@ impl Server {
         })
         .await?;
         let pki = pki::load_or_create(&data_dir, &config.tls_names, clock.now())?;
+        let escrow = match &config.escrow_key_file {
+            Some(path) => escrow::EscrowKey::load_or_create(path, false)?,
+            None => escrow::EscrowKey::load_or_create(&data_dir.escrow_key(), true)?,
+        };
         let bootstrap_credentials =
             bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
         let state = Arc::new(grpc::AppState {
@@ -100,6 +108,8 @@ impl Server {
             mail_domain: config.mail_domain.clone(),
             pki: Arc::new(pki),
             agents: config.agents.clone(),
+            escrow,
+            provisional_validity: config.provisional_validity,
         });
         Ok(Server { state, data_dir, bootstrap_credentials })
     }

@@ -66,7 +66,9 @@ pub enum PolicyError {
     #[error("the minimum length must be between 10 and 128")]
     MinLength,
     /// The provisional length is shorter than the minimum or too long.
-    #[error("provisional passwords must be at least as long as the minimum length, and at most 128")]
+    #[error(
+        "provisional passwords must be at least as long as the minimum length, and at most 128"
+    )]
     ProvisionalLength,
 }
 
@@ -91,7 +93,9 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Violation::TooShort(n) => write!(f, "au moins {n} caractères"),
-            Violation::NotAscii => f.write_str("sans accent ni caractère spécial hors clavier standard (ASCII)"),
+            Violation::NotAscii => {
+                f.write_str("sans accent ni caractère spécial hors clavier standard (ASCII)")
+            }
             Violation::NoLower => f.write_str("au moins une minuscule"),
             Violation::NoUpper => f.write_str("au moins une majuscule"),
             Violation::NoDigit => f.write_str("au moins un chiffre"),
@@ -119,7 +123,9 @@ impl PasswordPolicy {
         if length < self.min_length as usize {
             violations.push(Violation::TooShort(self.min_length));
         }
-        if !password.bytes().all(|b| (0x20..0x7f).contains(&b)) || password.starts_with(' ') || password.ends_with(' ')
+        if !password.bytes().all(|b| (0x20..0x7f).contains(&b))
+            || password.starts_with(' ')
+            || password.ends_with(' ')
         {
             violations.push(Violation::NotAscii);
         }
@@ -144,10 +150,17 @@ impl PasswordPolicy {
     pub fn generate_provisional(&self) -> SecretString {
         let alphabet = provisional_alphabet().into_bytes();
         let length = self.provisional_length.max(MIN_LENGTH_FLOOR) as usize;
-        let all_classes = PasswordPolicy { require_lower: true, require_upper: true, require_digit: true, require_special: true, ..*self };
+        let all_classes = PasswordPolicy {
+            require_lower: true,
+            require_upper: true,
+            require_digit: true,
+            require_special: true,
+            ..*self
+        };
         loop {
-            let candidate: zeroize::Zeroizing<Vec<u8>> =
-                zeroize::Zeroizing::new((0..length).map(|_| alphabet[uniform(alphabet.len())]).collect());
+            let candidate: zeroize::Zeroizing<Vec<u8>> = zeroize::Zeroizing::new(
+                (0..length).map(|_| alphabet[uniform(alphabet.len())]).collect(),
+            );
             // The alphabet is ASCII, so the bytes are always valid UTF-8.
             if let Ok(text) = std::str::from_utf8(&candidate)
                 && all_classes.check(text).is_empty()
@@ -216,9 +229,13 @@ mod tests {
 
     #[test]
     fn policies_cannot_go_below_the_floor() {
-        assert_eq!(PasswordPolicy { min_length: 8, ..Default::default() }.validate(), Err(PolicyError::MinLength));
         assert_eq!(
-            PasswordPolicy { min_length: 20, provisional_length: 16, ..Default::default() }.validate(),
+            PasswordPolicy { min_length: 8, ..Default::default() }.validate(),
+            Err(PolicyError::MinLength)
+        );
+        assert_eq!(
+            PasswordPolicy { min_length: 20, provisional_length: 16, ..Default::default() }
+                .validate(),
             Err(PolicyError::ProvisionalLength)
         );
         assert!(PasswordPolicy::default().validate().is_ok());

@@ -24,7 +24,10 @@ pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 use crate::admin::{Admin, NewAdmin};
 use crate::audit::{Actor, AuditRecord};
-use crate::domain::{Crpcen, ImportReport, Mailbox, NewMailbox, NewOffice, Office};
+use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
+use crate::escrow::Sealed;
+use crate::password::PasswordPolicy;
+use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
 use crate::token::TokenHash;
 use crate::workstation::{
     EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
@@ -243,6 +246,82 @@ pub trait Store: Send + Sync + fmt::Debug {
         challenge: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, Error>;
+
+    /// One mailbox. [`Error::NotFound`] if there is none.
+    async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error>;
+
+    /// The password policy in force for an office (its override, else the global policy, else the
+    /// default), or the global one with `None`.
+    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error>;
+
+    /// Sets the global policy (`None`) or an office's override.
+    async fn set_password_policy(
+        &self,
+        office: Option<&Crpcen>,
+        policy: &PasswordPolicy,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Assigns a mailbox to a workstation (again is harmless).
+    async fn assign_mailbox(
+        &self,
+        workstation_id: &str,
+        mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Removes an assignment. [`Error::NotFound`] if there was none.
+    async fn unassign_mailbox(
+        &self,
+        workstation_id: &str,
+        mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Opens rotations in one transaction. [`Error::Conflict`] (nothing written) if one of the
+    /// mailboxes already has an open rotation.
+    async fn open_rotations(
+        &self,
+        rotations: &[NewRotation],
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Rotations of an office (or every office), open ones only or all, newest first.
+    async fn list_rotations(
+        &self,
+        office: Option<&Crpcen>,
+        open_only: bool,
+    ) -> Result<Vec<Rotation>, Error>;
+
+    /// The open rotation of a mailbox, if any.
+    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error>;
+
+    /// Closes open rotations with the given final status, destroying their escrowed passwords.
+    /// Returns how many were closed (rotations no longer open are left alone).
+    async fn close_rotations(
+        &self,
+        ids: &[String],
+        status: RotationStatus,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<u64, Error>;
+
+    /// Expires the open rotations whose provisional password ran out, destroying their escrow.
+    async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error>;
+
+    /// The open rotations a disclosure covers, with their sealed passwords, after writing its
+    /// audit record (and, for a delivery, marking them delivered) in the same transaction: if the
+    /// record cannot be written, nothing is returned.
+    async fn disclose_rotations(
+        &self,
+        disclosure: Disclosure<'_>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Vec<(Rotation, Sealed)>, Error>;
 
     /// Audit records after `after_seq`, in order, at most `limit`, optionally of one office.
     async fn audit_records(

@@ -117,6 +117,31 @@ impl TestDatabase {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Runs SQL statements directly on the database, behind the server's back (to simulate
+    /// tampering or corruption).
+    ///
+    /// # Panics
+    /// When a statement fails.
+    pub async fn execute(&self, statements: &[&str]) {
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("reach PostgreSQL");
+            for sql in statements {
+                sqlx::query(sqlx::AssertSqlSafe(*sql))
+                    .execute(&mut conn)
+                    .await
+                    .expect("run a statement");
+            }
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("open SQLite");
+            for sql in statements {
+                sqlx::query(sqlx::AssertSqlSafe(*sql))
+                    .execute(&mut conn)
+                    .await
+                    .expect("run a statement");
+            }
+        }
+    }
+
     /// Whether this is a PostgreSQL database.
     pub fn is_postgres(&self) -> bool {
         self.cleanup.is_some()

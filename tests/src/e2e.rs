@@ -34,6 +34,7 @@ mod agent_api;
 mod identity;
 mod mailboxes;
 mod offices;
+mod provisional;
 mod roles;
 mod security;
 

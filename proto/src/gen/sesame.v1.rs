@@ -283,6 +283,265 @@ pub struct RevokeAdminRequest {
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RevokeAdminResponse {}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PasswordPolicy {
+    /// At least 10.
+    #[prost(uint32, tag = "1")]
+    pub min_length: u32,
+    #[prost(bool, tag = "2")]
+    pub require_lower: bool,
+    #[prost(bool, tag = "3")]
+    pub require_upper: bool,
+    #[prost(bool, tag = "4")]
+    pub require_digit: bool,
+    #[prost(bool, tag = "5")]
+    pub require_special: bool,
+    /// Length of generated provisional passwords (at least min_length).
+    #[prost(uint32, tag = "6")]
+    pub provisional_length: u32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetPasswordPolicyRequest {
+    /// Empty for the global policy.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetPasswordPolicyResponse {
+    #[prost(message, optional, tag = "1")]
+    pub policy: ::core::option::Option<PasswordPolicy>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetPasswordPolicyRequest {
+    /// Empty for the global policy.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "2")]
+    pub policy: ::core::option::Option<PasswordPolicy>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetPasswordPolicyResponse {}
+/// A rotation, without its password.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RotationInfo {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub mailbox: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub office: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub display_name: ::prost::alloc::string::String,
+    /// "issued", "delivered", "completed", "failed", "cancelled" or "expired".
+    #[prost(string, tag = "5")]
+    pub status: ::prost::alloc::string::String,
+    #[prost(string, tag = "6")]
+    pub issued_by: ::prost::alloc::string::String,
+    /// RFC 3339, UTC.
+    #[prost(string, tag = "7")]
+    pub issued_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "8")]
+    pub expires_at: ::prost::alloc::string::String,
+    /// Empty when not yet delivered, or not closed.
+    #[prost(string, tag = "9")]
+    pub delivered_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "10")]
+    pub closed_at: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct IssueProvisionalRequest {
+    /// Exactly one of mailbox and office.
+    #[prost(string, tag = "1")]
+    pub mailbox: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub office: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct IssueProvisionalResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub issued: ::prost::alloc::vec::Vec<RotationInfo>,
+    /// Mailboxes of the office left alone because they already have an open rotation.
+    #[prost(string, repeated, tag = "2")]
+    pub skipped: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CancelProvisionalRequest {
+    /// Exactly one of mailbox and office.
+    #[prost(string, tag = "1")]
+    pub mailbox: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub office: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CancelProvisionalResponse {
+    #[prost(uint64, tag = "1")]
+    pub cancelled: u64,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ReissueProvisionalRequest {
+    #[prost(string, tag = "1")]
+    pub mailbox: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ReissueProvisionalResponse {
+    #[prost(message, optional, tag = "1")]
+    pub rotation: ::core::option::Option<RotationInfo>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListRotationsRequest {
+    /// Optional CRPCEN filter.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    /// Only the open ones.
+    #[prost(bool, tag = "2")]
+    pub open_only: bool,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListRotationsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub rotations: ::prost::alloc::vec::Vec<RotationInfo>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DiscloseProvisionalRequest {
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    #[prost(enumeration = "DisclosurePurpose", tag = "2")]
+    pub purpose: i32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ProvisionalPassword {
+    #[prost(string, tag = "1")]
+    pub rotation_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub mailbox: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub display_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub last_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub first_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "6")]
+    pub provisional_password: ::prost::alloc::string::String,
+    /// RFC 3339, UTC.
+    #[prost(string, tag = "7")]
+    pub expires_at: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DiscloseProvisionalResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub passwords: ::prost::alloc::vec::Vec<ProvisionalPassword>,
+    #[prost(message, optional, tag = "2")]
+    pub policy: ::core::option::Option<PasswordPolicy>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AssignWorkstationRequest {
+    #[prost(string, tag = "1")]
+    pub workstation_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub mailbox: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AssignWorkstationResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UnassignWorkstationRequest {
+    #[prost(string, tag = "1")]
+    pub workstation_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub mailbox: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct UnassignWorkstationResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AuditRecord {
+    #[prost(int64, tag = "1")]
+    pub seq: i64,
+    /// RFC 3339, UTC, microseconds.
+    #[prost(string, tag = "2")]
+    pub at: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub actor: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub action: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub office: ::prost::alloc::string::String,
+    #[prost(string, tag = "6")]
+    pub target: ::prost::alloc::string::String,
+    /// A JSON object.
+    #[prost(string, tag = "7")]
+    pub details: ::prost::alloc::string::String,
+    /// Hex.
+    #[prost(string, tag = "8")]
+    pub prev_hash: ::prost::alloc::string::String,
+    #[prost(string, tag = "9")]
+    pub hash: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListAuditRecordsRequest {
+    /// Optional CRPCEN filter.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    /// Optional RFC 3339 time or date (YYYY-MM-DD): records from then on.
+    #[prost(string, tag = "2")]
+    pub since: ::prost::alloc::string::String,
+    /// Records after this sequence number (0 from the start).
+    #[prost(int64, tag = "3")]
+    pub after_seq: i64,
+    /// At most this many (1 to 5,000; 0 means 1,000).
+    #[prost(uint32, tag = "4")]
+    pub limit: u32,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListAuditRecordsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub records: ::prost::alloc::vec::Vec<AuditRecord>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct VerifyAuditRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct VerifyAuditResponse {
+    #[prost(bool, tag = "1")]
+    pub intact: bool,
+    /// Records checked.
+    #[prost(uint64, tag = "2")]
+    pub records: u64,
+    /// The first broken record's sequence number when not intact.
+    #[prost(int64, tag = "3")]
+    pub first_broken_seq: i64,
+    /// What is wrong with it.
+    #[prost(string, tag = "4")]
+    pub problem: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum DisclosurePurpose {
+    Unspecified = 0,
+    /// To set the passwords on Exchange.
+    Export = 1,
+    /// To print the letters.
+    Letters = 2,
+}
+impl DisclosurePurpose {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "DISCLOSURE_PURPOSE_UNSPECIFIED",
+            Self::Export => "DISCLOSURE_PURPOSE_EXPORT",
+            Self::Letters => "DISCLOSURE_PURPOSE_LETTERS",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "DISCLOSURE_PURPOSE_UNSPECIFIED" => Some(Self::Unspecified),
+            "DISCLOSURE_PURPOSE_EXPORT" => Some(Self::Export),
+            "DISCLOSURE_PURPOSE_LETTERS" => Some(Self::Letters),
+            _ => None,
+        }
+    }
+}
 /// Generated client implementations.
 pub mod admin_service_client {
     #![allow(
@@ -747,6 +1006,297 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "RevokeAdmin"));
             self.inner.unary(req, path, codec).await
         }
+        /// The password policy in force for an office (its override, else the global one), or the global
+        /// one. Callable by: a global administrator and an auditor, an office administrator for its offices.
+        pub async fn get_password_policy(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetPasswordPolicyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetPasswordPolicyResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/GetPasswordPolicy",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "GetPasswordPolicy"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Sets the global policy (empty office) or an office's override. Callable by: a global
+        /// administrator; an office administrator for its offices' overrides.
+        pub async fn set_password_policy(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetPasswordPolicyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetPasswordPolicyResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/SetPasswordPolicy",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "SetPasswordPolicy"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Opens a rotation with a new provisional password for one mailbox, or for every mailbox of an
+        /// office that has none open. ALREADY_EXISTS for a single mailbox that has one. Callable by: a
+        /// global administrator, an office administrator of the mailbox's office.
+        pub async fn issue_provisional(
+            &mut self,
+            request: impl tonic::IntoRequest<super::IssueProvisionalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::IssueProvisionalResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/IssueProvisional",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "IssueProvisional"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Cancels the open rotation of a mailbox, or of every mailbox of an office, destroying the
+        /// escrowed passwords. Callable by: a global administrator, an office administrator of the office.
+        pub async fn cancel_provisional(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CancelProvisionalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CancelProvisionalResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/CancelProvisional",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "CancelProvisional"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Replaces a mailbox's open rotation by a new one with a new provisional password. Callable by:
+        /// a global administrator, an office administrator of the mailbox's office.
+        pub async fn reissue_provisional(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ReissueProvisionalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ReissueProvisionalResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ReissueProvisional",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "ReissueProvisional"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Lists rotations, without passwords. Callable by: a global administrator and an auditor, an
+        /// office administrator for its offices.
+        pub async fn list_rotations(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListRotationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListRotationsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ListRotations",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "ListRotations"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Discloses an office's open provisional passwords, to set them on Exchange (export) or to print
+        /// the letters; the disclosure is audited before anything is returned. Callable by: a global
+        /// administrator, an office administrator of the office. Never an auditor.
+        pub async fn disclose_provisional(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DiscloseProvisionalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DiscloseProvisionalResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/DiscloseProvisional",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AdminService", "DiscloseProvisional"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Assigns a mailbox to a workstation of the same office: its agent will receive the mailbox's
+        /// rotations. Callable by: a global administrator, an office administrator of the office.
+        pub async fn assign_workstation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::AssignWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AssignWorkstationResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/AssignWorkstation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "AssignWorkstation"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Removes such an assignment. Callable by: as AssignWorkstation.
+        pub async fn unassign_workstation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::UnassignWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::UnassignWorkstationResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/UnassignWorkstation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AdminService", "UnassignWorkstation"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Lists audit records in order. Callable by: a global administrator and an auditor, an office
+        /// administrator for its offices' records.
+        pub async fn list_audit_records(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListAuditRecordsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListAuditRecordsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ListAuditRecords",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "ListAuditRecords"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Verifies the whole audit chain and names the first broken record. Callable by: a global
+        /// administrator and an auditor.
+        pub async fn verify_audit(
+            &mut self,
+            request: impl tonic::IntoRequest<super::VerifyAuditRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::VerifyAuditResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/VerifyAudit",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "VerifyAudit"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -887,6 +1437,106 @@ pub mod admin_service_server {
             request: tonic::Request<super::RevokeAdminRequest>,
         ) -> std::result::Result<
             tonic::Response<super::RevokeAdminResponse>,
+            tonic::Status,
+        >;
+        /// The password policy in force for an office (its override, else the global one), or the global
+        /// one. Callable by: a global administrator and an auditor, an office administrator for its offices.
+        async fn get_password_policy(
+            &self,
+            request: tonic::Request<super::GetPasswordPolicyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetPasswordPolicyResponse>,
+            tonic::Status,
+        >;
+        /// Sets the global policy (empty office) or an office's override. Callable by: a global
+        /// administrator; an office administrator for its offices' overrides.
+        async fn set_password_policy(
+            &self,
+            request: tonic::Request<super::SetPasswordPolicyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetPasswordPolicyResponse>,
+            tonic::Status,
+        >;
+        /// Opens a rotation with a new provisional password for one mailbox, or for every mailbox of an
+        /// office that has none open. ALREADY_EXISTS for a single mailbox that has one. Callable by: a
+        /// global administrator, an office administrator of the mailbox's office.
+        async fn issue_provisional(
+            &self,
+            request: tonic::Request<super::IssueProvisionalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::IssueProvisionalResponse>,
+            tonic::Status,
+        >;
+        /// Cancels the open rotation of a mailbox, or of every mailbox of an office, destroying the
+        /// escrowed passwords. Callable by: a global administrator, an office administrator of the office.
+        async fn cancel_provisional(
+            &self,
+            request: tonic::Request<super::CancelProvisionalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CancelProvisionalResponse>,
+            tonic::Status,
+        >;
+        /// Replaces a mailbox's open rotation by a new one with a new provisional password. Callable by:
+        /// a global administrator, an office administrator of the mailbox's office.
+        async fn reissue_provisional(
+            &self,
+            request: tonic::Request<super::ReissueProvisionalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ReissueProvisionalResponse>,
+            tonic::Status,
+        >;
+        /// Lists rotations, without passwords. Callable by: a global administrator and an auditor, an
+        /// office administrator for its offices.
+        async fn list_rotations(
+            &self,
+            request: tonic::Request<super::ListRotationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListRotationsResponse>,
+            tonic::Status,
+        >;
+        /// Discloses an office's open provisional passwords, to set them on Exchange (export) or to print
+        /// the letters; the disclosure is audited before anything is returned. Callable by: a global
+        /// administrator, an office administrator of the office. Never an auditor.
+        async fn disclose_provisional(
+            &self,
+            request: tonic::Request<super::DiscloseProvisionalRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DiscloseProvisionalResponse>,
+            tonic::Status,
+        >;
+        /// Assigns a mailbox to a workstation of the same office: its agent will receive the mailbox's
+        /// rotations. Callable by: a global administrator, an office administrator of the office.
+        async fn assign_workstation(
+            &self,
+            request: tonic::Request<super::AssignWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AssignWorkstationResponse>,
+            tonic::Status,
+        >;
+        /// Removes such an assignment. Callable by: as AssignWorkstation.
+        async fn unassign_workstation(
+            &self,
+            request: tonic::Request<super::UnassignWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::UnassignWorkstationResponse>,
+            tonic::Status,
+        >;
+        /// Lists audit records in order. Callable by: a global administrator and an auditor, an office
+        /// administrator for its offices' records.
+        async fn list_audit_records(
+            &self,
+            request: tonic::Request<super::ListAuditRecordsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListAuditRecordsResponse>,
+            tonic::Status,
+        >;
+        /// Verifies the whole audit chain and names the first broken record. Callable by: a global
+        /// administrator and an auditor.
+        async fn verify_audit(
+            &self,
+            request: tonic::Request<super::VerifyAuditRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::VerifyAuditResponse>,
             tonic::Status,
         >;
     }
@@ -1611,6 +2261,510 @@ pub mod admin_service_server {
                     };
                     Box::pin(fut)
                 }
+                "/sesame.v1.AdminService/GetPasswordPolicy" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetPasswordPolicySvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::GetPasswordPolicyRequest>
+                    for GetPasswordPolicySvc<T> {
+                        type Response = super::GetPasswordPolicyResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetPasswordPolicyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::get_password_policy(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetPasswordPolicySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/SetPasswordPolicy" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetPasswordPolicySvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::SetPasswordPolicyRequest>
+                    for SetPasswordPolicySvc<T> {
+                        type Response = super::SetPasswordPolicyResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetPasswordPolicyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::set_password_policy(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetPasswordPolicySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/IssueProvisional" => {
+                    #[allow(non_camel_case_types)]
+                    struct IssueProvisionalSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::IssueProvisionalRequest>
+                    for IssueProvisionalSvc<T> {
+                        type Response = super::IssueProvisionalResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::IssueProvisionalRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::issue_provisional(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = IssueProvisionalSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/CancelProvisional" => {
+                    #[allow(non_camel_case_types)]
+                    struct CancelProvisionalSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::CancelProvisionalRequest>
+                    for CancelProvisionalSvc<T> {
+                        type Response = super::CancelProvisionalResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CancelProvisionalRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::cancel_provisional(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CancelProvisionalSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ReissueProvisional" => {
+                    #[allow(non_camel_case_types)]
+                    struct ReissueProvisionalSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::ReissueProvisionalRequest>
+                    for ReissueProvisionalSvc<T> {
+                        type Response = super::ReissueProvisionalResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ReissueProvisionalRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::reissue_provisional(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ReissueProvisionalSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ListRotations" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListRotationsSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::ListRotationsRequest>
+                    for ListRotationsSvc<T> {
+                        type Response = super::ListRotationsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListRotationsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::list_rotations(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListRotationsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/DiscloseProvisional" => {
+                    #[allow(non_camel_case_types)]
+                    struct DiscloseProvisionalSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::DiscloseProvisionalRequest>
+                    for DiscloseProvisionalSvc<T> {
+                        type Response = super::DiscloseProvisionalResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DiscloseProvisionalRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::disclose_provisional(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DiscloseProvisionalSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/AssignWorkstation" => {
+                    #[allow(non_camel_case_types)]
+                    struct AssignWorkstationSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::AssignWorkstationRequest>
+                    for AssignWorkstationSvc<T> {
+                        type Response = super::AssignWorkstationResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::AssignWorkstationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::assign_workstation(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AssignWorkstationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/UnassignWorkstation" => {
+                    #[allow(non_camel_case_types)]
+                    struct UnassignWorkstationSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::UnassignWorkstationRequest>
+                    for UnassignWorkstationSvc<T> {
+                        type Response = super::UnassignWorkstationResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::UnassignWorkstationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::unassign_workstation(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = UnassignWorkstationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ListAuditRecords" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListAuditRecordsSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::ListAuditRecordsRequest>
+                    for ListAuditRecordsSvc<T> {
+                        type Response = super::ListAuditRecordsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListAuditRecordsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::list_audit_records(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListAuditRecordsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/VerifyAudit" => {
+                    #[allow(non_camel_case_types)]
+                    struct VerifyAuditSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::VerifyAuditRequest>
+                    for VerifyAuditSvc<T> {
+                        type Response = super::VerifyAuditResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::VerifyAuditRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::verify_audit(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = VerifyAuditSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
                 _ => {
                     Box::pin(async move {
                         let mut response = http::Response::new(
@@ -1746,6 +2900,44 @@ pub struct HeartbeatResponse {
     /// The server's time, RFC 3339 UTC: agents compare it with their own clock.
     #[prost(string, tag = "3")]
     pub server_time: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetPendingRotationsRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PendingRotation {
+    #[prost(string, tag = "1")]
+    pub rotation_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub mailbox: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub display_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub provisional_password: ::prost::alloc::string::String,
+    /// RFC 3339, UTC.
+    #[prost(string, tag = "5")]
+    pub expires_at: ::prost::alloc::string::String,
+    /// The rules the personal password must follow.
+    #[prost(message, optional, tag = "6")]
+    pub policy: ::core::option::Option<AgentPasswordPolicy>,
+}
+/// The password rules, as the agent checks them before trying a change.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AgentPasswordPolicy {
+    #[prost(uint32, tag = "1")]
+    pub min_length: u32,
+    #[prost(bool, tag = "2")]
+    pub require_lower: bool,
+    #[prost(bool, tag = "3")]
+    pub require_upper: bool,
+    #[prost(bool, tag = "4")]
+    pub require_digit: bool,
+    #[prost(bool, tag = "5")]
+    pub require_special: bool,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetPendingRotationsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub rotations: ::prost::alloc::vec::Vec<PendingRotation>,
 }
 /// Generated client implementations.
 pub mod agent_service_client {
@@ -1996,6 +3188,35 @@ pub mod agent_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AgentService", "Heartbeat"));
             self.inner.unary(req, path, codec).await
         }
+        /// The open rotations of the mailboxes assigned to the calling workstation, with their provisional
+        /// passwords; each delivery is audited before anything is returned. Callable by: an enrolled agent
+        /// (mutual TLS); it only ever receives its own office's mailboxes assigned to it.
+        pub async fn get_pending_rotations(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetPendingRotationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetPendingRotationsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AgentService/GetPendingRotations",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AgentService", "GetPendingRotations"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -2063,6 +3284,16 @@ pub mod agent_service_server {
             request: tonic::Request<super::HeartbeatRequest>,
         ) -> std::result::Result<
             tonic::Response<super::HeartbeatResponse>,
+            tonic::Status,
+        >;
+        /// The open rotations of the mailboxes assigned to the calling workstation, with their provisional
+        /// passwords; each delivery is audited before anything is returned. Callable by: an enrolled agent
+        /// (mutual TLS); it only ever receives its own office's mailboxes assigned to it.
+        async fn get_pending_rotations(
+            &self,
+            request: tonic::Request<super::GetPendingRotationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetPendingRotationsResponse>,
             tonic::Status,
         >;
     }
@@ -2397,6 +3628,52 @@ pub mod agent_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = HeartbeatSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AgentService/GetPendingRotations" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetPendingRotationsSvc<T: AgentService>(pub Arc<T>);
+                    impl<
+                        T: AgentService,
+                    > tonic::server::UnaryService<super::GetPendingRotationsRequest>
+                    for GetPendingRotationsSvc<T> {
+                        type Response = super::GetPendingRotationsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetPendingRotationsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AgentService>::get_pending_rotations(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetPendingRotationsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -254,6 +254,92 @@ impl Tabular for AdminRow<'_> {
     }
 }
 
+#[derive(Serialize)]
+pub(super) struct RotationRow<'a> {
+    id: &'a str,
+    mailbox: &'a str,
+    office: &'a str,
+    display_name: &'a str,
+    status: &'a str,
+    issued_by: &'a str,
+    issued_at: &'a str,
+    expires_at: &'a str,
+    delivered_at: &'a str,
+    closed_at: &'a str,
+}
+
+impl<'a> From<&'a pb::RotationInfo> for RotationRow<'a> {
+    fn from(r: &'a pb::RotationInfo) -> RotationRow<'a> {
+        RotationRow {
+            id: &r.id,
+            mailbox: &r.mailbox,
+            office: &r.office,
+            display_name: &r.display_name,
+            status: &r.status,
+            issued_by: &r.issued_by,
+            issued_at: &r.issued_at,
+            expires_at: &r.expires_at,
+            delivered_at: &r.delivered_at,
+            closed_at: &r.closed_at,
+        }
+    }
+}
+
+impl Tabular for RotationRow<'_> {
+    const HEADER: &'static [&'static str] = &["ROTATION", "MAILBOX", "STATUS", "EXPIRES"];
+    const NOUN: &'static str = "rotation(s)";
+
+    fn cells(&self) -> Vec<String> {
+        [self.id, self.mailbox, self.status, self.expires_at]
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect()
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct AuditRow<'a> {
+    seq: i64,
+    at: &'a str,
+    actor: &'a str,
+    action: &'a str,
+    office: &'a str,
+    target: &'a str,
+    details: &'a str,
+    hash: &'a str,
+}
+
+impl<'a> From<&'a pb::AuditRecord> for AuditRow<'a> {
+    fn from(r: &'a pb::AuditRecord) -> AuditRow<'a> {
+        AuditRow {
+            seq: r.seq,
+            at: &r.at,
+            actor: &r.actor,
+            action: &r.action,
+            office: &r.office,
+            target: &r.target,
+            details: &r.details,
+            hash: &r.hash,
+        }
+    }
+}
+
+impl Tabular for AuditRow<'_> {
+    const HEADER: &'static [&'static str] = &["SEQ", "AT", "ACTOR", "ACTION", "OFFICE", "TARGET"];
+    const NOUN: &'static str = "record(s)";
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.seq.to_string(),
+            self.at.to_owned(),
+            self.actor.to_owned(),
+            self.action.to_owned(),
+            self.office.to_owned(),
+            self.target.to_owned(),
+        ]
+    }
+}
+
 /// Prints offices.
 pub(super) fn print_offices(
     out: &mut impl Write,

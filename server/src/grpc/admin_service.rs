@@ -29,7 +29,7 @@ const MAX_PAGE: u32 = 5_000;
 /// The AdminService handlers.
 #[derive(Debug)]
 pub(crate) struct AdminApi {
-    state: Arc<AppState>,
+    pub(super) state: Arc<AppState>,
 }
 
 impl AdminApi {
@@ -39,7 +39,7 @@ impl AdminApi {
 
     /// The administrator presenting the request's bearer token, if it may do `permission`. Every
     /// handler calls this first.
-    async fn authorize<T>(
+    pub(super) async fn authorize<T>(
         &self,
         request: &Request<T>,
         permission: Permission<'_>,
@@ -53,7 +53,7 @@ impl AdminApi {
         }
     }
 
-    async fn authenticate<T>(&self, request: &Request<T>) -> Result<Admin, ApiError> {
+    pub(super) async fn authenticate<T>(&self, request: &Request<T>) -> Result<Admin, ApiError> {
         let refused = || ApiError::unauthenticated("a valid administrator credential is required");
         let header = request.metadata().get("authorization").ok_or_else(refused)?;
         let value = header.to_str().map_err(|_| refused())?;
@@ -72,7 +72,7 @@ impl AdminApi {
 
     /// The offices whose data a listing shows: the filter, if the administrator may read it, or
     /// everything it may read.
-    fn listing_scope(
+    pub(super) fn listing_scope(
         &self,
         admin: &Admin,
         filter: Option<&Crpcen>,
@@ -89,7 +89,7 @@ impl AdminApi {
 
     /// A workstation the administrator may change. Outside its offices (or absent, for an
     /// office administrator) is PERMISSION_DENIED, so the answer reveals nothing.
-    async fn workstation_for_change(
+    pub(super) async fn workstation_for_change(
         &self,
         admin: &Admin,
         id: &str,
@@ -107,7 +107,7 @@ impl AdminApi {
     }
 }
 
-fn denied(permission: &Permission<'_>) -> ApiError {
+pub(super) fn denied(permission: &Permission<'_>) -> ApiError {
     match permission {
         Permission::Read(Some(office)) | Permission::Write(office) => {
             ApiError::denied(format!("office {office} is not in your offices"))
@@ -146,7 +146,7 @@ fn workstation_to_pb(ws: Workstation) -> pb::Workstation {
     }
 }
 
-fn optional_crpcen(field: &str, value: &str) -> Result<Option<Crpcen>, ApiError> {
+pub(super) fn optional_crpcen(field: &str, value: &str) -> Result<Option<Crpcen>, ApiError> {
     if value.trim().is_empty() { Ok(None) } else { parse_crpcen(field, value).map(Some) }
 }
 
@@ -171,7 +171,7 @@ fn mailbox_to_pb(mailbox: Mailbox) -> pb::Mailbox {
     }
 }
 
-fn parse_crpcen(field: &str, value: &str) -> Result<Crpcen, ApiError> {
+pub(super) fn parse_crpcen(field: &str, value: &str) -> Result<Crpcen, ApiError> {
     Crpcen::parse(value).map_err(|e| ApiError::invalid(format!("{field}: {e}")))
 }
 
@@ -669,5 +669,106 @@ impl AdminService for AdminApi {
         }
         tracing::info!(admin = %admin.name, revoked = %name, "administrator revoked");
         Ok(Response::new(pb::RevokeAdminResponse {}))
+    }
+
+    async fn get_password_policy(
+        &self,
+        request: Request<pb::GetPasswordPolicyRequest>,
+    ) -> Result<Response<pb::GetPasswordPolicyResponse>, Status> {
+        self.get_password_policy_impl(request).await
+    }
+
+    async fn set_password_policy(
+        &self,
+        request: Request<pb::SetPasswordPolicyRequest>,
+    ) -> Result<Response<pb::SetPasswordPolicyResponse>, Status> {
+        self.set_password_policy_impl(request).await
+    }
+
+    async fn issue_provisional(
+        &self,
+        request: Request<pb::IssueProvisionalRequest>,
+    ) -> Result<Response<pb::IssueProvisionalResponse>, Status> {
+        self.issue_provisional_impl(request).await
+    }
+
+    async fn cancel_provisional(
+        &self,
+        request: Request<pb::CancelProvisionalRequest>,
+    ) -> Result<Response<pb::CancelProvisionalResponse>, Status> {
+        self.cancel_provisional_impl(request).await
+    }
+
+    async fn reissue_provisional(
+        &self,
+        request: Request<pb::ReissueProvisionalRequest>,
+    ) -> Result<Response<pb::ReissueProvisionalResponse>, Status> {
+        self.reissue_provisional_impl(request).await
+    }
+
+    async fn list_rotations(
+        &self,
+        request: Request<pb::ListRotationsRequest>,
+    ) -> Result<Response<pb::ListRotationsResponse>, Status> {
+        self.list_rotations_impl(request).await
+    }
+
+    async fn disclose_provisional(
+        &self,
+        request: Request<pb::DiscloseProvisionalRequest>,
+    ) -> Result<Response<pb::DiscloseProvisionalResponse>, Status> {
+        self.disclose_provisional_impl(request).await
+    }
+
+    async fn assign_workstation(
+        &self,
+        request: Request<pb::AssignWorkstationRequest>,
+    ) -> Result<Response<pb::AssignWorkstationResponse>, Status> {
+        let (admin, ws, mailbox) = self
+            .assignment(&request, &request.get_ref().workstation_id, &request.get_ref().mailbox)
+            .await?;
+        self.state
+            .store
+            .assign_mailbox(&ws.id, &mailbox, &Actor::admin(&admin), self.state.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        tracing::info!(admin = %admin.name, workstation = %ws.id, mailbox = %mailbox.address, "mailbox assigned");
+        Ok(Response::new(pb::AssignWorkstationResponse {}))
+    }
+
+    async fn unassign_workstation(
+        &self,
+        request: Request<pb::UnassignWorkstationRequest>,
+    ) -> Result<Response<pb::UnassignWorkstationResponse>, Status> {
+        let (admin, ws, mailbox) = self
+            .assignment(&request, &request.get_ref().workstation_id, &request.get_ref().mailbox)
+            .await?;
+        match self
+            .state
+            .store
+            .unassign_mailbox(&ws.id, &mailbox, &Actor::admin(&admin), self.state.clock.now())
+            .await
+        {
+            Ok(()) => Ok(Response::new(pb::UnassignWorkstationResponse {})),
+            Err(store::Error::NotFound) => {
+                Err(ApiError::NotFound(format!("{} is not assigned to {}", mailbox.address, ws.id))
+                    .into())
+            }
+            Err(other) => Err(ApiError::from(other).into()),
+        }
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
+        self.list_audit_records_impl(request).await
+    }
+
+    async fn verify_audit(
+        &self,
+        request: Request<pb::VerifyAuditRequest>,
+    ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
+        self.verify_audit_impl(request).await
     }
 }

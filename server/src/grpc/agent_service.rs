@@ -17,6 +17,7 @@ use super::{AppState, rfc3339};
 use crate::audit::Actor;
 use crate::domain::Text;
 use crate::pki::{self, AgentCertificate};
+use crate::rotation::Disclosure;
 use crate::store;
 use crate::token::{Token, TokenKind};
 use crate::workstation::{
@@ -384,6 +385,50 @@ impl AgentService for AgentApi {
             office: agent.workstation.office.to_string(),
             server_time: rfc3339(now),
         }))
+    }
+
+    async fn get_pending_rotations(
+        &self,
+        request: Request<pb::GetPendingRotationsRequest>,
+    ) -> Result<Response<pb::GetPendingRotationsResponse>, Status> {
+        let agent = self.authenticate(&request).await?;
+        let ws = &agent.workstation;
+        let now = self.state.clock.now();
+        let policy =
+            self.state.store.password_policy(Some(&ws.office)).await.map_err(ApiError::from)?;
+        // The delivery is audited (and the rotations marked delivered) before anything is decrypted.
+        let sealed = self
+            .state
+            .store
+            .disclose_rotations(Disclosure::Delivery(&ws.id), &Actor::workstation(&ws.id), now)
+            .await
+            .map_err(ApiError::from)?;
+        let mut rotations = Vec::with_capacity(sealed.len());
+        for (rotation, sealed) in sealed {
+            let password = self
+                .state
+                .escrow
+                .open(&sealed, rotation.mailbox_id, &rotation.id)
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            rotations.push(pb::PendingRotation {
+                rotation_id: rotation.id,
+                mailbox: rotation.address.to_string(),
+                display_name: rotation.display_name,
+                provisional_password: secrecy::ExposeSecret::expose_secret(&password).to_owned(),
+                expires_at: rfc3339(rotation.expires_at),
+                policy: Some(pb::AgentPasswordPolicy {
+                    min_length: policy.min_length,
+                    require_lower: policy.require_lower,
+                    require_upper: policy.require_upper,
+                    require_digit: policy.require_digit,
+                    require_special: policy.require_special,
+                }),
+            });
+        }
+        if !rotations.is_empty() {
+            tracing::info!(workstation = %ws.id, count = rotations.len(), "rotations delivered");
+        }
+        Ok(Response::new(pb::GetPendingRotationsResponse { rotations }))
     }
 }
 

@@ -109,6 +109,7 @@ fn office_from_row(row: &PgRow) -> Result<Office, Error> {
 
 fn mailbox_from_row(row: &PgRow) -> Result<Mailbox, Error> {
     Ok(Mailbox {
+        id: row.try_get("id")?,
         address: MailboxAddress::parse_stored(row.try_get("address")?)
             .map_err(|_| Error::Corrupt("mailboxes"))?,
         display_name: row.try_get("display_name")?,
@@ -256,7 +257,7 @@ super::shared::impl_store!(PostgresStore {
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error> {
         let rows = sqlx::query(
-            "SELECT address, display_name, created_at FROM mailboxes \
+            "SELECT id, address, display_name, created_at FROM mailboxes \
              WHERE ($1::text IS NULL OR office = $1) AND address > $2 ORDER BY address LIMIT $3",
         )
         .bind(office.map(Crpcen::as_str))

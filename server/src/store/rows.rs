@@ -115,3 +115,79 @@ pub(super) const WORKSTATION_COLUMNS: &str = "id, office, hostname, os, agent_ve
 
 pub(super) const TOKEN_COLUMNS: &str =
     "id, office, uses_left, expires_at, last_used_at, revoked_at, created_by, created_at";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct PolicyRow {
+    pub(super) min_length: i64,
+    pub(super) require_lower: bool,
+    pub(super) require_upper: bool,
+    pub(super) require_digit: bool,
+    pub(super) require_special: bool,
+    pub(super) provisional_length: i64,
+}
+
+impl From<PolicyRow> for crate::password::PasswordPolicy {
+    fn from(row: PolicyRow) -> crate::password::PasswordPolicy {
+        crate::password::PasswordPolicy {
+            min_length: u32::try_from(row.min_length).unwrap_or(crate::password::MIN_LENGTH_FLOOR),
+            require_lower: row.require_lower,
+            require_upper: row.require_upper,
+            require_digit: row.require_digit,
+            require_special: row.require_special,
+            provisional_length: u32::try_from(row.provisional_length).unwrap_or(16),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RotationRow {
+    pub(super) id: String,
+    pub(super) mailbox_id: i64,
+    pub(super) address: String,
+    pub(super) display_name: String,
+    pub(super) office: String,
+    pub(super) status: String,
+    pub(super) issued_by: String,
+    pub(super) issued_at: OffsetDateTime,
+    pub(super) expires_at: OffsetDateTime,
+    pub(super) delivered_at: Option<OffsetDateTime>,
+    pub(super) closed_at: Option<OffsetDateTime>,
+    pub(super) key_id: Option<String>,
+    pub(super) nonce: Option<Vec<u8>>,
+    pub(super) ciphertext: Option<Vec<u8>>,
+}
+
+impl RotationRow {
+    pub(super) fn into_rotation(
+        self,
+    ) -> Result<(crate::rotation::Rotation, Option<crate::escrow::Sealed>), Error> {
+        let sealed = match (self.key_id, self.nonce, self.ciphertext) {
+            (Some(key_id), Some(nonce), Some(ciphertext)) => {
+                Some(crate::escrow::Sealed { key_id, nonce, ciphertext })
+            }
+            _ => None,
+        };
+        let rotation = crate::rotation::Rotation {
+            id: self.id,
+            mailbox_id: self.mailbox_id,
+            address: crate::domain::MailboxAddress::parse_stored(&self.address)
+                .map_err(|_| Error::Corrupt("rotations"))?,
+            display_name: self.display_name,
+            office: crpcen(&self.office, "rotations")?,
+            status: crate::rotation::RotationStatus::parse(&self.status)
+                .ok_or(Error::Corrupt("rotations"))?,
+            issued_by: self.issued_by,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            delivered_at: self.delivered_at,
+            closed_at: self.closed_at,
+        };
+        Ok((rotation, sealed))
+    }
+}
+
+pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, m.display_name, r.office, r.status, \
+     r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext \
+     FROM rotations r JOIN mailboxes m ON m.id = r.mailbox_id";
+
+pub(super) const OPEN: &str = "r.status IN ('issued', 'delivered')";

@@ -465,6 +465,340 @@ macro_rules! impl_store {
             .await?;
             Ok(taken.is_some_and(|expires_at| expires_at > now))
         }
+
+        async fn get_mailbox(&self, address: &crate::domain::MailboxAddress) -> Result<crate::domain::Mailbox, Error> {
+            let row: (i64, String, String, time::OffsetDateTime) =
+                sqlx::query_as("SELECT id, address, display_name, created_at FROM mailboxes WHERE address = $1")
+                    .bind(address.as_str())
+                    .fetch_one(self.read_pool())
+                    .await?;
+            Ok(crate::domain::Mailbox {
+                id: row.0,
+                address: crate::domain::MailboxAddress::parse_stored(&row.1).map_err(|_| Error::Corrupt("mailboxes"))?,
+                display_name: row.2,
+                created_at: row.3,
+            })
+        }
+
+        async fn password_policy(
+            &self,
+            office: Option<&crate::domain::Crpcen>,
+        ) -> Result<crate::password::PasswordPolicy, Error> {
+            let scopes: Vec<&str> = match office {
+                Some(office) => vec![office.as_str(), "global"],
+                None => vec!["global"],
+            };
+            for scope in scopes {
+                let row: Option<super::rows::PolicyRow> = sqlx::query_as(
+                    "SELECT min_length, require_lower, require_upper, require_digit, require_special, provisional_length \
+                     FROM password_policies WHERE scope = $1",
+                )
+                .bind(scope)
+                .fetch_optional(self.read_pool())
+                .await?;
+                if let Some(row) = row {
+                    return Ok(row.into());
+                }
+            }
+            Ok(crate::password::PasswordPolicy::default())
+        }
+
+        async fn set_password_policy(
+            &self,
+            office: Option<&crate::domain::Crpcen>,
+            policy: &crate::password::PasswordPolicy,
+            actor: &crate::audit::Actor,
+            at: time::OffsetDateTime,
+        ) -> Result<(), Error> {
+            let mut tx = self.write_pool().begin().await?;
+            let scope = office.map_or("global", |o| o.as_str());
+            sqlx::query(
+                "INSERT INTO password_policies (scope, min_length, require_lower, require_upper, require_digit, \
+                 require_special, provisional_length, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (scope) DO UPDATE SET min_length = excluded.min_length, \
+                 require_lower = excluded.require_lower, require_upper = excluded.require_upper, \
+                 require_digit = excluded.require_digit, require_special = excluded.require_special, \
+                 provisional_length = excluded.provisional_length, updated_at = excluded.updated_at",
+            )
+            .bind(scope)
+            .bind(i64::from(policy.min_length))
+            .bind(policy.require_lower)
+            .bind(policy.require_upper)
+            .bind(policy.require_digit)
+            .bind(policy.require_special)
+            .bind(i64::from(policy.provisional_length))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let event = crate::audit::AuditEvent {
+                actor: actor.clone(),
+                action: "password_policy.set",
+                office: office.cloned(),
+                target: scope.to_owned(),
+                details: serde_json::json!({
+                    "min_length": policy.min_length,
+                    "require_lower": policy.require_lower,
+                    "require_upper": policy.require_upper,
+                    "require_digit": policy.require_digit,
+                    "require_special": policy.require_special,
+                    "provisional_length": policy.provisional_length,
+                }),
+            };
+            append_audit(&mut tx, &event, at).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn assign_mailbox(
+            &self,
+            workstation_id: &str,
+            mailbox: &crate::domain::Mailbox,
+            actor: &crate::audit::Actor,
+            at: time::OffsetDateTime,
+        ) -> Result<(), Error> {
+            let mut tx = self.write_pool().begin().await?;
+            let done = sqlx::query(
+                "INSERT INTO workstation_mailboxes (workstation_id, mailbox_id, assigned_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(workstation_id)
+            .bind(mailbox.id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                let event = crate::audit::AuditEvent {
+                    actor: actor.clone(),
+                    action: "workstation.assign",
+                    office: Some(mailbox.address.office().clone()),
+                    target: workstation_id.to_owned(),
+                    details: serde_json::json!({ "mailbox": mailbox.address.as_str() }),
+                };
+                append_audit(&mut tx, &event, at).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn unassign_mailbox(
+            &self,
+            workstation_id: &str,
+            mailbox: &crate::domain::Mailbox,
+            actor: &crate::audit::Actor,
+            at: time::OffsetDateTime,
+        ) -> Result<(), Error> {
+            let mut tx = self.write_pool().begin().await?;
+            let done = sqlx::query("DELETE FROM workstation_mailboxes WHERE workstation_id = $1 AND mailbox_id = $2")
+                .bind(workstation_id)
+                .bind(mailbox.id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(Error::NotFound);
+            }
+            let event = crate::audit::AuditEvent {
+                actor: actor.clone(),
+                action: "workstation.unassign",
+                office: Some(mailbox.address.office().clone()),
+                target: workstation_id.to_owned(),
+                details: serde_json::json!({ "mailbox": mailbox.address.as_str() }),
+            };
+            append_audit(&mut tx, &event, at).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn open_rotations(
+            &self,
+            rotations: &[crate::rotation::NewRotation],
+            actor: &crate::audit::Actor,
+            at: time::OffsetDateTime,
+        ) -> Result<(), Error> {
+            let mut tx = self.write_pool().begin().await?;
+            let mut by_office: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
+            for rotation in rotations {
+                let office: String = sqlx::query_scalar(
+                    "INSERT INTO rotations (id, mailbox_id, office, status, key_id, nonce, ciphertext, issued_by, \
+                     issued_at, expires_at) \
+                     SELECT $1, m.id, m.office, 'issued', $3, $4, $5, $6, $7, $8 FROM mailboxes m WHERE m.id = $2 \
+                     RETURNING office",
+                )
+                .bind(&rotation.id)
+                .bind(rotation.mailbox_id)
+                .bind(&rotation.sealed.key_id)
+                .bind(&rotation.sealed.nonce)
+                .bind(&rotation.sealed.ciphertext)
+                .bind(actor.as_str())
+                .bind(at)
+                .bind(rotation.expires_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                by_office.entry(office).or_default().push(serde_json::json!({
+                    "rotation": rotation.id,
+                    "mailbox_id": rotation.mailbox_id,
+                    "expires_at": crate::audit::unix_micros(rotation.expires_at),
+                }));
+            }
+            for (office, opened) in by_office {
+                let event = crate::audit::AuditEvent {
+                    actor: actor.clone(),
+                    action: "provisional.issue",
+                    office: crate::domain::Crpcen::parse(&office).ok(),
+                    target: office.clone(),
+                    details: serde_json::json!({ "rotations": opened }),
+                };
+                append_audit(&mut tx, &event, at).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn list_rotations(
+            &self,
+            office: Option<&crate::domain::Crpcen>,
+            open_only: bool,
+        ) -> Result<Vec<crate::rotation::Rotation>, Error> {
+            let rows: Vec<super::rows::RotationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{} WHERE (CAST($1 AS TEXT) IS NULL OR r.office = $1) AND ({} OR NOT $2) \
+                 ORDER BY r.issued_at DESC, m.address",
+                super::rows::ROTATION_SELECT,
+                super::rows::OPEN
+            )))
+            .bind(office.map(|o| o.as_str()))
+            .bind(open_only)
+            .fetch_all(self.read_pool())
+            .await?;
+            rows.into_iter().map(|row| row.into_rotation().map(|(rotation, _)| rotation)).collect()
+        }
+
+        async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<crate::rotation::Rotation>, Error> {
+            let row: Option<super::rows::RotationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{} WHERE r.mailbox_id = $1 AND {}",
+                super::rows::ROTATION_SELECT,
+                super::rows::OPEN
+            )))
+            .bind(mailbox_id)
+            .fetch_optional(self.read_pool())
+            .await?;
+            row.map(|row| row.into_rotation().map(|(rotation, _)| rotation)).transpose()
+        }
+
+        async fn close_rotations(
+            &self,
+            ids: &[String],
+            status: crate::rotation::RotationStatus,
+            actor: &crate::audit::Actor,
+            at: time::OffsetDateTime,
+        ) -> Result<u64, Error> {
+            let mut tx = self.write_pool().begin().await?;
+            let mut closed = 0;
+            for id in ids {
+                let office: Option<String> = sqlx::query_scalar(
+                    "UPDATE rotations SET status = $2, closed_at = $3, key_id = NULL, nonce = NULL, ciphertext = NULL \
+                     WHERE id = $1 AND status IN ('issued', 'delivered') RETURNING office",
+                )
+                .bind(id)
+                .bind(status.as_str())
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(office) = office else { continue };
+                closed += 1;
+                let event = crate::audit::AuditEvent {
+                    actor: actor.clone(),
+                    action: match status {
+                        crate::rotation::RotationStatus::Completed => "rotation.complete",
+                        crate::rotation::RotationStatus::Failed => "rotation.fail",
+                        crate::rotation::RotationStatus::Expired => "rotation.expire",
+                        _ => "rotation.cancel",
+                    },
+                    office: crate::domain::Crpcen::parse(&office).ok(),
+                    target: id.clone(),
+                    details: serde_json::json!({ "escrow": "destroyed" }),
+                };
+                append_audit(&mut tx, &event, at).await?;
+            }
+            tx.commit().await?;
+            Ok(closed)
+        }
+
+        async fn expire_rotations(&self, now: time::OffsetDateTime) -> Result<u64, Error> {
+            let due: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM rotations WHERE status IN ('issued', 'delivered') AND expires_at <= $1 ORDER BY id",
+            )
+            .bind(now)
+            .fetch_all(self.read_pool())
+            .await?;
+            if due.is_empty() {
+                return Ok(0);
+            }
+            self.close_rotations(&due, crate::rotation::RotationStatus::Expired, &crate::audit::Actor::system(), now)
+                .await
+        }
+
+        async fn disclose_rotations(
+            &self,
+            disclosure: crate::rotation::Disclosure<'_>,
+            actor: &crate::audit::Actor,
+            at: time::OffsetDateTime,
+        ) -> Result<Vec<(crate::rotation::Rotation, crate::escrow::Sealed)>, Error> {
+            use crate::rotation::Disclosure;
+            let mut tx = self.write_pool().begin().await?;
+            let (filter, key) = match disclosure {
+                Disclosure::Export(office) | Disclosure::Letters(office) => ("r.office = $1", office.as_str()),
+                Disclosure::Delivery(workstation) => (
+                    "r.mailbox_id IN (SELECT a.mailbox_id FROM workstation_mailboxes a \
+                     JOIN workstations w ON w.id = a.workstation_id \
+                     WHERE a.workstation_id = $1 AND w.office = r.office AND w.status = 'active')",
+                    workstation,
+                ),
+            };
+            let rows: Vec<super::rows::RotationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{} WHERE {filter} AND {} AND r.expires_at > $2 ORDER BY m.address",
+                super::rows::ROTATION_SELECT,
+                super::rows::OPEN
+            )))
+            .bind(key)
+            .bind(at)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut disclosed = Vec::with_capacity(rows.len());
+            for row in rows {
+                let (rotation, sealed) = row.into_rotation()?;
+                let sealed = sealed.ok_or(Error::Corrupt("rotations"))?;
+                disclosed.push((rotation, sealed));
+            }
+            let mut by_office: std::collections::BTreeMap<&crate::domain::Crpcen, Vec<&str>> = Default::default();
+            for (rotation, _) in &disclosed {
+                by_office.entry(&rotation.office).or_default().push(rotation.id.as_str());
+            }
+            for (office, ids) in &by_office {
+                let event = crate::audit::AuditEvent {
+                    actor: actor.clone(),
+                    action: disclosure.action(),
+                    office: Some((*office).clone()),
+                    target: match disclosure {
+                        Disclosure::Delivery(workstation) => workstation.to_owned(),
+                        _ => office.to_string(),
+                    },
+                    details: serde_json::json!({ "rotations": ids }),
+                };
+                append_audit(&mut tx, &event, at).await?;
+            }
+            if let Disclosure::Delivery(_) = disclosure {
+                for (rotation, _) in &disclosed {
+                    sqlx::query(
+                        "UPDATE rotations SET status = 'delivered', delivered_at = COALESCE(delivered_at, $2) WHERE id = $1",
+                    )
+                    .bind(&rotation.id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(disclosed)
+        }
         }
     };
 }

@@ -121,6 +121,7 @@ fn office_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Office, Error> {
 
 fn mailbox_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, Error> {
     Ok(Mailbox {
+        id: row.try_get("id")?,
         address: MailboxAddress::parse_stored(row.try_get("address")?)
             .map_err(|_| Error::Corrupt("mailboxes"))?,
         display_name: row.try_get("display_name")?,
@@ -280,7 +281,7 @@ super::shared::impl_store!(SqliteStore {
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error> {
         let rows = sqlx::query(
-            "SELECT address, display_name, created_at FROM mailboxes \
+            "SELECT id, address, display_name, created_at FROM mailboxes \
              WHERE ($1 IS NULL OR office = $1) AND address > $2 ORDER BY address LIMIT $3",
         )
         .bind(office.map(Crpcen::as_str))

@@ -125,6 +125,71 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
         "RevokeAdmin" => {
             code(client.revoke_admin(pb::RevokeAdminRequest { name: "bootstrap".into() }).await)
         }
+        "GetPasswordPolicy" => {
+            code(client.get_password_policy(pb::GetPasswordPolicyRequest { office }).await)
+        }
+        "SetPasswordPolicy" => code(
+            client
+                .set_password_policy(pb::SetPasswordPolicyRequest {
+                    office,
+                    policy: Some(pb::PasswordPolicy {
+                        min_length: 12,
+                        provisional_length: 16,
+                        ..Default::default()
+                    }),
+                })
+                .await,
+        ),
+        "IssueProvisional" => code(
+            client
+                .issue_provisional(pb::IssueProvisionalRequest { office, ..Default::default() })
+                .await,
+        ),
+        "CancelProvisional" => code(
+            client
+                .cancel_provisional(pb::CancelProvisionalRequest { office, ..Default::default() })
+                .await,
+        ),
+        "ReissueProvisional" => code(
+            client
+                .reissue_provisional(pb::ReissueProvisionalRequest {
+                    mailbox: "a.b@75001.mailnot.fr".into(),
+                })
+                .await,
+        ),
+        "ListRotations" => {
+            code(client.list_rotations(pb::ListRotationsRequest { office, open_only: false }).await)
+        }
+        "DiscloseProvisional" => code(
+            client
+                .disclose_provisional(pb::DiscloseProvisionalRequest {
+                    office,
+                    purpose: pb::DisclosurePurpose::Export.into(),
+                })
+                .await,
+        ),
+        "AssignWorkstation" => code(
+            client
+                .assign_workstation(pb::AssignWorkstationRequest {
+                    workstation_id: theirs.workstation_id.clone(),
+                    mailbox: "a.b@75001.mailnot.fr".into(),
+                })
+                .await,
+        ),
+        "UnassignWorkstation" => code(
+            client
+                .unassign_workstation(pb::UnassignWorkstationRequest {
+                    workstation_id: theirs.workstation_id.clone(),
+                    mailbox: "a.b@75001.mailnot.fr".into(),
+                })
+                .await,
+        ),
+        "ListAuditRecords" => code(
+            client
+                .list_audit_records(pb::ListAuditRecordsRequest { office, ..Default::default() })
+                .await,
+        ),
+        "VerifyAudit" => code(client.verify_audit(pb::VerifyAuditRequest {}).await),
         other => panic!(
             "AdminService.{other} is missing from the role test: add it with its expected codes"
         ),
@@ -149,6 +214,17 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("UnlockWorkstation", Denied, Denied),
         ("ListAdmins", Denied, Denied),
         ("RevokeAdmin", Denied, Denied),
+        ("GetPasswordPolicy", Denied, Ok),
+        ("SetPasswordPolicy", Denied, Denied),
+        ("IssueProvisional", Denied, Denied),
+        ("CancelProvisional", Denied, Denied),
+        ("ReissueProvisional", Denied, Denied),
+        ("ListRotations", Denied, Ok),
+        ("DiscloseProvisional", Denied, Denied),
+        ("AssignWorkstation", Denied, Denied),
+        ("UnassignWorkstation", Denied, Denied),
+        ("ListAuditRecords", Denied, Ok),
+        ("VerifyAudit", Denied, Ok),
     ];
     let covered: BTreeSet<String> = expected.iter().map(|(rpc, _, _)| (*rpc).to_owned()).collect();
     assert_eq!(covered, admin_rpcs(), "every AdminService RPC is tried");

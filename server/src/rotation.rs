@@ -1,0 +1,131 @@
+//! Rotations: one mailbox's move from a provisional password to a personal one.
+//!
+//! A rotation is opened with a provisional password sealed in escrow, delivered to the workstation
+//! assigned to the mailbox, and closed as completed, failed, cancelled or expired; closing destroys
+//! the escrowed password (the database refuses a closed rotation that still holds one). A mailbox
+//! has at most one open rotation.
+
+use time::OffsetDateTime;
+
+use crate::domain::{Crpcen, MailboxAddress};
+use crate::escrow::Sealed;
+
+/// Where a rotation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationStatus {
+    /// Opened; the provisional password is in escrow.
+    Issued,
+    /// Handed to the assigned workstation.
+    Delivered,
+    /// The personal password is in place (reported by the agent).
+    Completed,
+    /// Given up for good.
+    Failed,
+    /// Cancelled by an administrator.
+    Cancelled,
+    /// The provisional password's validity ran out.
+    Expired,
+}
+
+impl RotationStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationStatus::Issued => "issued",
+            RotationStatus::Delivered => "delivered",
+            RotationStatus::Completed => "completed",
+            RotationStatus::Failed => "failed",
+            RotationStatus::Cancelled => "cancelled",
+            RotationStatus::Expired => "expired",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(value: &str) -> Option<RotationStatus> {
+        [
+            RotationStatus::Issued,
+            RotationStatus::Delivered,
+            RotationStatus::Completed,
+            RotationStatus::Failed,
+            RotationStatus::Cancelled,
+            RotationStatus::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+
+    /// Whether the rotation is still open (its password in escrow).
+    pub fn is_open(self) -> bool {
+        matches!(self, RotationStatus::Issued | RotationStatus::Delivered)
+    }
+}
+
+/// A rotation as administrators see it (never the password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// `rot-` and 16 hex digits.
+    pub id: String,
+    /// The mailbox's database id (part of the escrow's associated data).
+    pub mailbox_id: i64,
+    /// The mailbox.
+    pub address: MailboxAddress,
+    /// The person's name.
+    pub display_name: String,
+    /// The mailbox's office.
+    pub office: Crpcen,
+    /// Where it stands.
+    pub status: RotationStatus,
+    /// Who opened it.
+    pub issued_by: String,
+    /// When.
+    pub issued_at: OffsetDateTime,
+    /// When the provisional password stops being valid.
+    pub expires_at: OffsetDateTime,
+    /// When it was handed to the workstation.
+    pub delivered_at: Option<OffsetDateTime>,
+    /// When it was closed.
+    pub closed_at: Option<OffsetDateTime>,
+}
+
+/// A rotation to open.
+#[derive(Debug, Clone)]
+pub struct NewRotation {
+    /// Its id.
+    pub id: String,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// The sealed provisional password.
+    pub sealed: Sealed,
+    /// Its expiry.
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a disclosure covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure<'a> {
+    /// An administrator exports an office's open rotations for Exchange.
+    Export(&'a Crpcen),
+    /// An administrator prints an office's letters.
+    Letters(&'a Crpcen),
+    /// A workstation fetches the open rotations of the mailboxes assigned to it.
+    Delivery(&'a str),
+}
+
+impl Disclosure<'_> {
+    /// The audit action.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Disclosure::Export(_) => "provisional.export",
+            Disclosure::Letters(_) => "provisional.letters",
+            Disclosure::Delivery(_) => "provisional.deliver",
+        }
+    }
+}
+
+/// A new rotation id.
+pub fn new_rotation_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("rot-{}", hex::encode(bytes))
+}

@@ -1,0 +1,345 @@
+//! Provisional passwords end to end: issue, escrow, delivery to the assigned agent only, export
+//! for Exchange, letters, audit trail, and the secrets' absence from the database and the logs.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use secrecy::ExposeSecret;
+use sesame_agent::identity::StateDir;
+use sesame_proto::v1 as pb;
+use sesame_proto::v1::agent_service_client::AgentServiceClient;
+use tonic::Code;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
+
+use super::code_of;
+use super::identity::{token, try_enroll};
+use crate::{TestServer, write_file};
+
+/// Everything logged by every server of this test binary at trace level.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("sesame_server=trace,info")
+            .with_writer(move || LogWriter(writer.clone()))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn enroll(
+    server: &TestServer,
+    office: &str,
+    dir: &std::path::Path,
+    name: &str,
+) -> (StateDir, String) {
+    let token = token(server, office, &[]).await;
+    let state = StateDir::new(&dir.join(name));
+    try_enroll(server, &state, &token).await.unwrap();
+    let id = state.load().unwrap().workstation_id;
+    (state, id)
+}
+
+async fn pending(server: &TestServer, state: &StateDir) -> Vec<pb::PendingRotation> {
+    let identity = state.load().unwrap();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&identity.ca_pem))
+        .identity(TlsIdentity::from_pem(&identity.cert_pem, identity.key_pem.expose_secret()));
+    let channel = Endpoint::from_shared(server.url())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    AgentServiceClient::new(channel)
+        .get_pending_rotations(pb::GetPendingRotationsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .rotations
+}
+
+fn csv_passwords(path: &std::path::Path) -> Vec<(String, String)> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader.records().map(|r| r.unwrap()).map(|r| (r[0].to_owned(), r[2].to_owned())).collect()
+}
+
+async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &TestServer) {
+    let logs = captured_logs();
+    server.sesamectl(&["office", "add", "01234", "--name", "Office Dupont"]).await.unwrap();
+    server.sesamectl(&["office", "add", "75001", "--name", "Étude Martin"]).await.unwrap();
+    let people = "address,display_name\n\
+                  dupont.jean@01234.mailnot.fr,Jean Dupont\n\
+                  durand.marie@01234.mailnot.fr,Marie Durand\n\
+                  martin.paul@75001.mailnot.fr,Paul Martin\n";
+    let file = write_file(server.data_dir(), "people.csv", people);
+    server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (assigned, assigned_id) = enroll(server, "01234", dir.path(), "assigned").await;
+    let (unassigned, _) = enroll(server, "01234", dir.path(), "unassigned").await;
+    let (other_office, other_id) = enroll(server, "75001", dir.path(), "other").await;
+    server
+        .sesamectl(&["workstation", "assign", &assigned_id, "dupont.jean@01234.mailnot.fr"])
+        .await
+        .unwrap();
+    let (code, message) = code_of(
+        server
+            .sesamectl(&["workstation", "assign", &other_id, "dupont.jean@01234.mailnot.fr"])
+            .await,
+    );
+    assert_eq!(code, Code::InvalidArgument, "a workstation only serves its own office: {message}");
+
+    // Issue for the office; one open rotation per mailbox.
+    let issued = server
+        .sesamectl(&["provisional", "issue", "--office", "01234", "-o", "json"])
+        .await
+        .unwrap();
+    let issued: Vec<serde_json::Value> = serde_json::from_str(
+        issued.split("\n]").next().map(|s| format!("{s}\n]")).unwrap().as_str(),
+    )
+    .unwrap();
+    assert_eq!(issued.len(), 2);
+    assert!(issued.iter().all(|r| r["status"] == "issued"));
+    let again = server.sesamectl(&["provisional", "issue", "--office", "01234"]).await.unwrap();
+    assert!(again.contains("2 mailbox(es) skipped"), "{again}");
+    let (code, _) = code_of(
+        server
+            .sesamectl(&["provisional", "issue", "--mailbox", "dupont.jean@01234.mailnot.fr"])
+            .await,
+    );
+    assert_eq!(code, Code::AlreadyExists);
+
+    // Export for Exchange: owner-only files.
+    let csv_path = dir.path().join("export.csv");
+    let out = server
+        .sesamectl(&[
+            "provisional",
+            "export",
+            "--office",
+            "01234",
+            "--format",
+            "csv",
+            "--out",
+            csv_path.to_str().unwrap(),
+        ])
+        .await
+        .unwrap();
+    assert!(out.starts_with("2 provisional password(s)"), "{out}");
+    let exported = csv_passwords(&csv_path);
+    assert_eq!(exported.len(), 2);
+    let policy = sesame_server::password::PasswordPolicy::default();
+    for (_, password) in &exported {
+        assert!(policy.check(password).is_empty() && password.len() == 16, "{password:?}");
+    }
+    let ps_path = dir.path().join("export.ps1");
+    server
+        .sesamectl(&[
+            "provisional",
+            "export",
+            "--office",
+            "01234",
+            "--format",
+            "powershell",
+            "--out",
+            ps_path.to_str().unwrap(),
+        ])
+        .await
+        .unwrap();
+    let script = std::fs::read_to_string(&ps_path).unwrap();
+    assert!(
+        script.contains("Set-ADAccountPassword") && script.contains("-ChangePasswordAtLogon $true")
+    );
+    #[cfg(unix)]
+    for path in [&csv_path, &ps_path] {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    // Only the assigned workstation of the same office receives the rotation.
+    let delivered = pending(server, &assigned).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].mailbox, "dupont.jean@01234.mailnot.fr");
+    let dupont = exported.iter().find(|(a, _)| a == "dupont.jean@01234.mailnot.fr").unwrap();
+    assert_eq!(delivered[0].provisional_password, dupont.1);
+    assert_eq!(delivered[0].policy.as_ref().unwrap().min_length, 10);
+    assert!(pending(server, &unassigned).await.is_empty(), "same office, not assigned: nothing");
+    assert!(pending(server, &other_office).await.is_empty(), "another office: nothing");
+    let listed = server
+        .sesamectl(&["provisional", "list", "--office", "01234", "-o", "json"])
+        .await
+        .unwrap();
+    assert!(listed.contains("\"status\": \"delivered\""), "{listed}");
+
+    // Letters: a real PDF, one page per person, in French.
+    let pdf = dir.path().join("letters.pdf");
+    server
+        .sesamectl(&["provisional", "letters", "--office", "01234", "--out", pdf.to_str().unwrap()])
+        .await
+        .unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .args([pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert_eq!(text.matches('\u{c}').count(), 2, "one page per person");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "Mot de passe provisoire",
+        "RETIREZ VOTRE CLÉ REAL",
+        "au moins 10 caractères",
+        "une majuscule",
+        "Jean Dupont",
+        "Marie Durand",
+        "dupont.jean@01234.mailnot.fr",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from the letters:\n{text}");
+    }
+    for (_, password) in &exported {
+        assert!(text.contains(password.as_str()), "each letter carries its password");
+    }
+
+    // The audit trail records every disclosure and verifies.
+    let audit =
+        server.sesamectl(&["audit", "list", "--office", "01234", "-o", "json"]).await.unwrap();
+    for action in [
+        "provisional.issue",
+        "provisional.export",
+        "provisional.deliver",
+        "provisional.letters",
+        "workstation.assign",
+    ] {
+        assert!(audit.contains(action), "{action} missing from the audit trail");
+    }
+    assert!(
+        audit.contains(&format!("workstation:{assigned_id}")),
+        "deliveries are attributed to the workstation"
+    );
+    assert!(
+        server
+            .sesamectl(&["audit", "verify"])
+            .await
+            .unwrap()
+            .starts_with("The audit trail is intact")
+    );
+
+    // Neither the database nor the logs hold a provisional password.
+    let dump = if server.database().is_postgres() {
+        server.database().dump_text().await.into_bytes()
+    } else {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(server.data_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().contains("sesame.db") {
+                bytes.extend(std::fs::read(&path).unwrap());
+            }
+        }
+        bytes
+    };
+    let dump = String::from_utf8_lossy(&dump).into_owned();
+    assert!(dump.contains("dupont.jean@01234.mailnot.fr"));
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(logged.contains("provisional passwords disclosed"), "the logs were captured");
+    for (_, password) in &exported {
+        assert!(!dump.contains(password.as_str()), "the database holds a provisional password");
+        assert!(!logged.contains(password.as_str()), "the logs hold a provisional password");
+    }
+
+    // Cancelling destroys the escrow: nothing left to export.
+    let out = server.sesamectl(&["provisional", "cancel", "--office", "01234"]).await.unwrap();
+    assert!(out.starts_with("2 rotation(s) cancelled"), "{out}");
+    let out = server
+        .sesamectl(&[
+            "provisional",
+            "export",
+            "--office",
+            "01234",
+            "--format",
+            "csv",
+            "--out",
+            csv_path.to_str().unwrap(),
+        ])
+        .await
+        .unwrap();
+    assert!(out.starts_with("0 provisional password(s)"), "{out}");
+}
+
+async fn tampering_is_caught(server: &TestServer) {
+    server.sesamectl(&["office", "add", "01234", "--name", "Office"]).await.unwrap();
+    let people = "address,display_name\na.a@01234.mailnot.fr,A A\nb.b@01234.mailnot.fr,B B\n";
+    let file = write_file(server.data_dir(), "people.csv", people);
+    server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
+    server.sesamectl(&["provisional", "issue", "--office", "01234"]).await.unwrap();
+
+    // Two rows' ciphertexts swapped: decryption fails, nothing is disclosed, nothing internal leaks.
+    server
+        .database()
+        .execute(&[
+            "CREATE TABLE swap AS SELECT id, nonce, ciphertext FROM rotations",
+            "UPDATE rotations SET nonce = (SELECT s.nonce FROM swap s WHERE s.id <> rotations.id), \
+             ciphertext = (SELECT s.ciphertext FROM swap s WHERE s.id <> rotations.id)",
+            "DROP TABLE swap",
+        ])
+        .await;
+    let out = dir_file(server, "x.csv");
+    let (code, message) = code_of(
+        server
+            .sesamectl(&[
+                "provisional",
+                "export",
+                "--office",
+                "01234",
+                "--format",
+                "csv",
+                "--out",
+                &out,
+            ])
+            .await,
+    );
+    assert_eq!(code, Code::Internal);
+    assert!(!message.contains("cipher") && !message.contains("rotations"), "{message}");
+    assert!(!std::path::Path::new(&out).exists(), "no file is written");
+
+    // Editing, deleting or inserting an audit record is named by verify.
+    let drop_guards: &[&str] = if server.database().is_postgres() {
+        &["DROP TRIGGER audit_log_no_update_delete ON audit_log"]
+    } else {
+        &["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"]
+    };
+    server.database().execute(drop_guards).await;
+    server
+        .database()
+        .execute(&["UPDATE audit_log SET details = '{\"name\":\"forged\"}' WHERE seq = 2"])
+        .await;
+    let error = server.sesamectl(&["audit", "verify"]).await.unwrap_err().to_string();
+    assert!(error.contains("BROKEN at record 2") && error.contains("edited"), "{error}");
+    server.database().execute(&["DELETE FROM audit_log WHERE seq = 2"]).await;
+    let error = server.sesamectl(&["audit", "verify"]).await.unwrap_err().to_string();
+    assert!(error.contains("BROKEN at record 2"), "{error}");
+}
+
+fn dir_file(server: &TestServer, name: &str) -> String {
+    server.data_dir().join(name).to_str().unwrap().to_owned()
+}
+
+on_both_backends!(
+    the_full_cycle_discloses_each_password_only_where_it_belongs,
+    tampering_is_caught
+);
