@@ -288,6 +288,48 @@ async fn tampering_is_caught(server: &TestServer) {
     server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
     server.sesamectl(&["provisional", "issue", "--office", "01234"]).await.unwrap();
 
+    // When the audit record cannot be written, nothing is disclosed.
+    let (block, unblock): (&[&str], &[&str]) = if server.database().is_postgres() {
+        (
+            &[
+                "CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit down'; END; $$",
+                "CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down()",
+            ],
+            &["DROP TRIGGER audit_down ON audit_log", "DROP FUNCTION audit_down()"],
+        )
+    } else {
+        (
+            &[
+                "CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit down'); END",
+            ],
+            &["DROP TRIGGER audit_down"],
+        )
+    };
+    server.database().execute(block).await;
+    let blocked = dir_file(server, "blocked.csv");
+    let (code, _) = code_of(
+        server
+            .sesamectl(&[
+                "provisional",
+                "export",
+                "--office",
+                "01234",
+                "--format",
+                "csv",
+                "--out",
+                &blocked,
+            ])
+            .await,
+    );
+    assert_eq!(code, Code::Internal);
+    assert!(!std::path::Path::new(&blocked).exists(), "no password left the server");
+    server.database().execute(unblock).await;
+    let listed = server
+        .sesamectl(&["provisional", "list", "--office", "01234", "-o", "json"])
+        .await
+        .unwrap();
+    assert!(!listed.contains("\"status\": \"delivered\""), "{listed}");
+
     // Two rows' ciphertexts swapped: decryption fails, nothing is disclosed, nothing internal leaks.
     server
         .database()
