@@ -126,6 +126,22 @@ async fn expire_rotations(state: Arc<AppState>) {
     }
 }
 
+/// Decrypts disclosed rotations' passwords (after their disclosure was audited).
+pub(crate) fn open_all(
+    escrow: &crate::escrow::EscrowKey,
+    sealed: Vec<(crate::rotation::Rotation, crate::escrow::Sealed)>,
+) -> Result<Vec<(crate::rotation::Rotation, secrecy::SecretString)>, status::ApiError> {
+    sealed
+        .into_iter()
+        .map(|(rotation, sealed)| {
+            let password = escrow
+                .open(&sealed, rotation.mailbox_id, &rotation.id)
+                .map_err(|e| status::ApiError::Internal(Box::new(e)))?;
+            Ok((rotation, password))
+        })
+        .collect()
+}
+
 /// Formats a time for the wire: RFC 3339, UTC.
 pub(crate) fn rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()

@@ -127,6 +127,22 @@ impl TestServer {
         &self.database
     }
 
+    /// Everything the database holds, as an attacker with a copy would see it: `pg_dump`'s output,
+    /// or the bytes of the SQLite files (database, WAL), as text.
+    pub async fn database_dump(&self) -> String {
+        if self.database.is_postgres() {
+            return self.database.dump_text().await;
+        }
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(self.data_dir()).expect("a readable data directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.to_string_lossy().contains("sesame.db") {
+                bytes.extend(std::fs::read(&path).expect("a readable database file"));
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// The bootstrap credentials.
     pub fn read_credentials(&self) -> Credentials {
         Credentials::read(&self.credentials).expect("readable credentials")

@@ -376,14 +376,9 @@ impl AdminApi {
             .disclose_rotations(disclosure, &Actor::admin(&admin), self.state.clock.now())
             .await
             .map_err(ApiError::from)?;
-        let mut passwords = Vec::with_capacity(sealed.len());
-        for (rotation, sealed) in sealed {
-            let password = self
-                .state
-                .escrow
-                .open(&sealed, rotation.mailbox_id, &rotation.id)
-                .map_err(|e| ApiError::Internal(Box::new(e)))?;
-            passwords.push(pb::ProvisionalPassword {
+        let passwords: Vec<pb::ProvisionalPassword> = super::open_all(&self.state.escrow, sealed)?
+            .into_iter()
+            .map(|(rotation, password)| pb::ProvisionalPassword {
                 rotation_id: rotation.id,
                 last_name: rotation.address.last_name().to_owned(),
                 first_name: rotation.address.first_name().to_owned(),
@@ -391,8 +386,8 @@ impl AdminApi {
                 display_name: rotation.display_name,
                 provisional_password: secrecy::ExposeSecret::expose_secret(&password).to_owned(),
                 expires_at: rfc3339(rotation.expires_at),
-            });
-        }
+            })
+            .collect();
         tracing::info!(admin = %admin.name, %office, action = disclosure.action(), count = passwords.len(), "provisional passwords disclosed");
         Ok(Response::new(pb::DiscloseProvisionalResponse {
             passwords,

@@ -403,28 +403,24 @@ impl AgentService for AgentApi {
             .disclose_rotations(Disclosure::Delivery(&ws.id), &Actor::workstation(&ws.id), now)
             .await
             .map_err(ApiError::from)?;
-        let mut rotations = Vec::with_capacity(sealed.len());
-        for (rotation, sealed) in sealed {
-            let password = self
-                .state
-                .escrow
-                .open(&sealed, rotation.mailbox_id, &rotation.id)
-                .map_err(|e| ApiError::Internal(Box::new(e)))?;
-            rotations.push(pb::PendingRotation {
+        let agent_policy = pb::AgentPasswordPolicy {
+            min_length: policy.min_length,
+            require_lower: policy.require_lower,
+            require_upper: policy.require_upper,
+            require_digit: policy.require_digit,
+            require_special: policy.require_special,
+        };
+        let rotations: Vec<pb::PendingRotation> = super::open_all(&self.state.escrow, sealed)?
+            .into_iter()
+            .map(|(rotation, password)| pb::PendingRotation {
                 rotation_id: rotation.id,
                 mailbox: rotation.address.to_string(),
                 display_name: rotation.display_name,
                 provisional_password: secrecy::ExposeSecret::expose_secret(&password).to_owned(),
                 expires_at: rfc3339(rotation.expires_at),
-                policy: Some(pb::AgentPasswordPolicy {
-                    min_length: policy.min_length,
-                    require_lower: policy.require_lower,
-                    require_upper: policy.require_upper,
-                    require_digit: policy.require_digit,
-                    require_special: policy.require_special,
-                }),
-            });
-        }
+                policy: Some(agent_policy),
+            })
+            .collect();
         if !rotations.is_empty() {
             tracing::info!(workstation = %ws.id, count = rotations.len(), "rotations delivered");
         }

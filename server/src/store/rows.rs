@@ -191,3 +191,83 @@ pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, 
      FROM rotations r JOIN mailboxes m ON m.id = r.mailbox_id";
 
 pub(super) const OPEN: &str = "r.status IN ('issued', 'delivered')";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct OfficeRow {
+    pub(super) crpcen: String,
+    pub(super) name: String,
+    pub(super) city: Option<String>,
+    pub(super) created_at: OffsetDateTime,
+    pub(super) mailbox_count: i64,
+}
+
+impl TryFrom<OfficeRow> for crate::domain::Office {
+    type Error = Error;
+
+    fn try_from(row: OfficeRow) -> Result<crate::domain::Office, Error> {
+        Ok(crate::domain::Office {
+            crpcen: crpcen(&row.crpcen, "offices")?,
+            name: row.name,
+            city: row.city,
+            mailbox_count: u64::try_from(row.mailbox_count)
+                .map_err(|_| Error::Corrupt("offices"))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+pub(super) const OFFICE_SELECT: &str = "SELECT o.crpcen, o.name, o.city, o.created_at, \
+     (SELECT COUNT(*) FROM mailboxes m WHERE m.office = o.crpcen) AS mailbox_count FROM offices o";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct MailboxRow {
+    pub(super) id: i64,
+    pub(super) address: String,
+    pub(super) display_name: String,
+    pub(super) created_at: OffsetDateTime,
+}
+
+impl TryFrom<MailboxRow> for crate::domain::Mailbox {
+    type Error = Error;
+
+    fn try_from(row: MailboxRow) -> Result<crate::domain::Mailbox, Error> {
+        Ok(crate::domain::Mailbox {
+            id: row.id,
+            address: crate::domain::MailboxAddress::parse_stored(&row.address)
+                .map_err(|_| Error::Corrupt("mailboxes"))?,
+            display_name: row.display_name,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AuditRow {
+    pub(super) seq: i64,
+    pub(super) at: OffsetDateTime,
+    pub(super) actor: String,
+    pub(super) action: String,
+    pub(super) office: Option<String>,
+    pub(super) target: String,
+    pub(super) details: String,
+    pub(super) prev_hash: Vec<u8>,
+    pub(super) hash: Vec<u8>,
+}
+
+impl TryFrom<AuditRow> for crate::audit::AuditRecord {
+    type Error = Error;
+
+    fn try_from(row: AuditRow) -> Result<crate::audit::AuditRecord, Error> {
+        Ok(crate::audit::AuditRecord {
+            seq: row.seq,
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            office: row.office,
+            target: row.target,
+            details: row.details,
+            prev_hash: super::hash_column(row.prev_hash, "audit_log")?,
+            hash: super::hash_column(row.hash, "audit_log")?,
+        })
+    }
+}

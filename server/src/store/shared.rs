@@ -11,6 +11,91 @@ macro_rules! impl_store {
         impl super::Store for $store {
         $($own)*
 
+        async fn create_office(
+            &self,
+            office: &crate::domain::NewOffice,
+            actor: &crate::audit::Actor,
+            at: time::OffsetDateTime,
+        ) -> Result<crate::domain::Office, Error> {
+            let mut tx = self.write_pool().begin().await?;
+            sqlx::query("INSERT INTO offices (crpcen, name, city, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(office.crpcen.as_str())
+                .bind(office.name.as_str())
+                .bind(office.city.as_ref().map(|c| c.as_str()))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            let event = crate::audit::AuditEvent {
+                actor: actor.clone(),
+                action: "office.create",
+                office: Some(office.crpcen.clone()),
+                target: office.crpcen.to_string(),
+                details: serde_json::json!({ "name": office.name.as_str(), "city": office.city.as_ref().map(|c| c.as_str()) }),
+            };
+            append_audit(&mut tx, &event, at).await?;
+            tx.commit().await?;
+            Ok(crate::domain::Office {
+                crpcen: office.crpcen.clone(),
+                name: office.name.to_string(),
+                city: office.city.as_ref().map(ToString::to_string),
+                mailbox_count: 0,
+                created_at: at,
+            })
+        }
+
+        async fn get_office(&self, crpcen: &crate::domain::Crpcen) -> Result<crate::domain::Office, Error> {
+            let row: super::rows::OfficeRow =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{} WHERE o.crpcen = $1", super::rows::OFFICE_SELECT)))
+                    .bind(crpcen.as_str())
+                    .fetch_one(self.read_pool())
+                    .await?;
+            row.try_into()
+        }
+
+        async fn list_offices(&self) -> Result<Vec<crate::domain::Office>, Error> {
+            let rows: Vec<super::rows::OfficeRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{} ORDER BY o.crpcen", super::rows::OFFICE_SELECT)))
+                    .fetch_all(self.read_pool())
+                    .await?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
+
+        async fn list_mailboxes(
+            &self,
+            office: Option<&crate::domain::Crpcen>,
+            after: Option<&str>,
+            limit: u32,
+        ) -> Result<Vec<crate::domain::Mailbox>, Error> {
+            let rows: Vec<super::rows::MailboxRow> = sqlx::query_as(
+                "SELECT id, address, display_name, created_at FROM mailboxes \
+                 WHERE (CAST($1 AS TEXT) IS NULL OR office = $1) AND address > $2 ORDER BY address LIMIT $3",
+            )
+            .bind(office.map(|o| o.as_str()))
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(self.read_pool())
+            .await?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
+
+        async fn audit_records(
+            &self,
+            office: Option<&crate::domain::Crpcen>,
+            after_seq: i64,
+            limit: u32,
+        ) -> Result<Vec<crate::audit::AuditRecord>, Error> {
+            let rows: Vec<super::rows::AuditRow> = sqlx::query_as(
+                "SELECT seq, at, actor, action, office, target, details, prev_hash, hash FROM audit_log \
+                 WHERE seq > $1 AND (CAST($2 AS TEXT) IS NULL OR office = $2) ORDER BY seq LIMIT $3",
+            )
+            .bind(after_seq)
+            .bind(office.map(|o| o.as_str()))
+            .bind(i64::from(limit))
+            .fetch_all(self.read_pool())
+            .await?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
+
         async fn create_admin(
             &self,
             admin: &crate::admin::NewAdmin,
@@ -467,17 +552,12 @@ macro_rules! impl_store {
         }
 
         async fn get_mailbox(&self, address: &crate::domain::MailboxAddress) -> Result<crate::domain::Mailbox, Error> {
-            let row: (i64, String, String, time::OffsetDateTime) =
+            let row: super::rows::MailboxRow =
                 sqlx::query_as("SELECT id, address, display_name, created_at FROM mailboxes WHERE address = $1")
                     .bind(address.as_str())
                     .fetch_one(self.read_pool())
                     .await?;
-            Ok(crate::domain::Mailbox {
-                id: row.0,
-                address: crate::domain::MailboxAddress::parse_stored(&row.1).map_err(|_| Error::Corrupt("mailboxes"))?,
-                display_name: row.2,
-                created_at: row.3,
-            })
+            row.try_into()
         }
 
         async fn password_policy(

@@ -16,8 +16,8 @@ use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
 use super::{Error, ImportPlan, StoreOptions, hash_column, missing_offices, offices_of};
-use crate::audit::{Actor, AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
-use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
+use crate::audit::{Actor, AuditEvent, GENESIS_HASH, RecordFields, record_hash};
+use crate::domain::{Crpcen, ImportReport, NewMailbox};
 
 /// The embedded SQLite store.
 #[derive(Debug, Clone)]
@@ -108,92 +108,7 @@ async fn append_audit(
     Ok(())
 }
 
-fn office_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Office, Error> {
-    Ok(Office {
-        crpcen: Crpcen::parse(row.try_get("crpcen")?).map_err(|_| Error::Corrupt("offices"))?,
-        name: row.try_get("name")?,
-        city: row.try_get("city")?,
-        mailbox_count: u64::try_from(row.try_get::<i64, _>("mailbox_count")?)
-            .map_err(|_| Error::Corrupt("offices"))?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn mailbox_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Mailbox, Error> {
-    Ok(Mailbox {
-        id: row.try_get("id")?,
-        address: MailboxAddress::parse_stored(row.try_get("address")?)
-            .map_err(|_| Error::Corrupt("mailboxes"))?,
-        display_name: row.try_get("display_name")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn audit_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditRecord, Error> {
-    Ok(AuditRecord {
-        seq: row.try_get("seq")?,
-        at: row.try_get("at")?,
-        actor: row.try_get("actor")?,
-        action: row.try_get("action")?,
-        office: row.try_get("office")?,
-        target: row.try_get("target")?,
-        details: row.try_get("details")?,
-        prev_hash: hash_column(row.try_get("prev_hash")?, "audit_log")?,
-        hash: hash_column(row.try_get("hash")?, "audit_log")?,
-    })
-}
-
-const OFFICE_SELECT: &str = "SELECT o.crpcen, o.name, o.city, o.created_at, \
-     (SELECT COUNT(*) FROM mailboxes m WHERE m.office = o.crpcen) AS mailbox_count FROM offices o";
-
 super::shared::impl_store!(SqliteStore {
-    async fn create_office(
-        &self,
-        office: &NewOffice,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Office, Error> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("INSERT INTO offices (crpcen, name, city, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(office.crpcen.as_str())
-            .bind(office.name.as_str())
-            .bind(office.city.as_ref().map(|c| c.as_str()))
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        let event = AuditEvent {
-            actor: actor.clone(),
-            action: "office.create",
-            office: Some(office.crpcen.clone()),
-            target: office.crpcen.to_string(),
-            details: serde_json::json!({ "name": office.name.as_str(), "city": office.city.as_ref().map(|c| c.as_str()) }),
-        };
-        append_audit(&mut tx, &event, at).await?;
-        tx.commit().await?;
-        Ok(Office {
-            crpcen: office.crpcen.clone(),
-            name: office.name.to_string(),
-            city: office.city.as_ref().map(ToString::to_string),
-            mailbox_count: 0,
-            created_at: at,
-        })
-    }
-
-    async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{OFFICE_SELECT} WHERE o.crpcen = $1")))
-            .bind(crpcen.as_str())
-            .fetch_one(&self.reader)
-            .await?;
-        office_from_row(&row)
-    }
-
-    async fn list_offices(&self) -> Result<Vec<Office>, Error> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{OFFICE_SELECT} ORDER BY o.crpcen")))
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(office_from_row).collect()
-    }
-
     async fn import_mailboxes(
         &self,
         rows: &[NewMailbox],
@@ -272,41 +187,5 @@ super::shared::impl_store!(SqliteStore {
         }
         tx.commit().await?;
         Ok(plan.report())
-    }
-
-    async fn list_mailboxes(
-        &self,
-        office: Option<&Crpcen>,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Mailbox>, Error> {
-        let rows = sqlx::query(
-            "SELECT id, address, display_name, created_at FROM mailboxes \
-             WHERE ($1 IS NULL OR office = $1) AND address > $2 ORDER BY address LIMIT $3",
-        )
-        .bind(office.map(Crpcen::as_str))
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(mailbox_from_row).collect()
-    }
-
-    async fn audit_records(
-        &self,
-        office: Option<&Crpcen>,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, Error> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, office, target, details, prev_hash, hash FROM audit_log \
-             WHERE seq > $1 AND ($2 IS NULL OR office = $2) ORDER BY seq LIMIT $3",
-        )
-        .bind(after_seq)
-        .bind(office.map(Crpcen::as_str))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(audit_from_row).collect()
     }
 });

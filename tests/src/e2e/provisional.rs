@@ -241,19 +241,7 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
     );
 
     // Neither the database nor the logs hold a provisional password.
-    let dump = if server.database().is_postgres() {
-        server.database().dump_text().await.into_bytes()
-    } else {
-        let mut bytes = Vec::new();
-        for entry in std::fs::read_dir(server.data_dir()).unwrap() {
-            let path = entry.unwrap().path();
-            if path.to_string_lossy().contains("sesame.db") {
-                bytes.extend(std::fs::read(&path).unwrap());
-            }
-        }
-        bytes
-    };
-    let dump = String::from_utf8_lossy(&dump).into_owned();
+    let dump = server.database_dump().await;
     assert!(dump.contains("dupont.jean@01234.mailnot.fr"));
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(logged.contains("provisional passwords disclosed"), "the logs were captured");

@@ -185,19 +185,8 @@ async fn the_database_keeps_no_secret(server: &TestServer) {
         key_body(&ca_key),
         key_body(&server_key),
     ];
-    let dump: Vec<u8> = if server.database().is_postgres() {
-        server.database().dump_text().await.into_bytes()
-    } else {
-        let mut bytes = Vec::new();
-        for entry in std::fs::read_dir(server.data_dir()).unwrap() {
-            let path = entry.unwrap().path();
-            if path.to_string_lossy().contains("sesame.db") {
-                bytes.extend(std::fs::read(&path).unwrap());
-            }
-        }
-        bytes
-    };
-    let text = String::from_utf8_lossy(&dump);
+    let dump = server.database_dump().await;
+    let text = &dump;
     assert!(
         text.contains("01234") && text.contains("workstation.enroll"),
         "the dump holds the data"
