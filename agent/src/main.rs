@@ -40,6 +40,20 @@ enum Command {
     Status,
 }
 
+/// Resolves on Ctrl-C, or on SIGTERM (the service manager stopping the agent).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[allow(clippy::print_stdout)] // Reason: the command's results.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -66,10 +80,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Run => {
             let agent = Agent::new(state, Arc::new(SystemClock));
-            sesame_agent::run::run(agent, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await;
+            sesame_agent::run::run(agent, shutdown_signal()).await;
         }
         Command::Status => {
             let identity = state.load()?;

@@ -6,7 +6,56 @@
 //! sticks to what both dialects accept (`$N` placeholders, `CAST(… AS TEXT)`).
 
 macro_rules! impl_store {
-    ($store:ty { $($own:tt)* }) => {
+    ($store:ty, $conn:ty, $lock_audit:expr, { $($own:tt)* }) => {
+        /// Appends a record to the audit chain inside the caller's transaction. `$lock_audit`, when
+        /// given, makes concurrent appenders (other servers) wait their turn.
+        async fn append_audit(
+            conn: &mut $conn,
+            event: &crate::audit::AuditEvent,
+            at: time::OffsetDateTime,
+        ) -> Result<(), Error> {
+            let lock: Option<&str> = $lock_audit;
+            if let Some(lock) = lock {
+                sqlx::query(sqlx::AssertSqlSafe(lock)).execute(&mut *conn).await?;
+            }
+            let last: Option<(i64, Vec<u8>)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let (prev_seq, prev_hash) = match last {
+                Some((seq, hash)) => (seq, super::hash_column(hash, "audit_log")?),
+                None => (0, crate::audit::GENESIS_HASH),
+            };
+            let details = event.details.to_string();
+            let office = event.office.as_ref().map(|o| o.as_str());
+            let fields = crate::audit::RecordFields {
+                seq: prev_seq + 1,
+                at,
+                actor: event.actor.as_str(),
+                action: event.action,
+                office,
+                target: &event.target,
+                details: &details,
+            };
+            let hash = crate::audit::record_hash(&prev_hash, &fields);
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor, action, office, target, details, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(fields.seq)
+            .bind(at)
+            .bind(fields.actor)
+            .bind(fields.action)
+            .bind(office)
+            .bind(fields.target)
+            .bind(fields.details)
+            .bind(&prev_hash[..])
+            .bind(&hash[..])
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl super::Store for $store {
         $($own)*

@@ -9,15 +9,15 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use secrecy::ExposeSecret;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
-use super::{Error, ImportPlan, StoreOptions, hash_column, missing_offices, offices_of};
-use crate::audit::{Actor, AuditEvent, GENESIS_HASH, RecordFields, record_hash};
-use crate::domain::{Crpcen, ImportReport, NewMailbox};
+use super::{Error, ImportPlan, StoreOptions, missing_offices, offices_of};
+use crate::audit::Actor;
+use crate::domain::{ImportReport, NewMailbox};
 
 /// The embedded SQLite store.
 #[derive(Debug, Clone)]
@@ -64,51 +64,7 @@ impl SqliteStore {
     }
 }
 
-async fn append_audit(
-    conn: &mut SqliteConnection,
-    event: &AuditEvent,
-    at: OffsetDateTime,
-) -> Result<(), Error> {
-    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (prev_seq, prev_hash) = match last {
-        Some(row) => {
-            (row.try_get::<i64, _>("seq")?, hash_column(row.try_get("hash")?, "audit_log")?)
-        }
-        None => (0, GENESIS_HASH),
-    };
-    let details = event.details.to_string();
-    let office = event.office.as_ref().map(Crpcen::as_str);
-    let fields = RecordFields {
-        seq: prev_seq + 1,
-        at,
-        actor: event.actor.as_str(),
-        action: event.action,
-        office,
-        target: &event.target,
-        details: &details,
-    };
-    let hash = record_hash(&prev_hash, &fields);
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, actor, action, office, target, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(fields.seq)
-    .bind(at)
-    .bind(fields.actor)
-    .bind(fields.action)
-    .bind(office)
-    .bind(fields.target)
-    .bind(fields.details)
-    .bind(&prev_hash[..])
-    .bind(&hash[..])
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-super::shared::impl_store!(SqliteStore {
+super::shared::impl_store!(SqliteStore, SqliteConnection, None, {
     async fn import_mailboxes(
         &self,
         rows: &[NewMailbox],
