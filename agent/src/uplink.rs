@@ -18,9 +18,6 @@ use crate::identity::{
 };
 use crate::pinning::{PinError, fetch_pinned_ca};
 
-/// What the agent signs to recover: this prefix, its workstation id, then the challenge.
-const RECOVERY_SIGNATURE_PREFIX: &[u8] = b"sesame-recover-v1";
-
 /// Why an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UplinkError {
@@ -241,7 +238,7 @@ pub fn sign_recovery(identity: &Identity, challenge: &[u8]) -> Result<Vec<u8>, U
     let rng = SystemRandom::new();
     let signer = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8, &rng)
         .map_err(|_| UplinkError::Key("the workstation key is not ECDSA P-256".to_owned()))?;
-    let mut message = RECOVERY_SIGNATURE_PREFIX.to_vec();
+    let mut message = sesame_proto::RECOVERY_SIGNATURE_PREFIX.to_vec();
     message.extend_from_slice(identity.workstation_id.as_bytes());
     message.extend_from_slice(challenge);
     let signature =

@@ -10,3 +10,7 @@ pub mod v1 {
     // Reason: generated code; its style is tonic-prost-build's.
     include!("gen/sesame.v1.rs");
 }
+
+/// What an agent signs with its registered key to recover its identity (`AgentService.Recover`):
+/// this prefix, then its workstation id, then the server's challenge.
+pub const RECOVERY_SIGNATURE_PREFIX: &[u8] = b"sesame-recover-v1";

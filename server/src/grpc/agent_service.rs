@@ -28,9 +28,6 @@ use crate::workstation::{
 /// The oldest agent version this server works with.
 pub(crate) const MIN_AGENT_VERSION: (u64, u64, u64) = (0, 1, 0);
 
-/// What an agent signs to recover: this prefix, its workstation id, then the challenge.
-pub(crate) const RECOVERY_SIGNATURE_PREFIX: &[u8] = b"sesame-recover-v1";
-
 /// How long a recovery challenge stays valid.
 const CHALLENGE_LIFETIME: time::Duration = time::Duration::minutes(5);
 
@@ -341,7 +338,7 @@ impl AgentService for AgentApi {
         if now > ws.cert_not_after + self.state.agents.recovery_window {
             return Err(refused("outside the recovery window"));
         }
-        let mut message = RECOVERY_SIGNATURE_PREFIX.to_vec();
+        let mut message = sesame_proto::RECOVERY_SIGNATURE_PREFIX.to_vec();
         message.extend_from_slice(ws.id.as_bytes());
         message.extend_from_slice(&req.challenge);
         if UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &ws.public_key)
