@@ -118,7 +118,7 @@ async fn expire_rotations(state: Arc<AppState>) {
         interval.tick().await;
         match state.store.expire_rotations(state.clock.now()).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "expired provisional passwords destroyed"),
+            Ok(n) => tracing::info!(expired = n, "expired rotations closed, escrow destroyed"),
             Err(error) => {
                 tracing::warn!(error = %crate::error_chain(&error), "cannot expire rotations")
             }

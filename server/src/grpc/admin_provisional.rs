@@ -205,7 +205,7 @@ impl AdminApi {
             )
             .await
             .map_err(ApiError::from)?;
-        tracing::info!(admin = %admin.name, office = ?office.as_ref().map(ToString::to_string), "password policy set");
+        tracing::info!(admin = %admin.name, office = ?office.as_ref().map(ToString::to_string), "policy set");
         Ok(Response::new(pb::SetPasswordPolicyResponse {}))
     }
 
@@ -256,7 +256,7 @@ impl AdminApi {
         } else {
             self.open_for(&admin, &candidates).await?
         };
-        tracing::info!(admin = %admin.name, office = %target.office(), issued = issued.len(), skipped = skipped.len(), "provisional passwords issued");
+        tracing::info!(admin = %admin.name, office = %target.office(), issued = issued.len(), skipped = skipped.len(), "rotations opened");
         Ok(Response::new(pb::IssueProvisionalResponse {
             issued: issued.into_iter().map(rotation_to_pb).collect(),
             skipped,
@@ -300,7 +300,7 @@ impl AdminApi {
             )
             .await
             .map_err(ApiError::from)?;
-        tracing::info!(admin = %admin.name, office = %target.office(), cancelled, "provisional passwords cancelled");
+        tracing::info!(admin = %admin.name, office = %target.office(), cancelled, "rotations cancelled");
         Ok(Response::new(pb::CancelProvisionalResponse { cancelled }))
     }
 
@@ -328,7 +328,7 @@ impl AdminApi {
         }
         let rotation =
             self.open_for(&admin, std::slice::from_ref(&mailbox)).await?.into_iter().next();
-        tracing::info!(admin = %admin.name, mailbox = %mailbox.address, "provisional password reissued");
+        tracing::info!(admin = %admin.name, mailbox = %mailbox.address, "rotation reissued");
         Ok(Response::new(pb::ReissueProvisionalResponse { rotation: rotation.map(rotation_to_pb) }))
     }
 
@@ -388,7 +388,7 @@ impl AdminApi {
                 expires_at: rfc3339(rotation.expires_at),
             })
             .collect();
-        tracing::info!(admin = %admin.name, %office, action = disclosure.action(), count = passwords.len(), "provisional passwords disclosed");
+        tracing::info!(admin = %admin.name, %office, action = disclosure.action(), count = passwords.len(), "escrow disclosed");
         Ok(Response::new(pb::DiscloseProvisionalResponse {
             passwords,
             policy: Some(policy_to_pb(policy)),

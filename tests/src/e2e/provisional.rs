@@ -244,7 +244,7 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
     let dump = server.database_dump().await;
     assert!(dump.contains("dupont.jean@01234.mailnot.fr"));
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-    assert!(logged.contains("provisional passwords disclosed"), "the logs were captured");
+    assert!(logged.contains("escrow disclosed"), "the logs were captured");
     for (_, password) in &exported {
         assert!(!dump.contains(password.as_str()), "the database holds a provisional password");
         assert!(!logged.contains(password.as_str()), "the logs hold a provisional password");
