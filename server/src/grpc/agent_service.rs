@@ -190,7 +190,7 @@ impl AgentService for AgentApi {
         let remote = Self::peer(&request).map(|p| p.remote);
         let req = request.into_inner();
         if !req.token.starts_with(TokenKind::Enroll.prefix()) {
-            tracing::warn!(?remote, "enrollment with a malformed token");
+            tracing::warn!(?remote, "enrollment refused: malformed");
             return Err(ApiError::unauthenticated(REFUSED_TOKEN).into());
         }
         let token = Token::from_secret(SecretString::from(req.token));
@@ -207,7 +207,7 @@ impl AgentService for AgentApi {
         let office = match self.state.store.enrollment_office(&token.hash()).await {
             Ok(office) => office,
             Err(store::Error::NotFound) => {
-                tracing::warn!(?remote, "enrollment with an unknown token");
+                tracing::warn!(?remote, "enrollment refused: unknown");
                 return Err(ApiError::unauthenticated(REFUSED_TOKEN).into());
             }
             Err(other) => return Err(ApiError::from(other).into()),
@@ -230,7 +230,7 @@ impl AgentService for AgentApi {
         {
             Ok(w) => w,
             Err(store::Error::TokenRefused(reason)) => {
-                tracing::warn!(?remote, ?reason, "enrollment token refused");
+                tracing::warn!(?remote, ?reason, "enrollment refused");
                 return Err(ApiError::unauthenticated(REFUSED_TOKEN).into());
             }
             Err(other) => return Err(ApiError::from(other).into()),
