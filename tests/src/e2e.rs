@@ -31,6 +31,7 @@ macro_rules! on_both_backends {
 }
 
 mod agent_api;
+mod cluster;
 mod identity;
 mod mailboxes;
 mod offices;

@@ -51,6 +51,28 @@ pub struct TestServer {
     task: Option<JoinHandle<Result<(), sesame_server::ServeError>>>,
 }
 
+/// A second server on the same database (see [`TestServer::start_sibling`]).
+#[derive(Debug)]
+pub struct Sibling {
+    /// Its URL.
+    pub url: String,
+    _dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), sesame_server::ServeError>>>,
+}
+
+impl Sibling {
+    /// Stops it gracefully.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the sibling does not panic").expect("the sibling stops cleanly");
+        }
+    }
+}
+
 /// What one sesamectl invocation printed, or its error.
 pub type CtlResult = Result<String, ctl::Error>;
 
@@ -94,6 +116,48 @@ impl TestServer {
             shutdown: Some(tx),
             task: Some(task),
         })
+    }
+
+    /// Starts a second server on the same database, as a PostgreSQL deployment runs several: its own
+    /// data directory holding copies of the first one's CA and escrow key, its own port. Returns
+    /// its URL and a handle that stops it.
+    pub async fn start_sibling(&self) -> Sibling {
+        let dir = tempfile::tempdir().expect("a temporary data directory");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("create the sibling's data directory");
+        for file in ["ca.pem", "ca.key", "escrow.key"] {
+            std::fs::copy(self.data_dir().join("data").join(file), data.join(file))
+                .expect("copy shared material");
+        }
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("a socket address"),
+            data_dir: data,
+            ..self.config()
+        };
+        let listener = TcpListener::bind(config.listen).await.expect("bind a port");
+        let address = listener.local_addr().expect("a bound address");
+        let server = sesame_server::Server::prepare(&config, address, Arc::new(self.clock.clone()))
+            .await
+            .expect("the sibling prepares");
+        assert!(
+            server.bootstrap_credentials().is_none(),
+            "the database already has its administrator"
+        );
+        assert_eq!(
+            server.ca_fingerprint(),
+            self.ca_fingerprint,
+            "both servers present the same CA"
+        );
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(listener, async {
+            let _ = rx.await;
+        }));
+        Sibling {
+            url: format!("https://{address}"),
+            _dir: dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
     }
 
     /// The data directory.
