@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod identity;
+pub mod owa_html;
 pub mod pinning;
 pub mod run;
 pub mod uplink;
