@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod identity;
 pub mod owa_html;
+pub mod owa_url;
 pub mod pinning;
 pub mod run;
 pub mod uplink;
