@@ -72,7 +72,6 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Server {
     state: Arc<grpc::AppState>,
-    data_dir: DataDir,
     bootstrap_credentials: Option<PathBuf>,
 }
 
@@ -85,17 +84,7 @@ impl Server {
         advertised: SocketAddr,
         clock: SharedClock,
     ) -> Result<Server, StartError> {
-        let data_dir = DataDir::create(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
-        let store = store::connect(&StoreOptions {
-            url: config.effective_database_url(),
-            max_connections: config.max_connections,
-            acquire_timeout: config.acquire_timeout,
-        })
-        .await?;
-        let pki = pki::load_or_create(&data_dir, &config.tls_names, clock.now())?;
+        let (data_dir, store, pki) = open(config, config.max_connections, &clock).await?;
         let escrow = match &config.escrow_key_file {
             Some(path) => escrow::EscrowKey::load_or_create(path, false)?,
             None => escrow::EscrowKey::load_or_create(&data_dir.escrow_key(), true)?,
@@ -111,7 +100,7 @@ impl Server {
             escrow,
             provisional_validity: config.provisional_validity,
         });
-        Ok(Server { state, data_dir, bootstrap_credentials })
+        Ok(Server { state, bootstrap_credentials })
     }
 
     /// The CA certificate's SHA-256 fingerprint, which agents pin.
@@ -119,33 +108,52 @@ impl Server {
         &self.state.pki.ca_fingerprint
     }
 
-    /// The CA certificate, PEM.
-    pub fn ca_cert_pem(&self) -> &str {
-        &self.state.pki.ca_cert_pem
-    }
-
-    /// The data directory.
-    pub fn data_dir(&self) -> &std::path::Path {
-        self.data_dir.root()
-    }
-
     /// The credentials file written for the bootstrap administrator, when this start created it.
     pub fn bootstrap_credentials(&self) -> Option<&std::path::Path> {
         self.bootstrap_credentials.as_deref()
     }
 
-    /// The store (for tests and tools running beside the server).
-    pub fn store(&self) -> &SharedStore {
-        &self.state.store
-    }
-
-    /// Serves gRPC over TLS on `listener` until `shutdown` resolves.
+    /// Serves gRPC over TLS on `listener` until `shutdown` resolves, then closes the database
+    /// (SQLite checkpoints its WAL).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        grpc::serve(self.state, listener, shutdown).await
+        let store = self.state.store.clone();
+        let served = grpc::serve(self.state, listener, shutdown).await;
+        store.close().await;
+        served
+    }
+}
+
+/// What every start-up needs: the data directory, the migrated database and the TLS material.
+async fn open(
+    config: &Config,
+    max_connections: u32,
+    clock: &SharedClock,
+) -> Result<(DataDir, SharedStore, Pki), StartError> {
+    let data_dir = DataDir::create(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let store = store::connect(&StoreOptions {
+        url: config.effective_database_url(),
+        max_connections,
+        acquire_timeout: config.acquire_timeout,
+    })
+    .await?;
+    let pki = pki::load_or_create(&data_dir, &config.tls_names, clock.now())?;
+    Ok((data_dir, store, pki))
+}
+
+/// The credentials file contents for an administrator's new token.
+fn admin_credentials(name: &str, token: &Token, pki: &Pki, address: SocketAddr) -> Credentials {
+    Credentials {
+        server: advertised_url(address),
+        admin: name.to_owned(),
+        token: secrecy::SecretString::from(token.expose().to_owned()),
+        ca_certificate: pki.ca_cert_pem.clone(),
     }
 }
 
@@ -197,27 +205,10 @@ pub async fn provision_admin(
         }
         _ => {}
     }
-    let data_dir = DataDir::create(&config.data_dir).map_err(|source| StartError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let store = store::connect(&StoreOptions {
-        url: config.effective_database_url(),
-        max_connections: 1,
-        acquire_timeout: config.acquire_timeout,
-    })
-    .await
-    .map_err(StartError::from)?;
-    let pki =
-        pki::load_or_create(&data_dir, &config.tls_names, clock.now()).map_err(StartError::from)?;
+    let (_, store, pki) = open(config, 1, &clock).await?;
     let token = Token::generate(TokenKind::Admin);
     let admin = NewAdmin { name: name.to_owned(), role, offices, token_hash: token.hash() };
-    let credentials = Credentials {
-        server: advertised_url(config.listen),
-        admin: name.to_owned(),
-        token: secrecy::SecretString::from(token.expose().to_owned()),
-        ca_certificate: pki.ca_cert_pem.clone(),
-    };
+    let credentials = admin_credentials(name, &token, &pki, config.listen);
     match store.create_admin(&admin, &Actor::system(), clock.now()).await {
         Ok(_) => {}
         Err(store::Error::Conflict) => return Err(ProvisionError::NameTaken(name.to_owned())),
@@ -280,12 +271,7 @@ async fn bootstrap_admin(
         offices: Vec::new(),
         token_hash: token.hash(),
     };
-    let credentials = Credentials {
-        server: advertised_url(advertised),
-        admin: admin.name.clone(),
-        token: secrecy::SecretString::from(token.expose().to_owned()),
-        ca_certificate: pki.ca_cert_pem.clone(),
-    };
+    let credentials = admin_credentials(&admin.name, &token, pki, advertised);
     // The file is written before the administrator exists, so that a crash in between leaves a
     // useless file (replaced at the next start) rather than an administrator nobody can use.
     let path = data_dir.admin_credentials();

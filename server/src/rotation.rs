@@ -53,11 +53,6 @@ impl RotationStatus {
         .into_iter()
         .find(|s| s.as_str() == value)
     }
-
-    /// Whether the rotation is still open (its password in escrow).
-    pub fn is_open(self) -> bool {
-        matches!(self, RotationStatus::Issued | RotationStatus::Delivered)
-    }
 }
 
 /// A rotation as administrators see it (never the password).

@@ -323,6 +323,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<Vec<(Rotation, Sealed)>, Error>;
 
+    /// Closes the connections (SQLite checkpoints its WAL). Called once, at shutdown.
+    async fn close(&self);
+
     /// Audit records after `after_seq`, in order, at most `limit`, optionally of one office.
     async fn audit_records(
         &self,

@@ -146,9 +146,4 @@ impl TestDatabase {
     pub fn is_postgres(&self) -> bool {
         self.cleanup.is_some()
     }
-
-    /// The URL in clear (tests only: it holds no secret on our machines).
-    pub fn url_str(&self) -> &str {
-        &self.url
-    }
 }

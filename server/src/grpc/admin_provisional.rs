@@ -124,12 +124,13 @@ impl AdminApi {
     async fn open_for(
         &self,
         admin: &Admin,
+        office: &Crpcen,
         mailboxes: &[Mailbox],
     ) -> Result<Vec<Rotation>, ApiError> {
         let now = self.state.clock.now();
+        let policy = self.state.store.password_policy(Some(office)).await?;
         let mut rotations = Vec::with_capacity(mailboxes.len());
         for mailbox in mailboxes {
-            let policy = self.state.store.password_policy(Some(mailbox.address.office())).await?;
             let id = new_rotation_id();
             let password = policy.generate_provisional();
             let sealed = self
@@ -155,8 +156,7 @@ impl AdminApi {
             Err(other) => return Err(other.into()),
         }
         let ids: HashSet<&str> = rotations.iter().map(|r| r.id.as_str()).collect();
-        let office = mailboxes.first().map(|m| m.address.office().clone());
-        let mut opened = self.state.store.list_rotations(office.as_ref(), true).await?;
+        let mut opened = self.state.store.list_rotations(Some(office), true).await?;
         opened.retain(|r| ids.contains(r.id.as_str()));
         opened.sort_by(|a, b| a.address.as_str().cmp(b.address.as_str()));
         Ok(opened)
@@ -254,7 +254,7 @@ impl AdminApi {
         let issued = if candidates.is_empty() {
             Vec::new()
         } else {
-            self.open_for(&admin, &candidates).await?
+            self.open_for(&admin, target.office(), &candidates).await?
         };
         tracing::info!(admin = %admin.name, office = %target.office(), issued = issued.len(), skipped = skipped.len(), "rotations opened");
         Ok(Response::new(pb::IssueProvisionalResponse {
@@ -326,8 +326,11 @@ impl AdminApi {
                 .await
                 .map_err(ApiError::from)?;
         }
-        let rotation =
-            self.open_for(&admin, std::slice::from_ref(&mailbox)).await?.into_iter().next();
+        let rotation = self
+            .open_for(&admin, mailbox.address.office(), std::slice::from_ref(&mailbox))
+            .await?
+            .into_iter()
+            .next();
         tracing::info!(admin = %admin.name, mailbox = %mailbox.address, "rotation reissued");
         Ok(Response::new(pb::ReissueProvisionalResponse { rotation: rotation.map(rotation_to_pb) }))
     }

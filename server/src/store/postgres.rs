@@ -43,11 +43,6 @@ impl PostgresStore {
     fn read_pool(&self) -> &PgPool {
         &self.pool
     }
-
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 super::shared::impl_store!(
@@ -55,6 +50,10 @@ super::shared::impl_store!(
     PgConnection,
     Some("LOCK TABLE audit_log IN EXCLUSIVE MODE"),
     {
+        async fn close(&self) {
+            self.pool.close().await;
+        }
+
         async fn import_mailboxes(
             &self,
             rows: &[NewMailbox],

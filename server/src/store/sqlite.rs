@@ -56,15 +56,14 @@ impl SqliteStore {
     fn read_pool(&self) -> &SqlitePool {
         &self.reader
     }
-
-    /// Closes both pools, checkpointing the WAL.
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
 }
 
 super::shared::impl_store!(SqliteStore, SqliteConnection, None, {
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
     async fn import_mailboxes(
         &self,
         rows: &[NewMailbox],
