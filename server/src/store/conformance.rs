@@ -253,6 +253,19 @@ fn new_workstation(id: &str, serial: &str) -> NewWorkstation {
     }
 }
 
+/// Office 01234 (created by the caller) gets workstation `ws-1` with certificate `s1`.
+async fn enroll_one(store: &dyn Store) {
+    let token = Token::generate(TokenKind::Enroll);
+    let new = NewEnrollmentToken {
+        token_hash: token.hash(),
+        office: Crpcen::parse("01234").unwrap(),
+        uses: 1,
+        expires_at: T0 + Duration::hours(1),
+    };
+    store.create_enrollment_token(&new, &Actor::system(), T0).await.unwrap();
+    store.enroll_workstation(&token.hash(), &new_workstation("ws-1", "s1"), T0).await.unwrap();
+}
+
 async fn enrollment_spends_tokens_and_records_the_workstation(store: &dyn Store) {
     let actor = Actor::system();
     store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
@@ -314,15 +327,7 @@ async fn enrollment_spends_tokens_and_records_the_workstation(store: &dyn Store)
 async fn certificates_follow_the_serial_rule(store: &dyn Store) {
     let actor = Actor::system();
     store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
-    let token = Token::generate(TokenKind::Enroll);
-    let new = NewEnrollmentToken {
-        token_hash: token.hash(),
-        office: Crpcen::parse("01234").unwrap(),
-        uses: 1,
-        expires_at: T0 + Duration::hours(1),
-    };
-    store.create_enrollment_token(&new, &actor, T0).await.unwrap();
-    store.enroll_workstation(&token.hash(), &new_workstation("ws-1", "s1"), T0).await.unwrap();
+    enroll_one(store).await;
     let cert = |serial: &str| IssuedCertificate {
         serial: serial.into(),
         not_after: T0 + Duration::days(14),
@@ -390,15 +395,7 @@ async fn certificates_follow_the_serial_rule(store: &dyn Store) {
 async fn recovery_challenges_are_single_use_and_expire(store: &dyn Store) {
     let actor = Actor::system();
     store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
-    let token = Token::generate(TokenKind::Enroll);
-    let new = NewEnrollmentToken {
-        token_hash: token.hash(),
-        office: Crpcen::parse("01234").unwrap(),
-        uses: 1,
-        expires_at: T0 + Duration::hours(1),
-    };
-    store.create_enrollment_token(&new, &actor, T0).await.unwrap();
-    store.enroll_workstation(&token.hash(), &new_workstation("ws-1", "s1"), T0).await.unwrap();
+    enroll_one(store).await;
     let expires = T0 + Duration::minutes(5);
     store.add_recovery_challenge("ws-1", b"one", expires, T0).await.unwrap();
     assert!(store.take_recovery_challenge("ws-1", b"one", T0).await.unwrap());

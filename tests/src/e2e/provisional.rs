@@ -76,6 +76,27 @@ async fn pending(server: &TestServer, state: &StateDir) -> Vec<pb::PendingRotati
         .rotations
 }
 
+/// `sesamectl provisional export --office OFFICE --format FORMAT --out PATH`.
+async fn export(
+    server: &TestServer,
+    office: &str,
+    format: &str,
+    path: &std::path::Path,
+) -> crate::CtlResult {
+    server
+        .sesamectl(&[
+            "provisional",
+            "export",
+            "--office",
+            office,
+            "--format",
+            format,
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .await
+}
+
 fn csv_passwords(path: &std::path::Path) -> Vec<(String, String)> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     reader.records().map(|r| r.unwrap()).map(|r| (r[0].to_owned(), r[2].to_owned())).collect()
@@ -128,19 +149,7 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
 
     // Export for Exchange: owner-only files.
     let csv_path = dir.path().join("export.csv");
-    let out = server
-        .sesamectl(&[
-            "provisional",
-            "export",
-            "--office",
-            "01234",
-            "--format",
-            "csv",
-            "--out",
-            csv_path.to_str().unwrap(),
-        ])
-        .await
-        .unwrap();
+    let out = export(server, "01234", "csv", &csv_path).await.unwrap();
     assert!(out.starts_with("2 provisional password(s)"), "{out}");
     let exported = csv_passwords(&csv_path);
     assert_eq!(exported.len(), 2);
@@ -149,19 +158,7 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
         assert!(policy.check(password).is_empty() && password.len() == 16, "{password:?}");
     }
     let ps_path = dir.path().join("export.ps1");
-    server
-        .sesamectl(&[
-            "provisional",
-            "export",
-            "--office",
-            "01234",
-            "--format",
-            "powershell",
-            "--out",
-            ps_path.to_str().unwrap(),
-        ])
-        .await
-        .unwrap();
+    export(server, "01234", "powershell", &ps_path).await.unwrap();
     let script = std::fs::read_to_string(&ps_path).unwrap();
     assert!(
         script.contains("Set-ADAccountPassword") && script.contains("-ChangePasswordAtLogon $true")
@@ -253,19 +250,7 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
     // Cancelling destroys the escrow: nothing left to export.
     let out = server.sesamectl(&["provisional", "cancel", "--office", "01234"]).await.unwrap();
     assert!(out.starts_with("2 rotation(s) cancelled"), "{out}");
-    let out = server
-        .sesamectl(&[
-            "provisional",
-            "export",
-            "--office",
-            "01234",
-            "--format",
-            "csv",
-            "--out",
-            csv_path.to_str().unwrap(),
-        ])
-        .await
-        .unwrap();
+    let out = export(server, "01234", "csv", &csv_path).await.unwrap();
     assert!(out.starts_with("0 provisional password(s)"), "{out}");
 }
 
@@ -295,20 +280,7 @@ async fn tampering_is_caught(server: &TestServer) {
     };
     server.database().execute(block).await;
     let blocked = dir_file(server, "blocked.csv");
-    let (code, _) = code_of(
-        server
-            .sesamectl(&[
-                "provisional",
-                "export",
-                "--office",
-                "01234",
-                "--format",
-                "csv",
-                "--out",
-                &blocked,
-            ])
-            .await,
-    );
+    let (code, _) = code_of(export(server, "01234", "csv", std::path::Path::new(&blocked)).await);
     assert_eq!(code, Code::Internal);
     assert!(!std::path::Path::new(&blocked).exists(), "no password left the server");
     server.database().execute(unblock).await;
@@ -329,20 +301,7 @@ async fn tampering_is_caught(server: &TestServer) {
         ])
         .await;
     let out = dir_file(server, "x.csv");
-    let (code, message) = code_of(
-        server
-            .sesamectl(&[
-                "provisional",
-                "export",
-                "--office",
-                "01234",
-                "--format",
-                "csv",
-                "--out",
-                &out,
-            ])
-            .await,
-    );
+    let (code, message) = code_of(export(server, "01234", "csv", std::path::Path::new(&out)).await);
     assert_eq!(code, Code::Internal);
     assert!(!message.contains("cipher") && !message.contains("rotations"), "{message}");
     assert!(!std::path::Path::new(&out).exists(), "no file is written");
