@@ -409,7 +409,9 @@ fn resolve_credentials(cli: &Cli) -> Result<Credentials, Error> {
     let path = match &cli.credentials {
         Some(path) => path.clone(),
         None => {
-            let default = PathBuf::from("sesame-data/admin.credentials");
+            // The file a server started here with the default data directory wrote.
+            let default = crate::data_dir::DataDir::at(&crate::Config::default().data_dir)
+                .admin_credentials();
             if default.exists() { default } else { return Err(Error::NoCredentials) }
         }
     };

@@ -27,6 +27,11 @@ impl DataDir {
         Ok(DataDir { root: root.to_path_buf() })
     }
 
+    /// The layout of a data directory, without creating it.
+    pub fn at(root: &Path) -> DataDir {
+        DataDir { root: root.to_path_buf() }
+    }
+
     /// The directory itself.
     pub fn root(&self) -> &Path {
         &self.root
