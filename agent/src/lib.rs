@@ -7,7 +7,11 @@
 
 pub mod clock;
 pub mod identity;
+pub mod owa_client;
+pub mod owa_cookies;
 pub mod owa_html;
+pub mod owa_http;
+pub mod owa_messages;
 pub mod owa_url;
 pub mod pinning;
 pub mod run;

@@ -65,6 +65,8 @@ pub struct Page {
     pub comments: Vec<String>,
     /// `(id, text)` of elements with an id, for the ids asked for.
     pub texts: Vec<(String, String)>,
+    /// The `lang` of the `<html>` element (`fr`, `en-US`), empty when absent.
+    pub lang: String,
 }
 
 impl Page {
@@ -250,6 +252,9 @@ pub fn read_page(html: &[u8], text_ids: &[&str]) -> Result<Page, HtmlError> {
         }
         let attrs = attributes(&tag[name_end..]);
         match name.as_str() {
+            "html" if page.lang.is_empty() => {
+                page.lang = attr(&attrs, "lang").chars().take(16).collect();
+            }
             "form" => {
                 if let Some(form) = current.take()
                     && page.forms.len() < MAX_FORMS
