@@ -1,13 +1,19 @@
-//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, `status`.
+//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, `status`, and the
+//! OWA client by hand: `owa-check`, `owa-change`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use sesame_agent::clock::SystemClock;
 use sesame_agent::identity::{StateDir, validity};
+use sesame_agent::owa_cli::{self, LineInput, OwaTarget, SecretInput, TerminalInput};
+use sesame_agent::password_rule::PasswordRule;
 use sesame_agent::uplink::{Agent, Enrollment, enroll};
 
 #[derive(Debug, Parser)]
@@ -38,6 +44,53 @@ enum Command {
     Run,
     /// Shows the enrolled identity.
     Status,
+    /// Logs in to OWA once and reports what the server offers; changes nothing.
+    OwaCheck(OwaArgs),
+    /// Changes a mailbox password through OWA, as the letter describes, and verifies it.
+    OwaChange(OwaArgs),
+}
+
+/// Where and as whom the OWA commands connect. Passwords are read without echo from the terminal,
+/// or one per line from standard input when it is not a terminal.
+#[derive(Debug, clap::Args)]
+struct OwaArgs {
+    /// The OWA address, e.g. https://mail.example.fr/owa.
+    #[arg(long)]
+    url: String,
+    /// The mailbox address, Nom.Prenom@CRPCEN.mailnot.fr.
+    #[arg(long)]
+    user: String,
+    /// A PEM file of CA certificates to trust besides the system's (e.g. a test server's).
+    /// Certificate checks cannot be turned off.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// The language asked of Exchange's pages.
+    #[arg(long, default_value = "fr-FR,fr;q=0.9")]
+    accept_language: String,
+    /// The longest one request may take, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+}
+
+impl OwaArgs {
+    fn target(self) -> OwaTarget {
+        OwaTarget {
+            url: self.url,
+            user: self.user,
+            ca_file: self.ca_file,
+            accept_language: self.accept_language,
+            timeout: Duration::from_secs(self.timeout.clamp(1, 600)),
+        }
+    }
+}
+
+/// Passwords from the terminal without echo, or from standard input line by line.
+fn secret_input() -> Box<dyn SecretInput> {
+    if std::io::stdin().is_terminal() {
+        Box::new(TerminalInput)
+    } else {
+        Box::new(LineInput(std::io::stdin().lock()))
+    }
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM (the service manager stopping the agent).
@@ -56,12 +109,28 @@ async fn shutdown_signal() {
 
 #[allow(clippy::print_stdout)] // Reason: the command's results.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("info").init();
-    let state = StateDir::new(&cli.state_dir.unwrap_or_else(StateDir::default_root));
+    let clock = Arc::new(SystemClock);
+    let state = || StateDir::new(&cli.state_dir.clone().unwrap_or_else(StateDir::default_root));
     match cli.command {
+        Command::OwaCheck(args) => {
+            let target = args.target();
+            let exit =
+                owa_cli::owa_check(&target, &mut *secret_input(), &mut std::io::stdout(), clock)
+                    .await;
+            return Ok(ExitCode::from(exit.code()));
+        }
+        Command::OwaChange(args) => {
+            let target = args.target();
+            let rule = PasswordRule::default();
+            let (mut input, mut out) = (secret_input(), std::io::stdout());
+            let exit = owa_cli::owa_change(&target, &rule, &mut *input, &mut out, clock).await;
+            return Ok(ExitCode::from(exit.code()));
+        }
         Command::Enroll { server, ca_fingerprint, token } => {
+            let state = state();
             if state.is_enrolled() {
                 anyhow::bail!(
                     "this workstation is already enrolled; remove the state directory to enroll again"
@@ -79,11 +148,11 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Run => {
-            let agent = Agent::new(state, Arc::new(SystemClock));
+            let agent = Agent::new(state(), clock);
             sesame_agent::run::run(agent, shutdown_signal()).await;
         }
         Command::Status => {
-            let identity = state.load()?;
+            let identity = state().load()?;
             println!("Workstation {} of office {}", identity.workstation_id, identity.office);
             println!("Server: {}", identity.server);
             if let Some(v) = validity(&identity.cert_pem) {
@@ -91,5 +160,5 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,338 @@
+//! `sesame-agent owa-check` and `owa-change`: the OWA client by hand, without a Sesame server.
+//!
+//! `owa-check` is what an administrator runs on the first office before a roll-out: it logs in
+//! once and reports what it found, changing nothing. `owa-change` is the letter's procedure
+//! (current password, new password twice, the change, the verifying login, the log-off) for a
+//! workstation without an enrolled agent, in French like the letter. Passwords are read without
+//! echo from the terminal, or one per line from standard input when it is not a terminal (for
+//! scripts). Each outcome has its own exit code ([`Exit`]), listed in the README.
+
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use crate::clock::SharedClock;
+use crate::owa_client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError};
+use crate::owa_http::HttpSettings;
+use crate::owa_url::OwaEndpoint;
+use crate::password_rule::PasswordRule;
+
+/// How a command ended, as its process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done: changed and verified (`owa-change`), or the credentials work (`owa-check`).
+    Success = 0,
+    /// A network, certificate or safety error; nothing was changed.
+    Error = 1,
+    /// Refused on this machine before anything was sent (bad arguments, the new password breaks
+    /// the rule, the two entries differ).
+    RefusedLocally = 2,
+    /// The current password was refused (or the account is locked, or the change page is off).
+    WrongCurrentPassword = 3,
+    /// Exchange refused the new password (policy, history or minimum age).
+    RejectedByPolicy = 4,
+    /// Exchange found the two new passwords different.
+    ConfirmationMismatch = 5,
+    /// The account is locked.
+    LockedOut = 6,
+    /// The server cannot do this (not forms-based, no expired-password page, `DOMAIN\user`).
+    Unavailable = 7,
+    /// The change was sent but its result is unknown: check by logging in to OWA by hand.
+    Unknown = 8,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Where the commands connect, and how.
+#[derive(Debug, Clone)]
+pub struct OwaTarget {
+    /// The OWA address, e.g. `https://mail.example.fr/owa`.
+    pub url: String,
+    /// The mailbox address, `Nom.Prenom@CRPCEN.mailnot.fr`.
+    pub user: String,
+    /// A PEM file of CAs to trust besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// The `Accept-Language` sent.
+    pub accept_language: String,
+    /// The longest one request may take.
+    pub timeout: Duration,
+}
+
+/// Reads passwords.
+pub trait SecretInput {
+    /// Shows `label` and reads one password.
+    fn read(&mut self, label: &str) -> io::Result<SecretString>;
+}
+
+/// Reads from the terminal without echo.
+#[derive(Debug, Default)]
+pub struct TerminalInput;
+
+impl SecretInput for TerminalInput {
+    fn read(&mut self, label: &str) -> io::Result<SecretString> {
+        let typed = Zeroizing::new(rpassword::prompt_password(label)?);
+        Ok(SecretString::from(typed.as_str()))
+    }
+}
+
+/// Reads one password per line (standard input when it is not a terminal).
+#[derive(Debug)]
+pub struct LineInput<R>(pub R);
+
+impl<R: BufRead> SecretInput for LineInput<R> {
+    fn read(&mut self, label: &str) -> io::Result<SecretString> {
+        let mut line = Zeroizing::new(String::new());
+        if self.0.read_line(&mut line)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("standard input ended before: {}", label.trim_end_matches([' ', ':'])),
+            ));
+        }
+        Ok(SecretString::from(line.trim_end_matches(['\r', '\n'])))
+    }
+}
+
+/// The client for `target`, or the reason it cannot be built.
+fn client(target: &OwaTarget, clock: SharedClock) -> Result<OwaClient, String> {
+    let endpoint = OwaEndpoint::parse(&target.url).map_err(|e| e.to_string())?;
+    let mut extra_roots = Vec::new();
+    if let Some(path) = &target.ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            extra_roots.push(cert.map_err(|e| format!("{}: {e}", path.display()))?);
+        }
+        if extra_roots.is_empty() {
+            return Err(format!("{}: no certificate in this file", path.display()));
+        }
+    }
+    let settings = HttpSettings {
+        accept_language: target.accept_language.clone(),
+        extra_roots,
+        request_timeout: target.timeout,
+        ..HttpSettings::default()
+    };
+    OwaClient::new(endpoint, &settings, clock).map_err(|e| e.to_string())
+}
+
+fn line(out: &mut dyn Write, text: &str) {
+    // A closed standard output must not hide the exit code.
+    let _ = writeln!(out, "{text}");
+}
+
+/// `owa-check`: one login, a look at the expired-password page, the log-off; nothing changed.
+pub async fn owa_check(
+    target: &OwaTarget,
+    input: &mut dyn SecretInput,
+    out: &mut dyn Write,
+    clock: SharedClock,
+) -> Exit {
+    let mut client = match client(target, clock) {
+        Ok(client) => client,
+        Err(error) => {
+            line(out, &format!("error: {error}"));
+            return Exit::RefusedLocally;
+        }
+    };
+    let password = match input.read("Password: ") {
+        Ok(password) => password,
+        Err(error) => {
+            line(out, &format!("error: {error}"));
+            return Exit::RefusedLocally;
+        }
+    };
+    let (outcome, seen) = match client.check(&target.user, &password).await {
+        Ok(found) => found,
+        Err(error) => {
+            line(out, &format!("error: {error}"));
+            return Exit::Error;
+        }
+    };
+    let yes_no = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not checked",
+    };
+    line(out, &format!("OWA server:             {}", target.url));
+    line(out, &format!("Forms-based logon:      {}", yes_no(seen.forms_based)));
+    let format = match seen.logon_format {
+        Some(LogonFormat::PrincipalName) => "e-mail address (PrincipalName)",
+        Some(LogonFormat::FullDomain) => {
+            "DOMAIN\\user (FullDomain): e-mail addresses cannot change"
+        }
+        None => "unknown",
+    };
+    line(out, &format!("User name format:       {format}"));
+    line(
+        out,
+        &format!("Page language:          {}", seen.language.as_deref().unwrap_or("unknown")),
+    );
+    line(out, &format!("Exchange version hint:  {}", seen.version.as_deref().unwrap_or("none")));
+    if let Some(server) = &seen.front_end {
+        line(out, &format!("Front-end server:       {server}"));
+    }
+    line(out, &format!("Expired-password page:  {}", yes_no(seen.expired_password_page)));
+    line(out, &format!("Login as {}:  {outcome}", target.user));
+    match outcome {
+        LoginOutcome::LoggedIn | LoginOutcome::MustChangePassword => Exit::Success,
+        LoginOutcome::BadCredentials => {
+            line(
+                out,
+                "The password was refused. Exchange answers the same for a locked account, and for \
+                 a password that must change when the expired-password page is switched off \
+                 (ChangeExpiredPasswordEnabled).",
+            );
+            Exit::WrongCurrentPassword
+        }
+        LoginOutcome::NotFormsBased(_) | LoginOutcome::ServerError(_) => Exit::Unavailable,
+    }
+}
+
+/// `owa-change`: the letter's procedure, in French.
+pub async fn owa_change(
+    target: &OwaTarget,
+    rule: &PasswordRule,
+    input: &mut dyn SecretInput,
+    out: &mut dyn Write,
+    clock: SharedClock,
+) -> Exit {
+    let mut client = match client(target, clock) {
+        Ok(client) => client,
+        Err(error) => {
+            line(out, &format!("Erreur : {error}"));
+            return Exit::RefusedLocally;
+        }
+    };
+    line(out, "Rappel : votre clé REAL doit rester débranchée jusqu'à la fin du changement.");
+    let read = |input: &mut dyn SecretInput, label: &str| input.read(label);
+    let entries = read(input, "Mot de passe actuel : ").and_then(|current| {
+        let new = read(input, "Nouveau mot de passe : ")?;
+        let confirmation = read(input, "Confirmer le nouveau mot de passe : ")?;
+        Ok((current, new, confirmation))
+    });
+    let (current, new, confirmation) = match entries {
+        Ok(entries) => entries,
+        Err(error) => {
+            line(out, &format!("Erreur : {error}"));
+            return Exit::RefusedLocally;
+        }
+    };
+    if new.expose_secret() != confirmation.expose_secret() {
+        line(
+            out,
+            "Les deux saisies du nouveau mot de passe sont différentes. Rien n'a été envoyé.",
+        );
+        return Exit::RefusedLocally;
+    }
+    let violations = rule.check(new.expose_secret(), current.expose_secret());
+    if !violations.is_empty() {
+        line(out, "Le nouveau mot de passe ne convient pas. Il doit comporter :");
+        for violation in violations {
+            line(out, &format!("  - {violation}"));
+        }
+        line(out, "Rien n'a été envoyé.");
+        return Exit::RefusedLocally;
+    }
+    let outcome = match client.change_password(&target.user, &current, &new).await {
+        Ok(outcome) => outcome,
+        Err(OwaError::NotAscii) => {
+            line(
+                out,
+                "Le mot de passe contient un caractère que la messagerie ne peut pas recevoir.",
+            );
+            return Exit::RefusedLocally;
+        }
+        Err(error) => {
+            line(out, &format!("Erreur : {error}"));
+            line(out, "Votre mot de passe n'a pas été changé.");
+            return Exit::Error;
+        }
+    };
+    let (exit, message) = match &outcome {
+        ChangeOutcome::ChangedAndVerified => (
+            Exit::Success,
+            "Votre mot de passe a été changé et vérifié. Outlook va vous demander le nouveau mot \
+             de passe : saisissez-le, puis rebranchez votre clé REAL."
+                .to_owned(),
+        ),
+        ChangeOutcome::RejectedByPolicy => (
+            Exit::RejectedByPolicy,
+            "La messagerie a refusé le nouveau mot de passe (trop proche d'un ancien, déjà \
+             changé récemment, ou règles du domaine). Votre mot de passe n'a pas changé."
+                .to_owned(),
+        ),
+        ChangeOutcome::WrongCurrentPassword => (
+            Exit::WrongCurrentPassword,
+            "Le mot de passe actuel a été refusé (ou le compte est verrouillé). Votre mot de passe \
+             n'a pas changé. Ne réessayez pas plusieurs fois : contactez votre support."
+                .to_owned(),
+        ),
+        ChangeOutcome::ConfirmationMismatch => (
+            Exit::ConfirmationMismatch,
+            "La messagerie a trouvé les deux saisies différentes. Votre mot de passe n'a pas \
+             changé."
+                .to_owned(),
+        ),
+        ChangeOutcome::LockedOut => (
+            Exit::LockedOut,
+            "Le compte est verrouillé. Votre mot de passe n'a pas changé : contactez votre \
+             support."
+                .to_owned(),
+        ),
+        ChangeOutcome::Unavailable(reason) => (
+            Exit::Unavailable,
+            format!("Le changement n'est pas possible sur ce serveur ({reason}). Rien n'a changé."),
+        ),
+        ChangeOutcome::Unknown(reason) => (
+            Exit::Unknown,
+            format!(
+                "Le résultat du changement est incertain ({reason}). Ne recommencez pas : \
+                 connectez-vous à OWA avec le nouveau mot de passe pour vérifier, ou contactez \
+                 votre support."
+            ),
+        ),
+    };
+    line(out, &message);
+    exit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_read_one_per_password_without_their_ends() {
+        let mut input = LineInput(io::Cursor::new(b"first\r\nsecond\n".to_vec()));
+        assert_eq!(input.read("a").unwrap().expose_secret(), "first");
+        assert_eq!(input.read("b").unwrap().expose_secret(), "second");
+        let error = input.read("Nouveau mot de passe : ").unwrap_err();
+        assert!(error.to_string().contains("Nouveau mot de passe"), "{error}");
+    }
+
+    #[test]
+    fn exit_codes_are_distinct() {
+        let all = [
+            Exit::Success,
+            Exit::Error,
+            Exit::RefusedLocally,
+            Exit::WrongCurrentPassword,
+            Exit::RejectedByPolicy,
+            Exit::ConfirmationMismatch,
+            Exit::LockedOut,
+            Exit::Unavailable,
+            Exit::Unknown,
+        ];
+        let mut codes: Vec<u8> = all.iter().map(|e| e.code()).collect();
+        codes.dedup();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+}

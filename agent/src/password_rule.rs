@@ -1,0 +1,154 @@
+//! The rule a new personal password must follow, checked on the workstation before anything is
+//! sent, with the reasons in French.
+//!
+//! Exchange only says "InvalidNewPassword" whatever is wrong, so the agent explains first. The
+//! default is the rule of the letter offices receive (at least 10 characters with a lower-case
+//! letter, an upper-case letter, a digit and a special character); the server sends each office's
+//! own rule with each rotation (`AgentPasswordPolicy`). The checks mirror
+//! `sesame_server::password` (the agent does not link the server crate), and add what only the
+//! workstation can know: that the new password differs from the current one.
+
+use std::fmt;
+
+use sesame_proto::v1 as pb;
+
+/// The rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordRule {
+    /// Fewest characters.
+    pub min_length: u32,
+    /// At least one lower-case letter.
+    pub require_lower: bool,
+    /// At least one upper-case letter.
+    pub require_upper: bool,
+    /// At least one digit.
+    pub require_digit: bool,
+    /// At least one special character.
+    pub require_special: bool,
+}
+
+impl Default for PasswordRule {
+    fn default() -> Self {
+        PasswordRule {
+            min_length: 10,
+            require_lower: true,
+            require_upper: true,
+            require_digit: true,
+            require_special: true,
+        }
+    }
+}
+
+impl From<&pb::AgentPasswordPolicy> for PasswordRule {
+    fn from(policy: &pb::AgentPasswordPolicy) -> Self {
+        PasswordRule {
+            // Never below the letter's floor, whatever arrives.
+            min_length: policy.min_length.max(10),
+            require_lower: policy.require_lower,
+            require_upper: policy.require_upper,
+            require_digit: policy.require_digit,
+            require_special: policy.require_special,
+        }
+    }
+}
+
+/// One thing wrong with a new password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// Shorter than the minimum.
+    TooShort(u32),
+    /// A character outside printable ASCII, or a space at either end.
+    NotAscii,
+    /// No lower-case letter.
+    NoLower,
+    /// No upper-case letter.
+    NoUpper,
+    /// No digit.
+    NoDigit,
+    /// No special character.
+    NoSpecial,
+    /// The same as the current password.
+    SameAsCurrent,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::TooShort(n) => write!(f, "au moins {n} caractères"),
+            Violation::NotAscii => {
+                f.write_str("sans accent ni caractère spécial hors clavier standard (ASCII)")
+            }
+            Violation::NoLower => f.write_str("au moins une minuscule"),
+            Violation::NoUpper => f.write_str("au moins une majuscule"),
+            Violation::NoDigit => f.write_str("au moins un chiffre"),
+            Violation::NoSpecial => f.write_str("au moins un caractère spécial"),
+            Violation::SameAsCurrent => f.write_str("différent du mot de passe actuel"),
+        }
+    }
+}
+
+impl PasswordRule {
+    /// Every rule `new` breaks; empty when it may be sent.
+    pub fn check(&self, new: &str, current: &str) -> Vec<Violation> {
+        let mut violations = Vec::new();
+        if new.chars().count() < self.min_length as usize {
+            violations.push(Violation::TooShort(self.min_length));
+        }
+        if !new.bytes().all(|b| (0x20..0x7f).contains(&b))
+            || new.starts_with(' ')
+            || new.ends_with(' ')
+        {
+            violations.push(Violation::NotAscii);
+        }
+        let has = |f: fn(&u8) -> bool| new.bytes().any(|b| f(&b));
+        if self.require_lower && !has(u8::is_ascii_lowercase) {
+            violations.push(Violation::NoLower);
+        }
+        if self.require_upper && !has(u8::is_ascii_uppercase) {
+            violations.push(Violation::NoUpper);
+        }
+        if self.require_digit && !has(u8::is_ascii_digit) {
+            violations.push(Violation::NoDigit);
+        }
+        if self.require_special && !has(u8::is_ascii_punctuation) && !new.contains(' ') {
+            violations.push(Violation::NoSpecial);
+        }
+        if new == current {
+            violations.push(Violation::SameAsCurrent);
+        }
+        violations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_letters_rule_with_french_reasons() {
+        let rule = PasswordRule::default();
+        assert!(rule.check("Tr0ub4dor&3x", "Provisoire-2026").is_empty());
+        assert_eq!(rule.check("court1A!", ""), [Violation::TooShort(10)]);
+        assert_eq!(rule.check("motdepasse1!", ""), [Violation::NoUpper]);
+        assert_eq!(rule.check("Mötdepasse1!", ""), [Violation::NotAscii]);
+        assert_eq!(rule.check("Motdepasse!!", ""), [Violation::NoDigit]);
+        assert_eq!(rule.check("Motdepasse12", ""), [Violation::NoSpecial]);
+        assert_eq!(rule.check("MOTDEPASSE1!", ""), [Violation::NoLower]);
+        assert_eq!(rule.check("Tr0ub4dor&3x", "Tr0ub4dor&3x"), [Violation::SameAsCurrent]);
+        assert_eq!(Violation::TooShort(12).to_string(), "au moins 12 caractères");
+    }
+
+    #[test]
+    fn the_servers_rule_is_used_but_never_below_the_floor() {
+        let policy = pb::AgentPasswordPolicy {
+            min_length: 4,
+            require_lower: true,
+            require_upper: false,
+            require_digit: true,
+            require_special: false,
+        };
+        let rule = PasswordRule::from(&policy);
+        assert_eq!(rule.min_length, 10);
+        assert!(rule.check("motdepasse12", "").is_empty());
+    }
+}
