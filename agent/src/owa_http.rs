@@ -211,10 +211,19 @@ fn classify(error: &reqwest::Error, timeout: Duration) -> HttpError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     let mut chain = Vec::new();
     while let Some(cause) = source {
-        if let Some(tls @ rustls::Error::InvalidCertificate(_)) =
-            cause.downcast_ref::<rustls::Error>()
-        {
-            return HttpError::Certificate(tls.to_string());
+        // An io::Error's `source()` skips the error it wraps (and rustls's error arrives wrapped
+        // in two of them): look inside.
+        let mut inner: Option<&(dyn std::error::Error + 'static)> = Some(cause);
+        while let Some(candidate) = inner {
+            if let Some(tls @ rustls::Error::InvalidCertificate(_)) =
+                candidate.downcast_ref::<rustls::Error>()
+            {
+                return HttpError::Certificate(tls.to_string());
+            }
+            inner = candidate
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .map(|e| e as &(dyn std::error::Error + 'static));
         }
         let text = cause.to_string();
         if chain.last() != Some(&text) {

@@ -2,6 +2,9 @@
 //! before any network access, and the exit codes the README lists. The conversations with an
 //! Exchange simulator are in sesame-tests (`e2e::owa_cli`).
 
+// Reason: a test fails by panicking.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod owa_sim;
+
 #[cfg(test)]
 mod e2e;
 #[cfg(test)]
