@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use sesame_tests::owa_sim::{LoginResult, LogonFormat, OwaSim, SimOptions};
+use sesame_tests::owa_sim::{Behaviour, LoginResult, LogonFormat, OwaSim, SimOptions};
 use tokio::net::TcpListener;
 
 /// An Exchange 2016/2019 Outlook Web App simulator (forms-based login, expired-password page).
@@ -34,6 +34,24 @@ struct Cli {
     /// The virtual directory's LogonFormat.
     #[arg(long, value_enum, default_value_t = Format::PrincipalName)]
     logon_format: Format,
+    /// Behave like Exchange, or like a hostile server (to watch a client cope).
+    #[arg(long, value_enum, default_value_t = Mode::Exchange)]
+    behaviour: Mode,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    Exchange,
+    /// The logon page is 50 MB.
+    HugePage,
+    /// The logon page is nested 100,000 deep.
+    DeepNesting,
+    /// The logon page comes one byte a second.
+    Drip,
+    /// Redirects forever.
+    RedirectLoop,
+    /// Windows authentication only (401 Negotiate/NTLM).
+    NotFormsBased,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -65,6 +83,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         logon_format: match cli.logon_format {
             Format::PrincipalName => LogonFormat::PrincipalName,
             Format::FullDomain => LogonFormat::FullDomain,
+        },
+        behaviour: match cli.behaviour {
+            Mode::Exchange => Behaviour::Exchange,
+            Mode::HugePage => Behaviour::HugePage,
+            Mode::DeepNesting => Behaviour::DeepNesting,
+            Mode::Drip => Behaviour::Drip,
+            Mode::RedirectLoop => Behaviour::RedirectLoop,
+            Mode::NotFormsBased => Behaviour::NotFormsBased,
         },
         ..SimOptions::default()
     };
