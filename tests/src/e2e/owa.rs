@@ -333,3 +333,40 @@ async fn uncertain_changes_are_reported_as_unknown_and_never_retried() {
     assert_well_behaved(&sim);
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn nothing_secret_is_logged_even_at_trace_level() {
+    use std::sync::Mutex;
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_writer(move || LogWriter(writer.clone()))
+        .finish();
+    // This test's runtime runs on this thread only, the simulator included: everything lands here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sim = OwaSim::start(SimOptions::default()).await;
+    sim.add_account(USER, PROVISIONAL, true);
+    assert_eq!(change(&sim, PROVISIONAL, PERSONAL).await, ChangeOutcome::ChangedAndVerified);
+    sim.stop().await;
+    let logged = String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned();
+    assert!(logged.contains("owa.sesame.test"), "the logs were captured:\n{logged}");
+    for password in [PROVISIONAL, PERSONAL] {
+        let encoded: String = url::form_urlencoded::byte_serialize(password.as_bytes()).collect();
+        assert!(!logged.contains(password) && !logged.contains(&encoded), "{password} logged");
+    }
+    assert!(!logged.contains("cadata="), "session cookies are never logged");
+}
+
+struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
