@@ -4,7 +4,7 @@
 //!
 //! It builds no tree and never recurses, so nesting depth costs nothing (a page nested 100,000
 //! deep is read in one pass), and it refuses input larger than [`MAX_PAGE_BYTES`]. Entities are
-//! decoded for the few forms Exchange uses in attribute values. The OWA client (issue 5) uses it
+//! decoded for the few forms Exchange uses in attribute values. The OWA client uses it
 //! to post "every field of the live form exactly once".
 
 /// Largest page accepted, in bytes.

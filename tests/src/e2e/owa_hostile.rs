@@ -52,7 +52,6 @@ async fn a_50_mb_page_is_refused_at_2_mib() {
             "{behaviour:?}: {result:?}"
         );
         no_credentials(&sim);
-        // Far less than 50 MB crossed the connection before the client hung up.
         sim.stop().await;
     }
 }

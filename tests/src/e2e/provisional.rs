@@ -1,7 +1,7 @@
 //! Provisional passwords end to end: issue, escrow, delivery to the assigned agent only, export
 //! for Exchange, letters, audit trail, and the secrets' absence from the database and the logs.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use secrecy::ExposeSecret;
 use sesame_agent::identity::StateDir;
@@ -12,35 +12,22 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity as TlsId
 
 use super::code_of;
 use super::identity::{token, try_enroll};
-use crate::{TestServer, write_file};
+use crate::{LogBuffer, TestServer, write_file};
 
 /// Everything logged by every server of this test binary at trace level.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+fn captured_logs() -> LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let buffer = LogBuffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter("sesame_server=trace,info")
-            .with_writer(move || LogWriter(writer.clone()))
+            .with_writer(move || writer.clone())
             .finish();
         let _ = tracing::subscriber::set_global_default(subscriber);
         buffer
     })
     .clone()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 async fn enroll(
@@ -240,7 +227,7 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
     // Neither the database nor the logs hold a provisional password.
     let dump = server.database_dump().await;
     assert!(dump.contains("dupont.jean@01234.mailnot.fr"));
-    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let logged = logs.text();
     assert!(logged.contains("escrow disclosed"), "the logs were captured");
     for (_, password) in &exported {
         assert!(!dump.contains(password.as_str()), "the database holds a provisional password");
