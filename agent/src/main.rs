@@ -68,7 +68,7 @@ struct OwaArgs {
     #[arg(long, default_value = "fr-FR,fr;q=0.9")]
     accept_language: String,
     /// The longest one request may take, in seconds.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 15)]
     timeout: u64,
 }
 

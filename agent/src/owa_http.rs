@@ -52,7 +52,7 @@ impl Default for HttpSettings {
         HttpSettings {
             accept_language: "fr-FR,fr;q=0.9".to_owned(),
             extra_roots: Vec::new(),
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             resolve: Vec::new(),
         }
