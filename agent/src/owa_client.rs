@@ -379,8 +379,10 @@ impl OwaClient {
                 ("password", password.expose_secret()),
             ],
         )?;
-        // Set by the page's script before it posts (owa-protocol.md §1.2).
+        // Set by the page's script before it posts (owa-protocol.md §1.2). An older session's
+        // cookies are dropped, so that only this answer's `cadata` can prove this login.
         self.http.cookies().set("PBack", "0");
+        self.http.cookies().forget("cadata");
         self.logins_left -= 1;
         let response = self.http.post_form(&action, body).await?;
         match response.status {

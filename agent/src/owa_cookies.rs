@@ -70,6 +70,11 @@ impl CookieJar {
         }
     }
 
+    /// Forgets every cookie whose name starts with `prefix` (a session about to be replaced).
+    pub fn forget(&mut self, prefix: &str) {
+        self.cookies.retain(|(name, _)| !name.starts_with(prefix));
+    }
+
     /// Whether a cookie with this name and a non-empty value is held.
     pub fn has(&self, name: &str) -> bool {
         self.cookies.iter().any(|(n, v)| n == name && !v.expose_secret().is_empty())
@@ -151,6 +156,8 @@ mod tests {
         assert!(jar.has("cadata"));
         assert_eq!(jar.header().unwrap().as_str(), "PBack=0; cadata=abc; cadataTTL=t2");
         assert_eq!(jar.names(), ["PBack", "cadata", "cadataTTL"]);
+        jar.forget("cadata");
+        assert_eq!(jar.names(), ["PBack"]);
         assert!(!format!("{jar:?}").contains("abc"), "values never appear in Debug");
     }
 

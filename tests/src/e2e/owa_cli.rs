@@ -116,3 +116,23 @@ async fn owa_check_reports_what_the_server_offers_and_changes_nothing() {
     assert!(run.output.contains("ChangeExpiredPasswordEnabled"), "{}", run.output);
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn owa_check_on_a_password_that_works_reports_whether_the_page_answers_directly() {
+    for direct in [true, false] {
+        let sim =
+            OwaSim::start(SimOptions { direct_change_enabled: direct, ..SimOptions::default() })
+                .await;
+        sim.add_account(USER, PROVISIONAL, false);
+        let dir = tempfile::tempdir().unwrap();
+        let run = check(&target(&sim, &dir, "en-US"), &format!("{PROVISIONAL}\n")).await;
+        assert_eq!(run.exit, Exit::Success, "{}", run.output);
+        assert!(run.output.contains("logged in"), "{}", run.output);
+        assert!(run.output.contains("Page language:          en"), "{}", run.output);
+        let page = if direct { "yes" } else { "no" };
+        assert!(run.output.contains(&format!("Expired-password page:  {page}")), "{}", run.output);
+        assert_eq!(sim.logoffs(), 1, "the session is closed");
+        assert!(sim.change_attempts().is_empty());
+        sim.stop().await;
+    }
+}
