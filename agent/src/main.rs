@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use sesame_agent::clock::SystemClock;
 use sesame_agent::identity::{StateDir, validity};
-use sesame_agent::owa_cli::{self, LineInput, OwaTarget, SecretInput, TerminalInput};
+use sesame_agent::owa_cli::{self, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput};
 use sesame_agent::password_rule::PasswordRule;
 use sesame_agent::uplink::{Agent, Enrollment, enroll};
 
@@ -48,39 +48,60 @@ enum Command {
     OwaCheck(OwaArgs),
     /// Changes a mailbox password through OWA, as the letter describes, and verifies it.
     OwaChange(OwaArgs),
+    /// Saves the logon and expired-password pages (French and English) as test fixtures; sends
+    /// no credential.
+    OwaCapture {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The directory to write the pages to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+/// Which OWA server, and how to reach it.
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// The OWA address, e.g. https://mail.example.fr/owa.
+    #[arg(long)]
+    url: String,
+    /// A PEM file of CA certificates to trust besides the system's (e.g. a test server's).
+    /// Certificate checks cannot be turned off.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// The longest one request may take, body included, in seconds.
+    #[arg(long, default_value_t = 15)]
+    timeout: u64,
+}
+
+impl ServerArgs {
+    fn server(self, accept_language: String) -> OwaServer {
+        OwaServer {
+            url: self.url,
+            ca_file: self.ca_file,
+            accept_language,
+            timeout: Duration::from_secs(self.timeout.clamp(1, 600)),
+        }
+    }
 }
 
 /// Where and as whom the OWA commands connect. Passwords are read without echo from the terminal,
 /// or one per line from standard input when it is not a terminal.
 #[derive(Debug, clap::Args)]
 struct OwaArgs {
-    /// The OWA address, e.g. https://mail.example.fr/owa.
-    #[arg(long)]
-    url: String,
+    #[command(flatten)]
+    server: ServerArgs,
     /// The mailbox address, Nom.Prenom@CRPCEN.mailnot.fr.
     #[arg(long)]
     user: String,
-    /// A PEM file of CA certificates to trust besides the system's (e.g. a test server's).
-    /// Certificate checks cannot be turned off.
-    #[arg(long, value_name = "PEM")]
-    ca_file: Option<PathBuf>,
     /// The language asked of Exchange's pages.
     #[arg(long, default_value = "fr-FR,fr;q=0.9")]
     accept_language: String,
-    /// The longest one request may take, in seconds.
-    #[arg(long, default_value_t = 15)]
-    timeout: u64,
 }
 
 impl OwaArgs {
     fn target(self) -> OwaTarget {
-        OwaTarget {
-            url: self.url,
-            user: self.user,
-            ca_file: self.ca_file,
-            accept_language: self.accept_language,
-            timeout: Duration::from_secs(self.timeout.clamp(1, 600)),
-        }
+        OwaTarget { server: self.server.server(self.accept_language), user: self.user }
     }
 }
 
@@ -127,6 +148,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             let rule = PasswordRule::default();
             let (mut input, mut out) = (secret_input(), std::io::stdout());
             let exit = owa_cli::owa_change(&target, &rule, &mut *input, &mut out, clock).await;
+            return Ok(ExitCode::from(exit.code()));
+        }
+        Command::OwaCapture { server, out } => {
+            let server = server.server(String::new());
+            let exit = owa_cli::owa_capture(&server, &out, &mut std::io::stdout(), clock).await;
             return Ok(ExitCode::from(exit.code()));
         }
         Command::Enroll { server, ca_fingerprint, token } => {

@@ -8,7 +8,7 @@
 //! scripts). Each outcome has its own exit code ([`Exit`]), listed in the README.
 
 use std::io::{self, BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::clock::SharedClock;
 use crate::owa_client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError};
+
 use crate::owa_http::HttpSettings;
 use crate::owa_url::OwaEndpoint;
 use crate::password_rule::PasswordRule;
@@ -53,19 +54,26 @@ impl Exit {
     }
 }
 
-/// Where the commands connect, and how.
+/// Which OWA server the commands talk to, and how.
 #[derive(Debug, Clone)]
-pub struct OwaTarget {
+pub struct OwaServer {
     /// The OWA address, e.g. `https://mail.example.fr/owa`.
     pub url: String,
-    /// The mailbox address, `Nom.Prenom@CRPCEN.mailnot.fr`.
-    pub user: String,
     /// A PEM file of CAs to trust besides the system's.
     pub ca_file: Option<PathBuf>,
     /// The `Accept-Language` sent.
     pub accept_language: String,
     /// The longest one request may take.
     pub timeout: Duration,
+}
+
+/// A mailbox on an OWA server.
+#[derive(Debug, Clone)]
+pub struct OwaTarget {
+    /// The server.
+    pub server: OwaServer,
+    /// The mailbox address, `Nom.Prenom@CRPCEN.mailnot.fr`.
+    pub user: String,
 }
 
 /// Reads passwords.
@@ -103,10 +111,10 @@ impl<R: BufRead> SecretInput for LineInput<R> {
 }
 
 /// The client for `target`, or the reason it cannot be built.
-fn client(target: &OwaTarget, clock: SharedClock) -> Result<OwaClient, String> {
-    let endpoint = OwaEndpoint::parse(&target.url).map_err(|e| e.to_string())?;
+fn client(server: &OwaServer, clock: SharedClock) -> Result<OwaClient, String> {
+    let endpoint = OwaEndpoint::parse(&server.url).map_err(|e| e.to_string())?;
     let mut extra_roots = Vec::new();
-    if let Some(path) = &target.ca_file {
+    if let Some(path) = &server.ca_file {
         let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         for cert in CertificateDer::pem_slice_iter(&pem) {
             extra_roots.push(cert.map_err(|e| format!("{}: {e}", path.display()))?);
@@ -116,9 +124,9 @@ fn client(target: &OwaTarget, clock: SharedClock) -> Result<OwaClient, String> {
         }
     }
     let settings = HttpSettings {
-        accept_language: target.accept_language.clone(),
+        accept_language: server.accept_language.clone(),
         extra_roots,
-        request_timeout: target.timeout,
+        request_timeout: server.timeout,
         ..HttpSettings::default()
     };
     OwaClient::new(endpoint, &settings, clock).map_err(|e| e.to_string())
@@ -136,7 +144,7 @@ pub async fn owa_check(
     out: &mut dyn Write,
     clock: SharedClock,
 ) -> Exit {
-    let mut client = match client(target, clock) {
+    let mut client = match client(&target.server, clock) {
         Ok(client) => client,
         Err(error) => {
             line(out, &format!("error: {error}"));
@@ -162,7 +170,7 @@ pub async fn owa_check(
         Some(false) => "no",
         None => "not checked",
     };
-    line(out, &format!("OWA server:             {}", target.url));
+    line(out, &format!("OWA server:             {}", target.server.url));
     line(out, &format!("Forms-based logon:      {}", yes_no(seen.forms_based)));
     let format = match seen.logon_format {
         Some(LogonFormat::PrincipalName) => "e-mail address (PrincipalName)",
@@ -197,6 +205,59 @@ pub async fn owa_check(
     }
 }
 
+/// `owa-capture`: the logon and expired-password pages as the server sends them, in French and in
+/// English, written to `dir` as fixtures (`logon.fr-FR.html`, …). No credential is sent.
+pub async fn owa_capture(
+    server: &OwaServer,
+    dir: &Path,
+    out: &mut dyn Write,
+    clock: SharedClock,
+) -> Exit {
+    if let Err(error) = std::fs::create_dir_all(dir) {
+        line(out, &format!("error: {}: {error}", dir.display()));
+        return Exit::RefusedLocally;
+    }
+    for language in ["fr-FR", "en-US"] {
+        let server = OwaServer { accept_language: language.to_owned(), ..server.clone() };
+        let mut client = match client(&server, clock.clone()) {
+            Ok(client) => client,
+            Err(error) => {
+                line(out, &format!("error: {error}"));
+                return Exit::RefusedLocally;
+            }
+        };
+        let pages = match client.capture().await {
+            Ok(Ok(pages)) => pages,
+            Ok(Err(outcome)) => {
+                line(out, &format!("nothing to capture: {outcome}"));
+                return Exit::Unavailable;
+            }
+            Err(error) => {
+                line(out, &format!("error: {error}"));
+                return Exit::Error;
+            }
+        };
+        for page in pages {
+            let path = dir.join(format!("{}.{language}.html", page.name));
+            if let Err(error) = std::fs::write(&path, &page.body) {
+                line(out, &format!("error: {}: {error}", path.display()));
+                return Exit::RefusedLocally;
+            }
+            line(
+                out,
+                &format!(
+                    "{}: HTTP {}, {} bytes from {}",
+                    path.display(),
+                    page.status,
+                    page.body.len(),
+                    page.url
+                ),
+            );
+        }
+    }
+    Exit::Success
+}
+
 /// `owa-change`: the letter's procedure, in French.
 pub async fn owa_change(
     target: &OwaTarget,
@@ -205,7 +266,7 @@ pub async fn owa_change(
     out: &mut dyn Write,
     clock: SharedClock,
 ) -> Exit {
-    let mut client = match client(target, clock) {
+    let mut client = match client(&target.server, clock) {
         Ok(client) => client,
         Err(error) => {
             line(out, &format!("Erreur : {error}"));

@@ -150,6 +150,19 @@ pub struct Observations {
     pub expired_password_page: Option<bool>,
 }
 
+/// A page as the server sent it (see [`OwaClient::capture`]).
+#[derive(Debug, Clone)]
+pub struct CapturedPage {
+    /// `logon` or `expiredpassword`.
+    pub name: &'static str,
+    /// Where it was fetched.
+    pub url: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, as received.
+    pub body: Vec<u8>,
+}
+
 /// A login and password-change conversation with one OWA server.
 pub struct OwaClient {
     http: OwaHttp,
@@ -293,9 +306,9 @@ impl OwaClient {
         Err(OwaError::TooManyRedirects)
     }
 
-    /// Reaches the logon form the way a browser does: `GET /owa/`, its redirect to
+    /// Reaches the logon page the way a browser does: `GET /owa/`, its redirect to
     /// `logon.aspx`, with `replaceCurrent=1` (what the page's script would add).
-    async fn logon_form(&mut self) -> Result<Result<(Url, Form), LoginOutcome>, OwaError> {
+    async fn logon_page(&mut self) -> Result<Result<Response, LoginOutcome>, OwaError> {
         let base = self.http.endpoint().base().clone();
         let first = self.http.get(&base).await?;
         if first.status == 401 && !first.authenticate.is_empty() {
@@ -333,6 +346,15 @@ impl OwaClient {
                 response.status
             ))));
         }
+        Ok(Ok(response))
+    }
+
+    /// The logon page's form, and the URL it was found at.
+    async fn logon_form(&mut self) -> Result<Result<(Url, Form), LoginOutcome>, OwaError> {
+        let response = match self.logon_page().await? {
+            Ok(response) => response,
+            Err(outcome) => return Ok(Err(outcome)),
+        };
         let page = read_page(&response.body, TEXT_IDS).map_err(|_| HttpError::TooLarge)?;
         self.observe(&response, Some(&page));
         let Some(form) = page.form("logonForm").cloned() else {
@@ -344,6 +366,26 @@ impl OwaClient {
         };
         self.observations.forms_based = Some(true);
         Ok(Ok((response.url, form)))
+    }
+
+    /// The two anonymous pages as the server sends them, for test fixtures (owa-protocol.md §6.7):
+    /// the logon page and the expired-password page, in this client's language. Sends no
+    /// credential and counts no login; `Err(outcome)` when there is no logon page to capture.
+    pub async fn capture(&mut self) -> Result<Result<Vec<CapturedPage>, LoginOutcome>, OwaError> {
+        let logon = match self.logon_page().await? {
+            Ok(response) => response,
+            Err(outcome) => return Ok(Err(outcome)),
+        };
+        let expired = self.http.get(&self.direct_change_page()?).await?;
+        Ok(Ok([("logon", logon), ("expiredpassword", expired)]
+            .into_iter()
+            .map(|(name, response)| CapturedPage {
+                name,
+                url: response.url.to_string(),
+                status: response.status,
+                body: response.body,
+            })
+            .collect()))
     }
 
     /// Logs in as `user`. Counts against the two logins of this client.

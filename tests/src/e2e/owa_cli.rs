@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sesame_agent::clock::ManualClock;
-use sesame_agent::owa_cli::{Exit, LineInput, OwaTarget, owa_change, owa_check};
+use sesame_agent::owa_cli::{
+    Exit, LineInput, OwaServer, OwaTarget, owa_capture, owa_change, owa_check,
+};
 use sesame_agent::password_rule::PasswordRule;
 use time::macros::datetime;
 
@@ -23,11 +25,13 @@ fn target(sim: &OwaSim, dir: &tempfile::TempDir, language: &str) -> OwaTarget {
     let ca_file = dir.path().join("owa-ca.pem");
     std::fs::write(&ca_file, sim.ca().pem()).unwrap();
     OwaTarget {
-        url: format!("https://localhost:{}/owa", sim.address().port()),
+        server: OwaServer {
+            url: format!("https://localhost:{}/owa", sim.address().port()),
+            ca_file: Some(ca_file),
+            accept_language: language.to_owned(),
+            timeout: Duration::from_secs(5),
+        },
         user: USER.to_owned(),
-        ca_file: Some(ca_file),
-        accept_language: language.to_owned(),
-        timeout: Duration::from_secs(5),
     }
 }
 
@@ -135,4 +139,30 @@ async fn owa_check_on_a_password_that_works_reports_whether_the_page_answers_dir
         assert!(sim.change_attempts().is_empty());
         sim.stop().await;
     }
+}
+
+#[tokio::test]
+async fn owa_capture_saves_both_pages_in_both_languages_without_a_credential() {
+    let sim = OwaSim::start(SimOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = target(&sim, &dir, "").server;
+    let pages = dir.path().join("pages");
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 09:00 UTC)));
+    let mut output = Vec::new();
+    let exit = owa_capture(&server, &pages, &mut output, clock).await;
+    let output = String::from_utf8(output).unwrap();
+    assert_eq!(exit, Exit::Success, "{output}");
+    for (file, marker) in [
+        ("logon.fr-FR.html", "Adresse de courrier"),
+        ("logon.en-US.html", "E-mail address"),
+        ("expiredpassword.fr-FR.html", "Confirmer le nouveau mot de passe"),
+        ("expiredpassword.en-US.html", "Confirm new password"),
+    ] {
+        let html = std::fs::read_to_string(pages.join(file)).unwrap();
+        assert!(html.contains(marker), "{file}");
+        assert!(output.contains(file), "{output}");
+    }
+    assert!(sim.requests().iter().all(|r| !r.carried_credentials && r.method == "GET"));
+    assert!(sim.logins().is_empty());
+    sim.stop().await;
 }
