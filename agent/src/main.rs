@@ -72,6 +72,9 @@ struct ServerArgs {
     /// The longest one request may take, body included, in seconds.
     #[arg(long, default_value_t = 15)]
     timeout: u64,
+    /// An HTTP proxy to tunnel through, e.g. http://proxy.office.local:3128 (no authentication).
+    #[arg(long)]
+    proxy: Option<String>,
 }
 
 impl ServerArgs {
@@ -81,6 +84,7 @@ impl ServerArgs {
             ca_file: self.ca_file,
             accept_language,
             timeout: Duration::from_secs(self.timeout.clamp(1, 600)),
+            proxy: self.proxy,
         }
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
+use url::Url;
 use zeroize::Zeroizing;
 
 use crate::clock::SharedClock;
@@ -65,6 +66,8 @@ pub struct OwaServer {
     pub accept_language: String,
     /// The longest one request may take.
     pub timeout: Duration,
+    /// An HTTP proxy to tunnel through.
+    pub proxy: Option<String>,
 }
 
 /// A mailbox on an OWA server.
@@ -127,6 +130,10 @@ fn client(server: &OwaServer, clock: SharedClock) -> Result<OwaClient, String> {
         accept_language: server.accept_language.clone(),
         extra_roots,
         request_timeout: server.timeout,
+        proxy: match &server.proxy {
+            Some(proxy) => Some(Url::parse(proxy).map_err(|e| format!("--proxy: {e}"))?),
+            None => None,
+        },
         ..HttpSettings::default()
     };
     OwaClient::new(endpoint, &settings, clock).map_err(|e| e.to_string())

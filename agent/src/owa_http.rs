@@ -45,6 +45,9 @@ pub struct HttpSettings {
     pub connect_timeout: Duration,
     /// Addresses to use for host names instead of asking DNS (split DNS, tests).
     pub resolve: Vec<(String, SocketAddr)>,
+    /// An HTTP proxy to tunnel through (`CONNECT`), e.g. `http://proxy.office.local:3128`. TLS
+    /// still runs end to end with the OWA server, whose certificate is verified as without one.
+    pub proxy: Option<Url>,
 }
 
 impl Default for HttpSettings {
@@ -55,6 +58,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             resolve: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -203,6 +207,18 @@ fn tls_config(extra_roots: &[CertificateDer<'static>]) -> Result<rustls::ClientC
     Ok(config)
 }
 
+/// The proxy, if it is one the client can use: `http://` or `https://`, without a user name or
+/// password (proxy authentication is not supported, and its credentials would be one more secret).
+fn checked_proxy(proxy: &Url) -> Result<reqwest::Proxy, HttpError> {
+    if !matches!(proxy.scheme(), "http" | "https") || proxy.host_str().is_none() {
+        return Err(HttpError::Setup("the proxy must be an http:// or https:// URL".to_owned()));
+    }
+    if !proxy.username().is_empty() || proxy.password().is_some() {
+        return Err(HttpError::Setup("proxy authentication is not supported".to_owned()));
+    }
+    reqwest::Proxy::all(proxy.as_str()).map_err(|e| HttpError::Setup(e.to_string()))
+}
+
 /// Describes a reqwest error by its causes, naming certificate problems as such.
 fn classify(error: &reqwest::Error, timeout: Duration) -> HttpError {
     if error.is_timeout() {
@@ -262,8 +278,11 @@ impl OwaHttp {
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.request_timeout)
             .timeout(settings.request_timeout)
-            .http1_max_headers(100)
-            .no_proxy();
+            .http1_max_headers(100);
+        builder = match &settings.proxy {
+            None => builder.no_proxy(),
+            Some(proxy) => builder.proxy(checked_proxy(proxy)?),
+        };
         for (host, address) in &settings.resolve {
             builder = builder.resolve(host, *address);
         }
@@ -382,6 +401,16 @@ mod tests {
             "username=Jean.Dupont%4012345.mailnot.fr&password=a+b%26c"
         );
         assert_eq!(format!("{body:?}"), "FormBody(..)");
+    }
+
+    #[test]
+    fn proxies_are_plain_urls_without_credentials() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert!(checked_proxy(&url("http://proxy.office.local:3128")).is_ok());
+        assert!(checked_proxy(&url("https://proxy.office.local")).is_ok());
+        for refused in ["socks5://proxy:1080", "http://user:pw@proxy:3128", "file:///proxy"] {
+            assert!(matches!(checked_proxy(&url(refused)), Err(HttpError::Setup(_))), "{refused}");
+        }
     }
 
     #[test]

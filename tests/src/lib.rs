@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod connect_proxy;
 pub mod owa_sim;
 
 #[cfg(test)]

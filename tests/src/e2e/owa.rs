@@ -34,6 +34,7 @@ pub(super) fn client_for(sim: &OwaSim, others: &[&OwaSim], language: &str) -> Ow
         request_timeout: Duration::from_secs(3),
         connect_timeout: Duration::from_secs(3),
         resolve,
+        proxy: None,
     };
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 09:00 UTC)));
     OwaClient::new(OwaEndpoint::parse(&sim.url()).unwrap(), &settings, clock).unwrap()
@@ -331,5 +332,38 @@ async fn uncertain_changes_are_reported_as_unknown_and_never_retried() {
     );
     assert_eq!(sim.changes().len(), 1, "only the first case changed anything");
     assert_well_behaved(&sim);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn through_an_office_proxy_the_change_is_tunnelled_and_the_proxy_sees_no_password() {
+    use crate::connect_proxy::ConnectProxy;
+    let sim = OwaSim::start(SimOptions::default()).await;
+    sim.add_account(USER, PROVISIONAL, true);
+    let hosts = std::collections::HashMap::from([(sim.host().to_owned(), sim.address())]);
+    let proxy = ConnectProxy::start(hosts).await;
+    // No local name resolution: only the proxy knows where the OWA server is.
+    let settings = HttpSettings {
+        extra_roots: vec![sim.ca().der()],
+        request_timeout: Duration::from_secs(3),
+        proxy: Some(url::Url::parse(&proxy.url()).unwrap()),
+        ..HttpSettings::default()
+    };
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 09:00 UTC)));
+    let mut client =
+        OwaClient::new(OwaEndpoint::parse(&sim.url()).unwrap(), &settings, clock).unwrap();
+    let outcome = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    assert_eq!(outcome.unwrap(), ChangeOutcome::ChangedAndVerified);
+    assert_eq!(sim.password_of(USER).as_deref(), Some(PERSONAL));
+
+    let expected = format!("CONNECT {}:{} HTTP/1.1", sim.host(), sim.address().port());
+    let requests = proxy.requests();
+    assert!(!requests.is_empty() && requests.iter().all(|r| *r == expected), "{requests:?}");
+    assert!(proxy.tunnelled_bytes() > 1000, "the conversation went through the tunnel");
+    for clear in [PROVISIONAL, PERSONAL, "username=", "auth.owa"] {
+        assert!(!proxy.saw_in_clear(clear.as_bytes()), "the proxy saw {clear:?} in clear");
+    }
+    assert_well_behaved(&sim);
+    proxy.stop();
     sim.stop().await;
 }

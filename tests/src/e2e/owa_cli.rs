@@ -30,6 +30,7 @@ fn target(sim: &OwaSim, dir: &tempfile::TempDir, language: &str) -> OwaTarget {
             ca_file: Some(ca_file),
             accept_language: language.to_owned(),
             timeout: Duration::from_secs(5),
+            proxy: None,
         },
         user: USER.to_owned(),
     }

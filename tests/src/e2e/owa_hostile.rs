@@ -174,3 +174,30 @@ async fn certificates_for_another_name_or_from_an_unknown_ca_are_refused() {
     assert!(sim.requests().is_empty());
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_proxy_that_diverts_the_tunnel_meets_a_refused_certificate() {
+    use crate::connect_proxy::ConnectProxy;
+    // The proxy sends the tunnel for owa.sesame.test to another server (with a valid certificate
+    // for its own name, from a CA the client trusts).
+    let evil =
+        OwaSim::start(SimOptions { host: "evil.sesame.test".into(), ..SimOptions::default() })
+            .await;
+    evil.add_account(USER, PROVISIONAL, true);
+    let hosts = std::collections::HashMap::from([("owa.sesame.test".to_owned(), evil.address())]);
+    let proxy = ConnectProxy::start(hosts).await;
+    let settings = HttpSettings {
+        extra_roots: vec![evil.ca().der()],
+        request_timeout: Duration::from_secs(3),
+        proxy: Some(url::Url::parse(&proxy.url()).unwrap()),
+        ..HttpSettings::default()
+    };
+    let url = format!("https://owa.sesame.test:{}/owa/", evil.address().port());
+    let clock = std::sync::Arc::new(sesame_agent::clock::SystemClock);
+    let mut client = OwaClient::new(OwaEndpoint::parse(&url).unwrap(), &settings, clock).unwrap();
+    let result = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    assert!(matches!(result, Err(OwaError::Http(HttpError::Certificate(_)))), "{result:?}");
+    assert!(evil.requests().is_empty(), "nothing was sent over the diverted tunnel");
+    proxy.stop();
+    evil.stop().await;
+}
