@@ -10,8 +10,9 @@
 //! A simulator serves HTTPS (rustls with the ring provider) with a certificate for
 //! [`SimOptions::cert_names`] signed by a [`SimCa`] that tests trust, on `127.0.0.1:0`. Hostile
 //! variants ([`Behaviour`]) serve huge, endless or deeply nested pages, redirect loops, foreign
-//! hosts and non-forms authentication. Nothing reads the system clock: minimum password age is
-//! moved by [`OwaSim::age_passwords`].
+//! hosts and non-forms authentication; one-shot [`ChangeFault`]s give the change outcomes a plain
+//! directory never produces (a lost answer, a false success, an unfamiliar message). Nothing reads
+//! the system clock: minimum password age is moved by [`OwaSim::age_passwords`].
 
 mod directory;
 mod exchange;
