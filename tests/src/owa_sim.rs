@@ -267,18 +267,9 @@ impl OwaSim {
     /// `127.0.0.1`. It records every request and every raw byte received, to prove that nothing
     /// (or what) a client sent in clear.
     pub async fn start_plain_http() -> OwaSim {
-        OwaSim::start_plain_http_with(SimOptions {
-            host: "127.0.0.1".to_owned(),
-            ..SimOptions::default()
-        })
-        .await
-    }
-
-    /// Starts a plain-HTTP simulator with these options (`cert_names` and `ca` are unused).
-    pub async fn start_plain_http_with(options: SimOptions) -> OwaSim {
+        let options = SimOptions { host: "127.0.0.1".to_owned(), ..SimOptions::default() };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let ca = options.ca.clone().unwrap_or_default();
-        OwaSim::launch(options, listener, ca, None, "http")
+        OwaSim::launch(options, listener, SimCa::default(), None, "http")
     }
 
     fn launch(
@@ -320,19 +311,9 @@ impl OwaSim {
         self.shared.with(|s| s.directory.add(user, password, must_change));
     }
 
-    /// Sets or clears "must change password at next logon".
-    pub fn set_must_change(&self, user: &str, must_change: bool) {
-        self.shared.with(|s| s.directory.set_must_change(user, must_change));
-    }
-
     /// Arms a fault for the next well-formed change post.
     pub fn inject_change_fault(&self, fault: ChangeFault) {
         self.shared.with(|s| s.change_fault = Some(fault));
-    }
-
-    /// Locks an account.
-    pub fn lock(&self, user: &str) {
-        self.shared.with(|s| s.directory.lock(user));
     }
 
     /// Whether an account is locked (false for an unknown one).

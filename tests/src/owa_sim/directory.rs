@@ -142,18 +142,6 @@ impl Directory {
         });
     }
 
-    pub(crate) fn set_must_change(&mut self, user: &str, must_change: bool) {
-        if let Some(account) = self.find_mut(user) {
-            account.must_change = must_change;
-        }
-    }
-
-    pub(crate) fn lock(&mut self, user: &str) {
-        if let Some(account) = self.find_mut(user) {
-            account.locked = true;
-        }
-    }
-
     pub(crate) fn is_locked(&self, user: &str) -> bool {
         self.find(user).is_some_and(|a| a.locked)
     }
