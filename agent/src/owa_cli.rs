@@ -113,8 +113,21 @@ impl<R: BufRead> SecretInput for LineInput<R> {
     }
 }
 
-/// The client for `target`, or the reason it cannot be built.
-fn client(server: &OwaServer, clock: SharedClock) -> Result<OwaClient, String> {
+/// The client for `server`; when it cannot be built, says why after `prefix` and gives the exit.
+fn client(
+    server: &OwaServer,
+    clock: SharedClock,
+    out: &mut dyn Write,
+    prefix: &str,
+) -> Result<OwaClient, Exit> {
+    build_client(server, clock).map_err(|error| {
+        line(out, &format!("{prefix} {error}"));
+        Exit::RefusedLocally
+    })
+}
+
+/// The endpoint, the extra CAs from `--ca-file` and the transport settings, checked.
+fn build_client(server: &OwaServer, clock: SharedClock) -> Result<OwaClient, String> {
     let endpoint = OwaEndpoint::parse(&server.url).map_err(|e| e.to_string())?;
     let mut extra_roots = Vec::new();
     if let Some(path) = &server.ca_file {
@@ -151,12 +164,9 @@ pub async fn owa_check(
     out: &mut dyn Write,
     clock: SharedClock,
 ) -> Exit {
-    let mut client = match client(&target.server, clock) {
+    let mut client = match client(&target.server, clock, out, "error:") {
         Ok(client) => client,
-        Err(error) => {
-            line(out, &format!("error: {error}"));
-            return Exit::RefusedLocally;
-        }
+        Err(exit) => return exit,
     };
     let password = match input.read("Password: ") {
         Ok(password) => password,
@@ -226,12 +236,9 @@ pub async fn owa_capture(
     }
     for language in ["fr-FR", "en-US"] {
         let server = OwaServer { accept_language: language.to_owned(), ..server.clone() };
-        let mut client = match client(&server, clock.clone()) {
+        let mut client = match client(&server, clock.clone(), out, "error:") {
             Ok(client) => client,
-            Err(error) => {
-                line(out, &format!("error: {error}"));
-                return Exit::RefusedLocally;
-            }
+            Err(exit) => return exit,
         };
         let pages = match client.capture().await {
             Ok(Ok(pages)) => pages,
@@ -273,18 +280,14 @@ pub async fn owa_change(
     out: &mut dyn Write,
     clock: SharedClock,
 ) -> Exit {
-    let mut client = match client(&target.server, clock) {
+    let mut client = match client(&target.server, clock, out, "Erreur :") {
         Ok(client) => client,
-        Err(error) => {
-            line(out, &format!("Erreur : {error}"));
-            return Exit::RefusedLocally;
-        }
+        Err(exit) => return exit,
     };
     line(out, "Rappel : votre clé REAL doit rester débranchée jusqu'à la fin du changement.");
-    let read = |input: &mut dyn SecretInput, label: &str| input.read(label);
-    let entries = read(input, "Mot de passe actuel : ").and_then(|current| {
-        let new = read(input, "Nouveau mot de passe : ")?;
-        let confirmation = read(input, "Confirmer le nouveau mot de passe : ")?;
+    let entries = input.read("Mot de passe actuel : ").and_then(|current| {
+        let new = input.read("Nouveau mot de passe : ")?;
+        let confirmation = input.read("Confirmer le nouveau mot de passe : ")?;
         Ok((current, new, confirmation))
     });
     let (current, new, confirmation) = match entries {

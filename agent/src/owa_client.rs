@@ -30,8 +30,12 @@ const MAX_LOGINS: u8 = 2;
 const MAX_REDIRECTS: usize = 5;
 /// The marker Exchange puts in every logon page.
 const LOGON_PAGE_GUID: &str = "{57A118C6-2DA9-419d-BE9A-F92B0F9A418B}";
+/// Ids of the elements that may hold a message (the logon page's, and the change page's).
+const MESSAGE_IDS: [&str; 3] = ["signInErrorDiv", "expltxt", "errorText"];
+/// The label of the user-name field, which tells the logon format.
+const USER_LABEL_ID: &str = "userNameLabel";
 /// Ids of the elements whose text the client reads.
-const TEXT_IDS: &[&str] = &["userNameLabel", "signInErrorDiv", "expltxt", "errorText"];
+const TEXT_IDS: &[&str] = &[USER_LABEL_ID, MESSAGE_IDS[0], MESSAGE_IDS[1], MESSAGE_IDS[2]];
 
 /// What logging in found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +196,12 @@ pub fn check_exchange_alphabet(password: &SecretString) -> Result<(), OwaError> 
     }
 }
 
+/// The user-name format a page asks for, from its label ("Domain\\user name" or an address).
+fn logon_format(page: &Page) -> Option<LogonFormat> {
+    let label = page.text(USER_LABEL_ID)?;
+    Some(if label.contains('\\') { LogonFormat::FullDomain } else { LogonFormat::PrincipalName })
+}
+
 /// The Exchange build named in a logon page's resource paths (`/owa/auth/15.1.2507/themes/…`).
 fn version_in_paths(body: &[u8]) -> Option<String> {
     const PREFIX: &[u8] = b"/owa/auth/";
@@ -266,7 +276,7 @@ impl OwaClient {
         &self.observations
     }
 
-    fn observe(&mut self, response: &Response, page: Option<&Page>) {
+    fn observe(&mut self, response: &Response, page: &Page) {
         let observed = &mut self.observations;
         if let Some(version) = response.hint("X-OWA-Version") {
             observed.version = Some(version.chars().take(32).collect());
@@ -276,17 +286,11 @@ impl OwaClient {
         if let Some(server) = response.hint("X-FEServer") {
             observed.front_end = Some(server.chars().take(64).collect());
         }
-        if let Some(page) = page {
-            if !page.lang.is_empty() {
-                observed.language = Some(page.lang.clone());
-            }
-            if let Some(label) = page.text("userNameLabel") {
-                observed.logon_format = Some(if label.contains('\\') {
-                    LogonFormat::FullDomain
-                } else {
-                    LogonFormat::PrincipalName
-                });
-            }
+        if !page.lang.is_empty() {
+            observed.language = Some(page.lang.clone());
+        }
+        if let Some(format) = logon_format(page) {
+            observed.logon_format = Some(format);
         }
     }
 
@@ -356,7 +360,7 @@ impl OwaClient {
             Err(outcome) => return Ok(Err(outcome)),
         };
         let page = read_page(&response.body, TEXT_IDS).map_err(|_| HttpError::TooLarge)?;
-        self.observe(&response, Some(&page));
+        self.observe(&response, &page);
         let Some(form) = page.form("logonForm").cloned() else {
             return Err(OwaError::UnexpectedPage(if page.has_comment(LOGON_PAGE_GUID) {
                 "the logon page has no logon form".to_owned()
@@ -509,7 +513,7 @@ impl OwaClient {
             )));
         }
         let page = read_page(&response.body, TEXT_IDS).map_err(|_| HttpError::TooLarge)?;
-        self.observe(&response, Some(&page));
+        self.observe(&response, &page);
         let form = page.forms.iter().find(|f| f.input("oldPwd").is_some()).cloned();
         Ok(match form {
             Some(form) => Ok((response.url, form, page)),
@@ -555,9 +559,7 @@ impl OwaClient {
             Ok(found) => found,
             Err(reason) => return Ok(ChangeOutcome::Unavailable(reason)),
         };
-        if page.text("userNameLabel").is_some_and(|label| label.contains('\\'))
-            && !user.contains('\\')
-        {
+        if logon_format(&page) == Some(LogonFormat::FullDomain) && !user.contains('\\') {
             return Ok(ChangeOutcome::Unavailable(
                 "the server expects DOMAIN\\user names (LogonFormat FullDomain): an e-mail address \
                  cannot change its password there"
@@ -593,7 +595,7 @@ impl OwaClient {
         let Ok(answer) = read_page(&response.body, TEXT_IDS) else {
             return Ok(ChangeOutcome::Unknown("the change's answer is too large".to_owned()));
         };
-        let message = TEXT_IDS[1..]
+        let message = MESSAGE_IDS
             .iter()
             .filter_map(|id| answer.text(id))
             .find_map(classify)
