@@ -16,7 +16,6 @@ pub mod owa_html;
 pub mod owa_http;
 pub mod owa_messages;
 pub mod owa_url;
-pub mod password_rule;
 pub mod pinning;
 pub mod run;
 pub mod uplink;

@@ -13,8 +13,8 @@ use secrecy::SecretString;
 use sesame_agent::clock::SystemClock;
 use sesame_agent::identity::{StateDir, validity};
 use sesame_agent::owa_cli::{self, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput};
-use sesame_agent::password_rule::PasswordRule;
 use sesame_agent::uplink::{Agent, Enrollment, enroll};
+use sesame_proto::password_rule::PasswordRule;
 
 #[derive(Debug, Parser)]
 #[command(name = "sesame-agent", version = sesame_agent::VERSION, about = "The Sesame workstation agent")]

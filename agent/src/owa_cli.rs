@@ -22,7 +22,7 @@ use crate::owa_client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, Owa
 
 use crate::owa_http::HttpSettings;
 use crate::owa_url::OwaEndpoint;
-use crate::password_rule::PasswordRule;
+use sesame_proto::password_rule::PasswordRule;
 
 /// How a command ended, as its process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,7 +304,7 @@ pub async fn owa_change(
         );
         return Exit::RefusedLocally;
     }
-    let violations = rule.check(new.expose_secret(), current.expose_secret());
+    let violations = rule.check_new(new.expose_secret(), current.expose_secret());
     if !violations.is_empty() {
         line(out, "Le nouveau mot de passe ne convient pas. Il doit comporter :");
         for violation in violations {

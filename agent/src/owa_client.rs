@@ -526,7 +526,7 @@ impl OwaClient {
     /// or directly for a password that has not expired) post the live form once; verify by
     /// logging in with the new password; log off.
     ///
-    /// The caller checks the new password against the office's rules first (`password_rule`);
+    /// The caller checks the new password against the office's rules first (`sesame_proto::password_rule`);
     /// this only refuses what Exchange cannot carry.
     pub async fn change_password(
         &mut self,

@@ -6,14 +6,11 @@
 //! and without characters that break CSV, PowerShell or a French keyboard layout in surprising
 //! ways (quotes, backslash, backtick, spaces, ';', ',').
 
-use std::fmt;
-
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use secrecy::SecretString;
 
-/// The shortest minimum length a policy may set (the letter's rule).
-pub const MIN_LENGTH_FLOOR: u32 = 10;
+pub use sesame_proto::password_rule::{MIN_LENGTH_FLOOR, PasswordRule, Violation};
 /// The longest password length a policy may set.
 pub const MAX_LENGTH: u32 = 128;
 
@@ -72,38 +69,6 @@ pub enum PolicyError {
     ProvisionalLength,
 }
 
-/// What is wrong with a password, in French for the person choosing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Violation {
-    /// Too short.
-    TooShort(u32),
-    /// A character outside printable ASCII (accents, spaces at either end, emoji…).
-    NotAscii,
-    /// No lower-case letter.
-    NoLower,
-    /// No upper-case letter.
-    NoUpper,
-    /// No digit.
-    NoDigit,
-    /// No special character.
-    NoSpecial,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Violation::TooShort(n) => write!(f, "au moins {n} caractères"),
-            Violation::NotAscii => {
-                f.write_str("sans accent ni caractère spécial hors clavier standard (ASCII)")
-            }
-            Violation::NoLower => f.write_str("au moins une minuscule"),
-            Violation::NoUpper => f.write_str("au moins une majuscule"),
-            Violation::NoDigit => f.write_str("au moins un chiffre"),
-            Violation::NoSpecial => f.write_str("au moins un caractère spécial"),
-        }
-    }
-}
-
 impl PasswordPolicy {
     /// Checks the policy's own bounds.
     pub fn validate(&self) -> Result<(), PolicyError> {
@@ -116,33 +81,20 @@ impl PasswordPolicy {
         Ok(())
     }
 
+    /// The rule this policy sets, as the agents apply it too.
+    pub fn rule(&self) -> PasswordRule {
+        PasswordRule {
+            min_length: self.min_length,
+            require_lower: self.require_lower,
+            require_upper: self.require_upper,
+            require_digit: self.require_digit,
+            require_special: self.require_special,
+        }
+    }
+
     /// Every rule the password breaks; empty when it complies.
     pub fn check(&self, password: &str) -> Vec<Violation> {
-        let mut violations = Vec::new();
-        let length = password.chars().count();
-        if length < self.min_length as usize {
-            violations.push(Violation::TooShort(self.min_length));
-        }
-        if !password.bytes().all(|b| (0x20..0x7f).contains(&b))
-            || password.starts_with(' ')
-            || password.ends_with(' ')
-        {
-            violations.push(Violation::NotAscii);
-        }
-        let has = |f: fn(&u8) -> bool| password.bytes().any(|b| f(&b));
-        if self.require_lower && !has(u8::is_ascii_lowercase) {
-            violations.push(Violation::NoLower);
-        }
-        if self.require_upper && !has(u8::is_ascii_uppercase) {
-            violations.push(Violation::NoUpper);
-        }
-        if self.require_digit && !has(u8::is_ascii_digit) {
-            violations.push(Violation::NoDigit);
-        }
-        if self.require_special && !has(u8::is_ascii_punctuation) && !password.contains(' ') {
-            violations.push(Violation::NoSpecial);
-        }
-        violations
+        self.rule().check(password)
     }
 
     /// A new provisional password that complies with the policy and with every character class

@@ -1,16 +1,17 @@
-//! The rule a new personal password must follow, checked on the workstation before anything is
-//! sent, with the reasons in French.
-//!
-//! Exchange only says "InvalidNewPassword" whatever is wrong, so the agent explains first. The
-//! default is the rule of the letter offices receive (at least 10 characters with a lower-case
-//! letter, an upper-case letter, a digit and a special character); the server sends each office's
-//! own rule with each rotation (`AgentPasswordPolicy`). The checks mirror
-//! `sesame_server::password` (the agent does not link the server crate), and add what only the
-//! workstation can know: that the new password differs from the current one.
+//! The password rule, as both sides apply it: the server to the provisional passwords it issues,
+//! the agent to the personal password before anything is sent to Exchange (which only ever says
+//! "InvalidNewPassword"). The server sends each office's rule with each rotation
+//! (`AgentPasswordPolicy`); the default is the rule of the letter offices receive: at least 10
+//! characters with a lower-case letter, an upper-case letter, a digit and a special character,
+//! printable ASCII only (Exchange carries passwords in the server's ANSI code page). Reasons are
+//! in French, for the person choosing the password.
 
 use std::fmt;
 
-use sesame_proto::v1 as pb;
+use crate::v1 as pb;
+
+/// The shortest minimum length a rule may set (the letter's rule).
+pub const MIN_LENGTH_FLOOR: u32 = 10;
 
 /// The rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub struct PasswordRule {
 impl Default for PasswordRule {
     fn default() -> Self {
         PasswordRule {
-            min_length: 10,
+            min_length: MIN_LENGTH_FLOOR,
             require_lower: true,
             require_upper: true,
             require_digit: true,
@@ -43,7 +44,7 @@ impl From<&pb::AgentPasswordPolicy> for PasswordRule {
     fn from(policy: &pb::AgentPasswordPolicy) -> Self {
         PasswordRule {
             // Never below the letter's floor, whatever arrives.
-            min_length: policy.min_length.max(10),
+            min_length: policy.min_length.max(MIN_LENGTH_FLOOR),
             require_lower: policy.require_lower,
             require_upper: policy.require_upper,
             require_digit: policy.require_digit,
@@ -88,19 +89,19 @@ impl fmt::Display for Violation {
 }
 
 impl PasswordRule {
-    /// Every rule `new` breaks; empty when it may be sent.
-    pub fn check(&self, new: &str, current: &str) -> Vec<Violation> {
+    /// Every rule `password` breaks; empty when it complies.
+    pub fn check(&self, password: &str) -> Vec<Violation> {
         let mut violations = Vec::new();
-        if new.chars().count() < self.min_length as usize {
+        if password.chars().count() < self.min_length as usize {
             violations.push(Violation::TooShort(self.min_length));
         }
-        if !new.bytes().all(|b| (0x20..0x7f).contains(&b))
-            || new.starts_with(' ')
-            || new.ends_with(' ')
+        if !password.bytes().all(|b| (0x20..0x7f).contains(&b))
+            || password.starts_with(' ')
+            || password.ends_with(' ')
         {
             violations.push(Violation::NotAscii);
         }
-        let has = |f: fn(&u8) -> bool| new.bytes().any(|b| f(&b));
+        let has = |f: fn(&u8) -> bool| password.bytes().any(|b| f(&b));
         if self.require_lower && !has(u8::is_ascii_lowercase) {
             violations.push(Violation::NoLower);
         }
@@ -110,9 +111,15 @@ impl PasswordRule {
         if self.require_digit && !has(u8::is_ascii_digit) {
             violations.push(Violation::NoDigit);
         }
-        if self.require_special && !has(u8::is_ascii_punctuation) && !new.contains(' ') {
+        if self.require_special && !has(u8::is_ascii_punctuation) && !password.contains(' ') {
             violations.push(Violation::NoSpecial);
         }
+        violations
+    }
+
+    /// Every rule a new password breaks, including being the current one again.
+    pub fn check_new(&self, new: &str, current: &str) -> Vec<Violation> {
+        let mut violations = self.check(new);
         if new == current {
             violations.push(Violation::SameAsCurrent);
         }
@@ -127,14 +134,14 @@ mod tests {
     #[test]
     fn the_letters_rule_with_french_reasons() {
         let rule = PasswordRule::default();
-        assert!(rule.check("Tr0ub4dor&3x", "Provisoire-2026").is_empty());
-        assert_eq!(rule.check("court1A!", ""), [Violation::TooShort(10)]);
-        assert_eq!(rule.check("motdepasse1!", ""), [Violation::NoUpper]);
-        assert_eq!(rule.check("Mötdepasse1!", ""), [Violation::NotAscii]);
-        assert_eq!(rule.check("Motdepasse!!", ""), [Violation::NoDigit]);
-        assert_eq!(rule.check("Motdepasse12", ""), [Violation::NoSpecial]);
-        assert_eq!(rule.check("MOTDEPASSE1!", ""), [Violation::NoLower]);
-        assert_eq!(rule.check("Tr0ub4dor&3x", "Tr0ub4dor&3x"), [Violation::SameAsCurrent]);
+        assert!(rule.check_new("Tr0ub4dor&3x", "Provisoire-2026").is_empty());
+        assert_eq!(rule.check("court1A!"), [Violation::TooShort(10)]);
+        assert_eq!(rule.check("motdepasse1!"), [Violation::NoUpper]);
+        assert_eq!(rule.check("Mötdepasse1!"), [Violation::NotAscii]);
+        assert_eq!(rule.check("Motdepasse!!"), [Violation::NoDigit]);
+        assert_eq!(rule.check("Motdepasse12"), [Violation::NoSpecial]);
+        assert_eq!(rule.check("MOTDEPASSE1!"), [Violation::NoLower]);
+        assert_eq!(rule.check_new("Tr0ub4dor&3x", "Tr0ub4dor&3x"), [Violation::SameAsCurrent]);
         assert_eq!(Violation::TooShort(12).to_string(), "au moins 12 caractères");
     }
 
@@ -149,6 +156,6 @@ mod tests {
         };
         let rule = PasswordRule::from(&policy);
         assert_eq!(rule.min_length, 10);
-        assert!(rule.check("motdepasse12", "").is_empty());
+        assert!(rule.check("motdepasse12").is_empty());
     }
 }
