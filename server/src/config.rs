@@ -14,8 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::MailDomain;
-use crate::grpc::AgentPolicy;
 use crate::store::redact_url;
+use crate::workstation::AgentPolicy;
 
 /// The example configuration, with every key at its default.
 pub const EXAMPLE: &str = include_str!("../../deploy/server.example.toml");

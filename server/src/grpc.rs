@@ -19,10 +19,7 @@ use tonic::transport::Server;
 
 pub(crate) use self::admin_service::AdminApi;
 pub(crate) use self::agent_service::AgentApi;
-use crate::clock::SharedClock;
-use crate::domain::MailDomain;
-use crate::pki::Pki;
-use crate::store::SharedStore;
+use crate::services::Services;
 
 /// Largest admin request message (one import chunk), in bytes.
 pub const MAX_ADMIN_REQUEST_BYTES: usize = 1024 * 1024;
@@ -30,43 +27,6 @@ pub const MAX_ADMIN_REQUEST_BYTES: usize = 1024 * 1024;
 pub const MAX_AGENT_REQUEST_BYTES: usize = 64 * 1024;
 /// Largest response message, in bytes (a page of mailboxes stays far below).
 pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-
-/// What every RPC handler shares. Holds no state of its own (but the per-server rate limiter):
-/// everything lives in the store.
-#[derive(Debug)]
-pub(crate) struct AppState {
-    pub(crate) store: SharedStore,
-    pub(crate) clock: SharedClock,
-    pub(crate) mail_domain: MailDomain,
-    pub(crate) pki: Arc<Pki>,
-    pub(crate) agents: AgentPolicy,
-    pub(crate) escrow: crate::escrow::EscrowKey,
-    pub(crate) provisional_validity: time::Duration,
-}
-
-/// How agent identities are managed.
-#[derive(Debug, Clone)]
-pub struct AgentPolicy {
-    /// Lifetime of agent certificates.
-    pub certificate_lifetime: time::Duration,
-    /// How long after its certificate expired a workstation may still recover with its key.
-    pub recovery_window: time::Duration,
-    /// Unauthenticated agent requests (enroll, recovery) allowed at once per source address.
-    pub attempts_burst: u32,
-    /// And per minute after that.
-    pub attempts_per_minute: u32,
-}
-
-impl Default for AgentPolicy {
-    fn default() -> AgentPolicy {
-        AgentPolicy {
-            certificate_lifetime: time::Duration::days(7),
-            recovery_window: time::Duration::days(90),
-            attempts_burst: 5,
-            attempts_per_minute: 10,
-        }
-    }
-}
 
 /// Why the endpoint stopped.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +42,7 @@ pub enum ServeError {
 /// Serves both services over TLS on `listener` until `shutdown` resolves, then lets in-flight
 /// requests finish.
 pub(crate) async fn serve(
-    state: Arc<AppState>,
+    state: Arc<Services>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
@@ -112,7 +72,7 @@ pub(crate) async fn serve(
 
 /// Closes rotations whose provisional password ran out, destroying their escrow, every minute.
 /// Several servers may run it at once: closing is idempotent.
-async fn expire_rotations(state: Arc<AppState>) {
+async fn expire_rotations(state: Arc<Services>) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
         interval.tick().await;

@@ -19,6 +19,7 @@ mod grpc;
 pub mod password;
 pub mod pki;
 pub mod rotation;
+pub mod services;
 pub mod store;
 pub mod test_support;
 pub mod token;
@@ -37,7 +38,7 @@ use crate::clock::SharedClock;
 pub use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::data_dir::DataDir;
-pub use crate::grpc::{AgentPolicy, MAX_ADMIN_REQUEST_BYTES, MAX_AGENT_REQUEST_BYTES, ServeError};
+pub use crate::grpc::{MAX_ADMIN_REQUEST_BYTES, MAX_AGENT_REQUEST_BYTES, ServeError};
 use crate::pki::Pki;
 use crate::store::{SharedStore, StoreOptions};
 use crate::token::{Token, TokenKind};
@@ -71,7 +72,7 @@ pub enum StartError {
 /// A server ready to serve: database open, certificates loaded.
 #[derive(Debug)]
 pub struct Server {
-    state: Arc<grpc::AppState>,
+    state: Arc<services::Services>,
     bootstrap_credentials: Option<PathBuf>,
 }
 
@@ -91,7 +92,7 @@ impl Server {
         };
         let bootstrap_credentials =
             bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
-        let state = Arc::new(grpc::AppState {
+        let state = Arc::new(services::Services {
             store,
             clock,
             mail_domain: config.mail_domain.clone(),

@@ -182,6 +182,30 @@ pub fn new_workstation_id() -> String {
     format!("ws-{}", hex::encode(bytes))
 }
 
+/// How agent identities are managed.
+#[derive(Debug, Clone)]
+pub struct AgentPolicy {
+    /// Lifetime of agent certificates.
+    pub certificate_lifetime: time::Duration,
+    /// How long after its certificate expired a workstation may still recover with its key.
+    pub recovery_window: time::Duration,
+    /// Unauthenticated agent requests (enroll, recovery) allowed at once per source address.
+    pub attempts_burst: u32,
+    /// And per minute after that.
+    pub attempts_per_minute: u32,
+}
+
+impl Default for AgentPolicy {
+    fn default() -> AgentPolicy {
+        AgentPolicy {
+            certificate_lifetime: time::Duration::days(7),
+            recovery_window: time::Duration::days(90),
+            attempts_burst: 5,
+            attempts_per_minute: 10,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;

@@ -9,11 +9,12 @@ use sesame_proto::v1 as pb;
 use sesame_proto::v1::admin_service_server::AdminService;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::rfc3339;
 use super::status::ApiError;
-use super::{AppState, rfc3339};
 use crate::admin::{Admin, AdminRole, Permission};
 use crate::audit::Actor;
 use crate::domain::{Crpcen, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office, Text};
+use crate::services::Services;
 use crate::store;
 use crate::token::{Token, TokenKind};
 use crate::workstation::{EnrollmentToken, NewEnrollmentToken, Workstation, WorkstationStatus};
@@ -29,11 +30,11 @@ const MAX_PAGE: u32 = 5_000;
 /// The AdminService handlers.
 #[derive(Debug)]
 pub(crate) struct AdminApi {
-    pub(super) state: Arc<AppState>,
+    pub(super) state: Arc<Services>,
 }
 
 impl AdminApi {
-    pub(crate) fn new(state: Arc<AppState>) -> AdminApi {
+    pub(crate) fn new(state: Arc<Services>) -> AdminApi {
         AdminApi { state }
     }
 

@@ -11,13 +11,14 @@ use sesame_proto::v1::agent_service_server::AgentService;
 use tonic::{Request, Response, Status};
 
 use super::rate_limit::RateLimiter;
+use super::rfc3339;
 use super::status::ApiError;
 use super::tls::PeerInfo;
-use super::{AppState, rfc3339};
 use crate::audit::Actor;
 use crate::domain::Text;
 use crate::pki::{self, AgentCertificate};
 use crate::rotation::Disclosure;
+use crate::services::Services;
 use crate::store;
 use crate::token::{Token, TokenKind};
 use crate::workstation::{
@@ -37,7 +38,7 @@ const REFUSED_RECOVERY: &str = "recovery refused: enroll again with a new token"
 /// The AgentService handlers.
 #[derive(Debug)]
 pub(crate) struct AgentApi {
-    state: Arc<AppState>,
+    state: Arc<Services>,
     attempts: RateLimiter,
 }
 
@@ -49,7 +50,7 @@ struct AgentIdentity {
 }
 
 impl AgentApi {
-    pub(crate) fn new(state: Arc<AppState>) -> AgentApi {
+    pub(crate) fn new(state: Arc<Services>) -> AgentApi {
         let attempts =
             RateLimiter::new(state.agents.attempts_burst, state.agents.attempts_per_minute);
         AgentApi { state, attempts }

@@ -1,0 +1,92 @@
+//! The service layer: every operation the server offers, whichever edge asks for it (gRPC today,
+//! an HTTPS dashboard later). One module per capability. Services take and return domain types,
+//! authorize the administrator through `Admin::may` before reading anything, and own the rules;
+//! the edges only authenticate, convert and call.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::domain::MailDomain;
+use crate::error_chain as chain;
+use crate::escrow::EscrowKey;
+use crate::pki::Pki;
+use crate::store::{self, SharedStore};
+use crate::workstation::AgentPolicy;
+
+/// What every service needs: the store, the clock, the keys and the settings. Holds no state of
+/// its own: everything that must outlive a request is in the store.
+#[derive(Debug)]
+pub struct Services {
+    /// The database.
+    pub store: SharedStore,
+    /// Where time comes from.
+    pub clock: SharedClock,
+    /// The MAILNOT domain mailbox addresses must be under.
+    pub mail_domain: MailDomain,
+    /// The certificate authority that signs agent certificates.
+    pub pki: Arc<Pki>,
+    /// How agent identities are managed.
+    pub agents: AgentPolicy,
+    /// The key escrowed provisional passwords are sealed with.
+    pub escrow: EscrowKey,
+    /// How long a provisional password stays valid.
+    pub provisional_validity: time::Duration,
+}
+
+/// Why a service refused or failed a request. The edges turn it into their own codes
+/// (`grpc::status`); only [`Error::Internal`] carries a cause, which is logged, never shown.
+#[derive(Debug)]
+pub enum Error {
+    /// The request is malformed; the message says which field or line.
+    InvalidArgument(String),
+    /// The thing named does not exist.
+    NotFound(String),
+    /// The thing to create exists already.
+    AlreadyExists(String),
+    /// No valid credential; the message says what to do, never why a secret was refused.
+    Unauthenticated(String),
+    /// The caller may not do this (or may not know whether the thing exists).
+    PermissionDenied(String),
+    /// A concurrent change won; the client may retry.
+    Aborted(String),
+    /// The request is too large.
+    ResourceExhausted(String),
+    /// The database is unreachable or overloaded; the client may retry.
+    Unavailable,
+    /// Anything else: logged, never shown.
+    Internal(Box<dyn StdError + Send + Sync>),
+}
+
+impl Error {
+    /// A malformed request; the message names the field.
+    pub fn invalid(message: impl Into<String>) -> Error {
+        Error::InvalidArgument(message.into())
+    }
+
+    /// No valid credential.
+    pub fn unauthenticated(message: impl Into<String>) -> Error {
+        Error::Unauthenticated(message.into())
+    }
+
+    /// Not allowed.
+    pub fn denied(message: impl Into<String>) -> Error {
+        Error::PermissionDenied(message.into())
+    }
+}
+
+impl From<store::Error> for Error {
+    fn from(error: store::Error) -> Error {
+        match error {
+            store::Error::NotFound => Error::NotFound("not found".to_owned()),
+            store::Error::Conflict => Error::AlreadyExists("already exists".to_owned()),
+            store::Error::Backend(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
+            ) => {
+                tracing::warn!(error = %chain(&error), "database unavailable");
+                Error::Unavailable
+            }
+            other => Error::Internal(Box::new(other)),
+        }
+    }
+}
