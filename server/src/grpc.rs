@@ -4,6 +4,7 @@
 mod admin_provisional;
 mod admin_service;
 mod agent_service;
+mod parse;
 mod rate_limit;
 mod status;
 pub(crate) mod tls;

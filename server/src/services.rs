@@ -3,6 +3,8 @@
 //! authorize the administrator through `Admin::may` before reading anything, and own the rules;
 //! the edges only authenticate, convert and call.
 
+pub mod access;
+
 use std::error::Error as StdError;
 use std::sync::Arc;
 

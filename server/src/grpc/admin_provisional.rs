@@ -7,7 +7,8 @@ use sesame_proto::v1 as pb;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
-use super::admin_service::{AdminApi, denied, optional_crpcen, parse_crpcen};
+use super::admin_service::AdminApi;
+use super::parse;
 use super::rfc3339;
 use super::status::ApiError;
 use crate::admin::{Admin, Permission};
@@ -15,6 +16,7 @@ use crate::audit::{self, Actor, GENESIS_HASH};
 use crate::domain::{Crpcen, Mailbox, MailboxAddress};
 use crate::password::PasswordPolicy;
 use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, new_rotation_id};
+use crate::services::access;
 use crate::store;
 use crate::workstation::Workstation;
 
@@ -92,7 +94,7 @@ impl AdminApi {
                 Ok((admin, Target::Mailbox(self.mailbox(&address).await?)))
             }
             (true, false) => {
-                let office = parse_crpcen("office", office)?;
+                let office = parse::crpcen("office", office)?;
                 let admin = self.authorize(request, Permission::Write(&office)).await?;
                 match self.state.store.get_office(&office).await {
                     Ok(_) => Ok((admin, Target::Office(office))),
@@ -166,7 +168,7 @@ impl AdminApi {
         &self,
         request: Request<pb::GetPasswordPolicyRequest>,
     ) -> Result<Response<pb::GetPasswordPolicyResponse>, Status> {
-        let office = optional_crpcen("office", &request.get_ref().office)?;
+        let office = parse::optional_crpcen("office", &request.get_ref().office)?;
         self.authorize(&request, Permission::Read(office.as_ref())).await?;
         let policy =
             self.state.store.password_policy(office.as_ref()).await.map_err(ApiError::from)?;
@@ -177,7 +179,7 @@ impl AdminApi {
         &self,
         request: Request<pb::SetPasswordPolicyRequest>,
     ) -> Result<Response<pb::SetPasswordPolicyResponse>, Status> {
-        let office = optional_crpcen("office", &request.get_ref().office)?;
+        let office = parse::optional_crpcen("office", &request.get_ref().office)?;
         let permission = office.as_ref().map_or(Permission::Global, Permission::Write);
         let admin = self.authorize(&request, permission).await?;
         let p = request.into_inner().policy.ok_or_else(|| ApiError::invalid("policy: required"))?;
@@ -340,10 +342,10 @@ impl AdminApi {
         request: Request<pb::ListRotationsRequest>,
     ) -> Result<Response<pb::ListRotationsResponse>, Status> {
         let admin = self.authenticate(&request).await?;
-        let office = optional_crpcen("office", &request.get_ref().office)?;
+        let office = parse::optional_crpcen("office", &request.get_ref().office)?;
         let open_only = request.get_ref().open_only;
         let mut rotations = Vec::new();
-        for office in self.listing_scope(&admin, office.as_ref())? {
+        for office in access::listing_scope(&admin, office.as_ref())? {
             rotations.extend(
                 self.state
                     .store
@@ -361,7 +363,7 @@ impl AdminApi {
         &self,
         request: Request<pb::DiscloseProvisionalRequest>,
     ) -> Result<Response<pb::DiscloseProvisionalResponse>, Status> {
-        let office = parse_crpcen("office", &request.get_ref().office)?;
+        let office = parse::crpcen("office", &request.get_ref().office)?;
         let admin = self.authorize(&request, Permission::Write(&office)).await?;
         let disclosure = match request.get_ref().purpose() {
             pb::DisclosurePurpose::Export => Disclosure::Export(&office),
@@ -407,7 +409,7 @@ impl AdminApi {
         mailbox: &str,
     ) -> Result<(Admin, Workstation, Mailbox), ApiError> {
         let admin = self.authenticate(request).await?;
-        let ws = self.workstation_for_change(&admin, workstation_id).await?;
+        let ws = self.state.workstation_for_change(&admin, workstation_id).await?;
         let address = self.parse_address(mailbox)?;
         if address.office() != &ws.office {
             return Err(ApiError::invalid(format!(
@@ -427,7 +429,7 @@ impl AdminApi {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let admin = self.authenticate(&request).await?;
         let req = request.get_ref();
-        let office = optional_crpcen("office", &req.office)?;
+        let office = parse::optional_crpcen("office", &req.office)?;
         let since = parse_since(&req.since)?;
         let limit = match req.limit {
             0 => 1_000,
@@ -435,7 +437,7 @@ impl AdminApi {
             _ => return Err(ApiError::invalid(format!("limit: at most {MAX_AUDIT_PAGE}")).into()),
         };
         let mut records = Vec::new();
-        for office in self.listing_scope(&admin, office.as_ref())? {
+        for office in access::listing_scope(&admin, office.as_ref())? {
             let mut after = req.after_seq;
             // Skip what is older than `since`, a page at a time.
             loop {
@@ -482,7 +484,7 @@ impl AdminApi {
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
         let admin = self.authenticate(&request).await?;
         if !admin.may(Permission::Read(None)) {
-            return Err(denied(&Permission::Read(None)).into());
+            return Err(access::denied(&Permission::Read(None)).into());
         }
         let (mut seq, mut hash, mut checked) = (0, GENESIS_HASH, 0u64);
         loop {

@@ -9,12 +9,14 @@ use sesame_proto::v1 as pb;
 use sesame_proto::v1::admin_service_server::AdminService;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::parse;
 use super::rfc3339;
 use super::status::ApiError;
 use crate::admin::{Admin, AdminRole, Permission};
 use crate::audit::Actor;
 use crate::domain::{Crpcen, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office, Text};
 use crate::services::Services;
+use crate::services::access;
 use crate::store;
 use crate::token::{Token, TokenKind};
 use crate::workstation::{EnrollmentToken, NewEnrollmentToken, Workstation, WorkstationStatus};
@@ -46,75 +48,22 @@ impl AdminApi {
         permission: Permission<'_>,
     ) -> Result<Admin, ApiError> {
         let admin = self.authenticate(request).await?;
-        if admin.may(permission) {
-            Ok(admin)
-        } else {
-            tracing::warn!(admin = %admin.name, ?permission, "permission denied");
-            Err(denied(&permission))
-        }
+        access::authorize(&admin, permission)?;
+        Ok(admin)
     }
 
+    /// The administrator presenting the request's bearer token.
     pub(super) async fn authenticate<T>(&self, request: &Request<T>) -> Result<Admin, ApiError> {
-        let refused = || ApiError::unauthenticated("a valid administrator credential is required");
-        let header = request.metadata().get("authorization").ok_or_else(refused)?;
-        let value = header.to_str().map_err(|_| refused())?;
-        let token = value.strip_prefix("Bearer ").ok_or_else(refused)?;
+        let header = request.metadata().get("authorization").ok_or_else(access::unauthenticated)?;
+        let value = header.to_str().map_err(|_| access::unauthenticated())?;
+        let token = value.strip_prefix("Bearer ").ok_or_else(access::unauthenticated)?;
         let token = Token::from_secret(SecretString::from(token.trim().to_owned()));
-        match self.state.store.admin_by_token(&token.hash()).await {
-            Ok(admin) => Ok(admin),
-            Err(store::Error::NotFound) => {
-                let remote = request.extensions().get::<super::tls::PeerInfo>().map(|p| p.remote);
-                tracing::warn!(?remote, "refused an administrator credential");
-                Err(refused())
-            }
-            Err(other) => Err(other.into()),
+        let admin = self.state.authenticate_admin(&token).await;
+        if let Err(ApiError::Unauthenticated(_)) = &admin {
+            let remote = request.extensions().get::<super::tls::PeerInfo>().map(|p| p.remote);
+            tracing::warn!(?remote, "refused an administrator credential");
         }
-    }
-
-    /// The offices whose data a listing shows: the filter, if the administrator may read it, or
-    /// everything it may read.
-    pub(super) fn listing_scope(
-        &self,
-        admin: &Admin,
-        filter: Option<&Crpcen>,
-    ) -> Result<Vec<Option<Crpcen>>, ApiError> {
-        match (filter, admin.read_scope()) {
-            (Some(office), _) if admin.may(Permission::Read(Some(office))) => {
-                Ok(vec![Some(office.clone())])
-            }
-            (Some(office), _) => Err(denied(&Permission::Read(Some(office)))),
-            (None, None) => Ok(vec![None]),
-            (None, Some(offices)) => Ok(offices.iter().cloned().map(Some).collect()),
-        }
-    }
-
-    /// A workstation the administrator may change. Outside its offices (or absent, for an
-    /// office administrator) is PERMISSION_DENIED, so the answer reveals nothing.
-    pub(super) async fn workstation_for_change(
-        &self,
-        admin: &Admin,
-        id: &str,
-    ) -> Result<Workstation, ApiError> {
-        let outside = || ApiError::denied(format!("workstation {id:.40} is not in your offices"));
-        match self.state.store.get_workstation(id).await {
-            Ok(ws) if admin.may(Permission::Write(&ws.office)) => Ok(ws),
-            Ok(_) => Err(outside()),
-            Err(store::Error::NotFound) if admin.role == AdminRole::Global => {
-                Err(ApiError::NotFound(format!("workstation {id:.40} does not exist")))
-            }
-            Err(store::Error::NotFound) => Err(outside()),
-            Err(other) => Err(other.into()),
-        }
-    }
-}
-
-pub(super) fn denied(permission: &Permission<'_>) -> ApiError {
-    match permission {
-        Permission::Read(Some(office)) | Permission::Write(office) => {
-            ApiError::denied(format!("office {office} is not in your offices"))
-        }
-        Permission::Read(None) => ApiError::denied("name one of your offices"),
-        Permission::Global => ApiError::denied("only a global administrator may do this"),
+        admin
     }
 }
 
@@ -147,10 +96,6 @@ fn workstation_to_pb(ws: Workstation) -> pb::Workstation {
     }
 }
 
-pub(super) fn optional_crpcen(field: &str, value: &str) -> Result<Option<Crpcen>, ApiError> {
-    if value.trim().is_empty() { Ok(None) } else { parse_crpcen(field, value).map(Some) }
-}
-
 fn office_to_pb(office: Office) -> pb::Office {
     pb::Office {
         crpcen: office.crpcen.to_string(),
@@ -170,10 +115,6 @@ fn mailbox_to_pb(mailbox: Mailbox) -> pb::Mailbox {
         display_name: mailbox.display_name,
         created_at: rfc3339(mailbox.created_at),
     }
-}
-
-pub(super) fn parse_crpcen(field: &str, value: &str) -> Result<Crpcen, ApiError> {
-    Crpcen::parse(value).map_err(|e| ApiError::invalid(format!("{field}: {e}")))
 }
 
 /// Rows of an import, parsed and checked, with the line each came from.
@@ -275,7 +216,7 @@ impl AdminService for AdminApi {
         let admin = self.authorize(&request, Permission::Global).await?;
         let req = request.into_inner();
         let office = NewOffice {
-            crpcen: parse_crpcen("crpcen", &req.crpcen)?,
+            crpcen: parse::crpcen("crpcen", &req.crpcen)?,
             name: Text::parse("name", &req.name).map_err(|e| ApiError::invalid(e.to_string()))?,
             city: Text::parse_optional("city", &req.city)
                 .map_err(|e| ApiError::invalid(e.to_string()))?,
@@ -304,7 +245,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetOfficeRequest>,
     ) -> Result<Response<pb::GetOfficeResponse>, Status> {
-        let crpcen = parse_crpcen("crpcen", &request.get_ref().crpcen)?;
+        let crpcen = parse::crpcen("crpcen", &request.get_ref().crpcen)?;
         self.authorize(&request, Permission::Read(Some(&crpcen))).await?;
         let office = match self.state.store.get_office(&crpcen).await {
             Ok(office) => office,
@@ -336,7 +277,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ImportMailboxesResponse>, Status> {
         let admin = self.authenticate(&request).await?;
         if admin.role == AdminRole::Auditor {
-            return Err(denied(&Permission::Global).into());
+            return Err(access::denied(&Permission::Global).into());
         }
         let mut stream = request.into_inner();
         let mut batch = ImportBatch::default();
@@ -415,8 +356,8 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListMailboxesResponse>, Status> {
         let admin = self.authenticate(&request).await?;
         let req = request.into_inner();
-        let office = optional_crpcen("office", &req.office)?;
-        let scope = self.listing_scope(&admin, office.as_ref())?;
+        let office = parse::optional_crpcen("office", &req.office)?;
+        let scope = access::listing_scope(&admin, office.as_ref())?;
         if let Some(office) = &office {
             match self.state.store.get_office(office).await {
                 Ok(_) => {}
@@ -465,7 +406,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::CreateEnrollmentTokenRequest>,
     ) -> Result<Response<pb::CreateEnrollmentTokenResponse>, Status> {
-        let office = parse_crpcen("office", &request.get_ref().office)?;
+        let office = parse::crpcen("office", &request.get_ref().office)?;
         let admin = self.authorize(&request, Permission::Write(&office)).await?;
         let req = request.into_inner();
         let uses = match req.uses {
@@ -510,9 +451,9 @@ impl AdminService for AdminApi {
         request: Request<pb::ListEnrollmentTokensRequest>,
     ) -> Result<Response<pb::ListEnrollmentTokensResponse>, Status> {
         let admin = self.authenticate(&request).await?;
-        let office = optional_crpcen("office", &request.get_ref().office)?;
+        let office = parse::optional_crpcen("office", &request.get_ref().office)?;
         let mut tokens = Vec::new();
-        for office in self.listing_scope(&admin, office.as_ref())? {
+        for office in access::listing_scope(&admin, office.as_ref())? {
             tokens.extend(
                 self.state
                     .store
@@ -559,9 +500,9 @@ impl AdminService for AdminApi {
         request: Request<pb::ListWorkstationsRequest>,
     ) -> Result<Response<pb::ListWorkstationsResponse>, Status> {
         let admin = self.authenticate(&request).await?;
-        let office = optional_crpcen("office", &request.get_ref().office)?;
+        let office = parse::optional_crpcen("office", &request.get_ref().office)?;
         let mut workstations = Vec::new();
-        for office in self.listing_scope(&admin, office.as_ref())? {
+        for office in access::listing_scope(&admin, office.as_ref())? {
             workstations.extend(
                 self.state
                     .store
@@ -580,7 +521,7 @@ impl AdminService for AdminApi {
         request: Request<pb::RevokeWorkstationRequest>,
     ) -> Result<Response<pb::RevokeWorkstationResponse>, Status> {
         let admin = self.authenticate(&request).await?;
-        let ws = self.workstation_for_change(&admin, &request.get_ref().id).await?;
+        let ws = self.state.workstation_for_change(&admin, &request.get_ref().id).await?;
         if ws.status != WorkstationStatus::Revoked {
             self.state
                 .store
@@ -603,7 +544,7 @@ impl AdminService for AdminApi {
         request: Request<pb::UnlockWorkstationRequest>,
     ) -> Result<Response<pb::UnlockWorkstationResponse>, Status> {
         let admin = self.authenticate(&request).await?;
-        let ws = self.workstation_for_change(&admin, &request.get_ref().id).await?;
+        let ws = self.state.workstation_for_change(&admin, &request.get_ref().id).await?;
         if ws.status == WorkstationStatus::Revoked {
             return Err(Status::failed_precondition(
                 "a revoked workstation cannot be unlocked; enroll it again",
