@@ -1,9 +1,8 @@
 //! The gRPC edge: the TLS endpoint, limits, and the two services. Only this module (and
 //! sesamectl) knows protobuf; it converts to domain types at once.
 
-mod admin_provisional;
-mod admin_service;
-mod agent_service;
+mod admin;
+mod agent;
 mod parse;
 mod rate_limit;
 mod status;
@@ -18,8 +17,8 @@ use sesame_proto::v1::agent_service_server::AgentServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
-pub(crate) use self::admin_service::AdminApi;
-pub(crate) use self::agent_service::AgentApi;
+pub(crate) use self::admin::AdminApi;
+pub(crate) use self::agent::AgentApi;
 use crate::services::Services;
 
 /// Largest admin request message (one import chunk), in bytes.

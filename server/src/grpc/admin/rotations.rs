@@ -1,5 +1,5 @@
 //! The AdminService RPCs about provisional passwords, workstation assignments and the audit trail.
-//! They are methods of [`AdminApi`]; `admin_service` delegates to them.
+//! They are methods of [`AdminApi`]; `grpc::admin` delegates to them.
 
 use std::collections::HashSet;
 
@@ -7,13 +7,13 @@ use sesame_proto::v1 as pb;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
-use super::admin_service::AdminApi;
-use super::parse;
-use super::rfc3339;
-use super::status::ApiError;
 use crate::admin::{Admin, Permission};
 use crate::audit::{self, Actor, GENESIS_HASH};
 use crate::domain::{Crpcen, Mailbox, MailboxAddress};
+use crate::grpc::AdminApi;
+use crate::grpc::parse;
+use crate::grpc::rfc3339;
+use crate::grpc::status::ApiError;
 use crate::password::PasswordPolicy;
 use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, new_rotation_id};
 use crate::services::access;
@@ -381,18 +381,20 @@ impl AdminApi {
             .disclose_rotations(disclosure, &Actor::admin(&admin), self.state.clock.now())
             .await
             .map_err(ApiError::from)?;
-        let passwords: Vec<pb::ProvisionalPassword> = super::open_all(&self.state.escrow, sealed)?
-            .into_iter()
-            .map(|(rotation, password)| pb::ProvisionalPassword {
-                rotation_id: rotation.id,
-                last_name: rotation.address.last_name().to_owned(),
-                first_name: rotation.address.first_name().to_owned(),
-                mailbox: rotation.address.to_string(),
-                display_name: rotation.display_name,
-                provisional_password: secrecy::ExposeSecret::expose_secret(&password).to_owned(),
-                expires_at: rfc3339(rotation.expires_at),
-            })
-            .collect();
+        let passwords: Vec<pb::ProvisionalPassword> =
+            crate::grpc::open_all(&self.state.escrow, sealed)?
+                .into_iter()
+                .map(|(rotation, password)| pb::ProvisionalPassword {
+                    rotation_id: rotation.id,
+                    last_name: rotation.address.last_name().to_owned(),
+                    first_name: rotation.address.first_name().to_owned(),
+                    mailbox: rotation.address.to_string(),
+                    display_name: rotation.display_name,
+                    provisional_password: secrecy::ExposeSecret::expose_secret(&password)
+                        .to_owned(),
+                    expires_at: rfc3339(rotation.expires_at),
+                })
+                .collect();
         tracing::info!(admin = %admin.name, %office, action = disclosure.action(), count = passwords.len(), "escrow disclosed");
         Ok(Response::new(pb::DiscloseProvisionalResponse {
             passwords,

@@ -1,6 +1,8 @@
 //! The AdminService implementation: authentication of administrators, proto ⇄ domain conversions,
 //! and the import rules (line-numbered errors, all or nothing).
 
+mod rotations;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
