@@ -68,3 +68,130 @@ fn migrations_exist_in_pairs() {
         "every migration has a SQLite and a PostgreSQL version"
     );
 }
+
+/// Longest hand-written source file, in lines (generated code excepted).
+const MAX_FILE_LINES: usize = 600;
+
+/// Every Rust source file of the workspace but generated code, with its path relative to the root.
+fn sources() -> Vec<(String, String)> {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("a readable source file");
+            let relative = path.strip_prefix(&root).expect("inside the root").to_string_lossy();
+            (relative.replace('\\', "/"), text)
+        })
+        .collect()
+}
+
+/// The code of a file, its comments removed (line comments and doc comments), so that a rule
+/// about code is not tripped by prose.
+fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.split("//").next().unwrap_or("")))
+        .filter(|(_, line)| !line.trim().is_empty())
+}
+
+#[test]
+fn no_source_file_is_too_long() {
+    let long: Vec<String> = sources()
+        .into_iter()
+        .map(|(path, text)| (path, text.lines().count()))
+        .filter(|(_, lines)| *lines > MAX_FILE_LINES)
+        .map(|(path, lines)| format!("{path}: {lines} lines (split it by what it owns)"))
+        .collect();
+    assert!(long.is_empty(), "files over {MAX_FILE_LINES} lines:\n{}", long.join("\n"));
+}
+
+/// Which crates' names a file may use, by where it is: `(path prefix, forbidden word, allowed
+/// prefixes)`. The edges are the only places that know protobuf and gRPC; the store is the only
+/// place that knows sqlx.
+const CONFINED: &[(&str, &str, &[&str])] = &[
+    ("server/src/", "sqlx", &["server/src/store", "server/src/test_support.rs"]),
+    ("server/src/", "tonic", &["server/src/grpc"]),
+    ("server/src/", "prost", &["server/src/grpc"]),
+    ("server/src/", "sesame_proto::v1", &["server/src/grpc"]),
+    ("agent/src/", "tonic", &["agent/src/uplink"]),
+    ("agent/src/", "prost", &["agent/src/uplink"]),
+    ("agent/src/", "sesame_proto::v1", &["agent/src/uplink"]),
+    ("proto/base/", "sqlx", &[]),
+    ("proto/base/", "tonic", &[]),
+];
+
+#[test]
+fn database_and_wire_crates_stay_in_their_layer() {
+    let mut problems = Vec::new();
+    for (path, text) in sources() {
+        for (scope, word, allowed) in CONFINED {
+            if !path.starts_with(scope) || allowed.iter().any(|a| path.starts_with(a)) {
+                continue;
+            }
+            for (number, line) in code_lines(&text) {
+                if names(line, word) {
+                    problems.push(format!("{path}:{number}: `{word}` outside {allowed:?}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Whether `line` names `word` as a path segment (not as part of a longer identifier).
+fn names(line: &str, word: &str) -> bool {
+    line.match_indices(word).any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        let after = line[at + word.len()..].chars().next();
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident(before) && !ident(after)
+    })
+}
+
+/// The server's layers, lowest first, and the top-level modules in each. A module may use its own
+/// layer and the ones below it, never one above.
+const SERVER_LAYERS: &[(&str, &[&str])] = &[
+    ("domain", &["domain"]),
+    ("keys", &["keys"]),
+    ("store", &["store", "test_support"]),
+    ("services", &["services"]),
+    ("edges", &["grpc"]),
+];
+
+/// The layer of a top-level module of the server, if it has one (start-up code has none: it
+/// wires every layer together).
+fn layer_of(module: &str) -> Option<usize> {
+    SERVER_LAYERS.iter().position(|(_, modules)| modules.contains(&module))
+}
+
+#[test]
+fn server_layers_only_import_downwards() {
+    let mut problems = Vec::new();
+    for (path, text) in sources() {
+        let Some(rest) = path.strip_prefix("server/src/") else { continue };
+        let module = rest.split(['/', '.']).next().unwrap_or("");
+        let Some(layer) = layer_of(module) else { continue };
+        for (number, line) in code_lines(&text) {
+            for (at, _) in line.match_indices("crate::") {
+                let used: String = line[at + 7..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if layer_of(&used).is_some_and(|l| l > layer) || is_startup(&used) {
+                    problems.push(format!(
+                        "{path}:{number}: the {} layer uses crate::{used}",
+                        SERVER_LAYERS[layer].0
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "upward imports:\n{}", problems.join("\n"));
+}
+
+/// Start-up modules: configuration and the data directory, read once by `Server::prepare`.
+fn is_startup(module: &str) -> bool {
+    matches!(module, "config" | "data_dir")
+}
