@@ -21,6 +21,7 @@ pub mod pki;
 pub mod rotation;
 pub mod services;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod token;
 pub mod workstation;
