@@ -23,6 +23,8 @@ mod workstations;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 use std::fmt;
 use std::sync::Arc;

@@ -15,6 +15,7 @@ use crate::domain::Crpcen;
 use crate::token::TokenHash;
 use crate::workstation::{EnrollmentToken, NewEnrollmentToken};
 
+/// The administrator and enrollment-token methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>
 where
     D: Dialect,

@@ -14,6 +14,7 @@ use super::sql_store::Db;
 use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
 use crate::domain::Crpcen;
 
+/// Appending to the audit chain, and reading it back.
 impl<D> Db<D>
 where
     D: Dialect,

@@ -13,9 +13,9 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::Store;
+use super::test_support::TestDatabase;
 use crate::audit::{GENESIS_HASH, verify};
 use crate::domain::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
-use crate::test_support::TestDatabase;
 
 const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);
 

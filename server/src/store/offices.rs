@@ -14,6 +14,7 @@ use super::sql_store::Db;
 use crate::audit::{Actor, AuditEvent};
 use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
 
+/// The office and mailbox methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>
 where
     D: Dialect,

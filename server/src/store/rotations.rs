@@ -17,6 +17,7 @@ use crate::escrow::Sealed;
 use crate::password::PasswordPolicy;
 use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
 
+/// The password-policy and rotation methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>
 where
     D: Dialect,

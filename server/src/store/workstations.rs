@@ -17,6 +17,7 @@ use crate::workstation::{IssuedCertificate, NewWorkstation, Workstation, Worksta
 /// Most unanswered recovery challenges a workstation may have at once.
 const MAX_OPEN_CHALLENGES: i64 = 5;
 
+/// The workstation methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>
 where
     D: Dialect,
