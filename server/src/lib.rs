@@ -21,9 +21,12 @@ pub mod pki;
 pub mod rotation;
 pub mod services;
 pub mod store;
-pub mod test_support;
 pub mod token;
 pub mod workstation;
+
+/// Throw-away databases for tests (`store::test_support`); only in test builds.
+#[cfg(any(test, feature = "test-support"))]
+pub use crate::store::test_support;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -82,9 +82,7 @@ impl From<store::Error> for Error {
         match error {
             store::Error::NotFound => Error::NotFound("not found".to_owned()),
             store::Error::Conflict => Error::AlreadyExists("already exists".to_owned()),
-            store::Error::Backend(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
-            ) => {
+            store::Error::Unavailable(_) => {
                 tracing::warn!(error = %chain(&error), "database unavailable");
                 Error::Unavailable
             }

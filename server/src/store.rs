@@ -1,27 +1,39 @@
-//! Persistence: the [`Store`] trait and its two implementations, [`SqliteStore`] (embedded, the
-//! default) and [`PostgresStore`] (several servers on one database).
+//! Persistence: the [`Store`] trait, implemented once for SQLite (embedded, the default) and
+//! PostgreSQL (several servers on one database), and [`connect`], which opens the one the URL names.
 //!
-//! Both pass the same conformance suite (`store/conformance.rs`). Every method that changes state
-//! writes its audit record in the same transaction, so a change never exists without its record.
+//! One file per aggregate holds its SQL, written once for both databases (`offices.rs`,
+//! `admins.rs`, `workstations.rs`, `rotations.rs`, `audit.rs`); `dialect.rs` names what differs
+//! (`sqlite.rs`, `postgres.rs`). Every method that changes state writes its audit record in the
+//! same transaction (`Db::commit`), so a change never exists without its record. Both databases
+//! pass the same conformance suite (`store/conformance.rs`). Nothing outside this module sees sqlx:
+//! failures are [`Error`]s typed by meaning.
 
+mod admins;
+mod audit;
+mod dialect;
+mod error;
+mod offices;
+mod options;
 mod postgres;
+mod rotations;
 mod rows;
-mod shared;
+mod sql_store;
 mod sqlite;
+mod workstations;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-pub use self::postgres::PostgresStore;
-pub use self::sqlite::SqliteStore;
+pub use self::error::{Error, TokenRefusal};
+pub use self::options::{StoreOptions, connect, redact_url};
 use crate::admin::{Admin, NewAdmin};
 use crate::audit::{Actor, AuditRecord};
 use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
@@ -34,66 +46,13 @@ use crate::workstation::{
     WorkstationStatus,
 };
 
-/// Most unanswered recovery challenges a workstation may have at once.
-const MAX_OPEN_CHALLENGES: i64 = 5;
-
-/// Why an enrollment token was refused. Logged, never told to the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRefusal {
-    /// No such token.
-    Unknown,
-    /// Past its expiry.
-    Expired,
-    /// No uses left.
-    UsedUp,
-    /// Revoked by an administrator.
-    Revoked,
-}
-
-/// A store failure. Its `Display` never carries database text; the source chain does, for logs.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The thing asked for does not exist.
-    #[error("not found")]
-    NotFound,
-    /// The thing to create exists already.
-    #[error("already exists")]
-    Conflict,
-    /// An import names offices that do not exist; nothing was written.
-    #[error("{} office(s) do not exist", .0.len())]
-    MissingOffices(Vec<Crpcen>),
-    /// An enrollment token was refused; nothing was written.
-    #[error("enrollment token refused ({0:?})")]
-    TokenRefused(TokenRefusal),
-    /// The database URL is not one the server can use.
-    #[error("unsupported database URL: expected sqlite:... or postgres://...")]
-    UnsupportedUrl,
-    /// The database failed or could not be reached.
-    #[error("database error")]
-    Backend(#[source] sqlx::Error),
-    /// The schema could not be brought up to date.
-    #[error("database migration failed")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
-    /// A stored row does not hold what the schema promises.
-    #[error("corrupt row in {0}")]
-    Corrupt(&'static str),
-}
-
-impl From<sqlx::Error> for Error {
-    fn from(error: sqlx::Error) -> Error {
-        match &error {
-            sqlx::Error::RowNotFound => Error::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict,
-            _ => Error::Backend(error),
-        }
-    }
-}
-
 /// The server's persistent state. Implementations are cheap to share (`Arc<dyn Store>`) and hold
 /// no state of their own beyond a connection pool: several servers may share one PostgreSQL
 /// database.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
+    // === Offices and mailboxes (`store/offices.rs`) ===
+
     /// Registers an office. [`Error::Conflict`] if its CRPCEN is taken.
     async fn create_office(
         &self,
@@ -127,6 +86,11 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error>;
+
+    /// One mailbox. [`Error::NotFound`] if there is none.
+    async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error>;
+
+    // === Administrators and enrollment tokens (`store/admins.rs`) ===
 
     /// Creates an administrator. [`Error::Conflict`] if the name is taken, [`Error::MissingOffices`]
     /// if one of its offices does not exist.
@@ -180,6 +144,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The office of the enrollment token with this hash, valid or not. [`Error::NotFound`] if
     /// there is no such token.
     async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error>;
+
+    // === Workstations: enrollment, certificates, recovery challenges, assignments (`store/workstations.rs`) ===
 
     /// Spends one use of the token with this hash and registers the workstation in its office, in
     /// one transaction. [`Error::TokenRefused`] (and nothing written) if the token is unknown,
@@ -247,22 +213,6 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<bool, Error>;
 
-    /// One mailbox. [`Error::NotFound`] if there is none.
-    async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error>;
-
-    /// The password policy in force for an office (its override, else the global policy, else the
-    /// default), or the global one with `None`.
-    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error>;
-
-    /// Sets the global policy (`None`) or an office's override.
-    async fn set_password_policy(
-        &self,
-        office: Option<&Crpcen>,
-        policy: &PasswordPolicy,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
     /// Assigns a mailbox to a workstation (again is harmless).
     async fn assign_mailbox(
         &self,
@@ -277,6 +227,21 @@ pub trait Store: Send + Sync + fmt::Debug {
         &self,
         workstation_id: &str,
         mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    // === Rotations and escrow: password policies, rotations, disclosure (`store/rotations.rs`) ===
+
+    /// The password policy in force for an office (its override, else the global policy, else the
+    /// default), or the global one with `None`.
+    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error>;
+
+    /// Sets the global policy (`None`) or an office's override.
+    async fn set_password_policy(
+        &self,
+        office: Option<&Crpcen>,
+        policy: &PasswordPolicy,
         actor: &Actor,
         at: OffsetDateTime,
     ) -> Result<(), Error>;
@@ -323,8 +288,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<Vec<(Rotation, Sealed)>, Error>;
 
-    /// Closes the connections (SQLite checkpoints its WAL). Called once, at shutdown.
-    async fn close(&self);
+    // === Audit (`store/audit.rs`) ===
 
     /// Audit records after `after_seq`, in order, at most `limit`, optionally of one office.
     async fn audit_records(
@@ -333,149 +297,12 @@ pub trait Store: Send + Sync + fmt::Debug {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, Error>;
+
+    // === Lifecycle ===
+
+    /// Closes the connections (SQLite checkpoints its WAL). Called once, at shutdown.
+    async fn close(&self);
 }
 
 /// A shared store.
 pub type SharedStore = Arc<dyn Store>;
-
-/// How to reach the database.
-#[derive(Clone)]
-pub struct StoreOptions {
-    /// `sqlite:PATH` or `postgres://...`. May hold a password: never logged.
-    pub url: SecretString,
-    /// Connections in the pool (PostgreSQL) or readers (SQLite, which has one writer).
-    pub max_connections: u32,
-    /// How long to wait for a connection before failing the request.
-    pub acquire_timeout: Duration,
-}
-
-impl fmt::Debug for StoreOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreOptions")
-            .field("url", &redact_url(self.url.expose_secret()))
-            .field("max_connections", &self.max_connections)
-            .field("acquire_timeout", &self.acquire_timeout)
-            .finish()
-    }
-}
-
-/// A database URL safe to log: the password, if any, replaced by `[REDACTED]`, query parameters
-/// dropped.
-pub fn redact_url(url: &str) -> String {
-    let url = url.split('?').next().unwrap_or("");
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.rsplit_once('@')
-    {
-        let user = userinfo.split(':').next().unwrap_or("");
-        let pass = if userinfo.contains(':') { ":[REDACTED]" } else { "" };
-        return format!("{scheme}://{user}{pass}@{host}");
-    }
-    url.to_owned()
-}
-
-/// Opens the store the URL names, runs its migrations and returns it.
-pub async fn connect(options: &StoreOptions) -> Result<SharedStore, Error> {
-    let url = options.url.expose_secret();
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(options).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(options).await?))
-    } else {
-        Err(Error::UnsupportedUrl)
-    }
-}
-
-/// Decodes a 32-byte hash column.
-fn hash_column(bytes: Vec<u8>, table: &'static str) -> Result<[u8; 32], Error> {
-    bytes.try_into().map_err(|_| Error::Corrupt(table))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn urls_are_redacted_for_logs() {
-        assert_eq!(
-            redact_url("postgres://sesame:hunter2@db:5432/sesame"),
-            "postgres://sesame:[REDACTED]@db:5432/sesame"
-        );
-        assert_eq!(
-            redact_url("postgres://sesame@db/sesame?password=hunter2"),
-            "postgres://sesame@db/sesame"
-        );
-        assert_eq!(
-            redact_url("sqlite:/var/lib/sesame/sesame.db"),
-            "sqlite:/var/lib/sesame/sesame.db"
-        );
-        assert_eq!(redact_url("postgres://u:p@ss@db/x"), "postgres://u:[REDACTED]@db/x");
-    }
-}
-
-/// What an import will do, worked out from the rows and the mailboxes already registered. Shared
-/// by both backends so that they count alike.
-#[derive(Debug)]
-struct ImportPlan<'a> {
-    create: Vec<&'a NewMailbox>,
-    update: Vec<&'a NewMailbox>,
-    unchanged: u64,
-}
-
-impl<'a> ImportPlan<'a> {
-    fn new(
-        rows: &'a [NewMailbox],
-        existing: &std::collections::HashMap<String, String>,
-    ) -> ImportPlan<'a> {
-        let mut plan = ImportPlan { create: Vec::new(), update: Vec::new(), unchanged: 0 };
-        for row in rows {
-            match existing.get(row.address.as_str()) {
-                None => plan.create.push(row),
-                Some(name) if name == row.display_name.as_str() => plan.unchanged += 1,
-                Some(_) => plan.update.push(row),
-            }
-        }
-        plan
-    }
-
-    fn report(&self) -> ImportReport {
-        ImportReport {
-            created: self.create.len() as u64,
-            updated: self.update.len() as u64,
-            unchanged: self.unchanged,
-        }
-    }
-
-    /// One audit event per office touched, listing the addresses created and updated.
-    fn audit_events(&self, actor: &Actor) -> Vec<crate::audit::AuditEvent> {
-        let mut by_office: std::collections::BTreeMap<&Crpcen, (Vec<&str>, Vec<&str>)> =
-            Default::default();
-        for row in &self.create {
-            by_office.entry(row.address.office()).or_default().0.push(row.address.as_str());
-        }
-        for row in &self.update {
-            by_office.entry(row.address.office()).or_default().1.push(row.address.as_str());
-        }
-        by_office
-            .into_iter()
-            .map(|(office, (created, updated))| crate::audit::AuditEvent {
-                actor: actor.clone(),
-                action: "mailbox.import",
-                office: Some(office.clone()),
-                target: office.to_string(),
-                details: serde_json::json!({ "created": created, "updated": updated }),
-            })
-            .collect()
-    }
-}
-
-/// The distinct offices named by import rows.
-fn offices_of(rows: &[NewMailbox]) -> Vec<String> {
-    let set: std::collections::BTreeSet<&str> =
-        rows.iter().map(|r| r.address.office().as_str()).collect();
-    set.into_iter().map(str::to_owned).collect()
-}
-
-/// The offices in `wanted` that are not in `found`.
-fn missing_offices(wanted: &[String], found: &[String]) -> Vec<Crpcen> {
-    wanted.iter().filter(|w| !found.contains(w)).filter_map(|w| Crpcen::parse(w).ok()).collect()
-}

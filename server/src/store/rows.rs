@@ -12,6 +12,11 @@ fn crpcen(value: &str, table: &'static str) -> Result<Crpcen, Error> {
     Crpcen::parse(value).map_err(|_| Error::Corrupt(table))
 }
 
+/// Decodes a 32-byte hash column.
+pub(super) fn hash_column(bytes: Vec<u8>, table: &'static str) -> Result<[u8; 32], Error> {
+    bytes.try_into().map_err(|_| Error::Corrupt(table))
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct AdminRow {
     pub(super) id: i64,
@@ -266,8 +271,8 @@ impl TryFrom<AuditRow> for crate::audit::AuditRecord {
             office: row.office,
             target: row.target,
             details: row.details,
-            prev_hash: super::hash_column(row.prev_hash, "audit_log")?,
-            hash: super::hash_column(row.hash, "audit_log")?,
+            prev_hash: hash_column(row.prev_hash, "audit_log")?,
+            hash: hash_column(row.hash, "audit_log")?,
         })
     }
 }

@@ -1,0 +1,111 @@
+//! The audit log in the database: [`Db::commit`], which every write ends with (append the records,
+//! then commit), and the paged read.
+//!
+//! The chain is extended inside the writer's transaction: a change never exists without its
+//! record, and a record never exists without its change.
+
+use sqlx::{ColumnIndex, Encode, Executor, Transaction, Type};
+use time::OffsetDateTime;
+
+use super::Error;
+use super::dialect::{Dialect, Value};
+use super::rows::{AuditRow, hash_column};
+use super::sql_store::Db;
+use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
+use crate::domain::Crpcen;
+
+/// Appending to the audit chain, and reading it back.
+impl<D> Db<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D>,
+    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    i64: Value<D>,
+    bool: Value<D>,
+    String: Value<D>,
+    Vec<u8>: Value<D>,
+    OffsetDateTime: Value<D>,
+{
+    /// Appends one record per event to the audit chain, in order, then commits `tx`. Every method
+    /// that changes state ends here; with no event, it only commits.
+    pub(super) async fn commit(
+        mut tx: Transaction<'_, D>,
+        events: &[AuditEvent],
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        if !events.is_empty() {
+            D::lock_audit_log(&mut tx).await?;
+            for event in events {
+                Self::append(&mut tx, event, at).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends a record after the last one, inside the caller's transaction.
+    async fn append(
+        conn: &mut D::Connection,
+        event: &AuditEvent,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let last: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+        let (prev_seq, prev_hash) = match last {
+            Some((seq, hash)) => (seq, hash_column(hash, "audit_log")?),
+            None => (0, GENESIS_HASH),
+        };
+        let details = event.details.to_string();
+        let office = event.office.as_ref().map(Crpcen::as_str);
+        let fields = RecordFields {
+            seq: prev_seq + 1,
+            at,
+            actor: event.actor.as_str(),
+            action: event.action,
+            office,
+            target: &event.target,
+            details: &details,
+        };
+        let hash = record_hash(&prev_hash, &fields);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, office, target, details, prev_hash, \
+             hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(fields.seq)
+        .bind(at)
+        .bind(fields.actor)
+        .bind(fields.action)
+        .bind(office)
+        .bind(fields.target)
+        .bind(fields.details)
+        .bind(&prev_hash[..])
+        .bind(&hash[..])
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn audit_records(
+        &self,
+        office: Option<&Crpcen>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, Error> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT seq, at, actor, action, office, target, details, prev_hash, hash \
+             FROM audit_log WHERE seq > $1 AND (CAST($2 AS TEXT) IS NULL OR office = $2) \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(after_seq)
+        .bind(office.map(Crpcen::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+}

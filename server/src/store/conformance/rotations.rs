@@ -1,0 +1,79 @@
+//! Conformance scenarios of rotations: escrow held only while open, expiry, disclosure.
+
+use time::Duration;
+
+use super::{T0, mailbox, office, verify_chain};
+use crate::audit::Actor;
+use crate::domain::{Crpcen, MailDomain, MailboxAddress};
+use crate::store::{Error, Store};
+
+pub(super) async fn rotations_hold_their_escrow_only_while_open(store: &dyn Store) {
+    use crate::escrow::EscrowKey;
+    use crate::rotation::{Disclosure, NewRotation, RotationStatus};
+    let actor = Actor::system();
+    store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
+    let rows = vec![mailbox("a.a@01234.mailnot.fr", "A A"), mailbox("b.b@01234.mailnot.fr", "B B")];
+    store.import_mailboxes(&rows, false, &actor, T0).await.unwrap();
+    let key = EscrowKey::from_bytes(&[9; 32]).unwrap();
+    let mut new = Vec::new();
+    for (i, address) in ["a.a@01234.mailnot.fr", "b.b@01234.mailnot.fr"].into_iter().enumerate() {
+        let mb = store
+            .get_mailbox(&MailboxAddress::parse(address, &MailDomain::default()).unwrap())
+            .await
+            .unwrap();
+        let id = format!("rot-{i}");
+        let sealed = key
+            .seal(&secrecy::SecretString::from(format!("Provisoire#{i}xyzAB")), mb.id, &id)
+            .unwrap();
+        new.push(NewRotation {
+            id,
+            mailbox_id: mb.id,
+            sealed,
+            expires_at: T0 + Duration::days(14 - 10 * i as i64),
+        });
+    }
+    store.open_rotations(&new, &actor, T0).await.unwrap();
+    assert!(
+        matches!(store.open_rotations(&new[..1], &actor, T0).await, Err(Error::Conflict)),
+        "one open rotation per mailbox"
+    );
+    let crpcen = Crpcen::parse("01234").unwrap();
+    let disclosed =
+        store.disclose_rotations(Disclosure::Export(&crpcen), &actor, T0).await.unwrap();
+    assert_eq!(disclosed.len(), 2);
+    let (rotation, sealed) = &disclosed[0];
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(
+            &key.open(sealed, rotation.mailbox_id, &rotation.id).unwrap()
+        ),
+        "Provisoire#0xyzAB"
+    );
+
+    // b.b's password ran out after 4 days: expiry closes it and destroys its escrow.
+    assert_eq!(store.expire_rotations(T0 + Duration::days(5)).await.unwrap(), 1);
+    let open = store.list_rotations(Some(&crpcen), true).await.unwrap();
+    assert_eq!(open.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["rot-0"]);
+    assert_eq!(
+        store
+            .close_rotations(
+                &["rot-0".into(), "rot-1".into()],
+                RotationStatus::Completed,
+                &actor,
+                T0
+            )
+            .await
+            .unwrap(),
+        1
+    );
+    let all = store.list_rotations(Some(&crpcen), false).await.unwrap();
+    let statuses: Vec<(&str, RotationStatus)> =
+        all.iter().map(|r| (r.id.as_str(), r.status)).collect();
+    assert!(
+        statuses.contains(&("rot-0", RotationStatus::Completed))
+            && statuses.contains(&("rot-1", RotationStatus::Expired))
+    );
+    assert!(
+        store.disclose_rotations(Disclosure::Export(&crpcen), &actor, T0).await.unwrap().is_empty()
+    );
+    verify_chain(store).await;
+}

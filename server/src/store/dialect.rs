@@ -1,0 +1,100 @@
+//! [`Dialect`]: what really differs between SQLite and PostgreSQL, and the bounds under which the
+//! rest of the store's SQL is written once for both.
+//!
+//! The shared SQL sticks to what both dialects accept (`$N` placeholders, `CAST(… AS TEXT)`,
+//! `RETURNING`, `ON CONFLICT`) and lives in ordinary methods of [`Db`](super::sql_store::Db),
+//! generic over `D: Dialect`, one `impl` block per aggregate. Only two things differ, and they are
+//! methods of the trait: serializing audit appends across servers, and the bulk statements of a
+//! mailbox import (`json_each` on SQLite, `UNNEST` and arrays on PostgreSQL).
+//!
+//! Rust does not imply a trait's where-clauses about other types than `Self`
+//! (rust-lang/rust#20671), so every `impl` block over `D` restates the same bounds:
+//!
+//! ```text
+//! where
+//!     D: Dialect,
+//!     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+//!     for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
+//!     for<'a> Option<&'a str>: Encode<'a, D>,
+//!     for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
+//!     usize: ColumnIndex<D::Row>,
+//!     i64: Value<D>,
+//!     bool: Value<D>,
+//!     String: Value<D>,
+//!     Vec<u8>: Value<D>,
+//!     OffsetDateTime: Value<D>,
+//! ```
+//!
+//! The compiler checks them where the store is built for a concrete database (`connect`).
+
+use std::future::Future;
+
+use sqlx::{Database, Decode, Encode, IntoArguments, Type};
+use time::OffsetDateTime;
+
+use super::Error;
+use crate::domain::NewMailbox;
+
+/// A database the store runs on: `sqlx::Sqlite` (`store/sqlite.rs`) or `sqlx::Postgres`
+/// (`store/postgres.rs`).
+pub(super) trait Dialect:
+    Database<Arguments: IntoArguments<Self>, QueryResult: RowsAffected>
+{
+    /// Makes concurrent audit appenders wait their turn until the transaction ends, so that the
+    /// hash chain has one successor per record.
+    fn lock_audit_log(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The CRPCENs among `crpcens` that name registered offices.
+    fn registered_offices(
+        conn: &mut Self::Connection,
+        crpcens: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+
+    /// The address and display name of the registered mailboxes among `addresses`.
+    fn registered_mailboxes(
+        conn: &mut Self::Connection,
+        addresses: &[&str],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
+
+    /// Inserts mailboxes, in one statement, created and updated `at`.
+    fn insert_mailboxes(
+        conn: &mut Self::Connection,
+        rows: &[&NewMailbox],
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Sets the display names of registered mailboxes to those of `rows`, in one statement.
+    fn rename_mailboxes(
+        conn: &mut Self::Connection,
+        rows: &[&NewMailbox],
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// A Rust type the shared SQL both binds and reads on `D`. Implemented for every type that is.
+pub(super) trait Value<D: Database>:
+    for<'a> Encode<'a, D> + for<'r> Decode<'r, D> + Type<D>
+{
+}
+
+impl<D: Database, T> Value<D> for T where T: for<'a> Encode<'a, D> + for<'r> Decode<'r, D> + Type<D> {}
+
+/// What a statement reports: sqlx gives each database's result its own inherent method.
+pub(super) trait RowsAffected {
+    /// How many rows the statement inserted, updated or deleted.
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
+}

@@ -1,0 +1,117 @@
+//! [`Error`]: what a store failure means, and the one place that reads sqlx's errors to decide it.
+//!
+//! Nothing outside `store` sees a sqlx type: a database error becomes [`Error::NotFound`],
+//! [`Error::Conflict`], [`Error::Unavailable`] (the client may retry) or [`Error::Internal`], whose
+//! boxed source keeps the database's text for the logs. `Display` never carries that text.
+
+use std::error::Error as StdError;
+
+use crate::domain::Crpcen;
+
+/// Why an enrollment token was refused. Logged, never told to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// No such token.
+    Unknown,
+    /// Past its expiry.
+    Expired,
+    /// No uses left.
+    UsedUp,
+    /// Revoked by an administrator.
+    Revoked,
+}
+
+/// A store failure. Its `Display` never carries database text; the source chain does, for logs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The thing asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The thing to create exists already.
+    #[error("already exists")]
+    Conflict,
+    /// An import names offices that do not exist; nothing was written.
+    #[error("{} office(s) do not exist", .0.len())]
+    MissingOffices(Vec<Crpcen>),
+    /// An enrollment token was refused; nothing was written.
+    #[error("enrollment token refused ({0:?})")]
+    TokenRefused(TokenRefusal),
+    /// The database URL is not one the server can use.
+    #[error("unsupported database URL: expected sqlite:... or postgres://...")]
+    UnsupportedUrl,
+    /// The database could not be reached in time (pool exhausted or closed, I/O failure); the
+    /// request may succeed if retried.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed")]
+    Migrate(#[source] Box<dyn StdError + Send + Sync>),
+    /// A stored row does not hold what the schema promises.
+    #[error("corrupt row in {0}")]
+    Corrupt(&'static str),
+    /// Any other database failure.
+    #[error("database error")]
+    Internal(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Error {
+        match &error {
+            sqlx::Error::RowNotFound => Error::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Error::Unavailable(Box::new(error))
+            }
+            _ => Error::Internal(Box::new(error)),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(error: sqlx::migrate::MigrateError) -> Error {
+        Error::Migrate(Box::new(error))
+    }
+}
+
+/// `error` classified, except that a foreign-key violation means `missing()`: the row it refers
+/// to (an office, a workstation) does not exist.
+pub(super) fn unless_foreign_key(error: sqlx::Error, missing: impl FnOnce() -> Error) -> Error {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => missing(),
+        _ => Error::from(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn sqlx_errors_are_classified_by_meaning() {
+        assert!(matches!(Error::from(sqlx::Error::RowNotFound), Error::NotFound));
+        for transient in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::other("connection reset")),
+        ] {
+            assert!(matches!(Error::from(transient), Error::Unavailable(_)));
+        }
+        let protocol = Error::from(sqlx::Error::Protocol("SELECT secret FROM /var/lib/x".into()));
+        assert!(matches!(protocol, Error::Internal(_)), "{protocol:?}");
+    }
+
+    #[test]
+    fn display_never_carries_database_text() {
+        let secret = "SELECT secret FROM /var/lib/x";
+        for error in [
+            Error::from(sqlx::Error::Protocol(secret.into())),
+            Error::from(sqlx::Error::Io(std::io::Error::other(secret))),
+            Error::Migrate(Box::new(std::io::Error::other(secret))),
+        ] {
+            let shown = error.to_string();
+            assert!(!shown.contains("SELECT") && !shown.contains("/var/lib"), "{shown}");
+            let source = std::error::Error::source(&error).map(ToString::to_string);
+            assert!(source.is_some_and(|s| s.contains(secret)), "the logs keep the cause");
+        }
+    }
+}

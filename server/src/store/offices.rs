@@ -1,0 +1,202 @@
+//! Offices and their mailboxes: registration, listings, and the all-or-nothing import, whose flow
+//! (plan, missing offices, report, audit records) is written once; only its bulk statements are
+//! the dialect's.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use time::OffsetDateTime;
+
+use super::Error;
+use super::dialect::{Dialect, Value};
+use super::rows::{MailboxRow, OFFICE_SELECT, OfficeRow};
+use super::sql_store::Db;
+use crate::audit::{Actor, AuditEvent};
+use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
+
+/// The office and mailbox methods of [`Store`](super::Store), documented there.
+impl<D> Db<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D>,
+    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    i64: Value<D>,
+    bool: Value<D>,
+    String: Value<D>,
+    Vec<u8>: Value<D>,
+    OffsetDateTime: Value<D>,
+{
+    pub(super) async fn create_office(
+        &self,
+        office: &NewOffice,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Office, Error> {
+        let mut tx = self.writer().begin().await?;
+        let city = office.city.as_ref().map(|c| c.as_str());
+        sqlx::query("INSERT INTO offices (crpcen, name, city, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(office.crpcen.as_str())
+            .bind(office.name.as_str())
+            .bind(city)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        let event = AuditEvent {
+            actor: actor.clone(),
+            action: "office.create",
+            office: Some(office.crpcen.clone()),
+            target: office.crpcen.to_string(),
+            details: serde_json::json!({ "name": office.name.as_str(), "city": city }),
+        };
+        Self::commit(tx, &[event], at).await?;
+        Ok(Office {
+            crpcen: office.crpcen.clone(),
+            name: office.name.to_string(),
+            city: office.city.as_ref().map(ToString::to_string),
+            mailbox_count: 0,
+            created_at: at,
+        })
+    }
+
+    pub(super) async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error> {
+        let row: OfficeRow =
+            sqlx::query_as(AssertSqlSafe(format!("{OFFICE_SELECT} WHERE o.crpcen = $1")))
+                .bind(crpcen.as_str())
+                .fetch_one(self.reader())
+                .await?;
+        row.try_into()
+    }
+
+    pub(super) async fn list_offices(&self) -> Result<Vec<Office>, Error> {
+        let rows: Vec<OfficeRow> =
+            sqlx::query_as(AssertSqlSafe(format!("{OFFICE_SELECT} ORDER BY o.crpcen")))
+                .fetch_all(self.reader())
+                .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    pub(super) async fn list_mailboxes(
+        &self,
+        office: Option<&Crpcen>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Mailbox>, Error> {
+        let rows: Vec<MailboxRow> = sqlx::query_as(
+            "SELECT id, address, display_name, created_at FROM mailboxes \
+             WHERE (CAST($1 AS TEXT) IS NULL OR office = $1) AND address > $2 \
+             ORDER BY address LIMIT $3",
+        )
+        .bind(office.map(Crpcen::as_str))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    pub(super) async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error> {
+        let row: MailboxRow = sqlx::query_as(
+            "SELECT id, address, display_name, created_at FROM mailboxes WHERE address = $1",
+        )
+        .bind(address.as_str())
+        .fetch_one(self.reader())
+        .await?;
+        row.try_into()
+    }
+
+    pub(super) async fn import_mailboxes(
+        &self,
+        rows: &[NewMailbox],
+        dry_run: bool,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<ImportReport, Error> {
+        let mut tx = self.writer().begin().await?;
+        let wanted = offices_of(rows);
+        let found = D::registered_offices(&mut tx, &wanted).await?;
+        let missing = missing_offices(&wanted, &found);
+        if !missing.is_empty() {
+            return Err(Error::MissingOffices(missing));
+        }
+        let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
+        let existing: HashMap<String, String> =
+            D::registered_mailboxes(&mut tx, &addresses).await?.into_iter().collect();
+        let plan = ImportPlan::new(rows, &existing);
+        if dry_run {
+            return Ok(plan.report());
+        }
+        if !plan.create.is_empty() {
+            D::insert_mailboxes(&mut tx, &plan.create, at).await?;
+        }
+        if !plan.update.is_empty() {
+            D::rename_mailboxes(&mut tx, &plan.update, at).await?;
+        }
+        Self::commit(tx, &plan.audit_events(actor), at).await?;
+        Ok(plan.report())
+    }
+}
+
+/// What an import will do, worked out from the rows and the mailboxes already registered.
+#[derive(Debug)]
+struct ImportPlan<'a> {
+    create: Vec<&'a NewMailbox>,
+    update: Vec<&'a NewMailbox>,
+    unchanged: u64,
+}
+
+impl<'a> ImportPlan<'a> {
+    fn new(rows: &'a [NewMailbox], existing: &HashMap<String, String>) -> ImportPlan<'a> {
+        let mut plan = ImportPlan { create: Vec::new(), update: Vec::new(), unchanged: 0 };
+        for row in rows {
+            match existing.get(row.address.as_str()) {
+                None => plan.create.push(row),
+                Some(name) if name == row.display_name.as_str() => plan.unchanged += 1,
+                Some(_) => plan.update.push(row),
+            }
+        }
+        plan
+    }
+
+    fn report(&self) -> ImportReport {
+        ImportReport {
+            created: self.create.len() as u64,
+            updated: self.update.len() as u64,
+            unchanged: self.unchanged,
+        }
+    }
+
+    /// One audit event per office touched, listing the addresses created and updated.
+    fn audit_events(&self, actor: &Actor) -> Vec<AuditEvent> {
+        let mut by_office: BTreeMap<&Crpcen, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+        for row in &self.create {
+            by_office.entry(row.address.office()).or_default().0.push(row.address.as_str());
+        }
+        for row in &self.update {
+            by_office.entry(row.address.office()).or_default().1.push(row.address.as_str());
+        }
+        by_office
+            .into_iter()
+            .map(|(office, (created, updated))| AuditEvent {
+                actor: actor.clone(),
+                action: "mailbox.import",
+                office: Some(office.clone()),
+                target: office.to_string(),
+                details: serde_json::json!({ "created": created, "updated": updated }),
+            })
+            .collect()
+    }
+}
+
+/// The distinct offices named by import rows.
+fn offices_of(rows: &[NewMailbox]) -> Vec<String> {
+    let set: BTreeSet<&str> = rows.iter().map(|r| r.address.office().as_str()).collect();
+    set.into_iter().map(str::to_owned).collect()
+}
+
+/// The offices in `wanted` that are not in `found`.
+fn missing_offices(wanted: &[String], found: &[String]) -> Vec<Crpcen> {
+    wanted.iter().filter(|w| !found.contains(w)).filter_map(|w| Crpcen::parse(w).ok()).collect()
+}

@@ -1,0 +1,296 @@
+//! Rotations and their escrow: the password policies provisional passwords follow, opening
+//! rotations with their sealed passwords, closing and expiring them (destroying the escrow), and
+//! disclosure, whose audit record is committed before any ciphertext is returned.
+
+use std::collections::BTreeMap;
+
+use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use time::OffsetDateTime;
+
+use super::Error;
+use super::dialect::{Dialect, Value};
+use super::rows::{OPEN, PolicyRow, ROTATION_SELECT, RotationRow};
+use super::sql_store::Db;
+use crate::audit::{Actor, AuditEvent, unix_micros};
+use crate::domain::Crpcen;
+use crate::escrow::Sealed;
+use crate::password::PasswordPolicy;
+use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
+
+/// The password-policy and rotation methods of [`Store`](super::Store), documented there.
+impl<D> Db<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D>,
+    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    i64: Value<D>,
+    bool: Value<D>,
+    String: Value<D>,
+    Vec<u8>: Value<D>,
+    OffsetDateTime: Value<D>,
+{
+    pub(super) async fn password_policy(
+        &self,
+        office: Option<&Crpcen>,
+    ) -> Result<PasswordPolicy, Error> {
+        let scopes: Vec<&str> = match office {
+            Some(office) => vec![office.as_str(), "global"],
+            None => vec!["global"],
+        };
+        for scope in scopes {
+            let row: Option<PolicyRow> = sqlx::query_as(
+                "SELECT min_length, require_lower, require_upper, require_digit, \
+                 require_special, provisional_length FROM password_policies WHERE scope = $1",
+            )
+            .bind(scope)
+            .fetch_optional(self.reader())
+            .await?;
+            if let Some(row) = row {
+                return Ok(row.into());
+            }
+        }
+        Ok(PasswordPolicy::default())
+    }
+
+    pub(super) async fn set_password_policy(
+        &self,
+        office: Option<&Crpcen>,
+        policy: &PasswordPolicy,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let mut tx = self.writer().begin().await?;
+        let scope = office.map_or("global", Crpcen::as_str);
+        sqlx::query(
+            "INSERT INTO password_policies (scope, min_length, require_lower, require_upper, \
+             require_digit, require_special, provisional_length, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (scope) DO UPDATE SET min_length = excluded.min_length, \
+             require_lower = excluded.require_lower, require_upper = excluded.require_upper, \
+             require_digit = excluded.require_digit, require_special = excluded.require_special, \
+             provisional_length = excluded.provisional_length, updated_at = excluded.updated_at",
+        )
+        .bind(scope)
+        .bind(i64::from(policy.min_length))
+        .bind(policy.require_lower)
+        .bind(policy.require_upper)
+        .bind(policy.require_digit)
+        .bind(policy.require_special)
+        .bind(i64::from(policy.provisional_length))
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let event = AuditEvent {
+            actor: actor.clone(),
+            action: "password_policy.set",
+            office: office.cloned(),
+            target: scope.to_owned(),
+            details: serde_json::json!({
+                "min_length": policy.min_length,
+                "require_lower": policy.require_lower,
+                "require_upper": policy.require_upper,
+                "require_digit": policy.require_digit,
+                "require_special": policy.require_special,
+                "provisional_length": policy.provisional_length,
+            }),
+        };
+        Self::commit(tx, &[event], at).await
+    }
+
+    pub(super) async fn open_rotations(
+        &self,
+        rotations: &[NewRotation],
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let mut tx = self.writer().begin().await?;
+        let mut by_office: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        for rotation in rotations {
+            let office: String = sqlx::query_scalar(
+                "INSERT INTO rotations (id, mailbox_id, office, status, key_id, nonce, \
+                 ciphertext, issued_by, issued_at, expires_at) \
+                 SELECT $1, m.id, m.office, 'issued', $3, $4, $5, $6, $7, $8 \
+                 FROM mailboxes m WHERE m.id = $2 RETURNING office",
+            )
+            .bind(rotation.id.as_str())
+            .bind(rotation.mailbox_id)
+            .bind(rotation.sealed.key_id.as_str())
+            .bind(&rotation.sealed.nonce[..])
+            .bind(&rotation.sealed.ciphertext[..])
+            .bind(actor.as_str())
+            .bind(at)
+            .bind(rotation.expires_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            by_office.entry(office).or_default().push(serde_json::json!({
+                "rotation": rotation.id,
+                "mailbox_id": rotation.mailbox_id,
+                "expires_at": unix_micros(rotation.expires_at),
+            }));
+        }
+        let events: Vec<AuditEvent> = by_office
+            .into_iter()
+            .map(|(office, opened)| AuditEvent {
+                actor: actor.clone(),
+                action: "provisional.issue",
+                office: Crpcen::parse(&office).ok(),
+                target: office,
+                details: serde_json::json!({ "rotations": opened }),
+            })
+            .collect();
+        Self::commit(tx, &events, at).await
+    }
+
+    pub(super) async fn list_rotations(
+        &self,
+        office: Option<&Crpcen>,
+        open_only: bool,
+    ) -> Result<Vec<Rotation>, Error> {
+        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{ROTATION_SELECT} WHERE (CAST($1 AS TEXT) IS NULL OR r.office = $1) \
+             AND ({OPEN} OR NOT $2) ORDER BY r.issued_at DESC, m.address"
+        )))
+        .bind(office.map(Crpcen::as_str))
+        .bind(open_only)
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(|row| row.into_rotation().map(|(rotation, _)| rotation)).collect()
+    }
+
+    pub(super) async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
+        let row: Option<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{ROTATION_SELECT} WHERE r.mailbox_id = $1 AND {OPEN}"
+        )))
+        .bind(mailbox_id)
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|row| row.into_rotation().map(|(rotation, _)| rotation)).transpose()
+    }
+
+    pub(super) async fn close_rotations(
+        &self,
+        ids: &[String],
+        status: RotationStatus,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<u64, Error> {
+        let mut tx = self.writer().begin().await?;
+        let action = match status {
+            RotationStatus::Completed => "rotation.complete",
+            RotationStatus::Failed => "rotation.fail",
+            RotationStatus::Expired => "rotation.expire",
+            _ => "rotation.cancel",
+        };
+        let mut events = Vec::new();
+        for id in ids {
+            let office: Option<String> = sqlx::query_scalar(
+                "UPDATE rotations SET status = $2, closed_at = $3, \
+                 key_id = NULL, nonce = NULL, ciphertext = NULL \
+                 WHERE id = $1 AND status IN ('issued', 'delivered') RETURNING office",
+            )
+            .bind(id.as_str())
+            .bind(status.as_str())
+            .bind(at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(office) = office else { continue };
+            events.push(AuditEvent {
+                actor: actor.clone(),
+                action,
+                office: Crpcen::parse(&office).ok(),
+                target: id.clone(),
+                details: serde_json::json!({ "escrow": "destroyed" }),
+            });
+        }
+        Self::commit(tx, &events, at).await?;
+        Ok(events.len() as u64)
+    }
+
+    pub(super) async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error> {
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM rotations WHERE status IN ('issued', 'delivered') AND expires_at <= $1 \
+             ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(self.reader())
+        .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        self.close_rotations(&due, RotationStatus::Expired, &Actor::system(), now).await
+    }
+
+    pub(super) async fn disclose_rotations(
+        &self,
+        disclosure: Disclosure<'_>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Vec<(Rotation, Sealed)>, Error> {
+        let mut tx = self.writer().begin().await?;
+        let (filter, key) = match disclosure {
+            Disclosure::Export(office) | Disclosure::Letters(office) => {
+                ("r.office = $1", office.as_str())
+            }
+            Disclosure::Delivery(workstation) => (
+                "r.mailbox_id IN (SELECT a.mailbox_id FROM workstation_mailboxes a \
+                 JOIN workstations w ON w.id = a.workstation_id \
+                 WHERE a.workstation_id = $1 AND w.office = r.office AND w.status = 'active')",
+                workstation,
+            ),
+        };
+        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{ROTATION_SELECT} WHERE {filter} AND {OPEN} AND r.expires_at > $2 ORDER BY m.address"
+        )))
+        .bind(key)
+        .bind(at)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut disclosed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (rotation, sealed) = row.into_rotation()?;
+            disclosed.push((rotation, sealed.ok_or(Error::Corrupt("rotations"))?));
+        }
+        if let Disclosure::Delivery(_) = disclosure {
+            for (rotation, _) in &disclosed {
+                sqlx::query(
+                    "UPDATE rotations SET status = 'delivered', \
+                     delivered_at = COALESCE(delivered_at, $2) WHERE id = $1",
+                )
+                .bind(rotation.id.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        Self::commit(tx, &disclosure_events(disclosure, &disclosed, actor), at).await?;
+        Ok(disclosed)
+    }
+}
+
+/// One audit event per office whose rotations a disclosure covers, listing them.
+fn disclosure_events(
+    disclosure: Disclosure<'_>,
+    disclosed: &[(Rotation, Sealed)],
+    actor: &Actor,
+) -> Vec<AuditEvent> {
+    let mut by_office: BTreeMap<&Crpcen, Vec<&str>> = BTreeMap::new();
+    for (rotation, _) in disclosed {
+        by_office.entry(&rotation.office).or_default().push(rotation.id.as_str());
+    }
+    by_office
+        .into_iter()
+        .map(|(office, ids)| AuditEvent {
+            actor: actor.clone(),
+            action: disclosure.action(),
+            office: Some(office.clone()),
+            target: match disclosure {
+                Disclosure::Delivery(workstation) => workstation.to_owned(),
+                _ => office.to_string(),
+            },
+            details: serde_json::json!({ "rotations": ids }),
+        })
+        .collect()
+}

@@ -1,0 +1,352 @@
+//! [`SqlStore`]: the one implementation of [`Store`], for SQLite and PostgreSQL alike. Each method
+//! forwards to the method of the same name on [`Db`], written once in the file of its aggregate
+//! (`offices.rs`, `admins.rs`, `workstations.rs`, `rotations.rs`, `audit.rs`).
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Encode, Executor, Pool, Type};
+use time::OffsetDateTime;
+
+use super::dialect::{Dialect, Value};
+use super::{Error, Store};
+use crate::admin::{Admin, NewAdmin};
+use crate::audit::{Actor, AuditRecord};
+use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
+use crate::escrow::Sealed;
+use crate::password::PasswordPolicy;
+use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
+use crate::token::TokenHash;
+use crate::workstation::{
+    EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
+    WorkstationStatus,
+};
+
+/// The connections to one database, on which the shared SQL runs: writes go to `writer`, reads
+/// to `reader`. SQLite has one writing connection and a pool of read-only ones; PostgreSQL uses
+/// one pool for both.
+#[derive(Debug)]
+pub(super) struct Db<D: sqlx::Database> {
+    writer: Pool<D>,
+    reader: Pool<D>,
+}
+
+impl<D: sqlx::Database> Db<D> {
+    /// Connections for writing, and for reading (the same pool when the database needs no split).
+    pub(super) fn new(writer: Pool<D>, reader: Pool<D>) -> Db<D> {
+        Db { writer, reader }
+    }
+
+    /// Where transactions begin.
+    pub(super) fn writer(&self) -> &Pool<D> {
+        &self.writer
+    }
+
+    /// Where reads outside a transaction go.
+    pub(super) fn reader(&self) -> &Pool<D> {
+        &self.reader
+    }
+
+    /// Closes the readers, then the writer (closing a pool twice is harmless).
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// The store on database `D`. Built by `sqlite::connect` and `postgres::connect`.
+#[derive(Debug)]
+pub(super) struct SqlStore<D: sqlx::Database> {
+    db: Db<D>,
+}
+
+impl<D: sqlx::Database> SqlStore<D> {
+    /// The store over these connections (migrated already).
+    pub(super) fn new(db: Db<D>) -> SqlStore<D> {
+        SqlStore { db }
+    }
+}
+
+#[async_trait]
+impl<D> Store for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D>,
+    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    i64: Value<D>,
+    bool: Value<D>,
+    String: Value<D>,
+    Vec<u8>: Value<D>,
+    OffsetDateTime: Value<D>,
+{
+    // === Offices and mailboxes (`store/offices.rs`) ===
+
+    async fn create_office(
+        &self,
+        office: &NewOffice,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Office, Error> {
+        self.db.create_office(office, actor, at).await
+    }
+
+    async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error> {
+        self.db.get_office(crpcen).await
+    }
+
+    async fn list_offices(&self) -> Result<Vec<Office>, Error> {
+        self.db.list_offices().await
+    }
+
+    async fn import_mailboxes(
+        &self,
+        rows: &[NewMailbox],
+        dry_run: bool,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<ImportReport, Error> {
+        self.db.import_mailboxes(rows, dry_run, actor, at).await
+    }
+
+    async fn list_mailboxes(
+        &self,
+        office: Option<&Crpcen>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Mailbox>, Error> {
+        self.db.list_mailboxes(office, after, limit).await
+    }
+
+    async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error> {
+        self.db.get_mailbox(address).await
+    }
+
+    // === Administrators and enrollment tokens (`store/admins.rs`) ===
+
+    async fn create_admin(
+        &self,
+        admin: &NewAdmin,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Admin, Error> {
+        self.db.create_admin(admin, actor, at).await
+    }
+
+    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error> {
+        self.db.admin_by_token(token_hash).await
+    }
+
+    async fn list_admins(&self) -> Result<Vec<Admin>, Error> {
+        self.db.list_admins().await
+    }
+
+    async fn revoke_admin(
+        &self,
+        name: &str,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.revoke_admin(name, actor, at).await
+    }
+
+    async fn create_enrollment_token(
+        &self,
+        token: &NewEnrollmentToken,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<EnrollmentToken, Error> {
+        self.db.create_enrollment_token(token, actor, at).await
+    }
+
+    async fn list_enrollment_tokens(
+        &self,
+        office: Option<&Crpcen>,
+    ) -> Result<Vec<EnrollmentToken>, Error> {
+        self.db.list_enrollment_tokens(office).await
+    }
+
+    async fn get_enrollment_token(&self, id: i64) -> Result<EnrollmentToken, Error> {
+        self.db.get_enrollment_token(id).await
+    }
+
+    async fn revoke_enrollment_token(
+        &self,
+        id: i64,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.revoke_enrollment_token(id, actor, at).await
+    }
+
+    async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error> {
+        self.db.enrollment_office(token_hash).await
+    }
+
+    // === Workstations: enrollment, certificates, recovery challenges, assignments (`store/workstations.rs`) ===
+
+    async fn enroll_workstation(
+        &self,
+        token_hash: &TokenHash,
+        workstation: &NewWorkstation,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error> {
+        self.db.enroll_workstation(token_hash, workstation, at).await
+    }
+
+    async fn get_workstation(&self, id: &str) -> Result<Workstation, Error> {
+        self.db.get_workstation(id).await
+    }
+
+    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error> {
+        self.db.list_workstations(office).await
+    }
+
+    async fn replace_certificate(
+        &self,
+        id: &str,
+        presented_serial: Option<&str>,
+        certificate: &IssuedCertificate,
+        action: &'static str,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error> {
+        self.db.replace_certificate(id, presented_serial, certificate, action, at).await
+    }
+
+    async fn touch_workstation(
+        &self,
+        id: &str,
+        serial: &str,
+        agent_version: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.touch_workstation(id, serial, agent_version, at).await
+    }
+
+    async fn set_workstation_status(
+        &self,
+        id: &str,
+        status: WorkstationStatus,
+        reason: Option<&str>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error> {
+        self.db.set_workstation_status(id, status, reason, actor, at).await
+    }
+
+    async fn add_recovery_challenge(
+        &self,
+        id: &str,
+        challenge: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.add_recovery_challenge(id, challenge, expires_at, now).await
+    }
+
+    async fn take_recovery_challenge(
+        &self,
+        id: &str,
+        challenge: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.db.take_recovery_challenge(id, challenge, now).await
+    }
+
+    async fn assign_mailbox(
+        &self,
+        workstation_id: &str,
+        mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.assign_mailbox(workstation_id, mailbox, actor, at).await
+    }
+
+    async fn unassign_mailbox(
+        &self,
+        workstation_id: &str,
+        mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.unassign_mailbox(workstation_id, mailbox, actor, at).await
+    }
+
+    // === Rotations and escrow: password policies, rotations, disclosure (`store/rotations.rs`) ===
+
+    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error> {
+        self.db.password_policy(office).await
+    }
+
+    async fn set_password_policy(
+        &self,
+        office: Option<&Crpcen>,
+        policy: &PasswordPolicy,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.set_password_policy(office, policy, actor, at).await
+    }
+
+    async fn open_rotations(
+        &self,
+        rotations: &[NewRotation],
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.open_rotations(rotations, actor, at).await
+    }
+
+    async fn list_rotations(
+        &self,
+        office: Option<&Crpcen>,
+        open_only: bool,
+    ) -> Result<Vec<Rotation>, Error> {
+        self.db.list_rotations(office, open_only).await
+    }
+
+    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
+        self.db.open_rotation(mailbox_id).await
+    }
+
+    async fn close_rotations(
+        &self,
+        ids: &[String],
+        status: RotationStatus,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<u64, Error> {
+        self.db.close_rotations(ids, status, actor, at).await
+    }
+
+    async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error> {
+        self.db.expire_rotations(now).await
+    }
+
+    async fn disclose_rotations(
+        &self,
+        disclosure: Disclosure<'_>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Vec<(Rotation, Sealed)>, Error> {
+        self.db.disclose_rotations(disclosure, actor, at).await
+    }
+
+    // === Audit (`store/audit.rs`) ===
+
+    async fn audit_records(
+        &self,
+        office: Option<&Crpcen>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, Error> {
+        self.db.audit_records(office, after_seq, limit).await
+    }
+
+    // === Lifecycle ===
+
+    async fn close(&self) {
+        self.db.close().await
+    }
+}
