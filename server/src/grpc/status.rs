@@ -6,23 +6,25 @@
 use tonic::{Code, Status};
 
 use crate::error_chain as chain;
+use crate::services::Error;
+/// Temporary: the agent handlers and the workstation RPCs still name `services::Error` this way.
 pub(crate) use crate::services::Error as ApiError;
 
-impl From<ApiError> for Status {
-    fn from(error: ApiError) -> Status {
+impl From<Error> for Status {
+    fn from(error: Error) -> Status {
         match error {
-            ApiError::InvalidArgument(message) => Status::new(Code::InvalidArgument, message),
-            ApiError::NotFound(message) => Status::new(Code::NotFound, message),
-            ApiError::AlreadyExists(message) => Status::new(Code::AlreadyExists, message),
-            ApiError::Unauthenticated(message) => Status::new(Code::Unauthenticated, message),
-            ApiError::PermissionDenied(message) => Status::new(Code::PermissionDenied, message),
-            ApiError::FailedPrecondition(message) => Status::new(Code::FailedPrecondition, message),
-            ApiError::Aborted(message) => Status::new(Code::Aborted, message),
-            ApiError::ResourceExhausted(message) => Status::new(Code::ResourceExhausted, message),
-            ApiError::Unavailable => {
+            Error::InvalidArgument(message) => Status::new(Code::InvalidArgument, message),
+            Error::NotFound(message) => Status::new(Code::NotFound, message),
+            Error::AlreadyExists(message) => Status::new(Code::AlreadyExists, message),
+            Error::Unauthenticated(message) => Status::new(Code::Unauthenticated, message),
+            Error::PermissionDenied(message) => Status::new(Code::PermissionDenied, message),
+            Error::FailedPrecondition(message) => Status::new(Code::FailedPrecondition, message),
+            Error::Aborted(message) => Status::new(Code::Aborted, message),
+            Error::ResourceExhausted(message) => Status::new(Code::ResourceExhausted, message),
+            Error::Unavailable => {
                 Status::new(Code::Unavailable, "the database is unavailable; try again later")
             }
-            ApiError::Internal(cause) => {
+            Error::Internal(cause) => {
                 tracing::error!(error = %chain(cause.as_ref()), "internal error");
                 Status::new(Code::Internal, "internal error; the server log has the details")
             }
@@ -39,11 +41,10 @@ mod tests {
     fn internal_causes_never_reach_the_client() {
         let db =
             store::Error::Backend(sqlx::Error::Protocol("SELECT secret FROM /var/lib/x".into()));
-        let status = Status::from(ApiError::from(db));
+        let status = Status::from(Error::from(db));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("SELECT") && !status.message().contains("/var/lib"));
-        let timeout =
-            Status::from(ApiError::from(store::Error::Backend(sqlx::Error::PoolTimedOut)));
+        let timeout = Status::from(Error::from(store::Error::Backend(sqlx::Error::PoolTimedOut)));
         assert_eq!(timeout.code(), Code::Unavailable);
     }
 }
