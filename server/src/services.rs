@@ -8,6 +8,8 @@ pub mod admins;
 pub mod audit;
 pub mod offices;
 pub mod rotations;
+#[cfg(test)]
+mod testing;
 
 use std::error::Error as StdError;
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! time, and importing them (the import's rules are in [`import`]).
 
 mod import;
+#[cfg(test)]
+mod tests;
 
 pub use self::import::{MAX_IMPORT_ROWS, MailboxImport, RawMailboxRow};
 

@@ -2,71 +2,24 @@
 //! import, issue, disclosure for export, delivery to the assigned workstation, cancel, reissue,
 //! expiry by the sweeper, and the audit chain at the end.
 
-use std::sync::Arc;
-
 use secrecy::{ExposeSecret, SecretString};
-use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use super::{Disclosed, DisclosurePurpose, Target};
-use crate::admin::{Admin, AdminRole, NewAdmin};
+use crate::admin::{Admin, AdminRole};
 use crate::audit::Actor;
 use crate::clock::ManualClock;
-use crate::data_dir::DataDir;
-use crate::domain::{Crpcen, MailDomain, MailboxAddress, NewOffice, Text};
-use crate::escrow::EscrowKey;
+use crate::domain::{Crpcen, Text};
 use crate::password::PasswordPolicy;
 use crate::rotation::{Rotation, RotationStatus};
 use crate::services::audit::AuditQuery;
-use crate::services::offices::RawMailboxRow;
+use crate::services::testing::{T0, VALIDITY, address, admin, crpcen, new_office, row, services};
 use crate::services::{Error, Services};
-use crate::store::SharedStore;
 use crate::test_support::TestDatabase;
 use crate::token::{Token, TokenKind};
 use crate::workstation::{
-    AgentPolicy, IssuedCertificate, MachineInfo, NewEnrollmentToken, NewWorkstation, Workstation,
+    IssuedCertificate, MachineInfo, NewEnrollmentToken, NewWorkstation, Workstation,
 };
-
-const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);
-const VALIDITY: Duration = Duration::days(14);
-
-fn crpcen(value: &str) -> Crpcen {
-    Crpcen::parse(value).unwrap()
-}
-
-fn address(value: &str) -> MailboxAddress {
-    MailboxAddress::parse(value, &MailDomain::default()).unwrap()
-}
-
-fn row(line: u64, address: &str, name: &str) -> RawMailboxRow {
-    RawMailboxRow { line, address: address.into(), display_name: name.into() }
-}
-
-fn services(store: SharedStore, clock: &ManualClock, dir: &std::path::Path) -> Services {
-    let data_dir = DataDir::create(dir).unwrap();
-    Services {
-        store,
-        clock: Arc::new(clock.clone()),
-        mail_domain: MailDomain::default(),
-        pki: Arc::new(crate::pki::load_or_create(&data_dir, &["localhost".into()], T0).unwrap()),
-        agents: AgentPolicy::default(),
-        escrow: EscrowKey::from_bytes(&[7; 32]).unwrap(),
-        provisional_validity: VALIDITY,
-    }
-}
-
-/// Creates an administrator in the store and authenticates it through the service.
-async fn admin(services: &Services, name: &str, role: AdminRole, offices: &[&str]) -> Admin {
-    let token = Token::generate(TokenKind::Admin);
-    let new = NewAdmin {
-        name: name.into(),
-        role,
-        offices: offices.iter().map(|o| crpcen(o)).collect(),
-        token_hash: token.hash(),
-    };
-    services.store.create_admin(&new, &Actor::system(), T0).await.unwrap();
-    services.authenticate_admin(&token).await.unwrap()
-}
 
 /// Enrolls a workstation in office 01234 (the store directly: enrollment is not this test's).
 async fn workstation(services: &Services) -> Workstation {
@@ -95,12 +48,7 @@ async fn workstation(services: &Services) -> Workstation {
 /// service's rules (a refused file first: it writes nothing).
 async fn offices_and_mailboxes(services: &Services, global: &Admin) {
     for (code, name) in [("01234", "Office Dupont"), ("75001", "Office Martin")] {
-        let office = NewOffice {
-            crpcen: crpcen(code),
-            name: Text::parse("name", name).unwrap(),
-            city: None,
-        };
-        services.create_office(global, &office).await.unwrap();
+        services.create_office(global, &new_office(code, name)).await.unwrap();
     }
     let mut refused = services.begin_import(global).unwrap();
     refused
