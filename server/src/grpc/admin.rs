@@ -37,8 +37,8 @@ impl AdminApi {
         AdminApi { state }
     }
 
-    /// The administrator presenting the request's bearer token, if it may do `permission`. Every
-    /// handler calls this first.
+    /// The administrator presenting the request's bearer token, if it may do `permission` (for
+    /// the RPCs that still authorize here rather than in their service).
     pub(super) async fn authorize<T>(
         &self,
         request: &Request<T>,
