@@ -19,8 +19,8 @@ use tonic::transport::Server;
 
 pub(crate) use self::admin::AdminApi;
 pub(crate) use self::agent::AgentApi;
-// The agent handlers decrypt through this until they call `Services::deliver_rotations`.
 use crate::services::Services;
+/// The agent handlers decrypt through this until they call `Services::deliver_rotations`.
 pub(crate) use crate::services::rotations::open_all;
 
 /// Largest admin request message (one import chunk), in bytes.
