@@ -20,6 +20,8 @@ use tonic::transport::Server;
 pub(crate) use self::admin::AdminApi;
 pub(crate) use self::agent::AgentApi;
 use crate::services::Services;
+/// The agent handlers decrypt through this until they call `Services::deliver_rotations`.
+pub(crate) use crate::services::rotations::open_all;
 
 /// Largest admin request message (one import chunk), in bytes.
 pub const MAX_ADMIN_REQUEST_BYTES: usize = 1024 * 1024;
@@ -47,7 +49,6 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
-    let sweeper = tokio::spawn(expire_rotations(state.clone()));
     let (connections, acceptor) = tls::incoming(listener, config);
     let admin = AdminServiceServer::new(AdminApi::new(state.clone()))
         .max_decoding_message_size(MAX_ADMIN_REQUEST_BYTES)
@@ -66,40 +67,7 @@ pub(crate) async fn serve(
         .serve_with_incoming_shutdown(connections, shutdown)
         .await;
     acceptor.abort();
-    sweeper.abort();
     Ok(served?)
-}
-
-/// Closes rotations whose provisional password ran out, destroying their escrow, every minute.
-/// Several servers may run it at once: closing is idempotent.
-async fn expire_rotations(state: Arc<Services>) {
-    let mut interval = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        interval.tick().await;
-        match state.store.expire_rotations(state.clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "expired rotations closed, escrow destroyed"),
-            Err(error) => {
-                tracing::warn!(error = %crate::error_chain(&error), "cannot expire rotations")
-            }
-        }
-    }
-}
-
-/// Decrypts disclosed rotations' passwords (after their disclosure was audited).
-pub(crate) fn open_all(
-    escrow: &crate::escrow::EscrowKey,
-    sealed: Vec<(crate::rotation::Rotation, crate::escrow::Sealed)>,
-) -> Result<Vec<(crate::rotation::Rotation, secrecy::SecretString)>, status::ApiError> {
-    sealed
-        .into_iter()
-        .map(|(rotation, sealed)| {
-            let password = escrow
-                .open(&sealed, rotation.mailbox_id, &rotation.id)
-                .map_err(|e| status::ApiError::Internal(Box::new(e)))?;
-            Ok((rotation, password))
-        })
-        .collect()
 }
 
 /// Formats a time for the wire: RFC 3339, UTC.

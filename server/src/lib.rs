@@ -117,15 +117,17 @@ impl Server {
         self.bootstrap_credentials.as_deref()
     }
 
-    /// Serves gRPC over TLS on `listener` until `shutdown` resolves, then closes the database
-    /// (SQLite checkpoints its WAL).
+    /// Serves gRPC over TLS on `listener` until `shutdown` resolves, sweeping expired rotations
+    /// meanwhile, then closes the database (SQLite checkpoints its WAL).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
         let store = self.state.store.clone();
+        let sweeper = tokio::spawn(self.state.clone().run_expiry_sweeper());
         let served = grpc::serve(self.state, listener, shutdown).await;
+        sweeper.abort();
         store.close().await;
         served
     }

@@ -4,6 +4,12 @@
 //! the edges only authenticate, convert and call.
 
 pub mod access;
+pub mod admins;
+pub mod audit;
+pub mod offices;
+pub mod rotations;
+#[cfg(test)]
+mod testing;
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -50,6 +56,8 @@ pub enum Error {
     Unauthenticated(String),
     /// The caller may not do this (or may not know whether the thing exists).
     PermissionDenied(String),
+    /// The thing is not in a state that allows this; retrying will not help.
+    FailedPrecondition(String),
     /// A concurrent change won; the client may retry.
     Aborted(String),
     /// The request is too large.

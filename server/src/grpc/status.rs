@@ -6,22 +6,25 @@
 use tonic::{Code, Status};
 
 use crate::error_chain as chain;
+use crate::services::Error;
+/// Temporary: the agent handlers and the workstation RPCs still name `services::Error` this way.
 pub(crate) use crate::services::Error as ApiError;
 
-impl From<ApiError> for Status {
-    fn from(error: ApiError) -> Status {
+impl From<Error> for Status {
+    fn from(error: Error) -> Status {
         match error {
-            ApiError::InvalidArgument(message) => Status::new(Code::InvalidArgument, message),
-            ApiError::NotFound(message) => Status::new(Code::NotFound, message),
-            ApiError::AlreadyExists(message) => Status::new(Code::AlreadyExists, message),
-            ApiError::Unauthenticated(message) => Status::new(Code::Unauthenticated, message),
-            ApiError::PermissionDenied(message) => Status::new(Code::PermissionDenied, message),
-            ApiError::Aborted(message) => Status::new(Code::Aborted, message),
-            ApiError::ResourceExhausted(message) => Status::new(Code::ResourceExhausted, message),
-            ApiError::Unavailable => {
+            Error::InvalidArgument(message) => Status::new(Code::InvalidArgument, message),
+            Error::NotFound(message) => Status::new(Code::NotFound, message),
+            Error::AlreadyExists(message) => Status::new(Code::AlreadyExists, message),
+            Error::Unauthenticated(message) => Status::new(Code::Unauthenticated, message),
+            Error::PermissionDenied(message) => Status::new(Code::PermissionDenied, message),
+            Error::FailedPrecondition(message) => Status::new(Code::FailedPrecondition, message),
+            Error::Aborted(message) => Status::new(Code::Aborted, message),
+            Error::ResourceExhausted(message) => Status::new(Code::ResourceExhausted, message),
+            Error::Unavailable => {
                 Status::new(Code::Unavailable, "the database is unavailable; try again later")
             }
-            ApiError::Internal(cause) => {
+            Error::Internal(cause) => {
                 tracing::error!(error = %chain(cause.as_ref()), "internal error");
                 Status::new(Code::Internal, "internal error; the server log has the details")
             }
@@ -37,10 +40,10 @@ mod tests {
     #[test]
     fn internal_causes_never_reach_the_client() {
         let cause = std::io::Error::other("SELECT secret FROM /var/lib/x");
-        let status = Status::from(ApiError::from(store::Error::Internal(Box::new(cause))));
+        let status = Status::from(Error::from(store::Error::Internal(Box::new(cause))));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("SELECT") && !status.message().contains("/var/lib"));
         let timeout = store::Error::Unavailable(Box::new(std::io::Error::other("pool timed out")));
-        assert_eq!(Status::from(ApiError::from(timeout)).code(), Code::Unavailable);
+        assert_eq!(Status::from(Error::from(timeout)).code(), Code::Unavailable);
     }
 }

@@ -1,0 +1,200 @@
+//! The mailbox import's rules, whichever edge reads the file: every row is checked before anything
+//! is written (errors name their line, duplicates inside the file included), an import holds at
+//! most [`MAX_IMPORT_ROWS`] rows, an administrator imports only into its offices, a dry run only
+//! counts, and any error writes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::admin::{Admin, AdminRole, Permission};
+use crate::audit::Actor;
+use crate::domain::{Crpcen, ImportReport, MailDomain, MailboxAddress, NewMailbox, Text};
+use crate::services::access::denied;
+use crate::services::{Error, Services};
+use crate::store;
+
+/// Most rows one import may hold.
+pub const MAX_IMPORT_ROWS: usize = 100_000;
+/// Most errors listed in one refusal; the rest are counted.
+const MAX_LISTED_ERRORS: usize = 20;
+
+/// A row as read from the file: its fields' text and the line it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMailboxRow {
+    /// The line of the file (for messages).
+    pub line: u64,
+    /// The mailbox address, as written.
+    pub address: String,
+    /// The person's name, as written.
+    pub display_name: String,
+}
+
+/// An import being received: the rows parsed and checked so far, with the line each came from.
+/// Made by [`Services::begin_import`], fed with [`MailboxImport::add_rows`], written (or refused)
+/// by [`Services::import_mailboxes`].
+#[derive(Debug)]
+pub struct MailboxImport {
+    domain: MailDomain,
+    received: usize,
+    rows: Vec<NewMailbox>,
+    lines: Vec<u64>,
+    first_line_of: HashMap<String, u64>,
+    errors: Vec<String>,
+    error_count: usize,
+}
+
+impl Services {
+    /// Starts an import for an administrator who may change offices (auditors may not).
+    pub fn begin_import(&self, admin: &Admin) -> Result<MailboxImport, Error> {
+        if admin.role == AdminRole::Auditor {
+            return Err(denied(&Permission::Global));
+        }
+        Ok(MailboxImport {
+            domain: self.mail_domain.clone(),
+            received: 0,
+            rows: Vec::new(),
+            lines: Vec::new(),
+            first_line_of: HashMap::new(),
+            errors: Vec::new(),
+            error_count: 0,
+        })
+    }
+
+    /// Writes the import in one transaction (or, with `dry_run`, only counts), if every row was
+    /// valid and every office is the administrator's and exists; otherwise writes nothing.
+    pub async fn import_mailboxes(
+        &self,
+        admin: &Admin,
+        import: MailboxImport,
+        dry_run: bool,
+    ) -> Result<ImportReport, Error> {
+        if import.error_count > 0 {
+            return Err(Error::InvalidArgument(import.refusal()));
+        }
+        if import.rows.is_empty() {
+            return Err(Error::invalid("the import holds no rows"));
+        }
+        if let Some((row, line)) = import
+            .rows
+            .iter()
+            .zip(&import.lines)
+            .find(|(row, _)| !admin.may(Permission::Write(row.address.office())))
+        {
+            return Err(Error::denied(format!(
+                "line {line}: office {} is not in your offices; nothing was imported",
+                row.address.office()
+            )));
+        }
+        let actor = Actor::admin(admin);
+        let report = match self
+            .store
+            .import_mailboxes(&import.rows, dry_run, &actor, self.clock.now())
+            .await
+        {
+            Ok(report) => report,
+            Err(store::Error::MissingOffices(missing)) => {
+                return Err(Error::NotFound(import.missing_offices(&missing)));
+            }
+            Err(store::Error::Conflict) => {
+                // Another import registered the same address meanwhile; this one wrote nothing.
+                return Err(Error::Aborted(
+                    "a concurrent import touched the same mailboxes; nothing was imported, retry"
+                        .to_owned(),
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        tracing::info!(
+            admin = %admin.name,
+            rows = import.rows.len(),
+            created = report.created,
+            updated = report.updated,
+            unchanged = report.unchanged,
+            dry_run,
+            "mailboxes imported"
+        );
+        Ok(report)
+    }
+}
+
+impl MailboxImport {
+    /// Adds rows as they arrive; [`Error::ResourceExhausted`] once the import holds more than
+    /// [`MAX_IMPORT_ROWS`]. Invalid rows are remembered, not refused at once, so that the refusal
+    /// lists them all.
+    pub fn add_rows(&mut self, rows: Vec<RawMailboxRow>) -> Result<(), Error> {
+        self.received += rows.len();
+        if self.received > MAX_IMPORT_ROWS {
+            return Err(Error::ResourceExhausted(format!(
+                "an import holds at most {MAX_IMPORT_ROWS} rows; split the file"
+            )));
+        }
+        for row in rows {
+            self.add(row);
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, message: String) {
+        self.error_count += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(message);
+        }
+    }
+
+    fn add(&mut self, row: RawMailboxRow) {
+        let line = row.line;
+        let address = match MailboxAddress::parse(&row.address, &self.domain) {
+            Ok(address) => address,
+            Err(e) => return self.error(format!("line {line}: {e}")),
+        };
+        let display_name = match Text::parse("display_name", &row.display_name) {
+            Ok(name) => name,
+            Err(e) => return self.error(format!("line {line}: {e}")),
+        };
+        if let Some(first) = self.first_line_of.get(address.as_str()) {
+            return self.error(format!("line {line}: duplicate of line {first} ({address})"));
+        }
+        self.first_line_of.insert(address.to_string(), line);
+        self.rows.push(NewMailbox { address, display_name });
+        self.lines.push(line);
+    }
+
+    fn refusal(&self) -> String {
+        let mut message = format!(
+            "{} invalid line{}; nothing was imported",
+            self.error_count,
+            if self.error_count == 1 { "" } else { "s" }
+        );
+        for error in &self.errors {
+            message.push('\n');
+            message.push_str(error);
+        }
+        if self.error_count > self.errors.len() {
+            message.push_str(&format!("\n… and {} more", self.error_count - self.errors.len()));
+        }
+        message
+    }
+
+    /// The refusal for offices that do not exist, naming the lines that use them.
+    fn missing_offices(&self, missing: &[Crpcen]) -> String {
+        let mut lines: BTreeMap<&Crpcen, Vec<u64>> = BTreeMap::new();
+        for (row, line) in self.rows.iter().zip(&self.lines) {
+            if missing.contains(row.address.office()) {
+                lines.entry(row.address.office()).or_default().push(*line);
+            }
+        }
+        let mut message = format!("{} unknown office(s); nothing was imported", missing.len());
+        for (office, lines) in lines.into_iter().take(MAX_LISTED_ERRORS) {
+            let shown: Vec<String> = lines.iter().take(5).map(u64::to_string).collect();
+            let more = if lines.len() > 5 {
+                format!(" and {} more", lines.len() - 5)
+            } else {
+                String::new()
+            };
+            message.push_str(&format!(
+                "\nline {}{more}: office {office} does not exist (create it with `sesamectl office add {office}`)",
+                shown.join(", ")
+            ));
+        }
+        message
+    }
+}

@@ -1,0 +1,251 @@
+//! Rotations as administrators drive them: the password policy, issuing provisional passwords
+//! (generated here, sealed in escrow, stored with their rotation in one transaction), cancelling,
+//! reissuing and listing them. Disclosure, delivery, decryption and expiry are in [`disclosure`].
+
+mod disclosure;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+
+pub(crate) use self::disclosure::open_all;
+pub use self::disclosure::{DeliveredRotations, Disclosed, DisclosurePurpose};
+
+use crate::admin::{Admin, Permission};
+use crate::audit::Actor;
+use crate::domain::{Crpcen, Mailbox, MailboxAddress};
+use crate::password::PasswordPolicy;
+use crate::rotation::{NewRotation, Rotation, RotationStatus, new_rotation_id};
+use crate::services::access::{self, authorize};
+use crate::services::{Error, Services};
+use crate::store;
+
+/// Which mailboxes a request names: one, or all of an office's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One mailbox.
+    Mailbox(MailboxAddress),
+    /// Every mailbox of the office.
+    Office(Crpcen),
+}
+
+impl Target {
+    /// The office the mailboxes belong to.
+    pub fn office(&self) -> &Crpcen {
+        match self {
+            Target::Mailbox(address) => address.office(),
+            Target::Office(office) => office,
+        }
+    }
+}
+
+/// What issuing provisional passwords did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The rotations opened, by address.
+    pub issued: Vec<Rotation>,
+    /// The mailboxes left alone because a rotation was already open for them.
+    pub skipped: Vec<MailboxAddress>,
+}
+
+/// A [`Target`] found in the store.
+enum Resolved {
+    Mailbox(Mailbox),
+    Office(Crpcen),
+}
+
+impl Services {
+    /// The policy in force for an office (or the global one), for whoever may read there.
+    pub async fn password_policy(
+        &self,
+        admin: &Admin,
+        office: Option<&Crpcen>,
+    ) -> Result<PasswordPolicy, Error> {
+        authorize(admin, Permission::Read(office))?;
+        Ok(self.store.password_policy(office).await?)
+    }
+
+    /// Sets the global policy (global administrators) or an office's override.
+    pub async fn set_password_policy(
+        &self,
+        admin: &Admin,
+        office: Option<&Crpcen>,
+        policy: &PasswordPolicy,
+    ) -> Result<(), Error> {
+        authorize(admin, office.map_or(Permission::Global, Permission::Write))?;
+        policy.validate().map_err(|e| Error::invalid(format!("policy: {e}")))?;
+        if let Some(office) = office
+            && let Err(store::Error::NotFound) = self.store.get_office(office).await
+        {
+            return Err(Error::NotFound(format!("office {office} does not exist")));
+        }
+        self.store
+            .set_password_policy(office, policy, &Actor::admin(admin), self.clock.now())
+            .await?;
+        tracing::info!(admin = %admin.name, office = ?office.map(ToString::to_string), "policy set");
+        Ok(())
+    }
+
+    /// Opens a rotation, with a fresh provisional password, for the mailbox or for each of the
+    /// office's mailboxes that has none open. One mailbox with an open rotation is refused.
+    pub async fn issue_provisional(&self, admin: &Admin, target: &Target) -> Result<Issued, Error> {
+        let (candidates, skipped) = match self.resolve(admin, target).await? {
+            Resolved::Mailbox(mailbox) => {
+                if self.store.open_rotation(mailbox.id).await?.is_some() {
+                    return Err(Error::AlreadyExists(format!(
+                        "a rotation is already open for {}; cancel or reissue it",
+                        mailbox.address
+                    )));
+                }
+                (vec![mailbox], Vec::new())
+            }
+            Resolved::Office(office) => {
+                let open: HashSet<i64> = self
+                    .store
+                    .list_rotations(Some(&office), true)
+                    .await?
+                    .iter()
+                    .map(|r| r.mailbox_id)
+                    .collect();
+                let (skipped, candidates): (Vec<Mailbox>, Vec<Mailbox>) = self
+                    .office_mailboxes(&office)
+                    .await?
+                    .into_iter()
+                    .partition(|m| open.contains(&m.id));
+                (candidates, skipped.into_iter().map(|m| m.address).collect())
+            }
+        };
+        let issued = if candidates.is_empty() {
+            Vec::new()
+        } else {
+            self.open_for(admin, target.office(), &candidates).await?
+        };
+        tracing::info!(admin = %admin.name, office = %target.office(), issued = issued.len(), skipped = skipped.len(), "rotations opened");
+        Ok(Issued { issued, skipped })
+    }
+
+    /// Cancels the open rotation of the mailbox, or every open rotation of the office, destroying
+    /// their escrowed passwords. Returns how many were cancelled.
+    pub async fn cancel_provisional(&self, admin: &Admin, target: &Target) -> Result<u64, Error> {
+        let ids: Vec<String> = match self.resolve(admin, target).await? {
+            Resolved::Mailbox(mailbox) => {
+                self.store.open_rotation(mailbox.id).await?.into_iter().map(|r| r.id).collect()
+            }
+            Resolved::Office(office) => self
+                .store
+                .list_rotations(Some(&office), true)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect(),
+        };
+        let cancelled = self
+            .store
+            .close_rotations(
+                &ids,
+                RotationStatus::Cancelled,
+                &Actor::admin(admin),
+                self.clock.now(),
+            )
+            .await?;
+        tracing::info!(admin = %admin.name, office = %target.office(), cancelled, "rotations cancelled");
+        Ok(cancelled)
+    }
+
+    /// Cancels the mailbox's open rotation, if any, and opens a new one with a fresh password.
+    pub async fn reissue_provisional(
+        &self,
+        admin: &Admin,
+        address: &MailboxAddress,
+    ) -> Result<Option<Rotation>, Error> {
+        authorize(admin, Permission::Write(address.office()))?;
+        let mailbox = self.existing_mailbox(address).await?;
+        if let Some(open) = self.store.open_rotation(mailbox.id).await? {
+            self.store
+                .close_rotations(
+                    &[open.id],
+                    RotationStatus::Cancelled,
+                    &Actor::admin(admin),
+                    self.clock.now(),
+                )
+                .await?;
+        }
+        let rotation = self
+            .open_for(admin, mailbox.address.office(), std::slice::from_ref(&mailbox))
+            .await?
+            .into_iter()
+            .next();
+        tracing::info!(admin = %admin.name, mailbox = %mailbox.address, "rotation reissued");
+        Ok(rotation)
+    }
+
+    /// Rotations of one office (or of every office the administrator may read), open ones only
+    /// or all, newest first within each office.
+    pub async fn list_rotations(
+        &self,
+        admin: &Admin,
+        office: Option<&Crpcen>,
+        open_only: bool,
+    ) -> Result<Vec<Rotation>, Error> {
+        let mut rotations = Vec::new();
+        for office in access::listing_scope(admin, office)? {
+            rotations.extend(self.store.list_rotations(office.as_ref(), open_only).await?);
+        }
+        Ok(rotations)
+    }
+
+    /// Authorizes a change on the target's office, then finds the target.
+    async fn resolve(&self, admin: &Admin, target: &Target) -> Result<Resolved, Error> {
+        authorize(admin, Permission::Write(target.office()))?;
+        match target {
+            Target::Mailbox(address) => {
+                Ok(Resolved::Mailbox(self.existing_mailbox(address).await?))
+            }
+            Target::Office(office) => {
+                self.existing_office(office).await?;
+                Ok(Resolved::Office(office.clone()))
+            }
+        }
+    }
+
+    /// Opens a rotation for each mailbox, with a fresh provisional password sealed in escrow.
+    async fn open_for(
+        &self,
+        admin: &Admin,
+        office: &Crpcen,
+        mailboxes: &[Mailbox],
+    ) -> Result<Vec<Rotation>, Error> {
+        let now = self.clock.now();
+        let policy = self.store.password_policy(Some(office)).await?;
+        let mut rotations = Vec::with_capacity(mailboxes.len());
+        for mailbox in mailboxes {
+            let id = new_rotation_id();
+            let password = policy.generate_provisional();
+            let sealed = self
+                .escrow
+                .seal(&password, mailbox.id, &id)
+                .map_err(|e| Error::Internal(Box::new(e)))?;
+            rotations.push(NewRotation {
+                id,
+                mailbox_id: mailbox.id,
+                sealed,
+                expires_at: now + self.provisional_validity,
+            });
+        }
+        match self.store.open_rotations(&rotations, &Actor::admin(admin), now).await {
+            Ok(()) => {}
+            Err(store::Error::Conflict) => {
+                return Err(Error::AlreadyExists(
+                    "a rotation is already open for one of these mailboxes; cancel or reissue it"
+                        .to_owned(),
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        let ids: HashSet<&str> = rotations.iter().map(|r| r.id.as_str()).collect();
+        let mut opened = self.store.list_rotations(Some(office), true).await?;
+        opened.retain(|r| ids.contains(r.id.as_str()));
+        opened.sort_by(|a, b| a.address.as_str().cmp(b.address.as_str()));
+        Ok(opened)
+    }
+}

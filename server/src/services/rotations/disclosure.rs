@@ -1,0 +1,140 @@
+//! Where escrowed passwords leave the server, and where they die: disclosure to administrators
+//! (export, letters) and delivery to workstations, each audited before anything is decrypted;
+//! the decryption itself; and the sweeper that expires rotations whose password ran out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::admin::{Admin, Permission};
+use crate::audit::Actor;
+use crate::domain::Crpcen;
+use crate::escrow::{EscrowKey, Sealed};
+use crate::password::PasswordPolicy;
+use crate::rotation::{Disclosure, Rotation};
+use crate::services::access::authorize;
+use crate::services::{Error, Services};
+use crate::workstation::Workstation;
+
+/// How often the sweeper looks for expired rotations.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why an administrator asks for an office's provisional passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisclosurePurpose {
+    /// To set them on Exchange.
+    Export,
+    /// To print the letters.
+    Letters,
+}
+
+/// The provisional passwords disclosed to an administrator, with the policy they follow.
+#[derive(Debug)]
+pub struct Disclosed {
+    /// The office's password policy.
+    pub policy: PasswordPolicy,
+    /// Each open rotation of the office with its provisional password.
+    pub passwords: Vec<(Rotation, SecretString)>,
+}
+
+/// What a workstation receives: the policy its new passwords must follow, and each open rotation
+/// of the mailboxes assigned to it with its provisional password.
+#[derive(Debug)]
+pub struct DeliveredRotations {
+    /// The office's password policy.
+    pub policy: PasswordPolicy,
+    /// The rotations and their provisional passwords.
+    pub rotations: Vec<(Rotation, SecretString)>,
+}
+
+impl Services {
+    /// An office's open rotations and their provisional passwords, for an administrator who may
+    /// change the office. The disclosure's audit record is committed before anything is decrypted.
+    pub async fn disclose_provisional(
+        &self,
+        admin: &Admin,
+        office: &Crpcen,
+        purpose: DisclosurePurpose,
+    ) -> Result<Disclosed, Error> {
+        authorize(admin, Permission::Write(office))?;
+        let disclosure = match purpose {
+            DisclosurePurpose::Export => Disclosure::Export(office),
+            DisclosurePurpose::Letters => Disclosure::Letters(office),
+        };
+        let policy = self.store.password_policy(Some(office)).await?;
+        let sealed = self
+            .store
+            .disclose_rotations(disclosure, &Actor::admin(admin), self.clock.now())
+            .await?;
+        let passwords = open_all(&self.escrow, sealed)?;
+        tracing::info!(admin = %admin.name, %office, action = disclosure.action(), count = passwords.len(), "escrow disclosed");
+        Ok(Disclosed { policy, passwords })
+    }
+
+    /// The open rotations of the mailboxes assigned to an authenticated workstation, with their
+    /// provisional passwords. The delivery is audited (and the rotations marked delivered) before
+    /// anything is decrypted.
+    pub async fn deliver_rotations(
+        &self,
+        workstation: &Workstation,
+    ) -> Result<DeliveredRotations, Error> {
+        let policy = self.store.password_policy(Some(&workstation.office)).await?;
+        let sealed = self
+            .store
+            .disclose_rotations(
+                Disclosure::Delivery(&workstation.id),
+                &Actor::workstation(&workstation.id),
+                self.clock.now(),
+            )
+            .await?;
+        let rotations = open_all(&self.escrow, sealed)?;
+        if !rotations.is_empty() {
+            tracing::info!(workstation = %workstation.id, count = rotations.len(), "rotations delivered");
+        }
+        Ok(DeliveredRotations { policy, rotations })
+    }
+
+    /// Closes the rotations whose provisional password ran out, destroying their escrow; returns
+    /// how many. Failures are logged (the next sweep tries again) and count as none. Several
+    /// servers may sweep at once: closing is idempotent.
+    pub async fn expire_rotations(&self) -> u64 {
+        match self.store.expire_rotations(self.clock.now()).await {
+            Ok(0) => 0,
+            Ok(n) => {
+                tracing::info!(expired = n, "expired rotations closed, escrow destroyed");
+                n
+            }
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), "cannot expire rotations");
+                0
+            }
+        }
+    }
+
+    /// Sweeps expired rotations every minute, forever; the server spawns it and aborts it at
+    /// shutdown.
+    pub async fn run_expiry_sweeper(self: Arc<Self>) {
+        let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+        loop {
+            interval.tick().await;
+            self.expire_rotations().await;
+        }
+    }
+}
+
+/// Decrypts disclosed rotations' passwords. Call only once their disclosure is audited.
+pub(crate) fn open_all(
+    escrow: &EscrowKey,
+    sealed: Vec<(Rotation, Sealed)>,
+) -> Result<Vec<(Rotation, SecretString)>, Error> {
+    sealed
+        .into_iter()
+        .map(|(rotation, sealed)| {
+            let password = escrow
+                .open(&sealed, rotation.mailbox_id, &rotation.id)
+                .map_err(|e| Error::Internal(Box::new(e)))?;
+            Ok((rotation, password))
+        })
+        .collect()
+}
