@@ -24,9 +24,9 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::clock::SharedClock;
-use crate::owa_cookies::CookieJar;
-use crate::owa_html::MAX_PAGE_BYTES;
-use crate::owa_url::{OwaEndpoint, UrlRefusal};
+use crate::owa::cookies::CookieJar;
+use crate::owa::html::MAX_PAGE_BYTES;
+use crate::owa::url::{OwaEndpoint, UrlRefusal};
 
 /// The User-Agent sent: desktop Edge on Windows 10, which Exchange does not treat as down-level.
 pub const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \

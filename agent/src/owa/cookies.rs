@@ -1,6 +1,6 @@
 //! The OWA client's cookie jar: the cookies of one server, kept as secrets.
 //!
-//! The client talks to exactly one host (see `owa_url`), so domains are not needed: every cookie
+//! The client talks to exactly one host (see `owa::url`), so domains are not needed: every cookie
 //! the server sets is returned to it on every request. Exchange ends a session by expiring its
 //! `cadata*` cookies (`Expires` thirty years ago, owa-protocol.md §1.4): a cookie whose `Max-Age`
 //! is not positive, or whose `Expires` is not after the clock's time, is removed. The `cadata*`

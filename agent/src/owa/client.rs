@@ -3,7 +3,7 @@
 //!
 //! Safety, by construction:
 //! - every URL (redirect, form action) goes through [`OwaEndpoint`]: HTTPS on the configured host
-//!   only, checked before anything is sent (see `owa_http`);
+//!   only, checked before anything is sent (see `owa::http`);
 //! - one client makes **at most two logins** and **at most one change post**; a third login or a
 //!   second change is an error, not a request, so the agent can never lock an account by retrying;
 //! - once the change post has left, no outcome is an error: whatever happens after (timeout, odd
@@ -19,10 +19,10 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::clock::SharedClock;
-use crate::owa_html::{Form, Page, read_page};
-use crate::owa_http::{FormBody, HttpError, HttpSettings, OwaHttp, Response};
-use crate::owa_messages::{ChangePageMessage, classify};
-use crate::owa_url::{LoginRedirect, OwaEndpoint, UrlRefusal, classify_login_redirect};
+use crate::owa::html::{Form, Page, read_page};
+use crate::owa::http::{FormBody, HttpError, HttpSettings, OwaHttp, Response};
+use crate::owa::messages::{ChangePageMessage, classify};
+use crate::owa::url::{LoginRedirect, OwaEndpoint, UrlRefusal, classify_login_redirect};
 
 /// Logins one client may make: the current password, then the verification.
 const MAX_LOGINS: u8 = 2;
@@ -639,7 +639,7 @@ impl OwaClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::owa_html::Input;
+    use crate::owa::html::Input;
 
     fn input(name: &str, kind: &str, value: &str) -> Input {
         Input { name: name.into(), kind: kind.into(), value: value.into(), id: String::new() }
