@@ -197,7 +197,7 @@ impl fmt::Debug for OwaClient {
 }
 
 /// Refuses passwords Exchange cannot carry: FBA encodes them in the server's ANSI code page
-/// (owa-protocol.md §1.3), so only printable ASCII is safe.
+/// (PROTOCOL.md, "The login post and its answers"), so only printable ASCII is safe.
 pub fn check_exchange_alphabet(password: &SecretString) -> Result<(), OwaError> {
     if password.expose_secret().bytes().all(|b| (0x20..0x7f).contains(&b)) {
         Ok(())

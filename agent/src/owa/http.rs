@@ -10,7 +10,8 @@
 //!   read up to [`MAX_PAGE_BYTES`] and refused beyond (before reading, when `Content-Length`
 //!   says so);
 //! - it presents itself as desktop Edge on Windows, the client Exchange serves full pages to
-//!   (owa-protocol.md §1.1), in the language of [`HttpSettings::accept_language`];
+//!   (PROTOCOL.md, "Full pages or down-level pages"), in the language of
+//!   [`HttpSettings::accept_language`] ("The pages' language");
 //! - form bodies are built in zeroizing memory and always sent with a `Content-Length`.
 
 use std::fmt;

@@ -1,6 +1,6 @@
 //! The password change: the expired-password page and its form, the one change post, what its
-//! answer means, and the verifying login. See PROTOCOL.md, "The expired-password page" and
-//! "Outcomes of a change".
+//! answer means, and the verifying login. See PROTOCOL.md: "The must-change redirect", "The
+//! expired-password page" and "Outcomes of a change and their messages".
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;

@@ -7,9 +7,10 @@ use secrecy::SecretString;
 use super::{CapturedPage, LoginOutcome, Observations, OwaClient, OwaError};
 
 impl OwaClient {
-    /// The two anonymous pages as the server sends them, for test fixtures (owa-protocol.md §6.7):
-    /// the logon page and the expired-password page, in this client's language. Sends no
-    /// credential and counts no login; `Err(outcome)` when there is no logon page to capture.
+    /// The two anonymous pages as the server sends them, for test fixtures (PROTOCOL.md, "Still
+    /// unknown: capture from the real server"): the logon page and the expired-password page, in
+    /// this client's language. Sends no credential and counts no login; `Err(outcome)` when there
+    /// is no logon page to capture.
     pub async fn capture(&mut self) -> Result<Result<Vec<CapturedPage>, LoginOutcome>, OwaError> {
         let logon = match self.logon_page().await? {
             Ok(response) => response,

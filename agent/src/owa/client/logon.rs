@@ -1,6 +1,7 @@
 //! The logon conversation: reach the logon form the way a browser does, post it, read what the
-//! redirect answering the post means, and log off. See PROTOCOL.md, "Reaching the logon form",
-//! "The login post" and "Logging off".
+//! redirect answering the post means, and log off. See PROTOCOL.md: "Reaching the logon form",
+//! "The logon form", "The login post and its answers", "The cookies that prove a login" and
+//! "Logging off".
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -127,8 +128,9 @@ impl OwaClient {
                 ("password", password.expose_secret()),
             ],
         )?;
-        // Set by the page's script before it posts (owa-protocol.md §1.2). An older session's
-        // cookies are dropped, so that only this answer's `cadata` can prove this login.
+        // Set by the page's script before it posts (PROTOCOL.md, "The logon form"). An older
+        // session's cookies are dropped, so that only this answer's `cadata` can prove this login
+        // (PROTOCOL.md, "The cookies that prove a login").
         self.http.cookies().set("PBack", "0");
         self.http.cookies().forget("cadata");
         self.logins_left -= 1;
