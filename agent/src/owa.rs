@@ -6,7 +6,7 @@
 //! in `agent/src/owa/PROTOCOL.md`; each of its sections names the functions that rely on it.
 //!
 //! The parts, from the wire up:
-//! - [`url`](self::url): where the client may go (HTTPS on the configured host and port only) and what the
+//! - [`url`]: where the client may go (HTTPS on the configured host and port only) and what the
 //!   redirect answering a login means;
 //! - [`http`]: the transport (reqwest over rustls, no automatic redirects, bounded in time and
 //!   size, a desktop browser's User-Agent);
