@@ -2,20 +2,14 @@
 //!
 //! The agent enrolls (pinning the server's CA by fingerprint), keeps its short-lived client
 //! certificate fresh (renewal at two thirds of its life, recovery with its registered key after a
-//! long absence) and reports that it is alive. Its OWA client (`owa_*`) logs in to Outlook Web App
-//! and changes a password on Exchange's expired-password page as a person would; `owa_cli` offers
+//! long absence) and reports that it is alive. Its OWA client ([`owa`]) logs in to Outlook Web App
+//! and changes a password on Exchange's expired-password page as a person would; `owa::cli` offers
 //! it by hand. The USB key watcher and the rotation state machine come with their issues (see
 //! ARCHITECTURE.md).
 
 pub mod clock;
 pub mod identity;
-pub mod owa_cli;
-pub mod owa_client;
-pub mod owa_cookies;
-pub mod owa_html;
-pub mod owa_http;
-pub mod owa_messages;
-pub mod owa_url;
+pub mod owa;
 pub mod pinning;
 pub mod run;
 pub mod uplink;

@@ -3,10 +3,11 @@
 //! nothing panics, every bound holds, and no URL the client accepts leaves the configured server.
 
 use proptest::prelude::*;
-use sesame_agent::owa_cookies::CookieJar;
-use sesame_agent::owa_html::read_page;
-use sesame_agent::owa_messages::classify;
-use sesame_agent::owa_url::{OwaEndpoint, classify_login_redirect};
+use sesame_agent::owa::OwaEndpoint;
+use sesame_agent::owa::cookies::CookieJar;
+use sesame_agent::owa::html::read_page;
+use sesame_agent::owa::messages::classify;
+use sesame_agent::owa::url::classify_login_redirect;
 use time::macros::datetime;
 
 /// HTML-like soup: the pieces Exchange pages are made of, in any order and nesting.

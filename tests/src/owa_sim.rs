@@ -1,7 +1,7 @@
 //! A simulator of Exchange 2016/2019 Outlook Web App (forms-based login, the expired-password
 //! page, logoff), for end-to-end tests of the OWA client and as the `sesame-owa-sim` demo binary.
 //!
-//! It follows `docs/owa-protocol.md`: the redirect chain to `logon.aspx`, the logon form, the
+//! It follows `agent/src/owa/PROTOCOL.md`: the redirect chain to `logon.aspx`, the logon form, the
 //! `auth.owa` post and its 302 outcomes, the `exppw` redirect to `expiredpassword.aspx` and the
 //! page's four outcomes, and `logoff.owa`. Behind the pages sits a small directory (accounts,
 //! password history, minimum age, lockout) and a ground truth that tests inspect: every request,
@@ -215,8 +215,9 @@ pub struct RequestRecord {
     pub user_agent: String,
     /// The `Accept-Language` header (empty when absent).
     pub accept_language: String,
-    /// Whether Exchange would treat the client as downlevel (protocol §1.1); a desktop Chrome or
-    /// Edge on Windows NT is not, no `User-Agent` at all is.
+    /// Whether Exchange would treat the client as downlevel (`agent/src/owa/PROTOCOL.md`, "Full
+    /// pages or down-level pages"); a desktop Chrome or Edge on Windows NT is not, no
+    /// `User-Agent` at all is.
     pub downlevel: bool,
     /// The names of the urlencoded body fields, in order (never their values); empty unless the
     /// `Content-Type` is urlencoded or absent.

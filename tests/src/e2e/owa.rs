@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use sesame_agent::clock::ManualClock;
-use sesame_agent::owa_client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError};
-use sesame_agent::owa_http::HttpSettings;
-use sesame_agent::owa_url::OwaEndpoint;
+use sesame_agent::owa::{
+    ChangeOutcome, HttpSettings, LoginOutcome, LogonFormat, OwaClient, OwaEndpoint, OwaError,
+};
 use time::macros::datetime;
 
 use crate::owa_sim::{

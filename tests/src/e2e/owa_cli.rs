@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sesame_agent::clock::ManualClock;
-use sesame_agent::owa_cli::{
+use sesame_agent::owa::cli::{
     Exit, LineInput, OwaServer, OwaTarget, owa_capture, owa_change, owa_check,
 };
 use sesame_proto::password_rule::PasswordRule;

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use sesame_agent::owa_client::{ChangeOutcome, OwaClient, OwaError};
-use sesame_agent::owa_http::{HttpError, HttpSettings};
-use sesame_agent::owa_url::{OwaEndpoint, UrlRefusal};
+use sesame_agent::owa::{
+    ChangeOutcome, HttpError, HttpSettings, OwaClient, OwaEndpoint, OwaError, UrlRefusal,
+};
 
 use super::owa::{PERSONAL, PROVISIONAL, USER, client_for, secret};
 use crate::owa_sim::{Behaviour, OwaSim, SimCa, SimOptions};

@@ -1,6 +1,6 @@
-//! Exchange's side of the conversation: routing each request to the CAFE/OWA behaviour the
-//! protocol notes describe (`/owa/`, `logon.aspx`, `auth.owa`, `expiredpassword.aspx`,
-//! `logoff.owa`, `signout.aspx`), after recording it.
+//! Exchange's side of the conversation: routing each request to the CAFE/OWA behaviour
+//! `agent/src/owa/PROTOCOL.md` describes (`/owa/`, `logon.aspx`, `auth.owa`,
+//! `expiredpassword.aspx`, `logoff.owa`, `signout.aspx`), after recording it.
 
 use std::sync::Arc;
 

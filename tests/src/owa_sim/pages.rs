@@ -1,8 +1,9 @@
 //! The HTML of the simulated pages, in French and English: the logon redirect stub, the logon
 //! form, the expired-password form and its success page, the OWA start page and the sign-out page.
 //!
-//! Markup follows the captured 15.1 logon page and the protocol notes; the expired-password
-//! page's markup and all French error texts are not public, so those are our best rendering.
+//! Markup follows the captured 15.1 logon page and `agent/src/owa/PROTOCOL.md`; the
+//! expired-password page's markup and all French error texts are not public, so those are our
+//! best rendering (PROTOCOL.md, "Still unknown: capture from the real server").
 //! French is written with real UTF-8 characters, apostrophes as `'`, no entities.
 
 use super::response::{html_encode, url_encode};

@@ -191,11 +191,11 @@ fn version_after(user_agent: &str, marker: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// Exchange's `Extensions.IsDownLevelClient` (protocol §1.1), over a simplified
-/// `UserAgentParser`: a client is "premium" only as IE ≥ 7 or IE11 on Windows, Safari ≥ 3 on a
-/// Mac, Firefox ≥ 3 on Windows, Mac or Linux (or ≥ 41 on Android mobile), or Chrome (Edge and
-/// other Chromium browsers included) on Windows NT or a Mac. Everything else is downlevel,
-/// including no User-Agent at all.
+/// Exchange's `Extensions.IsDownLevelClient` (`agent/src/owa/PROTOCOL.md`, "Full pages or
+/// down-level pages"), over a simplified `UserAgentParser`: a client is "premium" only as IE ≥ 7
+/// or IE11 on Windows, Safari ≥ 3 on a Mac, Firefox ≥ 3 on Windows, Mac or Linux (or ≥ 41 on
+/// Android mobile), or Chrome (Edge and other Chromium browsers included) on Windows NT or a Mac.
+/// Everything else is downlevel, including no User-Agent at all.
 pub(crate) fn is_downlevel(user_agent: &str) -> bool {
     let platform =
         ["Windows NT", "Windows 2000", "Windows 98; Win 9x 4.90", "Macintosh", "Android"]

@@ -1,11 +1,12 @@
 //! The OWA client's cookie jar: the cookies of one server, kept as secrets.
 //!
-//! The client talks to exactly one host (see `owa_url`), so domains are not needed: every cookie
+//! The client talks to exactly one host (see `owa::url`), so domains are not needed: every cookie
 //! the server sets is returned to it on every request. Exchange ends a session by expiring its
-//! `cadata*` cookies (`Expires` thirty years ago, owa-protocol.md §1.4): a cookie whose `Max-Age`
-//! is not positive, or whose `Expires` is not after the clock's time, is removed. The `cadata*`
-//! cookies stand in for the password (they carry it encrypted), so values are held in zeroizing
-//! strings and never printed. The jar is bounded (count and size) against a hostile server.
+//! `cadata*` cookies (`Expires` thirty years ago; PROTOCOL.md, "The cookies that prove a login"):
+//! a cookie whose `Max-Age` is not positive, or whose `Expires` is not after the clock's time, is
+//! removed. The `cadata*` cookies stand in for the password (they carry it encrypted), so values
+//! are held in zeroizing strings and never printed. The jar is bounded (count and size) against a
+//! hostile server.
 
 use std::fmt;
 

@@ -10,7 +10,8 @@
 //!   read up to [`MAX_PAGE_BYTES`] and refused beyond (before reading, when `Content-Length`
 //!   says so);
 //! - it presents itself as desktop Edge on Windows, the client Exchange serves full pages to
-//!   (owa-protocol.md §1.1), in the language of [`HttpSettings::accept_language`];
+//!   (PROTOCOL.md, "Full pages or down-level pages"), in the language of
+//!   [`HttpSettings::accept_language`] ("The pages' language");
 //! - form bodies are built in zeroizing memory and always sent with a `Content-Length`.
 
 use std::fmt;
@@ -24,9 +25,9 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::clock::SharedClock;
-use crate::owa_cookies::CookieJar;
-use crate::owa_html::MAX_PAGE_BYTES;
-use crate::owa_url::{OwaEndpoint, UrlRefusal};
+use crate::owa::cookies::CookieJar;
+use crate::owa::html::MAX_PAGE_BYTES;
+use crate::owa::url::{OwaEndpoint, UrlRefusal};
 
 /// The User-Agent sent: desktop Edge on Windows 10, which Exchange does not treat as down-level.
 pub const USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \

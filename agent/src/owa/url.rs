@@ -4,8 +4,9 @@
 //! resolved here against the page it came from and refused unless it stays on that scheme, host
 //! and port (no plain HTTP, no other host, no user information, no `javascript:`). The client
 //! follows no redirect by itself; it asks [`OwaEndpoint::resolve`] for each one and classifies the
-//! answer to a login with [`classify_login_redirect`] (owa-protocol.md §3), by parsing the URL,
-//! never by matching strings.
+//! answer to a login with [`classify_login_redirect`], by parsing the URL, never by matching
+//! strings (PROTOCOL.md: "What our client deliberately refuses", "The login post and its
+//! answers").
 
 use url::Url;
 

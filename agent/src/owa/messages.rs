@@ -1,11 +1,12 @@
 //! What the messages on Exchange's expired-password page mean.
 //!
 //! The change page always answers 200 and re-renders itself with a localised message
-//! (owa-protocol.md §2.2–2.3). Its exact French texts are not public: the keys below are the
-//! English texts known from Exchange 2010–2019 and their French equivalents as we expect them,
-//! matched as fragments, case-insensitively. A message that matches nothing is *not guessed*: the
-//! client reports the change as unknown, to be reconciled, and never retries it. When the real
-//! server's pages are captured (§7 of the protocol document), their texts go here, with a test.
+//! (PROTOCOL.md, "Outcomes of a change and their messages"). Its exact French texts are not
+//! public: the keys below are the English texts known from Exchange 2010–2019 and their French
+//! equivalents as we expect them, matched as fragments, case-insensitively. A message that matches
+//! nothing is *not guessed*: the client reports the change as unknown, to be reconciled, and never
+//! retries it. When the real server's pages are captured (PROTOCOL.md, "Still unknown: capture
+//! from the real server"), their texts go here, with a test.
 
 /// What a message on the change page says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,10 +18,10 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::clock::SharedClock;
-use crate::owa_client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError};
+use crate::owa::client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError};
 
-use crate::owa_http::HttpSettings;
-use crate::owa_url::OwaEndpoint;
+use crate::owa::http::HttpSettings;
+use crate::owa::url::OwaEndpoint;
 use sesame_proto::password_rule::PasswordRule;
 
 /// How a command ended, as its process exit code.
