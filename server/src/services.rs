@@ -4,6 +4,10 @@
 //! the edges only authenticate, convert and call.
 
 pub mod access;
+pub mod enrollment;
+#[cfg(test)]
+pub(crate) mod fixture;
+pub mod workstations;
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -50,6 +54,8 @@ pub enum Error {
     Unauthenticated(String),
     /// The caller may not do this (or may not know whether the thing exists).
     PermissionDenied(String),
+    /// The thing is not in a state that allows this.
+    FailedPrecondition(String),
     /// A concurrent change won; the client may retry.
     Aborted(String),
     /// The request is too large.

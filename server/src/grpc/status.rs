@@ -16,6 +16,7 @@ impl From<ApiError> for Status {
             ApiError::AlreadyExists(message) => Status::new(Code::AlreadyExists, message),
             ApiError::Unauthenticated(message) => Status::new(Code::Unauthenticated, message),
             ApiError::PermissionDenied(message) => Status::new(Code::PermissionDenied, message),
+            ApiError::FailedPrecondition(message) => Status::new(Code::FailedPrecondition, message),
             ApiError::Aborted(message) => Status::new(Code::Aborted, message),
             ApiError::ResourceExhausted(message) => Status::new(Code::ResourceExhausted, message),
             ApiError::Unavailable => {

@@ -1,4 +1,4 @@
-//! The AdminService RPCs about provisional passwords, workstation assignments and the audit trail.
+//! The AdminService RPCs about provisional passwords and the audit trail.
 //! They are methods of [`AdminApi`]; `grpc::admin` delegates to them.
 
 use std::collections::HashSet;
@@ -18,7 +18,6 @@ use crate::password::PasswordPolicy;
 use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, new_rotation_id};
 use crate::services::access;
 use crate::store;
-use crate::workstation::Workstation;
 
 /// Largest page of audit records.
 const MAX_AUDIT_PAGE: u32 = 5_000;
@@ -400,29 +399,6 @@ impl AdminApi {
             passwords,
             policy: Some(policy_to_pb(policy)),
         }))
-    }
-
-    /// The administrator, workstation and mailbox of an (un)assignment, all in one office the
-    /// administrator may change.
-    pub(super) async fn assignment<T>(
-        &self,
-        request: &Request<T>,
-        workstation_id: &str,
-        mailbox: &str,
-    ) -> Result<(Admin, Workstation, Mailbox), ApiError> {
-        let admin = self.authenticate(request).await?;
-        let ws = self.state.workstation_for_change(&admin, workstation_id).await?;
-        let address = self.parse_address(mailbox)?;
-        if address.office() != &ws.office {
-            return Err(ApiError::invalid(format!(
-                "mailbox {address} belongs to office {}, workstation {} to office {}",
-                address.office(),
-                ws.id,
-                ws.office
-            )));
-        }
-        let mailbox = self.mailbox(&address).await?;
-        Ok((admin, ws, mailbox))
     }
 
     pub(super) async fn list_audit_records_impl(
