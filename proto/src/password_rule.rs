@@ -53,6 +53,18 @@ impl From<&pb::AgentPasswordPolicy> for PasswordRule {
     }
 }
 
+impl From<PasswordRule> for pb::AgentPasswordPolicy {
+    fn from(rule: PasswordRule) -> Self {
+        pb::AgentPasswordPolicy {
+            min_length: rule.min_length,
+            require_lower: rule.require_lower,
+            require_upper: rule.require_upper,
+            require_digit: rule.require_digit,
+            require_special: rule.require_special,
+        }
+    }
+}
+
 /// One thing wrong with a new password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {

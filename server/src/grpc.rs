@@ -20,8 +20,6 @@ use tonic::transport::Server;
 pub(crate) use self::admin::AdminApi;
 pub(crate) use self::agent::AgentApi;
 use crate::services::Services;
-/// The agent handlers decrypt through this until they call `Services::deliver_rotations`.
-pub(crate) use crate::services::rotations::open_all;
 
 /// Largest admin request message (one import chunk), in bytes.
 pub const MAX_ADMIN_REQUEST_BYTES: usize = 1024 * 1024;

@@ -7,8 +7,6 @@ use tonic::{Code, Status};
 
 use crate::error_chain as chain;
 use crate::services::Error;
-/// Temporary: the agent handlers and the workstation RPCs still name `services::Error` this way.
-pub(crate) use crate::services::Error as ApiError;
 
 impl From<Error> for Status {
     fn from(error: Error) -> Status {

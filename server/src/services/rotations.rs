@@ -8,7 +8,6 @@ mod tests;
 
 use std::collections::HashSet;
 
-pub(crate) use self::disclosure::open_all;
 pub use self::disclosure::{DeliveredRotations, Disclosed, DisclosurePurpose};
 
 use crate::admin::{Admin, Permission};

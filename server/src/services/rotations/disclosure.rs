@@ -124,7 +124,7 @@ impl Services {
 }
 
 /// Decrypts disclosed rotations' passwords. Call only once their disclosure is audited.
-pub(crate) fn open_all(
+fn open_all(
     escrow: &EscrowKey,
     sealed: Vec<(Rotation, Sealed)>,
 ) -> Result<Vec<(Rotation, SecretString)>, Error> {
