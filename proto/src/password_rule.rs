@@ -65,6 +65,32 @@ impl From<PasswordRule> for pb::AgentPasswordPolicy {
     }
 }
 
+impl pb::PasswordPolicy {
+    /// A policy as the admin API carries it: a rule and the length of provisional passwords.
+    pub fn new(rule: PasswordRule, provisional_length: u32) -> Self {
+        pb::PasswordPolicy {
+            min_length: rule.min_length,
+            require_lower: rule.require_lower,
+            require_upper: rule.require_upper,
+            require_digit: rule.require_digit,
+            require_special: rule.require_special,
+            provisional_length,
+        }
+    }
+
+    /// The rule this policy sets, as given (a server refuses one below the floor; it is not
+    /// raised here).
+    pub fn rule(&self) -> PasswordRule {
+        PasswordRule {
+            min_length: self.min_length,
+            require_lower: self.require_lower,
+            require_upper: self.require_upper,
+            require_digit: self.require_digit,
+            require_special: self.require_special,
+        }
+    }
+}
+
 /// One thing wrong with a new password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {

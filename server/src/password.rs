@@ -24,19 +24,12 @@ pub fn provisional_alphabet() -> String {
     format!("{LOWER}{UPPER}{DIGIT}{SPECIAL}")
 }
 
-/// What a password must contain.
+/// An office's (or the global) password policy: the rule personal and provisional passwords must
+/// follow, and the length of the provisional passwords Sesame generates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
-    /// Minimum length, at least [`MIN_LENGTH_FLOOR`].
-    pub min_length: u32,
-    /// A lower-case letter is required.
-    pub require_lower: bool,
-    /// An upper-case letter is required.
-    pub require_upper: bool,
-    /// A digit is required.
-    pub require_digit: bool,
-    /// A special character is required.
-    pub require_special: bool,
+    /// What a password must contain; its minimum length is at least [`MIN_LENGTH_FLOOR`].
+    pub rule: PasswordRule,
     /// Length of the provisional passwords Sesame generates.
     pub provisional_length: u32,
 }
@@ -45,14 +38,7 @@ impl Default for PasswordPolicy {
     /// The letter's rule: 10 characters with a lower-case letter, an upper-case letter, a digit and
     /// a special character; provisional passwords of 16.
     fn default() -> PasswordPolicy {
-        PasswordPolicy {
-            min_length: MIN_LENGTH_FLOOR,
-            require_lower: true,
-            require_upper: true,
-            require_digit: true,
-            require_special: true,
-            provisional_length: 16,
-        }
+        PasswordPolicy { rule: PasswordRule::default(), provisional_length: 16 }
     }
 }
 
@@ -72,29 +58,18 @@ pub enum PolicyError {
 impl PasswordPolicy {
     /// Checks the policy's own bounds.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        if !(MIN_LENGTH_FLOOR..=MAX_LENGTH).contains(&self.min_length) {
+        if !(MIN_LENGTH_FLOOR..=MAX_LENGTH).contains(&self.rule.min_length) {
             return Err(PolicyError::MinLength);
         }
-        if self.provisional_length < self.min_length || self.provisional_length > MAX_LENGTH {
+        if self.provisional_length < self.rule.min_length || self.provisional_length > MAX_LENGTH {
             return Err(PolicyError::ProvisionalLength);
         }
         Ok(())
     }
 
-    /// The rule this policy sets, as the agents apply it too.
-    pub fn rule(&self) -> PasswordRule {
-        PasswordRule {
-            min_length: self.min_length,
-            require_lower: self.require_lower,
-            require_upper: self.require_upper,
-            require_digit: self.require_digit,
-            require_special: self.require_special,
-        }
-    }
-
     /// Every rule the password breaks; empty when it complies.
     pub fn check(&self, password: &str) -> Vec<Violation> {
-        self.rule().check(password)
+        self.rule.check(password)
     }
 
     /// A new provisional password that complies with the policy and with every character class
@@ -102,13 +77,8 @@ impl PasswordPolicy {
     pub fn generate_provisional(&self) -> SecretString {
         let alphabet = provisional_alphabet().into_bytes();
         let length = self.provisional_length.max(MIN_LENGTH_FLOOR) as usize;
-        let all_classes = PasswordPolicy {
-            require_lower: true,
-            require_upper: true,
-            require_digit: true,
-            require_special: true,
-            ..*self
-        };
+        let all_classes =
+            PasswordRule { min_length: self.rule.min_length, ..PasswordRule::default() };
         loop {
             let candidate: zeroize::Zeroizing<Vec<u8>> = zeroize::Zeroizing::new(
                 (0..length).map(|_| alphabet[uniform(alphabet.len())]).collect(),
@@ -161,7 +131,10 @@ mod tests {
         for confusable in ['0', 'O', '1', 'l', 'I'] {
             assert!(!alphabet.contains(&confusable));
         }
-        let longer = PasswordPolicy { min_length: 20, provisional_length: 24, ..policy };
+        let longer = PasswordPolicy {
+            rule: PasswordRule { min_length: 20, ..policy.rule },
+            provisional_length: 24,
+        };
         assert_eq!(longer.generate_provisional().expose_secret().len(), 24);
     }
 
@@ -175,19 +148,29 @@ mod tests {
         assert_eq!(policy.check("Motdepasse!!"), [Violation::NoDigit]);
         assert_eq!(policy.check("Motdepasse12"), [Violation::NoSpecial]);
         assert_eq!(Violation::NoUpper.to_string(), "au moins une majuscule");
-        let lax = PasswordPolicy { require_special: false, ..policy };
+        let lax = PasswordPolicy {
+            rule: PasswordRule { require_special: false, ..policy.rule },
+            ..policy
+        };
         assert!(lax.check("Motdepasse12").is_empty());
     }
 
     #[test]
     fn policies_cannot_go_below_the_floor() {
         assert_eq!(
-            PasswordPolicy { min_length: 8, ..Default::default() }.validate(),
+            PasswordPolicy {
+                rule: PasswordRule { min_length: 8, ..Default::default() },
+                ..Default::default()
+            }
+            .validate(),
             Err(PolicyError::MinLength)
         );
         assert_eq!(
-            PasswordPolicy { min_length: 20, provisional_length: 16, ..Default::default() }
-                .validate(),
+            PasswordPolicy {
+                rule: PasswordRule { min_length: 20, ..Default::default() },
+                provisional_length: 16,
+            }
+            .validate(),
             Err(PolicyError::ProvisionalLength)
         );
         assert!(PasswordPolicy::default().validate().is_ok());

@@ -168,7 +168,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<pb::GetPendingRotationsResponse>, Status> {
         let agent = self.authenticate(&request).await?;
         let delivered = self.state.deliver_rotations(&agent.workstation).await?;
-        let policy = pb::AgentPasswordPolicy::from(delivered.policy.rule());
+        let policy = pb::AgentPasswordPolicy::from(delivered.policy.rule);
         let rotations = delivered
             .rotations
             .into_iter()

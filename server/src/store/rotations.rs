@@ -74,11 +74,11 @@ where
              provisional_length = excluded.provisional_length, updated_at = excluded.updated_at",
         )
         .bind(scope)
-        .bind(i64::from(policy.min_length))
-        .bind(policy.require_lower)
-        .bind(policy.require_upper)
-        .bind(policy.require_digit)
-        .bind(policy.require_special)
+        .bind(i64::from(policy.rule.min_length))
+        .bind(policy.rule.require_lower)
+        .bind(policy.rule.require_upper)
+        .bind(policy.rule.require_digit)
+        .bind(policy.rule.require_special)
         .bind(i64::from(policy.provisional_length))
         .bind(at)
         .execute(&mut *tx)
@@ -89,11 +89,11 @@ where
             office: office.cloned(),
             target: scope.to_owned(),
             details: serde_json::json!({
-                "min_length": policy.min_length,
-                "require_lower": policy.require_lower,
-                "require_upper": policy.require_upper,
-                "require_digit": policy.require_digit,
-                "require_special": policy.require_special,
+                "min_length": policy.rule.min_length,
+                "require_lower": policy.rule.require_lower,
+                "require_upper": policy.rule.require_upper,
+                "require_digit": policy.rule.require_digit,
+                "require_special": policy.rule.require_special,
                 "provisional_length": policy.provisional_length,
             }),
         };

@@ -133,12 +133,15 @@ pub(super) struct PolicyRow {
 
 impl From<PolicyRow> for crate::password::PasswordPolicy {
     fn from(row: PolicyRow) -> crate::password::PasswordPolicy {
-        crate::password::PasswordPolicy {
+        let rule = crate::password::PasswordRule {
             min_length: u32::try_from(row.min_length).unwrap_or(crate::password::MIN_LENGTH_FLOOR),
             require_lower: row.require_lower,
             require_upper: row.require_upper,
             require_digit: row.require_digit,
             require_special: row.require_special,
+        };
+        crate::password::PasswordPolicy {
+            rule,
             provisional_length: u32::try_from(row.provisional_length).unwrap_or(16),
         }
     }

@@ -146,23 +146,9 @@ fn rotation_to_pb(r: Rotation) -> pb::RotationInfo {
 }
 
 fn policy_to_pb(p: PasswordPolicy) -> pb::PasswordPolicy {
-    pb::PasswordPolicy {
-        min_length: p.min_length,
-        require_lower: p.require_lower,
-        require_upper: p.require_upper,
-        require_digit: p.require_digit,
-        require_special: p.require_special,
-        provisional_length: p.provisional_length,
-    }
+    pb::PasswordPolicy::new(p.rule, p.provisional_length)
 }
 
 fn policy_from_pb(p: pb::PasswordPolicy) -> PasswordPolicy {
-    PasswordPolicy {
-        min_length: p.min_length,
-        require_lower: p.require_lower,
-        require_upper: p.require_upper,
-        require_digit: p.require_digit,
-        require_special: p.require_special,
-        provisional_length: p.provisional_length,
-    }
+    PasswordPolicy { rule: p.rule(), provisional_length: p.provisional_length }
 }

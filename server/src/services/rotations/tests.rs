@@ -10,7 +10,7 @@ use crate::admin::{Admin, AdminRole};
 use crate::audit::Actor;
 use crate::clock::ManualClock;
 use crate::domain::{Crpcen, Text};
-use crate::password::PasswordPolicy;
+use crate::password::{PasswordPolicy, PasswordRule};
 use crate::rotation::{Rotation, RotationStatus};
 use crate::services::audit::AuditQuery;
 use crate::services::testing::{T0, VALIDITY, address, admin, crpcen, new_office, row, services};
@@ -97,7 +97,10 @@ async fn a_whole_provisional_cycle(db: &TestDatabase) {
     offices_and_mailboxes(&services, &global).await;
     let other = admin(&services, "martin", AdminRole::Office, &["75001"]).await;
     let auditor = admin(&services, "audit", AdminRole::Auditor, &[]).await;
-    let policy = PasswordPolicy { min_length: 12, provisional_length: 20, ..Default::default() };
+    let policy = PasswordPolicy {
+        rule: PasswordRule { min_length: 12, ..Default::default() },
+        provisional_length: 20,
+    };
     let cycle = Cycle { services, clock, office: crpcen("01234"), policy, global, other, auditor };
     set_the_policy(&cycle).await;
     issue_for_the_office(&cycle).await;
