@@ -7,12 +7,10 @@ pub mod access;
 pub mod admins;
 pub mod audit;
 pub mod enrollment;
-#[cfg(test)]
-pub(crate) mod fixture;
 pub mod offices;
 pub mod rotations;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod workstations;
 
 use std::error::Error as StdError;

@@ -1,9 +1,13 @@
-//! What the services' tests share: a [`Services`] on a test database, administrators, and parsed
-//! values.
+//! What the services' tests share: [`Services`] on a test database (bare, or in a [`Fixture`]
+//! that owns its throw-away directory), administrators, parsed values, and agents that hold a real
+//! key and enroll with it.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -11,13 +15,17 @@ use crate::admin::{Admin, AdminRole, NewAdmin};
 use crate::audit::Actor;
 use crate::clock::ManualClock;
 use crate::data_dir::DataDir;
-use crate::domain::{Crpcen, MailDomain, MailboxAddress, NewOffice, Text};
+use crate::domain::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
 use crate::escrow::EscrowKey;
+use crate::pki::{self, AgentCertificate};
 use crate::services::Services;
+use crate::services::enrollment::{Enrolled, enrollment_token};
 use crate::services::offices::RawMailboxRow;
+use crate::services::workstations::recovery::recovery_message;
 use crate::store::SharedStore;
+use crate::test_support::TestDatabase;
 use crate::token::{Token, TokenKind};
-use crate::workstation::AgentPolicy;
+use crate::workstation::{AgentPolicy, MachineInfo};
 
 /// When the tests start.
 pub(crate) const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);
@@ -31,7 +39,7 @@ pub(crate) fn services(store: SharedStore, clock: &ManualClock, dir: &Path) -> S
         store,
         clock: Arc::new(clock.clone()),
         mail_domain: MailDomain::default(),
-        pki: Arc::new(crate::pki::load_or_create(&data_dir, &["localhost".into()], T0).unwrap()),
+        pki: Arc::new(pki::load_or_create(&data_dir, &["localhost".into()], T0).unwrap()),
         agents: AgentPolicy::default(),
         escrow: EscrowKey::from_bytes(&[7; 32]).unwrap(),
         provisional_validity: VALIDITY,
@@ -74,4 +82,111 @@ pub(crate) fn address(value: &str) -> MailboxAddress {
 /// An import row.
 pub(crate) fn row(line: u64, address: &str, name: &str) -> RawMailboxRow {
     RawMailboxRow { line, address: address.into(), display_name: name.into() }
+}
+
+/// Services over a fresh database, with a clock the test moves.
+pub(crate) struct Fixture {
+    pub(crate) services: Services,
+    pub(crate) clock: ManualClock,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// A fresh database, CA and escrow key, at [`T0`], with the default agent policy.
+    pub(crate) async fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TestDatabase::sqlite(dir.path()).open().await;
+        let clock = ManualClock::new(T0);
+        let services = services(store, &clock, &dir.path().join("data"));
+        Fixture { services, clock, _dir: dir }
+    }
+
+    /// Registers an office.
+    pub(crate) async fn office(&self, crpcen: &str) -> Crpcen {
+        let office = NewOffice {
+            crpcen: Crpcen::parse(crpcen).unwrap(),
+            name: Text::parse("name", "Office").unwrap(),
+            city: None,
+        };
+        self.services.store.create_office(&office, &Actor::system(), T0).await.unwrap().crpcen
+    }
+
+    /// Creates an administrator.
+    pub(crate) async fn admin(&self, name: &str, role: AdminRole, offices: &[&Crpcen]) -> Admin {
+        let admin = NewAdmin {
+            name: name.to_owned(),
+            role,
+            offices: offices.iter().map(|&o| o.clone()).collect(),
+            token_hash: Token::generate(TokenKind::Admin).hash(),
+        };
+        self.services.store.create_admin(&admin, &Actor::system(), T0).await.unwrap()
+    }
+
+    /// Registers a mailbox (its office must exist).
+    pub(crate) async fn mailbox(&self, address: &str) -> MailboxAddress {
+        let address = MailboxAddress::parse(address, &MailDomain::default()).unwrap();
+        let row =
+            NewMailbox { address: address.clone(), display_name: Text::parse("n", "N").unwrap() };
+        self.services.store.import_mailboxes(&[row], false, &Actor::system(), T0).await.unwrap();
+        address
+    }
+
+    /// Enrolls a new agent into `office` (with a token `admin` creates), as the agent would.
+    pub(crate) async fn enroll(&self, admin: &Admin, office: &Crpcen) -> (Agent, Enrolled) {
+        let created =
+            self.services.create_enrollment_token(admin, office, None, None).await.unwrap();
+        let agent = Agent::new();
+        let token = enrollment_token(created.token.expose().to_owned().into(), None).unwrap();
+        let enrolled =
+            self.services.enroll(&token, machine(), agent.public_key(), None).await.unwrap();
+        (agent, enrolled)
+    }
+}
+
+/// What a test agent reports about its machine.
+pub(crate) fn machine() -> MachineInfo {
+    MachineInfo {
+        hostname: Text::parse("hostname", "PC-ACCUEIL").unwrap(),
+        os: Text::parse("os", "Windows 11").unwrap(),
+        agent_version: Text::parse("agent_version", "0.1.0").unwrap(),
+    }
+}
+
+/// An agent's key pair, as the real agent makes it.
+pub(crate) struct Agent {
+    key: KeyPair,
+}
+
+impl Agent {
+    /// A new ECDSA P-256 key.
+    pub(crate) fn new() -> Agent {
+        Agent { key: KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap() }
+    }
+
+    /// A certificate signing request for the key, in PEM.
+    pub(crate) fn csr_pem(&self) -> String {
+        CertificateParams::default().serialize_request(&self.key).unwrap().pem().unwrap()
+    }
+
+    /// The registered public key, read from the signing request as the server does.
+    pub(crate) fn public_key(&self) -> Vec<u8> {
+        pki::csr_public_key(&self.csr_pem()).unwrap()
+    }
+
+    /// The answer to a recovery challenge for workstation `id`.
+    pub(crate) fn sign_recovery(&self, id: &str, challenge: &[u8]) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        let signer = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &self.key.serialize_der(),
+            &rng,
+        )
+        .unwrap();
+        signer.sign(&rng, &recovery_message(id, challenge)).unwrap().as_ref().to_vec()
+    }
+}
+
+/// A certificate as TLS presents it: DER.
+pub(crate) fn der(certificate: &AgentCertificate) -> Vec<u8> {
+    x509_parser::pem::parse_x509_pem(certificate.pem.as_bytes()).unwrap().1.contents
 }

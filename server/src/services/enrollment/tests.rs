@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::clock::Clock;
-use crate::services::fixture::{Agent, Fixture, der, machine};
+use crate::services::testing::{Agent, Fixture, der, machine};
 
 async fn actions(fx: &Fixture) -> Vec<(String, String)> {
     let records = fx.services.store.audit_records(None, 0, 1000).await.unwrap();

@@ -7,7 +7,7 @@ use crate::admin::{Admin, AdminRole};
 use crate::clock::Clock;
 use crate::domain::{Crpcen, Text};
 use crate::services::Error;
-use crate::services::fixture::{Agent, Fixture, der};
+use crate::services::testing::{Agent, Fixture, der};
 use crate::workstation::WorkstationStatus;
 
 const LOCKED: &str = "this workstation is locked because its identity was used from two machines; an administrator must unlock it";
