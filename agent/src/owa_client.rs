@@ -16,9 +16,9 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::clock::SharedClock;
 use url::Url;
 
-use crate::clock::SharedClock;
 use crate::owa_html::{Form, Page, read_page};
 use crate::owa_http::{FormBody, HttpError, HttpSettings, OwaHttp, Response};
 use crate::owa_messages::{ChangePageMessage, classify};

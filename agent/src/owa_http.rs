@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use rustls_pki_types::CertificateDer;
+use sesame_base::clock::SharedClock;
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::clock::SharedClock;
 use crate::owa_cookies::CookieJar;
 use crate::owa_html::MAX_PAGE_BYTES;
 use crate::owa_url::{OwaEndpoint, UrlRefusal};

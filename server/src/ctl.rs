@@ -20,7 +20,7 @@ use self::output::{
     AdminRow, AuditRow, Format, RotationRow, TokenRow, WorkstationRow, print_mailboxes,
     print_office, print_offices, print_rows,
 };
-use crate::credentials::Credentials;
+use sesame_base::credentials::Credentials;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub enum Error {
     NoCredentials,
     /// The credentials file could not be read.
     #[error(transparent)]
-    Credentials(#[from] crate::credentials::Error),
+    Credentials(#[from] sesame_base::credentials::Error),
     /// The server could not be reached or its certificate was refused.
     #[error("cannot reach the server at {server}: {message}")]
     Connect {
@@ -584,7 +584,7 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
                 ExportFormat::Csv => export::csv(&disclosed.passwords)?,
                 ExportFormat::Powershell => export::powershell(&office, &disclosed.passwords),
             };
-            crate::data_dir::write_private(&path, contents.as_bytes())?;
+            sesame_base::private_file::write_private(&path, contents.as_bytes())?;
             writeln!(
                 out,
                 "{} provisional password(s) of office {office} written to {} (mode 0600). Delete the file once used.",
@@ -600,7 +600,7 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
             let disclosed = client.disclose_provisional(request).await?.into_inner();
             let policy = disclosed.policy.unwrap_or_default();
             let pdf = letters::render(&office, &disclosed.passwords, &policy);
-            crate::data_dir::write_private(&path, &pdf)?;
+            sesame_base::private_file::write_private(&path, &pdf)?;
             writeln!(
                 out,
                 "{} letter(s) of office {office} written to {} (mode 0600).",

@@ -80,7 +80,7 @@ async fn expire_rotations(state: Arc<Services>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired rotations closed, escrow destroyed"),
             Err(error) => {
-                tracing::warn!(error = %crate::error_chain(&error), "cannot expire rotations")
+                tracing::warn!(error = %sesame_base::error_chain::chain(&error), "cannot expire rotations")
             }
         }
     }

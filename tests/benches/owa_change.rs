@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use sesame_agent::clock::SystemClock;
 use sesame_agent::owa_client::{ChangeOutcome, OwaClient};
 use sesame_agent::owa_http::HttpSettings;
 use sesame_agent::owa_url::OwaEndpoint;
+use sesame_base::clock::SystemClock;
 use sesame_tests::owa_sim::{Behaviour, OwaSim, SimOptions};
 
 const RUNS: usize = 200;

@@ -10,10 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sesame_server::clock::Clock as _;
-use sesame_server::clock::ManualClock;
+use sesame_base::clock::{Clock as _, ManualClock, SystemClock};
+use sesame_base::credentials::Credentials;
 use sesame_server::config::Config;
-use sesame_server::credentials::Credentials;
 use sesame_server::ctl::{self, Cli, Terminal};
 use sesame_server::test_support::TestDatabase;
 use tokio::net::TcpListener;
@@ -121,7 +120,7 @@ impl TestServer {
         let address = listener.local_addr().expect("a bound address");
         // The clock starts at the real time: TLS clients check the server's certificate against the
         // system clock. Tests then move it.
-        let clock = ManualClock::new(sesame_server::clock::SystemClock.now());
+        let clock = ManualClock::new(SystemClock.now());
         let server = sesame_server::Server::prepare(&config, address, Arc::new(clock.clone()))
             .await
             .expect("the server prepares");
@@ -209,7 +208,7 @@ impl TestServer {
 
     /// The time on the server's clock.
     pub fn clock_now(&self) -> time::OffsetDateTime {
-        sesame_server::clock::Clock::now(&self.clock)
+        self.clock.now()
     }
 
     /// The test database.
@@ -256,16 +255,6 @@ impl TestServer {
         }
         let TestServer { database, .. } = self;
         database.destroy().await;
-    }
-}
-
-/// The test clock, as the agent library reads it.
-#[derive(Debug, Clone)]
-pub struct AgentClock(pub ManualClock);
-
-impl sesame_agent::clock::Clock for AgentClock {
-    fn now(&self) -> time::OffsetDateTime {
-        sesame_server::clock::Clock::now(&self.0)
     }
 }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use sesame_agent::clock::SystemClock;
 use sesame_agent::owa_client::{ChangeOutcome, OwaClient};
 use sesame_agent::owa_http::HttpSettings;
 use sesame_agent::owa_url::OwaEndpoint;
+use sesame_base::clock::SystemClock;
 use sesame_tests::LogBuffer;
 use sesame_tests::owa_sim::{OwaSim, SimOptions};
 

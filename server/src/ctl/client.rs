@@ -11,7 +11,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::Error;
-use crate::credentials::Credentials;
+use sesame_base::credentials::Credentials;
 
 /// Adds `authorization: Bearer <token>` to every request.
 #[derive(Clone)]
@@ -58,8 +58,8 @@ pub async fn connect(credentials: &Credentials) -> Result<AdminClient, Error> {
             ClientTlsConfig::new()
                 .ca_certificate(Certificate::from_pem(&credentials.ca_certificate)),
         )
-        .map_err(|e| err(crate::error_chain(&e)))?;
-    let channel = endpoint.connect().await.map_err(|e| err(crate::error_chain(&e)))?;
+        .map_err(|e| err(sesame_base::error_chain::chain(&e)))?;
+    let channel = endpoint.connect().await.map_err(|e| err(sesame_base::error_chain::chain(&e)))?;
     Ok(AdminServiceClient::with_interceptor(channel, BearerToken(credentials.token.clone()))
         .max_decoding_message_size(MAX_RESPONSE_BYTES)
         .max_encoding_message_size(crate::MAX_ADMIN_REQUEST_BYTES))

@@ -5,8 +5,8 @@
 
 use tonic::{Code, Status};
 
-use crate::error_chain as chain;
 pub(crate) use crate::services::Error as ApiError;
+use sesame_base::error_chain::chain;
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use sesame_agent::clock::ManualClock;
 use sesame_agent::owa_client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError};
 use sesame_agent::owa_http::HttpSettings;
 use sesame_agent::owa_url::OwaEndpoint;
+use sesame_base::clock::ManualClock;
 use time::macros::datetime;
 
 use crate::owa_sim::{

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use sesame_base::credentials::Credentials;
 use sesame_proto::v1 as pb;
 use sesame_server::admin::AdminRole;
-use sesame_server::credentials::Credentials;
 use sesame_server::ctl::{AdminClient, connect};
 use sesame_server::domain::Crpcen;
 use tonic::Code;
