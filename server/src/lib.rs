@@ -9,7 +9,6 @@
 pub mod admin;
 pub mod audit;
 pub mod config;
-pub mod ctl;
 pub mod data_dir;
 pub mod domain;
 pub mod escrow;
@@ -34,7 +33,7 @@ use crate::admin::{AdminRole, NewAdmin};
 use crate::audit::Actor;
 pub use crate::config::Config;
 use crate::data_dir::DataDir;
-pub use crate::grpc::{MAX_ADMIN_REQUEST_BYTES, MAX_AGENT_REQUEST_BYTES, ServeError};
+pub use crate::grpc::ServeError;
 use crate::pki::Pki;
 use crate::store::{SharedStore, StoreOptions};
 use crate::token::{Token, TokenKind};

@@ -60,7 +60,7 @@ async fn channel(server: &TestServer) -> Channel {
 /// The `tonic::Code` of a failed sesamectl run.
 fn code_of(result: crate::CtlResult) -> (tonic::Code, String) {
     match result {
-        Err(sesame_server::ctl::Error::Rpc(status)) => (status.code(), status.message().to_owned()),
+        Err(sesamectl::Error::Rpc(status)) => (status.code(), status.message().to_owned()),
         other => panic!("expected an RPC error, got {other:?}"),
     }
 }

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use sesame_base::clock::{Clock as _, ManualClock, SystemClock};
 use sesame_base::credentials::Credentials;
 use sesame_server::config::Config;
-use sesame_server::ctl::{self, Cli, Terminal};
 use sesame_server::test_support::TestDatabase;
+use sesamectl::{Cli, Terminal};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -99,7 +99,7 @@ impl Sibling {
 }
 
 /// What one sesamectl invocation printed, or its error.
-pub type CtlResult = Result<String, ctl::Error>;
+pub type CtlResult = Result<String, sesamectl::Error>;
 
 impl TestServer {
     /// Starts a server on a fresh database, or returns `None` when the PostgreSQL tests are skipped
@@ -263,7 +263,7 @@ pub async fn run_sesamectl(argv: &[&str]) -> CtlResult {
     let cli = <Cli as clap::Parser>::try_parse_from(argv)
         .unwrap_or_else(|e| panic!("bad test arguments: {e}"));
     let mut out = Vec::new();
-    ctl::run(cli, Terminal { out: &mut out, progress: false }).await?;
+    sesamectl::run(cli, Terminal { out: &mut out, progress: false }).await?;
     Ok(String::from_utf8(out).expect("UTF-8 output"))
 }
 

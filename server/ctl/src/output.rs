@@ -5,11 +5,11 @@ use std::io::{self, Write};
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-use super::OutputFormat;
+use crate::OutputFormat;
 
 /// The chosen format.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Format(OutputFormat);
+pub(crate) struct Format(OutputFormat);
 
 impl From<OutputFormat> for Format {
     fn from(format: OutputFormat) -> Format {
@@ -62,7 +62,7 @@ impl<'a> From<&'a pb::Mailbox> for MailboxRow<'a> {
 }
 
 /// A row that can be printed as a table line.
-pub(super) trait Tabular: Serialize {
+pub(crate) trait Tabular: Serialize {
     /// Column titles.
     const HEADER: &'static [&'static str];
     /// What the table's last line counts, e.g. "office(s)".
@@ -72,7 +72,7 @@ pub(super) trait Tabular: Serialize {
 }
 
 /// Prints rows in the chosen format.
-pub(super) fn print_rows<T: Tabular>(
+pub(crate) fn print_rows<T: Tabular>(
     out: &mut impl Write,
     format: Format,
     rows: &[T],
@@ -112,7 +112,7 @@ impl Tabular for MailboxRow<'_> {
 }
 
 #[derive(Serialize)]
-pub(super) struct TokenRow<'a> {
+pub(crate) struct TokenRow<'a> {
     id: u64,
     office: &'a str,
     uses_left: u32,
@@ -164,7 +164,7 @@ impl Tabular for TokenRow<'_> {
 }
 
 #[derive(Serialize)]
-pub(super) struct WorkstationRow<'a> {
+pub(crate) struct WorkstationRow<'a> {
     id: &'a str,
     office: &'a str,
     hostname: &'a str,
@@ -218,7 +218,7 @@ impl Tabular for WorkstationRow<'_> {
 }
 
 #[derive(Serialize)]
-pub(super) struct AdminRow<'a> {
+pub(crate) struct AdminRow<'a> {
     name: &'a str,
     role: &'a str,
     offices: String,
@@ -255,7 +255,7 @@ impl Tabular for AdminRow<'_> {
 }
 
 #[derive(Serialize)]
-pub(super) struct RotationRow<'a> {
+pub(crate) struct RotationRow<'a> {
     id: &'a str,
     mailbox: &'a str,
     office: &'a str,
@@ -298,7 +298,7 @@ impl Tabular for RotationRow<'_> {
 }
 
 #[derive(Serialize)]
-pub(super) struct AuditRow<'a> {
+pub(crate) struct AuditRow<'a> {
     seq: i64,
     at: &'a str,
     actor: &'a str,
@@ -341,7 +341,7 @@ impl Tabular for AuditRow<'_> {
 }
 
 /// Prints offices.
-pub(super) fn print_offices(
+pub(crate) fn print_offices(
     out: &mut impl Write,
     format: Format,
     offices: &[pb::Office],
@@ -351,7 +351,7 @@ pub(super) fn print_offices(
 }
 
 /// Prints one office.
-pub(super) fn print_office(
+pub(crate) fn print_office(
     out: &mut impl Write,
     format: Format,
     office: &pb::Office,
@@ -374,7 +374,7 @@ pub(super) fn print_office(
 }
 
 /// Prints mailboxes.
-pub(super) fn print_mailboxes(
+pub(crate) fn print_mailboxes(
     out: &mut impl Write,
     format: Format,
     mailboxes: &[pb::Mailbox],
