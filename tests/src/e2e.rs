@@ -64,3 +64,12 @@ fn code_of(result: crate::CtlResult) -> (tonic::Code, String) {
         other => panic!("expected an RPC error, got {other:?}"),
     }
 }
+
+/// sesamectl cannot read the server's configuration (it does not link the server): its default
+/// credentials file must be where a server with the default configuration writes it.
+#[test]
+fn sesamectl_looks_for_the_credentials_where_a_default_server_writes_them() {
+    let config = sesame_server::config::Config::default();
+    let written = sesame_server::data_dir::DataDir::at(&config.data_dir).admin_credentials();
+    assert_eq!(sesamectl::default_credentials(), written);
+}
