@@ -7,11 +7,12 @@
 //! presence of `identity.toml`, written last, marks a completed enrollment.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sesame_base::private_file::{self, PRIVATE_MODE};
 use time::OffsetDateTime;
 
 /// Why the identity could not be read or written.
@@ -41,6 +42,9 @@ struct IdentityFile {
     workstation_id: String,
     office: String,
 }
+
+/// The mode of the certificates and `identity.toml`: anyone on the workstation may read them.
+const PUBLIC_MODE: u32 = 0o644;
 
 /// The enrolled identity.
 #[derive(Clone)]
@@ -143,38 +147,15 @@ impl StateDir {
     }
 
     fn create_root(&self) -> Result<(), IdentityError> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(&self.root)
+        private_file::create_private_dir(&self.root)
             .map_err(|source| IdentityError::Io { path: self.root.display().to_string(), source })
     }
 
     fn write(&self, name: &str, contents: &[u8], private: bool) -> Result<(), IdentityError> {
         let path = self.path(name);
-        let tmp = self.path(&format!(".{name}.tmp"));
-        let io_err = |source| IdentityError::Io { path: path.display().to_string(), source };
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, if private { 0o600 } else { 0o644 });
-        let result = (|| {
-            let mut file = options.open(&tmp)?;
-            #[cfg(unix)]
-            if private {
-                use std::os::unix::fs::PermissionsExt;
-                file.set_permissions(fs::Permissions::from_mode(0o600))?;
-            }
-            file.write_all(contents)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(io_err)
+        let mode = if private { PRIVATE_MODE } else { PUBLIC_MODE };
+        private_file::write_atomic(&path, contents, mode)
+            .map_err(|source| IdentityError::Io { path: path.display().to_string(), source })
     }
 }
 

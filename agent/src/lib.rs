@@ -7,7 +7,6 @@
 //! it by hand. The USB key watcher and the rotation state machine come with their issues (see
 //! ARCHITECTURE.md).
 
-pub mod clock;
 pub mod identity;
 pub mod owa;
 pub mod pinning;

@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
-use sesame_agent::clock::SystemClock;
 use sesame_agent::identity::{StateDir, validity};
 use sesame_agent::owa::cli::{
     self as owa_cli, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput,
 };
 use sesame_agent::uplink::{Agent, Enrollment, enroll};
+use sesame_base::clock::SystemClock;
 use sesame_proto::password_rule::PasswordRule;
 
 #[derive(Debug, Parser)]

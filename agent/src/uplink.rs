@@ -8,11 +8,12 @@ use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::clock::SharedClock;
+use sesame_base::error_chain::chain;
 use sesame_proto::v1 as pb;
 use sesame_proto::v1::agent_service_client::AgentServiceClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
 
-use crate::clock::SharedClock;
 use crate::identity::{
     CertificateAction, Identity, IdentityError, StateDir, certificate_action, validity,
 };
@@ -76,18 +77,7 @@ async fn channel(
         .map_err(|e| UplinkError::Connect(e.to_string()))?
         .connect()
         .await
-        .map_err(|e| UplinkError::Connect(error_chain(&e)))
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+        .map_err(|e| UplinkError::Connect(chain(&e)))
 }
 
 fn hostname() -> String {

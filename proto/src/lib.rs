@@ -3,8 +3,10 @@
 //! The Rust code in `src/gen` is generated from the `.proto` files and committed, so that building
 //! Sesame never needs `protoc`; `tests/codegen.rs` regenerates it with protox and fails when the
 //! committed copy is stale. Beside it, what both sides must read the same way: the password rule
-//! an `AgentPasswordPolicy` carries ([`password_rule`]).
+//! an `AgentPasswordPolicy` carries ([`password_rule`]), and the message sizes both ends accept
+//! ([`limits`]).
 
+pub mod limits;
 pub mod password_rule;
 
 /// Version 1 of the contract (`package sesame.v1`).

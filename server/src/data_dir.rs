@@ -1,12 +1,12 @@
-//! The server's data directory: what lives in it, and how private files are written.
-//!
-//! Files holding a private key or a credential are written to a temporary file created with mode
-//! 0600, synced, then renamed into place, so a crash never leaves a half-written or world-readable
-//! secret behind.
+//! The server's data directory: what lives in it. Files holding a private key or a credential are
+//! written with `sesame_base::private_file::write_private` (0600, atomic); the directory itself is
+//! owner-only (0700).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
+
+use sesame_base::{credentials, private_file};
 
 /// The layout of a data directory.
 #[derive(Debug, Clone)]
@@ -18,11 +18,7 @@ impl DataDir {
     /// Creates the directory if needed (mode 0700 on Unix) and returns its layout.
     pub fn create(root: &Path) -> io::Result<DataDir> {
         if !root.exists() {
-            let mut builder = fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(root)?;
+            private_file::create_private_dir(root)?;
         }
         Ok(DataDir { root: root.to_path_buf() })
     }
@@ -69,37 +65,8 @@ impl DataDir {
 
     /// The bootstrap administrator's credentials for sesamectl (mode 0600).
     pub fn admin_credentials(&self) -> PathBuf {
-        self.root.join("admin.credentials")
+        self.root.join(credentials::FILE_NAME)
     }
-}
-
-/// Writes `contents` to `path` atomically, readable and writable by the owner only.
-pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            // The mode above applies only to a new file; a stale temporary file keeps its own.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(0o600))?;
-        }
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Writes a public file (a certificate) atomically.
@@ -116,17 +83,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn private_files_are_owner_only_and_replace_atomically() {
+    fn the_data_directory_is_owner_only() {
         let dir = tempfile::tempdir().unwrap();
         let data = DataDir::create(&dir.path().join("nested/data")).unwrap();
         assert_eq!(fs::metadata(data.root()).unwrap().permissions().mode() & 0o777, 0o700);
-        let path = data.ca_key();
-        write_private(&path, b"first").unwrap();
-        write_private(&path, b"second").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"second");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let leftovers: Vec<_> =
-            fs::read_dir(data.root()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftovers.len(), 1, "no temporary file is left behind: {leftovers:?}");
+        assert_eq!(data.admin_credentials(), dir.path().join("nested/data/admin.credentials"));
     }
 }

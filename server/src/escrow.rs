@@ -16,9 +16,8 @@ use std::path::Path;
 use rand::RngCore;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::private_file::write_private;
 use sha2::{Digest, Sha256};
-
-use crate::data_dir::write_private;
 
 /// Why the escrow key or a ciphertext could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sesame_proto::limits::{MAX_ADMIN_REQUEST_BYTES, MAX_AGENT_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use sesame_proto::v1::admin_service_server::AdminServiceServer;
 use sesame_proto::v1::agent_service_server::AgentServiceServer;
 use tokio::net::TcpListener;
@@ -20,13 +21,6 @@ use tonic::transport::Server;
 pub(crate) use self::admin::AdminApi;
 pub(crate) use self::agent::AgentApi;
 use crate::services::Services;
-
-/// Largest admin request message (one import chunk), in bytes.
-pub const MAX_ADMIN_REQUEST_BYTES: usize = 1024 * 1024;
-/// Largest agent request message, in bytes.
-pub const MAX_AGENT_REQUEST_BYTES: usize = 64 * 1024;
-/// Largest response message, in bytes (a page of mailboxes stays far below).
-pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Why the endpoint stopped.
 #[derive(Debug, thiserror::Error)]

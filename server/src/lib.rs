@@ -8,10 +8,7 @@
 
 pub mod admin;
 pub mod audit;
-pub mod clock;
 pub mod config;
-pub mod credentials;
-pub mod ctl;
 pub mod data_dir;
 pub mod domain;
 pub mod escrow;
@@ -37,14 +34,14 @@ use tokio::net::TcpListener;
 
 use crate::admin::{AdminRole, NewAdmin};
 use crate::audit::Actor;
-use crate::clock::SharedClock;
 pub use crate::config::Config;
-use crate::credentials::Credentials;
 use crate::data_dir::DataDir;
-pub use crate::grpc::{MAX_ADMIN_REQUEST_BYTES, MAX_AGENT_REQUEST_BYTES, ServeError};
+pub use crate::grpc::ServeError;
 use crate::pki::Pki;
 use crate::store::{SharedStore, StoreOptions};
 use crate::token::{Token, TokenKind};
+use sesame_base::clock::SharedClock;
+use sesame_base::credentials::{self, Credentials};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -237,18 +234,6 @@ fn advertised_url(address: SocketAddr) -> String {
         ip => ip.to_string(),
     };
     format!("https://{host}:{}", address.port())
-}
-
-/// An error and its sources on one line, for messages and logs.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// On a database without an active global administrator, creates `bootstrap` (once) and writes its

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sesame_base::clock::SystemClock;
 use sesame_server::Config;
 use sesame_server::admin::AdminRole;
-use sesame_server::clock::SystemClock;
 use sesame_server::config::LogFormat;
 use sesame_server::domain::Crpcen;
 use tokio::net::TcpListener;

@@ -16,10 +16,11 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
 };
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::private_file::write_private;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::data_dir::{DataDir, write_private, write_public};
+use crate::data_dir::{DataDir, write_public};
 
 /// Why the TLS material could not be loaded or made.
 #[derive(Debug, thiserror::Error)]

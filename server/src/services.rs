@@ -16,9 +16,10 @@ pub mod workstations;
 use std::error::Error as StdError;
 use std::sync::Arc;
 
-use crate::clock::SharedClock;
+use sesame_base::clock::SharedClock;
+use sesame_base::error_chain::chain;
+
 use crate::domain::MailDomain;
-use crate::error_chain as chain;
 use crate::escrow::EscrowKey;
 use crate::pki::Pki;
 use crate::store::{self, SharedStore};

@@ -1,9 +1,30 @@
 //! The README's quick start, with the real binaries: `sesame-server` with no arguments in an empty
 //! directory, then `sesamectl` from the same directory, then a graceful stop on SIGTERM.
+//!
+//! `sesamectl` is another crate's binary, which cargo does not hand to this test
+//! (`CARGO_BIN_EXE_*` names this crate's binaries only): [`sesamectl_binary`] builds it with the
+//! cargo running the tests, into the same target directory and profile, and returns its path.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+/// The `sesamectl` binary beside `sesame-server`, built (or found up to date) by cargo.
+#[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking, like the test calling it.
+fn sesamectl_binary() -> PathBuf {
+    let server = PathBuf::from(env!("CARGO_BIN_EXE_sesame-server"));
+    let profile_dir = server.parent().unwrap();
+    let mut build = Command::new(env!("CARGO"));
+    build.args(["build", "--quiet", "--package", "sesamectl", "--bin", "sesamectl"]);
+    build.arg("--target-dir").arg(profile_dir.parent().unwrap());
+    if profile_dir.file_name().is_some_and(|name| name == "release") {
+        build.arg("--release");
+    }
+    let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().unwrap();
+    assert!(status.success(), "cargo build --package sesamectl: {status:?}");
+    server.with_file_name(format!("sesamectl{}", std::env::consts::EXE_SUFFIX))
+}
 
 #[test]
 fn the_server_starts_with_no_configuration_and_sesamectl_reaches_it() {
@@ -41,8 +62,9 @@ fn the_server_starts_with_no_configuration_and_sesamectl_reaches_it() {
         "the embedded SQLite database is in the data directory"
     );
 
+    let sesamectl_binary = sesamectl_binary();
     let sesamectl = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_sesamectl"))
+        let out = Command::new(&sesamectl_binary)
             .current_dir(dir.path())
             .env_remove("SESAME_CREDENTIALS")
             .args(args)

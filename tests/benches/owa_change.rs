@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use sesame_agent::clock::SystemClock;
 use sesame_agent::owa::{ChangeOutcome, HttpSettings, OwaClient, OwaEndpoint};
+use sesame_base::clock::SystemClock;
 use sesame_tests::owa_sim::{Behaviour, OwaSim, SimOptions};
 
 const RUNS: usize = 200;

@@ -60,7 +60,16 @@ async fn channel(server: &TestServer) -> Channel {
 /// The `tonic::Code` of a failed sesamectl run.
 fn code_of(result: crate::CtlResult) -> (tonic::Code, String) {
     match result {
-        Err(sesame_server::ctl::Error::Rpc(status)) => (status.code(), status.message().to_owned()),
+        Err(sesamectl::Error::Rpc(status)) => (status.code(), status.message().to_owned()),
         other => panic!("expected an RPC error, got {other:?}"),
     }
+}
+
+/// sesamectl cannot read the server's configuration (it does not link the server): its default
+/// credentials file must be where a server with the default configuration writes it.
+#[test]
+fn sesamectl_looks_for_the_credentials_where_a_default_server_writes_them() {
+    let config = sesame_server::config::Config::default();
+    let written = sesame_server::data_dir::DataDir::at(&config.data_dir).admin_credentials();
+    assert_eq!(sesamectl::default_credentials(), written);
 }

@@ -10,12 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sesame_server::clock::Clock as _;
-use sesame_server::clock::ManualClock;
+use sesame_base::clock::{Clock as _, ManualClock, SystemClock};
+use sesame_base::credentials::Credentials;
 use sesame_server::config::Config;
-use sesame_server::credentials::Credentials;
-use sesame_server::ctl::{self, Cli, Terminal};
 use sesame_server::test_support::TestDatabase;
+use sesamectl::{Cli, Terminal};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -100,7 +99,7 @@ impl Sibling {
 }
 
 /// What one sesamectl invocation printed, or its error.
-pub type CtlResult = Result<String, ctl::Error>;
+pub type CtlResult = Result<String, sesamectl::Error>;
 
 impl TestServer {
     /// Starts a server on a fresh database, or returns `None` when the PostgreSQL tests are skipped
@@ -121,7 +120,7 @@ impl TestServer {
         let address = listener.local_addr().expect("a bound address");
         // The clock starts at the real time: TLS clients check the server's certificate against the
         // system clock. Tests then move it.
-        let clock = ManualClock::new(sesame_server::clock::SystemClock.now());
+        let clock = ManualClock::new(SystemClock.now());
         let server = sesame_server::Server::prepare(&config, address, Arc::new(clock.clone()))
             .await
             .expect("the server prepares");
@@ -209,7 +208,7 @@ impl TestServer {
 
     /// The time on the server's clock.
     pub fn clock_now(&self) -> time::OffsetDateTime {
-        sesame_server::clock::Clock::now(&self.clock)
+        self.clock.now()
     }
 
     /// The test database.
@@ -259,22 +258,12 @@ impl TestServer {
     }
 }
 
-/// The test clock, as the agent library reads it.
-#[derive(Debug, Clone)]
-pub struct AgentClock(pub ManualClock);
-
-impl sesame_agent::clock::Clock for AgentClock {
-    fn now(&self) -> time::OffsetDateTime {
-        sesame_server::clock::Clock::now(&self.0)
-    }
-}
-
 /// Runs sesamectl with a full argument vector (starting with `sesamectl`).
 pub async fn run_sesamectl(argv: &[&str]) -> CtlResult {
     let cli = <Cli as clap::Parser>::try_parse_from(argv)
         .unwrap_or_else(|e| panic!("bad test arguments: {e}"));
     let mut out = Vec::new();
-    ctl::run(cli, Terminal { out: &mut out, progress: false }).await?;
+    sesamectl::run(cli, Terminal { out: &mut out, progress: false }).await?;
     Ok(String::from_utf8(out).expect("UTF-8 output"))
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use sesame_agent::clock::SystemClock;
 use sesame_agent::owa::{ChangeOutcome, HttpSettings, OwaClient, OwaEndpoint};
+use sesame_base::clock::SystemClock;
 use sesame_tests::LogBuffer;
 use sesame_tests::owa_sim::{OwaSim, SimOptions};
 

@@ -14,10 +14,10 @@ use std::time::Duration;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::clock::SharedClock;
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::clock::SharedClock;
 use crate::owa::client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError};
 
 use crate::owa::http::HttpSettings;

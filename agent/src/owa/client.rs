@@ -27,10 +27,10 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::clock::SharedClock;
 use crate::owa::html::Page;
 use crate::owa::http::{HttpError, HttpSettings, OwaHttp, Response};
 use crate::owa::url::{OwaEndpoint, UrlRefusal};
+use sesame_base::clock::SharedClock;
 
 use self::pages::{logon_format, version_in_paths};
 

@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use rustls_pki_types::CertificateDer;
+use sesame_base::clock::SharedClock;
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::clock::SharedClock;
 use crate::owa::cookies::CookieJar;
 use crate::owa::html::MAX_PAGE_BYTES;
 use crate::owa::url::{OwaEndpoint, UrlRefusal};

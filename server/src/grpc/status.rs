@@ -5,8 +5,8 @@
 
 use tonic::{Code, Status};
 
-use crate::error_chain as chain;
 use crate::services::Error;
+use sesame_base::error_chain::chain;
 
 impl From<Error> for Status {
     fn from(error: Error) -> Status {

@@ -28,8 +28,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::Connected;
 
-use crate::clock::SharedClock;
 use crate::pki::Pki;
+use sesame_base::clock::SharedClock;
 
 /// How long a client has to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -13,7 +13,6 @@ use time::{Duration, OffsetDateTime};
 
 use crate::admin::{Admin, AdminRole, NewAdmin};
 use crate::audit::Actor;
-use crate::clock::ManualClock;
 use crate::data_dir::DataDir;
 use crate::domain::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
 use crate::escrow::EscrowKey;
@@ -26,6 +25,7 @@ use crate::store::SharedStore;
 use crate::test_support::TestDatabase;
 use crate::token::{Token, TokenKind};
 use crate::workstation::{AgentPolicy, MachineInfo};
+use sesame_base::clock::ManualClock;
 
 /// When the tests start.
 pub(crate) const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);

@@ -13,7 +13,7 @@ use time::Duration;
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
 
-use crate::{AgentClock, TestServer};
+use crate::TestServer;
 
 /// Creates an office and an enrollment token for it; returns the token.
 pub(super) async fn token(server: &TestServer, office: &str, extra: &[&str]) -> String {
@@ -40,7 +40,7 @@ pub(super) async fn try_enroll(
 }
 
 fn agent(server: &TestServer, state: &StateDir) -> Agent {
-    Agent::new(state.clone(), Arc::new(AgentClock(server.clock.clone())))
+    Agent::new(state.clone(), Arc::new(server.clock.clone()))
 }
 
 fn code(error: UplinkError) -> Code {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use sesame_agent::clock::ManualClock;
 use sesame_agent::owa::{
     ChangeOutcome, HttpSettings, LoginOutcome, LogonFormat, OwaClient, OwaEndpoint, OwaError,
 };
+use sesame_base::clock::ManualClock;
 use time::macros::datetime;
 
 use crate::owa_sim::{

@@ -6,10 +6,10 @@ use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sesame_agent::clock::ManualClock;
 use sesame_agent::owa::cli::{
     Exit, LineInput, OwaServer, OwaTarget, owa_capture, owa_change, owa_check,
 };
+use sesame_base::clock::ManualClock;
 use sesame_proto::password_rule::PasswordRule;
 use time::macros::datetime;
 

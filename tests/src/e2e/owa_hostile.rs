@@ -137,7 +137,7 @@ async fn a_plain_http_server_on_the_https_port_gets_no_credential() {
     let endpoint =
         OwaEndpoint::parse(&format!("https://owa.sesame.test:{}/owa", sim.address().port()))
             .unwrap();
-    let clock = std::sync::Arc::new(sesame_agent::clock::SystemClock);
+    let clock = std::sync::Arc::new(sesame_base::clock::SystemClock);
     let mut client = OwaClient::new(endpoint, &settings, clock).unwrap();
     let result = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
     assert!(
@@ -166,7 +166,7 @@ async fn certificates_for_another_name_or_from_an_unknown_ca_are_refused() {
         request_timeout: Duration::from_secs(3),
         ..HttpSettings::default()
     };
-    let clock = std::sync::Arc::new(sesame_agent::clock::SystemClock);
+    let clock = std::sync::Arc::new(sesame_base::clock::SystemClock);
     let mut client =
         OwaClient::new(OwaEndpoint::parse(&sim.url()).unwrap(), &settings, clock).unwrap();
     let result = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
@@ -193,7 +193,7 @@ async fn a_proxy_that_diverts_the_tunnel_meets_a_refused_certificate() {
         ..HttpSettings::default()
     };
     let url = format!("https://owa.sesame.test:{}/owa/", evil.address().port());
-    let clock = std::sync::Arc::new(sesame_agent::clock::SystemClock);
+    let clock = std::sync::Arc::new(sesame_base::clock::SystemClock);
     let mut client = OwaClient::new(OwaEndpoint::parse(&url).unwrap(), &settings, clock).unwrap();
     let result = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
     assert!(matches!(result, Err(OwaError::Http(HttpError::Certificate(_)))), "{result:?}");

@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use sesame_base::credentials::Credentials;
 use sesame_proto::v1 as pb;
 use sesame_server::admin::AdminRole;
-use sesame_server::credentials::Credentials;
-use sesame_server::ctl::{AdminClient, connect};
 use sesame_server::domain::Crpcen;
+use sesamectl::{AdminClient, connect};
 use tonic::Code;
 
 use super::identity::{token, try_enroll};

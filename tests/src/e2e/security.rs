@@ -121,7 +121,7 @@ async fn the_server_certificate_is_verified_against_the_pinned_ca(server: &TestS
         run_sesamectl(&["sesamectl", "--credentials", path.to_str().unwrap(), "office", "list"])
             .await
             .unwrap_err();
-    assert!(matches!(error, sesame_server::ctl::Error::Connect { .. }), "{error:?}");
+    assert!(matches!(error, sesamectl::Error::Connect { .. }), "{error:?}");
     let error = run_sesamectl(&[
         "sesamectl",
         "--credentials",

@@ -1,8 +1,8 @@
 //! Tests of enrollment tokens and enrollment through the services, on SQLite.
 
 use super::*;
-use crate::clock::Clock;
 use crate::services::testing::{Agent, Fixture, der, machine};
+use sesame_base::clock::Clock;
 
 async fn actions(fx: &Fixture) -> Vec<(String, String)> {
     let records = fx.services.store.audit_records(None, 0, 1000).await.unwrap();

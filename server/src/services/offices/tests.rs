@@ -1,11 +1,11 @@
 //! Offices, mailbox pages and the import's rules through the services, on SQLite.
 
 use crate::admin::AdminRole;
-use crate::clock::ManualClock;
 use crate::services::offices::{MAX_IMPORT_ROWS, MailboxPageRequest, RawMailboxRow};
 use crate::services::testing::{T0, admin, crpcen, new_office, row, services};
 use crate::services::{Error, Services};
 use crate::test_support::TestDatabase;
+use sesame_base::clock::ManualClock;
 
 /// Services with offices 01234 and 75001 (no mailbox), their global administrator.
 async fn setup(dir: &std::path::Path) -> (Services, crate::admin::Admin) {

@@ -106,7 +106,7 @@ impl Services {
                 n
             }
             Err(error) => {
-                tracing::warn!(error = %crate::error_chain(&error), "cannot expire rotations");
+                tracing::warn!(error = %sesame_base::error_chain::chain(&error), "cannot expire rotations");
                 0
             }
         }

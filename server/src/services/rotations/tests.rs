@@ -8,7 +8,6 @@ use time::Duration;
 use super::{Disclosed, DisclosurePurpose, Target};
 use crate::admin::{Admin, AdminRole};
 use crate::audit::Actor;
-use crate::clock::ManualClock;
 use crate::domain::{Crpcen, Text};
 use crate::password::{PasswordPolicy, PasswordRule};
 use crate::rotation::{Rotation, RotationStatus};
@@ -20,6 +19,7 @@ use crate::token::{Token, TokenKind};
 use crate::workstation::{
     IssuedCertificate, MachineInfo, NewEnrollmentToken, NewWorkstation, Workstation,
 };
+use sesame_base::clock::ManualClock;
 
 /// Enrolls a workstation in office 01234 (the store directly: enrollment is not this test's).
 async fn workstation(services: &Services) -> Workstation {

@@ -1,5 +1,5 @@
-//! Where the server's time comes from: a [`Clock`] passed in, never read deep inside logic, so that
-//! tests can set it.
+//! Where time comes from, for the server and the agent alike: a [`Clock`] passed in, never read
+//! deep inside logic, so that tests can set it.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -59,5 +59,23 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn times_are_truncated_to_microseconds() {
+        let clock = ManualClock::new(datetime!(2026-11-25 09:00:00.123_456_789 UTC));
+        assert_eq!(clock.now(), datetime!(2026-11-25 09:00:00.123_456 UTC));
+        clock.advance(Duration::nanoseconds(1_999));
+        assert_eq!(clock.now(), datetime!(2026-11-25 09:00:00.123_457 UTC));
+        clock.set(datetime!(2026-11-26 00:00:00.000_000_999 UTC));
+        assert_eq!(clock.now(), datetime!(2026-11-26 00:00 UTC));
+        assert_eq!(SystemClock.now().nanosecond() % 1_000, 0);
     }
 }

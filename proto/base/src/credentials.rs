@@ -1,5 +1,6 @@
-//! The administrator credentials file that sesamectl reads: the server's address, the CA
-//! certificate to verify it with, and the administrator's bearer token.
+//! The administrator credentials file, written by the server (bootstrap, `sesame-server admin
+//! create`) and read by sesamectl: the server's address, the CA certificate to verify it with, and
+//! the administrator's bearer token.
 //!
 //! Anyone holding the file administers Sesame, so it is written with mode 0600 and its token is a
 //! secret type whose `Debug` is redacted.
@@ -10,7 +11,11 @@ use std::path::Path;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::data_dir::write_private;
+use crate::private_file::write_private;
+
+/// The file's name in the server's data directory, where the server writes the bootstrap
+/// administrator's credentials.
+pub const FILE_NAME: &str = "admin.credentials";
 
 /// Why a credentials file could not be used.
 #[derive(Debug, thiserror::Error)]

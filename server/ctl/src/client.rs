@@ -4,14 +4,16 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::credentials::Credentials;
+use sesame_base::error_chain::chain;
+use sesame_proto::limits::{MAX_ADMIN_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use sesame_proto::v1::admin_service_client::AdminServiceClient;
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use super::Error;
-use crate::credentials::Credentials;
+use crate::Error;
 
 /// Adds `authorization: Bearer <token>` to every request.
 #[derive(Clone)]
@@ -41,9 +43,6 @@ impl Interceptor for BearerToken {
 /// An authenticated AdminService client.
 pub type AdminClient = AdminServiceClient<InterceptedService<Channel, BearerToken>>;
 
-/// Largest response sesamectl accepts.
-const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-
 /// Connects to the server named by the credentials.
 pub async fn connect(credentials: &Credentials) -> Result<AdminClient, Error> {
     let err = |message: String| Error::Connect { server: credentials.server.clone(), message };
@@ -58,9 +57,9 @@ pub async fn connect(credentials: &Credentials) -> Result<AdminClient, Error> {
             ClientTlsConfig::new()
                 .ca_certificate(Certificate::from_pem(&credentials.ca_certificate)),
         )
-        .map_err(|e| err(crate::error_chain(&e)))?;
-    let channel = endpoint.connect().await.map_err(|e| err(crate::error_chain(&e)))?;
+        .map_err(|e| err(chain(&e)))?;
+    let channel = endpoint.connect().await.map_err(|e| err(chain(&e)))?;
     Ok(AdminServiceClient::with_interceptor(channel, BearerToken(credentials.token.clone()))
         .max_decoding_message_size(MAX_RESPONSE_BYTES)
-        .max_encoding_message_size(crate::MAX_ADMIN_REQUEST_BYTES))
+        .max_encoding_message_size(MAX_ADMIN_REQUEST_BYTES))
 }

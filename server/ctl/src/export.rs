@@ -4,7 +4,7 @@
 use sesame_proto::v1 as pb;
 
 /// CSV: `address,display_name,provisional_password,expires_at`.
-pub(super) fn csv(passwords: &[pb::ProvisionalPassword]) -> std::io::Result<String> {
+pub(crate) fn csv(passwords: &[pb::ProvisionalPassword]) -> std::io::Result<String> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record(["address", "display_name", "provisional_password", "expires_at"])
@@ -24,7 +24,7 @@ fn quoted(value: &str) -> String {
 }
 
 /// A PowerShell script that sets each password and forces a change at next logon.
-pub(super) fn powershell(office: &str, passwords: &[pb::ProvisionalPassword]) -> String {
+pub(crate) fn powershell(office: &str, passwords: &[pb::ProvisionalPassword]) -> String {
     let mut script = format!(
         "# Sesame: provisional passwords of office {office}.\r\n\
          # Sets each mailbox's password and forces a change at next logon. Run it in a session with the\r\n\

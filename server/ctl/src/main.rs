@@ -1,11 +1,11 @@
-//! `sesamectl`: parses the command line, runs [`sesame_server::ctl::run`], prints a one-line error
-//! and exits non-zero when it fails.
+//! `sesamectl`: parses the command line, runs [`sesamectl::run`], prints a one-line error and
+//! exits non-zero when it fails.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use sesame_server::ctl::{self, Cli, Terminal};
+use sesamectl::{Cli, Terminal};
 
 #[allow(clippy::print_stderr)] // Reason: the error is the command's output.
 #[tokio::main(flavor = "current_thread")]
@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let progress = std::io::stderr().is_terminal();
     let mut stdout = std::io::stdout().lock();
-    match ctl::run(cli, Terminal { out: &mut stdout, progress }).await {
+    match sesamectl::run(cli, Terminal { out: &mut stdout, progress }).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("sesamectl: {error}");

@@ -1,29 +1,19 @@
-//! How sesamectl prints offices and mailboxes: an aligned table, JSON, or CSV.
-
-use std::io::{self, Write};
+//! The rows sesamectl lists, one type per kind of record: which fields each shows, under which
+//! titles, and what its table's last line counts. The row borrows from the message it shows.
 
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-use super::OutputFormat;
+use crate::output::Tabular;
 
-/// The chosen format.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Format(OutputFormat);
-
-impl From<OutputFormat> for Format {
-    fn from(format: OutputFormat) -> Format {
-        Format(format)
-    }
-}
-
+/// An office.
 #[derive(Serialize)]
-struct OfficeRow<'a> {
-    crpcen: &'a str,
-    name: &'a str,
-    city: &'a str,
-    mailboxes: u64,
-    created_at: &'a str,
+pub(crate) struct OfficeRow<'a> {
+    pub(crate) crpcen: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) city: &'a str,
+    pub(crate) mailboxes: u64,
+    pub(crate) created_at: &'a str,
 }
 
 impl<'a> From<&'a pb::Office> for OfficeRow<'a> {
@@ -38,8 +28,9 @@ impl<'a> From<&'a pb::Office> for OfficeRow<'a> {
     }
 }
 
+/// A mailbox.
 #[derive(Serialize)]
-struct MailboxRow<'a> {
+pub(crate) struct MailboxRow<'a> {
     address: &'a str,
     office: &'a str,
     display_name: &'a str,
@@ -57,33 +48,6 @@ impl<'a> From<&'a pb::Mailbox> for MailboxRow<'a> {
             last_name: &m.last_name,
             first_name: &m.first_name,
             created_at: &m.created_at,
-        }
-    }
-}
-
-/// A row that can be printed as a table line.
-pub(super) trait Tabular: Serialize {
-    /// Column titles.
-    const HEADER: &'static [&'static str];
-    /// What the table's last line counts, e.g. "office(s)".
-    const NOUN: &'static str;
-    /// The cells, in the order of [`Tabular::HEADER`].
-    fn cells(&self) -> Vec<String>;
-}
-
-/// Prints rows in the chosen format.
-pub(super) fn print_rows<T: Tabular>(
-    out: &mut impl Write,
-    format: Format,
-    rows: &[T],
-) -> io::Result<()> {
-    match format.0 {
-        OutputFormat::Json => print_json(out, rows),
-        OutputFormat::Csv => print_csv(out, rows),
-        OutputFormat::Table => {
-            let cells: Vec<Vec<String>> = rows.iter().map(Tabular::cells).collect();
-            print_table(out, T::HEADER, &cells)?;
-            writeln!(out, "{} {}", rows.len(), T::NOUN)
         }
     }
 }
@@ -111,8 +75,9 @@ impl Tabular for MailboxRow<'_> {
     }
 }
 
+/// An enrollment token (never the token itself).
 #[derive(Serialize)]
-pub(super) struct TokenRow<'a> {
+pub(crate) struct TokenRow<'a> {
     id: u64,
     office: &'a str,
     uses_left: u32,
@@ -163,8 +128,9 @@ impl Tabular for TokenRow<'_> {
     }
 }
 
+/// An enrolled workstation.
 #[derive(Serialize)]
-pub(super) struct WorkstationRow<'a> {
+pub(crate) struct WorkstationRow<'a> {
     id: &'a str,
     office: &'a str,
     hostname: &'a str,
@@ -217,8 +183,9 @@ impl Tabular for WorkstationRow<'_> {
     }
 }
 
+/// An administrator.
 #[derive(Serialize)]
-pub(super) struct AdminRow<'a> {
+pub(crate) struct AdminRow<'a> {
     name: &'a str,
     role: &'a str,
     offices: String,
@@ -254,8 +221,9 @@ impl Tabular for AdminRow<'_> {
     }
 }
 
+/// A rotation (never its password).
 #[derive(Serialize)]
-pub(super) struct RotationRow<'a> {
+pub(crate) struct RotationRow<'a> {
     id: &'a str,
     mailbox: &'a str,
     office: &'a str,
@@ -297,8 +265,9 @@ impl Tabular for RotationRow<'_> {
     }
 }
 
+/// An audit record.
 #[derive(Serialize)]
-pub(super) struct AuditRow<'a> {
+pub(crate) struct AuditRow<'a> {
     seq: i64,
     at: &'a str,
     actor: &'a str,
@@ -337,144 +306,5 @@ impl Tabular for AuditRow<'_> {
             self.office.to_owned(),
             self.target.to_owned(),
         ]
-    }
-}
-
-/// Prints offices.
-pub(super) fn print_offices(
-    out: &mut impl Write,
-    format: Format,
-    offices: &[pb::Office],
-) -> io::Result<()> {
-    let rows: Vec<OfficeRow<'_>> = offices.iter().map(OfficeRow::from).collect();
-    print_rows(out, format, &rows)
-}
-
-/// Prints one office.
-pub(super) fn print_office(
-    out: &mut impl Write,
-    format: Format,
-    office: &pb::Office,
-) -> io::Result<()> {
-    let row = OfficeRow::from(office);
-    match format.0 {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &row).map_err(io::Error::other)?;
-            writeln!(out)
-        }
-        OutputFormat::Csv => print_csv(out, std::slice::from_ref(&row)),
-        OutputFormat::Table => {
-            writeln!(out, "CRPCEN:     {}", row.crpcen)?;
-            writeln!(out, "Name:       {}", row.name)?;
-            writeln!(out, "City:       {}", row.city)?;
-            writeln!(out, "Mailboxes:  {}", row.mailboxes)?;
-            writeln!(out, "Registered: {}", row.created_at)
-        }
-    }
-}
-
-/// Prints mailboxes.
-pub(super) fn print_mailboxes(
-    out: &mut impl Write,
-    format: Format,
-    mailboxes: &[pb::Mailbox],
-) -> io::Result<()> {
-    let rows: Vec<MailboxRow<'_>> = mailboxes.iter().map(MailboxRow::from).collect();
-    print_rows(out, format, &rows)
-}
-
-fn print_json<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, rows).map_err(io::Error::other)?;
-    writeln!(out)
-}
-
-fn print_csv<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    for row in rows {
-        writer.serialize(row).map_err(io::Error::other)?;
-    }
-    writer.flush()
-}
-
-/// Characters that would let a stored name move the cursor or recolour the terminal are shown
-/// escaped.
-fn printable(cell: &str) -> String {
-    cell.chars()
-        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
-        .collect()
-}
-
-fn print_table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
-    let rows: Vec<Vec<String>> =
-        rows.iter().map(|r| r.iter().map(|c| printable(c)).collect()).collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut text = String::new();
-        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(cell);
-                text.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
-            }
-        }
-        text
-    };
-    writeln!(out, "{}", line(header.to_vec()))?;
-    for row in &rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn office(crpcen: &str, name: &str) -> pb::Office {
-        pb::Office {
-            crpcen: crpcen.into(),
-            name: name.into(),
-            city: "Lyon".into(),
-            mailbox_count: 3,
-            created_at: "t".into(),
-        }
-    }
-
-    #[test]
-    fn tables_align_accented_names_and_escape_control_characters() {
-        let mut out = Vec::new();
-        print_offices(
-            &mut out,
-            Format(OutputFormat::Table),
-            &[office("01234", "Étude"), office("75001", "A\u{1b}[2J")],
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "CRPCEN  NAME        CITY  MAILBOXES");
-        assert_eq!(lines[1], "01234   Étude       Lyon  3");
-        assert!(lines[2].contains("A\\u{1b}[2J"), "{text}");
-        assert!(!text.contains('\u{1b}'));
-    }
-
-    #[test]
-    fn json_and_csv_keep_leading_zeros() {
-        let mut json = Vec::new();
-        print_offices(&mut json, Format(OutputFormat::Json), &[office("01234", "A")]).unwrap();
-        let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(parsed[0]["crpcen"], "01234");
-        assert_eq!(parsed[0]["name"], "A");
-        let mut csv = Vec::new();
-        print_offices(&mut csv, Format(OutputFormat::Csv), &[office("01234", "A, B")]).unwrap();
-        assert_eq!(
-            String::from_utf8(csv).unwrap(),
-            "crpcen,name,city,mailboxes,created_at\n01234,\"A, B\",Lyon,3,t\n"
-        );
     }
 }

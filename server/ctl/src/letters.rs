@@ -164,7 +164,7 @@ fn letter(person: &pb::ProvisionalPassword, office: &str, policy: &pb::PasswordP
 }
 
 /// The letters of an office, one page per person.
-pub(super) fn render(
+pub(crate) fn render(
     office: &str,
     passwords: &[pb::ProvisionalPassword],
     policy: &pb::PasswordPolicy,

@@ -8,7 +8,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use sesame_proto::v1 as pb;
 
-use super::{AdminClient, Error};
+use crate::{AdminClient, Error};
 
 /// Rows per streamed chunk.
 const CHUNK_ROWS: usize = 1_000;
@@ -143,7 +143,7 @@ pub fn parse_mailbox_csv(text: &str) -> Result<MailboxCsv, CsvError> {
 }
 
 /// Streams the rows to the server and returns its report.
-pub(super) async fn send(
+pub(crate) async fn send(
     client: &mut AdminClient,
     csv: MailboxCsv,
     dry_run: bool,
@@ -181,7 +181,7 @@ pub(super) async fn send(
 }
 
 /// Prints what the import did.
-pub(super) fn print_report(
+pub(crate) fn print_report(
     out: &mut impl Write,
     report: &pb::ImportMailboxesResponse,
 ) -> std::io::Result<()> {

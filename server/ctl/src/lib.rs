@@ -1,0 +1,177 @@
+//! sesamectl, the administrators' command line, as a library: [`Cli`] is its grammar and [`run`]
+//! executes one command against a server, writing to any `Write` so that tests can read it.
+//! `main.rs` only parses the arguments and sets the exit code.
+//!
+//! It is a client of the server's `AdminService` and nothing more: it links neither the server nor
+//! its database or certificate-authority crates. One file per command group (`office`, `mailbox`,
+//! `token`, `workstation`, `admin`, `provisional`, `policy`, `audit`), each holding its
+//! subcommands and what they do; beside them the connection (`client`), the listings (`output`),
+//! the CSV import (`import`), the Exchange export (`export`) and the PDF letters (`letters`).
+
+mod admin;
+mod audit;
+mod client;
+mod error;
+mod export;
+mod import;
+mod letters;
+mod mailbox;
+mod office;
+mod output;
+mod policy;
+mod provisional;
+mod token;
+mod workstation;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sesame_base::credentials::{self, Credentials};
+
+pub use crate::admin::AdminCommand;
+pub use crate::audit::AuditCommand;
+pub use crate::client::{AdminClient, BearerToken, connect};
+pub use crate::error::Error;
+pub use crate::import::{CsvError, MailboxCsv, parse_mailbox_csv, read_mailbox_csv};
+pub use crate::mailbox::MailboxCommand;
+pub use crate::office::OfficeCommand;
+use crate::output::Format;
+pub use crate::policy::{PolicyChanges, PolicyCommand};
+pub use crate::provisional::{ExportFormat, ProvisionalCommand};
+pub use crate::token::{TokenCommand, parse_ttl};
+pub use crate::workstation::WorkstationCommand;
+
+/// The server's default data directory, where a server started in the current directory with no
+/// configuration writes the bootstrap administrator's credentials.
+pub const DEFAULT_DATA_DIR: &str = "./sesame-data";
+
+/// sesamectl's command line.
+#[derive(Debug, Parser)]
+#[command(name = "sesamectl", version, about = "Administer a Sesame server")]
+pub struct Cli {
+    /// The credentials file (server address, CA certificate, administrator token). Defaults to
+    /// ./sesame-data/admin.credentials when that file exists.
+    #[arg(long, global = true, env = "SESAME_CREDENTIALS", value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Overrides the server address of the credentials file, e.g. https://sesame.example:7443.
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// How listings are printed.
+    #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How listings are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table for people.
+    Table,
+    /// A JSON array of objects.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// sesamectl's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Notarial offices.
+    #[command(subcommand)]
+    Office(OfficeCommand),
+    /// MAILNOT mailboxes.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+    /// Workstation enrollment tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Enrolled workstations.
+    #[command(subcommand)]
+    Workstation(WorkstationCommand),
+    /// Administrators (global administrators only; create them with `sesame-server admin create`).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Provisional passwords: issue, export for Exchange, print letters.
+    #[command(subcommand)]
+    Provisional(ProvisionalCommand),
+    /// Password policy (global, or per office).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Shows which administrator the credentials belong to.
+    Whoami,
+}
+
+/// Where sesamectl writes: results to `out`, and a progress bar when `progress` is true.
+#[derive(Debug)]
+pub struct Terminal<'a, W: Write> {
+    /// Results.
+    pub out: &'a mut W,
+    /// Whether to draw progress bars (standard error is a terminal).
+    pub progress: bool,
+}
+
+/// What a command runs with: the connected client, the server it reaches, and where and how it
+/// writes.
+#[derive(Debug)]
+pub(crate) struct Session<'a, W: Write> {
+    pub(crate) client: AdminClient,
+    pub(crate) server: String,
+    pub(crate) out: &'a mut W,
+    pub(crate) format: Format,
+    pub(crate) progress: bool,
+}
+
+/// The credentials file a server started here with the default data directory wrote.
+pub fn default_credentials() -> PathBuf {
+    Path::new(DEFAULT_DATA_DIR).join(credentials::FILE_NAME)
+}
+
+fn resolve_credentials(cli: &Cli) -> Result<Credentials, Error> {
+    let path = match &cli.credentials {
+        Some(path) => path.clone(),
+        None => {
+            let default = default_credentials();
+            if default.exists() { default } else { return Err(Error::NoCredentials) }
+        }
+    };
+    let mut credentials = Credentials::read(&path)?;
+    if let Some(server) = &cli.server {
+        credentials.server = server.clone();
+    }
+    Ok(credentials)
+}
+
+/// Runs one command.
+pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error> {
+    let credentials = resolve_credentials(&cli)?;
+    let csv = match &cli.command {
+        Command::Mailbox(command) => mailbox::read_before_connecting(command)?,
+        _ => None,
+    };
+    let client = connect(&credentials).await?;
+    let mut session = Session {
+        client,
+        server: credentials.server,
+        out: term.out,
+        format: Format::from(cli.output),
+        progress: term.progress,
+    };
+    let session = &mut session;
+    match cli.command {
+        Command::Office(command) => office::run(session, command).await,
+        Command::Mailbox(command) => mailbox::run(session, command, csv).await,
+        Command::Token(command) => token::run(session, command).await,
+        Command::Workstation(command) => workstation::run(session, command).await,
+        Command::Admin(command) => admin::run(session, command).await,
+        Command::Provisional(command) => provisional::run(session, command).await,
+        Command::Policy(command) => policy::run(session, command).await,
+        Command::Audit(command) => audit::run(session, command).await,
+        Command::Whoami => admin::whoami(session).await,
+    }
+}

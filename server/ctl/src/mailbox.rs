@@ -1,0 +1,80 @@
+//! `sesamectl mailbox`: import MAILNOT mailboxes from a CSV file (all or nothing) and list them.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use sesame_proto::v1 as pb;
+
+use crate::import::{self, MailboxCsv, read_mailbox_csv};
+use crate::output::print_mailboxes;
+use crate::{Error, Session};
+
+/// Mailbox commands.
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Imports mailboxes from a CSV file with the header `address,display_name` (`;` also
+    /// accepted). All or nothing: a bad line is reported and nothing is imported.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Checks the file against the server without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Lists mailboxes.
+    List {
+        /// Only the mailboxes of this office (CRPCEN).
+        #[arg(long)]
+        office: Option<String>,
+    },
+}
+
+/// Largest page of mailboxes asked for.
+const PAGE_SIZE: u32 = 5_000;
+
+/// Reads and checks the CSV file of an import, before connecting, so that a bad file fails without
+/// a round trip.
+pub(crate) fn read_before_connecting(
+    command: &MailboxCommand,
+) -> Result<Option<MailboxCsv>, Error> {
+    match command {
+        MailboxCommand::Import { file, .. } => Ok(Some(read_mailbox_csv(file)?)),
+        MailboxCommand::List { .. } => Ok(None),
+    }
+}
+
+/// Runs a mailbox command; `csv` is what [`read_before_connecting`] read.
+pub(crate) async fn run<W: Write>(
+    session: &mut Session<'_, W>,
+    command: MailboxCommand,
+    csv: Option<MailboxCsv>,
+) -> Result<(), Error> {
+    match command {
+        MailboxCommand::Import { dry_run, .. } => {
+            let csv = csv.unwrap_or_default();
+            let report = import::send(&mut session.client, csv, dry_run, session.progress).await?;
+            import::print_report(session.out, &report)?;
+        }
+        MailboxCommand::List { office } => list(session, office.unwrap_or_default()).await?,
+    }
+    Ok(())
+}
+
+/// Lists an office's mailboxes (every mailbox for an empty office), page after page.
+async fn list<W: Write>(session: &mut Session<'_, W>, office: String) -> Result<(), Error> {
+    let mut mailboxes = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request =
+            pb::ListMailboxesRequest { office: office.clone(), page_size: PAGE_SIZE, page_token };
+        let page = session.client.list_mailboxes(request).await?.into_inner();
+        mailboxes.extend(page.mailboxes);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    print_mailboxes(session.out, session.format, &mailboxes)?;
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! `sesamectl office`: register, list and show notarial offices.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use sesame_proto::v1 as pb;
+
+use crate::output::{print_office, print_offices};
+use crate::{Error, Session};
+
+/// Office commands.
+#[derive(Debug, Subcommand)]
+pub enum OfficeCommand {
+    /// Registers an office.
+    Add {
+        /// Its CRPCEN (5 digits).
+        crpcen: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Its city.
+        #[arg(long)]
+        city: Option<String>,
+    },
+    /// Lists offices.
+    List,
+    /// Shows one office.
+    Show {
+        /// Its CRPCEN.
+        crpcen: String,
+    },
+}
+
+/// Runs an office command.
+pub(crate) async fn run<W: Write>(
+    session: &mut Session<'_, W>,
+    command: OfficeCommand,
+) -> Result<(), Error> {
+    let Session { client, out, format, .. } = session;
+    match command {
+        OfficeCommand::Add { crpcen, name, city } => {
+            let request = pb::CreateOfficeRequest { crpcen, name, city: city.unwrap_or_default() };
+            let office =
+                client.create_office(request).await?.into_inner().office.unwrap_or_default();
+            writeln!(out, "Office {} \"{}\" created.", office.crpcen, office.name)?;
+        }
+        OfficeCommand::List => {
+            let offices =
+                client.list_offices(pb::ListOfficesRequest {}).await?.into_inner().offices;
+            print_offices(out, *format, &offices)?;
+        }
+        OfficeCommand::Show { crpcen } => {
+            let office =
+                client.get_office(pb::GetOfficeRequest { crpcen }).await?.into_inner().office;
+            print_office(out, *format, &office.unwrap_or_default())?;
+        }
+    }
+    Ok(())
+}

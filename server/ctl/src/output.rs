@@ -1,0 +1,189 @@
+//! How sesamectl prints listings: an aligned table, JSON, or CSV. The rows themselves, one type
+//! per kind of record, are in `output::rows`.
+
+mod rows;
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use sesame_proto::v1 as pb;
+
+pub(crate) use self::rows::{AdminRow, AuditRow, RotationRow, TokenRow, WorkstationRow};
+use self::rows::{MailboxRow, OfficeRow};
+use crate::OutputFormat;
+
+/// The chosen format.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Format(OutputFormat);
+
+impl From<OutputFormat> for Format {
+    fn from(format: OutputFormat) -> Format {
+        Format(format)
+    }
+}
+
+/// A row that can be printed as a table line.
+pub(crate) trait Tabular: Serialize {
+    /// Column titles.
+    const HEADER: &'static [&'static str];
+    /// What the table's last line counts, e.g. "office(s)".
+    const NOUN: &'static str;
+    /// The cells, in the order of [`Tabular::HEADER`].
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Prints rows in the chosen format.
+pub(crate) fn print_rows<T: Tabular>(
+    out: &mut impl Write,
+    format: Format,
+    rows: &[T],
+) -> io::Result<()> {
+    match format.0 {
+        OutputFormat::Json => print_json(out, rows),
+        OutputFormat::Csv => print_csv(out, rows),
+        OutputFormat::Table => {
+            let cells: Vec<Vec<String>> = rows.iter().map(Tabular::cells).collect();
+            print_table(out, T::HEADER, &cells)?;
+            writeln!(out, "{} {}", rows.len(), T::NOUN)
+        }
+    }
+}
+
+/// Prints offices.
+pub(crate) fn print_offices(
+    out: &mut impl Write,
+    format: Format,
+    offices: &[pb::Office],
+) -> io::Result<()> {
+    let rows: Vec<OfficeRow<'_>> = offices.iter().map(OfficeRow::from).collect();
+    print_rows(out, format, &rows)
+}
+
+/// Prints one office.
+pub(crate) fn print_office(
+    out: &mut impl Write,
+    format: Format,
+    office: &pb::Office,
+) -> io::Result<()> {
+    let row = OfficeRow::from(office);
+    match format.0 {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &row).map_err(io::Error::other)?;
+            writeln!(out)
+        }
+        OutputFormat::Csv => print_csv(out, std::slice::from_ref(&row)),
+        OutputFormat::Table => {
+            writeln!(out, "CRPCEN:     {}", row.crpcen)?;
+            writeln!(out, "Name:       {}", row.name)?;
+            writeln!(out, "City:       {}", row.city)?;
+            writeln!(out, "Mailboxes:  {}", row.mailboxes)?;
+            writeln!(out, "Registered: {}", row.created_at)
+        }
+    }
+}
+
+/// Prints mailboxes.
+pub(crate) fn print_mailboxes(
+    out: &mut impl Write,
+    format: Format,
+    mailboxes: &[pb::Mailbox],
+) -> io::Result<()> {
+    let rows: Vec<MailboxRow<'_>> = mailboxes.iter().map(MailboxRow::from).collect();
+    print_rows(out, format, &rows)
+}
+
+fn print_json<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, rows).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+fn print_csv<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    for row in rows {
+        writer.serialize(row).map_err(io::Error::other)?;
+    }
+    writer.flush()
+}
+
+/// Characters that would let a stored name move the cursor or recolour the terminal are shown
+/// escaped.
+fn printable(cell: &str) -> String {
+    cell.chars()
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect()
+}
+
+fn print_table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| printable(c)).collect()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                text.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
+            }
+        }
+        text
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in &rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn office(crpcen: &str, name: &str) -> pb::Office {
+        pb::Office {
+            crpcen: crpcen.into(),
+            name: name.into(),
+            city: "Lyon".into(),
+            mailbox_count: 3,
+            created_at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn tables_align_accented_names_and_escape_control_characters() {
+        let mut out = Vec::new();
+        print_offices(
+            &mut out,
+            Format(OutputFormat::Table),
+            &[office("01234", "Étude"), office("75001", "A\u{1b}[2J")],
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "CRPCEN  NAME        CITY  MAILBOXES");
+        assert_eq!(lines[1], "01234   Étude       Lyon  3");
+        assert!(lines[2].contains("A\\u{1b}[2J"), "{text}");
+        assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn json_and_csv_keep_leading_zeros() {
+        let mut json = Vec::new();
+        print_offices(&mut json, Format(OutputFormat::Json), &[office("01234", "A")]).unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed[0]["crpcen"], "01234");
+        assert_eq!(parsed[0]["name"], "A");
+        let mut csv = Vec::new();
+        print_offices(&mut csv, Format(OutputFormat::Csv), &[office("01234", "A, B")]).unwrap();
+        assert_eq!(
+            String::from_utf8(csv).unwrap(),
+            "crpcen,name,city,mailboxes,created_at\n01234,\"A, B\",Lyon,3,t\n"
+        );
+    }
+}
