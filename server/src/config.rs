@@ -13,9 +13,9 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::domain::MailDomain;
+use crate::domain::office::MailDomain;
+use crate::domain::workstation::AgentPolicy;
 use crate::store::redact_url;
-use crate::workstation::AgentPolicy;
 
 /// The example configuration, with every key at its default.
 pub const EXAMPLE: &str = include_str!("../../deploy/server.example.toml");

@@ -6,20 +6,13 @@
 //! the caller bound, until the shutdown future resolves. The `sesame-server` binary and every test
 //! go through these two calls.
 
-pub mod admin;
-pub mod audit;
 pub mod config;
 pub mod data_dir;
 pub mod domain;
-pub mod escrow;
 mod grpc;
-pub mod password;
-pub mod pki;
-pub mod rotation;
+pub mod keys;
 pub mod services;
 pub mod store;
-pub mod token;
-pub mod workstation;
 
 /// Throw-away databases for tests (`store::test_support`); only in test builds.
 #[cfg(any(test, feature = "test-support"))]
@@ -32,14 +25,14 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::admin::{AdminRole, NewAdmin};
-use crate::audit::Actor;
 pub use crate::config::Config;
 use crate::data_dir::DataDir;
+use crate::domain::admin::{AdminRole, NewAdmin};
+use crate::domain::audit::Actor;
+use crate::domain::token::{Token, TokenKind};
 pub use crate::grpc::ServeError;
-use crate::pki::Pki;
+use crate::keys::pki::Pki;
 use crate::store::{SharedStore, StoreOptions};
-use crate::token::{Token, TokenKind};
 use sesame_base::clock::SharedClock;
 use sesame_base::credentials::{self, Credentials};
 
@@ -60,10 +53,10 @@ pub enum StartError {
     Store(#[from] store::Error),
     /// The certificates could not be loaded or made.
     #[error("cannot set up TLS")]
-    Pki(#[from] pki::Error),
+    Pki(#[from] keys::pki::Error),
     /// The escrow key could not be loaded or created.
     #[error("cannot load the escrow key")]
-    Escrow(#[from] escrow::EscrowError),
+    Escrow(#[from] keys::escrow::EscrowError),
     /// The bootstrap credentials could not be written.
     #[error("cannot write the bootstrap administrator's credentials")]
     Credentials(#[from] credentials::Error),
@@ -87,8 +80,8 @@ impl Server {
     ) -> Result<Server, StartError> {
         let (data_dir, store, pki) = open(config, config.max_connections, &clock).await?;
         let escrow = match &config.escrow_key_file {
-            Some(path) => escrow::EscrowKey::load_or_create(path, false)?,
-            None => escrow::EscrowKey::load_or_create(&data_dir.escrow_key(), true)?,
+            Some(path) => keys::escrow::EscrowKey::load_or_create(path, false)?,
+            None => keys::escrow::EscrowKey::load_or_create(&data_dir.escrow_key(), true)?,
         };
         let bootstrap_credentials =
             bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
@@ -146,7 +139,7 @@ async fn open(
         acquire_timeout: config.acquire_timeout,
     })
     .await?;
-    let pki = pki::load_or_create(&data_dir, &config.tls_names, clock.now())?;
+    let pki = keys::pki::load_or_create(&data_dir, &config.tls_names, clock.now())?;
     Ok((data_dir, store, pki))
 }
 
@@ -183,7 +176,7 @@ pub async fn provision_admin(
     config: &Config,
     name: &str,
     role: AdminRole,
-    offices: Vec<domain::Crpcen>,
+    offices: Vec<domain::office::Crpcen>,
     out: &std::path::Path,
     clock: SharedClock,
 ) -> Result<Credentials, ProvisionError> {

@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sesame_base::clock::SystemClock;
 use sesame_server::Config;
-use sesame_server::admin::AdminRole;
 use sesame_server::config::LogFormat;
-use sesame_server::domain::Crpcen;
+use sesame_server::domain::admin::AdminRole;
+use sesame_server::domain::office::Crpcen;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 

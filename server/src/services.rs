@@ -19,11 +19,11 @@ use std::sync::Arc;
 use sesame_base::clock::SharedClock;
 use sesame_base::error_chain::chain;
 
-use crate::domain::MailDomain;
-use crate::escrow::EscrowKey;
-use crate::pki::Pki;
+use crate::domain::office::MailDomain;
+use crate::domain::workstation::AgentPolicy;
+use crate::keys::escrow::EscrowKey;
+use crate::keys::pki::Pki;
 use crate::store::{self, SharedStore};
-use crate::workstation::AgentPolicy;
 
 /// What every service needs: the store, the clock, the keys and the settings. Holds no state of
 /// its own: everything that must outlive a request is in the store.

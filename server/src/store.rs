@@ -34,14 +34,16 @@ use time::OffsetDateTime;
 
 pub use self::error::{Error, TokenRefusal};
 pub use self::options::{StoreOptions, connect, redact_url};
-use crate::admin::{Admin, NewAdmin};
-use crate::audit::{Actor, AuditRecord};
-use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
-use crate::escrow::Sealed;
-use crate::password::PasswordPolicy;
-use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
-use crate::token::TokenHash;
-use crate::workstation::{
+use crate::domain::admin::{Admin, NewAdmin};
+use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::office::{
+    Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
+};
+use crate::domain::password::PasswordPolicy;
+use crate::domain::rotation::Sealed;
+use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
+use crate::domain::token::TokenHash;
+use crate::domain::workstation::{
     EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
     WorkstationStatus,
 };

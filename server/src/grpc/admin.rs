@@ -15,10 +15,10 @@ use sesame_proto::v1 as pb;
 use sesame_proto::v1::admin_service_server::AdminService;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::admin::Admin;
+use crate::domain::admin::Admin;
+use crate::domain::token::Token;
 use crate::services::access;
 use crate::services::{Error, Services};
-use crate::token::Token;
 
 /// The AdminService handlers.
 #[derive(Debug)]

@@ -14,13 +14,13 @@ use tonic::{Request, Response, Status};
 use super::rate_limit::RateLimiter;
 use super::rfc3339;
 use super::tls::PeerInfo;
-use crate::domain::Text;
-use crate::pki::{self, AgentCertificate};
+use crate::domain::office::Text;
+use crate::domain::workstation::MachineInfo;
+use crate::keys::pki::{self, AgentCertificate};
 use crate::services::Error;
 use crate::services::Services;
 use crate::services::enrollment;
 use crate::services::workstations::agent::{AgentIdentity, AgentVersion, MIN_AGENT_VERSION};
-use crate::workstation::MachineInfo;
 
 /// The AgentService handlers.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! Request fields parsed into domain types at the edge, each error naming its field.
 
-use crate::domain::Crpcen;
+use crate::domain::office::Crpcen;
 use crate::services::Error;
 
 /// A required CRPCEN.

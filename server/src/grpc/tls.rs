@@ -28,7 +28,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::Connected;
 
-use crate::pki::Pki;
+use crate::keys::pki::Pki;
 use sesame_base::clock::SharedClock;
 
 /// How long a client has to complete its handshake.

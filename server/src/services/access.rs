@@ -2,12 +2,12 @@
 //! authorized through [`Admin::may`] before anything is looked up, so that a refusal about an
 //! office outside an administrator's scope says nothing about what exists there.
 
-use crate::admin::{Admin, AdminRole, Permission};
-use crate::domain::Crpcen;
+use crate::domain::admin::{Admin, AdminRole, Permission};
+use crate::domain::office::Crpcen;
+use crate::domain::token::Token;
+use crate::domain::workstation::Workstation;
 use crate::services::{Error, Services};
 use crate::store;
-use crate::token::Token;
-use crate::workstation::Workstation;
 
 impl Services {
     /// The unrevoked administrator holding this bearer token; [`Error::Unauthenticated`] for any

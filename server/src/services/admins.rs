@@ -1,7 +1,7 @@
 //! Administrators as other administrators see them: who am I, the list, and revocation.
 
-use crate::admin::{Admin, Permission};
-use crate::audit::Actor;
+use crate::domain::admin::{Admin, Permission};
+use crate::domain::audit::Actor;
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
 use crate::store;

@@ -3,8 +3,8 @@
 
 use time::OffsetDateTime;
 
-use crate::admin::{Admin, Permission};
-use crate::audit::{self, AuditRecord, ChainBreak, GENESIS_HASH};
+use crate::domain::admin::{Admin, Permission};
+use crate::domain::audit::{self, AuditRecord, ChainBreak, GENESIS_HASH};
 use crate::services::access::{self, denied};
 use crate::services::{Error, Services};
 
@@ -17,7 +17,7 @@ pub const MAX_AUDIT_PAGE: u32 = 5_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     /// One office's records, or those of every office the administrator may read.
-    pub office: Option<crate::domain::Crpcen>,
+    pub office: Option<crate::domain::office::Crpcen>,
     /// Only records at or after this time.
     pub since: Option<OffsetDateTime>,
     /// Only records after this sequence number (0: from the start).

@@ -5,18 +5,18 @@ use std::net::SocketAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::admin::{Admin, AdminRole, Permission};
-use crate::audit::Actor;
-use crate::domain::Crpcen;
-use crate::pki::AgentCertificate;
-use crate::services::access;
-use crate::services::{Error, Services};
-use crate::store;
-use crate::token::{Token, TokenKind};
-use crate::workstation::{
+use crate::domain::admin::{Admin, AdminRole, Permission};
+use crate::domain::audit::Actor;
+use crate::domain::office::Crpcen;
+use crate::domain::token::{Token, TokenKind};
+use crate::domain::workstation::{
     EnrollmentToken, IssuedCertificate, MachineInfo, NewEnrollmentToken, NewWorkstation,
     Workstation, new_workstation_id,
 };
+use crate::keys::pki::AgentCertificate;
+use crate::services::access;
+use crate::services::{Error, Services};
+use crate::store;
 
 /// The one refusal of an enrollment token, whatever was wrong with it.
 const REFUSED_TOKEN: &str = "enrollment refused: the token is unknown, expired, used up or revoked";

@@ -7,9 +7,9 @@ mod tests;
 
 pub use self::import::{MAX_IMPORT_ROWS, MailboxImport, RawMailboxRow};
 
-use crate::admin::{Admin, Permission};
-use crate::audit::Actor;
-use crate::domain::{Crpcen, MAX_ADDRESS_LEN, Mailbox, MailboxAddress, NewOffice, Office};
+use crate::domain::admin::{Admin, Permission};
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, MAX_ADDRESS_LEN, Mailbox, MailboxAddress, NewOffice, Office};
 use crate::services::access::{self, authorize};
 use crate::services::{Error, Services};
 use crate::store;

@@ -10,11 +10,11 @@ use std::collections::HashSet;
 
 pub use self::disclosure::{DeliveredRotations, Disclosed, DisclosurePurpose};
 
-use crate::admin::{Admin, Permission};
-use crate::audit::Actor;
-use crate::domain::{Crpcen, Mailbox, MailboxAddress};
-use crate::password::PasswordPolicy;
-use crate::rotation::{NewRotation, Rotation, RotationStatus, new_rotation_id};
+use crate::domain::admin::{Admin, Permission};
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
+use crate::domain::password::PasswordPolicy;
+use crate::domain::rotation::{NewRotation, Rotation, RotationStatus, new_rotation_id};
 use crate::services::access::{self, authorize};
 use crate::services::{Error, Services};
 use crate::store;

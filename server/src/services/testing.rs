@@ -11,20 +11,20 @@ use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::admin::{Admin, AdminRole, NewAdmin};
-use crate::audit::Actor;
 use crate::data_dir::DataDir;
-use crate::domain::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
-use crate::escrow::EscrowKey;
-use crate::pki::{self, AgentCertificate};
+use crate::domain::admin::{Admin, AdminRole, NewAdmin};
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
+use crate::domain::token::{Token, TokenKind};
+use crate::domain::workstation::{AgentPolicy, MachineInfo};
+use crate::keys::escrow::EscrowKey;
+use crate::keys::pki::{self, AgentCertificate};
 use crate::services::Services;
 use crate::services::enrollment::{Enrolled, enrollment_token};
 use crate::services::offices::RawMailboxRow;
 use crate::services::workstations::recovery::recovery_message;
 use crate::store::SharedStore;
 use crate::test_support::TestDatabase;
-use crate::token::{Token, TokenKind};
-use crate::workstation::{AgentPolicy, MachineInfo};
 use sesame_base::clock::ManualClock;
 
 /// When the tests start.

@@ -5,13 +5,13 @@
 pub mod agent;
 pub mod recovery;
 
-use crate::admin::Admin;
-use crate::audit::Actor;
-use crate::domain::{Crpcen, Mailbox, MailboxAddress};
+use crate::domain::admin::Admin;
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
+use crate::domain::workstation::{Workstation, WorkstationStatus};
 use crate::services::access;
 use crate::services::{Error, Services};
 use crate::store;
-use crate::workstation::{Workstation, WorkstationStatus};
 
 impl Services {
     /// The workstations of `office`, or of every office the administrator may read.

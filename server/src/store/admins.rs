@@ -9,11 +9,11 @@ use super::dialect::{Dialect, RowsAffected, Value};
 use super::error::unless_foreign_key;
 use super::rows::{AdminRow, TOKEN_COLUMNS, TokenRow};
 use super::sql_store::Db;
-use crate::admin::{Admin, NewAdmin};
-use crate::audit::{Actor, AuditEvent, unix_micros};
-use crate::domain::Crpcen;
-use crate::token::TokenHash;
-use crate::workstation::{EnrollmentToken, NewEnrollmentToken};
+use crate::domain::admin::{Admin, NewAdmin};
+use crate::domain::audit::{Actor, AuditEvent, unix_micros};
+use crate::domain::office::Crpcen;
+use crate::domain::token::TokenHash;
+use crate::domain::workstation::{EnrollmentToken, NewEnrollmentToken};
 
 /// The administrator and enrollment-token methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>

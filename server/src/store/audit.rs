@@ -11,8 +11,8 @@ use super::Error;
 use super::dialect::{Dialect, Value};
 use super::rows::{AuditRow, hash_column};
 use super::sql_store::Db;
-use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
-use crate::domain::Crpcen;
+use crate::domain::audit::{AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
+use crate::domain::office::Crpcen;
 
 /// Appending to the audit chain, and reading it back.
 impl<D> Db<D>

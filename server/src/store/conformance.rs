@@ -14,8 +14,8 @@ use time::macros::datetime;
 
 use super::Store;
 use super::test_support::TestDatabase;
-use crate::audit::{GENESIS_HASH, verify};
-use crate::domain::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
+use crate::domain::audit::{GENESIS_HASH, verify};
+use crate::domain::office::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
 
 const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);
 

@@ -33,7 +33,7 @@ use sqlx::{Database, Decode, Encode, IntoArguments, Type};
 use time::OffsetDateTime;
 
 use super::Error;
-use crate::domain::NewMailbox;
+use crate::domain::office::NewMailbox;
 
 /// A database the store runs on: `sqlx::Sqlite` (`store/sqlite.rs`) or `sqlx::Postgres`
 /// (`store/postgres.rs`).

@@ -6,7 +6,7 @@
 
 use std::error::Error as StdError;
 
-use crate::domain::Crpcen;
+use crate::domain::office::Crpcen;
 
 /// Why an enrollment token was refused. Logged, never told to the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,10 @@ use super::Error;
 use super::dialect::{Dialect, Value};
 use super::rows::{MailboxRow, OFFICE_SELECT, OfficeRow};
 use super::sql_store::Db;
-use crate::audit::{Actor, AuditEvent};
-use crate::domain::{Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office};
+use crate::domain::audit::{Actor, AuditEvent};
+use crate::domain::office::{
+    Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
+};
 
 /// The office and mailbox methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>

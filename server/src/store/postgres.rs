@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::dialect::Dialect;
 use super::sql_store::{Db, SqlStore};
 use super::{Error, StoreOptions};
-use crate::domain::NewMailbox;
+use crate::domain::office::NewMailbox;
 
 /// Connects to the database named by `options.url` and migrates it.
 pub(super) async fn connect(options: &StoreOptions) -> Result<SqlStore<Postgres>, Error> {

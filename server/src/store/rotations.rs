@@ -11,11 +11,11 @@ use super::Error;
 use super::dialect::{Dialect, Value};
 use super::rows::{OPEN, PolicyRow, ROTATION_SELECT, RotationRow};
 use super::sql_store::Db;
-use crate::audit::{Actor, AuditEvent, unix_micros};
-use crate::domain::Crpcen;
-use crate::escrow::Sealed;
-use crate::password::PasswordPolicy;
-use crate::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
+use crate::domain::audit::{Actor, AuditEvent, unix_micros};
+use crate::domain::office::Crpcen;
+use crate::domain::password::PasswordPolicy;
+use crate::domain::rotation::Sealed;
+use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
 
 /// The password-policy and rotation methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>

@@ -4,9 +4,9 @@
 use time::OffsetDateTime;
 
 use super::Error;
-use crate::admin::{Admin, AdminRole};
-use crate::domain::Crpcen;
-use crate::workstation::{EnrollmentToken, Workstation, WorkstationStatus};
+use crate::domain::admin::{Admin, AdminRole};
+use crate::domain::office::Crpcen;
+use crate::domain::workstation::{EnrollmentToken, Workstation, WorkstationStatus};
 
 fn crpcen(value: &str, table: &'static str) -> Result<Crpcen, Error> {
     Crpcen::parse(value).map_err(|_| Error::Corrupt(table))
@@ -131,16 +131,17 @@ pub(super) struct PolicyRow {
     pub(super) provisional_length: i64,
 }
 
-impl From<PolicyRow> for crate::password::PasswordPolicy {
-    fn from(row: PolicyRow) -> crate::password::PasswordPolicy {
-        let rule = crate::password::PasswordRule {
-            min_length: u32::try_from(row.min_length).unwrap_or(crate::password::MIN_LENGTH_FLOOR),
+impl From<PolicyRow> for crate::domain::password::PasswordPolicy {
+    fn from(row: PolicyRow) -> crate::domain::password::PasswordPolicy {
+        let rule = crate::domain::password::PasswordRule {
+            min_length: u32::try_from(row.min_length)
+                .unwrap_or(crate::domain::password::MIN_LENGTH_FLOOR),
             require_lower: row.require_lower,
             require_upper: row.require_upper,
             require_digit: row.require_digit,
             require_special: row.require_special,
         };
-        crate::password::PasswordPolicy {
+        crate::domain::password::PasswordPolicy {
             rule,
             provisional_length: u32::try_from(row.provisional_length).unwrap_or(16),
         }
@@ -168,21 +169,22 @@ pub(super) struct RotationRow {
 impl RotationRow {
     pub(super) fn into_rotation(
         self,
-    ) -> Result<(crate::rotation::Rotation, Option<crate::escrow::Sealed>), Error> {
+    ) -> Result<(crate::domain::rotation::Rotation, Option<crate::domain::rotation::Sealed>), Error>
+    {
         let sealed = match (self.key_id, self.nonce, self.ciphertext) {
             (Some(key_id), Some(nonce), Some(ciphertext)) => {
-                Some(crate::escrow::Sealed { key_id, nonce, ciphertext })
+                Some(crate::domain::rotation::Sealed { key_id, nonce, ciphertext })
             }
             _ => None,
         };
-        let rotation = crate::rotation::Rotation {
+        let rotation = crate::domain::rotation::Rotation {
             id: self.id,
             mailbox_id: self.mailbox_id,
-            address: crate::domain::MailboxAddress::parse_stored(&self.address)
+            address: crate::domain::office::MailboxAddress::parse_stored(&self.address)
                 .map_err(|_| Error::Corrupt("rotations"))?,
             display_name: self.display_name,
             office: crpcen(&self.office, "rotations")?,
-            status: crate::rotation::RotationStatus::parse(&self.status)
+            status: crate::domain::rotation::RotationStatus::parse(&self.status)
                 .ok_or(Error::Corrupt("rotations"))?,
             issued_by: self.issued_by,
             issued_at: self.issued_at,
@@ -209,11 +211,11 @@ pub(super) struct OfficeRow {
     pub(super) mailbox_count: i64,
 }
 
-impl TryFrom<OfficeRow> for crate::domain::Office {
+impl TryFrom<OfficeRow> for crate::domain::office::Office {
     type Error = Error;
 
-    fn try_from(row: OfficeRow) -> Result<crate::domain::Office, Error> {
-        Ok(crate::domain::Office {
+    fn try_from(row: OfficeRow) -> Result<crate::domain::office::Office, Error> {
+        Ok(crate::domain::office::Office {
             crpcen: crpcen(&row.crpcen, "offices")?,
             name: row.name,
             city: row.city,
@@ -235,13 +237,13 @@ pub(super) struct MailboxRow {
     pub(super) created_at: OffsetDateTime,
 }
 
-impl TryFrom<MailboxRow> for crate::domain::Mailbox {
+impl TryFrom<MailboxRow> for crate::domain::office::Mailbox {
     type Error = Error;
 
-    fn try_from(row: MailboxRow) -> Result<crate::domain::Mailbox, Error> {
-        Ok(crate::domain::Mailbox {
+    fn try_from(row: MailboxRow) -> Result<crate::domain::office::Mailbox, Error> {
+        Ok(crate::domain::office::Mailbox {
             id: row.id,
-            address: crate::domain::MailboxAddress::parse_stored(&row.address)
+            address: crate::domain::office::MailboxAddress::parse_stored(&row.address)
                 .map_err(|_| Error::Corrupt("mailboxes"))?,
             display_name: row.display_name,
             created_at: row.created_at,
@@ -262,11 +264,11 @@ pub(super) struct AuditRow {
     pub(super) hash: Vec<u8>,
 }
 
-impl TryFrom<AuditRow> for crate::audit::AuditRecord {
+impl TryFrom<AuditRow> for crate::domain::audit::AuditRecord {
     type Error = Error;
 
-    fn try_from(row: AuditRow) -> Result<crate::audit::AuditRecord, Error> {
-        Ok(crate::audit::AuditRecord {
+    fn try_from(row: AuditRow) -> Result<crate::domain::audit::AuditRecord, Error> {
+        Ok(crate::domain::audit::AuditRecord {
             seq: row.seq,
             at: row.at,
             actor: row.actor,

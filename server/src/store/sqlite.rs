@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::dialect::Dialect;
 use super::sql_store::{Db, SqlStore};
 use super::{Error, StoreOptions};
-use crate::domain::NewMailbox;
+use crate::domain::office::NewMailbox;
 
 /// Opens (creating if needed) the database file named by `options.url` and migrates it.
 pub(super) async fn connect(options: &StoreOptions) -> Result<SqlStore<Sqlite>, Error> {

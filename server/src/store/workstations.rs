@@ -9,10 +9,12 @@ use super::error::unless_foreign_key;
 use super::rows::{TOKEN_COLUMNS, TokenRow, WORKSTATION_COLUMNS, WorkstationRow};
 use super::sql_store::Db;
 use super::{Error, TokenRefusal};
-use crate::audit::{Actor, AuditEvent};
-use crate::domain::{Crpcen, Mailbox};
-use crate::token::TokenHash;
-use crate::workstation::{IssuedCertificate, NewWorkstation, Workstation, WorkstationStatus};
+use crate::domain::audit::{Actor, AuditEvent};
+use crate::domain::office::{Crpcen, Mailbox};
+use crate::domain::token::TokenHash;
+use crate::domain::workstation::{
+    IssuedCertificate, NewWorkstation, Workstation, WorkstationStatus,
+};
 
 /// Most unanswered recovery challenges a workstation may have at once.
 const MAX_OPEN_CHALLENGES: i64 = 5;

@@ -211,7 +211,7 @@ async fn certificates_are_checked_on_every_request(server: &TestServer) {
 
     // A certificate for the same workstation id signed by another CA fails the handshake.
     let other = tempfile::tempdir().unwrap();
-    let foreign = sesame_server::pki::load_or_create(
+    let foreign = sesame_server::keys::pki::load_or_create(
         &sesame_server::data_dir::DataDir::create(other.path()).unwrap(),
         &[],
         server.clock_now(),

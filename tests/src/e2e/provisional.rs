@@ -140,7 +140,7 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
     assert!(out.starts_with("2 provisional password(s)"), "{out}");
     let exported = csv_passwords(&csv_path);
     assert_eq!(exported.len(), 2);
-    let policy = sesame_server::password::PasswordPolicy::default();
+    let policy = sesame_server::domain::password::PasswordPolicy::default();
     for (_, password) in &exported {
         assert!(policy.check(password).is_empty() && password.len() == 16, "{password:?}");
     }

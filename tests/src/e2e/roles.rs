@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use sesame_base::credentials::Credentials;
 use sesame_proto::v1 as pb;
-use sesame_server::admin::AdminRole;
-use sesame_server::domain::Crpcen;
+use sesame_server::domain::admin::AdminRole;
+use sesame_server::domain::office::Crpcen;
 use sesamectl::{AdminClient, connect};
 use tonic::Code;
 

@@ -111,7 +111,7 @@ async fn every_admin_rpc_requires_a_valid_credential(server: &TestServer) {
 async fn the_server_certificate_is_verified_against_the_pinned_ca(server: &TestServer) {
     let other = tempfile::tempdir().unwrap();
     let data = sesame_server::data_dir::DataDir::create(other.path()).unwrap();
-    let foreign = sesame_server::pki::load_or_create(&data, &[], server.clock_now()).unwrap();
+    let foreign = sesame_server::keys::pki::load_or_create(&data, &[], server.clock_now()).unwrap();
     assert_ne!(foreign.ca_fingerprint, server.ca_fingerprint);
     let mut credentials = server.read_credentials();
     credentials.ca_certificate = foreign.ca_cert_pem.clone();

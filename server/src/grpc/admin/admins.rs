@@ -5,7 +5,7 @@ use sesame_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::AdminApi;
-use crate::admin::Admin;
+use crate::domain::admin::Admin;
 use crate::grpc::rfc3339;
 
 pub(super) async fn who_am_i(

@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use tonic::{Request, Response, Status};
 
 use super::AdminApi;
-use crate::audit::AuditRecord;
+use crate::domain::audit::AuditRecord;
 use crate::grpc::parse;
 use crate::services::Error;
 use crate::services::audit::AuditQuery;

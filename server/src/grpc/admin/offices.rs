@@ -5,7 +5,7 @@ use sesame_proto::v1 as pb;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::AdminApi;
-use crate::domain::{Mailbox, NewOffice, Office, Text};
+use crate::domain::office::{Mailbox, NewOffice, Office, Text};
 use crate::grpc::{parse, rfc3339};
 use crate::services::Error;
 use crate::services::offices::{MailboxPageRequest, RawMailboxRow};

@@ -6,10 +6,10 @@ use sesame_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::AdminApi;
-use crate::domain::{MailDomain, MailboxAddress};
+use crate::domain::office::{MailDomain, MailboxAddress};
+use crate::domain::password::PasswordPolicy;
+use crate::domain::rotation::Rotation;
 use crate::grpc::{parse, rfc3339};
-use crate::password::PasswordPolicy;
-use crate::rotation::Rotation;
 use crate::services::Error;
 use crate::services::rotations::{DisclosurePurpose, Target};
 

@@ -4,10 +4,10 @@
 use sesame_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
+use crate::domain::workstation::{EnrollmentToken, Workstation};
 use crate::grpc::AdminApi;
 use crate::grpc::parse;
 use crate::grpc::rfc3339;
-use crate::workstation::{EnrollmentToken, Workstation};
 
 fn token_to_pb(token: EnrollmentToken) -> pb::EnrollmentToken {
     pb::EnrollmentToken {

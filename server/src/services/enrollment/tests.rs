@@ -105,7 +105,7 @@ async fn enrollment_signs_a_certificate_and_spends_the_token() {
         ("01234", "PC-ACCUEIL", 1)
     );
     assert_eq!(ws.public_key, agent.public_key());
-    let presented = crate::pki::read_agent_certificate(&der(&enrolled.certificate)).unwrap();
+    let presented = crate::keys::pki::read_agent_certificate(&der(&enrolled.certificate)).unwrap();
     assert_eq!(presented.workstation_id, ws.id, "the certificate names the workstation");
     assert_eq!(presented.serial, ws.current_serial);
     assert_eq!(enrolled.certificate.not_after, fx.clock.now() + s.agents.certificate_lifetime);

@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::admin::{Admin, AdminRole, Permission};
-use crate::audit::Actor;
-use crate::domain::{Crpcen, ImportReport, MailDomain, MailboxAddress, NewMailbox, Text};
+use crate::domain::admin::{Admin, AdminRole, Permission};
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, ImportReport, MailDomain, MailboxAddress, NewMailbox, Text};
 use crate::services::access::denied;
 use crate::services::{Error, Services};
 use crate::store;

@@ -1,6 +1,6 @@
 //! Offices, mailbox pages and the import's rules through the services, on SQLite.
 
-use crate::admin::AdminRole;
+use crate::domain::admin::AdminRole;
 use crate::services::offices::{MAX_IMPORT_ROWS, MailboxPageRequest, RawMailboxRow};
 use crate::services::testing::{T0, admin, crpcen, new_office, row, services};
 use crate::services::{Error, Services};
@@ -8,7 +8,7 @@ use crate::test_support::TestDatabase;
 use sesame_base::clock::ManualClock;
 
 /// Services with offices 01234 and 75001 (no mailbox), their global administrator.
-async fn setup(dir: &std::path::Path) -> (Services, crate::admin::Admin) {
+async fn setup(dir: &std::path::Path) -> (Services, crate::domain::admin::Admin) {
     let db = TestDatabase::sqlite(dir);
     let services = services(db.open().await, &ManualClock::new(T0), &dir.join("data"));
     let global = admin(&services, "root", AdminRole::Global, &[]).await;

@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::admin::{Admin, Permission};
-use crate::audit::Actor;
-use crate::domain::Crpcen;
-use crate::escrow::{EscrowKey, Sealed};
-use crate::password::PasswordPolicy;
-use crate::rotation::{Disclosure, Rotation};
+use crate::domain::admin::{Admin, Permission};
+use crate::domain::audit::Actor;
+use crate::domain::office::Crpcen;
+use crate::domain::password::PasswordPolicy;
+use crate::domain::rotation::Sealed;
+use crate::domain::rotation::{Disclosure, Rotation};
+use crate::domain::workstation::Workstation;
+use crate::keys::escrow::EscrowKey;
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
-use crate::workstation::Workstation;
 
 /// How often the sweeper looks for expired rotations.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);

@@ -6,19 +6,19 @@ use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 
 use super::{Disclosed, DisclosurePurpose, Target};
-use crate::admin::{Admin, AdminRole};
-use crate::audit::Actor;
-use crate::domain::{Crpcen, Text};
-use crate::password::{PasswordPolicy, PasswordRule};
-use crate::rotation::{Rotation, RotationStatus};
+use crate::domain::admin::{Admin, AdminRole};
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, Text};
+use crate::domain::password::{PasswordPolicy, PasswordRule};
+use crate::domain::rotation::{Rotation, RotationStatus};
+use crate::domain::token::{Token, TokenKind};
+use crate::domain::workstation::{
+    IssuedCertificate, MachineInfo, NewEnrollmentToken, NewWorkstation, Workstation,
+};
 use crate::services::audit::AuditQuery;
 use crate::services::testing::{T0, VALIDITY, address, admin, crpcen, new_office, row, services};
 use crate::services::{Error, Services};
 use crate::test_support::TestDatabase;
-use crate::token::{Token, TokenKind};
-use crate::workstation::{
-    IssuedCertificate, MachineInfo, NewEnrollmentToken, NewWorkstation, Workstation,
-};
 use sesame_base::clock::ManualClock;
 
 /// Enrolls a workstation in office 01234 (the store directly: enrollment is not this test's).

@@ -4,12 +4,14 @@
 
 use time::OffsetDateTime;
 
-use crate::audit::Actor;
-use crate::domain::Text;
-use crate::pki::{self, AgentCertificate};
+use crate::domain::audit::Actor;
+use crate::domain::office::Text;
+use crate::domain::workstation::{
+    IssuedCertificate, Presented, Workstation, WorkstationStatus, classify,
+};
+use crate::keys::pki::{self, AgentCertificate};
 use crate::services::{Error, Services};
 use crate::store;
-use crate::workstation::{IssuedCertificate, Presented, Workstation, WorkstationStatus, classify};
 
 /// The oldest agent version this server works with.
 pub const MIN_AGENT_VERSION: AgentVersion = AgentVersion(0, 1, 0);

@@ -4,9 +4,9 @@
 use ring::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 
 use super::agent::Certified;
+use crate::domain::workstation::{IssuedCertificate, WorkstationStatus};
 use crate::services::{Error, Services};
 use crate::store;
-use crate::workstation::{IssuedCertificate, WorkstationStatus};
 
 /// How long a recovery challenge stays valid.
 const CHALLENGE_LIFETIME: time::Duration = time::Duration::minutes(5);

@@ -3,11 +3,11 @@
 use time::Duration;
 
 use super::agent::{AgentVersion, MIN_AGENT_VERSION};
-use crate::admin::{Admin, AdminRole};
-use crate::domain::{Crpcen, Text};
+use crate::domain::admin::{Admin, AdminRole};
+use crate::domain::office::{Crpcen, Text};
+use crate::domain::workstation::WorkstationStatus;
 use crate::services::Error;
 use crate::services::testing::{Agent, Fixture, der};
-use crate::workstation::WorkstationStatus;
 use sesame_base::clock::Clock;
 
 const LOCKED: &str = "this workstation is locked because its identity was used from two machines; an administrator must unlock it";

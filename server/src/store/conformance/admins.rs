@@ -1,11 +1,11 @@
 //! Conformance scenarios of administrators: found by token hash, scoped to offices, revoked.
 
 use super::{T0, office};
-use crate::admin::{AdminRole, NewAdmin};
-use crate::audit::Actor;
-use crate::domain::Crpcen;
+use crate::domain::admin::{AdminRole, NewAdmin};
+use crate::domain::audit::Actor;
+use crate::domain::office::Crpcen;
+use crate::domain::token::{Token, TokenKind};
 use crate::store::{Error, Store};
-use crate::token::{Token, TokenKind};
 
 pub(super) async fn admins_are_found_by_token_hash_only(store: &dyn Store) {
     let token = Token::generate(TokenKind::Admin);

@@ -3,7 +3,7 @@
 use time::Duration;
 
 use super::{T0, office, verify_chain};
-use crate::audit::{self, Actor, GENESIS_HASH};
+use crate::domain::audit::{self, Actor, GENESIS_HASH};
 use crate::store::Store;
 
 pub(super) async fn audit_records_page_and_chain(store: &dyn Store) {

@@ -3,8 +3,8 @@
 use time::Duration;
 
 use super::{T0, mailbox, office, verify_chain};
-use crate::audit::Actor;
-use crate::domain::{Crpcen, NewMailbox};
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, NewMailbox};
 use crate::store::{Error, Store};
 
 pub(super) async fn offices_round_trip(store: &dyn Store) {

@@ -3,13 +3,13 @@
 use time::Duration;
 
 use super::{T0, mailbox, office, verify_chain};
-use crate::audit::Actor;
-use crate::domain::{Crpcen, MailDomain, MailboxAddress};
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, MailDomain, MailboxAddress};
 use crate::store::{Error, Store};
 
 pub(super) async fn rotations_hold_their_escrow_only_while_open(store: &dyn Store) {
-    use crate::escrow::EscrowKey;
-    use crate::rotation::{Disclosure, NewRotation, RotationStatus};
+    use crate::domain::rotation::{Disclosure, NewRotation, RotationStatus};
+    use crate::keys::escrow::EscrowKey;
     let actor = Actor::system();
     store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
     let rows = vec![mailbox("a.a@01234.mailnot.fr", "A A"), mailbox("b.b@01234.mailnot.fr", "B B")];

@@ -3,13 +3,13 @@
 use time::Duration;
 
 use super::{T0, office, verify_chain};
-use crate::audit::Actor;
-use crate::domain::{Crpcen, Text};
-use crate::store::{Error, Store, TokenRefusal};
-use crate::token::{Token, TokenKind};
-use crate::workstation::{
+use crate::domain::audit::Actor;
+use crate::domain::office::{Crpcen, Text};
+use crate::domain::token::{Token, TokenKind};
+use crate::domain::workstation::{
     IssuedCertificate, MachineInfo, NewEnrollmentToken, NewWorkstation, WorkstationStatus,
 };
+use crate::store::{Error, Store, TokenRefusal};
 
 fn new_workstation(id: &str, serial: &str) -> NewWorkstation {
     NewWorkstation {

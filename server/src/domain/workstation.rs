@@ -14,7 +14,7 @@
 
 use time::OffsetDateTime;
 
-use crate::domain::{Crpcen, Text};
+use crate::domain::office::{Crpcen, Text};
 
 /// A workstation's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +165,7 @@ pub struct EnrollmentToken {
 #[derive(Debug, Clone)]
 pub struct NewEnrollmentToken {
     /// Its hash.
-    pub token_hash: crate::token::TokenHash,
+    pub token_hash: crate::domain::token::TokenHash,
     /// The office.
     pub office: Crpcen,
     /// Enrollments allowed.

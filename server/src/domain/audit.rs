@@ -8,8 +8,8 @@
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::admin::Admin;
-use crate::domain::Crpcen;
+use crate::domain::admin::Admin;
+use crate::domain::office::Crpcen;
 
 /// The hash that the first record chains to.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];

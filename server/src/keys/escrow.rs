@@ -19,6 +19,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sesame_base::private_file::write_private;
 use sha2::{Digest, Sha256};
 
+use crate::domain::rotation::Sealed;
+
 /// Why the escrow key or a ciphertext could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EscrowError {
@@ -45,17 +47,6 @@ pub enum EscrowError {
     /// The ciphertext was altered, or belongs to another mailbox or rotation.
     #[error("an escrowed password failed its integrity check")]
     Integrity,
-}
-
-/// A sealed provisional password, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sealed {
-    /// Which key sealed it.
-    pub key_id: String,
-    /// A random 96-bit nonce.
-    pub nonce: Vec<u8>,
-    /// The ciphertext and its tag.
-    pub ciphertext: Vec<u8>,
 }
 
 /// The escrow key.

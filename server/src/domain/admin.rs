@@ -2,8 +2,8 @@
 
 use time::OffsetDateTime;
 
-use crate::domain::Crpcen;
-use crate::token::TokenHash;
+use crate::domain::office::Crpcen;
+use crate::domain::token::TokenHash;
 
 /// What an administrator may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,8 +7,7 @@
 
 use time::OffsetDateTime;
 
-use crate::domain::{Crpcen, MailboxAddress};
-use crate::escrow::Sealed;
+use crate::domain::office::{Crpcen, MailboxAddress};
 
 /// Where a rotation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +79,18 @@ pub struct Rotation {
     pub delivered_at: Option<OffsetDateTime>,
     /// When it was closed.
     pub closed_at: Option<OffsetDateTime>,
+}
+
+/// A provisional password sealed in escrow, as stored: the escrow key (`keys::escrow`) seals and
+/// opens it; nothing else can read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// Which key sealed it.
+    pub key_id: String,
+    /// A random 96-bit nonce.
+    pub nonce: Vec<u8>,
+    /// The ciphertext and its tag.
+    pub ciphertext: Vec<u8>,
 }
 
 /// A rotation to open.
