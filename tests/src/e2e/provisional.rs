@@ -197,7 +197,10 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
         assert!(text.contains(expected), "{expected:?} missing from the letters:\n{text}");
     }
     for (_, password) in &exported {
-        assert!(text.contains(password.as_str()), "each letter carries its password");
+        // pdftotext reads a line ending in '-' as a hyphenated word and joins it to the next line
+        // without the '-': a password ending in '-' comes out without it (the PDF holds it whole).
+        let extracted = password.strip_suffix('-').unwrap_or(password);
+        assert!(text.contains(extracted), "each letter carries its password");
     }
 
     // The audit trail records every disclosure and verifies.
