@@ -14,10 +14,6 @@ pub mod keys;
 pub mod services;
 pub mod store;
 
-/// Throw-away databases for tests (`store::test_support`); only in test builds.
-#[cfg(any(test, feature = "test-support"))]
-pub use crate::store::test_support;
-
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sesame_base::clock::{Clock as _, ManualClock, SystemClock};
 use sesame_base::credentials::Credentials;
 use sesame_server::config::Config;
-use sesame_server::test_support::TestDatabase;
+use sesame_server::store::test_support::TestDatabase;
 use sesamectl::{Cli, Terminal};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

@@ -24,7 +24,7 @@ use crate::services::enrollment::{Enrolled, enrollment_token};
 use crate::services::offices::RawMailboxRow;
 use crate::services::workstations::recovery::recovery_message;
 use crate::store::SharedStore;
-use crate::test_support::TestDatabase;
+use crate::store::test_support::TestDatabase;
 use sesame_base::clock::ManualClock;
 
 /// When the tests start.

@@ -1,7 +1,7 @@
 //! Throw-away databases for tests of this crate and of `sesame-tests`; the server never uses it.
 //! Compiled only into test builds: this crate's own tests, and crates that enable the
 //! `test-support` feature (`sesame-tests` does). It lives in `store`, the one module that knows
-//! sqlx, and is re-exported as `sesame_server::test_support`.
+//! sqlx (`sesame_server::store::test_support`, with the `test-support` feature).
 //!
 //! SQLite databases live in a directory the caller owns. PostgreSQL databases are schemas of the
 //! database named by `SESAME_TEST_POSTGRES_URL`, one per test, so tests run in parallel. When that

@@ -4,7 +4,7 @@ use crate::domain::admin::AdminRole;
 use crate::services::offices::{MAX_IMPORT_ROWS, MailboxPageRequest, RawMailboxRow};
 use crate::services::testing::{T0, admin, crpcen, new_office, row, services};
 use crate::services::{Error, Services};
-use crate::test_support::TestDatabase;
+use crate::store::test_support::TestDatabase;
 use sesame_base::clock::ManualClock;
 
 /// Services with offices 01234 and 75001 (no mailbox), their global administrator.

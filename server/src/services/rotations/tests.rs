@@ -18,7 +18,7 @@ use crate::domain::workstation::{
 use crate::services::audit::AuditQuery;
 use crate::services::testing::{T0, VALIDITY, address, admin, crpcen, new_office, row, services};
 use crate::services::{Error, Services};
-use crate::test_support::TestDatabase;
+use crate::store::test_support::TestDatabase;
 use sesame_base::clock::ManualClock;
 
 /// Enrolls a workstation in office 01234 (the store directly: enrollment is not this test's).
