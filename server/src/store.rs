@@ -40,8 +40,7 @@ use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
 use crate::domain::password::PasswordPolicy;
-use crate::domain::rotation::Sealed;
-use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
+use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, Sealed};
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{
     EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,

@@ -14,8 +14,7 @@ use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
 use crate::domain::office::Crpcen;
 use crate::domain::password::PasswordPolicy;
-use crate::domain::rotation::Sealed;
-use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus};
+use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, Sealed};
 
 /// The password-policy and rotation methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>
