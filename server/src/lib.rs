@@ -5,6 +5,11 @@
 //! migrations, certificates, bootstrap administrator); [`Server::serve`] then runs on a listener
 //! the caller bound, until the shutdown future resolves. The `sesame-server` binary and every test
 //! go through these two calls.
+//!
+//! The modules are layers, each using only those before it: [`domain`] (types and rules, no
+//! input or output), [`keys`] with [`data_dir`] (the secrets kept outside the database), [`store`]
+//! (the database), [`services`] (every operation, whichever edge asks) and the gRPC edge. Start-up
+//! ([`config`] and this root) wires them together. ARCHITECTURE.md has the map.
 
 pub mod config;
 pub mod data_dir;
