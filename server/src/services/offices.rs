@@ -1,5 +1,5 @@
 //! Offices and their mailboxes: registering and reading offices, listing mailboxes a page at a
-//! time, and importing them (the import's rules are in [`import`]).
+//! time, and importing them (the import's rules are in `import`).
 
 mod import;
 #[cfg(test)]

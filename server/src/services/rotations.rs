@@ -1,6 +1,6 @@
 //! Rotations as administrators drive them: the password policy, issuing provisional passwords
 //! (generated here, sealed in escrow, stored with their rotation in one transaction), cancelling,
-//! reissuing and listing them. Disclosure, delivery, decryption and expiry are in [`disclosure`].
+//! reissuing and listing them. Disclosure, delivery, decryption and expiry are in `disclosure`.
 
 mod disclosure;
 #[cfg(test)]

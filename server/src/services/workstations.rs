@@ -1,6 +1,6 @@
 //! Workstations: what administrators do with them (list, revoke, unlock, assign mailboxes) here;
 //! what agents do (their identity checked on every request, renewal, heartbeat) in
-//! [`agent`](self::agent), and recovery with the registered key in [`recovery`](self::recovery).
+//! [`agent`], and recovery with the registered key in [`recovery`].
 
 pub mod agent;
 pub mod recovery;
