@@ -34,6 +34,7 @@ mod agent_api;
 mod cluster;
 mod identity;
 mod mailboxes;
+mod names;
 mod offices;
 mod owa;
 mod owa_cli;
