@@ -35,6 +35,7 @@ mod cluster;
 mod identity;
 mod mailboxes;
 mod names;
+mod nul_fields;
 mod offices;
 mod owa;
 mod owa_cli;
