@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod identifier;
 pub mod office;
 pub mod password;
 pub mod rotation;

@@ -181,13 +181,8 @@ pub async fn provision_admin(
     out: &std::path::Path,
     clock: SharedClock,
 ) -> Result<Credentials, ProvisionError> {
-    let valid_name = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
-    if !valid_name {
-        return Err(ProvisionError::Invalid(
-            "the name must be 1 to 64 letters, digits, '.', '-', '_' or '@'".to_owned(),
-        ));
+    if domain::identifier::AdminName::parse("name", name).is_err() {
+        return Err(ProvisionError::Invalid(domain::identifier::AdminName::RULE.to_owned()));
     }
     match (role, offices.is_empty()) {
         (AdminRole::Office, true) => {

@@ -34,6 +34,8 @@ mod agent_api;
 mod cluster;
 mod identity;
 mod mailboxes;
+mod names;
+mod nul_fields;
 mod offices;
 mod owa;
 mod owa_cli;

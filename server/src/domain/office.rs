@@ -69,7 +69,38 @@ impl fmt::Display for Crpcen {
     }
 }
 
-/// A short human text (office name, city, display name): trimmed, no control characters, at most
+/// Whether `c` is an invisible format character (Unicode general category Cf: bidirectional
+/// controls such as U+202E, zero-width spaces and joiners, U+FEFF, tag characters…), which can make
+/// a name read as something else in a listing, a letter or a report.
+pub fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// A short human text (office name, city, display name, a workstation's hostname or OS): trimmed,
+/// no control characters, no invisible format characters ([`is_format_char`]), at most
 /// [`MAX_TEXT_CHARS`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Text(String);
@@ -86,6 +117,12 @@ impl Text {
         }
         if value.chars().any(char::is_control) {
             return Err(ParseError::Text { field, reason: "contains control characters" });
+        }
+        if value.chars().any(is_format_char) {
+            return Err(ParseError::Text {
+                field,
+                reason: "contains invisible formatting or bidirectional characters",
+            });
         }
         Ok(Text(value.to_owned()))
     }

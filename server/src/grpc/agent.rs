@@ -12,8 +12,8 @@ use sesame_proto::v1::agent_service_server::AgentService;
 use tonic::{Request, Response, Status};
 
 use super::rate_limit::RateLimiter;
-use super::rfc3339;
 use super::tls::PeerInfo;
+use super::{parse, rfc3339};
 use crate::domain::office::Text;
 use crate::domain::workstation::MachineInfo;
 use crate::keys::pki::{self, AgentCertificate};
@@ -132,8 +132,8 @@ impl AgentService for AgentApi {
         request: Request<pb::GetRecoveryChallengeRequest>,
     ) -> Result<Response<pb::GetRecoveryChallengeResponse>, Status> {
         self.limit(&request)?;
-        let id = request.into_inner().workstation_id;
-        let challenge = self.state.recovery_challenge(&id).await?;
+        let id = parse::workstation_id("workstation_id", &request.get_ref().workstation_id)?;
+        let challenge = self.state.recovery_challenge(id.as_str()).await?;
         Ok(Response::new(pb::GetRecoveryChallengeResponse { challenge }))
     }
 
@@ -143,8 +143,8 @@ impl AgentService for AgentApi {
     ) -> Result<Response<pb::CertificateResponse>, Status> {
         self.limit(&request)?;
         let req = request.into_inner();
-        let recovered =
-            self.state.recover(&req.workstation_id, &req.challenge, &req.signature).await?;
+        let id = parse::workstation_id("workstation_id", &req.workstation_id)?;
+        let recovered = self.state.recover(id.as_str(), &req.challenge, &req.signature).await?;
         Ok(Response::new(certificate_response(&recovered.certificate, recovered.generation)))
     }
 

@@ -1,5 +1,6 @@
 //! Request fields parsed into domain types at the edge, each error naming its field.
 
+use crate::domain::identifier::{AdminName, IdentifierError, PageToken, WorkstationId};
 use crate::domain::office::Crpcen;
 use crate::services::Error;
 
@@ -11,4 +12,23 @@ pub(super) fn crpcen(field: &str, value: &str) -> Result<Crpcen, Error> {
 /// A CRPCEN, or `None` for an empty field.
 pub(super) fn optional_crpcen(field: &str, value: &str) -> Result<Option<Crpcen>, Error> {
     if value.trim().is_empty() { Ok(None) } else { crpcen(field, value).map(Some) }
+}
+
+fn invalid(e: IdentifierError) -> Error {
+    Error::invalid(e.to_string())
+}
+
+/// A workstation id: no NUL, control or invisible character, bounded.
+pub(super) fn workstation_id(field: &'static str, value: &str) -> Result<WorkstationId, Error> {
+    WorkstationId::parse(field, value).map_err(invalid)
+}
+
+/// An administrator's name.
+pub(super) fn admin_name(field: &'static str, value: &str) -> Result<AdminName, Error> {
+    AdminName::parse(field, value).map_err(invalid)
+}
+
+/// A page token, or `None` for the first page.
+pub(super) fn page_token(field: &'static str, value: &str) -> Result<Option<PageToken>, Error> {
+    PageToken::parse_optional(field, value).map_err(invalid)
 }

@@ -69,3 +69,40 @@ fn text_fields_are_trimmed_and_bounded() {
     assert!(Text::parse("name", &"é".repeat(201)).is_err());
     assert_eq!(Text::parse_optional("city", "").unwrap(), None);
 }
+
+#[test]
+fn text_refuses_bidirectional_and_invisible_format_characters() {
+    let bad = [
+        "Étude\u{202E}gnp.exe",
+        "\u{202A}Dupont",
+        "Dupont\u{202B}",
+        "Du\u{202C}pont",
+        "Du\u{202D}pont",
+        "Du\u{2066}pont\u{2069}",
+        "Du\u{2067}pont",
+        "Du\u{2068}pont",
+        "Du\u{200E}pont",
+        "Du\u{200F}pont",
+        "Du\u{061C}pont",
+        "Du\u{200B}pont",
+        "Du\u{200C}pont",
+        "Du\u{200D}pont",
+        "Du\u{2060}pont",
+        "\u{FEFF}Dupont",
+        "Du\u{00AD}pont",
+        "Du\u{E0041}pont",
+    ];
+    for value in bad {
+        let err = Text::parse("name", value).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid name: contains invisible formatting or bidirectional characters",
+            "{value:?}"
+        );
+        assert!(Text::parse_optional("city", value).is_err(), "{value:?}");
+    }
+    for good in ["Étude Dupont & Associés", "Saint-Étienne", "Ōsaka 大阪", "O'Brien", "Mañana"]
+    {
+        assert_eq!(Text::parse("name", good).unwrap().as_str(), good);
+    }
+}

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::AdminApi;
 use crate::domain::admin::Admin;
-use crate::grpc::rfc3339;
+use crate::grpc::{parse, rfc3339};
 
 pub(super) async fn who_am_i(
     api: &AdminApi,
@@ -38,7 +38,8 @@ pub(super) async fn revoke_admin(
     request: Request<pb::RevokeAdminRequest>,
 ) -> Result<Response<pb::RevokeAdminResponse>, Status> {
     let admin = api.authenticate(&request).await?;
-    api.state.revoke_admin(&admin, &request.into_inner().name).await?;
+    let name = parse::admin_name("name", &request.get_ref().name)?;
+    api.state.revoke_admin(&admin, name.as_str()).await?;
     Ok(Response::new(pb::RevokeAdminResponse {}))
 }
 

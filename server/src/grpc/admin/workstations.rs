@@ -98,7 +98,8 @@ pub(super) async fn revoke_workstation(
     request: Request<pb::RevokeWorkstationRequest>,
 ) -> Result<Response<pb::RevokeWorkstationResponse>, Status> {
     let admin = api.authenticate(&request).await?;
-    api.state.revoke_workstation(&admin, &request.get_ref().id).await?;
+    let id = parse::workstation_id("id", &request.get_ref().id)?;
+    api.state.revoke_workstation(&admin, id.as_str()).await?;
     Ok(Response::new(pb::RevokeWorkstationResponse {}))
 }
 
@@ -107,7 +108,8 @@ pub(super) async fn unlock_workstation(
     request: Request<pb::UnlockWorkstationRequest>,
 ) -> Result<Response<pb::UnlockWorkstationResponse>, Status> {
     let admin = api.authenticate(&request).await?;
-    api.state.unlock_workstation(&admin, &request.get_ref().id).await?;
+    let id = parse::workstation_id("id", &request.get_ref().id)?;
+    api.state.unlock_workstation(&admin, id.as_str()).await?;
     Ok(Response::new(pb::UnlockWorkstationResponse {}))
 }
 
@@ -117,7 +119,8 @@ pub(super) async fn assign_workstation(
 ) -> Result<Response<pb::AssignWorkstationResponse>, Status> {
     let admin = api.authenticate(&request).await?;
     let req = request.get_ref();
-    api.state.assign_mailbox(&admin, &req.workstation_id, &req.mailbox).await?;
+    let id = parse::workstation_id("workstation_id", &req.workstation_id)?;
+    api.state.assign_mailbox(&admin, id.as_str(), &req.mailbox).await?;
     Ok(Response::new(pb::AssignWorkstationResponse {}))
 }
 
@@ -127,6 +130,7 @@ pub(super) async fn unassign_workstation(
 ) -> Result<Response<pb::UnassignWorkstationResponse>, Status> {
     let admin = api.authenticate(&request).await?;
     let req = request.get_ref();
-    api.state.unassign_mailbox(&admin, &req.workstation_id, &req.mailbox).await?;
+    let id = parse::workstation_id("workstation_id", &req.workstation_id)?;
+    api.state.unassign_mailbox(&admin, id.as_str(), &req.mailbox).await?;
     Ok(Response::new(pb::UnassignWorkstationResponse {}))
 }

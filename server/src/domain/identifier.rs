@@ -1,0 +1,159 @@
+//! Identifiers a caller names things by (a workstation id, an administrator's name, a page token),
+//! parsed at the edge so that NUL bytes, control and invisible format characters or over-long
+//! values never reach the database or an error message.
+
+use std::fmt;
+
+use crate::domain::office::{MAX_ADDRESS_LEN, is_format_char};
+
+/// Why an identifier was refused; the message names the field and never echoes the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct IdentifierError {
+    /// The field's name.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+/// Longest workstation id accepted, in bytes (the server issues `ws-` and 32 hex digits).
+pub const MAX_WORKSTATION_ID_LEN: usize = 128;
+
+/// Longest administrator name, in bytes.
+pub const MAX_ADMIN_NAME_LEN: usize = 64;
+
+/// Refuses NUL, control and invisible format characters and values over `max` bytes.
+fn printable(field: &'static str, value: &str, max: usize) -> Result<(), IdentifierError> {
+    if value.len() > max {
+        return Err(IdentifierError { field, reason: "too long" });
+    }
+    if value.chars().any(|c| c.is_control() || is_format_char(c)) {
+        return Err(IdentifierError { field, reason: "contains control or invisible characters" });
+    }
+    Ok(())
+}
+
+/// A workstation id as a caller sent it: printable and bounded, not necessarily one that exists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkstationId(String);
+
+impl WorkstationId {
+    /// Parses the workstation id sent in `field`.
+    pub fn parse(field: &'static str, value: &str) -> Result<WorkstationId, IdentifierError> {
+        printable(field, value, MAX_WORKSTATION_ID_LEN)?;
+        Ok(WorkstationId(value.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkstationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An administrator's name: 1 to 64 ASCII letters, digits, `.`, `-`, `_` or `@`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AdminName(String);
+
+impl AdminName {
+    /// What a valid name is, for messages.
+    pub const RULE: &'static str = "the name must be 1 to 64 letters, digits, '.', '-', '_' or '@'";
+
+    /// Parses the administrator name sent in `field`.
+    pub fn parse(field: &'static str, value: &str) -> Result<AdminName, IdentifierError> {
+        let valid = !value.is_empty()
+            && value.len() <= MAX_ADMIN_NAME_LEN
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
+        if valid {
+            Ok(AdminName(value.to_owned()))
+        } else {
+            Err(IdentifierError {
+                field,
+                reason: "must be 1 to 64 letters, digits, '.', '-', '_' or '@'",
+            })
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AdminName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The token of a page of mailboxes as a caller sent it back: printable and bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageToken(String);
+
+impl PageToken {
+    /// Parses the page token sent in `field`; empty means the first page.
+    pub fn parse_optional(
+        field: &'static str,
+        value: &str,
+    ) -> Result<Option<PageToken>, IdentifierError> {
+        if value.is_empty() {
+            return Ok(None);
+        }
+        printable(field, value, MAX_ADDRESS_LEN)
+            .map_err(|_| IdentifierError { field, reason: "not a token this server issued" })?;
+        Ok(Some(PageToken(value.to_owned())))
+    }
+
+    /// The token.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The token as text.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_refuse_nul_control_and_invisible_characters() {
+        for bad in ["ws-\0", "\0", "ws-\u{1b}[31m", "ws-\n", "ws-\u{202E}", "ws-\u{7f}"] {
+            let err = WorkstationId::parse("id", bad).unwrap_err();
+            assert_eq!(err.to_string(), "id: contains control or invisible characters");
+            assert!(AdminName::parse("name", bad).is_err(), "{bad:?}");
+            let err = PageToken::parse_optional("page_token", bad).unwrap_err();
+            assert_eq!(err.to_string(), "page_token: not a token this server issued");
+        }
+        assert_eq!(
+            WorkstationId::parse("workstation_id", &"w".repeat(129)).unwrap_err().to_string(),
+            "workstation_id: too long"
+        );
+    }
+
+    #[test]
+    fn valid_identifiers_are_kept_as_sent() {
+        assert_eq!(WorkstationId::parse("id", "ws-0123abcd").unwrap().as_str(), "ws-0123abcd");
+        assert_eq!(WorkstationId::parse("id", "").unwrap().as_str(), "", "unknown, not invalid");
+        assert_eq!(
+            AdminName::parse("name", "marie.durand@etude").unwrap().as_str(),
+            "marie.durand@etude"
+        );
+        for bad in ["", "marie durand", "é", &"a".repeat(65)] {
+            assert!(AdminName::parse("name", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(PageToken::parse_optional("page_token", "").unwrap(), None);
+        let token = PageToken::parse_optional("page_token", "a.b@01234.mailnot.fr").unwrap();
+        assert_eq!(token.unwrap().as_str(), "a.b@01234.mailnot.fr");
+    }
+}
