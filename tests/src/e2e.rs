@@ -1,5 +1,8 @@
 //! End-to-end scenarios. Each runs on a fresh server, once on SQLite and once on PostgreSQL.
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::TestServer;
@@ -43,6 +46,30 @@ mod owa_hostile;
 mod provisional;
 mod roles;
 mod security;
+mod unauthenticated;
+
+/// The RPCs of one service (`AdminService`, `AgentService`), read from the .proto files, so that a
+/// test driven by this list cannot forget an RPC added to the contract.
+fn contract_rpcs(service: &str) -> BTreeSet<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let files = ["sesame/v1/common.proto", "sesame/v1/admin.proto", "sesame/v1/agent.proto"];
+    let fds = protox::compile(files.iter().map(|f| root.join(f)), [&root]).unwrap();
+    let rpcs: BTreeSet<String> = fds
+        .file
+        .iter()
+        .flat_map(|f| &f.service)
+        .filter(|s| s.name() == service)
+        .flat_map(|s| &s.method)
+        .map(|m| m.name().to_owned())
+        .collect();
+    assert!(!rpcs.is_empty(), "the contract has no service {service}");
+    rpcs
+}
+
+/// The code a call answered: `Ok` or its error's.
+fn status_code<T>(result: Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
+    result.map_or_else(|s| s.code(), |_| tonic::Code::Ok)
+}
 
 /// A TLS channel to the server trusting its CA, without any credential.
 async fn channel(server: &TestServer) -> Channel {

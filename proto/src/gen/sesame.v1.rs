@@ -285,7 +285,7 @@ pub struct RevokeAdminRequest {
 pub struct RevokeAdminResponse {}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PasswordPolicy {
-    /// At least 10.
+    /// 10 to 128.
     #[prost(uint32, tag = "1")]
     pub min_length: u32,
     #[prost(bool, tag = "2")]
@@ -296,7 +296,7 @@ pub struct PasswordPolicy {
     pub require_digit: bool,
     #[prost(bool, tag = "5")]
     pub require_special: bool,
-    /// Length of generated provisional passwords (at least min_length).
+    /// Length of generated provisional passwords (min_length to 128).
     #[prost(uint32, tag = "6")]
     pub provisional_length: u32,
 }
@@ -486,7 +486,7 @@ pub struct ListAuditRecordsRequest {
     /// Records after this sequence number (0 from the start).
     #[prost(int64, tag = "3")]
     pub after_seq: i64,
-    /// At most this many (1 to 5,000; 0 means 1,000).
+    /// At most this many (1 to 5,000; 0 means 1,000; more gives INVALID_ARGUMENT).
     #[prost(uint32, tag = "4")]
     pub limit: u32,
 }
@@ -656,7 +656,8 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Registers an office. Callable by: a global administrator.
-        /// INVALID_ARGUMENT for a malformed CRPCEN or an empty name; ALREADY_EXISTS if the CRPCEN is taken.
+        /// INVALID_ARGUMENT for a malformed CRPCEN, an empty name, or a name or city over 200 characters
+        /// or holding control characters; ALREADY_EXISTS if the CRPCEN is taken.
         pub async fn create_office(
             &mut self,
             request: impl tonic::IntoRequest<super::CreateOfficeRequest>,
@@ -738,7 +739,8 @@ pub mod admin_service_client {
         /// line number it came from; the server validates the whole set and writes it in one transaction.
         /// A malformed address or a duplicate in the set gives INVALID_ARGUMENT, a row whose office does
         /// not exist NOT_FOUND; both name the line(s) and nothing is written. Rows already registered with
-        /// the same display name are left as they are; a new display name updates the mailbox.
+        /// the same display name are left as they are; a new display name updates the mailbox. At most
+        /// 100,000 rows: more gives RESOURCE_EXHAUSTED.
         /// Callable by: a global administrator, an office administrator for rows of its offices only.
         pub async fn import_mailboxes(
             &mut self,
@@ -768,7 +770,8 @@ pub mod admin_service_client {
         }
         /// Lists mailboxes ordered by address, optionally of one office, a page at a time. Callable by: a
         /// global administrator and an auditor (every office), an office administrator (its offices).
-        /// NOT_FOUND if the office filter names no office.
+        /// NOT_FOUND if the office filter names no office; INVALID_ARGUMENT for a page_size over 5,000
+        /// or a page_token longer than any address.
         pub async fn list_mailboxes(
             &mut self,
             request: impl tonic::IntoRequest<super::ListMailboxesRequest>,
@@ -795,7 +798,8 @@ pub mod admin_service_client {
         }
         /// Creates an enrollment token for an office and returns it; only its hash is kept, so this is the
         /// one time it can be seen. Callable by: a global administrator, an office administrator of that
-        /// office.
+        /// office. INVALID_ARGUMENT for uses or ttl_seconds out of range; NOT_FOUND if the office does not
+        /// exist.
         pub async fn create_enrollment_token(
             &mut self,
             request: impl tonic::IntoRequest<super::CreateEnrollmentTokenRequest>,
@@ -932,6 +936,7 @@ pub mod admin_service_client {
         }
         /// Unlocks a workstation locked because its identity was used from two machines. Callable by: a
         /// global administrator, an office administrator of the workstation's office.
+        /// FAILED_PRECONDITION for a revoked workstation.
         pub async fn unlock_workstation(
             &mut self,
             request: impl tonic::IntoRequest<super::UnlockWorkstationRequest>,
@@ -981,7 +986,8 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "ListAdmins"));
             self.inner.unary(req, path, codec).await
         }
-        /// Revokes an administrator's credential. Callable by: a global administrator.
+        /// Revokes an administrator's credential. Callable by: a global administrator, never about
+        /// itself (FAILED_PRECONDITION). NOT_FOUND if no active administrator has that name.
         pub async fn revoke_admin(
             &mut self,
             request: impl tonic::IntoRequest<super::RevokeAdminRequest>,
@@ -1033,7 +1039,9 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Sets the global policy (empty office) or an office's override. Callable by: a global
-        /// administrator; an office administrator for its offices' overrides.
+        /// administrator; an office administrator for its offices' overrides. INVALID_ARGUMENT for a
+        /// missing policy or one out of bounds (see PasswordPolicy); NOT_FOUND if the office does not
+        /// exist.
         pub async fn set_password_policy(
             &mut self,
             request: impl tonic::IntoRequest<super::SetPasswordPolicyRequest>,
@@ -1059,8 +1067,9 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Opens a rotation with a new provisional password for one mailbox, or for every mailbox of an
-        /// office that has none open. ALREADY_EXISTS for a single mailbox that has one. Callable by: a
-        /// global administrator, an office administrator of the mailbox's office.
+        /// office that has none open. ALREADY_EXISTS for a single mailbox that has one; NOT_FOUND if the
+        /// mailbox or office does not exist; INVALID_ARGUMENT unless exactly one of mailbox and office is
+        /// given. Callable by: a global administrator, an office administrator of the mailbox's office.
         pub async fn issue_provisional(
             &mut self,
             request: impl tonic::IntoRequest<super::IssueProvisionalRequest>,
@@ -1087,6 +1096,8 @@ pub mod admin_service_client {
         }
         /// Cancels the open rotation of a mailbox, or of every mailbox of an office, destroying the
         /// escrowed passwords. Callable by: a global administrator, an office administrator of the office.
+        /// NOT_FOUND if the mailbox or office does not exist; INVALID_ARGUMENT unless exactly one of
+        /// mailbox and office is given.
         pub async fn cancel_provisional(
             &mut self,
             request: impl tonic::IntoRequest<super::CancelProvisionalRequest>,
@@ -1111,8 +1122,9 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "CancelProvisional"));
             self.inner.unary(req, path, codec).await
         }
-        /// Replaces a mailbox's open rotation by a new one with a new provisional password. Callable by:
-        /// a global administrator, an office administrator of the mailbox's office.
+        /// Cancels a mailbox's open rotation, if it has one, and opens a new one with a new provisional
+        /// password. NOT_FOUND if the mailbox does not exist. Callable by: a global administrator, an
+        /// office administrator of the mailbox's office.
         pub async fn reissue_provisional(
             &mut self,
             request: impl tonic::IntoRequest<super::ReissueProvisionalRequest>,
@@ -1165,7 +1177,8 @@ pub mod admin_service_client {
         }
         /// Discloses an office's open provisional passwords, to set them on Exchange (export) or to print
         /// the letters; the disclosure is audited before anything is returned. Callable by: a global
-        /// administrator, an office administrator of the office. Never an auditor.
+        /// administrator, an office administrator of the office. Never an auditor. INVALID_ARGUMENT
+        /// unless the office is given and the purpose is export or letters.
         pub async fn disclose_provisional(
             &mut self,
             request: impl tonic::IntoRequest<super::DiscloseProvisionalRequest>,
@@ -1194,6 +1207,7 @@ pub mod admin_service_client {
         }
         /// Assigns a mailbox to a workstation of the same office: its agent will receive the mailbox's
         /// rotations. Callable by: a global administrator, an office administrator of the office.
+        /// INVALID_ARGUMENT when the mailbox belongs to another office than the workstation.
         pub async fn assign_workstation(
             &mut self,
             request: impl tonic::IntoRequest<super::AssignWorkstationRequest>,
@@ -1218,7 +1232,8 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "AssignWorkstation"));
             self.inner.unary(req, path, codec).await
         }
-        /// Removes such an assignment. Callable by: as AssignWorkstation.
+        /// Removes such an assignment. Callable by: as AssignWorkstation. NOT_FOUND if there is no such
+        /// assignment.
         pub async fn unassign_workstation(
             &mut self,
             request: impl tonic::IntoRequest<super::UnassignWorkstationRequest>,
@@ -1318,7 +1333,8 @@ pub mod admin_service_server {
             request: tonic::Request<super::WhoAmIRequest>,
         ) -> std::result::Result<tonic::Response<super::WhoAmIResponse>, tonic::Status>;
         /// Registers an office. Callable by: a global administrator.
-        /// INVALID_ARGUMENT for a malformed CRPCEN or an empty name; ALREADY_EXISTS if the CRPCEN is taken.
+        /// INVALID_ARGUMENT for a malformed CRPCEN, an empty name, or a name or city over 200 characters
+        /// or holding control characters; ALREADY_EXISTS if the CRPCEN is taken.
         async fn create_office(
             &self,
             request: tonic::Request<super::CreateOfficeRequest>,
@@ -1349,7 +1365,8 @@ pub mod admin_service_server {
         /// line number it came from; the server validates the whole set and writes it in one transaction.
         /// A malformed address or a duplicate in the set gives INVALID_ARGUMENT, a row whose office does
         /// not exist NOT_FOUND; both name the line(s) and nothing is written. Rows already registered with
-        /// the same display name are left as they are; a new display name updates the mailbox.
+        /// the same display name are left as they are; a new display name updates the mailbox. At most
+        /// 100,000 rows: more gives RESOURCE_EXHAUSTED.
         /// Callable by: a global administrator, an office administrator for rows of its offices only.
         async fn import_mailboxes(
             &self,
@@ -1360,7 +1377,8 @@ pub mod admin_service_server {
         >;
         /// Lists mailboxes ordered by address, optionally of one office, a page at a time. Callable by: a
         /// global administrator and an auditor (every office), an office administrator (its offices).
-        /// NOT_FOUND if the office filter names no office.
+        /// NOT_FOUND if the office filter names no office; INVALID_ARGUMENT for a page_size over 5,000
+        /// or a page_token longer than any address.
         async fn list_mailboxes(
             &self,
             request: tonic::Request<super::ListMailboxesRequest>,
@@ -1370,7 +1388,8 @@ pub mod admin_service_server {
         >;
         /// Creates an enrollment token for an office and returns it; only its hash is kept, so this is the
         /// one time it can be seen. Callable by: a global administrator, an office administrator of that
-        /// office.
+        /// office. INVALID_ARGUMENT for uses or ttl_seconds out of range; NOT_FOUND if the office does not
+        /// exist.
         async fn create_enrollment_token(
             &self,
             request: tonic::Request<super::CreateEnrollmentTokenRequest>,
@@ -1416,6 +1435,7 @@ pub mod admin_service_server {
         >;
         /// Unlocks a workstation locked because its identity was used from two machines. Callable by: a
         /// global administrator, an office administrator of the workstation's office.
+        /// FAILED_PRECONDITION for a revoked workstation.
         async fn unlock_workstation(
             &self,
             request: tonic::Request<super::UnlockWorkstationRequest>,
@@ -1431,7 +1451,8 @@ pub mod admin_service_server {
             tonic::Response<super::ListAdminsResponse>,
             tonic::Status,
         >;
-        /// Revokes an administrator's credential. Callable by: a global administrator.
+        /// Revokes an administrator's credential. Callable by: a global administrator, never about
+        /// itself (FAILED_PRECONDITION). NOT_FOUND if no active administrator has that name.
         async fn revoke_admin(
             &self,
             request: tonic::Request<super::RevokeAdminRequest>,
@@ -1449,7 +1470,9 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Sets the global policy (empty office) or an office's override. Callable by: a global
-        /// administrator; an office administrator for its offices' overrides.
+        /// administrator; an office administrator for its offices' overrides. INVALID_ARGUMENT for a
+        /// missing policy or one out of bounds (see PasswordPolicy); NOT_FOUND if the office does not
+        /// exist.
         async fn set_password_policy(
             &self,
             request: tonic::Request<super::SetPasswordPolicyRequest>,
@@ -1458,8 +1481,9 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Opens a rotation with a new provisional password for one mailbox, or for every mailbox of an
-        /// office that has none open. ALREADY_EXISTS for a single mailbox that has one. Callable by: a
-        /// global administrator, an office administrator of the mailbox's office.
+        /// office that has none open. ALREADY_EXISTS for a single mailbox that has one; NOT_FOUND if the
+        /// mailbox or office does not exist; INVALID_ARGUMENT unless exactly one of mailbox and office is
+        /// given. Callable by: a global administrator, an office administrator of the mailbox's office.
         async fn issue_provisional(
             &self,
             request: tonic::Request<super::IssueProvisionalRequest>,
@@ -1469,6 +1493,8 @@ pub mod admin_service_server {
         >;
         /// Cancels the open rotation of a mailbox, or of every mailbox of an office, destroying the
         /// escrowed passwords. Callable by: a global administrator, an office administrator of the office.
+        /// NOT_FOUND if the mailbox or office does not exist; INVALID_ARGUMENT unless exactly one of
+        /// mailbox and office is given.
         async fn cancel_provisional(
             &self,
             request: tonic::Request<super::CancelProvisionalRequest>,
@@ -1476,8 +1502,9 @@ pub mod admin_service_server {
             tonic::Response<super::CancelProvisionalResponse>,
             tonic::Status,
         >;
-        /// Replaces a mailbox's open rotation by a new one with a new provisional password. Callable by:
-        /// a global administrator, an office administrator of the mailbox's office.
+        /// Cancels a mailbox's open rotation, if it has one, and opens a new one with a new provisional
+        /// password. NOT_FOUND if the mailbox does not exist. Callable by: a global administrator, an
+        /// office administrator of the mailbox's office.
         async fn reissue_provisional(
             &self,
             request: tonic::Request<super::ReissueProvisionalRequest>,
@@ -1496,7 +1523,8 @@ pub mod admin_service_server {
         >;
         /// Discloses an office's open provisional passwords, to set them on Exchange (export) or to print
         /// the letters; the disclosure is audited before anything is returned. Callable by: a global
-        /// administrator, an office administrator of the office. Never an auditor.
+        /// administrator, an office administrator of the office. Never an auditor. INVALID_ARGUMENT
+        /// unless the office is given and the purpose is export or letters.
         async fn disclose_provisional(
             &self,
             request: tonic::Request<super::DiscloseProvisionalRequest>,
@@ -1506,6 +1534,7 @@ pub mod admin_service_server {
         >;
         /// Assigns a mailbox to a workstation of the same office: its agent will receive the mailbox's
         /// rotations. Callable by: a global administrator, an office administrator of the office.
+        /// INVALID_ARGUMENT when the mailbox belongs to another office than the workstation.
         async fn assign_workstation(
             &self,
             request: tonic::Request<super::AssignWorkstationRequest>,
@@ -1513,7 +1542,8 @@ pub mod admin_service_server {
             tonic::Response<super::AssignWorkstationResponse>,
             tonic::Status,
         >;
-        /// Removes such an assignment. Callable by: as AssignWorkstation.
+        /// Removes such an assignment. Callable by: as AssignWorkstation. NOT_FOUND if there is no such
+        /// assignment.
         async fn unassign_workstation(
             &self,
             request: tonic::Request<super::UnassignWorkstationRequest>,
@@ -2871,7 +2901,7 @@ pub struct GetRecoveryChallengeRequest {
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetRecoveryChallengeResponse {
-    /// Random bytes to sign, valid a few minutes.
+    /// 32 random bytes to sign, valid 5 minutes.
     #[prost(bytes = "vec", tag = "1")]
     pub challenge: ::prost::alloc::vec::Vec<u8>,
 }
@@ -3031,7 +3061,8 @@ pub mod agent_service_client {
             self
         }
         /// Tells the agent which server it reached and which agent versions it accepts. Callable by: anyone
-        /// reaching the server over TLS; it reveals nothing but versions.
+        /// reaching the server over TLS; it reveals nothing but versions. INVALID_ARGUMENT when
+        /// agent_version is not a version such as 0.1.0.
         pub async fn get_server_info(
             &mut self,
             request: impl tonic::IntoRequest<super::GetServerInfoRequest>,
@@ -3081,9 +3112,13 @@ pub mod agent_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AgentService", "Enroll"));
             self.inner.unary(req, path, codec).await
         }
-        /// Issues a new certificate for the caller's registered key. Callable by: an enrolled agent
-        /// presenting its current certificate (or, once, the one before it, if it never used the current
-        /// one: the agent may have crashed before saving it).
+        /// Issues a new certificate for the caller's registered key; it becomes the current one. Callable
+        /// by: an enrolled agent presenting its current certificate, or the one before it for as long as
+        /// the current one has not been used in a Heartbeat (the agent may have crashed before saving the
+        /// new certificate). A renewal from the previous certificate replaces the unused current one and
+        /// may be repeated until a Heartbeat with the current certificate confirms it; from then on the
+        /// previous certificate is refused and locks the workstation. ABORTED when a concurrent renewal
+        /// won: retry with the certificate then held.
         pub async fn renew(
             &mut self,
             request: impl tonic::IntoRequest<super::RenewRequest>,
@@ -3109,7 +3144,10 @@ pub mod agent_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Starts the recovery of a workstation whose certificate expired while it was off. Callable by:
-        /// anyone, rate-limited per source address; the challenge is useless without the registered key.
+        /// anyone, rate-limited per source address (RESOURCE_EXHAUSTED); the challenge is useless without
+        /// the registered key. An unknown or inactive workstation gets UNAUTHENTICATED, as a bad answer to
+        /// the challenge would; RESOURCE_EXHAUSTED also when the workstation has 5 open challenges (each
+        /// lives 5 minutes).
         pub async fn get_recovery_challenge(
             &mut self,
             request: impl tonic::IntoRequest<super::GetRecoveryChallengeRequest>,
@@ -3138,7 +3176,8 @@ pub mod agent_service_client {
         }
         /// Issues a new certificate to a workstation proving possession of its registered key by signing
         /// the challenge, within the recovery window after its last certificate expired. Callable by:
-        /// anyone; UNAUTHENTICATED unless the signature, challenge and window check out.
+        /// anyone, rate-limited per source address (RESOURCE_EXHAUSTED); UNAUTHENTICATED unless the
+        /// signature, challenge and window check out, without saying which did not.
         pub async fn recover(
             &mut self,
             request: impl tonic::IntoRequest<super::RecoverRequest>,
@@ -3163,7 +3202,9 @@ pub mod agent_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AgentService", "Recover"));
             self.inner.unary(req, path, codec).await
         }
-        /// Tells the server the agent is alive. Callable by: an enrolled agent (mutual TLS).
+        /// Tells the server the agent is alive. Callable by: an enrolled agent (mutual TLS). A Heartbeat
+        /// with the current certificate confirms it (see Renew). An agent_version that is not valid text
+        /// leaves the recorded one.
         pub async fn heartbeat(
             &mut self,
             request: impl tonic::IntoRequest<super::HeartbeatRequest>,
@@ -3233,7 +3274,8 @@ pub mod agent_service_server {
     #[async_trait]
     pub trait AgentService: std::marker::Send + std::marker::Sync + 'static {
         /// Tells the agent which server it reached and which agent versions it accepts. Callable by: anyone
-        /// reaching the server over TLS; it reveals nothing but versions.
+        /// reaching the server over TLS; it reveals nothing but versions. INVALID_ARGUMENT when
+        /// agent_version is not a version such as 0.1.0.
         async fn get_server_info(
             &self,
             request: tonic::Request<super::GetServerInfoRequest>,
@@ -3249,9 +3291,13 @@ pub mod agent_service_server {
             &self,
             request: tonic::Request<super::EnrollRequest>,
         ) -> std::result::Result<tonic::Response<super::EnrollResponse>, tonic::Status>;
-        /// Issues a new certificate for the caller's registered key. Callable by: an enrolled agent
-        /// presenting its current certificate (or, once, the one before it, if it never used the current
-        /// one: the agent may have crashed before saving it).
+        /// Issues a new certificate for the caller's registered key; it becomes the current one. Callable
+        /// by: an enrolled agent presenting its current certificate, or the one before it for as long as
+        /// the current one has not been used in a Heartbeat (the agent may have crashed before saving the
+        /// new certificate). A renewal from the previous certificate replaces the unused current one and
+        /// may be repeated until a Heartbeat with the current certificate confirms it; from then on the
+        /// previous certificate is refused and locks the workstation. ABORTED when a concurrent renewal
+        /// won: retry with the certificate then held.
         async fn renew(
             &self,
             request: tonic::Request<super::RenewRequest>,
@@ -3260,7 +3306,10 @@ pub mod agent_service_server {
             tonic::Status,
         >;
         /// Starts the recovery of a workstation whose certificate expired while it was off. Callable by:
-        /// anyone, rate-limited per source address; the challenge is useless without the registered key.
+        /// anyone, rate-limited per source address (RESOURCE_EXHAUSTED); the challenge is useless without
+        /// the registered key. An unknown or inactive workstation gets UNAUTHENTICATED, as a bad answer to
+        /// the challenge would; RESOURCE_EXHAUSTED also when the workstation has 5 open challenges (each
+        /// lives 5 minutes).
         async fn get_recovery_challenge(
             &self,
             request: tonic::Request<super::GetRecoveryChallengeRequest>,
@@ -3270,7 +3319,8 @@ pub mod agent_service_server {
         >;
         /// Issues a new certificate to a workstation proving possession of its registered key by signing
         /// the challenge, within the recovery window after its last certificate expired. Callable by:
-        /// anyone; UNAUTHENTICATED unless the signature, challenge and window check out.
+        /// anyone, rate-limited per source address (RESOURCE_EXHAUSTED); UNAUTHENTICATED unless the
+        /// signature, challenge and window check out, without saying which did not.
         async fn recover(
             &self,
             request: tonic::Request<super::RecoverRequest>,
@@ -3278,7 +3328,9 @@ pub mod agent_service_server {
             tonic::Response<super::CertificateResponse>,
             tonic::Status,
         >;
-        /// Tells the server the agent is alive. Callable by: an enrolled agent (mutual TLS).
+        /// Tells the server the agent is alive. Callable by: an enrolled agent (mutual TLS). A Heartbeat
+        /// with the current certificate confirms it (see Renew). An agent_version that is not valid text
+        /// leaves the recorded one.
         async fn heartbeat(
             &self,
             request: tonic::Request<super::HeartbeatRequest>,

@@ -2,7 +2,6 @@
 //! RPC. The list of RPCs is read from the contract itself, so a new RPC cannot be left out.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use sesame_base::credentials::Credentials;
 use sesame_proto::v1 as pb;
@@ -16,16 +15,7 @@ use crate::TestServer;
 
 /// The RPCs of AdminService, from the .proto files.
 fn admin_rpcs() -> BTreeSet<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
-    let files = ["sesame/v1/common.proto", "sesame/v1/admin.proto", "sesame/v1/agent.proto"];
-    let fds = protox::compile(files.iter().map(|f| root.join(f)), [&root]).unwrap();
-    fds.file
-        .iter()
-        .flat_map(|f| &f.service)
-        .filter(|s| s.name() == "AdminService")
-        .flat_map(|s| &s.method)
-        .map(|m| m.name().to_owned())
-        .collect()
+    super::contract_rpcs("AdminService")
 }
 
 async fn admin(server: &TestServer, name: &str, role: AdminRole, offices: &[&str]) -> AdminClient {

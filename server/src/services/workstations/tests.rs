@@ -85,6 +85,27 @@ async fn a_replaced_certificate_locks_the_workstation_until_an_administrator_unl
 }
 
 #[tokio::test]
+async fn the_previous_certificate_renews_until_a_heartbeat_confirms_the_current_one() {
+    let (fx, _, _, _, enrolled) = enrolled().await;
+    let s = &fx.services;
+    let first = der(&enrolled.certificate);
+    // The agent crashed after each renewal, before saving it: its first certificate renews again
+    // each time (not only once), each renewal replacing the unused one.
+    for generation in [2, 3, 4] {
+        let agent = s.authenticate_agent(Some(&first)).await.unwrap();
+        assert_eq!(s.renew_certificate(&agent).await.unwrap().generation, generation);
+    }
+    let agent = s.authenticate_agent(Some(&first)).await.unwrap();
+    let kept = s.renew_certificate(&agent).await.unwrap();
+    // Using the current certificate for anything but a Heartbeat does not confirm it.
+    let current = s.authenticate_agent(Some(&der(&kept.certificate))).await.unwrap();
+    s.authenticate_agent(Some(&first)).await.unwrap();
+    // A Heartbeat does: from then on the first certificate means a copy of the identity.
+    s.heartbeat(&current, None).await.unwrap();
+    unauthenticated(s.authenticate_agent(Some(&first)).await, LOCKED);
+}
+
+#[tokio::test]
 async fn heartbeats_record_the_version_and_the_time() {
     let (fx, _, _, _, enrolled) = enrolled().await;
     let s = &fx.services;
