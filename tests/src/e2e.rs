@@ -41,6 +41,7 @@ mod owa_hostile;
 mod provisional;
 mod roles;
 mod security;
+mod silent_connections;
 
 /// A TLS channel to the server trusting its CA, without any credential.
 async fn channel(server: &TestServer) -> Channel {
