@@ -46,6 +46,7 @@ mod owa_hostile;
 mod provisional;
 mod roles;
 mod security;
+mod silent_connections;
 mod unauthenticated;
 
 /// The RPCs of one service (`AdminService`, `AgentService`), read from the .proto files, so that a

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 pub mod connect_proxy;
 pub mod owa_sim;
+pub mod silent;
 
 #[cfg(test)]
 mod e2e;

@@ -2,8 +2,9 @@
 //! chain (leaf and CA, so that agents can check the CA against the fingerprint they were given),
 //! and optional client certificates verified against the CA at the time of the server's [`Clock`].
 //!
-//! Handshakes run in their own tasks with a timeout, so a slow or silent client never holds up the
-//! others. Each connection carries a [`PeerInfo`] that handlers read from the request extensions;
+//! The accept loop never waits: each connection is admitted at once to a handshake, within a
+//! bound per source address and overall, or closed at once. Handshakes run in their own tasks with
+//! a timeout, so a slow or silent client never holds up the others. Each connection carries a [`PeerInfo`] that handlers read from the request extensions;
 //! the client certificate is checked again on every request (see `agent_service`).
 
 use std::fmt;
@@ -24,17 +25,25 @@ use rustls::{
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::Connected;
 
+use self::admission::{Admission, Evicted, Ticket};
 use crate::keys::pki::Pki;
 use sesame_base::clock::SharedClock;
 
+mod admission;
+
 /// How long a client has to complete its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most handshakes in progress at once.
 const MAX_PENDING_HANDSHAKES: usize = 256;
+/// Most handshakes in progress at once from one source address (an IPv6 /64): a legitimate client
+/// has one, a site behind one NAT a few; its newest beyond that are closed at once.
+const MAX_PENDING_HANDSHAKES_PER_ADDRESS: usize = 16;
+/// How often refused and timed-out handshakes are logged, counted.
+const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Why the TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +203,9 @@ impl AsyncWrite for TlsConn {
 
 /// Accepts connections on `listener`, completes their handshakes concurrently, and yields the
 /// established ones. The returned task runs until aborted.
+///
+/// The loop never waits for a slot: a connection is admitted to a handshake at once or closed at
+/// once (see [`admission`]), and refusals are reported counted, every [`REPORT_INTERVAL`].
 pub(crate) fn incoming(
     listener: TcpListener,
     config: Arc<ServerConfig>,
@@ -201,43 +213,92 @@ pub(crate) fn incoming(
 {
     let (tx, rx) = mpsc::channel(64);
     let acceptor = TlsAcceptor::from(config);
-    let permits = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
+    let admission = Admission::new(MAX_PENDING_HANDSHAKES_PER_ADDRESS, MAX_PENDING_HANDSHAKES);
     let task = tokio::spawn(async move {
+        let mut report = tokio::time::interval(REPORT_INTERVAL);
+        report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let Ok(permit) = permits.clone().acquire_owned().await else { return };
-            let (tcp, remote) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+            let (tcp, remote) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = report.tick() => {
+                    report_pressure(&admission);
                     continue;
                 }
             };
+            // Refused: the stream is dropped here, which closes the connection.
+            let Ok((ticket, evicted)) = admission.admit(remote.ip()) else { continue };
             let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
-                        let client_cert = stream
-                            .get_ref()
-                            .1
-                            .peer_certificates()
-                            .and_then(|c| c.first())
-                            .map(|c| c.clone().into_owned());
-                        let _ = tx
-                            .send(Ok(TlsConn { stream, peer: PeerInfo { remote, client_cert } }))
-                            .await;
-                    }
-                    Ok(Err(error)) => tracing::debug!(%remote, %error, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
-                }
-            });
+            let handshake =
+                Handshake { tcp, remote, ticket, evicted, admission: admission.clone() };
+            tokio::spawn(handshake.run(acceptor.clone(), tx.clone()));
         }
     });
     (tokio_stream::wrappers::ReceiverStream::new(rx), task)
+}
+
+/// An admitted connection on its way to an established TLS session.
+struct Handshake {
+    tcp: TcpStream,
+    remote: SocketAddr,
+    ticket: Ticket,
+    evicted: Evicted,
+    admission: Admission,
+}
+
+impl Handshake {
+    /// Completes the handshake within [`HANDSHAKE_TIMEOUT`] unless told to give way, then frees
+    /// its slot and hands the connection over.
+    async fn run(self, acceptor: TlsAcceptor, tx: mpsc::Sender<std::io::Result<TlsConn>>) {
+        let Handshake { tcp, remote, ticket, evicted, admission } = self;
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)) => outcome,
+            // A less crowded address needed the slot: the connection is closed.
+            _ = evicted => return,
+        };
+        drop(ticket);
+        match outcome {
+            Ok(Ok(stream)) => {
+                let client_cert = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.clone().into_owned());
+                let _ =
+                    tx.send(Ok(TlsConn { stream, peer: PeerInfo { remote, client_cert } })).await;
+            }
+            Ok(Err(error)) => tracing::debug!(%remote, %error, "TLS handshake failed"),
+            Err(_) => admission.count_timeout(),
+        }
+    }
+}
+
+/// Logs, in one line, the connections refused or ended since the last report, if any.
+fn report_pressure(admission: &Admission) {
+    let (counts, in_progress) = admission.take_counts();
+    if counts.is_empty() {
+        return;
+    }
+    if counts.refused_address_full + counts.refused_full + counts.evicted > 0 {
+        tracing::warn!(
+            refused_address_full = counts.refused_address_full,
+            refused_full = counts.refused_full,
+            evicted = counts.evicted,
+            timed_out = counts.timed_out,
+            in_progress,
+            "TLS handshakes refused under pressure"
+        );
+    } else {
+        tracing::info!(timed_out = counts.timed_out, in_progress, "TLS handshakes timed out");
+    }
 }
 
 #[cfg(test)]
