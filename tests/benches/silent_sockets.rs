@@ -15,25 +15,14 @@ use std::time::{Duration, Instant};
 use sesame_proto::v1::GetServerInfoRequest;
 use sesame_proto::v1::agent_service_client::AgentServiceClient;
 use sesame_tests::{Backend, TestServer, silent};
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 const TRIES: usize = 50;
 const SILENT: usize = 1_000;
 
 /// One new TLS channel and one `GetServerInfo` on it, as an agent starting up does.
 async fn connect_and_ask(server: &TestServer) -> Duration {
-    let credentials = server.read_credentials();
     let started = Instant::now();
-    let channel = Endpoint::from_shared(credentials.server)
-        .unwrap()
-        .tls_config(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(credentials.ca_certificate)),
-        )
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = server.anonymous_channel().await;
     AgentServiceClient::new(channel)
         .get_server_info(GetServerInfoRequest { agent_version: "0.1.0".into() })
         .await

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::Channel;
 
 use crate::TestServer;
 
@@ -74,17 +74,7 @@ fn status_code<T>(result: Result<tonic::Response<T>, tonic::Status>) -> tonic::C
 
 /// A TLS channel to the server trusting its CA, without any credential.
 async fn channel(server: &TestServer) -> Channel {
-    let credentials = server.read_credentials();
-    Endpoint::from_shared(credentials.server)
-        .unwrap()
-        .tls_config(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(credentials.ca_certificate)),
-        )
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+    server.anonymous_channel().await
 }
 
 /// The `tonic::Code` of a failed sesamectl run.

@@ -238,6 +238,20 @@ impl TestServer {
         Credentials::read(&self.credentials).expect("readable credentials")
     }
 
+    /// A TLS channel to the server trusting its CA, without any credential.
+    pub async fn anonymous_channel(&self) -> tonic::transport::Channel {
+        let credentials = self.read_credentials();
+        tonic::transport::Endpoint::from_shared(credentials.server)
+            .expect("the server's URL")
+            .tls_config(tonic::transport::ClientTlsConfig::new().ca_certificate(
+                tonic::transport::Certificate::from_pem(credentials.ca_certificate),
+            ))
+            .expect("a TLS configuration")
+            .connect()
+            .await
+            .expect("a connection to the test server")
+    }
+
     /// Runs `sesamectl ARGS` with the bootstrap credentials and returns what it printed.
     pub async fn sesamectl(&self, args: &[&str]) -> CtlResult {
         let credentials = self.credentials.display().to_string();
