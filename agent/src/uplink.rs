@@ -213,7 +213,10 @@ impl Agent {
         let response = self
             .client(&identity)
             .await?
-            .heartbeat(pb::HeartbeatRequest { agent_version: crate::VERSION.to_owned() })
+            .heartbeat(pb::HeartbeatRequest {
+                agent_version: crate::VERSION.to_owned(),
+                ..Default::default()
+            })
             .await?
             .into_inner();
         Ok(response)

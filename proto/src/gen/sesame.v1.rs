@@ -37,6 +37,207 @@ pub struct Mailbox {
     /// RFC 3339, UTC.
     #[prost(string, tag = "6")]
     pub created_at: ::prost::alloc::string::String,
+    /// The name to log on to OWA with when it asks for DOMAIN\user; empty to use the address.
+    #[prost(string, tag = "7")]
+    pub logon_name: ::prost::alloc::string::String,
+    /// When the mailbox's password was last changed and verified by an agent, RFC 3339 UTC; empty
+    /// if never.
+    #[prost(string, tag = "8")]
+    pub last_verified_change_at: ::prost::alloc::string::String,
+}
+/// The USB smart-card key (clé REAL) as the agent sees it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct KeyState {
+    #[prost(enumeration = "key_state::Presence", tag = "1")]
+    pub presence: i32,
+    /// Which device, when present: "VVVV:PPPP bus B port P" (at most 200 characters).
+    #[prost(string, tag = "2")]
+    pub device: ::prost::alloc::string::String,
+    /// Why the state is unknown (at most 500 characters).
+    #[prost(string, tag = "3")]
+    pub reason: ::prost::alloc::string::String,
+    /// When the agent last saw it change, RFC 3339 UTC (the agent's clock).
+    #[prost(string, tag = "4")]
+    pub since: ::prost::alloc::string::String,
+}
+/// Nested message and enum types in `KeyState`.
+pub mod key_state {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum Presence {
+        Unspecified = 0,
+        /// A REAL key is plugged in.
+        Present = 1,
+        /// No REAL key is plugged in.
+        Absent = 2,
+        /// The agent cannot tell (no USB access, say); `reason` says why.
+        Unknown = 3,
+    }
+    impl Presence {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Unspecified => "PRESENCE_UNSPECIFIED",
+                Self::Present => "PRESENCE_PRESENT",
+                Self::Absent => "PRESENCE_ABSENT",
+                Self::Unknown => "PRESENCE_UNKNOWN",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "PRESENCE_UNSPECIFIED" => Some(Self::Unspecified),
+                "PRESENCE_PRESENT" => Some(Self::Present),
+                "PRESENCE_ABSENT" => Some(Self::Absent),
+                "PRESENCE_UNKNOWN" => Some(Self::Unknown),
+                _ => None,
+            }
+        }
+    }
+}
+/// How the absence of the clé REAL was established before a change.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct KeyEvidence {
+    #[prost(enumeration = "key_evidence::Kind", tag = "1")]
+    pub kind: i32,
+    /// RFC 3339 UTC (the agent's clock).
+    #[prost(string, tag = "2")]
+    pub observed_at: ::prost::alloc::string::String,
+    /// For PERSON_CONFIRMED: why the agent could not see (at most 500 characters).
+    #[prost(string, tag = "3")]
+    pub detail: ::prost::alloc::string::String,
+}
+/// Nested message and enum types in `KeyEvidence`.
+pub mod key_evidence {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum Kind {
+        Unspecified = 0,
+        /// The agent saw no REAL key on the USB bus.
+        ObservedAbsent = 1,
+        /// The agent could not see the USB bus; the person confirmed they had unplugged the key.
+        PersonConfirmed = 2,
+    }
+    impl Kind {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Unspecified => "KIND_UNSPECIFIED",
+                Self::ObservedAbsent => "KIND_OBSERVED_ABSENT",
+                Self::PersonConfirmed => "KIND_PERSON_CONFIRMED",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "KIND_UNSPECIFIED" => Some(Self::Unspecified),
+                "KIND_OBSERVED_ABSENT" => Some(Self::ObservedAbsent),
+                "KIND_PERSON_CONFIRMED" => Some(Self::PersonConfirmed),
+                _ => None,
+            }
+        }
+    }
+}
+/// The agent's anonymous look at the office's OWA (no credential is sent).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct OwaReadiness {
+    /// The address looked at.
+    #[prost(string, tag = "1")]
+    pub owa_url: ::prost::alloc::string::String,
+    /// RFC 3339 UTC (the agent's clock).
+    #[prost(string, tag = "2")]
+    pub checked_at: ::prost::alloc::string::String,
+    /// The server answered over HTTPS.
+    #[prost(bool, tag = "3")]
+    pub reachable: bool,
+    /// Its certificate was valid for the host.
+    #[prost(bool, tag = "4")]
+    pub certificate_valid: bool,
+    /// It offers the forms-based logon page the agent drives.
+    #[prost(bool, tag = "5")]
+    pub forms_based: bool,
+    #[prost(enumeration = "owa_readiness::LogonFormat", tag = "6")]
+    pub logon_format: i32,
+    /// The language of its pages, e.g. "fr" (at most 20 characters).
+    #[prost(string, tag = "7")]
+    pub language: ::prost::alloc::string::String,
+    /// What went wrong, in plain words, when something did (at most 500 characters).
+    #[prost(string, tag = "8")]
+    pub problem: ::prost::alloc::string::String,
+}
+/// Nested message and enum types in `OwaReadiness`.
+pub mod owa_readiness {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum LogonFormat {
+        Unspecified = 0,
+        /// user@domain, the mailbox address.
+        Email = 1,
+        /// DOMAIN\user: the mailbox needs a logon name.
+        DomainUser = 2,
+        /// user name alone.
+        UserName = 3,
+    }
+    impl LogonFormat {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Unspecified => "LOGON_FORMAT_UNSPECIFIED",
+                Self::Email => "LOGON_FORMAT_EMAIL",
+                Self::DomainUser => "LOGON_FORMAT_DOMAIN_USER",
+                Self::UserName => "LOGON_FORMAT_USER_NAME",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "LOGON_FORMAT_UNSPECIFIED" => Some(Self::Unspecified),
+                "LOGON_FORMAT_EMAIL" => Some(Self::Email),
+                "LOGON_FORMAT_DOMAIN_USER" => Some(Self::DomainUser),
+                "LOGON_FORMAT_USER_NAME" => Some(Self::UserName),
+                _ => None,
+            }
+        }
+    }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct WhoAmIRequest {}
@@ -96,6 +297,10 @@ pub struct MailboxRow {
     pub address: ::prost::alloc::string::String,
     #[prost(string, tag = "3")]
     pub display_name: ::prost::alloc::string::String,
+    /// Optional DOMAIN\user to log on to OWA with (see SetMailboxLogon); empty leaves the
+    /// mailbox's logon name as it is.
+    #[prost(string, tag = "4")]
+    pub logon_name: ::prost::alloc::string::String,
 }
 /// One chunk of an import stream. All chunks together form one import.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -230,6 +435,9 @@ pub struct Workstation {
     pub last_seen_at: ::prost::alloc::string::String,
     #[prost(string, tag = "11")]
     pub enrolled_at: ::prost::alloc::string::String,
+    /// The clé REAL at the last check-in; absent before the first.
+    #[prost(message, optional, tag = "12")]
+    pub key: ::core::option::Option<KeyState>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListWorkstationsRequest {
@@ -332,7 +540,9 @@ pub struct RotationInfo {
     pub office: ::prost::alloc::string::String,
     #[prost(string, tag = "4")]
     pub display_name: ::prost::alloc::string::String,
-    /// "issued", "delivered", "completed", "failed", "cancelled" or "expired".
+    /// "issued", "delivered", "completed", "failed", "cancelled" or "expired". A rotation is
+    /// completed when an agent reports the new password verified: its provisional password is
+    /// destroyed then.
     #[prost(string, tag = "5")]
     pub status: ::prost::alloc::string::String,
     #[prost(string, tag = "6")]
@@ -347,6 +557,24 @@ pub struct RotationInfo {
     pub delivered_at: ::prost::alloc::string::String,
     #[prost(string, tag = "10")]
     pub closed_at: ::prost::alloc::string::String,
+    /// "provisional" or "periodic".
+    #[prost(string, tag = "11")]
+    pub kind: ::prost::alloc::string::String,
+    /// The last step an agent reported ("pending", "started", "changed", "verified", "completed",
+    /// "failed"); empty if none.
+    #[prost(string, tag = "12")]
+    pub last_step: ::prost::alloc::string::String,
+    /// RFC 3339 UTC, as the server received it; empty if none.
+    #[prost(string, tag = "13")]
+    pub last_step_at: ::prost::alloc::string::String,
+    /// The workstation that reported it.
+    #[prost(string, tag = "14")]
+    pub workstation_id: ::prost::alloc::string::String,
+    /// For a failed rotation: "key_present", "new_password_refused", "current_password_refused",
+    /// "owa_unreachable", "owa_untrusted", "owa_unexpected", "logon_name_missing", "needs_human",
+    /// "local_storage", "cancelled".
+    #[prost(string, tag = "15")]
+    pub failure: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct IssueProvisionalRequest {
@@ -510,6 +738,149 @@ pub struct VerifyAuditResponse {
     /// What is wrong with it.
     #[prost(string, tag = "4")]
     pub problem: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetOwaUrlRequest {
+    /// Optional CRPCEN.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetOwaUrlResponse {
+    #[prost(string, tag = "1")]
+    pub global_url: ::prost::alloc::string::String,
+    /// The office's override; empty when it has none or no office was asked.
+    #[prost(string, tag = "2")]
+    pub office_url: ::prost::alloc::string::String,
+    /// What the office's agents get: office_url if set, else global_url.
+    #[prost(string, tag = "3")]
+    pub effective_url: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetOwaUrlRequest {
+    /// Empty for the global setting.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    /// Empty removes the office's override (the global setting cannot be emptied).
+    #[prost(string, tag = "2")]
+    pub url: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetOwaUrlResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetMailboxLogonRequest {
+    #[prost(string, tag = "1")]
+    pub mailbox: ::prost::alloc::string::String,
+    /// DOMAIN\user, or empty to clear.
+    #[prost(string, tag = "2")]
+    pub logon_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetMailboxLogonResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetMailboxRequest {
+    #[prost(string, tag = "1")]
+    pub mailbox: ::prost::alloc::string::String,
+}
+/// One step an agent reported.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RotationEvent {
+    #[prost(string, tag = "1")]
+    pub rotation_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub report_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub workstation_id: ::prost::alloc::string::String,
+    /// As in RotationInfo.last_step.
+    #[prost(string, tag = "4")]
+    pub step: ::prost::alloc::string::String,
+    /// As in RotationInfo.failure; empty unless failed.
+    #[prost(string, tag = "5")]
+    pub failure: ::prost::alloc::string::String,
+    /// RFC 3339 UTC: as the agent saw it, and as the server received it.
+    #[prost(string, tag = "6")]
+    pub occurred_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "7")]
+    pub received_at: ::prost::alloc::string::String,
+    /// Present on "started".
+    #[prost(message, optional, tag = "8")]
+    pub key_evidence: ::core::option::Option<KeyEvidence>,
+    #[prost(string, tag = "9")]
+    pub detail: ::prost::alloc::string::String,
+}
+/// The proof of a mailbox's last password change.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct VerifiedChange {
+    #[prost(string, tag = "1")]
+    pub rotation_id: ::prost::alloc::string::String,
+    /// "provisional" or "periodic".
+    #[prost(string, tag = "2")]
+    pub kind: ::prost::alloc::string::String,
+    /// RFC 3339 UTC, when the server recorded the verification.
+    #[prost(string, tag = "3")]
+    pub verified_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub workstation_id: ::prost::alloc::string::String,
+    /// How the key's absence was established before the change.
+    #[prost(message, optional, tag = "5")]
+    pub key_evidence: ::core::option::Option<KeyEvidence>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetMailboxResponse {
+    #[prost(message, optional, tag = "1")]
+    pub mailbox: ::core::option::Option<Mailbox>,
+    /// Newest first.
+    #[prost(message, repeated, tag = "2")]
+    pub rotations: ::prost::alloc::vec::Vec<RotationInfo>,
+    /// The reported steps of those rotations, oldest first.
+    #[prost(message, repeated, tag = "3")]
+    pub events: ::prost::alloc::vec::Vec<RotationEvent>,
+    /// Absent if the mailbox never had a verified change.
+    #[prost(message, optional, tag = "4")]
+    pub last_verified_change: ::core::option::Option<VerifiedChange>,
+    /// Workstations the mailbox is assigned to.
+    #[prost(string, repeated, tag = "5")]
+    pub workstation_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetOfficeReadinessRequest {
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct WorkstationReadiness {
+    #[prost(string, tag = "1")]
+    pub workstation_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub hostname: ::prost::alloc::string::String,
+    /// RFC 3339 UTC; empty if it never checked in.
+    #[prost(string, tag = "3")]
+    pub last_seen_at: ::prost::alloc::string::String,
+    /// The agent's last look at OWA; absent if it has not made one.
+    #[prost(message, optional, tag = "4")]
+    pub owa: ::core::option::Option<OwaReadiness>,
+    #[prost(message, optional, tag = "5")]
+    pub key: ::core::option::Option<KeyState>,
+    /// True when nothing below stands in the way.
+    #[prost(bool, tag = "6")]
+    pub ready: bool,
+    /// What stands in the way, in plain words (e.g. "OWA unreachable", "mailbox x@y needs a logon
+    /// name: OWA asks for DOMAIN\user").
+    #[prost(string, repeated, tag = "7")]
+    pub blockers: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Mailboxes assigned to it.
+    #[prost(string, repeated, tag = "8")]
+    pub mailboxes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetOfficeReadinessResponse {
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    /// The address the office's agents are told to use.
+    #[prost(string, tag = "2")]
+    pub owa_url: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "3")]
+    pub workstations: ::prost::alloc::vec::Vec<WorkstationReadiness>,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -1312,6 +1683,147 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "VerifyAudit"));
             self.inner.unary(req, path, codec).await
         }
+        /// The OWA address agents use: the global setting (default
+        /// https://mail.authentic-connect.fr/owa) and, with an office, that office's override and the
+        /// address its agents get. Callable by: a global administrator and an auditor (every office), an
+        /// office administrator (its offices; the global setting without an office). NOT_FOUND if the
+        /// office does not exist.
+        pub async fn get_owa_url(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetOwaUrlRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetOwaUrlResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/GetOwaUrl",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "GetOwaUrl"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Sets the global OWA address, or an office's override (an empty url removes the override).
+        /// The address must be https:// with a host, at most 2,048 characters, without user information,
+        /// query or fragment: INVALID_ARGUMENT otherwise. Agents get it at their next check-in. Callable
+        /// by: a global administrator (global setting and any office), an office administrator (its
+        /// offices' overrides). NOT_FOUND if the office does not exist.
+        pub async fn set_owa_url(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetOwaUrlRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetOwaUrlResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/SetOwaUrl",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "SetOwaUrl"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Sets (or, when empty, clears) the name a mailbox logs on to OWA with, for servers asking for
+        /// DOMAIN\user. INVALID_ARGUMENT unless it is DOMAIN\user (letters, digits, '.', '-', '\_'; at
+        /// most 15 characters of domain and 20 of user). Callable by: a global administrator, an office
+        /// administrator of the mailbox's office. NOT_FOUND if the mailbox does not exist.
+        pub async fn set_mailbox_logon(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetMailboxLogonRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetMailboxLogonResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/SetMailboxLogon",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "SetMailboxLogon"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// One mailbox: its rotations (newest first) with the steps its agents reported, and its last
+        /// verified change with the evidence. Callable by: a global administrator and an auditor, an
+        /// office administrator of the mailbox's office. NOT_FOUND if the mailbox does not exist.
+        pub async fn get_mailbox(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetMailboxRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetMailboxResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/GetMailbox",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "GetMailbox"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Whether a rotation can succeed on each of an office's workstations, from the agents' last
+        /// anonymous look at OWA, before any provisional password is issued. Callable by: a global
+        /// administrator and an auditor, an office administrator of the office. NOT_FOUND if the office
+        /// does not exist.
+        pub async fn get_office_readiness(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetOfficeReadinessRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetOfficeReadinessResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/GetOfficeReadiness",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "GetOfficeReadiness"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1567,6 +2079,62 @@ pub mod admin_service_server {
             request: tonic::Request<super::VerifyAuditRequest>,
         ) -> std::result::Result<
             tonic::Response<super::VerifyAuditResponse>,
+            tonic::Status,
+        >;
+        /// The OWA address agents use: the global setting (default
+        /// https://mail.authentic-connect.fr/owa) and, with an office, that office's override and the
+        /// address its agents get. Callable by: a global administrator and an auditor (every office), an
+        /// office administrator (its offices; the global setting without an office). NOT_FOUND if the
+        /// office does not exist.
+        async fn get_owa_url(
+            &self,
+            request: tonic::Request<super::GetOwaUrlRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetOwaUrlResponse>,
+            tonic::Status,
+        >;
+        /// Sets the global OWA address, or an office's override (an empty url removes the override).
+        /// The address must be https:// with a host, at most 2,048 characters, without user information,
+        /// query or fragment: INVALID_ARGUMENT otherwise. Agents get it at their next check-in. Callable
+        /// by: a global administrator (global setting and any office), an office administrator (its
+        /// offices' overrides). NOT_FOUND if the office does not exist.
+        async fn set_owa_url(
+            &self,
+            request: tonic::Request<super::SetOwaUrlRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetOwaUrlResponse>,
+            tonic::Status,
+        >;
+        /// Sets (or, when empty, clears) the name a mailbox logs on to OWA with, for servers asking for
+        /// DOMAIN\user. INVALID_ARGUMENT unless it is DOMAIN\user (letters, digits, '.', '-', '\_'; at
+        /// most 15 characters of domain and 20 of user). Callable by: a global administrator, an office
+        /// administrator of the mailbox's office. NOT_FOUND if the mailbox does not exist.
+        async fn set_mailbox_logon(
+            &self,
+            request: tonic::Request<super::SetMailboxLogonRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetMailboxLogonResponse>,
+            tonic::Status,
+        >;
+        /// One mailbox: its rotations (newest first) with the steps its agents reported, and its last
+        /// verified change with the evidence. Callable by: a global administrator and an auditor, an
+        /// office administrator of the mailbox's office. NOT_FOUND if the mailbox does not exist.
+        async fn get_mailbox(
+            &self,
+            request: tonic::Request<super::GetMailboxRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetMailboxResponse>,
+            tonic::Status,
+        >;
+        /// Whether a rotation can succeed on each of an office's workstations, from the agents' last
+        /// anonymous look at OWA, before any provisional password is issued. Callable by: a global
+        /// administrator and an auditor, an office administrator of the office. NOT_FOUND if the office
+        /// does not exist.
+        async fn get_office_readiness(
+            &self,
+            request: tonic::Request<super::GetOfficeReadinessRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetOfficeReadinessResponse>,
             tonic::Status,
         >;
     }
@@ -2795,6 +3363,233 @@ pub mod admin_service_server {
                     };
                     Box::pin(fut)
                 }
+                "/sesame.v1.AdminService/GetOwaUrl" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetOwaUrlSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::GetOwaUrlRequest>
+                    for GetOwaUrlSvc<T> {
+                        type Response = super::GetOwaUrlResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetOwaUrlRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::get_owa_url(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetOwaUrlSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/SetOwaUrl" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetOwaUrlSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::SetOwaUrlRequest>
+                    for SetOwaUrlSvc<T> {
+                        type Response = super::SetOwaUrlResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetOwaUrlRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::set_owa_url(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetOwaUrlSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/SetMailboxLogon" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetMailboxLogonSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::SetMailboxLogonRequest>
+                    for SetMailboxLogonSvc<T> {
+                        type Response = super::SetMailboxLogonResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetMailboxLogonRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::set_mailbox_logon(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetMailboxLogonSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/GetMailbox" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetMailboxSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::GetMailboxRequest>
+                    for GetMailboxSvc<T> {
+                        type Response = super::GetMailboxResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetMailboxRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::get_mailbox(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetMailboxSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/GetOfficeReadiness" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetOfficeReadinessSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::GetOfficeReadinessRequest>
+                    for GetOfficeReadinessSvc<T> {
+                        type Response = super::GetOfficeReadinessResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetOfficeReadinessRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::get_office_readiness(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetOfficeReadinessSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
                 _ => {
                     Box::pin(async move {
                         let mut response = http::Response::new(
@@ -2916,10 +3711,19 @@ pub struct RecoverRequest {
     #[prost(bytes = "vec", tag = "3")]
     pub signature: ::prost::alloc::vec::Vec<u8>,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HeartbeatRequest {
     #[prost(string, tag = "1")]
     pub agent_version: ::prost::alloc::string::String,
+    /// The clé REAL as the agent sees it now. Absent from agents older than this field.
+    #[prost(message, optional, tag = "2")]
+    pub key: ::core::option::Option<KeyState>,
+    /// Where each rotation the agent holds stands (at most 100).
+    #[prost(message, repeated, tag = "3")]
+    pub rotations: ::prost::alloc::vec::Vec<RotationProgress>,
+    /// The agent's last anonymous look at the office's OWA, when it made one.
+    #[prost(message, optional, tag = "4")]
+    pub readiness: ::core::option::Option<OwaReadiness>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct HeartbeatResponse {
@@ -2930,6 +3734,117 @@ pub struct HeartbeatResponse {
     /// The server's time, RFC 3339 UTC: agents compare it with their own clock.
     #[prost(string, tag = "3")]
     pub server_time: ::prost::alloc::string::String,
+    /// Seconds until the next check-in (the agent adds jitter); 60 unless configured.
+    #[prost(uint32, tag = "4")]
+    pub check_in_interval_seconds: u32,
+    /// The OWA address for this workstation's office, e.g. <https://mail.authentic-connect.fr/owa:> the
+    /// office's override when it has one, else the global setting. Only the server decides it.
+    #[prost(string, tag = "5")]
+    pub owa_url: ::prost::alloc::string::String,
+}
+/// Where one rotation stands on the workstation.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RotationProgress {
+    #[prost(string, tag = "1")]
+    pub rotation_id: ::prost::alloc::string::String,
+    #[prost(enumeration = "RotationStep", tag = "2")]
+    pub step: i32,
+    /// Set when step is FAILED.
+    #[prost(enumeration = "FailureReason", tag = "3")]
+    pub failure: i32,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ReportStepsRequest {
+    /// In the order they happened (1 to 100).
+    #[prost(message, repeated, tag = "1")]
+    pub reports: ::prost::alloc::vec::Vec<StepReport>,
+}
+/// One thing that happened in a rotation. Carries no password.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct StepReport {
+    /// Chosen by the agent, unique (a UUID, at most 64 characters): the idempotency key.
+    #[prost(string, tag = "1")]
+    pub report_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub rotation_id: ::prost::alloc::string::String,
+    /// The step reached.
+    #[prost(enumeration = "RotationStep", tag = "3")]
+    pub step: i32,
+    /// When, RFC 3339 UTC (the agent's clock).
+    #[prost(string, tag = "4")]
+    pub occurred_at: ::prost::alloc::string::String,
+    /// Set when step is FAILED.
+    #[prost(enumeration = "FailureReason", tag = "5")]
+    pub failure: i32,
+    /// Set on STARTED: how the key's absence was established.
+    #[prost(message, optional, tag = "6")]
+    pub key_evidence: ::core::option::Option<KeyEvidence>,
+    /// Plain words for an administrator (at most 500 characters); never a password.
+    #[prost(string, tag = "7")]
+    pub detail: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ReportStepsResponse {
+    /// One per report, in the request's order.
+    #[prost(message, repeated, tag = "1")]
+    pub results: ::prost::alloc::vec::Vec<ReportResult>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ReportResult {
+    #[prost(string, tag = "1")]
+    pub report_id: ::prost::alloc::string::String,
+    #[prost(enumeration = "report_result::Outcome", tag = "2")]
+    pub outcome: i32,
+    #[prost(string, tag = "3")]
+    pub reason: ::prost::alloc::string::String,
+}
+/// Nested message and enum types in `ReportResult`.
+pub mod report_result {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum Outcome {
+        Unspecified = 0,
+        /// Recorded now.
+        Recorded = 1,
+        /// Recorded before (same report id): nothing changed.
+        Duplicate = 2,
+        /// Will never be accepted; `reason` says why. The agent drops it.
+        Rejected = 3,
+    }
+    impl Outcome {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Unspecified => "OUTCOME_UNSPECIFIED",
+                Self::Recorded => "OUTCOME_RECORDED",
+                Self::Duplicate => "OUTCOME_DUPLICATE",
+                Self::Rejected => "OUTCOME_REJECTED",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "OUTCOME_UNSPECIFIED" => Some(Self::Unspecified),
+                "OUTCOME_RECORDED" => Some(Self::Recorded),
+                "OUTCOME_DUPLICATE" => Some(Self::Duplicate),
+                "OUTCOME_REJECTED" => Some(Self::Rejected),
+                _ => None,
+            }
+        }
+    }
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPendingRotationsRequest {}
@@ -2949,6 +3864,57 @@ pub struct PendingRotation {
     /// The rules the personal password must follow.
     #[prost(message, optional, tag = "6")]
     pub policy: ::core::option::Option<AgentPasswordPolicy>,
+    #[prost(enumeration = "pending_rotation::Kind", tag = "7")]
+    pub kind: i32,
+    /// The name to log on with when OWA asks for DOMAIN\user; empty to use the mailbox address.
+    #[prost(string, tag = "8")]
+    pub logon_name: ::prost::alloc::string::String,
+}
+/// Nested message and enum types in `PendingRotation`.
+pub mod pending_rotation {
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum Kind {
+        Unspecified = 0,
+        /// After a provisional password: the person types it from the letter; provisional_password
+        /// holds it so the agent can check the typing before anything goes to OWA.
+        Provisional = 1,
+        /// The rotation period came due: the person types their current password, which Sesame never
+        /// holds; provisional_password is empty.
+        Periodic = 2,
+    }
+    impl Kind {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Unspecified => "KIND_UNSPECIFIED",
+                Self::Provisional => "KIND_PROVISIONAL",
+                Self::Periodic => "KIND_PERIODIC",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "KIND_UNSPECIFIED" => Some(Self::Unspecified),
+                "KIND_PROVISIONAL" => Some(Self::Provisional),
+                "KIND_PERIODIC" => Some(Self::Periodic),
+                _ => None,
+            }
+        }
+    }
 }
 /// The password rules, as the agent checks them before trying a change.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -2968,6 +3934,122 @@ pub struct AgentPasswordPolicy {
 pub struct GetPendingRotationsResponse {
     #[prost(message, repeated, tag = "1")]
     pub rotations: ::prost::alloc::vec::Vec<PendingRotation>,
+}
+/// The steps of a rotation on the workstation, in order. A rotation goes STARTED, CHANGED,
+/// VERIFIED, COMPLETED, and may end FAILED from any step before VERIFIED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum RotationStep {
+    Unspecified = 0,
+    /// The agent holds the rotation; the person has not started it.
+    Pending = 1,
+    /// The person started: the key is out (with its evidence) and the new password passed the local
+    /// checks; the change is about to be sent to OWA.
+    Started = 2,
+    /// OWA accepted the change.
+    Changed = 3,
+    /// A logon with the new password succeeded: the change is proven.
+    Verified = 4,
+    /// The person re-entered the password in Outlook and plugged the key back in.
+    Completed = 5,
+    /// The rotation stopped; `failure` says why.
+    Failed = 6,
+}
+impl RotationStep {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "ROTATION_STEP_UNSPECIFIED",
+            Self::Pending => "ROTATION_STEP_PENDING",
+            Self::Started => "ROTATION_STEP_STARTED",
+            Self::Changed => "ROTATION_STEP_CHANGED",
+            Self::Verified => "ROTATION_STEP_VERIFIED",
+            Self::Completed => "ROTATION_STEP_COMPLETED",
+            Self::Failed => "ROTATION_STEP_FAILED",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "ROTATION_STEP_UNSPECIFIED" => Some(Self::Unspecified),
+            "ROTATION_STEP_PENDING" => Some(Self::Pending),
+            "ROTATION_STEP_STARTED" => Some(Self::Started),
+            "ROTATION_STEP_CHANGED" => Some(Self::Changed),
+            "ROTATION_STEP_VERIFIED" => Some(Self::Verified),
+            "ROTATION_STEP_COMPLETED" => Some(Self::Completed),
+            "ROTATION_STEP_FAILED" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+/// Why a rotation failed (or could not go on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum FailureReason {
+    Unspecified = 0,
+    /// The clé REAL was plugged in.
+    KeyPresent = 1,
+    /// OWA refused the new password (history, complexity, minimum age).
+    NewPasswordRefused = 2,
+    /// The current (or provisional) password was refused by OWA.
+    CurrentPasswordRefused = 3,
+    /// OWA could not be reached.
+    OwaUnreachable = 4,
+    /// OWA's certificate or host was not the configured one.
+    OwaUntrusted = 5,
+    /// OWA behaved in a way the agent does not know (not forms-based, an unknown page).
+    OwaUnexpected = 6,
+    /// OWA wants DOMAIN\user and the mailbox has no logon name.
+    LogonNameMissing = 7,
+    /// The outcome cannot be known without a person (after a crash, say).
+    NeedsHuman = 8,
+    /// The agent could not write its journal, so it did not try.
+    LocalStorage = 9,
+    /// The person gave up, or the rotation was cancelled.
+    Cancelled = 10,
+}
+impl FailureReason {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "FAILURE_REASON_UNSPECIFIED",
+            Self::KeyPresent => "FAILURE_REASON_KEY_PRESENT",
+            Self::NewPasswordRefused => "FAILURE_REASON_NEW_PASSWORD_REFUSED",
+            Self::CurrentPasswordRefused => "FAILURE_REASON_CURRENT_PASSWORD_REFUSED",
+            Self::OwaUnreachable => "FAILURE_REASON_OWA_UNREACHABLE",
+            Self::OwaUntrusted => "FAILURE_REASON_OWA_UNTRUSTED",
+            Self::OwaUnexpected => "FAILURE_REASON_OWA_UNEXPECTED",
+            Self::LogonNameMissing => "FAILURE_REASON_LOGON_NAME_MISSING",
+            Self::NeedsHuman => "FAILURE_REASON_NEEDS_HUMAN",
+            Self::LocalStorage => "FAILURE_REASON_LOCAL_STORAGE",
+            Self::Cancelled => "FAILURE_REASON_CANCELLED",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "FAILURE_REASON_UNSPECIFIED" => Some(Self::Unspecified),
+            "FAILURE_REASON_KEY_PRESENT" => Some(Self::KeyPresent),
+            "FAILURE_REASON_NEW_PASSWORD_REFUSED" => Some(Self::NewPasswordRefused),
+            "FAILURE_REASON_CURRENT_PASSWORD_REFUSED" => {
+                Some(Self::CurrentPasswordRefused)
+            }
+            "FAILURE_REASON_OWA_UNREACHABLE" => Some(Self::OwaUnreachable),
+            "FAILURE_REASON_OWA_UNTRUSTED" => Some(Self::OwaUntrusted),
+            "FAILURE_REASON_OWA_UNEXPECTED" => Some(Self::OwaUnexpected),
+            "FAILURE_REASON_LOGON_NAME_MISSING" => Some(Self::LogonNameMissing),
+            "FAILURE_REASON_NEEDS_HUMAN" => Some(Self::NeedsHuman),
+            "FAILURE_REASON_LOCAL_STORAGE" => Some(Self::LocalStorage),
+            "FAILURE_REASON_CANCELLED" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
 }
 /// Generated client implementations.
 pub mod agent_service_client {
@@ -3202,9 +4284,12 @@ pub mod agent_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AgentService", "Recover"));
             self.inner.unary(req, path, codec).await
         }
-        /// Tells the server the agent is alive. Callable by: an enrolled agent (mutual TLS). A Heartbeat
-        /// with the current certificate confirms it (see Renew). An agent_version that is not valid text
-        /// leaves the recorded one.
+        /// The agent's check-in: tells the server the agent is alive, the state of the clé REAL, where each
+        /// of its rotations stands and what it saw of the office's OWA; the answer carries the interval to
+        /// the next check-in and the OWA address to use. Callable by: an enrolled agent (mutual TLS). A
+        /// Heartbeat with the current certificate confirms it (see Renew). An agent_version that is not
+        /// valid text leaves the recorded one. INVALID_ARGUMENT when a field is out of bounds (a text over
+        /// its length, more than 100 rotations), naming the field; nothing is recorded then.
         pub async fn heartbeat(
             &mut self,
             request: impl tonic::IntoRequest<super::HeartbeatRequest>,
@@ -3229,8 +4314,42 @@ pub mod agent_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AgentService", "Heartbeat"));
             self.inner.unary(req, path, codec).await
         }
-        /// The open rotations of the mailboxes assigned to the calling workstation, with their provisional
-        /// passwords; each delivery is audited before anything is returned. Callable by: an enrolled agent
+        /// Records what happened in the agent's rotations, in the order the agent saw it. Callable by: an
+        /// enrolled agent (mutual TLS), for rotations of mailboxes assigned to it. Each report carries an
+        /// id chosen by the agent: a report already recorded is answered DUPLICATE and changes nothing, so
+        /// an agent may resend after a lost answer. A report the server can never accept (a rotation
+        /// unknown, not this workstation's, already closed, a step that cannot follow the recorded one)
+        /// is answered REJECTED with the reason, and the agent drops it. INVALID_ARGUMENT for a malformed
+        /// request (no report, more than 100, a field out of bounds), naming the field; nothing is
+        /// recorded then.
+        pub async fn report_steps(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ReportStepsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ReportStepsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AgentService/ReportSteps",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AgentService", "ReportSteps"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// The open rotations of the mailboxes assigned to the calling workstation: those with a
+        /// provisional password (included, so the agent can check the person's typing; each delivery is
+        /// audited before anything is returned), and a periodic rotation for each assigned mailbox whose
+        /// last verified change is older than the rotation period (opened by this call when it comes due). Callable by: an enrolled agent
         /// (mutual TLS); it only ever receives its own office's mailboxes assigned to it.
         pub async fn get_pending_rotations(
             &mut self,
@@ -3328,9 +4447,12 @@ pub mod agent_service_server {
             tonic::Response<super::CertificateResponse>,
             tonic::Status,
         >;
-        /// Tells the server the agent is alive. Callable by: an enrolled agent (mutual TLS). A Heartbeat
-        /// with the current certificate confirms it (see Renew). An agent_version that is not valid text
-        /// leaves the recorded one.
+        /// The agent's check-in: tells the server the agent is alive, the state of the clé REAL, where each
+        /// of its rotations stands and what it saw of the office's OWA; the answer carries the interval to
+        /// the next check-in and the OWA address to use. Callable by: an enrolled agent (mutual TLS). A
+        /// Heartbeat with the current certificate confirms it (see Renew). An agent_version that is not
+        /// valid text leaves the recorded one. INVALID_ARGUMENT when a field is out of bounds (a text over
+        /// its length, more than 100 rotations), naming the field; nothing is recorded then.
         async fn heartbeat(
             &self,
             request: tonic::Request<super::HeartbeatRequest>,
@@ -3338,8 +4460,25 @@ pub mod agent_service_server {
             tonic::Response<super::HeartbeatResponse>,
             tonic::Status,
         >;
-        /// The open rotations of the mailboxes assigned to the calling workstation, with their provisional
-        /// passwords; each delivery is audited before anything is returned. Callable by: an enrolled agent
+        /// Records what happened in the agent's rotations, in the order the agent saw it. Callable by: an
+        /// enrolled agent (mutual TLS), for rotations of mailboxes assigned to it. Each report carries an
+        /// id chosen by the agent: a report already recorded is answered DUPLICATE and changes nothing, so
+        /// an agent may resend after a lost answer. A report the server can never accept (a rotation
+        /// unknown, not this workstation's, already closed, a step that cannot follow the recorded one)
+        /// is answered REJECTED with the reason, and the agent drops it. INVALID_ARGUMENT for a malformed
+        /// request (no report, more than 100, a field out of bounds), naming the field; nothing is
+        /// recorded then.
+        async fn report_steps(
+            &self,
+            request: tonic::Request<super::ReportStepsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ReportStepsResponse>,
+            tonic::Status,
+        >;
+        /// The open rotations of the mailboxes assigned to the calling workstation: those with a
+        /// provisional password (included, so the agent can check the person's typing; each delivery is
+        /// audited before anything is returned), and a periodic rotation for each assigned mailbox whose
+        /// last verified change is older than the rotation period (opened by this call when it comes due). Callable by: an enrolled agent
         /// (mutual TLS); it only ever receives its own office's mailboxes assigned to it.
         async fn get_pending_rotations(
             &self,
@@ -3680,6 +4819,51 @@ pub mod agent_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = HeartbeatSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AgentService/ReportSteps" => {
+                    #[allow(non_camel_case_types)]
+                    struct ReportStepsSvc<T: AgentService>(pub Arc<T>);
+                    impl<
+                        T: AgentService,
+                    > tonic::server::UnaryService<super::ReportStepsRequest>
+                    for ReportStepsSvc<T> {
+                        type Response = super::ReportStepsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ReportStepsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AgentService>::report_steps(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ReportStepsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -134,6 +134,7 @@ pub fn parse_mailbox_csv(text: &str) -> Result<MailboxCsv, CsvError> {
             line,
             address: record[0].to_owned(),
             display_name: record[1].to_owned(),
+            ..Default::default()
         });
     }
     if rows.is_empty() {

@@ -159,6 +159,8 @@ impl AgentService for AgentApi {
             workstation_id: agent.workstation.id,
             office: agent.workstation.office.to_string(),
             server_time: rfc3339(now),
+            check_in_interval_seconds: 60,
+            owa_url: "https://mail.authentic-connect.fr/owa".to_owned(),
         }))
     }
 
@@ -179,8 +181,18 @@ impl AgentService for AgentApi {
                 provisional_password: password.expose_secret().to_owned(),
                 expires_at: rfc3339(rotation.expires_at),
                 policy: Some(policy),
+                kind: pb::pending_rotation::Kind::Provisional.into(),
+                logon_name: String::new(),
             })
             .collect();
         Ok(Response::new(pb::GetPendingRotationsResponse { rotations }))
+    }
+
+    async fn report_steps(
+        &self,
+        request: Request<pb::ReportStepsRequest>,
+    ) -> Result<Response<pb::ReportStepsResponse>, Status> {
+        self.authenticate(&request).await?;
+        Err(Status::unimplemented("not implemented yet"))
     }
 }

@@ -64,6 +64,7 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 line: 2,
                 address: "a.b@75001.mailnot.fr".into(),
                 display_name: "A B".into(),
+                ..Default::default()
             }];
             code(
                 client
@@ -295,6 +296,7 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         line: 2,
         address: "a.b@01234.mailnot.fr".into(),
         display_name: "A B".into(),
+        ..Default::default()
     }];
     office_admin
         .import_mailboxes(tokio_stream::iter(vec![pb::ImportMailboxesRequest {

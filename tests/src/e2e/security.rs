@@ -36,6 +36,7 @@ async fn call_every_rpc(
             line: 2,
             address: "a.b@01234.mailnot.fr".into(),
             display_name: "A B".into(),
+            ..Default::default()
         }],
         dry_run: false,
     }]);

@@ -58,14 +58,24 @@ fn bad_import(
     g: &str,
     absurd: bool,
 ) -> tokio_stream::Iter<std::vec::IntoIter<pb::ImportMailboxesRequest>> {
-    let row = |line| pb::MailboxRow { line, address: g.to_owned(), display_name: g.to_owned() };
+    let row = |line| pb::MailboxRow {
+        line,
+        address: g.to_owned(),
+        display_name: g.to_owned(),
+        logon_name: g.to_owned(),
+    };
     let line = if absurd { u64::MAX } else { 0 };
     tokio_stream::iter(vec![
         pb::ImportMailboxesRequest { rows: vec![row(line), row(line)], dry_run: absurd },
         pb::ImportMailboxesRequest { rows: vec![row(1)], dry_run: !absurd },
         pb::ImportMailboxesRequest {
             rows: vec![
-                pb::MailboxRow { line: 1, address: "\0".into(), display_name: "@".into() };
+                pb::MailboxRow {
+                    line: 1,
+                    address: "\0".into(),
+                    display_name: "@".into(),
+                    ..Default::default()
+                };
                 1_000
             ],
             dry_run: false,
@@ -192,6 +202,21 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
                 .await,
         ),
         "VerifyAudit" => status_code(client.verify_audit(pb::VerifyAuditRequest {}).await),
+        "GetOwaUrl" => status_code(client.get_owa_url(pb::GetOwaUrlRequest { office: s() }).await),
+        "SetOwaUrl" => {
+            status_code(client.set_owa_url(pb::SetOwaUrlRequest { office: s(), url: s() }).await)
+        }
+        "SetMailboxLogon" => status_code(
+            client
+                .set_mailbox_logon(pb::SetMailboxLogonRequest { mailbox: s(), logon_name: s() })
+                .await,
+        ),
+        "GetMailbox" => {
+            status_code(client.get_mailbox(pb::GetMailboxRequest { mailbox: s() }).await)
+        }
+        "GetOfficeReadiness" => status_code(
+            client.get_office_readiness(pb::GetOfficeReadinessRequest { office: s() }).await,
+        ),
         other => panic!(
             "AdminService.{other} is missing from the authentication test: add it with garbage fields"
         ),
@@ -242,11 +267,30 @@ async fn call_agent(client: &mut AgentServiceClient<Channel>, rpc: &str, g: &str
     match rpc {
         "Renew" => status_code(client.renew(pb::RenewRequest {}).await),
         "Heartbeat" => status_code(
-            client.heartbeat(pb::HeartbeatRequest { agent_version: g.to_owned() }).await,
+            client
+                .heartbeat(pb::HeartbeatRequest {
+                    agent_version: g.to_owned(),
+                    ..Default::default()
+                })
+                .await,
         ),
         "GetPendingRotations" => {
             status_code(client.get_pending_rotations(pb::GetPendingRotationsRequest {}).await)
         }
+        "ReportSteps" => status_code(
+            client
+                .report_steps(pb::ReportStepsRequest {
+                    reports: vec![pb::StepReport {
+                        report_id: g.to_owned(),
+                        rotation_id: g.to_owned(),
+                        step: 99,
+                        occurred_at: g.to_owned(),
+                        detail: g.to_owned(),
+                        ..Default::default()
+                    }],
+                })
+                .await,
+        ),
         other => panic!(
             "AgentService.{other} is missing from the authentication test: add it with garbage \
              fields, or to WITHOUT_CERTIFICATE if anyone may call it"

@@ -108,5 +108,6 @@ fn mailbox_to_pb(mailbox: Mailbox) -> pb::Mailbox {
         address: mailbox.address.to_string(),
         display_name: mailbox.display_name,
         created_at: rfc3339(mailbox.created_at),
+        ..Default::default()
     }
 }

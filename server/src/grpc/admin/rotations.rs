@@ -142,6 +142,8 @@ fn rotation_to_pb(r: Rotation) -> pb::RotationInfo {
         expires_at: rfc3339(r.expires_at),
         delivered_at: r.delivered_at.map(rfc3339).unwrap_or_default(),
         closed_at: r.closed_at.map(rfc3339).unwrap_or_default(),
+        kind: "provisional".to_owned(),
+        ..Default::default()
     }
 }
 

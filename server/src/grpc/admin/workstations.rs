@@ -35,6 +35,7 @@ fn workstation_to_pb(ws: Workstation) -> pb::Workstation {
         certificate_expires_at: rfc3339(ws.cert_not_after),
         last_seen_at: rfc3339(ws.last_seen_at),
         enrolled_at: rfc3339(ws.enrolled_at),
+        key: None,
     }
 }
 
