@@ -10,15 +10,30 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
-/// Most addresses remembered; past it, addresses whose bucket is full again are forgotten.
+/// Most addresses remembered. Past it, addresses whose bucket is full again are forgotten; when
+/// every remembered address is still refilling (thousands of addresses at once), newcomers share
+/// one overflow bucket until some are forgotten, so the map never holds more than this.
 const MAX_TRACKED: usize = 10_000;
+
+/// Tokens left and when they were counted.
+type Bucket = (f64, OffsetDateTime);
+
+#[derive(Debug)]
+struct Buckets {
+    by_address: HashMap<IpAddr, Bucket>,
+    /// Shared by the addresses that found the map full.
+    overflow: Option<Bucket>,
+    /// When the map was last pruned: at most once a second, so that a full map does not cost a
+    /// pass over every address on every attempt.
+    pruned_at: Option<OffsetDateTime>,
+}
 
 /// Allows `burst` attempts at once per address, refilled at `per_minute`.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
     burst: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, OffsetDateTime)>>,
+    buckets: Mutex<Buckets>,
 }
 
 impl RateLimiter {
@@ -26,22 +41,35 @@ impl RateLimiter {
         RateLimiter {
             burst: f64::from(burst.max(1)),
             per_second: f64::from(per_minute) / 60.0,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                by_address: HashMap::new(),
+                overflow: None,
+                pruned_at: None,
+            }),
         }
     }
 
     /// Takes one attempt for `address` at `now`; false when none is left.
     pub(crate) fn allow(&self, address: IpAddr, now: OffsetDateTime) -> bool {
         let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() >= MAX_TRACKED {
-            let (burst, rate) = (self.burst, self.per_second);
-            buckets.retain(|_, (tokens, at)| {
+        let Buckets { by_address, overflow, pruned_at } = &mut *buckets;
+        let (burst, rate) = (self.burst, self.per_second);
+        if by_address.len() >= MAX_TRACKED
+            && !by_address.contains_key(&address)
+            && pruned_at.is_none_or(|at| now - at >= time::Duration::SECOND)
+        {
+            *pruned_at = Some(now);
+            by_address.retain(|_, (tokens, at)| {
                 *tokens + (now - *at).as_seconds_f64().max(0.0) * rate < burst
             });
         }
-        let (tokens, at) = buckets.entry(address).or_insert((self.burst, now));
-        let refilled =
-            (*tokens + (now - *at).as_seconds_f64().max(0.0) * self.per_second).min(self.burst);
+        let bucket = if by_address.len() < MAX_TRACKED || by_address.contains_key(&address) {
+            by_address.entry(address).or_insert((burst, now))
+        } else {
+            overflow.get_or_insert((burst, now))
+        };
+        let (tokens, at) = bucket;
+        let refilled = (*tokens + (now - *at).as_seconds_f64().max(0.0) * rate).min(burst);
         *at = now;
         if refilled >= 1.0 {
             *tokens = refilled - 1.0;
@@ -50,6 +78,12 @@ impl RateLimiter {
             *tokens = refilled;
             false
         }
+    }
+
+    /// How many addresses are remembered.
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).by_address.len()
     }
 }
 
@@ -71,5 +105,26 @@ mod tests {
         assert!(limiter.allow(b, t), "another address has its own bucket");
         assert!(!limiter.allow(a, t + Duration::seconds(5)));
         assert!(limiter.allow(a, t + Duration::seconds(11)), "6 per minute: one every 10 s");
+    }
+
+    #[test]
+    fn remembers_a_bounded_number_of_addresses() {
+        let limiter = RateLimiter::new(2, 6);
+        let t = datetime!(2026-11-25 10:00 UTC);
+        let address = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        // Twice as many addresses as remembered, all within one refill: none can be forgotten.
+        for i in 0..2 * MAX_TRACKED as u32 {
+            limiter.allow(address(i), t);
+            assert!(limiter.tracked() <= MAX_TRACKED);
+        }
+        assert_eq!(limiter.tracked(), MAX_TRACKED);
+        assert!(!limiter.allow(address(3 * MAX_TRACKED as u32), t), "newcomers share one bucket");
+        assert!(limiter.allow(address(0), t), "a remembered address keeps its own bucket");
+        // Once their buckets are full again, remembered addresses give way to newcomers.
+        let later = t + Duration::minutes(1);
+        let newcomer = address(4 * MAX_TRACKED as u32);
+        assert!(limiter.allow(newcomer, later) && limiter.allow(newcomer, later));
+        assert!(!limiter.allow(newcomer, later), "the newcomer has a bucket of its own");
+        assert_eq!(limiter.tracked(), 1);
     }
 }
