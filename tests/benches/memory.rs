@@ -97,7 +97,8 @@ fn start_server(dir: &Path, database_url: Option<&SecretString>) -> Server {
     if let Some(url) = database_url {
         command.env("SESAME_DATABASE__URL", url.expose_secret());
     }
-    let mut child = command.spawn().expect("the release sesame-server binary (see the doc comment)");
+    let mut child =
+        command.spawn().expect("the release sesame-server binary (see the doc comment)");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     let mut ca_fingerprint = String::new();
@@ -107,7 +108,8 @@ fn start_server(dir: &Path, database_url: Option<&SecretString>) -> Server {
         if let Some(f) = line.trim().strip_prefix("CA certificate SHA-256 fingerprint: ") {
             f.clone_into(&mut ca_fingerprint);
         }
-        if let Some(path) = line.trim().strip_prefix("Bootstrap administrator credentials written to ")
+        if let Some(path) =
+            line.trim().strip_prefix("Bootstrap administrator credentials written to ")
         {
             break PathBuf::from(path);
         }
@@ -160,7 +162,7 @@ fn policy(min_length: u32) -> pb::SetPasswordPolicyRequest {
             require_lower: true,
             require_upper: true,
             require_digit: true,
-            require_special: min_length % 2 == 0,
+            require_special: min_length.is_multiple_of(2),
             provisional_length: 16,
         }),
     }
@@ -235,7 +237,8 @@ async fn one_call(clients: &mut Clients, n: u64, offices: &AtomicU64) -> bool {
         // Successful writes (3 of 20).
         12 => {
             let next = offices.fetch_add(1, Ordering::Relaxed);
-            let crpcen = if next < MAX_OFFICES { format!("{:05}", 10_000 + next) } else { "01234".into() };
+            let crpcen =
+                if next < MAX_OFFICES { format!("{:05}", 10_000 + next) } else { "01234".into() };
             ok(admin
                 .create_office(pb::CreateOfficeRequest {
                     crpcen,
@@ -255,12 +258,12 @@ async fn one_call(clients: &mut Clients, n: u64, offices: &AtomicU64) -> bool {
             .map(drop)),
         // Reads (3 of 20).
         15 => ok(admin.who_am_i(pb::WhoAmIRequest {}).await.map(drop)),
-        16 => ok(admin
-            .get_office(pb::GetOfficeRequest { crpcen: "01234".into() })
-            .await
-            .map(drop)),
+        16 => ok(admin.get_office(pb::GetOfficeRequest { crpcen: "01234".into() }).await.map(drop)),
         17 => ok(admin
-            .list_mailboxes(pb::ListMailboxesRequest { office: "01234".into(), ..Default::default() })
+            .list_mailboxes(pb::ListMailboxesRequest {
+                office: "01234".into(),
+                ..Default::default()
+            })
             .await
             .map(drop)),
         // Agent calls (2 of 20).
@@ -281,7 +284,8 @@ async fn main() {
         Ok("postgres") => Some(TestDatabase::postgres().await.expect("SESAME_TEST_POSTGRES_URL")),
         _ => None,
     };
-    let server = start_server(&dir.path().join("data"), database.as_ref().map(TestDatabase::url).as_ref());
+    let server =
+        start_server(&dir.path().join("data"), database.as_ref().map(TestDatabase::url).as_ref());
     let pid = server.child.id();
     let credentials = Credentials::read(&server.credentials).unwrap();
 
@@ -309,7 +313,11 @@ async fn main() {
     let ca_fingerprint = server.ca_fingerprint.clone();
     enroll(
         &state,
-        Enrollment { server: &credentials.server, ca_fingerprint: &ca_fingerprint, token: token.into() },
+        Enrollment {
+            server: &credentials.server,
+            ca_fingerprint: &ca_fingerprint,
+            token: token.into(),
+        },
     )
     .await
     .unwrap();
@@ -340,7 +348,8 @@ async fn main() {
             admin: sesamectl::connect(&credentials).await.unwrap(),
             agent: agent_client(&credentials, &state).await,
         };
-        let (next, done, succeeded, offices) = (next.clone(), done.clone(), succeeded.clone(), offices.clone());
+        let (next, done, succeeded, offices) =
+            (next.clone(), done.clone(), succeeded.clone(), offices.clone());
         let credentials = credentials.clone();
         let state = state.clone();
         workers.push(tokio::spawn(async move {
