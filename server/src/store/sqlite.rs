@@ -22,8 +22,8 @@ use crate::domain::office::NewMailbox;
 
 /// Each connection's page cache, in KiB (a negative `cache_size`): SQLite's default, 2 MiB, is
 /// kept per connection, one writer and up to `max_connections` readers, and fills as the database
-/// grows; it is never given back. 512 KiB holds the pages a request touches (see the `memory`
-/// bench in `tests/benches/README.md`).
+/// grows; it is never given back. At 512 KiB the ceiling is a quarter; the `memory` bench
+/// (`tests/benches/README.md`) ran as fast with it.
 const PAGE_CACHE_PRAGMA: &str = "-512";
 
 /// Opens (creating if needed) the database file named by `options.url` and migrates it.
