@@ -108,8 +108,8 @@ where
         at: OffsetDateTime,
     ) -> Result<ReportOutcome, Error> {
         let mut tx = self.writer().begin().await?;
-        let seen: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM rotation_events WHERE workstation_id = $1 AND report_id = $2",
+        let seen: Option<String> = sqlx::query_scalar(
+            "SELECT report_id FROM rotation_events WHERE workstation_id = $1 AND report_id = $2",
         )
         .bind(workstation_id)
         .bind(report.report_id.as_str())
