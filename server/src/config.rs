@@ -75,6 +75,14 @@ struct FileFormat {
     agents: AgentsSection,
     #[serde(default)]
     provisional: ProvisionalSection,
+    #[serde(default)]
+    rotations: RotationsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotationsSection {
+    period_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -165,6 +173,9 @@ pub struct Config {
     pub provisional_validity: time::Duration,
     /// The escrow key file; `None` means `escrow.key` in the data directory, created on first start.
     pub escrow_key_file: Option<PathBuf>,
+    /// How old a mailbox's last verified password change may grow before a periodic rotation
+    /// opens (90 days by default).
+    pub rotation_period: time::Duration,
 }
 
 impl fmt::Debug for Config {
@@ -185,6 +196,7 @@ impl fmt::Debug for Config {
             .field("agents", &self.agents)
             .field("provisional_validity", &self.provisional_validity)
             .field("escrow_key_file", &self.escrow_key_file)
+            .field("rotation_period", &self.rotation_period)
             .finish()
     }
 }
@@ -204,6 +216,7 @@ impl Default for Config {
             agents: AgentPolicy::default(),
             provisional_validity: time::Duration::days(14),
             escrow_key_file: None,
+            rotation_period: time::Duration::days(90),
         }
     }
 }
@@ -224,6 +237,7 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_AGENTS__RECOVERY_WINDOW_DAYS",
     "SESAME_PROVISIONAL__VALIDITY_DAYS",
     "SESAME_PROVISIONAL__ESCROW_KEY_FILE",
+    "SESAME_ROTATIONS__PERIOD_DAYS",
 ];
 
 impl Config {
@@ -293,6 +307,9 @@ impl Config {
         if let Some(path) = file.provisional.escrow_key_file {
             self.escrow_key_file = (!path.as_os_str().is_empty()).then_some(path);
         }
+        if let Some(days) = file.rotations.period_days {
+            self.rotation_period = period_days("rotations.period_days", days)?;
+        }
         Ok(())
     }
 
@@ -346,6 +363,12 @@ impl Config {
                 }
                 "SESAME_PROVISIONAL__ESCROW_KEY_FILE" => {
                     self.escrow_key_file = Some(PathBuf::from(value))
+                }
+                "SESAME_ROTATIONS__PERIOD_DAYS" => {
+                    let days = value
+                        .parse()
+                        .map_err(|_| value_err(&key, "expected a whole number of days"))?;
+                    self.rotation_period = period_days(&key, days)?;
                 }
                 "SESAME_AGENTS__RECOVERY_WINDOW_DAYS" => {
                     let days = value
@@ -410,6 +433,14 @@ fn validity_days(key: &str, days: u32) -> Result<time::Duration, Error> {
         Ok(time::Duration::days(i64::from(days)))
     } else {
         Err(value_err(key, "expected 1 to 90 days"))
+    }
+}
+
+fn period_days(key: &str, days: u32) -> Result<time::Duration, Error> {
+    if (1..=3650).contains(&days) {
+        Ok(time::Duration::days(i64::from(days)))
+    } else {
+        Err(value_err(key, "expected 1 to 3650 days"))
     }
 }
 

@@ -94,6 +94,7 @@ impl Server {
             agents: config.agents.clone(),
             escrow,
             provisional_validity: config.provisional_validity,
+            rotation_period: config.rotation_period,
         });
         Ok(Server { state, bootstrap_credentials })
     }

@@ -41,8 +41,10 @@ pub struct Services {
     pub agents: AgentPolicy,
     /// The key escrowed provisional passwords are sealed with.
     pub escrow: EscrowKey,
-    /// How long a provisional password stays valid.
+    /// How long a provisional password (and any open rotation) stays valid.
     pub provisional_validity: time::Duration,
+    /// How old a mailbox's last verified change may grow before a periodic rotation opens.
+    pub rotation_period: time::Duration,
 }
 
 /// Why a service refused or failed a request. The edges turn it into their own codes

@@ -15,6 +15,7 @@ mod error;
 mod offices;
 mod options;
 mod postgres;
+mod reports;
 mod rotations;
 mod rows;
 mod sql_store;
@@ -40,7 +41,10 @@ use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
 use crate::domain::password::PasswordPolicy;
-use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, Sealed};
+use crate::domain::rotation::{
+    Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
+    StepReport,
+};
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{
     EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
@@ -288,6 +292,37 @@ pub trait Store: Send + Sync + fmt::Debug {
         actor: &Actor,
         at: OffsetDateTime,
     ) -> Result<Vec<(Rotation, Sealed)>, Error>;
+
+    // === Step reports, periodic rotations, mailbox history (`store/reports.rs`) ===
+
+    /// Records an agent's step reports, in order, each in its own transaction with its audit
+    /// record: a report already recorded for this workstation is [`ReportOutcome::Duplicate`] and
+    /// changes nothing; one about a rotation that is not among the workstation's mailboxes, or
+    /// that cannot follow the rotation's state (`domain::rotation::transition`), is rejected. A
+    /// verified step closes the rotation as completed, destroys its escrow and records the
+    /// mailbox's last verified change with the key evidence of the last started report.
+    async fn record_reports(
+        &self,
+        workstation_id: &str,
+        reports: &[StepReport],
+        at: OffsetDateTime,
+    ) -> Result<Vec<ReportOutcome>, Error>;
+
+    /// Opens (audited) a periodic rotation for each mailbox assigned to the workstation whose last
+    /// verified change (or creation) is at least `period` old and that has no open rotation,
+    /// valid for `validity`; then returns the open periodic rotations of its mailboxes, marked
+    /// delivered. Concurrent calls open one rotation per mailbox.
+    async fn deliver_periodic(
+        &self,
+        workstation_id: &str,
+        period: time::Duration,
+        validity: time::Duration,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Rotation>, Error>;
+
+    /// A mailbox's rotations (newest first), their reported steps (oldest first), its last
+    /// verified change and the workstations it is assigned to.
+    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error>;
 
     // === Audit (`store/audit.rs`) ===
 

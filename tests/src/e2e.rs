@@ -44,6 +44,7 @@ mod owa;
 mod owa_cli;
 mod owa_hostile;
 mod provisional;
+mod reports;
 mod roles;
 mod security;
 mod silent_connections;

@@ -1,4 +1,5 @@
-//! `sesamectl mailbox`: import MAILNOT mailboxes from a CSV file (all or nothing) and list them.
+//! `sesamectl mailbox`: import MAILNOT mailboxes from a CSV file (all or nothing), list them, and
+//! show one with its rotation history.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
 use crate::import::{self, MailboxCsv, read_mailbox_csv};
-use crate::output::print_mailboxes;
+use crate::output::{print_mailbox_detail, print_mailboxes};
 use crate::{Error, Session};
 
 /// Mailbox commands.
@@ -28,6 +29,12 @@ pub enum MailboxCommand {
         #[arg(long)]
         office: Option<String>,
     },
+    /// Shows one mailbox: the state of its open rotation, its history (rotations and the steps
+    /// agents reported) and its last verified password change with its evidence.
+    Show {
+        /// The mailbox address.
+        address: String,
+    },
 }
 
 /// Largest page of mailboxes asked for.
@@ -40,7 +47,7 @@ pub(crate) fn read_before_connecting(
 ) -> Result<Option<MailboxCsv>, Error> {
     match command {
         MailboxCommand::Import { file, .. } => Ok(Some(read_mailbox_csv(file)?)),
-        MailboxCommand::List { .. } => Ok(None),
+        MailboxCommand::List { .. } | MailboxCommand::Show { .. } => Ok(None),
     }
 }
 
@@ -57,6 +64,11 @@ pub(crate) async fn run<W: Write>(
             import::print_report(session.out, &report)?;
         }
         MailboxCommand::List { office } => list(session, office.unwrap_or_default()).await?,
+        MailboxCommand::Show { address } => {
+            let request = pb::GetMailboxRequest { mailbox: address };
+            let detail = session.client.get_mailbox(request).await?.into_inner();
+            print_mailbox_detail(session.out, session.format, &detail)?;
+        }
     }
     Ok(())
 }

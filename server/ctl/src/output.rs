@@ -1,6 +1,7 @@
 //! How sesamectl prints listings: an aligned table, JSON, or CSV. The rows themselves, one type
 //! per kind of record, are in `output::rows`.
 
+mod mailbox;
 mod rows;
 
 use std::io::{self, Write};
@@ -8,6 +9,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
+pub(crate) use self::mailbox::print_mailbox_detail;
 pub(crate) use self::rows::{AdminRow, AuditRow, RotationRow, TokenRow, WorkstationRow};
 use self::rows::{MailboxRow, OfficeRow};
 use crate::OutputFormat;

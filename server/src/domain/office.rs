@@ -316,6 +316,8 @@ pub struct Mailbox {
     pub display_name: String,
     /// When it was registered.
     pub created_at: OffsetDateTime,
+    /// When an agent last changed its password and verified the change.
+    pub last_verified_change_at: Option<OffsetDateTime>,
 }
 
 /// What an import did, or would do in a dry run.

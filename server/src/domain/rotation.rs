@@ -3,11 +3,44 @@
 //! A rotation is opened with a provisional password sealed in escrow, delivered to the workstation
 //! assigned to the mailbox, and closed as completed, failed, cancelled or expired; closing destroys
 //! the escrowed password (the database refuses a closed rotation that still holds one). A mailbox
-//! has at most one open rotation.
+//! has at most one open rotation. A periodic rotation (the rotation period came due) has no
+//! provisional password. Agents report the steps of a rotation (`steps`).
+
+mod steps;
 
 use time::OffsetDateTime;
 
+pub use self::steps::{
+    FailureReason, KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, MailboxHistory,
+    ReportOutcome, RotationEvent, Step, StepReport, Transition, VerifiedChange, transition,
+};
 use crate::domain::office::{Crpcen, MailboxAddress};
+
+/// Why a rotation was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationKind {
+    /// With a provisional password, by an administrator.
+    Provisional,
+    /// By the server, when the mailbox's rotation period came due; no provisional password.
+    Periodic,
+}
+
+impl RotationKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationKind::Provisional => "provisional",
+            RotationKind::Periodic => "periodic",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(value: &str) -> Option<RotationKind> {
+        [RotationKind::Provisional, RotationKind::Periodic]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
 
 /// Where a rotation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +112,14 @@ pub struct Rotation {
     pub delivered_at: Option<OffsetDateTime>,
     /// When it was closed.
     pub closed_at: Option<OffsetDateTime>,
+    /// Why it was opened.
+    pub kind: RotationKind,
+    /// The last step an agent reported, if any.
+    pub last_step: Option<Step>,
+    /// When the server received it.
+    pub last_step_at: Option<OffsetDateTime>,
+    /// The workstation that reported it.
+    pub workstation_id: Option<String>,
 }
 
 /// A provisional password sealed in escrow, as stored: the escrow key (`keys::escrow`) seals and

@@ -4,6 +4,7 @@
 
 mod admins;
 mod audit;
+mod mailbox;
 mod offices;
 mod rotations;
 mod workstations;
@@ -254,7 +255,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetMailboxRequest>,
     ) -> Result<Response<pb::GetMailboxResponse>, Status> {
-        self.not_yet(&request).await
+        mailbox::get_mailbox(self, request).await
     }
 
     async fn get_office_readiness(

@@ -1,6 +1,9 @@
 //! The AgentService edge: the peer's certificate and address taken from the connection, the
 //! per-address limit on unauthenticated attempts, and each RPC converted to a call of
-//! [`Services`] (`services::enrollment`, `services::workstations`) and back.
+//! [`Services`] (`services::enrollment`, `services::workstations`, `services::rotations`) and
+//! back; `ReportSteps` is checked and converted in `reports`.
+
+mod reports;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -15,6 +18,7 @@ use super::rate_limit::RateLimiter;
 use super::tls::PeerInfo;
 use super::{parse, rfc3339};
 use crate::domain::office::Text;
+use crate::domain::rotation::RotationKind;
 use crate::domain::workstation::MachineInfo;
 use crate::keys::pki::{self, AgentCertificate};
 use crate::services::Error;
@@ -171,20 +175,28 @@ impl AgentService for AgentApi {
         let agent = self.authenticate(&request).await?;
         let delivered = self.state.deliver_rotations(&agent.workstation).await?;
         let policy = pb::AgentPasswordPolicy::from(delivered.policy.rule);
-        let rotations = delivered
-            .rotations
-            .into_iter()
-            .map(|(rotation, password)| pb::PendingRotation {
+        let pending = |rotation: crate::domain::rotation::Rotation, password: String| {
+            let kind = match rotation.kind {
+                RotationKind::Provisional => pb::pending_rotation::Kind::Provisional,
+                RotationKind::Periodic => pb::pending_rotation::Kind::Periodic,
+            };
+            pb::PendingRotation {
                 rotation_id: rotation.id,
                 mailbox: rotation.address.to_string(),
                 display_name: rotation.display_name,
-                provisional_password: password.expose_secret().to_owned(),
+                provisional_password: password,
                 expires_at: rfc3339(rotation.expires_at),
                 policy: Some(policy),
-                kind: pb::pending_rotation::Kind::Provisional.into(),
+                kind: kind.into(),
                 logon_name: String::new(),
-            })
+            }
+        };
+        let mut rotations: Vec<pb::PendingRotation> = delivered
+            .rotations
+            .into_iter()
+            .map(|(rotation, password)| pending(rotation, password.expose_secret().to_owned()))
             .collect();
+        rotations.extend(delivered.periodic.into_iter().map(|r| pending(r, String::new())));
         Ok(Response::new(pb::GetPendingRotationsResponse { rotations }))
     }
 
@@ -192,7 +204,9 @@ impl AgentService for AgentApi {
         &self,
         request: Request<pb::ReportStepsRequest>,
     ) -> Result<Response<pb::ReportStepsResponse>, Status> {
-        self.authenticate(&request).await?;
-        Err(Status::unimplemented("not implemented yet"))
+        let agent = self.authenticate(&request).await?;
+        let reports = reports::parse_reports(request.into_inner())?;
+        let outcomes = self.state.report_steps(&agent.workstation, &reports).await?;
+        Ok(Response::new(reports::results_to_pb(&reports, outcomes)))
     }
 }

@@ -1,8 +1,10 @@
 //! Rotations as administrators drive them: the password policy, issuing provisional passwords
 //! (generated here, sealed in escrow, stored with their rotation in one transaction), cancelling,
-//! reissuing and listing them. Disclosure, delivery, decryption and expiry are in `disclosure`.
+//! reissuing and listing them. Disclosure, delivery (periodic rotations included), decryption and
+//! expiry are in `disclosure`; agents' step reports and a mailbox's history in `reports`.
 
 mod disclosure;
+mod reports;
 #[cfg(test)]
 mod tests;
 

@@ -31,6 +31,8 @@ use sesame_base::clock::ManualClock;
 pub(crate) const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);
 /// How long provisional passwords stay valid in the tests.
 pub(crate) const VALIDITY: Duration = Duration::days(14);
+/// The rotation period in the tests.
+pub(crate) const PERIOD: Duration = Duration::days(90);
 
 /// Services on `store`, with their TLS material in `dir`.
 pub(crate) fn services(store: SharedStore, clock: &ManualClock, dir: &Path) -> Services {
@@ -43,6 +45,7 @@ pub(crate) fn services(store: SharedStore, clock: &ManualClock, dir: &Path) -> S
         agents: AgentPolicy::default(),
         escrow: EscrowKey::from_bytes(&[7; 32]).unwrap(),
         provisional_validity: VALIDITY,
+        rotation_period: PERIOD,
     }
 }
 

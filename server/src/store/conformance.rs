@@ -6,6 +6,7 @@
 mod admins;
 mod audit;
 mod offices;
+mod reports;
 mod rotations;
 mod workstations;
 
@@ -83,4 +84,6 @@ conformance_suite!(
     workstations::certificates_follow_the_serial_rule,
     workstations::recovery_challenges_are_single_use_and_expire,
     rotations::rotations_hold_their_escrow_only_while_open,
+    reports::step_reports_take_effect_once_and_verified_destroys_escrow,
+    reports::periodic_rotations_open_once_when_due,
 );

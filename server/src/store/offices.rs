@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::Error;
 use super::dialect::{Dialect, Value};
-use super::rows::{MailboxRow, OFFICE_SELECT, OfficeRow};
+use super::rows::{MAILBOX_COLUMNS, MailboxRow, OFFICE_SELECT, OfficeRow};
 use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::office::{
@@ -86,11 +86,11 @@ where
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error> {
-        let rows: Vec<MailboxRow> = sqlx::query_as(
-            "SELECT id, address, display_name, created_at FROM mailboxes \
-             WHERE (CAST($1 AS TEXT) IS NULL OR office = $1) AND address > $2 \
-             ORDER BY address LIMIT $3",
-        )
+        let rows: Vec<MailboxRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes m \
+             WHERE (CAST($1 AS TEXT) IS NULL OR m.office = $1) AND m.address > $2 \
+             ORDER BY m.address LIMIT $3"
+        )))
         .bind(office.map(Crpcen::as_str))
         .bind(after.unwrap_or(""))
         .bind(i64::from(limit))
@@ -100,9 +100,9 @@ where
     }
 
     pub(super) async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error> {
-        let row: MailboxRow = sqlx::query_as(
-            "SELECT id, address, display_name, created_at FROM mailboxes WHERE address = $1",
-        )
+        let row: MailboxRow = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes m WHERE m.address = $1"
+        )))
         .bind(address.as_str())
         .fetch_one(self.reader())
         .await?;

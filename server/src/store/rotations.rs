@@ -241,7 +241,8 @@ where
             ),
         };
         let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "{ROTATION_SELECT} WHERE {filter} AND {OPEN} AND r.expires_at > $2 ORDER BY m.address"
+            "{ROTATION_SELECT} WHERE {filter} AND {OPEN} AND r.kind = 'provisional' AND r.expires_at > $2 \
+             ORDER BY m.address"
         )))
         .bind(key)
         .bind(at)

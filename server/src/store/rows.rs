@@ -164,6 +164,11 @@ pub(super) struct RotationRow {
     pub(super) key_id: Option<String>,
     pub(super) nonce: Option<Vec<u8>>,
     pub(super) ciphertext: Option<Vec<u8>>,
+    pub(super) kind: String,
+    pub(super) last_step: Option<String>,
+    pub(super) last_step_at: Option<OffsetDateTime>,
+    pub(super) last_workstation: Option<String>,
+    pub(super) failure: Option<String>,
 }
 
 impl RotationRow {
@@ -191,13 +196,25 @@ impl RotationRow {
             expires_at: self.expires_at,
             delivered_at: self.delivered_at,
             closed_at: self.closed_at,
+            kind: crate::domain::rotation::RotationKind::parse(&self.kind)
+                .ok_or(Error::Corrupt("rotations"))?,
+            last_step: match self.last_step {
+                Some(step) => Some(
+                    crate::domain::rotation::Step::parse(&step, self.failure.as_deref())
+                        .ok_or(Error::Corrupt("rotations"))?,
+                ),
+                None => None,
+            },
+            last_step_at: self.last_step_at,
+            workstation_id: self.last_workstation,
         };
         Ok((rotation, sealed))
     }
 }
 
 pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, m.display_name, r.office, r.status, \
-     r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext \
+     r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext, \
+     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure \
      FROM rotations r JOIN mailboxes m ON m.id = r.mailbox_id";
 
 pub(super) const OPEN: &str = "r.status IN ('issued', 'delivered')";
@@ -235,7 +252,13 @@ pub(super) struct MailboxRow {
     pub(super) address: String,
     pub(super) display_name: String,
     pub(super) created_at: OffsetDateTime,
+    pub(super) last_verified_change_at: Option<OffsetDateTime>,
 }
+
+/// The columns of a [`MailboxRow`], from `mailboxes m`.
+pub(super) const MAILBOX_COLUMNS: &str = "m.id, m.address, m.display_name, m.created_at, \
+     (SELECT v.verified_at FROM mailbox_verified_changes v WHERE v.mailbox_id = m.id) \
+     AS last_verified_change_at";
 
 impl TryFrom<MailboxRow> for crate::domain::office::Mailbox {
     type Error = Error;
@@ -247,6 +270,7 @@ impl TryFrom<MailboxRow> for crate::domain::office::Mailbox {
                 .map_err(|_| Error::Corrupt("mailboxes"))?,
             display_name: row.display_name,
             created_at: row.created_at,
+            last_verified_change_at: row.last_verified_change_at,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! [`SqlStore`]: the one implementation of [`Store`], for SQLite and PostgreSQL alike. Each method
 //! forwards to the method of the same name on [`Db`], written once in the file of its aggregate
-//! (`offices.rs`, `admins.rs`, `workstations.rs`, `rotations.rs`, `audit.rs`).
+//! (`offices.rs`, `admins.rs`, `workstations.rs`, `rotations.rs`, `reports.rs`, `audit.rs`).
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, Pool, Type};
@@ -14,7 +14,10 @@ use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
 use crate::domain::password::PasswordPolicy;
-use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, Sealed};
+use crate::domain::rotation::{
+    Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
+    StepReport,
+};
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{
     EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
@@ -332,6 +335,31 @@ where
         at: OffsetDateTime,
     ) -> Result<Vec<(Rotation, Sealed)>, Error> {
         self.db.disclose_rotations(disclosure, actor, at).await
+    }
+
+    // === Step reports, periodic rotations, mailbox history (`store/reports.rs`) ===
+
+    async fn record_reports(
+        &self,
+        workstation_id: &str,
+        reports: &[StepReport],
+        at: OffsetDateTime,
+    ) -> Result<Vec<ReportOutcome>, Error> {
+        self.db.record_reports(workstation_id, reports, at).await
+    }
+
+    async fn deliver_periodic(
+        &self,
+        workstation_id: &str,
+        period: time::Duration,
+        validity: time::Duration,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Rotation>, Error> {
+        self.db.deliver_periodic(workstation_id, period, validity, at).await
+    }
+
+    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
+        self.db.mailbox_history(mailbox_id).await
     }
 
     // === Audit (`store/audit.rs`) ===

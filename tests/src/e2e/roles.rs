@@ -181,6 +181,11 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 .await,
         ),
         "VerifyAudit" => code(client.verify_audit(pb::VerifyAuditRequest {}).await),
+        "GetMailbox" => code(
+            client
+                .get_mailbox(pb::GetMailboxRequest { mailbox: "a.b@75001.mailnot.fr".into() })
+                .await,
+        ),
         other => panic!(
             "AdminService.{other} is missing from the role test: add it with its expected codes"
         ),
@@ -216,6 +221,8 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("UnassignWorkstation", Denied, Denied),
         ("ListAuditRecords", Denied, Ok),
         ("VerifyAudit", Denied, Ok),
+        // The auditor may read it; it does not exist.
+        ("GetMailbox", Denied, Code::NotFound),
     ];
     let covered: BTreeSet<String> = expected.iter().map(|(rpc, _, _)| (*rpc).to_owned()).collect();
     assert_eq!(covered, admin_rpcs(), "every AdminService RPC is tried");

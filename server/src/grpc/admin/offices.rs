@@ -100,7 +100,8 @@ fn office_to_pb(office: Office) -> pb::Office {
     }
 }
 
-fn mailbox_to_pb(mailbox: Mailbox) -> pb::Mailbox {
+/// A mailbox for administrators.
+pub(super) fn mailbox_to_pb(mailbox: Mailbox) -> pb::Mailbox {
     pb::Mailbox {
         office: mailbox.address.office().to_string(),
         last_name: mailbox.address.last_name().to_owned(),
@@ -108,6 +109,7 @@ fn mailbox_to_pb(mailbox: Mailbox) -> pb::Mailbox {
         address: mailbox.address.to_string(),
         display_name: mailbox.display_name,
         created_at: rfc3339(mailbox.created_at),
+        last_verified_change_at: mailbox.last_verified_change_at.map(rfc3339).unwrap_or_default(),
         ..Default::default()
     }
 }

@@ -130,7 +130,8 @@ fn password_to_pb((rotation, password): (Rotation, SecretString)) -> pb::Provisi
     }
 }
 
-fn rotation_to_pb(r: Rotation) -> pb::RotationInfo {
+/// A rotation for administrators (never its password).
+pub(super) fn rotation_to_pb(r: Rotation) -> pb::RotationInfo {
     pb::RotationInfo {
         id: r.id,
         mailbox: r.address.to_string(),
@@ -142,8 +143,15 @@ fn rotation_to_pb(r: Rotation) -> pb::RotationInfo {
         expires_at: rfc3339(r.expires_at),
         delivered_at: r.delivered_at.map(rfc3339).unwrap_or_default(),
         closed_at: r.closed_at.map(rfc3339).unwrap_or_default(),
-        kind: "provisional".to_owned(),
-        ..Default::default()
+        kind: r.kind.as_str().to_owned(),
+        last_step: r.last_step.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        last_step_at: r.last_step_at.map(rfc3339).unwrap_or_default(),
+        workstation_id: r.workstation_id.unwrap_or_default(),
+        failure: r
+            .last_step
+            .and_then(|s| s.failure())
+            .map(|f| f.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 

@@ -46,6 +46,8 @@ pub struct DeliveredRotations {
     pub policy: PasswordPolicy,
     /// The rotations and their provisional passwords.
     pub rotations: Vec<(Rotation, SecretString)>,
+    /// The open periodic rotations (no provisional password).
+    pub periodic: Vec<Rotation>,
 }
 
 impl Services {
@@ -74,7 +76,8 @@ impl Services {
 
     /// The open rotations of the mailboxes assigned to an authenticated workstation, with their
     /// provisional passwords. The delivery is audited (and the rotations marked delivered) before
-    /// anything is decrypted.
+    /// anything is decrypted. Periodic rotations that came due are opened (audited) and delivered
+    /// too, without a password.
     pub async fn deliver_rotations(
         &self,
         workstation: &Workstation,
@@ -89,10 +92,19 @@ impl Services {
             )
             .await?;
         let rotations = open_all(&self.escrow, sealed)?;
-        if !rotations.is_empty() {
-            tracing::info!(workstation = %workstation.id, count = rotations.len(), "rotations delivered");
+        let periodic = self
+            .store
+            .deliver_periodic(
+                &workstation.id,
+                self.rotation_period,
+                self.provisional_validity,
+                self.clock.now(),
+            )
+            .await?;
+        if !rotations.is_empty() || !periodic.is_empty() {
+            tracing::info!(workstation = %workstation.id, count = rotations.len(), periodic = periodic.len(), "rotations delivered");
         }
-        Ok(DeliveredRotations { policy, rotations })
+        Ok(DeliveredRotations { policy, rotations, periodic })
     }
 
     /// Closes the rotations whose provisional password ran out, destroying their escrow; returns

@@ -11,7 +11,7 @@ use crate::domain::workstation::{
 };
 use crate::store::{Error, Store, TokenRefusal};
 
-fn new_workstation(id: &str, serial: &str) -> NewWorkstation {
+pub(super) fn new_workstation(id: &str, serial: &str) -> NewWorkstation {
     NewWorkstation {
         id: id.into(),
         machine: MachineInfo {

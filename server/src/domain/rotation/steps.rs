@@ -1,0 +1,363 @@
+//! What agents report about a rotation: its steps (STARTED with the key evidence, CHANGED,
+//! VERIFIED, COMPLETED, or FAILED with a reason), and the rule deciding what a report does to the
+//! rotation it names ([`transition`]).
+//!
+//! VERIFIED (a logon with the new password succeeded) closes the rotation as completed and
+//! destroys its escrowed password; a later COMPLETED (key back in, Outlook re-entered) is only
+//! recorded; FAILED keeps the rotation open so the person may retry.
+
+use time::OffsetDateTime;
+
+use super::RotationStatus;
+
+/// At most this many reports in one request.
+pub const MAX_REPORTS: usize = 100;
+/// A report id's maximum length.
+pub const MAX_REPORT_ID_LEN: usize = 64;
+/// A detail's (or an evidence's detail) maximum length, in characters.
+pub const MAX_DETAIL_LEN: usize = 500;
+
+/// Why a rotation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// The clé REAL was plugged in.
+    KeyPresent,
+    /// OWA refused the new password.
+    NewPasswordRefused,
+    /// OWA refused the current (or provisional) password.
+    CurrentPasswordRefused,
+    /// OWA could not be reached.
+    OwaUnreachable,
+    /// OWA's certificate or host was not the configured one.
+    OwaUntrusted,
+    /// OWA behaved in a way the agent does not know.
+    OwaUnexpected,
+    /// OWA wants DOMAIN\user and the mailbox has no logon name.
+    LogonNameMissing,
+    /// The outcome cannot be known without a person.
+    NeedsHuman,
+    /// The agent could not write its journal.
+    LocalStorage,
+    /// The person gave up, or the rotation was cancelled.
+    Cancelled,
+}
+
+const REASONS: [FailureReason; 10] = [
+    FailureReason::KeyPresent,
+    FailureReason::NewPasswordRefused,
+    FailureReason::CurrentPasswordRefused,
+    FailureReason::OwaUnreachable,
+    FailureReason::OwaUntrusted,
+    FailureReason::OwaUnexpected,
+    FailureReason::LogonNameMissing,
+    FailureReason::NeedsHuman,
+    FailureReason::LocalStorage,
+    FailureReason::Cancelled,
+];
+
+impl FailureReason {
+    /// The stored (and shown) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::KeyPresent => "key_present",
+            FailureReason::NewPasswordRefused => "new_password_refused",
+            FailureReason::CurrentPasswordRefused => "current_password_refused",
+            FailureReason::OwaUnreachable => "owa_unreachable",
+            FailureReason::OwaUntrusted => "owa_untrusted",
+            FailureReason::OwaUnexpected => "owa_unexpected",
+            FailureReason::LogonNameMissing => "logon_name_missing",
+            FailureReason::NeedsHuman => "needs_human",
+            FailureReason::LocalStorage => "local_storage",
+            FailureReason::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(value: &str) -> Option<FailureReason> {
+        REASONS.into_iter().find(|r| r.as_str() == value)
+    }
+}
+
+/// A step of a rotation on the workstation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The agent holds the rotation; the person has not started it.
+    Pending,
+    /// The key is out and the new password passed the local checks.
+    Started,
+    /// OWA accepted the change.
+    Changed,
+    /// A logon with the new password succeeded.
+    Verified,
+    /// The person re-entered the password in Outlook and plugged the key back in.
+    Completed,
+    /// The rotation stopped, for this reason.
+    Failed(FailureReason),
+}
+
+impl Step {
+    /// The stored name (without the failure reason).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Pending => "pending",
+            Step::Started => "started",
+            Step::Changed => "changed",
+            Step::Verified => "verified",
+            Step::Completed => "completed",
+            Step::Failed(_) => "failed",
+        }
+    }
+
+    /// The failure reason, for a failed step.
+    pub fn failure(self) -> Option<FailureReason> {
+        match self {
+            Step::Failed(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Parses a stored step and failure reason.
+    pub fn parse(step: &str, failure: Option<&str>) -> Option<Step> {
+        Some(match step {
+            "pending" => Step::Pending,
+            "started" => Step::Started,
+            "changed" => Step::Changed,
+            "verified" => Step::Verified,
+            "completed" => Step::Completed,
+            "failed" => Step::Failed(FailureReason::parse(failure?)?),
+            _ => return None,
+        })
+    }
+
+    /// The audit action of a recorded report of this step.
+    pub fn action(self) -> &'static str {
+        match self {
+            Step::Pending => "rotation.pending",
+            Step::Started => "rotation.started",
+            Step::Changed => "rotation.changed",
+            Step::Verified => "rotation.verified",
+            Step::Completed => "rotation.completed",
+            Step::Failed(_) => "rotation.failed",
+        }
+    }
+}
+
+/// How the key's absence was established before a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyEvidence {
+    /// The agent saw no REAL key on the USB bus.
+    ObservedAbsent {
+        /// When (the agent's clock).
+        at: OffsetDateTime,
+    },
+    /// The agent could not see the bus; the person confirmed they unplugged the key.
+    PersonConfirmed {
+        /// When (the agent's clock).
+        at: OffsetDateTime,
+        /// Why the agent could not see.
+        detail: String,
+    },
+}
+
+impl KeyEvidence {
+    /// The stored name of its kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KeyEvidence::ObservedAbsent { .. } => "observed_absent",
+            KeyEvidence::PersonConfirmed { .. } => "person_confirmed",
+        }
+    }
+
+    /// When it was established.
+    pub fn at(&self) -> OffsetDateTime {
+        match self {
+            KeyEvidence::ObservedAbsent { at } | KeyEvidence::PersonConfirmed { at, .. } => *at,
+        }
+    }
+
+    /// Its detail (empty when observed).
+    pub fn detail(&self) -> &str {
+        match self {
+            KeyEvidence::ObservedAbsent { .. } => "",
+            KeyEvidence::PersonConfirmed { detail, .. } => detail,
+        }
+    }
+
+    /// Rebuilds stored evidence.
+    pub fn from_stored(kind: &str, at: OffsetDateTime, detail: String) -> Option<KeyEvidence> {
+        match kind {
+            "observed_absent" => Some(KeyEvidence::ObservedAbsent { at }),
+            "person_confirmed" => Some(KeyEvidence::PersonConfirmed { at, detail }),
+            _ => None,
+        }
+    }
+}
+
+/// One report of an agent, checked at the edge (lengths, characters, enum values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    /// The agent's idempotency key.
+    pub report_id: String,
+    /// The rotation it is about.
+    pub rotation_id: String,
+    /// The step reached.
+    pub step: Step,
+    /// When, on the agent's clock.
+    pub occurred_at: OffsetDateTime,
+    /// On a started step: how the key's absence was established.
+    pub key_evidence: Option<KeyEvidence>,
+    /// Plain words for an administrator; never a password.
+    pub detail: String,
+}
+
+/// What the server did with one report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// Recorded now.
+    Recorded,
+    /// Recorded before: nothing changed.
+    Duplicate,
+    /// Never accepted, for this reason.
+    Rejected(String),
+}
+
+/// A recorded report, as administrators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationEvent {
+    /// The rotation.
+    pub rotation_id: String,
+    /// The agent's report id.
+    pub report_id: String,
+    /// The reporting workstation.
+    pub workstation_id: String,
+    /// The step.
+    pub step: Step,
+    /// The agent's clock.
+    pub occurred_at: OffsetDateTime,
+    /// The server's clock.
+    pub received_at: OffsetDateTime,
+    /// The key evidence, on a started step.
+    pub key_evidence: Option<KeyEvidence>,
+    /// Plain words.
+    pub detail: String,
+}
+
+/// The proof of a mailbox's last password change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedChange {
+    /// The rotation.
+    pub rotation_id: String,
+    /// Its kind.
+    pub kind: super::RotationKind,
+    /// When the server recorded the verification.
+    pub verified_at: OffsetDateTime,
+    /// The workstation that changed it.
+    pub workstation_id: String,
+    /// How the key's absence was established (from the started report).
+    pub key_evidence: Option<KeyEvidence>,
+}
+
+/// A mailbox's rotations as administrators read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxHistory {
+    /// Its rotations, newest first.
+    pub rotations: Vec<super::Rotation>,
+    /// The steps agents reported for them, oldest first.
+    pub events: Vec<RotationEvent>,
+    /// Its last verified change, if any.
+    pub last_verified_change: Option<VerifiedChange>,
+    /// The workstations it is assigned to.
+    pub workstations: Vec<String>,
+}
+
+/// What a report does to its rotation, when accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Recorded as the rotation's last step; the rotation stays open.
+    Record,
+    /// Recorded, and the rotation closes as completed: escrow destroyed, change verified.
+    Verify,
+    /// Recorded in the history only (COMPLETED after VERIFIED).
+    HistoryOnly,
+}
+
+/// Decides what a report of `step` does to a rotation that is `status` with `last` as its last
+/// reported step: a [`Transition`], or the reason it is rejected.
+pub fn transition(
+    status: RotationStatus,
+    last: Option<Step>,
+    step: Step,
+) -> Result<Transition, &'static str> {
+    let open = matches!(status, RotationStatus::Issued | RotationStatus::Delivered);
+    if !open {
+        return match (status, last, step) {
+            (RotationStatus::Completed, Some(Step::Verified), Step::Completed) => {
+                Ok(Transition::HistoryOnly)
+            }
+            (RotationStatus::Completed, _, _) => Err("the rotation is completed"),
+            (RotationStatus::Cancelled, _, _) => Err("the rotation was cancelled"),
+            (RotationStatus::Expired, _, _) => Err("the rotation expired"),
+            _ => Err("the rotation is closed"),
+        };
+    }
+    let after_start = matches!(last, Some(Step::Started | Step::Changed | Step::Failed(_)));
+    match step {
+        Step::Pending if matches!(last, None | Some(Step::Pending)) => Ok(Transition::Record),
+        Step::Pending => Err("pending cannot follow a later step"),
+        Step::Started if !matches!(last, Some(Step::Changed)) => Ok(Transition::Record),
+        Step::Started => Err("started cannot follow changed"),
+        Step::Changed if after_start => Ok(Transition::Record),
+        Step::Changed => Err("changed must follow started"),
+        Step::Verified if after_start => Ok(Transition::Verify),
+        Step::Verified => Err("verified must follow started"),
+        Step::Completed => Err("completed must follow verified"),
+        Step::Failed(_) => Ok(Transition::Record),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_and_reasons_round_trip() {
+        for reason in REASONS {
+            assert_eq!(FailureReason::parse(reason.as_str()), Some(reason));
+            let step = Step::Failed(reason);
+            assert_eq!(Step::parse(step.as_str(), Some(reason.as_str())), Some(step));
+        }
+        for step in [Step::Pending, Step::Started, Step::Changed, Step::Verified, Step::Completed] {
+            assert_eq!(Step::parse(step.as_str(), None), Some(step));
+        }
+        assert_eq!(Step::parse("failed", None), None);
+    }
+
+    #[test]
+    fn the_story_runs_and_closed_rotations_refuse() {
+        use RotationStatus::*;
+        assert_eq!(transition(Delivered, None, Step::Started), Ok(Transition::Record));
+        assert_eq!(
+            transition(Delivered, Some(Step::Started), Step::Changed),
+            Ok(Transition::Record)
+        );
+        assert_eq!(
+            transition(Delivered, Some(Step::Changed), Step::Verified),
+            Ok(Transition::Verify)
+        );
+        assert_eq!(
+            transition(Completed, Some(Step::Verified), Step::Completed),
+            Ok(Transition::HistoryOnly)
+        );
+        assert!(transition(Completed, Some(Step::Completed), Step::Completed).is_err());
+        assert!(transition(Delivered, None, Step::Verified).is_err());
+        assert!(transition(Delivered, Some(Step::Started), Step::Completed).is_err());
+        assert!(transition(Cancelled, None, Step::Started).is_err());
+        assert!(transition(Expired, Some(Step::Started), Step::Changed).is_err());
+        let failed = Some(Step::Failed(FailureReason::OwaUnreachable));
+        assert_eq!(transition(Issued, failed, Step::Started), Ok(Transition::Record));
+        assert_eq!(
+            transition(Issued, None, Step::Failed(FailureReason::KeyPresent)),
+            Ok(Transition::Record)
+        );
+    }
+}

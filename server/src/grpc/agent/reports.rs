@@ -1,0 +1,196 @@
+//! `ReportSteps` on the wire: the request checked and turned into domain [`StepReport`]s (every
+//! error names the field and the report's index, and nothing is recorded then), and the outcomes
+//! turned back.
+
+use sesame_proto::v1 as pb;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::domain::rotation::{
+    FailureReason, KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, ReportOutcome,
+    Step, StepReport,
+};
+use crate::services::Error;
+
+/// Checks a whole request: 1 to [`MAX_REPORTS`] reports, each well-formed.
+pub(super) fn parse_reports(request: pb::ReportStepsRequest) -> Result<Vec<StepReport>, Error> {
+    if request.reports.is_empty() || request.reports.len() > MAX_REPORTS {
+        return Err(Error::invalid(format!("reports: expected 1 to {MAX_REPORTS} reports")));
+    }
+    request.reports.into_iter().enumerate().map(|(i, report)| parse_report(i, report)).collect()
+}
+
+fn parse_report(i: usize, report: pb::StepReport) -> Result<StepReport, Error> {
+    let field = |name: &str| format!("reports[{i}].{name}");
+    let invalid = |name: &str, why: &str| Error::invalid(format!("{}: {why}", field(name)));
+    let step = match pb::RotationStep::try_from(report.step) {
+        Ok(pb::RotationStep::Pending) => Step::Pending,
+        Ok(pb::RotationStep::Started) => Step::Started,
+        Ok(pb::RotationStep::Changed) => Step::Changed,
+        Ok(pb::RotationStep::Verified) => Step::Verified,
+        Ok(pb::RotationStep::Completed) => Step::Completed,
+        Ok(pb::RotationStep::Failed) => Step::Failed(failure(report.failure).ok_or_else(|| {
+            invalid("failure", "expected a known failure reason on a failed step")
+        })?),
+        _ => return Err(invalid("step", "expected a known step")),
+    };
+    if report.failure != 0 && pb::FailureReason::try_from(report.failure).is_err() {
+        return Err(invalid("failure", "expected a known failure reason"));
+    }
+    let key_evidence = match report.key_evidence {
+        Some(evidence) => Some(
+            parse_evidence(evidence)
+                .map_err(|why| Error::invalid(format!("{}.{why}", field("key_evidence"))))?,
+        ),
+        None if step == Step::Started => {
+            return Err(invalid("key_evidence", "required on a started step"));
+        }
+        None => None,
+    };
+    Ok(StepReport {
+        report_id: identifier(&report.report_id).map_err(|why| invalid("report_id", why))?,
+        rotation_id: identifier(&report.rotation_id).map_err(|why| invalid("rotation_id", why))?,
+        step,
+        occurred_at: time(&report.occurred_at).map_err(|why| invalid("occurred_at", why))?,
+        key_evidence,
+        detail: detail(&report.detail).map_err(|why| invalid("detail", why))?,
+    })
+}
+
+fn failure(value: i32) -> Option<FailureReason> {
+    Some(match pb::FailureReason::try_from(value).ok()? {
+        pb::FailureReason::Unspecified => return None,
+        pb::FailureReason::KeyPresent => FailureReason::KeyPresent,
+        pb::FailureReason::NewPasswordRefused => FailureReason::NewPasswordRefused,
+        pb::FailureReason::CurrentPasswordRefused => FailureReason::CurrentPasswordRefused,
+        pb::FailureReason::OwaUnreachable => FailureReason::OwaUnreachable,
+        pb::FailureReason::OwaUntrusted => FailureReason::OwaUntrusted,
+        pb::FailureReason::OwaUnexpected => FailureReason::OwaUnexpected,
+        pb::FailureReason::LogonNameMissing => FailureReason::LogonNameMissing,
+        pb::FailureReason::NeedsHuman => FailureReason::NeedsHuman,
+        pb::FailureReason::LocalStorage => FailureReason::LocalStorage,
+        pb::FailureReason::Cancelled => FailureReason::Cancelled,
+    })
+}
+
+fn parse_evidence(evidence: pb::KeyEvidence) -> Result<KeyEvidence, String> {
+    let at = time(&evidence.observed_at).map_err(|why| format!("observed_at: {why}"))?;
+    let detail = detail(&evidence.detail).map_err(|why| format!("detail: {why}"))?;
+    match pb::key_evidence::Kind::try_from(evidence.kind) {
+        Ok(pb::key_evidence::Kind::ObservedAbsent) => Ok(KeyEvidence::ObservedAbsent { at }),
+        Ok(pb::key_evidence::Kind::PersonConfirmed) => {
+            Ok(KeyEvidence::PersonConfirmed { at, detail })
+        }
+        _ => Err("kind: expected observed_absent or person_confirmed".to_owned()),
+    }
+}
+
+/// An id: 1 to 64 printable ASCII characters.
+fn identifier(value: &str) -> Result<String, &'static str> {
+    if value.is_empty() || value.len() > MAX_REPORT_ID_LEN {
+        return Err("expected 1 to 64 characters");
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("expected printable ASCII characters");
+    }
+    Ok(value.to_owned())
+}
+
+/// Plain words: at most 500 characters, no control character.
+fn detail(value: &str) -> Result<String, &'static str> {
+    if value.chars().count() > MAX_DETAIL_LEN {
+        return Err("at most 500 characters");
+    }
+    if value.chars().any(char::is_control) {
+        return Err("no control characters");
+    }
+    Ok(value.to_owned())
+}
+
+fn time(value: &str) -> Result<OffsetDateTime, &'static str> {
+    if value.len() > 64 {
+        return Err("expected an RFC 3339 time");
+    }
+    OffsetDateTime::parse(value, &Rfc3339).map_err(|_| "expected an RFC 3339 time")
+}
+
+/// One result per report, in order.
+pub(super) fn results_to_pb(
+    reports: &[StepReport],
+    outcomes: Vec<ReportOutcome>,
+) -> pb::ReportStepsResponse {
+    use pb::report_result::Outcome;
+    let results = reports
+        .iter()
+        .zip(outcomes)
+        .map(|(report, outcome)| {
+            let (outcome, reason) = match outcome {
+                ReportOutcome::Recorded => (Outcome::Recorded, String::new()),
+                ReportOutcome::Duplicate => (Outcome::Duplicate, String::new()),
+                ReportOutcome::Rejected(reason) => (Outcome::Rejected, reason),
+            };
+            pb::ReportResult {
+                report_id: report.report_id.clone(),
+                outcome: outcome.into(),
+                reason,
+            }
+        })
+        .collect();
+    pb::ReportStepsResponse { results }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(step: pb::RotationStep) -> pb::StepReport {
+        pb::StepReport {
+            report_id: "r-1".into(),
+            rotation_id: "rot-0011223344556677".into(),
+            step: step.into(),
+            occurred_at: "2026-11-25T09:30:00Z".into(),
+            failure: 0,
+            key_evidence: None,
+            detail: String::new(),
+        }
+    }
+
+    fn error(reports: Vec<pb::StepReport>) -> String {
+        match parse_reports(pb::ReportStepsRequest { reports }) {
+            Err(Error::InvalidArgument(message)) => message,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_reports_name_their_field_and_index() {
+        assert!(error(vec![]).starts_with("reports:"));
+        assert!(error(vec![report(pb::RotationStep::Pending); 101]).starts_with("reports:"));
+        let mut bad = report(pb::RotationStep::Changed);
+        bad.report_id = "x".repeat(65);
+        assert!(
+            error(vec![report(pb::RotationStep::Pending), bad]).starts_with("reports[1].report_id")
+        );
+        let mut bad = report(pb::RotationStep::Changed);
+        bad.detail = "a\nb".into();
+        assert!(error(vec![bad]).starts_with("reports[0].detail"));
+        let mut bad = report(pb::RotationStep::Changed);
+        bad.occurred_at = "yesterday".into();
+        assert!(error(vec![bad]).starts_with("reports[0].occurred_at"));
+        assert!(
+            error(vec![report(pb::RotationStep::Started)]).starts_with("reports[0].key_evidence")
+        );
+        assert!(error(vec![report(pb::RotationStep::Failed)]).starts_with("reports[0].failure"));
+        let mut bad = report(pb::RotationStep::Changed);
+        bad.step = 42;
+        assert!(error(vec![bad]).starts_with("reports[0].step"));
+        let mut ok = report(pb::RotationStep::Started);
+        ok.key_evidence = Some(pb::KeyEvidence {
+            kind: pb::key_evidence::Kind::PersonConfirmed.into(),
+            observed_at: "2026-11-25T09:29:00Z".into(),
+            detail: "pas d'accès USB".into(),
+        });
+        let parsed = parse_reports(pb::ReportStepsRequest { reports: vec![ok] }).unwrap();
+        assert_eq!(parsed[0].key_evidence.as_ref().unwrap().kind(), "person_confirmed");
+    }
+}

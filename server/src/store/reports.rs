@@ -1,0 +1,419 @@
+//! What agents report about rotations, and what follows from it: step reports recorded once each
+//! (idempotent by workstation and report id, one transaction per report, audited), a verified
+//! change closing its rotation and destroying the escrow, periodic rotations opened when the
+//! rotation period comes due, and a mailbox's history.
+
+use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use time::OffsetDateTime;
+
+use super::Error;
+use super::dialect::{Dialect, RowsAffected, Value};
+use super::rows::{OPEN, ROTATION_SELECT, RotationRow};
+use super::sql_store::Db;
+use crate::domain::audit::{Actor, AuditEvent, unix_micros};
+use crate::domain::office::Crpcen;
+use crate::domain::rotation::{
+    KeyEvidence, MailboxHistory, ReportOutcome, Rotation, RotationEvent, RotationKind, Step,
+    StepReport, Transition, VerifiedChange, new_rotation_id, transition,
+};
+
+/// The rotations of mailboxes assigned to the active workstation `$W` of their office, as a
+/// condition on `r`.
+fn assigned_to(workstation: &str) -> String {
+    format!(
+        "r.mailbox_id IN (SELECT a.mailbox_id FROM workstation_mailboxes a \
+         JOIN workstations w ON w.id = a.workstation_id \
+         WHERE a.workstation_id = {workstation} AND w.office = r.office AND w.status = 'active')"
+    )
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct EventRow {
+    rotation_id: String,
+    report_id: String,
+    workstation_id: String,
+    step: String,
+    failure: Option<String>,
+    occurred_at: OffsetDateTime,
+    received_at: OffsetDateTime,
+    evidence_kind: Option<String>,
+    evidence_at: Option<OffsetDateTime>,
+    evidence_detail: Option<String>,
+    detail: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct VerifiedRow {
+    rotation_id: String,
+    kind: String,
+    verified_at: OffsetDateTime,
+    workstation_id: String,
+    evidence_kind: Option<String>,
+    evidence_at: Option<OffsetDateTime>,
+    evidence_detail: Option<String>,
+}
+
+fn evidence(
+    kind: Option<String>,
+    at: Option<OffsetDateTime>,
+    detail: Option<String>,
+    table: &'static str,
+) -> Result<Option<KeyEvidence>, Error> {
+    match (kind, at) {
+        (Some(kind), Some(at)) => KeyEvidence::from_stored(&kind, at, detail.unwrap_or_default())
+            .map(Some)
+            .ok_or(Error::Corrupt(table)),
+        _ => Ok(None),
+    }
+}
+
+/// The rotation-report methods of [`Store`](super::Store), documented there.
+impl<D> Db<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D>,
+    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    i64: Value<D>,
+    bool: Value<D>,
+    String: Value<D>,
+    Vec<u8>: Value<D>,
+    OffsetDateTime: Value<D>,
+{
+    pub(super) async fn record_reports(
+        &self,
+        workstation_id: &str,
+        reports: &[StepReport],
+        at: OffsetDateTime,
+    ) -> Result<Vec<ReportOutcome>, Error> {
+        let mut outcomes = Vec::with_capacity(reports.len());
+        for report in reports {
+            let outcome = match self.record_report(workstation_id, report, at).await {
+                // A concurrent request recorded the same report first.
+                Err(Error::Conflict) => ReportOutcome::Duplicate,
+                other => other?,
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Records one report in its own transaction.
+    async fn record_report(
+        &self,
+        workstation_id: &str,
+        report: &StepReport,
+        at: OffsetDateTime,
+    ) -> Result<ReportOutcome, Error> {
+        let mut tx = self.writer().begin().await?;
+        let seen: Option<String> = sqlx::query_scalar(
+            "SELECT report_id FROM rotation_events WHERE workstation_id = $1 AND report_id = $2",
+        )
+        .bind(workstation_id)
+        .bind(report.report_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if seen.is_some() {
+            return Ok(ReportOutcome::Duplicate);
+        }
+        let row: Option<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{ROTATION_SELECT} WHERE r.id = $1 AND {}",
+            assigned_to("$2")
+        )))
+        .bind(report.rotation_id.as_str())
+        .bind(workstation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(ReportOutcome::Rejected(
+                "no such rotation among this workstation's mailboxes".to_owned(),
+            ));
+        };
+        let (rotation, _) = row.into_rotation()?;
+        let effect = match transition(rotation.status, rotation.last_step, report.step) {
+            Ok(effect) => effect,
+            Err(reason) => return Ok(ReportOutcome::Rejected(reason.to_owned())),
+        };
+        let evidence = report.key_evidence.as_ref();
+        sqlx::query(
+            "INSERT INTO rotation_events (workstation_id, report_id, rotation_id, step, failure, \
+             occurred_at, received_at, evidence_kind, evidence_detail, detail, seq) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             COALESCE(MAX(seq), 0) + 1 FROM rotation_events WHERE rotation_id = $3",
+        )
+        .bind(workstation_id)
+        .bind(report.report_id.as_str())
+        .bind(rotation.id.as_str())
+        .bind(report.step.as_str())
+        .bind(report.step.failure().map(|f| f.as_str()))
+        .bind(report.occurred_at)
+        .bind(at)
+        .bind(evidence.map(KeyEvidence::kind))
+        .bind(evidence.map(KeyEvidence::detail))
+        .bind(report.detail.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // (sqlx binds no optional time generically: the evidence's time is set apart.)
+        if let Some(evidence) = evidence {
+            sqlx::query(
+                "UPDATE rotation_events SET evidence_at = $3 \
+                 WHERE workstation_id = $1 AND report_id = $2",
+            )
+            .bind(workstation_id)
+            .bind(report.report_id.as_str())
+            .bind(evidence.at())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let open_only = match effect {
+            Transition::Verify => {
+                "status = 'completed', closed_at = $5, key_id = NULL, nonce = NULL, \
+                 ciphertext = NULL, "
+            }
+            Transition::Record | Transition::HistoryOnly => "",
+        };
+        let updated = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE rotations SET {open_only}last_step = $2, failure = $3, last_step_at = $5, \
+             last_workstation = $4 WHERE id = $1 AND status = $6"
+        )))
+        .bind(rotation.id.as_str())
+        .bind(report.step.as_str())
+        .bind(report.step.failure().map(|f| f.as_str()))
+        .bind(workstation_id)
+        .bind(at)
+        .bind(rotation.status.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            // A concurrent report or an administrator changed the rotation first.
+            return Err(Error::Conflict);
+        }
+        let mut details = serde_json::json!({
+            "report_id": report.report_id,
+            "step": report.step.as_str(),
+            "occurred_at": unix_micros(report.occurred_at),
+        });
+        if let Some(failure) = report.step.failure() {
+            details["failure"] = failure.as_str().into();
+        }
+        if let Some(evidence) = evidence {
+            details["key_evidence"] = evidence.kind().into();
+        }
+        if effect == Transition::Verify {
+            self.record_verified_change(&mut tx, &rotation, workstation_id, at).await?;
+            details["escrow"] = "destroyed".into();
+        }
+        let event = AuditEvent {
+            actor: Actor::workstation(workstation_id),
+            action: report.step.action(),
+            office: Some(rotation.office.clone()),
+            target: rotation.id.clone(),
+            details,
+        };
+        Self::commit(tx, &[event], at).await?;
+        Ok(ReportOutcome::Recorded)
+    }
+
+    /// Sets the mailbox's last verified change, with the evidence of the rotation's last started
+    /// report.
+    async fn record_verified_change(
+        &self,
+        conn: &mut D::Connection,
+        rotation: &Rotation,
+        workstation_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let started: Option<(Option<String>, Option<OffsetDateTime>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT evidence_kind, evidence_at, evidence_detail FROM rotation_events \
+                 WHERE rotation_id = $1 AND step = 'started' ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(rotation.id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let (kind, evidence_at, detail) = started.unwrap_or((None, None, None));
+        sqlx::query(
+            "INSERT INTO mailbox_verified_changes (mailbox_id, rotation_id, kind, verified_at, \
+             workstation_id, evidence_kind, evidence_at, evidence_detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) \
+             ON CONFLICT (mailbox_id) DO UPDATE SET rotation_id = excluded.rotation_id, \
+             kind = excluded.kind, verified_at = excluded.verified_at, \
+             workstation_id = excluded.workstation_id, evidence_kind = excluded.evidence_kind, \
+             evidence_at = excluded.evidence_at, evidence_detail = excluded.evidence_detail",
+        )
+        .bind(rotation.mailbox_id)
+        .bind(rotation.id.as_str())
+        .bind(rotation.kind.as_str())
+        .bind(at)
+        .bind(workstation_id)
+        .bind(kind.as_deref())
+        .bind(detail.as_deref())
+        .execute(&mut *conn)
+        .await?;
+        if let Some(evidence_at) = evidence_at {
+            sqlx::query(
+                "UPDATE mailbox_verified_changes SET evidence_at = $2 WHERE mailbox_id = $1",
+            )
+            .bind(rotation.mailbox_id)
+            .bind(evidence_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn deliver_periodic(
+        &self,
+        workstation_id: &str,
+        period: time::Duration,
+        validity: time::Duration,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Rotation>, Error> {
+        let mut tx = self.writer().begin().await?;
+        let due: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT m.id, m.office FROM workstation_mailboxes a \
+             JOIN workstations w ON w.id = a.workstation_id \
+             JOIN mailboxes m ON m.id = a.mailbox_id \
+             LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
+             WHERE a.workstation_id = $1 AND w.office = m.office AND w.status = 'active' \
+             AND COALESCE(v.verified_at, m.created_at) <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.mailbox_id = m.id \
+             AND r.status IN ('issued', 'delivered')) ORDER BY m.address",
+        )
+        .bind(workstation_id)
+        .bind(at - period)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events = Vec::new();
+        for (mailbox_id, office) in due {
+            let id = new_rotation_id();
+            // A concurrent call may have opened it: the one-open-rotation index says no then.
+            let opened: Option<String> = sqlx::query_scalar(
+                "INSERT INTO rotations (id, mailbox_id, office, kind, status, issued_by, \
+                 issued_at, expires_at) VALUES ($1, $2, $3, 'periodic', 'issued', $4, $5, $6) \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(id.as_str())
+            .bind(mailbox_id)
+            .bind(office.as_str())
+            .bind(Actor::system().as_str())
+            .bind(at)
+            .bind(at + validity)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if opened.is_some() {
+                events.push(AuditEvent {
+                    actor: Actor::workstation(workstation_id),
+                    action: "rotation.open_periodic",
+                    office: Crpcen::parse(&office).ok(),
+                    target: id,
+                    details: serde_json::json!({
+                        "mailbox_id": mailbox_id,
+                        "period_days": period.whole_days(),
+                        "expires_at": unix_micros(at + validity),
+                    }),
+                });
+            }
+        }
+        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{ROTATION_SELECT} WHERE {} AND {OPEN} AND r.kind = 'periodic' AND r.expires_at > $2 \
+             ORDER BY m.address",
+            assigned_to("$1")
+        )))
+        .bind(workstation_id)
+        .bind(at)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut rotations = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (rotation, _) = row.into_rotation()?;
+            sqlx::query(
+                "UPDATE rotations SET status = 'delivered', \
+                 delivered_at = COALESCE(delivered_at, $2) WHERE id = $1",
+            )
+            .bind(rotation.id.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            rotations.push(rotation);
+        }
+        Self::commit(tx, &events, at).await?;
+        Ok(rotations)
+    }
+
+    pub(super) async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
+        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{ROTATION_SELECT} WHERE r.mailbox_id = $1 ORDER BY r.issued_at DESC, r.id DESC"
+        )))
+        .bind(mailbox_id)
+        .fetch_all(self.reader())
+        .await?;
+        let rotations = rows
+            .into_iter()
+            .map(|row| row.into_rotation().map(|(rotation, _)| rotation))
+            .collect::<Result<Vec<_>, _>>()?;
+        let events: Vec<EventRow> = sqlx::query_as(
+            "SELECT e.rotation_id, e.report_id, e.workstation_id, e.step, e.failure, \
+             e.occurred_at, e.received_at, e.evidence_kind, e.evidence_at, e.evidence_detail, \
+             e.detail FROM rotation_events e JOIN rotations r ON r.id = e.rotation_id \
+             WHERE r.mailbox_id = $1 ORDER BY r.issued_at, r.id, e.seq",
+        )
+        .bind(mailbox_id)
+        .fetch_all(self.reader())
+        .await?;
+        let events = events
+            .into_iter()
+            .map(|e| {
+                Ok(RotationEvent {
+                    step: Step::parse(&e.step, e.failure.as_deref())
+                        .ok_or(Error::Corrupt("rotation_events"))?,
+                    key_evidence: evidence(
+                        e.evidence_kind,
+                        e.evidence_at,
+                        e.evidence_detail,
+                        "rotation_events",
+                    )?,
+                    rotation_id: e.rotation_id,
+                    report_id: e.report_id,
+                    workstation_id: e.workstation_id,
+                    occurred_at: e.occurred_at,
+                    received_at: e.received_at,
+                    detail: e.detail,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let verified: Option<VerifiedRow> = sqlx::query_as(
+            "SELECT rotation_id, kind, verified_at, workstation_id, evidence_kind, evidence_at, \
+             evidence_detail FROM mailbox_verified_changes WHERE mailbox_id = $1",
+        )
+        .bind(mailbox_id)
+        .fetch_optional(self.reader())
+        .await?;
+        let last_verified_change = match verified {
+            Some(v) => Some(VerifiedChange {
+                kind: RotationKind::parse(&v.kind)
+                    .ok_or(Error::Corrupt("mailbox_verified_changes"))?,
+                key_evidence: evidence(
+                    v.evidence_kind,
+                    v.evidence_at,
+                    v.evidence_detail,
+                    "mailbox_verified_changes",
+                )?,
+                rotation_id: v.rotation_id,
+                verified_at: v.verified_at,
+                workstation_id: v.workstation_id,
+            }),
+            None => None,
+        };
+        let workstations: Vec<String> = sqlx::query_scalar(
+            "SELECT workstation_id FROM workstation_mailboxes WHERE mailbox_id = $1 \
+             ORDER BY workstation_id",
+        )
+        .bind(mailbox_id)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(MailboxHistory { rotations, events, last_verified_change, workstations })
+    }
+}
