@@ -7,6 +7,7 @@
 
 use time::OffsetDateTime;
 
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, MailboxAddress};
 
 /// Where a rotation stands.
@@ -114,7 +115,7 @@ pub enum Disclosure<'a> {
     /// An administrator prints an office's letters.
     Letters(&'a Crpcen),
     /// A workstation fetches the open rotations of the mailboxes assigned to it.
-    Delivery(&'a str),
+    Delivery(&'a WorkstationId),
 }
 
 impl Disclosure<'_> {

@@ -10,6 +10,7 @@ use super::dialect::{Dialect, Value};
 use super::{Error, Store};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
@@ -113,7 +114,7 @@ where
     async fn list_mailboxes(
         &self,
         office: Option<&Crpcen>,
-        after: Option<&str>,
+        after: Option<&PageToken>,
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error> {
         self.db.list_mailboxes(office, after, limit).await
@@ -144,7 +145,7 @@ where
 
     async fn revoke_admin(
         &self,
-        name: &str,
+        name: &AdminName,
         actor: &Actor,
         at: OffsetDateTime,
     ) -> Result<(), Error> {
@@ -195,7 +196,7 @@ where
         self.db.enroll_workstation(token_hash, workstation, at).await
     }
 
-    async fn get_workstation(&self, id: &str) -> Result<Workstation, Error> {
+    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error> {
         self.db.get_workstation(id).await
     }
 
@@ -205,7 +206,7 @@ where
 
     async fn replace_certificate(
         &self,
-        id: &str,
+        id: &WorkstationId,
         presented_serial: Option<&str>,
         certificate: &IssuedCertificate,
         action: &'static str,
@@ -216,7 +217,7 @@ where
 
     async fn touch_workstation(
         &self,
-        id: &str,
+        id: &WorkstationId,
         serial: &str,
         agent_version: Option<&str>,
         at: OffsetDateTime,
@@ -226,7 +227,7 @@ where
 
     async fn set_workstation_status(
         &self,
-        id: &str,
+        id: &WorkstationId,
         status: WorkstationStatus,
         reason: Option<&str>,
         actor: &Actor,
@@ -237,7 +238,7 @@ where
 
     async fn add_recovery_challenge(
         &self,
-        id: &str,
+        id: &WorkstationId,
         challenge: &[u8],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
@@ -247,7 +248,7 @@ where
 
     async fn take_recovery_challenge(
         &self,
-        id: &str,
+        id: &WorkstationId,
         challenge: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, Error> {
@@ -256,7 +257,7 @@ where
 
     async fn assign_mailbox(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &Mailbox,
         actor: &Actor,
         at: OffsetDateTime,
@@ -266,7 +267,7 @@ where
 
     async fn unassign_mailbox(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &Mailbox,
         actor: &Actor,
         at: OffsetDateTime,
