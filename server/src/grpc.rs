@@ -3,6 +3,7 @@
 
 mod admin;
 mod agent;
+mod frame_limit;
 mod parse;
 mod rate_limit;
 mod status;
@@ -20,6 +21,7 @@ use tonic::transport::Server;
 
 pub(crate) use self::admin::AdminApi;
 pub(crate) use self::agent::AgentApi;
+use self::frame_limit::FrameLimit;
 use crate::services::Services;
 
 /// Why the endpoint stopped.
@@ -42,12 +44,15 @@ pub(crate) async fn serve(
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
     let (connections, acceptor) = tls::incoming(listener, config);
+    // FrameLimit answers RESOURCE_EXHAUSTED first; tonic's own limit stays behind it.
     let admin = AdminServiceServer::new(AdminApi::new(state.clone()))
         .max_decoding_message_size(MAX_ADMIN_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
+    let admin = FrameLimit::new(admin, MAX_ADMIN_REQUEST_BYTES);
     let agent = AgentServiceServer::new(AgentApi::new(state))
         .max_decoding_message_size(MAX_AGENT_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
+    let agent = FrameLimit::new(agent, MAX_AGENT_REQUEST_BYTES);
     let served = Server::builder()
         .timeout(Duration::from_secs(120))
         .max_concurrent_streams(Some(128))

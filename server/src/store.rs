@@ -37,6 +37,7 @@ pub use self::error::{Error, TokenRefusal};
 pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
@@ -88,7 +89,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn list_mailboxes(
         &self,
         office: Option<&Crpcen>,
-        after: Option<&str>,
+        after: Option<&PageToken>,
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error>;
 
@@ -116,7 +117,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// administrator.
     async fn revoke_admin(
         &self,
-        name: &str,
+        name: &AdminName,
         actor: &Actor,
         at: OffsetDateTime,
     ) -> Result<(), Error>;
@@ -163,7 +164,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<Workstation, Error>;
 
     /// One workstation. [`Error::NotFound`] if there is none.
-    async fn get_workstation(&self, id: &str) -> Result<Workstation, Error>;
+    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error>;
 
     /// Workstations, of one office or all.
     async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error>;
@@ -173,7 +174,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// concurrent renewal won, or the workstation is no longer active).
     async fn replace_certificate(
         &self,
-        id: &str,
+        id: &WorkstationId,
         presented_serial: Option<&str>,
         certificate: &IssuedCertificate,
         action: &'static str,
@@ -184,7 +185,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// current one, the agent's version if given. Not audited: it changes no decision.
     async fn touch_workstation(
         &self,
-        id: &str,
+        id: &WorkstationId,
         serial: &str,
         agent_version: Option<&str>,
         at: OffsetDateTime,
@@ -193,7 +194,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Locks, unlocks or revokes a workstation (a revoked one stays revoked: [`Error::NotFound`]).
     async fn set_workstation_status(
         &self,
-        id: &str,
+        id: &WorkstationId,
         status: WorkstationStatus,
         reason: Option<&str>,
         actor: &Actor,
@@ -204,7 +205,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// open ones, [`Error::NotFound`] if it does not exist.
     async fn add_recovery_challenge(
         &self,
-        id: &str,
+        id: &WorkstationId,
         challenge: &[u8],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
@@ -213,7 +214,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Removes a recovery challenge and tells whether it existed and was still valid.
     async fn take_recovery_challenge(
         &self,
-        id: &str,
+        id: &WorkstationId,
         challenge: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, Error>;
@@ -221,7 +222,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Assigns a mailbox to a workstation (again is harmless).
     async fn assign_mailbox(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &Mailbox,
         actor: &Actor,
         at: OffsetDateTime,
@@ -230,7 +231,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Removes an assignment. [`Error::NotFound`] if there was none.
     async fn unassign_mailbox(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &Mailbox,
         actor: &Actor,
         at: OffsetDateTime,

@@ -40,6 +40,7 @@ mod mailboxes;
 mod names;
 mod nul_fields;
 mod offices;
+mod oversized;
 mod owa;
 mod owa_cli;
 mod owa_hostile;

@@ -1004,7 +1004,7 @@ pub mod admin_service_client {
             self.inner = self.inner.max_encoding_message_size(limit);
             self
         }
-        /// Tells who the caller is. Callable by: any administrator.
+        /// Tells who the caller is. Callable by: any administrator. No other code of its own.
         pub async fn who_am_i(
             &mut self,
             request: impl tonic::IntoRequest<super::WhoAmIRequest>,
@@ -1081,7 +1081,7 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Lists offices ordered by CRPCEN. Callable by: a global administrator and an auditor (every
-        /// office), an office administrator (its offices).
+        /// office), an office administrator (its offices). No other code of its own.
         pub async fn list_offices(
             &mut self,
             request: impl tonic::IntoRequest<super::ListOfficesRequest>,
@@ -1198,7 +1198,8 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Lists enrollment tokens (never the tokens themselves). Callable by: a global administrator and an
-        /// auditor (every office), an office administrator (its offices).
+        /// auditor (every office), an office administrator (its offices). INVALID_ARGUMENT for a
+        /// malformed office filter; PERMISSION_DENIED for an office filter outside the caller's offices.
         pub async fn list_enrollment_tokens(
             &mut self,
             request: impl tonic::IntoRequest<super::ListEnrollmentTokensRequest>,
@@ -1226,7 +1227,8 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Revokes an enrollment token. Callable by: a global administrator, an office administrator of the
-        /// token's office.
+        /// token's office. NOT_FOUND if there is no such token (an office administrator gets
+        /// PERMISSION_DENIED instead, whether or not it exists).
         pub async fn revoke_enrollment_token(
             &mut self,
             request: impl tonic::IntoRequest<super::RevokeEnrollmentTokenRequest>,
@@ -1254,7 +1256,8 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Lists enrolled workstations. Callable by: a global administrator and an auditor (every office),
-        /// an office administrator (its offices).
+        /// an office administrator (its offices). INVALID_ARGUMENT for a malformed office filter;
+        /// PERMISSION_DENIED for an office filter outside the caller's offices.
         pub async fn list_workstations(
             &mut self,
             request: impl tonic::IntoRequest<super::ListWorkstationsRequest>,
@@ -1281,6 +1284,9 @@ pub mod admin_service_client {
         }
         /// Revokes a workstation: its next request is refused, also on a connection already open.
         /// Callable by: a global administrator, an office administrator of the workstation's office.
+        /// INVALID_ARGUMENT for an id holding control characters or over 128 bytes; NOT_FOUND if there
+        /// is no such workstation (an office administrator gets PERMISSION_DENIED instead). Revoking a
+        /// revoked workstation succeeds.
         pub async fn revoke_workstation(
             &mut self,
             request: impl tonic::IntoRequest<super::RevokeWorkstationRequest>,
@@ -1307,7 +1313,8 @@ pub mod admin_service_client {
         }
         /// Unlocks a workstation locked because its identity was used from two machines. Callable by: a
         /// global administrator, an office administrator of the workstation's office.
-        /// FAILED_PRECONDITION for a revoked workstation.
+        /// FAILED_PRECONDITION for a revoked workstation; INVALID_ARGUMENT and NOT_FOUND as for
+        /// RevokeWorkstation.
         pub async fn unlock_workstation(
             &mut self,
             request: impl tonic::IntoRequest<super::UnlockWorkstationRequest>,
@@ -1332,7 +1339,7 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "UnlockWorkstation"));
             self.inner.unary(req, path, codec).await
         }
-        /// Lists administrators. Callable by: a global administrator.
+        /// Lists administrators. Callable by: a global administrator. No other code of its own.
         pub async fn list_admins(
             &mut self,
             request: impl tonic::IntoRequest<super::ListAdminsRequest>,
@@ -1358,7 +1365,8 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Revokes an administrator's credential. Callable by: a global administrator, never about
-        /// itself (FAILED_PRECONDITION). NOT_FOUND if no active administrator has that name.
+        /// itself (FAILED_PRECONDITION). NOT_FOUND if no active administrator has that name;
+        /// INVALID_ARGUMENT for a name that is not 1 to 64 letters, digits, '.', '-', '\_' or '@'.
         pub async fn revoke_admin(
             &mut self,
             request: impl tonic::IntoRequest<super::RevokeAdminRequest>,
@@ -1385,6 +1393,7 @@ pub mod admin_service_client {
         }
         /// The password policy in force for an office (its override, else the global one), or the global
         /// one. Callable by: a global administrator and an auditor, an office administrator for its offices.
+        /// INVALID_ARGUMENT for a malformed office.
         pub async fn get_password_policy(
             &mut self,
             request: impl tonic::IntoRequest<super::GetPasswordPolicyRequest>,
@@ -1494,8 +1503,9 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Cancels a mailbox's open rotation, if it has one, and opens a new one with a new provisional
-        /// password. NOT_FOUND if the mailbox does not exist. Callable by: a global administrator, an
-        /// office administrator of the mailbox's office.
+        /// password. NOT_FOUND if the mailbox does not exist; INVALID_ARGUMENT for a missing or malformed
+        /// mailbox address. Callable by: a global administrator, an office administrator of the mailbox's
+        /// office.
         pub async fn reissue_provisional(
             &mut self,
             request: impl tonic::IntoRequest<super::ReissueProvisionalRequest>,
@@ -1521,7 +1531,7 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Lists rotations, without passwords. Callable by: a global administrator and an auditor, an
-        /// office administrator for its offices.
+        /// office administrator for its offices. INVALID_ARGUMENT for a malformed office.
         pub async fn list_rotations(
             &mut self,
             request: impl tonic::IntoRequest<super::ListRotationsRequest>,
@@ -1578,7 +1588,10 @@ pub mod admin_service_client {
         }
         /// Assigns a mailbox to a workstation of the same office: its agent will receive the mailbox's
         /// rotations. Callable by: a global administrator, an office administrator of the office.
-        /// INVALID_ARGUMENT when the mailbox belongs to another office than the workstation.
+        /// INVALID_ARGUMENT when the mailbox belongs to another office than the workstation, or for a
+        /// malformed workstation id or mailbox address; NOT_FOUND if the workstation (for a global
+        /// administrator) or the mailbox does not exist. The workstation is checked before the mailbox.
+        /// Assigning again succeeds.
         pub async fn assign_workstation(
             &mut self,
             request: impl tonic::IntoRequest<super::AssignWorkstationRequest>,
@@ -1604,7 +1617,7 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Removes such an assignment. Callable by: as AssignWorkstation. NOT_FOUND if there is no such
-        /// assignment.
+        /// assignment; otherwise the codes of AssignWorkstation.
         pub async fn unassign_workstation(
             &mut self,
             request: impl tonic::IntoRequest<super::UnassignWorkstationRequest>,
@@ -1632,7 +1645,8 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Lists audit records in order. Callable by: a global administrator and an auditor, an office
-        /// administrator for its offices' records.
+        /// administrator for its offices' records. INVALID_ARGUMENT for a limit over 5,000, a malformed
+        /// office or a since that is not YYYY-MM-DD or an RFC 3339 time.
         pub async fn list_audit_records(
             &mut self,
             request: impl tonic::IntoRequest<super::ListAuditRecordsRequest>,
@@ -1658,7 +1672,7 @@ pub mod admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Verifies the whole audit chain and names the first broken record. Callable by: a global
-        /// administrator and an auditor.
+        /// administrator and an auditor. A broken chain is reported in the response, not as an error.
         pub async fn verify_audit(
             &mut self,
             request: impl tonic::IntoRequest<super::VerifyAuditRequest>,
@@ -1839,7 +1853,7 @@ pub mod admin_service_server {
     /// Generated trait containing gRPC methods that should be implemented for use with AdminServiceServer.
     #[async_trait]
     pub trait AdminService: std::marker::Send + std::marker::Sync + 'static {
-        /// Tells who the caller is. Callable by: any administrator.
+        /// Tells who the caller is. Callable by: any administrator. No other code of its own.
         async fn who_am_i(
             &self,
             request: tonic::Request<super::WhoAmIRequest>,
@@ -1865,7 +1879,7 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Lists offices ordered by CRPCEN. Callable by: a global administrator and an auditor (every
-        /// office), an office administrator (its offices).
+        /// office), an office administrator (its offices). No other code of its own.
         async fn list_offices(
             &self,
             request: tonic::Request<super::ListOfficesRequest>,
@@ -1910,7 +1924,8 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Lists enrollment tokens (never the tokens themselves). Callable by: a global administrator and an
-        /// auditor (every office), an office administrator (its offices).
+        /// auditor (every office), an office administrator (its offices). INVALID_ARGUMENT for a
+        /// malformed office filter; PERMISSION_DENIED for an office filter outside the caller's offices.
         async fn list_enrollment_tokens(
             &self,
             request: tonic::Request<super::ListEnrollmentTokensRequest>,
@@ -1919,7 +1934,8 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Revokes an enrollment token. Callable by: a global administrator, an office administrator of the
-        /// token's office.
+        /// token's office. NOT_FOUND if there is no such token (an office administrator gets
+        /// PERMISSION_DENIED instead, whether or not it exists).
         async fn revoke_enrollment_token(
             &self,
             request: tonic::Request<super::RevokeEnrollmentTokenRequest>,
@@ -1928,7 +1944,8 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Lists enrolled workstations. Callable by: a global administrator and an auditor (every office),
-        /// an office administrator (its offices).
+        /// an office administrator (its offices). INVALID_ARGUMENT for a malformed office filter;
+        /// PERMISSION_DENIED for an office filter outside the caller's offices.
         async fn list_workstations(
             &self,
             request: tonic::Request<super::ListWorkstationsRequest>,
@@ -1938,6 +1955,9 @@ pub mod admin_service_server {
         >;
         /// Revokes a workstation: its next request is refused, also on a connection already open.
         /// Callable by: a global administrator, an office administrator of the workstation's office.
+        /// INVALID_ARGUMENT for an id holding control characters or over 128 bytes; NOT_FOUND if there
+        /// is no such workstation (an office administrator gets PERMISSION_DENIED instead). Revoking a
+        /// revoked workstation succeeds.
         async fn revoke_workstation(
             &self,
             request: tonic::Request<super::RevokeWorkstationRequest>,
@@ -1947,7 +1967,8 @@ pub mod admin_service_server {
         >;
         /// Unlocks a workstation locked because its identity was used from two machines. Callable by: a
         /// global administrator, an office administrator of the workstation's office.
-        /// FAILED_PRECONDITION for a revoked workstation.
+        /// FAILED_PRECONDITION for a revoked workstation; INVALID_ARGUMENT and NOT_FOUND as for
+        /// RevokeWorkstation.
         async fn unlock_workstation(
             &self,
             request: tonic::Request<super::UnlockWorkstationRequest>,
@@ -1955,7 +1976,7 @@ pub mod admin_service_server {
             tonic::Response<super::UnlockWorkstationResponse>,
             tonic::Status,
         >;
-        /// Lists administrators. Callable by: a global administrator.
+        /// Lists administrators. Callable by: a global administrator. No other code of its own.
         async fn list_admins(
             &self,
             request: tonic::Request<super::ListAdminsRequest>,
@@ -1964,7 +1985,8 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Revokes an administrator's credential. Callable by: a global administrator, never about
-        /// itself (FAILED_PRECONDITION). NOT_FOUND if no active administrator has that name.
+        /// itself (FAILED_PRECONDITION). NOT_FOUND if no active administrator has that name;
+        /// INVALID_ARGUMENT for a name that is not 1 to 64 letters, digits, '.', '-', '\_' or '@'.
         async fn revoke_admin(
             &self,
             request: tonic::Request<super::RevokeAdminRequest>,
@@ -1974,6 +1996,7 @@ pub mod admin_service_server {
         >;
         /// The password policy in force for an office (its override, else the global one), or the global
         /// one. Callable by: a global administrator and an auditor, an office administrator for its offices.
+        /// INVALID_ARGUMENT for a malformed office.
         async fn get_password_policy(
             &self,
             request: tonic::Request<super::GetPasswordPolicyRequest>,
@@ -2015,8 +2038,9 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Cancels a mailbox's open rotation, if it has one, and opens a new one with a new provisional
-        /// password. NOT_FOUND if the mailbox does not exist. Callable by: a global administrator, an
-        /// office administrator of the mailbox's office.
+        /// password. NOT_FOUND if the mailbox does not exist; INVALID_ARGUMENT for a missing or malformed
+        /// mailbox address. Callable by: a global administrator, an office administrator of the mailbox's
+        /// office.
         async fn reissue_provisional(
             &self,
             request: tonic::Request<super::ReissueProvisionalRequest>,
@@ -2025,7 +2049,7 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Lists rotations, without passwords. Callable by: a global administrator and an auditor, an
-        /// office administrator for its offices.
+        /// office administrator for its offices. INVALID_ARGUMENT for a malformed office.
         async fn list_rotations(
             &self,
             request: tonic::Request<super::ListRotationsRequest>,
@@ -2046,7 +2070,10 @@ pub mod admin_service_server {
         >;
         /// Assigns a mailbox to a workstation of the same office: its agent will receive the mailbox's
         /// rotations. Callable by: a global administrator, an office administrator of the office.
-        /// INVALID_ARGUMENT when the mailbox belongs to another office than the workstation.
+        /// INVALID_ARGUMENT when the mailbox belongs to another office than the workstation, or for a
+        /// malformed workstation id or mailbox address; NOT_FOUND if the workstation (for a global
+        /// administrator) or the mailbox does not exist. The workstation is checked before the mailbox.
+        /// Assigning again succeeds.
         async fn assign_workstation(
             &self,
             request: tonic::Request<super::AssignWorkstationRequest>,
@@ -2055,7 +2082,7 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Removes such an assignment. Callable by: as AssignWorkstation. NOT_FOUND if there is no such
-        /// assignment.
+        /// assignment; otherwise the codes of AssignWorkstation.
         async fn unassign_workstation(
             &self,
             request: tonic::Request<super::UnassignWorkstationRequest>,
@@ -2064,7 +2091,8 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Lists audit records in order. Callable by: a global administrator and an auditor, an office
-        /// administrator for its offices' records.
+        /// administrator for its offices' records. INVALID_ARGUMENT for a limit over 5,000, a malformed
+        /// office or a since that is not YYYY-MM-DD or an RFC 3339 time.
         async fn list_audit_records(
             &self,
             request: tonic::Request<super::ListAuditRecordsRequest>,
@@ -2073,7 +2101,7 @@ pub mod admin_service_server {
             tonic::Status,
         >;
         /// Verifies the whole audit chain and names the first broken record. Callable by: a global
-        /// administrator and an auditor.
+        /// administrator and an auditor. A broken chain is reported in the response, not as an error.
         async fn verify_audit(
             &self,
             request: tonic::Request<super::VerifyAuditRequest>,
@@ -4172,7 +4200,8 @@ pub mod agent_service_client {
         /// Enrolls a workstation with an enrollment token. Callable by: anyone holding a valid token, over
         /// TLS without a client certificate; attempts are rate-limited per source address
         /// (RESOURCE_EXHAUSTED). A bad, expired, used-up or revoked token gives UNAUTHENTICATED without
-        /// saying which.
+        /// saying which. INVALID_ARGUMENT, naming the field, for a CSR that is not a PEM PKCS#10 request
+        /// for an ECDSA P-256 key, or a hostname, os or agent_version that is not valid text.
         pub async fn enroll(
             &mut self,
             request: impl tonic::IntoRequest<super::EnrollRequest>,
@@ -4229,7 +4258,8 @@ pub mod agent_service_client {
         /// anyone, rate-limited per source address (RESOURCE_EXHAUSTED); the challenge is useless without
         /// the registered key. An unknown or inactive workstation gets UNAUTHENTICATED, as a bad answer to
         /// the challenge would; RESOURCE_EXHAUSTED also when the workstation has 5 open challenges (each
-        /// lives 5 minutes).
+        /// lives 5 minutes). INVALID_ARGUMENT for a workstation_id holding control characters or over 128
+        /// bytes.
         pub async fn get_recovery_challenge(
             &mut self,
             request: impl tonic::IntoRequest<super::GetRecoveryChallengeRequest>,
@@ -4259,7 +4289,8 @@ pub mod agent_service_client {
         /// Issues a new certificate to a workstation proving possession of its registered key by signing
         /// the challenge, within the recovery window after its last certificate expired. Callable by:
         /// anyone, rate-limited per source address (RESOURCE_EXHAUSTED); UNAUTHENTICATED unless the
-        /// signature, challenge and window check out, without saying which did not.
+        /// signature, challenge and window check out, without saying which did not. INVALID_ARGUMENT as
+        /// for GetRecoveryChallenge.
         pub async fn recover(
             &mut self,
             request: impl tonic::IntoRequest<super::RecoverRequest>,
@@ -4405,7 +4436,8 @@ pub mod agent_service_server {
         /// Enrolls a workstation with an enrollment token. Callable by: anyone holding a valid token, over
         /// TLS without a client certificate; attempts are rate-limited per source address
         /// (RESOURCE_EXHAUSTED). A bad, expired, used-up or revoked token gives UNAUTHENTICATED without
-        /// saying which.
+        /// saying which. INVALID_ARGUMENT, naming the field, for a CSR that is not a PEM PKCS#10 request
+        /// for an ECDSA P-256 key, or a hostname, os or agent_version that is not valid text.
         async fn enroll(
             &self,
             request: tonic::Request<super::EnrollRequest>,
@@ -4428,7 +4460,8 @@ pub mod agent_service_server {
         /// anyone, rate-limited per source address (RESOURCE_EXHAUSTED); the challenge is useless without
         /// the registered key. An unknown or inactive workstation gets UNAUTHENTICATED, as a bad answer to
         /// the challenge would; RESOURCE_EXHAUSTED also when the workstation has 5 open challenges (each
-        /// lives 5 minutes).
+        /// lives 5 minutes). INVALID_ARGUMENT for a workstation_id holding control characters or over 128
+        /// bytes.
         async fn get_recovery_challenge(
             &self,
             request: tonic::Request<super::GetRecoveryChallengeRequest>,
@@ -4439,7 +4472,8 @@ pub mod agent_service_server {
         /// Issues a new certificate to a workstation proving possession of its registered key by signing
         /// the challenge, within the recovery window after its last certificate expired. Callable by:
         /// anyone, rate-limited per source address (RESOURCE_EXHAUSTED); UNAUTHENTICATED unless the
-        /// signature, challenge and window check out, without saying which did not.
+        /// signature, challenge and window check out, without saying which did not. INVALID_ARGUMENT as
+        /// for GetRecoveryChallenge.
         async fn recover(
             &self,
             request: tonic::Request<super::RecoverRequest>,

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::domain::office::{MAX_ADDRESS_LEN, is_format_char};
+use crate::domain::office::{MAX_ADDRESS_LEN, MailboxAddress, is_format_char};
 
 /// Why an identifier was refused; the message names the field and never echoes the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,15 +44,38 @@ impl WorkstationId {
         Ok(WorkstationId(value.to_owned()))
     }
 
+    /// A new id made from random bytes: `ws-` and their hex digits.
+    pub(crate) fn issued(bytes: [u8; 8]) -> WorkstationId {
+        WorkstationId(format!("ws-{}", hex::encode(bytes)))
+    }
+
     /// The id.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The id as text.
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
 impl fmt::Display for WorkstationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // `pad`, so that a precision (`{id:.40}`) bounds what a message echoes.
+        f.pad(&self.0)
+    }
+}
+
+impl PartialEq<str> for WorkstationId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for WorkstationId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 
@@ -89,7 +112,7 @@ impl AdminName {
 
 impl fmt::Display for AdminName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -109,6 +132,11 @@ impl PageToken {
         printable(field, value, MAX_ADDRESS_LEN)
             .map_err(|_| IdentifierError { field, reason: "not a token this server issued" })?;
         Ok(Some(PageToken(value.to_owned())))
+    }
+
+    /// The token of the page that follows `address`.
+    pub fn following(address: &MailboxAddress) -> PageToken {
+        PageToken(address.to_string())
     }
 
     /// The token.

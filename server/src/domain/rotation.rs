@@ -14,6 +14,7 @@ pub use self::steps::{
     FailureReason, KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, MailboxHistory,
     ReportOutcome, RotationEvent, Step, StepReport, Transition, VerifiedChange, transition,
 };
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, MailboxAddress};
 
 /// Why a rotation was opened.
@@ -155,7 +156,7 @@ pub enum Disclosure<'a> {
     /// An administrator prints an office's letters.
     Letters(&'a Crpcen),
     /// A workstation fetches the open rotations of the mailboxes assigned to it.
-    Delivery(&'a str),
+    Delivery(&'a WorkstationId),
 }
 
 impl Disclosure<'_> {

@@ -14,6 +14,7 @@
 
 use time::OffsetDateTime;
 
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Text};
 
 /// A workstation's state.
@@ -52,7 +53,7 @@ impl WorkstationStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workstation {
     /// `ws-` and 16 hex digits.
-    pub id: String,
+    pub id: WorkstationId,
     /// Its office, from the enrollment token.
     pub office: Crpcen,
     /// What the agent reported at enrollment.
@@ -107,7 +108,7 @@ pub struct IssuedCertificate {
 #[derive(Debug, Clone)]
 pub struct NewWorkstation {
     /// Its id.
-    pub id: String,
+    pub id: WorkstationId,
     /// What the agent reported.
     pub machine: MachineInfo,
     /// The registered public key.
@@ -175,11 +176,11 @@ pub struct NewEnrollmentToken {
 }
 
 /// A new workstation id: `ws-` and 64 random bits in hex.
-pub fn new_workstation_id() -> String {
+pub fn new_workstation_id() -> WorkstationId {
     use rand::RngCore;
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
-    format!("ws-{}", hex::encode(bytes))
+    WorkstationId::issued(bytes)
 }
 
 /// How agent identities are managed.
@@ -215,7 +216,7 @@ mod tests {
     fn workstation(current: &str, confirmed: bool, previous: Option<&str>) -> Workstation {
         let t = datetime!(2026-11-25 0:00 UTC);
         Workstation {
-            id: "ws-1".into(),
+            id: WorkstationId::parse("id", "ws-1").unwrap(),
             office: Crpcen::parse("01234").unwrap(),
             hostname: "h".into(),
             os: "o".into(),

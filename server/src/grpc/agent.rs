@@ -117,7 +117,7 @@ impl AgentService for AgentApi {
         let ws = enrolled.workstation;
         Ok(Response::new(pb::EnrollResponse {
             certificate: Some(certificate_response(&enrolled.certificate, ws.generation)),
-            workstation_id: ws.id,
+            workstation_id: ws.id.into_string(),
             office: ws.office.to_string(),
         }))
     }
@@ -137,7 +137,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<pb::GetRecoveryChallengeResponse>, Status> {
         self.limit(&request)?;
         let id = parse::workstation_id("workstation_id", &request.get_ref().workstation_id)?;
-        let challenge = self.state.recovery_challenge(id.as_str()).await?;
+        let challenge = self.state.recovery_challenge(&id).await?;
         Ok(Response::new(pb::GetRecoveryChallengeResponse { challenge }))
     }
 
@@ -148,7 +148,7 @@ impl AgentService for AgentApi {
         self.limit(&request)?;
         let req = request.into_inner();
         let id = parse::workstation_id("workstation_id", &req.workstation_id)?;
-        let recovered = self.state.recover(id.as_str(), &req.challenge, &req.signature).await?;
+        let recovered = self.state.recover(&id, &req.challenge, &req.signature).await?;
         Ok(Response::new(certificate_response(&recovered.certificate, recovered.generation)))
     }
 
@@ -160,7 +160,7 @@ impl AgentService for AgentApi {
         let version = Text::parse("agent_version", &request.into_inner().agent_version).ok();
         let now = self.state.heartbeat(&agent, version.as_ref()).await?;
         Ok(Response::new(pb::HeartbeatResponse {
-            workstation_id: agent.workstation.id,
+            workstation_id: agent.workstation.id.into_string(),
             office: agent.workstation.office.to_string(),
             server_time: rfc3339(now),
             check_in_interval_seconds: 60,

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::data_dir::{DataDir, write_public};
+use crate::domain::identifier::WorkstationId;
 
 /// Why the TLS material could not be loaded or made.
 #[derive(Debug, thiserror::Error)]
@@ -324,7 +325,7 @@ pub fn csr_public_key(csr_pem: &str) -> Result<Vec<u8>, CsrError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresentedAgent {
     /// The workstation id from the certificate's URI.
-    pub workstation_id: String,
+    pub workstation_id: WorkstationId,
     /// The certificate's serial, hex.
     pub serial: String,
     /// Its expiry.
@@ -344,7 +345,7 @@ pub fn read_agent_certificate(der: &[u8]) -> Option<PresentedAgent> {
     let not_after =
         OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp()).ok()?;
     Some(PresentedAgent {
-        workstation_id: workstation_id.to_owned(),
+        workstation_id: WorkstationId::parse("certificate", workstation_id).ok()?,
         serial: hex::encode(cert.raw_serial()),
         not_after,
     })

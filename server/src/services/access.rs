@@ -3,6 +3,7 @@
 //! office outside an administrator's scope says nothing about what exists there.
 
 use crate::domain::admin::{Admin, AdminRole, Permission};
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::Crpcen;
 use crate::domain::token::Token;
 use crate::domain::workstation::Workstation;
@@ -25,7 +26,7 @@ impl Services {
     pub async fn workstation_for_change(
         &self,
         admin: &Admin,
-        id: &str,
+        id: &WorkstationId,
     ) -> Result<Workstation, Error> {
         let outside = || Error::denied(format!("workstation {id:.40} is not in your offices"));
         match self.store.get_workstation(id).await {

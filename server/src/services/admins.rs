@@ -2,6 +2,7 @@
 
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;
+use crate::domain::identifier::AdminName;
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
 use crate::store;
@@ -31,9 +32,9 @@ impl Services {
     }
 
     /// Revokes another administrator's credential (global administrators only; never its own).
-    pub async fn revoke_admin(&self, admin: &Admin, name: &str) -> Result<(), Error> {
+    pub async fn revoke_admin(&self, admin: &Admin, name: &AdminName) -> Result<(), Error> {
         authorize(admin, Permission::Global)?;
-        if name == admin.name {
+        if name.as_str() == admin.name {
             return Err(Error::FailedPrecondition(
                 "an administrator cannot revoke itself".to_owned(),
             ));

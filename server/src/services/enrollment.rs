@@ -151,7 +151,7 @@ impl Services {
             }
             Err(other) => return Err(other.into()),
         };
-        let certificate = self.issue_certificate(&id, &office, &public_key)?;
+        let certificate = self.issue_certificate(id.as_str(), &office, &public_key)?;
         let new = NewWorkstation {
             id,
             machine,

@@ -9,7 +9,8 @@ pub use self::import::{MAX_IMPORT_ROWS, MailboxImport, RawMailboxRow};
 
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;
-use crate::domain::office::{Crpcen, MAX_ADDRESS_LEN, Mailbox, MailboxAddress, NewOffice, Office};
+use crate::domain::identifier::PageToken;
+use crate::domain::office::{Crpcen, Mailbox, MailboxAddress, NewOffice, Office};
 use crate::services::access::{self, authorize};
 use crate::services::{Error, Services};
 use crate::store;
@@ -25,7 +26,7 @@ pub struct MailboxPageRequest {
     /// At most this many (`None`: [`DEFAULT_MAILBOX_PAGE`]; never more than [`MAX_MAILBOX_PAGE`]).
     pub size: Option<u32>,
     /// The token of the previous page, if this is not the first.
-    pub after: Option<String>,
+    pub after: Option<PageToken>,
 }
 
 /// A page of mailboxes, ordered by address.
@@ -89,10 +90,7 @@ impl Services {
                 return Err(Error::invalid(format!("page_size: at most {MAX_MAILBOX_PAGE}")));
             }
         };
-        let after = page.after.as_deref();
-        if after.is_some_and(|t| t.len() > MAX_ADDRESS_LEN) {
-            return Err(Error::invalid("page_token: not a token this server issued"));
-        }
+        let after = page.after.as_ref();
         let mut mailboxes = Vec::new();
         for office in &scope {
             mailboxes.extend(self.store.list_mailboxes(office.as_ref(), after, page_size).await?);
@@ -137,9 +135,9 @@ impl Services {
     pub(crate) async fn office_mailboxes(&self, office: &Crpcen) -> Result<Vec<Mailbox>, Error> {
         let mut all = Vec::new();
         loop {
-            let after = all.last().map(|m: &Mailbox| m.address.to_string());
+            let after = all.last().map(|m: &Mailbox| PageToken::following(&m.address));
             let page =
-                self.store.list_mailboxes(Some(office), after.as_deref(), MAX_MAILBOX_PAGE).await?;
+                self.store.list_mailboxes(Some(office), after.as_ref(), MAX_MAILBOX_PAGE).await?;
             let done = page.len() < MAX_MAILBOX_PAGE as usize;
             all.extend(page);
             if done {

@@ -7,6 +7,7 @@ pub mod recovery;
 
 use crate::domain::admin::Admin;
 use crate::domain::audit::Actor;
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::workstation::{Workstation, WorkstationStatus};
 use crate::services::access;
@@ -29,7 +30,7 @@ impl Services {
 
     /// Revokes a workstation for good (nothing to do if it already is); its certificate is refused
     /// from its next request.
-    pub async fn revoke_workstation(&self, admin: &Admin, id: &str) -> Result<(), Error> {
+    pub async fn revoke_workstation(&self, admin: &Admin, id: &WorkstationId) -> Result<(), Error> {
         let ws = self.workstation_for_change(admin, id).await?;
         if ws.status != WorkstationStatus::Revoked {
             self.store
@@ -47,7 +48,7 @@ impl Services {
     }
 
     /// Makes a locked workstation active again; a revoked one is [`Error::FailedPrecondition`].
-    pub async fn unlock_workstation(&self, admin: &Admin, id: &str) -> Result<(), Error> {
+    pub async fn unlock_workstation(&self, admin: &Admin, id: &WorkstationId) -> Result<(), Error> {
         let ws = self.workstation_for_change(admin, id).await?;
         if ws.status == WorkstationStatus::Revoked {
             return Err(Error::FailedPrecondition(
@@ -72,7 +73,7 @@ impl Services {
     pub async fn assign_mailbox(
         &self,
         admin: &Admin,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &str,
     ) -> Result<(), Error> {
         let (ws, mailbox) = self.assignment(admin, workstation_id, mailbox).await?;
@@ -85,7 +86,7 @@ impl Services {
     pub async fn unassign_mailbox(
         &self,
         admin: &Admin,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &str,
     ) -> Result<(), Error> {
         let (ws, mailbox) = self.assignment(admin, workstation_id, mailbox).await?;
@@ -108,7 +109,7 @@ impl Services {
     async fn assignment(
         &self,
         admin: &Admin,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &str,
     ) -> Result<(Workstation, Mailbox), Error> {
         let ws = self.workstation_for_change(admin, workstation_id).await?;

@@ -11,6 +11,7 @@ use super::rows::{AdminRow, TOKEN_COLUMNS, TokenRow};
 use super::sql_store::Db;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
+use crate::domain::identifier::AdminName;
 use crate::domain::office::Crpcen;
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{EnrollmentToken, NewEnrollmentToken};
@@ -118,14 +119,14 @@ where
 
     pub(super) async fn revoke_admin(
         &self,
-        name: &str,
+        name: &AdminName,
         actor: &Actor,
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         let mut tx = self.writer().begin().await?;
         let done =
             sqlx::query("UPDATE admins SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL")
-                .bind(name)
+                .bind(name.as_str())
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
@@ -136,7 +137,7 @@ where
             actor: actor.clone(),
             action: "admin.revoke",
             office: None,
-            target: name.to_owned(),
+            target: name.to_string(),
             details: serde_json::json!({}),
         };
         Self::commit(tx, &[event], at).await

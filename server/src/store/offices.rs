@@ -12,6 +12,7 @@ use super::dialect::{Dialect, Value};
 use super::rows::{MAILBOX_COLUMNS, MailboxRow, OFFICE_SELECT, OfficeRow};
 use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent};
+use crate::domain::identifier::PageToken;
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
@@ -83,7 +84,7 @@ where
     pub(super) async fn list_mailboxes(
         &self,
         office: Option<&Crpcen>,
-        after: Option<&str>,
+        after: Option<&PageToken>,
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error> {
         let rows: Vec<MailboxRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -92,7 +93,7 @@ where
              ORDER BY m.address LIMIT $3"
         )))
         .bind(office.map(Crpcen::as_str))
-        .bind(after.unwrap_or(""))
+        .bind(after.map_or("", PageToken::as_str))
         .bind(i64::from(limit))
         .fetch_all(self.reader())
         .await?;

@@ -237,7 +237,7 @@ where
                 "r.mailbox_id IN (SELECT a.mailbox_id FROM workstation_mailboxes a \
                  JOIN workstations w ON w.id = a.workstation_id \
                  WHERE a.workstation_id = $1 AND w.office = r.office AND w.status = 'active')",
-                workstation,
+                workstation.as_str(),
             ),
         };
         let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -287,7 +287,7 @@ fn disclosure_events(
             action: disclosure.action(),
             office: Some(office.clone()),
             target: match disclosure {
-                Disclosure::Delivery(workstation) => workstation.to_owned(),
+                Disclosure::Delivery(workstation) => workstation.to_string(),
                 _ => office.to_string(),
             },
             details: serde_json::json!({ "rotations": ids }),

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::Error;
 use crate::domain::admin::{Admin, AdminRole};
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::Crpcen;
 use crate::domain::workstation::{EnrollmentToken, Workstation, WorkstationStatus};
 
@@ -95,7 +96,7 @@ impl TryFrom<WorkstationRow> for Workstation {
 
     fn try_from(row: WorkstationRow) -> Result<Workstation, Error> {
         Ok(Workstation {
-            id: row.id,
+            id: WorkstationId::parse("id", &row.id).map_err(|_| Error::Corrupt("workstations"))?,
             office: crpcen(&row.office, "workstations")?,
             hostname: row.hostname,
             os: row.os,

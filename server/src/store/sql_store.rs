@@ -10,6 +10,7 @@ use super::dialect::{Dialect, Value};
 use super::{Error, Store};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
@@ -116,7 +117,7 @@ where
     async fn list_mailboxes(
         &self,
         office: Option<&Crpcen>,
-        after: Option<&str>,
+        after: Option<&PageToken>,
         limit: u32,
     ) -> Result<Vec<Mailbox>, Error> {
         self.db.list_mailboxes(office, after, limit).await
@@ -147,7 +148,7 @@ where
 
     async fn revoke_admin(
         &self,
-        name: &str,
+        name: &AdminName,
         actor: &Actor,
         at: OffsetDateTime,
     ) -> Result<(), Error> {
@@ -198,7 +199,7 @@ where
         self.db.enroll_workstation(token_hash, workstation, at).await
     }
 
-    async fn get_workstation(&self, id: &str) -> Result<Workstation, Error> {
+    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error> {
         self.db.get_workstation(id).await
     }
 
@@ -208,7 +209,7 @@ where
 
     async fn replace_certificate(
         &self,
-        id: &str,
+        id: &WorkstationId,
         presented_serial: Option<&str>,
         certificate: &IssuedCertificate,
         action: &'static str,
@@ -219,7 +220,7 @@ where
 
     async fn touch_workstation(
         &self,
-        id: &str,
+        id: &WorkstationId,
         serial: &str,
         agent_version: Option<&str>,
         at: OffsetDateTime,
@@ -229,7 +230,7 @@ where
 
     async fn set_workstation_status(
         &self,
-        id: &str,
+        id: &WorkstationId,
         status: WorkstationStatus,
         reason: Option<&str>,
         actor: &Actor,
@@ -240,7 +241,7 @@ where
 
     async fn add_recovery_challenge(
         &self,
-        id: &str,
+        id: &WorkstationId,
         challenge: &[u8],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
@@ -250,7 +251,7 @@ where
 
     async fn take_recovery_challenge(
         &self,
-        id: &str,
+        id: &WorkstationId,
         challenge: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, Error> {
@@ -259,7 +260,7 @@ where
 
     async fn assign_mailbox(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &Mailbox,
         actor: &Actor,
         at: OffsetDateTime,
@@ -269,7 +270,7 @@ where
 
     async fn unassign_mailbox(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &Mailbox,
         actor: &Actor,
         at: OffsetDateTime,

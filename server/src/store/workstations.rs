@@ -10,6 +10,7 @@ use super::rows::{TOKEN_COLUMNS, TokenRow, WORKSTATION_COLUMNS, WorkstationRow};
 use super::sql_store::Db;
 use super::{Error, TokenRefusal};
 use crate::domain::audit::{Actor, AuditEvent};
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox};
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{
@@ -89,7 +90,7 @@ where
             actor: Actor::enrollment_token(token.id),
             action: "workstation.enroll",
             office: Crpcen::parse(&token.office).ok(),
-            target: workstation.id.clone(),
+            target: workstation.id.to_string(),
             details: serde_json::json!({
                 "hostname": machine.hostname.as_str(),
                 "os": machine.os.as_str(),
@@ -101,11 +102,11 @@ where
         self.get_workstation(&workstation.id).await
     }
 
-    pub(super) async fn get_workstation(&self, id: &str) -> Result<Workstation, Error> {
+    pub(super) async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error> {
         let row: WorkstationRow = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {WORKSTATION_COLUMNS} FROM workstations WHERE id = $1"
         )))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_one(self.reader())
         .await?;
         row.try_into()
@@ -127,7 +128,7 @@ where
 
     pub(super) async fn replace_certificate(
         &self,
-        id: &str,
+        id: &WorkstationId,
         presented_serial: Option<&str>,
         certificate: &IssuedCertificate,
         action: &'static str,
@@ -146,7 +147,7 @@ where
                AND (CAST($3 AS TEXT) IS NULL OR current_serial = $3 \
                     OR (NOT current_confirmed AND previous_serial = $3))",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(certificate.serial.as_str())
         .bind(presented_serial)
         .bind(false)
@@ -158,14 +159,14 @@ where
             return Err(Error::Conflict);
         }
         let office: String = sqlx::query_scalar("SELECT office FROM workstations WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_one(&mut *tx)
             .await?;
         let event = AuditEvent {
-            actor: Actor::workstation(id),
+            actor: Actor::workstation(id.as_str()),
             action,
             office: Crpcen::parse(&office).ok(),
-            target: id.to_owned(),
+            target: id.to_string(),
             details: serde_json::json!({
                 "serial": certificate.serial,
                 "presented": presented_serial,
@@ -177,7 +178,7 @@ where
 
     pub(super) async fn touch_workstation(
         &self,
-        id: &str,
+        id: &WorkstationId,
         serial: &str,
         agent_version: Option<&str>,
         at: OffsetDateTime,
@@ -188,7 +189,7 @@ where
                agent_version = COALESCE(CAST($4 AS TEXT), agent_version) \
              WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(serial)
         .bind(at)
         .bind(agent_version)
@@ -199,7 +200,7 @@ where
 
     pub(super) async fn set_workstation_status(
         &self,
-        id: &str,
+        id: &WorkstationId,
         status: WorkstationStatus,
         reason: Option<&str>,
         actor: &Actor,
@@ -214,7 +215,7 @@ where
                previous_serial = CASE WHEN $4 THEN NULL ELSE previous_serial END \
              WHERE id = $1 AND status <> 'revoked' RETURNING office",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(status.as_str())
         .bind(reason)
         .bind(unlock)
@@ -229,7 +230,7 @@ where
             actor: actor.clone(),
             action,
             office: Crpcen::parse(&office).ok(),
-            target: id.to_owned(),
+            target: id.to_string(),
             details: serde_json::json!({ "reason": reason }),
         };
         Self::commit(tx, &[event], at).await?;
@@ -238,7 +239,7 @@ where
 
     pub(super) async fn add_recovery_challenge(
         &self,
-        id: &str,
+        id: &WorkstationId,
         challenge: &[u8],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
@@ -247,14 +248,14 @@ where
         sqlx::query(
             "DELETE FROM recovery_challenges WHERE workstation_id = $1 AND expires_at <= $2",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?;
         let open: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM recovery_challenges WHERE workstation_id = $1",
         )
-        .bind(id)
+        .bind(id.as_str())
         .fetch_one(&mut *tx)
         .await?;
         if open >= MAX_OPEN_CHALLENGES {
@@ -264,7 +265,7 @@ where
             "INSERT INTO recovery_challenges (workstation_id, challenge, expires_at) \
              VALUES ($1, $2, $3)",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(challenge)
         .bind(expires_at)
         .execute(&mut *tx)
@@ -276,7 +277,7 @@ where
 
     pub(super) async fn take_recovery_challenge(
         &self,
-        id: &str,
+        id: &WorkstationId,
         challenge: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, Error> {
@@ -284,7 +285,7 @@ where
             "DELETE FROM recovery_challenges WHERE workstation_id = $1 AND challenge = $2 \
              RETURNING expires_at",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(challenge)
         .fetch_optional(self.writer())
         .await?;
@@ -293,7 +294,7 @@ where
 
     pub(super) async fn assign_mailbox(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &Mailbox,
         actor: &Actor,
         at: OffsetDateTime,
@@ -303,7 +304,7 @@ where
             "INSERT INTO workstation_mailboxes (workstation_id, mailbox_id, assigned_at) \
              VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
-        .bind(workstation_id)
+        .bind(workstation_id.as_str())
         .bind(mailbox.id)
         .bind(at)
         .execute(&mut *tx)
@@ -318,7 +319,7 @@ where
 
     pub(super) async fn unassign_mailbox(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         mailbox: &Mailbox,
         actor: &Actor,
         at: OffsetDateTime,
@@ -327,7 +328,7 @@ where
         let done = sqlx::query(
             "DELETE FROM workstation_mailboxes WHERE workstation_id = $1 AND mailbox_id = $2",
         )
-        .bind(workstation_id)
+        .bind(workstation_id.as_str())
         .bind(mailbox.id)
         .execute(&mut *tx)
         .await?;
@@ -342,7 +343,7 @@ where
 /// The audit event of a mailbox (un)assigned to a workstation.
 fn assignment_event(
     action: &'static str,
-    workstation_id: &str,
+    workstation_id: &WorkstationId,
     mailbox: &Mailbox,
     actor: &Actor,
 ) -> AuditEvent {
@@ -350,7 +351,7 @@ fn assignment_event(
         actor: actor.clone(),
         action,
         office: Some(mailbox.address.office().clone()),
-        target: workstation_id.to_owned(),
+        target: workstation_id.to_string(),
         details: serde_json::json!({ "mailbox": mailbox.address.as_str() }),
     }
 }

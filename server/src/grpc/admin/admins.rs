@@ -39,7 +39,7 @@ pub(super) async fn revoke_admin(
 ) -> Result<Response<pb::RevokeAdminResponse>, Status> {
     let admin = api.authenticate(&request).await?;
     let name = parse::admin_name("name", &request.get_ref().name)?;
-    api.state.revoke_admin(&admin, name.as_str()).await?;
+    api.state.revoke_admin(&admin, &name).await?;
     Ok(Response::new(pb::RevokeAdminResponse {}))
 }
 

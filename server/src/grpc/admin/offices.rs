@@ -5,7 +5,6 @@ use sesame_proto::v1 as pb;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::AdminApi;
-use crate::domain::identifier::PageToken;
 use crate::domain::office::{Mailbox, NewOffice, Office, Text};
 use crate::grpc::{parse, rfc3339};
 use crate::services::Error;
@@ -77,7 +76,7 @@ pub(super) async fn list_mailboxes(
     let office = parse::optional_crpcen("office", &req.office)?;
     let page = MailboxPageRequest {
         size: (req.page_size != 0).then_some(req.page_size),
-        after: parse::page_token("page_token", &req.page_token)?.map(PageToken::into_string),
+        after: parse::page_token("page_token", &req.page_token)?,
     };
     let page = api.state.list_mailboxes(&admin, office.as_ref(), &page).await?;
     Ok(Response::new(pb::ListMailboxesResponse {

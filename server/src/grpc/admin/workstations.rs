@@ -24,7 +24,7 @@ fn token_to_pb(token: EnrollmentToken) -> pb::EnrollmentToken {
 
 fn workstation_to_pb(ws: Workstation) -> pb::Workstation {
     pb::Workstation {
-        id: ws.id,
+        id: ws.id.into_string(),
         office: ws.office.to_string(),
         hostname: ws.hostname,
         os: ws.os,
@@ -100,7 +100,7 @@ pub(super) async fn revoke_workstation(
 ) -> Result<Response<pb::RevokeWorkstationResponse>, Status> {
     let admin = api.authenticate(&request).await?;
     let id = parse::workstation_id("id", &request.get_ref().id)?;
-    api.state.revoke_workstation(&admin, id.as_str()).await?;
+    api.state.revoke_workstation(&admin, &id).await?;
     Ok(Response::new(pb::RevokeWorkstationResponse {}))
 }
 
@@ -110,7 +110,7 @@ pub(super) async fn unlock_workstation(
 ) -> Result<Response<pb::UnlockWorkstationResponse>, Status> {
     let admin = api.authenticate(&request).await?;
     let id = parse::workstation_id("id", &request.get_ref().id)?;
-    api.state.unlock_workstation(&admin, id.as_str()).await?;
+    api.state.unlock_workstation(&admin, &id).await?;
     Ok(Response::new(pb::UnlockWorkstationResponse {}))
 }
 
@@ -121,7 +121,7 @@ pub(super) async fn assign_workstation(
     let admin = api.authenticate(&request).await?;
     let req = request.get_ref();
     let id = parse::workstation_id("workstation_id", &req.workstation_id)?;
-    api.state.assign_mailbox(&admin, id.as_str(), &req.mailbox).await?;
+    api.state.assign_mailbox(&admin, &id, &req.mailbox).await?;
     Ok(Response::new(pb::AssignWorkstationResponse {}))
 }
 
@@ -132,6 +132,6 @@ pub(super) async fn unassign_workstation(
     let admin = api.authenticate(&request).await?;
     let req = request.get_ref();
     let id = parse::workstation_id("workstation_id", &req.workstation_id)?;
-    api.state.unassign_mailbox(&admin, id.as_str(), &req.mailbox).await?;
+    api.state.unassign_mailbox(&admin, &id, &req.mailbox).await?;
     Ok(Response::new(pb::UnassignWorkstationResponse {}))
 }

@@ -87,7 +87,7 @@ impl Services {
             .store
             .disclose_rotations(
                 Disclosure::Delivery(&workstation.id),
-                &Actor::workstation(&workstation.id),
+                &Actor::workstation(workstation.id.as_str()),
                 self.clock.now(),
             )
             .await?;

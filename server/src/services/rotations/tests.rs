@@ -8,6 +8,7 @@ use time::Duration;
 use super::{Disclosed, DisclosurePurpose, Target};
 use crate::domain::admin::{Admin, AdminRole};
 use crate::domain::audit::Actor;
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Text};
 use crate::domain::password::{PasswordPolicy, PasswordRule};
 use crate::domain::rotation::{Rotation, RotationStatus};
@@ -32,7 +33,7 @@ async fn workstation(services: &Services) -> Workstation {
     };
     services.store.create_enrollment_token(&new_token, &Actor::system(), T0).await.unwrap();
     let new = NewWorkstation {
-        id: "ws-1".into(),
+        id: WorkstationId::parse("id", "ws-1").unwrap(),
         machine: MachineInfo {
             hostname: Text::parse("hostname", "poste-1").unwrap(),
             os: Text::parse("os", "windows x86_64").unwrap(),

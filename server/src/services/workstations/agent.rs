@@ -116,7 +116,7 @@ impl Services {
     /// renewal won (the agent retries with the certificate it then holds).
     pub async fn renew_certificate(&self, agent: &AgentIdentity) -> Result<Certified, Error> {
         let ws = &agent.workstation;
-        let certificate = self.issue_certificate(&ws.id, &ws.office, &ws.public_key)?;
+        let certificate = self.issue_certificate(ws.id.as_str(), &ws.office, &ws.public_key)?;
         let issued = IssuedCertificate {
             serial: certificate.serial.clone(),
             not_after: certificate.not_after,

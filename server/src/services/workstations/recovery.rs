@@ -4,6 +4,7 @@
 use ring::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 
 use super::agent::Certified;
+use crate::domain::identifier::WorkstationId;
 use crate::domain::workstation::{IssuedCertificate, WorkstationStatus};
 use crate::services::{Error, Services};
 use crate::store;
@@ -26,7 +27,10 @@ impl Services {
     /// A fresh 32-byte challenge for an active workstation, valid five minutes. An unknown or
     /// inactive workstation gets the same [`Error::Unauthenticated`] as a bad answer would;
     /// too many open challenges are [`Error::ResourceExhausted`].
-    pub async fn recovery_challenge(&self, workstation_id: &str) -> Result<Vec<u8>, Error> {
+    pub async fn recovery_challenge(
+        &self,
+        workstation_id: &WorkstationId,
+    ) -> Result<Vec<u8>, Error> {
         let now = self.clock.now();
         let refused = || Error::unauthenticated(REFUSED_RECOVERY);
         match self.store.get_workstation(workstation_id).await {
@@ -56,7 +60,7 @@ impl Services {
     /// outcome; every refusal is the same [`Error::Unauthenticated`], its reason logged.
     pub async fn recover(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         challenge: &[u8],
         signature: &[u8],
     ) -> Result<Certified, Error> {
@@ -79,14 +83,14 @@ impl Services {
         if now > ws.cert_not_after + self.agents.recovery_window {
             return Err(refused("outside the recovery window"));
         }
-        let message = recovery_message(&ws.id, challenge);
+        let message = recovery_message(ws.id.as_str(), challenge);
         if UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &ws.public_key)
             .verify(&message, signature)
             .is_err()
         {
             return Err(refused("bad signature"));
         }
-        let certificate = self.issue_certificate(&ws.id, &ws.office, &ws.public_key)?;
+        let certificate = self.issue_certificate(ws.id.as_str(), &ws.office, &ws.public_key)?;
         let issued = IssuedCertificate {
             serial: certificate.serial.clone(),
             not_after: certificate.not_after,

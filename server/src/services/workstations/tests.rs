@@ -4,6 +4,7 @@ use time::Duration;
 
 use super::agent::{AgentVersion, MIN_AGENT_VERSION};
 use crate::domain::admin::{Admin, AdminRole};
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Text};
 use crate::domain::workstation::WorkstationStatus;
 use crate::services::Error;
@@ -28,6 +29,11 @@ fn unauthenticated<T: std::fmt::Debug>(result: Result<T, Error>, expected: &str)
         matches!(&result, Err(Error::Unauthenticated(m)) if m == expected),
         "expected {expected:?}, got {result:?}"
     );
+}
+
+/// A workstation id.
+fn wsid(id: &str) -> WorkstationId {
+    WorkstationId::parse("id", id).unwrap()
 }
 
 #[tokio::test]
@@ -123,30 +129,34 @@ async fn heartbeats_record_the_version_and_the_time() {
 async fn recovery_needs_a_fresh_challenge_signed_by_the_registered_key() {
     let (fx, _, global, agent, enrolled) = enrolled().await;
     let s = &fx.services;
-    let id = enrolled.workstation.id.as_str();
-    unauthenticated(s.recovery_challenge("ws-unknown").await, REFUSED_RECOVERY);
+    let id = &enrolled.workstation.id;
+    unauthenticated(s.recovery_challenge(&wsid("ws-unknown")).await, REFUSED_RECOVERY);
 
     // Long after the certificate expired, but within the recovery window.
     fx.clock.advance(s.agents.certificate_lifetime + Duration::days(30));
     let challenge = s.recovery_challenge(id).await.unwrap();
     assert_eq!(challenge.len(), 32);
-    let stranger = Agent::new().sign_recovery(id, &challenge);
+    let stranger = Agent::new().sign_recovery(id.as_str(), &challenge);
     unauthenticated(s.recover(id, &challenge, &stranger).await, REFUSED_RECOVERY);
-    let signature = agent.sign_recovery(id, &challenge);
+    let signature = agent.sign_recovery(id.as_str(), &challenge);
     unauthenticated(
         s.recover(id, &challenge, &signature).await,
         REFUSED_RECOVERY, // the challenge was spent by the failed attempt
     );
 
     let challenge = s.recovery_challenge(id).await.unwrap();
-    let recovered = s.recover(id, &challenge, &agent.sign_recovery(id, &challenge)).await.unwrap();
+    let recovered =
+        s.recover(id, &challenge, &agent.sign_recovery(id.as_str(), &challenge)).await.unwrap();
     assert_eq!(recovered.generation, 2);
     let cert = der(&recovered.certificate);
-    assert_eq!(s.authenticate_agent(Some(&cert)).await.unwrap().workstation.id, id);
+    assert_eq!(s.authenticate_agent(Some(&cert)).await.unwrap().workstation.id, *id);
 
     let late = s.recovery_challenge(id).await.unwrap();
     fx.clock.advance(Duration::minutes(6));
-    unauthenticated(s.recover(id, &late, &agent.sign_recovery(id, &late)).await, REFUSED_RECOVERY);
+    unauthenticated(
+        s.recover(id, &late, &agent.sign_recovery(id.as_str(), &late)).await,
+        REFUSED_RECOVERY,
+    );
 
     s.revoke_workstation(&global, id).await.unwrap();
     unauthenticated(s.recovery_challenge(id).await, REFUSED_RECOVERY);
@@ -156,7 +166,7 @@ async fn recovery_needs_a_fresh_challenge_signed_by_the_registered_key() {
 async fn recovery_ends_with_the_recovery_window_and_open_challenges_are_limited() {
     let (fx, _, _, agent, enrolled) = enrolled().await;
     let s = &fx.services;
-    let id = enrolled.workstation.id.as_str();
+    let id = &enrolled.workstation.id;
     for _ in 0..5 {
         s.recovery_challenge(id).await.unwrap();
     }
@@ -166,7 +176,7 @@ async fn recovery_ends_with_the_recovery_window_and_open_challenges_are_limited(
     fx.clock.advance(s.agents.certificate_lifetime + s.agents.recovery_window + Duration::hours(1));
     let challenge = s.recovery_challenge(id).await.unwrap();
     unauthenticated(
-        s.recover(id, &challenge, &agent.sign_recovery(id, &challenge)).await,
+        s.recover(id, &challenge, &agent.sign_recovery(id.as_str(), &challenge)).await,
         REFUSED_RECOVERY,
     );
 }
@@ -177,20 +187,20 @@ async fn administrators_change_only_the_workstations_of_their_offices() {
     let theirs = fx.office("75001").await;
     let outsider = fx.admin("paul", AdminRole::Office, &[&theirs]).await;
     let s = &fx.services;
-    let id = enrolled.workstation.id.as_str();
+    let id = &enrolled.workstation.id;
 
     assert_eq!(s.list_workstations(&office_admin, None).await.unwrap().len(), 1);
     assert!(s.list_workstations(&outsider, None).await.unwrap().is_empty());
     let filtered = s.list_workstations(&outsider, Some(&Crpcen::parse("01234").unwrap())).await;
     assert!(matches!(filtered, Err(Error::PermissionDenied(_))), "{filtered:?}");
-    for target in [id, "ws-0000000000000000"] {
-        let refused = s.revoke_workstation(&outsider, target).await;
+    for target in [id.clone(), wsid("ws-0000000000000000")] {
+        let refused = s.revoke_workstation(&outsider, &target).await;
         assert!(
             matches!(&refused, Err(Error::PermissionDenied(m)) if *m == format!("workstation {target} is not in your offices")),
             "{refused:?}"
         );
     }
-    let absent = s.unlock_workstation(&global, "ws-0000000000000000").await;
+    let absent = s.unlock_workstation(&global, &wsid("ws-0000000000000000")).await;
     assert!(matches!(absent, Err(Error::NotFound(_))), "{absent:?}");
 
     s.revoke_workstation(&office_admin, id).await.unwrap();
@@ -216,7 +226,7 @@ async fn mailboxes_are_assigned_within_the_workstations_office() {
     let ours = fx.mailbox("dupont.jean@01234.mailnot.fr").await;
     fx.mailbox("martin.anne@75001.mailnot.fr").await;
     let s = &fx.services;
-    let id = enrolled.workstation.id.as_str();
+    let id = &enrolled.workstation.id;
 
     let refused = s.assign_mailbox(&outsider, id, "not an address").await;
     assert!(

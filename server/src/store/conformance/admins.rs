@@ -3,6 +3,7 @@
 use super::{T0, office};
 use crate::domain::admin::{AdminRole, NewAdmin};
 use crate::domain::audit::Actor;
+use crate::domain::identifier::AdminName;
 use crate::domain::office::Crpcen;
 use crate::domain::token::{Token, TokenKind};
 use crate::store::{Error, Store};
@@ -53,9 +54,12 @@ pub(super) async fn admins_have_roles_offices_and_can_be_revoked(store: &dyn Sto
         store.list_admins().await.unwrap().iter().all(|a| a.name != "paul"),
         "nothing of it was written"
     );
-    store.revoke_admin("marie", &actor, T0).await.unwrap();
+    store.revoke_admin(&AdminName::parse("name", "marie").unwrap(), &actor, T0).await.unwrap();
     assert!(matches!(store.admin_by_token(&token.hash()).await, Err(Error::NotFound)));
-    assert!(matches!(store.revoke_admin("marie", &actor, T0).await, Err(Error::NotFound)));
+    assert!(matches!(
+        store.revoke_admin(&AdminName::parse("name", "marie").unwrap(), &actor, T0).await,
+        Err(Error::NotFound)
+    ));
     let listed = store.list_admins().await.unwrap();
     assert_eq!(listed[0].revoked_at, Some(T0));
     assert_eq!(listed[0].offices, [Crpcen::parse("01234").unwrap()]);

@@ -4,8 +4,13 @@ use time::Duration;
 
 use super::{T0, mailbox, office, verify_chain};
 use crate::domain::audit::Actor;
+use crate::domain::identifier::PageToken;
 use crate::domain::office::{Crpcen, NewMailbox};
 use crate::store::{Error, Store};
+
+fn page_token(after: &str) -> PageToken {
+    PageToken::parse_optional("page_token", after).unwrap().unwrap()
+}
 
 pub(super) async fn offices_round_trip(store: &dyn Store) {
     let actor = Actor::system();
@@ -103,7 +108,8 @@ pub(super) async fn mailboxes_are_listed_per_office(store: &dyn Store) {
     let addresses: Vec<&str> = of_b.iter().map(|m| m.address.as_str()).collect();
     assert_eq!(addresses, ["b.b@75001.mailnot.fr", "c.c@75001.mailnot.fr"]);
     assert_eq!(of_b[0].address.office().as_str(), "75001");
-    let page = store.list_mailboxes(None, Some("a.a@01234.mailnot.fr"), 1).await.unwrap();
+    let page =
+        store.list_mailboxes(None, Some(&page_token("a.a@01234.mailnot.fr")), 1).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(
         page[0].address.as_str(),

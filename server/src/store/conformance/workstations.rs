@@ -4,6 +4,7 @@ use time::Duration;
 
 use super::{T0, office, verify_chain};
 use crate::domain::audit::Actor;
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Text};
 use crate::domain::token::{Token, TokenKind};
 use crate::domain::workstation::{
@@ -11,9 +12,14 @@ use crate::domain::workstation::{
 };
 use crate::store::{Error, Store, TokenRefusal};
 
+/// A workstation id.
+pub(super) fn wsid(id: &str) -> WorkstationId {
+    WorkstationId::parse("id", id).unwrap()
+}
+
 pub(super) fn new_workstation(id: &str, serial: &str) -> NewWorkstation {
     NewWorkstation {
-        id: id.into(),
+        id: wsid(id),
         machine: MachineInfo {
             hostname: Text::parse("hostname", "poste-1").unwrap(),
             os: Text::parse("os", "windows x86_64").unwrap(),
@@ -59,7 +65,7 @@ pub(super) async fn enrollment_spends_tokens_and_records_the_workstation(store: 
     let used_up = store.enroll_workstation(&token.hash(), &new_workstation("ws-3", "s3"), T0).await;
     assert!(matches!(used_up, Err(Error::TokenRefused(TokenRefusal::UsedUp))), "{used_up:?}");
     assert!(
-        matches!(store.get_workstation("ws-3").await, Err(Error::NotFound)),
+        matches!(store.get_workstation(&wsid("ws-3")).await, Err(Error::NotFound)),
         "a refused enrollment writes nothing"
     );
     let token_after = store.get_enrollment_token(created.id).await.unwrap();
@@ -106,7 +112,7 @@ pub(super) async fn certificates_follow_the_serial_rule(store: &dyn Store) {
 
     // Renewal from the current certificate: s1 becomes the previous one.
     let ws = store
-        .replace_certificate("ws-1", Some("s1"), &cert("s2"), "workstation.renew", T0)
+        .replace_certificate(&wsid("ws-1"), Some("s1"), &cert("s2"), "workstation.renew", T0)
         .await
         .unwrap();
     assert_eq!(
@@ -115,21 +121,25 @@ pub(super) async fn certificates_follow_the_serial_rule(store: &dyn Store) {
     );
     // s2 unused: a renewal from s1 replaces s2 and keeps s1 as the previous one.
     let ws = store
-        .replace_certificate("ws-1", Some("s1"), &cert("s3"), "workstation.renew", T0)
+        .replace_certificate(&wsid("ws-1"), Some("s1"), &cert("s3"), "workstation.renew", T0)
         .await
         .unwrap();
     assert_eq!((ws.current_serial.as_str(), ws.previous_serial.as_deref()), ("s3", Some("s1")));
     // Once s3 is used, s1 may no longer renew.
-    store.touch_workstation("ws-1", "s3", Some("0.2.0"), T0 + Duration::hours(1)).await.unwrap();
-    let ws = store.get_workstation("ws-1").await.unwrap();
+    store
+        .touch_workstation(&wsid("ws-1"), "s3", Some("0.2.0"), T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    let ws = store.get_workstation(&wsid("ws-1")).await.unwrap();
     assert!(ws.current_confirmed);
     assert_eq!((ws.agent_version.as_str(), ws.last_seen_at), ("0.2.0", T0 + Duration::hours(1)));
-    let stale =
-        store.replace_certificate("ws-1", Some("s1"), &cert("s4"), "workstation.renew", T0).await;
+    let stale = store
+        .replace_certificate(&wsid("ws-1"), Some("s1"), &cert("s4"), "workstation.renew", T0)
+        .await;
     assert!(matches!(stale, Err(Error::Conflict)), "{stale:?}");
     // A recovery presents nothing.
     let ws = store
-        .replace_certificate("ws-1", None, &cert("s5"), "workstation.recover", T0)
+        .replace_certificate(&wsid("ws-1"), None, &cert("s5"), "workstation.recover", T0)
         .await
         .unwrap();
     assert_eq!(
@@ -138,27 +148,29 @@ pub(super) async fn certificates_follow_the_serial_rule(store: &dyn Store) {
     );
 
     let locked = store
-        .set_workstation_status("ws-1", WorkstationStatus::Locked, Some("fork"), &actor, T0)
+        .set_workstation_status(&wsid("ws-1"), WorkstationStatus::Locked, Some("fork"), &actor, T0)
         .await
         .unwrap();
     assert_eq!(
         (locked.status, locked.lock_reason.as_deref()),
         (WorkstationStatus::Locked, Some("fork"))
     );
-    let refused =
-        store.replace_certificate("ws-1", Some("s5"), &cert("s6"), "workstation.renew", T0).await;
+    let refused = store
+        .replace_certificate(&wsid("ws-1"), Some("s5"), &cert("s6"), "workstation.renew", T0)
+        .await;
     assert!(matches!(refused, Err(Error::Conflict)), "a locked workstation gets no certificate");
     let unlocked = store
-        .set_workstation_status("ws-1", WorkstationStatus::Active, None, &actor, T0)
+        .set_workstation_status(&wsid("ws-1"), WorkstationStatus::Active, None, &actor, T0)
         .await
         .unwrap();
     assert_eq!((unlocked.status, unlocked.previous_serial), (WorkstationStatus::Active, None));
     store
-        .set_workstation_status("ws-1", WorkstationStatus::Revoked, None, &actor, T0)
+        .set_workstation_status(&wsid("ws-1"), WorkstationStatus::Revoked, None, &actor, T0)
         .await
         .unwrap();
-    let revived =
-        store.set_workstation_status("ws-1", WorkstationStatus::Active, None, &actor, T0).await;
+    let revived = store
+        .set_workstation_status(&wsid("ws-1"), WorkstationStatus::Active, None, &actor, T0)
+        .await;
     assert!(matches!(revived, Err(Error::NotFound)), "revocation is final");
     verify_chain(store).await;
 }
@@ -168,20 +180,23 @@ pub(super) async fn recovery_challenges_are_single_use_and_expire(store: &dyn St
     store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
     enroll_one(store).await;
     let expires = T0 + Duration::minutes(5);
-    store.add_recovery_challenge("ws-1", b"one", expires, T0).await.unwrap();
-    assert!(store.take_recovery_challenge("ws-1", b"one", T0).await.unwrap());
-    assert!(!store.take_recovery_challenge("ws-1", b"one", T0).await.unwrap(), "single use");
-    store.add_recovery_challenge("ws-1", b"two", expires, T0).await.unwrap();
-    assert!(!store.take_recovery_challenge("ws-1", b"two", expires).await.unwrap(), "expired");
+    store.add_recovery_challenge(&wsid("ws-1"), b"one", expires, T0).await.unwrap();
+    assert!(store.take_recovery_challenge(&wsid("ws-1"), b"one", T0).await.unwrap());
+    assert!(!store.take_recovery_challenge(&wsid("ws-1"), b"one", T0).await.unwrap(), "single use");
+    store.add_recovery_challenge(&wsid("ws-1"), b"two", expires, T0).await.unwrap();
+    assert!(
+        !store.take_recovery_challenge(&wsid("ws-1"), b"two", expires).await.unwrap(),
+        "expired"
+    );
     for i in 0..5u8 {
-        store.add_recovery_challenge("ws-1", &[i], expires, T0).await.unwrap();
+        store.add_recovery_challenge(&wsid("ws-1"), &[i], expires, T0).await.unwrap();
     }
     assert!(matches!(
-        store.add_recovery_challenge("ws-1", b"six", expires, T0).await,
+        store.add_recovery_challenge(&wsid("ws-1"), b"six", expires, T0).await,
         Err(Error::Conflict)
     ));
     assert!(matches!(
-        store.add_recovery_challenge("ws-9", b"x", expires, T0).await,
+        store.add_recovery_challenge(&wsid("ws-9"), b"x", expires, T0).await,
         Err(Error::NotFound)
     ));
 }
