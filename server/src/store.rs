@@ -304,7 +304,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// mailbox's last verified change with the key evidence of the last started report.
     async fn record_reports(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         reports: &[StepReport],
         at: OffsetDateTime,
     ) -> Result<Vec<ReportOutcome>, Error>;
@@ -315,7 +315,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// delivered. Concurrent calls open one rotation per mailbox.
     async fn deliver_periodic(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         period: time::Duration,
         validity: time::Duration,
         at: OffsetDateTime,

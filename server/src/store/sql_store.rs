@@ -342,21 +342,21 @@ where
 
     async fn record_reports(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         reports: &[StepReport],
         at: OffsetDateTime,
     ) -> Result<Vec<ReportOutcome>, Error> {
-        self.db.record_reports(workstation_id, reports, at).await
+        self.db.record_reports(workstation_id.as_str(), reports, at).await
     }
 
     async fn deliver_periodic(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
         period: time::Duration,
         validity: time::Duration,
         at: OffsetDateTime,
     ) -> Result<Vec<Rotation>, Error> {
-        self.db.deliver_periodic(workstation_id, period, validity, at).await
+        self.db.deliver_periodic(workstation_id.as_str(), period, validity, at).await
     }
 
     async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {

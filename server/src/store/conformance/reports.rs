@@ -38,7 +38,7 @@ async fn setup(store: &dyn Store) -> (Mailbox, Mailbox) {
             .get_mailbox(&MailboxAddress::parse(address, &MailDomain::default()).unwrap())
             .await
             .unwrap();
-        store.assign_mailbox(ws, &mb, &actor, T0).await.unwrap();
+        store.assign_mailbox(&super::workstations::wsid(ws), &mb, &actor, T0).await.unwrap();
         mailboxes.push(mb);
     }
     let b = mailboxes.pop().unwrap();
@@ -82,7 +82,7 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
     // Another workstation's rotation, an unknown one: rejected, nothing recorded.
     let refused = store
         .record_reports(
-            "ws-1",
+            &super::workstations::wsid("ws-1"),
             &[report("x-1", "rot-b", Step::Started), report("x-2", "rot-zz", Step::Started)],
             t1,
         )
@@ -95,10 +95,14 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
         report("r-2", "rot-a", Step::Changed),
         report("r-3", "rot-a", Step::Verified),
     ];
-    let outcomes = store.record_reports("ws-1", &story, t1).await.unwrap();
+    let outcomes =
+        store.record_reports(&super::workstations::wsid("ws-1"), &story, t1).await.unwrap();
     assert_eq!(outcomes, vec![ReportOutcome::Recorded; 3]);
     // The same reports again: duplicates, no second effect, no second audit record.
-    let again = store.record_reports("ws-1", &story, t1 + Duration::minutes(1)).await.unwrap();
+    let again = store
+        .record_reports(&super::workstations::wsid("ws-1"), &story, t1 + Duration::minutes(1))
+        .await
+        .unwrap();
     assert_eq!(again, vec![ReportOutcome::Duplicate; 3]);
     assert_eq!(actions(store, "rotation.verified").await, 1);
     assert_eq!(actions(store, "rotation.started").await, 1);
@@ -133,7 +137,7 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
     // COMPLETED after VERIFIED is recorded only; nothing else follows a closed rotation.
     let late = store
         .record_reports(
-            "ws-1",
+            &super::workstations::wsid("ws-1"),
             &[
                 report("r-4", "rot-a", Step::Completed),
                 report("r-5", "rot-a", Step::Completed),
@@ -152,8 +156,10 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
 
     // A failure keeps the rotation open.
     let failed = Step::Failed(crate::domain::rotation::FailureReason::OwaUnreachable);
-    let outcome =
-        store.record_reports("ws-2", &[report("r-1", "rot-b", failed)], t1).await.unwrap();
+    let outcome = store
+        .record_reports(&super::workstations::wsid("ws-2"), &[report("r-1", "rot-b", failed)], t1)
+        .await
+        .unwrap();
     assert_eq!(outcome, [ReportOutcome::Recorded]);
     let open = store.open_rotation(b.id).await.unwrap().unwrap();
     assert_eq!((open.id.as_str(), open.last_step), ("rot-b", Some(failed)));
@@ -164,14 +170,22 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     let (a, b) = setup(store).await;
     let period = Duration::days(90);
     let validity = Duration::days(14);
-    let early = store.deliver_periodic("ws-1", period, validity, T0 + Duration::days(89)).await;
+    let early = store
+        .deliver_periodic(
+            &super::workstations::wsid("ws-1"),
+            period,
+            validity,
+            T0 + Duration::days(89),
+        )
+        .await;
     assert!(early.unwrap().is_empty());
 
     // Due: concurrent calls open one rotation.
     let due = T0 + Duration::days(91);
+    let ws1 = super::workstations::wsid("ws-1");
     let (one, two) = tokio::join!(
-        store.deliver_periodic("ws-1", period, validity, due),
-        store.deliver_periodic("ws-1", period, validity, due),
+        store.deliver_periodic(&ws1, period, validity, due),
+        store.deliver_periodic(&ws1, period, validity, due),
     );
     let (one, two) = (one.unwrap(), two.unwrap());
     assert_eq!(one.len(), 1);
@@ -180,7 +194,10 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
         (one[0].kind, one[0].address.as_str()),
         (RotationKind::Periodic, a.address.as_str())
     );
-    let again = store.deliver_periodic("ws-1", period, validity, due).await.unwrap();
+    let again = store
+        .deliver_periodic(&super::workstations::wsid("ws-1"), period, validity, due)
+        .await
+        .unwrap();
     assert_eq!(again[0].id, one[0].id);
     assert_eq!(again[0].status, RotationStatus::Delivered);
     assert_eq!(actions(store, "rotation.open_periodic").await, 1);
@@ -192,16 +209,29 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     // Verified: not due again until a period later.
     let story =
         [report("p-1", &one[0].id, Step::Started), report("p-2", &one[0].id, Step::Verified)];
-    let outcomes = store.record_reports("ws-1", &story, due).await.unwrap();
+    let outcomes =
+        store.record_reports(&super::workstations::wsid("ws-1"), &story, due).await.unwrap();
     assert_eq!(outcomes, vec![ReportOutcome::Recorded; 2]);
     let later = due + Duration::days(89);
-    assert!(store.deliver_periodic("ws-1", period, validity, later).await.unwrap().is_empty());
+    assert!(
+        store
+            .deliver_periodic(&super::workstations::wsid("ws-1"), period, validity, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // b.b's periodic rotation expires like any other, and reopens.
-    let b_rot = store.deliver_periodic("ws-2", period, validity, due).await.unwrap();
+    let b_rot = store
+        .deliver_periodic(&super::workstations::wsid("ws-2"), period, validity, due)
+        .await
+        .unwrap();
     assert_eq!(b_rot.len(), 1);
     assert_eq!(store.expire_rotations(due + validity).await.unwrap(), 1);
     assert!(store.open_rotation(b.id).await.unwrap().is_none());
-    let reopened = store.deliver_periodic("ws-2", period, validity, due + validity).await.unwrap();
+    let reopened = store
+        .deliver_periodic(&super::workstations::wsid("ws-2"), period, validity, due + validity)
+        .await
+        .unwrap();
     assert_ne!(reopened[0].id, b_rot[0].id);
     verify_chain(store).await;
 }
