@@ -3,6 +3,7 @@
 
 mod admin;
 mod agent;
+mod check_in;
 mod parse;
 mod rate_limit;
 mod status;

@@ -16,6 +16,13 @@ use crate::OutputFormat;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Format(OutputFormat);
 
+impl Format {
+    /// Which format was chosen.
+    pub(crate) fn kind(self) -> OutputFormat {
+        self.0
+    }
+}
+
 impl From<OutputFormat> for Format {
     fn from(format: OutputFormat) -> Format {
         Format(format)

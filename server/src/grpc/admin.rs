@@ -6,6 +6,7 @@ mod admins;
 mod audit;
 mod offices;
 mod rotations;
+mod settings;
 mod workstations;
 
 use std::sync::Arc;
@@ -233,21 +234,21 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetOwaUrlRequest>,
     ) -> Result<Response<pb::GetOwaUrlResponse>, Status> {
-        self.not_yet(&request).await
+        settings::get_owa_url(self, request).await
     }
 
     async fn set_owa_url(
         &self,
         request: Request<pb::SetOwaUrlRequest>,
     ) -> Result<Response<pb::SetOwaUrlResponse>, Status> {
-        self.not_yet(&request).await
+        settings::set_owa_url(self, request).await
     }
 
     async fn set_mailbox_logon(
         &self,
         request: Request<pb::SetMailboxLogonRequest>,
     ) -> Result<Response<pb::SetMailboxLogonResponse>, Status> {
-        self.not_yet(&request).await
+        settings::set_mailbox_logon(self, request).await
     }
 
     async fn get_mailbox(
@@ -261,6 +262,6 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetOfficeReadinessRequest>,
     ) -> Result<Response<pb::GetOfficeReadinessResponse>, Status> {
-        self.not_yet(&request).await
+        settings::get_office_readiness(self, request).await
     }
 }

@@ -7,6 +7,7 @@ mod admins;
 mod audit;
 mod offices;
 mod rotations;
+mod settings;
 mod workstations;
 
 use time::OffsetDateTime;
@@ -31,6 +32,7 @@ fn mailbox(address: &str, name: &str) -> NewMailbox {
     NewMailbox {
         address: MailboxAddress::parse(address, &MailDomain::default()).unwrap(),
         display_name: Text::parse("display name", name).unwrap(),
+        logon_name: None,
     }
 }
 
@@ -83,4 +85,7 @@ conformance_suite!(
     workstations::certificates_follow_the_serial_rule,
     workstations::recovery_challenges_are_single_use_and_expire,
     rotations::rotations_hold_their_escrow_only_while_open,
+    settings::owa_addresses_have_a_global_value_and_overrides,
+    settings::logon_names_are_set_cleared_and_imported,
+    settings::check_ins_keep_the_last_key_state_and_look_at_owa,
 );
