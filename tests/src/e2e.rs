@@ -46,6 +46,7 @@ mod owa_hostile;
 mod provisional;
 mod roles;
 mod security;
+mod settings;
 mod silent_connections;
 mod unauthenticated;
 

@@ -21,6 +21,7 @@ mod output;
 mod owa_url;
 mod policy;
 mod provisional;
+mod readiness;
 mod token;
 mod workstation;
 

@@ -8,7 +8,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-pub(crate) use self::rows::{AdminRow, AuditRow, RotationRow, TokenRow, WorkstationRow};
+pub(crate) use self::rows::{
+    AdminRow, AuditRow, RotationRow, TokenRow, WorkstationRow, describe_key,
+};
 use self::rows::{MailboxRow, OfficeRow};
 use crate::OutputFormat;
 
