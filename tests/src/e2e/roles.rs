@@ -198,6 +198,11 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 })
                 .await,
         ),
+        "GetMailbox" => code(
+            client
+                .get_mailbox(pb::GetMailboxRequest { mailbox: "a.b@75001.mailnot.fr".into() })
+                .await,
+        ),
         "GetOfficeReadiness" => {
             code(client.get_office_readiness(pb::GetOfficeReadinessRequest { office }).await)
         }
@@ -240,6 +245,8 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("SetOwaUrl", Denied, Denied),
         ("SetMailboxLogon", Denied, Denied),
         ("GetOfficeReadiness", Denied, Ok),
+        // No such mailbox: the auditor may look, and learns it does not exist.
+        ("GetMailbox", Denied, Code::NotFound),
     ];
     let covered: BTreeSet<String> = expected.iter().map(|(rpc, _, _)| (*rpc).to_owned()).collect();
     assert_eq!(covered, admin_rpcs(), "every AdminService RPC is tried");
