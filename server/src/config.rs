@@ -97,6 +97,7 @@ struct ProvisionalSection {
 struct AgentsSection {
     certificate_lifetime_hours: Option<u32>,
     recovery_window_days: Option<u32>,
+    check_in_interval_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -235,6 +236,7 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_LOG__LEVEL",
     "SESAME_AGENTS__CERTIFICATE_LIFETIME_HOURS",
     "SESAME_AGENTS__RECOVERY_WINDOW_DAYS",
+    "SESAME_AGENTS__CHECK_IN_INTERVAL_SECONDS",
     "SESAME_PROVISIONAL__VALIDITY_DAYS",
     "SESAME_PROVISIONAL__ESCROW_KEY_FILE",
     "SESAME_ROTATIONS__PERIOD_DAYS",
@@ -300,6 +302,10 @@ impl Config {
         }
         if let Some(days) = file.agents.recovery_window_days {
             self.agents.recovery_window = recovery_days("agents.recovery_window_days", days)?;
+        }
+        if let Some(secs) = file.agents.check_in_interval_seconds {
+            self.agents.check_in_interval =
+                check_in_seconds("agents.check_in_interval_seconds", secs)?;
         }
         if let Some(days) = file.provisional.validity_days {
             self.provisional_validity = validity_days("provisional.validity_days", days)?;
@@ -376,6 +382,12 @@ impl Config {
                         .map_err(|_| value_err(&key, "expected a whole number of days"))?;
                     self.agents.recovery_window = recovery_days(&key, days)?;
                 }
+                "SESAME_AGENTS__CHECK_IN_INTERVAL_SECONDS" => {
+                    let secs = value
+                        .parse()
+                        .map_err(|_| value_err(&key, "expected a whole number of seconds"))?;
+                    self.agents.check_in_interval = check_in_seconds(&key, secs)?;
+                }
                 _ => return Err(Error::UnknownEnv(key)),
             }
         }
@@ -395,6 +407,15 @@ impl Config {
 
 fn parse_file(text: &str, path: &str) -> Result<FileFormat, Error> {
     toml::from_str(text).map_err(|e| Error::Parse { path: path.to_owned(), message: e.to_string() })
+}
+
+/// A check-in interval: from 10 seconds to a day.
+fn check_in_seconds(key: &str, secs: u32) -> Result<time::Duration, Error> {
+    if (10..=86_400).contains(&secs) {
+        Ok(time::Duration::seconds(i64::from(secs)))
+    } else {
+        Err(value_err(key, "expected 10 to 86400 seconds"))
+    }
 }
 
 fn value_err(key: &str, message: &str) -> Error {

@@ -4,9 +4,11 @@
 
 pub mod admin;
 pub mod audit;
+pub mod checkin;
 pub mod identifier;
 pub mod office;
 pub mod password;
 pub mod rotation;
+pub mod settings;
 pub mod token;
 pub mod workstation;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod agent;
+mod check_in;
 mod frame_limit;
 mod parse;
 mod rate_limit;

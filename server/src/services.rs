@@ -9,6 +9,7 @@ pub mod audit;
 pub mod enrollment;
 pub mod offices;
 pub mod rotations;
+pub mod settings;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod workstations;

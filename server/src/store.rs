@@ -2,7 +2,7 @@
 //! PostgreSQL (several servers on one database), and [`connect`], which opens the one the URL names.
 //!
 //! One file per aggregate holds its SQL, written once for both databases (`offices.rs`,
-//! `admins.rs`, `workstations.rs`, `rotations.rs`, `audit.rs`); `dialect.rs` names what differs
+//! `admins.rs`, `workstations.rs`, `rotations.rs`, `settings.rs`, `check_ins.rs`, `audit.rs`); `dialect.rs` names what differs
 //! (`sqlite.rs`, `postgres.rs`). Every method that changes state writes its audit record in the
 //! same transaction (`Db::commit`), so a change never exists without its record. Both databases
 //! pass the same conformance suite (`store/conformance.rs`). Nothing outside this module sees sqlx:
@@ -10,6 +10,7 @@
 
 mod admins;
 mod audit;
+mod check_ins;
 mod dialect;
 mod error;
 mod offices;
@@ -18,6 +19,7 @@ mod postgres;
 mod reports;
 mod rotations;
 mod rows;
+mod settings;
 mod sql_store;
 mod sqlite;
 mod workstations;
@@ -37,6 +39,7 @@ pub use self::error::{Error, TokenRefusal};
 pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
@@ -46,6 +49,7 @@ use crate::domain::rotation::{
     Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
     StepReport,
 };
+use crate::domain::settings::{LogonName, OwaUrl};
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{
     EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
@@ -324,6 +328,52 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A mailbox's rotations (newest first), their reported steps (oldest first), its last
     /// verified change and the workstations it is assigned to.
     async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error>;
+    // === Settings: the OWA address, logon names (`store/settings.rs`) ===
+
+    /// The global OWA address and, with an office, that office's override; `None` where none was
+    /// set. [`Error::NotFound`] if the office does not exist.
+    async fn owa_urls(
+        &self,
+        office: Option<&Crpcen>,
+    ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error>;
+
+    /// Sets the global OWA address (`office` `None`) or an office's override; `url` `None` removes
+    /// it. [`Error::NotFound`] if the office does not exist.
+    async fn set_owa_url(
+        &self,
+        office: Option<&Crpcen>,
+        url: Option<&OwaUrl>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Sets (or with `None` clears) a mailbox's logon name. [`Error::NotFound`] if there is no
+    /// such mailbox.
+    async fn set_mailbox_logon(
+        &self,
+        address: &MailboxAddress,
+        logon_name: Option<&LogonName>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Mailbox, Error>;
+
+    // === Check-ins (`store/check_ins.rs`) ===
+
+    /// Keeps what a check-in reported: the key's state and the look at OWA, each when given (an
+    /// absent one leaves the recorded one). Not audited.
+    async fn record_check_in(
+        &self,
+        workstation_id: &WorkstationId,
+        key: Option<&KeyState>,
+        readiness: Option<&OwaReadiness>,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// What the workstations of an office (or all) last reported, for those that reported.
+    async fn check_ins(&self, office: Option<&Crpcen>) -> Result<Vec<CheckInState>, Error>;
+
+    /// The assignments of an office's mailboxes: (workstation id, mailbox), by workstation.
+    async fn assignments(&self, office: &Crpcen) -> Result<Vec<(String, AssignedMailbox)>, Error>;
 
     // === Audit (`store/audit.rs`) ===
 

@@ -48,6 +48,7 @@ mod provisional;
 mod reports;
 mod roles;
 mod security;
+mod settings;
 mod silent_connections;
 mod unauthenticated;
 

@@ -39,8 +39,8 @@ pub enum CsvError {
         /// The file.
         path: String,
     },
-    /// The header row is not `address,display_name`.
-    #[error("line 1: expected the header address,display_name, found {found:?}")]
+    /// The header row is not `address,display_name` (optionally `,logon_name`).
+    #[error("line 1: expected the header address,display_name[,logon_name], found {found:?}")]
     Header {
         /// The header found.
         found: String,
@@ -66,7 +66,8 @@ pub struct MailboxCsv {
 }
 
 /// Reads a mailbox CSV file: UTF-8 (a byte-order mark is ignored), `,` or `;` separated, header
-/// `address,display_name`. Blank lines are skipped.
+/// `address,display_name`, optionally followed by `logon_name` (`DOMAIN\user`, may be empty).
+/// Blank lines are skipped.
 pub fn read_mailbox_csv(path: &Path) -> Result<MailboxCsv, CsvError> {
     let name = path.display().to_string();
     let read_err = |source| CsvError::Read { path: name.clone(), source };
@@ -94,9 +95,12 @@ pub fn parse_mailbox_csv(text: &str) -> Result<MailboxCsv, CsvError> {
     let header =
         reader.headers().map_err(|e| CsvError::Line { line: 1, message: e.to_string() })?.clone();
     let names: Vec<String> = header.iter().map(str::to_ascii_lowercase).collect();
-    if names != ["address", "display_name"] {
-        return Err(CsvError::Header { found: header_line.chars().take(80).collect() });
-    }
+    let with_logon = match names.as_slice() {
+        [a, d] if a == "address" && d == "display_name" => false,
+        [a, d, l] if a == "address" && d == "display_name" && l == "logon_name" => true,
+        _ => return Err(CsvError::Header { found: header_line.chars().take(80).collect() }),
+    };
+    let columns = if with_logon { 3 } else { 2 };
     // The csv crate does not count blank lines, so line numbers come from byte offsets.
     let newlines: Vec<usize> =
         text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect();
@@ -121,20 +125,22 @@ pub fn parse_mailbox_csv(text: &str) -> Result<MailboxCsv, CsvError> {
         if record.iter().all(str::is_empty) {
             continue;
         }
-        if record.len() != 2 {
+        if record.len() != columns {
+            let expected = if with_logon {
+                "3 columns (address, display_name, logon_name)"
+            } else {
+                "2 columns (address, display_name)"
+            };
             return Err(CsvError::Line {
                 line,
-                message: format!(
-                    "expected 2 columns (address, display_name), found {}",
-                    record.len()
-                ),
+                message: format!("expected {expected}, found {}", record.len()),
             });
         }
         rows.push(pb::MailboxRow {
             line,
             address: record[0].to_owned(),
             display_name: record[1].to_owned(),
-            ..Default::default()
+            logon_name: if with_logon { record[2].to_owned() } else { String::new() },
         });
     }
     if rows.is_empty() {
@@ -223,6 +229,21 @@ mod tests {
             parse_mailbox_csv("\u{feff}Address;Display_Name\r\na.b@01234.mailnot.fr;Étienne B\r\n")
                 .unwrap();
         assert_eq!(csv.rows[0].display_name, "Étienne B");
+    }
+
+    #[test]
+    fn the_logon_name_column_is_optional() {
+        let csv = parse_mailbox_csv(
+            "address,display_name,logon_name\na.b@01234.mailnot.fr,A B,ETUDE\\ab\nc.d@01234.mailnot.fr,C D,\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = csv.rows.iter().map(|r| r.logon_name.as_str()).collect();
+        assert_eq!(names, ["ETUDE\\ab", ""]);
+        let plain = parse_mailbox_csv("address,display_name\na.b@01234.mailnot.fr,A B\n").unwrap();
+        assert_eq!(plain.rows[0].logon_name, "");
+        let short = parse_mailbox_csv("address,display_name,logon_name\na.b@01234.mailnot.fr,A\n")
+            .unwrap_err();
+        assert!(short.to_string().starts_with("line 2: expected 3 columns"), "{short}");
     }
 
     #[test]

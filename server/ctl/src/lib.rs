@@ -4,7 +4,7 @@
 //!
 //! It is a client of the server's `AdminService` and nothing more: it links neither the server nor
 //! its database or certificate-authority crates. One file per command group (`office`, `mailbox`,
-//! `token`, `workstation`, `admin`, `provisional`, `policy`, `audit`), each holding its
+//! `token`, `workstation`, `admin`, `provisional`, `policy`, `audit`, `owa_url`), each holding its
 //! subcommands and what they do; beside them the connection (`client`), the listings (`output`),
 //! the CSV import (`import`), the Exchange export (`export`) and the PDF letters (`letters`).
 
@@ -18,8 +18,10 @@ mod letters;
 mod mailbox;
 mod office;
 mod output;
+mod owa_url;
 mod policy;
 mod provisional;
+mod readiness;
 mod token;
 mod workstation;
 
@@ -37,6 +39,7 @@ pub use crate::import::{CsvError, MailboxCsv, parse_mailbox_csv, read_mailbox_cs
 pub use crate::mailbox::MailboxCommand;
 pub use crate::office::OfficeCommand;
 use crate::output::Format;
+pub use crate::owa_url::OwaUrlCommand;
 pub use crate::policy::{PolicyChanges, PolicyCommand};
 pub use crate::provisional::{ExportFormat, ProvisionalCommand};
 pub use crate::token::{TokenCommand, parse_ttl};
@@ -103,6 +106,9 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Where agents find OWA (global address, per-office overrides).
+    #[command(subcommand)]
+    OwaUrl(OwaUrlCommand),
     /// Shows which administrator the credentials belong to.
     Whoami,
 }
@@ -172,6 +178,7 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
         Command::Provisional(command) => provisional::run(session, command).await,
         Command::Policy(command) => policy::run(session, command).await,
         Command::Audit(command) => audit::run(session, command).await,
+        Command::OwaUrl(command) => owa_url::run(session, command).await,
         Command::Whoami => admin::whoami(session).await,
     }
 }

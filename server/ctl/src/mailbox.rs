@@ -1,5 +1,5 @@
-//! `sesamectl mailbox`: import MAILNOT mailboxes from a CSV file (all or nothing), list them, and
-//! show one with its rotation history.
+//! `sesamectl mailbox`: import MAILNOT mailboxes from a CSV file (all or nothing), list them,
+//! show one with its rotation history, and set the name one logs on to OWA with.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,8 +14,9 @@ use crate::{Error, Session};
 /// Mailbox commands.
 #[derive(Debug, Subcommand)]
 pub enum MailboxCommand {
-    /// Imports mailboxes from a CSV file with the header `address,display_name` (`;` also
-    /// accepted). All or nothing: a bad line is reported and nothing is imported.
+    /// Imports mailboxes from a CSV file with the header `address,display_name` and optionally
+    /// `logon_name` (`;` also accepted). All or nothing: a bad line is reported and nothing is
+    /// imported.
     Import {
         /// The CSV file.
         file: PathBuf,
@@ -35,6 +36,18 @@ pub enum MailboxCommand {
         /// The mailbox address.
         address: String,
     },
+    /// Sets the name a mailbox logs on to OWA with when OWA asks for DOMAIN\user (quote it:
+    /// 'DOMAIN\user'), or clears it with --clear.
+    SetLogon {
+        /// The mailbox.
+        address: String,
+        /// DOMAIN\user.
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        logon_name: Option<String>,
+        /// Clears the logon name: the mailbox logs on with its address.
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 /// Largest page of mailboxes asked for.
@@ -47,7 +60,9 @@ pub(crate) fn read_before_connecting(
 ) -> Result<Option<MailboxCsv>, Error> {
     match command {
         MailboxCommand::Import { file, .. } => Ok(Some(read_mailbox_csv(file)?)),
-        MailboxCommand::List { .. } | MailboxCommand::Show { .. } => Ok(None),
+        MailboxCommand::List { .. }
+        | MailboxCommand::Show { .. }
+        | MailboxCommand::SetLogon { .. } => Ok(None),
     }
 }
 
@@ -68,6 +83,19 @@ pub(crate) async fn run<W: Write>(
             let request = pb::GetMailboxRequest { mailbox: address };
             let detail = session.client.get_mailbox(request).await?.into_inner();
             print_mailbox_detail(session.out, session.format, &detail)?;
+        }
+        MailboxCommand::SetLogon { address, logon_name, .. } => {
+            let logon_name = logon_name.unwrap_or_default();
+            let request = pb::SetMailboxLogonRequest {
+                mailbox: address.clone(),
+                logon_name: logon_name.clone(),
+            };
+            session.client.set_mailbox_logon(request).await?;
+            if logon_name.is_empty() {
+                writeln!(session.out, "{address} logs on with its address.")?;
+            } else {
+                writeln!(session.out, "{address} logs on as {logon_name}.")?;
+            }
         }
     }
     Ok(())

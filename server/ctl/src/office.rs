@@ -1,4 +1,4 @@
-//! `sesamectl office`: register, list and show notarial offices.
+//! `sesamectl office`: register, list and show notarial offices, and their readiness for a rollout.
 
 use std::io::Write;
 
@@ -6,6 +6,7 @@ use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
 use crate::output::{print_office, print_offices};
+use crate::readiness::print_readiness;
 use crate::{Error, Session};
 
 /// Office commands.
@@ -26,6 +27,12 @@ pub enum OfficeCommand {
     List,
     /// Shows one office.
     Show {
+        /// Its CRPCEN.
+        crpcen: String,
+    },
+    /// Shows, per workstation, whether a rotation can succeed there (from its agent's last look
+    /// at OWA) and what stands in the way, before any provisional password is issued.
+    Readiness {
         /// Its CRPCEN.
         crpcen: String,
     },
@@ -53,6 +60,11 @@ pub(crate) async fn run<W: Write>(
             let office =
                 client.get_office(pb::GetOfficeRequest { crpcen }).await?.into_inner().office;
             print_office(out, *format, &office.unwrap_or_default())?;
+        }
+        OfficeCommand::Readiness { crpcen } => {
+            let request = pb::GetOfficeReadinessRequest { office: crpcen };
+            let readiness = client.get_office_readiness(request).await?.into_inner();
+            print_readiness(out, *format, &readiness)?;
         }
     }
     Ok(())

@@ -10,13 +10,22 @@ use serde::Serialize;
 use sesame_proto::v1 as pb;
 
 pub(crate) use self::mailbox::print_mailbox_detail;
-pub(crate) use self::rows::{AdminRow, AuditRow, RotationRow, TokenRow, WorkstationRow};
+pub(crate) use self::rows::{
+    AdminRow, AuditRow, RotationRow, TokenRow, WorkstationRow, describe_key,
+};
 use self::rows::{MailboxRow, OfficeRow};
 use crate::OutputFormat;
 
 /// The chosen format.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Format(OutputFormat);
+
+impl Format {
+    /// Which format was chosen.
+    pub(crate) fn kind(self) -> OutputFormat {
+        self.0
+    }
+}
 
 impl From<OutputFormat> for Format {
     fn from(format: OutputFormat) -> Format {

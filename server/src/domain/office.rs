@@ -7,6 +7,8 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
+use super::settings::LogonName;
+
 /// Why a value was refused. The message names the field and never echoes more than the value the
 /// caller sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -303,6 +305,8 @@ pub struct NewMailbox {
     pub address: MailboxAddress,
     /// The person's name as shown to administrators.
     pub display_name: Text,
+    /// Its logon name, when the file gives one (`None` leaves the mailbox's as it is).
+    pub logon_name: Option<LogonName>,
 }
 
 /// A registered mailbox.
@@ -314,6 +318,8 @@ pub struct Mailbox {
     pub address: MailboxAddress,
     /// The person's name as shown to administrators.
     pub display_name: String,
+    /// The name it logs on to OWA with when OWA asks for `DOMAIN\user`.
+    pub logon_name: Option<LogonName>,
     /// When it was registered.
     pub created_at: OffsetDateTime,
     /// When an agent last changed its password and verified the change.

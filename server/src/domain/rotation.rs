@@ -99,6 +99,8 @@ pub struct Rotation {
     pub address: MailboxAddress,
     /// The person's name.
     pub display_name: String,
+    /// The mailbox's logon name, for OWA servers that ask for `DOMAIN\user`.
+    pub logon_name: Option<crate::domain::settings::LogonName>,
     /// The mailbox's office.
     pub office: Crpcen,
     /// Where it stands.

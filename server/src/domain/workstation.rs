@@ -194,6 +194,8 @@ pub struct AgentPolicy {
     pub attempts_burst: u32,
     /// And per minute after that.
     pub attempts_per_minute: u32,
+    /// How long agents wait between check-ins (they add jitter).
+    pub check_in_interval: time::Duration,
 }
 
 impl Default for AgentPolicy {
@@ -203,6 +205,7 @@ impl Default for AgentPolicy {
             recovery_window: time::Duration::days(90),
             attempts_burst: 5,
             attempts_per_minute: 10,
+            check_in_interval: time::Duration::seconds(60),
         }
     }
 }

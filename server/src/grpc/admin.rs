@@ -7,6 +7,7 @@ mod audit;
 mod mailbox;
 mod offices;
 mod rotations;
+mod settings;
 mod workstations;
 
 use std::sync::Arc;
@@ -44,12 +45,6 @@ impl AdminApi {
             tracing::warn!(?remote, "refused an administrator credential");
         }
         admin
-    }
-
-    /// An RPC of the contract not built yet: authenticated first, then UNIMPLEMENTED.
-    async fn not_yet<T, R>(&self, request: &Request<T>) -> Result<Response<R>, Status> {
-        self.authenticate(request).await?;
-        Err(Status::unimplemented("not implemented yet"))
     }
 }
 
@@ -234,21 +229,21 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetOwaUrlRequest>,
     ) -> Result<Response<pb::GetOwaUrlResponse>, Status> {
-        self.not_yet(&request).await
+        settings::get_owa_url(self, request).await
     }
 
     async fn set_owa_url(
         &self,
         request: Request<pb::SetOwaUrlRequest>,
     ) -> Result<Response<pb::SetOwaUrlResponse>, Status> {
-        self.not_yet(&request).await
+        settings::set_owa_url(self, request).await
     }
 
     async fn set_mailbox_logon(
         &self,
         request: Request<pb::SetMailboxLogonRequest>,
     ) -> Result<Response<pb::SetMailboxLogonResponse>, Status> {
-        self.not_yet(&request).await
+        settings::set_mailbox_logon(self, request).await
     }
 
     async fn get_mailbox(
@@ -262,6 +257,6 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::GetOfficeReadinessRequest>,
     ) -> Result<Response<pb::GetOfficeReadinessResponse>, Status> {
-        self.not_yet(&request).await
+        settings::get_office_readiness(self, request).await
     }
 }

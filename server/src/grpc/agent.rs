@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::rate_limit::RateLimiter;
 use super::tls::PeerInfo;
-use super::{parse, rfc3339};
+use super::{check_in, parse, rfc3339};
 use crate::domain::office::Text;
 use crate::domain::rotation::RotationKind;
 use crate::domain::workstation::MachineInfo;
@@ -157,14 +157,14 @@ impl AgentService for AgentApi {
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let agent = self.authenticate(&request).await?;
-        let version = Text::parse("agent_version", &request.into_inner().agent_version).ok();
-        let now = self.state.heartbeat(&agent, version.as_ref()).await?;
+        let check_in = check_in::check_in(request.into_inner())?;
+        let answer = self.state.check_in(&agent, &check_in).await?;
         Ok(Response::new(pb::HeartbeatResponse {
             workstation_id: agent.workstation.id.into_string(),
             office: agent.workstation.office.to_string(),
-            server_time: rfc3339(now),
-            check_in_interval_seconds: 60,
-            owa_url: "https://mail.authentic-connect.fr/owa".to_owned(),
+            server_time: rfc3339(answer.server_time),
+            check_in_interval_seconds: u32::try_from(answer.interval.whole_seconds()).unwrap_or(60),
+            owa_url: answer.owa_url.to_string(),
         }))
     }
 
@@ -188,7 +188,7 @@ impl AgentService for AgentApi {
                 expires_at: rfc3339(rotation.expires_at),
                 policy: Some(policy),
                 kind: kind.into(),
-                logon_name: String::new(),
+                logon_name: rotation.logon_name.map(|n| n.to_string()).unwrap_or_default(),
             }
         };
         let mut rotations: Vec<pb::PendingRotation> = delivered

@@ -84,7 +84,12 @@ pub(crate) fn address(value: &str) -> MailboxAddress {
 
 /// An import row.
 pub(crate) fn row(line: u64, address: &str, name: &str) -> RawMailboxRow {
-    RawMailboxRow { line, address: address.into(), display_name: name.into() }
+    RawMailboxRow {
+        line,
+        address: address.into(),
+        display_name: name.into(),
+        logon_name: String::new(),
+    }
 }
 
 /// Services over a fresh database, with a clock the test moves.
@@ -128,8 +133,11 @@ impl Fixture {
     /// Registers a mailbox (its office must exist).
     pub(crate) async fn mailbox(&self, address: &str) -> MailboxAddress {
         let address = MailboxAddress::parse(address, &MailDomain::default()).unwrap();
-        let row =
-            NewMailbox { address: address.clone(), display_name: Text::parse("n", "N").unwrap() };
+        let row = NewMailbox {
+            address: address.clone(),
+            display_name: Text::parse("n", "N").unwrap(),
+            logon_name: None,
+        };
         self.services.store.import_mailboxes(&[row], false, &Actor::system(), T0).await.unwrap();
         address
     }

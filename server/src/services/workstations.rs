@@ -1,12 +1,17 @@
 //! Workstations: what administrators do with them (list, revoke, unlock, assign mailboxes) here;
 //! what agents do (their identity checked on every request, renewal, heartbeat) in
-//! [`agent`], and recovery with the registered key in [`recovery`].
+//! [`agent`], their check-ins and the office's readiness they tell in [`check_in`], and recovery
+//! with the registered key in [`recovery`].
 
 pub mod agent;
+pub mod check_in;
 pub mod recovery;
+
+use std::collections::HashMap;
 
 use crate::domain::admin::Admin;
 use crate::domain::audit::Actor;
+use crate::domain::checkin::KeyState;
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::workstation::{Workstation, WorkstationStatus};
@@ -15,15 +20,25 @@ use crate::services::{Error, Services};
 use crate::store;
 
 impl Services {
-    /// The workstations of `office`, or of every office the administrator may read.
+    /// The workstations of `office`, or of every office the administrator may read, each with the
+    /// key state of its last check-in that reported one.
     pub async fn list_workstations(
         &self,
         admin: &Admin,
         office: Option<&Crpcen>,
-    ) -> Result<Vec<Workstation>, Error> {
+    ) -> Result<Vec<(Workstation, Option<KeyState>)>, Error> {
         let mut workstations = Vec::new();
         for office in access::listing_scope(admin, office)? {
-            workstations.extend(self.store.list_workstations(office.as_ref()).await?);
+            let mut keys: HashMap<String, KeyState> = HashMap::new();
+            for check_in in self.store.check_ins(office.as_ref()).await? {
+                if let Some(key) = check_in.key {
+                    keys.insert(check_in.workstation_id, key);
+                }
+            }
+            for ws in self.store.list_workstations(office.as_ref()).await? {
+                let key = keys.remove(ws.id.as_str());
+                workstations.push((ws, key));
+            }
         }
         Ok(workstations)
     }

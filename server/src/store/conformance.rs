@@ -8,6 +8,7 @@ mod audit;
 mod offices;
 mod reports;
 mod rotations;
+mod settings;
 mod workstations;
 
 use time::OffsetDateTime;
@@ -32,6 +33,7 @@ fn mailbox(address: &str, name: &str) -> NewMailbox {
     NewMailbox {
         address: MailboxAddress::parse(address, &MailDomain::default()).unwrap(),
         display_name: Text::parse("display name", name).unwrap(),
+        logon_name: None,
     }
 }
 
@@ -86,4 +88,7 @@ conformance_suite!(
     rotations::rotations_hold_their_escrow_only_while_open,
     reports::step_reports_take_effect_once_and_verified_destroys_escrow,
     reports::periodic_rotations_open_once_when_due,
+    settings::owa_addresses_have_a_global_value_and_overrides,
+    settings::logon_names_are_set_cleared_and_imported,
+    settings::check_ins_keep_the_last_key_state_and_look_at_owa,
 );

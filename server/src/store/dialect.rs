@@ -52,11 +52,11 @@ pub(super) trait Dialect:
         crpcens: &[String],
     ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
 
-    /// The address and display name of the registered mailboxes among `addresses`.
+    /// The address, display name and logon name of the registered mailboxes among `addresses`.
     fn registered_mailboxes(
         conn: &mut Self::Connection,
         addresses: &[&str],
-    ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<(String, String, Option<String>)>, Error>> + Send;
 
     /// Inserts mailboxes, in one statement, created and updated `at`.
     fn insert_mailboxes(
@@ -65,7 +65,8 @@ pub(super) trait Dialect:
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// Sets the display names of registered mailboxes to those of `rows`, in one statement.
+    /// Sets the display names of registered mailboxes to those of `rows`, and their logon names
+    /// where a row gives one, in one statement.
     fn rename_mailboxes(
         conn: &mut Self::Connection,
         rows: &[&NewMailbox],

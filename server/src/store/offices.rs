@@ -125,8 +125,12 @@ where
             return Err(Error::MissingOffices(missing));
         }
         let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_str()).collect();
-        let existing: HashMap<String, String> =
-            D::registered_mailboxes(&mut tx, &addresses).await?.into_iter().collect();
+        let existing: HashMap<String, (String, Option<String>)> =
+            D::registered_mailboxes(&mut tx, &addresses)
+                .await?
+                .into_iter()
+                .map(|(address, name, logon)| (address, (name, logon)))
+                .collect();
         let plan = ImportPlan::new(rows, &existing);
         if dry_run {
             return Ok(plan.report());
@@ -151,12 +155,23 @@ struct ImportPlan<'a> {
 }
 
 impl<'a> ImportPlan<'a> {
-    fn new(rows: &'a [NewMailbox], existing: &HashMap<String, String>) -> ImportPlan<'a> {
+    fn new(
+        rows: &'a [NewMailbox],
+        existing: &HashMap<String, (String, Option<String>)>,
+    ) -> ImportPlan<'a> {
         let mut plan = ImportPlan { create: Vec::new(), update: Vec::new(), unchanged: 0 };
         for row in rows {
             match existing.get(row.address.as_str()) {
                 None => plan.create.push(row),
-                Some(name) if name == row.display_name.as_str() => plan.unchanged += 1,
+                Some((name, logon))
+                    if name == row.display_name.as_str()
+                        && row
+                            .logon_name
+                            .as_ref()
+                            .is_none_or(|n| logon.as_deref() == Some(n.as_str())) =>
+                {
+                    plan.unchanged += 1
+                }
                 Some(_) => plan.update.push(row),
             }
         }
@@ -171,23 +186,38 @@ impl<'a> ImportPlan<'a> {
         }
     }
 
-    /// One audit event per office touched, listing the addresses created and updated.
+    /// One audit event per office touched, listing the addresses created and updated, and the
+    /// logon names the import set.
     fn audit_events(&self, actor: &Actor) -> Vec<AuditEvent> {
-        let mut by_office: BTreeMap<&Crpcen, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
-        for row in &self.create {
-            by_office.entry(row.address.office()).or_default().0.push(row.address.as_str());
-        }
-        for row in &self.update {
-            by_office.entry(row.address.office()).or_default().1.push(row.address.as_str());
+        type Lists<'b> = (Vec<&'b str>, Vec<&'b str>, BTreeMap<&'b str, &'b str>);
+        let mut by_office: BTreeMap<&Crpcen, Lists<'_>> = BTreeMap::new();
+        for (row, created) in
+            self.create.iter().map(|r| (r, true)).chain(self.update.iter().map(|r| (r, false)))
+        {
+            let entry = by_office.entry(row.address.office()).or_default();
+            if created {
+                entry.0.push(row.address.as_str());
+            } else {
+                entry.1.push(row.address.as_str());
+            }
+            if let Some(logon) = &row.logon_name {
+                entry.2.insert(row.address.as_str(), logon.as_str());
+            }
         }
         by_office
             .into_iter()
-            .map(|(office, (created, updated))| AuditEvent {
-                actor: actor.clone(),
-                action: "mailbox.import",
-                office: Some(office.clone()),
-                target: office.to_string(),
-                details: serde_json::json!({ "created": created, "updated": updated }),
+            .map(|(office, (created, updated, logon_names))| {
+                let mut details = serde_json::json!({ "created": created, "updated": updated });
+                if !logon_names.is_empty() {
+                    details["logon_names"] = serde_json::json!(logon_names);
+                }
+                AuditEvent {
+                    actor: actor.clone(),
+                    action: "mailbox.import",
+                    office: Some(office.clone()),
+                    target: office.to_string(),
+                    details,
+                }
             })
             .collect()
     }

@@ -36,6 +36,11 @@ fn column<'a>(rows: &[&'a NewMailbox], field: fn(&'a NewMailbox) -> &'a str) -> 
     rows.iter().map(|row| field(row)).collect()
 }
 
+/// The rows' logon names, NULL where a row has none.
+fn logon_names<'a>(rows: &[&'a NewMailbox]) -> Vec<Option<&'a str>> {
+    rows.iter().map(|row| row.logon_name.as_ref().map(|n| n.as_str())).collect()
+}
+
 impl Dialect for Postgres {
     /// Other servers' appenders wait until this transaction ends.
     async fn lock_audit_log(conn: &mut PgConnection) -> Result<(), Error> {
@@ -57,12 +62,13 @@ impl Dialect for Postgres {
     async fn registered_mailboxes(
         conn: &mut PgConnection,
         addresses: &[&str],
-    ) -> Result<Vec<(String, String)>, Error> {
-        let found =
-            sqlx::query_as("SELECT address, display_name FROM mailboxes WHERE address = ANY($1)")
-                .bind(addresses)
-                .fetch_all(conn)
-                .await?;
+    ) -> Result<Vec<(String, String, Option<String>)>, Error> {
+        let found = sqlx::query_as(
+            "SELECT address, display_name, logon_name FROM mailboxes WHERE address = ANY($1)",
+        )
+        .bind(addresses)
+        .fetch_all(conn)
+        .await?;
         Ok(found)
     }
 
@@ -73,10 +79,12 @@ impl Dialect for Postgres {
     ) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO mailboxes \
-             (address, office, last_name, first_name, display_name, created_at, updated_at) \
-             SELECT a, o, l, f, d, $6, $6 \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
-             AS t(a, o, l, f, d)",
+             (address, office, last_name, first_name, display_name, logon_name, \
+              created_at, updated_at) \
+             SELECT a, o, l, f, d, n, $6, $6 \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                         $7::text[]) \
+             AS t(a, o, l, f, d, n)",
         )
         .bind(column(rows, |r| r.address.as_str()))
         .bind(column(rows, |r| r.address.office().as_str()))
@@ -84,6 +92,7 @@ impl Dialect for Postgres {
         .bind(column(rows, |r| r.address.first_name()))
         .bind(column(rows, |r| r.display_name.as_str()))
         .bind(at)
+        .bind(logon_names(rows))
         .execute(conn)
         .await?;
         Ok(())
@@ -95,12 +104,14 @@ impl Dialect for Postgres {
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE mailboxes AS m SET display_name = u.d, updated_at = $3 \
-             FROM UNNEST($1::text[], $2::text[]) AS u(a, d) WHERE m.address = u.a",
+            "UPDATE mailboxes AS m SET display_name = u.d, \
+             logon_name = COALESCE(u.n, m.logon_name), updated_at = $3 \
+             FROM UNNEST($1::text[], $2::text[], $4::text[]) AS u(a, d, n) WHERE m.address = u.a",
         )
         .bind(column(rows, |r| r.address.as_str()))
         .bind(column(rows, |r| r.display_name.as_str()))
         .bind(at)
+        .bind(logon_names(rows))
         .execute(conn)
         .await?;
         Ok(())

@@ -155,6 +155,7 @@ pub(super) struct RotationRow {
     pub(super) mailbox_id: i64,
     pub(super) address: String,
     pub(super) display_name: String,
+    pub(super) logon_name: Option<String>,
     pub(super) office: String,
     pub(super) status: String,
     pub(super) issued_by: String,
@@ -189,6 +190,11 @@ impl RotationRow {
             address: crate::domain::office::MailboxAddress::parse_stored(&self.address)
                 .map_err(|_| Error::Corrupt("rotations"))?,
             display_name: self.display_name,
+            logon_name: self
+                .logon_name
+                .map(|n| crate::domain::settings::LogonName::parse(&n))
+                .transpose()
+                .map_err(|_| Error::Corrupt("mailboxes"))?,
             office: crpcen(&self.office, "rotations")?,
             status: crate::domain::rotation::RotationStatus::parse(&self.status)
                 .ok_or(Error::Corrupt("rotations"))?,
@@ -213,9 +219,9 @@ impl RotationRow {
     }
 }
 
-pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, m.display_name, r.office, r.status, \
-     r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext, \
-     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure \
+pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, m.display_name, m.logon_name, r.office, r.status, \\
+     r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext, \\
+     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure \\
      FROM rotations r JOIN mailboxes m ON m.id = r.mailbox_id";
 
 pub(super) const OPEN: &str = "r.status IN ('issued', 'delivered')";
@@ -252,12 +258,13 @@ pub(super) struct MailboxRow {
     pub(super) id: i64,
     pub(super) address: String,
     pub(super) display_name: String,
+    pub(super) logon_name: Option<String>,
     pub(super) created_at: OffsetDateTime,
     pub(super) last_verified_change_at: Option<OffsetDateTime>,
 }
 
 /// The columns of a [`MailboxRow`], from `mailboxes m`.
-pub(super) const MAILBOX_COLUMNS: &str = "m.id, m.address, m.display_name, m.created_at, \
+pub(super) const MAILBOX_COLUMNS: &str = "m.id, m.address, m.display_name, m.logon_name, m.created_at, \
      (SELECT v.verified_at FROM mailbox_verified_changes v WHERE v.mailbox_id = m.id) \
      AS last_verified_change_at";
 
@@ -270,6 +277,11 @@ impl TryFrom<MailboxRow> for crate::domain::office::Mailbox {
             address: crate::domain::office::MailboxAddress::parse_stored(&row.address)
                 .map_err(|_| Error::Corrupt("mailboxes"))?,
             display_name: row.display_name,
+            logon_name: row
+                .logon_name
+                .map(|n| crate::domain::settings::LogonName::parse(&n))
+                .transpose()
+                .map_err(|_| Error::Corrupt("mailboxes"))?,
             created_at: row.created_at,
             last_verified_change_at: row.last_verified_change_at,
         })
@@ -304,5 +316,88 @@ impl TryFrom<AuditRow> for crate::domain::audit::AuditRecord {
             prev_hash: hash_column(row.prev_hash, "audit_log")?,
             hash: hash_column(row.hash, "audit_log")?,
         })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct CheckInRow {
+    pub(super) workstation_id: String,
+    pub(super) key_presence: Option<String>,
+    pub(super) key_device: String,
+    pub(super) key_reason: String,
+    pub(super) key_since: Option<OffsetDateTime>,
+    pub(super) key_reported_at: Option<OffsetDateTime>,
+    pub(super) owa_url: Option<String>,
+    pub(super) owa_checked_at: Option<OffsetDateTime>,
+    pub(super) owa_reachable: bool,
+    pub(super) owa_certificate_valid: bool,
+    pub(super) owa_forms_based: bool,
+    pub(super) owa_logon_format: String,
+    pub(super) owa_language: String,
+    pub(super) owa_problem: String,
+    pub(super) owa_reported_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<CheckInRow> for crate::domain::checkin::CheckInState {
+    type Error = Error;
+
+    fn try_from(row: CheckInRow) -> Result<crate::domain::checkin::CheckInState, Error> {
+        use crate::domain::checkin::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
+        let corrupt = || Error::Corrupt("workstation_check_ins");
+        let key = match row.key_presence.as_deref() {
+            None => None,
+            Some(presence) => Some(KeyState {
+                presence: match presence {
+                    "present" => KeyPresence::Present { device: row.key_device },
+                    "absent" => KeyPresence::Absent,
+                    "unknown" => KeyPresence::Unknown { reason: row.key_reason },
+                    _ => return Err(corrupt()),
+                },
+                since: row.key_since,
+            }),
+        };
+        let readiness = match row.owa_url {
+            None => None,
+            Some(owa_url) => Some(OwaReadiness {
+                owa_url,
+                checked_at: row.owa_checked_at,
+                reachable: row.owa_reachable,
+                certificate_valid: row.owa_certificate_valid,
+                forms_based: row.owa_forms_based,
+                logon_format: LogonFormat::parse(&row.owa_logon_format).ok_or_else(corrupt)?,
+                language: row.owa_language,
+                problem: row.owa_problem,
+            }),
+        };
+        Ok(crate::domain::checkin::CheckInState {
+            workstation_id: row.workstation_id,
+            key,
+            key_reported_at: row.key_reported_at,
+            readiness,
+            readiness_reported_at: row.owa_reported_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AssignmentRow {
+    pub(super) workstation_id: String,
+    pub(super) address: String,
+    pub(super) logon_name: Option<String>,
+}
+
+impl TryFrom<AssignmentRow> for (String, crate::domain::checkin::AssignedMailbox) {
+    type Error = Error;
+
+    fn try_from(row: AssignmentRow) -> Result<Self, Error> {
+        let logon_name = row
+            .logon_name
+            .map(|n| crate::domain::settings::LogonName::parse(&n))
+            .transpose()
+            .map_err(|_| Error::Corrupt("mailboxes"))?;
+        Ok((
+            row.workstation_id,
+            crate::domain::checkin::AssignedMailbox { address: row.address, logon_name },
+        ))
     }
 }

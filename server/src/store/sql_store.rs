@@ -1,6 +1,7 @@
 //! [`SqlStore`]: the one implementation of [`Store`], for SQLite and PostgreSQL alike. Each method
 //! forwards to the method of the same name on [`Db`], written once in the file of its aggregate
-//! (`offices.rs`, `admins.rs`, `workstations.rs`, `rotations.rs`, `reports.rs`, `audit.rs`).
+//! (`offices.rs`, `admins.rs`, `workstations.rs`, `rotations.rs`, `reports.rs`, `settings.rs`,
+//! `check_ins.rs`, `audit.rs`).
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, Pool, Type};
@@ -10,6 +11,7 @@ use super::dialect::{Dialect, Value};
 use super::{Error, Store};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
@@ -19,6 +21,7 @@ use crate::domain::rotation::{
     Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
     StepReport,
 };
+use crate::domain::settings::{LogonName, OwaUrl};
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{
     EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
@@ -361,6 +364,55 @@ where
 
     async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
         self.db.mailbox_history(mailbox_id).await
+    }
+
+    // === Settings: the OWA address, logon names (`store/settings.rs`) ===
+
+    async fn owa_urls(
+        &self,
+        office: Option<&Crpcen>,
+    ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error> {
+        self.db.owa_urls(office).await
+    }
+
+    async fn set_owa_url(
+        &self,
+        office: Option<&Crpcen>,
+        url: Option<&OwaUrl>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.set_owa_url(office, url, actor, at).await
+    }
+
+    async fn set_mailbox_logon(
+        &self,
+        address: &MailboxAddress,
+        logon_name: Option<&LogonName>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Mailbox, Error> {
+        self.db.set_mailbox_logon(address, logon_name, actor, at).await
+    }
+
+    // === Check-ins (`store/check_ins.rs`) ===
+
+    async fn record_check_in(
+        &self,
+        workstation_id: &WorkstationId,
+        key: Option<&KeyState>,
+        readiness: Option<&OwaReadiness>,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.record_check_in(workstation_id.as_str(), key, readiness, at).await
+    }
+
+    async fn check_ins(&self, office: Option<&Crpcen>) -> Result<Vec<CheckInState>, Error> {
+        self.db.check_ins(office).await
+    }
+
+    async fn assignments(&self, office: &Crpcen) -> Result<Vec<(String, AssignedMailbox)>, Error> {
+        self.db.assignments(office).await
     }
 
     // === Audit (`store/audit.rs`) ===

@@ -76,9 +76,9 @@ impl Dialect for Sqlite {
     async fn registered_mailboxes(
         conn: &mut SqliteConnection,
         addresses: &[&str],
-    ) -> Result<Vec<(String, String)>, Error> {
+    ) -> Result<Vec<(String, String, Option<String>)>, Error> {
         let found = sqlx::query_as(
-            "SELECT address, display_name FROM mailboxes \
+            "SELECT address, display_name, logon_name FROM mailboxes \
              WHERE address IN (SELECT value FROM json_each($1))",
         )
         .bind(json_array(addresses)?)
@@ -101,15 +101,17 @@ impl Dialect for Sqlite {
                     "l": r.address.last_name(),
                     "f": r.address.first_name(),
                     "d": r.display_name.as_str(),
+                    "n": r.logon_name.as_ref().map(|n| n.as_str()),
                 })
             })
             .collect();
         sqlx::query(
             "INSERT INTO mailboxes \
-             (address, office, last_name, first_name, display_name, created_at, updated_at) \
+             (address, office, last_name, first_name, display_name, logon_name, \
+              created_at, updated_at) \
              SELECT json_extract(value, '$.a'), json_extract(value, '$.o'), \
                     json_extract(value, '$.l'), json_extract(value, '$.f'), \
-                    json_extract(value, '$.d'), $2, $2 \
+                    json_extract(value, '$.d'), json_extract(value, '$.n'), $2, $2 \
              FROM json_each($1)",
         )
         .bind(serde_json::Value::Array(json).to_string())
@@ -126,11 +128,19 @@ impl Dialect for Sqlite {
     ) -> Result<(), Error> {
         let json: Vec<serde_json::Value> = rows
             .iter()
-            .map(|r| serde_json::json!({ "a": r.address.as_str(), "d": r.display_name.as_str() }))
+            .map(|r| {
+                serde_json::json!({
+                    "a": r.address.as_str(),
+                    "d": r.display_name.as_str(),
+                    "n": r.logon_name.as_ref().map(|n| n.as_str()),
+                })
+            })
             .collect();
         sqlx::query(
-            "UPDATE mailboxes SET display_name = u.d, updated_at = $2 \
-             FROM (SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.d') AS d \
+            "UPDATE mailboxes SET display_name = u.d, \
+             logon_name = COALESCE(u.n, mailboxes.logon_name), updated_at = $2 \
+             FROM (SELECT json_extract(value, '$.a') AS a, json_extract(value, '$.d') AS d, \
+                          json_extract(value, '$.n') AS n \
                    FROM json_each($1)) AS u \
              WHERE mailboxes.address = u.a",
         )

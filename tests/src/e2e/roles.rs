@@ -181,11 +181,31 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 .await,
         ),
         "VerifyAudit" => code(client.verify_audit(pb::VerifyAuditRequest {}).await),
+        "GetOwaUrl" => code(client.get_owa_url(pb::GetOwaUrlRequest { office }).await),
+        "SetOwaUrl" => code(
+            client
+                .set_owa_url(pb::SetOwaUrlRequest {
+                    office,
+                    url: "https://owa.example.fr/owa".into(),
+                })
+                .await,
+        ),
+        "SetMailboxLogon" => code(
+            client
+                .set_mailbox_logon(pb::SetMailboxLogonRequest {
+                    mailbox: "a.b@75001.mailnot.fr".into(),
+                    logon_name: "ETUDE\\ab".into(),
+                })
+                .await,
+        ),
         "GetMailbox" => code(
             client
                 .get_mailbox(pb::GetMailboxRequest { mailbox: "a.b@75001.mailnot.fr".into() })
                 .await,
         ),
+        "GetOfficeReadiness" => {
+            code(client.get_office_readiness(pb::GetOfficeReadinessRequest { office }).await)
+        }
         other => panic!(
             "AdminService.{other} is missing from the role test: add it with its expected codes"
         ),
@@ -221,7 +241,11 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("UnassignWorkstation", Denied, Denied),
         ("ListAuditRecords", Denied, Ok),
         ("VerifyAudit", Denied, Ok),
-        // The auditor may read it; it does not exist.
+        ("GetOwaUrl", Denied, Ok),
+        ("SetOwaUrl", Denied, Denied),
+        ("SetMailboxLogon", Denied, Denied),
+        ("GetOfficeReadiness", Denied, Ok),
+        // No such mailbox: the auditor may look, and learns it does not exist.
         ("GetMailbox", Denied, Code::NotFound),
     ];
     let covered: BTreeSet<String> = expected.iter().map(|(rpc, _, _)| (*rpc).to_owned()).collect();

@@ -36,6 +36,7 @@ pub(crate) struct MailboxRow<'a> {
     display_name: &'a str,
     last_name: &'a str,
     first_name: &'a str,
+    logon_name: &'a str,
     created_at: &'a str,
 }
 
@@ -47,6 +48,7 @@ impl<'a> From<&'a pb::Mailbox> for MailboxRow<'a> {
             display_name: &m.display_name,
             last_name: &m.last_name,
             first_name: &m.first_name,
+            logon_name: &m.logon_name,
             created_at: &m.created_at,
         }
     }
@@ -67,11 +69,16 @@ impl Tabular for OfficeRow<'_> {
 }
 
 impl Tabular for MailboxRow<'_> {
-    const HEADER: &'static [&'static str] = &["ADDRESS", "OFFICE", "DISPLAY NAME"];
+    const HEADER: &'static [&'static str] = &["ADDRESS", "OFFICE", "DISPLAY NAME", "LOGON NAME"];
     const NOUN: &'static str = "mailbox(es)";
 
     fn cells(&self) -> Vec<String> {
-        vec![self.address.to_owned(), self.office.to_owned(), self.display_name.to_owned()]
+        vec![
+            self.address.to_owned(),
+            self.office.to_owned(),
+            self.display_name.to_owned(),
+            self.logon_name.to_owned(),
+        ]
     }
 }
 
@@ -128,6 +135,21 @@ impl Tabular for TokenRow<'_> {
     }
 }
 
+/// The clé REAL as an administrator reads it: "present 08e6:3437", "absent", "unknown: no USB
+/// access"; empty before the first check-in that reported it.
+pub(crate) fn describe_key(key: Option<&pb::KeyState>) -> String {
+    use pb::key_state::Presence;
+    let Some(key) = key else { return String::new() };
+    match Presence::try_from(key.presence) {
+        Ok(Presence::Present) if key.device.is_empty() => "present".to_owned(),
+        Ok(Presence::Present) => format!("present {}", key.device),
+        Ok(Presence::Absent) => "absent".to_owned(),
+        Ok(Presence::Unknown) if key.reason.is_empty() => "unknown".to_owned(),
+        Ok(Presence::Unknown) => format!("unknown: {}", key.reason),
+        Ok(Presence::Unspecified) | Err(_) => "unknown".to_owned(),
+    }
+}
+
 /// An enrolled workstation.
 #[derive(Serialize)]
 pub(crate) struct WorkstationRow<'a> {
@@ -142,6 +164,8 @@ pub(crate) struct WorkstationRow<'a> {
     certificate_expires_at: &'a str,
     last_seen_at: &'a str,
     enrolled_at: &'a str,
+    key: String,
+    key_since: &'a str,
 }
 
 impl<'a> From<&'a pb::Workstation> for WorkstationRow<'a> {
@@ -158,13 +182,15 @@ impl<'a> From<&'a pb::Workstation> for WorkstationRow<'a> {
             certificate_expires_at: &w.certificate_expires_at,
             last_seen_at: &w.last_seen_at,
             enrolled_at: &w.enrolled_at,
+            key: describe_key(w.key.as_ref()),
+            key_since: w.key.as_ref().map_or("", |k| k.since.as_str()),
         }
     }
 }
 
 impl Tabular for WorkstationRow<'_> {
     const HEADER: &'static [&'static str] =
-        &["ID", "OFFICE", "HOSTNAME", "STATUS", "AGENT", "CERT EXPIRES", "LAST SEEN"];
+        &["ID", "OFFICE", "HOSTNAME", "STATUS", "AGENT", "CERT EXPIRES", "LAST SEEN", "KEY"];
     const NOUN: &'static str = "workstation(s)";
 
     fn cells(&self) -> Vec<String> {
@@ -176,6 +202,7 @@ impl Tabular for WorkstationRow<'_> {
             self.agent_version,
             self.certificate_expires_at,
             self.last_seen_at,
+            &self.key,
         ]
         .iter()
         .map(|c| (*c).to_owned())

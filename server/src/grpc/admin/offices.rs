@@ -86,7 +86,12 @@ pub(super) async fn list_mailboxes(
 }
 
 fn row_from_pb(row: pb::MailboxRow) -> RawMailboxRow {
-    RawMailboxRow { line: row.line, address: row.address, display_name: row.display_name }
+    RawMailboxRow {
+        line: row.line,
+        address: row.address,
+        display_name: row.display_name,
+        logon_name: row.logon_name,
+    }
 }
 
 fn office_to_pb(office: Office) -> pb::Office {
@@ -109,6 +114,7 @@ pub(super) fn mailbox_to_pb(mailbox: Mailbox) -> pb::Mailbox {
         display_name: mailbox.display_name,
         created_at: rfc3339(mailbox.created_at),
         last_verified_change_at: mailbox.last_verified_change_at.map(rfc3339).unwrap_or_default(),
+        logon_name: mailbox.logon_name.map(|n| n.to_string()).unwrap_or_default(),
         ..Default::default()
     }
 }

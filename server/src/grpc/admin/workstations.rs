@@ -4,8 +4,10 @@
 use sesame_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
+use crate::domain::checkin::KeyState;
 use crate::domain::workstation::{EnrollmentToken, Workstation};
 use crate::grpc::AdminApi;
+use crate::grpc::check_in::key_to_pb;
 use crate::grpc::parse;
 use crate::grpc::rfc3339;
 
@@ -22,7 +24,7 @@ fn token_to_pb(token: EnrollmentToken) -> pb::EnrollmentToken {
     }
 }
 
-fn workstation_to_pb(ws: Workstation) -> pb::Workstation {
+fn workstation_to_pb((ws, key): (Workstation, Option<KeyState>)) -> pb::Workstation {
     pb::Workstation {
         id: ws.id.into_string(),
         office: ws.office.to_string(),
@@ -35,7 +37,7 @@ fn workstation_to_pb(ws: Workstation) -> pb::Workstation {
         certificate_expires_at: rfc3339(ws.cert_not_after),
         last_seen_at: rfc3339(ws.last_seen_at),
         enrolled_at: rfc3339(ws.enrolled_at),
-        key: None,
+        key: key.as_ref().map(key_to_pb),
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::domain::admin::{Admin, AdminRole, Permission};
 use crate::domain::audit::Actor;
 use crate::domain::office::{Crpcen, ImportReport, MailDomain, MailboxAddress, NewMailbox, Text};
+use crate::domain::settings::LogonName;
 use crate::services::access::denied;
 use crate::services::{Error, Services};
 use crate::store;
@@ -26,6 +27,8 @@ pub struct RawMailboxRow {
     pub address: String,
     /// The person's name, as written.
     pub display_name: String,
+    /// The logon name (`DOMAIN\user`), as written; empty when the file has none.
+    pub logon_name: String,
 }
 
 /// An import being received: the rows parsed and checked so far, with the line each came from.
@@ -150,11 +153,19 @@ impl MailboxImport {
             Ok(name) => name,
             Err(e) => return self.error(format!("line {line}: {e}")),
         };
+        let logon_name = if row.logon_name.trim().is_empty() {
+            None
+        } else {
+            match LogonName::parse(&row.logon_name) {
+                Ok(name) => Some(name),
+                Err(e) => return self.error(format!("line {line}: {e}")),
+            }
+        };
         if let Some(first) = self.first_line_of.get(address.as_str()) {
             return self.error(format!("line {line}: duplicate of line {first} ({address})"));
         }
         self.first_line_of.insert(address.to_string(), line);
-        self.rows.push(NewMailbox { address, display_name });
+        self.rows.push(NewMailbox { address, display_name, logon_name });
         self.lines.push(line);
     }
 

@@ -81,7 +81,12 @@ async fn imports_are_refused_whole_with_their_lines() {
         "the import holds no rows"
     );
     let mut too_many = services.begin_import(&global).unwrap();
-    let blank = RawMailboxRow { line: 0, address: String::new(), display_name: String::new() };
+    let blank = RawMailboxRow {
+        line: 0,
+        address: String::new(),
+        display_name: String::new(),
+        logon_name: String::new(),
+    };
     too_many.add_rows(vec![blank.clone(); MAX_IMPORT_ROWS]).unwrap();
     assert_eq!(
         message(too_many.add_rows(vec![blank])),

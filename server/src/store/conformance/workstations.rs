@@ -31,7 +31,7 @@ pub(super) fn new_workstation(id: &str, serial: &str) -> NewWorkstation {
 }
 
 /// Office 01234 (created by the caller) gets workstation `ws-1` with certificate `s1`.
-async fn enroll_one(store: &dyn Store) {
+pub(super) async fn enroll_one(store: &dyn Store) {
     let token = Token::generate(TokenKind::Enroll);
     let new = NewEnrollmentToken {
         token_hash: token.hash(),
