@@ -8,6 +8,7 @@
 //! ARCHITECTURE.md).
 
 pub mod identity;
+pub mod local;
 pub mod owa;
 pub mod pinning;
 pub mod run;

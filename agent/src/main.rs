@@ -1,5 +1,6 @@
-//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, `status`, and the
-//! OWA client by hand: `owa-check`, `owa-change`.
+//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, and the person's
+//! `change` and `status` (over the local socket), and the OWA client by hand: `owa-check`,
+//! `owa-change`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,6 +12,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use sesame_agent::identity::{StateDir, validity};
+use sesame_agent::local::client::{self as local_client, ChangeOptions, ClientExit, ConsolePerson};
+use sesame_agent::local::transport::default_socket;
 use sesame_agent::owa::cli::{
     self as owa_cli, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput,
 };
@@ -24,6 +27,9 @@ struct Cli {
     /// Where the agent keeps its identity (key, certificate, server CA).
     #[arg(long, global = true, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// The service's local socket (named pipe on Windows), for `change` and `status`.
+    #[arg(long, global = true, value_name = "PATH", env = "SESAME_AGENT_SOCKET")]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,8 +50,20 @@ enum Command {
     },
     /// Runs the agent service until stopped.
     Run,
-    /// Shows the enrolled identity.
+    /// Shows, in French, the key state, the pending password changes and the last report (asks
+    /// the service; shows the enrolled identity when the service does not answer).
     Status,
+    /// Changes your mail password, as the letter describes, with the service's help: run it
+    /// yourself, with the clé REAL unplugged.
+    Change {
+        /// The mailbox, when several are waiting for a change on this workstation.
+        #[arg(long, value_name = "ADDRESS")]
+        mailbox: Option<String>,
+        /// Confirms that the clé REAL is unplugged, for when the service cannot see it and no
+        /// one is at a terminal.
+        #[arg(long)]
+        key_unplugged: bool,
+    },
     /// Logs in to OWA once and reports what the server offers; changes nothing.
     OwaCheck(OwaArgs),
     /// Changes a mailbox password through OWA, as the letter describes, and verifies it.
@@ -183,13 +201,30 @@ async fn main() -> anyhow::Result<ExitCode> {
             let agent = Agent::new(state(), clock);
             sesame_agent::run::run(agent, shutdown_signal()).await;
         }
+        Command::Change { mailbox, key_unplugged } => {
+            let socket = cli.socket.clone().unwrap_or_else(default_socket);
+            let options = ChangeOptions { mailbox, key_unplugged };
+            let mut person = ConsolePerson {
+                input: secret_input(),
+                interactive: std::io::stdin().is_terminal(),
+            };
+            let exit =
+                local_client::change(&socket, &options, &mut person, &mut std::io::stdout()).await;
+            return Ok(ExitCode::from(exit.code()));
+        }
         Command::Status => {
+            let socket = cli.socket.clone().unwrap_or_else(default_socket);
+            let exit = local_client::status(&socket, &mut std::io::stdout()).await;
+            if exit != ClientExit::Unreachable {
+                return Ok(ExitCode::from(exit.code()));
+            }
             let identity = state().load()?;
             println!("Workstation {} of office {}", identity.workstation_id, identity.office);
             println!("Server: {}", identity.server);
             if let Some(v) = validity(&identity.cert_pem) {
                 println!("Certificate valid until {}", v.not_after);
             }
+            return Ok(ExitCode::from(exit.code()));
         }
     }
     Ok(ExitCode::SUCCESS)
