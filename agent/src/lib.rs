@@ -8,8 +8,11 @@
 //! ARCHITECTURE.md).
 
 pub mod identity;
+pub mod journal;
+pub mod outbox;
 pub mod owa;
 pub mod pinning;
+pub mod rotation;
 pub mod run;
 pub mod uplink;
 
