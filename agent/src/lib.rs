@@ -8,9 +8,12 @@
 //! ARCHITECTURE.md).
 
 pub mod identity;
+pub mod journal;
 pub mod local;
+pub mod outbox;
 pub mod owa;
 pub mod pinning;
+pub mod rotation;
 pub mod run;
 pub mod uplink;
 
