@@ -1,5 +1,5 @@
-//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, `status`, and the
-//! OWA client by hand: `owa-check`, `owa-change`.
+//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, `status`,
+//! `key-status`, and the OWA client by hand: `owa-check`, `owa-change`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,6 +11,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use sesame_agent::identity::{StateDir, validity};
+use sesame_agent::key::usb::UsbKeyProbe;
+use sesame_agent::key::{DEFAULT_POLL_INTERVAL_MS, KeyConfig, KeyProbe, KeyWatcher};
 use sesame_agent::owa::cli::{
     self as owa_cli, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput,
 };
@@ -46,6 +48,18 @@ enum Command {
     Run,
     /// Shows the enrolled identity.
     Status,
+    /// Says (in French) whether a clé REAL is plugged in: a listed USB id or any smart-card reader.
+    KeyStatus {
+        /// A VENDOR:PRODUCT id that is a REAL key (repeatable; replaces the default list).
+        #[arg(long = "id", value_name = "VENDOR:PRODUCT")]
+        ids: Vec<String>,
+        /// Keeps watching, printing each change, until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: how often to look, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = DEFAULT_POLL_INTERVAL_MS)]
+        poll_ms: u64,
+    },
     /// Logs in to OWA once and reports what the server offers; changes nothing.
     OwaCheck(OwaArgs),
     /// Changes a mailbox password through OWA, as the letter describes, and verifies it.
@@ -182,6 +196,28 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Run => {
             let agent = Agent::new(state(), clock);
             sesame_agent::run::run(agent, shutdown_signal()).await;
+        }
+        Command::KeyStatus { ids, watch, poll_ms } => {
+            let mut config = KeyConfig { poll_interval_ms: poll_ms, ..KeyConfig::default() };
+            if !ids.is_empty() {
+                config.ids = ids;
+            }
+            let probe = Arc::new(UsbKeyProbe::new(config.matcher()?));
+            if !watch {
+                println!("{}", probe.state().french());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let watcher = KeyWatcher::start(probe, config.poll_interval()?).await;
+            let mut states = watcher.subscribe();
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            loop {
+                println!("{}", states.borrow_and_update().french());
+                tokio::select! {
+                    changed = states.changed() => changed?,
+                    () = &mut shutdown => break,
+                }
+            }
         }
         Command::Status => {
             let identity = state().load()?;
