@@ -10,8 +10,12 @@
 //! - [`KeyMatcher`] decides which USB device is a REAL key: one whose vendor:product is in the
 //!   configured list ([`KeyConfig::ids`]), or any device with an interface of the USB smart-card
 //!   class (CCID, 0x0B): a smart-card reader on a workstation is the REAL key.
-//! - [`KeyWatcher`] asks the probe every [`KeyConfig::poll_interval_ms`] and publishes each change
-//!   on a `tokio::sync::watch` channel that the service reads.
+//! - [`KeyWatcher`] asks the probe at an interval and publishes each change on a
+//!   `tokio::sync::watch` channel that the service reads. The service sets the interval:
+//!   [`KeyConfig::poll_interval_ms`] (2 s) while a rotation is under way, so that the key's
+//!   removal and return are seen at once, [`KeyConfig::idle_poll_interval_ms`] (30 s) otherwise
+//!   (a probe costs about a millisecond of CPU; every 2 s that would be most of the agent's
+//!   budget of 2 CPU-seconds an hour).
 //!
 //! Why polling and no hotplug: see the module documentation of [`usb`].
 
@@ -137,10 +141,12 @@ pub const SMART_CARD_CLASS: u8 = 0x0B;
 /// - `08e6:3438`: Gemalto USB Shell Token V2, the same chip in a key-shaped token.
 pub const DEFAULT_KEY_IDS: &[&str] = &["08e6:3437", "08e6:3438"];
 
-/// How often the watcher asks by default.
+/// How often the watcher asks by default while the key matters (a rotation is under way).
 pub const DEFAULT_POLL_INTERVAL_MS: u64 = 2_000;
+/// How often the watcher asks by default otherwise.
+pub const DEFAULT_IDLE_POLL_INTERVAL_MS: u64 = 30_000;
 const MIN_POLL_INTERVAL_MS: u64 = 100;
-const MAX_POLL_INTERVAL_MS: u64 = 60_000;
+const MAX_POLL_INTERVAL_MS: u64 = 600_000;
 
 /// The `[key]` section of the agent's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -149,8 +155,10 @@ pub struct KeyConfig {
     /// The vendor:product pairs that are REAL keys whatever their class; replaces the defaults
     /// ([`DEFAULT_KEY_IDS`]) when set. Smart-card readers are recognised by class in any case.
     pub ids: Vec<String>,
-    /// How often to look, in milliseconds (default 2000).
+    /// How often to look while a rotation is under way, in milliseconds (default 2000).
     pub poll_interval_ms: u64,
+    /// How often to look otherwise, in milliseconds (default 30000).
+    pub idle_poll_interval_ms: u64,
 }
 
 impl Default for KeyConfig {
@@ -158,6 +166,7 @@ impl Default for KeyConfig {
         KeyConfig {
             ids: DEFAULT_KEY_IDS.iter().map(|id| (*id).to_owned()).collect(),
             poll_interval_ms: DEFAULT_POLL_INTERVAL_MS,
+            idle_poll_interval_ms: DEFAULT_IDLE_POLL_INTERVAL_MS,
         }
     }
 }
@@ -169,13 +178,22 @@ impl KeyConfig {
         Ok(KeyMatcher { ids })
     }
 
-    /// How often the watcher asks.
+    /// How often the watcher asks while a rotation is under way.
     pub fn poll_interval(&self) -> Result<Duration, KeyConfigError> {
-        if (MIN_POLL_INTERVAL_MS..=MAX_POLL_INTERVAL_MS).contains(&self.poll_interval_ms) {
-            Ok(Duration::from_millis(self.poll_interval_ms))
-        } else {
-            Err(KeyConfigError::BadInterval(self.poll_interval_ms))
-        }
+        interval(self.poll_interval_ms)
+    }
+
+    /// How often the watcher asks otherwise.
+    pub fn idle_poll_interval(&self) -> Result<Duration, KeyConfigError> {
+        interval(self.idle_poll_interval_ms)
+    }
+}
+
+fn interval(ms: u64) -> Result<Duration, KeyConfigError> {
+    if (MIN_POLL_INTERVAL_MS..=MAX_POLL_INTERVAL_MS).contains(&ms) {
+        Ok(Duration::from_millis(ms))
+    } else {
+        Err(KeyConfigError::BadInterval(ms))
     }
 }
 
@@ -237,6 +255,7 @@ mod tests {
         assert_eq!(config, KeyConfig::default());
         assert_eq!(config.matcher().unwrap(), KeyMatcher::default());
         assert_eq!(config.poll_interval().unwrap(), Duration::from_secs(2));
+        assert_eq!(config.idle_poll_interval().unwrap(), Duration::from_secs(30));
         let config: KeyConfig =
             toml::from_str("ids = [\"1234:abcd\"]\npoll_interval_ms = 500").unwrap();
         assert_eq!(
@@ -245,9 +264,13 @@ mod tests {
         );
         assert_eq!(config.poll_interval().unwrap(), Duration::from_millis(500));
         assert!(toml::from_str::<KeyConfig>("hotplug = true").is_err());
-        let bad: KeyConfig = toml::from_str("ids = [\"1234\"]\npoll_interval_ms = 0").unwrap();
+        let bad: KeyConfig = toml::from_str(
+            "ids = [\"1234\"]\npoll_interval_ms = 0\nidle_poll_interval_ms = 600001",
+        )
+        .unwrap();
         assert!(matches!(bad.matcher(), Err(KeyConfigError::BadId(_))));
         assert_eq!(bad.poll_interval(), Err(KeyConfigError::BadInterval(0)));
+        assert_eq!(bad.idle_poll_interval(), Err(KeyConfigError::BadInterval(600_001)));
     }
 
     #[test]

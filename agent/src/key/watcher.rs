@@ -10,11 +10,13 @@ use tokio::task::JoinHandle;
 use super::{KeyProbe, KeyState};
 
 /// Watches the key: the probe runs once at start, then every interval (on a blocking thread,
-/// since enumerating USB devices blocks); receivers see every change. The task stops when the
-/// watcher is dropped.
+/// since enumerating USB devices blocks); receivers see every change. The interval can change
+/// while watching (quick during a rotation, slow when idle: a probe costs about a millisecond of
+/// CPU). The task stops when the watcher is dropped.
 pub struct KeyWatcher {
     probe: Arc<dyn KeyProbe>,
     sender: Arc<watch::Sender<KeyState>>,
+    interval: watch::Sender<Duration>,
     task: JoinHandle<()>,
 }
 
@@ -30,8 +32,15 @@ impl KeyWatcher {
     pub async fn start(probe: Arc<dyn KeyProbe>, interval: Duration) -> KeyWatcher {
         let first = probe_once(&probe).await;
         let sender = Arc::new(watch::Sender::new(first));
-        let task = tokio::spawn(watch_loop(Arc::clone(&probe), Arc::clone(&sender), interval));
-        KeyWatcher { probe, sender, task }
+        let interval = watch::Sender::new(interval);
+        let task =
+            tokio::spawn(watch_loop(Arc::clone(&probe), Arc::clone(&sender), interval.subscribe()));
+        KeyWatcher { probe, sender, interval, task }
+    }
+
+    /// Probes every `interval` from now on (the current wait starts over).
+    pub fn set_interval(&self, interval: Duration) {
+        self.interval.send_replace(interval);
     }
 
     /// A receiver of the key state: `borrow()` is the latest state, `changed()` waits for the
@@ -58,11 +67,18 @@ impl Drop for KeyWatcher {
 async fn watch_loop(
     probe: Arc<dyn KeyProbe>,
     sender: Arc<watch::Sender<KeyState>>,
-    interval: Duration,
+    mut interval: watch::Receiver<Duration>,
 ) {
     loop {
-        tokio::time::sleep(interval).await;
-        publish(&sender, probe_once(&probe).await);
+        let period = *interval.borrow_and_update();
+        tokio::select! {
+            () = tokio::time::sleep(period) => publish(&sender, probe_once(&probe).await),
+            changed = interval.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -116,6 +132,18 @@ mod tests {
         fake.set(KeyState::Unknown { reason: "no USB access: test".into() });
         assert!(matches!(watcher.probe_now().await, KeyState::Unknown { .. }));
         assert!(states.has_changed().unwrap(), "probe_now publishes what it saw");
+    }
+
+    #[tokio::test]
+    async fn the_interval_can_change_while_watching() {
+        let fake = Arc::new(FakeKeyProbe::default());
+        // A day: without the change below, the test would never see the key.
+        let watcher = KeyWatcher::start(fake.clone(), Duration::from_secs(86_400)).await;
+        let mut states = watcher.subscribe();
+        fake.set(present());
+        watcher.set_interval(Duration::from_millis(10));
+        states.changed().await.unwrap();
+        assert_eq!(*states.borrow(), present());
     }
 
     #[tokio::test]
