@@ -4,11 +4,12 @@
 //! certificate fresh (renewal at two thirds of its life, recovery with its registered key after a
 //! long absence) and reports that it is alive. Its OWA client ([`owa`]) logs in to Outlook Web App
 //! and changes a password on Exchange's expired-password page as a person would; `owa::cli` offers
-//! it by hand. The USB key watcher and the rotation state machine come with their issues (see
-//! ARCHITECTURE.md).
+//! it by hand. [`key`] tells whether the person's clé REAL is plugged in (rusb, polled). The
+//! rotation state machine comes with its issue (see ARCHITECTURE.md).
 
 pub mod identity;
 pub mod journal;
+pub mod key;
 pub mod local;
 pub mod outbox;
 pub mod owa;

@@ -1,5 +1,5 @@
-//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, and the person's
-//! `change` and `status` (over the local socket), and the OWA client by hand: `owa-check`,
+//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, the person's `change`
+//! and `status` (over the local socket), `key-status`, and the OWA client by hand: `owa-check`,
 //! `owa-change`.
 
 use std::io::IsTerminal;
@@ -14,6 +14,8 @@ use secrecy::SecretString;
 use sesame_agent::identity::{StateDir, validity};
 use sesame_agent::local::client::{self as local_client, ChangeOptions, ClientExit, ConsolePerson};
 use sesame_agent::local::transport::default_socket;
+use sesame_agent::key::usb::UsbKeyProbe;
+use sesame_agent::key::{DEFAULT_POLL_INTERVAL_MS, KeyConfig, KeyProbe, KeyWatcher};
 use sesame_agent::owa::cli::{
     self as owa_cli, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput,
 };
@@ -63,6 +65,18 @@ enum Command {
         /// one is at a terminal.
         #[arg(long)]
         key_unplugged: bool,
+    },
+    /// Says (in French) whether a clé REAL is plugged in: a listed USB id or any smart-card reader.
+    KeyStatus {
+        /// A VENDOR:PRODUCT id that is a REAL key (repeatable; replaces the default list).
+        #[arg(long = "id", value_name = "VENDOR:PRODUCT")]
+        ids: Vec<String>,
+        /// Keeps watching, printing each change, until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: how often to look, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = DEFAULT_POLL_INTERVAL_MS)]
+        poll_ms: u64,
     },
     /// Logs in to OWA once and reports what the server offers; changes nothing.
     OwaCheck(OwaArgs),
@@ -211,6 +225,28 @@ async fn main() -> anyhow::Result<ExitCode> {
             let exit =
                 local_client::change(&socket, &options, &mut person, &mut std::io::stdout()).await;
             return Ok(ExitCode::from(exit.code()));
+        }
+        Command::KeyStatus { ids, watch, poll_ms } => {
+            let mut config = KeyConfig { poll_interval_ms: poll_ms, ..KeyConfig::default() };
+            if !ids.is_empty() {
+                config.ids = ids;
+            }
+            let probe = Arc::new(UsbKeyProbe::new(config.matcher()?));
+            if !watch {
+                println!("{}", probe.state().french());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let watcher = KeyWatcher::start(probe, config.poll_interval()?).await;
+            let mut states = watcher.subscribe();
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            loop {
+                println!("{}", states.borrow_and_update().french());
+                tokio::select! {
+                    changed = states.changed() => changed?,
+                    () = &mut shutdown => break,
+                }
+            }
         }
         Command::Status => {
             let socket = cli.socket.clone().unwrap_or_else(default_socket);
