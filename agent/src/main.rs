@@ -91,6 +91,15 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Looks at the OWA server anonymously (no credential sent) and says whether a rotation can
+    /// succeed there: reachable, certificate, forms-based, user name format, language.
+    OwaReadiness {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The language asked of Exchange's pages.
+        #[arg(long, default_value = "fr-FR,fr;q=0.9")]
+        accept_language: String,
+    },
 }
 
 /// Which OWA server, and how to reach it.
@@ -132,6 +141,10 @@ struct OwaArgs {
     /// The mailbox address, Nom.Prenom@CRPCEN.mailnot.fr.
     #[arg(long)]
     user: String,
+    /// The mailbox's logon name, 'DOMAIN\user', for servers that ask for DOMAIN\user names
+    /// (without it, such a server gets no password at all).
+    #[arg(long, value_name = "DOMAIN\\user")]
+    logon_name: Option<String>,
     /// The language asked of Exchange's pages.
     #[arg(long, default_value = "fr-FR,fr;q=0.9")]
     accept_language: String,
@@ -139,7 +152,11 @@ struct OwaArgs {
 
 impl OwaArgs {
     fn target(self) -> OwaTarget {
-        OwaTarget { server: self.server.server(self.accept_language), user: self.user }
+        OwaTarget {
+            server: self.server.server(self.accept_language),
+            user: self.user,
+            logon_name: self.logon_name,
+        }
     }
 }
 
@@ -191,6 +208,11 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::OwaCapture { server, out } => {
             let server = server.server(String::new());
             let exit = owa_cli::owa_capture(&server, &out, &mut std::io::stdout(), clock).await;
+            return Ok(ExitCode::from(exit.code()));
+        }
+        Command::OwaReadiness { server, accept_language } => {
+            let server = server.server(accept_language);
+            let exit = owa_cli::owa_readiness(&server, &mut std::io::stdout(), clock).await;
             return Ok(ExitCode::from(exit.code()));
         }
         Command::Enroll { server, ca_fingerprint, token } => {
