@@ -7,6 +7,9 @@
 //! it by hand. [`key`] tells whether the person's clé REAL is plugged in (rusb, polled). The
 //! rotation state machine comes with its issue (see ARCHITECTURE.md).
 
+pub mod backoff;
+pub mod config;
+pub mod failpoint;
 pub mod identity;
 pub mod journal;
 pub mod key;
@@ -15,7 +18,7 @@ pub mod outbox;
 pub mod owa;
 pub mod pinning;
 pub mod rotation;
-pub mod run;
+pub mod service;
 pub mod uplink;
 
 /// The agent's version, as reported to the server.

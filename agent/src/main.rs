@@ -11,15 +11,17 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
+use sesame_agent::config::AgentConfig;
 use sesame_agent::identity::{StateDir, validity};
-use sesame_agent::local::client::{self as local_client, ChangeOptions, ClientExit, ConsolePerson};
-use sesame_agent::local::transport::default_socket;
 use sesame_agent::key::usb::UsbKeyProbe;
 use sesame_agent::key::{DEFAULT_POLL_INTERVAL_MS, KeyConfig, KeyProbe, KeyWatcher};
+use sesame_agent::local::client::{self as local_client, ChangeOptions, ClientExit, ConsolePerson};
+use sesame_agent::local::transport::default_socket;
 use sesame_agent::owa::cli::{
     self as owa_cli, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput,
 };
-use sesame_agent::uplink::{Agent, Enrollment, enroll};
+use sesame_agent::service::ServiceOptions;
+use sesame_agent::uplink::{Enrollment, enroll};
 use sesame_base::clock::SystemClock;
 use sesame_proto::password_rule::PasswordRule;
 
@@ -50,8 +52,12 @@ enum Command {
         #[arg(long, env = "SESAME_ENROLL_TOKEN", hide_env_values = true)]
         token: String,
     },
-    /// Runs the agent service until stopped.
-    Run,
+    /// Runs the agent service until stopped (as root / LocalSystem).
+    Run {
+        /// The configuration file (TOML; see the README). Without it, the defaults.
+        #[arg(long, value_name = "FILE", env = "SESAME_AGENT_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Shows, in French, the key state, the pending password changes and the last report (asks
     /// the service; shows the enrolled identity when the service does not answer).
     Status,
@@ -233,9 +239,28 @@ async fn main() -> anyhow::Result<ExitCode> {
                 identity.workstation_id, identity.office
             );
         }
-        Command::Run => {
-            let agent = Agent::new(state(), clock);
-            sesame_agent::run::run(agent, shutdown_signal()).await;
+        Command::Run { config } => {
+            let config = match &config {
+                Some(path) => AgentConfig::load(path)?,
+                None => AgentConfig::default(),
+            };
+            let state_dir = cli
+                .state_dir
+                .clone()
+                .or_else(|| config.state_dir.clone())
+                .unwrap_or_else(StateDir::default_root);
+            let socket =
+                cli.socket.clone().or_else(|| config.socket.clone()).unwrap_or_else(default_socket);
+            let options = ServiceOptions {
+                state: StateDir::new(&state_dir),
+                state_dir,
+                socket,
+                key_probe: Arc::new(UsbKeyProbe::new(config.key.matcher()?)),
+                key_intervals: (config.key.poll_interval()?, config.key.idle_poll_interval()?),
+                http: config.owa.http_settings()?,
+                clock,
+            };
+            sesame_agent::service::run(options, shutdown_signal()).await?;
         }
         Command::Change { mailbox, key_unplugged } => {
             let socket = cli.socket.clone().unwrap_or_else(default_socket);

@@ -6,7 +6,7 @@
 //! them ([`Outbox::ack`]); they survive restarts in order. The bound is [`Bounds::default`]:
 //! 10,000 reports or 10 MiB. On overflow the oldest non-terminal reports (Pending, Started,
 //! Changed) are dropped first, never a Verified, Completed or Failed one; drops are counted
-//! ([`Outbox::dropped`]). [`Delivery`] paces attempts with [`crate::run::backoff`] (full jitter,
+//! ([`Outbox::dropped`]). [`Delivery`] paces attempts with [`crate::backoff::backoff`] (full jitter,
 //! capped), so that agents do not all come back at once after a server restart.
 //!
 //! ```ignore
@@ -340,6 +340,6 @@ impl Delivery {
     /// A delivery failed: how long to wait before the next one.
     pub fn failed(&mut self) -> Duration {
         self.failures = self.failures.saturating_add(1);
-        crate::run::backoff(self.failures, self.base, self.cap)
+        crate::backoff::backoff(self.failures, self.base, self.cap)
     }
 }

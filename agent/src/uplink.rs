@@ -2,6 +2,7 @@
 //! mutual TLS with the workstation's certificate once enrolled) and the identity operations:
 //! enroll, renew, recover, heartbeat; `uplink::rotations`: pending rotations and step reports.
 
+pub mod check_in;
 pub mod rotations;
 
 use std::time::Duration;

@@ -227,6 +227,9 @@ where
             Event::NeedKeyConfirmation { reason } => {
                 confirm_key_unplugged(&reason, options, person, out)
             }
+            Event::NeedNewPassword { mailbox, may_be_unchanged } => {
+                read_new_password(&mailbox, may_be_unchanged, person, out)
+            }
             Event::NeedPasswords { kind, mailbox, display_name, policy } => {
                 let asked = Asked { kind, mailbox: &mailbox, display_name: &display_name, policy };
                 read_passwords(&asked, person, out)
@@ -329,6 +332,24 @@ fn read_passwords(
             new: LocalSecret::new(new),
             confirm: LocalSecret::new(confirm),
         }),
+        Err(error) => {
+            say(out, &texts_fr::input_ended(&error.to_string()));
+            Err(if person.is_interactive() { ClientExit::Cancelled } else { ClientExit::Refused })
+        }
+    }
+}
+
+fn read_new_password(
+    mailbox: &str,
+    may_be_unchanged: bool,
+    person: &mut dyn Person,
+    out: &mut dyn Write,
+) -> Result<Request, ClientExit> {
+    for line in texts_fr::need_new_password(mailbox, may_be_unchanged) {
+        say(out, &line);
+    }
+    match person.secret(texts_fr::NEW_PASSWORD_AGAIN_PROMPT) {
+        Ok(new) => Ok(Request::NewPassword { new: LocalSecret::new(new) }),
         Err(error) => {
             say(out, &texts_fr::input_ended(&error.to_string()));
             Err(if person.is_interactive() { ClientExit::Cancelled } else { ClientExit::Refused })

@@ -45,6 +45,12 @@ pub enum Request {
         /// The new personal password again.
         confirm: LocalSecret,
     },
+    /// The new password typed again, after `need_new_password`; empty when the person says it
+    /// was not changed (only when the event allowed it).
+    NewPassword {
+        /// The new personal password.
+        new: LocalSecret,
+    },
     /// The person confirms the clé REAL is unplugged (after `need_key_confirmation`).
     ConfirmKeyUnplugged,
     /// The person gives up; the service ends the session.
@@ -74,6 +80,15 @@ pub enum Event {
         display_name: String,
         /// What the new password must contain.
         policy: WirePolicy,
+    },
+    /// A change was interrupted and may have happened: the service needs the new password again
+    /// to verify it (one logon). `may_be_unchanged`: the person may instead say it was not
+    /// changed (an empty answer).
+    NeedNewPassword {
+        /// The mailbox address.
+        mailbox: String,
+        /// Whether "not changed" is a possible answer.
+        may_be_unchanged: bool,
     },
     /// The service will not go on, and why.
     Refused(Refusal),

@@ -28,6 +28,8 @@ pub const KEY_CONFIRMED_BY_FLAG: &str =
 /// No terminal and no `--key-unplugged`.
 pub const KEY_CONFIRMATION_NEEDS_FLAG: &str = "Sans terminal, cette confirmation se donne avec \
      l'option --key-unplugged, une fois la clé REAL débranchée. Rien n'a été modifié.";
+/// The new password, typed again to verify an interrupted change.
+pub const NEW_PASSWORD_AGAIN_PROMPT: &str = "Nouveau mot de passe personnel : ";
 /// The new password, first typing.
 pub const NEW_PASSWORD_PROMPT: &str = "Nouveau mot de passe personnel : ";
 /// The new password, second typing.
@@ -398,6 +400,22 @@ pub fn status(report: &StatusReport) -> Vec<String> {
             "{} compte(s) rendu(s) en attente d'envoi au serveur.",
             report.reports_waiting
         ));
+    }
+    lines
+}
+
+/// An interrupted change must be verified with the new password.
+pub fn need_new_password(mailbox: &str, may_be_unchanged: bool) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Le changement du mot de passe de {mailbox} a été interrompu et a peut-être eu lieu. \
+         Pour le vérifier, Sesame a besoin du nouveau mot de passe que vous aviez choisi \
+         (une seule tentative de connexion)."
+    )];
+    if may_be_unchanged {
+        lines.push(
+            "Si vous n'aviez pas changé votre mot de passe, laissez la réponse vide et validez."
+                .to_owned(),
+        );
     }
     lines
 }

@@ -166,7 +166,8 @@ impl Agent {
         reports: &[Report],
     ) -> Result<Vec<(String, Receipt)>, UplinkError> {
         let identity = self.state.load()?;
-        let request = pb::ReportStepsRequest { reports: reports.iter().map(report_to_pb).collect() };
+        let request =
+            pb::ReportStepsRequest { reports: reports.iter().map(report_to_pb).collect() };
         let response = self.client(&identity).await?.report_steps(request).await?.into_inner();
         Ok(response
             .results
