@@ -484,7 +484,8 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether this command acts outside the machine (and so must follow the journal).
+    /// Whether this command acts outside the machine and the person's screen (and so must follow
+    /// the journal record of the state it comes from).
     pub fn is_side_effect(&self) -> bool {
         matches!(
             self,
@@ -492,7 +493,6 @@ impl Command {
                 | Command::CallOwaVerify
                 | Command::Probe(_)
                 | Command::Report(_)
-                | Command::AskPersonForNewPassword
         )
     }
 }

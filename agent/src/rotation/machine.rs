@@ -55,7 +55,9 @@ impl Out {
             if after.phase != self.before.phase {
                 after.updated_at = now;
             }
-            commands.insert(0, Command::Journal(JournalRecord::Snapshot(after.clone())));
+            let mut snapshot = after.clone();
+            snapshot.memory = Memory::default();
+            commands.insert(0, Command::Journal(JournalRecord::Snapshot(snapshot)));
         }
         (after, commands)
     }
