@@ -4,8 +4,9 @@
 //! certificate fresh (renewal at two thirds of its life, recovery with its registered key after a
 //! long absence) and reports that it is alive. Its OWA client ([`owa`]) logs in to Outlook Web App
 //! and changes a password on Exchange's expired-password page as a person would; `owa::cli` offers
-//! it by hand. The USB key watcher and the rotation state machine come with their issues (see
-//! ARCHITECTURE.md).
+//! it by hand. A rotation is driven by the pure state machine [`rotation`], whose steps are
+//! written to the durable [`journal`] before they are attempted and reported through the
+//! [`outbox`] (see ARCHITECTURE.md).
 
 pub mod identity;
 pub mod journal;

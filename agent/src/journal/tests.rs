@@ -26,7 +26,7 @@ fn rotation(n: usize) -> Rotation {
 }
 
 fn snapshot(n: usize) -> JournalRecord {
-    JournalRecord::Snapshot(rotation(n))
+    JournalRecord::Snapshot(Box::new(rotation(n)))
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn records_survive_a_reopen_in_order_and_the_last_snapshot_wins() {
     }
     let mut moved = rotation(7);
     moved.attempts = 2;
-    journal.record(&JournalRecord::Snapshot(moved.clone())).unwrap();
+    journal.record(&JournalRecord::Snapshot(Box::new(moved.clone()))).unwrap();
     journal.record(&JournalRecord::Forget { rotation_id: "rot-8".into() }).unwrap();
     drop(journal);
     let journal = Journal::open(dir.path()).unwrap();

@@ -101,15 +101,8 @@ fn the_byte_bound_holds_and_compaction_keeps_the_queue() {
 }
 
 #[test]
-fn the_default_bound_is_ten_thousand_reports() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut outbox = Outbox::open(dir.path()).unwrap();
-    for n in 0..10_050 {
-        outbox.push(draft(n, Step::Pending)).unwrap();
-    }
-    assert_eq!(outbox.len(), 10_000);
-    assert_eq!(outbox.dropped(), 50);
-    assert_eq!(outbox.peek(1)[0].detail, "report 50");
+fn the_default_bound_is_ten_thousand_reports_or_ten_mebibytes() {
+    assert_eq!(Bounds::default(), Bounds { max_reports: 10_000, max_bytes: 10 * 1024 * 1024 });
 }
 
 #[derive(Debug)]

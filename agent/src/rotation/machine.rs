@@ -57,7 +57,7 @@ impl Out {
             }
             let mut snapshot = after.clone();
             snapshot.memory = Memory::default();
-            commands.insert(0, Command::Journal(JournalRecord::Snapshot(snapshot)));
+            commands.insert(0, Command::Journal(JournalRecord::Snapshot(Box::new(snapshot))));
         }
         (after, commands)
     }
@@ -79,7 +79,7 @@ pub(super) fn deliver(delivery: Delivery, now: OffsetDateTime) -> (Rotation, Vec
     };
     let mut out = Out::new(&rotation);
     out.report(&rotation, Step::Pending, "delivered", now);
-    let mut commands = vec![Command::Journal(JournalRecord::Snapshot(rotation.clone()))];
+    let mut commands = vec![Command::Journal(JournalRecord::Snapshot(Box::new(rotation.clone())))];
     commands.append(&mut out.commands);
     (rotation, commands)
 }

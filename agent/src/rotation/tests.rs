@@ -293,7 +293,7 @@ impl World {
             };
             let mut expect = next.clone();
             expect.memory = Memory::default();
-            assert_eq!(*snap, expect, "the journal holds the new state");
+            assert_eq!(**snap, expect, "the journal holds the new state");
         }
         let settled = settles
             && next.phase != self.state.phase
@@ -309,7 +309,7 @@ impl World {
                     if journal_fails && i == 0 {
                         return self.feed(Event::JournalFailed, None, false);
                     }
-                    self.durable = snap;
+                    self.durable = *snap;
                 }
                 Command::Journal(JournalRecord::Forget { .. }) => {}
                 Command::CallOwaChange => {
