@@ -363,7 +363,8 @@ pub enum Event {
         /// The new password's fingerprint (the service holds the password).
         new_password: Fingerprint,
     },
-    /// The person typed the new password again so that it can be verified.
+    /// The person typed the new password again so that it can be verified (at step Changed, or
+    /// when asked [`Message::DidYouChange`]); `ChangeRequested` is for Pending and Failed.
     VerifyRequested {
         /// The key, with the evidence when out.
         key: KeyGate,

@@ -83,7 +83,7 @@ fn the_byte_bound_holds_and_compaction_keeps_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let bounds = Bounds { max_reports: 10_000, max_bytes: 8 * 1024 };
     let mut outbox = Outbox::open_with_bounds(dir.path(), bounds).unwrap();
-    for n in 0..2_000 {
+    for n in 0..600 {
         outbox.push(draft(n, Step::Started)).unwrap();
         assert!(outbox.bytes() <= bounds.max_bytes);
     }
@@ -91,7 +91,7 @@ fn the_byte_bound_holds_and_compaction_keeps_the_queue() {
     outbox.ack(&ids).unwrap();
     let before = details(&outbox);
     let dropped = outbox.dropped();
-    assert!(dropped > 1_000);
+    assert!(dropped > 400, "{dropped}");
     let size = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().len();
     assert!(size < 64 * 1024 + 3 * 8 * 1024, "the file is compacted: {size} bytes");
     drop(outbox);

@@ -209,15 +209,11 @@ pub fn handle(state: Rotation, event: Event, now: OffsetDateTime) -> (Rotation, 
     out.finish(r, now)
 }
 
-/// Whether the key blocks a new step (and remembers what the gate said).
+/// Whether the key blocks a new step. The gate is the freshest look (taken by the service when
+/// the person asked), so the machine remembers what it said.
 fn gate_closed(r: &mut Rotation, key: &KeyGate) -> bool {
-    match key {
-        KeyGate::Present => {
-            r.memory.key_present = true;
-            true
-        }
-        KeyGate::Absent(_) => r.memory.key_present,
-    }
+    r.memory.key_present = matches!(key, KeyGate::Present);
+    r.memory.key_present
 }
 
 fn change_requested(
