@@ -31,7 +31,7 @@ pub const COMPACT_AT: u64 = 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JournalRecord {
     /// The rotation as it now stands (replaces any earlier snapshot of it).
-    Snapshot(Rotation),
+    Snapshot(Box<Rotation>),
     /// The rotation is gone (closed on the server and reported): forget it.
     Forget {
         /// Its id.
@@ -114,7 +114,7 @@ impl Journal {
         let payloads = self
             .live
             .values()
-            .map(|r| serde_json::to_vec(&JournalRecord::Snapshot(r.clone())))
+            .map(|r| serde_json::to_vec(&JournalRecord::Snapshot(Box::new(r.clone()))))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| JournalError::Encode(e.to_string()))?;
         self.file.rewrite(payloads.iter().map(Vec::as_slice))?;
@@ -141,7 +141,7 @@ impl Journal {
 fn apply(live: &mut BTreeMap<String, Rotation>, record: JournalRecord) {
     match record {
         JournalRecord::Snapshot(rotation) => {
-            live.insert(rotation.id.clone(), rotation);
+            live.insert(rotation.id.clone(), *rotation);
         }
         JournalRecord::Forget { rotation_id } => {
             live.remove(&rotation_id);

@@ -363,7 +363,8 @@ pub enum Event {
         /// The new password's fingerprint (the service holds the password).
         new_password: Fingerprint,
     },
-    /// The person typed the new password again so that it can be verified.
+    /// The person typed the new password again so that it can be verified (at step Changed, or
+    /// when asked [`Message::DidYouChange`]); `ChangeRequested` is for Pending and Failed.
     VerifyRequested {
         /// The key, with the evidence when out.
         key: KeyGate,
@@ -484,7 +485,8 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether this command acts outside the machine (and so must follow the journal).
+    /// Whether this command acts outside the machine and the person's screen (and so must follow
+    /// the journal record of the state it comes from).
     pub fn is_side_effect(&self) -> bool {
         matches!(
             self,
@@ -492,7 +494,6 @@ impl Command {
                 | Command::CallOwaVerify
                 | Command::Probe(_)
                 | Command::Report(_)
-                | Command::AskPersonForNewPassword
         )
     }
 }

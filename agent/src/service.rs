@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use sesame_base::clock::SharedClock;
 use time::OffsetDateTime;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, Notify, watch};
 
 use self::core::Core;
 pub use self::core::CoreError;
@@ -100,6 +100,8 @@ pub(crate) struct Service {
     http: HttpSettings,
     owa_url: StdMutex<String>,
     readiness: StdMutex<Option<Readiness>>,
+    /// Wakes the check-in loop early: reports were queued (a change, a re-inserted key).
+    wake: Notify,
 }
 
 impl std::fmt::Debug for Service {
@@ -138,6 +140,7 @@ pub async fn run(
         http: options.http,
         owa_url: StdMutex::new(owa_url),
         readiness: StdMutex::new(None),
+        wake: Notify::new(),
     });
     service.restart().await;
     tracing::info!(socket = %local.path().display(), "agent service started");
@@ -209,6 +212,7 @@ impl Service {
                 let effects = self.core.lock().await.apply(&id, event.clone(), now);
                 self.drive_locked(&id, effects, None).await;
             }
+            self.wake.notify_one();
         }
     }
 

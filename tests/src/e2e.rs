@@ -34,6 +34,7 @@ macro_rules! on_both_backends {
 }
 
 mod agent_api;
+mod agent_story;
 mod cluster;
 mod identity;
 mod mailboxes;

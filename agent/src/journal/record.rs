@@ -117,7 +117,6 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), usize> {
     let mut at = 0usize;
     while at < bytes.len() {
         let rest = &bytes[at..];
-        let torn_tail = || rest.iter().all(|b| *b == 0);
         if rest.len() < HEADER {
             return Ok((records, at)); // a torn header
         }
@@ -126,7 +125,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), usize> {
         let size = u32::from_le_bytes(len) as usize;
         let end = HEADER.saturating_add(size);
         if size > MAX_RECORD {
-            return if torn_tail() { Ok((records, at)) } else { Err(at) };
+            return if rest.iter().all(|b| *b == 0) { Ok((records, at)) } else { Err(at) };
         }
         if rest.len() < end {
             return Ok((records, at)); // a torn payload
@@ -134,7 +133,8 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), usize> {
         let payload = &rest[HEADER..end];
         if rest[4..HEADER] != checksum(&len, payload) {
             // The last record, or a zero-filled tail: a crash. Anything else: damage.
-            return if rest.len() == end || torn_tail() { Ok((records, at)) } else { Err(at) };
+            let tail_is_zero = rest[end..].iter().all(|b| *b == 0);
+            return if tail_is_zero { Ok((records, at)) } else { Err(at) };
         }
         records.push(payload.to_vec());
         at += end;

@@ -55,7 +55,9 @@ impl Out {
             if after.phase != self.before.phase {
                 after.updated_at = now;
             }
-            commands.insert(0, Command::Journal(JournalRecord::Snapshot(after.clone())));
+            let mut snapshot = after.clone();
+            snapshot.memory = Memory::default();
+            commands.insert(0, Command::Journal(JournalRecord::Snapshot(Box::new(snapshot))));
         }
         (after, commands)
     }
@@ -77,7 +79,7 @@ pub(super) fn deliver(delivery: Delivery, now: OffsetDateTime) -> (Rotation, Vec
     };
     let mut out = Out::new(&rotation);
     out.report(&rotation, Step::Pending, "delivered", now);
-    let mut commands = vec![Command::Journal(JournalRecord::Snapshot(rotation.clone()))];
+    let mut commands = vec![Command::Journal(JournalRecord::Snapshot(Box::new(rotation.clone())))];
     commands.append(&mut out.commands);
     (rotation, commands)
 }
@@ -207,15 +209,11 @@ pub fn handle(state: Rotation, event: Event, now: OffsetDateTime) -> (Rotation, 
     out.finish(r, now)
 }
 
-/// Whether the key blocks a new step (and remembers what the gate said).
+/// Whether the key blocks a new step. The gate is the freshest look (taken by the service when
+/// the person asked), so the machine remembers what it said.
 fn gate_closed(r: &mut Rotation, key: &KeyGate) -> bool {
-    match key {
-        KeyGate::Present => {
-            r.memory.key_present = true;
-            true
-        }
-        KeyGate::Absent(_) => r.memory.key_present,
-    }
+    r.memory.key_present = matches!(key, KeyGate::Present);
+    r.memory.key_present
 }
 
 fn change_requested(

@@ -42,6 +42,7 @@ impl Service {
             tokio::select! {
                 _ = stop.wait_for(|stop| *stop) => return,
                 () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified(), if failures == 0 => {}
             }
         }
     }

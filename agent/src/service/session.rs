@@ -292,7 +292,9 @@ impl Service {
         let _guard = self.drive_lock.lock().await;
         let now = self.now();
         let effects = self.core.lock().await.apply(id, event, now);
-        self.drive_locked(id, effects, Some(session)).await
+        let driven = self.drive_locked(id, effects, Some(session)).await;
+        self.wake.notify_one();
+        driven
     }
 
     /// Ends the session as the rotation now stands; returns false when the person may type the
