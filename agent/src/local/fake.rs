@@ -122,13 +122,13 @@ impl FakeService {
         new: &SecretString,
         confirm: &str,
     ) -> Vec<Event> {
-        if let Some(provisional) = &mailbox.provisional {
-            if provisional.expose_secret() != old {
-                return vec![
-                    Event::Refused(Refusal::ProvisionalMismatch),
-                    Self::need_passwords(mailbox),
-                ];
-            }
+        if let Some(provisional) = &mailbox.provisional
+            && provisional.expose_secret() != old
+        {
+            return vec![
+                Event::Refused(Refusal::ProvisionalMismatch),
+                Self::need_passwords(mailbox),
+            ];
         }
         let typed = Typed { old, new: new.expose_secret(), confirm };
         let problems = check_new_password(

@@ -162,10 +162,11 @@ async fn a_change_through_standard_input_lines() {
         "{out}"
     );
     assert!(!out.contains(PROVISIONAL) && !out.contains(NEW), "no password in the output");
-    let seen = running.service.seen.lock().unwrap();
-    assert_eq!(seen.changes.len(), 1);
-    assert_eq!(seen.changes[0].1.expose_secret(), NEW);
-    drop(seen);
+    {
+        let seen = running.service.seen.lock().unwrap();
+        assert_eq!(seen.changes.len(), 1);
+        assert_eq!(seen.changes[0].1.expose_secret(), NEW);
+    }
     running.stop().await;
 }
 
@@ -242,10 +243,11 @@ async fn several_mailboxes_need_mailbox_without_a_terminal() {
     let mut person = lines(&format!("{PROVISIONAL}\n{NEW}\n{NEW}\n"));
     let (exit, out) = change(&running.socket, options, &mut person).await;
     assert_eq!(exit, ClientExit::Success, "{out}");
-    let seen = running.service.seen.lock().unwrap();
-    assert_eq!(seen.changes[0].0, "Martin.Paul@12345.mailnot.fr");
-    assert_eq!(seen.key_confirmations, 1);
-    drop(seen);
+    {
+        let seen = running.service.seen.lock().unwrap();
+        assert_eq!(seen.changes[0].0, "Martin.Paul@12345.mailnot.fr");
+        assert_eq!(seen.key_confirmations, 1);
+    }
     running.stop().await;
 }
 
@@ -299,10 +301,11 @@ async fn at_a_terminal_the_person_chooses_confirms_and_tries_again() {
     assert!(out.contains("Répondez « oui » ou « non »"), "{out}");
     assert!(out.contains("ni votre nom ni votre prénom"), "{out}");
     assert!(out.contains("Saisissez le mot de passe actuel de votre courrier"), "{out}");
-    let seen = running.service.seen.lock().unwrap();
-    assert_eq!(seen.changes.len(), 1);
-    assert_eq!(seen.changes[0].0, "Dupont.Helene@12345.mailnot.fr");
-    drop(seen);
+    {
+        let seen = running.service.seen.lock().unwrap();
+        assert_eq!(seen.changes.len(), 1);
+        assert_eq!(seen.changes[0].0, "Dupont.Helene@12345.mailnot.fr");
+    }
     running.stop().await;
 }
 
