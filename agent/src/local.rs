@@ -22,5 +22,5 @@ pub mod wire;
 
 #[cfg(test)]
 mod fake;
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests;

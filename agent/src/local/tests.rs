@@ -51,9 +51,13 @@ impl Running {
 }
 
 fn start(service: FakeService) -> Running {
+    start_with(service, crate::local::server::IDLE_LIMIT)
+}
+
+fn start_with(service: FakeService, idle_limit: std::time::Duration) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("run").join("agent.sock");
-    let server = LocalServer::bind(&socket).unwrap();
+    let server = LocalServer::bind(&socket).unwrap().with_idle_limit(idle_limit);
     let service = Arc::new(service);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(service.clone(), async {
@@ -141,6 +145,19 @@ async fn bad_lines_are_refused_and_end_the_session() {
     );
     let answer = raw_exchange(&running.socket, b"not json\n").await;
     assert!(matches!(answer, Some(Event::Error(ServiceError::BadMessage))), "{answer:?}");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_client_is_let_go_and_a_live_socket_is_not_taken_over() {
+    let running = start_with(
+        FakeService::new(vec![], KeyStatus::Absent),
+        std::time::Duration::from_millis(20),
+    );
+    let answer = raw_exchange(&running.socket, b"").await;
+    assert!(matches!(answer, Some(Event::Error(ServiceError::TimedOut))), "{answer:?}");
+    let error = LocalServer::bind(&running.socket).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
     running.stop().await;
 }
 
