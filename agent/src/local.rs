@@ -22,5 +22,5 @@ pub mod wire;
 
 #[cfg(test)]
 mod fake;
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests;

@@ -2,6 +2,8 @@
 //! the protocol both ways, peer credentials, refused lines, `change` driven through standard
 //! input lines and through a scripted person at a terminal, and no password in any output.
 
+#![cfg(unix)]
+
 use std::io::{self, Cursor};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
