@@ -301,11 +301,13 @@ async fn main() -> anyhow::Result<ExitCode> {
             if exit != ClientExit::Unreachable {
                 return Ok(ExitCode::from(exit.code()));
             }
-            let identity = state().load()?;
-            println!("Workstation {} of office {}", identity.workstation_id, identity.office);
-            println!("Server: {}", identity.server);
-            if let Some(v) = validity(&identity.cert_pem) {
-                println!("Certificate valid until {}", v.not_after);
+            // The service is not running: what this workstation's files still tell (administrators).
+            if let Ok(identity) = state().load() {
+                println!("Workstation {} of office {}", identity.workstation_id, identity.office);
+                println!("Server: {}", identity.server);
+                if let Some(v) = validity(&identity.cert_pem) {
+                    println!("Certificate valid until {}", v.not_after);
+                }
             }
             return Ok(ExitCode::from(exit.code()));
         }

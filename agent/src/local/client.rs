@@ -170,11 +170,11 @@ where
     let mut refused = None;
     let mut first = Some(Request::Begin { mailbox: options.mailbox.clone() });
     loop {
-        if let Some(request) = first.take() {
-            if connection.send(&request).await.is_err() {
-                say(out, texts_fr::SERVICE_BROKE_OFF);
-                return ClientExit::Error;
-            }
+        if let Some(request) = first.take()
+            && connection.send(&request).await.is_err()
+        {
+            say(out, texts_fr::SERVICE_BROKE_OFF);
+            return ClientExit::Error;
         }
         let event = match connection.recv::<Event>().await {
             Ok(Some(event)) => event,

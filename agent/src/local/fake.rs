@@ -15,30 +15,30 @@ use crate::local::server::{LocalHandler, Session};
 use crate::local::transport::Peer;
 
 /// A mailbox waiting for a change.
-pub struct FakeMailbox {
-    pub address: String,
-    pub display_name: String,
+pub(super) struct FakeMailbox {
+    pub(super) address: String,
+    pub(super) display_name: String,
     /// The letter's password for a provisional rotation; `None` for a periodic one.
-    pub provisional: Option<SecretString>,
+    pub(super) provisional: Option<SecretString>,
 }
 
 /// What the fake saw.
 #[derive(Default)]
-pub struct Seen {
-    pub peers: Vec<Peer>,
+pub(super) struct Seen {
+    pub(super) peers: Vec<Peer>,
     /// Mailbox and new password of each change made.
-    pub changes: Vec<(String, SecretString)>,
-    pub key_confirmations: usize,
+    pub(super) changes: Vec<(String, SecretString)>,
+    pub(super) key_confirmations: usize,
 }
 
-pub struct FakeService {
-    pub mailboxes: Vec<FakeMailbox>,
-    pub key: KeyStatus,
-    pub seen: Mutex<Seen>,
+pub(super) struct FakeService {
+    pub(super) mailboxes: Vec<FakeMailbox>,
+    pub(super) key: KeyStatus,
+    pub(super) seen: Mutex<Seen>,
 }
 
 impl FakeService {
-    pub fn new(mailboxes: Vec<FakeMailbox>, key: KeyStatus) -> Self {
+    pub(super) fn new(mailboxes: Vec<FakeMailbox>, key: KeyStatus) -> Self {
         FakeService { mailboxes, key, seen: Mutex::new(Seen::default()) }
     }
 
@@ -122,13 +122,13 @@ impl FakeService {
         new: &SecretString,
         confirm: &str,
     ) -> Vec<Event> {
-        if let Some(provisional) = &mailbox.provisional {
-            if provisional.expose_secret() != old {
-                return vec![
-                    Event::Refused(Refusal::ProvisionalMismatch),
-                    Self::need_passwords(mailbox),
-                ];
-            }
+        if let Some(provisional) = &mailbox.provisional
+            && provisional.expose_secret() != old
+        {
+            return vec![
+                Event::Refused(Refusal::ProvisionalMismatch),
+                Self::need_passwords(mailbox),
+            ];
         }
         let typed = Typed { old, new: new.expose_secret(), confirm };
         let problems = check_new_password(

@@ -68,10 +68,10 @@ mod unix {
         /// (one nobody answers on), refuses to take over a live one or any other file, and opens
         /// the socket to every local user (0666).
         pub fn bind(path: &Path) -> io::Result<Listener> {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                if !dir.exists() {
-                    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
-                }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                && !dir.exists()
+            {
+                std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
             }
             match std::fs::symlink_metadata(path) {
                 Ok(meta) if meta.file_type().is_socket() => {
