@@ -44,6 +44,7 @@ mod offices;
 mod owa;
 mod owa_cli;
 mod owa_hostile;
+mod owa_readiness;
 mod provisional;
 mod roles;
 mod security;

@@ -11,8 +11,8 @@
 //! takes at least 4 bytes, a character at most 4), and no reference is looked at beyond
 //! [`MAX_REFERENCE`] bytes.
 
-/// The longest reference looked at, `&` and `;` included (`&#x0010FFFF;` fits).
-const MAX_REFERENCE: usize = 12;
+/// The longest reference looked at, `&` and `;` included (`&#4294967295;` fits).
+const MAX_REFERENCE: usize = 13;
 
 /// Named references and their characters: the HTML 4 Latin-1 set (U+00A0–U+00FF), the XML five,
 /// and the typographic ones French texts use.
@@ -148,7 +148,7 @@ fn numeric(digits: &str) -> Option<char> {
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    // At most 8 hexadecimal or 10 decimal digits reach here (MAX_REFERENCE): u64 cannot overflow.
+    // At most 9 hexadecimal or 11 decimal digits reach here (MAX_REFERENCE): u64 cannot overflow.
     let code = u64::from_str_radix(digits, radix).ok()?;
     Some(match u32::try_from(code) {
         Ok(0) | Err(_) => char::REPLACEMENT_CHARACTER,
@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(decode("nom&nbsp;:"), "nom\u{a0}:");
         assert_eq!(decode("&#146;&#128;"), "’€", "C1 code points read as Windows-1252");
         assert_eq!(
-            decode("&#0;&#xD800;&#x110000;&#4294967296;"),
+            decode("&#0;&#xD800;&#x110000;&#4294967295;"),
             "\u{fffd}\u{fffd}\u{fffd}\u{fffd}"
         );
     }
@@ -229,6 +229,7 @@ mod tests {
             "& eacute;",
             "&#12a;",
             "&#x0000000000e9;",
+            "&#42949672960;",
             "a&&b",
             "&é;",
         ] {
