@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use sesame_agent::local::password_check::{Typed, check_new_password};
 use sesame_agent::local::protocol::{
-    Event, KeyStatus, PasswordKind, ProgressStep, Refusal, Request, StatusReport,
+    Event, KeyStatus, PasswordKind, ProgressStep, Refusal, Request, ServiceError, StatusReport,
 };
 use sesame_agent::local::server::{LocalHandler, LocalServer, Session};
 use sesame_agent::local::transport::Peer;
@@ -68,6 +68,7 @@ impl LocalHandler for Service {
                         Event::Refused(Refusal::Password(problems))
                     }
                 }
+                Request::NewPassword { .. } => Event::Error(ServiceError::UnexpectedRequest),
                 Request::ConfirmKeyUnplugged | Request::Cancel => return,
             };
             if session.send(&event).await.is_err() {
