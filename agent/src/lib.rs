@@ -4,13 +4,23 @@
 //! certificate fresh (renewal at two thirds of its life, recovery with its registered key after a
 //! long absence) and reports that it is alive. Its OWA client ([`owa`]) logs in to Outlook Web App
 //! and changes a password on Exchange's expired-password page as a person would; `owa::cli` offers
-//! it by hand. The USB key watcher and the rotation state machine come with their issues (see
-//! ARCHITECTURE.md).
+//! it by hand. [`key`] tells whether the person's clé REAL is plugged in (rusb, polled). A
+//! rotation is driven by the pure state machine [`rotation`], whose steps are written to the
+//! durable [`journal`] before they are attempted and reported through the [`outbox`]; [`service`]
+//! runs it all (`sesame-agent run`) and [`local`] is the person's side (`change`, `status`).
 
+pub mod backoff;
+pub mod config;
+pub mod failpoint;
 pub mod identity;
+pub mod journal;
+pub mod key;
+pub mod local;
+pub mod outbox;
 pub mod owa;
 pub mod pinning;
-pub mod run;
+pub mod rotation;
+pub mod service;
 pub mod uplink;
 
 /// The agent's version, as reported to the server.

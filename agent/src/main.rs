@@ -1,5 +1,6 @@
-//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, `status`, and the
-//! OWA client by hand: `owa-check`, `owa-change`.
+//! `sesame-agent`: the workstation service's command line: `enroll`, `run`, the person's `change`
+//! and `status` (over the local socket), `key-status`, and the OWA client by hand: `owa-check`,
+//! `owa-change`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,11 +11,17 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
+use sesame_agent::config::AgentConfig;
 use sesame_agent::identity::{StateDir, validity};
+use sesame_agent::key::usb::UsbKeyProbe;
+use sesame_agent::key::{DEFAULT_POLL_INTERVAL_MS, KeyConfig, KeyProbe, KeyWatcher};
+use sesame_agent::local::client::{self as local_client, ChangeOptions, ClientExit, ConsolePerson};
+use sesame_agent::local::transport::default_socket;
 use sesame_agent::owa::cli::{
     self as owa_cli, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput,
 };
-use sesame_agent::uplink::{Agent, Enrollment, enroll};
+use sesame_agent::service::ServiceOptions;
+use sesame_agent::uplink::{Enrollment, enroll};
 use sesame_base::clock::SystemClock;
 use sesame_proto::password_rule::PasswordRule;
 
@@ -24,6 +31,9 @@ struct Cli {
     /// Where the agent keeps its identity (key, certificate, server CA).
     #[arg(long, global = true, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// The service's local socket (named pipe on Windows), for `change` and `status`.
+    #[arg(long, global = true, value_name = "PATH", env = "SESAME_AGENT_SOCKET")]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,10 +52,38 @@ enum Command {
         #[arg(long, env = "SESAME_ENROLL_TOKEN", hide_env_values = true)]
         token: String,
     },
-    /// Runs the agent service until stopped.
-    Run,
-    /// Shows the enrolled identity.
+    /// Runs the agent service until stopped (as root / LocalSystem).
+    Run {
+        /// The configuration file (TOML; see the README). Without it, the defaults.
+        #[arg(long, value_name = "FILE", env = "SESAME_AGENT_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Shows, in French, the key state, the pending password changes and the last report (asks
+    /// the service; shows the enrolled identity when the service does not answer).
     Status,
+    /// Changes your mail password, as the letter describes, with the service's help: run it
+    /// yourself, with the clé REAL unplugged.
+    Change {
+        /// The mailbox, when several are waiting for a change on this workstation.
+        #[arg(long, value_name = "ADDRESS")]
+        mailbox: Option<String>,
+        /// Confirms that the clé REAL is unplugged, for when the service cannot see it and no
+        /// one is at a terminal.
+        #[arg(long)]
+        key_unplugged: bool,
+    },
+    /// Says (in French) whether a clé REAL is plugged in: a listed USB id or any smart-card reader.
+    KeyStatus {
+        /// A VENDOR:PRODUCT id that is a REAL key (repeatable; replaces the default list).
+        #[arg(long = "id", value_name = "VENDOR:PRODUCT")]
+        ids: Vec<String>,
+        /// Keeps watching, printing each change, until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: how often to look, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = DEFAULT_POLL_INTERVAL_MS)]
+        poll_ms: u64,
+    },
     /// Logs in to OWA once and reports what the server offers; changes nothing.
     OwaCheck(OwaArgs),
     /// Changes a mailbox password through OWA, as the letter describes, and verifies it.
@@ -58,6 +96,15 @@ enum Command {
         /// The directory to write the pages to.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Looks at the OWA server anonymously (no credential sent) and says whether a rotation can
+    /// succeed there: reachable, certificate, forms-based, user name format, language.
+    OwaReadiness {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The language asked of Exchange's pages.
+        #[arg(long, default_value = "fr-FR,fr;q=0.9")]
+        accept_language: String,
     },
 }
 
@@ -100,6 +147,10 @@ struct OwaArgs {
     /// The mailbox address, Nom.Prenom@CRPCEN.mailnot.fr.
     #[arg(long)]
     user: String,
+    /// The mailbox's logon name, 'DOMAIN\user', for servers that ask for DOMAIN\user names
+    /// (without it, such a server gets no password at all).
+    #[arg(long, value_name = "DOMAIN\\user")]
+    logon_name: Option<String>,
     /// The language asked of Exchange's pages.
     #[arg(long, default_value = "fr-FR,fr;q=0.9")]
     accept_language: String,
@@ -107,7 +158,11 @@ struct OwaArgs {
 
 impl OwaArgs {
     fn target(self) -> OwaTarget {
-        OwaTarget { server: self.server.server(self.accept_language), user: self.user }
+        OwaTarget {
+            server: self.server.server(self.accept_language),
+            user: self.user,
+            logon_name: self.logon_name,
+        }
     }
 }
 
@@ -161,6 +216,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             let exit = owa_cli::owa_capture(&server, &out, &mut std::io::stdout(), clock).await;
             return Ok(ExitCode::from(exit.code()));
         }
+        Command::OwaReadiness { server, accept_language } => {
+            let server = server.server(accept_language);
+            let exit = owa_cli::owa_readiness(&server, &mut std::io::stdout(), clock).await;
+            return Ok(ExitCode::from(exit.code()));
+        }
         Command::Enroll { server, ca_fingerprint, token } => {
             let state = state();
             if state.is_enrolled() {
@@ -179,17 +239,77 @@ async fn main() -> anyhow::Result<ExitCode> {
                 identity.workstation_id, identity.office
             );
         }
-        Command::Run => {
-            let agent = Agent::new(state(), clock);
-            sesame_agent::run::run(agent, shutdown_signal()).await;
+        Command::Run { config } => {
+            let config = match &config {
+                Some(path) => AgentConfig::load(path)?,
+                None => AgentConfig::default(),
+            };
+            let state_dir = cli
+                .state_dir
+                .clone()
+                .or_else(|| config.state_dir.clone())
+                .unwrap_or_else(StateDir::default_root);
+            let socket =
+                cli.socket.clone().or_else(|| config.socket.clone()).unwrap_or_else(default_socket);
+            let options = ServiceOptions {
+                state: StateDir::new(&state_dir),
+                state_dir,
+                socket,
+                key_probe: Arc::new(UsbKeyProbe::new(config.key.matcher()?)),
+                key_intervals: (config.key.poll_interval()?, config.key.idle_poll_interval()?),
+                http: config.owa.http_settings()?,
+                clock,
+            };
+            sesame_agent::service::run(options, shutdown_signal()).await?;
+        }
+        Command::Change { mailbox, key_unplugged } => {
+            let socket = cli.socket.clone().unwrap_or_else(default_socket);
+            let options = ChangeOptions { mailbox, key_unplugged };
+            let mut person = ConsolePerson {
+                input: secret_input(),
+                interactive: std::io::stdin().is_terminal(),
+            };
+            let exit =
+                local_client::change(&socket, &options, &mut person, &mut std::io::stdout()).await;
+            return Ok(ExitCode::from(exit.code()));
+        }
+        Command::KeyStatus { ids, watch, poll_ms } => {
+            let mut config = KeyConfig { poll_interval_ms: poll_ms, ..KeyConfig::default() };
+            if !ids.is_empty() {
+                config.ids = ids;
+            }
+            let probe = Arc::new(UsbKeyProbe::new(config.matcher()?));
+            if !watch {
+                println!("{}", probe.state().french());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let watcher = KeyWatcher::start(probe, config.poll_interval()?).await;
+            let mut states = watcher.subscribe();
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            loop {
+                println!("{}", states.borrow_and_update().french());
+                tokio::select! {
+                    changed = states.changed() => changed?,
+                    () = &mut shutdown => break,
+                }
+            }
         }
         Command::Status => {
-            let identity = state().load()?;
-            println!("Workstation {} of office {}", identity.workstation_id, identity.office);
-            println!("Server: {}", identity.server);
-            if let Some(v) = validity(&identity.cert_pem) {
-                println!("Certificate valid until {}", v.not_after);
+            let socket = cli.socket.clone().unwrap_or_else(default_socket);
+            let exit = local_client::status(&socket, &mut std::io::stdout()).await;
+            if exit != ClientExit::Unreachable {
+                return Ok(ExitCode::from(exit.code()));
             }
+            // The service is not running: what this workstation's files still tell (administrators).
+            if let Ok(identity) = state().load() {
+                println!("Workstation {} of office {}", identity.workstation_id, identity.office);
+                println!("Server: {}", identity.server);
+                if let Some(v) = validity(&identity.cert_pem) {
+                    println!("Certificate valid until {}", v.not_after);
+                }
+            }
+            return Ok(ExitCode::from(exit.code()));
         }
     }
     Ok(ExitCode::SUCCESS)

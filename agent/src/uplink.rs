@@ -1,6 +1,9 @@
 //! The agent's side of the gRPC contract: connections to the server (TLS pinned to the server's CA;
 //! mutual TLS with the workstation's certificate once enrolled) and the identity operations:
-//! enroll, renew, recover, heartbeat.
+//! enroll, renew, recover, heartbeat; `uplink::rotations`: pending rotations and step reports.
+
+pub mod check_in;
+pub mod rotations;
 
 use std::time::Duration;
 

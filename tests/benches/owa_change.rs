@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use sesame_agent::owa::{ChangeOutcome, HttpSettings, OwaClient, OwaEndpoint};
+use sesame_agent::owa::{ChangeOutcome, HttpSettings, OwaClient, OwaEndpoint, OwaLogon};
 use sesame_base::clock::SystemClock;
 use sesame_tests::owa_sim::{Behaviour, OwaSim, SimOptions};
 
@@ -52,7 +52,10 @@ async fn changes(must_change: bool) -> Vec<Duration> {
         let (current, new) =
             (SecretString::from("Provisoire-2026!"), SecretString::from("Etude-2026!x"));
         let started = Instant::now();
-        let outcome = client(&sim).change_password(&user, &current, &new).await.unwrap();
+        let outcome = client(&sim)
+            .change_password(&OwaLogon::new(user.clone(), None), &current, &new)
+            .await
+            .unwrap();
         samples.push(started.elapsed());
         assert_eq!(outcome, ChangeOutcome::ChangedAndVerified);
     }
@@ -70,7 +73,8 @@ async fn huge_pages() -> Vec<Duration> {
     for _ in 0..RUNS / 10 {
         let password = SecretString::from("Provisoire-2026!");
         let started = Instant::now();
-        let refused = client(&sim).login("a@12345.mailnot.fr", &password).await;
+        let refused =
+            client(&sim).login(&OwaLogon::new("a@12345.mailnot.fr", None), &password).await;
         samples.push(started.elapsed());
         assert!(refused.is_err());
     }

@@ -34,6 +34,7 @@ macro_rules! on_both_backends {
 }
 
 mod agent_api;
+mod agent_story;
 mod cluster;
 mod identity;
 mod mailboxes;
@@ -44,6 +45,7 @@ mod oversized;
 mod owa;
 mod owa_cli;
 mod owa_hostile;
+mod owa_readiness;
 mod provisional;
 mod reports;
 mod roles;

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod agent_host;
 pub mod connect_proxy;
 pub mod owa_sim;
 pub mod silent;

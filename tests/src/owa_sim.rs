@@ -69,6 +69,12 @@ pub struct SimOptions {
     pub min_length: usize,
     /// How many previous passwords (besides the current one) a new password may not repeat.
     pub history: usize,
+    /// Texts written the way .NET's `HttpUtility.HtmlEncode` writes them: every character from
+    /// U+00A0 up as a decimal reference (`é` as `&#233;`) and `'` as `&#39;`.
+    pub dotnet_encoding: bool,
+    /// Element ids and form field names in another case (`id="UserNameLabel"`,
+    /// `name="UserName"`), which Exchange's own code reads case-insensitively.
+    pub mixed_case_ids: bool,
 }
 
 impl Default for SimOptions {
@@ -85,6 +91,8 @@ impl Default for SimOptions {
             lockout_threshold: 5,
             min_length: 10,
             history: 5,
+            dotnet_encoding: false,
+            mixed_case_ids: false,
         }
     }
 }

@@ -36,7 +36,11 @@ async fn nothing_secret_is_logged_even_at_trace_level() {
     let endpoint = OwaEndpoint::parse(&sim.url()).unwrap();
     let mut client = OwaClient::new(endpoint, &settings, Arc::new(SystemClock)).unwrap();
     let outcome = client
-        .change_password(USER, &SecretString::from(PROVISIONAL), &SecretString::from(PERSONAL))
+        .change_password(
+            &sesame_agent::owa::OwaLogon::new(USER, None),
+            &SecretString::from(PROVISIONAL),
+            &SecretString::from(PERSONAL),
+        )
         .await
         .unwrap();
     assert_eq!(outcome, ChangeOutcome::ChangedAndVerified);

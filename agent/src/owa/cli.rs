@@ -1,11 +1,15 @@
-//! `sesame-agent owa-check` and `owa-change`: the OWA client by hand, without a Sesame server.
+//! `sesame-agent owa-check`, `owa-change`, `owa-capture` and `owa-readiness`: the OWA client by
+//! hand, without a Sesame server.
 //!
 //! `owa-check` is what an administrator runs on the first office before a roll-out: it logs in
 //! once and reports what it found, changing nothing. `owa-change` is the letter's procedure
 //! (current password, new password twice, the change, the verifying login, the log-off) for a
 //! workstation without an enrolled agent, in French like the letter. Passwords are read without
 //! echo from the terminal, or one per line from standard input when it is not a terminal (for
-//! scripts). Each outcome has its own exit code ([`Exit`]), listed in the README.
+//! scripts). Each outcome has its own exit code ([`Exit`]), listed in the README. On a server
+//! asking for `DOMAIN\user` names, both take the mailbox's logon name (`--logon-name`); without
+//! one they stop before sending any password. `owa-readiness` is the anonymous look the service
+//! reports with its check-ins (`owa::readiness`), printed for an administrator.
 
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -18,7 +22,7 @@ use sesame_base::clock::SharedClock;
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::owa::client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError};
+use crate::owa::client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError, OwaLogon};
 
 use crate::owa::http::HttpSettings;
 use crate::owa::url::OwaEndpoint;
@@ -77,6 +81,15 @@ pub struct OwaTarget {
     pub server: OwaServer,
     /// The mailbox address, `Nom.Prenom@CRPCEN.mailnot.fr`.
     pub user: String,
+    /// The mailbox's logon name (`DOMAIN\user`), for servers that ask for one.
+    pub logon_name: Option<String>,
+}
+
+impl OwaTarget {
+    /// Who logs in.
+    pub fn logon(&self) -> OwaLogon {
+        OwaLogon::new(self.user.clone(), self.logon_name.clone())
+    }
 }
 
 /// Reads passwords.
@@ -129,6 +142,11 @@ fn client(
 /// The endpoint, the extra CAs from `--ca-file` and the transport settings, checked.
 fn build_client(server: &OwaServer, clock: SharedClock) -> Result<OwaClient, String> {
     let endpoint = OwaEndpoint::parse(&server.url).map_err(|e| e.to_string())?;
+    OwaClient::new(endpoint, &settings(server)?, clock).map_err(|e| e.to_string())
+}
+
+/// The transport settings: the extra CAs from `--ca-file`, the language, the timeout, the proxy.
+fn settings(server: &OwaServer) -> Result<HttpSettings, String> {
     let mut extra_roots = Vec::new();
     if let Some(path) = &server.ca_file {
         let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -139,7 +157,7 @@ fn build_client(server: &OwaServer, clock: SharedClock) -> Result<OwaClient, Str
             return Err(format!("{}: no certificate in this file", path.display()));
         }
     }
-    let settings = HttpSettings {
+    Ok(HttpSettings {
         accept_language: server.accept_language.clone(),
         extra_roots,
         request_timeout: server.timeout,
@@ -148,8 +166,7 @@ fn build_client(server: &OwaServer, clock: SharedClock) -> Result<OwaClient, Str
             None => None,
         },
         ..HttpSettings::default()
-    };
-    OwaClient::new(endpoint, &settings, clock).map_err(|e| e.to_string())
+    })
 }
 
 fn line(out: &mut dyn Write, text: &str) {
@@ -175,8 +192,13 @@ pub async fn owa_check(
             return Exit::RefusedLocally;
         }
     };
-    let (outcome, seen) = match client.check(&target.user, &password).await {
+    let (outcome, seen) = match client.check(&target.logon(), &password).await {
         Ok(found) => found,
+        Err(error @ (OwaError::LogonNameMissing | OwaError::LogonNameNotDomainUser)) => {
+            line(out, &format!("error: {error}"));
+            line(out, "Give the mailbox's logon name with --logon-name 'DOMAIN\\user'.");
+            return Exit::Unavailable;
+        }
         Err(error) => {
             line(out, &format!("error: {error}"));
             return Exit::Error;
@@ -190,11 +212,11 @@ pub async fn owa_check(
     line(out, &format!("OWA server:             {}", target.server.url));
     line(out, &format!("Forms-based logon:      {}", yes_no(seen.forms_based)));
     let format = match seen.logon_format {
-        Some(LogonFormat::PrincipalName) => "e-mail address (PrincipalName)",
         Some(LogonFormat::FullDomain) => {
-            "DOMAIN\\user (FullDomain): e-mail addresses cannot change"
+            "DOMAIN\\user (FullDomain): e-mail addresses cannot change".to_owned()
         }
-        None => "unknown",
+        Some(format) => format.to_string(),
+        None => "unknown".to_owned(),
     };
     line(out, &format!("User name format:       {format}"));
     line(
@@ -206,7 +228,9 @@ pub async fn owa_check(
         line(out, &format!("Front-end server:       {server}"));
     }
     line(out, &format!("Expired-password page:  {}", yes_no(seen.expired_password_page)));
-    line(out, &format!("Login as {}:  {outcome}", target.user));
+    let logon = target.logon();
+    let posted = logon.user_for(seen.logon_format).unwrap_or(&logon.address);
+    line(out, &format!("Login as {posted}:  {outcome}"));
     match outcome {
         LoginOutcome::LoggedIn | LoginOutcome::MustChangePassword => Exit::Success,
         LoginOutcome::BadCredentials => {
@@ -313,8 +337,17 @@ pub async fn owa_change(
         line(out, "Rien n'a été envoyé.");
         return Exit::RefusedLocally;
     }
-    let outcome = match client.change_password(&target.user, &current, &new).await {
+    let outcome = match client.change_password(&target.logon(), &current, &new).await {
         Ok(outcome) => outcome,
+        Err(OwaError::LogonNameMissing | OwaError::LogonNameNotDomainUser) => {
+            line(
+                out,
+                "Ce serveur de messagerie demande un identifiant de la forme DOMAINE\\utilisateur \
+                 (option --logon-name), et aucun identifiant de cette forme n'est indiqué. Aucun \
+                 mot de passe n'a été envoyé ; votre mot de passe n'a pas changé.",
+            );
+            return Exit::Unavailable;
+        }
         Err(OwaError::NotAscii) => {
             line(
                 out,
@@ -374,6 +407,29 @@ pub async fn owa_change(
     };
     line(out, &message);
     exit
+}
+
+/// `owa-readiness`: the anonymous look at the server (no credential sent), printed. Exits
+/// [`Exit::Success`] when a rotation can succeed there for a mailbox with a logon name where one is
+/// needed, [`Exit::Unavailable`] when the server answered but is not usable, [`Exit::Error`] when it
+/// could not be reached or its certificate was refused.
+pub async fn owa_readiness(server: &OwaServer, out: &mut dyn Write, clock: SharedClock) -> Exit {
+    let settings = match settings(server) {
+        Ok(settings) => settings,
+        Err(error) => {
+            line(out, &format!("error: {error}"));
+            return Exit::RefusedLocally;
+        }
+    };
+    let look = crate::owa::readiness(&server.url, &settings, clock).await;
+    line(out, &look.to_string());
+    if look.ready_for(true) {
+        Exit::Success
+    } else if look.reachable && look.certificate_valid {
+        Exit::Unavailable
+    } else {
+        Exit::Error
+    }
 }
 
 #[cfg(test)]

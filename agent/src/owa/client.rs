@@ -130,6 +130,20 @@ pub enum OwaError {
     /// A password Exchange cannot carry (it must be printable ASCII).
     #[error("the password contains characters Exchange cannot receive (printable ASCII only)")]
     NotAscii,
+    /// The server asks for `DOMAIN\user` names and the mailbox has no logon name: nothing
+    /// carrying a password was sent.
+    #[error(
+        "the OWA server asks for DOMAIN\\user names and this mailbox has no logon name \
+         (sesamectl mailbox set-logon ADDRESS 'DOMAIN\\user'); no password was sent"
+    )]
+    LogonNameMissing,
+    /// The mailbox's logon name is not a `DOMAIN\user` name, which the server asks for: nothing
+    /// carrying a password was sent.
+    #[error(
+        "the OWA server asks for DOMAIN\\user names and this mailbox's logon name is not one; \
+         no password was sent"
+    )]
+    LogonNameNotDomainUser,
 }
 
 impl From<UrlRefusal> for OwaError {
@@ -145,6 +159,58 @@ pub enum LogonFormat {
     PrincipalName,
     /// `DOMAIN\user`: an e-mail address cannot change its password there.
     FullDomain,
+    /// A bare user name, the server adding its own domain.
+    UserName,
+}
+
+impl fmt::Display for LogonFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogonFormat::PrincipalName => "e-mail address (PrincipalName)",
+            LogonFormat::FullDomain => "DOMAIN\\user (FullDomain)",
+            LogonFormat::UserName => "user name (UserName)",
+        })
+    }
+}
+
+/// Who logs in: the mailbox address, and the logon name (`DOMAIN\user`) that a server asking
+/// for `DOMAIN\user` names needs. Which one is posted is decided by the logon page's format
+/// ([`OwaLogon::user_for`]), read before any credential leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwaLogon {
+    /// The mailbox address, `Nom.Prenom@CRPCEN.mailnot.fr`.
+    pub address: String,
+    /// The mailbox's logon name, `DOMAIN\user`, when the server needs one.
+    pub logon_name: Option<String>,
+}
+
+impl OwaLogon {
+    /// The mailbox `address`, with its `logon_name` if it has one (an empty one counts as none).
+    pub fn new(address: impl Into<String>, logon_name: Option<String>) -> OwaLogon {
+        OwaLogon {
+            address: address.into(),
+            logon_name: logon_name.filter(|name| !name.trim().is_empty()),
+        }
+    }
+
+    /// The user name to post to a server that asks for `format` (`None`: not told, the address).
+    /// A `DOMAIN\user` server gets the logon name, or an error and nothing.
+    pub fn user_for(&self, format: Option<LogonFormat>) -> Result<&str, OwaError> {
+        match (format, self.logon_name.as_deref()) {
+            (Some(LogonFormat::FullDomain), None) => Err(OwaError::LogonNameMissing),
+            (Some(LogonFormat::FullDomain), Some(name)) if !is_domain_user(name) => {
+                Err(OwaError::LogonNameNotDomainUser)
+            }
+            (Some(LogonFormat::FullDomain | LogonFormat::UserName), Some(name)) => Ok(name),
+            _ => Ok(&self.address),
+        }
+    }
+}
+
+/// Whether `name` is `DOMAIN\user`: one backslash, something on each side.
+pub fn is_domain_user(name: &str) -> bool {
+    matches!(name.split_once('\\'), Some((domain, user))
+        if !domain.trim().is_empty() && !user.trim().is_empty() && !user.contains('\\'))
 }
 
 /// What the client learned about the server on its way (for `owa-check`).
@@ -152,7 +218,7 @@ pub enum LogonFormat {
 pub struct Observations {
     /// Whether a forms-based logon page was found.
     pub forms_based: Option<bool>,
-    /// The language of the pages (`<html lang>`).
+    /// The language of the pages (`<html lang>`, else `Content-Language`, else known texts).
     pub language: Option<String>,
     /// The Exchange build, from `X-OWA-Version` or the logon page's resource paths.
     pub version: Option<String>,
@@ -180,6 +246,9 @@ pub struct CapturedPage {
 /// A login and password-change conversation with one OWA server.
 pub struct OwaClient {
     http: OwaHttp,
+    clock: SharedClock,
+    /// The user name the last login posted (the change form posts the same).
+    user_name: Option<String>,
     logins_left: u8,
     change_sent: bool,
     expired_page: Option<Url>,
@@ -214,7 +283,9 @@ impl OwaClient {
         clock: SharedClock,
     ) -> Result<OwaClient, OwaError> {
         Ok(OwaClient {
-            http: OwaHttp::new(endpoint, settings, clock)?,
+            http: OwaHttp::new(endpoint, settings, clock.clone())?,
+            clock,
+            user_name: None,
             logins_left: MAX_LOGINS,
             change_sent: false,
             expired_page: None,
@@ -239,6 +310,10 @@ impl OwaClient {
         }
         if !page.lang.is_empty() {
             observed.language = Some(page.lang.clone());
+        } else if let Some(language) = response.hint("Content-Language") {
+            observed.language = Some(language.chars().take(16).collect());
+        } else if let Some(language) = pages::language_of_texts(page) {
+            observed.language = Some(language.to_owned());
         }
         if let Some(format) = logon_format(page) {
             observed.logon_format = Some(format);

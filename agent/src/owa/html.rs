@@ -3,9 +3,12 @@
 //! its pages, and the text of elements identified by id (error messages).
 //!
 //! It builds no tree and never recurses, so nesting depth costs nothing (a page nested 100,000
-//! deep is read in one pass), and it refuses input larger than [`MAX_PAGE_BYTES`]. Entities are
-//! decoded for the few forms Exchange uses in attribute values. The OWA client uses it
-//! to post "every field of the live form exactly once".
+//! deep is read in one pass), and it refuses input larger than [`MAX_PAGE_BYTES`]. Character
+//! references are decoded in attribute values and texts (`owa::entities`). Element ids are
+//! matched ignoring ASCII case (`id="Username"` is `username`), as are form and field names. The
+//! OWA client uses it to post "every field of the live form exactly once".
+
+use crate::owa::entities::decode as decode_entities;
 
 /// Largest page accepted, in bytes.
 pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
@@ -63,7 +66,7 @@ pub struct Page {
     pub forms: Vec<Form>,
     /// The contents of the HTML comments (trimmed), e.g. `OwaPage = ASP.auth_logon_aspx`.
     pub comments: Vec<String>,
-    /// `(id, text)` of elements with an id, for the ids asked for.
+    /// `(id, text)` of elements with an id, for the ids asked for (spelt as asked for).
     pub texts: Vec<(String, String)>,
     /// The `lang` of the `<html>` element (`fr`, `en-US`), empty when absent.
     pub lang: String,
@@ -82,56 +85,10 @@ impl Page {
         self.comments.iter().any(|c| c.contains(needle))
     }
 
-    /// The text of the element with this id, if it was asked for and found.
+    /// The text of the element with this id (ignoring ASCII case), if it was asked for and found.
     pub fn text(&self, id: &str) -> Option<&str> {
-        self.texts.iter().find(|(i, _)| i == id).map(|(_, t)| t.as_str())
+        self.texts.iter().find(|(i, _)| i.eq_ignore_ascii_case(id)).map(|(_, t)| t.as_str())
     }
-}
-
-/// Decodes the entities Exchange writes in attribute values and text.
-fn decode_entities(raw: &str) -> String {
-    if !raw.contains('&') {
-        return raw.to_owned();
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let end = rest.find(';').filter(|e| *e <= 10);
-        let decoded = end.and_then(|e| {
-            let entity = &rest[1..e];
-            let c = match entity {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                _ => {
-                    let number = entity.strip_prefix('#')?;
-                    let code = match number.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => number.parse().ok()?,
-                    };
-                    char::from_u32(code)
-                }
-            }?;
-            Some((c, e + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Parses the attributes of a tag body (`name="x" type=hidden value='y' disabled`).
@@ -291,8 +248,11 @@ pub fn read_page(html: &[u8], text_ids: &[&str]) -> Result<Page, HtmlError> {
             _ => {}
         }
         let id = attr(&attrs, "id");
-        if collecting.is_none() && !id.is_empty() && text_ids.contains(&id) {
-            collecting = Some((id.to_owned(), name, String::new()));
+        if collecting.is_none()
+            && !id.is_empty()
+            && let Some(wanted) = text_ids.iter().find(|wanted| wanted.eq_ignore_ascii_case(id))
+        {
+            collecting = Some(((*wanted).to_owned(), name, String::new()));
         }
     }
     if let Some(form) = current.take()

@@ -101,7 +101,7 @@ pub struct Response {
     /// The `WWW-Authenticate` schemes offered (`Negotiate`, `NTLM`, `Basic`).
     pub authenticate: Vec<String>,
     /// Headers that hint at the server's version and state (`X-OWA-Version`, `X-FEServer`,
-    /// `X-OWA-FEError`), as `(name, value)`.
+    /// `X-OWA-FEError`, `Content-Language`), as `(name, value)`.
     pub hints: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
@@ -374,10 +374,16 @@ impl OwaHttp {
             .iter()
             .map(|v| text(v).split_whitespace().next().unwrap_or_default().to_owned())
             .collect();
-        let hints = ["X-OWA-Version", "X-FEServer", "X-OWA-FEError", "X-OWA-Destination"]
-            .iter()
-            .filter_map(|name| response.headers().get(*name).map(|v| ((*name).to_owned(), text(v))))
-            .collect();
+        let hints = [
+            "X-OWA-Version",
+            "X-FEServer",
+            "X-OWA-FEError",
+            "X-OWA-Destination",
+            "Content-Language",
+        ]
+        .iter()
+        .filter_map(|name| response.headers().get(*name).map(|v| ((*name).to_owned(), text(v))))
+        .collect();
         Ok(Response {
             url: url.clone(),
             status: response.status().as_u16(),

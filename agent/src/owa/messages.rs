@@ -43,9 +43,18 @@ const KEYS: &[(ChangePageMessage, &[&str])] = &[
     ),
 ];
 
-/// The meaning of a message, if it is one we know.
+/// The meaning of a message (character references already decoded), if it is one we know.
+/// Typographic apostrophes and non-breaking spaces (French puts one before `:`) count as plain.
 pub fn classify(text: &str) -> Option<ChangePageMessage> {
-    let text = text.to_lowercase();
+    let text: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{2019}' | '\u{2018}' => '\'',
+            '\u{a0}' | '\u{202f}' => ' ',
+            c => c,
+        })
+        .collect::<String>()
+        .to_lowercase();
     KEYS.iter()
         .find(|(_, fragments)| fragments.iter().any(|f| text.contains(f)))
         .map(|(message, _)| *message)
@@ -88,6 +97,20 @@ mod tests {
                 ChangePageMessage::Changed,
             ),
             ("Votre mot de passe a été modifié.", ChangePageMessage::Changed),
+            ("Votre mot de passe a\u{a0}été modifié.", ChangePageMessage::Changed),
+            ("Les mots de passe ne correspondent\u{202f}pas.", ChangePageMessage::PasswordConflict),
+            (
+                crate::owa::entities::decode(
+                    "Le nom d&#39;utilisateur ou le mot de passe est incorrect.",
+                )
+                .as_str(),
+                ChangePageMessage::InvalidCredentials,
+            ),
+            (
+                crate::owa::entities::decode("Votre compte a &#233;t&#233; verrouill&eacute;.")
+                    .as_str(),
+                ChangePageMessage::LockedOut,
+            ),
         ] {
             assert_eq!(classify(text), Some(expected), "{text}");
         }

@@ -37,6 +37,12 @@ struct Cli {
     /// Behave like Exchange, or like a hostile server (to watch a client cope).
     #[arg(long, value_enum, default_value_t = Mode::Exchange)]
     behaviour: Mode,
+    /// Write texts the .NET way (`é` as `&#233;`, `'` as `&#39;`).
+    #[arg(long)]
+    dotnet_encoding: bool,
+    /// Write ids and field names in another case (`id="UserNameLabel"`).
+    #[arg(long)]
+    mixed_case_ids: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -92,6 +98,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             Mode::RedirectLoop => Behaviour::RedirectLoop,
             Mode::NotFormsBased => Behaviour::NotFormsBased,
         },
+        dotnet_encoding: cli.dotnet_encoding,
+        mixed_case_ids: cli.mixed_case_ids,
         ..SimOptions::default()
     };
     let listener = TcpListener::bind(cli.listen)

@@ -8,6 +8,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use sesame_agent::owa::{
     ChangeOutcome, HttpSettings, LoginOutcome, LogonFormat, OwaClient, OwaEndpoint, OwaError,
+    OwaLogon,
 };
 use sesame_base::clock::ManualClock;
 use time::macros::datetime;
@@ -19,6 +20,11 @@ use crate::owa_sim::{
 pub(super) const USER: &str = "Jean.Dupont@12345.mailnot.fr";
 pub(super) const PROVISIONAL: &str = "Kp7#mQ2xVr9!tL4w";
 pub(super) const PERSONAL: &str = "Etude-Dupont-2026!";
+
+/// The mailbox [`USER`], without a logon name.
+pub(super) fn mailbox() -> OwaLogon {
+    OwaLogon::new(USER, None)
+}
 
 pub(super) fn secret(value: &str) -> SecretString {
     SecretString::from(value)
@@ -55,7 +61,7 @@ pub(super) fn assert_well_behaved(sim: &OwaSim) {
 
 async fn change(sim: &OwaSim, current: &str, new: &str) -> ChangeOutcome {
     let mut client = client_for(sim, &[], "fr-FR,fr;q=0.9");
-    client.change_password(USER, &secret(current), &secret(new)).await.unwrap()
+    client.change_password(&mailbox(), &secret(current), &secret(new)).await.unwrap()
 }
 
 #[tokio::test]
@@ -153,7 +159,7 @@ async fn policy_history_and_minimum_age_are_rejected_in_both_languages() {
     // A second change the same day: the minimum age; in English this time.
     let mut client = client_for(&sim, &[], "en-US,en;q=0.9");
     let again = "Etude-Dupont-Paris-2027?";
-    let outcome = client.change_password(USER, &secret(long), &secret(again)).await.unwrap();
+    let outcome = client.change_password(&mailbox(), &secret(long), &secret(again)).await.unwrap();
     assert_eq!(outcome, ChangeOutcome::RejectedByPolicy);
     // Once the minimum age has passed: a previous password is refused (history) ...
     sim.age_passwords();
@@ -213,7 +219,7 @@ async fn with_the_expired_password_page_switched_off_a_must_change_looks_refused
 }
 
 #[tokio::test]
-async fn a_full_domain_server_is_reported_instead_of_guessing_a_user_name() {
+async fn a_full_domain_server_without_a_logon_name_gets_no_password_at_all() {
     let sim = OwaSim::start(SimOptions {
         logon_format: SimLogonFormat::FullDomain,
         ..SimOptions::default()
@@ -221,14 +227,45 @@ async fn a_full_domain_server_is_reported_instead_of_guessing_a_user_name() {
     .await;
     sim.add_account(USER, PROVISIONAL, true);
     let mut client = client_for(&sim, &[], "fr-FR");
-    let outcome = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
-    assert!(
-        matches!(&outcome, Ok(ChangeOutcome::Unavailable(why)) if why.contains("FullDomain")),
-        "{outcome:?}"
-    );
+    let outcome = client.change_password(&mailbox(), &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    assert!(matches!(outcome, Err(OwaError::LogonNameMissing)), "{outcome:?}");
     assert_eq!(client.observations().logon_format, Some(LogonFormat::FullDomain));
-    assert!(sim.change_attempts().is_empty(), "no post that would count a bad password");
+    let not_domain_user = OwaLogon::new(USER, Some("Jean.Dupont".to_owned()));
+    let outcome =
+        client.change_password(&not_domain_user, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    assert!(matches!(outcome, Err(OwaError::LogonNameNotDomainUser)), "{outcome:?}");
+    assert!(!sim.requests().is_empty(), "the logon page was read");
+    assert_eq!(sim.requests().iter().filter(|r| r.carried_credentials).count(), 0);
+    assert!(sim.logins().is_empty() && sim.change_attempts().is_empty());
+    assert!(sim.must_change(USER) && !sim.is_locked(USER));
     sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_domain_server_gets_the_logon_name_for_the_login_and_the_change() {
+    let sim = OwaSim::start(SimOptions {
+        logon_format: SimLogonFormat::FullDomain,
+        ..SimOptions::default()
+    })
+    .await;
+    sim.add_account(USER, PROVISIONAL, true);
+    let who = OwaLogon::new(USER, Some("MAILNOT\\Jean.Dupont".to_owned()));
+    let mut client = client_for(&sim, &[], "fr-FR");
+    let outcome = client.change_password(&who, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    assert_eq!(outcome.unwrap(), ChangeOutcome::ChangedAndVerified);
+    assert_eq!(sim.password_of(USER).as_deref(), Some(PERSONAL));
+    assert!(sim.logins().iter().all(|l| l.user == "MAILNOT\\Jean.Dupont"), "{:?}", sim.logins());
+    assert_eq!(sim.change_attempts()[0].user, "MAILNOT\\Jean.Dupont");
+    // On an address server the logon name is not used: the letter's address is.
+    let plain = OwaSim::start(SimOptions::default()).await;
+    plain.add_account(USER, PROVISIONAL, true);
+    let mut client = client_for(&plain, &[], "fr-FR");
+    let outcome = client.change_password(&who, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    assert_eq!(outcome.unwrap(), ChangeOutcome::ChangedAndVerified);
+    assert!(plain.logins().iter().all(|l| l.user == USER));
+    assert_well_behaved(&sim);
+    sim.stop().await;
+    plain.stop().await;
 }
 
 #[tokio::test]
@@ -236,11 +273,12 @@ async fn one_change_and_two_logins_per_client_whatever_the_caller_asks() {
     let sim = OwaSim::start(SimOptions::default()).await;
     sim.add_account(USER, PROVISIONAL, true);
     let mut client = client_for(&sim, &[], "fr-FR");
-    let outcome = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    let outcome = client.change_password(&mailbox(), &secret(PROVISIONAL), &secret(PERSONAL)).await;
     assert_eq!(outcome.unwrap(), ChangeOutcome::ChangedAndVerified);
-    let again = client.change_password(USER, &secret(PERSONAL), &secret("Autre-Mot2passe!")).await;
+    let again =
+        client.change_password(&mailbox(), &secret(PERSONAL), &secret("Autre-Mot2passe!")).await;
     assert!(matches!(again, Err(OwaError::ChangeAlreadyAttempted)), "{again:?}");
-    let third = client.login(USER, &secret(PERSONAL)).await;
+    let third = client.login(&mailbox(), &secret(PERSONAL)).await;
     assert!(matches!(third, Err(OwaError::LoginBudgetSpent)), "{third:?}");
     assert_eq!(sim.logins().len(), 2);
     assert_eq!(sim.change_attempts().len(), 1);
@@ -262,7 +300,7 @@ async fn servers_that_are_not_forms_based_are_reported_without_sending_anything(
         .await;
         sim.add_account(USER, PROVISIONAL, true);
         let mut client = client_for(&sim, &[&adfs], "fr-FR");
-        let outcome = client.login(USER, &secret(PROVISIONAL)).await.unwrap();
+        let outcome = client.login(&mailbox(), &secret(PROVISIONAL)).await.unwrap();
         assert!(matches!(outcome, LoginOutcome::NotFormsBased(_)), "{behaviour:?}: {outcome:?}");
         assert!(sim.requests().iter().all(|r| !r.carried_credentials), "{behaviour:?}");
         sim.stop().await;
@@ -286,7 +324,7 @@ async fn exchange_refusals_on_the_change_page_are_classified_and_change_nothing(
             sim.inject_change_fault(ChangeFault::Answer(result.clone()));
             let mut client = client_for(&sim, &[], language);
             let outcome =
-                client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+                client.change_password(&mailbox(), &secret(PROVISIONAL), &secret(PERSONAL)).await;
             assert_eq!(outcome.unwrap(), expected, "{result:?} in {language}");
             assert!(!expected.may_have_changed());
         }
@@ -352,7 +390,7 @@ async fn through_an_office_proxy_the_change_is_tunnelled_and_the_proxy_sees_no_p
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 09:00 UTC)));
     let mut client =
         OwaClient::new(OwaEndpoint::parse(&sim.url()).unwrap(), &settings, clock).unwrap();
-    let outcome = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    let outcome = client.change_password(&mailbox(), &secret(PROVISIONAL), &secret(PERSONAL)).await;
     assert_eq!(outcome.unwrap(), ChangeOutcome::ChangedAndVerified);
     assert_eq!(sim.password_of(USER).as_deref(), Some(PERSONAL));
 

@@ -33,6 +33,7 @@ fn target(sim: &OwaSim, dir: &tempfile::TempDir, language: &str) -> OwaTarget {
             proxy: None,
         },
         user: USER.to_owned(),
+        logon_name: None,
     }
 }
 

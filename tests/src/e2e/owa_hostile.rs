@@ -8,7 +8,7 @@ use sesame_agent::owa::{
     ChangeOutcome, HttpError, HttpSettings, OwaClient, OwaEndpoint, OwaError, UrlRefusal,
 };
 
-use super::owa::{PERSONAL, PROVISIONAL, USER, client_for, secret};
+use super::owa::{PERSONAL, PROVISIONAL, USER, client_for, mailbox, secret};
 use crate::owa_sim::{Behaviour, OwaSim, SimCa, SimOptions};
 
 /// The longest any hostile case may take (the client's request timeout is 3 s).
@@ -20,7 +20,7 @@ async fn change_against(sim: &OwaSim, others: &[&OwaSim]) -> Result<ChangeOutcom
     let started = Instant::now();
     let result = tokio::time::timeout(
         BOUND,
-        client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)),
+        client.change_password(&mailbox(), &secret(PROVISIONAL), &secret(PERSONAL)),
     )
     .await
     .expect("every hostile case ends within the bound");
@@ -139,7 +139,7 @@ async fn a_plain_http_server_on_the_https_port_gets_no_credential() {
             .unwrap();
     let clock = std::sync::Arc::new(sesame_base::clock::SystemClock);
     let mut client = OwaClient::new(endpoint, &settings, clock).unwrap();
-    let result = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    let result = client.change_password(&mailbox(), &secret(PROVISIONAL), &secret(PERSONAL)).await;
     assert!(
         matches!(result, Err(OwaError::Http(HttpError::Connect(_) | HttpError::Protocol(_)))),
         "{result:?}"
@@ -169,7 +169,7 @@ async fn certificates_for_another_name_or_from_an_unknown_ca_are_refused() {
     let clock = std::sync::Arc::new(sesame_base::clock::SystemClock);
     let mut client =
         OwaClient::new(OwaEndpoint::parse(&sim.url()).unwrap(), &settings, clock).unwrap();
-    let result = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    let result = client.change_password(&mailbox(), &secret(PROVISIONAL), &secret(PERSONAL)).await;
     assert!(matches!(result, Err(OwaError::Http(HttpError::Certificate(_)))), "{result:?}");
     assert!(sim.requests().is_empty());
     sim.stop().await;
@@ -195,7 +195,7 @@ async fn a_proxy_that_diverts_the_tunnel_meets_a_refused_certificate() {
     let url = format!("https://owa.sesame.test:{}/owa/", evil.address().port());
     let clock = std::sync::Arc::new(sesame_base::clock::SystemClock);
     let mut client = OwaClient::new(OwaEndpoint::parse(&url).unwrap(), &settings, clock).unwrap();
-    let result = client.change_password(USER, &secret(PROVISIONAL), &secret(PERSONAL)).await;
+    let result = client.change_password(&mailbox(), &secret(PROVISIONAL), &secret(PERSONAL)).await;
     assert!(matches!(result, Err(OwaError::Http(HttpError::Certificate(_)))), "{result:?}");
     assert!(evil.requests().is_empty(), "nothing was sent over the diverted tunnel");
     proxy.stop();

@@ -49,11 +49,14 @@ fn route(shared: &Shared, request: &SimRequest) -> Response<Body> {
         "/owa/auth.owa" if post => auth_post(shared, request),
         "/owa/auth/expiredpassword.aspx" if get || post => expired_password(shared, request),
         "/owa/logoff.owa" if get => logoff(shared, request),
-        "/owa/auth/signout.aspx" if get => {
-            response::page(StatusCode::OK, pages::signout_page(request.lang()))
-        }
+        "/owa/auth/signout.aspx" if get => page(shared, pages::signout_page(request.lang())),
         _ => not_found(),
     }
+}
+
+/// A 200 page, written as the options want it ([`pages::dress`]).
+fn page(shared: &Shared, html: String) -> Response<Body> {
+    response::page(StatusCode::OK, pages::dress(&shared.options, html))
 }
 
 fn not_found() -> Response<Body> {
@@ -88,7 +91,7 @@ fn default_destination(request: &SimRequest) -> String {
 /// `GET /owa/`: the start page with a session, else the redirect to the logon page.
 fn owa_root(shared: &Shared, request: &SimRequest) -> Response<Body> {
     if session_user(shared, request).is_some() {
-        let mut response = response::page(StatusCode::OK, pages::start_page());
+        let mut response = page(shared, pages::start_page());
         add(&mut response, HeaderName::from_static("x-owa-version"), OWA_VERSION);
         let canary = format!("X-OWA-CANARY={}; path=/; secure", random_base64(24));
         add(&mut response, header::SET_COOKIE, &canary);
@@ -118,11 +121,12 @@ fn logon(shared: &Shared, request: &SimRequest) -> Response<Body> {
     } else {
         pages::logon_stub(&destination, reason)
     };
-    response::page(StatusCode::OK, html)
+    page(shared, html)
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    // ASP.NET's `Request.Form` ignores the case of field names.
+    fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// `destination` must be an absolute URL on the host the request was sent to.
@@ -223,7 +227,7 @@ fn expired_password(shared: &Shared, request: &SimRequest) -> Response<Body> {
     };
     let form_page = |error: Option<&ChangeResult>| {
         let html = pages::expired_page(lang, options.logon_format, error, action);
-        response::page(StatusCode::OK, html)
+        page(shared, html)
     };
     if request.method != Method::POST {
         return form_page(None);
@@ -245,7 +249,7 @@ fn expired_password(shared: &Shared, request: &SimRequest) -> Response<Body> {
     match &fault {
         Some(ChangeFault::Answer(ChangeResult::Changed)) => {
             record(&ChangeResult::Changed);
-            return response::page(StatusCode::OK, pages::expired_success(lang));
+            return page(shared, pages::expired_success(lang));
         }
         Some(ChangeFault::Answer(result)) => {
             record(result);
@@ -276,7 +280,7 @@ fn expired_password(shared: &Shared, request: &SimRequest) -> Response<Body> {
             response::with_body(StatusCode::OK, StreamBody::new(stream::pending()).boxed())
         }
         Ok(_) => {
-            let mut response = response::page(StatusCode::OK, pages::expired_success(lang));
+            let mut response = page(shared, pages::expired_success(lang));
             expire_fba_cookies(&mut response, request, false);
             response
         }

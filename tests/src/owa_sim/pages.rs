@@ -7,7 +7,41 @@
 //! French is written with real UTF-8 characters, apostrophes as `'`, no entities.
 
 use super::response::{html_encode, url_encode};
-use super::{ChangeResult, LogonFormat};
+use super::{ChangeResult, LogonFormat, SimOptions};
+
+/// Ids and field names as the mixed-case mode writes them.
+const MIXED_CASE: &[(&str, &str)] = &[
+    ("id=\"userNameLabel\"", "id=\"UserNameLabel\""),
+    ("id=\"username\" name=\"username\"", "ID=\"UserName\" NAME=\"UserName\""),
+    ("id=\"password\"", "id=\"Password\""),
+    ("id=\"signInErrorDiv\"", "id=\"SignInErrorDiv\""),
+    ("id=\"expltxt\"", "id=\"ExplTxt\""),
+    ("name=\"logonForm\"", "name=\"LogonForm\""),
+    ("name=\"oldPwd\"", "name=\"OldPwd\""),
+    ("name=\"destination\"", "name=\"Destination\""),
+];
+
+/// A page as the options want it written: mixed-case ids, .NET-encoded texts. The pages hold no
+/// `'` or non-ASCII character outside their texts, so the whole page can be encoded.
+pub(crate) fn dress(options: &SimOptions, mut html: String) -> String {
+    if options.mixed_case_ids {
+        for (from, to) in MIXED_CASE {
+            html = html.replace(from, to);
+        }
+    }
+    if options.dotnet_encoding {
+        let mut out = String::with_capacity(html.len());
+        for c in html.chars() {
+            match c {
+                '\'' => out.push_str("&#39;"),
+                c if u32::from(c) >= 0xa0 => out.push_str(&format!("&#{};", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        html = out;
+    }
+    html
+}
 
 /// The comment every logon page carries (Microsoft's monitoring requires it).
 pub(crate) const LOGON_GUID: &str = "<!-- {57A118C6-2DA9-419d-BE9A-F92B0F9A418B} -->";

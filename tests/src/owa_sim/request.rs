@@ -153,8 +153,9 @@ impl SimRequest {
         if self.authorization {
             return true;
         }
-        let in_form = url::form_urlencoded::parse(&self.body)
-            .any(|(k, v)| !v.is_empty() && CREDENTIAL_FIELDS.contains(&k.as_ref()));
+        let in_form = url::form_urlencoded::parse(&self.body).any(|(k, v)| {
+            !v.is_empty() && CREDENTIAL_FIELDS.iter().any(|c| c.eq_ignore_ascii_case(&k))
+        });
         // JSON and multipart bodies name the field in quotes.
         let text = String::from_utf8_lossy(&self.body).to_lowercase();
         let quoted = CREDENTIAL_FIELDS

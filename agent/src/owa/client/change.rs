@@ -5,13 +5,14 @@
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::owa::entities::decode;
 use crate::owa::html::{Form, Page, read_page};
 use crate::owa::http::HttpError;
 use crate::owa::messages::{ChangePageMessage, classify};
 
 use super::pages::{fill_form, logon_format};
 use super::{
-    ChangeOutcome, LoginOutcome, LogonFormat, MESSAGE_IDS, OwaClient, OwaError, TEXT_IDS,
+    ChangeOutcome, LoginOutcome, LogonFormat, MESSAGE_IDS, OwaClient, OwaError, OwaLogon, TEXT_IDS,
     check_exchange_alphabet,
 };
 
@@ -48,9 +49,13 @@ impl OwaClient {
     ///
     /// The caller checks the new password against the office's rules first (`sesame_proto::password_rule`);
     /// this only refuses what Exchange cannot carry.
+    ///
+    /// The user name posted is the one the login posted (see [`OwaClient::login`]): on a
+    /// `DOMAIN\user` server without a logon name this ends with [`OwaError::LogonNameMissing`]
+    /// before any password is sent.
     pub async fn change_password(
         &mut self,
-        user: &str,
+        who: &OwaLogon,
         current: &SecretString,
         new: &SecretString,
     ) -> Result<ChangeOutcome, OwaError> {
@@ -59,7 +64,7 @@ impl OwaClient {
         if self.change_sent {
             return Err(OwaError::ChangeAlreadyAttempted);
         }
-        let page = match self.login(user, current).await? {
+        let page = match self.login(who, current).await? {
             LoginOutcome::MustChangePassword => match self.expired_page.clone() {
                 Some(page) => page,
                 None => {
@@ -79,6 +84,8 @@ impl OwaClient {
             Ok(found) => found,
             Err(reason) => return Ok(ChangeOutcome::Unavailable(reason)),
         };
+        let user = self.user_name.clone().unwrap_or_else(|| who.address.clone());
+        let user = user.as_str();
         if logon_format(&page) == Some(LogonFormat::FullDomain) && !user.contains('\\') {
             return Ok(ChangeOutcome::Unavailable(
                 "the server expects DOMAIN\\user names (LogonFormat FullDomain): an e-mail address \
@@ -119,7 +126,7 @@ impl OwaClient {
             .iter()
             .filter_map(|id| answer.text(id))
             .find_map(classify)
-            .or_else(|| classify(&String::from_utf8_lossy(&response.body)));
+            .or_else(|| classify(&decode(&String::from_utf8_lossy(&response.body))));
         let form_again = answer.forms.iter().any(|f| f.input("oldPwd").is_some());
         if form_again {
             return Ok(match message {
@@ -132,12 +139,12 @@ impl OwaClient {
                 ),
             });
         }
-        Ok(self.verify(user, new).await)
+        Ok(self.verify(who, new).await)
     }
 
     /// The only proof that counts: a login with the new password, then log-off.
-    async fn verify(&mut self, user: &str, new: &SecretString) -> ChangeOutcome {
-        match self.login(user, new).await {
+    async fn verify(&mut self, who: &OwaLogon, new: &SecretString) -> ChangeOutcome {
+        match self.login(who, new).await {
             Ok(LoginOutcome::LoggedIn) => match self.logoff().await {
                 Ok(()) => ChangeOutcome::ChangedAndVerified,
                 Err(error) => {

@@ -10,10 +10,10 @@ use crate::owa::html::{Form, read_page};
 use crate::owa::http::{HttpError, Response};
 use crate::owa::url::{LoginRedirect, UrlRefusal, classify_login_redirect};
 
-use super::pages::fill_form;
+use super::pages::{fill_form, logon_format};
 use super::{
-    LOGON_PAGE_GUID, LoginOutcome, MAX_REDIRECTS, OwaClient, OwaError, TEXT_IDS,
-    check_exchange_alphabet,
+    LOGON_PAGE_GUID, LoginOutcome, LogonFormat, MAX_REDIRECTS, OwaClient, OwaError, OwaLogon,
+    TEXT_IDS, check_exchange_alphabet,
 };
 
 impl OwaClient {
@@ -76,8 +76,10 @@ impl OwaClient {
         Ok(Ok(response))
     }
 
-    /// The logon page's form, and the URL it was found at.
-    async fn logon_form(&mut self) -> Result<Result<(Url, Form), LoginOutcome>, OwaError> {
+    /// The logon page's form, the URL it was found at, and the user-name format it asks for.
+    pub(super) async fn logon_form(
+        &mut self,
+    ) -> Result<Result<(Url, Form, Option<LogonFormat>), LoginOutcome>, OwaError> {
         let response = match self.logon_page().await? {
             Ok(response) => response,
             Err(outcome) => return Ok(Err(outcome)),
@@ -92,23 +94,29 @@ impl OwaClient {
             }));
         };
         self.observations.forms_based = Some(true);
-        Ok(Ok((response.url, form)))
+        Ok(Ok((response.url, form, logon_format(&page))))
     }
 
-    /// Logs in as `user`. Counts against the two logins of this client.
+    /// Logs in as `who`. The logon page's user-name format is read first (PROTOCOL.md,
+    /// "User-name formats") and decides what is posted: the address, or the logon name on a
+    /// `DOMAIN\user` server, where a mailbox without one gets [`OwaError::LogonNameMissing`] and
+    /// no request carrying its password. Counts against the two logins of this client.
     pub async fn login(
         &mut self,
-        user: &str,
+        who: &OwaLogon,
         password: &SecretString,
     ) -> Result<LoginOutcome, OwaError> {
         check_exchange_alphabet(password)?;
         if self.logins_left == 0 {
             return Err(OwaError::LoginBudgetSpent);
         }
-        let (page_url, form) = match self.logon_form().await? {
+        let (page_url, form, format) = match self.logon_form().await? {
             Ok(found) => found,
             Err(outcome) => return Ok(outcome),
         };
+        let user = who.user_for(format)?.to_owned();
+        let user = user.as_str();
+        self.user_name = Some(user.to_owned());
         if form.method != "post" {
             return Err(OwaError::UnexpectedPage("the logon form is not posted".to_owned()));
         }

@@ -1,16 +1,64 @@
-//! Reading Exchange's pages and filling their forms: the user-name format a page asks for, the
-//! Exchange build its resource paths name, and the body that posts every field of a live form
-//! exactly once.
+//! Reading Exchange's pages and filling their forms: the user-name format a page asks for and the
+//! language its texts are in, the Exchange build its resource paths name, and the body that posts
+//! every field of a live form exactly once.
 
 use crate::owa::html::{Form, Page};
 use crate::owa::http::FormBody;
 
 use super::{LogonFormat, OwaError, USER_LABEL_ID};
 
-/// The user-name format a page asks for, from its label ("Domain\\user name" or an address).
-pub(super) fn logon_format(page: &Page) -> Option<LogonFormat> {
+/// Fragments of the user-name label (lower-case, apostrophes straightened) that name an address.
+const ADDRESS_WORDS: &[&str] = &["mail", "courrier", "messagerie", "adresse", "address", "@"];
+/// Fragments that name a bare user name.
+const USER_NAME_WORDS: &[&str] = &["user name", "username", "nom d'utilisateur", "utilisateur"];
+
+/// The label's text, lower-case, with typographic apostrophes and spaces made plain.
+fn plain_label(page: &Page) -> Option<String> {
     let label = page.text(USER_LABEL_ID)?;
-    Some(if label.contains('\\') { LogonFormat::FullDomain } else { LogonFormat::PrincipalName })
+    Some(
+        label
+            .chars()
+            .map(|c| match c {
+                '\u{2019}' | '\u{2018}' | '\u{b4}' => '\'',
+                '\u{a0}' | '\u{202f}' | '\u{2009}' => ' ',
+                c => c,
+            })
+            .collect::<String>()
+            .to_lowercase(),
+    )
+}
+
+/// The user-name format a page asks for, from the text of its `userNameLabel` (PROTOCOL.md,
+/// "User-name formats"): a backslash ("Domain\\user name:", "Domaine\\nom d'utilisateur :") is
+/// `DOMAIN\\user`; an address ("Email address:", "Adresse de courrier :", "Adresse de messagerie
+/// :") is the principal name; "User name:" / "Nom d'utilisateur :" alone is the bare user name.
+/// `None` when there is no label or it says none of these.
+pub(super) fn logon_format(page: &Page) -> Option<LogonFormat> {
+    let label = plain_label(page)?;
+    if label.contains('\\') {
+        Some(LogonFormat::FullDomain)
+    } else if ADDRESS_WORDS.iter().any(|w| label.contains(w)) {
+        Some(LogonFormat::PrincipalName)
+    } else if USER_NAME_WORDS.iter().any(|w| label.contains(w)) {
+        Some(LogonFormat::UserName)
+    } else {
+        None
+    }
+}
+
+/// The language of a page without `lang` or `Content-Language`, from its user-name label.
+pub(super) fn language_of_texts(page: &Page) -> Option<&'static str> {
+    let label = plain_label(page)?;
+    if ["domaine", "utilisateur", "adresse", "courrier", "messagerie"]
+        .iter()
+        .any(|w| label.contains(w))
+    {
+        Some("fr")
+    } else if ["domain", "user name", "address"].iter().any(|w| label.contains(w)) {
+        Some("en")
+    } else {
+        None
+    }
 }
 
 /// The Exchange build named in a logon page's resource paths (`/owa/auth/15.1.2507/themes/…`).
@@ -114,6 +162,39 @@ mod tests {
             fill_form(&form, &[("oldPwd", "x")]),
             Err(OwaError::UnexpectedPage(m)) if m.contains("oldPwd")
         ));
+    }
+
+    fn labelled(label: &str) -> Page {
+        crate::owa::html::read_page(
+            format!(
+                "<html><body><form name=logonForm><DIV class=signInInputLabel ID=\"UserNameLabel\" \
+                 aria-hidden=true>{label}</DIV><input id=Username name=UserName></form></body></html>"
+            )
+            .as_bytes(),
+            super::super::TEXT_IDS,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_logon_format_is_read_from_the_label_in_both_languages() {
+        for (label, format, language) in [
+            ("Domain\\user name:", Some(LogonFormat::FullDomain), Some("en")),
+            ("Domaine\\nom d&#39;utilisateur&#160;:", Some(LogonFormat::FullDomain), Some("fr")),
+            ("Domaine\\nom d&rsquo;utilisateur :", Some(LogonFormat::FullDomain), Some("fr")),
+            ("Email address:", Some(LogonFormat::PrincipalName), Some("en")),
+            ("E-mail address:", Some(LogonFormat::PrincipalName), Some("en")),
+            ("Adresse de courrier :", Some(LogonFormat::PrincipalName), Some("fr")),
+            ("Adresse de messagerie&nbsp;:", Some(LogonFormat::PrincipalName), Some("fr")),
+            ("User name:", Some(LogonFormat::UserName), Some("en")),
+            ("Nom d&#39;utilisateur :", Some(LogonFormat::UserName), Some("fr")),
+            ("Identifiant", None, None),
+        ] {
+            let page = labelled(label);
+            assert_eq!(logon_format(&page), format, "{label}");
+            assert_eq!(language_of_texts(&page), language, "{label}");
+        }
+        assert_eq!(logon_format(&Page::default()), None);
     }
 
     #[test]

@@ -1,0 +1,150 @@
+//! The rotation journal: a durable, append-only file in the agent's state directory
+//! (`rotations.journal`, 0600) of [`JournalRecord`]s, each a snapshot of one [`Rotation`] (or
+//! its removal), written and synced before the step it precedes is attempted.
+//!
+//! Records are framed and checksummed by `journal::record` (shared with the outbox): on open a
+//! torn or corrupt last record is cut off (a crash mid-append), a corrupt record in the middle is
+//! refused with a typed error. When the file outgrows its bound it is compacted: the live
+//! snapshots only, written atomically. Nothing secret is ever recorded: a rotation holds the
+//! provisional password only as a salted verifier, and the new password not at all. A full or
+//! read-only disk is [`JournalError::is_unwritable`]; the state machine then turns the attempt
+//! into `Failed(LocalStorage)` without calling OWA.
+
+pub mod record;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rotation::Rotation;
+use record::{RecordError, RecordFile};
+
+/// The journal's file name in the state directory.
+pub const FILE_NAME: &str = "rotations.journal";
+/// The size over which the journal is compacted.
+pub const COMPACT_AT: u64 = 1024 * 1024;
+
+/// One journal entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JournalRecord {
+    /// The rotation as it now stands (replaces any earlier snapshot of it).
+    Snapshot(Box<Rotation>),
+    /// The rotation is gone (closed on the server and reported): forget it.
+    Forget {
+        /// Its id.
+        rotation_id: String,
+    },
+}
+
+/// Why the journal could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The record file failed (including a full or read-only disk and a corrupt middle).
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// A record with a valid checksum that is not a journal record (another version's?).
+    #[error("journal record {index} cannot be decoded: {detail}")]
+    Decode {
+        /// Its position.
+        index: usize,
+        /// What serde said.
+        detail: String,
+    },
+    /// A record could not be encoded.
+    #[error("cannot encode a journal record: {0}")]
+    Encode(String),
+}
+
+impl JournalError {
+    /// Whether the disk refused the write (full, read-only...).
+    pub fn is_unwritable(&self) -> bool {
+        matches!(self, JournalError::Record(e) if e.is_unwritable())
+    }
+}
+
+/// The open journal and the live state it holds.
+#[derive(Debug)]
+pub struct Journal {
+    file: RecordFile,
+    live: BTreeMap<String, Rotation>,
+    compact_at: u64,
+    compacted_size: u64,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal in `state_dir` and replays it.
+    pub fn open(state_dir: &Path) -> Result<Journal, JournalError> {
+        Journal::open_with_bound(state_dir, COMPACT_AT)
+    }
+
+    /// [`Journal::open`], compacting when the file exceeds `compact_at` bytes.
+    pub fn open_with_bound(state_dir: &Path, compact_at: u64) -> Result<Journal, JournalError> {
+        let (file, records) = RecordFile::open(&state_dir.join(FILE_NAME))?;
+        let mut live = BTreeMap::new();
+        for (index, payload) in records.iter().enumerate() {
+            let record: JournalRecord = serde_json::from_slice(payload)
+                .map_err(|e| JournalError::Decode { index, detail: e.to_string() })?;
+            apply(&mut live, record);
+        }
+        let compacted_size = file.size();
+        Ok(Journal { file, live, compact_at, compacted_size })
+    }
+
+    /// Appends `record` durably (synced before returning) and applies it; compacts when due.
+    pub fn record(&mut self, record: &JournalRecord) -> Result<(), JournalError> {
+        let payload =
+            serde_json::to_vec(record).map_err(|e| JournalError::Encode(e.to_string()))?;
+        self.file.append(&payload)?;
+        apply(&mut self.live, record.clone());
+        let due = self.compact_at.max(self.compacted_size.saturating_mul(2));
+        if self.file.size() > due
+            && let Err(error) = self.compact()
+        {
+            // The record itself is durable; a failed compaction only leaves a longer file.
+            tracing::warn!(%error, "journal compaction failed");
+        }
+        Ok(())
+    }
+
+    /// Rewrites the file with the live snapshots only, atomically.
+    pub fn compact(&mut self) -> Result<(), JournalError> {
+        let payloads = self
+            .live
+            .values()
+            .map(|r| serde_json::to_vec(&JournalRecord::Snapshot(Box::new(r.clone()))))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| JournalError::Encode(e.to_string()))?;
+        self.file.rewrite(payloads.iter().map(Vec::as_slice))?;
+        self.compacted_size = self.file.size();
+        Ok(())
+    }
+
+    /// The rotations, by id.
+    pub fn rotations(&self) -> impl Iterator<Item = &Rotation> {
+        self.live.values()
+    }
+
+    /// One rotation.
+    pub fn get(&self, rotation_id: &str) -> Option<&Rotation> {
+        self.live.get(rotation_id)
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.file.size()
+    }
+}
+
+fn apply(live: &mut BTreeMap<String, Rotation>, record: JournalRecord) {
+    match record {
+        JournalRecord::Snapshot(rotation) => {
+            live.insert(rotation.id.clone(), *rotation);
+        }
+        JournalRecord::Forget { rotation_id } => {
+            live.remove(&rotation_id);
+        }
+    }
+}

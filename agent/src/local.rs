@@ -1,0 +1,26 @@
+//! The local channel between the person and the service: `sesame-agent change` and `status`, run
+//! by the person as themselves, talk to the service (root / LocalSystem) over a Unix socket that
+//! only local users can reach (a named pipe on Windows, to come), the kernel telling the service
+//! who connected.
+//!
+//! - `protocol`: the versioned, line-delimited JSON messages ([`protocol::Request`],
+//!   [`protocol::Event`]); `secret`: [`secret::LocalSecret`], a password in a message;
+//! - `wire`: one message per bounded line over a stream; `transport`: the socket, peer
+//!   credentials;
+//! - `server`: [`server::LocalServer`] and the [`server::LocalHandler`] the service implements;
+//! - `client`: the `change` and `status` commands; `texts_fr`: every word the person reads;
+//! - `password_check`: the local checks of a new password (rule, typings, names).
+
+pub mod client;
+pub mod password_check;
+pub mod protocol;
+pub mod secret;
+pub mod server;
+pub mod texts_fr;
+pub mod transport;
+pub mod wire;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,358 @@
+//! `sesame-agent change` and `status`: the person's side of the local channel. `change` is
+//! interactive on a terminal (passwords without echo, a numbered choice of mailbox, a yes/no
+//! confirmation that the key is unplugged) and reads lines on standard input otherwise (the
+//! provisional or current password, the new one, the new one again), where `--mailbox` and
+//! `--key-unplugged` replace the questions. Every step is printed in French ([`texts_fr`]); the
+//! exit code says how it ended ([`ClientExit`]).
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use secrecy::SecretString;
+
+use crate::local::protocol::{Event, MailboxChoice, PasswordKind, Request, WirePolicy};
+use crate::local::secret::LocalSecret;
+use crate::local::texts_fr;
+use crate::local::transport::{self, Stream};
+use crate::local::wire::Connection;
+use crate::owa::cli::SecretInput;
+
+/// How `change` or `status` ended, as the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientExit {
+    /// Changed and verified (`change`), or the status printed.
+    Success = 0,
+    /// The session broke (protocol error, the service failed or stopped).
+    Error = 1,
+    /// Refused before anything was sent to the mail server (key plugged in, password rules,
+    /// typo, mailbox choice).
+    Refused = 10,
+    /// The mail server refused or could not be reached; the password did not change (or a
+    /// person must check, as the message says).
+    Failed = 11,
+    /// The service is not running or not reachable.
+    Unreachable = 12,
+    /// The person gave up.
+    Cancelled = 13,
+}
+
+impl ClientExit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// What the command asks of the person.
+pub trait Person {
+    /// Whether a person is at a terminal (questions may be asked).
+    fn is_interactive(&self) -> bool;
+    /// Shows `label` and reads a password.
+    fn secret(&mut self, label: &str) -> io::Result<SecretString>;
+    /// Shows `label` and reads an ordinary answer (only asked when interactive).
+    fn answer(&mut self, label: &str) -> io::Result<String>;
+}
+
+/// The person at the console: passwords through a [`SecretInput`], answers from standard input.
+pub struct ConsolePerson {
+    /// Where passwords come from (the terminal without echo, or lines).
+    pub input: Box<dyn SecretInput>,
+    /// Whether standard input is a terminal.
+    pub interactive: bool,
+}
+
+impl std::fmt::Debug for ConsolePerson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsolePerson")
+            .field("interactive", &self.interactive)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Person for ConsolePerson {
+    fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
+    fn secret(&mut self, label: &str) -> io::Result<SecretString> {
+        self.input.read(label)
+    }
+
+    #[allow(clippy::print_stdout)] // Reason: the question, on the terminal.
+    fn answer(&mut self, label: &str) -> io::Result<String> {
+        print!("{label}");
+        io::stdout().flush()?;
+        let mut line = String::new();
+        io::stdin().read_line(&mut line)?;
+        Ok(line.trim().to_owned())
+    }
+}
+
+/// What `change` was given on its command line.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeOptions {
+    /// `--mailbox`: which mailbox, when several are pending.
+    pub mailbox: Option<String>,
+    /// `--key-unplugged`: the person confirms in advance that the key is unplugged (for when the
+    /// service cannot see it and no one is at a terminal).
+    pub key_unplugged: bool,
+}
+
+/// How many times a terminal question is asked again after an answer that is not understood.
+const ASK_ATTEMPTS: usize = 3;
+
+fn say(out: &mut dyn Write, text: &str) {
+    // A closed standard output must not hide the exit code.
+    let _ = writeln!(out, "{text}");
+}
+
+async fn open(socket: &Path, out: &mut dyn Write) -> Result<Connection<Stream>, ClientExit> {
+    match transport::connect(socket).await {
+        Ok(stream) => Ok(Connection::new(stream)),
+        Err(error) => {
+            say(out, &texts_fr::unreachable(&error.to_string()));
+            Err(ClientExit::Unreachable)
+        }
+    }
+}
+
+/// `sesame-agent status`: asks the service and prints its answer.
+pub async fn status(socket: &Path, out: &mut dyn Write) -> ClientExit {
+    let mut connection = match open(socket, out).await {
+        Ok(connection) => connection,
+        Err(exit) => return exit,
+    };
+    if connection.send(&Request::Status).await.is_err() {
+        say(out, texts_fr::SERVICE_BROKE_OFF);
+        return ClientExit::Error;
+    }
+    match connection.recv::<Event>().await {
+        Ok(Some(Event::Status(report))) => {
+            for line in texts_fr::status(&report) {
+                say(out, &line);
+            }
+            ClientExit::Success
+        }
+        Ok(Some(Event::Error(error))) => {
+            say(out, &texts_fr::service_error(error));
+            ClientExit::Error
+        }
+        Ok(Some(_)) | Ok(None) | Err(_) => {
+            say(out, texts_fr::SERVICE_BROKE_OFF);
+            ClientExit::Error
+        }
+    }
+}
+
+/// `sesame-agent change`: one change, driven by the service's events.
+pub async fn change(
+    socket: &Path,
+    options: &ChangeOptions,
+    person: &mut dyn Person,
+    out: &mut dyn Write,
+) -> ClientExit {
+    match open(socket, out).await {
+        Ok(connection) => change_over(connection, options, person, out).await,
+        Err(exit) => exit,
+    }
+}
+
+/// [`change`] over an open connection.
+pub async fn change_over<S>(
+    mut connection: Connection<S>,
+    options: &ChangeOptions,
+    person: &mut dyn Person,
+    out: &mut dyn Write,
+) -> ClientExit
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut refused = None;
+    let mut first = Some(Request::Begin { mailbox: options.mailbox.clone() });
+    loop {
+        if let Some(request) = first.take()
+            && connection.send(&request).await.is_err()
+        {
+            say(out, texts_fr::SERVICE_BROKE_OFF);
+            return ClientExit::Error;
+        }
+        let event = match connection.recv::<Event>().await {
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                return match refused {
+                    Some(exit) => exit,
+                    None => {
+                        say(out, texts_fr::SERVICE_BROKE_OFF);
+                        ClientExit::Error
+                    }
+                };
+            }
+            Err(_) => {
+                say(out, texts_fr::SERVICE_BROKE_OFF);
+                return ClientExit::Error;
+            }
+        };
+        let next = match event {
+            Event::Progress(step) => {
+                say(out, texts_fr::progress(step));
+                continue;
+            }
+            Event::Done { mailbox } => {
+                say(out, &texts_fr::done(&mailbox));
+                return ClientExit::Success;
+            }
+            Event::Error(error) => {
+                say(out, &texts_fr::service_error(error));
+                return ClientExit::Error;
+            }
+            Event::Status(_) => {
+                say(out, texts_fr::SERVICE_BROKE_OFF);
+                return ClientExit::Error;
+            }
+            Event::Refused(refusal) => {
+                for line in texts_fr::refusal(&refusal) {
+                    say(out, &line);
+                }
+                let exit =
+                    if refusal.is_failure() { ClientExit::Failed } else { ClientExit::Refused };
+                if !person.is_interactive() {
+                    // Standard input is not read twice: a script starts again from the top.
+                    let _ = connection.send(&Request::Cancel).await;
+                    return exit;
+                }
+                refused = Some(exit);
+                continue;
+            }
+            Event::ChooseMailbox(choices) => choose_mailbox(&choices, person, out),
+            Event::NeedKeyConfirmation { reason } => {
+                confirm_key_unplugged(&reason, options, person, out)
+            }
+            Event::NeedNewPassword { mailbox, may_be_unchanged } => {
+                read_new_password(&mailbox, may_be_unchanged, person, out)
+            }
+            Event::NeedPasswords { kind, mailbox, display_name, policy } => {
+                let asked = Asked { kind, mailbox: &mailbox, display_name: &display_name, policy };
+                read_passwords(&asked, person, out)
+            }
+        };
+        match next {
+            Ok(request) => first = Some(request),
+            Err(exit) => {
+                let _ = connection.send(&Request::Cancel).await;
+                return exit;
+            }
+        }
+    }
+}
+
+fn choose_mailbox(
+    choices: &[MailboxChoice],
+    person: &mut dyn Person,
+    out: &mut dyn Write,
+) -> Result<Request, ClientExit> {
+    if !person.is_interactive() {
+        for line in texts_fr::mailbox_required(choices) {
+            say(out, &line);
+        }
+        return Err(ClientExit::Refused);
+    }
+    for line in texts_fr::choose_mailbox(choices) {
+        say(out, &line);
+    }
+    for _ in 0..ASK_ATTEMPTS {
+        let answer =
+            person.answer(texts_fr::CHOOSE_MAILBOX_PROMPT).map_err(|_| ClientExit::Cancelled)?;
+        if let Some(choice) =
+            answer.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| choices.get(i))
+        {
+            return Ok(Request::Begin { mailbox: Some(choice.mailbox.clone()) });
+        }
+        say(out, &texts_fr::not_a_choice(choices.len()));
+    }
+    say(out, texts_fr::CANCELLED);
+    Err(ClientExit::Cancelled)
+}
+
+fn confirm_key_unplugged(
+    reason: &str,
+    options: &ChangeOptions,
+    person: &mut dyn Person,
+    out: &mut dyn Write,
+) -> Result<Request, ClientExit> {
+    for line in texts_fr::key_unknown(reason) {
+        say(out, &line);
+    }
+    if options.key_unplugged {
+        say(out, texts_fr::KEY_CONFIRMED_BY_FLAG);
+        return Ok(Request::ConfirmKeyUnplugged);
+    }
+    if !person.is_interactive() {
+        say(out, texts_fr::KEY_CONFIRMATION_NEEDS_FLAG);
+        return Err(ClientExit::Refused);
+    }
+    for _ in 0..ASK_ATTEMPTS {
+        let answer =
+            person.answer(texts_fr::KEY_CONFIRM_PROMPT).map_err(|_| ClientExit::Cancelled)?;
+        match texts_fr::yes_or_no(&answer) {
+            Some(true) => return Ok(Request::ConfirmKeyUnplugged),
+            Some(false) => break,
+            None => say(out, texts_fr::ANSWER_YES_OR_NO),
+        }
+    }
+    say(out, texts_fr::CANCELLED);
+    Err(ClientExit::Cancelled)
+}
+
+/// What `need_passwords` asked.
+struct Asked<'a> {
+    kind: PasswordKind,
+    mailbox: &'a str,
+    display_name: &'a str,
+    policy: WirePolicy,
+}
+
+fn read_passwords(
+    asked: &Asked<'_>,
+    person: &mut dyn Person,
+    out: &mut dyn Write,
+) -> Result<Request, ClientExit> {
+    for line in
+        texts_fr::need_passwords(asked.kind, asked.mailbox, asked.display_name, asked.policy)
+    {
+        say(out, &line);
+    }
+    let typed = person.secret(texts_fr::old_password_prompt(asked.kind)).and_then(|old| {
+        let new = person.secret(texts_fr::NEW_PASSWORD_PROMPT)?;
+        let confirm = person.secret(texts_fr::CONFIRM_PASSWORD_PROMPT)?;
+        Ok((old, new, confirm))
+    });
+    match typed {
+        Ok((old, new, confirm)) => Ok(Request::Passwords {
+            current_or_provisional: LocalSecret::new(old),
+            new: LocalSecret::new(new),
+            confirm: LocalSecret::new(confirm),
+        }),
+        Err(error) => {
+            say(out, &texts_fr::input_ended(&error.to_string()));
+            Err(if person.is_interactive() { ClientExit::Cancelled } else { ClientExit::Refused })
+        }
+    }
+}
+
+fn read_new_password(
+    mailbox: &str,
+    may_be_unchanged: bool,
+    person: &mut dyn Person,
+    out: &mut dyn Write,
+) -> Result<Request, ClientExit> {
+    for line in texts_fr::need_new_password(mailbox, may_be_unchanged) {
+        say(out, &line);
+    }
+    match person.secret(texts_fr::NEW_PASSWORD_AGAIN_PROMPT) {
+        Ok(new) => Ok(Request::NewPassword { new: LocalSecret::new(new) }),
+        Err(error) => {
+            say(out, &texts_fr::input_ended(&error.to_string()));
+            Err(if person.is_interactive() { ClientExit::Cancelled } else { ClientExit::Refused })
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The local protocol between `sesame-agent change|status` (the person) and the service: one JSON
+//! object per line, each `{"v": 1, "msg": …}`, at most [`MAX_LINE_BYTES`] bytes, unknown fields
+//! refused. The client sends [`Request`]s, the service answers [`Event`]s.
+//!
+//! A session: the client sends `begin`; the service answers with what it needs next
+//! (`choose_mailbox`, `need_key_confirmation`, `need_passwords`), with `refused` (after which it
+//! either asks again with another `need_…` event, or closes the connection), with `progress`
+//! events while it works, and ends with `done` or `error`. `status` is one request, one event.
+//! The person's words are rendered from these events by `local::texts_fr`; no French travels on
+//! the wire, so the service's decisions stay typed.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sesame_proto::password_rule::PasswordRule;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::local::password_check::PasswordProblem;
+use crate::local::secret::LocalSecret;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest line either side accepts, newline excluded.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// What the person's command asks of the service.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The key state, pending rotations and the last report.
+    Status,
+    /// Start a change, for this mailbox when several are assigned.
+    Begin {
+        /// The mailbox address (`--mailbox`), or none to let the service choose or ask.
+        #[serde(default)]
+        mailbox: Option<String>,
+    },
+    /// The three typings, after `need_passwords`.
+    Passwords {
+        /// The provisional password from the letter, or the current personal one (periodic).
+        current_or_provisional: LocalSecret,
+        /// The new personal password.
+        new: LocalSecret,
+        /// The new personal password again.
+        confirm: LocalSecret,
+    },
+    /// The new password typed again, after `need_new_password`; empty when the person says it
+    /// was not changed (only when the event allowed it).
+    NewPassword {
+        /// The new personal password.
+        new: LocalSecret,
+    },
+    /// The person confirms the clé REAL is unplugged (after `need_key_confirmation`).
+    ConfirmKeyUnplugged,
+    /// The person gives up; the service ends the session.
+    Cancel,
+}
+
+/// What the service tells the person's command.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    /// The answer to `status`.
+    Status(StatusReport),
+    /// Several mailboxes have a rotation pending: the person picks one (`begin` again).
+    ChooseMailbox(Vec<MailboxChoice>),
+    /// The service cannot see the key: the person must confirm it is unplugged.
+    NeedKeyConfirmation {
+        /// Why the key state is unknown (technical, shown as a detail).
+        reason: String,
+    },
+    /// The service is ready for the passwords.
+    NeedPasswords {
+        /// Which password the person types first.
+        kind: PasswordKind,
+        /// The mailbox address.
+        mailbox: String,
+        /// The person's name as the office knows it (may be empty).
+        display_name: String,
+        /// What the new password must contain.
+        policy: WirePolicy,
+    },
+    /// A change was interrupted and may have happened: the service needs the new password again
+    /// to verify it (one logon). `may_be_unchanged`: the person may instead say it was not
+    /// changed (an empty answer).
+    NeedNewPassword {
+        /// The mailbox address.
+        mailbox: String,
+        /// Whether "not changed" is a possible answer.
+        may_be_unchanged: bool,
+    },
+    /// The service will not go on, and why.
+    Refused(Refusal),
+    /// A step has started or ended.
+    Progress(ProgressStep),
+    /// The password was changed and verified.
+    Done {
+        /// The mailbox.
+        mailbox: String,
+    },
+    /// Something went wrong with the session itself.
+    Error(ServiceError),
+}
+
+/// A mailbox the person may choose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxChoice {
+    /// The address.
+    pub mailbox: String,
+    /// The person's name (may be empty).
+    pub display_name: String,
+}
+
+/// Which password the person types first, which is also the rotation's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordKind {
+    /// After a letter: the provisional password it carries.
+    Provisional,
+    /// The periodic change: the person's current personal password.
+    Current,
+}
+
+/// The password rule, as it crosses the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WirePolicy {
+    /// Fewest characters.
+    pub min_length: u32,
+    /// At least one lower-case letter.
+    pub require_lower: bool,
+    /// At least one upper-case letter.
+    pub require_upper: bool,
+    /// At least one digit.
+    pub require_digit: bool,
+    /// At least one special character.
+    pub require_special: bool,
+}
+
+impl From<PasswordRule> for WirePolicy {
+    fn from(rule: PasswordRule) -> Self {
+        WirePolicy {
+            min_length: rule.min_length,
+            require_lower: rule.require_lower,
+            require_upper: rule.require_upper,
+            require_digit: rule.require_digit,
+            require_special: rule.require_special,
+        }
+    }
+}
+
+impl From<WirePolicy> for PasswordRule {
+    fn from(policy: WirePolicy) -> Self {
+        PasswordRule {
+            min_length: policy.min_length.max(sesame_proto::password_rule::MIN_LENGTH_FLOOR),
+            require_lower: policy.require_lower,
+            require_upper: policy.require_upper,
+            require_digit: policy.require_digit,
+            require_special: policy.require_special,
+        }
+    }
+}
+
+/// Why the service will not go on. The client's exit code follows [`Refusal::is_failure`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Refusal {
+    /// The clé REAL is plugged in.
+    KeyPresent {
+        /// Which device was seen.
+        device: String,
+    },
+    /// The key was plugged in during the change: the current step finished, no other started.
+    KeyPluggedDuringChange,
+    /// This workstation is not enrolled.
+    NotEnrolled,
+    /// No rotation is pending on this workstation.
+    NothingPending,
+    /// Several mailboxes are pending and none was given (`--mailbox`).
+    MailboxRequired(Vec<MailboxChoice>),
+    /// The mailbox given has no pending rotation here.
+    UnknownMailbox {
+        /// The address given.
+        mailbox: String,
+    },
+    /// Another change is already running.
+    Busy,
+    /// The provisional password typed is not the one of the letter (checked locally, nothing
+    /// sent).
+    ProvisionalMismatch,
+    /// The new password does not fit (checked locally, nothing sent).
+    Password(Vec<PasswordProblem>),
+    /// The mail server refused the provisional or current password.
+    CurrentPasswordRefused,
+    /// The mail server refused the new password (history, minimum age, domain rules).
+    NewPasswordRefused,
+    /// The account is locked.
+    AccountLocked,
+    /// The mail server could not be reached.
+    OwaUnreachable,
+    /// The mail server's certificate or address is not the expected one.
+    OwaUntrusted,
+    /// The mail server answered in a way Sesame does not know.
+    OwaUnexpected,
+    /// The mail server wants `DOMAIN\user` and the mailbox has no logon name.
+    LogonNameMissing,
+    /// The outcome is uncertain: a person must check (support).
+    NeedsHuman,
+    /// The service could not write its journal, so it did not try.
+    LocalStorage,
+}
+
+impl Refusal {
+    /// Whether this happened at the mail server (or after it was contacted), as opposed to a
+    /// local refusal before anything was sent.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Refusal::KeyPluggedDuringChange
+                | Refusal::CurrentPasswordRefused
+                | Refusal::NewPasswordRefused
+                | Refusal::AccountLocked
+                | Refusal::OwaUnreachable
+                | Refusal::OwaUntrusted
+                | Refusal::OwaUnexpected
+                | Refusal::LogonNameMissing
+                | Refusal::NeedsHuman
+                | Refusal::LocalStorage
+        )
+    }
+}
+
+/// A step of the change, as the person sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressStep {
+    /// The key is plugged in; the service waits for it to be unplugged.
+    WaitingForUnplug,
+    /// The key is seen unplugged.
+    KeyAbsent,
+    /// The person's confirmation that the key is unplugged is recorded.
+    KeyConfirmed,
+    /// The passwords passed the local checks.
+    PasswordsAccepted,
+    /// Connecting to the mail server.
+    Connecting,
+    /// Sending the change.
+    Changing,
+    /// The mail server accepted the change.
+    Changed,
+    /// Logging in with the new password to verify it.
+    Verifying,
+    /// The new password works.
+    Verified,
+}
+
+/// The answer to `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    /// The agent's version.
+    pub agent_version: String,
+    /// Whether the workstation is enrolled.
+    pub enrolled: bool,
+    /// The clé REAL.
+    pub key: KeyStatus,
+    /// The rotations this workstation holds.
+    pub rotations: Vec<RotationStatus>,
+    /// The last step report sent to the server, if any.
+    pub last_report: Option<LastReport>,
+    /// Step reports waiting to be delivered to the server.
+    pub reports_waiting: u32,
+}
+
+/// The key state, as the person sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeyStatus {
+    /// Plugged in.
+    Present {
+        /// Which device.
+        device: String,
+    },
+    /// Not plugged in.
+    Absent,
+    /// The service cannot tell.
+    Unknown {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One rotation held on this workstation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationStatus {
+    /// The mailbox.
+    pub mailbox: String,
+    /// The person's name (may be empty).
+    pub display_name: String,
+    /// Provisional (a letter) or periodic (current password).
+    pub kind: PasswordKind,
+    /// Where it stands.
+    pub step: StepStatus,
+}
+
+/// A rotation step (the agent's `rotation::Step`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepStatus {
+    /// Waiting for the person.
+    Pending,
+    /// Started: the key is out, the change is about to be sent.
+    Started,
+    /// Changed on the mail server, not yet verified.
+    Changed,
+    /// Verified; waiting for Outlook and the key.
+    Verified,
+    /// Finished.
+    Completed,
+    /// Stopped.
+    Failed(FailureStatus),
+}
+
+/// Why a rotation stopped (the agent's `rotation::FailureReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureStatus {
+    /// The key was plugged in.
+    KeyPresent,
+    /// The new password was refused by the mail server.
+    NewPasswordRefused,
+    /// The current or provisional password was refused.
+    CurrentPasswordRefused,
+    /// The mail server could not be reached.
+    OwaUnreachable,
+    /// The mail server was not the expected one.
+    OwaUntrusted,
+    /// The mail server answered unexpectedly.
+    OwaUnexpected,
+    /// The logon name is missing.
+    LogonNameMissing,
+    /// A person must check.
+    NeedsHuman,
+    /// The journal could not be written.
+    LocalStorage,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// The last report sent to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LastReport {
+    /// When the step happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The mailbox.
+    pub mailbox: String,
+    /// The step reported.
+    pub step: StepStatus,
+    /// Whether the server has received it.
+    pub delivered: bool,
+}
+
+/// A problem with the session itself (not with the change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServiceError {
+    /// The other side speaks another protocol version.
+    UnsupportedVersion {
+        /// The version this side speaks.
+        supported: u32,
+    },
+    /// A line was longer than [`MAX_LINE_BYTES`].
+    LineTooLong,
+    /// A line was not a valid message.
+    BadMessage,
+    /// The request makes no sense at this point of the session.
+    UnexpectedRequest,
+    /// The session waited too long for the person.
+    TimedOut,
+    /// The service failed; its log says why.
+    Internal,
+    /// The service is stopping.
+    ShuttingDown,
+}
+
+/// One line on the wire.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<T> {
+    v: u32,
+    msg: T,
+}
+
+/// Only the version, read first so that another version is told apart from a bad message.
+#[derive(Deserialize)]
+struct VersionOnly {
+    v: u32,
+}
+
+/// Why a line could not be read as a message. Carries no text of the line: it may hold a
+/// password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Another protocol version.
+    #[error("protocol version {0} is not supported (this side speaks {PROTOCOL_VERSION})")]
+    UnsupportedVersion(u32),
+    /// Not valid JSON, or not a message of this version.
+    #[error("the line is not a valid message")]
+    BadMessage,
+}
+
+/// `msg` as one line, newline included, in a buffer wiped when dropped.
+pub fn encode<T: Serialize>(msg: &T) -> Zeroizing<Vec<u8>> {
+    let mut line = Zeroizing::new(Vec::with_capacity(MAX_LINE_BYTES));
+    // Serializing these types into memory cannot fail (no maps with non-string keys).
+    if serde_json::to_writer(&mut *line, &Envelope { v: PROTOCOL_VERSION, msg }).is_err() {
+        line.clear();
+    }
+    line.push(b'\n');
+    line
+}
+
+/// The message on `line` (without its newline).
+pub fn decode<T: DeserializeOwned>(line: &[u8]) -> Result<T, DecodeError> {
+    let version: VersionOnly = serde_json::from_slice(line).map_err(|_| DecodeError::BadMessage)?;
+    if version.v != PROTOCOL_VERSION {
+        return Err(DecodeError::UnsupportedVersion(version.v));
+    }
+    let envelope: Envelope<T> =
+        serde_json::from_slice(line).map_err(|_| DecodeError::BadMessage)?;
+    Ok(envelope.msg)
+}

@@ -1,0 +1,392 @@
+//! The local channel over a real Unix socket in a temporary directory, with the fake service:
+//! the protocol both ways, peer credentials, refused lines, `change` driven through standard
+//! input lines and through a scripted person at a terminal, and no password in any output.
+
+#![cfg(unix)]
+
+use std::io::{self, Cursor};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::oneshot;
+
+use crate::local::client::{self, ChangeOptions, ClientExit, ConsolePerson, Person};
+use crate::local::fake::{FakeMailbox, FakeService};
+use crate::local::protocol::{
+    self, Event, KeyStatus, PasswordKind, Refusal, Request, ServiceError, StepStatus,
+};
+use crate::local::secret::LocalSecret;
+use crate::local::server::LocalServer;
+use crate::local::transport;
+use crate::owa::cli::LineInput;
+
+const PROVISIONAL: &str = "Kp4#provisoire-XY";
+const NEW: &str = "Tr0ub4dor&3x";
+
+fn mailbox(address: &str, provisional: Option<&str>) -> FakeMailbox {
+    FakeMailbox {
+        address: address.to_owned(),
+        display_name: "Hélène Dupont".to_owned(),
+        provisional: provisional.map(SecretString::from),
+    }
+}
+
+struct Running {
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+    service: Arc<FakeService>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap();
+        assert!(!self.socket.exists(), "the socket file is removed on shutdown");
+    }
+}
+
+fn start(service: FakeService) -> Running {
+    start_with(service, crate::local::server::IDLE_LIMIT)
+}
+
+fn start_with(service: FakeService, idle_limit: std::time::Duration) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run").join("agent.sock");
+    let server = LocalServer::bind(&socket).unwrap().with_idle_limit(idle_limit);
+    let service = Arc::new(service);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(service.clone(), async {
+        let _ = stopped.await;
+    }));
+    Running { _dir: dir, socket, service, stop: Some(stop), task }
+}
+
+fn lines(text: &str) -> ConsolePerson {
+    ConsolePerson {
+        input: Box::new(LineInput(Cursor::new(text.as_bytes().to_vec()))),
+        interactive: false,
+    }
+}
+
+async fn change(
+    socket: &Path,
+    options: ChangeOptions,
+    person: &mut dyn Person,
+) -> (ClientExit, String) {
+    let mut out = Vec::new();
+    let exit = client::change(socket, &options, person, &mut out).await;
+    (exit, String::from_utf8(out).unwrap())
+}
+
+#[tokio::test]
+async fn status_round_trip_with_the_callers_credentials() {
+    let running = start(FakeService::new(
+        vec![mailbox("Dupont.Helene@12345.mailnot.fr", Some(PROVISIONAL))],
+        KeyStatus::Present { device: "1a44:0001 REAL".to_owned() },
+    ));
+    let meta = std::fs::metadata(&running.socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o666);
+    let dir_mode =
+        std::fs::metadata(running.socket.parent().unwrap()).unwrap().permissions().mode();
+    assert_eq!(dir_mode & 0o777, 0o755);
+
+    let mut out = Vec::new();
+    assert_eq!(client::status(&running.socket, &mut out).await, ClientExit::Success);
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("Clé REAL : branchée (1a44:0001 REAL)"), "{out}");
+    assert!(out.contains("Dupont.Helene@12345.mailnot.fr (après courrier) : en attente"), "{out}");
+
+    let peers = running.service.seen.lock().unwrap().peers.clone();
+    let me = tempfile::tempfile().unwrap().metadata().unwrap();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].uid, Some(me.uid()));
+    assert_eq!(peers[0].gid, Some(me.gid()));
+    assert_eq!(peers[0].pid, Some(std::process::id() as i32));
+    assert!(peers[0].to_string().starts_with("uid "));
+    running.stop().await;
+}
+
+async fn raw_exchange(socket: &Path, line: &[u8]) -> Option<Event> {
+    let mut stream = transport::connect(socket).await.unwrap();
+    stream.write_all(line).await.unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut answer = String::new();
+    reader.read_line(&mut answer).await.unwrap();
+    // After an error the service ends the session (a reset when part of the line was unread).
+    let mut rest = String::new();
+    match reader.read_line(&mut rest).await {
+        Ok(0) => {}
+        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+        other => panic!("the session should have ended: {other:?}"),
+    }
+    protocol::decode(answer.trim_end().as_bytes()).ok()
+}
+
+#[tokio::test]
+async fn bad_lines_are_refused_and_end_the_session() {
+    let running = start(FakeService::new(vec![], KeyStatus::Absent));
+    let long = vec![b'x'; protocol::MAX_LINE_BYTES + 100];
+    let answer = raw_exchange(&running.socket, &long).await;
+    assert!(matches!(answer, Some(Event::Error(ServiceError::LineTooLong))), "{answer:?}");
+
+    let unknown_field = br#"{"v":1,"msg":{"begin":{"mailbox":null,"extra":1}}}"#.to_vec();
+    let answer = raw_exchange(&running.socket, &[unknown_field, b"\n".to_vec()].concat()).await;
+    assert!(matches!(answer, Some(Event::Error(ServiceError::BadMessage))), "{answer:?}");
+
+    let answer = raw_exchange(&running.socket, b"{\"v\":2,\"msg\":\"status\"}\n").await;
+    assert!(
+        matches!(answer, Some(Event::Error(ServiceError::UnsupportedVersion { supported: 1 }))),
+        "{answer:?}"
+    );
+    let answer = raw_exchange(&running.socket, b"not json\n").await;
+    assert!(matches!(answer, Some(Event::Error(ServiceError::BadMessage))), "{answer:?}");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_client_is_let_go_and_a_live_socket_is_not_taken_over() {
+    let running = start_with(
+        FakeService::new(vec![], KeyStatus::Absent),
+        std::time::Duration::from_millis(20),
+    );
+    let answer = raw_exchange(&running.socket, b"").await;
+    assert!(matches!(answer, Some(Event::Error(ServiceError::TimedOut))), "{answer:?}");
+    let error = LocalServer::bind(&running.socket).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_change_through_standard_input_lines() {
+    let running = start(FakeService::new(
+        vec![mailbox("Dupont.Helene@12345.mailnot.fr", Some(PROVISIONAL))],
+        KeyStatus::Absent,
+    ));
+    let mut person = lines(&format!("{PROVISIONAL}\n{NEW}\n{NEW}\n"));
+    let (exit, out) = change(&running.socket, ChangeOptions::default(), &mut person).await;
+    assert_eq!(exit, ClientExit::Success, "{out}");
+    assert!(out.contains("Saisissez le mot de passe provisoire de votre courrier"), "{out}");
+    assert!(
+        out.contains(
+            "a été changé et vérifié. Saisissez-le maintenant dans Outlook, puis rebranchez votre \
+             clé REAL."
+        ),
+        "{out}"
+    );
+    assert!(!out.contains(PROVISIONAL) && !out.contains(NEW), "no password in the output");
+    {
+        let seen = running.service.seen.lock().unwrap();
+        assert_eq!(seen.changes.len(), 1);
+        assert_eq!(seen.changes[0].1.expose_secret(), NEW);
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn refusals_are_explained_and_nothing_is_changed() {
+    let running = start(FakeService::new(
+        vec![mailbox("Dupont.Helene@12345.mailnot.fr", Some(PROVISIONAL))],
+        KeyStatus::Absent,
+    ));
+    let cases = [
+        (format!("Kp4#provisoire-XZ\n{NEW}\n{NEW}\n"), "ne correspond pas à celui de la lettre"),
+        (format!("{PROVISIONAL}\nDupont-2026!\nDupont-2026!\n"), "ni votre nom ni votre prénom"),
+        (format!("{PROVISIONAL}\n{NEW}\n{NEW}x\n"), "les deux saisies"),
+        (
+            format!("{PROVISIONAL}\n{PROVISIONAL}\n{PROVISIONAL}\n"),
+            "différent du mot de passe provisoire",
+        ),
+        (format!("{PROVISIONAL}\ncourt\ncourt\n"), "au moins 10 caractères"),
+        (format!("{PROVISIONAL}\n{NEW}\n"), "La saisie s'est arrêtée"),
+    ];
+    for (input, expected) in cases {
+        let (exit, out) =
+            change(&running.socket, ChangeOptions::default(), &mut lines(&input)).await;
+        assert_eq!(exit, ClientExit::Refused, "{out}");
+        assert!(out.contains(expected), "{expected}: {out}");
+        assert!(out.contains("Rien n'a été envoyé"), "{out}");
+        assert!(!out.contains(PROVISIONAL) && !out.contains(NEW), "no password in the output");
+    }
+    assert!(running.service.seen.lock().unwrap().changes.is_empty());
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugged_key_is_refused_and_an_unreachable_service_said_so() {
+    let running = start(FakeService::new(
+        vec![mailbox("Dupont.Helene@12345.mailnot.fr", None)],
+        KeyStatus::Present { device: "REAL".to_owned() },
+    ));
+    let (exit, out) = change(&running.socket, ChangeOptions::default(), &mut lines("")).await;
+    assert_eq!(exit, ClientExit::Refused);
+    assert!(out.contains("Débranchez votre clé REAL"), "{out}");
+    let socket = running.socket.clone();
+    running.stop().await;
+    let (exit, out) = change(&socket, ChangeOptions::default(), &mut lines("")).await;
+    assert_eq!(exit, ClientExit::Unreachable);
+    assert!(out.contains("Le service Sesame ne répond pas"), "{out}");
+    let mut out = Vec::new();
+    assert_eq!(client::status(&socket, &mut out).await, ClientExit::Unreachable);
+}
+
+#[tokio::test]
+async fn several_mailboxes_need_mailbox_without_a_terminal() {
+    let running = start(FakeService::new(
+        vec![
+            mailbox("Dupont.Helene@12345.mailnot.fr", None),
+            mailbox("Martin.Paul@12345.mailnot.fr", Some(PROVISIONAL)),
+        ],
+        KeyStatus::Unknown { reason: "no USB access".to_owned() },
+    ));
+    let (exit, out) = change(&running.socket, ChangeOptions::default(), &mut lines("")).await;
+    assert_eq!(exit, ClientExit::Refused);
+    assert!(out.contains("--mailbox") && out.contains("2. Martin.Paul@12345.mailnot.fr"), "{out}");
+
+    // The key cannot be seen: without a terminal the confirmation is the flag.
+    let options = ChangeOptions {
+        mailbox: Some("martin.paul@12345.mailnot.fr".to_owned()),
+        key_unplugged: false,
+    };
+    let (exit, out) = change(&running.socket, options.clone(), &mut lines("")).await;
+    assert_eq!(exit, ClientExit::Refused);
+    assert!(out.contains("--key-unplugged"), "{out}");
+
+    let options = ChangeOptions { key_unplugged: true, ..options };
+    let mut person = lines(&format!("{PROVISIONAL}\n{NEW}\n{NEW}\n"));
+    let (exit, out) = change(&running.socket, options, &mut person).await;
+    assert_eq!(exit, ClientExit::Success, "{out}");
+    {
+        let seen = running.service.seen.lock().unwrap();
+        assert_eq!(seen.changes[0].0, "Martin.Paul@12345.mailnot.fr");
+        assert_eq!(seen.key_confirmations, 1);
+    }
+    running.stop().await;
+}
+
+/// A person at a terminal, answering from a script.
+struct Scripted {
+    answers: Vec<&'static str>,
+    secrets: Vec<&'static str>,
+}
+
+impl Person for Scripted {
+    fn is_interactive(&self) -> bool {
+        true
+    }
+    fn secret(&mut self, _label: &str) -> io::Result<SecretString> {
+        match self.secrets.is_empty() {
+            true => Err(io::ErrorKind::UnexpectedEof.into()),
+            false => Ok(SecretString::from(self.secrets.remove(0))),
+        }
+    }
+    fn answer(&mut self, _label: &str) -> io::Result<String> {
+        match self.answers.is_empty() {
+            true => Err(io::ErrorKind::UnexpectedEof.into()),
+            false => Ok(self.answers.remove(0).to_owned()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn at_a_terminal_the_person_chooses_confirms_and_tries_again() {
+    let running = start(FakeService::new(
+        vec![
+            mailbox("Dupont.Helene@12345.mailnot.fr", None),
+            mailbox("Martin.Paul@12345.mailnot.fr", None),
+        ],
+        KeyStatus::Unknown { reason: "no USB access".to_owned() },
+    ));
+    let mut person = Scripted {
+        answers: vec!["trois", "1", "peut-être", "oui"],
+        secrets: vec![
+            "Ancien-Mot2passe",
+            "helene-2026!X",
+            "helene-2026!X",
+            "Ancien-Mot2passe",
+            NEW,
+            NEW,
+        ],
+    };
+    let (exit, out) = change(&running.socket, ChangeOptions::default(), &mut person).await;
+    assert_eq!(exit, ClientExit::Success, "{out}");
+    assert!(out.contains("Répondez par un numéro entre 1 et 2"), "{out}");
+    assert!(out.contains("Répondez « oui » ou « non »"), "{out}");
+    assert!(out.contains("ni votre nom ni votre prénom"), "{out}");
+    assert!(out.contains("Saisissez le mot de passe actuel de votre courrier"), "{out}");
+    {
+        let seen = running.service.seen.lock().unwrap();
+        assert_eq!(seen.changes.len(), 1);
+        assert_eq!(seen.changes[0].0, "Dupont.Helene@12345.mailnot.fr");
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_debug_and_errors() {
+    let request = Request::Passwords {
+        current_or_provisional: LocalSecret::from(PROVISIONAL),
+        new: LocalSecret::from(NEW),
+        confirm: LocalSecret::from(NEW),
+    };
+    let debug = format!("{request:?}");
+    assert!(!debug.contains(PROVISIONAL) && !debug.contains(NEW), "{debug}");
+    let line = protocol::encode(&request);
+    let back: Request = protocol::decode(&line[..line.len() - 1]).unwrap();
+    match back {
+        Request::Passwords { new, .. } => assert_eq!(new.expose(), NEW),
+        other => panic!("{other:?}"),
+    }
+    // A wrong type for a secret field: the error does not repeat the line.
+    let bad =
+        format!(r#"{{"v":1,"msg":{{"passwords":{{"current_or_provisional":"{NEW}","new":1}}}}}}"#);
+    let error = protocol::decode::<Request>(bad.as_bytes()).unwrap_err();
+    assert!(!error.to_string().contains(NEW));
+    let typed = crate::local::password_check::Typed { old: PROVISIONAL, new: NEW, confirm: NEW };
+    assert!(!format!("{typed:?}").contains(NEW));
+}
+
+#[test]
+fn every_event_round_trips() {
+    let events = [
+        Event::Refused(Refusal::Password(vec![
+            crate::local::password_check::PasswordProblem::TooShort { min: 12 },
+        ])),
+        Event::NeedKeyConfirmation { reason: "r".to_owned() },
+        Event::Done { mailbox: "a@b".to_owned() },
+        Event::Status(crate::local::protocol::StatusReport {
+            agent_version: "1".to_owned(),
+            enrolled: true,
+            key: KeyStatus::Absent,
+            rotations: vec![crate::local::protocol::RotationStatus {
+                mailbox: "a@b".to_owned(),
+                display_name: String::new(),
+                kind: PasswordKind::Current,
+                step: StepStatus::Failed(crate::local::protocol::FailureStatus::OwaUnreachable),
+            }],
+            last_report: Some(crate::local::protocol::LastReport {
+                at: time::macros::datetime!(2026-11-29 03:00 UTC),
+                mailbox: "a@b".to_owned(),
+                step: StepStatus::Verified,
+                delivered: false,
+            }),
+            reports_waiting: 1,
+        }),
+    ];
+    for event in events {
+        let line = protocol::encode(&event);
+        let back: Event = protocol::decode(&line[..line.len() - 1]).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{event:?}"));
+        if let Event::Status(report) = &back {
+            let text = crate::local::texts_fr::status(report).join("\n");
+            assert!(text.contains("le 2026-11-29 à 03:00:00 UTC"), "{text}");
+            assert!(text.contains("1 compte(s) rendu(s) en attente"), "{text}");
+        }
+    }
+}

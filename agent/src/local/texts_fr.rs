@@ -1,0 +1,421 @@
+//! Every word the person reads from `sesame-agent change` and `status`, in plain, calm French for
+//! people who are not technicians: one place to reread and correct them. The service decides
+//! (typed events, `local::protocol`); this file only says it.
+
+use sesame_proto::password_rule::PasswordRule;
+
+use crate::local::password_check::PasswordProblem;
+use crate::local::protocol::{
+    FailureStatus, KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, ServiceError,
+    StatusReport, StepStatus, WirePolicy,
+};
+
+/// The service closed the connection or answered nonsense.
+pub const SERVICE_BROKE_OFF: &str = "Le service Sesame a interrompu l'échange. Votre mot de passe \
+     n'a pas été changé par cette commande. Réessayez dans quelques minutes ; si cela se \
+     reproduit, contactez votre support informatique.";
+/// The person gave up or did not answer.
+pub const CANCELLED: &str = "Changement abandonné. Rien n'a été modifié.";
+/// Asked for a mailbox number.
+pub const CHOOSE_MAILBOX_PROMPT: &str = "Numéro de la boîte à traiter : ";
+/// Asked whether the key is unplugged.
+pub const KEY_CONFIRM_PROMPT: &str = "Votre clé REAL est-elle bien débranchée ? (oui/non) : ";
+/// When the answer was neither yes nor no.
+pub const ANSWER_YES_OR_NO: &str = "Répondez « oui » ou « non ».";
+/// `--key-unplugged` was given.
+pub const KEY_CONFIRMED_BY_FLAG: &str =
+    "Vous avez confirmé (option --key-unplugged) que la clé REAL est débranchée.";
+/// No terminal and no `--key-unplugged`.
+pub const KEY_CONFIRMATION_NEEDS_FLAG: &str = "Sans terminal, cette confirmation se donne avec \
+     l'option --key-unplugged, une fois la clé REAL débranchée. Rien n'a été modifié.";
+/// The new password, typed again to verify an interrupted change.
+pub const NEW_PASSWORD_AGAIN_PROMPT: &str = "Nouveau mot de passe personnel : ";
+/// The new password, first typing.
+pub const NEW_PASSWORD_PROMPT: &str = "Nouveau mot de passe personnel : ";
+/// The new password, second typing.
+pub const CONFIRM_PASSWORD_PROMPT: &str = "Confirmez le nouveau mot de passe personnel : ";
+
+/// The first password asked.
+pub fn old_password_prompt(kind: PasswordKind) -> &'static str {
+    match kind {
+        PasswordKind::Provisional => "Mot de passe provisoire (indiqué sur le courrier) : ",
+        PasswordKind::Current => "Mot de passe actuel de votre courrier : ",
+    }
+}
+
+/// The service cannot be reached.
+pub fn unreachable(detail: &str) -> String {
+    format!(
+        "Le service Sesame ne répond pas sur ce poste ({detail}). Vérifiez que le poste a bien \
+         démarré, puis réessayez dans quelques minutes ; si cela se reproduit, contactez votre \
+         support informatique. Rien n'a été modifié."
+    )
+}
+
+/// Standard input or the terminal ended before the three passwords.
+pub fn input_ended(detail: &str) -> String {
+    format!("La saisie s'est arrêtée avant la fin ({detail}). Rien n'a été envoyé.")
+}
+
+/// A problem with the session.
+pub fn service_error(error: ServiceError) -> String {
+    let what = match error {
+        ServiceError::UnsupportedVersion { .. } => {
+            "Cette commande et le service Sesame ne sont pas de la même version. Contactez votre \
+             support informatique."
+        }
+        ServiceError::LineTooLong | ServiceError::BadMessage | ServiceError::UnexpectedRequest => {
+            "Le service Sesame n'a pas compris la demande. Contactez votre support informatique."
+        }
+        ServiceError::TimedOut => {
+            "Le service Sesame a attendu trop longtemps votre réponse. Relancez la commande quand \
+             vous serez prêt."
+        }
+        ServiceError::Internal => {
+            "Le service Sesame a rencontré un problème. Réessayez dans quelques minutes ; si cela \
+             se reproduit, contactez votre support informatique."
+        }
+        ServiceError::ShuttingDown => {
+            "Le service Sesame est en train de s'arrêter. Réessayez dans quelques minutes."
+        }
+    };
+    format!("{what} Votre mot de passe n'a pas été changé par cette commande.")
+}
+
+/// A step of the change.
+pub fn progress(step: ProgressStep) -> &'static str {
+    match step {
+        ProgressStep::WaitingForUnplug => {
+            "Débranchez votre clé REAL. Sesame attend qu'elle soit retirée pour continuer."
+        }
+        ProgressStep::KeyAbsent => "Votre clé REAL est bien débranchée.",
+        ProgressStep::KeyConfirmed => {
+            "Votre confirmation que la clé REAL est débranchée est notée."
+        }
+        ProgressStep::PasswordsAccepted => "Les mots de passe saisis conviennent.",
+        ProgressStep::Connecting => "Connexion à votre messagerie…",
+        ProgressStep::Changing => "Changement du mot de passe en cours…",
+        ProgressStep::Changed => "La messagerie a accepté le nouveau mot de passe.",
+        ProgressStep::Verifying => "Vérification du nouveau mot de passe…",
+        ProgressStep::Verified => "Le nouveau mot de passe fonctionne.",
+    }
+}
+
+/// The end of a successful change.
+pub fn done(mailbox: &str) -> String {
+    format!(
+        "Le mot de passe de {mailbox} a été changé et vérifié. Saisissez-le maintenant dans \
+         Outlook, puis rebranchez votre clé REAL."
+    )
+}
+
+/// What the new password must contain.
+pub fn policy(policy: WirePolicy) -> String {
+    let rule = PasswordRule::from(policy);
+    let mut parts = vec![format!("au moins {} caractères", rule.min_length)];
+    for (required, text) in [
+        (rule.require_lower, "une minuscule"),
+        (rule.require_upper, "une majuscule"),
+        (rule.require_digit, "un chiffre"),
+        (rule.require_special, "un caractère spécial (par exemple ! ? - _ #)"),
+    ] {
+        if required {
+            parts.push(text.to_owned());
+        }
+    }
+    format!(
+        "Le nouveau mot de passe doit comporter {}, sans accent, et ne pas contenir votre nom ni \
+         votre prénom.",
+        parts.join(", ")
+    )
+}
+
+/// Before the three passwords.
+pub fn need_passwords(
+    kind: PasswordKind,
+    mailbox: &str,
+    display_name: &str,
+    rule: WirePolicy,
+) -> Vec<String> {
+    let who = if display_name.is_empty() {
+        mailbox.to_owned()
+    } else {
+        format!("{display_name} ({mailbox})")
+    };
+    let first = match kind {
+        PasswordKind::Provisional => {
+            "Saisissez le mot de passe provisoire de votre courrier, tel qu'il figure sur la lettre \
+             reçue, puis votre nouveau mot de passe personnel, deux fois."
+        }
+        PasswordKind::Current => {
+            "Saisissez le mot de passe actuel de votre courrier, puis votre nouveau mot de passe \
+             personnel, deux fois."
+        }
+    };
+    vec![
+        format!("Changement du mot de passe de la messagerie de {who}."),
+        first.to_owned(),
+        policy(rule),
+        "Les caractères ne s'affichent pas pendant la saisie : c'est normal.".to_owned(),
+    ]
+}
+
+/// One problem with the new password.
+pub fn password_problem(problem: PasswordProblem) -> String {
+    match problem {
+        PasswordProblem::TooShort { min } => format!("il doit comporter au moins {min} caractères"),
+        PasswordProblem::NotAscii => {
+            "il ne doit contenir ni accent ni caractère absent d'un clavier standard, ni espace au \
+             début ou à la fin"
+                .to_owned()
+        }
+        PasswordProblem::NoLower => "il doit contenir au moins une minuscule".to_owned(),
+        PasswordProblem::NoUpper => "il doit contenir au moins une majuscule".to_owned(),
+        PasswordProblem::NoDigit => "il doit contenir au moins un chiffre".to_owned(),
+        PasswordProblem::NoSpecial => {
+            "il doit contenir au moins un caractère spécial (par exemple ! ? - _ #)".to_owned()
+        }
+        PasswordProblem::ConfirmationDiffers => {
+            "les deux saisies du nouveau mot de passe sont différentes".to_owned()
+        }
+        PasswordProblem::SameAsProvisional => {
+            "il doit être différent du mot de passe provisoire de la lettre".to_owned()
+        }
+        PasswordProblem::SameAsCurrent => {
+            "il doit être différent de votre mot de passe actuel".to_owned()
+        }
+        PasswordProblem::ContainsName => {
+            "il ne doit contenir ni votre nom ni votre prénom".to_owned()
+        }
+    }
+}
+
+/// Why the service will not go on, and what to do.
+pub fn refusal(refusal: &Refusal) -> Vec<String> {
+    let text = |s: &str| vec![s.to_owned()];
+    match refusal {
+        Refusal::KeyPresent { .. } => text(
+            "Votre clé REAL est branchée. Débranchez votre clé REAL, puis relancez le changement. \
+             Rien n'a été modifié.",
+        ),
+        Refusal::KeyPluggedDuringChange => text(
+            "La clé REAL a été branchée pendant le changement. L'étape en cours s'est terminée, \
+             mais Sesame s'est arrêté là. Débranchez la clé et relancez le changement : Sesame \
+             reprendra où il en était.",
+        ),
+        Refusal::NotEnrolled => text(
+            "Ce poste n'est pas encore inscrit auprès de Sesame. Contactez votre support \
+             informatique.",
+        ),
+        Refusal::NothingPending => text(
+            "Aucun changement de mot de passe n'est prévu sur ce poste pour le moment. Il n'y a \
+             rien à faire.",
+        ),
+        Refusal::MailboxRequired(choices) => mailbox_required(choices),
+        Refusal::UnknownMailbox { mailbox } => vec![format!(
+            "Aucun changement n'est prévu sur ce poste pour la boîte {mailbox}. Vérifiez \
+             l'adresse. Rien n'a été modifié."
+        )],
+        Refusal::Busy => text(
+            "Un changement de mot de passe est déjà en cours sur ce poste. Attendez qu'il se \
+             termine.",
+        ),
+        Refusal::ProvisionalMismatch => text(
+            "Le mot de passe provisoire saisi ne correspond pas à celui de la lettre. Vérifiez-le \
+             (attention aux majuscules, aux chiffres 0 et 1 et aux lettres O et l) et \
+             recommencez. Rien n'a été envoyé à la messagerie.",
+        ),
+        Refusal::Password(problems) => {
+            let mut lines = vec!["Ce nouveau mot de passe ne convient pas :".to_owned()];
+            lines.extend(problems.iter().map(|p| format!("  - {}", password_problem(*p))));
+            lines.push("Choisissez-en un autre. Rien n'a été envoyé à la messagerie.".to_owned());
+            lines
+        }
+        Refusal::CurrentPasswordRefused => text(
+            "La messagerie a refusé le mot de passe actuel (ou provisoire). Votre mot de passe \
+             n'a pas changé. Ne réessayez pas plusieurs fois de suite : votre compte pourrait \
+             être bloqué. Contactez votre support informatique.",
+        ),
+        Refusal::NewPasswordRefused => text(
+            "La messagerie a refusé le nouveau mot de passe (trop proche d'un ancien, ou changé \
+             trop récemment). Votre mot de passe n'a pas changé. Choisissez-en un autre.",
+        ),
+        Refusal::AccountLocked => text(
+            "Votre compte de messagerie est bloqué. Votre mot de passe n'a pas changé. Contactez \
+             votre support informatique.",
+        ),
+        Refusal::OwaUnreachable => text(
+            "La messagerie ne répond pas. Vérifiez la connexion à Internet du poste, puis \
+             réessayez plus tard. Votre mot de passe n'a pas changé.",
+        ),
+        Refusal::OwaUntrusted => text(
+            "Le serveur de messagerie joint n'est pas celui attendu : par sécurité, Sesame n'a \
+             rien envoyé. Votre mot de passe n'a pas changé. Contactez votre support \
+             informatique.",
+        ),
+        Refusal::OwaUnexpected => text(
+            "La messagerie a répondu d'une façon que Sesame ne connaît pas. Votre mot de passe \
+             n'a pas changé. Contactez votre support informatique.",
+        ),
+        Refusal::LogonNameMissing => text(
+            "Votre messagerie demande un identifiant de connexion que Sesame ne connaît pas \
+             encore pour cette boîte. Rien n'a été envoyé. Contactez votre support informatique.",
+        ),
+        Refusal::NeedsHuman => text(
+            "Sesame ne peut pas savoir avec certitude si le mot de passe a changé. Ne \
+             recommencez pas : contactez votre support informatique, qui vérifiera.",
+        ),
+        Refusal::LocalStorage => text(
+            "Sesame n'a pas pu enregistrer son suivi sur ce poste, il n'a donc rien tenté. Votre \
+             mot de passe n'a pas changé. Contactez votre support informatique.",
+        ),
+    }
+}
+
+fn choice_lines(choices: &[MailboxChoice]) -> impl Iterator<Item = String> + '_ {
+    choices.iter().enumerate().map(|(i, c)| {
+        if c.display_name.is_empty() {
+            format!("  {}. {}", i + 1, c.mailbox)
+        } else {
+            format!("  {}. {} ({})", i + 1, c.mailbox, c.display_name)
+        }
+    })
+}
+
+/// Several mailboxes pending, on a terminal.
+pub fn choose_mailbox(choices: &[MailboxChoice]) -> Vec<String> {
+    let mut lines =
+        vec!["Plusieurs boîtes de messagerie attendent un changement sur ce poste :".to_owned()];
+    lines.extend(choice_lines(choices));
+    lines
+}
+
+/// Several mailboxes pending, without a terminal.
+pub fn mailbox_required(choices: &[MailboxChoice]) -> Vec<String> {
+    let mut lines = choose_mailbox(choices);
+    lines.push(
+        "Indiquez laquelle avec l'option --mailbox ADRESSE. Rien n'a été modifié.".to_owned(),
+    );
+    lines
+}
+
+/// The answer was not a number of the list.
+pub fn not_a_choice(count: usize) -> String {
+    format!("Répondez par un numéro entre 1 et {count}.")
+}
+
+/// The service cannot see the key.
+pub fn key_unknown(reason: &str) -> Vec<String> {
+    vec![
+        format!("Sesame ne peut pas vérifier lui-même si votre clé REAL est branchée ({reason})."),
+        "Débranchez votre clé REAL si ce n'est pas déjà fait. Votre confirmation sera enregistrée."
+            .to_owned(),
+    ]
+}
+
+/// `oui`/`non` (and `o`/`n`, `yes`/`no`).
+pub fn yes_or_no(answer: &str) -> Option<bool> {
+    match answer.trim().to_lowercase().as_str() {
+        "oui" | "o" | "yes" | "y" => Some(true),
+        "non" | "n" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn key_status(key: &KeyStatus) -> String {
+    match key {
+        KeyStatus::Present { device } => format!("branchée ({device})"),
+        KeyStatus::Absent => "débranchée".to_owned(),
+        KeyStatus::Unknown { reason } => format!("état inconnu ({reason})"),
+    }
+}
+
+fn failure_status(failure: FailureStatus) -> &'static str {
+    match failure {
+        FailureStatus::KeyPresent => "la clé REAL était branchée",
+        FailureStatus::NewPasswordRefused => "la messagerie a refusé le nouveau mot de passe",
+        FailureStatus::CurrentPasswordRefused => "la messagerie a refusé le mot de passe actuel",
+        FailureStatus::OwaUnreachable => "la messagerie ne répondait pas",
+        FailureStatus::OwaUntrusted => "le serveur de messagerie n'était pas celui attendu",
+        FailureStatus::OwaUnexpected => "réponse inattendue de la messagerie",
+        FailureStatus::LogonNameMissing => "identifiant de connexion manquant",
+        FailureStatus::NeedsHuman => "à vérifier par le support",
+        FailureStatus::LocalStorage => "suivi impossible à enregistrer sur le poste",
+        FailureStatus::Cancelled => "abandonné",
+    }
+}
+
+/// A rotation step, for `status`.
+pub fn step_status(step: StepStatus) -> String {
+    match step {
+        StepStatus::Pending => "en attente : lancez « sesame-agent change »".to_owned(),
+        StepStatus::Started => "commencé".to_owned(),
+        StepStatus::Changed => "changé, vérification en attente".to_owned(),
+        StepStatus::Verified => {
+            "changé et vérifié ; à saisir dans Outlook, puis rebrancher la clé REAL".to_owned()
+        }
+        StepStatus::Completed => "terminé".to_owned(),
+        StepStatus::Failed(failure) => format!("interrompu : {}", failure_status(failure)),
+    }
+}
+
+/// `sesame-agent status`.
+pub fn status(report: &StatusReport) -> Vec<String> {
+    let mut lines = vec![format!("Sesame, version {}", report.agent_version)];
+    if !report.enrolled {
+        lines.push("Ce poste n'est pas encore inscrit auprès de Sesame.".to_owned());
+    }
+    lines.push(format!("Clé REAL : {}", key_status(&report.key)));
+    if report.rotations.is_empty() {
+        lines.push("Aucun changement de mot de passe en attente.".to_owned());
+    } else {
+        lines.push("Changements de mot de passe :".to_owned());
+        for rotation in &report.rotations {
+            let kind = match rotation.kind {
+                PasswordKind::Provisional => "après courrier",
+                PasswordKind::Current => "périodique",
+            };
+            lines.push(format!(
+                "  - {} ({kind}) : {}",
+                rotation.mailbox,
+                step_status(rotation.step)
+            ));
+        }
+    }
+    match &report.last_report {
+        Some(last) => {
+            let at = last.at.format(&time::format_description::well_known::Rfc3339);
+            lines.push(format!(
+                "Dernier compte rendu : {} le {} UTC, {} ({})",
+                last.mailbox,
+                at.unwrap_or_default().replace('T', " à ").trim_end_matches('Z'),
+                step_status(last.step),
+                if last.delivered { "reçu par le serveur" } else { "pas encore transmis" }
+            ));
+        }
+        None => lines.push("Aucun compte rendu envoyé pour le moment.".to_owned()),
+    }
+    if report.reports_waiting > 0 {
+        lines.push(format!(
+            "{} compte(s) rendu(s) en attente d'envoi au serveur.",
+            report.reports_waiting
+        ));
+    }
+    lines
+}
+
+/// An interrupted change must be verified with the new password.
+pub fn need_new_password(mailbox: &str, may_be_unchanged: bool) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Le changement du mot de passe de {mailbox} a été interrompu et a peut-être eu lieu. \
+         Pour le vérifier, Sesame a besoin du nouveau mot de passe que vous aviez choisi \
+         (une seule tentative de connexion)."
+    )];
+    if may_be_unchanged {
+        lines.push(
+            "Si vous n'aviez pas changé votre mot de passe, laissez la réponse vide et validez."
+                .to_owned(),
+        );
+    }
+    lines
+}

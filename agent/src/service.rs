@@ -1,0 +1,223 @@
+//! The agent service (`sesame-agent run`): one event loop around the pure rotation machine.
+//!
+//! - **Check-ins** (`service::check_in`): at the interval the server sets (60 s by default, with
+//!   jitter; full-jitter back-off while the server is away), the identity is kept fresh, the key
+//!   state, each rotation's step and the last look at OWA go up, the pending rotations come down,
+//!   and the outbox is delivered in order.
+//! - **The key** ([`crate::key::KeyWatcher`]): each change is fed to every rotation (a re-insertion
+//!   after a verified change completes it).
+//! - **The person** (`service::session`): `sesame-agent change|status` over the local socket.
+//! - **Driving** (`service::drive`): the machine's OWA commands run outside the state lock, and
+//!   their outcomes go back to the machine; one drive at a time.
+//!
+//! State lives in `service::core` (journal, outbox, memory). Nothing secret is written: the
+//! provisional password stays in memory from the server's delivery (the journal holds a salted
+//! verifier), the new password only in memory while its change runs.
+
+mod check_in;
+mod core;
+mod drive;
+mod owa_ops;
+mod session;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use sesame_base::clock::SharedClock;
+use time::OffsetDateTime;
+use tokio::sync::{Mutex, Notify, watch};
+
+use self::core::Core;
+pub use self::core::CoreError;
+use crate::identity::StateDir;
+use crate::key::{KeyProbe, KeyState, KeyWatcher};
+use crate::local::server::LocalServer;
+use crate::owa::{HttpSettings, Readiness};
+use crate::rotation::Event;
+use crate::uplink::Agent;
+
+/// The OWA address used until the server gives one (the letter's).
+pub const DEFAULT_OWA_URL: &str = "https://mail.authentic-connect.fr/owa";
+/// The file in the state directory remembering the last OWA address the server gave.
+const OWA_URL_FILE: &str = "owa-url";
+
+/// What the service runs with.
+pub struct ServiceOptions {
+    /// The identity's directory, also where the journal and outbox live.
+    pub state: StateDir,
+    /// That directory's path.
+    pub state_dir: PathBuf,
+    /// The local socket's path.
+    pub socket: PathBuf,
+    /// The key probe.
+    pub key_probe: Arc<dyn KeyProbe>,
+    /// How often to probe the key while a rotation is held, and otherwise.
+    pub key_intervals: (Duration, Duration),
+    /// How OWA is reached.
+    pub http: HttpSettings,
+    /// The clock.
+    pub clock: SharedClock,
+}
+
+impl std::fmt::Debug for ServiceOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceOptions")
+            .field("state_dir", &self.state_dir)
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The journal or outbox.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The local socket.
+    #[error("cannot listen on {path}: {source}")]
+    Socket {
+        /// The socket's path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The running service, shared by its tasks.
+pub(crate) struct Service {
+    core: Mutex<Core>,
+    drive_lock: Mutex<()>,
+    key: watch::Receiver<KeyState>,
+    key_watcher: KeyWatcher,
+    key_since: StdMutex<Option<OffsetDateTime>>,
+    key_intervals: (Duration, Duration),
+    uplink: Agent,
+    state: StateDir,
+    state_dir: PathBuf,
+    clock: SharedClock,
+    http: HttpSettings,
+    owa_url: StdMutex<String>,
+    readiness: StdMutex<Option<Readiness>>,
+    /// Wakes the check-in loop early: reports were queued (a change, a re-inserted key).
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("state_dir", &self.state_dir).finish_non_exhaustive()
+    }
+}
+
+/// Runs the service until `shutdown` resolves.
+pub async fn run(
+    options: ServiceOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), ServiceError> {
+    crate::failpoint::arm_from_env();
+    let core = Core::open(&options.state_dir)?;
+    let local = LocalServer::bind(&options.socket)
+        .map_err(|source| ServiceError::Socket { path: options.socket.clone(), source })?;
+    let key_watcher = KeyWatcher::start(options.key_probe, options.key_intervals.1).await;
+    let key = key_watcher.subscribe();
+    let owa_url = std::fs::read_to_string(options.state_dir.join(OWA_URL_FILE))
+        .ok()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| DEFAULT_OWA_URL.to_owned());
+    let service = Arc::new(Service {
+        core: Mutex::new(core),
+        drive_lock: Mutex::new(()),
+        key,
+        key_watcher,
+        key_since: StdMutex::new(None),
+        key_intervals: options.key_intervals,
+        uplink: Agent::new(options.state.clone(), options.clock.clone()),
+        state: options.state,
+        state_dir: options.state_dir,
+        clock: options.clock,
+        http: options.http,
+        owa_url: StdMutex::new(owa_url),
+        readiness: StdMutex::new(None),
+        wake: Notify::new(),
+    });
+    service.restart().await;
+    tracing::info!(socket = %local.path().display(), "agent service started");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let tasks = [
+        tokio::spawn(Arc::clone(&service).watch_key(stop_rx.clone())),
+        tokio::spawn(Arc::clone(&service).check_in_loop(stop_rx.clone())),
+        tokio::spawn({
+            let service = Arc::clone(&service);
+            async move { local.serve(service, stopped).await }
+        }),
+    ];
+    shutdown.await;
+    tracing::info!("agent service stopping");
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+impl Service {
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    fn key_now(&self) -> KeyState {
+        self.key.borrow().clone()
+    }
+
+    /// After a start: the journal's rotations learn they were restarted and where the key is.
+    /// Their OWA work (a reconciliation probe) waits for the server's delivery (check-in).
+    async fn restart(&self) {
+        let present = matches!(self.key_now(), KeyState::Present { .. });
+        let now = self.now();
+        let restarted = self.core.lock().await.restart(present, now);
+        for (id, effects) in restarted {
+            self.drive(&id, effects, None).await;
+        }
+    }
+
+    /// Feeds each key change to every rotation.
+    async fn watch_key(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut key = self.key.clone();
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => return,
+                changed = key.changed() => if changed.is_err() { return },
+            }
+            let state = key.borrow_and_update().clone();
+            *self.key_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.now());
+            let event = match state {
+                KeyState::Present { .. } => Event::KeyInserted,
+                KeyState::Absent => Event::KeyRemoved,
+                KeyState::Unknown { .. } => continue,
+            };
+            tracing::info!(key = %state.french(), "key state changed");
+            let _guard = self.drive_lock.lock().await;
+            let ids: Vec<String> =
+                self.core.lock().await.rotations().map(|r| r.id.clone()).collect();
+            for id in ids {
+                let now = self.now();
+                let effects = self.core.lock().await.apply(&id, event.clone(), now);
+                self.drive_locked(&id, effects, None).await;
+            }
+            self.wake.notify_one();
+        }
+    }
+
+    /// The OWA address to use now.
+    fn owa_url(&self) -> String {
+        self.owa_url.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}

@@ -1,0 +1,190 @@
+//! The check-in loop: identity, check-in, pending rotations, reconciliation probes, the outbox,
+//! and the anonymous look at OWA, at the server's interval with jitter, backing off with full
+//! jitter while the server is away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::watch;
+
+use super::Service;
+use super::core::Effect;
+use crate::backoff::{MAX_BACKOFF, backoff};
+use crate::failpoint;
+use crate::outbox::{MAX_BATCH, Receipt};
+use crate::rotation::Phase;
+use crate::uplink::check_in::{CheckIn, DEFAULT_CHECK_IN};
+use crate::uplink::{IdentityOutcome, UplinkError};
+
+/// How old a look at OWA may be before another is made.
+const READINESS_MAX_AGE: time::Duration = time::Duration::hours(6);
+
+impl Service {
+    /// Check-ins until `stop`.
+    pub(super) async fn check_in_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut failures = 0u32;
+        let mut interval = DEFAULT_CHECK_IN;
+        loop {
+            let wait = match self.round().await {
+                Ok(next) => {
+                    failures = 0;
+                    interval = next;
+                    jittered(interval)
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let wait = backoff(failures, Duration::from_secs(5), MAX_BACKOFF.max(interval));
+                    tracing::warn!(%error, retry_in = ?wait, "check-in failed");
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => return,
+                () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified(), if failures == 0 => {}
+            }
+        }
+    }
+
+    /// One round; returns the interval the server asked for.
+    async fn round(&self) -> Result<Duration, UplinkError> {
+        if !self.state.is_enrolled() {
+            return Err(UplinkError::Protocol("this workstation is not enrolled yet"));
+        }
+        let outcome = self.uplink.maintain_identity().await?;
+        if outcome != IdentityOutcome::Renewed {
+            tracing::debug!(?outcome, "identity checked");
+        }
+        let check_in = {
+            let core = self.core.lock().await;
+            CheckIn {
+                key: self.key_now(),
+                key_since: *self.key_since.lock().unwrap_or_else(|e| e.into_inner()),
+                rotations: core.progress(),
+                readiness: self.readiness.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            }
+        };
+        let answer = self.uplink.check_in(&check_in).await?;
+        if let Some(url) = answer.owa_url {
+            self.set_owa_url(url);
+        }
+        let pending = self.uplink.pending_rotations().await?;
+        let delivered = {
+            let now = self.now();
+            self.core.lock().await.deliver(pending, now)
+        };
+        for (id, effects) in delivered {
+            self.drive(&id, without_person(effects), None).await;
+        }
+        self.reconcile().await;
+        self.deliver_outbox().await?;
+        self.set_key_interval().await;
+        self.look_at_owa().await;
+        Ok(answer.interval)
+    }
+
+    /// Rotations a restart left in the middle of a change get their one probe, now that the
+    /// server's delivery holds the provisional password.
+    async fn reconcile(&self) {
+        let waiting: Vec<String> = {
+            let core = self.core.lock().await;
+            core.rotations()
+                .filter(|r| matches!(r.phase, Phase::Probing))
+                .filter(|r| core.delivery(&r.id).and_then(|d| d.provisional.as_ref()).is_some())
+                .map(|r| r.id.clone())
+                .collect()
+        };
+        for id in waiting {
+            tracing::info!(rotation = %id, "reconciling an interrupted change (one probe)");
+            let probe = Effect::Probe(crate::rotation::ProbeKind::ProvisionalStillExpired);
+            self.drive(&id, vec![probe], None).await;
+        }
+    }
+
+    /// Sends the outbox in order, a batch at a time; each report the server answered for leaves
+    /// it (recorded, duplicate, or rejected for good).
+    async fn deliver_outbox(&self) -> Result<(), UplinkError> {
+        loop {
+            let batch = self.core.lock().await.outbox().peek(MAX_BATCH);
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let receipts = self.uplink.report_steps(&batch).await?;
+            failpoint::hit("delivered");
+            let mut answered = Vec::new();
+            for (report_id, receipt) in receipts {
+                if let Receipt::Rejected(reason) = &receipt {
+                    tracing::warn!(report = %report_id, %reason, "the server rejected a report; dropped");
+                }
+                answered.push(report_id);
+            }
+            if answered.is_empty() {
+                return Err(UplinkError::Protocol("the server answered for no report"));
+            }
+            let mut core = self.core.lock().await;
+            if let Err(error) = core.outbox().ack(&answered) {
+                tracing::error!(%error, "cannot acknowledge delivered reports");
+                return Ok(());
+            }
+            core.delivered(&answered);
+        }
+    }
+
+    /// Probes the key quickly while a rotation is held, slowly otherwise.
+    async fn set_key_interval(&self) {
+        let active = self
+            .core
+            .lock()
+            .await
+            .rotations()
+            .any(|r| !matches!(r.phase, Phase::Completed | Phase::Failed(_)));
+        let (quick, idle) = self.key_intervals;
+        self.key_watcher.set_interval(if active { quick } else { idle });
+    }
+
+    /// An anonymous look at OWA when the address changed or the last look is old.
+    async fn look_at_owa(&self) {
+        let url = self.owa_url();
+        let stale = match &*self.readiness.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(look) => look.owa_url != url || self.now() - look.checked_at > READINESS_MAX_AGE,
+            None => true,
+        };
+        if stale {
+            let look = crate::owa::readiness(&url, &self.http, self.clock.clone()).await;
+            tracing::info!(
+                reachable = look.reachable,
+                forms_based = look.forms_based,
+                "looked at OWA"
+            );
+            *self.readiness.lock().unwrap_or_else(|e| e.into_inner()) = Some(look);
+        }
+    }
+
+    /// Remembers the OWA address the server gave (also on disk, for a start without the server).
+    fn set_owa_url(&self, url: String) {
+        let mut current = self.owa_url.lock().unwrap_or_else(|e| e.into_inner());
+        if *current != url {
+            tracing::info!(%url, "OWA address from the server");
+            let path = self.state_dir.join(super::OWA_URL_FILE);
+            if let Err(error) =
+                sesame_base::private_file::write_atomic(&path, url.as_bytes(), 0o644)
+            {
+                tracing::warn!(%error, "cannot remember the OWA address");
+            }
+            *current = url;
+        }
+    }
+}
+
+/// Effects of a background drive: words for a person nobody is listening to are dropped, OWA
+/// work waits for the person (a change needs their passwords).
+fn without_person(effects: Vec<Effect>) -> Vec<Effect> {
+    effects.into_iter().filter(|e| matches!(e, Effect::Probe(_) | Effect::Verify)).collect()
+}
+
+/// `interval` ± 20 %, so that agents started together drift apart.
+fn jittered(interval: Duration) -> Duration {
+    let factor = rand::rng().random_range(0.8..1.2);
+    interval.mul_f64(factor)
+}

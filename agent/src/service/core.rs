@@ -1,0 +1,305 @@
+//! The service's state and the executor of the machine's local commands: the rotations as the
+//! journal keeps them, what the server delivered (in memory: the provisional passwords never touch
+//! the disk), the passwords held while a change runs (in memory), and the outbox. Applying an
+//! event runs the machine, writes the journal *before* anything else of its batch, queues the
+//! reports, and hands back what needs the outside world (OWA, the person) as [`Effect`]s.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::failpoint;
+use crate::journal::{Journal, JournalError, JournalRecord};
+use crate::outbox::{Outbox, OutboxError, Report};
+use crate::rotation::{
+    self, CancelledBy, Command, Delivery, Event, Fingerprint, FingerprintKey, Message, Phase,
+    ProbeKind, Rotation, Step, Verifier,
+};
+use crate::uplink::rotations::PendingRotation;
+
+/// What the caller must do after an event: OWA work to run (outside the lock) and feed back, or
+/// words for the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Effect {
+    /// Post the change with the held passwords.
+    Change,
+    /// Log in with the held new password.
+    Verify,
+    /// Run the reconciliation probe.
+    Probe(ProbeKind),
+    /// Tell the person.
+    Tell(Message),
+    /// Ask the person for the new password again (to verify it).
+    AskNewPassword,
+}
+
+/// The passwords of the change in progress, in memory only.
+pub(super) struct Held {
+    /// The provisional or current password typed by the person.
+    pub(super) old: Option<SecretString>,
+    /// The new password.
+    pub(super) new: Option<SecretString>,
+}
+
+/// Why the service's state cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The journal.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// The outbox.
+    #[error("outbox: {0}")]
+    Outbox(#[from] OutboxError),
+}
+
+/// The service's state.
+pub(super) struct Core {
+    journal: Journal,
+    outbox: Outbox,
+    rotations: BTreeMap<String, Rotation>,
+    deliveries: BTreeMap<String, PendingRotation>,
+    held: BTreeMap<String, Held>,
+    fingerprints: FingerprintKey,
+    last_report: Option<(Report, bool)>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("rotations", &self.rotations.len())
+            .field("reports_waiting", &self.outbox.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Opens the journal and the outbox in `state_dir`.
+    pub(super) fn open(state_dir: &Path) -> Result<Core, CoreError> {
+        let journal = Journal::open(state_dir)?;
+        let outbox = Outbox::open(state_dir)?;
+        let rotations = journal.rotations().map(|r| (r.id.clone(), r.clone())).collect();
+        Ok(Core {
+            journal,
+            outbox,
+            rotations,
+            deliveries: BTreeMap::new(),
+            held: BTreeMap::new(),
+            fingerprints: FingerprintKey::random(),
+            last_report: None,
+        })
+    }
+
+    /// After a start: every rotation learns it was restarted, then where the key is.
+    pub(super) fn restart(
+        &mut self,
+        key_present: bool,
+        now: OffsetDateTime,
+    ) -> Vec<(String, Vec<Effect>)> {
+        let ids: Vec<String> = self.rotations.keys().cloned().collect();
+        let mut all = Vec::new();
+        for id in ids {
+            let mut effects = self.apply(&id, Event::Restarted, now);
+            if key_present {
+                effects.extend(self.apply(&id, Event::KeyInserted, now));
+            }
+            all.push((id, effects));
+        }
+        all
+    }
+
+    /// Runs the machine on `event` for rotation `id`, executes the local commands, and returns the
+    /// rest. An unknown rotation gives nothing.
+    pub(super) fn apply(&mut self, id: &str, event: Event, now: OffsetDateTime) -> Vec<Effect> {
+        let Some(current) = self.rotations.get(id).cloned() else { return Vec::new() };
+        let (next, commands) = rotation::handle(current, event, now);
+        self.run(next, commands, now)
+    }
+
+    fn run(&mut self, next: Rotation, commands: Vec<Command>, now: OffsetDateTime) -> Vec<Effect> {
+        let id = next.id.clone();
+        self.rotations.insert(id.clone(), next);
+        let mut effects = Vec::new();
+        for command in commands {
+            match command {
+                Command::Journal(record) => {
+                    if let Err(error) = self.journal.record(&record) {
+                        tracing::error!(rotation = %id, %error, "cannot write the journal; stopping");
+                        let current = self.rotations.get(&id).cloned();
+                        if let Some(current) = current {
+                            let (next, after) =
+                                rotation::handle(current, Event::JournalFailed, now);
+                            self.rotations.insert(id.clone(), next);
+                            effects.extend(after.into_iter().filter_map(|c| match c {
+                                Command::TellPerson(message) => Some(Effect::Tell(message)),
+                                _ => None,
+                            }));
+                        }
+                        return effects;
+                    }
+                    if let JournalRecord::Snapshot(rotation) = &record {
+                        failpoint::hit(&format!("journaled:{}", step_name(rotation.step())));
+                    }
+                }
+                Command::Report(draft) => {
+                    let step = draft.step;
+                    let report = Report::new(draft);
+                    match self.outbox.push_report(report.clone()) {
+                        Ok(_) => self.last_report = Some((report, false)),
+                        Err(error) => {
+                            tracing::error!(rotation = %id, %error, "cannot queue a report");
+                        }
+                    }
+                    failpoint::hit(&format!("reported:{}", step_name(step)));
+                }
+                Command::ForgetPasswords => {
+                    self.held.remove(&id);
+                }
+                Command::CallOwaChange => effects.push(Effect::Change),
+                Command::CallOwaVerify => effects.push(Effect::Verify),
+                Command::Probe(kind) => effects.push(Effect::Probe(kind)),
+                Command::TellPerson(message) => effects.push(Effect::Tell(message)),
+                Command::AskPersonForNewPassword => effects.push(Effect::AskNewPassword),
+            }
+        }
+        effects
+    }
+
+    /// What the server lists now: new rotations are journaled and reported Pending, known ones
+    /// refreshed, those it no longer lists cancelled (when nothing is under way) or forgotten
+    /// (when finished and reported).
+    pub(super) fn deliver(
+        &mut self,
+        pending: Vec<PendingRotation>,
+        now: OffsetDateTime,
+    ) -> Vec<(String, Vec<Effect>)> {
+        let mut all = Vec::new();
+        let listed: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
+        for rotation in pending {
+            let id = rotation.id.clone();
+            let verifier = rotation.provisional.as_ref().map(Verifier::new);
+            let effects = if self.rotations.contains_key(&id) {
+                self.apply(&id, Event::Delivered { provisional: verifier }, now)
+            } else {
+                let delivery = Delivery {
+                    id: id.clone(),
+                    mailbox: rotation.mailbox.clone(),
+                    kind: rotation.kind,
+                    provisional: verifier,
+                };
+                let (created, commands) = Rotation::new(delivery, now);
+                self.run(created, commands, now)
+            };
+            self.deliveries.insert(id.clone(), rotation);
+            all.push((id, effects));
+        }
+        let gone: Vec<String> =
+            self.rotations.keys().filter(|id| !listed.contains(id)).cloned().collect();
+        for id in gone {
+            self.deliveries.remove(&id);
+            let Some(phase) = self.rotations.get(&id).map(|r| r.phase) else { continue };
+            let idle = matches!(phase, Phase::Ready)
+                || matches!(phase, Phase::Failed(reason) if reason.retryable());
+            let finished = matches!(phase, Phase::Completed)
+                || matches!(phase, Phase::Failed(reason) if !reason.retryable());
+            if idle {
+                let effects = self.apply(&id, Event::Cancelled(CancelledBy::Server), now);
+                all.push((id, effects));
+            } else if finished && !self.reports_waiting_for(&id) {
+                self.forget(&id);
+            }
+        }
+        all
+    }
+
+    fn reports_waiting_for(&self, id: &str) -> bool {
+        self.outbox.peek(self.outbox.len()).iter().any(|r| r.rotation_id == id)
+    }
+
+    fn forget(&mut self, id: &str) {
+        let record = JournalRecord::Forget { rotation_id: id.to_owned() };
+        match self.journal.record(&record) {
+            Ok(()) => {
+                self.rotations.remove(id);
+                self.held.remove(id);
+            }
+            Err(error) => {
+                tracing::warn!(rotation = %id, %error, "cannot forget a finished rotation")
+            }
+        }
+    }
+
+    /// Holds the passwords of a change in memory, and returns the new one's fingerprint.
+    pub(super) fn hold(
+        &mut self,
+        id: &str,
+        old: Option<SecretString>,
+        new: SecretString,
+    ) -> Fingerprint {
+        let fingerprint = self.fingerprints.fingerprint(&new);
+        self.held.insert(id.to_owned(), Held { old, new: Some(new) });
+        fingerprint
+    }
+
+    /// The passwords held for `id`.
+    pub(super) fn held(&self, id: &str) -> Option<&Held> {
+        self.held.get(id)
+    }
+
+    /// The rotation `id`.
+    pub(super) fn rotation(&self, id: &str) -> Option<&Rotation> {
+        self.rotations.get(id)
+    }
+
+    /// Every rotation.
+    pub(super) fn rotations(&self) -> impl Iterator<Item = &Rotation> {
+        self.rotations.values()
+    }
+
+    /// What the server delivered for `id` (this run).
+    pub(super) fn delivery(&self, id: &str) -> Option<&PendingRotation> {
+        self.deliveries.get(id)
+    }
+
+    /// Each rotation with its step, for the check-in.
+    pub(super) fn progress(&self) -> Vec<(String, Step)> {
+        self.rotations.values().map(|r| (r.id.clone(), r.step())).collect()
+    }
+
+    /// The outbox.
+    pub(super) fn outbox(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+
+    /// Reports waiting for the server.
+    pub(super) fn reports_waiting(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// The last report queued, and whether it reached the server.
+    pub(super) fn last_report(&self) -> Option<&(Report, bool)> {
+        self.last_report.as_ref()
+    }
+
+    /// Marks delivered reports.
+    pub(super) fn delivered(&mut self, report_ids: &[String]) {
+        if let Some((report, delivered)) = &mut self.last_report {
+            if report_ids.contains(&report.report_id) {
+                *delivered = true;
+            }
+        }
+    }
+}
+
+/// A step's name in crash points and logs.
+pub(super) fn step_name(step: Step) -> &'static str {
+    match step {
+        Step::Pending => "pending",
+        Step::Started => "started",
+        Step::Changed => "changed",
+        Step::Verified => "verified",
+        Step::Completed => "completed",
+        Step::Failed(_) => "failed",
+    }
+}

@@ -1,0 +1,224 @@
+//! Rotations over the contract: pending rotations in (with the provisional password, kept in
+//! memory only), step reports out, and the check-in's view of where each rotation stands. The
+//! agent's own types ([`crate::rotation`], [`crate::outbox`]) are converted here and nowhere else.
+
+use secrecy::SecretString;
+use sesame_proto::password_rule::PasswordRule;
+use sesame_proto::v1 as pb;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{Agent, UplinkError};
+use crate::outbox::{Receipt, Report};
+use crate::rotation::{FailureReason, KeyEvidence, RotationKind, Step};
+
+/// A rotation as the server delivered it.
+#[derive(Debug, Clone)]
+pub struct PendingRotation {
+    /// The server's rotation id.
+    pub id: String,
+    /// The mailbox address.
+    pub mailbox: String,
+    /// The person's name as the office knows it.
+    pub display_name: String,
+    /// Provisional or periodic.
+    pub kind: RotationKind,
+    /// The provisional password (provisional kind only). Never written to disk.
+    pub provisional: Option<SecretString>,
+    /// The rules of the new password.
+    pub rule: PasswordRule,
+    /// `DOMAIN\user` when OWA asks for it.
+    pub logon_name: Option<String>,
+    /// When the rotation expires on the server.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Parses an RFC 3339 time from the server; `None` when empty or malformed.
+pub(crate) fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+/// An RFC 3339 UTC time for the server.
+pub(crate) fn format_time(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+}
+
+fn pending_from_pb(rotation: pb::PendingRotation) -> Option<PendingRotation> {
+    let kind = match pb::pending_rotation::Kind::try_from(rotation.kind) {
+        Ok(pb::pending_rotation::Kind::Periodic) => RotationKind::Periodic,
+        // Servers older than the field only deliver provisional rotations.
+        Ok(pb::pending_rotation::Kind::Provisional | pb::pending_rotation::Kind::Unspecified) => {
+            RotationKind::Provisional
+        }
+        Err(_) => return None,
+    };
+    let provisional = match kind {
+        RotationKind::Provisional if rotation.provisional_password.is_empty() => return None,
+        RotationKind::Provisional => Some(SecretString::from(rotation.provisional_password)),
+        RotationKind::Periodic => None,
+    };
+    Some(PendingRotation {
+        id: rotation.rotation_id,
+        mailbox: rotation.mailbox,
+        display_name: rotation.display_name,
+        kind,
+        provisional,
+        rule: rotation.policy.as_ref().map(PasswordRule::from).unwrap_or_default(),
+        logon_name: Some(rotation.logon_name).filter(|name| !name.is_empty()),
+        expires_at: parse_time(&rotation.expires_at),
+    })
+}
+
+pub(crate) fn step_to_pb(step: Step) -> (pb::RotationStep, pb::FailureReason) {
+    match step {
+        Step::Pending => (pb::RotationStep::Pending, pb::FailureReason::Unspecified),
+        Step::Started => (pb::RotationStep::Started, pb::FailureReason::Unspecified),
+        Step::Changed => (pb::RotationStep::Changed, pb::FailureReason::Unspecified),
+        Step::Verified => (pb::RotationStep::Verified, pb::FailureReason::Unspecified),
+        Step::Completed => (pb::RotationStep::Completed, pb::FailureReason::Unspecified),
+        Step::Failed(reason) => (pb::RotationStep::Failed, failure_to_pb(reason)),
+    }
+}
+
+fn failure_to_pb(reason: FailureReason) -> pb::FailureReason {
+    match reason {
+        FailureReason::KeyPresent => pb::FailureReason::KeyPresent,
+        FailureReason::NewPasswordRefused => pb::FailureReason::NewPasswordRefused,
+        FailureReason::CurrentPasswordRefused => pb::FailureReason::CurrentPasswordRefused,
+        FailureReason::OwaUnreachable => pb::FailureReason::OwaUnreachable,
+        FailureReason::OwaUntrusted => pb::FailureReason::OwaUntrusted,
+        FailureReason::OwaUnexpected => pb::FailureReason::OwaUnexpected,
+        FailureReason::LogonNameMissing => pb::FailureReason::LogonNameMissing,
+        FailureReason::NeedsHuman => pb::FailureReason::NeedsHuman,
+        FailureReason::LocalStorage => pb::FailureReason::LocalStorage,
+        FailureReason::Cancelled => pb::FailureReason::Cancelled,
+    }
+}
+
+fn evidence_to_pb(evidence: &KeyEvidence) -> pb::KeyEvidence {
+    match evidence {
+        KeyEvidence::ObservedAbsent { at } => pb::KeyEvidence {
+            kind: pb::key_evidence::Kind::ObservedAbsent.into(),
+            observed_at: format_time(*at),
+            detail: String::new(),
+        },
+        KeyEvidence::PersonConfirmed { at, detail } => pb::KeyEvidence {
+            kind: pb::key_evidence::Kind::PersonConfirmed.into(),
+            observed_at: format_time(*at),
+            detail: detail.chars().take(500).collect(),
+        },
+    }
+}
+
+fn report_to_pb(report: &Report) -> pb::StepReport {
+    let (step, failure) = step_to_pb(report.step);
+    pb::StepReport {
+        report_id: report.report_id.clone(),
+        rotation_id: report.rotation_id.clone(),
+        step: step.into(),
+        occurred_at: format_time(report.occurred_at),
+        failure: failure.into(),
+        key_evidence: report.key_evidence.as_ref().map(evidence_to_pb),
+        detail: report.detail.chars().take(500).collect(),
+    }
+}
+
+/// Where one rotation stands, for the check-in.
+pub(crate) fn progress_to_pb(rotation_id: &str, step: Step) -> pb::RotationProgress {
+    let (step, failure) = step_to_pb(step);
+    pb::RotationProgress {
+        rotation_id: rotation_id.to_owned(),
+        step: step.into(),
+        failure: failure.into(),
+    }
+}
+
+impl Agent {
+    /// The open rotations of the mailboxes assigned to this workstation. A rotation the agent
+    /// cannot read (an unknown kind from a newer server, a provisional one without its password)
+    /// is left out and logged.
+    pub async fn pending_rotations(&self) -> Result<Vec<PendingRotation>, UplinkError> {
+        let identity = self.state.load()?;
+        let response = self
+            .client(&identity)
+            .await?
+            .get_pending_rotations(pb::GetPendingRotationsRequest {})
+            .await?
+            .into_inner();
+        Ok(response
+            .rotations
+            .into_iter()
+            .filter_map(|rotation| {
+                let id = rotation.rotation_id.clone();
+                let pending = pending_from_pb(rotation);
+                if pending.is_none() {
+                    tracing::warn!(rotation = %id, "a delivered rotation cannot be used; left out");
+                }
+                pending
+            })
+            .collect())
+    }
+
+    /// Sends `reports` (at most 100, in order) and returns what the server said of each, by
+    /// report id.
+    pub async fn report_steps(
+        &self,
+        reports: &[Report],
+    ) -> Result<Vec<(String, Receipt)>, UplinkError> {
+        let identity = self.state.load()?;
+        let request =
+            pb::ReportStepsRequest { reports: reports.iter().map(report_to_pb).collect() };
+        let response = self.client(&identity).await?.report_steps(request).await?.into_inner();
+        Ok(response
+            .results
+            .into_iter()
+            .map(|result| {
+                let receipt = match pb::report_result::Outcome::try_from(result.outcome) {
+                    Ok(pb::report_result::Outcome::Recorded) => Receipt::Recorded,
+                    Ok(pb::report_result::Outcome::Duplicate) => Receipt::Duplicate,
+                    _ => Receipt::Rejected(result.reason),
+                };
+                (result.report_id, receipt)
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provisional_rotation_without_its_password_is_left_out() {
+        let rotation = pb::PendingRotation {
+            rotation_id: "r".into(),
+            mailbox: "a.b@01234.mailnot.fr".into(),
+            kind: pb::pending_rotation::Kind::Provisional.into(),
+            ..Default::default()
+        };
+        assert!(pending_from_pb(rotation).is_none());
+    }
+
+    #[test]
+    fn a_periodic_rotation_carries_no_password_and_keeps_its_logon_name() {
+        let rotation = pb::PendingRotation {
+            rotation_id: "r".into(),
+            mailbox: "a.b@01234.mailnot.fr".into(),
+            kind: pb::pending_rotation::Kind::Periodic.into(),
+            logon_name: "NOT\\ab".into(),
+            provisional_password: "ignored".into(),
+            ..Default::default()
+        };
+        let pending = pending_from_pb(rotation).expect("usable");
+        assert_eq!(pending.kind, RotationKind::Periodic);
+        assert!(pending.provisional.is_none());
+        assert_eq!(pending.logon_name.as_deref(), Some("NOT\\ab"));
+    }
+
+    #[test]
+    fn a_failure_carries_its_reason() {
+        let (step, failure) = step_to_pb(Step::Failed(FailureReason::OwaUnreachable));
+        assert_eq!(step, pb::RotationStep::Failed);
+        assert_eq!(failure, pb::FailureReason::OwaUnreachable);
+    }
+}
