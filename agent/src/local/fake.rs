@@ -176,6 +176,9 @@ impl LocalHandler for FakeService {
                     chosen = index;
                     vec![event]
                 }
+                Request::NewPassword { .. } => {
+                    vec![Event::Error(crate::local::protocol::ServiceError::UnexpectedRequest)]
+                }
                 Request::ConfirmKeyUnplugged => match chosen {
                     Some(i) => {
                         if let Ok(mut seen) = self.seen.lock() {

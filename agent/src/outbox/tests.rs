@@ -164,7 +164,7 @@ fn backoff_at_the_cap_is_spread_evenly() {
     let cap = Duration::from_secs(900);
     let mut buckets = [0u32; 10];
     for _ in 0..10_000 {
-        let wait = crate::run::backoff(40, Duration::from_secs(5), cap);
+        let wait = crate::backoff::backoff(40, Duration::from_secs(5), cap);
         assert!(wait <= cap);
         let bucket = (wait.as_secs_f64() / cap.as_secs_f64() * 10.0) as usize;
         buckets[bucket.min(9)] += 1;
