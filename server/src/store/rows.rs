@@ -219,9 +219,9 @@ impl RotationRow {
     }
 }
 
-pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, m.display_name, m.logon_name, r.office, r.status, \\
-     r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext, \\
-     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure \\
+pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, m.display_name, m.logon_name, r.office, r.status, \
+     r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext, \
+     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure \
      FROM rotations r JOIN mailboxes m ON m.id = r.mailbox_id";
 
 pub(super) const OPEN: &str = "r.status IN ('issued', 'delivered')";
