@@ -15,7 +15,7 @@ use crate::journal::{Journal, JournalError, JournalRecord};
 use crate::outbox::{Outbox, OutboxError, Report};
 use crate::rotation::{
     self, CancelledBy, Command, Delivery, Event, Fingerprint, FingerprintKey, Message, Phase,
-    ProbeKind, Rotation, Step, Verifier,
+    ProbeKind, ReportDraft, Rotation, Step, Verifier,
 };
 use crate::uplink::rotations::PendingRotation;
 
@@ -63,6 +63,8 @@ pub(super) struct Core {
     held: BTreeMap<String, Held>,
     fingerprints: FingerprintKey,
     last_report: Option<(Report, bool)>,
+    /// Rotations whose verified report was queued again this run.
+    requeued: Vec<String>,
 }
 
 impl std::fmt::Debug for Core {
@@ -88,6 +90,7 @@ impl Core {
             held: BTreeMap::new(),
             fingerprints: FingerprintKey::random(),
             last_report: None,
+            requeued: Vec::new(),
         })
     }
 
@@ -107,6 +110,33 @@ impl Core {
             all.push((id, effects));
         }
         all
+    }
+
+    /// A crash between the journal record of a verified change and its report would lose the
+    /// report: a rotation the server still lists as open while the journal says verified, with no
+    /// such report waiting, gets it queued again (once per run).
+    fn requeue_verified(&mut self, listed: &[String]) {
+        let waiting = self.outbox.peek(self.outbox.len());
+        let missing: Vec<ReportDraft> = self
+            .rotations
+            .values()
+            .filter(|r| listed.contains(&r.id) && !self.requeued.contains(&r.id))
+            .filter(|r| matches!(r.step(), Step::Verified | Step::Completed))
+            .filter(|r| !waiting.iter().any(|w| w.rotation_id == r.id && w.step == Step::Verified))
+            .map(|r| ReportDraft {
+                rotation_id: r.id.clone(),
+                step: Step::Verified,
+                occurred_at: r.updated_at,
+                key_evidence: None,
+                detail: "sent again after a restart".to_owned(),
+            })
+            .collect();
+        for draft in missing {
+            self.requeued.push(draft.rotation_id.clone());
+            if let Err(error) = self.outbox.push(draft) {
+                tracing::error!(%error, "cannot queue a report again");
+            }
+        }
     }
 
     /// Runs the machine on `event` for rotation `id`, executes the local commands, and returns the
@@ -176,6 +206,7 @@ impl Core {
     ) -> Vec<(String, Vec<Effect>)> {
         let mut all = Vec::new();
         let listed: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
+        self.requeue_verified(&listed);
         for rotation in pending {
             let id = rotation.id.clone();
             let verifier = rotation.provisional.as_ref().map(Verifier::new);
