@@ -137,7 +137,9 @@ impl AgentHost {
         std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
     }
 
-    /// Starts `sesame-agent run`, crashing at `crash_at` when given.
+    /// Starts `sesame-agent run`, crashing at `crash_at` when given. Blocking: async tests call
+    /// it inside `block_in_place`.
+    #[allow(clippy::disallowed_methods)] // Reason: a blocking helper, run outside the runtime's workers.
     pub fn start(&mut self, crash_at: Option<&str>) {
         let argv = [
             agent_binary().display().to_string(),

@@ -315,10 +315,10 @@ impl Core {
 
     /// Marks delivered reports.
     pub(super) fn delivered(&mut self, report_ids: &[String]) {
-        if let Some((report, delivered)) = &mut self.last_report {
-            if report_ids.contains(&report.report_id) {
-                *delivered = true;
-            }
+        if let Some((report, delivered)) = &mut self.last_report
+            && report_ids.contains(&report.report_id)
+        {
+            *delivered = true;
         }
     }
 }

@@ -210,9 +210,9 @@ impl Service {
 }
 
 async fn send(session: &mut Option<&mut Session>, event: &LocalEvent) {
-    if let Some(session) = session {
-        if let Err(error) = session.send(event).await {
-            tracing::debug!(%error, "the person's command went away");
-        }
+    if let Some(session) = session
+        && let Err(error) = session.send(event).await
+    {
+        tracing::debug!(%error, "the person's command went away");
     }
 }

@@ -115,6 +115,5 @@ pub(super) fn mailbox_to_pb(mailbox: Mailbox) -> pb::Mailbox {
         created_at: rfc3339(mailbox.created_at),
         last_verified_change_at: mailbox.last_verified_change_at.map(rfc3339).unwrap_or_default(),
         logon_name: mailbox.logon_name.map(|n| n.to_string()).unwrap_or_default(),
-        ..Default::default()
     }
 }
