@@ -1,12 +1,12 @@
 //! Settings: the OWA address (the global value and offices' overrides) and mailboxes' logon
 //! names. Every change is audited in its transaction.
 
-use sqlx::{ColumnIndex, Encode, Executor, Type};
+use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
 use time::OffsetDateTime;
 
 use super::Error;
 use super::dialect::{Dialect, Value};
-use super::rows::MailboxRow;
+use super::rows::{MAILBOX_COLUMNS, MailboxRow};
 use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
@@ -127,13 +127,17 @@ where
         at: OffsetDateTime,
     ) -> Result<Mailbox, Error> {
         let mut tx = self.writer().begin().await?;
-        let row: MailboxRow = sqlx::query_as(
-            "UPDATE mailboxes SET logon_name = $2, updated_at = $3 WHERE address = $1 \
-             RETURNING id, address, display_name, logon_name, created_at",
-        )
+        sqlx::query("UPDATE mailboxes SET logon_name = $2, updated_at = $3 WHERE address = $1")
+            .bind(address.as_str())
+            .bind(logon_name.map(LogonName::as_str))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        // No row (no such mailbox) is NOT_FOUND, as for any missing mailbox.
+        let row: MailboxRow = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes m WHERE m.address = $1"
+        )))
         .bind(address.as_str())
-        .bind(logon_name.map(LogonName::as_str))
-        .bind(at)
         .fetch_one(&mut *tx)
         .await?;
         let event = AuditEvent {
