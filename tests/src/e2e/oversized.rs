@@ -77,7 +77,8 @@ async fn oversized_agent_messages_are_resource_exhausted(server: &TestServer) {
         .await
         .unwrap_err();
     assert_too_large("Enroll", refused, MAX_AGENT_REQUEST_BYTES);
-    agent.get_server_info(pb::GetServerInfoRequest::default()).await.unwrap();
+    let info = pb::GetServerInfoRequest { agent_version: "0.1.0".into() };
+    agent.get_server_info(info).await.unwrap();
     // Just under the limit is decoded and judged on its fields.
     let judged = agent
         .enroll(pb::EnrollRequest {
@@ -88,7 +89,8 @@ async fn oversized_agent_messages_are_resource_exhausted(server: &TestServer) {
         .await
         .unwrap_err();
     assert_ne!(judged.code(), Code::ResourceExhausted, "{judged:?}");
-    agent.get_server_info(pb::GetServerInfoRequest::default()).await.unwrap();
+    let info = pb::GetServerInfoRequest { agent_version: "0.1.0".into() };
+    agent.get_server_info(info).await.unwrap();
 }
 
 on_both_backends!(
