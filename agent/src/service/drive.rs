@@ -20,8 +20,6 @@ use crate::rotation::{Event, FailureReason, Message, Refusal};
 /// How a drive ended, for the session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Driven {
-    /// OWA was contacted.
-    pub owa_contacted: bool,
     /// The machine asked for the new password again.
     pub ask_new_password: bool,
     /// Periodic reconciliation: the person must say whether they changed it.
@@ -72,7 +70,6 @@ impl Service {
                 Effect::Change => {
                     send(&mut session, &LocalEvent::Progress(ProgressStep::Connecting)).await;
                     send(&mut session, &LocalEvent::Progress(ProgressStep::Changing)).await;
-                    driven.owa_contacted = true;
                     let Some((who, old, new)) = self.change_inputs(id).await else {
                         // Restarted without the passwords: nothing was sent.
                         queue.extend(
@@ -89,7 +86,6 @@ impl Service {
                 }
                 Effect::Verify => {
                     send(&mut session, &LocalEvent::Progress(ProgressStep::Verifying)).await;
-                    driven.owa_contacted = true;
                     match self.verify_inputs(id).await {
                         Some((who, new)) => owa_ops::verify(&self.access(), &who, &new).await,
                         None => Event::VerifyUnavailable(FailureReason::NeedsHuman),
@@ -97,7 +93,6 @@ impl Service {
                 }
                 Effect::Probe(_) => match self.probe_inputs(id).await {
                     Some((who, provisional)) => {
-                        driven.owa_contacted = true;
                         owa_ops::probe_provisional(&self.access(), &who, &provisional).await
                     }
                     None => {

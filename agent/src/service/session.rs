@@ -325,9 +325,8 @@ impl Service {
                 // The next `change` verifies it; this session ends here.
                 true
             }
-            // Refused locally (a typo, a password already refused, the key): ask again.
-            Some(Phase::Ready) if !driven.owa_contacted => false,
-            // Reconciled to "nothing changed": the person starts again.
+            // Refused locally (a typo, a password already refused, the key), or reconciled to
+            // "nothing changed": the person types the passwords again.
             Some(Phase::Ready) => false,
             _ => {
                 if !driven.refused {
