@@ -58,6 +58,8 @@
 //! | Verifying{unknown} | VerifyUnavailable | AwaitingAnswer | Tell |
 //! | Verifying{unknown} | Restarted | Failed(NeedsHuman) | Report(Failed), Tell |
 //! | AwaitingKey | KeyInserted | Completed | Report(Completed), Tell(Completed) |
+//! | Changing, Verifying, Probing | KeyInserted | unchanged: the step in flight finishes | none; its outcome tells the person |
+//! | Changed | KeyInserted | Changed | Tell(KeyPluggedDuringChange) |
 //! | Ready, Failed(retryable) | Cancelled | Failed(Cancelled) | Report(Failed) when the person cancelled |
 //! | any | JournalFailed | Changing → Failed(LocalStorage); Verifying → before it; Probing → Unsettled | Tell(LocalStorage), nothing journaled or reported |
 //!

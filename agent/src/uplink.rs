@@ -177,6 +177,13 @@ impl Agent {
         }
     }
 
+    /// Recovers the identity now, whatever this clock says of the certificate: the server refused
+    /// it (it finds it expired, by its own clock).
+    pub async fn recover_identity(&self) -> Result<(), UplinkError> {
+        let identity = self.state.load()?;
+        self.recover(&identity).await
+    }
+
     /// Asks for a new certificate with the current one and saves it.
     pub async fn renew(&self, identity: &Identity) -> Result<(), UplinkError> {
         let cert = self.client(identity).await?.renew(pb::RenewRequest {}).await?.into_inner();

@@ -63,7 +63,7 @@ impl LocalHandler for Service {
                     if problems.is_empty() {
                         *self.changes.lock().unwrap() += 1;
                         let _ = session.send(&Event::Progress(ProgressStep::Verified)).await;
-                        Event::Done { mailbox: MAILBOX.to_owned() }
+                        Event::Done { mailbox: MAILBOX.to_owned(), key_in: false }
                     } else {
                         Event::Refused(Refusal::Password(problems))
                     }

@@ -16,13 +16,18 @@ fn sesamectl_binary() -> PathBuf {
     let server = PathBuf::from(env!("CARGO_BIN_EXE_sesame-server"));
     let profile_dir = server.parent().unwrap();
     let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "--quiet", "--package", "sesamectl", "--bin", "sesamectl"]);
-    build.arg("--target-dir").arg(profile_dir.parent().unwrap());
+    build.args(["build", "--quiet"]);
     if profile_dir.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
+        build.args(["--release", "--package", "sesamectl", "--bin", "sesamectl"]);
+    } else {
+        // The whole workspace's binaries and tests: the same features as the
+        // `cargo test --workspace` running this, so nothing is built again (a
+        // `--package` build alone resolves other features and rebuilds dozens of crates).
+        build.args(["--workspace", "--bins", "--tests"]);
     }
+    build.arg("--target-dir").arg(profile_dir.parent().unwrap());
     let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().unwrap();
-    assert!(status.success(), "cargo build --package sesamectl: {status:?}");
+    assert!(status.success(), "cargo build (sesamectl): {status:?}");
     server.with_file_name(format!("sesamectl{}", std::env::consts::EXE_SUFFIX))
 }
 

@@ -21,13 +21,18 @@ pub fn agent_binary() -> PathBuf {
             // target/<profile>/deps/<test binary>
             let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
             let mut build = Command::new(env!("CARGO"));
-            build.args(["build", "--quiet", "--package", "sesame-agent", "--bin", "sesame-agent"]);
-            build.arg("--target-dir").arg(profile_dir.parent().unwrap());
+            build.args(["build", "--quiet"]);
             if profile_dir.file_name().is_some_and(|name| name == "release") {
-                build.arg("--release");
+                build.args(["--release", "--package", "sesame-agent", "--bin", "sesame-agent"]);
+            } else {
+                // The whole workspace's binaries and tests: the same features as the
+                // `cargo test --workspace` running this, so nothing is built again (a
+                // `--package` build alone resolves other features and rebuilds dozens of crates).
+                build.args(["--workspace", "--bins", "--tests"]);
             }
+            build.arg("--target-dir").arg(profile_dir.parent().unwrap());
             let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().unwrap();
-            assert!(status.success(), "cargo build --package sesame-agent: {status:?}");
+            assert!(status.success(), "cargo build (sesame-agent): {status:?}");
             profile_dir.join(format!("sesame-agent{}", std::env::consts::EXE_SUFFIX))
         })
         .clone()
@@ -67,6 +72,7 @@ pub struct AgentHost {
     keybed: Child,
     commands: ChildStdin,
     answers: BufReader<ChildStdout>,
+    pid: Option<u32>,
 }
 
 impl std::fmt::Debug for AgentHost {
@@ -111,7 +117,7 @@ impl AgentHost {
             .expect("umockdev-wrapper runs");
         let commands = keybed.stdin.take().unwrap();
         let answers = BufReader::new(keybed.stdout.take().unwrap());
-        AgentHost { dir, keybed, commands, answers }
+        AgentHost { dir, keybed, commands, answers, pid: None }
     }
 
     fn command(&mut self, line: &str) -> String {
@@ -162,7 +168,8 @@ impl AgentHost {
             "log": self.dir.path().join("agent.log"),
         });
         let answer = self.command(&format!("start {spec}"));
-        assert!(answer.starts_with("started"), "{answer}");
+        self.pid = answer.strip_prefix("started ").and_then(|pid| pid.parse().ok());
+        assert!(self.pid.is_some(), "{answer}");
         // The socket appears when the service is ready for the person.
         for _ in 0..300 {
             if self.socket().exists() {
@@ -171,6 +178,17 @@ impl AgentHost {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("the agent service did not open its socket:\n{}", self.log());
+    }
+
+    /// The process id of the service last started.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Replaces the agent's configuration file (`agent.toml` in [`AgentHost::dir`]); the next
+    /// [`AgentHost::start`] reads it.
+    pub fn set_config(&self, toml: &str) {
+        std::fs::write(self.dir.path().join("agent.toml"), toml).unwrap();
     }
 
     /// Kills the service as `kill -9` would.
@@ -198,29 +216,7 @@ impl AgentHost {
     /// `sesame-agent change` with `lines` on standard input; returns the exit code and what it
     /// printed.
     pub fn change(&self, lines: &[&str], args: &[&str]) -> (i32, String) {
-        let mut child = Command::new(agent_binary())
-            .arg("--socket")
-            .arg(self.socket())
-            .arg("change")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            let mut stdin = child.stdin.take().unwrap();
-            for line in lines {
-                writeln!(stdin, "{line}").unwrap();
-            }
-        }
-        let output = child.wait_with_output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.code().unwrap_or(-1), text)
+        change_at(&self.socket(), lines, args)
     }
 
     /// `sesame-agent status`; returns the exit code and what it printed.
@@ -252,6 +248,35 @@ impl AgentHost {
         walk(self.dir.path(), &mut out);
         out
     }
+}
+
+/// `sesame-agent change` against the service listening on `socket` (from any thread), with
+/// `lines` on standard input; returns the exit code and what it printed.
+#[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking.
+pub fn change_at(socket: &Path, lines: &[&str], args: &[&str]) -> (i32, String) {
+    let mut child = Command::new(agent_binary())
+        .arg("--socket")
+        .arg(socket)
+        .arg("change")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for line in lines {
+            writeln!(stdin, "{line}").unwrap();
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
 }
 
 impl Drop for AgentHost {

@@ -8,13 +8,19 @@ use tonic::transport::Channel;
 use crate::TestServer;
 
 /// Runs each scenario `async fn NAME(server: &TestServer)` on both backends.
+/// `on_both_backends!(with ADJUST; NAMES...)` starts each server with its configuration passed
+/// through `fn ADJUST(&mut Config)` first.
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
+        on_both_backends!(with |_| {}; $($scenario),*);
+    };
+    (with $adjust:expr; $($scenario:ident),* $(,)?) => {
+        const ADJUST_CONFIG: fn(&mut sesame_server::config::Config) = $adjust;
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    let server = crate::TestServer::start(crate::Backend::Sqlite).await.expect("SQLite always runs");
+                    let server = crate::TestServer::start_with(crate::Backend::Sqlite, super::ADJUST_CONFIG).await.expect("SQLite always runs");
                     super::$scenario(&server).await;
                     server.stop().await;
                 }
@@ -24,7 +30,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    let Some(server) = crate::TestServer::start(crate::Backend::Postgres).await else { return };
+                    let Some(server) = crate::TestServer::start_with(crate::Backend::Postgres, super::ADJUST_CONFIG).await else { return };
                     super::$scenario(&server).await;
                     server.stop().await;
                 }
@@ -34,6 +40,7 @@ macro_rules! on_both_backends {
 }
 
 mod agent_api;
+mod agent_interruptions;
 mod agent_story;
 mod cluster;
 mod identity;

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 pub mod agent_host;
 pub mod connect_proxy;
+pub mod link;
 pub mod owa_sim;
 pub mod silent;
 
@@ -107,6 +108,15 @@ impl TestServer {
     /// Starts a server on a fresh database, or returns `None` when the PostgreSQL tests are skipped
     /// (never under CI).
     pub async fn start(backend: Backend) -> Option<TestServer> {
+        TestServer::start_with(backend, |_| {}).await
+    }
+
+    /// [`TestServer::start`] with the configuration adjusted first (a shorter rotation period,
+    /// another check-in interval...).
+    pub async fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
         let data_dir = tempfile::tempdir().expect("a temporary data directory");
         let database = match backend {
             Backend::Sqlite => TestDatabase::sqlite(data_dir.path()),
@@ -118,6 +128,8 @@ impl TestServer {
             database_url: Some(database.url()),
             ..Config::default()
         };
+        let mut config = config;
+        adjust(&mut config);
         let listener = TcpListener::bind(config.listen).await.expect("bind a port");
         let address = listener.local_addr().expect("a bound address");
         // The clock starts at the real time: TLS clients check the server's certificate against the

@@ -75,6 +75,9 @@ pub struct SimOptions {
     /// Element ids and form field names in another case (`id="UserNameLabel"`,
     /// `name="UserName"`), which Exchange's own code reads case-insensitively.
     pub mixed_case_ids: bool,
+    /// How long a change post (`POST expiredpassword.aspx`) waits before the change is made and
+    /// answered, as a slow domain controller would. Zero by default.
+    pub change_delay: std::time::Duration,
 }
 
 impl Default for SimOptions {
@@ -93,6 +96,7 @@ impl Default for SimOptions {
             history: 5,
             dotnet_encoding: false,
             mixed_case_ids: false,
+            change_delay: std::time::Duration::ZERO,
         }
     }
 }

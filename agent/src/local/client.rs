@@ -197,8 +197,8 @@ where
                 say(out, texts_fr::progress(step));
                 continue;
             }
-            Event::Done { mailbox } => {
-                say(out, &texts_fr::done(&mailbox));
+            Event::Done { mailbox, key_in } => {
+                say(out, &texts_fr::done(&mailbox, key_in));
                 return ClientExit::Success;
             }
             Event::Error(error) => {

@@ -157,7 +157,7 @@ impl FakeService {
         .into_iter()
         .map(Event::Progress)
         .collect();
-        events.push(Event::Done { mailbox: mailbox.address.clone() });
+        events.push(Event::Done { mailbox: mailbox.address.clone(), key_in: false });
         events
     }
 }

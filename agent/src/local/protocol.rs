@@ -98,6 +98,10 @@ pub enum Event {
     Done {
         /// The mailbox.
         mailbox: String,
+        /// The key was plugged back in before the end (during the change): the person still
+        /// enters the password in Outlook, but has no key left to plug in.
+        #[serde(default)]
+        key_in: bool,
     },
     /// Something went wrong with the session itself.
     Error(ServiceError),

@@ -359,7 +359,7 @@ fn every_event_round_trips() {
             crate::local::password_check::PasswordProblem::TooShort { min: 12 },
         ])),
         Event::NeedKeyConfirmation { reason: "r".to_owned() },
-        Event::Done { mailbox: "a@b".to_owned() },
+        Event::Done { mailbox: "a@b".to_owned(), key_in: false },
         Event::Status(crate::local::protocol::StatusReport {
             agent_version: "1".to_owned(),
             enrolled: true,

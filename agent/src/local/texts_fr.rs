@@ -102,11 +102,19 @@ pub fn progress(step: ProgressStep) -> &'static str {
 }
 
 /// The end of a successful change.
-pub fn done(mailbox: &str) -> String {
-    format!(
-        "Le mot de passe de {mailbox} a été changé et vérifié. Saisissez-le maintenant dans \
-         Outlook, puis rebranchez votre clé REAL."
-    )
+pub fn done(mailbox: &str, key_in: bool) -> String {
+    if key_in {
+        format!(
+            "Le mot de passe de {mailbox} a été changé et vérifié. Votre clé REAL a été rebranchée \
+             pendant le changement : ce n'est pas grave. Saisissez maintenant le nouveau mot de \
+             passe dans Outlook."
+        )
+    } else {
+        format!(
+            "Le mot de passe de {mailbox} a été changé et vérifié. Saisissez-le maintenant dans \
+             Outlook, puis rebranchez votre clé REAL."
+        )
+    }
 }
 
 /// What the new password must contain.

@@ -354,11 +354,10 @@ fn key_inserted(r: &mut Rotation, out: &mut Out, now: OffsetDateTime) {
             out.report(r, Step::Completed, "the key is back in", now);
             out.tell(Message::Completed);
         }
-        Phase::Changing | Phase::Changed | Phase::Verifying { .. } | Phase::Probing
-            if !was_present =>
-        {
-            out.tell(Message::KeyPluggedDuringChange);
-        }
+        // A step is in flight: it finishes, and its outcome tells the person what to do (verified:
+        // enter it in Outlook; changed but not verified: unplug the key and go on).
+        Phase::Changing | Phase::Verifying { .. } | Phase::Probing => {}
+        Phase::Changed if !was_present => out.tell(Message::KeyPluggedDuringChange),
         _ => {}
     }
 }

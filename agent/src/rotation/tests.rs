@@ -82,14 +82,27 @@ fn a_key_plugged_mid_change_lets_the_step_finish_and_starts_no_other() {
     let r = delivered(RotationKind::Provisional);
     let (r, _) = run(r, request(1));
     let (r, c) = run(r, Event::KeyInserted);
-    assert_eq!(c, [Command::TellPerson(Message::KeyPluggedDuringChange)]);
+    assert!(c.is_empty(), "the step in flight finishes, then its outcome is told: {c:?}");
     let (r, c) = run(r, Event::OwaChanged { verified: false });
     assert_eq!(r.phase, Phase::Changed);
     assert!(!c.contains(&Command::CallOwaVerify), "no verification while the key is in");
+    assert!(c.contains(&Command::TellPerson(Message::KeyPluggedDuringChange)));
     let (r, c) = run(r, Event::KeyRemoved);
     assert_eq!(r.phase, Phase::Verifying { known_change: true });
     assert!(matches!(c[0], Command::Journal(_)));
     assert!(c.contains(&Command::CallOwaVerify));
+}
+
+#[test]
+fn a_key_plugged_during_a_change_that_verifies_completes_and_says_outlook() {
+    let r = delivered(RotationKind::Provisional);
+    let (r, _) = run(r, request(1));
+    let (r, _) = run(r, Event::KeyInserted);
+    let (r, c) = run(r, Event::OwaChanged { verified: true });
+    assert_eq!(r.phase, Phase::Completed);
+    assert_eq!(steps(&c), [Step::Changed, Step::Verified, Step::Completed]);
+    assert!(c.contains(&Command::TellPerson(Message::ReenterInOutlook)));
+    assert!(!c.contains(&Command::TellPerson(Message::KeyPluggedDuringChange)));
 }
 
 #[test]

@@ -65,7 +65,20 @@ impl Service {
                 readiness: self.readiness.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             }
         };
-        let answer = self.uplink.check_in(&check_in).await?;
+        let answer = match self.uplink.check_in(&check_in).await {
+            // The server's clock is the one that counts: after a long time offline, or with a
+            // workstation clock that is wrong, the server may find the certificate expired while
+            // this clock does not. Prove possession of the key for a new one, then check in again.
+            Err(UplinkError::Refused(status)) if status.code() == tonic::Code::Unauthenticated => {
+                tracing::warn!(
+                    reason = status.message(),
+                    "the server refused the certificate; recovering"
+                );
+                self.uplink.recover_identity().await?;
+                self.uplink.check_in(&check_in).await?
+            }
+            other => other?,
+        };
         if let Some(url) = answer.owa_url {
             self.set_owa_url(url);
         }

@@ -121,7 +121,7 @@ impl Service {
             return;
         };
         if phase == Phase::AwaitingKey {
-            let _ = session.send(&LocalEvent::Done { mailbox }).await;
+            let _ = session.send(&LocalEvent::Done { mailbox, key_in: false }).await;
             return;
         }
         let Some(evidence) = self.key_gate(session).await else { return };
@@ -308,9 +308,11 @@ impl Service {
     ) -> bool {
         let phase = self.core.lock().await.rotation(id).map(|r| r.phase);
         match phase {
-            Some(Phase::AwaitingKey | Phase::Completed) => {
+            Some(phase @ (Phase::AwaitingKey | Phase::Completed)) => {
+                let key_in = phase == Phase::Completed;
                 let _ = session.send(&LocalEvent::Progress(ProgressStep::Verified)).await;
-                let _ = session.send(&LocalEvent::Done { mailbox: mailbox.to_owned() }).await;
+                let done = LocalEvent::Done { mailbox: mailbox.to_owned(), key_in };
+                let _ = session.send(&done).await;
                 true
             }
             Some(Phase::Changed | Phase::AwaitingAnswer)

@@ -5,7 +5,9 @@
 //! `sesame-agent change`; the change is verified against the Exchange simulator's ground truth;
 //! the person plugs the key back in; the server shows the rotation completed with its evidence
 //! and no escrowed password; the audit trail verifies; no secret in any log or file left behind.
-//! Then the same with a crash (`kill -9`, as the crash points abort) at every step.
+//! A day later (the period, shortened for the test) the periodic change runs the same way with the
+//! current password. Then the same with a crash (`kill -9`, as the crash points abort) at every
+//! step.
 
 use std::time::Duration;
 
@@ -16,21 +18,31 @@ use crate::agent_host::{AgentHost, umockdev_available};
 use crate::owa_sim::{OwaSim, SimOptions};
 use crate::{TestServer, write_file};
 
-const MAILBOX: &str = "dupont.jean@01234.mailnot.fr";
-const NEW: &str = "Etude-Lyon-2026!";
+pub(super) const MAILBOX: &str = "dupont.jean@01234.mailnot.fr";
+pub(super) const NEW: &str = "Etude-Lyon-2026!";
+/// The personal password chosen at the periodic change.
+const NEXT: &str = "Printemps#Notaires-27";
 
 /// What the administrator does before the person sees anything: returns the agent (not started)
 /// and the provisional password (from the export, as the mail administrator gets it).
-async fn roll_out(server: &TestServer, sim: &OwaSim) -> (AgentHost, String) {
+pub(super) async fn roll_out(server: &TestServer, sim: &OwaSim) -> (AgentHost, String) {
+    roll_out_via(server, sim, &server.url()).await
+}
+
+/// [`roll_out`] with the agent reaching the server at `url` (through a [`crate::link::Link`]).
+pub(super) async fn roll_out_via(
+    server: &TestServer,
+    sim: &OwaSim,
+    url: &str,
+) -> (AgentHost, String) {
     server.sesamectl(&["office", "add", "01234", "--name", "Étude Dupont"]).await.unwrap();
     let people = format!("address,display_name\n{MAILBOX},Jean Dupont\n");
     let file = write_file(server.data_dir(), "people.csv", &people);
     server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
     server.sesamectl(&["owa-url", "set", &sim.url()]).await.unwrap();
     let token = token(server, "01234", &[]).await;
-    let url = server.url();
     let host =
-        block_in_place(|| AgentHost::enroll(&url, &server.ca_fingerprint, &token, &sim.ca().pem()));
+        block_in_place(|| AgentHost::enroll(url, &server.ca_fingerprint, &token, &sim.ca().pem()));
     let identity = sesame_agent::identity::StateDir::new(&host.state_dir()).load().unwrap();
     server.sesamectl(&["workstation", "assign", &identity.workstation_id, MAILBOX]).await.unwrap();
     server.sesamectl(&["provisional", "issue", "--mailbox", MAILBOX]).await.unwrap();
@@ -57,19 +69,54 @@ async fn roll_out(server: &TestServer, sim: &OwaSim) -> (AgentHost, String) {
 }
 
 /// Waits until `sesame-agent status` lists the mailbox (the first check-in delivered it).
-async fn wait_for_delivery(host: &AgentHost) {
+pub(super) async fn wait_for_delivery(host: &AgentHost) {
+    wait_for_agent(host, MAILBOX).await;
+}
+
+/// Waits until `sesame-agent status` prints `needle`; returns what it printed.
+pub(super) async fn wait_for_agent(host: &AgentHost, needle: &str) -> String {
+    let mut out = String::new();
     for _ in 0..200 {
-        let (_, out) = block_in_place(|| host.status());
-        if out.contains(MAILBOX) {
-            return;
+        out = block_in_place(|| host.status()).1;
+        if out.contains(needle) {
+            return out;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the rotation never reached the agent:\n{}", host.log());
+    panic!("`sesame-agent status` never said {needle:?}:\n{out}\nlog:\n{}", host.log());
+}
+
+/// `sesamectl mailbox show ADDRESS --output json`, parsed.
+pub(super) async fn mailbox_json(server: &TestServer, address: &str) -> serde_json::Value {
+    let shown = server.sesamectl(&["mailbox", "show", address, "--output", "json"]).await.unwrap();
+    serde_json::from_str(&shown).unwrap()
+}
+
+/// Waits until the mailbox has a rotation of `kind` with `status`; returns the mailbox.
+pub(super) async fn wait_for_rotation(
+    server: &TestServer,
+    host: &AgentHost,
+    kind: &str,
+    status: &str,
+) -> serde_json::Value {
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..600 {
+        shown = mailbox_json(server, MAILBOX).await;
+        let found = shown["rotations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["kind"].as_str() == Some(kind) && r["status"].as_str() == Some(status));
+        if found {
+            return shown;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {kind} rotation {status} on the server: {shown:#}\nagent log:\n{}", host.log());
 }
 
 /// Waits until the server lists the rotation with `status`.
-async fn wait_for_status(server: &TestServer, host: &AgentHost, status: &str) -> String {
+pub(super) async fn wait_for_status(server: &TestServer, host: &AgentHost, status: &str) -> String {
     let mut last = String::new();
     for _ in 0..300 {
         last = server
@@ -87,7 +134,7 @@ async fn wait_for_status(server: &TestServer, host: &AgentHost, status: &str) ->
 }
 
 /// No password anywhere: the agent's log and files, the server's database.
-async fn assert_no_secret(server: &TestServer, host: &AgentHost, secrets: &[&str]) {
+pub(super) async fn assert_no_secret(server: &TestServer, host: &AgentHost, secrets: &[&str]) {
     let files = host.files_text();
     let dump = server.database_dump().await;
     for secret in secrets {
@@ -139,8 +186,33 @@ async fn the_letter_runs_end_to_end(server: &TestServer) {
         audit.contains("intact") || audit.contains("OK") || audit.contains("verified"),
         "{audit}"
     );
+
+    // A period later (one day in these tests, 90 by default), the workstation is switched on:
+    // at its first check-in the server opens the periodic rotation. The person unplugs the key
+    // and types the current password and a new one twice.
+    server.clock.advance(time::Duration::hours(25));
+    sim.age_passwords();
     block_in_place(|| host.stop());
-    assert_no_secret(server, &host, &[&provisional, NEW]).await;
+    block_in_place(|| host.start(None));
+    wait_for_agent(&host, "(périodique) : en attente").await;
+    let (code, out) = block_in_place(|| host.change(&[NEW, NEXT, NEXT], &[]));
+    assert_ne!(code, 0, "the key is still in: {out}");
+    assert!(out.contains("Débranchez"), "{out}");
+    block_in_place(|| host.unplug());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (code, out) = block_in_place(|| host.change(&[NEW, NEXT, NEXT], &[]));
+    assert_eq!(code, 0, "{out}\n{}", host.log());
+    assert_eq!(sim.password_of(MAILBOX).as_deref(), Some(NEXT), "the ground truth");
+    assert_eq!(sim.changes().len(), 2, "one change per rotation");
+    block_in_place(|| host.plug());
+    let shown = wait_for_rotation(server, &host, "periodic", "completed").await;
+    let verified = &shown["last_verified_change"];
+    assert_eq!(verified["kind"], "periodic", "{shown:#}");
+    assert_eq!(verified["key_evidence"]["kind"], "observed_absent", "{shown:#}");
+    assert_eq!(shown["open_rotation"], serde_json::Value::Null, "{shown:#}");
+
+    block_in_place(|| host.stop());
+    assert_no_secret(server, &host, &[&provisional, NEW, NEXT]).await;
     sim.stop().await;
 }
 
@@ -253,4 +325,15 @@ async fn a_crash_at_every_step_ends_in_the_true_state(server: &TestServer) {
     sim.stop().await;
 }
 
-on_both_backends!(the_letter_runs_end_to_end, a_crash_at_every_step_ends_in_the_true_state);
+on_both_backends!(
+    with agent_config;
+    the_letter_runs_end_to_end,
+    a_crash_at_every_step_ends_in_the_true_state,
+);
+
+/// The server for the agent's stories: a rotation period of one day, so that a test can reach the
+/// periodic change by moving the server's clock a day, well inside the workstation certificate's
+/// life.
+pub(super) fn agent_config(config: &mut sesame_server::config::Config) {
+    config.rotation_period = time::Duration::days(1);
+}

@@ -34,6 +34,14 @@ pub(crate) async fn handle(
     if request.too_large {
         return response::status(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     }
+    let delay = shared.options.change_delay;
+    if !delay.is_zero()
+        && request.method == Method::POST
+        && request.path == "/owa/auth/expiredpassword.aspx"
+    {
+        // A domain controller taking its time: the change is made after the wait.
+        tokio::time::sleep(delay).await;
+    }
     route(&shared, &request)
 }
 
