@@ -22,7 +22,7 @@ use sesame_agent::owa::cli::{
 };
 use sesame_agent::service::ServiceOptions;
 use sesame_agent::uplink::{Enrollment, enroll};
-use sesame_base::clock::SystemClock;
+use sesame_base::clock::{OffsetClock, SharedClock, SystemClock};
 use sesame_proto::password_rule::PasswordRule;
 
 #[derive(Debug, Parser)]
@@ -189,12 +189,22 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The clock every command reads: the system's, or, for the end-to-end tests that run the real
+/// binary "a week later", the system's moved by `SESAME_AGENT_CLOCK_OFFSET_SECONDS` (read once
+/// here, like the crash points; unset in production).
+fn clock_from_env() -> SharedClock {
+    match std::env::var("SESAME_AGENT_CLOCK_OFFSET_SECONDS").ok().and_then(|v| v.parse().ok()) {
+        Some(seconds) => Arc::new(OffsetClock::new(time::Duration::seconds(seconds))),
+        None => Arc::new(SystemClock),
+    }
+}
+
 #[allow(clippy::print_stdout)] // Reason: the command's results.
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("info").init();
-    let clock = Arc::new(SystemClock);
+    let clock = clock_from_env();
     let state = || StateDir::new(&cli.state_dir.clone().unwrap_or_else(StateDir::default_root));
     match cli.command {
         Command::OwaCheck(args) => {

@@ -244,6 +244,11 @@ impl Outbox {
         self.pending.iter().take(n).map(|(r, _)| r.clone()).collect()
     }
 
+    /// The newest report waiting, if any.
+    pub fn newest(&self) -> Option<&Report> {
+        self.pending.back().map(|(r, _)| r)
+    }
+
     /// Removes the reports with these ids, durably; returns how many were there.
     pub fn ack(&mut self, report_ids: &[String]) -> Result<usize, OutboxError> {
         let known: Vec<String> = report_ids

@@ -45,6 +45,15 @@ pub enum UplinkError {
     Protocol(&'static str),
 }
 
+impl UplinkError {
+    /// Whether the server refused this workstation's certificate (UNAUTHENTICATED): for one whose
+    /// clock lags, the server may find it expired while this clock does not. Recovery is the way
+    /// out (a revoked workstation's recovery is refused in turn).
+    pub fn is_certificate_refused(&self) -> bool {
+        matches!(self, UplinkError::Refused(status) if status.code() == tonic::Code::Unauthenticated)
+    }
+}
+
 impl From<tonic::Status> for UplinkError {
     fn from(status: tonic::Status) -> UplinkError {
         UplinkError::Refused(status)

@@ -145,8 +145,14 @@ impl AgentHost {
 
     /// Starts `sesame-agent run`, crashing at `crash_at` when given. Blocking: async tests call
     /// it inside `block_in_place`.
-    #[allow(clippy::disallowed_methods)] // Reason: a blocking helper, run outside the runtime's workers.
     pub fn start(&mut self, crash_at: Option<&str>) {
+        self.start_with(crash_at, &[]);
+    }
+
+    /// [`AgentHost::start`] with more environment variables (such as
+    /// `SESAME_AGENT_CLOCK_OFFSET_SECONDS`, the workstation's clock moved).
+    #[allow(clippy::disallowed_methods)] // Reason: a blocking helper, run outside the runtime's workers.
+    pub fn start_with(&mut self, crash_at: Option<&str>, vars: &[(&str, &str)]) {
         let argv = [
             agent_binary().display().to_string(),
             "--state-dir".to_owned(),
@@ -161,6 +167,9 @@ impl AgentHost {
         env.insert("RUST_LOG".into(), "info".into());
         if let Some(point) = crash_at {
             env.insert("SESAME_AGENT_CRASH_AT".into(), point.into());
+        }
+        for (name, value) in vars {
+            env.insert((*name).into(), (*value).into());
         }
         let spec = serde_json::json!({
             "argv": argv,

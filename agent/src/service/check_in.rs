@@ -66,14 +66,11 @@ impl Service {
             }
         };
         let answer = match self.uplink.check_in(&check_in).await {
-            // The server's clock is the one that counts: after a long time offline, or with a
-            // workstation clock that is wrong, the server may find the certificate expired while
-            // this clock does not. Prove possession of the key for a new one, then check in again.
-            Err(UplinkError::Refused(status)) if status.code() == tonic::Code::Unauthenticated => {
-                tracing::warn!(
-                    reason = status.message(),
-                    "the server refused the certificate; recovering"
-                );
+            // The server's clock is the one that counts: with a workstation clock that lags, the
+            // server may find the certificate expired while this clock does not. Prove possession
+            // of the key for a new one, then check in again.
+            Err(error) if error.is_certificate_refused() => {
+                tracing::warn!(%error, "the server refused the certificate; recovering");
                 self.uplink.recover_identity().await?;
                 self.uplink.check_in(&check_in).await?
             }

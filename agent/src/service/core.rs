@@ -82,6 +82,8 @@ impl Core {
         let journal = Journal::open(state_dir)?;
         let outbox = Outbox::open(state_dir)?;
         let rotations = journal.rotations().map(|r| (r.id.clone(), r.clone())).collect();
+        // After a restart, the newest report still waiting is the last one, not yet delivered.
+        let last_report = outbox.newest().map(|report| (report.clone(), false));
         Ok(Core {
             journal,
             outbox,
@@ -89,7 +91,7 @@ impl Core {
             deliveries: BTreeMap::new(),
             held: BTreeMap::new(),
             fingerprints: FingerprintKey::random(),
-            last_report: None,
+            last_report,
             requeued: Vec::new(),
         })
     }

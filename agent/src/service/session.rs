@@ -136,6 +136,7 @@ impl Service {
     async fn key_gate(&self, session: &mut Session) -> Option<KeyEvidence> {
         let mut state = self.key_watcher.probe_now().await;
         if let KeyState::Present { .. } = state {
+            tracing::info!(peer = %session.peer(), "waiting for the key to be unplugged");
             let _ = session.send(&LocalEvent::Progress(ProgressStep::WaitingForUnplug)).await;
             let mut key = self.key.clone();
             let unplugged = tokio::time::timeout(

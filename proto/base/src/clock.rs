@@ -32,6 +32,26 @@ impl Clock for SystemClock {
     }
 }
 
+/// The operating system's clock moved by a fixed offset: a process started "a week later" in an
+/// end-to-end test.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset: Duration,
+}
+
+impl OffsetClock {
+    /// The system clock plus `offset`.
+    pub fn new(offset: Duration) -> OffsetClock {
+        OffsetClock { offset }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> OffsetDateTime {
+        truncate_to_micros(SystemClock.now() + self.offset)
+    }
+}
+
 /// A clock that only moves when told to; for tests and simulations.
 #[derive(Debug, Clone)]
 pub struct ManualClock {

@@ -59,12 +59,16 @@ async fn a_week_offline_then_back(server: &TestServer) {
     assert_eq!(code, 0, "the change needs no server: {out}\n{}", host.log());
     assert_eq!(sim.password_of(MAILBOX).as_deref(), Some(NEW), "the ground truth");
     block_in_place(|| host.plug());
-    let waiting = wait_for_agent(&host, "en attente d'envoi au serveur").await;
-    assert!(waiting.contains("terminé"), "{waiting}");
+    let waiting = wait_for_agent(&host, ": terminé").await;
+    assert!(waiting.contains("en attente d'envoi au serveur"), "{waiting}");
 
-    // The workstation is switched off and on during the week (as a crash would: `kill -9`).
+    // A week passes, the line still down: the workstation is switched off (as a crash would:
+    // `kill -9`) and on again eight days later, by both clocks. Its certificate (seven days) has
+    // expired meanwhile.
     block_in_place(|| host.kill());
-    block_in_place(|| host.start(None));
+    server.clock.advance(time::Duration::days(8));
+    let week = (8 * 24 * 3600).to_string();
+    block_in_place(|| host.start_with(None, &[("SESAME_AGENT_CLOCK_OFFSET_SECONDS", &week)]));
     let status = wait_for_agent(&host, "en attente d'envoi au serveur").await;
     assert!(status.contains("pas encore transmis"), "the outbox survived the restart: {status}");
     let before = super::agent_story::mailbox_json(server, MAILBOX).await;
@@ -73,9 +77,8 @@ async fn a_week_offline_then_back(server: &TestServer) {
         "nothing reached the server while offline: {before:#}"
     );
 
-    // A week passes on the server's clock: the workstation's certificate (seven days) expires
-    // there. The line comes back; the agent, backing off meanwhile, gets through by itself.
-    server.clock.advance(time::Duration::days(8));
+    // The line comes back; the agent, backing off meanwhile, gets through by itself: it recovers
+    // its certificate with its registered key, then delivers the reports in order.
     assert!(link.refused() > 0, "the agent kept trying while offline");
     link.restore();
     let shown = wait_for_rotation(server, &host, "provisional", "completed").await;
@@ -94,7 +97,7 @@ async fn a_week_offline_then_back(server: &TestServer) {
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "in the order they happened: {times:?}");
     assert_eq!(shown["last_verified_change"]["kind"], "provisional", "{shown:#}");
     assert!(
-        host.log().contains("recovering"),
+        host.log().contains("identity recovered"),
         "the expired certificate was recovered:\n{}",
         host.log()
     );

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::task::block_in_place;
 
 use super::identity::token;
-use crate::agent_host::{AgentHost, umockdev_available};
+use crate::agent_host::{AgentHost, change_at, umockdev_available};
 use crate::owa_sim::{OwaSim, SimOptions};
 use crate::{TestServer, write_file};
 
@@ -84,6 +84,37 @@ pub(super) async fn wait_for_agent(host: &AgentHost, needle: &str) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("`sesame-agent status` never said {needle:?}:\n{out}\nlog:\n{}", host.log());
+}
+
+/// `sesame-agent change` typed with the key still in: the service says to unplug it and waits,
+/// nothing reaches Exchange meanwhile; the person unplugs it and the change goes on. Returns what
+/// the command ended with.
+async fn change_after_unplugging(
+    host: &mut AgentHost,
+    sim: &OwaSim,
+    lines: &[&str],
+) -> (i32, String) {
+    let logins = sim.logins().len();
+    let change = {
+        let socket = host.socket();
+        let lines: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        std::thread::spawn(move || {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            change_at(&socket, &lines, &[])
+        })
+    };
+    for _ in 0..100 {
+        if host.log().contains("waiting for the key to be unplugged") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.logins().len(), logins, "nothing is sent while the key is in");
+    block_in_place(|| host.unplug());
+    let (code, out) = block_in_place(|| change.join().unwrap());
+    assert!(out.contains("Débranchez votre clé REAL"), "{out}");
+    (code, out)
 }
 
 /// `sesamectl mailbox show ADDRESS --output json`, parsed.
@@ -159,16 +190,11 @@ async fn the_letter_runs_end_to_end(server: &TestServer) {
     assert!(out.contains("provisoire"), "{out}");
     assert!(sim.logins().is_empty(), "no logon for a typo");
 
-    // With the key plugged in, nothing starts.
+    // With the key plugged in, nothing starts: the service asks for it to be unplugged and waits;
+    // once it is out, the change goes on.
     block_in_place(|| host.plug());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (code, out) = block_in_place(|| host.change(&[&provisional, NEW, NEW], &[]));
-    assert_ne!(code, 0, "{out}");
-    assert!(sim.logins().is_empty(), "nothing sent while the key is in: {out}");
-    block_in_place(|| host.unplug());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let (code, out) = block_in_place(|| host.change(&[&provisional, NEW, NEW], &[]));
+    let (code, out) = change_after_unplugging(&mut host, &sim, &[&provisional, NEW, NEW]).await;
     assert_eq!(code, 0, "{out}\n{}", host.log());
     assert!(out.contains("Outlook"), "{out}");
     assert_eq!(sim.password_of(MAILBOX).as_deref(), Some(NEW), "the ground truth");
@@ -195,12 +221,7 @@ async fn the_letter_runs_end_to_end(server: &TestServer) {
     block_in_place(|| host.stop());
     block_in_place(|| host.start(None));
     wait_for_agent(&host, "(périodique) : en attente").await;
-    let (code, out) = block_in_place(|| host.change(&[NEW, NEXT, NEXT], &[]));
-    assert_ne!(code, 0, "the key is still in: {out}");
-    assert!(out.contains("Débranchez"), "{out}");
-    block_in_place(|| host.unplug());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (code, out) = block_in_place(|| host.change(&[NEW, NEXT, NEXT], &[]));
+    let (code, out) = change_after_unplugging(&mut host, &sim, &[NEW, NEXT, NEXT]).await;
     assert_eq!(code, 0, "{out}\n{}", host.log());
     assert_eq!(sim.password_of(MAILBOX).as_deref(), Some(NEXT), "the ground truth");
     assert_eq!(sim.changes().len(), 2, "one change per rotation");
