@@ -31,6 +31,27 @@ pub fn agent_binary() -> PathBuf {
                 build.args(["--workspace", "--bins", "--tests"]);
             }
             build.arg("--target-dir").arg(profile_dir.parent().unwrap());
+            // What cargo set for this test process is not the developer's environment: build scripts
+            // that watch a variable (ring watches CARGO_MANIFEST_DIR) would see it change and rebuild.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy().into_owned();
+                if name.starts_with("CARGO_PKG_")
+                    || name.starts_with("CARGO_BIN_EXE_")
+                    || [
+                        "CARGO_MANIFEST_DIR",
+                        "CARGO_MANIFEST_PATH",
+                        "CARGO_CRATE_NAME",
+                        "CARGO_BIN_NAME",
+                        "CARGO_PRIMARY_PACKAGE",
+                        "CARGO_TARGET_TMPDIR",
+                        "CARGO_RUSTC_CURRENT_DIR",
+                        "OUT_DIR",
+                    ]
+                    .contains(&name.as_str())
+                {
+                    build.env_remove(name);
+                }
+            }
             let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().unwrap();
             assert!(status.success(), "cargo build (sesame-agent): {status:?}");
             profile_dir.join(format!("sesame-agent{}", std::env::consts::EXE_SUFFIX))
