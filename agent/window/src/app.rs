@@ -122,7 +122,7 @@ impl WindowApp {
         let before = discriminant(self.flow.screen());
         let entered = self.drawn != Some(before);
         if entered {
-            tracing::info!(screen = self.flow.screen().name(), "screen");
+            tracing::info!("screen={}", self.flow.screen().name());
             self.drawn = Some(before);
         }
         if let Some(action) = view::screen(ui, &self.flow, &mut self.fields, today, entered) {
