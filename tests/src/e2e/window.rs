@@ -3,6 +3,8 @@
 //! from the keyboard alone (xdotool), as a person who has never seen Sesame would, with a
 //! screenshot of each step saved under `target/window-screens/` and checked not to be blank.
 //! The window logs each screen it shows (`screen=…`), which is what the test waits for.
+// Reason: the X tools are driven from a blocking thread (`block_in_place`), as `agent_host` does.
+#![allow(clippy::disallowed_methods)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
