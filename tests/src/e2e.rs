@@ -60,6 +60,7 @@ mod security;
 mod settings;
 mod silent_connections;
 mod unauthenticated;
+mod window;
 
 /// The RPCs of one service (`AdminService`, `AgentService`), read from the .proto files, so that a
 /// test driven by this list cannot forget an RPC added to the contract.

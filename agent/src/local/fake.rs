@@ -63,6 +63,7 @@ impl FakeService {
                     display_name: m.display_name.clone(),
                     kind: Self::kind(m),
                     step: StepStatus::Pending,
+                    due: None,
                 })
                 .collect(),
             last_report: None,

@@ -308,6 +308,9 @@ pub struct RotationStatus {
     pub kind: PasswordKind,
     /// Where it stands.
     pub step: StepStatus,
+    /// When the change is due (the rotation expires on the server), when the server said.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub due: Option<OffsetDateTime>,
 }
 
 /// A rotation step (the agent's `rotation::Step`).

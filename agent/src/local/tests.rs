@@ -369,6 +369,7 @@ fn every_event_round_trips() {
                 display_name: String::new(),
                 kind: PasswordKind::Current,
                 step: StepStatus::Failed(crate::local::protocol::FailureStatus::OwaUnreachable),
+                due: Some(time::macros::datetime!(2026-12-15 00:00 UTC)),
             }],
             last_report: Some(crate::local::protocol::LastReport {
                 at: time::macros::datetime!(2026-11-29 03:00 UTC),

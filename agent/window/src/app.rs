@@ -1,0 +1,154 @@
+//! [`WindowApp`]: the glue between the [`Flow`], the [`Link`] to the service and the drawing
+//! (`view`). Each frame it applies the service's updates, wipes the password fields when their
+//! screen is left, polls `status` about once a second while a screen follows the key live, draws
+//! the screen and hands the person's action to the flow. Used as is by eframe (`main`) and by the
+//! headless test harness.
+
+use std::mem::discriminant;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::flow::{Flow, Screen};
+use crate::link::Link;
+use crate::view;
+
+/// How often `status` is asked while a screen follows the key.
+pub const POLL_EVERY: Duration = Duration::from_millis(700);
+
+/// The password fields of the screen shown. Wiped (zeroized) when the screen is left.
+#[derive(Default)]
+pub struct Fields {
+    /// The provisional or current password.
+    pub old: Zeroizing<String>,
+    /// The new password.
+    pub new: Zeroizing<String>,
+    /// The new password again.
+    pub confirm: Zeroizing<String>,
+    /// Whether the passwords are shown in clear.
+    pub show: bool,
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fields(***)")
+    }
+}
+
+/// The clock the window reads the date from (injected for the tests).
+pub type Clock = Box<dyn Fn() -> OffsetDateTime>;
+
+/// The window.
+pub struct WindowApp {
+    flow: Flow,
+    link: Link,
+    fields: Fields,
+    context: Arc<OnceLock<egui::Context>>,
+    last_poll: Option<Instant>,
+    clock: Clock,
+    styled: bool,
+    /// The screen drawn last frame, to know when one is entered.
+    drawn: Option<std::mem::Discriminant<Screen>>,
+}
+
+impl std::fmt::Debug for WindowApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowApp").field("screen", self.flow.screen()).finish_non_exhaustive()
+    }
+}
+
+impl WindowApp {
+    /// A window talking to the service at `socket`.
+    pub fn new(socket: std::path::PathBuf, clock: Clock) -> std::io::Result<WindowApp> {
+        let context: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
+        let waker = context.clone();
+        let link = Link::spawn(
+            socket,
+            Box::new(move || {
+                if let Some(ctx) = waker.get() {
+                    ctx.request_repaint();
+                }
+            }),
+        )?;
+        let flow = Flow::new();
+        for command in flow.start() {
+            link.send(command);
+        }
+        Ok(WindowApp {
+            flow,
+            link,
+            fields: Fields::default(),
+            context,
+            last_poll: Some(Instant::now()),
+            clock,
+            styled: false,
+            drawn: None,
+        })
+    }
+
+    /// The model, for the tests.
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    /// Draws one frame.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let _ = self.context.get_or_init(|| ctx.clone());
+        if !self.styled {
+            view::style(&ctx);
+            self.styled = true;
+        }
+        let before = discriminant(self.flow.screen());
+        for update in self.link.drain() {
+            for command in self.flow.on_update(update) {
+                self.link.send(command);
+            }
+        }
+        if self.flow.wants_live_key() {
+            if self.last_poll.is_none_or(|at| at.elapsed() >= POLL_EVERY) {
+                self.last_poll = Some(Instant::now());
+                self.link.send(crate::flow::Command::Status);
+            }
+            ctx.request_repaint_after(POLL_EVERY);
+        }
+        self.wipe_if_left(&ctx, before);
+        let today = (self.clock)().date();
+        let before = discriminant(self.flow.screen());
+        let entered = self.drawn != Some(before);
+        if entered {
+            tracing::info!("screen={}", self.flow.screen().name());
+            self.drawn = Some(before);
+        }
+        if let Some(action) = view::screen(ui, &self.flow, &mut self.fields, today, entered) {
+            for command in self.flow.on_action(action) {
+                self.link.send(command);
+            }
+            ctx.request_repaint();
+        }
+        self.wipe_if_left(&ctx, before);
+    }
+
+    fn wipe_if_left(&mut self, ctx: &egui::Context, before: std::mem::Discriminant<Screen>) {
+        if discriminant(self.flow.screen()) != before {
+            // Dropping the fields zeroizes them; egui's own copy of each field's state goes too.
+            self.fields = Fields::default();
+            ctx.data_mut(|data| {
+                for id in view::password_ids() {
+                    data.remove::<egui::text_edit::TextEditState>(id);
+                }
+            });
+        }
+    }
+}
+
+impl eframe::App for WindowApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}

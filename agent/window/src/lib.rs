@@ -1,0 +1,16 @@
+//! The Sesame window (`sesame-window`): the guided password change on the person's desktop. It
+//! talks only to the local agent service, over the agent's socket and protocol, never to the
+//! network; the service keeps the rotation's state, so closing the window loses nothing.
+//!
+//! - `flow`: the screens as a pure model, moved by the service's events and the person's actions;
+//! - `link`: the connection thread (tokio) speaking the local protocol;
+//! - `app`, `view`: the egui window; `texts`, `checklist`: its words and the live rule check;
+//! - `reminder`: when to remind the person, at most once a day, and the desktop notification.
+
+pub mod app;
+pub mod checklist;
+pub mod flow;
+pub mod link;
+pub mod reminder;
+pub mod texts;
+pub mod view;

@@ -1,0 +1,87 @@
+//! `sesame-window`: opens the Sesame window on the person's desktop, talking to the local agent
+//! service over its socket; `sesame-window --watch` (started at logon) reminds the person with a
+//! desktop notification when a change is pending, and opens the window when it is clicked.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use eframe::egui;
+use sesame_base::clock::{Clock as _, SystemClock};
+use sesame_window::app::WindowApp;
+use sesame_window::flow::Update;
+use sesame_window::reminder::{self, DesktopNotifier, FileStore};
+use sesame_window::{link, texts};
+
+/// The Sesame window.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The agent service's local socket.
+    #[arg(long, env = "SESAME_AGENT_SOCKET", default_value_os_t = sesame_agent::local::transport::default_socket())]
+    socket: PathBuf,
+    /// Stay in the background and remind the person (at most once a day) instead of opening the
+    /// window.
+    #[arg(long)]
+    watch: bool,
+    /// With --watch: minutes between two looks at the service.
+    #[arg(long, default_value_t = 30)]
+    check_every_minutes: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    if args.watch {
+        return watch(&args);
+    }
+    let app = WindowApp::new(args.socket, Box::new(|| SystemClock.now()))
+        .context("starting the connection to the service")?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(texts::WINDOW_TITLE)
+            .with_app_id("sesame-window")
+            .with_inner_size([640.0, 600.0])
+            .with_min_inner_size([480.0, 400.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(texts::WINDOW_TITLE, options, Box::new(|_| Ok(Box::new(app))))
+        .map_err(|error| anyhow::anyhow!("the window could not open: {error}"))
+}
+
+/// `--watch`: looks at the service now and then, and reminds.
+fn watch(args: &Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut store =
+        FileStore::new(FileStore::default_path().context("no HOME nor XDG_STATE_HOME")?);
+    let notifier = DesktopNotifier;
+    let every = Duration::from_secs(args.check_every_minutes.max(1) * 60);
+    runtime.block_on(async {
+        loop {
+            match link::status(&args.socket).await {
+                Update::Status(report) => {
+                    let socket = args.socket.clone();
+                    let open = Box::new(move || open_window(&socket));
+                    reminder::check(&report, SystemClock.now(), &mut store, &notifier, open);
+                }
+                other => tracing::debug!(?other, "the service did not answer status"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+fn open_window(socket: &std::path::Path) {
+    let spawned = std::env::current_exe()
+        .and_then(|exe| std::process::Command::new(exe).arg("--socket").arg(socket).spawn());
+    match spawned {
+        // Waited for on a thread of its own, so that no zombie is left.
+        Ok(mut child) => drop(std::thread::spawn(move || child.wait())),
+        Err(error) => tracing::warn!(%error, "the window could not be opened"),
+    }
+}

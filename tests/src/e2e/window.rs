@@ -1,0 +1,236 @@
+//! The real `sesame-window` on a real X server (Xvfb, no window manager), against the real agent
+//! service on its simulated USB bus and the Exchange simulator: the letter's whole change done
+//! from the keyboard alone (xdotool), as a person who has never seen Sesame would, with a
+//! screenshot of each step saved under `target/window-screens/` and checked not to be blank.
+//! The window logs each screen it shows (`screen=…`), which is what the test waits for.
+// Reason: the X tools are driven from a blocking thread (`block_in_place`), as `agent_host` does.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::task::block_in_place;
+
+use super::agent_story::{
+    MAILBOX, NEW, agent_config, roll_out, wait_for_delivery, wait_for_status,
+};
+use crate::agent_host::{agent_binary, umockdev_available};
+use crate::owa_sim::{OwaSim, SimOptions};
+use crate::{Backend, TestServer};
+
+/// Whether Xvfb, xdotool and ImageMagick are here; under CI they must be.
+fn x_tools_available() -> bool {
+    let found = ["Xvfb", "xdotool", "import", "convert"].iter().all(|tool| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "Xvfb, xdotool and ImageMagick are required under CI (apt-get install xvfb xdotool \
+         imagemagick; .ci/run installs them)"
+    );
+    found
+}
+
+/// The `sesame-window` binary, next to `sesame-agent` (built by the same nested cargo).
+fn window_binary() -> PathBuf {
+    agent_binary().with_file_name(format!("sesame-window{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Where the screenshots go: `target/window-screens/`.
+fn screens_dir() -> PathBuf {
+    let dir = agent_binary().parent().and_then(Path::parent).unwrap().join("window-screens");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An X server of its own, stopped when dropped.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let display = format!(":{}", line.trim());
+        assert!(display.len() > 1, "Xvfb gave no display");
+        Xvfb { child, display }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> String {
+        let output =
+            Command::new(program).args(args).env("DISPLAY", &self.display).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The window program, its log, and the X window it opened.
+struct Window<'x> {
+    x: &'x Xvfb,
+    child: Child,
+    log: PathBuf,
+    id: String,
+    shots: usize,
+}
+
+impl Window<'_> {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the window has shown `screen` (the name it logs).
+    fn wait_screen(&self, screen: &str) {
+        let needle = format!("screen={screen}");
+        for _ in 0..600 {
+            if self.log().contains(&needle) {
+                // One more frame is drawn after the screen's first one.
+                std::thread::sleep(Duration::from_millis(300));
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the window never showed {screen}:\n{}", self.log());
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["key", "--window", &self.id, "--delay", "60"];
+        args.extend_from_slice(keys);
+        self.x.run("xdotool", &args);
+    }
+
+    fn type_text(&self, text: &str) {
+        self.x.run("xdotool", &["type", "--window", &self.id, "--delay", "40", text]);
+    }
+
+    /// A screenshot of the window, checked not to be blank.
+    fn shot(&mut self, name: &str) {
+        self.shots += 1;
+        let path = screens_dir().join(format!("{:02}-{name}.png", self.shots));
+        let path_text = path.display().to_string();
+        self.x.run("import", &["-window", &self.id, &path_text]);
+        let colors: usize =
+            self.x.run("convert", &[&path_text, "-format", "%k", "info:"]).parse().unwrap();
+        assert!(colors > 16, "{name}: the screenshot is blank ({colors} colours)");
+    }
+}
+
+impl Drop for Window<'_> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn open_window<'x>(x: &'x Xvfb, socket: &Path, home: &Path) -> (Window<'x>, Duration) {
+    let log = home.join("window.log");
+    let started = Instant::now();
+    let child = Command::new(window_binary())
+        .arg("--socket")
+        .arg(socket)
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_RUNTIME_DIR", home)
+        .env("GSETTINGS_BACKEND", "memory")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut window = Window { x, child, log, id: String::new(), shots: 0 };
+    window.wait_screen("Why");
+    let to_screen = started.elapsed();
+    window.id = x
+        .run("xdotool", &["search", "--sync", "--name", "Sesame"])
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    x.run("xdotool", &["windowfocus", "--sync", &window.id]);
+    (window, to_screen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_alone_walks_a_person_through_the_letter() {
+    if !umockdev_available() || !x_tools_available() {
+        return;
+    }
+    let server =
+        TestServer::start_with(Backend::Sqlite, agent_config).await.expect("SQLite always runs");
+    let sim = OwaSim::start(SimOptions { host: "localhost".into(), ..SimOptions::default() }).await;
+    let (mut host, provisional) = roll_out(&server, &sim).await;
+    block_in_place(|| host.start(None));
+    wait_for_delivery(&host).await;
+    let home = tempfile::tempdir().unwrap();
+    block_in_place(|| {
+        let x = Xvfb::start();
+        // The key is in when the person starts.
+        host.plug();
+        let (mut window, to_screen) = open_window(&x, &host.socket(), home.path());
+        eprintln!("sesame-window: first screen after {} ms", to_screen.as_millis());
+        window.shot("pourquoi");
+        window.keys(&["Return"]);
+        window.wait_screen("Unplug");
+        window.shot("cle-branchee");
+        host.unplug();
+        std::thread::sleep(Duration::from_millis(1500));
+        window.shot("cle-retiree");
+        window.keys(&["Return"]);
+        window.wait_screen("Passwords");
+        window.type_text(&provisional);
+        window.keys(&["Tab"]);
+        window.type_text(NEW);
+        window.keys(&["Tab"]);
+        window.type_text(NEW);
+        std::thread::sleep(Duration::from_millis(300));
+        window.shot("mots-de-passe");
+        window.keys(&["Return"]);
+        window.wait_screen("Outlook");
+        window.shot("outlook");
+        assert_eq!(sim.password_of(MAILBOX).as_deref(), Some(NEW), "the ground truth");
+        window.keys(&["Return"]);
+        window.wait_screen("Replug");
+        window.shot("remettre-cle");
+        host.plug();
+        window.wait_screen("Finished");
+        window.shot("termine");
+        let log = window.log();
+        assert!(
+            !log.contains(&provisional) && !log.contains(NEW),
+            "a password in the window's log"
+        );
+    });
+    wait_for_status(&server, &host, "completed").await;
+    block_in_place(|| host.stop());
+    sim.stop().await;
+    server.stop().await;
+}
