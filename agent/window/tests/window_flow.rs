@@ -4,6 +4,7 @@
 //! would (AccessKit).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // Reason: tests (the harness steps on this thread while the fake answers on its own).
 
+#[path = "support/fake_service.rs"]
 mod support;
 
 use std::time::Duration;
