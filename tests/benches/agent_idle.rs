@@ -30,17 +30,7 @@ fn setting(name: &str, default: u64) -> u64 {
 
 /// `VmRSS` and `VmHWM` of a process, in MiB.
 fn memory_of(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap()
-            / 1024.0
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    sesame_tests::process_memory::memory_of(pid).expect("the process's /proc status")
 }
 
 /// User plus system CPU time of a process, in seconds.

@@ -23,6 +23,7 @@ pub mod agent_host;
 pub mod connect_proxy;
 pub mod link;
 pub mod owa_sim;
+pub mod process_memory;
 pub mod silent;
 
 #[cfg(test)]
