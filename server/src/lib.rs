@@ -96,6 +96,7 @@ impl Server {
             provisional_validity: config.provisional_validity,
             rotation_period: config.rotation_period,
         });
+        state.apply_default_compliance_policy().await?;
         Ok(Server { state, bootstrap_credentials })
     }
 

@@ -43,6 +43,7 @@ mod agent_api;
 mod agent_interruptions;
 mod agent_story;
 mod cluster;
+mod compliance;
 mod identity;
 mod mailboxes;
 mod names;
