@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Settings (environment): `SESAME_IDLE_SECONDS` (default 600), `SESAME_IDLE_WARMUP` (default
-//! 60). Needs `umockdev-wrapper` with its Python bindings (as the end-to-end tests). Results are
+//! 60), `SESAME_AGENT_BIN` (an agent binary built beforehand, e.g. with `cargo build --release
+//! -p sesame-agent`, instead of building one; then `cargo bench --profile dev` spares the
+//! release build of the whole harness). Needs `umockdev-wrapper` with its Python bindings (as the end-to-end tests). Results are
 //! recorded in `tests/benches/README.md`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // Reason: a benchmark prints its report.

@@ -54,13 +54,20 @@ async fn run(backend: Backend, name: &str) -> Option<()> {
     let mut client = sesamectl::connect(&server.read_credentials()).await.unwrap();
     let started = Instant::now();
     for i in 0..OFFICES {
-        let request =
-            pb::CreateOfficeRequest { crpcen: crpcen(i), name: format!("Étude {i}"), city: String::new() };
+        let request = pb::CreateOfficeRequest {
+            crpcen: crpcen(i),
+            name: format!("Étude {i}"),
+            city: String::new(),
+        };
         client.create_office(request).await.unwrap();
     }
     let file = write_file(server.data_dir(), "bench.csv", &csv());
     server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
-    println!("| {name} | setup: {OFFICES} offices, {} mailboxes | {:.0} s | | | |", OFFICES * PER_OFFICE, started.elapsed().as_secs_f64());
+    println!(
+        "| {name} | setup: {OFFICES} offices, {} mailboxes | {:.0} s | | | |",
+        OFFICES * PER_OFFICE,
+        started.elapsed().as_secs_f64()
+    );
     let imported = server.clock_now();
     // A day on, then 100 days on: every mailbox has a history (registered, never enrolled,
     // overdue at day 90).

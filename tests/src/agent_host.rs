@@ -10,13 +10,18 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The `sesame-agent` binary, built (or found up to date) by the cargo running the tests, into the
-/// same target directory and profile.
+/// The `sesame-agent` binary: `SESAME_AGENT_BIN` when set (a build made beforehand, used as is), else
+/// built (or found up to date) by the cargo running the tests, into the same target directory and
+/// profile.
 #[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking.
 pub fn agent_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
+            // A binary built elsewhere (the release agent a benchmark measures), as is.
+            if let Some(path) = std::env::var_os("SESAME_AGENT_BIN") {
+                return PathBuf::from(path);
+            }
             let exe = std::env::current_exe().unwrap();
             // target/<profile>/deps/<test binary>
             let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();

@@ -383,8 +383,20 @@ pub fn status(report: &StatusReport) -> Vec<String> {
                 PasswordKind::Provisional => "après courrier",
                 PasswordKind::Current => "périodique",
             };
+            let due = rotation
+                .due
+                .map(|due| {
+                    let date = due.date();
+                    format!(
+                        ", à faire avant le {:02}/{:02}/{}",
+                        date.day(),
+                        u8::from(date.month()),
+                        date.year()
+                    )
+                })
+                .unwrap_or_default();
             lines.push(format!(
-                "  - {} ({kind}) : {}",
+                "  - {} ({kind}{due}) : {}",
                 rotation.mailbox,
                 step_status(rotation.step)
             ));

@@ -60,7 +60,13 @@ pub(crate) async fn run<W: Write>(
             let policy = session.client.get_compliance_policy(request).await?.into_inner();
             print_policy(session.out, session.format, &policy)?;
         }
-        CompliancePolicyCommand::Set { office, due_soon_days, limit_days, offline_days, inherit } => {
+        CompliancePolicyCommand::Set {
+            office,
+            due_soon_days,
+            limit_days,
+            offline_days,
+            inherit,
+        } => {
             let office = office.unwrap_or_default();
             let policy = if inherit {
                 None

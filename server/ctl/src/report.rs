@@ -33,14 +33,18 @@ pub struct ReportArgs {
 pub fn parse_at(value: &str) -> Result<String, Error> {
     let value = value.trim();
     let bare = value.len() == 10
-        && value.char_indices().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+        && value
+            .char_indices()
+            .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
     if bare {
         return Ok(format!("{value}T23:59:59.999999Z"));
     }
     if value.contains('T') && value.len() >= 20 {
         return Ok(value.to_owned());
     }
-    Err(Error::Usage(format!("--at {value:?}: expected a date like 2026-03-01 or an RFC 3339 time")))
+    Err(Error::Usage(format!(
+        "--at {value:?}: expected a date like 2026-03-01 or an RFC 3339 time"
+    )))
 }
 
 /// Runs `sesamectl report`.
@@ -150,8 +154,20 @@ impl<'a> From<&'a pb::OfficeCompliance> for OfficeRow<'a> {
 
 impl Tabular for OfficeRow<'_> {
     const HEADER: &'static [&'static str] = &[
-        "CRPCEN", "NAME", "MAILBOXES", "COMPLIANT", "%", "DUE SOON", "OVERDUE", "PROV. PENDING",
-        "PROV. EXPIRED", "FAILED", "OFFLINE", "NOT ENROLLED", "LATE SINCE", "OLDEST CHANGE",
+        "CRPCEN",
+        "NAME",
+        "MAILBOXES",
+        "COMPLIANT",
+        "%",
+        "DUE SOON",
+        "OVERDUE",
+        "PROV. PENDING",
+        "PROV. EXPIRED",
+        "FAILED",
+        "OFFLINE",
+        "NOT ENROLLED",
+        "LATE SINCE",
+        "OLDEST CHANGE",
     ];
     const NOUN: &'static str = "office(s)";
 
@@ -190,7 +206,13 @@ struct MailboxRow<'a> {
 
 impl Tabular for MailboxRow<'_> {
     const HEADER: &'static [&'static str] = &[
-        "OFFICE", "ADDRESS", "NAME", "STATE", "REASON", "SINCE", "NON-COMPLIANT SINCE",
+        "OFFICE",
+        "ADDRESS",
+        "NAME",
+        "STATE",
+        "REASON",
+        "SINCE",
+        "NON-COMPLIANT SINCE",
         "LAST CHANGE",
     ];
     const NOUN: &'static str = "mailbox(es)";
@@ -292,7 +314,11 @@ pub(crate) fn print_report(
             if !states.is_empty() {
                 writeln!(out, "{}", states.join(", "))?;
             }
-            writeln!(out, "audit chain head: record {} {}", report.audit_head_seq, report.audit_head_hash)?;
+            writeln!(
+                out,
+                "audit chain head: record {} {}",
+                report.audit_head_seq, report.audit_head_hash
+            )?;
             writeln!(out)?;
             print_rows(out, format, &offices)?;
             if list_mailboxes {

@@ -154,7 +154,10 @@ pub(crate) fn render(
             b"F1",
             10.0,
             MARGIN,
-            &format!("Plus ancien changement vérifié : {}", date_fr(&report.oldest_verified_change_at)),
+            &format!(
+                "Plus ancien changement vérifié : {}",
+                date_fr(&report.oldest_verified_change_at)
+            ),
         );
     }
     for office in &report.offices {
@@ -188,9 +191,15 @@ pub(crate) fn render(
         let late: Vec<&pb::MailboxCompliance> =
             office.mailbox_states.iter().filter(|m| !m.non_compliant_since.is_empty()).collect();
         if !late.is_empty() {
-            pages.text(b"F2", 10.0, MARGIN, "Boîtes non conformes (état, depuis, non conforme depuis)");
+            pages.text(
+                b"F2",
+                10.0,
+                MARGIN,
+                "Boîtes non conformes (état, depuis, non conforme depuis)",
+            );
             for m in late {
-                let reason = if m.reason.is_empty() { String::new() } else { format!(" ({})", m.reason) };
+                let reason =
+                    if m.reason.is_empty() { String::new() } else { format!(" ({})", m.reason) };
                 pages.text(
                     b"F1",
                     9.0,

@@ -74,7 +74,9 @@ impl CompliancePolicy {
             return Err(PolicyError("the limit must be 1 to 3650 days"));
         }
         if !(0..self.limit_days).contains(&self.due_soon_days) {
-            return Err(PolicyError("\"due soon\" must be 0 days or more and shorter than the limit"));
+            return Err(PolicyError(
+                "\"due soon\" must be 0 days or more and shorter than the limit",
+            ));
         }
         if !(1..=MAX_OFFLINE_DAYS).contains(&self.offline_days) {
             return Err(PolicyError("the offline delay must be 1 to 365 days"));
@@ -227,8 +229,7 @@ pub fn assess(facts: &MailboxFacts, policy: CompliancePolicy, at: OffsetDateTime
             if provisional && open {
                 deadlines.push(r.expires_at);
             }
-            if provisional
-                && (r.status == RotationStatus::Expired || (open && r.expires_at <= at))
+            if provisional && (r.status == RotationStatus::Expired || (open && r.expires_at <= at))
             {
                 break 'state ComplianceState::ProvisionalExpired;
             }

@@ -104,7 +104,12 @@ impl Services {
     pub async fn apply_default_compliance_policy(&self) -> Result<(), store::Error> {
         let policy = CompliancePolicy::with_limit(self.rotation_period);
         self.store
-            .set_compliance_policy(PolicyScope::Default, Some(policy), &Actor::system(), self.clock.now())
+            .set_compliance_policy(
+                PolicyScope::Default,
+                Some(policy),
+                &Actor::system(),
+                self.clock.now(),
+            )
             .await?;
         Ok(())
     }

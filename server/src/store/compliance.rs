@@ -232,9 +232,10 @@ where
         let policies = Self::load_policies(conn).await?;
         let (condition, limit) = match scope {
             Scope::Mailbox(_) => ("m.id = $1", ""),
-            Scope::Workstation(_) => {
-                ("m.id IN (SELECT mailbox_id FROM workstation_mailboxes WHERE workstation_id = $1)", "")
-            }
+            Scope::Workstation(_) => (
+                "m.id IN (SELECT mailbox_id FROM workstation_mailboxes WHERE workstation_id = $1)",
+                "",
+            ),
             Scope::Office(_) => ("m.office = $1", ""),
             Scope::All => ("TRUE", ""),
             Scope::Due => ("c.next_check_at <= $1", " LIMIT "),

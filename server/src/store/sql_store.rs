@@ -11,8 +11,8 @@ use super::dialect::{Dialect, Value};
 use super::{Error, Store};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord};
-use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
+use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,

@@ -220,7 +220,8 @@ async fn the_letter_runs_end_to_end(server: &TestServer) {
     sim.age_passwords();
     block_in_place(|| host.stop());
     block_in_place(|| host.start(None));
-    wait_for_agent(&host, "(périodique) : en attente").await;
+    // The server gives the due date (the compliance limit), which the person is told.
+    wait_for_agent(&host, "(périodique, à faire avant le").await;
     let (code, out) = change_after_unplugging(&mut host, &sim, &[NEW, NEXT, NEXT]).await;
     assert_eq!(code, 0, "{out}\n{}", host.log());
     assert_eq!(sim.password_of(MAILBOX).as_deref(), Some(NEXT), "the ground truth");

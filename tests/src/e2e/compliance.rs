@@ -45,8 +45,7 @@ async fn an_auditor_answers_from_sesamectl_alone(server: &TestServer) {
     let csv = server.sesamectl(&["report", "--at", &at40, "-o", "csv"]).await.unwrap();
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().starts_with("crpcen,name,mailboxes,compliant,percent_compliant"));
-    let rows: Vec<Vec<String>> =
-        lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
     assert_eq!(rows.len(), 2, "{csv}");
     assert_eq!(&rows[0][..5], ["01234", "Étude Martin", "2", "2", "100.0"]);
     assert_eq!(&rows[1][..5], ["05678", "Étude Durand", "1", "0", "0.0"]);

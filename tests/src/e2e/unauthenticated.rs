@@ -217,6 +217,27 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
         "GetOfficeReadiness" => status_code(
             client.get_office_readiness(pb::GetOfficeReadinessRequest { office: s() }).await,
         ),
+        "GetCompliancePolicy" => status_code(
+            client.get_compliance_policy(pb::GetCompliancePolicyRequest { office: s() }).await,
+        ),
+        "SetCompliancePolicy" => status_code(
+            client
+                .set_compliance_policy(pb::SetCompliancePolicyRequest {
+                    office: s(),
+                    policy: None,
+                    inherit: false,
+                })
+                .await,
+        ),
+        "GetComplianceReport" => status_code(
+            client
+                .get_compliance_report(pb::GetComplianceReportRequest {
+                    office: s(),
+                    at: s(),
+                    mailboxes: true,
+                })
+                .await,
+        ),
         other => panic!(
             "AdminService.{other} is missing from the authentication test: add it with garbage fields"
         ),

@@ -13,10 +13,7 @@ pub struct StateCounts([u64; 8]);
 
 impl StateCounts {
     fn index(state: ComplianceState) -> usize {
-        ComplianceState::ALL
-            .iter()
-            .position(|s| s.as_str() == state.as_str())
-            .unwrap_or_default()
+        ComplianceState::ALL.iter().position(|s| s.as_str() == state.as_str()).unwrap_or_default()
     }
 
     /// Adds `n` mailboxes in `state`.

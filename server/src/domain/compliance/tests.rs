@@ -77,10 +77,7 @@ fn precedence_between_states() {
         ..provisional(days(95), days(109))
     });
     assert_eq!(state(&f, days(110)), ComplianceState::ProvisionalExpired);
-    assert_eq!(
-        state(&f, days(101)),
-        ComplianceState::ChangeFailed(FailureReason::OwaUnreachable)
-    );
+    assert_eq!(state(&f, days(101)), ComplianceState::ChangeFailed(FailureReason::OwaUnreachable));
     f.rotation = Some(provisional(days(95), days(109)));
     assert_eq!(state(&f, days(101)), ComplianceState::ProvisionalPending);
     f.rotation = None;
@@ -119,7 +116,8 @@ fn periodic_rotations_and_cancelled_ones_only_matter_when_they_fail() {
     };
     f.rotation = Some(periodic);
     assert_eq!(state(&f, days(80)), ComplianceState::DueSoon);
-    f.rotation = Some(RotationFact { failure: Some((FailureReason::NeedsHuman, days(78))), ..periodic });
+    f.rotation =
+        Some(RotationFact { failure: Some((FailureReason::NeedsHuman, days(78))), ..periodic });
     assert_eq!(state(&f, days(80)), ComplianceState::ChangeFailed(FailureReason::NeedsHuman));
     f.rotation = Some(RotationFact { status: RotationStatus::Cancelled, ..periodic });
     assert_eq!(state(&f, days(80)), ComplianceState::DueSoon);
@@ -170,7 +168,10 @@ fn non_compliant_since_survives_state_changes_and_resets_when_compliant() {
     f.rotation = Some(provisional(days(12), days(26)));
     let (s, t) = advance(Some(&s), &f, policy(), days(12));
     assert_eq!(t.len(), 1);
-    assert_eq!((s.state, s.non_compliant_since), (ComplianceState::ProvisionalPending, Some(days(10))));
+    assert_eq!(
+        (s.state, s.non_compliant_since),
+        (ComplianceState::ProvisionalPending, Some(days(10)))
+    );
     // Changed and verified on day 13 from a workstation seen then: compliant again.
     f.rotation = None;
     f.last_verified_at = Some(days(13));

@@ -49,7 +49,10 @@ pub(crate) fn state_to_pb(state: ComplianceState) -> pb::ComplianceState {
 fn counts_to_pb(counts: &StateCounts) -> Vec<pb::ComplianceCount> {
     counts
         .iter()
-        .map(|(state, mailboxes)| pb::ComplianceCount { state: state_to_pb(state).into(), mailboxes })
+        .map(|(state, mailboxes)| pb::ComplianceCount {
+            state: state_to_pb(state).into(),
+            mailboxes,
+        })
         .collect()
 }
 
@@ -107,7 +110,9 @@ pub(super) async fn set_compliance_policy(
             limit_days: i64::from(p.limit_days),
             offline_days: i64::from(p.offline_days),
         }),
-        (None, false) => return Err(Error::invalid("policy: required unless inherit is set").into()),
+        (None, false) => {
+            return Err(Error::invalid("policy: required unless inherit is set").into());
+        }
     };
     let view = api.state.set_compliance_policy(&admin, office.as_ref(), policy).await?;
     Ok(Response::new(pb::SetCompliancePolicyResponse { policy: Some(view_to_pb(view)) }))

@@ -64,7 +64,8 @@ async fn reports_cover_what_the_administrator_may_read() {
     let denied = s.compliance_report(&marie, Some(&other), None, false).await;
     assert!(matches!(denied, Err(Error::PermissionDenied(_))), "{denied:?}");
 
-    let future = s.compliance_report(&auditor, None, Some(fx.clock.now() + Duration::days(1)), false);
+    let future =
+        s.compliance_report(&auditor, None, Some(fx.clock.now() + Duration::days(1)), false);
     assert!(matches!(future.await, Err(Error::InvalidArgument(_))));
     let before = s.compliance_report(&auditor, None, Some(T0 - Duration::days(1)), false).await;
     assert!(before.unwrap().offices.is_empty(), "nothing was registered then");

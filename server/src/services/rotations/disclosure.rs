@@ -94,11 +94,7 @@ impl Services {
         let rotations = open_all(&self.escrow, sealed)?;
         let periodic = self
             .store
-            .deliver_periodic(
-                &workstation.id,
-                self.provisional_validity,
-                self.clock.now(),
-            )
+            .deliver_periodic(&workstation.id, self.provisional_validity, self.clock.now())
             .await?;
         if !rotations.is_empty() || !periodic.is_empty() {
             tracing::info!(workstation = %workstation.id, count = rotations.len(), periodic = periodic.len(), "rotations delivered");

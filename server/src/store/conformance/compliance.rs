@@ -30,8 +30,7 @@ fn crpcen() -> Crpcen {
 async fn setup(store: &dyn Store, names: &[&str]) -> Vec<Mailbox> {
     let actor = Actor::system();
     store.create_office(&office("01234", "Étude"), &actor, T0).await.unwrap();
-    let rows: Vec<_> =
-        names.iter().map(|n| mailbox(&format!("{n}@01234.mailnot.fr"), n)).collect();
+    let rows: Vec<_> = names.iter().map(|n| mailbox(&format!("{n}@01234.mailnot.fr"), n)).collect();
     store.import_mailboxes(&rows, false, &actor, T0).await.unwrap();
     let token = Token::generate(TokenKind::Enroll);
     let new = NewEnrollmentToken {
@@ -96,8 +95,12 @@ fn report(id: &str, rotation: &str, step: Step, at: OffsetDateTime) -> StepRepor
 async fn open_provisional(store: &dyn Store, id: &str, mb: &Mailbox, at: OffsetDateTime) {
     let key = EscrowKey::from_bytes(&[9; 32]).unwrap();
     let sealed = key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, id).unwrap();
-    let new =
-        NewRotation { id: id.into(), mailbox_id: mb.id, sealed, expires_at: at + Duration::days(14) };
+    let new = NewRotation {
+        id: id.into(),
+        mailbox_id: mb.id,
+        sealed,
+        expires_at: at + Duration::days(14),
+    };
     store.open_rotations(&[new], &Actor::system(), at).await.unwrap();
 }
 
@@ -123,7 +126,12 @@ pub(super) async fn compliance_follows_rotations_reports_and_assignments(store: 
     store.record_reports(&wsid("ws-1"), &reports, t3).await.unwrap();
     assert_eq!(
         counts(store, None).await,
-        expect(&[(Compliant, 1), (ProvisionalPending, 1), (ChangeFailed(FailureReason::NeedsHuman), 1), (NeverEnrolled, 1)])
+        expect(&[
+            (Compliant, 1),
+            (ProvisionalPending, 1),
+            (ChangeFailed(FailureReason::NeedsHuman), 1),
+            (NeverEnrolled, 1)
+        ])
     );
     let c_now = standing(store, "c.c", None).await.unwrap();
     assert_eq!(c_now.state, ChangeFailed(FailureReason::CurrentPasswordRefused));
@@ -148,7 +156,10 @@ pub(super) async fn compliance_follows_rotations_reports_and_assignments(store: 
     store.expire_rotations(day(15) + Duration::minutes(1)).await.unwrap();
     sweep(store, day(15) + Duration::minutes(1)).await;
     let a_now = standing(store, "a.a", None).await.unwrap();
-    assert_eq!((a_now.state, a_now.since, a_now.non_compliant_since), (AgentOffline, day(10), Some(day(10))));
+    assert_eq!(
+        (a_now.state, a_now.since, a_now.non_compliant_since),
+        (AgentOffline, day(10), Some(day(10)))
+    );
     let b_now = standing(store, "b.b", None).await.unwrap();
     assert_eq!((b_now.state, b_now.since), (ProvisionalExpired, t2 + Duration::days(14)));
     assert_eq!(b_now.non_compliant_since, Some(t2));
@@ -186,8 +197,12 @@ pub(super) async fn compliance_deadlines_policies_and_periodic_rotations(store: 
     use ComplianceState::*;
     let actor = Actor::system();
     let global = CompliancePolicy { due_soon_days: 2, limit_days: 10, offline_days: 3 };
-    assert!(store.set_compliance_policy(PolicyScope::Global, Some(global), &actor, T0).await.unwrap());
-    assert!(!store.set_compliance_policy(PolicyScope::Global, Some(global), &actor, T0).await.unwrap());
+    assert!(
+        store.set_compliance_policy(PolicyScope::Global, Some(global), &actor, T0).await.unwrap()
+    );
+    assert!(
+        !store.set_compliance_policy(PolicyScope::Global, Some(global), &actor, T0).await.unwrap()
+    );
     let mbs = setup(store, &["a.a"]).await;
     assign(store, &mbs[0], T0).await;
     // Daily check-ins up to day 7, and no sweep: due soon at day 8 exactly.
@@ -222,13 +237,17 @@ pub(super) async fn compliance_deadlines_policies_and_periodic_rotations(store: 
     assert_eq!(audited.iter().filter(|r| r.action == "compliance_policy.set").count(), 3);
 
     // Past dates, exactly.
-    assert_eq!(counts(store, Some(day(8) - Duration::microseconds(1))).await, expect(&[(Compliant, 1)]));
+    assert_eq!(
+        counts(store, Some(day(8) - Duration::microseconds(1))).await,
+        expect(&[(Compliant, 1)])
+    );
     assert_eq!(counts(store, Some(day(9))).await, expect(&[(DueSoon, 1)]));
     assert_eq!(counts(store, Some(day(11))).await, expect(&[(Overdue, 1)]));
     assert_eq!(counts(store, Some(day(12) + Duration::hours(12))).await, expect(&[(Compliant, 1)]));
 
     // The periodic rotation opens at the next check-in, due at the limit.
-    let periodic = store.deliver_periodic(&wsid("ws-1"), Duration::days(14), day(14)).await.unwrap();
+    let periodic =
+        store.deliver_periodic(&wsid("ws-1"), Duration::days(14), day(14)).await.unwrap();
     assert_eq!(periodic.len(), 1);
     assert_eq!(periodic[0].due_at, Some(day(10)));
     let office = store.compliance_counts(None, None).await.unwrap();

@@ -7,6 +7,7 @@ use time::Duration;
 use super::workstations::new_workstation;
 use super::{T0, mailbox, office, verify_chain};
 use crate::domain::audit::Actor;
+use crate::domain::compliance::CompliancePolicy;
 use crate::domain::office::{Crpcen, MailDomain, Mailbox, MailboxAddress};
 use crate::domain::rotation::{
     Disclosure, KeyEvidence, NewRotation, ReportOutcome, RotationKind, RotationStatus, Step,
@@ -15,7 +16,6 @@ use crate::domain::rotation::{
 use crate::domain::token::{Token, TokenKind};
 use crate::domain::workstation::NewEnrollmentToken;
 use crate::keys::escrow::EscrowKey;
-use crate::domain::compliance::CompliancePolicy;
 use crate::store::{PolicyScope, Store};
 
 /// Office 01234 with mailboxes a.a and b.b, workstations ws-1 (assigned a.a) and ws-2 (b.b).
@@ -170,7 +170,10 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
 pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     // Due at 90 days, with no "due soon" delay: the rotation opens at the limit.
     let policy = CompliancePolicy { due_soon_days: 0, limit_days: 90, offline_days: 10 };
-    store.set_compliance_policy(PolicyScope::Global, Some(policy), &Actor::system(), T0).await.unwrap();
+    store
+        .set_compliance_policy(PolicyScope::Global, Some(policy), &Actor::system(), T0)
+        .await
+        .unwrap();
     let (a, b) = setup(store).await;
     let validity = Duration::days(14);
     let early = store
@@ -192,10 +195,8 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
         (one[0].kind, one[0].address.as_str()),
         (RotationKind::Periodic, a.address.as_str())
     );
-    let again = store
-        .deliver_periodic(&super::workstations::wsid("ws-1"), validity, due)
-        .await
-        .unwrap();
+    let again =
+        store.deliver_periodic(&super::workstations::wsid("ws-1"), validity, due).await.unwrap();
     assert_eq!(again[0].id, one[0].id);
     assert_eq!(again[0].status, RotationStatus::Delivered);
     assert_eq!(actions(store, "rotation.open_periodic").await, 1);
@@ -219,10 +220,8 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
             .is_empty()
     );
     // b.b's periodic rotation expires like any other, and reopens.
-    let b_rot = store
-        .deliver_periodic(&super::workstations::wsid("ws-2"), validity, due)
-        .await
-        .unwrap();
+    let b_rot =
+        store.deliver_periodic(&super::workstations::wsid("ws-2"), validity, due).await.unwrap();
     assert_eq!(b_rot.len(), 1);
     assert_eq!(store.expire_rotations(due + validity).await.unwrap(), 1);
     assert!(store.open_rotation(b.id).await.unwrap().is_none());
