@@ -38,7 +38,7 @@ use time::OffsetDateTime;
 pub use self::error::{Error, TokenRefusal};
 pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::admin::{Admin, NewAdmin};
-use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
@@ -384,6 +384,19 @@ pub trait Store: Send + Sync + fmt::Debug {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, Error>;
+
+    /// The last record's sequence number and hash, `None` while the chain is empty.
+    async fn audit_chain_head(&self) -> Result<Option<(i64, [u8; 32])>, Error>;
+
+    /// Stores a signed head (not audited: it would move the head) and returns the head stored at
+    /// its sequence number: this one, or the one another server stored first.
+    async fn insert_audit_head(&self, head: &SignedHead) -> Result<SignedHead, Error>;
+
+    /// Signed heads after `after_seq`, by sequence number, at most `limit`.
+    async fn audit_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error>;
+
+    /// The signed head with the highest sequence number, if any.
+    async fn latest_audit_head(&self) -> Result<Option<SignedHead>, Error>;
 
     // === Lifecycle ===
 

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::dialect::{Dialect, Value};
 use super::{Error, Store};
 use crate::domain::admin::{Admin, NewAdmin};
-use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
@@ -424,6 +424,22 @@ where
         limit: u32,
     ) -> Result<Vec<AuditRecord>, Error> {
         self.db.audit_records(office, after_seq, limit).await
+    }
+
+    async fn audit_chain_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {
+        self.db.audit_chain_head().await
+    }
+
+    async fn insert_audit_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {
+        self.db.insert_audit_head(head).await
+    }
+
+    async fn audit_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error> {
+        self.db.audit_heads(after_seq, limit).await
+    }
+
+    async fn latest_audit_head(&self) -> Result<Option<SignedHead>, Error> {
+        self.db.latest_audit_head().await
     }
 
     // === Lifecycle ===
