@@ -46,6 +46,8 @@ pub struct Services {
     pub provisional_validity: time::Duration,
     /// How old a mailbox's last verified change may grow before a periodic rotation opens.
     pub rotation_period: time::Duration,
+    /// The audit trail's signing key, signed-head file and shipping.
+    pub audit: audit::AuditTrail,
 }
 
 /// Why a service refused or failed a request. The edges turn it into their own codes
