@@ -116,7 +116,7 @@ where
             sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(self.reader())
                 .await?;
-        last.map(|(seq, hash)| Ok((seq, hash_column(hash, "audit_log")?))).transpose()
+        last.map(|(seq, hash)| hash_column(hash, "audit_log").map(|hash| (seq, hash))).transpose()
     }
 
     pub(super) async fn insert_audit_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {

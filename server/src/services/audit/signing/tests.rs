@@ -1,6 +1,7 @@
 //! Tests of head signing and of the verification of signed heads, on SQLite (the end-to-end tests
 //! run both databases).
 
+use sesame_base::clock::Clock as _;
 use time::Duration;
 
 use crate::domain::admin::AdminRole;
