@@ -138,7 +138,11 @@ impl Server {
         let shipping = self.state.audit.shipping.clone();
         for (sink, target) in [(Sink::File, shipping.file), (Sink::Syslog, shipping.syslog)] {
             if let Some(target) = target {
-                tasks.push(tokio::spawn(self.state.clone().run_shipper(sink, target, stopping.clone())));
+                tasks.push(tokio::spawn(self.state.clone().run_shipper(
+                    sink,
+                    target,
+                    stopping.clone(),
+                )));
             }
         }
         let served = grpc::serve(self.state, listener, shutdown).await;

@@ -91,7 +91,11 @@ async fn verify<W: Write>(session: &mut Session<'_, W>) -> Result<(), Error> {
         "Signed heads: {} verified with key {}; newest: {newest}.",
         result.heads, result.key_id
     )?;
-    writeln!(session.out, "Audit signing public key (Ed25519, hex): {}", hex_encode(&result.public_key))?;
+    writeln!(
+        session.out,
+        "Audit signing public key (Ed25519, hex): {}",
+        hex_encode(&result.public_key)
+    )?;
     Ok(())
 }
 

@@ -71,8 +71,9 @@ impl AuditConfig {
     pub(super) fn apply_env(&mut self, key: &str, value: String) -> Result<(), Error> {
         match key {
             "SESAME_AUDIT__SIGN_INTERVAL_SECONDS" => {
-                let secs =
-                    value.parse().map_err(|_| value_err(key, "expected a whole number of seconds"))?;
+                let secs = value
+                    .parse()
+                    .map_err(|_| value_err(key, "expected a whole number of seconds"))?;
                 self.sign_interval = sign_seconds(key, secs)?;
             }
             "SESAME_AUDIT__SIGNING_KEY_FILE" => {

@@ -111,7 +111,9 @@ fn the_audit_section_is_read_from_the_file_and_the_environment() {
     assert!(!config.audit.ship_syslog);
     assert_eq!(config.audit.ship_file, None);
     assert_eq!(config.audit.signing_key_file.as_deref(), Some(Path::new("/etc/sesame/audit.key")));
-    for (key, value) in [("SESAME_AUDIT__SIGN_INTERVAL_SECONDS", "5"), ("SESAME_AUDIT__SHIP_SYSLOG", "yes")] {
+    for (key, value) in
+        [("SESAME_AUDIT__SIGN_INTERVAL_SECONDS", "5"), ("SESAME_AUDIT__SHIP_SYSLOG", "yes")]
+    {
         let err = Config::load(None, env(&[(key, value)])).unwrap_err();
         assert!(err.to_string().contains(key), "{err}");
     }

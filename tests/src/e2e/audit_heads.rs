@@ -104,7 +104,9 @@ async fn deleted_heads_are_caught_through_the_data_directory(server: &TestServer
     server.database().execute(&["DELETE FROM audit_heads"]).await;
     let error = server.sesamectl(&["audit", "verify"]).await.unwrap_err().to_string();
     assert!(
-        error.contains(&format!("this server signed head {head}, but the newest signed head in the database is 0")),
+        error.contains(&format!(
+            "this server signed head {head}, but the newest signed head in the database is 0"
+        )),
         "{error}"
     );
 }

@@ -58,7 +58,9 @@ async fn each_record_is_shipped_once_in_order(server: &TestServer) {
             .unwrap();
         let line = std::str::from_utf8(&buffer[..n]).unwrap();
         let json = line.strip_prefix("<86>sesame-audit: ").expect("an authpriv.info line");
-        seqs.push(serde_json::from_str::<serde_json::Value>(json).unwrap()["seq"].as_i64().unwrap());
+        seqs.push(
+            serde_json::from_str::<serde_json::Value>(json).unwrap()["seq"].as_i64().unwrap(),
+        );
     }
     assert_eq!(seqs, records.iter().map(|r| r.seq).collect::<Vec<_>>());
 }

@@ -102,7 +102,10 @@ fn parse_head_file(text: &str) -> Option<(i64, [u8; 32])> {
 }
 
 fn write_head_file(path: &Path, seq: i64, hash: &[u8; 32]) -> std::io::Result<()> {
-    sesame_base::private_file::write_private(path, format!("{seq} {}\n", hex::encode(hash)).as_bytes())
+    sesame_base::private_file::write_private(
+        path,
+        format!("{seq} {}\n", hex::encode(hash)).as_bytes(),
+    )
 }
 
 #[cfg(test)]

@@ -112,7 +112,11 @@ async fn syslog_gets_one_datagram_per_record_and_a_stop_ships_what_is_committed(
     }
     // Committed just before the stop: shipped before the shipper returns.
     let office = crate::services::testing::new_office("01236", "Office");
-    services.store.create_office(&office, &crate::domain::audit::Actor::system(), T0).await.unwrap();
+    services
+        .store
+        .create_office(&office, &crate::domain::audit::Actor::system(), T0)
+        .await
+        .unwrap();
     stop.send(true).unwrap();
     shipper.await.unwrap();
     let n = within(socket.recv(&mut buffer)).await;

@@ -74,5 +74,9 @@ async fn the_signer_signs_when_the_chain_advanced_and_at_shutdown() {
 
 async fn f_office(services: &crate::services::Services) {
     let office = crate::services::testing::new_office("01234", "Office");
-    services.store.create_office(&office, &crate::domain::audit::Actor::system(), T0).await.unwrap();
+    services
+        .store
+        .create_office(&office, &crate::domain::audit::Actor::system(), T0)
+        .await
+        .unwrap();
 }
