@@ -44,11 +44,14 @@ impl Services {
         Ok(stored)
     }
 
-    /// Signs the head every `sign_interval` when the chain advanced since the newest signed head
-    /// (whichever server signed it), and once more when `shutdown` turns true. Failures are
-    /// logged and retried at the next tick.
+    /// Signs the head every `sign_interval` (the first time one interval after start) when the
+    /// chain advanced since the newest signed head (whichever server signed it), and once more
+    /// when `shutdown` turns true. Failures are logged and retried at the next tick.
     pub async fn run_head_signer(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let mut interval = tokio::time::interval(self.audit.sign_interval);
+        // The first signature one interval after start: what came before was signed at the last
+        // shutdown, or by another server.
+        let period = self.audit.sign_interval;
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let stop = tokio::select! {

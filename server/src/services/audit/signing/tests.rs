@@ -64,7 +64,7 @@ async fn the_signer_signs_when_the_chain_advanced_and_at_shutdown() {
     f_office(&services).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let signer = tokio::spawn(services.clone().run_head_signer(stopped));
-    // The first tick is immediate; shutdown signs once more (nothing new here).
+    // The first tick is one interval away: the stop signs what is there.
     stop.send(true).unwrap();
     signer.await.unwrap();
     let head = services.store.latest_audit_head().await.unwrap().unwrap();
