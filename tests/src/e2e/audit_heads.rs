@@ -137,3 +137,38 @@ on_both_backends!(
     deleted_heads_are_caught_through_the_data_directory,
     a_forged_head_is_caught_by_its_signature,
 );
+
+/// Two servers on one database sign one chain with one key, each noting its own last head: the
+/// one whose note is older than the database's newest head raises no false alarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sign_one_chain_without_false_alarms() {
+    let Some(first) = TestServer::start(crate::Backend::Postgres).await else { return };
+    let second = first.start_sibling().await;
+    let credentials = first.credentials.to_str().unwrap().to_owned();
+    let via_second = |args: &[&str]| {
+        let mut argv = vec![
+            "sesamectl",
+            "--credentials",
+            credentials.as_str(),
+            "--server",
+            second.url.as_str(),
+        ];
+        argv.extend_from_slice(args);
+        argv.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |argv: Vec<String>| async move {
+        crate::run_sesamectl(&argv.iter().map(String::as_str).collect::<Vec<_>>()).await
+    };
+    activity(&first).await;
+    let noted_by_first = sign(&first).await;
+    run(via_second(&["office", "add", "01236", "--name", "Étude Bernard"])).await.unwrap();
+    let out = run(via_second(&["audit", "verify"])).await.unwrap();
+    assert!(out.starts_with("The audit trail is intact"), "{out}");
+    // The second server signs the newer head as it stops.
+    second.stop().await;
+    let out = first.sesamectl(&["audit", "verify"]).await.unwrap();
+    assert!(out.starts_with("The audit trail is intact"), "{out}");
+    let newest = format!("newest: record {},", noted_by_first + 1);
+    assert!(out.contains("Signed heads: 2 verified") && out.contains(&newest), "{out}");
+    first.stop().await;
+}
