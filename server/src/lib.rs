@@ -164,7 +164,7 @@ const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The audit trail's key, signed-head file and shipping, from the configuration.
 fn audit_trail(config: &Config, data_dir: &DataDir) -> Result<AuditTrail, StartError> {
-    let key = audit_signing_key(config, data_dir)?;
+    let key = audit_signing_key(config, data_dir, true)?;
     let file = config
         .audit
         .ship_file
@@ -183,22 +183,22 @@ fn audit_trail(config: &Config, data_dir: &DataDir) -> Result<AuditTrail, StartE
 }
 
 /// Loads the audit signing key: the configured file, or the data directory's (created there on
-/// first start).
-fn audit_signing_key(config: &Config, data_dir: &DataDir) -> Result<AuditSigningKey, StartError> {
+/// first start when `create`).
+fn audit_signing_key(
+    config: &Config,
+    data_dir: &DataDir,
+    create: bool,
+) -> Result<AuditSigningKey, StartError> {
     Ok(match &config.audit.signing_key_file {
         Some(path) => AuditSigningKey::load_or_create(path, false)?,
-        None => AuditSigningKey::load_or_create(&data_dir.audit_signing_key(), true)?,
+        None => AuditSigningKey::load_or_create(&data_dir.audit_signing_key(), create)?,
     })
 }
 
-/// The audit signing key's id and public key (for `sesame-server audit public-key`): loads the
-/// key the server would use, creating it in the data directory if needed.
+/// The audit signing key's id and public key (for `sesame-server audit public-key`), from the key
+/// file the server uses; never creates one (a wrong data directory is named, not given a new key).
 pub fn audit_public_key(config: &Config) -> Result<(String, Vec<u8>), StartError> {
-    let data_dir = DataDir::create(&config.data_dir).map_err(|source| StartError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let key = audit_signing_key(config, &data_dir)?;
+    let key = audit_signing_key(config, &DataDir::at(&config.data_dir), false)?;
     Ok((key.id().to_owned(), key.public_key().to_vec()))
 }
 
