@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod checkin;
+pub mod compliance;
 pub mod identifier;
 pub mod office;
 pub mod password;

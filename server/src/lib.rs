@@ -104,6 +104,7 @@ impl Server {
             rotation_period: config.rotation_period,
             audit,
         });
+        state.apply_default_compliance_policy().await?;
         Ok(Server { state, bootstrap_credentials })
     }
 

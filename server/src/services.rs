@@ -6,6 +6,7 @@
 pub mod access;
 pub mod admins;
 pub mod audit;
+pub mod compliance;
 pub mod enrollment;
 pub mod offices;
 pub mod rotations;
@@ -44,7 +45,8 @@ pub struct Services {
     pub escrow: EscrowKey,
     /// How long a provisional password (and any open rotation) stays valid.
     pub provisional_validity: time::Duration,
-    /// How old a mailbox's last verified change may grow before a periodic rotation opens.
+    /// The configuration's rotation period: the default compliance limit (an administrator's
+    /// global or office policy overrides it).
     pub rotation_period: time::Duration,
     /// The audit trail's signing key, signed-head file and shipping.
     pub audit: audit::AuditTrail,

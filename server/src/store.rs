@@ -2,7 +2,7 @@
 //! PostgreSQL (several servers on one database), and [`connect`], which opens the one the URL names.
 //!
 //! One file per aggregate holds its SQL, written once for both databases (`offices.rs`,
-//! `admins.rs`, `workstations.rs`, `rotations.rs`, `settings.rs`, `check_ins.rs`, `audit.rs`); `dialect.rs` names what differs
+//! `admins.rs`, `workstations.rs`, `rotations.rs`, `settings.rs`, `check_ins.rs`, `compliance.rs`, `audit.rs`); `dialect.rs` names what differs
 //! (`sqlite.rs`, `postgres.rs`). Every method that changes state writes its audit record in the
 //! same transaction (`Db::commit`), so a change never exists without its record. Both databases
 //! pass the same conformance suite (`store/conformance.rs`). Nothing outside this module sees sqlx:
@@ -11,6 +11,7 @@
 mod admins;
 mod audit;
 mod check_ins;
+mod compliance;
 mod dialect;
 mod error;
 mod offices;
@@ -23,6 +24,8 @@ mod settings;
 mod sql_store;
 mod sqlite;
 mod workstations;
+
+pub use self::compliance::{Policies, PolicyScope};
 
 #[cfg(test)]
 mod conformance;
@@ -40,6 +43,7 @@ pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
+use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
@@ -313,14 +317,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<Vec<ReportOutcome>, Error>;
 
-    /// Opens (audited) a periodic rotation for each mailbox assigned to the workstation whose last
-    /// verified change (or creation) is at least `period` old and that has no open rotation,
-    /// valid for `validity`; then returns the open periodic rotations of its mailboxes, marked
+    /// Opens (audited) a periodic rotation for each mailbox assigned to the workstation that is
+    /// due soon under its office's compliance policy (its last verified change, or creation, is
+    /// at least the limit less the "due soon" delay old) and has no open rotation, valid for
+    /// `validity` and due at the limit; then returns the open periodic rotations of its mailboxes, marked
     /// delivered. Concurrent calls open one rotation per mailbox.
     async fn deliver_periodic(
         &self,
         workstation_id: &WorkstationId,
-        period: time::Duration,
         validity: time::Duration,
         at: OffsetDateTime,
     ) -> Result<Vec<Rotation>, Error>;
@@ -375,7 +379,45 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The assignments of an office's mailboxes: (workstation id, mailbox), by workstation.
     async fn assignments(&self, office: &Crpcen) -> Result<Vec<(String, AssignedMailbox)>, Error>;
 
+    // === Compliance (`store/compliance.rs`) ===
+
+    /// The compliance policies: the configuration's default, the global one, each office's own.
+    async fn compliance_policies(&self) -> Result<Policies, Error>;
+
+    /// Sets (or with `None` removes) a compliance policy and reassesses the mailboxes it
+    /// governs, audited; `Ok(false)` and nothing written when it is already so.
+    /// [`Error::NotFound`] for an office that does not exist.
+    async fn set_compliance_policy(
+        &self,
+        scope: PolicyScope<'_>,
+        policy: Option<CompliancePolicy>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// Assesses one batch of mailboxes whose next deadline is at or before `at`, recording each
+    /// transition at the time it happened; returns how many were assessed (0: none is left).
+    async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error>;
+
+    /// Counts per state for each office (or one), now (`at` = `None`, after a sweep) or at a past
+    /// date from the history; offices ordered by CRPCEN, those without mailboxes left out.
+    async fn compliance_counts(
+        &self,
+        office: Option<&Crpcen>,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<OfficeCounts>, Error>;
+
+    /// The standing of each mailbox of an office, now or at a past date, ordered by address.
+    async fn compliance_mailboxes(
+        &self,
+        office: &Crpcen,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<MailboxStanding>, Error>;
+
     // === Audit (`store/audit.rs`) ===
+
+    /// The audit chain's last record: its sequence number and hash (`None` while empty).
+    async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error>;
 
     /// Audit records after `after_seq`, in order, at most `limit`, optionally of one office.
     async fn audit_records(

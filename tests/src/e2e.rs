@@ -45,6 +45,7 @@ mod agent_story;
 mod audit_heads;
 mod audit_shipping;
 mod cluster;
+mod compliance;
 mod identity;
 mod mailboxes;
 mod names;

@@ -308,7 +308,8 @@ pub struct RotationStatus {
     pub kind: PasswordKind,
     /// Where it stands.
     pub step: StepStatus,
-    /// When the change is due (the rotation expires on the server), when the server said.
+    /// When the change is due, when the server said: a periodic rotation's compliance deadline, else
+    /// when the rotation expires on the server.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub due: Option<OffsetDateTime>,
 }

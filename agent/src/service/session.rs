@@ -356,7 +356,7 @@ impl Service {
                     RotationKind::Periodic => PasswordKind::Current,
                 },
                 step: step_status(r.step()),
-                due: core.delivery(&r.id).and_then(|d| d.expires_at),
+                due: core.delivery(&r.id).and_then(|d| d.due_at.or(d.expires_at)),
             })
             .collect();
         let last_report = core.last_report().map(|(report, delivered)| LastReport {

@@ -31,6 +31,8 @@ pub struct PendingRotation {
     pub logon_name: Option<String>,
     /// When the rotation expires on the server.
     pub expires_at: Option<OffsetDateTime>,
+    /// A periodic rotation's deadline: when the mailbox becomes overdue.
+    pub due_at: Option<OffsetDateTime>,
 }
 
 /// Parses an RFC 3339 time from the server; `None` when empty or malformed.
@@ -66,6 +68,7 @@ fn pending_from_pb(rotation: pb::PendingRotation) -> Option<PendingRotation> {
         rule: rotation.policy.as_ref().map(PasswordRule::from).unwrap_or_default(),
         logon_name: Some(rotation.logon_name).filter(|name| !name.is_empty()),
         expires_at: parse_time(&rotation.expires_at),
+        due_at: parse_time(&rotation.due_at),
     })
 }
 

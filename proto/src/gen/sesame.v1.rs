@@ -906,6 +906,150 @@ pub struct GetOfficeReadinessResponse {
     #[prost(message, repeated, tag = "3")]
     pub workstations: ::prost::alloc::vec::Vec<WorkstationReadiness>,
 }
+/// A compliance policy, in whole days.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CompliancePolicy {
+    /// Days before the limit at which a mailbox is "due soon" (and its periodic rotation opens).
+    #[prost(uint32, tag = "1")]
+    pub due_soon_days: u32,
+    /// Days after the last verified change (or the registration) at which a mailbox is overdue.
+    #[prost(uint32, tag = "2")]
+    pub limit_days: u32,
+    /// Days without a check-in after which a workstation's mailboxes are "agent offline".
+    #[prost(uint32, tag = "3")]
+    pub offline_days: u32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetCompliancePolicyRequest {
+    /// Optional CRPCEN.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetCompliancePolicyResponse {
+    /// What applies to the office (or globally).
+    #[prost(message, optional, tag = "1")]
+    pub effective: ::core::option::Option<CompliancePolicy>,
+    /// Where it comes from: "office", "global" or "default" (the server's configuration).
+    #[prost(string, tag = "2")]
+    pub source: ::prost::alloc::string::String,
+    /// The global policy an administrator set, if any.
+    #[prost(message, optional, tag = "3")]
+    pub global: ::core::option::Option<CompliancePolicy>,
+    /// The office's own, if any.
+    #[prost(message, optional, tag = "4")]
+    pub office: ::core::option::Option<CompliancePolicy>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetCompliancePolicyRequest {
+    /// Optional CRPCEN: without it, the global policy.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    /// The policy to set; ignored with `inherit`.
+    #[prost(message, optional, tag = "2")]
+    pub policy: ::core::option::Option<CompliancePolicy>,
+    /// Remove the office's (or the global) policy instead.
+    #[prost(bool, tag = "3")]
+    pub inherit: bool,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetCompliancePolicyResponse {
+    #[prost(message, optional, tag = "1")]
+    pub policy: ::core::option::Option<GetCompliancePolicyResponse>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ComplianceCount {
+    #[prost(enumeration = "ComplianceState", tag = "1")]
+    pub state: i32,
+    #[prost(uint64, tag = "2")]
+    pub mailboxes: u64,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MailboxCompliance {
+    #[prost(string, tag = "1")]
+    pub address: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub display_name: ::prost::alloc::string::String,
+    #[prost(enumeration = "ComplianceState", tag = "3")]
+    pub state: i32,
+    /// For a failed change: why ("current_password_refused", "owa_unreachable", ...).
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+    /// RFC 3339: since when the mailbox is in this state.
+    #[prost(string, tag = "5")]
+    pub since: ::prost::alloc::string::String,
+    /// RFC 3339, empty when compliant: since when it is non-compliant without a break.
+    #[prost(string, tag = "6")]
+    pub non_compliant_since: ::prost::alloc::string::String,
+    /// RFC 3339, empty if never: its last verified change.
+    #[prost(string, tag = "7")]
+    pub last_verified_change_at: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct OfficeCompliance {
+    #[prost(string, tag = "1")]
+    pub crpcen: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "3")]
+    pub mailboxes: u64,
+    #[prost(uint64, tag = "4")]
+    pub compliant: u64,
+    /// Every state, in order, with its count (zero included).
+    #[prost(message, repeated, tag = "5")]
+    pub counts: ::prost::alloc::vec::Vec<ComplianceCount>,
+    /// RFC 3339, empty if none: the oldest last verified change among its mailboxes.
+    #[prost(string, tag = "6")]
+    pub oldest_verified_change_at: ::prost::alloc::string::String,
+    /// Its mailboxes never changed through Sesame (measured from their registration).
+    #[prost(uint64, tag = "7")]
+    pub never_changed: u64,
+    /// Each mailbox, by address: for one office, or when `mailboxes` was asked.
+    #[prost(message, repeated, tag = "8")]
+    pub mailbox_states: ::prost::alloc::vec::Vec<MailboxCompliance>,
+    /// RFC 3339, empty when every mailbox is compliant: since when the longest-late of its
+    /// non-compliant mailboxes is non-compliant (how long the office has been late).
+    #[prost(string, tag = "9")]
+    pub late_since: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetComplianceReportRequest {
+    /// Optional CRPCEN: one office (with its mailboxes) instead of every office.
+    #[prost(string, tag = "1")]
+    pub office: ::prost::alloc::string::String,
+    /// Optional RFC 3339 date: the report as things stood then (from the history); now when empty.
+    #[prost(string, tag = "2")]
+    pub at: ::prost::alloc::string::String,
+    /// List each mailbox of every office reported.
+    #[prost(bool, tag = "3")]
+    pub mailboxes: bool,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetComplianceReportResponse {
+    /// RFC 3339: the time the report describes, and when it was made.
+    #[prost(string, tag = "1")]
+    pub at: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub generated_at: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "3")]
+    pub offices: ::prost::alloc::vec::Vec<OfficeCompliance>,
+    /// Totals over the offices reported.
+    #[prost(uint64, tag = "4")]
+    pub mailboxes: u64,
+    #[prost(uint64, tag = "5")]
+    pub compliant: u64,
+    #[prost(message, repeated, tag = "6")]
+    pub counts: ::prost::alloc::vec::Vec<ComplianceCount>,
+    #[prost(uint64, tag = "7")]
+    pub offices_compliant: u64,
+    #[prost(string, tag = "8")]
+    pub oldest_verified_change_at: ::prost::alloc::string::String,
+    /// The audit chain's head when the report was made: its sequence number and hash (hex).
+    #[prost(int64, tag = "9")]
+    pub audit_head_seq: i64,
+    #[prost(string, tag = "10")]
+    pub audit_head_hash: ::prost::alloc::string::String,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum DisclosurePurpose {
@@ -933,6 +1077,54 @@ impl DisclosurePurpose {
             "DISCLOSURE_PURPOSE_UNSPECIFIED" => Some(Self::Unspecified),
             "DISCLOSURE_PURPOSE_EXPORT" => Some(Self::Export),
             "DISCLOSURE_PURPOSE_LETTERS" => Some(Self::Letters),
+            _ => None,
+        }
+    }
+}
+/// The one state a mailbox is in. Compliant and due soon count as compliant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ComplianceState {
+    Unspecified = 0,
+    Compliant = 1,
+    DueSoon = 2,
+    Overdue = 3,
+    ProvisionalPending = 4,
+    ProvisionalExpired = 5,
+    ChangeFailed = 6,
+    AgentOffline = 7,
+    NeverEnrolled = 8,
+}
+impl ComplianceState {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "COMPLIANCE_STATE_UNSPECIFIED",
+            Self::Compliant => "COMPLIANCE_STATE_COMPLIANT",
+            Self::DueSoon => "COMPLIANCE_STATE_DUE_SOON",
+            Self::Overdue => "COMPLIANCE_STATE_OVERDUE",
+            Self::ProvisionalPending => "COMPLIANCE_STATE_PROVISIONAL_PENDING",
+            Self::ProvisionalExpired => "COMPLIANCE_STATE_PROVISIONAL_EXPIRED",
+            Self::ChangeFailed => "COMPLIANCE_STATE_CHANGE_FAILED",
+            Self::AgentOffline => "COMPLIANCE_STATE_AGENT_OFFLINE",
+            Self::NeverEnrolled => "COMPLIANCE_STATE_NEVER_ENROLLED",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "COMPLIANCE_STATE_UNSPECIFIED" => Some(Self::Unspecified),
+            "COMPLIANCE_STATE_COMPLIANT" => Some(Self::Compliant),
+            "COMPLIANCE_STATE_DUE_SOON" => Some(Self::DueSoon),
+            "COMPLIANCE_STATE_OVERDUE" => Some(Self::Overdue),
+            "COMPLIANCE_STATE_PROVISIONAL_PENDING" => Some(Self::ProvisionalPending),
+            "COMPLIANCE_STATE_PROVISIONAL_EXPIRED" => Some(Self::ProvisionalExpired),
+            "COMPLIANCE_STATE_CHANGE_FAILED" => Some(Self::ChangeFailed),
+            "COMPLIANCE_STATE_AGENT_OFFLINE" => Some(Self::AgentOffline),
+            "COMPLIANCE_STATE_NEVER_ENROLLED" => Some(Self::NeverEnrolled),
             _ => None,
         }
     }
@@ -1865,6 +2057,100 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "GetOfficeReadiness"));
             self.inner.unary(req, path, codec).await
         }
+        /// The compliance policy: an office's (what it follows, and where that comes from) or, without
+        /// an office, the global one. Callable by: any administrator for the global one; for an office,
+        /// a global administrator, an auditor, an office administrator of the office. NOT_FOUND if the
+        /// office does not exist.
+        pub async fn get_compliance_policy(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetCompliancePolicyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetCompliancePolicyResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/GetCompliancePolicy",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AdminService", "GetCompliancePolicy"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Sets an office's own compliance policy or, without an office, the global one; with
+        /// `inherit`, removes it (the office then follows the global policy, the global policy the
+        /// server's configuration). Every mailbox governed is reassessed at once. Callable by: a global
+        /// administrator; an office administrator for its offices. INVALID_ARGUMENT for a limit outside
+        /// 1 to 3650 days, "due soon" not shorter than the limit, an offline delay outside 1 to 365
+        /// days, or neither a policy nor `inherit`; NOT_FOUND if the office does not exist.
+        pub async fn set_compliance_policy(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetCompliancePolicyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetCompliancePolicyResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/SetCompliancePolicy",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AdminService", "SetCompliancePolicy"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// The compliance report, now or at a past date: per office the mailboxes per state, the share
+        /// compliant, the oldest verified change and (for one office, or when asked) each mailbox's
+        /// state since when; the fleet's totals; and the audit chain's head, so the report can be tied
+        /// to the audit log. Callable by: a global administrator and an auditor (every office), an
+        /// office administrator (its offices). INVALID_ARGUMENT for a malformed date or one to come;
+        /// NOT_FOUND if the office does not exist.
+        pub async fn get_compliance_report(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetComplianceReportRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetComplianceReportResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/GetComplianceReport",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("sesame.v1.AdminService", "GetComplianceReport"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -2193,6 +2479,43 @@ pub mod admin_service_server {
             request: tonic::Request<super::GetOfficeReadinessRequest>,
         ) -> std::result::Result<
             tonic::Response<super::GetOfficeReadinessResponse>,
+            tonic::Status,
+        >;
+        /// The compliance policy: an office's (what it follows, and where that comes from) or, without
+        /// an office, the global one. Callable by: any administrator for the global one; for an office,
+        /// a global administrator, an auditor, an office administrator of the office. NOT_FOUND if the
+        /// office does not exist.
+        async fn get_compliance_policy(
+            &self,
+            request: tonic::Request<super::GetCompliancePolicyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetCompliancePolicyResponse>,
+            tonic::Status,
+        >;
+        /// Sets an office's own compliance policy or, without an office, the global one; with
+        /// `inherit`, removes it (the office then follows the global policy, the global policy the
+        /// server's configuration). Every mailbox governed is reassessed at once. Callable by: a global
+        /// administrator; an office administrator for its offices. INVALID_ARGUMENT for a limit outside
+        /// 1 to 3650 days, "due soon" not shorter than the limit, an offline delay outside 1 to 365
+        /// days, or neither a policy nor `inherit`; NOT_FOUND if the office does not exist.
+        async fn set_compliance_policy(
+            &self,
+            request: tonic::Request<super::SetCompliancePolicyRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetCompliancePolicyResponse>,
+            tonic::Status,
+        >;
+        /// The compliance report, now or at a past date: per office the mailboxes per state, the share
+        /// compliant, the oldest verified change and (for one office, or when asked) each mailbox's
+        /// state since when; the fleet's totals; and the audit chain's head, so the report can be tied
+        /// to the audit log. Callable by: a global administrator and an auditor (every office), an
+        /// office administrator (its offices). INVALID_ARGUMENT for a malformed date or one to come;
+        /// NOT_FOUND if the office does not exist.
+        async fn get_compliance_report(
+            &self,
+            request: tonic::Request<super::GetComplianceReportRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetComplianceReportResponse>,
             tonic::Status,
         >;
     }
@@ -3648,6 +3971,144 @@ pub mod admin_service_server {
                     };
                     Box::pin(fut)
                 }
+                "/sesame.v1.AdminService/GetCompliancePolicy" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetCompliancePolicySvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::GetCompliancePolicyRequest>
+                    for GetCompliancePolicySvc<T> {
+                        type Response = super::GetCompliancePolicyResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetCompliancePolicyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::get_compliance_policy(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetCompliancePolicySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/SetCompliancePolicy" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetCompliancePolicySvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::SetCompliancePolicyRequest>
+                    for SetCompliancePolicySvc<T> {
+                        type Response = super::SetCompliancePolicyResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetCompliancePolicyRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::set_compliance_policy(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetCompliancePolicySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/GetComplianceReport" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetComplianceReportSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::GetComplianceReportRequest>
+                    for GetComplianceReportSvc<T> {
+                        type Response = super::GetComplianceReportResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetComplianceReportRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::get_compliance_report(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetComplianceReportSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
                 _ => {
                     Box::pin(async move {
                         let mut response = http::Response::new(
@@ -3927,6 +4388,10 @@ pub struct PendingRotation {
     /// The name to log on with when OWA asks for DOMAIN\user; empty to use the mailbox address.
     #[prost(string, tag = "8")]
     pub logon_name: ::prost::alloc::string::String,
+    /// RFC 3339, UTC; periodic rotations only: when the mailbox becomes overdue under its office's
+    /// compliance policy (the date to tell the person). Empty otherwise.
+    #[prost(string, tag = "9")]
+    pub due_at: ::prost::alloc::string::String,
 }
 /// Nested message and enum types in `PendingRotation`.
 pub mod pending_rotation {

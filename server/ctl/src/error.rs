@@ -29,6 +29,9 @@ pub enum Error {
     /// The CSV file is malformed; nothing was sent.
     #[error(transparent)]
     Csv(#[from] CsvError),
+    /// The command line asks for something that cannot be done; the message says what.
+    #[error("{0}")]
+    Usage(String),
     /// Writing the output failed.
     #[error("cannot write the output")]
     Output(#[from] std::io::Error),

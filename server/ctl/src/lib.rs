@@ -4,13 +4,16 @@
 //!
 //! It is a client of the server's `AdminService` and nothing more: it links neither the server nor
 //! its database or certificate-authority crates. One file per command group (`office`, `mailbox`,
-//! `token`, `workstation`, `admin`, `provisional`, `policy`, `audit`, `owa_url`), each holding its
+//! `token`, `workstation`, `admin`, `provisional`, `policy`, `audit`, `owa_url`, `compliance`,
+//! `report`), each holding its
 //! subcommands and what they do; beside them the connection (`client`), the listings (`output`),
-//! the CSV import (`import`), the Exchange export (`export`) and the PDF letters (`letters`).
+//! the CSV import (`import`), the Exchange export (`export`), and the PDF documents (`pdf`: the letters
+//! in `letters`, the compliance report in `report_pdf`).
 
 mod admin;
 mod audit;
 mod client;
+mod compliance;
 mod error;
 mod export;
 mod import;
@@ -19,9 +22,12 @@ mod mailbox;
 mod office;
 mod output;
 mod owa_url;
+mod pdf;
 mod policy;
 mod provisional;
 mod readiness;
+mod report;
+mod report_pdf;
 mod token;
 mod workstation;
 
@@ -34,6 +40,7 @@ use sesame_base::credentials::{self, Credentials};
 pub use crate::admin::AdminCommand;
 pub use crate::audit::AuditCommand;
 pub use crate::client::{AdminClient, BearerToken, connect};
+pub use crate::compliance::{ComplianceCommand, CompliancePolicyCommand};
 pub use crate::error::Error;
 pub use crate::import::{CsvError, MailboxCsv, parse_mailbox_csv, read_mailbox_csv};
 pub use crate::mailbox::MailboxCommand;
@@ -42,6 +49,7 @@ use crate::output::Format;
 pub use crate::owa_url::OwaUrlCommand;
 pub use crate::policy::{PolicyChanges, PolicyCommand};
 pub use crate::provisional::{ExportFormat, ProvisionalCommand};
+pub use crate::report::{ReportArgs, parse_at};
 pub use crate::token::{TokenCommand, parse_ttl};
 pub use crate::workstation::WorkstationCommand;
 
@@ -77,6 +85,8 @@ pub enum OutputFormat {
     Json,
     /// CSV with a header row.
     Csv,
+    /// A PDF document (`sesamectl report` only).
+    Pdf,
 }
 
 /// sesamectl's commands.
@@ -109,6 +119,11 @@ pub enum Command {
     /// Where agents find OWA (global address, per-office overrides).
     #[command(subcommand)]
     OwaUrl(OwaUrlCommand),
+    /// Compliance policy (when mailboxes are due soon, overdue, offline).
+    #[command(subcommand)]
+    Compliance(ComplianceCommand),
+    /// The compliance report: per office, now or at a past date (table, CSV, JSON or PDF).
+    Report(ReportArgs),
     /// Shows which administrator the credentials belong to.
     Whoami,
 }
@@ -155,6 +170,9 @@ fn resolve_credentials(cli: &Cli) -> Result<Credentials, Error> {
 
 /// Runs one command.
 pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error> {
+    if cli.output == OutputFormat::Pdf && !matches!(cli.command, Command::Report(_)) {
+        return Err(Error::Usage("--output pdf applies to `sesamectl report` only".to_owned()));
+    }
     let credentials = resolve_credentials(&cli)?;
     let csv = match &cli.command {
         Command::Mailbox(command) => mailbox::read_before_connecting(command)?,
@@ -179,6 +197,8 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
         Command::Policy(command) => policy::run(session, command).await,
         Command::Audit(command) => audit::run(session, command).await,
         Command::OwaUrl(command) => owa_url::run(session, command).await,
+        Command::Compliance(command) => compliance::run(session, command).await,
+        Command::Report(args) => report::run(session, args, cli.output).await,
         Command::Whoami => admin::whoami(session).await,
     }
 }

@@ -16,20 +16,37 @@ pub(crate) use self::rows::{
 use self::rows::{MailboxRow, OfficeRow};
 use crate::OutputFormat;
 
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    /// An aligned table.
+    Table,
+    /// JSON.
+    Json,
+    /// CSV with a header line.
+    Csv,
+}
+
 /// The chosen format.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Format(OutputFormat);
+pub(crate) struct Format(Listing);
 
 impl Format {
     /// Which format was chosen.
-    pub(crate) fn kind(self) -> OutputFormat {
+    pub(crate) fn kind(self) -> Listing {
         self.0
     }
 }
 
 impl From<OutputFormat> for Format {
+    /// `pdf` is for the compliance report only (`sesamectl` refuses it elsewhere); listings print
+    /// it as a table.
     fn from(format: OutputFormat) -> Format {
-        Format(format)
+        Format(match format {
+            OutputFormat::Table | OutputFormat::Pdf => Listing::Table,
+            OutputFormat::Json => Listing::Json,
+            OutputFormat::Csv => Listing::Csv,
+        })
     }
 }
 
@@ -50,9 +67,9 @@ pub(crate) fn print_rows<T: Tabular>(
     rows: &[T],
 ) -> io::Result<()> {
     match format.0 {
-        OutputFormat::Json => print_json(out, rows),
-        OutputFormat::Csv => print_csv(out, rows),
-        OutputFormat::Table => {
+        Listing::Json => print_json(out, rows),
+        Listing::Csv => print_csv(out, rows),
+        Listing::Table => {
             let cells: Vec<Vec<String>> = rows.iter().map(Tabular::cells).collect();
             print_table(out, T::HEADER, &cells)?;
             writeln!(out, "{} {}", rows.len(), T::NOUN)
@@ -78,12 +95,12 @@ pub(crate) fn print_office(
 ) -> io::Result<()> {
     let row = OfficeRow::from(office);
     match format.0 {
-        OutputFormat::Json => {
+        Listing::Json => {
             serde_json::to_writer_pretty(&mut *out, &row).map_err(io::Error::other)?;
             writeln!(out)
         }
-        OutputFormat::Csv => print_csv(out, std::slice::from_ref(&row)),
-        OutputFormat::Table => {
+        Listing::Csv => print_csv(out, std::slice::from_ref(&row)),
+        Listing::Table => {
             writeln!(out, "CRPCEN:     {}", row.crpcen)?;
             writeln!(out, "Name:       {}", row.name)?;
             writeln!(out, "City:       {}", row.city)?;
@@ -171,7 +188,7 @@ mod tests {
         let mut out = Vec::new();
         print_offices(
             &mut out,
-            Format(OutputFormat::Table),
+            Format(Listing::Table),
             &[office("01234", "Étude"), office("75001", "A\u{1b}[2J")],
         )
         .unwrap();
@@ -186,12 +203,12 @@ mod tests {
     #[test]
     fn json_and_csv_keep_leading_zeros() {
         let mut json = Vec::new();
-        print_offices(&mut json, Format(OutputFormat::Json), &[office("01234", "A")]).unwrap();
+        print_offices(&mut json, Format(Listing::Json), &[office("01234", "A")]).unwrap();
         let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(parsed[0]["crpcen"], "01234");
         assert_eq!(parsed[0]["name"], "A");
         let mut csv = Vec::new();
-        print_offices(&mut csv, Format(OutputFormat::Csv), &[office("01234", "A, B")]).unwrap();
+        print_offices(&mut csv, Format(Listing::Csv), &[office("01234", "A, B")]).unwrap();
         assert_eq!(
             String::from_utf8(csv).unwrap(),
             "crpcen,name,city,mailboxes,created_at\n01234,\"A, B\",Lyon,3,t\n"

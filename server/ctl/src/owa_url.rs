@@ -8,7 +8,8 @@ use serde::Serialize;
 use sesame_proto::v1 as pb;
 
 use crate::output::Format;
-use crate::{Error, OutputFormat, Session};
+use crate::output::Listing;
+use crate::{Error, Session};
 
 /// OWA address commands.
 #[derive(Debug, Subcommand)]
@@ -86,16 +87,16 @@ pub(crate) async fn run<W: Write>(
 
 fn print(out: &mut impl Write, format: Format, view: &OwaUrlView<'_>) -> io::Result<()> {
     match format.kind() {
-        OutputFormat::Json => {
+        Listing::Json => {
             serde_json::to_writer_pretty(&mut *out, view).map_err(io::Error::other)?;
             writeln!(out)
         }
-        OutputFormat::Csv => {
+        Listing::Csv => {
             let mut writer = csv::Writer::from_writer(out);
             writer.serialize(view).map_err(io::Error::other)?;
             writer.flush()
         }
-        OutputFormat::Table => {
+        Listing::Table => {
             writeln!(out, "Global:    {}", view.global_url)?;
             if !view.office.is_empty() {
                 let own = if view.office_url.is_empty() { "(none)" } else { view.office_url };

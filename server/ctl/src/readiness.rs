@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-use crate::OutputFormat;
+use crate::output::Listing;
 use crate::output::{Format, Tabular, describe_key, print_rows};
 
 /// One workstation's readiness, as listed.
@@ -97,7 +97,7 @@ pub(crate) fn print_readiness(
     let rows: Vec<ReadinessRow<'_>> = readiness.workstations.iter().map(Into::into).collect();
     let ready = !rows.is_empty() && rows.iter().all(|r| r.ready);
     match format.kind() {
-        OutputFormat::Json => {
+        Listing::Json => {
             let view = ReadinessView {
                 office: &readiness.office,
                 owa_url: &readiness.owa_url,
@@ -107,7 +107,7 @@ pub(crate) fn print_readiness(
             serde_json::to_writer_pretty(&mut *out, &view).map_err(io::Error::other)?;
             writeln!(out)
         }
-        OutputFormat::Csv => {
+        Listing::Csv => {
             // Blockers and mailboxes are lists: CSV gets the table's cells, lists joined.
             let mut writer = csv::Writer::from_writer(out);
             writer.write_record(ReadinessRow::HEADER).map_err(io::Error::other)?;
@@ -116,7 +116,7 @@ pub(crate) fn print_readiness(
             }
             writer.flush()
         }
-        OutputFormat::Table => {
+        Listing::Table => {
             writeln!(out, "Office {}, OWA address {}", readiness.office, readiness.owa_url)?;
             print_rows(out, format, &rows)
         }

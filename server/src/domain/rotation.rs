@@ -123,6 +123,8 @@ pub struct Rotation {
     pub last_step_at: Option<OffsetDateTime>,
     /// The workstation that reported it.
     pub workstation_id: Option<String>,
+    /// A periodic rotation's deadline: when its mailbox becomes overdue.
+    pub due_at: Option<OffsetDateTime>,
 }
 
 /// A provisional password sealed in escrow, as stored: the escrow key (`keys::escrow`) seals and

@@ -4,6 +4,7 @@
 
 mod admins;
 mod audit;
+mod compliance;
 mod mailbox;
 mod offices;
 mod rotations;
@@ -258,5 +259,26 @@ impl AdminService for AdminApi {
         request: Request<pb::GetOfficeReadinessRequest>,
     ) -> Result<Response<pb::GetOfficeReadinessResponse>, Status> {
         settings::get_office_readiness(self, request).await
+    }
+
+    async fn get_compliance_policy(
+        &self,
+        request: Request<pb::GetCompliancePolicyRequest>,
+    ) -> Result<Response<pb::GetCompliancePolicyResponse>, Status> {
+        compliance::get_compliance_policy(self, request).await
+    }
+
+    async fn set_compliance_policy(
+        &self,
+        request: Request<pb::SetCompliancePolicyRequest>,
+    ) -> Result<Response<pb::SetCompliancePolicyResponse>, Status> {
+        compliance::set_compliance_policy(self, request).await
+    }
+
+    async fn get_compliance_report(
+        &self,
+        request: Request<pb::GetComplianceReportRequest>,
+    ) -> Result<Response<pb::GetComplianceReportResponse>, Status> {
+        compliance::get_compliance_report(self, request).await
     }
 }

@@ -189,6 +189,7 @@ impl AgentService for AgentApi {
                 policy: Some(policy),
                 kind: kind.into(),
                 logon_name: rotation.logon_name.map(|n| n.to_string()).unwrap_or_default(),
+                due_at: rotation.due_at.map(rfc3339).unwrap_or_default(),
             }
         };
         let mut rotations: Vec<pb::PendingRotation> = delivered

@@ -92,6 +92,14 @@ where
         Ok(())
     }
 
+    pub(super) async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {
+        let last: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(self.reader())
+                .await?;
+        last.map(|(seq, hash)| Ok((seq, hash_column(hash, "audit_log")?))).transpose()
+    }
+
     pub(super) async fn audit_records(
         &self,
         office: Option<&Crpcen>,

@@ -5,6 +5,7 @@
 
 mod admins;
 mod audit;
+mod compliance;
 mod offices;
 mod reports;
 mod rotations;
@@ -92,4 +93,6 @@ conformance_suite!(
     settings::owa_addresses_have_a_global_value_and_overrides,
     settings::logon_names_are_set_cleared_and_imported,
     settings::check_ins_keep_the_last_key_state_and_look_at_owa,
+    compliance::compliance_follows_rotations_reports_and_assignments,
+    compliance::compliance_deadlines_policies_and_periodic_rotations,
 );

@@ -40,6 +40,10 @@ use crate::domain::office::NewMailbox;
 pub(super) trait Dialect:
     Database<Arguments: IntoArguments<Self>, QueryResult: RowsAffected>
 {
+    /// Appended to a query reading compliance standings (`mailbox_compliance c`) that the
+    /// transaction will update: locks them against another server's reassessment.
+    const ROW_LOCK: &'static str;
+
     /// Makes concurrent audit appenders wait their turn until the transaction ends, so that the
     /// hash chain has one successor per record.
     fn lock_audit_log(

@@ -137,6 +137,7 @@ where
         }
         if !plan.create.is_empty() {
             D::insert_mailboxes(&mut tx, &plan.create, at).await?;
+            Self::register_for_compliance(&mut tx, at).await?;
         }
         if !plan.update.is_empty() {
             D::rename_mailboxes(&mut tx, &plan.update, at).await?;

@@ -42,6 +42,9 @@ fn logon_names<'a>(rows: &[&'a NewMailbox]) -> Vec<Option<&'a str>> {
 }
 
 impl Dialect for Postgres {
+    /// Rows read for update are locked until the transaction ends.
+    const ROW_LOCK: &'static str = " FOR UPDATE OF c";
+
     /// Other servers' appenders wait until this transaction ends.
     async fn lock_audit_log(conn: &mut PgConnection) -> Result<(), Error> {
         sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE").execute(conn).await?;

@@ -1,12 +1,13 @@
 //! What agents report about rotations, and what follows from it: step reports recorded once each
 //! (idempotent by workstation and report id, one transaction per report, audited), a verified
-//! change closing its rotation and destroying the escrow, periodic rotations opened when the
-//! rotation period comes due, and a mailbox's history.
+//! change closing its rotation and destroying the escrow, periodic rotations opened when their
+//! mailbox becomes due soon under its office's compliance policy, and a mailbox's history.
 
 use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
 use time::OffsetDateTime;
 
 use super::Error;
+use super::compliance::Scope;
 use super::dialect::{Dialect, RowsAffected, Value};
 use super::rows::{OPEN, ROTATION_SELECT, RotationRow};
 use super::sql_store::Db;
@@ -132,6 +133,7 @@ where
             ));
         };
         let (rotation, _) = row.into_rotation()?;
+        Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
         let effect = match transition(rotation.status, rotation.last_step, report.step) {
             Ok(effect) => effect,
             Err(reason) => return Ok(ReportOutcome::Rejected(reason.to_owned())),
@@ -205,6 +207,7 @@ where
             self.record_verified_change(&mut tx, &rotation, workstation_id, at).await?;
             details["escrow"] = "destroyed".into();
         }
+        Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
         let event = AuditEvent {
             actor: Actor::workstation(workstation_id),
             action: report.step.action(),
@@ -267,13 +270,22 @@ where
     pub(super) async fn deliver_periodic(
         &self,
         workstation_id: &str,
-        period: time::Duration,
         validity: time::Duration,
         at: OffsetDateTime,
     ) -> Result<Vec<Rotation>, Error> {
         let mut tx = self.writer().begin().await?;
-        let due: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT m.id, m.office FROM workstation_mailboxes a \
+        let office: Option<String> =
+            sqlx::query_scalar("SELECT office FROM workstations WHERE id = $1")
+                .bind(workstation_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(office) = office else { return Ok(Vec::new()) };
+        let policy = Self::load_policies(&mut tx).await?.effective(&office);
+        // Due soon (or later): the mailbox's last verified change, or its registration, is older
+        // than the policy's limit less its "due soon" delay.
+        let due: Vec<(i64, String, OffsetDateTime)> = sqlx::query_as(
+            "SELECT m.id, m.office, COALESCE(v.verified_at, m.created_at) \
+             FROM workstation_mailboxes a \
              JOIN workstations w ON w.id = a.workstation_id \
              JOIN mailboxes m ON m.id = a.mailbox_id \
              LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
@@ -283,16 +295,19 @@ where
              AND r.status IN ('issued', 'delivered')) ORDER BY m.address",
         )
         .bind(workstation_id)
-        .bind(at - period)
+        .bind(at - policy.due_soon_after())
         .fetch_all(&mut *tx)
         .await?;
         let mut events = Vec::new();
-        for (mailbox_id, office) in due {
+        for (mailbox_id, office, base) in due {
+            Self::reassess(&mut tx, Scope::Mailbox(mailbox_id), at).await?;
             let id = new_rotation_id();
+            let due_at = base + policy.limit();
             // A concurrent call may have opened it: the one-open-rotation index says no then.
             let opened: Option<String> = sqlx::query_scalar(
                 "INSERT INTO rotations (id, mailbox_id, office, kind, status, issued_by, \
-                 issued_at, expires_at) VALUES ($1, $2, $3, 'periodic', 'issued', $4, $5, $6) \
+                 issued_at, expires_at, due_at) \
+                 VALUES ($1, $2, $3, 'periodic', 'issued', $4, $5, $6, $7) \
                  ON CONFLICT DO NOTHING RETURNING id",
             )
             .bind(id.as_str())
@@ -301,9 +316,11 @@ where
             .bind(Actor::system().as_str())
             .bind(at)
             .bind(at + validity)
+            .bind(due_at)
             .fetch_optional(&mut *tx)
             .await?;
             if opened.is_some() {
+                Self::reassess(&mut tx, Scope::Mailbox(mailbox_id), at).await?;
                 events.push(AuditEvent {
                     actor: Actor::workstation(workstation_id),
                     action: "rotation.open_periodic",
@@ -311,7 +328,8 @@ where
                     target: id,
                     details: serde_json::json!({
                         "mailbox_id": mailbox_id,
-                        "period_days": period.whole_days(),
+                        "limit_days": policy.limit_days,
+                        "due_at": unix_micros(due_at),
                         "expires_at": unix_micros(at + validity),
                     }),
                 });

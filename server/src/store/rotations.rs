@@ -8,6 +8,7 @@ use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
 use time::OffsetDateTime;
 
 use super::Error;
+use super::compliance::Scope;
 use super::dialect::{Dialect, Value};
 use super::rows::{OPEN, PolicyRow, ROTATION_SELECT, RotationRow};
 use super::sql_store::Db;
@@ -108,6 +109,7 @@ where
         let mut tx = self.writer().begin().await?;
         let mut by_office: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
         for rotation in rotations {
+            Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
             let office: String = sqlx::query_scalar(
                 "INSERT INTO rotations (id, mailbox_id, office, status, key_id, nonce, \
                  ciphertext, issued_by, issued_at, expires_at) \
@@ -129,6 +131,7 @@ where
                 "mailbox_id": rotation.mailbox_id,
                 "expires_at": unix_micros(rotation.expires_at),
             }));
+            Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
         }
         let events: Vec<AuditEvent> = by_office
             .into_iter()
@@ -185,6 +188,13 @@ where
         };
         let mut events = Vec::new();
         for id in ids {
+            let mailbox: Option<i64> =
+                sqlx::query_scalar("SELECT mailbox_id FROM rotations WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(mailbox) = mailbox else { continue };
+            Self::reassess(&mut tx, Scope::Mailbox(mailbox), at).await?;
             let office: Option<String> = sqlx::query_scalar(
                 "UPDATE rotations SET status = $2, closed_at = $3, \
                  key_id = NULL, nonce = NULL, ciphertext = NULL \
@@ -196,6 +206,7 @@ where
             .fetch_optional(&mut *tx)
             .await?;
             let Some(office) = office else { continue };
+            Self::reassess(&mut tx, Scope::Mailbox(mailbox), at).await?;
             events.push(AuditEvent {
                 actor: actor.clone(),
                 action,

@@ -9,7 +9,7 @@ use crate::domain::identifier::WorkstationId;
 use crate::domain::office::Crpcen;
 use crate::domain::workstation::{EnrollmentToken, Workstation, WorkstationStatus};
 
-fn crpcen(value: &str, table: &'static str) -> Result<Crpcen, Error> {
+pub(super) fn crpcen(value: &str, table: &'static str) -> Result<Crpcen, Error> {
     Crpcen::parse(value).map_err(|_| Error::Corrupt(table))
 }
 
@@ -171,6 +171,7 @@ pub(super) struct RotationRow {
     pub(super) last_step_at: Option<OffsetDateTime>,
     pub(super) last_workstation: Option<String>,
     pub(super) failure: Option<String>,
+    pub(super) due_at: Option<OffsetDateTime>,
 }
 
 impl RotationRow {
@@ -214,6 +215,7 @@ impl RotationRow {
             },
             last_step_at: self.last_step_at,
             workstation_id: self.last_workstation,
+            due_at: self.due_at,
         };
         Ok((rotation, sealed))
     }
@@ -221,7 +223,7 @@ impl RotationRow {
 
 pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, m.display_name, m.logon_name, r.office, r.status, \
      r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext, \
-     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure \
+     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure, r.due_at \
      FROM rotations r JOIN mailboxes m ON m.id = r.mailbox_id";
 
 pub(super) const OPEN: &str = "r.status IN ('issued', 'delivered')";

@@ -12,6 +12,7 @@ use super::{Error, Store};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
+use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
@@ -355,11 +356,10 @@ where
     async fn deliver_periodic(
         &self,
         workstation_id: &WorkstationId,
-        period: time::Duration,
         validity: time::Duration,
         at: OffsetDateTime,
     ) -> Result<Vec<Rotation>, Error> {
-        self.db.deliver_periodic(workstation_id.as_str(), period, validity, at).await
+        self.db.deliver_periodic(workstation_id.as_str(), validity, at).await
     }
 
     async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
@@ -415,7 +415,47 @@ where
         self.db.assignments(office).await
     }
 
+    // === Compliance (`store/compliance.rs`) ===
+
+    async fn compliance_policies(&self) -> Result<super::Policies, Error> {
+        self.db.compliance_policies().await
+    }
+
+    async fn set_compliance_policy(
+        &self,
+        scope: super::PolicyScope<'_>,
+        policy: Option<CompliancePolicy>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.db.set_compliance_policy(scope, policy, actor, at).await
+    }
+
+    async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error> {
+        self.db.sweep_compliance(at).await
+    }
+
+    async fn compliance_counts(
+        &self,
+        office: Option<&Crpcen>,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        self.db.compliance_counts(office, at).await
+    }
+
+    async fn compliance_mailboxes(
+        &self,
+        office: &Crpcen,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<MailboxStanding>, Error> {
+        self.db.compliance_mailboxes(office, at).await
+    }
+
     // === Audit (`store/audit.rs`) ===
+
+    async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {
+        self.db.audit_head().await
+    }
 
     async fn audit_records(
         &self,

@@ -55,6 +55,9 @@ fn json_array<T: serde::Serialize>(items: &[T]) -> Result<String, Error> {
 }
 
 impl Dialect for Sqlite {
+    /// Nothing to add: the one writing connection already serializes writers.
+    const ROW_LOCK: &'static str = "";
+
     /// Nothing to do: the one writing connection already makes appenders wait their turn.
     async fn lock_audit_log(_conn: &mut SqliteConnection) -> Result<(), Error> {
         Ok(())

@@ -4,6 +4,7 @@
 use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
 use time::OffsetDateTime;
 
+use super::compliance::Scope;
 use super::dialect::{Dialect, RowsAffected, Value};
 use super::error::unless_foreign_key;
 use super::rows::{TOKEN_COLUMNS, TokenRow, WORKSTATION_COLUMNS, WorkstationRow};
@@ -183,6 +184,13 @@ where
         agent_version: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<(), Error> {
+        let mut tx = self.writer().begin().await?;
+        // Most check-ins change no compliance standing; those that do (a deadline passed, a
+        // mailbox offline) reassess before and after the new check-in time is kept.
+        let matters = Self::check_in_matters(&mut tx, id.as_str(), at).await?;
+        if matters {
+            Self::reassess(&mut tx, Scope::Workstation(id.as_str()), at).await?;
+        }
         sqlx::query(
             "UPDATE workstations SET last_seen_at = $3, \
                current_confirmed = current_confirmed OR current_serial = $2, \
@@ -193,9 +201,12 @@ where
         .bind(serial)
         .bind(at)
         .bind(agent_version)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        if matters {
+            Self::reassess(&mut tx, Scope::Workstation(id.as_str()), at).await?;
+        }
+        Self::commit(tx, &[], at).await
     }
 
     pub(super) async fn set_workstation_status(
@@ -210,6 +221,7 @@ where
         // Unlocking forgets the certificate before the current one: from now on only the current
         // certificate is accepted.
         let unlock = status == WorkstationStatus::Active;
+        Self::reassess(&mut tx, Scope::Workstation(id.as_str()), at).await?;
         let office: String = sqlx::query_scalar(
             "UPDATE workstations SET status = $2, lock_reason = $3, \
                previous_serial = CASE WHEN $4 THEN NULL ELSE previous_serial END \
@@ -226,6 +238,7 @@ where
             WorkstationStatus::Locked => "workstation.lock",
             WorkstationStatus::Revoked => "workstation.revoke",
         };
+        Self::reassess(&mut tx, Scope::Workstation(id.as_str()), at).await?;
         let event = AuditEvent {
             actor: actor.clone(),
             action,
@@ -300,6 +313,7 @@ where
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         let mut tx = self.writer().begin().await?;
+        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id), at).await?;
         let done = sqlx::query(
             "INSERT INTO workstation_mailboxes (workstation_id, mailbox_id, assigned_at) \
              VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -309,6 +323,7 @@ where
         .bind(at)
         .execute(&mut *tx)
         .await?;
+        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id), at).await?;
         // Assigning again changes nothing, and records nothing.
         let events: Vec<AuditEvent> = (done.rows_affected() == 1)
             .then(|| assignment_event("workstation.assign", workstation_id, mailbox, actor))
@@ -325,6 +340,7 @@ where
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         let mut tx = self.writer().begin().await?;
+        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id), at).await?;
         let done = sqlx::query(
             "DELETE FROM workstation_mailboxes WHERE workstation_id = $1 AND mailbox_id = $2",
         )
@@ -335,6 +351,7 @@ where
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
+        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id), at).await?;
         let event = assignment_event("workstation.unassign", workstation_id, mailbox, actor);
         Self::commit(tx, &[event], at).await
     }

@@ -206,6 +206,30 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
         "GetOfficeReadiness" => {
             code(client.get_office_readiness(pb::GetOfficeReadinessRequest { office }).await)
         }
+        "GetCompliancePolicy" => {
+            code(client.get_compliance_policy(pb::GetCompliancePolicyRequest { office }).await)
+        }
+        "SetCompliancePolicy" => code(
+            client
+                .set_compliance_policy(pb::SetCompliancePolicyRequest {
+                    office,
+                    policy: Some(pb::CompliancePolicy {
+                        due_soon_days: 7,
+                        limit_days: 60,
+                        offline_days: 5,
+                    }),
+                    inherit: false,
+                })
+                .await,
+        ),
+        "GetComplianceReport" => code(
+            client
+                .get_compliance_report(pb::GetComplianceReportRequest {
+                    office,
+                    ..Default::default()
+                })
+                .await,
+        ),
         other => panic!(
             "AdminService.{other} is missing from the role test: add it with its expected codes"
         ),
@@ -245,6 +269,9 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("SetOwaUrl", Denied, Denied),
         ("SetMailboxLogon", Denied, Denied),
         ("GetOfficeReadiness", Denied, Ok),
+        ("GetCompliancePolicy", Denied, Ok),
+        ("SetCompliancePolicy", Denied, Denied),
+        ("GetComplianceReport", Denied, Ok),
         // No such mailbox: the auditor may look, and learns it does not exist.
         ("GetMailbox", Denied, Code::NotFound),
     ];

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sesame_proto::v1 as pb;
 
 use super::{Format, print_csv, print_table};
-use crate::OutputFormat;
+use crate::output::Listing;
 
 /// Prints a mailbox's detail.
 pub(crate) fn print_mailbox_detail(
@@ -17,15 +17,15 @@ pub(crate) fn print_mailbox_detail(
     detail: &pb::GetMailboxResponse,
 ) -> io::Result<()> {
     match format.0 {
-        OutputFormat::Json => {
+        Listing::Json => {
             serde_json::to_writer_pretty(&mut *out, &to_json(detail)).map_err(io::Error::other)?;
             writeln!(out)
         }
-        OutputFormat::Csv => {
+        Listing::Csv => {
             let rows: Vec<Value> = detail.rotations.iter().map(rotation_json).collect();
             print_csv(out, &rows.iter().map(flat).collect::<Vec<_>>())
         }
-        OutputFormat::Table => print_text(out, detail),
+        Listing::Table => print_text(out, detail),
     }
 }
 
@@ -252,12 +252,12 @@ mod tests {
             workstation_ids: vec!["ws-1".into()],
         };
         let mut text = Vec::new();
-        print_mailbox_detail(&mut text, Format(OutputFormat::Table), &detail).unwrap();
+        print_mailbox_detail(&mut text, Format(Listing::Table), &detail).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("Open rotation:  none"), "{text}");
         assert!(text.contains("key observed absent at 2026-11-25T09:29:00Z"), "{text}");
         let mut json = Vec::new();
-        print_mailbox_detail(&mut json, Format(OutputFormat::Json), &detail).unwrap();
+        print_mailbox_detail(&mut json, Format(Listing::Json), &detail).unwrap();
         let value: Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(value["last_verified_change"]["key_evidence"]["kind"], "observed_absent");
         assert_eq!(value["rotations"][0]["status"], "completed");

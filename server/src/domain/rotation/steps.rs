@@ -18,7 +18,7 @@ pub const MAX_REPORT_ID_LEN: usize = 64;
 pub const MAX_DETAIL_LEN: usize = 500;
 
 /// Why a rotation failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureReason {
     /// The clé REAL was plugged in.
     KeyPresent,

@@ -96,7 +96,6 @@ impl Services {
             .store
             .deliver_periodic(
                 &workstation.id,
-                self.rotation_period,
                 self.provisional_validity,
                 self.clock.now(),
             )
@@ -124,13 +123,14 @@ impl Services {
         }
     }
 
-    /// Sweeps expired rotations every minute, forever; the server spawns it and aborts it at
+    /// Sweeps expired rotations, then passed compliance deadlines, every minute, forever; the server spawns it and aborts it at
     /// shutdown.
     pub async fn run_expiry_sweeper(self: Arc<Self>) {
         let mut interval = tokio::time::interval(SWEEP_INTERVAL);
         loop {
             interval.tick().await;
             self.expire_rotations().await;
+            self.sweep_compliance().await;
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::domain::rotation::{
 use crate::domain::token::{Token, TokenKind};
 use crate::domain::workstation::NewEnrollmentToken;
 use crate::keys::escrow::EscrowKey;
-use crate::store::Store;
+use crate::domain::compliance::CompliancePolicy;
+use crate::store::{PolicyScope, Store};
 
 /// Office 01234 with mailboxes a.a and b.b, workstations ws-1 (assigned a.a) and ws-2 (b.b).
 async fn setup(store: &dyn Store) -> (Mailbox, Mailbox) {
@@ -167,16 +168,13 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
 }
 
 pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
+    // Due at 90 days, with no "due soon" delay: the rotation opens at the limit.
+    let policy = CompliancePolicy { due_soon_days: 0, limit_days: 90, offline_days: 10 };
+    store.set_compliance_policy(PolicyScope::Global, Some(policy), &Actor::system(), T0).await.unwrap();
     let (a, b) = setup(store).await;
-    let period = Duration::days(90);
     let validity = Duration::days(14);
     let early = store
-        .deliver_periodic(
-            &super::workstations::wsid("ws-1"),
-            period,
-            validity,
-            T0 + Duration::days(89),
-        )
+        .deliver_periodic(&super::workstations::wsid("ws-1"), validity, T0 + Duration::days(89))
         .await;
     assert!(early.unwrap().is_empty());
 
@@ -184,8 +182,8 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     let due = T0 + Duration::days(91);
     let ws1 = super::workstations::wsid("ws-1");
     let (one, two) = tokio::join!(
-        store.deliver_periodic(&ws1, period, validity, due),
-        store.deliver_periodic(&ws1, period, validity, due),
+        store.deliver_periodic(&ws1, validity, due),
+        store.deliver_periodic(&ws1, validity, due),
     );
     let (one, two) = (one.unwrap(), two.unwrap());
     assert_eq!(one.len(), 1);
@@ -195,7 +193,7 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
         (RotationKind::Periodic, a.address.as_str())
     );
     let again = store
-        .deliver_periodic(&super::workstations::wsid("ws-1"), period, validity, due)
+        .deliver_periodic(&super::workstations::wsid("ws-1"), validity, due)
         .await
         .unwrap();
     assert_eq!(again[0].id, one[0].id);
@@ -215,21 +213,21 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     let later = due + Duration::days(89);
     assert!(
         store
-            .deliver_periodic(&super::workstations::wsid("ws-1"), period, validity, later)
+            .deliver_periodic(&super::workstations::wsid("ws-1"), validity, later)
             .await
             .unwrap()
             .is_empty()
     );
     // b.b's periodic rotation expires like any other, and reopens.
     let b_rot = store
-        .deliver_periodic(&super::workstations::wsid("ws-2"), period, validity, due)
+        .deliver_periodic(&super::workstations::wsid("ws-2"), validity, due)
         .await
         .unwrap();
     assert_eq!(b_rot.len(), 1);
     assert_eq!(store.expire_rotations(due + validity).await.unwrap(), 1);
     assert!(store.open_rotation(b.id).await.unwrap().is_none());
     let reopened = store
-        .deliver_periodic(&super::workstations::wsid("ws-2"), period, validity, due + validity)
+        .deliver_periodic(&super::workstations::wsid("ws-2"), validity, due + validity)
         .await
         .unwrap();
     assert_ne!(reopened[0].id, b_rot[0].id);

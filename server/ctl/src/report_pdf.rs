@@ -1,0 +1,224 @@
+//! The compliance report as a PDF in French, dated, that an auditor can file: the rule, the
+//! fleet's summary, one section per office with its mailboxes that do not comply and since when,
+//! and the audit chain's head so the report can be tied to the audit log.
+
+use sesame_proto::v1 as pb;
+
+use crate::pdf::{MARGIN, Page, date_fr, document};
+
+/// Lowest baseline before a new page starts.
+const BOTTOM: f32 = 70.0;
+
+/// The French name of a state.
+fn state_fr(state: i32) -> &'static str {
+    use pb::ComplianceState as S;
+    match S::try_from(state) {
+        Ok(S::Compliant) => "conforme",
+        Ok(S::DueSoon) => "échéance proche",
+        Ok(S::Overdue) => "en retard",
+        Ok(S::ProvisionalPending) => "mot de passe provisoire en attente",
+        Ok(S::ProvisionalExpired) => "mot de passe provisoire expiré",
+        Ok(S::ChangeFailed) => "échec du changement",
+        Ok(S::AgentOffline) => "poste hors ligne",
+        Ok(S::NeverEnrolled) => "aucun poste enrôlé",
+        _ => "inconnu",
+    }
+}
+
+/// "2026-03-01T23:59:59.999999Z" → "01/03/2026 23:59 UTC"; empty stays empty.
+fn datetime_fr(rfc3339: &str) -> String {
+    if rfc3339.is_empty() {
+        return String::new();
+    }
+    let time = rfc3339.get(11..16).unwrap_or("");
+    format!("{} {time} UTC", date_fr(rfc3339))
+}
+
+fn percent(compliant: u64, total: u64) -> String {
+    if total == 0 {
+        return "-".to_owned();
+    }
+    format!("{:.1}", compliant as f64 * 100.0 / total as f64).replace('.', ",")
+}
+
+fn counts_fr(counts: &[pb::ComplianceCount]) -> String {
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|c| c.mailboxes > 0)
+        .map(|c| format!("{} : {}", state_fr(c.state), c.mailboxes))
+        .collect();
+    if parts.is_empty() { "aucune boîte".to_owned() } else { parts.join(" ; ") }
+}
+
+/// Pages written one after the other, a new one when the current is full.
+struct Pages {
+    done: Vec<Page>,
+    page: Page,
+    footer: String,
+}
+
+impl Pages {
+    fn new(footer: String) -> Pages {
+        Pages { done: Vec::new(), page: Page::new(), footer }
+    }
+
+    /// Makes room for `lines` lines of text, starting a new page if needed.
+    fn room(&mut self, lines: f32) {
+        if self.page.y - lines * 15.0 < BOTTOM {
+            self.turn();
+        }
+    }
+
+    fn turn(&mut self) {
+        let full = std::mem::replace(&mut self.page, Page::new());
+        self.done.push(full);
+    }
+
+    fn text(&mut self, font: &[u8], size: f32, x: f32, text: &str) {
+        self.room(1.0);
+        self.page.text(font, size, x, text);
+    }
+
+    fn paragraph(&mut self, size: f32, text: &str) {
+        self.room(2.0);
+        self.page.paragraph(b"F1", size, text);
+    }
+
+    fn finish(mut self) -> Vec<Page> {
+        self.done.push(self.page);
+        let total = self.done.len();
+        for (n, page) in self.done.iter_mut().enumerate() {
+            page.y = BOTTOM - 30.0;
+            page.text(b"F1", 8.0, MARGIN, &format!("{} - page {}/{total}", self.footer, n + 1));
+        }
+        self.done
+    }
+}
+
+/// The report as a PDF.
+pub(crate) fn render(
+    report: &pb::GetComplianceReportResponse,
+    policy: &pb::GetCompliancePolicyResponse,
+    server: &str,
+) -> Vec<u8> {
+    let at = datetime_fr(&report.at);
+    let mut pages = Pages::new(format!("Sesame - rapport de conformité au {at}"));
+    pages.text(b"F2", 16.0, MARGIN, "Rapport de conformité des mots de passe MAILNOT");
+    pages.text(b"F1", 11.0, MARGIN, &format!("Situation au {at}"));
+    pages.text(
+        b"F1",
+        9.0,
+        MARGIN,
+        &format!("Établi le {} par le serveur Sesame {server}", datetime_fr(&report.generated_at)),
+    );
+    pages.page.gap(8.0);
+    let rule = policy.effective.unwrap_or_default();
+    pages.paragraph(
+        10.0,
+        &format!(
+            "Règle générale : chaque mot de passe est changé au plus tard {} jours après le dernier \
+             changement vérifié (ou après l'inscription de la boîte) ; l'échéance est signalée {} \
+             jours avant ; un poste sans nouvelles depuis {} jours est considéré hors ligne. Un \
+             office peut avoir sa propre règle. Sont conformes les boîtes « conforme » et « échéance \
+             proche ».",
+            rule.limit_days, rule.due_soon_days, rule.offline_days
+        ),
+    );
+    pages.paragraph(
+        9.0,
+        &format!(
+            "Journal d'audit : ce rapport a été établi quand le dernier enregistrement du journal \
+             était le n° {}, d'empreinte SHA-256 {}. La commande « sesamectl audit verify » vérifie \
+             la chaîne jusqu'à cet enregistrement.",
+            report.audit_head_seq, report.audit_head_hash
+        ),
+    );
+    pages.page.gap(6.0);
+    pages.text(b"F2", 13.0, MARGIN, "Synthèse");
+    pages.text(
+        b"F1",
+        10.0,
+        MARGIN,
+        &format!(
+            "{} office(s), {} boîte(s) : {} conforme(s), soit {} % ; {} office(s) entièrement conforme(s).",
+            report.offices.len(),
+            report.mailboxes,
+            report.compliant,
+            percent(report.compliant, report.mailboxes),
+            report.offices_compliant
+        ),
+    );
+    pages.paragraph(10.0, &format!("Par état : {}.", counts_fr(&report.counts)));
+    if !report.oldest_verified_change_at.is_empty() {
+        pages.text(
+            b"F1",
+            10.0,
+            MARGIN,
+            &format!("Plus ancien changement vérifié : {}", date_fr(&report.oldest_verified_change_at)),
+        );
+    }
+    for office in &report.offices {
+        pages.room(6.0);
+        pages.page.gap(10.0);
+        pages.text(b"F2", 12.0, MARGIN, &format!("Office {} - {}", office.crpcen, office.name));
+        let mut summary = format!(
+            "{} boîte(s), {} conforme(s) ({} %).",
+            office.mailboxes,
+            office.compliant,
+            percent(office.compliant, office.mailboxes)
+        );
+        if !office.late_since.is_empty() {
+            summary.push_str(&format!(" En retard depuis le {}.", date_fr(&office.late_since)));
+        }
+        pages.text(b"F1", 10.0, MARGIN, &summary);
+        pages.paragraph(10.0, &format!("Par état : {}.", counts_fr(&office.counts)));
+        let oldest = match office.oldest_verified_change_at.as_str() {
+            "" => "aucun".to_owned(),
+            at => date_fr(at),
+        };
+        pages.text(
+            b"F1",
+            10.0,
+            MARGIN,
+            &format!(
+                "Plus ancien changement vérifié : {oldest} ; jamais changée(s) par Sesame : {}",
+                office.never_changed
+            ),
+        );
+        let late: Vec<&pb::MailboxCompliance> =
+            office.mailbox_states.iter().filter(|m| !m.non_compliant_since.is_empty()).collect();
+        if !late.is_empty() {
+            pages.text(b"F2", 10.0, MARGIN, "Boîtes non conformes (état, depuis, non conforme depuis)");
+            for m in late {
+                let reason = if m.reason.is_empty() { String::new() } else { format!(" ({})", m.reason) };
+                pages.text(
+                    b"F1",
+                    9.0,
+                    MARGIN + 10.0,
+                    &format!(
+                        "{} - {}{reason} - depuis le {} - non conforme depuis le {}",
+                        m.address,
+                        state_fr(m.state),
+                        date_fr(&m.since),
+                        date_fr(&m.non_compliant_since)
+                    ),
+                );
+            }
+        }
+    }
+    document(pages.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_shares_read_in_french() {
+        assert_eq!(datetime_fr("2026-03-01T23:59:59.999999Z"), "01/03/2026 23:59 UTC");
+        assert_eq!(datetime_fr(""), "");
+        assert_eq!(percent(1, 3), "33,3");
+        assert_eq!(percent(0, 0), "-");
+        assert_eq!(state_fr(pb::ComplianceState::Overdue as i32), "en retard");
+    }
+}

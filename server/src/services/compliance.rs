@@ -1,0 +1,196 @@
+//! Compliance for administrators and auditors: the policy (shown, set per office or globally) and
+//! the reports, now or at a past date; and the sweep that records deadlines as they pass. The
+//! rule itself is `domain::compliance`; the store keeps every mailbox's standing and history.
+
+use time::OffsetDateTime;
+
+use crate::domain::admin::{Admin, Permission};
+use crate::domain::audit::Actor;
+use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts, StateCounts};
+use crate::domain::office::Crpcen;
+use crate::services::access::authorize;
+use crate::services::{Error, Services};
+use crate::store::{self, PolicyScope};
+
+/// The compliance policy as it applies to one office (or globally).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyView {
+    /// What applies.
+    pub effective: CompliancePolicy,
+    /// Where it comes from: "office", "global" or "default" (the server's configuration).
+    pub source: &'static str,
+    /// The global policy an administrator set, if any.
+    pub global: Option<CompliancePolicy>,
+    /// The office's own, when an office was asked and it has one.
+    pub office: Option<CompliancePolicy>,
+}
+
+/// A compliance report: each office's counts (and, when asked, each mailbox's standing), and the
+/// fleet's totals, at one time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplianceReport {
+    /// The time the report describes.
+    pub at: OffsetDateTime,
+    /// When it was made.
+    pub generated_at: OffsetDateTime,
+    /// Each office, by CRPCEN, with its mailboxes when asked.
+    pub offices: Vec<(OfficeCounts, Vec<MailboxStanding>)>,
+    /// The totals over the offices reported.
+    pub fleet: StateCounts,
+    /// How many of the offices reported have every mailbox compliant.
+    pub offices_compliant: u64,
+    /// The oldest verified change over the offices reported.
+    pub oldest_verified_change: Option<OffsetDateTime>,
+    /// The audit chain's head when the report was made (sequence number, hash), which ties the
+    /// report to the audit log.
+    pub audit_head: Option<(i64, [u8; 32])>,
+}
+
+impl Services {
+    /// The compliance policy for an office (its readers) or the global one (anyone).
+    pub async fn compliance_policy(
+        &self,
+        admin: &Admin,
+        office: Option<&Crpcen>,
+    ) -> Result<PolicyView, Error> {
+        if let Some(office) = office {
+            authorize(admin, Permission::Read(Some(office)))?;
+            self.known_office(office).await?;
+        }
+        let policies = self.store.compliance_policies().await?;
+        let own = office.and_then(|o| policies.offices.get(o.as_str()).copied());
+        let source = match (own, policies.global, policies.default) {
+            (Some(_), _, _) => "office",
+            (None, Some(_), _) => "global",
+            _ => "default",
+        };
+        Ok(PolicyView {
+            effective: policies.effective(office.map_or("", Crpcen::as_str)),
+            source,
+            global: policies.global,
+            office: own,
+        })
+    }
+
+    /// Sets the global policy (global administrators) or an office's own (its administrators);
+    /// `None` removes it (an office then follows the global policy, the global one the
+    /// configuration's default). Every mailbox governed is reassessed at once.
+    pub async fn set_compliance_policy(
+        &self,
+        admin: &Admin,
+        office: Option<&Crpcen>,
+        policy: Option<CompliancePolicy>,
+    ) -> Result<PolicyView, Error> {
+        match office {
+            Some(office) => authorize(admin, Permission::Write(office))?,
+            None => authorize(admin, Permission::Global)?,
+        }
+        let policy = policy
+            .map(CompliancePolicy::validate)
+            .transpose()
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        let scope = office.map_or(PolicyScope::Global, PolicyScope::Office);
+        let actor = Actor::admin(admin);
+        match self.store.set_compliance_policy(scope, policy, &actor, self.clock.now()).await {
+            Ok(_) => {}
+            Err(store::Error::NotFound) => return Err(office_not_found(office)),
+            Err(other) => return Err(other.into()),
+        }
+        self.compliance_policy(admin, office).await
+    }
+
+    /// Applies the configuration's rotation period as the default policy (under any global or
+    /// office policy an administrator set); at start-up. Changing it reassesses every mailbox.
+    pub async fn apply_default_compliance_policy(&self) -> Result<(), store::Error> {
+        let policy = CompliancePolicy::with_limit(self.rotation_period);
+        self.store
+            .set_compliance_policy(PolicyScope::Default, Some(policy), &Actor::system(), self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// The compliance report of one office or of every office the administrator may read, now
+    /// (`at` = `None`) or at a past date, with each mailbox's standing when `mailboxes` is set
+    /// (always for one office). INVALID_ARGUMENT for a date in the future.
+    pub async fn compliance_report(
+        &self,
+        admin: &Admin,
+        office: Option<&Crpcen>,
+        at: Option<OffsetDateTime>,
+        mailboxes: bool,
+    ) -> Result<ComplianceReport, Error> {
+        // Without an office: every office the administrator may read (`read_scope` below).
+        if let Some(office) = office {
+            authorize(admin, Permission::Read(Some(office)))?;
+            self.known_office(office).await?;
+        }
+        let now = self.clock.now();
+        if at.is_some_and(|at| at > now) {
+            return Err(Error::invalid("at: a report cannot describe a time to come"));
+        }
+        // Deadlines passed since the last sweep are recorded first, at their own time, so that
+        // the history is complete up to now, past dates included.
+        self.sweep_compliance_until_done(now).await?;
+        let at = at.filter(|at| *at < now);
+        let mut counts = self.store.compliance_counts(office, at).await?;
+        if let Some(scope) = admin.read_scope() {
+            counts.retain(|o| scope.contains(&o.crpcen));
+        }
+        let mut report = ComplianceReport {
+            at: at.unwrap_or(now),
+            generated_at: now,
+            offices: Vec::with_capacity(counts.len()),
+            fleet: StateCounts::default(),
+            offices_compliant: 0,
+            oldest_verified_change: None,
+            audit_head: self.store.audit_head().await?,
+        };
+        for office_counts in counts {
+            report.fleet.add_all(&office_counts.counts);
+            if office_counts.counts.compliant() == office_counts.counts.total() {
+                report.offices_compliant += 1;
+            }
+            report.oldest_verified_change =
+                match (report.oldest_verified_change, office_counts.oldest_verified_change) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            let standings = if mailboxes || office.is_some() {
+                self.store.compliance_mailboxes(&office_counts.crpcen, at).await?
+            } else {
+                Vec::new()
+            };
+            report.offices.push((office_counts, standings));
+        }
+        Ok(report)
+    }
+
+    /// Records every deadline passed by `now`, batch after batch.
+    async fn sweep_compliance_until_done(&self, now: OffsetDateTime) -> Result<(), store::Error> {
+        while self.store.sweep_compliance(now).await? > 0 {}
+        Ok(())
+    }
+
+    /// One sweep of passed deadlines, for the server's sweeper; failures are logged (the next
+    /// sweep tries again).
+    pub async fn sweep_compliance(&self) {
+        if let Err(error) = self.sweep_compliance_until_done(self.clock.now()).await {
+            tracing::warn!(error = %sesame_base::error_chain::chain(&error), "cannot sweep compliance");
+        }
+    }
+
+    async fn known_office(&self, office: &Crpcen) -> Result<(), Error> {
+        match self.store.get_office(office).await {
+            Ok(_) => Ok(()),
+            Err(store::Error::NotFound) => Err(office_not_found(Some(office))),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn office_not_found(office: Option<&Crpcen>) -> Error {
+    Error::NotFound(format!("office {} does not exist", office.map_or("?", Crpcen::as_str)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,557 @@
+//! Compliance in the database: the policies, each mailbox's standing (`mailbox_compliance`) kept
+//! current by [`Db::reassess`], and the append-only history of its states
+//! (`compliance_history`) that answers any past date.
+//!
+//! The rule: whatever changes a fact a mailbox's state depends on (its rotations and their
+//! reports, its assignments, its workstations' status and check-ins, the policy) calls
+//! `reassess` for the mailboxes concerned inside its own transaction, once before the change
+//! (replaying the deadlines that passed under the old facts) and once after. Deadlines that pass
+//! with no change are replayed by the sweep ([`Db::sweep_compliance`]), at their exact time.
+
+use std::collections::HashMap;
+
+use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use time::OffsetDateTime;
+
+use super::Error;
+use super::dialect::{Dialect, Value};
+use super::rows::crpcen;
+use super::sql_store::Db;
+use crate::domain::audit::{Actor, AuditEvent};
+use crate::domain::compliance::{
+    CompliancePolicy, ComplianceState, MailboxFacts, MailboxStanding, OfficeCounts, RotationFact,
+    Standing, StateCounts, advance,
+};
+use crate::domain::office::{Crpcen, MailboxAddress};
+use crate::domain::rotation::{FailureReason, RotationKind, RotationStatus};
+
+/// How many mailboxes one sweep transaction assesses.
+const SWEEP_BATCH: i64 = 500;
+
+/// Which mailboxes to reassess.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Scope<'a> {
+    /// One mailbox.
+    Mailbox(i64),
+    /// The mailboxes assigned to a workstation.
+    Workstation(&'a str),
+    /// An office's mailboxes.
+    Office(&'a str),
+    /// Every mailbox.
+    All,
+    /// A batch of mailboxes whose next deadline has come.
+    Due,
+}
+
+/// The policies as stored: the configuration's default, the global one, the offices' own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policies {
+    /// From the server's configuration.
+    pub default: Option<CompliancePolicy>,
+    /// Set by an administrator for every office.
+    pub global: Option<CompliancePolicy>,
+    /// Set for one office.
+    pub offices: HashMap<String, CompliancePolicy>,
+}
+
+impl Policies {
+    /// The policy an office follows: its own, else the global one, else the default.
+    pub fn effective(&self, office: &str) -> CompliancePolicy {
+        self.offices
+            .get(office)
+            .or(self.global.as_ref())
+            .or(self.default.as_ref())
+            .copied()
+            .unwrap_or_else(|| CompliancePolicy::with_limit(time::Duration::days(90)))
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct PolicyRow {
+    scope: String,
+    due_soon_days: i64,
+    limit_days: i64,
+    offline_days: i64,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct FactsRow {
+    mailbox_id: i64,
+    office: String,
+    created_at: OffsetDateTime,
+    verified_at: Option<OffsetDateTime>,
+    state: String,
+    reason: Option<String>,
+    since: OffsetDateTime,
+    non_compliant_since: Option<OffsetDateTime>,
+    assessed_at: Option<OffsetDateTime>,
+    next_check_at: Option<OffsetDateTime>,
+    last_check_in: Option<OffsetDateTime>,
+    r_kind: Option<String>,
+    r_status: Option<String>,
+    r_issued_at: Option<OffsetDateTime>,
+    r_expires_at: Option<OffsetDateTime>,
+    r_closed_at: Option<OffsetDateTime>,
+    r_last_step: Option<String>,
+    r_failure: Option<String>,
+    r_last_step_at: Option<OffsetDateTime>,
+}
+
+const CORRUPT: Error = Error::Corrupt("mailbox_compliance");
+
+impl FactsRow {
+    fn facts(&self) -> Result<MailboxFacts, Error> {
+        let rotation = match (&self.r_kind, &self.r_status, self.r_issued_at, self.r_expires_at) {
+            (Some(kind), Some(status), Some(issued_at), Some(expires_at)) => {
+                let failure = match (self.r_last_step.as_deref(), &self.r_failure) {
+                    (Some("failed"), Some(reason)) => Some((
+                        FailureReason::parse(reason).ok_or(CORRUPT)?,
+                        self.r_last_step_at.unwrap_or(issued_at),
+                    )),
+                    _ => None,
+                };
+                Some(RotationFact {
+                    kind: RotationKind::parse(kind).ok_or(CORRUPT)?,
+                    status: RotationStatus::parse(status).ok_or(CORRUPT)?,
+                    issued_at,
+                    expires_at,
+                    closed_at: self.r_closed_at,
+                    failure,
+                })
+            }
+            _ => None,
+        };
+        Ok(MailboxFacts {
+            created_at: self.created_at,
+            last_verified_at: self.verified_at,
+            rotation,
+            last_check_in: self.last_check_in,
+        })
+    }
+
+    /// The stored standing; `None` for a mailbox not assessed yet.
+    fn standing(&self) -> Result<Option<Standing>, Error> {
+        let Some(assessed_at) = self.assessed_at else { return Ok(None) };
+        Ok(Some(Standing {
+            state: ComplianceState::parse(&self.state, self.reason.as_deref()).ok_or(CORRUPT)?,
+            since: self.since,
+            non_compliant_since: self.non_compliant_since,
+            assessed_at,
+            next_check_at: self.next_check_at,
+        }))
+    }
+}
+
+/// The facts of the selected mailboxes, with their stored standing (`c`) locked on PostgreSQL.
+const FACTS_SELECT: &str = "SELECT m.id AS mailbox_id, m.office, m.created_at, \
+     v.verified_at, c.state, c.reason, c.since, c.non_compliant_since, c.assessed_at, \
+     c.next_check_at, \
+     (SELECT MAX(w.last_seen_at) FROM workstation_mailboxes a \
+      JOIN workstations w ON w.id = a.workstation_id \
+      WHERE a.mailbox_id = m.id AND w.status = 'active' AND w.office = m.office) AS last_check_in, \
+     r.kind AS r_kind, r.status AS r_status, r.issued_at AS r_issued_at, \
+     r.expires_at AS r_expires_at, r.closed_at AS r_closed_at, r.last_step AS r_last_step, \
+     r.failure AS r_failure, r.last_step_at AS r_last_step_at \
+     FROM mailbox_compliance c JOIN mailboxes m ON m.id = c.mailbox_id \
+     LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
+     LEFT JOIN rotations r ON r.id = (SELECT r2.id FROM rotations r2 WHERE r2.mailbox_id = m.id \
+       ORDER BY r2.issued_at DESC, r2.id DESC LIMIT 1)";
+
+#[derive(Debug, sqlx::FromRow)]
+struct CountRow {
+    office: String,
+    name: String,
+    state: String,
+    n: i64,
+    oldest: Option<OffsetDateTime>,
+    changed: i64,
+    late_since: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct StandingRow {
+    address: String,
+    display_name: String,
+    state: String,
+    reason: Option<String>,
+    since: OffsetDateTime,
+    non_compliant_since: Option<OffsetDateTime>,
+    last_verified_at: Option<OffsetDateTime>,
+}
+
+/// The compliance methods of [`Store`](super::Store), documented there, and the reassessment
+/// every write that changes a fact calls.
+impl<D> Db<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D>,
+    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    i64: Value<D>,
+    bool: Value<D>,
+    String: Value<D>,
+    Vec<u8>: Value<D>,
+    OffsetDateTime: Value<D>,
+{
+    /// The stored policies, read inside the caller's transaction.
+    pub(super) async fn load_policies(conn: &mut D::Connection) -> Result<Policies, Error> {
+        let rows: Vec<PolicyRow> = sqlx::query_as(
+            "SELECT scope, due_soon_days, limit_days, offline_days FROM compliance_policies",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut policies = Policies::default();
+        for row in rows {
+            let policy = CompliancePolicy {
+                due_soon_days: row.due_soon_days,
+                limit_days: row.limit_days,
+                offline_days: row.offline_days,
+            }
+            .validate()
+            .map_err(|_| Error::Corrupt("compliance_policies"))?;
+            match row.scope.as_str() {
+                "default" => policies.default = Some(policy),
+                "global" => policies.global = Some(policy),
+                office => {
+                    policies.offices.insert(office.to_owned(), policy);
+                }
+            }
+        }
+        Ok(policies)
+    }
+
+    /// Brings the standing of the mailboxes in `scope` up to `at` inside the caller's
+    /// transaction, appending every transition to the history. Returns how many were assessed.
+    pub(super) async fn reassess(
+        conn: &mut D::Connection,
+        scope: Scope<'_>,
+        at: OffsetDateTime,
+    ) -> Result<usize, Error> {
+        let policies = Self::load_policies(conn).await?;
+        let (condition, limit) = match scope {
+            Scope::Mailbox(_) => ("m.id = $1", ""),
+            Scope::Workstation(_) => {
+                ("m.id IN (SELECT mailbox_id FROM workstation_mailboxes WHERE workstation_id = $1)", "")
+            }
+            Scope::Office(_) => ("m.office = $1", ""),
+            Scope::All => ("TRUE", ""),
+            Scope::Due => ("c.next_check_at <= $1", " LIMIT "),
+        };
+        let limit = if limit.is_empty() { String::new() } else { format!("{limit}{SWEEP_BATCH}") };
+        let sql =
+            format!("{FACTS_SELECT} WHERE {condition} ORDER BY c.mailbox_id{limit}{}", D::ROW_LOCK);
+        let query = sqlx::query_as::<_, FactsRow>(AssertSqlSafe(sql));
+        let query = match scope {
+            Scope::Mailbox(id) => query.bind(id),
+            Scope::Workstation(id) | Scope::Office(id) => query.bind(id),
+            Scope::All => query,
+            Scope::Due => query.bind(at),
+        };
+        let rows = query.fetch_all(&mut *conn).await?;
+        for row in &rows {
+            let facts = row.facts()?;
+            let policy = policies.effective(&row.office);
+            let mut transitions = Vec::new();
+            let previous = match row.standing()? {
+                Some(standing) => standing,
+                None => {
+                    // First seen: assessed from its registration, then brought up to date.
+                    let (first, mut seen) = advance(None, &facts, policy, facts.created_at.min(at));
+                    transitions.append(&mut seen);
+                    first
+                }
+            };
+            let (now, mut seen) = advance(Some(&previous), &facts, policy, at);
+            transitions.append(&mut seen);
+            for t in &transitions {
+                sqlx::query(
+                    "INSERT INTO compliance_history (mailbox_id, office, at, state, reason, \
+                     non_compliant_since, last_verified_at) VALUES ($1, $2, $3, $4, $5, \
+                     CASE WHEN $6 THEN $7 END, CASE WHEN $8 THEN $9 END)",
+                )
+                .bind(row.mailbox_id)
+                .bind(row.office.as_str())
+                .bind(t.since)
+                .bind(t.state.as_str())
+                .bind(t.state.reason().map(FailureReason::as_str))
+                .bind(t.non_compliant_since.is_some())
+                .bind(t.non_compliant_since.unwrap_or(t.since))
+                .bind(facts.last_verified_at.is_some())
+                .bind(facts.last_verified_at.unwrap_or(t.since))
+                .execute(&mut *conn)
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE mailbox_compliance SET office = $2, state = $3, reason = $4, since = $5, \
+                 non_compliant_since = CASE WHEN $6 THEN $7 END, \
+                 last_verified_at = CASE WHEN $8 THEN $9 END, assessed_at = $10, \
+                 next_check_at = CASE WHEN $11 THEN $12 END WHERE mailbox_id = $1",
+            )
+            .bind(row.mailbox_id)
+            .bind(row.office.as_str())
+            .bind(now.state.as_str())
+            .bind(now.state.reason().map(FailureReason::as_str))
+            .bind(now.since)
+            .bind(now.non_compliant_since.is_some())
+            .bind(now.non_compliant_since.unwrap_or(now.since))
+            .bind(facts.last_verified_at.is_some())
+            .bind(facts.last_verified_at.unwrap_or(now.since))
+            .bind(now.assessed_at)
+            .bind(now.next_check_at.is_some())
+            .bind(now.next_check_at.unwrap_or(now.assessed_at))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(rows.len())
+    }
+
+    /// Adds the standing rows of mailboxes registered `at` (assessed by the next reassessment).
+    pub(super) async fn register_for_compliance(
+        conn: &mut D::Connection,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO mailbox_compliance (mailbox_id, office, state, since, next_check_at) \
+             SELECT m.id, m.office, 'never_enrolled', m.created_at, m.created_at FROM mailboxes m \
+             WHERE m.created_at = $1 AND NOT EXISTS \
+             (SELECT 1 FROM mailbox_compliance c WHERE c.mailbox_id = m.id)",
+        )
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error> {
+        let mut tx = self.writer().begin().await?;
+        let assessed = Self::reassess(&mut *tx, Scope::Due, at).await?;
+        Self::commit(tx, &[], at).await?;
+        Ok(assessed as u64)
+    }
+
+    /// Whether a check-in from this workstation at `at` changes a standing: one of its mailboxes
+    /// is offline, or has a deadline passed.
+    pub(super) async fn check_in_matters(
+        conn: &mut D::Connection,
+        workstation_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT c.mailbox_id FROM workstation_mailboxes a \
+             JOIN mailbox_compliance c ON c.mailbox_id = a.mailbox_id \
+             WHERE a.workstation_id = $1 AND (c.state = 'agent_offline' OR c.next_check_at <= $2) \
+             LIMIT 1",
+        )
+        .bind(workstation_id)
+        .bind(at)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    pub(super) async fn compliance_policies(&self) -> Result<Policies, Error> {
+        let mut conn = self.reader().acquire().await?;
+        Self::load_policies(&mut *conn).await
+    }
+
+    pub(super) async fn set_compliance_policy(
+        &self,
+        scope: PolicyScope<'_>,
+        policy: Option<CompliancePolicy>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut tx = self.writer().begin().await?;
+        let (key, office) = match scope {
+            PolicyScope::Default => ("default", None),
+            PolicyScope::Global => ("global", None),
+            PolicyScope::Office(office) => (office.as_str(), Some(office)),
+        };
+        if let Some(office) = office {
+            // NotFound for an office that does not exist.
+            sqlx::query_scalar::<_, String>("SELECT crpcen FROM offices WHERE crpcen = $1")
+                .bind(office.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        let current = Self::load_policies(&mut *tx).await?;
+        let stored = match scope {
+            PolicyScope::Default => current.default,
+            PolicyScope::Global => current.global,
+            PolicyScope::Office(office) => current.offices.get(office.as_str()).copied(),
+        };
+        if stored == policy {
+            return Ok(false);
+        }
+        let reassess_scope = match office {
+            Some(office) => Scope::Office(office.as_str()),
+            None => Scope::All,
+        };
+        Self::reassess(&mut *tx, reassess_scope, at).await?;
+        match policy {
+            Some(p) => {
+                sqlx::query(
+                    "INSERT INTO compliance_policies (scope, due_soon_days, limit_days, \
+                     offline_days, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (scope) DO UPDATE SET due_soon_days = excluded.due_soon_days, \
+                     limit_days = excluded.limit_days, offline_days = excluded.offline_days, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(key)
+                .bind(p.due_soon_days)
+                .bind(p.limit_days)
+                .bind(p.offline_days)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM compliance_policies WHERE scope = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Self::reassess(&mut *tx, reassess_scope, at).await?;
+        if scope == PolicyScope::Default && stored.is_none() {
+            // The configuration's value, recorded at the first start: not an administrator's act.
+            Self::commit(tx, &[], at).await?;
+            return Ok(true);
+        }
+        let details = match policy {
+            Some(p) => serde_json::json!({
+                "due_soon_days": p.due_soon_days,
+                "limit_days": p.limit_days,
+                "offline_days": p.offline_days,
+            }),
+            None => serde_json::json!({ "inherit": true }),
+        };
+        let event = AuditEvent {
+            actor: actor.clone(),
+            action: "compliance_policy.set",
+            office: office.cloned(),
+            target: key.to_owned(),
+            details,
+        };
+        Self::commit(tx, &[event], at).await?;
+        Ok(true)
+    }
+
+    pub(super) async fn compliance_counts(
+        &self,
+        office: Option<&Crpcen>,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        // $1 is the office, or '' for the fleet.
+        let filter = if office.is_some() { "WHERE c.office = $1" } else { "WHERE $1 = ''" };
+        let sql = match at {
+            None => format!(
+                "SELECT c.office, o.name, c.state, COUNT(*) AS n, \
+                 MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
+                 MIN(c.non_compliant_since) AS late_since \
+                 FROM mailbox_compliance c JOIN offices o ON o.crpcen = c.office {filter} \
+                 GROUP BY c.office, o.name, c.state ORDER BY c.office"
+            ),
+            Some(_) => format!(
+                "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
+                 WHERE at <= $2{} GROUP BY mailbox_id) \
+                 SELECT c.office, o.name, c.state, COUNT(*) AS n, \
+                 MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
+                 MIN(c.non_compliant_since) AS late_since \
+                 FROM latest JOIN compliance_history c ON c.seq = latest.seq \
+                 JOIN offices o ON o.crpcen = c.office \
+                 GROUP BY c.office, o.name, c.state ORDER BY c.office",
+                if office.is_some() { " AND office = $1" } else { " AND $1 = ''" }
+            ),
+        };
+        let mut query = sqlx::query_as::<_, CountRow>(AssertSqlSafe(sql))
+            .bind(office.map_or("", Crpcen::as_str));
+        if let Some(at) = at {
+            query = query.bind(at);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
+        let mut offices: Vec<OfficeCounts> = Vec::new();
+        for row in rows {
+            // Counted per state: a failed change's reason does not matter here.
+            let state = ComplianceState::parse(&row.state, Some("needs_human")).ok_or(CORRUPT)?;
+            let n = u64::try_from(row.n).map_err(|_| CORRUPT)?;
+            let changed = u64::try_from(row.changed).map_err(|_| CORRUPT)?;
+            if offices.last().is_none_or(|o| o.crpcen.as_str() != row.office) {
+                offices.push(OfficeCounts {
+                    crpcen: crpcen(&row.office, "mailbox_compliance")?,
+                    name: row.name,
+                    counts: StateCounts::default(),
+                    oldest_verified_change: None,
+                    never_changed: 0,
+                    late_since: None,
+                });
+            }
+            let Some(entry) = offices.last_mut() else { continue };
+            entry.counts.add(state, n);
+            entry.never_changed += n - changed;
+            entry.oldest_verified_change = earliest(entry.oldest_verified_change, row.oldest);
+            entry.late_since = earliest(entry.late_since, row.late_since);
+        }
+        Ok(offices)
+    }
+
+    pub(super) async fn compliance_mailboxes(
+        &self,
+        office: &Crpcen,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<MailboxStanding>, Error> {
+        let sql = match at {
+            None => "SELECT m.address, m.display_name, c.state, c.reason, c.since, \
+                 c.non_compliant_since, c.last_verified_at FROM mailbox_compliance c \
+                 JOIN mailboxes m ON m.id = c.mailbox_id WHERE c.office = $1 \
+                 ORDER BY m.address"
+                .to_owned(),
+            Some(_) => "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
+                 WHERE office = $1 AND at <= $2 GROUP BY mailbox_id) \
+                 SELECT m.address, m.display_name, c.state, c.reason, c.at AS since, \
+                 c.non_compliant_since, c.last_verified_at \
+                 FROM latest JOIN compliance_history c ON c.seq = latest.seq \
+                 JOIN mailboxes m ON m.id = c.mailbox_id ORDER BY m.address"
+                .to_owned(),
+        };
+        let mut query = sqlx::query_as::<_, StandingRow>(AssertSqlSafe(sql)).bind(office.as_str());
+        if let Some(at) = at {
+            query = query.bind(at);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(MailboxStanding {
+                    address: MailboxAddress::parse_stored(&row.address).map_err(|_| CORRUPT)?,
+                    display_name: row.display_name,
+                    state: ComplianceState::parse(&row.state, row.reason.as_deref())
+                        .ok_or(CORRUPT)?,
+                    since: row.since,
+                    non_compliant_since: row.non_compliant_since,
+                    last_verified_at: row.last_verified_at,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Where a compliance policy applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyScope<'a> {
+    /// The configuration's default (under the global policy).
+    Default,
+    /// Every office without its own.
+    Global,
+    /// One office.
+    Office(&'a Crpcen),
+}

@@ -1,0 +1,125 @@
+//! Benchmark: compliance reports over 100,000 mailboxes in 10,000 offices, on each backend,
+//! through the whole path (a real server, TLS gRPC, the admin client): the fleet report (summary
+//! and per-office counts), one office's report (with each mailbox), and the fleet at a past date
+//! (from the history). The first report after the import also assesses every new mailbox.
+//!
+//! Run with `cargo bench -p sesame-tests --bench compliance` (PostgreSQL when
+//! `SESAME_TEST_POSTGRES_URL` is set). Prints a Markdown table; results are recorded in
+//! `tests/benches/README.md`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)] // Reason: a benchmark prints its report.
+
+use std::time::{Duration, Instant};
+
+use sesame_proto::v1 as pb;
+use sesame_tests::{Backend, TestServer, write_file};
+
+const OFFICES: usize = 10_000;
+const PER_OFFICE: usize = 10;
+const FLEET_RUNS: usize = 30;
+const OFFICE_RUNS: usize = 200;
+
+fn crpcen(i: usize) -> String {
+    format!("{:05}", 10_000 + i)
+}
+
+fn csv() -> String {
+    let mut csv = String::from("address,display_name\n");
+    for office in 0..OFFICES {
+        for person in 0..PER_OFFICE {
+            csv.push_str(&format!(
+                "nom{person}.prenom@{}.mailnot.fr,Prénom Nom {person}\n",
+                crpcen(office)
+            ));
+        }
+    }
+    csv
+}
+
+fn summary(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let p95 = samples[(samples.len() * 95 / 100).min(samples.len() - 1)];
+    format!(
+        "{:.1} ms | {:.1} ms | {:.1} ms | {} |",
+        ms(samples[samples.len() / 2]),
+        ms(p95),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    )
+}
+
+async fn run(backend: Backend, name: &str) -> Option<()> {
+    let server = TestServer::start(backend).await?;
+    let mut client = sesamectl::connect(&server.read_credentials()).await.unwrap();
+    let started = Instant::now();
+    for i in 0..OFFICES {
+        let request =
+            pb::CreateOfficeRequest { crpcen: crpcen(i), name: format!("Étude {i}"), city: String::new() };
+        client.create_office(request).await.unwrap();
+    }
+    let file = write_file(server.data_dir(), "bench.csv", &csv());
+    server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
+    println!("| {name} | setup: {OFFICES} offices, {} mailboxes | {:.0} s | | | |", OFFICES * PER_OFFICE, started.elapsed().as_secs_f64());
+    let imported = server.clock_now();
+    // A day on, then 100 days on: every mailbox has a history (registered, never enrolled,
+    // overdue at day 90).
+    server.clock.advance(time::Duration::days(100));
+    let started = Instant::now();
+    let first = client.get_compliance_report(pb::GetComplianceReportRequest::default()).await;
+    let first = first.unwrap().into_inner();
+    assert_eq!(first.mailboxes, (OFFICES * PER_OFFICE) as u64);
+    println!(
+        "| {name} | first report: assesses {} new mailboxes | {:.0} ms | | | 1 |",
+        first.mailboxes,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+
+    let mut fleet = Vec::new();
+    for _ in 0..FLEET_RUNS {
+        let started = Instant::now();
+        let report = client.get_compliance_report(pb::GetComplianceReportRequest::default()).await;
+        fleet.push(started.elapsed());
+        assert_eq!(report.unwrap().into_inner().offices.len(), OFFICES);
+    }
+    println!("| {name} | fleet report (10,000 offices) | {}", summary(fleet));
+
+    let mut office = Vec::new();
+    for run in 0..OFFICE_RUNS {
+        let request = pb::GetComplianceReportRequest {
+            office: crpcen(run * 7919 % OFFICES),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let report = client.get_compliance_report(request).await;
+        office.push(started.elapsed());
+        assert_eq!(report.unwrap().into_inner().offices[0].mailbox_states.len(), PER_OFFICE);
+    }
+    println!("| {name} | one office, with its mailboxes | {}", summary(office));
+
+    let at = (imported + time::Duration::days(50))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let mut past = Vec::new();
+    for _ in 0..FLEET_RUNS / 3 {
+        let request = pb::GetComplianceReportRequest { at: at.clone(), ..Default::default() };
+        let started = Instant::now();
+        let report = client.get_compliance_report(request).await;
+        past.push(started.elapsed());
+        assert_eq!(report.unwrap().into_inner().mailboxes, (OFFICES * PER_OFFICE) as u64);
+    }
+    println!("| {name} | fleet report at a past date | {}", summary(past));
+    server.stop().await;
+    Some(())
+}
+
+#[tokio::main]
+async fn main() {
+    println!("| backend | operation | median | p95 | max | runs |");
+    println!("|---|---|---|---|---|---|");
+    for (name, backend) in [("SQLite", Backend::Sqlite), ("PostgreSQL", Backend::Postgres)] {
+        if run(backend, name).await.is_none() {
+            println!("| {name} | skipped: SESAME_TEST_POSTGRES_URL not set | | | | |");
+        }
+    }
+}
