@@ -427,18 +427,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> Result<Vec<AuditRecord>, Error>;
 
-    /// The last record's sequence number and hash, `None` while the chain is empty.
-    async fn audit_chain_head(&self) -> Result<Option<(i64, [u8; 32])>, Error>;
-
     /// Stores a signed head (not audited: it would move the head) and returns the head stored at
     /// its sequence number: this one, or the one another server stored first.
-    async fn insert_audit_head(&self, head: &SignedHead) -> Result<SignedHead, Error>;
+    async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error>;
 
     /// Signed heads after `after_seq`, by sequence number, at most `limit`.
-    async fn audit_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error>;
+    async fn signed_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error>;
 
     /// The signed head with the highest sequence number, if any.
-    async fn latest_audit_head(&self) -> Result<Option<SignedHead>, Error>;
+    async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error>;
 
     // === Lifecycle ===
 

@@ -160,7 +160,7 @@ impl Services {
         if broken.is_none() {
             heads.beyond_the_end(self).await?;
         }
-        let newest_head = self.store.latest_audit_head().await?;
+        let newest_head = self.store.latest_signed_head().await?;
         if heads.problem.is_none()
             && broken.is_none()
             && let Some((last_seq, last_hash)) = signed_last
@@ -205,7 +205,7 @@ impl HeadCheck {
     async fn check(&mut self, services: &Services, records: &[AuditRecord]) -> Result<(), Error> {
         let (Some(first), Some(last)) = (records.first(), records.last()) else { return Ok(()) };
         loop {
-            let heads = services.store.audit_heads(self.after, MAX_AUDIT_PAGE).await?;
+            let heads = services.store.signed_heads(self.after, MAX_AUDIT_PAGE).await?;
             let full = heads.len() == MAX_AUDIT_PAGE as usize;
             for head in heads {
                 if head.seq > last.seq {
@@ -227,7 +227,7 @@ impl HeadCheck {
 
     /// A head after the chain's last record signs a record that was removed.
     async fn beyond_the_end(&mut self, services: &Services) -> Result<(), Error> {
-        if let Some(head) = services.store.audit_heads(self.after, 1).await?.into_iter().next() {
+        if let Some(head) = services.store.signed_heads(self.after, 1).await?.into_iter().next() {
             self.checked += 1;
             if self.problem.is_none() {
                 self.problem = head_problem(&services.audit.key, &head, None);

@@ -119,15 +119,7 @@ where
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    pub(super) async fn audit_chain_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {
-        let last: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(self.reader())
-                .await?;
-        last.map(|(seq, hash)| hash_column(hash, "audit_log").map(|hash| (seq, hash))).transpose()
-    }
-
-    pub(super) async fn insert_audit_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {
+    pub(super) async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {
         sqlx::query(
             "INSERT INTO audit_heads (seq, hash, signed_at, key_id, signature) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
@@ -148,7 +140,7 @@ where
         stored.try_into()
     }
 
-    pub(super) async fn audit_heads(
+    pub(super) async fn signed_heads(
         &self,
         after_seq: i64,
         limit: u32,
@@ -164,7 +156,7 @@ where
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    pub(super) async fn latest_audit_head(&self) -> Result<Option<SignedHead>, Error> {
+    pub(super) async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error> {
         let row: Option<AuditHeadRow> = sqlx::query_as(
             "SELECT seq, hash, signed_at, key_id, signature FROM audit_heads \
              ORDER BY seq DESC LIMIT 1",

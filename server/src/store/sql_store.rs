@@ -466,20 +466,16 @@ where
         self.db.audit_records(office, after_seq, limit).await
     }
 
-    async fn audit_chain_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {
-        self.db.audit_chain_head().await
+    async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {
+        self.db.insert_signed_head(head).await
     }
 
-    async fn insert_audit_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {
-        self.db.insert_audit_head(head).await
+    async fn signed_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error> {
+        self.db.signed_heads(after_seq, limit).await
     }
 
-    async fn audit_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error> {
-        self.db.audit_heads(after_seq, limit).await
-    }
-
-    async fn latest_audit_head(&self) -> Result<Option<SignedHead>, Error> {
-        self.db.latest_audit_head().await
+    async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error> {
+        self.db.latest_signed_head().await
     }
 
     // === Lifecycle ===

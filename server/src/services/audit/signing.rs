@@ -23,7 +23,7 @@ impl Services {
     /// When that record was already signed (by this server or another), returns the head stored
     /// first. `FailedPrecondition` while the chain is empty.
     pub async fn sign_audit_head(&self, at: OffsetDateTime) -> Result<SignedHead, Error> {
-        let Some((seq, hash)) = self.store.audit_chain_head().await? else {
+        let Some((seq, hash)) = self.store.audit_head().await? else {
             return Err(Error::FailedPrecondition("the audit trail is empty".to_owned()));
         };
         let key = &self.audit.key;
@@ -34,7 +34,7 @@ impl Services {
             key_id: key.id().to_owned(),
             signature: key.sign(&head_message(seq, &hash, at)),
         };
-        let stored = self.store.insert_audit_head(&head).await?;
+        let stored = self.store.insert_signed_head(&head).await?;
         let path = &self.audit.head_file;
         let noted = read_head_file(path)?;
         if noted.is_none_or(|(noted_seq, _)| noted_seq < stored.seq) {
@@ -68,8 +68,8 @@ impl Services {
     /// Signs the head if the chain advanced since the newest signed head.
     async fn sign_if_advanced(&self) {
         let advanced = async {
-            let head = self.store.audit_chain_head().await?;
-            let signed = self.store.latest_audit_head().await?;
+            let head = self.store.audit_head().await?;
+            let signed = self.store.latest_signed_head().await?;
             Ok::<_, Error>(head.is_some_and(|(seq, _)| signed.is_none_or(|s| s.seq < seq)))
         };
         let result = match advanced.await {

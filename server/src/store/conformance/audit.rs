@@ -53,8 +53,8 @@ pub(super) async fn concurrent_writers_keep_one_chain(store: &dyn Store) {
 }
 
 pub(super) async fn signed_heads_are_kept_once_per_record(store: &dyn Store) {
-    assert_eq!(store.audit_chain_head().await.unwrap(), None);
-    assert_eq!(store.latest_audit_head().await.unwrap(), None);
+    assert_eq!(store.audit_head().await.unwrap(), None);
+    assert_eq!(store.latest_signed_head().await.unwrap(), None);
     for i in 0..3 {
         store
             .create_office(&office(&format!("{:05}", 300 + i), "Office"), &Actor::system(), T0)
@@ -62,7 +62,7 @@ pub(super) async fn signed_heads_are_kept_once_per_record(store: &dyn Store) {
             .unwrap();
     }
     let records = store.audit_records(None, 0, 10).await.unwrap();
-    let (seq, hash) = store.audit_chain_head().await.unwrap().unwrap();
+    let (seq, hash) = store.audit_head().await.unwrap().unwrap();
     assert_eq!((seq, hash), (3, records[2].hash));
     let head = |seq: i64, at: i64, fill: u8| SignedHead {
         seq,
@@ -71,14 +71,14 @@ pub(super) async fn signed_heads_are_kept_once_per_record(store: &dyn Store) {
         key_id: "0123456789abcdef".to_owned(),
         signature: vec![fill; 64],
     };
-    assert_eq!(store.insert_audit_head(&head(1, 1, 1)).await.unwrap(), head(1, 1, 1));
-    assert_eq!(store.insert_audit_head(&head(3, 2, 3)).await.unwrap(), head(3, 2, 3));
+    assert_eq!(store.insert_signed_head(&head(1, 1, 1)).await.unwrap(), head(1, 1, 1));
+    assert_eq!(store.insert_signed_head(&head(3, 2, 3)).await.unwrap(), head(3, 2, 3));
     // Another server signing the same record later: the head stored first stays.
-    assert_eq!(store.insert_audit_head(&head(3, 9, 9)).await.unwrap(), head(3, 2, 3));
-    assert_eq!(store.latest_audit_head().await.unwrap(), Some(head(3, 2, 3)));
-    assert_eq!(store.audit_heads(0, 10).await.unwrap(), vec![head(1, 1, 1), head(3, 2, 3)]);
-    assert_eq!(store.audit_heads(1, 10).await.unwrap(), vec![head(3, 2, 3)]);
-    assert_eq!(store.audit_heads(0, 1).await.unwrap(), vec![head(1, 1, 1)]);
+    assert_eq!(store.insert_signed_head(&head(3, 9, 9)).await.unwrap(), head(3, 2, 3));
+    assert_eq!(store.latest_signed_head().await.unwrap(), Some(head(3, 2, 3)));
+    assert_eq!(store.signed_heads(0, 10).await.unwrap(), vec![head(1, 1, 1), head(3, 2, 3)]);
+    assert_eq!(store.signed_heads(1, 10).await.unwrap(), vec![head(3, 2, 3)]);
+    assert_eq!(store.signed_heads(0, 1).await.unwrap(), vec![head(1, 1, 1)]);
     // Signing is not audited: the chain did not move.
-    assert_eq!(store.audit_chain_head().await.unwrap().unwrap().0, 3);
+    assert_eq!(store.audit_head().await.unwrap().unwrap().0, 3);
 }

@@ -67,7 +67,7 @@ async fn the_signer_signs_when_the_chain_advanced_and_at_shutdown() {
     // The first tick is one interval away: the stop signs what is there.
     stop.send(true).unwrap();
     signer.await.unwrap();
-    let head = services.store.latest_audit_head().await.unwrap().unwrap();
+    let head = services.store.latest_signed_head().await.unwrap().unwrap();
     assert_eq!(head.seq, 1);
     assert_eq!(head.signed_at, f.clock.now());
 }
