@@ -17,6 +17,11 @@ use crate::domain::office::MailDomain;
 use crate::domain::workstation::AgentPolicy;
 use crate::store::redact_url;
 
+mod audit;
+
+pub use self::audit::AuditConfig;
+use self::audit::AuditSection;
+
 /// The example configuration, with every key at its default.
 pub const EXAMPLE: &str = include_str!("../../deploy/server.example.toml");
 
@@ -77,6 +82,8 @@ struct FileFormat {
     provisional: ProvisionalSection,
     #[serde(default)]
     rotations: RotationsSection,
+    #[serde(default)]
+    audit: AuditSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +184,8 @@ pub struct Config {
     /// How old a mailbox's last verified password change may grow before a periodic rotation
     /// opens (90 days by default).
     pub rotation_period: time::Duration,
+    /// The audit trail's signing and shipping.
+    pub audit: AuditConfig,
 }
 
 impl fmt::Debug for Config {
@@ -198,6 +207,7 @@ impl fmt::Debug for Config {
             .field("provisional_validity", &self.provisional_validity)
             .field("escrow_key_file", &self.escrow_key_file)
             .field("rotation_period", &self.rotation_period)
+            .field("audit", &self.audit)
             .finish()
     }
 }
@@ -218,6 +228,7 @@ impl Default for Config {
             provisional_validity: time::Duration::days(14),
             escrow_key_file: None,
             rotation_period: time::Duration::days(90),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -240,6 +251,11 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_PROVISIONAL__VALIDITY_DAYS",
     "SESAME_PROVISIONAL__ESCROW_KEY_FILE",
     "SESAME_ROTATIONS__PERIOD_DAYS",
+    "SESAME_AUDIT__SIGN_INTERVAL_SECONDS",
+    "SESAME_AUDIT__SIGNING_KEY_FILE",
+    "SESAME_AUDIT__SHIP_FILE",
+    "SESAME_AUDIT__SHIP_SYSLOG",
+    "SESAME_AUDIT__SYSLOG_SOCKET",
 ];
 
 impl Config {
@@ -316,6 +332,7 @@ impl Config {
         if let Some(days) = file.rotations.period_days {
             self.rotation_period = period_days("rotations.period_days", days)?;
         }
+        self.audit.apply_file(file.audit)?;
         Ok(())
     }
 
@@ -376,6 +393,7 @@ impl Config {
                         .map_err(|_| value_err(&key, "expected a whole number of days"))?;
                     self.rotation_period = period_days(&key, days)?;
                 }
+                k if k.starts_with("SESAME_AUDIT__") => self.audit.apply_env(&key, value)?,
                 "SESAME_AGENTS__RECOVERY_WINDOW_DAYS" => {
                     let days = value
                         .parse()

@@ -63,6 +63,27 @@ impl DataDir {
         self.root.join("escrow.key")
     }
 
+    /// The key that signs the audit chain's head (mode 0600).
+    pub fn audit_signing_key(&self) -> PathBuf {
+        self.root.join("audit-signing.key")
+    }
+
+    /// The last audit head this server signed (sequence number and hash), kept outside the
+    /// database so that deleting signed heads or truncating the chain is caught.
+    pub fn audit_head(&self) -> PathBuf {
+        self.root.join("audit-head")
+    }
+
+    /// Where the audit shipper to syslog has got to (the last sequence number sent).
+    pub fn audit_syslog_position(&self) -> PathBuf {
+        self.root.join("audit-ship-syslog.position")
+    }
+
+    /// Where the audit shipper to a file has got to (the last sequence number written).
+    pub fn audit_file_position(&self) -> PathBuf {
+        self.root.join("audit-ship-file.position")
+    }
+
     /// The bootstrap administrator's credentials for sesamectl (mode 0600).
     pub fn admin_credentials(&self) -> PathBuf {
         self.root.join(credentials::FILE_NAME)

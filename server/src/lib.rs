@@ -32,7 +32,10 @@ use crate::domain::admin::{AdminRole, NewAdmin};
 use crate::domain::audit::Actor;
 use crate::domain::token::{Token, TokenKind};
 pub use crate::grpc::ServeError;
+use crate::keys::audit_signing::AuditSigningKey;
 use crate::keys::pki::Pki;
+use crate::services::audit::AuditTrail;
+use crate::services::audit::shipping::{ShipTarget, Shipping, Sink};
 use crate::store::{SharedStore, StoreOptions};
 use sesame_base::clock::SharedClock;
 use sesame_base::credentials::{self, Credentials};
@@ -58,6 +61,9 @@ pub enum StartError {
     /// The escrow key could not be loaded or created.
     #[error("cannot load the escrow key")]
     Escrow(#[from] keys::escrow::EscrowError),
+    /// The audit signing key could not be loaded or created.
+    #[error("cannot load the audit signing key")]
+    AuditKey(#[from] keys::audit_signing::AuditKeyError),
     /// The bootstrap credentials could not be written.
     #[error("cannot write the bootstrap administrator's credentials")]
     Credentials(#[from] credentials::Error),
@@ -84,6 +90,7 @@ impl Server {
             Some(path) => keys::escrow::EscrowKey::load_or_create(path, false)?,
             None => keys::escrow::EscrowKey::load_or_create(&data_dir.escrow_key(), true)?,
         };
+        let audit = audit_trail(config, &data_dir)?;
         let bootstrap_credentials =
             bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
         let state = Arc::new(services::Services {
@@ -95,6 +102,7 @@ impl Server {
             escrow,
             provisional_validity: config.provisional_validity,
             rotation_period: config.rotation_period,
+            audit,
         });
         state.apply_default_compliance_policy().await?;
         Ok(Server { state, bootstrap_credentials })
@@ -105,13 +113,20 @@ impl Server {
         &self.state.pki.ca_fingerprint
     }
 
+    /// The services this server runs (for the compliance report and tests, which call them
+    /// directly).
+    pub fn services(&self) -> Arc<services::Services> {
+        self.state.clone()
+    }
+
     /// The credentials file written for the bootstrap administrator, when this start created it.
     pub fn bootstrap_credentials(&self) -> Option<&std::path::Path> {
         self.bootstrap_credentials.as_deref()
     }
 
-    /// Serves gRPC over TLS on `listener` until `shutdown` resolves, sweeping expired rotations
-    /// meanwhile, then closes the database (SQLite checkpoints its WAL).
+    /// Serves gRPC over TLS on `listener` until `shutdown` resolves, sweeping expired rotations,
+    /// signing the audit chain's head and shipping audit records meanwhile; then signs the head a
+    /// last time, ships what is committed and closes the database (SQLite checkpoints its WAL).
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -119,11 +134,73 @@ impl Server {
     ) -> Result<(), ServeError> {
         let store = self.state.store.clone();
         let sweeper = tokio::spawn(self.state.clone().run_expiry_sweeper());
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut tasks = vec![tokio::spawn(self.state.clone().run_head_signer(stopping.clone()))];
+        let shipping = self.state.audit.shipping.clone();
+        for (sink, target) in [(Sink::File, shipping.file), (Sink::Syslog, shipping.syslog)] {
+            if let Some(target) = target {
+                tasks.push(tokio::spawn(self.state.clone().run_shipper(
+                    sink,
+                    target,
+                    stopping.clone(),
+                )));
+            }
+        }
         let served = grpc::serve(self.state, listener, shutdown).await;
         sweeper.abort();
+        let _ = stop.send(true);
+        for mut task in tasks {
+            if tokio::time::timeout(STOP_TIMEOUT, &mut task).await.is_err() {
+                tracing::warn!("an audit task did not stop in time");
+                task.abort();
+            }
+        }
         store.close().await;
         served
     }
+}
+
+/// How long the audit tasks may take to finish at shutdown.
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The audit trail's key, signed-head file and shipping, from the configuration.
+fn audit_trail(config: &Config, data_dir: &DataDir) -> Result<AuditTrail, StartError> {
+    let key = audit_signing_key(config, data_dir, true)?;
+    let file = config
+        .audit
+        .ship_file
+        .clone()
+        .map(|path| ShipTarget { path, position: data_dir.audit_file_position() });
+    let syslog = config.audit.ship_syslog.then(|| ShipTarget {
+        path: config.audit.syslog_socket.clone(),
+        position: data_dir.audit_syslog_position(),
+    });
+    Ok(AuditTrail {
+        key,
+        head_file: data_dir.audit_head(),
+        sign_interval: config.audit.sign_interval,
+        shipping: Shipping { file, syslog },
+    })
+}
+
+/// Loads the audit signing key: the configured file, or the data directory's (created there on
+/// first start when `create`).
+fn audit_signing_key(
+    config: &Config,
+    data_dir: &DataDir,
+    create: bool,
+) -> Result<AuditSigningKey, StartError> {
+    Ok(match &config.audit.signing_key_file {
+        Some(path) => AuditSigningKey::load_or_create(path, false)?,
+        None => AuditSigningKey::load_or_create(&data_dir.audit_signing_key(), create)?,
+    })
+}
+
+/// The audit signing key's id and public key (for `sesame-server audit public-key`), from the key
+/// file the server uses; never creates one (a wrong data directory is named, not given a new key).
+pub fn audit_public_key(config: &Config) -> Result<(String, Vec<u8>), StartError> {
+    let key = audit_signing_key(config, &DataDir::at(&config.data_dir), false)?;
+    Ok((key.id().to_owned(), key.public_key().to_vec()))
 }
 
 /// What every start-up needs: the data directory, the migrated database and the TLS material.

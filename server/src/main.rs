@@ -31,6 +31,18 @@ enum Command {
     /// Manages administrators directly in the database (run on the server host).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The audit trail's signing key.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Prints the audit signing key's id and public key (PEM), for the auditors to keep.
+    PublicKey {
+        #[command(flatten)]
+        server: ServeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +155,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An Ed25519 public key as a PEM SubjectPublicKeyInfo, as `openssl pkeyutl -verify` reads it.
+fn public_key_pem(public_key: &[u8]) -> String {
+    use base64::Engine as _;
+    // The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE { SEQUENCE { OID
+    // 1.3.101.112 }, BIT STRING (0 unused bits) }, then the 32 key bytes.
+    let mut der = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    der.extend_from_slice(public_key);
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    format!("-----BEGIN PUBLIC KEY-----\n{text}\n-----END PUBLIC KEY-----\n")
+}
+
 #[allow(clippy::print_stdout)] // Reason: printing the example is the command's purpose.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -151,6 +174,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::DefaultConfig => {
             print!("{}", sesame_server::config::EXAMPLE);
+            Ok(())
+        }
+        Command::Audit(AuditCommand::PublicKey { server }) => {
+            let config = load_config(server)?;
+            let (id, public_key) = sesame_server::audit_public_key(&config)?;
+            println!("Audit signing key id: {id}");
+            print!("{}", public_key_pem(&public_key));
             Ok(())
         }
         Command::Admin(AdminCommand::Create { name, role, offices, out, server }) => {

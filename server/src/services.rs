@@ -48,6 +48,8 @@ pub struct Services {
     /// The configuration's rotation period: the default compliance limit (an administrator's
     /// global or office policy overrides it).
     pub rotation_period: time::Duration,
+    /// The audit trail's signing key, signed-head file and shipping.
+    pub audit: audit::AuditTrail,
 }
 
 /// Why a service refused or failed a request. The edges turn it into their own codes

@@ -41,7 +41,7 @@ use time::OffsetDateTime;
 pub use self::error::{Error, TokenRefusal};
 pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::admin::{Admin, NewAdmin};
-use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
 use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
@@ -426,6 +426,16 @@ pub trait Store: Send + Sync + fmt::Debug {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, Error>;
+
+    /// Stores a signed head (not audited: it would move the head) and returns the head stored at
+    /// its sequence number: this one, or the one another server stored first.
+    async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error>;
+
+    /// Signed heads after `after_seq`, by sequence number, at most `limit`.
+    async fn signed_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error>;
+
+    /// The signed head with the highest sequence number, if any.
+    async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error>;
 
     // === Lifecycle ===
 

@@ -190,3 +190,40 @@ fn admin_create_writes_a_credentials_file_that_sesamectl_uses() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     assert!(!dir.path().join("other.credentials").exists());
 }
+
+#[test]
+fn audit_public_key_prints_the_key_the_server_signs_with() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+            .current_dir(dir.path())
+            .args(["audit", "public-key", "--data-dir", "data"])
+            .output()
+            .unwrap()
+    };
+    // Before the server's first start (or with a wrong --data-dir) the file is named, not made.
+    let out = run();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("audit-signing.key"));
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let key = sesame_server::keys::audit_signing::AuditSigningKey::load_or_create(
+        &dir.path().join("data/audit-signing.key"),
+        true,
+    )
+    .unwrap();
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text, String::from_utf8(run().stdout).unwrap());
+    assert!(text.starts_with(&format!("Audit signing key id: {}\n", key.id())), "{text}");
+    let pem: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN PUBLIC KEY-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(pem).unwrap();
+    assert_eq!(der.len(), 44);
+    assert_eq!(&der[12..], key.public_key());
+}

@@ -42,6 +42,8 @@ macro_rules! on_both_backends {
 mod agent_api;
 mod agent_interruptions;
 mod agent_story;
+mod audit_heads;
+mod audit_shipping;
 mod cluster;
 mod compliance;
 mod identity;

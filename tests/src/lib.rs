@@ -74,6 +74,7 @@ pub struct TestServer {
     pub ca_fingerprint: String,
     /// The clock the server reads; tests move it.
     pub clock: ManualClock,
+    services: Arc<sesame_server::services::Services>,
     data_dir: tempfile::TempDir,
     database: TestDatabase,
     shutdown: Option<oneshot::Sender<()>>,
@@ -142,6 +143,7 @@ impl TestServer {
         let credentials =
             server.bootstrap_credentials().expect("a first start writes credentials").to_path_buf();
         let ca_fingerprint = server.ca_fingerprint().to_owned();
+        let services = server.services();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(listener, async {
             let _ = rx.await;
@@ -151,6 +153,7 @@ impl TestServer {
             credentials,
             ca_fingerprint,
             clock,
+            services,
             data_dir,
             database,
             shutdown: Some(tx),
@@ -159,13 +162,13 @@ impl TestServer {
     }
 
     /// Starts a second server on the same database, as a PostgreSQL deployment runs several: its own
-    /// data directory holding copies of the first one's CA and escrow key, its own port. Returns
-    /// its URL and a handle that stops it.
+    /// data directory holding copies of the first one's CA, escrow key and audit signing key, its
+    /// own port. Returns its URL and a handle that stops it.
     pub async fn start_sibling(&self) -> Sibling {
         let dir = tempfile::tempdir().expect("a temporary data directory");
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("create the sibling's data directory");
-        for file in ["ca.pem", "ca.key", "escrow.key"] {
+        for file in ["ca.pem", "ca.key", "escrow.key", "audit-signing.key"] {
             std::fs::copy(self.data_dir().join("data").join(file), data.join(file))
                 .expect("copy shared material");
         }
@@ -200,7 +203,12 @@ impl TestServer {
         }
     }
 
-    /// The data directory.
+    /// The server's services, to call what no RPC offers (signing the audit chain's head).
+    pub fn services(&self) -> &sesame_server::services::Services {
+        &self.services
+    }
+
+    /// The directory holding the data directory (`data/`) and the SQLite database.
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
     }

@@ -727,17 +727,41 @@ pub struct ListAuditRecordsResponse {
 pub struct VerifyAuditRequest {}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct VerifyAuditResponse {
+    /// The chain and its signed heads are intact.
     #[prost(bool, tag = "1")]
     pub intact: bool,
     /// Records checked.
     #[prost(uint64, tag = "2")]
     pub records: u64,
-    /// The first broken record's sequence number when not intact.
+    /// The first broken record's sequence number when the chain itself is broken (0 otherwise).
     #[prost(int64, tag = "3")]
     pub first_broken_seq: i64,
     /// What is wrong with it.
     #[prost(string, tag = "4")]
     pub problem: ::prost::alloc::string::String,
+    /// Signed heads checked.
+    #[prost(uint64, tag = "5")]
+    pub heads: u64,
+    /// The sequence number of the first signed head that does not match (a bad or unknown
+    /// signature, a record rewritten or missing, heads deleted); 0 when they all match.
+    #[prost(int64, tag = "6")]
+    pub first_bad_head_seq: i64,
+    /// What is wrong with it.
+    #[prost(string, tag = "7")]
+    pub head_problem: ::prost::alloc::string::String,
+    /// The newest signed head: the sequence number of the record it signed (0: none yet) and when
+    /// (RFC 3339).
+    #[prost(int64, tag = "8")]
+    pub newest_head_seq: i64,
+    #[prost(string, tag = "9")]
+    pub newest_head_signed_at: ::prost::alloc::string::String,
+    /// The audit signing key the signatures were checked with: its id (the first 8 bytes of the
+    /// SHA-256 of the public key, in hex) and its Ed25519 public key (32 bytes), for auditors to keep
+    /// and compare.
+    #[prost(string, tag = "10")]
+    pub key_id: ::prost::alloc::string::String,
+    #[prost(bytes = "vec", tag = "11")]
+    pub public_key: ::prost::alloc::vec::Vec<u8>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetOwaUrlRequest {
@@ -1863,8 +1887,11 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "ListAuditRecords"));
             self.inner.unary(req, path, codec).await
         }
-        /// Verifies the whole audit chain and names the first broken record. Callable by: a global
-        /// administrator and an auditor. A broken chain is reported in the response, not as an error.
+        /// Verifies the whole audit chain and names the first broken record, then the signed heads: each
+        /// head's signature by the audit signing key and the hash of the record it signed, and that the
+        /// database still holds the last head the answering server signed. Callable by: a global
+        /// administrator and an auditor. A broken chain or head is reported in the response, not as an
+        /// error.
         pub async fn verify_audit(
             &mut self,
             request: impl tonic::IntoRequest<super::VerifyAuditRequest>,
@@ -2386,8 +2413,11 @@ pub mod admin_service_server {
             tonic::Response<super::ListAuditRecordsResponse>,
             tonic::Status,
         >;
-        /// Verifies the whole audit chain and names the first broken record. Callable by: a global
-        /// administrator and an auditor. A broken chain is reported in the response, not as an error.
+        /// Verifies the whole audit chain and names the first broken record, then the signed heads: each
+        /// head's signature by the audit signing key and the hash of the record it signed, and that the
+        /// database still holds the last head the answering server signed. Callable by: a global
+        /// administrator and an auditor. A broken chain or head is reported in the response, not as an
+        /// error.
         async fn verify_audit(
             &self,
             request: tonic::Request<super::VerifyAuditRequest>,

@@ -20,14 +20,15 @@ pub enum AuditCommand {
         #[arg(long)]
         since: Option<String>,
     },
-    /// Verifies the hash chain and names the first broken record.
+    /// Verifies the hash chain and its signed heads, and names the first broken record or head.
     Verify,
 }
 
 /// Largest page of records asked for.
 const PAGE_SIZE: u32 = 5_000;
 
-/// Runs an audit command; a broken chain is an error ([`Error::AuditBroken`]).
+/// Runs an audit command; a broken chain is an error ([`Error::AuditBroken`]), and so are signed
+/// heads that do not match it ([`Error::AuditHeadsBroken`]).
 pub(crate) async fn run<W: Write>(
     session: &mut Session<'_, W>,
     command: AuditCommand,
@@ -70,9 +71,35 @@ async fn list<W: Write>(
 
 async fn verify<W: Write>(session: &mut Session<'_, W>) -> Result<(), Error> {
     let result = session.client.verify_audit(pb::VerifyAuditRequest {}).await?.into_inner();
-    if !result.intact {
+    if !result.problem.is_empty() {
         return Err(Error::AuditBroken { seq: result.first_broken_seq, problem: result.problem });
     }
+    if !result.intact {
+        return Err(Error::AuditHeadsBroken {
+            seq: result.first_bad_head_seq,
+            problem: result.head_problem,
+        });
+    }
     writeln!(session.out, "The audit trail is intact: {} record(s) verified.", result.records)?;
+    let newest = if result.newest_head_seq == 0 {
+        "none yet".to_owned()
+    } else {
+        format!("record {}, signed at {}", result.newest_head_seq, result.newest_head_signed_at)
+    };
+    writeln!(
+        session.out,
+        "Signed heads: {} verified with key {}; newest: {newest}.",
+        result.heads, result.key_id
+    )?;
+    writeln!(
+        session.out,
+        "Audit signing public key (Ed25519, hex): {}",
+        hex_encode(&result.public_key)
+    )?;
     Ok(())
+}
+
+/// Lower-case hexadecimal.
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -43,6 +43,14 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// The chain's signed heads do not match it.
+    #[error("the audit trail's signed heads do NOT match, at head {seq}: {problem}")]
+    AuditHeadsBroken {
+        /// The first head that does not match.
+        seq: i64,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 fn describe_status(status: &tonic::Status) -> String {

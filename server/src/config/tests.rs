@@ -86,3 +86,37 @@ fn the_database_password_never_shows_in_debug() {
         format!("{:?}", Config::load(Some(f.path()), env(&[("SESAME_X__Y", "1")])).unwrap_err());
     assert!(!err.contains("s3cr3t-pw"));
 }
+
+#[test]
+fn the_audit_section_is_read_from_the_file_and_the_environment() {
+    let f = file(
+        "[audit]\nsign_interval_seconds = 60\nship_file = \"/var/log/sesame/audit.jsonl\"\n\
+         ship_syslog = true\nsyslog_socket = \"/run/fake.log\"\nsigning_key_file = \"\"\n",
+    );
+    let config = Config::load(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(config.audit.sign_interval, std::time::Duration::from_secs(60));
+    assert_eq!(config.audit.ship_file.as_deref(), Some(Path::new("/var/log/sesame/audit.jsonl")));
+    assert!(config.audit.ship_syslog);
+    assert_eq!(config.audit.syslog_socket, Path::new("/run/fake.log"));
+    assert_eq!(config.audit.signing_key_file, None);
+    let config = Config::load(
+        Some(f.path()),
+        env(&[
+            ("SESAME_AUDIT__SHIP_SYSLOG", "false"),
+            ("SESAME_AUDIT__SHIP_FILE", ""),
+            ("SESAME_AUDIT__SIGNING_KEY_FILE", "/etc/sesame/audit.key"),
+        ]),
+    )
+    .unwrap();
+    assert!(!config.audit.ship_syslog);
+    assert_eq!(config.audit.ship_file, None);
+    assert_eq!(config.audit.signing_key_file.as_deref(), Some(Path::new("/etc/sesame/audit.key")));
+    for (key, value) in
+        [("SESAME_AUDIT__SIGN_INTERVAL_SECONDS", "5"), ("SESAME_AUDIT__SHIP_SYSLOG", "yes")]
+    {
+        let err = Config::load(None, env(&[(key, value)])).unwrap_err();
+        assert!(err.to_string().contains(key), "{err}");
+    }
+    let err = Config::load(None, env(&[("SESAME_AUDIT__SHIP", "x")])).unwrap_err();
+    assert!(matches!(err, Error::UnknownEnv(ref k) if k == "SESAME_AUDIT__SHIP"));
+}

@@ -186,5 +186,115 @@ pub fn verify<'a>(
     Ok((prev_seq, prev_hash))
 }
 
+/// A signed head of the chain: the audit signing key's signature over a record's sequence number
+/// and hash, at a time. A head signs the whole chain up to it, since each record's hash covers the
+/// one before. Signing a head is not itself an audit record (that would move the head).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHead {
+    /// The sequence number of the record signed.
+    pub seq: i64,
+    /// That record's hash.
+    pub hash: [u8; 32],
+    /// When it was signed.
+    pub signed_at: OffsetDateTime,
+    /// The id of the key that signed it (`keys::audit_signing::key_id`).
+    pub key_id: String,
+    /// The Ed25519 signature over [`head_message`].
+    pub signature: Vec<u8>,
+}
+
+impl SignedHead {
+    /// The signed record's hash, in hex.
+    pub fn hash_hex(&self) -> String {
+        hex::encode(self.hash)
+    }
+
+    /// The signature, in standard base64.
+    pub fn signature_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.signature)
+    }
+
+    /// The message its signature is over.
+    pub fn message(&self) -> Vec<u8> {
+        head_message(self.seq, &self.hash, self.signed_at)
+    }
+}
+
+/// What a head's signature is over: a domain-separated, fixed-format text,
+/// `sesame-audit-head-v1\n<seq>\n<hash hex>\n<signed_at in Unix microseconds>\n`.
+pub fn head_message(seq: i64, hash: &[u8; 32], signed_at: OffsetDateTime) -> Vec<u8> {
+    format!("sesame-audit-head-v1\n{seq}\n{}\n{}\n", hex::encode(hash), unix_micros(signed_at))
+        .into_bytes()
+}
+
+/// What is wrong with the signed heads, or with the last head this server signed (kept in its
+/// data directory).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadProblem {
+    /// The head's signature does not verify: the head was forged or altered.
+    #[error("signed head {seq}: bad signature (the head was forged or altered)")]
+    BadSignature {
+        /// The head's sequence number.
+        seq: i64,
+    },
+    /// The head names a key this server does not hold.
+    #[error("signed head {seq}: signed by key {key_id}, which this server does not hold")]
+    UnknownKey {
+        /// The head's sequence number.
+        seq: i64,
+        /// The key it names.
+        key_id: String,
+    },
+    /// The record at the head's sequence number no longer has the signed hash.
+    #[error(
+        "signed head {seq}: the record no longer has the signed hash (the chain was rewritten)"
+    )]
+    Rewritten {
+        /// The head's sequence number.
+        seq: i64,
+    },
+    /// The head signs a record that no longer exists.
+    #[error("signed head {seq}: the record is missing (the chain was truncated)")]
+    Truncated {
+        /// The head's sequence number.
+        seq: i64,
+    },
+    /// This server signed a head the database no longer holds.
+    #[error(
+        "this server signed head {seq}, but the newest signed head in the database is {newest} \
+         (signed heads were deleted or the chain was truncated)"
+    )]
+    HeadsDeleted {
+        /// The head this server signed last (its data directory says).
+        seq: i64,
+        /// The newest head in the database (0: none).
+        newest: i64,
+    },
+    /// The head this server signed last does not match the record at its sequence number.
+    #[error(
+        "this server signed head {seq} with another hash (the chain or the signed heads were \
+         rewritten)"
+    )]
+    HeadRewritten {
+        /// The head's sequence number.
+        seq: i64,
+    },
+}
+
+impl HeadProblem {
+    /// The sequence number of the head concerned.
+    pub fn seq(&self) -> i64 {
+        match self {
+            HeadProblem::BadSignature { seq }
+            | HeadProblem::UnknownKey { seq, .. }
+            | HeadProblem::Rewritten { seq }
+            | HeadProblem::Truncated { seq }
+            | HeadProblem::HeadsDeleted { seq, .. }
+            | HeadProblem::HeadRewritten { seq } => *seq,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

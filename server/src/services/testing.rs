@@ -17,9 +17,12 @@ use crate::domain::audit::Actor;
 use crate::domain::office::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
 use crate::domain::token::{Token, TokenKind};
 use crate::domain::workstation::{AgentPolicy, MachineInfo};
+use crate::keys::audit_signing::AuditSigningKey;
 use crate::keys::escrow::EscrowKey;
 use crate::keys::pki::{self, AgentCertificate};
 use crate::services::Services;
+use crate::services::audit::AuditTrail;
+use crate::services::audit::shipping::Shipping;
 use crate::services::enrollment::{Enrolled, enrollment_token};
 use crate::services::offices::RawMailboxRow;
 use crate::services::workstations::recovery::recovery_message;
@@ -46,6 +49,12 @@ pub(crate) fn services(store: SharedStore, clock: &ManualClock, dir: &Path) -> S
         escrow: EscrowKey::from_bytes(&[7; 32]).unwrap(),
         provisional_validity: VALIDITY,
         rotation_period: PERIOD,
+        audit: AuditTrail {
+            key: AuditSigningKey::from_seed(&[9; 32]).unwrap(),
+            head_file: data_dir.audit_head(),
+            sign_interval: std::time::Duration::from_secs(300),
+            shipping: Shipping::default(),
+        },
     }
 }
 

@@ -1,5 +1,5 @@
 //! The audit log in the database: [`Db::commit`], which every write ends with (append the records,
-//! then commit), and the paged read.
+//! then commit), the paged read, and the signed heads (`audit_heads`, append-only).
 //!
 //! The chain is extended inside the writer's transaction: a change never exists without its
 //! record, and a record never exists without its change.
@@ -9,9 +9,11 @@ use time::OffsetDateTime;
 
 use super::Error;
 use super::dialect::{Dialect, Value};
-use super::rows::{AuditRow, hash_column};
+use super::rows::{AuditHeadRow, AuditRow, hash_column};
 use super::sql_store::Db;
-use crate::domain::audit::{AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, record_hash};
+use crate::domain::audit::{
+    AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, SignedHead, record_hash,
+};
 use crate::domain::office::Crpcen;
 
 /// Appending to the audit chain, and reading it back.
@@ -115,5 +117,52 @@ where
         .fetch_all(self.reader())
         .await?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    pub(super) async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {
+        sqlx::query(
+            "INSERT INTO audit_heads (seq, hash, signed_at, key_id, signature) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(head.seq)
+        .bind(&head.hash[..])
+        .bind(head.signed_at)
+        .bind(head.key_id.as_str())
+        .bind(&head.signature[..])
+        .execute(self.writer())
+        .await?;
+        let stored: AuditHeadRow = sqlx::query_as(
+            "SELECT seq, hash, signed_at, key_id, signature FROM audit_heads WHERE seq = $1",
+        )
+        .bind(head.seq)
+        .fetch_one(self.writer())
+        .await?;
+        stored.try_into()
+    }
+
+    pub(super) async fn signed_heads(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<SignedHead>, Error> {
+        let rows: Vec<AuditHeadRow> = sqlx::query_as(
+            "SELECT seq, hash, signed_at, key_id, signature FROM audit_heads WHERE seq > $1 \
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    pub(super) async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error> {
+        let row: Option<AuditHeadRow> = sqlx::query_as(
+            "SELECT seq, hash, signed_at, key_id, signature FROM audit_heads \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(TryInto::try_into).transpose()
     }
 }

@@ -322,6 +322,29 @@ impl TryFrom<AuditRow> for crate::domain::audit::AuditRecord {
 }
 
 #[derive(Debug, sqlx::FromRow)]
+pub(super) struct AuditHeadRow {
+    pub(super) seq: i64,
+    pub(super) hash: Vec<u8>,
+    pub(super) signed_at: OffsetDateTime,
+    pub(super) key_id: String,
+    pub(super) signature: Vec<u8>,
+}
+
+impl TryFrom<AuditHeadRow> for crate::domain::audit::SignedHead {
+    type Error = Error;
+
+    fn try_from(row: AuditHeadRow) -> Result<crate::domain::audit::SignedHead, Error> {
+        Ok(crate::domain::audit::SignedHead {
+            seq: row.seq,
+            hash: hash_column(row.hash, "audit_heads")?,
+            signed_at: row.signed_at,
+            key_id: row.key_id,
+            signature: row.signature,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
 pub(super) struct CheckInRow {
     pub(super) workstation_id: String,
     pub(super) key_presence: Option<String>,

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::dialect::{Dialect, Value};
 use super::{Error, Store};
 use crate::domain::admin::{Admin, NewAdmin};
-use crate::domain::audit::{Actor, AuditRecord};
+use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
 use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
@@ -464,6 +464,18 @@ where
         limit: u32,
     ) -> Result<Vec<AuditRecord>, Error> {
         self.db.audit_records(office, after_seq, limit).await
+    }
+
+    async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {
+        self.db.insert_signed_head(head).await
+    }
+
+    async fn signed_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error> {
+        self.db.signed_heads(after_seq, limit).await
+    }
+
+    async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error> {
+        self.db.latest_signed_head().await
     }
 
     // === Lifecycle ===

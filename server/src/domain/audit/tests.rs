@@ -104,3 +104,27 @@ fn field_boundaries_are_unambiguous() {
     assert_ne!(record_hash(&GENESIS_HASH, &a), record_hash(&GENESIS_HASH, &b));
     assert_ne!(record_hash(&GENESIS_HASH, &a), record_hash(&GENESIS_HASH, &c));
 }
+
+#[test]
+fn a_head_message_is_fixed_and_domain_separated() {
+    let at = datetime!(2026-11-25 09:30:00.123456 UTC);
+    let message = head_message(42, &[0xab; 32], at);
+    assert_eq!(
+        String::from_utf8(message).unwrap(),
+        format!("sesame-audit-head-v1\n42\n{}\n1795599000123456\n", "ab".repeat(32))
+    );
+    let head = SignedHead {
+        seq: 42,
+        hash: [0xab; 32],
+        signed_at: at,
+        key_id: "k".to_owned(),
+        signature: vec![0; 64],
+    };
+    assert_eq!(head.message(), head_message(42, &[0xab; 32], at));
+    assert_ne!(head_message(42, &[0xab; 32], at), head_message(4, &[0xab; 32], at));
+    assert_eq!(
+        HeadProblem::HeadsDeleted { seq: 9, newest: 3 }.seq(),
+        9,
+        "a problem names the head concerned"
+    );
+}

@@ -37,10 +37,21 @@ pub(super) async fn verify_audit(
     let admin = api.authenticate(&request).await?;
     let report = api.state.verify_audit(&admin).await?;
     Ok(Response::new(pb::VerifyAuditResponse {
-        intact: report.broken.is_none(),
+        intact: report.intact(),
         records: report.records,
         first_broken_seq: report.first_broken_seq().unwrap_or(0),
-        problem: report.broken.map(|broken| broken.to_string()).unwrap_or_default(),
+        problem: report.broken.as_ref().map(ToString::to_string).unwrap_or_default(),
+        heads: report.heads,
+        first_bad_head_seq: report.head_problem.as_ref().map_or(0, |p| p.seq()),
+        head_problem: report.head_problem.as_ref().map(ToString::to_string).unwrap_or_default(),
+        newest_head_seq: report.newest_head.as_ref().map_or(0, |h| h.seq),
+        newest_head_signed_at: report
+            .newest_head
+            .as_ref()
+            .and_then(|h| h.signed_at.format(&Rfc3339).ok())
+            .unwrap_or_default(),
+        key_id: report.key_id,
+        public_key: api.state.audit.key.public_key().to_vec(),
     }))
 }
 
