@@ -1044,11 +1044,19 @@ pub struct GetComplianceReportResponse {
     pub offices_compliant: u64,
     #[prost(string, tag = "8")]
     pub oldest_verified_change_at: ::prost::alloc::string::String,
-    /// The audit chain's head when the report was made: its sequence number and hash (hex).
+    /// The audit chain's head when the report was made, signed by the server's audit key (see
+    /// VerifyAudit): its sequence number, hash (hex), when it was signed (RFC 3339), the key's id and
+    /// the Ed25519 signature (standard base64). Empty while the audit log is.
     #[prost(int64, tag = "9")]
     pub audit_head_seq: i64,
     #[prost(string, tag = "10")]
     pub audit_head_hash: ::prost::alloc::string::String,
+    #[prost(string, tag = "11")]
+    pub audit_head_signed_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "12")]
+    pub audit_head_key_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "13")]
+    pub audit_head_signature: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]

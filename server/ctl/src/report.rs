@@ -243,6 +243,9 @@ struct ReportView<'a> {
     offices_compliant: u64,
     audit_head_seq: i64,
     audit_head_hash: &'a str,
+    audit_head_signed_at: &'a str,
+    audit_head_key_id: &'a str,
+    audit_head_signature: &'a str,
     per_office: Vec<OfficeRow<'a>>,
     mailbox_states: Vec<MailboxRow<'a>>,
 }
@@ -286,6 +289,9 @@ pub(crate) fn print_report(
                 offices_compliant: report.offices_compliant,
                 audit_head_seq: report.audit_head_seq,
                 audit_head_hash: &report.audit_head_hash,
+                audit_head_signed_at: &report.audit_head_signed_at,
+                audit_head_key_id: &report.audit_head_key_id,
+                audit_head_signature: &report.audit_head_signature,
                 per_office: offices,
                 mailbox_states: mailbox_rows(report),
             };

@@ -128,11 +128,16 @@ pub(crate) fn render(
         9.0,
         &format!(
             "Journal d'audit : ce rapport a été établi quand le dernier enregistrement du journal \
-             était le n° {}, d'empreinte SHA-256 {}. La commande « sesamectl audit verify » vérifie \
-             la chaîne jusqu'à cet enregistrement.",
-            report.audit_head_seq, report.audit_head_hash
+             était le n° {}, d'empreinte SHA-256 {}, signé le {} par la clé d'audit du serveur \
+             (identifiant {}). La commande « sesamectl audit verify » vérifie la chaîne et ses \
+             signatures jusqu'à cet enregistrement.",
+            report.audit_head_seq,
+            report.audit_head_hash,
+            datetime_fr(&report.audit_head_signed_at),
+            report.audit_head_key_id
         ),
     );
+    pages.text(b"F1", 7.0, MARGIN, &format!("Signature Ed25519 : {}", report.audit_head_signature));
     pages.page.gap(6.0);
     pages.text(b"F2", 13.0, MARGIN, "Synthèse");
     pages.text(

@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::domain::admin::{Admin, Permission};
-use crate::domain::audit::Actor;
+use crate::domain::audit::{Actor, SignedHead};
 use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts, StateCounts};
 use crate::domain::office::Crpcen;
 use crate::services::access::authorize;
@@ -41,9 +41,9 @@ pub struct ComplianceReport {
     pub offices_compliant: u64,
     /// The oldest verified change over the offices reported.
     pub oldest_verified_change: Option<OffsetDateTime>,
-    /// The audit chain's head when the report was made (sequence number, hash), which ties the
-    /// report to the audit log.
-    pub audit_head: Option<(i64, [u8; 32])>,
+    /// The audit chain's head when the report was made, signed with the server's audit key:
+    /// it ties the report to the audit log (`None` while the log is empty).
+    pub audit_head: Option<SignedHead>,
 }
 
 impl Services {
@@ -148,7 +148,11 @@ impl Services {
             fleet: StateCounts::default(),
             offices_compliant: 0,
             oldest_verified_change: None,
-            audit_head: self.store.audit_head().await?,
+            audit_head: match self.sign_audit_head(now).await {
+                Ok(head) => Some(head),
+                Err(Error::FailedPrecondition(_)) => None,
+                Err(other) => return Err(other),
+            },
         };
         for office_counts in counts {
             report.fleet.add_all(&office_counts.counts);

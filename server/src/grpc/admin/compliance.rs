@@ -132,8 +132,7 @@ pub(super) async fn get_compliance_report(
         })?),
     };
     let report = api.state.compliance_report(&admin, office.as_ref(), at, req.mailboxes).await?;
-    let (audit_head_seq, audit_head_hash) =
-        report.audit_head.map(|(seq, hash)| (seq, hex::encode(hash))).unwrap_or_default();
+    let head = report.audit_head.as_ref();
     Ok(Response::new(pb::GetComplianceReportResponse {
         at: rfc3339(report.at),
         generated_at: rfc3339(report.generated_at),
@@ -143,7 +142,10 @@ pub(super) async fn get_compliance_report(
         offices_compliant: report.offices_compliant,
         oldest_verified_change_at: optional_time(report.oldest_verified_change),
         offices: report.offices.into_iter().map(|(o, m)| office_to_pb(o, m)).collect(),
-        audit_head_seq,
-        audit_head_hash,
+        audit_head_seq: head.map_or(0, |h| h.seq),
+        audit_head_hash: head.map(|h| h.hash_hex()).unwrap_or_default(),
+        audit_head_signed_at: head.map(|h| rfc3339(h.signed_at)).unwrap_or_default(),
+        audit_head_key_id: head.map(|h| h.key_id.clone()).unwrap_or_default(),
+        audit_head_signature: head.map(|h| h.signature_base64()).unwrap_or_default(),
     }))
 }
