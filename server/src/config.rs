@@ -77,6 +77,14 @@ struct FileFormat {
     provisional: ProvisionalSection,
     #[serde(default)]
     rotations: RotationsSection,
+    #[serde(default)]
+    operations: OperationsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperationsSection {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,6 +185,9 @@ pub struct Config {
     /// How old a mailbox's last verified password change may grow before a periodic rotation
     /// opens (90 days by default).
     pub rotation_period: time::Duration,
+    /// The address of the operations endpoint (plain HTTP: `/metrics`, `/livez`, `/readyz`);
+    /// `None`, the default, serves none.
+    pub operations_listen: Option<SocketAddr>,
 }
 
 impl fmt::Debug for Config {
@@ -198,6 +209,7 @@ impl fmt::Debug for Config {
             .field("provisional_validity", &self.provisional_validity)
             .field("escrow_key_file", &self.escrow_key_file)
             .field("rotation_period", &self.rotation_period)
+            .field("operations_listen", &self.operations_listen)
             .finish()
     }
 }
@@ -218,6 +230,7 @@ impl Default for Config {
             provisional_validity: time::Duration::days(14),
             escrow_key_file: None,
             rotation_period: time::Duration::days(90),
+            operations_listen: None,
         }
     }
 }
@@ -240,6 +253,7 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_PROVISIONAL__VALIDITY_DAYS",
     "SESAME_PROVISIONAL__ESCROW_KEY_FILE",
     "SESAME_ROTATIONS__PERIOD_DAYS",
+    "SESAME_OPERATIONS__LISTEN",
 ];
 
 impl Config {
@@ -316,6 +330,9 @@ impl Config {
         if let Some(days) = file.rotations.period_days {
             self.rotation_period = period_days("rotations.period_days", days)?;
         }
+        if let Some(listen) = file.operations.listen {
+            self.operations_listen = parse_optional_listen("operations.listen", &listen)?;
+        }
         Ok(())
     }
 
@@ -376,6 +393,9 @@ impl Config {
                         .map_err(|_| value_err(&key, "expected a whole number of days"))?;
                     self.rotation_period = period_days(&key, days)?;
                 }
+                "SESAME_OPERATIONS__LISTEN" => {
+                    self.operations_listen = parse_optional_listen(&key, &value)?;
+                }
                 "SESAME_AGENTS__RECOVERY_WINDOW_DAYS" => {
                     let days = value
                         .parse()
@@ -431,6 +451,18 @@ fn parse_listen(key: &str, value: &str) -> Result<SocketAddr, Error> {
         .trim()
         .parse()
         .map_err(|_| value_err(key, "expected an address and port such as 127.0.0.1:7443"))
+}
+
+/// An address that may be left empty: empty means off.
+fn parse_optional_listen(key: &str, value: &str) -> Result<Option<SocketAddr>, Error> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    value
+        .trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| value_err(key, "expected empty (off) or an address and port such as 127.0.0.1:9464"))
 }
 
 fn check_connections(key: &str, n: u32) -> Result<u32, Error> {

@@ -8,6 +8,7 @@ pub mod admins;
 pub mod audit;
 pub mod enrollment;
 pub mod offices;
+pub mod operations;
 pub mod rotations;
 pub mod settings;
 #[cfg(test)]

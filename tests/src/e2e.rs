@@ -48,6 +48,7 @@ mod mailboxes;
 mod names;
 mod nul_fields;
 mod offices;
+mod operations;
 mod oversized;
 mod owa;
 mod owa_cli;
