@@ -48,7 +48,7 @@ fn generated_code_is_fresh() {
     }
     assert!(
         stale.is_empty(),
-        "{} stale: run `SESAME_UPDATE_PROTO=1 cargo test --workspace -- codegen` and commit the result",
+        "{} stale: run `SESAME_UPDATE_PROTO=1 cargo test --workspace -- generated_code` and commit the result",
         stale.join(", ")
     );
 }

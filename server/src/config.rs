@@ -458,11 +458,9 @@ fn parse_optional_listen(key: &str, value: &str) -> Result<Option<SocketAddr>, E
     if value.trim().is_empty() {
         return Ok(None);
     }
-    value
-        .trim()
-        .parse()
-        .map(Some)
-        .map_err(|_| value_err(key, "expected empty (off) or an address and port such as 127.0.0.1:9464"))
+    value.trim().parse().map(Some).map_err(|_| {
+        value_err(key, "expected empty (off) or an address and port such as 127.0.0.1:9464")
+    })
 }
 
 fn check_connections(key: &str, n: u32) -> Result<u32, Error> {

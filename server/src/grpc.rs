@@ -57,16 +57,17 @@ pub(crate) async fn serve(
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
     let health = health::service(&state).await;
-    let reflection_sets = [
+    // The reflection services add their own descriptors.
+    let described = [sesame_proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET];
+    let reflection_v1 = reflection_builder(&described).build_v1()?;
+    let reflection_v1alpha = reflection_builder(&described).build_v1alpha()?;
+    let methods = Arc::new(KnownMethods::from_descriptor_sets(&[
         sesame_proto::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-    ];
-    let methods = Arc::new(KnownMethods::from_descriptor_sets(&reflection_sets));
+    ]));
     let timed = Timed { metrics, methods };
-    let reflection_v1 = reflection_builder(&reflection_sets).build_v1()?;
-    let reflection_v1alpha = reflection_builder(&reflection_sets).build_v1alpha()?;
     // FrameLimit answers RESOURCE_EXHAUSTED first; tonic's own limit stays behind it.
     let admin = AdminServiceServer::new(AdminApi::new(state.clone()))
         .max_decoding_message_size(MAX_ADMIN_REQUEST_BYTES)
@@ -113,7 +114,7 @@ impl Timed {
     }
 }
 
-/// A reflection service describing the services in `sets` (the reflection service included).
+/// A reflection builder describing the services in `sets`.
 fn reflection_builder<'b>(sets: &[&'b [u8]]) -> tonic_reflection::server::Builder<'b> {
     sets.iter().fold(tonic_reflection::server::Builder::configure(), |builder, set| {
         builder.register_encoded_file_descriptor_set(set)

@@ -22,8 +22,11 @@ use crate::services::Services;
 pub(crate) const CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The names whose health is reported: the server as a whole, then each service.
-const NAMES: [&str; 3] =
-    ["", <AdminServiceServer<AdminApi> as NamedService>::NAME, <AgentServiceServer<AgentApi> as NamedService>::NAME];
+const NAMES: [&str; 3] = [
+    "",
+    <AdminServiceServer<AdminApi> as NamedService>::NAME,
+    <AgentServiceServer<AgentApi> as NamedService>::NAME,
+];
 
 /// The health service and what keeps it current.
 pub(crate) struct Health<S> {
@@ -38,8 +41,9 @@ pub(crate) struct Health<S> {
 /// The health service, its statuses already set from a first check of the database.
 pub(crate) async fn service(
     state: &Services,
-) -> Health<tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>>
-{
+) -> Health<
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+> {
     let (reporter, service) = tonic_health::server::health_reporter();
     let status = check(state, None).await;
     set_all(&reporter, status).await;

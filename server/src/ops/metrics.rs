@@ -54,7 +54,7 @@ struct ConnectionLabel {
 
 /// A latency histogram with [`LATENCY_BUCKETS`].
 fn latency_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS)
+    Histogram::new(LATENCY_BUCKETS.into_iter())
 }
 
 /// The server's metrics. One per process, shared by the gRPC edge (which counts) and the
@@ -90,7 +90,11 @@ impl Metrics {
             rpc_duration.clone(),
         );
         let check_ins = Counter::default();
-        registry.register("check_ins", "Agent check-ins (Heartbeat calls) answered", check_ins.clone());
+        registry.register(
+            "check_ins",
+            "Agent check-ins (Heartbeat calls) answered",
+            check_ins.clone(),
+        );
         let database_up = Gauge::default();
         registry.register(
             "database_up",

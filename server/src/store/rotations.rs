@@ -160,10 +160,11 @@ where
     }
 
     pub(super) async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM rotations GROUP BY status ORDER BY status")
-                .fetch_all(self.reader())
-                .await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM rotations GROUP BY status ORDER BY status",
+        )
+        .fetch_all(self.reader())
+        .await?;
         rows.into_iter()
             .map(|(status, count)| {
                 let status = RotationStatus::parse(&status).ok_or(Error::Corrupt("rotations"))?;

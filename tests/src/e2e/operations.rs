@@ -14,9 +14,9 @@ use sesame_proto::v1::admin_service_client::AdminServiceClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 use super::{channel, status_code};
 use crate::{TestServer, write_file};
@@ -94,7 +94,6 @@ async fn metrics_describe_calls_check_ins_rotations_and_the_pool(server: &TestSe
         ("sesame_rpc_duration_seconds", "histogram"),
         ("sesame_check_ins", "counter"),
         ("sesame_rotations", "gauge"),
-        ("sesame_mailboxes", "gauge"),
         ("sesame_database_up", "gauge"),
         ("sesame_database_connections", "gauge"),
         ("sesame_database_connections_max", "gauge"),
@@ -138,11 +137,12 @@ async fn health_and_reflection_answer_without_credentials(server: &TestServer) {
     let unknown = health(channel.clone(), "sesame.v1.Nothing").await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    let request = |message| ServerReflectionRequest { host: String::new(), message_request: Some(message) };
+    let request =
+        |message| ServerReflectionRequest { host: String::new(), message_request: Some(message) };
     let requests = vec![
         request(MessageRequest::ListServices(String::new())),
         request(MessageRequest::FileContainingSymbol(format!("{ADMIN}.ListOffices"))),

@@ -98,7 +98,12 @@ pub(super) async fn rotations_are_counted_by_status(store: &dyn Store) {
         let id = format!("rot-{i}");
         let sealed =
             key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, &id).unwrap();
-        new.push(NewRotation { id, mailbox_id: mb.id, sealed, expires_at: T0 + Duration::days(14) });
+        new.push(NewRotation {
+            id,
+            mailbox_id: mb.id,
+            sealed,
+            expires_at: T0 + Duration::days(14),
+        });
     }
     store.open_rotations(&new, &actor, T0).await.unwrap();
     assert_eq!(store.rotation_counts().await.unwrap(), [(RotationStatus::Issued, 3)]);

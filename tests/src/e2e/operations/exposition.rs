@@ -56,8 +56,14 @@ impl Exposition {
                         assert!(
                             matches!(
                                 kind,
-                                "counter" | "gauge" | "histogram" | "summary" | "info" | "stateset"
-                                    | "gaugehistogram" | "unknown"
+                                "counter"
+                                    | "gauge"
+                                    | "histogram"
+                                    | "summary"
+                                    | "info"
+                                    | "stateset"
+                                    | "gaugehistogram"
+                                    | "unknown"
                             ),
                             "{}: unknown type",
                             at()

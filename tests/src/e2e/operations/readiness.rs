@@ -81,8 +81,7 @@ impl OwnDatabase {
 
     /// Gives the right back.
     async fn restore(&self) {
-        self.run(&[&format!("GRANT CONNECT ON DATABASE {} TO {}", self.database, self.role)])
-            .await;
+        self.run(&[&format!("GRANT CONNECT ON DATABASE {} TO {}", self.database, self.role)]).await;
     }
 
     async fn drop_all(self) {
@@ -133,8 +132,12 @@ async fn readiness_and_health_turn_with_the_database_and_come_back() {
     assert_eq!(statuses(&server).await, [ServingStatus::Serving; 3]);
 
     own.cut().await;
-    eventually(WITHIN, "/readyz turns 503", move || async move { get(ops, "/readyz").await.0 == 503 })
-        .await;
+    eventually(
+        WITHIN,
+        "/readyz turns 503",
+        move || async move { get(ops, "/readyz").await.0 == 503 },
+    )
+    .await;
     let (_, _, reason) = get(ops, "/readyz").await;
     assert!(reason.starts_with("not ready: database "), "{reason}");
     assert!(!reason.contains(&own.role) && !reason.contains("permission"), "{reason}");
@@ -150,8 +153,12 @@ async fn readiness_and_health_turn_with_the_database_and_come_back() {
     assert_eq!(Exposition::parse(&text).value("sesame_database_up", &[]), Some(0.0));
 
     own.restore().await;
-    eventually(WITHIN, "/readyz comes back", move || async move { get(ops, "/readyz").await.0 == 200 })
-        .await;
+    eventually(
+        WITHIN,
+        "/readyz comes back",
+        move || async move { get(ops, "/readyz").await.0 == 200 },
+    )
+    .await;
     eventually(WITHIN, "health comes back", move || async move {
         statuses(running).await == [ServingStatus::Serving; 3]
     })
