@@ -54,7 +54,7 @@ struct ConnectionLabel {
 
 /// A latency histogram with [`LATENCY_BUCKETS`].
 fn latency_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS.into_iter())
+    Histogram::new(LATENCY_BUCKETS)
 }
 
 /// The server's metrics. One per process, shared by the gRPC edge (which counts) and the
