@@ -72,9 +72,15 @@ pub(crate) fn watch(
     })
 }
 
-/// Sets every name to NOT_SERVING (at shutdown, so that balancers stop sending calls).
+/// At shutdown: sets every name to NOT_SERVING, so that balancers stop sending calls, then
+/// forgets them, which ends the clients' `Watch` streams (an open stream would otherwise hold the
+/// graceful shutdown up forever). A `Check` during the drain gets NOT_FOUND.
 pub(crate) async fn stop(reporter: &HealthReporter) {
     set_all(reporter, ServingStatus::NotServing).await;
+    let mut reporter = reporter.clone();
+    for name in NAMES {
+        reporter.clear_service_status(name).await;
+    }
 }
 
 /// SERVING when the database answers in time, else NOT_SERVING; logs when it changes from

@@ -191,3 +191,22 @@ on_both_backends!(
     metrics_describe_calls_check_ins_rotations_and_the_pool,
     health_and_reflection_answer_without_credentials,
 );
+
+/// A client watching health (as gRPC clients with health checking do) is told NOT_SERVING when
+/// the server stops, and its stream ends, so that it does not hold up the graceful shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watching_client_sees_the_shutdown_and_does_not_hold_it_up() {
+    let server = TestServer::start(crate::Backend::Sqlite).await.expect("SQLite always runs");
+    let request = HealthCheckRequest { service: String::new() };
+    let mut watch =
+        HealthClient::new(channel(&server).await).watch(request).await.unwrap().into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+    let stopped = tokio::spawn(server.stop());
+    let mut seen = Vec::new();
+    while let Some(update) = watch.message().await.unwrap() {
+        seen.push(update.status());
+    }
+    assert_eq!(seen.last(), Some(&ServingStatus::NotServing), "{seen:?}");
+    tokio::time::timeout(Duration::from_secs(30), stopped).await.unwrap().unwrap();
+}
