@@ -3,8 +3,8 @@
 //!
 //! The code is where gRPC puts it: in the response headers of a trailers-only answer (what tonic
 //! sends for an error returned before any message), else in the trailers that end the body. A
-//! body that ends without trailers counts as UNKNOWN, one that fails with its error's code, and
-//! one dropped before its end (the client went away) as CANCELLED. Method names are checked
+//! body that ends without trailers counts as UNKNOWN, one that fails with its error's code, and a
+//! call dropped before its end (the client went away, or the request timed out) as CANCELLED. Method names are checked
 //! against the services' descriptors ([`KnownMethods`]): any other path counts as `unknown`, so
 //! the number of label sets stays bounded whatever clients send.
 
@@ -99,7 +99,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let call = Call {
-            metrics: self.metrics.clone(),
+            metrics: Some(self.metrics.clone()),
             method: self.methods.method(S::NAME, request.uri().path()).to_owned(),
             service: S::NAME,
             start: Instant::now(),
@@ -118,9 +118,10 @@ where
     }
 }
 
-/// One call being timed.
+/// One call being timed; dropped unfinished, it counts as CANCELLED.
 struct Call {
-    metrics: Arc<Metrics>,
+    /// Taken when the call is recorded.
+    metrics: Option<Arc<Metrics>>,
     service: &'static str,
     method: String,
     start: Instant,
@@ -128,9 +129,21 @@ struct Call {
 
 impl Call {
     /// Records the call as ended now with `code`.
-    fn finish(self, code: Code) {
-        let seconds = self.start.elapsed().as_secs_f64();
-        self.metrics.observe_rpc(self.service, &self.method, code_name(code), seconds);
+    fn finish(mut self, code: Code) {
+        self.record(code);
+    }
+
+    fn record(&mut self, code: Code) {
+        if let Some(metrics) = self.metrics.take() {
+            let seconds = self.start.elapsed().as_secs_f64();
+            metrics.observe_rpc(self.service, &self.method, code_name(code), seconds);
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.record(Code::Cancelled);
     }
 }
 
@@ -142,7 +155,8 @@ fn header_code(headers: &HeaderMap) -> Option<Code> {
 /// An answer's body, watched for the trailers that carry the code.
 struct Observed {
     inner: Body,
-    /// Taken when the call is recorded.
+    /// Taken when the call is recorded; dropped with the body before that, it counts as
+    /// CANCELLED.
     call: Option<Call>,
 }
 
@@ -189,13 +203,6 @@ impl http_body::Body for Observed {
     }
 }
 
-impl Drop for Observed {
-    /// A body dropped before its trailers: the client cancelled or went away.
-    fn drop(&mut self) {
-        self.finish(Code::Cancelled);
-    }
-}
-
 /// The canonical name of a gRPC status code, as gRPC's documentation writes it.
 pub(crate) fn code_name(code: Code) -> &'static str {
     match code {
@@ -233,6 +240,31 @@ mod tests {
         assert_eq!(known.method(admin, "garbage"), UNKNOWN_METHOD);
         let agent = "sesame.v1.AgentService";
         assert_eq!(known.method(agent, "/sesame.v1.AgentService/Heartbeat"), "Heartbeat");
+    }
+
+    #[test]
+    fn a_call_dropped_before_its_end_counts_as_cancelled_and_once() {
+        let metrics = Arc::new(Metrics::new());
+        let call = |method: &str| Call {
+            metrics: Some(metrics.clone()),
+            service: "sesame.v1.AdminService",
+            method: method.to_owned(),
+            start: Instant::now(),
+        };
+        drop(call("ListOffices"));
+        call("GetOffice").finish(Code::NotFound);
+        let snapshot = crate::services::operations::OperationsSnapshot {
+            database_up: true,
+            rotations: Vec::new(),
+            pool: crate::store::PoolUsage::default(),
+            mailboxes: Vec::new(),
+        };
+        let text = metrics.render(&snapshot).unwrap();
+        let counts: Vec<&str> =
+            text.lines().filter(|l| l.starts_with("sesame_rpc_duration_seconds_count")).collect();
+        assert_eq!(counts.len(), 2, "{text}");
+        assert!(counts.iter().any(|l| l.contains("method=\"ListOffices\",code=\"CANCELLED\"} 1")));
+        assert!(counts.iter().any(|l| l.contains("method=\"GetOffice\",code=\"NOT_FOUND\"} 1")));
     }
 
     #[test]
