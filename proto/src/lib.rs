@@ -2,7 +2,8 @@
 //!
 //! The Rust code in `src/gen` is generated from the `.proto` files and committed, so that building
 //! Sesame never needs `protoc`; `tests/codegen.rs` regenerates it with protox and fails when the
-//! committed copy is stale. Beside it, what both sides must read the same way: the password rule
+//! committed copy is stale. So is [`FILE_DESCRIPTOR_SET`], which the server's reflection service
+//! answers from. Beside it, what both sides must read the same way: the password rule
 //! an `AgentPasswordPolicy` carries ([`password_rule`]), and the message sizes both ends accept
 //! ([`limits`]).
 
@@ -15,6 +16,10 @@ pub mod v1 {
     // Reason: generated code; its style is tonic-prost-build's.
     include!("gen/sesame.v1.rs");
 }
+
+/// The encoded `FileDescriptorSet` of `proto/sesame/v1` (source comments included), generated
+/// with the code and kept fresh by the same test.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("gen/sesame.v1.bin");
 
 /// What an agent signs with its registered key to recover its identity (`AgentService.Recover`):
 /// this prefix, then its workstation id, then the server's challenge.

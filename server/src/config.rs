@@ -84,6 +84,14 @@ struct FileFormat {
     rotations: RotationsSection,
     #[serde(default)]
     audit: AuditSection,
+    #[serde(default)]
+    operations: OperationsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperationsSection {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,6 +194,9 @@ pub struct Config {
     pub rotation_period: time::Duration,
     /// The audit trail's signing and shipping.
     pub audit: AuditConfig,
+    /// The address of the operations endpoint (plain HTTP: `/metrics`, `/livez`, `/readyz`);
+    /// `None`, the default, serves none.
+    pub operations_listen: Option<SocketAddr>,
 }
 
 impl fmt::Debug for Config {
@@ -208,6 +219,7 @@ impl fmt::Debug for Config {
             .field("escrow_key_file", &self.escrow_key_file)
             .field("rotation_period", &self.rotation_period)
             .field("audit", &self.audit)
+            .field("operations_listen", &self.operations_listen)
             .finish()
     }
 }
@@ -229,6 +241,7 @@ impl Default for Config {
             escrow_key_file: None,
             rotation_period: time::Duration::days(90),
             audit: AuditConfig::default(),
+            operations_listen: None,
         }
     }
 }
@@ -256,6 +269,7 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_AUDIT__SHIP_FILE",
     "SESAME_AUDIT__SHIP_SYSLOG",
     "SESAME_AUDIT__SYSLOG_SOCKET",
+    "SESAME_OPERATIONS__LISTEN",
 ];
 
 impl Config {
@@ -333,6 +347,9 @@ impl Config {
             self.rotation_period = period_days("rotations.period_days", days)?;
         }
         self.audit.apply_file(file.audit)?;
+        if let Some(listen) = file.operations.listen {
+            self.operations_listen = parse_optional_listen("operations.listen", &listen)?;
+        }
         Ok(())
     }
 
@@ -394,6 +411,9 @@ impl Config {
                     self.rotation_period = period_days(&key, days)?;
                 }
                 k if k.starts_with("SESAME_AUDIT__") => self.audit.apply_env(&key, value)?,
+                "SESAME_OPERATIONS__LISTEN" => {
+                    self.operations_listen = parse_optional_listen(&key, &value)?;
+                }
                 "SESAME_AGENTS__RECOVERY_WINDOW_DAYS" => {
                     let days = value
                         .parse()
@@ -449,6 +469,16 @@ fn parse_listen(key: &str, value: &str) -> Result<SocketAddr, Error> {
         .trim()
         .parse()
         .map_err(|_| value_err(key, "expected an address and port such as 127.0.0.1:7443"))
+}
+
+/// An address that may be left empty: empty means off.
+fn parse_optional_listen(key: &str, value: &str) -> Result<Option<SocketAddr>, Error> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    value.trim().parse().map(Some).map_err(|_| {
+        value_err(key, "expected empty (off) or an address and port such as 127.0.0.1:9464")
+    })
 }
 
 fn check_connections(key: &str, n: u32) -> Result<u32, Error> {

@@ -1,12 +1,15 @@
-//! The gRPC edge: the TLS endpoint, limits, and the two services. Only this module (and
+//! The gRPC edge: the TLS endpoint, limits, and the two services, beside the standard health
+//! (`health`) and reflection services; every call timed by `rpc_metrics`. Only this module (and
 //! sesamectl) knows protobuf; it converts to domain types at once.
 
 mod admin;
 mod agent;
 mod check_in;
 mod frame_limit;
+mod health;
 mod parse;
 mod rate_limit;
+mod rpc_metrics;
 mod status;
 pub(crate) mod tls;
 
@@ -23,6 +26,8 @@ use tonic::transport::Server;
 pub(crate) use self::admin::AdminApi;
 pub(crate) use self::agent::AgentApi;
 use self::frame_limit::FrameLimit;
+use self::rpc_metrics::{KnownMethods, RpcMetrics};
+use crate::ops::Metrics;
 use crate::services::Services;
 
 /// Why the endpoint stopped.
@@ -34,26 +39,51 @@ pub enum ServeError {
     /// The transport failed.
     #[error("gRPC transport error")]
     Transport(#[from] tonic::transport::Error),
+    /// The reflection service could not read the file descriptors.
+    #[error("gRPC reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The operations endpoint failed.
+    #[error("operations endpoint")]
+    Operations(#[source] std::io::Error),
 }
 
-/// Serves both services over TLS on `listener` until `shutdown` resolves, then lets in-flight
-/// requests finish.
+/// Serves both services, with health and reflection, over TLS on `listener` until `shutdown`
+/// resolves, then lets in-flight requests finish. Every call is recorded in `metrics`.
 pub(crate) async fn serve(
     state: Arc<Services>,
+    metrics: Arc<Metrics>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
-    let (connections, acceptor) = tls::incoming(listener, config);
+    let health = health::service(&state).await;
+    // The reflection services add their own descriptors.
+    let described = [sesame_proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET];
+    let reflection_v1 = reflection_builder(&described).build_v1()?;
+    let reflection_v1alpha = reflection_builder(&described).build_v1alpha()?;
+    let methods = Arc::new(KnownMethods::from_descriptor_sets(&[
+        sesame_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]));
+    let timed = Timed { metrics, methods };
     // FrameLimit answers RESOURCE_EXHAUSTED first; tonic's own limit stays behind it.
     let admin = AdminServiceServer::new(AdminApi::new(state.clone()))
         .max_decoding_message_size(MAX_ADMIN_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
-    let admin = FrameLimit::new(admin, MAX_ADMIN_REQUEST_BYTES);
-    let agent = AgentServiceServer::new(AgentApi::new(state))
+    let admin = timed.wrap(FrameLimit::new(admin, MAX_ADMIN_REQUEST_BYTES));
+    let agent = AgentServiceServer::new(AgentApi::new(state.clone(), timed.metrics.clone()))
         .max_decoding_message_size(MAX_AGENT_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
-    let agent = FrameLimit::new(agent, MAX_AGENT_REQUEST_BYTES);
+    let agent = timed.wrap(FrameLimit::new(agent, MAX_AGENT_REQUEST_BYTES));
+    let watcher = health::watch(state, health.reporter.clone(), health.status);
+    let reporter = health.reporter.clone();
+    let shutdown = async move {
+        shutdown.await;
+        health::stop(&reporter).await;
+    };
+    let (connections, acceptor) = tls::incoming(listener, config);
     let served = Server::builder()
         .timeout(Duration::from_secs(120))
         .max_concurrent_streams(Some(128))
@@ -62,10 +92,33 @@ pub(crate) async fn serve(
         .tcp_nodelay(true)
         .add_service(admin)
         .add_service(agent)
+        .add_service(timed.wrap(FrameLimit::new(health.service, MAX_AGENT_REQUEST_BYTES)))
+        .add_service(timed.wrap(FrameLimit::new(reflection_v1, MAX_AGENT_REQUEST_BYTES)))
+        .add_service(timed.wrap(FrameLimit::new(reflection_v1alpha, MAX_AGENT_REQUEST_BYTES)))
         .serve_with_incoming_shutdown(connections, shutdown)
         .await;
     acceptor.abort();
+    watcher.abort();
     Ok(served?)
+}
+
+/// What wraps each service so that its calls are timed.
+struct Timed {
+    metrics: Arc<Metrics>,
+    methods: Arc<KnownMethods>,
+}
+
+impl Timed {
+    fn wrap<S>(&self, service: S) -> RpcMetrics<S> {
+        RpcMetrics::new(service, self.metrics.clone(), self.methods.clone())
+    }
+}
+
+/// A reflection builder describing the services in `sets`.
+fn reflection_builder<'b>(sets: &[&'b [u8]]) -> tonic_reflection::server::Builder<'b> {
+    sets.iter().fold(tonic_reflection::server::Builder::configure(), |builder, set| {
+        builder.register_encoded_file_descriptor_set(set)
+    })
 }
 
 /// Formats a time for the wire: RFC 3339, UTC.

@@ -2,20 +2,22 @@
 //! administration and agent APIs over gRPC with TLS.
 //!
 //! [`Server::prepare`] does everything that can fail at start-up (data directory, database and
-//! migrations, certificates, bootstrap administrator); [`Server::serve`] then runs on a listener
-//! the caller bound, until the shutdown future resolves. The `sesame-server` binary and every test
-//! go through these two calls.
+//! migrations, certificates, bootstrap administrator); [`Server::serve_with`] then runs on the
+//! listeners the caller bound (gRPC, and the operations endpoint if any), until the shutdown
+//! future resolves. The `sesame-server` binary and every test go through these two calls.
 //!
 //! The modules are layers, each using only those before it: [`domain`] (types and rules, no
 //! input or output), [`keys`] with [`data_dir`] (the secrets kept outside the database), [`store`]
-//! (the database), [`services`] (every operation, whichever edge asks) and the gRPC edge. Start-up
-//! ([`config`] and this root) wires them together. ARCHITECTURE.md has the map.
+//! (the database), [`services`] (every operation, whichever edge asks) and the edges: gRPC, and
+//! `ops` (metrics, liveness and readiness over plain HTTP). Start-up ([`config`] and this root)
+//! wires them together. ARCHITECTURE.md has the map.
 
 pub mod config;
 pub mod data_dir;
 pub mod domain;
 mod grpc;
 pub mod keys;
+mod ops;
 pub mod services;
 pub mod store;
 
@@ -127,14 +129,27 @@ impl Server {
     /// Serves gRPC over TLS on `listener` until `shutdown` resolves, sweeping expired rotations,
     /// signing the audit chain's head and shipping audit records meanwhile; then signs the head a
     /// last time, ships what is committed and closes the database (SQLite checkpoints its WAL).
+    /// No operations endpoint: see [`Server::serve_with`].
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
+        self.serve_with(listener, None, shutdown).await
+    }
+
+    /// [`Server::serve`], and the operations endpoint (`/metrics`, `/livez`, `/readyz`, plain
+    /// HTTP) on `operations` when given; both stop when `shutdown` resolves.
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        operations: Option<TcpListener>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
         let store = self.state.store.clone();
+        let metrics = Arc::new(ops::Metrics::new());
         let sweeper = tokio::spawn(self.state.clone().run_expiry_sweeper());
-        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let (audit_stop, stopping) = tokio::sync::watch::channel(false);
         let mut tasks = vec![tokio::spawn(self.state.clone().run_head_signer(stopping.clone()))];
         let shipping = self.state.audit.shipping.clone();
         for (sink, target) in [(Sink::File, shipping.file), (Sink::Syslog, shipping.syslog)] {
@@ -146,9 +161,32 @@ impl Server {
                 )));
             }
         }
-        let served = grpc::serve(self.state, listener, shutdown).await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let ops = operations.map(|listener| {
+            let mut stopped = stopped.clone();
+            // Resolves when told to stop, or when the sender is dropped (gRPC ended first).
+            let stopped = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            tokio::spawn(ops::serve(listener, self.state.clone(), metrics.clone(), stopped))
+        });
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let mut served = grpc::serve(self.state, metrics, listener, shutdown).await;
+        if let Some(ops) = ops {
+            let ended = match ops.await {
+                Ok(ended) => ended,
+                Err(join) => Err(std::io::Error::other(join)),
+            };
+            if let Err(error) = ended {
+                tracing::error!(%error, "the operations endpoint failed");
+                served = served.and(Err(ServeError::Operations(error)));
+            }
+        }
         sweeper.abort();
-        let _ = stop.send(true);
+        let _ = audit_stop.send(true);
         for mut task in tasks {
             if tokio::time::timeout(STOP_TIMEOUT, &mut task).await.is_err() {
                 tracing::warn!("an audit task did not stop in time");

@@ -1,5 +1,5 @@
 //! `sesame-server`: parses the command line, loads the configuration, sets up logging, binds the
-//! listener and runs [`sesame_server::Server`] until SIGINT or SIGTERM.
+//! listeners (gRPC, and the operations endpoint when configured) and runs [`sesame_server::Server`] until SIGINT or SIGTERM.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -142,15 +142,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let operations = match config.operations_listen {
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (operations.listen)"))?,
+        ),
+        None => None,
+    };
     let server = sesame_server::Server::prepare(&config, address, Arc::new(SystemClock)).await?;
     println!("Sesame server listening on https://{address}");
+    if let Some(operations) = &operations {
+        let at = operations.local_addr()?;
+        println!("Operations endpoint on http://{at} (/metrics, /livez, /readyz)");
+    }
     println!("CA certificate SHA-256 fingerprint: {}", server.ca_fingerprint());
     if let Some(path) = server.bootstrap_credentials() {
         println!("Bootstrap administrator credentials written to {}", path.display());
         println!("  try: sesamectl --credentials {} office list", path.display());
     }
     tracing::info!(%address, fingerprint = server.ca_fingerprint(), "serving");
-    server.serve(listener, shutdown_signal()).await?;
+    server.serve_with(listener, operations, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

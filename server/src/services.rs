@@ -9,6 +9,7 @@ pub mod audit;
 pub mod compliance;
 pub mod enrollment;
 pub mod offices;
+pub mod operations;
 pub mod rotations;
 pub mod settings;
 #[cfg(test)]

@@ -292,6 +292,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Expires the open rotations whose provisional password ran out, destroying their escrow.
     async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error>;
 
+    /// How many rotations there are in each status (statuses without any are left out).
+    async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error>;
+
     /// The open rotations a disclosure covers, with their sealed passwords, after writing its
     /// audit record (and, for a delivery, marking them delivered) in the same transaction: if the
     /// record cannot be written, nothing is returned.
@@ -437,6 +440,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The signed head with the highest sequence number, if any.
     async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error>;
 
+    // === Operations ===
+
+    /// Runs a trivial query: `Ok` when the database answers (a connection is taken from the pool,
+    /// or made, and used).
+    async fn ping(&self) -> Result<(), Error>;
+
+    /// How many connections the store holds now, and may hold.
+    fn pool_usage(&self) -> PoolUsage;
+
     // === Lifecycle ===
 
     /// Closes the connections (SQLite checkpoints its WAL). Called once, at shutdown.
@@ -445,3 +457,15 @@ pub trait Store: Send + Sync + fmt::Debug {
 
 /// A shared store.
 pub type SharedStore = Arc<dyn Store>;
+
+/// The store's connections at one moment, summed over its pools (SQLite: the writer and the
+/// readers), for the operations endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections lent to a query or transaction.
+    pub in_use: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// The most the pools may open.
+    pub max: u32,
+}

@@ -51,6 +51,7 @@ mod mailboxes;
 mod names;
 mod nul_fields;
 mod offices;
+mod operations;
 mod oversized;
 mod owa;
 mod owa_cli;

@@ -68,6 +68,8 @@ pub enum Backend {
 pub struct TestServer {
     /// Where it listens.
     pub address: std::net::SocketAddr,
+    /// Where its operations endpoint (`/metrics`, `/livez`, `/readyz`) listens.
+    pub ops_address: std::net::SocketAddr,
     /// The bootstrap administrator's credentials file.
     pub credentials: PathBuf,
     /// The CA certificate's fingerprint.
@@ -134,6 +136,8 @@ impl TestServer {
         adjust(&mut config);
         let listener = TcpListener::bind(config.listen).await.expect("bind a port");
         let address = listener.local_addr().expect("a bound address");
+        let ops = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+        let ops_address = ops.local_addr().expect("a bound address");
         // The clock starts at the real time: TLS clients check the server's certificate against the
         // system clock. Tests then move it.
         let clock = ManualClock::new(SystemClock.now());
@@ -145,11 +149,12 @@ impl TestServer {
         let ca_fingerprint = server.ca_fingerprint().to_owned();
         let services = server.services();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve(listener, async {
+        let task = tokio::spawn(server.serve_with(listener, Some(ops), async {
             let _ = rx.await;
         }));
         Some(TestServer {
             address,
+            ops_address,
             credentials,
             ca_fingerprint,
             clock,

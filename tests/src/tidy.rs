@@ -157,7 +157,7 @@ const SERVER_LAYERS: &[(&str, &[&str])] = &[
     ("keys", &["keys", "data_dir"]),
     ("store", &["store"]),
     ("services", &["services"]),
-    ("edges", &["grpc"]),
+    ("edges", &["grpc", "ops"]),
 ];
 
 /// The layer of a top-level module of the server, if it has one (start-up code has none: it

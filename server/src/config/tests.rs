@@ -120,3 +120,18 @@ fn the_audit_section_is_read_from_the_file_and_the_environment() {
     let err = Config::load(None, env(&[("SESAME_AUDIT__SHIP", "x")])).unwrap_err();
     assert!(matches!(err, Error::UnknownEnv(ref k) if k == "SESAME_AUDIT__SHIP"));
 }
+
+#[test]
+fn the_operations_endpoint_is_off_unless_given_an_address() {
+    assert_eq!(Config::default().operations_listen, None);
+    let on = file("[operations]\nlisten = \"127.0.0.1:9464\"\n");
+    let config = Config::load(Some(on.path()), env(&[])).unwrap();
+    assert_eq!(config.operations_listen, Some("127.0.0.1:9464".parse().unwrap()));
+    let off = Config::load(Some(on.path()), env(&[("SESAME_OPERATIONS__LISTEN", " ")])).unwrap();
+    assert_eq!(off.operations_listen, None);
+    let env_on = Config::load(None, env(&[("SESAME_OPERATIONS__LISTEN", "[::1]:9464")])).unwrap();
+    assert_eq!(env_on.operations_listen, Some("[::1]:9464".parse().unwrap()));
+    let bad = file("[operations]\nlisten = \"9464\"\n");
+    let err = Config::load(Some(bad.path()), env(&[])).unwrap_err();
+    assert!(err.to_string().contains("operations.listen"), "{err}");
+}

@@ -73,18 +73,19 @@ impl RotationStatus {
         }
     }
 
+    /// Every status, open ones first.
+    pub const ALL: [RotationStatus; 6] = [
+        RotationStatus::Issued,
+        RotationStatus::Delivered,
+        RotationStatus::Completed,
+        RotationStatus::Failed,
+        RotationStatus::Cancelled,
+        RotationStatus::Expired,
+    ];
+
     /// Parses a stored name.
     pub fn parse(value: &str) -> Option<RotationStatus> {
-        [
-            RotationStatus::Issued,
-            RotationStatus::Delivered,
-            RotationStatus::Completed,
-            RotationStatus::Failed,
-            RotationStatus::Cancelled,
-            RotationStatus::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
+        RotationStatus::ALL.into_iter().find(|s| s.as_str() == value)
     }
 }
 

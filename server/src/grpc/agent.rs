@@ -21,6 +21,7 @@ use crate::domain::office::Text;
 use crate::domain::rotation::RotationKind;
 use crate::domain::workstation::MachineInfo;
 use crate::keys::pki::{self, AgentCertificate};
+use crate::ops::Metrics;
 use crate::services::Error;
 use crate::services::Services;
 use crate::services::enrollment;
@@ -31,13 +32,15 @@ use crate::services::workstations::agent::{AgentIdentity, AgentVersion, MIN_AGEN
 pub(crate) struct AgentApi {
     state: Arc<Services>,
     attempts: RateLimiter,
+    /// Where check-ins are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl AgentApi {
-    pub(crate) fn new(state: Arc<Services>) -> AgentApi {
+    pub(crate) fn new(state: Arc<Services>, metrics: Arc<Metrics>) -> AgentApi {
         let attempts =
             RateLimiter::new(state.agents.attempts_burst, state.agents.attempts_per_minute);
-        AgentApi { state, attempts }
+        AgentApi { state, attempts, metrics }
     }
 
     fn peer<T>(request: &Request<T>) -> Option<&PeerInfo> {
@@ -159,6 +162,7 @@ impl AgentService for AgentApi {
         let agent = self.authenticate(&request).await?;
         let check_in = check_in::check_in(request.into_inner())?;
         let answer = self.state.check_in(&agent, &check_in).await?;
+        self.metrics.count_check_in();
         Ok(Response::new(pb::HeartbeatResponse {
             workstation_id: agent.workstation.id.into_string(),
             office: agent.workstation.office.to_string(),

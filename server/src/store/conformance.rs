@@ -88,6 +88,7 @@ conformance_suite!(
     workstations::certificates_follow_the_serial_rule,
     workstations::recovery_challenges_are_single_use_and_expire,
     rotations::rotations_hold_their_escrow_only_while_open,
+    rotations::rotations_are_counted_by_status,
     reports::step_reports_take_effect_once_and_verified_destroys_escrow,
     reports::periodic_rotations_open_once_when_due,
     settings::owa_addresses_have_a_global_value_and_overrides,

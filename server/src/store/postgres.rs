@@ -28,7 +28,7 @@ pub(super) async fn connect(options: &StoreOptions) -> Result<SqlStore<Postgres>
         .connect_with(connect)
         .await?;
     sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-    Ok(SqlStore::new(Db::new(pool.clone(), pool)))
+    Ok(SqlStore::new(Db::shared(pool)))
 }
 
 /// One column of the rows, as a text array.

@@ -162,6 +162,20 @@ where
         rows.into_iter().map(|row| row.into_rotation().map(|(rotation, _)| rotation)).collect()
     }
 
+    pub(super) async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM rotations GROUP BY status ORDER BY status",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter()
+            .map(|(status, count)| {
+                let status = RotationStatus::parse(&status).ok_or(Error::Corrupt("rotations"))?;
+                Ok((status, u64::try_from(count).map_err(|_| Error::Corrupt("rotations"))?))
+            })
+            .collect()
+    }
+
     pub(super) async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
         let row: Option<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{ROTATION_SELECT} WHERE r.mailbox_id = $1 AND {OPEN}"

@@ -8,7 +8,7 @@ use sqlx::{ColumnIndex, Encode, Executor, Pool, Type};
 use time::OffsetDateTime;
 
 use super::dialect::{Dialect, Value};
-use super::{Error, Store};
+use super::{Error, PoolUsage, Store};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
@@ -36,12 +36,19 @@ use crate::domain::workstation::{
 pub(super) struct Db<D: sqlx::Database> {
     writer: Pool<D>,
     reader: Pool<D>,
+    /// Whether `reader` is a pool of its own (SQLite) rather than `writer` again (PostgreSQL).
+    split: bool,
 }
 
 impl<D: sqlx::Database> Db<D> {
-    /// Connections for writing, and for reading (the same pool when the database needs no split).
+    /// Connections for writing, and a separate pool for reading.
     pub(super) fn new(writer: Pool<D>, reader: Pool<D>) -> Db<D> {
-        Db { writer, reader }
+        Db { writer, reader, split: true }
+    }
+
+    /// One pool for both writing and reading.
+    pub(super) fn shared(pool: Pool<D>) -> Db<D> {
+        Db { writer: pool.clone(), reader: pool, split: false }
     }
 
     /// Where transactions begin.
@@ -52,6 +59,23 @@ impl<D: sqlx::Database> Db<D> {
     /// Where reads outside a transaction go.
     pub(super) fn reader(&self) -> &Pool<D> {
         &self.reader
+    }
+
+    /// The connections of both pools (counted once when they are the same pool).
+    fn pool_usage(&self) -> PoolUsage {
+        let mut pools = vec![&self.writer];
+        if self.split {
+            pools.push(&self.reader);
+        }
+        pools.into_iter().fold(PoolUsage::default(), |usage, pool| {
+            let size = pool.size();
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+            PoolUsage {
+                in_use: usage.in_use + (size - idle),
+                idle: usage.idle + idle,
+                max: usage.max + pool.options().get_max_connections(),
+            }
+        })
     }
 
     /// Closes the readers, then the writer (closing a pool twice is harmless).
@@ -333,6 +357,10 @@ where
         self.db.expire_rotations(now).await
     }
 
+    async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error> {
+        self.db.rotation_counts().await
+    }
+
     async fn disclose_rotations(
         &self,
         disclosure: Disclosure<'_>,
@@ -476,6 +504,17 @@ where
 
     async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error> {
         self.db.latest_signed_head().await
+    }
+
+    // === Operations ===
+
+    async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(self.db.reader()).await?;
+        Ok(())
+    }
+
+    fn pool_usage(&self) -> PoolUsage {
+        self.db.pool_usage()
     }
 
     // === Lifecycle ===

@@ -13,7 +13,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use super::identity::{token, try_enroll};
 use crate::{TestServer, write_file};
 
-async fn agent(
+pub(super) async fn agent(
     server: &TestServer,
     dir: &std::path::Path,
     name: &str,

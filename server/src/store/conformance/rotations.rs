@@ -77,3 +77,49 @@ pub(super) async fn rotations_hold_their_escrow_only_while_open(store: &dyn Stor
     );
     verify_chain(store).await;
 }
+
+pub(super) async fn rotations_are_counted_by_status(store: &dyn Store) {
+    use crate::domain::rotation::{NewRotation, RotationStatus};
+    use crate::keys::escrow::EscrowKey;
+    store.ping().await.unwrap();
+    assert!(store.rotation_counts().await.unwrap().is_empty());
+    let actor = Actor::system();
+    store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
+    let addresses = ["a.a@01234.mailnot.fr", "b.b@01234.mailnot.fr", "c.c@01234.mailnot.fr"];
+    let rows: Vec<_> = addresses.iter().map(|a| mailbox(a, "Someone")).collect();
+    store.import_mailboxes(&rows, false, &actor, T0).await.unwrap();
+    let key = EscrowKey::from_bytes(&[9; 32]).unwrap();
+    let mut new = Vec::new();
+    for (i, address) in addresses.into_iter().enumerate() {
+        let mb = store
+            .get_mailbox(&MailboxAddress::parse(address, &MailDomain::default()).unwrap())
+            .await
+            .unwrap();
+        let id = format!("rot-{i}");
+        let sealed =
+            key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, &id).unwrap();
+        new.push(NewRotation {
+            id,
+            mailbox_id: mb.id,
+            sealed,
+            expires_at: T0 + Duration::days(14),
+        });
+    }
+    store.open_rotations(&new, &actor, T0).await.unwrap();
+    assert_eq!(store.rotation_counts().await.unwrap(), [(RotationStatus::Issued, 3)]);
+    store.close_rotations(&["rot-0".into()], RotationStatus::Completed, &actor, T0).await.unwrap();
+    store.close_rotations(&["rot-1".into()], RotationStatus::Cancelled, &actor, T0).await.unwrap();
+    let mut counts = store.rotation_counts().await.unwrap();
+    counts.sort_by_key(|(status, _)| status.as_str());
+    assert_eq!(
+        counts,
+        [
+            (RotationStatus::Cancelled, 1),
+            (RotationStatus::Completed, 1),
+            (RotationStatus::Issued, 1)
+        ]
+    );
+    let usage = store.pool_usage();
+    assert!(usage.max >= 1 && usage.in_use + usage.idle <= usage.max, "{usage:?}");
+    assert!(usage.in_use + usage.idle >= 1, "the store has opened a connection: {usage:?}");
+}
