@@ -24,7 +24,12 @@ CREATE TABLE mailbox_compliance (
     next_check_at        TEXT
 ) STRICT;
 
-CREATE INDEX mailbox_compliance_office ON mailbox_compliance (office, state, last_verified_at);
+-- Covers the per-office counts of a report.
+CREATE INDEX mailbox_compliance_office ON mailbox_compliance
+    (office, state, last_verified_at, non_compliant_since);
+-- Covers the fleet's summary.
+CREATE INDEX mailbox_compliance_state ON mailbox_compliance
+    (state, office, last_verified_at, non_compliant_since);
 CREATE INDEX mailbox_compliance_next ON mailbox_compliance (next_check_at);
 
 CREATE TABLE compliance_history (

@@ -43,7 +43,7 @@ pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
-use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts};
+use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
@@ -409,6 +409,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         office: Option<&Crpcen>,
         at: Option<OffsetDateTime>,
     ) -> Result<Vec<OfficeCounts>, Error>;
+
+    /// The fleet's totals now (after a sweep) or at a past date, without per-office rows.
+    async fn compliance_summary(&self, at: Option<OffsetDateTime>) -> Result<FleetSummary, Error>;
 
     /// The standing of each mailbox of an office, now or at a past date, ordered by address.
     async fn compliance_mailboxes(

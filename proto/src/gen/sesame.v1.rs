@@ -1023,6 +1023,9 @@ pub struct GetComplianceReportRequest {
     /// List each mailbox of every office reported.
     #[prost(bool, tag = "3")]
     pub mailboxes: bool,
+    /// The fleet's totals only, without per-office rows (ignored with `office` or `mailboxes`).
+    #[prost(bool, tag = "4")]
+    pub summary_only: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetComplianceReportResponse {
@@ -1042,6 +1045,9 @@ pub struct GetComplianceReportResponse {
     pub counts: ::prost::alloc::vec::Vec<ComplianceCount>,
     #[prost(uint64, tag = "7")]
     pub offices_compliant: u64,
+    /// How many offices the report covers (those with at least one mailbox).
+    #[prost(uint64, tag = "14")]
+    pub offices_reported: u64,
     #[prost(string, tag = "8")]
     pub oldest_verified_change_at: ::prost::alloc::string::String,
     /// The audit chain's head when the report was made, signed by the server's audit key (see

@@ -22,8 +22,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DATE")]
     pub at: Option<String>,
     /// List each mailbox of every office (always done for one office, and in the PDF).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "summary")]
     pub mailboxes: bool,
+    /// The fleet's totals only, without a line per office.
+    #[arg(long, conflicts_with = "office")]
+    pub summary: bool,
     /// Where to write the PDF (`-o pdf`); `compliance-report.pdf` when left out.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -58,6 +61,7 @@ pub(crate) async fn run<W: Write>(
         office: args.office.clone().unwrap_or_default(),
         at: args.at.as_deref().map(parse_at).transpose()?.unwrap_or_default(),
         mailboxes: args.mailboxes || pdf,
+        summary_only: args.summary && !pdf,
     };
     let report = session.client.get_compliance_report(request).await?.into_inner();
     if pdf {
@@ -73,7 +77,7 @@ pub(crate) async fn run<W: Write>(
             session.out,
             "wrote the compliance report at {} ({} office(s), {} mailbox(es)) to {}",
             report.at,
-            report.offices.len(),
+            report.offices_reported,
             report.mailboxes,
             path.display()
         )?;
@@ -239,7 +243,7 @@ struct ReportView<'a> {
     mailboxes: u64,
     compliant: u64,
     percent_compliant: String,
-    offices: usize,
+    offices: u64,
     offices_compliant: u64,
     audit_head_seq: i64,
     audit_head_hash: &'a str,
@@ -285,7 +289,7 @@ pub(crate) fn print_report(
                 mailboxes: report.mailboxes,
                 compliant: report.compliant,
                 percent_compliant: percent(report.compliant, report.mailboxes),
-                offices: report.offices.len(),
+                offices: report.offices_reported,
                 offices_compliant: report.offices_compliant,
                 audit_head_seq: report.audit_head_seq,
                 audit_head_hash: &report.audit_head_hash,
@@ -306,7 +310,7 @@ pub(crate) fn print_report(
                 out,
                 "{} mailbox(es) in {} office(s): {} compliant ({} %); {} office(s) fully compliant",
                 report.mailboxes,
-                report.offices.len(),
+                report.offices_reported,
                 report.compliant,
                 percent(report.compliant, report.mailboxes),
                 report.offices_compliant
@@ -325,6 +329,9 @@ pub(crate) fn print_report(
                 "audit chain head: record {} {}",
                 report.audit_head_seq, report.audit_head_hash
             )?;
+            if offices.is_empty() {
+                return Ok(());
+            }
             writeln!(out)?;
             print_rows(out, format, &offices)?;
             if list_mailboxes {

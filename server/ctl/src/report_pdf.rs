@@ -146,7 +146,7 @@ pub(crate) fn render(
         MARGIN,
         &format!(
             "{} office(s), {} boîte(s) : {} conforme(s), soit {} % ; {} office(s) entièrement conforme(s).",
-            report.offices.len(),
+            report.offices_reported,
             report.mailboxes,
             report.compliant,
             percent(report.compliant, report.mailboxes),

@@ -33,8 +33,10 @@ pub struct ComplianceReport {
     pub at: OffsetDateTime,
     /// When it was made.
     pub generated_at: OffsetDateTime,
-    /// Each office, by CRPCEN, with its mailboxes when asked.
+    /// Each office, by CRPCEN, with its mailboxes when asked (none for a summary).
     pub offices: Vec<(OfficeCounts, Vec<MailboxStanding>)>,
+    /// How many offices the report covers (with at least one mailbox).
+    pub offices_reported: u64,
     /// The totals over the offices reported.
     pub fleet: StateCounts,
     /// How many of the offices reported have every mailbox compliant.
@@ -44,6 +46,17 @@ pub struct ComplianceReport {
     /// The audit chain's head when the report was made, signed with the server's audit key:
     /// it ties the report to the audit log (`None` while the log is empty).
     pub audit_head: Option<SignedHead>,
+}
+
+/// How much a report says beyond the fleet's totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportDetail {
+    /// The totals only (the fastest: no per-office rows).
+    Summary,
+    /// Each office's counts.
+    Offices,
+    /// Each office's counts and each mailbox's standing.
+    Mailboxes,
 }
 
 impl Services {
@@ -115,15 +128,16 @@ impl Services {
     }
 
     /// The compliance report of one office or of every office the administrator may read, now
-    /// (`at` = `None`) or at a past date, with each mailbox's standing when `mailboxes` is set
+    /// (`at` = `None`) or at a past date, with each mailbox's standing when `detail` asks for it
     /// (always for one office). INVALID_ARGUMENT for a date in the future.
     pub async fn compliance_report(
         &self,
         admin: &Admin,
         office: Option<&Crpcen>,
         at: Option<OffsetDateTime>,
-        mailboxes: bool,
+        detail: ReportDetail,
     ) -> Result<ComplianceReport, Error> {
+        let mailboxes = detail == ReportDetail::Mailboxes;
         // Without an office: every office the administrator may read (`read_scope` below).
         if let Some(office) = office {
             authorize(admin, Permission::Read(Some(office)))?;
@@ -137,6 +151,24 @@ impl Services {
         // the history is complete up to now, past dates included.
         self.sweep_compliance_until_done(now).await?;
         let at = at.filter(|at| *at < now);
+        let audit_head = match self.sign_audit_head(now).await {
+            Ok(head) => Some(head),
+            Err(Error::FailedPrecondition(_)) => None,
+            Err(other) => return Err(other),
+        };
+        if detail == ReportDetail::Summary && office.is_none() && admin.read_scope().is_none() {
+            let summary = self.store.compliance_summary(at).await?;
+            return Ok(ComplianceReport {
+                at: at.unwrap_or(now),
+                generated_at: now,
+                offices: Vec::new(),
+                fleet: summary.counts,
+                offices_reported: summary.offices,
+                offices_compliant: summary.offices_compliant,
+                oldest_verified_change: summary.oldest_verified_change,
+                audit_head,
+            });
+        }
         let mut counts = self.store.compliance_counts(office, at).await?;
         if let Some(scope) = admin.read_scope() {
             counts.retain(|o| scope.contains(&o.crpcen));
@@ -148,12 +180,10 @@ impl Services {
             fleet: StateCounts::default(),
             offices_compliant: 0,
             oldest_verified_change: None,
-            audit_head: match self.sign_audit_head(now).await {
-                Ok(head) => Some(head),
-                Err(Error::FailedPrecondition(_)) => None,
-                Err(other) => return Err(other),
-            },
+            offices_reported: 0,
+            audit_head,
         };
+        report.offices_reported = counts.len() as u64;
         for office_counts in counts {
             report.fleet.add_all(&office_counts.counts);
             if office_counts.counts.compliant() == office_counts.counts.total() {
@@ -164,12 +194,14 @@ impl Services {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-            let standings = if mailboxes || office.is_some() {
+            let standings = if detail != ReportDetail::Summary && (mailboxes || office.is_some()) {
                 self.store.compliance_mailboxes(&office_counts.crpcen, at).await?
             } else {
                 Vec::new()
             };
-            report.offices.push((office_counts, standings));
+            if detail != ReportDetail::Summary {
+                report.offices.push((office_counts, standings));
+            }
         }
         Ok(report)
     }

@@ -19,8 +19,8 @@ use super::rows::crpcen;
 use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::compliance::{
-    CompliancePolicy, ComplianceState, MailboxFacts, MailboxStanding, OfficeCounts, RotationFact,
-    Standing, StateCounts, advance,
+    CompliancePolicy, ComplianceState, FleetSummary, MailboxFacts, MailboxStanding, OfficeCounts,
+    RotationFact, Standing, StateCounts, advance,
 };
 use crate::domain::office::{Crpcen, MailboxAddress};
 use crate::domain::rotation::{FailureReason, RotationKind, RotationStatus};
@@ -167,6 +167,19 @@ struct CountRow {
     changed: i64,
     late_since: Option<OffsetDateTime>,
 }
+
+#[derive(Debug, sqlx::FromRow)]
+struct SummaryRow {
+    state: String,
+    n: i64,
+    oldest: Option<OffsetDateTime>,
+    changed: i64,
+}
+
+/// The history's last row per mailbox at or before `$1`: the standings at a past date.
+const STANDINGS_AT: &str = "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
+     WHERE at <= $1 GROUP BY mailbox_id), standings AS (SELECT c.office, c.state, \
+     c.last_verified_at FROM latest JOIN compliance_history c ON c.seq = latest.seq) ";
 
 #[derive(Debug, sqlx::FromRow)]
 struct StandingRow {
@@ -496,6 +509,52 @@ where
             entry.late_since = earliest(entry.late_since, row.late_since);
         }
         Ok(offices)
+    }
+
+    pub(super) async fn compliance_summary(
+        &self,
+        at: Option<OffsetDateTime>,
+    ) -> Result<FleetSummary, Error> {
+        // Now: the standings table (its indexes cover these queries); at a past date (`$1`): the
+        // history's last row per mailbox.
+        let (prefix, source) = match at {
+            None => ("", "mailbox_compliance"),
+            Some(_) => (STANDINGS_AT, "standings"),
+        };
+        let mut rows = sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(format!(
+            "{prefix}SELECT state, COUNT(*) AS n, MIN(last_verified_at) AS oldest, \
+             COUNT(last_verified_at) AS changed FROM {source} GROUP BY state"
+        )));
+        let mut offices = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+            "{prefix}SELECT COUNT(DISTINCT office) FROM {source}"
+        )));
+        let mut late = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+            "{prefix}SELECT COUNT(DISTINCT office) FROM {source} \
+             WHERE state NOT IN ('compliant', 'due_soon')"
+        )));
+        if let Some(at) = at {
+            rows = rows.bind(at);
+            offices = offices.bind(at);
+            late = late.bind(at);
+        }
+        let rows = rows.fetch_all(self.reader()).await?;
+        let offices = offices.fetch_one(self.reader()).await?;
+        let late = late.fetch_one(self.reader()).await?;
+        let count = |n: i64| u64::try_from(n).map_err(|_| CORRUPT);
+        let mut summary = FleetSummary {
+            offices: count(offices)?,
+            offices_compliant: count(offices - late)?,
+            ..FleetSummary::default()
+        };
+        for row in rows {
+            // Counted per state: a failed change's reason does not matter here.
+            let state = ComplianceState::parse(&row.state, Some("needs_human")).ok_or(CORRUPT)?;
+            let n = count(row.n)?;
+            summary.counts.add(state, n);
+            summary.never_changed += n - count(row.changed)?;
+            summary.oldest_verified_change = earliest(summary.oldest_verified_change, row.oldest);
+        }
+        Ok(summary)
     }
 
     pub(super) async fn compliance_mailboxes(

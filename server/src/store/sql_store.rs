@@ -12,7 +12,7 @@ use super::{Error, PoolUsage, Store};
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
-use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts};
+use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
@@ -469,6 +469,10 @@ where
         at: Option<OffsetDateTime>,
     ) -> Result<Vec<OfficeCounts>, Error> {
         self.db.compliance_counts(office, at).await
+    }
+
+    async fn compliance_summary(&self, at: Option<OffsetDateTime>) -> Result<FleetSummary, Error> {
+        self.db.compliance_summary(at).await
     }
 
     async fn compliance_mailboxes(

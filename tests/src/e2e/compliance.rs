@@ -69,6 +69,11 @@ async fn an_auditor_answers_from_sesamectl_alone(server: &TestServer) {
     assert!(report["audit_head_seq"].as_i64().unwrap() > 0);
     assert_eq!(report["audit_head_hash"].as_str().unwrap().len(), 64);
 
+    // The fleet's totals alone.
+    let summary = server.sesamectl(&["report", "--summary", "--at", &at40]).await.unwrap();
+    assert!(summary.contains("3 mailbox(es) in 2 office(s): 2 compliant (66.7 %)"), "{summary}");
+    assert!(!summary.contains("CRPCEN"), "no line per office: {summary}");
+
     // The PDF an auditor files, in French.
     let pdf = dir.path().join("rapport.pdf");
     let said = server

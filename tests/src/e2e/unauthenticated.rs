@@ -235,6 +235,7 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
                     office: s(),
                     at: s(),
                     mailboxes: true,
+                    summary_only: true,
                 })
                 .await,
         ),

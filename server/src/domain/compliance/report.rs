@@ -91,3 +91,18 @@ pub struct MailboxStanding {
     /// Its last verified change.
     pub last_verified_at: Option<OffsetDateTime>,
 }
+
+/// The fleet's totals at the report's time, without the per-office detail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetSummary {
+    /// Mailboxes per state.
+    pub counts: StateCounts,
+    /// Offices with at least one mailbox.
+    pub offices: u64,
+    /// Offices whose every mailbox is compliant.
+    pub offices_compliant: u64,
+    /// The oldest last verified change.
+    pub oldest_verified_change: Option<OffsetDateTime>,
+    /// Mailboxes never changed through Sesame.
+    pub never_changed: u64,
+}

@@ -12,7 +12,7 @@ use crate::domain::compliance::{
 use crate::domain::rotation::FailureReason;
 use crate::grpc::{AdminApi, parse, rfc3339};
 use crate::services::Error;
-use crate::services::compliance::PolicyView;
+use crate::services::compliance::{PolicyView, ReportDetail};
 
 fn policy_to_pb(policy: CompliancePolicy) -> pb::CompliancePolicy {
     let days = |n: i64| u32::try_from(n).unwrap_or_default();
@@ -131,7 +131,12 @@ pub(super) async fn get_compliance_report(
             Error::invalid("at: expected an RFC 3339 date, e.g. 2026-03-01T00:00:00Z")
         })?),
     };
-    let report = api.state.compliance_report(&admin, office.as_ref(), at, req.mailboxes).await?;
+    let detail = match (req.mailboxes, req.summary_only, office.is_some()) {
+        (true, _, _) => ReportDetail::Mailboxes,
+        (false, true, false) => ReportDetail::Summary,
+        _ => ReportDetail::Offices,
+    };
+    let report = api.state.compliance_report(&admin, office.as_ref(), at, detail).await?;
     let head = report.audit_head.as_ref();
     Ok(Response::new(pb::GetComplianceReportResponse {
         at: rfc3339(report.at),
@@ -140,6 +145,7 @@ pub(super) async fn get_compliance_report(
         compliant: report.fleet.compliant(),
         counts: counts_to_pb(&report.fleet),
         offices_compliant: report.offices_compliant,
+        offices_reported: report.offices_reported,
         oldest_verified_change_at: optional_time(report.oldest_verified_change),
         offices: report.offices.into_iter().map(|(o, m)| office_to_pb(o, m)).collect(),
         audit_head_seq: head.map_or(0, |h| h.seq),

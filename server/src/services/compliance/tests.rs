@@ -7,6 +7,7 @@ use time::Duration;
 use crate::domain::admin::AdminRole;
 use crate::domain::compliance::{CompliancePolicy, ComplianceState};
 use crate::services::Error;
+use crate::services::compliance::ReportDetail;
 use crate::services::testing::{Fixture, T0};
 
 #[tokio::test]
@@ -53,20 +54,33 @@ async fn reports_cover_what_the_administrator_may_read() {
     let marie = fx.admin("marie", AdminRole::Office, &[&office]).await;
     let auditor = fx.admin("audit", AdminRole::Auditor, &[]).await;
 
-    let fleet = s.compliance_report(&auditor, None, None, false).await.unwrap();
+    let fleet = s.compliance_report(&auditor, None, None, ReportDetail::Offices).await.unwrap();
     assert_eq!(fleet.offices.len(), 2);
     assert_eq!(fleet.fleet.get(ComplianceState::NeverEnrolled), 2);
     assert!(fleet.offices.iter().all(|(_, mailboxes)| mailboxes.is_empty()));
-    let mine = s.compliance_report(&marie, None, None, true).await.unwrap();
+    let mine = s.compliance_report(&marie, None, None, ReportDetail::Mailboxes).await.unwrap();
     assert_eq!(mine.offices.len(), 1);
     assert_eq!(mine.offices[0].0.crpcen, office);
     assert_eq!(mine.offices[0].1.len(), 1);
-    let denied = s.compliance_report(&marie, Some(&other), None, false).await;
+    // The summary alone: the same totals, no office rows; an office administrator's is its own.
+    let summary = s.compliance_report(&auditor, None, None, ReportDetail::Summary).await.unwrap();
+    assert_eq!((summary.fleet, summary.offices_reported), (fleet.fleet, 2));
+    assert_eq!(summary.offices_compliant, 0);
+    assert!(summary.offices.is_empty());
+    let own = s.compliance_report(&marie, None, None, ReportDetail::Summary).await.unwrap();
+    assert_eq!((own.fleet.total(), own.offices_reported, own.offices.len()), (1, 1, 0));
+    let denied = s.compliance_report(&marie, Some(&other), None, ReportDetail::Offices).await;
     assert!(matches!(denied, Err(Error::PermissionDenied(_))), "{denied:?}");
 
-    let future =
-        s.compliance_report(&auditor, None, Some(fx.clock.now() + Duration::days(1)), false);
+    let future = s.compliance_report(
+        &auditor,
+        None,
+        Some(fx.clock.now() + Duration::days(1)),
+        ReportDetail::Summary,
+    );
     assert!(matches!(future.await, Err(Error::InvalidArgument(_))));
-    let before = s.compliance_report(&auditor, None, Some(T0 - Duration::days(1)), false).await;
+    let before = s
+        .compliance_report(&auditor, None, Some(T0 - Duration::days(1)), ReportDetail::Offices)
+        .await;
     assert!(before.unwrap().offices.is_empty(), "nothing was registered then");
 }
