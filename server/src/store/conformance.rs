@@ -96,4 +96,5 @@ conformance_suite!(
     settings::check_ins_keep_the_last_key_state_and_look_at_owa,
     compliance::compliance_follows_rotations_reports_and_assignments,
     compliance::compliance_deadlines_policies_and_periodic_rotations,
+    compliance::compliance_reaches_every_transition,
 );

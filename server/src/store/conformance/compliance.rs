@@ -12,9 +12,11 @@ use crate::domain::compliance::{
     CompliancePolicy, ComplianceState, MailboxStanding, OfficeCounts, StateCounts,
 };
 use crate::domain::office::{Crpcen, MailDomain, Mailbox, MailboxAddress};
-use crate::domain::rotation::{FailureReason, KeyEvidence, NewRotation, Step, StepReport};
+use crate::domain::rotation::{
+    FailureReason, KeyEvidence, NewRotation, RotationStatus, Step, StepReport,
+};
 use crate::domain::token::{Token, TokenKind};
-use crate::domain::workstation::NewEnrollmentToken;
+use crate::domain::workstation::{NewEnrollmentToken, WorkstationStatus};
 use crate::keys::escrow::EscrowKey;
 use crate::store::{Error, PolicyScope, Store};
 
@@ -253,4 +255,91 @@ pub(super) async fn compliance_deadlines_policies_and_periodic_rotations(store: 
     let office = store.compliance_counts(None, None).await.unwrap();
     assert_eq!(office.len(), 1);
     assert_eq!(office[0].never_changed, 1);
+}
+
+/// Each transition the other scenarios do not reach, on one mailbox, one step at a time.
+pub(super) async fn compliance_reaches_every_transition(store: &dyn Store) {
+    use ComplianceState::*;
+    let actor = Actor::system();
+    let policy = CompliancePolicy { due_soon_days: 2, limit_days: 10, offline_days: 3 };
+    store.set_compliance_policy(PolicyScope::Global, Some(policy), &actor, T0).await.unwrap();
+    let mbs = setup(store, &["a.a"]).await;
+    let a = &mbs[0];
+    let ws = wsid("ws-1");
+    let now = |name| async move { standing(store, name, None).await.unwrap() };
+    let seen = |n: i64| async move {
+        store.touch_workstation(&wsid("ws-1"), "s1", None, day(n)).await.unwrap();
+    };
+    assign(store, a, T0).await;
+    // Compliant → provisional pending → compliant, verified directly.
+    open_provisional(store, "rot-1", a, T0 + Duration::hours(1)).await;
+    assert_eq!(now("a.a").await.state, ProvisionalPending);
+    let t = T0 + Duration::hours(2);
+    let story = [
+        report("1-1", "rot-1", Step::Started, t),
+        report("1-2", "rot-1", Step::Changed, t),
+        report("1-3", "rot-1", Step::Verified, t),
+    ];
+    store.record_reports(&ws, &story, t).await.unwrap();
+    assert_eq!((now("a.a").await.state, now("a.a").await.since), (Compliant, t));
+    // Due soon (checked in daily) → change failed (the periodic rotation fails) → compliant (the
+    // same rotation verified at the next try).
+    for n in 1..=8 {
+        seen(n).await;
+    }
+    sweep(store, day(8) + Duration::hours(3)).await;
+    assert_eq!(now("a.a").await.state, DueSoon);
+    let periodic =
+        store.deliver_periodic(&ws, Duration::days(14), day(8) + Duration::hours(3)).await;
+    let periodic = periodic.unwrap()[0].id.clone();
+    let at = day(8) + Duration::hours(4);
+    let failed = Step::Failed(FailureReason::OwaUnreachable);
+    store.record_reports(&ws, &[report("2-1", &periodic, failed, at)], at).await.unwrap();
+    let failed_now = now("a.a").await;
+    assert_eq!(
+        (failed_now.state, failed_now.non_compliant_since),
+        (ChangeFailed(FailureReason::OwaUnreachable), Some(at))
+    );
+    let at = day(9);
+    let story =
+        [report("2-2", &periodic, Step::Started, at), report("2-3", &periodic, Step::Verified, at)];
+    store.record_reports(&ws, &story, at).await.unwrap();
+    assert_eq!(now("a.a").await.state, Compliant);
+    // Last seen on day 8: offline at day 11; the workstation revoked on day 13: never enrolled.
+    sweep(store, day(12) + Duration::hours(1)).await;
+    assert_eq!((now("a.a").await.state, now("a.a").await.since), (AgentOffline, day(11)));
+    store
+        .set_workstation_status(&ws, WorkstationStatus::Revoked, None, &actor, day(13))
+        .await
+        .unwrap();
+    let revoked = now("a.a").await;
+    assert_eq!(
+        (revoked.state, revoked.since, revoked.non_compliant_since),
+        (NeverEnrolled, day(13), Some(day(11)))
+    );
+    // Overdue at day 19 (verified day 9 + 10), whatever the enrollment.
+    sweep(store, day(20)).await;
+    assert_eq!((now("a.a").await.state, now("a.a").await.since), (Overdue, day(19)));
+    // A provisional password on day 20: pending; cancelled: overdue again.
+    open_provisional(store, "rot-3", a, day(20)).await;
+    assert_eq!(now("a.a").await.state, ProvisionalPending);
+    store
+        .close_rotations(&["rot-3".to_owned()], RotationStatus::Cancelled, &actor, day(21))
+        .await
+        .unwrap();
+    let cancelled = now("a.a").await;
+    assert_eq!(
+        (cancelled.state, cancelled.since, cancelled.non_compliant_since),
+        (Overdue, day(21), Some(day(11)))
+    );
+    // Another, left to expire (the revoked workstation can report nothing): expired at its exact
+    // time; a new one: pending.
+    open_provisional(store, "rot-4", a, day(22)).await;
+    sweep(store, day(40)).await;
+    let expired = now("a.a").await;
+    assert_eq!((expired.state, expired.since), (ProvisionalExpired, day(36)));
+    store.expire_rotations(day(40)).await.unwrap();
+    open_provisional(store, "rot-5", a, day(41)).await;
+    assert_eq!((now("a.a").await.state, now("a.a").await.since), (ProvisionalPending, day(41)));
+    assert_eq!(now("a.a").await.non_compliant_since, Some(day(11)), "never compliant since day 11");
 }
