@@ -2,7 +2,7 @@
 //! PostgreSQL (several servers on one database), and [`connect`], which opens the one the URL names.
 //!
 //! One file per aggregate holds its SQL, written once for both databases (`offices.rs`,
-//! `admins.rs`, `workstations.rs`, `rotations.rs`, `settings.rs`, `check_ins.rs`, `compliance.rs`, `audit.rs`); `dialect.rs` names what differs
+//! `admins.rs`, `workstations.rs`, `rotations.rs`, `settings.rs`, `check_ins.rs`, `compliance.rs` with `compliance_report.rs`, `audit.rs`); `dialect.rs` names what differs
 //! (`sqlite.rs`, `postgres.rs`). Every method that changes state writes its audit record in the
 //! same transaction (`Db::commit`), so a change never exists without its record. Both databases
 //! pass the same conformance suite (`store/conformance.rs`). Nothing outside this module sees sqlx:
@@ -12,6 +12,7 @@ mod admins;
 mod audit;
 mod check_ins;
 mod compliance;
+mod compliance_report;
 mod dialect;
 mod error;
 mod offices;

@@ -180,10 +180,9 @@ impl Services {
             fleet: StateCounts::default(),
             offices_compliant: 0,
             oldest_verified_change: None,
-            offices_reported: 0,
+            offices_reported: counts.len() as u64,
             audit_head,
         };
-        report.offices_reported = counts.len() as u64;
         for office_counts in counts {
             report.fleet.add_all(&office_counts.counts);
             if office_counts.counts.compliant() == office_counts.counts.total() {

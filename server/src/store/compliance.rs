@@ -1,6 +1,6 @@
 //! Compliance in the database: the policies, each mailbox's standing (`mailbox_compliance`) kept
 //! current by [`Db::reassess`], and the append-only history of its states
-//! (`compliance_history`) that answers any past date.
+//! (`compliance_history`) that answers any past date (read by `compliance_report`).
 //!
 //! The rule: whatever changes a fact a mailbox's state depends on (its rotations and their
 //! reports, its assignments, its workstations' status and check-ins, the policy) calls
@@ -15,14 +15,12 @@ use time::OffsetDateTime;
 
 use super::Error;
 use super::dialect::{Dialect, Value};
-use super::rows::crpcen;
 use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::compliance::{
-    CompliancePolicy, ComplianceState, FleetSummary, MailboxFacts, MailboxStanding, OfficeCounts,
-    RotationFact, Standing, StateCounts, advance,
+    CompliancePolicy, ComplianceState, MailboxFacts, RotationFact, Standing, advance,
 };
-use crate::domain::office::{Crpcen, MailboxAddress};
+use crate::domain::office::Crpcen;
 use crate::domain::rotation::{FailureReason, RotationKind, RotationStatus};
 
 /// How many mailboxes one sweep transaction assesses.
@@ -97,7 +95,7 @@ struct FactsRow {
     r_last_step_at: Option<OffsetDateTime>,
 }
 
-const CORRUPT: Error = Error::Corrupt("mailbox_compliance");
+pub(super) const CORRUPT: Error = Error::Corrupt("mailbox_compliance");
 
 impl FactsRow {
     fn facts(&self) -> Result<MailboxFacts, Error> {
@@ -156,41 +154,6 @@ const FACTS_SELECT: &str = "SELECT m.id AS mailbox_id, m.office, m.created_at, \
      LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
      LEFT JOIN rotations r ON r.id = (SELECT r2.id FROM rotations r2 WHERE r2.mailbox_id = m.id \
        ORDER BY r2.issued_at DESC, r2.id DESC LIMIT 1)";
-
-#[derive(Debug, sqlx::FromRow)]
-struct CountRow {
-    office: String,
-    name: String,
-    state: String,
-    n: i64,
-    oldest: Option<OffsetDateTime>,
-    changed: i64,
-    late_since: Option<OffsetDateTime>,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct SummaryRow {
-    state: String,
-    n: i64,
-    oldest: Option<OffsetDateTime>,
-    changed: i64,
-}
-
-/// The history's last row per mailbox at or before `$1`: the standings at a past date.
-const STANDINGS_AT: &str = "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
-     WHERE at <= $1 GROUP BY mailbox_id), standings AS (SELECT c.office, c.state, \
-     c.last_verified_at FROM latest JOIN compliance_history c ON c.seq = latest.seq) ";
-
-#[derive(Debug, sqlx::FromRow)]
-struct StandingRow {
-    address: String,
-    display_name: String,
-    state: String,
-    reason: Option<String>,
-    since: OffsetDateTime,
-    non_compliant_since: Option<OffsetDateTime>,
-    last_verified_at: Option<OffsetDateTime>,
-}
 
 /// The compliance methods of [`Store`](super::Store), documented there, and the reassessment
 /// every write that changes a fact calls.
@@ -463,154 +426,6 @@ where
         };
         Self::commit(tx, &[event], at).await?;
         Ok(true)
-    }
-
-    pub(super) async fn compliance_counts(
-        &self,
-        office: Option<&Crpcen>,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Vec<OfficeCounts>, Error> {
-        // $1 is the office, or '' for the fleet.
-        let filter = if office.is_some() { "WHERE c.office = $1" } else { "WHERE $1 = ''" };
-        let sql = match at {
-            None => format!(
-                "SELECT c.office, o.name, c.state, COUNT(*) AS n, \
-                 MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
-                 MIN(c.non_compliant_since) AS late_since \
-                 FROM mailbox_compliance c JOIN offices o ON o.crpcen = c.office {filter} \
-                 GROUP BY c.office, o.name, c.state ORDER BY c.office"
-            ),
-            Some(_) => format!(
-                "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
-                 WHERE at <= $2{} GROUP BY mailbox_id) \
-                 SELECT c.office, o.name, c.state, COUNT(*) AS n, \
-                 MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
-                 MIN(c.non_compliant_since) AS late_since \
-                 FROM latest JOIN compliance_history c ON c.seq = latest.seq \
-                 JOIN offices o ON o.crpcen = c.office \
-                 GROUP BY c.office, o.name, c.state ORDER BY c.office",
-                if office.is_some() { " AND office = $1" } else { " AND $1 = ''" }
-            ),
-        };
-        let mut query = sqlx::query_as::<_, CountRow>(AssertSqlSafe(sql))
-            .bind(office.map_or("", Crpcen::as_str));
-        if let Some(at) = at {
-            query = query.bind(at);
-        }
-        let rows = query.fetch_all(self.reader()).await?;
-        let mut offices: Vec<OfficeCounts> = Vec::new();
-        for row in rows {
-            // Counted per state: a failed change's reason does not matter here.
-            let state = ComplianceState::parse(&row.state, Some("needs_human")).ok_or(CORRUPT)?;
-            let n = u64::try_from(row.n).map_err(|_| CORRUPT)?;
-            let changed = u64::try_from(row.changed).map_err(|_| CORRUPT)?;
-            if offices.last().is_none_or(|o| o.crpcen.as_str() != row.office) {
-                offices.push(OfficeCounts {
-                    crpcen: crpcen(&row.office, "mailbox_compliance")?,
-                    name: row.name,
-                    counts: StateCounts::default(),
-                    oldest_verified_change: None,
-                    never_changed: 0,
-                    late_since: None,
-                });
-            }
-            let Some(entry) = offices.last_mut() else { continue };
-            entry.counts.add(state, n);
-            entry.never_changed += n - changed;
-            entry.oldest_verified_change = earliest(entry.oldest_verified_change, row.oldest);
-            entry.late_since = earliest(entry.late_since, row.late_since);
-        }
-        Ok(offices)
-    }
-
-    pub(super) async fn compliance_summary(
-        &self,
-        at: Option<OffsetDateTime>,
-    ) -> Result<FleetSummary, Error> {
-        // Now: the standings table (its indexes cover these queries); at a past date (`$1`): the
-        // history's last row per mailbox.
-        let (prefix, source) = match at {
-            None => ("", "mailbox_compliance"),
-            Some(_) => (STANDINGS_AT, "standings"),
-        };
-        let mut rows = sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(format!(
-            "{prefix}SELECT state, COUNT(*) AS n, MIN(last_verified_at) AS oldest, \
-             COUNT(last_verified_at) AS changed FROM {source} GROUP BY state"
-        )));
-        // One pass over the offices (in the order of the office index): how many, how many late.
-        let mut offices = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(format!(
-            "{prefix}SELECT COUNT(*), COALESCE(SUM(late), 0) FROM (SELECT office, \
-             MAX(CASE WHEN state IN ('compliant', 'due_soon') THEN 0 ELSE 1 END) AS late \
-             FROM {source} GROUP BY office) per_office"
-        )));
-        if let Some(at) = at {
-            rows = rows.bind(at);
-            offices = offices.bind(at);
-        }
-        let rows = rows.fetch_all(self.reader()).await?;
-        let (offices, late) = offices.fetch_one(self.reader()).await?;
-        let count = |n: i64| u64::try_from(n).map_err(|_| CORRUPT);
-        let mut summary = FleetSummary {
-            offices: count(offices)?,
-            offices_compliant: count(offices - late)?,
-            ..FleetSummary::default()
-        };
-        for row in rows {
-            // Counted per state: a failed change's reason does not matter here.
-            let state = ComplianceState::parse(&row.state, Some("needs_human")).ok_or(CORRUPT)?;
-            let n = count(row.n)?;
-            summary.counts.add(state, n);
-            summary.never_changed += n - count(row.changed)?;
-            summary.oldest_verified_change = earliest(summary.oldest_verified_change, row.oldest);
-        }
-        Ok(summary)
-    }
-
-    pub(super) async fn compliance_mailboxes(
-        &self,
-        office: &Crpcen,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Vec<MailboxStanding>, Error> {
-        let sql = match at {
-            None => "SELECT m.address, m.display_name, c.state, c.reason, c.since, \
-                 c.non_compliant_since, c.last_verified_at FROM mailbox_compliance c \
-                 JOIN mailboxes m ON m.id = c.mailbox_id WHERE c.office = $1 \
-                 ORDER BY m.address"
-                .to_owned(),
-            Some(_) => "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
-                 WHERE office = $1 AND at <= $2 GROUP BY mailbox_id) \
-                 SELECT m.address, m.display_name, c.state, c.reason, c.at AS since, \
-                 c.non_compliant_since, c.last_verified_at \
-                 FROM latest JOIN compliance_history c ON c.seq = latest.seq \
-                 JOIN mailboxes m ON m.id = c.mailbox_id ORDER BY m.address"
-                .to_owned(),
-        };
-        let mut query = sqlx::query_as::<_, StandingRow>(AssertSqlSafe(sql)).bind(office.as_str());
-        if let Some(at) = at {
-            query = query.bind(at);
-        }
-        let rows = query.fetch_all(self.reader()).await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(MailboxStanding {
-                    address: MailboxAddress::parse_stored(&row.address).map_err(|_| CORRUPT)?,
-                    display_name: row.display_name,
-                    state: ComplianceState::parse(&row.state, row.reason.as_deref())
-                        .ok_or(CORRUPT)?,
-                    since: row.since,
-                    non_compliant_since: row.non_compliant_since,
-                    last_verified_at: row.last_verified_at,
-                })
-            })
-            .collect()
-    }
-}
-
-/// The earlier of two optional times.
-fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 

@@ -1,0 +1,215 @@
+//! Compliance reports from the database: counts per office and state, the fleet's totals and
+//! each mailbox's standing, now (from `mailbox_compliance`, whose indexes cover these queries) or
+//! at a past date (from `compliance_history`: each mailbox's last row at or before the date).
+
+use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use time::OffsetDateTime;
+
+use super::Error;
+use super::compliance::CORRUPT;
+use super::dialect::{Dialect, Value};
+use super::rows::crpcen;
+use super::sql_store::Db;
+use crate::domain::compliance::{
+    ComplianceState, FleetSummary, MailboxStanding, OfficeCounts, StateCounts,
+};
+use crate::domain::office::{Crpcen, MailboxAddress};
+
+#[derive(Debug, sqlx::FromRow)]
+struct CountRow {
+    office: String,
+    name: String,
+    state: String,
+    n: i64,
+    oldest: Option<OffsetDateTime>,
+    changed: i64,
+    late_since: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct SummaryRow {
+    state: String,
+    n: i64,
+    oldest: Option<OffsetDateTime>,
+    changed: i64,
+}
+
+/// The history's last row per mailbox at or before `$1`: the standings at a past date.
+const STANDINGS_AT: &str = "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
+     WHERE at <= $1 GROUP BY mailbox_id), standings AS (SELECT c.office, c.state, \
+     c.last_verified_at FROM latest JOIN compliance_history c ON c.seq = latest.seq) ";
+
+#[derive(Debug, sqlx::FromRow)]
+struct StandingRow {
+    address: String,
+    display_name: String,
+    state: String,
+    reason: Option<String>,
+    since: OffsetDateTime,
+    non_compliant_since: Option<OffsetDateTime>,
+    last_verified_at: Option<OffsetDateTime>,
+}
+
+/// The report methods of [`Store`](super::Store), documented there.
+impl<D> Db<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D>,
+    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    i64: Value<D>,
+    bool: Value<D>,
+    String: Value<D>,
+    Vec<u8>: Value<D>,
+    OffsetDateTime: Value<D>,
+{
+    pub(super) async fn compliance_counts(
+        &self,
+        office: Option<&Crpcen>,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        // $1 is the office, or '' for the fleet.
+        let filter = if office.is_some() { "WHERE c.office = $1" } else { "WHERE $1 = ''" };
+        let sql = match at {
+            None => format!(
+                "SELECT c.office, o.name, c.state, COUNT(*) AS n, \
+                 MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
+                 MIN(c.non_compliant_since) AS late_since \
+                 FROM mailbox_compliance c JOIN offices o ON o.crpcen = c.office {filter} \
+                 GROUP BY c.office, o.name, c.state ORDER BY c.office"
+            ),
+            Some(_) => format!(
+                "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
+                 WHERE at <= $2{} GROUP BY mailbox_id) \
+                 SELECT c.office, o.name, c.state, COUNT(*) AS n, \
+                 MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
+                 MIN(c.non_compliant_since) AS late_since \
+                 FROM latest JOIN compliance_history c ON c.seq = latest.seq \
+                 JOIN offices o ON o.crpcen = c.office \
+                 GROUP BY c.office, o.name, c.state ORDER BY c.office",
+                if office.is_some() { " AND office = $1" } else { " AND $1 = ''" }
+            ),
+        };
+        let mut query = sqlx::query_as::<_, CountRow>(AssertSqlSafe(sql))
+            .bind(office.map_or("", Crpcen::as_str));
+        if let Some(at) = at {
+            query = query.bind(at);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
+        let mut offices: Vec<OfficeCounts> = Vec::new();
+        for row in rows {
+            // Counted per state: a failed change's reason does not matter here.
+            let state = ComplianceState::parse(&row.state, Some("needs_human")).ok_or(CORRUPT)?;
+            let n = u64::try_from(row.n).map_err(|_| CORRUPT)?;
+            let changed = u64::try_from(row.changed).map_err(|_| CORRUPT)?;
+            if offices.last().is_none_or(|o| o.crpcen.as_str() != row.office) {
+                offices.push(OfficeCounts {
+                    crpcen: crpcen(&row.office, "mailbox_compliance")?,
+                    name: row.name,
+                    counts: StateCounts::default(),
+                    oldest_verified_change: None,
+                    never_changed: 0,
+                    late_since: None,
+                });
+            }
+            let Some(entry) = offices.last_mut() else { continue };
+            entry.counts.add(state, n);
+            entry.never_changed += n - changed;
+            entry.oldest_verified_change = earliest(entry.oldest_verified_change, row.oldest);
+            entry.late_since = earliest(entry.late_since, row.late_since);
+        }
+        Ok(offices)
+    }
+
+    pub(super) async fn compliance_summary(
+        &self,
+        at: Option<OffsetDateTime>,
+    ) -> Result<FleetSummary, Error> {
+        // Now: the standings table (its indexes cover these queries); at a past date (`$1`): the
+        // history's last row per mailbox.
+        let (prefix, source) = match at {
+            None => ("", "mailbox_compliance"),
+            Some(_) => (STANDINGS_AT, "standings"),
+        };
+        let mut rows = sqlx::query_as::<_, SummaryRow>(AssertSqlSafe(format!(
+            "{prefix}SELECT state, COUNT(*) AS n, MIN(last_verified_at) AS oldest, \
+             COUNT(last_verified_at) AS changed FROM {source} GROUP BY state"
+        )));
+        // One pass over the offices (in the order of the office index): how many, how many late.
+        let mut offices = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(format!(
+            "{prefix}SELECT COUNT(*), COALESCE(SUM(late), 0) FROM (SELECT office, \
+             MAX(CASE WHEN state IN ('compliant', 'due_soon') THEN 0 ELSE 1 END) AS late \
+             FROM {source} GROUP BY office) per_office"
+        )));
+        if let Some(at) = at {
+            rows = rows.bind(at);
+            offices = offices.bind(at);
+        }
+        let rows = rows.fetch_all(self.reader()).await?;
+        let (offices, late) = offices.fetch_one(self.reader()).await?;
+        let count = |n: i64| u64::try_from(n).map_err(|_| CORRUPT);
+        let mut summary = FleetSummary {
+            offices: count(offices)?,
+            offices_compliant: count(offices - late)?,
+            ..FleetSummary::default()
+        };
+        for row in rows {
+            // Counted per state: a failed change's reason does not matter here.
+            let state = ComplianceState::parse(&row.state, Some("needs_human")).ok_or(CORRUPT)?;
+            let n = count(row.n)?;
+            summary.counts.add(state, n);
+            summary.never_changed += n - count(row.changed)?;
+            summary.oldest_verified_change = earliest(summary.oldest_verified_change, row.oldest);
+        }
+        Ok(summary)
+    }
+
+    pub(super) async fn compliance_mailboxes(
+        &self,
+        office: &Crpcen,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<MailboxStanding>, Error> {
+        let sql = match at {
+            None => "SELECT m.address, m.display_name, c.state, c.reason, c.since, \
+                 c.non_compliant_since, c.last_verified_at FROM mailbox_compliance c \
+                 JOIN mailboxes m ON m.id = c.mailbox_id WHERE c.office = $1 \
+                 ORDER BY m.address"
+                .to_owned(),
+            Some(_) => "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
+                 WHERE office = $1 AND at <= $2 GROUP BY mailbox_id) \
+                 SELECT m.address, m.display_name, c.state, c.reason, c.at AS since, \
+                 c.non_compliant_since, c.last_verified_at \
+                 FROM latest JOIN compliance_history c ON c.seq = latest.seq \
+                 JOIN mailboxes m ON m.id = c.mailbox_id ORDER BY m.address"
+                .to_owned(),
+        };
+        let mut query = sqlx::query_as::<_, StandingRow>(AssertSqlSafe(sql)).bind(office.as_str());
+        if let Some(at) = at {
+            query = query.bind(at);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(MailboxStanding {
+                    address: MailboxAddress::parse_stored(&row.address).map_err(|_| CORRUPT)?,
+                    display_name: row.display_name,
+                    state: ComplianceState::parse(&row.state, row.reason.as_deref())
+                        .ok_or(CORRUPT)?,
+                    since: row.since,
+                    non_compliant_since: row.non_compliant_since,
+                    last_verified_at: row.last_verified_at,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
