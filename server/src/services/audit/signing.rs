@@ -27,10 +27,11 @@ impl Services {
             return Err(Error::FailedPrecondition("the audit trail is empty".to_owned()));
         };
         // Signed already (a report right after another, or the interval's signature): as stored.
-        if let Some(latest) = self.store.latest_signed_head().await? {
-            if latest.seq == seq && latest.hash == hash {
-                return Ok(latest);
-            }
+        if let Some(latest) = self.store.latest_signed_head().await?
+            && latest.seq == seq
+            && latest.hash == hash
+        {
+            return Ok(latest);
         }
         let key = &self.audit.key;
         let head = SignedHead {
