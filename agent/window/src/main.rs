@@ -10,6 +10,7 @@ use clap::Parser;
 use eframe::egui;
 use sesame_base::clock::{Clock as _, SystemClock};
 use sesame_window::app::WindowApp;
+use sesame_window::calendar::LocalCalendar;
 use sesame_window::flow::Update;
 use sesame_window::reminder::{self, DesktopNotifier, FileStore};
 use sesame_window::{link, texts};
@@ -28,6 +29,9 @@ struct Args {
     /// With --watch: minutes between two looks at the service.
     #[arg(long, default_value_t = 30)]
     check_every_minutes: u64,
+    /// With --watch: seconds between two looks instead (for the tests).
+    #[arg(long, hide = true)]
+    check_every_seconds: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,8 +43,12 @@ fn main() -> anyhow::Result<()> {
     if args.watch {
         return watch(&args);
     }
-    let app = WindowApp::new(args.socket, Box::new(|| SystemClock.now()))
-        .context("starting the connection to the service")?;
+    let app = WindowApp::new(
+        args.socket,
+        Box::new(|| SystemClock.now()),
+        Box::new(LocalCalendar::new()),
+    )
+    .context("starting the connection to the service")?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(texts::WINDOW_TITLE)
@@ -60,14 +68,20 @@ fn watch(args: &Args) -> anyhow::Result<()> {
     let mut store =
         FileStore::new(FileStore::default_path().context("no HOME nor XDG_STATE_HOME")?);
     let notifier = DesktopNotifier;
-    let every = Duration::from_secs(args.check_every_minutes.max(1) * 60);
+    let calendar = LocalCalendar::new();
+    tracing::info!(zone = calendar.zone_name().unwrap_or("(unnamed)"), "reminders: watching");
+    let every = match args.check_every_seconds {
+        Some(seconds) => Duration::from_secs(seconds.max(1)),
+        None => Duration::from_secs(args.check_every_minutes.max(1) * 60),
+    };
     runtime.block_on(async {
         loop {
             match link::status(&args.socket).await {
                 Update::Status(report) => {
                     let socket = args.socket.clone();
                     let open = Box::new(move || open_window(&socket));
-                    reminder::check(&report, SystemClock.now(), &mut store, &notifier, open);
+                    let now = SystemClock.now();
+                    reminder::check(&report, now, &calendar, &mut store, &notifier, open);
                 }
                 other => tracing::debug!(?other, "the service did not answer status"),
             }

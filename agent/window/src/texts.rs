@@ -6,6 +6,8 @@ use sesame_agent::local::protocol::{KeyStatus, PasswordKind, RotationStatus, Ste
 use sesame_agent::local::texts_fr;
 use time::{Date, OffsetDateTime};
 
+use crate::calendar::Calendar;
+
 /// The window's title.
 pub const WINDOW_TITLE: &str = "Sesame : changement du mot de passe de messagerie";
 /// Buttons.
@@ -123,9 +125,9 @@ pub fn date(date: Date) -> String {
     format!("{} {month} {}", date.day(), date.year())
 }
 
-/// Whole days from `today` to `due` (negative when past).
-pub fn days_left(due: OffsetDateTime, today: Date) -> i64 {
-    (due.date() - today).whole_days()
+/// Whole days from `now` to `due` in the person's calendar (negative when past).
+pub fn days_left(due: OffsetDateTime, now: OffsetDateTime, calendar: &dyn Calendar) -> i64 {
+    (calendar.day_of(due) - calendar.day_of(now)).whole_days()
 }
 
 /// "dans 3 jours", "aujourd'hui", "depuis 2 jours".
@@ -140,7 +142,7 @@ pub fn days_phrase(days: i64) -> String {
 }
 
 /// The first screen: why this is happening, and when it is due.
-pub fn why(rotation: &RotationStatus, today: Date) -> Vec<String> {
+pub fn why(rotation: &RotationStatus, now: OffsetDateTime, calendar: &dyn Calendar) -> Vec<String> {
     let who = if rotation.display_name.is_empty() {
         rotation.mailbox.clone()
     } else {
@@ -157,9 +159,9 @@ pub fn why(rotation: &RotationStatus, today: Date) -> Vec<String> {
         ),
     }];
     if let Some(due) = rotation.due {
-        let days = days_left(due, today);
+        let days = days_left(due, now, calendar);
         let when = if days >= 0 { "À faire avant le" } else { "C'était à faire avant le" };
-        lines.push(format!("{when} {} ({}).", date(due.date()), days_phrase(days)));
+        lines.push(format!("{when} {} ({}).", date(calendar.day_of(due)), days_phrase(days)));
     }
     match rotation.step {
         StepStatus::Pending | StepStatus::Completed => {}
