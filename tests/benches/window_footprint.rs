@@ -3,8 +3,10 @@
 //! through glow), pointed at a socket where no service listens, so that it draws its "service
 //! unreachable" screen. For each run: the time from `exec` to its first frame (its first
 //! `screen=` log line), then, 4 s later, `VmRSS` split into anonymous and file-backed
-//! (`/proc/PID/status`), and the mappings holding the most resident memory (`/proc/PID/smaps`,
-//! summed by file), so that what belongs to the program and what to Mesa can be told apart.
+//! (`/proc/PID/status`), the proportional set size (`Pss`, `/proc/PID/smaps_rollup`: a page shared
+//! with other processes, such as Xvfb's own Mesa, counts in part), and the mappings holding the most
+//! resident memory (`/proc/PID/smaps`, summed by file), so that what belongs to the program and
+//! what to Mesa can be told apart.
 //!
 //! ```text
 //! cargo build --release -p sesame-window --target-dir /tmp/rel
@@ -16,7 +18,12 @@
 //! (`LP_NUM_THREADS`, …), passed on. Needs Xvfb and Mesa (as the end-to-end window test). Results
 //! are recorded in `tests/benches/README.md`.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // Reason: a benchmark prints its report and waits on a blocking thread.
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods
+)] // Reason: a benchmark prints its report and waits on a blocking thread.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -56,9 +63,9 @@ fn xvfb() -> (Killed, String) {
     (Killed(child), format!(":{}", line.trim()))
 }
 
-/// A field of `/proc/PID/status`, in MiB.
-fn status_mib(pid: u32, name: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+/// A field of `/proc/PID/<file>` (`status`, `smaps_rollup`), in MiB.
+fn field_mib(pid: u32, file: &str, name: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
     status
         .lines()
         .find_map(|l| l.strip_prefix(name))
@@ -89,11 +96,12 @@ fn by_mapping(pid: u32) -> Vec<(String, f64)> {
 
 fn main() {
     let binary = window_binary();
-    let runs: usize = std::env::var("SESAME_WINDOW_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let runs: usize =
+        std::env::var("SESAME_WINDOW_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     println!("window: {} ({} bytes)", binary.display(), binary.metadata().unwrap().len());
     let dir = tempfile::tempdir().unwrap();
-    println!("| run | first frame | VmRSS | anonymous | file-backed | threads |");
-    println!("|---|---|---|---|---|---|");
+    println!("| run | first frame | VmRSS | anonymous | file-backed | PSS | threads |");
+    println!("|---|---|---|---|---|---|---|");
     let mut last_mappings = Vec::new();
     for run in 1..=runs {
         let (_x, display) = xvfb();
@@ -124,11 +132,12 @@ fn main() {
         let pid = window.0.id();
         let threads = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().count();
         println!(
-            "| {run} | {} ms | {:.1} MiB | {:.1} MiB | {:.1} MiB | {threads} |",
+            "| {run} | {} ms | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {threads} |",
             first_frame.as_millis(),
-            status_mib(pid, "VmRSS:"),
-            status_mib(pid, "RssAnon:"),
-            status_mib(pid, "RssFile:") + status_mib(pid, "RssShmem:"),
+            field_mib(pid, "status", "VmRSS:"),
+            field_mib(pid, "status", "RssAnon:"),
+            field_mib(pid, "status", "RssFile:") + field_mib(pid, "status", "RssShmem:"),
+            field_mib(pid, "smaps_rollup", "Pss:"),
         );
         last_mappings = by_mapping(pid);
     }

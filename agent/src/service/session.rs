@@ -396,8 +396,12 @@ struct InHand<'s> {
 
 impl<'s> InHand<'s> {
     fn take(service: &'s Service, id: &str) -> InHand<'s> {
-        *service.in_hand.lock().unwrap_or_else(|e| e.into_inner()).entry(id.to_owned()).or_default() +=
-            1;
+        *service
+            .in_hand
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_owned())
+            .or_default() += 1;
         InHand { service, id: id.to_owned() }
     }
 }

@@ -135,7 +135,9 @@ impl WindowApp {
             tracing::info!("screen={}", self.flow.screen().name());
             self.drawn = Some(before);
         }
-        if let Some(action) = view::screen(ui, &self.flow, &mut self.fields, now, &*self.calendar, entered) {
+        if let Some(action) =
+            view::screen(ui, &self.flow, &mut self.fields, now, &*self.calendar, entered)
+        {
             for command in self.flow.on_action(action) {
                 self.link.send(command);
             }

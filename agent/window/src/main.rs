@@ -43,18 +43,18 @@ fn main() -> anyhow::Result<()> {
     if args.watch {
         return watch(&args);
     }
-    let app = WindowApp::new(
-        args.socket,
-        Box::new(|| SystemClock.now()),
-        Box::new(LocalCalendar::new()),
-    )
-    .context("starting the connection to the service")?;
+    let app =
+        WindowApp::new(args.socket, Box::new(|| SystemClock.now()), Box::new(LocalCalendar::new()))
+            .context("starting the connection to the service")?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(texts::WINDOW_TITLE)
             .with_app_id("sesame-window")
             .with_inner_size([640.0, 600.0])
-            .with_min_inner_size([480.0, 400.0]),
+            .with_min_inner_size([480.0, 400.0])
+            // No window icon of its own: the desktop takes the one named by the app id's
+            // `.desktop` entry, and eframe's default (egui's logo) would cost 1 MiB once decoded.
+            .with_icon(egui::IconData::default()),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };

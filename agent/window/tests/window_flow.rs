@@ -259,13 +259,12 @@ fn several_mailboxes_nothing_to_do_and_no_service() {
     wait_text(&mut h, &texts_fr::refusal(&Refusal::NothingPending)[0]);
 
     let gone = std::env::temp_dir().join("sesame-window-test-no-such.sock");
-    let app =
-        WindowApp::new(
-            gone,
-            Box::new(|| time::macros::datetime!(2026-12-01 09:00 UTC)),
-            Box::new(FixedCalendar(time::UtcOffset::UTC)),
-        )
-        .unwrap();
+    let app = WindowApp::new(
+        gone,
+        Box::new(|| time::macros::datetime!(2026-12-01 09:00 UTC)),
+        Box::new(FixedCalendar(time::UtcOffset::UTC)),
+    )
+    .unwrap();
     let mut h = Harness::builder()
         .with_max_steps(8)
         .build_ui_state(|ui, app: &mut WindowApp| app.show(ui), app);

@@ -89,7 +89,10 @@ impl<'x> Desktop<'x> {
         // dunst runs the script with: appname summary body icon urgency.
         std::fs::write(
             &script,
-            format!("#!/bin/sh\nprintf '%s|%s|%s\\n' \"$1\" \"$2\" \"$3\" >> '{}'\n", received.display()),
+            format!(
+                "#!/bin/sh\nprintf '%s|%s|%s\\n' \"$1\" \"$2\" \"$3\" >> '{}'\n",
+                received.display()
+            ),
         )
         .unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -209,8 +212,8 @@ fn days_phrase(status: &str) -> String {
     let mut parts = after[..10].split('/').map(|p| p.parse::<u16>().unwrap());
     let (day, month, year) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
     let month = time::Month::try_from(u8::try_from(month).unwrap()).unwrap();
-    let due = time::Date::from_calendar_date(i32::from(year), month, u8::try_from(day).unwrap())
-        .unwrap();
+    let due =
+        time::Date::from_calendar_date(i32::from(year), month, u8::try_from(day).unwrap()).unwrap();
     match (due - SystemClock.now().date()).whole_days() {
         0 => "à faire aujourd'hui".to_owned(),
         1 => "à faire demain".to_owned(),
@@ -259,7 +262,11 @@ async fn a_real_notification_once_a_day_and_none_during_a_change() {
         desktop.watch(&host.socket(), "watch.log");
         // Looked twice while the service waits for the key: nothing shown.
         desktop.wait_log("watch.log", "quiet=InProgress", 2);
-        assert!(desktop.received().is_empty(), "a reminder during a change: {:?}", desktop.received());
+        assert!(
+            desktop.received().is_empty(),
+            "a reminder during a change: {:?}",
+            desktop.received()
+        );
         // The key out, the change post in flight (the slow domain controller): still nothing.
         host.unplug();
         let started = texts_fr::step_status(StepStatus::Started);
@@ -270,7 +277,11 @@ async fn a_real_notification_once_a_day_and_none_during_a_change() {
             std::thread::sleep(Duration::from_millis(50));
         }
         desktop.wait_log("watch.log", "quiet=InProgress", 4);
-        assert!(desktop.received().is_empty(), "a reminder during a change: {:?}", desktop.received());
+        assert!(
+            desktop.received().is_empty(),
+            "a reminder during a change: {:?}",
+            desktop.received()
+        );
 
         // The change stops (Exchange refused the new password): the rotation waits again.
         let (code, out) = person.join().unwrap();
