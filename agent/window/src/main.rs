@@ -68,8 +68,8 @@ fn watch(args: &Args) -> anyhow::Result<()> {
     let mut store =
         FileStore::new(FileStore::default_path().context("no HOME nor XDG_STATE_HOME")?);
     let notifier = DesktopNotifier;
-    let calendar = LocalCalendar::new();
-    tracing::info!(zone = calendar.zone_name().unwrap_or("(unnamed)"), "reminders: watching");
+    let zone = LocalCalendar::new();
+    tracing::info!(zone = zone.zone_name().unwrap_or("(unnamed)"), "reminders: watching");
     let every = match args.check_every_seconds {
         Some(seconds) => Duration::from_secs(seconds.max(1)),
         None => Duration::from_secs(args.check_every_minutes.max(1) * 60),
@@ -81,6 +81,9 @@ fn watch(args: &Args) -> anyhow::Result<()> {
                     let socket = args.socket.clone();
                     let open = Box::new(move || open_window(&socket));
                     let now = SystemClock.now();
+                    // The zone is read again at each look, so that a zone changed while the
+                    // session lasts is followed.
+                    let calendar = LocalCalendar::new();
                     reminder::check(&report, now, &calendar, &mut store, &notifier, open);
                 }
                 other => tracing::debug!(?other, "the service did not answer status"),
