@@ -191,3 +191,30 @@ pub fn reminder(mailbox: &str, days: i64) -> String {
 
 /// The reminder's title.
 pub const REMINDER_TITLE: &str = "Sesame : mot de passe à changer";
+
+#[cfg(test)]
+mod tests {
+    use sesame_agent::local::protocol::{PasswordKind, RotationStatus, StepStatus};
+    use time::macros::{datetime, offset};
+
+    use super::*;
+    use crate::calendar::FixedCalendar;
+
+    #[test]
+    fn the_due_date_is_the_persons_day() {
+        // Due at 23:30 UTC on 4 December: 5 December in Paris (UTC+1 in winter).
+        let rotation = RotationStatus {
+            mailbox: "m@1.mailnot.fr".to_owned(),
+            display_name: String::new(),
+            kind: PasswordKind::Current,
+            step: StepStatus::Pending,
+            due: Some(datetime!(2026-12-04 23:30 UTC)),
+            in_hand: false,
+        };
+        let now = datetime!(2026-12-01 09:00 UTC);
+        let paris = why(&rotation, now, &FixedCalendar(offset!(+1))).join("\n");
+        assert!(paris.contains("À faire avant le 5 décembre 2026 (dans 4 jours)."), "{paris}");
+        let utc = why(&rotation, now, &FixedCalendar(time::UtcOffset::UTC)).join("\n");
+        assert!(utc.contains("À faire avant le 4 décembre 2026 (dans 3 jours)."), "{utc}");
+    }
+}
