@@ -20,6 +20,7 @@ mod drive;
 mod owa_ops;
 mod session;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -102,6 +103,9 @@ pub(crate) struct Service {
     readiness: StdMutex<Option<Readiness>>,
     /// Wakes the check-in loop early: reports were queued (a change, a re-inserted key).
     wake: Notify,
+    /// The rotations a person's session is changing right now, with how many sessions (`status`
+    /// says so: no reminder meanwhile).
+    in_hand: StdMutex<HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -141,6 +145,7 @@ pub async fn run(
         owa_url: StdMutex::new(owa_url),
         readiness: StdMutex::new(None),
         wake: Notify::new(),
+        in_hand: StdMutex::new(HashMap::new()),
     });
     service.restart().await;
     tracing::info!(socket = %local.path().display(), "agent service started");

@@ -65,6 +65,7 @@ mod settings;
 mod silent_connections;
 mod unauthenticated;
 mod window;
+mod window_reminder;
 
 /// The RPCs of one service (`AdminService`, `AgentService`), read from the .proto files, so that a
 /// test driven by this list cannot forget an RPC added to the contract.

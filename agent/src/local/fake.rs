@@ -64,6 +64,7 @@ impl FakeService {
                     kind: Self::kind(m),
                     step: StepStatus::Pending,
                     due: None,
+                    in_hand: false,
                 })
                 .collect(),
             last_report: None,

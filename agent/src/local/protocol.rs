@@ -312,6 +312,11 @@ pub struct RotationStatus {
     /// when the rotation expires on the server.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub due: Option<OffsetDateTime>,
+    /// Whether a person is changing it right now: a window or `sesame-agent change` holds a
+    /// session for it, even while nothing has been sent to the mail server yet (the key gate, the
+    /// passwords being typed).
+    #[serde(default)]
+    pub in_hand: bool,
 }
 
 /// A rotation step (the agent's `rotation::Step`).

@@ -370,6 +370,7 @@ fn every_event_round_trips() {
                 kind: PasswordKind::Current,
                 step: StepStatus::Failed(crate::local::protocol::FailureStatus::OwaUnreachable),
                 due: Some(time::macros::datetime!(2026-12-15 00:00 UTC)),
+                in_hand: true,
             }],
             last_report: Some(crate::local::protocol::LastReport {
                 at: time::macros::datetime!(2026-11-29 03:00 UTC),

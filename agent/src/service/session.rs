@@ -113,8 +113,10 @@ impl Service {
         false
     }
 
-    /// The change of rotation `id`, from the key gate to the end.
+    /// The change of rotation `id`, from the key gate to the end. The rotation is "in hand" for
+    /// as long as this runs.
     async fn change(&self, session: &mut Session, id: &str) {
+        let _in_hand = InHand::take(self, id);
         let Some((phase, mailbox)) =
             self.core.lock().await.rotation(id).map(|r| (r.phase, r.mailbox.clone()))
         else {
@@ -342,6 +344,8 @@ impl Service {
 
     /// The answer to `status`.
     async fn status_report(&self) -> StatusReport {
+        let in_hand: Vec<String> =
+            self.in_hand.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         let core = self.core.lock().await;
         let rotations = core
             .rotations()
@@ -357,6 +361,7 @@ impl Service {
                 },
                 step: step_status(r.step()),
                 due: core.delivery(&r.id).and_then(|d| d.due_at.or(d.expires_at)),
+                in_hand: in_hand.contains(&r.id),
             })
             .collect();
         let last_report = core.last_report().map(|(report, delivered)| LastReport {
@@ -379,6 +384,36 @@ impl Service {
             rotations,
             last_report,
             reports_waiting: u32::try_from(core.reports_waiting()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// A rotation marked as being changed by a person's session, unmarked when dropped.
+struct InHand<'s> {
+    service: &'s Service,
+    id: String,
+}
+
+impl<'s> InHand<'s> {
+    fn take(service: &'s Service, id: &str) -> InHand<'s> {
+        *service
+            .in_hand
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_owned())
+            .or_default() += 1;
+        InHand { service, id: id.to_owned() }
+    }
+}
+
+impl Drop for InHand<'_> {
+    fn drop(&mut self) {
+        let mut in_hand = self.service.in_hand.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = in_hand.get_mut(&self.id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                in_hand.remove(&self.id);
+            }
         }
     }
 }

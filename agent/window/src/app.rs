@@ -14,6 +14,7 @@ use eframe::egui;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::calendar::Calendar;
 use crate::flow::{Flow, Screen};
 use crate::link::Link;
 use crate::view;
@@ -43,6 +44,9 @@ impl std::fmt::Debug for Fields {
 /// The clock the window reads the date from (injected for the tests).
 pub type Clock = Box<dyn Fn() -> OffsetDateTime>;
 
+/// Which day it is for the person (injected for the tests).
+pub type Days = Box<dyn Calendar>;
+
 /// The window.
 pub struct WindowApp {
     flow: Flow,
@@ -51,6 +55,7 @@ pub struct WindowApp {
     context: Arc<OnceLock<egui::Context>>,
     last_poll: Option<Instant>,
     clock: Clock,
+    calendar: Days,
     styled: bool,
     /// The screen drawn last frame, to know when one is entered.
     drawn: Option<std::mem::Discriminant<Screen>>,
@@ -63,8 +68,12 @@ impl std::fmt::Debug for WindowApp {
 }
 
 impl WindowApp {
-    /// A window talking to the service at `socket`.
-    pub fn new(socket: std::path::PathBuf, clock: Clock) -> std::io::Result<WindowApp> {
+    /// A window talking to the service at `socket`, counting days with `calendar`.
+    pub fn new(
+        socket: std::path::PathBuf,
+        clock: Clock,
+        calendar: Days,
+    ) -> std::io::Result<WindowApp> {
         let context: Arc<OnceLock<egui::Context>> = Arc::new(OnceLock::new());
         let waker = context.clone();
         let link = Link::spawn(
@@ -86,6 +95,7 @@ impl WindowApp {
             context,
             last_poll: Some(Instant::now()),
             clock,
+            calendar,
             styled: false,
             drawn: None,
         })
@@ -118,14 +128,16 @@ impl WindowApp {
             ctx.request_repaint_after(POLL_EVERY);
         }
         self.wipe_if_left(&ctx, before);
-        let today = (self.clock)().date();
+        let now = (self.clock)();
         let before = discriminant(self.flow.screen());
         let entered = self.drawn != Some(before);
         if entered {
             tracing::info!("screen={}", self.flow.screen().name());
             self.drawn = Some(before);
         }
-        if let Some(action) = view::screen(ui, &self.flow, &mut self.fields, today, entered) {
+        if let Some(action) =
+            view::screen(ui, &self.flow, &mut self.fields, now, &*self.calendar, entered)
+        {
             for command in self.flow.on_action(action) {
                 self.link.send(command);
             }
@@ -147,8 +159,19 @@ impl WindowApp {
     }
 }
 
+/// The widest texture egui may make: its glyph atlas is as wide as the renderer allows (16,384
+/// pixels with Mesa's software renderer) and grows in height, so a narrower one holds the same
+/// glyphs in less memory, both in egui's copy and in the renderer's (see `tests/benches/README.md`,
+/// `sesame-window`). The window shows no image.
+pub const MAX_TEXTURE_SIDE: usize = 2048;
+
 impl eframe::App for WindowApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+    }
+
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        let side = raw_input.max_texture_side.unwrap_or(MAX_TEXTURE_SIDE);
+        raw_input.max_texture_side = Some(side.min(MAX_TEXTURE_SIDE));
     }
 }

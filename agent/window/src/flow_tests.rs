@@ -22,6 +22,7 @@ fn report(key: KeyStatus, steps: &[StepStatus]) -> StatusReport {
                 kind: PasswordKind::Provisional,
                 step: *step,
                 due: None,
+                in_hand: false,
             })
             .collect(),
         last_report: None,

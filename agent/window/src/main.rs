@@ -10,6 +10,7 @@ use clap::Parser;
 use eframe::egui;
 use sesame_base::clock::{Clock as _, SystemClock};
 use sesame_window::app::WindowApp;
+use sesame_window::calendar::LocalCalendar;
 use sesame_window::flow::Update;
 use sesame_window::reminder::{self, DesktopNotifier, FileStore};
 use sesame_window::{link, texts};
@@ -28,6 +29,9 @@ struct Args {
     /// With --watch: minutes between two looks at the service.
     #[arg(long, default_value_t = 30)]
     check_every_minutes: u64,
+    /// With --watch: seconds between two looks instead (for the tests).
+    #[arg(long, hide = true)]
+    check_every_seconds: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,14 +43,18 @@ fn main() -> anyhow::Result<()> {
     if args.watch {
         return watch(&args);
     }
-    let app = WindowApp::new(args.socket, Box::new(|| SystemClock.now()))
-        .context("starting the connection to the service")?;
+    let app =
+        WindowApp::new(args.socket, Box::new(|| SystemClock.now()), Box::new(LocalCalendar::new()))
+            .context("starting the connection to the service")?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(texts::WINDOW_TITLE)
             .with_app_id("sesame-window")
             .with_inner_size([640.0, 600.0])
-            .with_min_inner_size([480.0, 400.0]),
+            .with_min_inner_size([480.0, 400.0])
+            // No window icon of its own: the desktop takes the one named by the app id's
+            // `.desktop` entry, and eframe's default (egui's logo) would cost 1 MiB once decoded.
+            .with_icon(egui::IconData::default()),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
@@ -60,14 +68,23 @@ fn watch(args: &Args) -> anyhow::Result<()> {
     let mut store =
         FileStore::new(FileStore::default_path().context("no HOME nor XDG_STATE_HOME")?);
     let notifier = DesktopNotifier;
-    let every = Duration::from_secs(args.check_every_minutes.max(1) * 60);
+    let zone = LocalCalendar::new();
+    tracing::info!(zone = zone.zone_name().unwrap_or("(unnamed)"), "reminders: watching");
+    let every = match args.check_every_seconds {
+        Some(seconds) => Duration::from_secs(seconds.max(1)),
+        None => Duration::from_secs(args.check_every_minutes.max(1) * 60),
+    };
     runtime.block_on(async {
         loop {
             match link::status(&args.socket).await {
                 Update::Status(report) => {
                     let socket = args.socket.clone();
                     let open = Box::new(move || open_window(&socket));
-                    reminder::check(&report, SystemClock.now(), &mut store, &notifier, open);
+                    let now = SystemClock.now();
+                    // The zone is read again at each look, so that a zone changed while the
+                    // session lasts is followed.
+                    let calendar = LocalCalendar::new();
+                    reminder::check(&report, now, &calendar, &mut store, &notifier, open);
                 }
                 other => tracing::debug!(?other, "the service did not answer status"),
             }

@@ -1,15 +1,17 @@
 //! The reminders: `sesame-window --watch`, started at logon, asks the service's `status` now and
 //! then and shows a desktop notification when a change is pending or due soon, naming the days
 //! left, at most once a day, and never while a change is in progress on the workstation.
-//! Clicking it opens the window. The decision ([`decide`]) is pure; the notification goes through
+//! Clicking it opens the window. Days are the person's (a [`Calendar`]: the workstation's time
+//! zone), not UTC's. The decision ([`decide`]) is pure; the notification goes through
 //! a [`Notifier`] (the desktop's, over D-Bus, in [`DesktopNotifier`]); the day of the last
 //! reminder is kept by a [`ReminderStore`] (a small file in the person's state directory).
 
 use std::path::PathBuf;
 
-use sesame_agent::local::protocol::{FailureStatus, StatusReport, StepStatus};
+use sesame_agent::local::protocol::{FailureStatus, RotationStatus, StatusReport, StepStatus};
 use time::{Date, OffsetDateTime};
 
+use crate::calendar::Calendar;
 use crate::texts;
 
 /// A reminder to show.
@@ -35,9 +37,10 @@ impl Reminder {
     }
 }
 
-/// Whether a rotation is being changed right now (by a window or a terminal).
-fn in_progress(step: StepStatus) -> bool {
-    matches!(step, StepStatus::Started | StepStatus::Changed)
+/// Whether a rotation is being changed right now (by a window or a terminal): a person's session
+/// holds it, or its change is on the mail server.
+fn in_progress(rotation: &RotationStatus) -> bool {
+    rotation.in_hand || matches!(rotation.step, StepStatus::Started | StepStatus::Changed)
 }
 
 /// Whether a rotation waits for the person.
@@ -54,11 +57,30 @@ fn waiting(step: StepStatus) -> bool {
     )
 }
 
-/// The reminder to show `today`, if any: none when one was shown today already or a change is in
-/// progress; otherwise the waiting rotation due first.
-pub fn decide(report: &StatusReport, today: Date, last_shown: Option<Date>) -> Option<Reminder> {
-    if last_shown == Some(today) || report.rotations.iter().any(|r| in_progress(r.step)) {
-        return None;
+/// Why no reminder is shown (logged, and read by the end-to-end test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quiet {
+    /// One was shown today already (the person's calendar day).
+    ShownToday,
+    /// A change is being made on the workstation (a window or a terminal).
+    InProgress,
+    /// No rotation waits for the person.
+    NothingWaiting,
+}
+
+/// The reminder to show at `now`, or why none: none when one was shown today already (in the
+/// person's `calendar`) or a change is in progress; otherwise the waiting rotation due first.
+pub fn decide(
+    report: &StatusReport,
+    now: OffsetDateTime,
+    calendar: &dyn Calendar,
+    last_shown: Option<Date>,
+) -> Result<Reminder, Quiet> {
+    if report.rotations.iter().any(in_progress) {
+        return Err(Quiet::InProgress);
+    }
+    if last_shown == Some(calendar.day_of(now)) {
+        return Err(Quiet::ShownToday);
     }
     report
         .rotations
@@ -66,9 +88,10 @@ pub fn decide(report: &StatusReport, today: Date, last_shown: Option<Date>) -> O
         .filter(|r| waiting(r.step))
         .map(|r| Reminder {
             mailbox: r.mailbox.clone(),
-            days_left: r.due.map(|due| texts::days_left(due, today)),
+            days_left: r.due.map(|due| texts::days_left(due, now, calendar)),
         })
         .min_by_key(|r| r.days_left.unwrap_or(i64::MAX))
+        .ok_or(Quiet::NothingWaiting)
 }
 
 /// Shows a reminder.
@@ -85,19 +108,27 @@ pub trait ReminderStore {
     fn shown(&mut self, day: Date);
 }
 
-/// One check: asks nothing itself, decides, notifies, records. Returns whether it notified.
+/// One check: asks nothing itself, decides, notifies, records the person's calendar day. Returns
+/// whether it notified.
 pub fn check(
     report: &StatusReport,
     now: OffsetDateTime,
+    calendar: &dyn Calendar,
     store: &mut dyn ReminderStore,
     notifier: &dyn Notifier,
     open: Box<dyn FnOnce() + Send>,
 ) -> bool {
-    let today = now.date();
-    let Some(reminder) = decide(report, today, store.last_shown()) else { return false };
+    let reminder = match decide(report, now, calendar, store.last_shown()) {
+        Ok(reminder) => reminder,
+        Err(quiet) => {
+            tracing::info!(?quiet, "reminder: none");
+            return false;
+        }
+    };
     match notifier.notify(&reminder, open) {
         Ok(()) => {
-            store.shown(today);
+            tracing::info!(days_left = ?reminder.days_left, "reminder: shown");
+            store.shown(calendar.day_of(now));
             true
         }
         Err(error) => {

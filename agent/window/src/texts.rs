@@ -6,6 +6,8 @@ use sesame_agent::local::protocol::{KeyStatus, PasswordKind, RotationStatus, Ste
 use sesame_agent::local::texts_fr;
 use time::{Date, OffsetDateTime};
 
+use crate::calendar::Calendar;
+
 /// The window's title.
 pub const WINDOW_TITLE: &str = "Sesame : changement du mot de passe de messagerie";
 /// Buttons.
@@ -123,9 +125,9 @@ pub fn date(date: Date) -> String {
     format!("{} {month} {}", date.day(), date.year())
 }
 
-/// Whole days from `today` to `due` (negative when past).
-pub fn days_left(due: OffsetDateTime, today: Date) -> i64 {
-    (due.date() - today).whole_days()
+/// Whole days from `now` to `due` in the person's calendar (negative when past).
+pub fn days_left(due: OffsetDateTime, now: OffsetDateTime, calendar: &dyn Calendar) -> i64 {
+    (calendar.day_of(due) - calendar.day_of(now)).whole_days()
 }
 
 /// "dans 3 jours", "aujourd'hui", "depuis 2 jours".
@@ -140,7 +142,7 @@ pub fn days_phrase(days: i64) -> String {
 }
 
 /// The first screen: why this is happening, and when it is due.
-pub fn why(rotation: &RotationStatus, today: Date) -> Vec<String> {
+pub fn why(rotation: &RotationStatus, now: OffsetDateTime, calendar: &dyn Calendar) -> Vec<String> {
     let who = if rotation.display_name.is_empty() {
         rotation.mailbox.clone()
     } else {
@@ -157,9 +159,9 @@ pub fn why(rotation: &RotationStatus, today: Date) -> Vec<String> {
         ),
     }];
     if let Some(due) = rotation.due {
-        let days = days_left(due, today);
+        let days = days_left(due, now, calendar);
         let when = if days >= 0 { "À faire avant le" } else { "C'était à faire avant le" };
-        lines.push(format!("{when} {} ({}).", date(due.date()), days_phrase(days)));
+        lines.push(format!("{when} {} ({}).", date(calendar.day_of(due)), days_phrase(days)));
     }
     match rotation.step {
         StepStatus::Pending | StepStatus::Completed => {}
@@ -189,3 +191,30 @@ pub fn reminder(mailbox: &str, days: i64) -> String {
 
 /// The reminder's title.
 pub const REMINDER_TITLE: &str = "Sesame : mot de passe à changer";
+
+#[cfg(test)]
+mod tests {
+    use sesame_agent::local::protocol::{PasswordKind, RotationStatus, StepStatus};
+    use time::macros::{datetime, offset};
+
+    use super::*;
+    use crate::calendar::FixedCalendar;
+
+    #[test]
+    fn the_due_date_is_the_persons_day() {
+        // Due at 23:30 UTC on 4 December: 5 December in Paris (UTC+1 in winter).
+        let rotation = RotationStatus {
+            mailbox: "m@1.mailnot.fr".to_owned(),
+            display_name: String::new(),
+            kind: PasswordKind::Current,
+            step: StepStatus::Pending,
+            due: Some(datetime!(2026-12-04 23:30 UTC)),
+            in_hand: false,
+        };
+        let now = datetime!(2026-12-01 09:00 UTC);
+        let paris = why(&rotation, now, &FixedCalendar(offset!(+1))).join("\n");
+        assert!(paris.contains("À faire avant le 5 décembre 2026 (dans 4 jours)."), "{paris}");
+        let utc = why(&rotation, now, &FixedCalendar(time::UtcOffset::UTC)).join("\n");
+        assert!(utc.contains("À faire avant le 4 décembre 2026 (dans 3 jours)."), "{utc}");
+    }
+}

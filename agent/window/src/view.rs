@@ -6,9 +6,10 @@
 use eframe::egui::{self, Color32, Id, RichText, Ui};
 use sesame_agent::local::protocol::{KeyStatus, Refusal};
 use sesame_agent::local::texts_fr;
-use time::Date;
+use time::OffsetDateTime;
 
 use crate::app::Fields;
+use crate::calendar::Calendar;
 use crate::checklist::{all_met, checklist};
 use crate::flow::{Action, Flow, PasswordsAsked, Screen};
 use crate::texts;
@@ -40,7 +41,8 @@ pub fn screen(
     ui: &mut Ui,
     flow: &Flow,
     fields: &mut Fields,
-    today: Date,
+    now: OffsetDateTime,
+    calendar: &dyn Calendar,
     entered: bool,
 ) -> Option<Action> {
     let mut action = None;
@@ -61,7 +63,7 @@ pub fn screen(
                     simple(ui, None, texts::NOTHING_TITLE, &lines, None)
                 }
                 Screen::Why { rotation } => {
-                    let lines = texts::why(rotation, today);
+                    let lines = texts::why(rotation, now, calendar);
                     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
                     heading(ui, Some(1), texts::WINDOW_TITLE);
                     for line in lines {

@@ -15,6 +15,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use sesame_agent::local::protocol::{KeyStatus, PasswordKind, Refusal};
 use sesame_agent::local::texts_fr;
 use sesame_window::app::WindowApp;
+use sesame_window::calendar::FixedCalendar;
 use sesame_window::flow::Screen;
 use sesame_window::texts;
 use support::{FakeRotation, Running, start};
@@ -27,6 +28,7 @@ fn open(fake: &Running) -> Harness<'static, WindowApp> {
     let app = WindowApp::new(
         fake.socket.clone(),
         Box::new(|| time::macros::datetime!(2026-12-01 09:00 UTC)),
+        Box::new(FixedCalendar(time::UtcOffset::UTC)),
     )
     .unwrap();
     Harness::builder()
@@ -257,8 +259,12 @@ fn several_mailboxes_nothing_to_do_and_no_service() {
     wait_text(&mut h, &texts_fr::refusal(&Refusal::NothingPending)[0]);
 
     let gone = std::env::temp_dir().join("sesame-window-test-no-such.sock");
-    let app =
-        WindowApp::new(gone, Box::new(|| time::macros::datetime!(2026-12-01 09:00 UTC))).unwrap();
+    let app = WindowApp::new(
+        gone,
+        Box::new(|| time::macros::datetime!(2026-12-01 09:00 UTC)),
+        Box::new(FixedCalendar(time::UtcOffset::UTC)),
+    )
+    .unwrap();
     let mut h = Harness::builder()
         .with_max_steps(8)
         .build_ui_state(|ui, app: &mut WindowApp| app.show(ui), app);

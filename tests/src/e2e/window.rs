@@ -21,7 +21,7 @@ use crate::owa_sim::{OwaSim, SimOptions};
 use crate::{Backend, TestServer};
 
 /// Whether Xvfb, xdotool and ImageMagick are here; under CI they must be.
-fn x_tools_available() -> bool {
+pub(super) fn x_tools_available() -> bool {
     let found = ["Xvfb", "xdotool", "import", "convert"].iter().all(|tool| {
         Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -38,7 +38,7 @@ fn x_tools_available() -> bool {
 }
 
 /// The `sesame-window` binary, next to `sesame-agent` (built by the same nested cargo).
-fn window_binary() -> PathBuf {
+pub(super) fn window_binary() -> PathBuf {
     agent_binary().with_file_name(format!("sesame-window{}", std::env::consts::EXE_SUFFIX))
 }
 
@@ -50,13 +50,13 @@ fn screens_dir() -> PathBuf {
 }
 
 /// An X server of its own, stopped when dropped.
-struct Xvfb {
+pub(super) struct Xvfb {
     child: Child,
-    display: String,
+    pub(super) display: String,
 }
 
 impl Xvfb {
-    fn start() -> Xvfb {
+    pub(super) fn start() -> Xvfb {
         let mut child = Command::new("Xvfb")
             .args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
             .stdout(Stdio::piped())
@@ -70,7 +70,7 @@ impl Xvfb {
         Xvfb { child, display }
     }
 
-    fn run(&self, program: &str, args: &[&str]) -> String {
+    pub(super) fn run(&self, program: &str, args: &[&str]) -> String {
         let output =
             Command::new(program).args(args).env("DISPLAY", &self.display).output().unwrap();
         assert!(

@@ -153,6 +153,7 @@ impl FakeService {
                     kind: r.kind(),
                     step: r.step,
                     due: r.due,
+                    in_hand: false,
                 })
                 .collect(),
             last_report: None,
