@@ -378,7 +378,23 @@ where
             Some(office) => Scope::Office(office.as_str()),
             None => Scope::All,
         };
-        Self::reassess(&mut *tx, reassess_scope, at).await?;
+        // Only what a mailbox follows matters: a change that leaves it the same (the
+        // configuration's default first recorded, a global policy under the same default...)
+        // reassesses nothing.
+        let mut after = current.clone();
+        match scope {
+            PolicyScope::Default => after.default = policy,
+            PolicyScope::Global => after.global = policy,
+            PolicyScope::Office(office) => {
+                after.offices.remove(office.as_str());
+                after.offices.extend(policy.map(|p| (office.as_str().to_owned(), p)));
+            }
+        }
+        let probe = office.map_or("", Crpcen::as_str);
+        let governs = current.effective(probe) != after.effective(probe);
+        if governs {
+            Self::reassess(&mut *tx, reassess_scope, at).await?;
+        }
         match policy {
             Some(p) => {
                 sqlx::query(
@@ -403,7 +419,9 @@ where
                     .await?;
             }
         }
-        Self::reassess(&mut *tx, reassess_scope, at).await?;
+        if governs {
+            Self::reassess(&mut *tx, reassess_scope, at).await?;
+        }
         if scope == PolicyScope::Default && stored.is_none() {
             // The configuration's value, recorded at the first start: not an administrator's act.
             Self::commit(tx, &[], at).await?;
