@@ -139,6 +139,8 @@ impl AgentHost {
             .arg(usb_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            // What the simulated bus says when it fails, for the failing test's message.
+            .stderr(std::fs::File::create(dir.path().join("keybed.log")).unwrap())
             .spawn()
             .expect("umockdev-wrapper runs");
         let commands = keybed.stdin.take().unwrap();
@@ -151,6 +153,16 @@ impl AgentHost {
         self.commands.flush().unwrap();
         let mut answer = String::new();
         self.answers.read_line(&mut answer).unwrap();
+        if answer.is_empty() {
+            // The simulated bus is gone: say why, with what the service logged.
+            let said = std::fs::read_to_string(self.dir.path().join("keybed.log"));
+            panic!(
+                "the simulated USB bus ended at {line:?}: {}\nstatus: {:?}\nagent log:\n{}",
+                said.unwrap_or_default(),
+                self.keybed.try_wait(),
+                self.log()
+            );
+        }
         answer.trim().to_owned()
     }
 
