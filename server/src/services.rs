@@ -80,6 +80,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// An office that does not exist (`None`: the office asked for was not named).
+    pub fn office_not_found(office: Option<&crate::domain::office::Crpcen>) -> Error {
+        let office = office.map_or("?", crate::domain::office::Crpcen::as_str);
+        Error::NotFound(format!("office {office} does not exist"))
+    }
+
     /// A malformed request; the message names the field.
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::InvalidArgument(message.into())

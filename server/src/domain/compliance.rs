@@ -27,7 +27,7 @@ mod report;
 
 use time::{Duration, OffsetDateTime};
 
-pub use self::report::{FleetSummary, MailboxStanding, OfficeCounts, StateCounts};
+pub use self::report::{FleetSummary, MailboxStanding, OfficeCounts, StateCounts, earliest};
 use crate::domain::rotation::{FailureReason, RotationKind, RotationStatus};
 
 /// Days before the limit at which a mailbox is "due soon" by default.

@@ -6,7 +6,9 @@ use time::OffsetDateTime;
 
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::{Actor, SignedHead};
-use crate::domain::compliance::{CompliancePolicy, MailboxStanding, OfficeCounts, StateCounts};
+use crate::domain::compliance::{
+    CompliancePolicy, MailboxStanding, OfficeCounts, StateCounts, earliest,
+};
 use crate::domain::office::Crpcen;
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
@@ -106,7 +108,7 @@ impl Services {
         let actor = Actor::admin(admin);
         match self.store.set_compliance_policy(scope, policy, &actor, self.clock.now()).await {
             Ok(_) => {}
-            Err(store::Error::NotFound) => return Err(office_not_found(office)),
+            Err(store::Error::NotFound) => return Err(Error::office_not_found(office)),
             Err(other) => return Err(other.into()),
         }
         self.compliance_policy(admin, office).await
@@ -189,10 +191,7 @@ impl Services {
                 report.offices_compliant += 1;
             }
             report.oldest_verified_change =
-                match (report.oldest_verified_change, office_counts.oldest_verified_change) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                earliest(report.oldest_verified_change, office_counts.oldest_verified_change);
             let standings = if detail != ReportDetail::Summary && (mailboxes || office.is_some()) {
                 self.store.compliance_mailboxes(&office_counts.crpcen, at).await?
             } else {
@@ -222,14 +221,10 @@ impl Services {
     async fn known_office(&self, office: &Crpcen) -> Result<(), Error> {
         match self.store.get_office(office).await {
             Ok(_) => Ok(()),
-            Err(store::Error::NotFound) => Err(office_not_found(Some(office))),
+            Err(store::Error::NotFound) => Err(Error::office_not_found(Some(office))),
             Err(other) => Err(other.into()),
         }
     }
-}
-
-fn office_not_found(office: Option<&Crpcen>) -> Error {
-    Error::NotFound(format!("office {} does not exist", office.map_or("?", Crpcen::as_str)))
 }
 
 #[cfg(test)]

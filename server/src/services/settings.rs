@@ -51,7 +51,7 @@ impl Services {
                 global: global.unwrap_or_else(OwaUrl::default_url),
                 office: own,
             }),
-            Err(store::Error::NotFound) => Err(office_not_found(office)),
+            Err(store::Error::NotFound) => Err(Error::office_not_found(office)),
             Err(other) => Err(other.into()),
         }
     }
@@ -74,7 +74,7 @@ impl Services {
         }
         match self.store.set_owa_url(office, url, &Actor::admin(admin), self.clock.now()).await {
             Ok(()) => {}
-            Err(store::Error::NotFound) => return Err(office_not_found(office)),
+            Err(store::Error::NotFound) => return Err(Error::office_not_found(office)),
             Err(other) => return Err(other.into()),
         }
         tracing::info!(
@@ -106,10 +106,6 @@ impl Services {
             Err(other) => Err(other.into()),
         }
     }
-}
-
-fn office_not_found(office: Option<&Crpcen>) -> Error {
-    Error::NotFound(format!("office {} does not exist", office.map_or("?", Crpcen::as_str)))
 }
 
 #[cfg(test)]

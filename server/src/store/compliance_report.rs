@@ -11,7 +11,7 @@ use super::dialect::{Dialect, Value};
 use super::rows::crpcen;
 use super::sql_store::Db;
 use crate::domain::compliance::{
-    ComplianceState, FleetSummary, MailboxStanding, OfficeCounts, StateCounts,
+    ComplianceState, FleetSummary, MailboxStanding, OfficeCounts, StateCounts, earliest,
 };
 use crate::domain::office::{Crpcen, MailboxAddress};
 
@@ -203,13 +203,5 @@ where
                 })
             })
             .collect()
-    }
-}
-
-/// The earlier of two optional times.
-fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }

@@ -106,3 +106,11 @@ pub struct FleetSummary {
     /// Mailboxes never changed through Sesame.
     pub never_changed: u64,
 }
+
+/// The earlier of two optional times (either one when the other is missing).
+pub fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
