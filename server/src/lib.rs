@@ -66,6 +66,48 @@ pub enum StartError {
     /// The audit signing key could not be loaded or created.
     #[error("cannot load the audit signing key")]
     AuditKey(#[from] keys::audit_signing::AuditKeyError),
+    /// The database holds signed heads, and the audit signing key file is missing.
+    #[error(
+        "the audit signing key file {path} is missing, but the database holds audit heads signed \
+         by key {expected}. Restore the file from the backup of the data directory {data_dir} \
+         (or copy it from another server sharing this database), then start again. Only if the \
+         key is truly lost, run `sesame-server audit rotate-key` with this configuration: it \
+         records in the audit trail that key {expected} was lost and starts a new key; auditors \
+         will see that rotation, and the signatures of the heads signed by the lost key can no \
+         longer be checked"
+    )]
+    AuditKeyMissing {
+        /// The key file.
+        path: String,
+        /// The key the chain expects.
+        expected: String,
+        /// The data directory.
+        data_dir: String,
+    },
+    /// The database holds signed heads, and the audit signing key file holds another key.
+    #[error(
+        "the audit signing key file {path} holds key {found}, but the audit trail's key is \
+         {expected}. Put the right file back: restore it from the backup of the data directory \
+         {data_dir}, or copy it from the server where `sesame-server audit rotate-key` was last \
+         run{pending}. Only if key {expected} is truly lost, run `sesame-server audit rotate-key` \
+         with this configuration: it records in the audit trail that the key was lost and starts \
+         a new one, which auditors will see"
+    )]
+    AuditKeyMismatch {
+        /// The key file.
+        path: String,
+        /// The key it holds.
+        found: String,
+        /// The key the chain expects.
+        expected: String,
+        /// The data directory.
+        data_dir: String,
+        /// A hint naming the waiting file of an interrupted rotation, or empty.
+        pending: String,
+    },
+    /// The audit signing key could not be rotated.
+    #[error("cannot rotate the audit signing key")]
+    AuditKeyRotation(#[from] services::audit::key_rotation::KeyRotationError),
     /// The bootstrap credentials could not be written.
     #[error("cannot write the bootstrap administrator's credentials")]
     Credentials(#[from] credentials::Error),
@@ -92,7 +134,7 @@ impl Server {
             Some(path) => keys::escrow::EscrowKey::load_or_create(path, false)?,
             None => keys::escrow::EscrowKey::load_or_create(&data_dir.escrow_key(), true)?,
         };
-        let audit = audit_trail(config, &data_dir)?;
+        let audit = audit_trail(config, &data_dir, &store).await?;
         let bootstrap_credentials =
             bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
         let state = Arc::new(services::Services {
@@ -202,8 +244,12 @@ impl Server {
 const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The audit trail's key, signed-head file and shipping, from the configuration.
-fn audit_trail(config: &Config, data_dir: &DataDir) -> Result<AuditTrail, StartError> {
-    let key = audit_signing_key(config, data_dir, true)?;
+async fn audit_trail(
+    config: &Config,
+    data_dir: &DataDir,
+    store: &SharedStore,
+) -> Result<AuditTrail, StartError> {
+    let key = checked_audit_signing_key(config, data_dir, store).await?;
     let file = config
         .audit
         .ship_file
@@ -232,6 +278,76 @@ fn audit_signing_key(
         Some(path) => AuditSigningKey::load_or_create(path, false)?,
         None => AuditSigningKey::load_or_create(&data_dir.audit_signing_key(), create)?,
     })
+}
+
+/// The audit signing key file the configuration names, or the data directory's.
+fn audit_signing_key_file(config: &Config, data_dir: &DataDir) -> PathBuf {
+    config.audit.signing_key_file.clone().unwrap_or_else(|| data_dir.audit_signing_key())
+}
+
+/// Loads the audit signing key, which must be the chain's once the database holds signed heads:
+/// a missing or different key file stops the start with what to do, never replaced quietly. A
+/// database with nothing signed yet gets a new key, as on first start.
+async fn checked_audit_signing_key(
+    config: &Config,
+    data_dir: &DataDir,
+    store: &SharedStore,
+) -> Result<AuditSigningKey, StartError> {
+    let Some(chain) = services::audit::key_rotation::chain_key(store.as_ref()).await? else {
+        return audit_signing_key(config, data_dir, true);
+    };
+    let path = audit_signing_key_file(config, data_dir);
+    let shown = || path.display().to_string();
+    match AuditSigningKey::load(&path) {
+        Ok(key) if key.id() == chain.key_id => Ok(key),
+        Ok(key) => {
+            let waiting = services::audit::key_rotation::pending_key_file(&path, &chain.key_id);
+            let pending = if waiting.exists() {
+                format!(
+                    ". A rotation was interrupted after it was recorded: {} holds key {}; \
+                     rename it to {}",
+                    waiting.display(),
+                    chain.key_id,
+                    shown()
+                )
+            } else {
+                String::new()
+            };
+            Err(StartError::AuditKeyMismatch {
+                path: shown(),
+                found: key.id().to_owned(),
+                expected: chain.key_id,
+                data_dir: data_dir.root().display().to_string(),
+                pending,
+            })
+        }
+        Err(error) if error.is_missing() => Err(StartError::AuditKeyMissing {
+            path: shown(),
+            expected: chain.key_id,
+            data_dir: data_dir.root().display().to_string(),
+        }),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Rotates the audit signing key (for `sesame-server audit rotate-key`, run on the server host
+/// with the servers stopped): see `services::audit::key_rotation`.
+pub async fn rotate_audit_key(
+    config: &Config,
+    clock: SharedClock,
+) -> Result<services::audit::key_rotation::RotatedKey, StartError> {
+    let (data_dir, store, _) = open(config, 1, &clock).await?;
+    let key_file = audit_signing_key_file(config, &data_dir);
+    let rotated = services::audit::key_rotation::rotate_key(
+        store.as_ref(),
+        &key_file,
+        &data_dir.audit_head(),
+        Actor::system(),
+        clock.now(),
+    )
+    .await;
+    store.close().await;
+    Ok(rotated?)
 }
 
 /// The audit signing key's id and public key (for `sesame-server audit public-key`), from the key

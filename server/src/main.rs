@@ -43,6 +43,17 @@ enum AuditCommand {
         #[command(flatten)]
         server: ServeArgs,
     },
+    /// Replaces the audit signing key, recorded in the audit trail (stop every server first).
+    ///
+    /// Creates a new key, records an `audit.key.rotate` event carrying its public key and the old
+    /// key's id, signs that record with the old key when the key file still holds it (so the
+    /// chain vouches for the hand-over), keeps the old file aside as
+    /// `audit-signing.key.<old id>.retired` and puts the new key in its place. Copy the new file
+    /// to every server sharing the database, then start them.
+    RotateKey {
+        #[command(flatten)]
+        server: ServeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +189,41 @@ fn public_key_pem(public_key: &[u8]) -> String {
     format!("-----BEGIN PUBLIC KEY-----\n{text}\n-----END PUBLIC KEY-----\n")
 }
 
+/// What `audit rotate-key` did, and what an auditor will see.
+fn rotation_summary(rotated: &sesame_server::services::audit::key_rotation::RotatedKey) -> String {
+    let rotation = &rotated.rotation;
+    let old = match &rotation.old {
+        None => "no previous key (nothing was signed yet)".to_owned(),
+        Some(old) if rotation.old_key_available() => format!("key {} (available)", old.id),
+        Some(old) => format!("key {} (LOST: the key file did not hold it)", old.id),
+    };
+    let vouched = if rotation.old_key_available() {
+        "The old key signed the rotation record: the chain vouches for the hand-over, and heads \
+         signed before it still verify with the old key, whose public key the record carries."
+            .to_owned()
+    } else {
+        "The old key was not available: auditors will see in `sesamectl audit verify` and in the \
+         record that it was lost; heads signed by it can no longer be checked by signature (the \
+         rotation record's head, signed by the new key, covers the whole chain before it)."
+            .to_owned()
+    };
+    let kept = match &rotated.old_file {
+        Some(path) => format!("Old key file kept as {}.\n", path.display()),
+        None => String::new(),
+    };
+    format!(
+        "Audit signing key rotated at audit record {seq} (audit.key.rotate).\n\
+         Old: {old}.\n\
+         New audit signing key id: {new}\n\
+         {vouched}\n\
+         {kept}\
+         Back up the data directory now, copy the new key file to every server sharing the \
+         database, and give the new public key to the auditors:\n",
+        seq = rotated.seq,
+        new = rotation.new_key_id,
+    )
+}
+
 #[allow(clippy::print_stdout)] // Reason: printing the example is the command's purpose.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -193,6 +239,13 @@ async fn main() -> anyhow::Result<()> {
             let (id, public_key) = sesame_server::audit_public_key(&config)?;
             println!("Audit signing key id: {id}");
             print!("{}", public_key_pem(&public_key));
+            Ok(())
+        }
+        Command::Audit(AuditCommand::RotateKey { server }) => {
+            let config = load_config(server)?;
+            let rotated = sesame_server::rotate_audit_key(&config, Arc::new(SystemClock)).await?;
+            print!("{}", rotation_summary(&rotated));
+            print!("{}", public_key_pem(&rotated.rotation.new_public_key));
             Ok(())
         }
         Command::Admin(AdminCommand::Create { name, role, offices, out, server }) => {

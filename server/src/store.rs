@@ -42,7 +42,7 @@ use time::OffsetDateTime;
 pub use self::error::{Error, TokenRefusal};
 pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::admin::{Admin, NewAdmin};
-use crate::domain::audit::{Actor, AuditRecord, SignedHead};
+use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
@@ -425,6 +425,17 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The audit chain's last record: its sequence number and hash (`None` while empty).
     async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error>;
+
+    /// Appends one record that describes no other change (the audit key's rotation) and returns
+    /// its sequence number and hash.
+    async fn append_audit_event(
+        &self,
+        event: &AuditEvent,
+        at: OffsetDateTime,
+    ) -> Result<(i64, [u8; 32]), Error>;
+
+    /// The last record of `action`, if any (read backwards from the chain's end).
+    async fn latest_audit_record(&self, action: &str) -> Result<Option<AuditRecord>, Error>;
 
     /// Audit records after `after_seq`, in order, at most `limit`, optionally of one office.
     async fn audit_records(

@@ -43,6 +43,7 @@ mod agent_api;
 mod agent_interruptions;
 mod agent_story;
 mod audit_heads;
+mod audit_key;
 mod audit_shipping;
 mod cluster;
 mod compliance;

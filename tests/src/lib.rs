@@ -208,6 +208,38 @@ impl TestServer {
         }
     }
 
+    /// Stops serving gracefully, keeping the database and the data directory, as an
+    /// administrator stops the service before working on its files; [`TestServer::resume`]
+    /// starts it again.
+    pub async fn halt(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the server task does not panic").expect("the server stops cleanly");
+        }
+    }
+
+    /// Starts a halted server again on its port, database and data directory (with the default
+    /// configuration otherwise): `Err` when [`sesame_server::Server::prepare`] refuses.
+    pub async fn resume(&mut self) -> Result<(), sesame_server::StartError> {
+        assert!(self.task.is_none(), "halt the server first");
+        let config = self.config();
+        let server =
+            sesame_server::Server::prepare(&config, self.address, Arc::new(self.clock.clone()))
+                .await?;
+        let listener = TcpListener::bind(self.address).await.expect("bind the same port again");
+        let ops = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+        self.ops_address = ops.local_addr().expect("a bound address");
+        self.services = server.services();
+        let (tx, rx) = oneshot::channel::<()>();
+        self.task = Some(tokio::spawn(server.serve_with(listener, Some(ops), async {
+            let _ = rx.await;
+        })));
+        self.shutdown = Some(tx);
+        Ok(())
+    }
+
     /// The server's services, to call what no RPC offers (signing the audit chain's head).
     pub fn services(&self) -> &sesame_server::services::Services {
         &self.services

@@ -20,15 +20,16 @@ pub enum AuditCommand {
         #[arg(long)]
         since: Option<String>,
     },
-    /// Verifies the hash chain and its signed heads, and names the first broken record or head.
+    /// Verifies the hash chain and its signed heads, and names every broken record or head.
     Verify,
 }
 
 /// Largest page of records asked for.
 const PAGE_SIZE: u32 = 5_000;
 
-/// Runs an audit command; a broken chain is an error ([`Error::AuditBroken`]), and so are signed
-/// heads that do not match it ([`Error::AuditHeadsBroken`]).
+/// Runs an audit command; any problem with the chain or its signed heads is an error
+/// ([`Error::AuditProblems`], listing them all; from a server that names only the first,
+/// [`Error::AuditBroken`] or [`Error::AuditHeadsBroken`]).
 pub(crate) async fn run<W: Write>(
     session: &mut Session<'_, W>,
     command: AuditCommand,
@@ -71,6 +72,9 @@ async fn list<W: Write>(
 
 async fn verify<W: Write>(session: &mut Session<'_, W>) -> Result<(), Error> {
     let result = session.client.verify_audit(pb::VerifyAuditRequest {}).await?.into_inner();
+    if result.problem_count > 0 {
+        return Err(Error::AuditProblems(describe_problems(&result)));
+    }
     if !result.problem.is_empty() {
         return Err(Error::AuditBroken { seq: result.first_broken_seq, problem: result.problem });
     }
@@ -91,12 +95,54 @@ async fn verify<W: Write>(session: &mut Session<'_, W>) -> Result<(), Error> {
         "Signed heads: {} verified with key {}; newest: {newest}.",
         result.heads, result.key_id
     )?;
+    if result.key_rotations > 0 {
+        writeln!(
+            session.out,
+            "Key rotations recorded in the trail: {} (sesamectl audit list shows the \
+             audit.key.rotate records).",
+            result.key_rotations
+        )?;
+    }
+    if result.unverifiable_heads > 0 {
+        writeln!(
+            session.out,
+            "Signed heads whose key was recorded lost at a rotation (signatures not checkable): {}.",
+            result.unverifiable_heads
+        )?;
+    }
     writeln!(
         session.out,
         "Audit signing public key (Ed25519, hex): {}",
         hex_encode(&result.public_key)
     )?;
     Ok(())
+}
+
+/// The first problem as older versions said it, then how many there are and each one.
+fn describe_problems(result: &pb::VerifyAuditResponse) -> String {
+    let first = if result.problem.is_empty() {
+        format!(
+            "the audit trail's signed heads do NOT match, at head {}: {}",
+            result.first_bad_head_seq, result.head_problem
+        )
+    } else {
+        format!("the audit trail is BROKEN at record {}: {}", result.first_broken_seq, result.problem)
+    };
+    let listed = result.problems.len() as u64;
+    let shown = if listed < result.problem_count {
+        format!(" ({listed} listed)")
+    } else {
+        String::new()
+    };
+    let mut text = format!(
+        "{first}\n{} problem(s) found in the audit trail{shown} after checking {} record(s) and \
+         {} signed head(s):",
+        result.problem_count, result.records, result.heads
+    );
+    let lines: Vec<String> =
+        result.problems.iter().map(|p| format!("\n  - {}", p.description)).collect();
+    text.push_str(&lines.concat());
+    text
 }
 
 /// Lower-case hexadecimal.

@@ -51,6 +51,9 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// The audit trail has problems: the first, then every one the server listed.
+    #[error("{0}")]
+    AuditProblems(String),
 }
 
 fn describe_status(status: &tonic::Status) -> String {

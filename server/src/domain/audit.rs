@@ -154,6 +154,17 @@ pub enum ChainBreak {
     },
 }
 
+impl ChainBreak {
+    /// A short name of its kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChainBreak::Sequence { .. } => "record_missing_or_out_of_place",
+            ChainBreak::Link { .. } => "record_unlinked",
+            ChainBreak::Content { .. } => "record_rewritten",
+        }
+    }
+}
+
 /// Checks a run of records that starts after a record with hash `prev_hash` and sequence number
 /// `prev_seq` (0 and [`GENESIS_HASH`] for the whole chain). Returns the last hash and sequence.
 pub fn verify<'a>(
@@ -184,6 +195,40 @@ pub fn verify<'a>(
         prev_hash = record.hash;
     }
     Ok((prev_seq, prev_hash))
+}
+
+/// Checks a run of records like [`verify`], but goes on past each break to report them all: after
+/// a break the chain is taken up again from the record found (its stored hash), so an edited
+/// record, a removed one and a rewritten link further on are each named. Returns the last sequence
+/// number and hash, and the breaks in order.
+pub fn verify_all<'a>(
+    mut prev_seq: i64,
+    mut prev_hash: [u8; 32],
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+) -> (i64, [u8; 32], Vec<ChainBreak>) {
+    let mut breaks = Vec::new();
+    for record in records {
+        if record.seq != prev_seq + 1 {
+            breaks.push(ChainBreak::Sequence { expected: prev_seq + 1, found: record.seq });
+        } else if record.prev_hash != prev_hash {
+            breaks.push(ChainBreak::Link { seq: record.seq });
+        }
+        let fields = RecordFields {
+            seq: record.seq,
+            at: record.at,
+            actor: &record.actor,
+            action: &record.action,
+            office: record.office.as_deref(),
+            target: &record.target,
+            details: &record.details,
+        };
+        if record_hash(&record.prev_hash, &fields) != record.hash {
+            breaks.push(ChainBreak::Content { seq: record.seq });
+        }
+        prev_seq = record.seq;
+        prev_hash = record.hash;
+    }
+    (prev_seq, prev_hash, breaks)
 }
 
 /// A signed head of the chain: the audit signing key's signature over a record's sequence number
@@ -238,13 +283,63 @@ pub enum HeadProblem {
         /// The head's sequence number.
         seq: i64,
     },
-    /// The head names a key this server does not hold.
-    #[error("signed head {seq}: signed by key {key_id}, which this server does not hold")]
+    /// The head names a key that is neither this server's nor one the chain records.
+    #[error(
+        "signed head {seq}: signed by key {key_id}, which is neither this server's key nor one \
+         recorded in the chain (the head was forged, or the key was replaced without \
+         `sesame-server audit rotate-key`)"
+    )]
     UnknownKey {
         /// The head's sequence number.
         seq: i64,
         /// The key it names.
         key_id: String,
+    },
+    /// The head names a key the chain records, but not the one in force at its record.
+    #[error(
+        "signed head {seq}: signed by key {key_id}, but the chain's key at that record is \
+         {expected} (a head forged with a retired key, or a server still signing with the key \
+         before a rotation)"
+    )]
+    WrongKey {
+        /// The head's sequence number.
+        seq: i64,
+        /// The key it names.
+        key_id: String,
+        /// The key in force at that record.
+        expected: String,
+    },
+    /// A key rotation record the old key should have vouched for has no head signed by it.
+    #[error(
+        "record {seq} (audit key rotation): the old key {old_key_id} was available but did not \
+         sign it (the rotation record was forged, or its signed head was removed)"
+    )]
+    HandOverUnsigned {
+        /// The rotation record's sequence number.
+        seq: i64,
+        /// The key that should have signed it.
+        old_key_id: String,
+    },
+    /// A key rotation record that does not describe a usable key.
+    #[error(
+        "record {seq} (audit key rotation): malformed, or its key id does not match its public key"
+    )]
+    BadRotation {
+        /// The rotation record's sequence number.
+        seq: i64,
+    },
+    /// The chain hands over to a key this server does not sign with.
+    #[error(
+        "record {seq}: the chain's key since this rotation is {chain_key_id}, but this server \
+         signs with key {server_key_id}"
+    )]
+    KeyNotInForce {
+        /// The last rotation record's sequence number.
+        seq: i64,
+        /// The key the chain names.
+        chain_key_id: String,
+        /// The server's key.
+        server_key_id: String,
     },
     /// The record at the head's sequence number no longer has the signed hash.
     #[error(
@@ -255,7 +350,7 @@ pub enum HeadProblem {
         seq: i64,
     },
     /// The head signs a record that no longer exists.
-    #[error("signed head {seq}: the record is missing (the chain was truncated)")]
+    #[error("signed head {seq}: the record is missing (the chain was truncated or the record deleted)")]
     Truncated {
         /// The head's sequence number.
         seq: i64,
@@ -283,11 +378,31 @@ pub enum HeadProblem {
 }
 
 impl HeadProblem {
+    /// A short name of its kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HeadProblem::BadSignature { .. } => "bad_signature",
+            HeadProblem::UnknownKey { .. } => "unknown_key",
+            HeadProblem::WrongKey { .. } => "wrong_key",
+            HeadProblem::HandOverUnsigned { .. } => "rotation_not_vouched",
+            HeadProblem::BadRotation { .. } => "bad_rotation",
+            HeadProblem::KeyNotInForce { .. } => "key_not_in_force",
+            HeadProblem::Rewritten { .. } => "signed_record_rewritten",
+            HeadProblem::Truncated { .. } => "signed_record_missing",
+            HeadProblem::HeadsDeleted { .. } => "heads_deleted",
+            HeadProblem::HeadRewritten { .. } => "noted_head_rewritten",
+        }
+    }
+
     /// The sequence number of the head concerned.
     pub fn seq(&self) -> i64 {
         match self {
             HeadProblem::BadSignature { seq }
             | HeadProblem::UnknownKey { seq, .. }
+            | HeadProblem::WrongKey { seq, .. }
+            | HeadProblem::HandOverUnsigned { seq, .. }
+            | HeadProblem::BadRotation { seq }
+            | HeadProblem::KeyNotInForce { seq, .. }
             | HeadProblem::Rewritten { seq }
             | HeadProblem::Truncated { seq }
             | HeadProblem::HeadsDeleted { seq, .. }
@@ -295,6 +410,8 @@ impl HeadProblem {
         }
     }
 }
+
+pub mod key_history;
 
 #[cfg(test)]
 mod tests;

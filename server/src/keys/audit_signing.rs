@@ -8,6 +8,11 @@
 //! database need the same file (copy it, like the escrow key). Give the public key
 //! (`sesame-server audit public-key`) to the auditors: with it, a signature can be checked without
 //! the server.
+//!
+//! Once the database holds signed heads, the key is never replaced quietly: start-up refuses a
+//! missing or different key file (`lib.rs`), and a new key comes only from
+//! `sesame-server audit rotate-key`, which records the hand-over in the chain
+//! (`services::audit::key_rotation`) and keeps the old file aside ([`set_aside`]).
 
 use std::fmt;
 use std::path::Path;
@@ -50,14 +55,28 @@ impl fmt::Debug for AuditSigningKey {
 impl AuditSigningKey {
     /// Loads the key from `path`, creating it (mode 0600) if `create` and it does not exist.
     pub fn load_or_create(path: &Path, create: bool) -> Result<AuditSigningKey, AuditKeyError> {
-        let io = |source| AuditKeyError::Io { path: path.display().to_string(), source };
         if !path.exists() && create {
-            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-            rand::rng().fill_bytes(seed.as_mut());
-            let text = zeroize::Zeroizing::new(format!("{}\n", hex::encode(seed.as_ref())));
-            write_private(path, text.as_bytes()).map_err(io)?;
-            tracing::info!(path = %path.display(), "created the audit signing key: back it up with the data directory");
+            let key = AuditSigningKey::create(path)?;
+            tracing::info!(path = %path.display(), key_id = key.id(), "created the audit signing key: back it up with the data directory");
+            return Ok(key);
         }
+        AuditSigningKey::load(path)
+    }
+
+    /// A new random key, written to `path` (mode 0600, replacing any file there).
+    pub fn create(path: &Path) -> Result<AuditSigningKey, AuditKeyError> {
+        let io = |source| AuditKeyError::Io { path: path.display().to_string(), source };
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(seed.as_mut());
+        let text = zeroize::Zeroizing::new(format!("{}\n", hex::encode(seed.as_ref())));
+        write_private(path, text.as_bytes()).map_err(io)?;
+        AuditSigningKey::from_seed(&seed[..])
+            .ok_or_else(|| AuditKeyError::BadKey(path.display().to_string()))
+    }
+
+    /// Loads the key from `path`, which must exist.
+    pub fn load(path: &Path) -> Result<AuditSigningKey, AuditKeyError> {
+        let io = |source| AuditKeyError::Io { path: path.display().to_string(), source };
         let text = SecretString::from(std::fs::read_to_string(path).map_err(io)?);
         let bad = || AuditKeyError::BadKey(path.display().to_string());
         let seed =
@@ -94,6 +113,29 @@ impl AuditSigningKey {
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         verify(self.public_key(), message, signature)
     }
+}
+
+impl AuditKeyError {
+    /// Whether the key file does not exist.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, AuditKeyError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// Keeps a key file that is being replaced: renamed beside itself to
+/// `<name>.<label>.retired` (a number appended if that exists), never deleted. Returns the new
+/// path.
+pub fn set_aside(path: &Path, label: &str) -> Result<std::path::PathBuf, AuditKeyError> {
+    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut aside = path.with_file_name(format!("{name}.{label}.retired"));
+    let mut n = 1;
+    while aside.exists() {
+        n += 1;
+        aside = path.with_file_name(format!("{name}.{label}.{n}.retired"));
+    }
+    std::fs::rename(path, &aside)
+        .map_err(|source| AuditKeyError::Io { path: path.display().to_string(), source })?;
+    Ok(aside)
 }
 
 /// The id of a public key: the first 8 bytes of its SHA-256, in hex.
@@ -139,6 +181,13 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+        let aside = set_aside(&path, first.id()).unwrap();
+        assert_eq!(aside, dir.path().join(format!("audit-signing.key.{}.retired", first.id())));
+        assert!(AuditSigningKey::load(&path).unwrap_err().is_missing());
+        std::fs::copy(&aside, &path).unwrap();
+        let second = set_aside(&path, first.id()).unwrap();
+        assert_eq!(second, dir.path().join(format!("audit-signing.key.{}.2.retired", first.id())));
+        assert_eq!(AuditSigningKey::load(&second).unwrap().id(), first.id());
         std::fs::write(&path, "not hex").unwrap();
         assert!(matches!(
             AuditSigningKey::load_or_create(&path, true),

@@ -1,17 +1,21 @@
 //! The audit trail as administrators read it: records by office, time and sequence, and the
-//! verification of the whole hash chain and of its signed heads; `signing` signs the head,
-//! `shipping` copies each record out of the database.
+//! verification of the whole hash chain and of its signed heads, which reports every problem it
+//! finds; `signing` signs the head, `key_rotation` checks and rotates the signing key through the
+//! chain, `shipping` copies each record out of the database.
 
+pub mod key_rotation;
 pub mod shipping;
 pub mod signing;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
 use crate::domain::admin::{Admin, Permission};
+use crate::domain::audit::key_history::{KeyHistory, KeyRotation, KeyVerdict};
 use crate::domain::audit::{self, AuditRecord, ChainBreak, GENESIS_HASH, HeadProblem, SignedHead};
-use crate::keys::audit_signing::AuditSigningKey;
+use crate::keys::audit_signing::{AuditSigningKey, key_id, verify as verify_signature};
 use crate::services::access::{self, denied};
 use crate::services::{Error, Services};
 
@@ -48,27 +52,68 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// Most problems a verification lists; it counts them all.
+pub const MAX_LISTED_PROBLEMS: usize = 1_000;
+
+/// One problem a verification found: in the chain itself, or with its signed heads and keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditProblem {
+    /// A record is missing, out of place, unlinked or rewritten.
+    #[error(transparent)]
+    Chain(#[from] ChainBreak),
+    /// A signed head, a key rotation or the last head this server signed does not match.
+    #[error(transparent)]
+    Head(#[from] HeadProblem),
+}
+
+impl AuditProblem {
+    /// The sequence number of the record or head concerned.
+    pub fn seq(&self) -> i64 {
+        match self {
+            AuditProblem::Chain(broken) => first_broken_seq(broken),
+            AuditProblem::Head(problem) => problem.seq(),
+        }
+    }
+
+    /// A short name of its kind, e.g. `record_rewritten` or `bad_signature`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuditProblem::Chain(broken) => broken.kind(),
+            AuditProblem::Head(problem) => problem.kind(),
+        }
+    }
+}
+
 /// What a verification of the chain found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainReport {
-    /// Records checked and found intact.
+    /// Records checked.
     pub records: u64,
-    /// Where the chain breaks, if it does.
+    /// The first break of the chain itself, if any.
     pub broken: Option<ChainBreak>,
     /// Signed heads checked.
     pub heads: u64,
-    /// The first problem with the signed heads (or with the last head this server signed).
+    /// The first problem with the signed heads, the keys or the last head this server signed.
     pub head_problem: Option<HeadProblem>,
+    /// Every problem found, by sequence number (at most [`MAX_LISTED_PROBLEMS`]).
+    pub problems: Vec<AuditProblem>,
+    /// How many problems were found in all.
+    pub problem_count: u64,
+    /// Heads signed by a key that was lost before a rotation recorded its public key: their
+    /// signatures cannot be checked (the rotation's head, signed by the next key, covers them).
+    pub unverifiable_heads: u64,
+    /// Key rotations recorded in the chain.
+    pub rotations: u64,
     /// The newest signed head in the database.
     pub newest_head: Option<SignedHead>,
-    /// The id of the key the signatures were checked with.
+    /// The id of the key this server signs with.
     pub key_id: String,
 }
 
 impl ChainReport {
     /// Whether the chain and its signed heads are intact.
     pub fn intact(&self) -> bool {
-        self.broken.is_none() && self.head_problem.is_none()
+        self.problem_count == 0
     }
 
     /// The sequence number of the first broken record, if any.
@@ -82,6 +127,35 @@ fn first_broken_seq(broken: &ChainBreak) -> i64 {
     match broken {
         ChainBreak::Sequence { expected, .. } => *expected,
         ChainBreak::Link { seq } | ChainBreak::Content { seq } => *seq,
+    }
+}
+
+/// The problems found so far.
+#[derive(Debug, Default)]
+struct Found {
+    listed: Vec<AuditProblem>,
+    count: u64,
+    first_break: Option<ChainBreak>,
+    first_head: Option<HeadProblem>,
+}
+
+impl Found {
+    fn push(&mut self, problem: impl Into<AuditProblem>) {
+        let problem = problem.into();
+        match &problem {
+            AuditProblem::Chain(b) if self.first_break.is_none() => self.first_break = Some(b.clone()),
+            AuditProblem::Head(h) if self.first_head.is_none() => self.first_head = Some(h.clone()),
+            _ => {}
+        }
+        self.count += 1;
+        if self.listed.len() < MAX_LISTED_PROBLEMS {
+            self.listed.push(problem);
+        }
+    }
+
+    /// Whether a head problem at `seq` was found already.
+    fn has_head_problem(&self, seq: i64) -> bool {
+        self.listed.iter().any(|p| matches!(p, AuditProblem::Head(h) if h.seq() == seq))
     }
 }
 
@@ -116,107 +190,164 @@ impl Services {
         Ok(records)
     }
 
-    /// Checks the whole chain, a page at a time, for administrators who may read every office:
-    /// each record's link and hash, each signed head's signature and the hash of the record it
-    /// signed, and that the database still holds the last head this server signed (its data
-    /// directory keeps it). A problem is reported, not returned as an error.
+    /// Checks the whole chain, a page at a time, for administrators who may read every office,
+    /// and reports every problem, not only the first: each record's place, link and hash (the
+    /// check takes up again after a break), each signed head's signature with the key in force at
+    /// its record (the chain's key rotations say which) and the hash of the record it signed, the
+    /// old key's signature on each rotation it was available for, and that the database still
+    /// holds the last head this server signed (its data directory keeps it). Problems are
+    /// reported, not returned as an error.
     pub async fn verify_audit(&self, admin: &Admin) -> Result<ChainReport, Error> {
         if !admin.may(Permission::Read(None)) {
             return Err(denied(&Permission::Read(None)));
         }
         let signed_last = signing::read_head_file(&self.audit.head_file)?;
-        let mut heads = HeadCheck { after: 0, checked: 0, problem: None };
+        let key = &self.audit.key;
+        let mut found = Found::default();
+        let mut walk = HeadWalk {
+            history: KeyHistory::new(key.id(), key.public_key()),
+            after: 0,
+            checked: 0,
+            unverifiable: 0,
+            vouched: HashSet::new(),
+        };
         let (mut seq, mut hash, mut checked) = (0, GENESIS_HASH, 0u64);
         let mut hash_at_signed_last = None;
-        let broken = loop {
+        loop {
             let page = self.store.audit_records(None, seq, MAX_AUDIT_PAGE).await?;
-            if page.is_empty() {
-                break None;
+            let Some(last) = page.last() else { break };
+            let (last_seq, last_hash, breaks) = audit::verify_all(seq, hash, &page);
+            let edited: HashSet<i64> = breaks
+                .iter()
+                .filter_map(|b| match b {
+                    ChainBreak::Content { seq } => Some(*seq),
+                    _ => None,
+                })
+                .collect();
+            for broken in breaks {
+                found.push(broken);
             }
-            let result = audit::verify(seq, hash, &page);
-            let good = match &result {
-                Ok(_) => &page[..],
-                Err(broken) => {
-                    let intact = usize::try_from(first_broken_seq(broken) - seq - 1).unwrap_or(0);
-                    &page[..intact.min(page.len())]
+            for record in &page {
+                match KeyRotation::from_record(record) {
+                    None => {}
+                    Some(Some(rotation)) if !edited.contains(&record.seq) && sound(&rotation) => {
+                        walk.history.add(record.seq, rotation);
+                    }
+                    Some(_) => found.push(HeadProblem::BadRotation { seq: record.seq }),
                 }
-            };
-            heads.check(self, good).await?;
-            if let Some((last_seq, _)) = signed_last
-                && let Some(record) = good.iter().find(|r| r.seq == last_seq)
+            }
+            walk.check(self, &page, Some(last.seq), &mut found).await?;
+            if let Some((noted_seq, _)) = signed_last
+                && let Ok(i) = page.binary_search_by_key(&noted_seq, |r| r.seq)
             {
-                hash_at_signed_last = Some(record.hash);
+                hash_at_signed_last = Some(page[i].hash);
             }
-            checked += good.len() as u64;
-            match result {
-                Ok((s, h)) => (seq, hash) = (s, h),
-                Err(broken) => {
-                    let first = first_broken_seq(&broken);
-                    tracing::error!(first_broken = first, problem = %broken, "the audit chain is broken");
-                    break Some(broken);
-                }
+            checked += page.len() as u64;
+            (seq, hash) = (last_seq, last_hash);
+        }
+        // Heads beyond the chain's end sign records that were removed.
+        walk.check(self, &[], None, &mut found).await?;
+        for (at, rotation) in walk.history.rotations() {
+            if let Some(old) = rotation.old.as_ref().filter(|_| rotation.old_key_available())
+                && !walk.vouched.contains(at)
+                && !found.has_head_problem(*at)
+            {
+                found.push(HeadProblem::HandOverUnsigned { seq: *at, old_key_id: old.id.clone() });
             }
-        };
-        if broken.is_none() {
-            heads.beyond_the_end(self).await?;
+        }
+        if let Some((at, rotation)) = walk.history.rotations().last()
+            && rotation.new_key_id != key.id()
+        {
+            found.push(HeadProblem::KeyNotInForce {
+                seq: *at,
+                chain_key_id: rotation.new_key_id.clone(),
+                server_key_id: key.id().to_owned(),
+            });
         }
         let newest_head = self.store.latest_signed_head().await?;
-        if heads.problem.is_none()
-            && broken.is_none()
-            && let Some((last_seq, last_hash)) = signed_last
-        {
+        if let Some((last_seq, last_hash)) = signed_last {
             let newest = newest_head.as_ref().map_or(0, |h| h.seq);
-            heads.problem = if newest < last_seq {
-                Some(HeadProblem::HeadsDeleted { seq: last_seq, newest })
+            if newest < last_seq {
+                found.push(HeadProblem::HeadsDeleted { seq: last_seq, newest });
             } else if hash_at_signed_last.is_none() {
-                Some(HeadProblem::Truncated { seq: last_seq })
-            } else if hash_at_signed_last != Some(last_hash) {
-                Some(HeadProblem::HeadRewritten { seq: last_seq })
-            } else {
-                None
-            };
+                if !found.has_head_problem(last_seq) {
+                    found.push(HeadProblem::Truncated { seq: last_seq });
+                }
+            } else if hash_at_signed_last != Some(last_hash) && !found.has_head_problem(last_seq) {
+                found.push(HeadProblem::HeadRewritten { seq: last_seq });
+            }
         }
-        if let Some(problem) = &heads.problem {
-            tracing::error!(head = problem.seq(), %problem, "the audit chain's signed heads do not match");
+        found.listed.sort_by_key(AuditProblem::seq);
+        if let Some(first) = found.listed.first() {
+            tracing::error!(
+                problems = found.count,
+                first = first.seq(),
+                problem = %first,
+                "the audit trail does not verify"
+            );
         }
         Ok(ChainReport {
             records: checked,
-            broken,
-            heads: heads.checked,
-            head_problem: heads.problem,
+            broken: found.first_break,
+            heads: walk.checked,
+            head_problem: found.first_head,
+            problems: found.listed,
+            problem_count: found.count,
+            unverifiable_heads: walk.unverifiable,
+            rotations: walk.history.rotations().len() as u64,
             newest_head,
-            key_id: self.audit.key.id().to_owned(),
+            key_id: key.id().to_owned(),
         })
     }
 }
 
+/// Whether a rotation's key ids are those of its public keys.
+fn sound(rotation: &KeyRotation) -> bool {
+    let old_sound = rotation.old.as_ref().is_none_or(|old| {
+        old.public_key.as_deref().is_none_or(|public| key_id(public) == old.id)
+    });
+    old_sound && key_id(&rotation.new_public_key) == rotation.new_key_id
+}
+
 /// The signed heads checked so far, while the chain is walked.
-struct HeadCheck {
+struct HeadWalk {
+    /// The keys in force, from the rotations read so far.
+    history: KeyHistory,
     /// The last head looked at.
     after: i64,
     /// Heads checked.
     checked: u64,
-    /// The first problem found.
-    problem: Option<HeadProblem>,
+    /// Heads whose key was lost before its public key was recorded.
+    unverifiable: u64,
+    /// The rotation records the old key signed.
+    vouched: HashSet<i64>,
 }
 
-impl HeadCheck {
-    /// Checks the heads that sign one of `records` (verified, consecutive).
-    async fn check(&mut self, services: &Services, records: &[AuditRecord]) -> Result<(), Error> {
-        let (Some(first), Some(last)) = (records.first(), records.last()) else { return Ok(()) };
+impl HeadWalk {
+    /// Checks the heads up to `upto` (`None`: all that are left) against `records` (a page of
+    /// the chain, by sequence number).
+    async fn check(
+        &mut self,
+        services: &Services,
+        records: &[AuditRecord],
+        upto: Option<i64>,
+        found: &mut Found,
+    ) -> Result<(), Error> {
         loop {
             let heads = services.store.signed_heads(self.after, MAX_AUDIT_PAGE).await?;
             let full = heads.len() == MAX_AUDIT_PAGE as usize;
             for head in heads {
-                if head.seq > last.seq {
+                if upto.is_some_and(|upto| head.seq > upto) {
                     return Ok(());
                 }
                 self.after = head.seq;
                 self.checked += 1;
-                if self.problem.is_none() {
-                    let record =
-                        usize::try_from(head.seq - first.seq).ok().and_then(|i| records.get(i));
-                    self.problem = head_problem(&services.audit.key, &head, record);
+                let record = records
+                    .binary_search_by_key(&head.seq, |r| r.seq)
+                    .ok()
+                    .and_then(|i| records.get(i));
+                if let Some(problem) = self.head_problem(&head, record) {
+                    found.push(problem);
                 }
             }
             if !full {
@@ -225,33 +356,31 @@ impl HeadCheck {
         }
     }
 
-    /// A head after the chain's last record signs a record that was removed.
-    async fn beyond_the_end(&mut self, services: &Services) -> Result<(), Error> {
-        if let Some(head) = services.store.signed_heads(self.after, 1).await?.into_iter().next() {
-            self.checked += 1;
-            if self.problem.is_none() {
-                self.problem = head_problem(&services.audit.key, &head, None);
+    /// What is wrong with a signed head, given the record at its sequence number.
+    fn head_problem(
+        &mut self,
+        head: &SignedHead,
+        record: Option<&AuditRecord>,
+    ) -> Option<HeadProblem> {
+        match self.history.key_for(head.seq, &head.key_id) {
+            KeyVerdict::Problem(problem) => return Some(problem),
+            KeyVerdict::Lost => self.unverifiable += 1,
+            KeyVerdict::Verify(public_key) => {
+                if !verify_signature(public_key, &head.message(), &head.signature) {
+                    return Some(HeadProblem::BadSignature { seq: head.seq });
+                }
+                let handed_over = self.history.rotations().iter().any(|(at, r)| {
+                    *at == head.seq && r.old.as_ref().is_some_and(|old| old.id == head.key_id)
+                });
+                if handed_over {
+                    self.vouched.insert(head.seq);
+                }
             }
         }
-        Ok(())
-    }
-}
-
-/// What is wrong with a signed head, given the record at its sequence number.
-fn head_problem(
-    key: &AuditSigningKey,
-    head: &SignedHead,
-    record: Option<&AuditRecord>,
-) -> Option<HeadProblem> {
-    if head.key_id != key.id() {
-        return Some(HeadProblem::UnknownKey { seq: head.seq, key_id: head.key_id.clone() });
-    }
-    if !key.verify(&head.message(), &head.signature) {
-        return Some(HeadProblem::BadSignature { seq: head.seq });
-    }
-    match record {
-        None => Some(HeadProblem::Truncated { seq: head.seq }),
-        Some(record) if record.hash != head.hash => Some(HeadProblem::Rewritten { seq: head.seq }),
-        Some(_) => None,
+        match record {
+            None => Some(HeadProblem::Truncated { seq: head.seq }),
+            Some(record) if record.hash != head.hash => Some(HeadProblem::Rewritten { seq: head.seq }),
+            Some(_) => None,
+        }
     }
 }

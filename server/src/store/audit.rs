@@ -1,5 +1,6 @@
 //! The audit log in the database: [`Db::commit`], which every write ends with (append the records,
-//! then commit), the paged read, and the signed heads (`audit_heads`, append-only).
+//! then commit), a record alone (the audit key's rotation), the paged read, the last record of an
+//! action, and the signed heads (`audit_heads`, append-only).
 //!
 //! The chain is extended inside the writer's transaction: a change never exists without its
 //! record, and a record never exists without its change.
@@ -90,6 +91,37 @@ where
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    pub(super) async fn append_audit_event(
+        &self,
+        event: &AuditEvent,
+        at: OffsetDateTime,
+    ) -> Result<(i64, [u8; 32]), Error> {
+        let mut tx = self.writer().begin().await?;
+        D::lock_audit_log(&mut tx).await?;
+        Self::append(&mut tx, event, at).await?;
+        let (seq, hash): (i64, Vec<u8>) =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let hash = hash_column(hash, "audit_log")?;
+        tx.commit().await?;
+        Ok((seq, hash))
+    }
+
+    pub(super) async fn latest_audit_record(
+        &self,
+        action: &str,
+    ) -> Result<Option<AuditRecord>, Error> {
+        let row: Option<AuditRow> = sqlx::query_as(
+            "SELECT seq, at, actor, action, office, target, details, prev_hash, hash \
+             FROM audit_log WHERE action = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(action)
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(TryInto::try_into).transpose()
     }
 
     pub(super) async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {

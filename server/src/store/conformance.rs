@@ -84,6 +84,7 @@ conformance_suite!(
     audit::audit_records_page_and_chain,
     audit::concurrent_writers_keep_one_chain,
     audit::signed_heads_are_kept_once_per_record,
+    audit::a_record_alone_extends_the_chain_and_is_found_last,
     workstations::enrollment_spends_tokens_and_records_the_workstation,
     workstations::certificates_follow_the_serial_rule,
     workstations::recovery_challenges_are_single_use_and_expire,

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::dialect::{Dialect, Value};
 use super::{Error, PoolUsage, Store};
 use crate::domain::admin::{Admin, NewAdmin};
-use crate::domain::audit::{Actor, AuditRecord, SignedHead};
+use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
@@ -487,6 +487,18 @@ where
 
     async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {
         self.db.audit_head().await
+    }
+
+    async fn append_audit_event(
+        &self,
+        event: &AuditEvent,
+        at: OffsetDateTime,
+    ) -> Result<(i64, [u8; 32]), Error> {
+        self.db.append_audit_event(event, at).await
+    }
+
+    async fn latest_audit_record(&self, action: &str) -> Result<Option<AuditRecord>, Error> {
+        self.db.latest_audit_record(action).await
     }
 
     async fn audit_records(

@@ -128,3 +128,127 @@ fn a_head_message_is_fixed_and_domain_separated() {
         "a problem names the head concerned"
     );
 }
+
+#[test]
+fn every_break_is_reported_and_the_check_goes_on_past_it() {
+    let records = chain(8);
+    let (seq, hash, breaks) = verify_all(0, GENESIS_HASH, &records);
+    assert_eq!((seq, hash, breaks), (8, records[7].hash, vec![]));
+
+    let mut tampered = records.clone();
+    tampered[1].details = "{\"n\":99}".into();
+    tampered.remove(4);
+    tampered[5].prev_hash = [7; 32];
+    let (seq, hash, breaks) = verify_all(0, GENESIS_HASH, &tampered);
+    assert_eq!((seq, hash), (8, records[7].hash));
+    assert_eq!(
+        breaks,
+        vec![
+            ChainBreak::Content { seq: 2 },
+            ChainBreak::Sequence { expected: 5, found: 6 },
+            ChainBreak::Link { seq: 7 },
+            ChainBreak::Content { seq: 7 },
+        ]
+    );
+    assert_eq!(verify(0, GENESIS_HASH, &tampered), Err(breaks[0].clone()), "the first, as before");
+    assert_eq!(breaks[1].kind(), "record_missing_or_out_of_place");
+}
+
+mod keys {
+    use super::super::key_history::*;
+    use super::*;
+
+    fn rotation(old: Option<(&str, Option<u8>)>, new_id: &str, new: u8) -> KeyRotation {
+        KeyRotation {
+            old: old.map(|(id, public)| KnownKey {
+                id: id.to_owned(),
+                public_key: public.map(|b| vec![b; 32]),
+            }),
+            new_key_id: new_id.to_owned(),
+            new_public_key: vec![new; 32],
+        }
+    }
+
+    fn as_record(event: &AuditEvent) -> AuditRecord {
+        AuditRecord {
+            seq: 3,
+            at: datetime!(2026-12-07 10:00 UTC),
+            actor: event.actor.as_str().to_owned(),
+            action: event.action.to_owned(),
+            office: None,
+            target: event.target.clone(),
+            details: event.details.to_string(),
+            prev_hash: GENESIS_HASH,
+            hash: GENESIS_HASH,
+        }
+    }
+
+    #[test]
+    fn a_rotation_round_trips_through_its_record() {
+        for rotation in [
+            rotation(Some(("k1", Some(1))), "k2", 2),
+            rotation(Some(("k1", None)), "k2", 2),
+            rotation(None, "k2", 2),
+        ] {
+            let event = rotation.event(Actor::system());
+            assert_eq!(event.action, KEY_ROTATE_ACTION);
+            assert_eq!(event.target, "k2");
+            let record = as_record(&event);
+            assert_eq!(KeyRotation::from_record(&record), Some(Some(rotation.clone())));
+        }
+        assert!(rotation(Some(("k1", Some(1))), "k2", 2).old_key_available());
+        assert!(!rotation(Some(("k1", None)), "k2", 2).old_key_available());
+        let mut record = as_record(&rotation(None, "k2", 2).event(Actor::system()));
+        record.details = "{\"new_key_id\":\"k2\",\"new_public_key\":\"0102\"}".to_owned();
+        assert_eq!(KeyRotation::from_record(&record), Some(None), "a short key is refused");
+        record.action = "office.create".to_owned();
+        assert_eq!(KeyRotation::from_record(&record), None);
+    }
+
+    #[test]
+    fn the_key_in_force_follows_the_rotations() {
+        let alone = KeyHistory::new("k1", &[1; 32]);
+        assert_eq!(alone.key_for(5, "k1"), KeyVerdict::Verify(&[1; 32]));
+        assert_eq!(
+            alone.key_for(5, "zz"),
+            KeyVerdict::Problem(HeadProblem::UnknownKey { seq: 5, key_id: "zz".to_owned() })
+        );
+
+        let mut history = KeyHistory::new("k3", &[3; 32]);
+        history.add(10, rotation(Some(("k1", Some(1))), "k2", 2));
+        history.add(20, rotation(Some(("k2", None)), "k3", 3));
+        assert_eq!(history.key_for(5, "k1"), KeyVerdict::Verify(&[1; 32]));
+        // At a rotation record: the old key vouching for it, or the new one.
+        assert_eq!(history.key_for(10, "k1"), KeyVerdict::Verify(&[1; 32]));
+        assert_eq!(history.key_for(10, "k2"), KeyVerdict::Verify(&[2; 32]));
+        assert_eq!(history.key_for(15, "k2"), KeyVerdict::Verify(&[2; 32]));
+        // A retired key after its retirement.
+        assert_eq!(
+            history.key_for(15, "k1"),
+            KeyVerdict::Problem(HeadProblem::WrongKey {
+                seq: 15,
+                key_id: "k1".to_owned(),
+                expected: "k2".to_owned()
+            })
+        );
+        // k2's public key came from the rotation that made it: still checked, though lost since.
+        assert_eq!(history.key_for(20, "k2"), KeyVerdict::Verify(&[2; 32]));
+        assert_eq!(history.key_for(25, "k3"), KeyVerdict::Verify(&[3; 32]));
+        assert!(matches!(
+            history.key_for(25, "k2"),
+            KeyVerdict::Problem(HeadProblem::WrongKey { .. })
+        ));
+        assert!(matches!(
+            history.key_for(25, "k9"),
+            KeyVerdict::Problem(HeadProblem::UnknownKey { .. })
+        ));
+        assert_eq!(history.in_force(5).unwrap().id, "k1");
+        assert_eq!(history.in_force(25).unwrap().id, "k3");
+
+        // The first key lost before any rotation recorded it: its heads cannot be checked.
+        let mut lost = KeyHistory::new("k2", &[2; 32]);
+        lost.add(10, rotation(Some(("k1", None)), "k2", 2));
+        assert_eq!(lost.key_for(5, "k1"), KeyVerdict::Lost);
+        assert_eq!(lost.key_for(10, "k2"), KeyVerdict::Verify(&[2; 32]));
+    }
+}

@@ -52,6 +52,18 @@ pub(super) async fn verify_audit(
             .unwrap_or_default(),
         key_id: report.key_id,
         public_key: api.state.audit.key.public_key().to_vec(),
+        problems: report
+            .problems
+            .iter()
+            .map(|p| pb::AuditProblem {
+                seq: p.seq(),
+                kind: p.kind().to_owned(),
+                description: p.to_string(),
+            })
+            .collect(),
+        problem_count: report.problem_count,
+        unverifiable_heads: report.unverifiable_heads,
+        key_rotations: report.rotations,
     }))
 }
 

@@ -111,6 +111,19 @@ fn parse_head_file(text: &str) -> Option<(i64, [u8; 32])> {
     Some((seq.parse().ok()?, hash))
 }
 
+/// Notes `seq` and `hash` as the last head this server signed, unless it noted a later one.
+pub(crate) fn note_head(path: &Path, seq: i64, hash: &[u8; 32]) -> std::io::Result<()> {
+    let noted = match std::fs::read_to_string(path) {
+        Ok(text) => parse_head_file(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    if noted.is_none_or(|(noted_seq, _)| noted_seq < seq) {
+        write_head_file(path, seq, hash)?;
+    }
+    Ok(())
+}
+
 fn write_head_file(path: &Path, seq: i64, hash: &[u8; 32]) -> std::io::Result<()> {
     sesame_base::private_file::write_private(
         path,

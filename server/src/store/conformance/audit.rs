@@ -82,3 +82,24 @@ pub(super) async fn signed_heads_are_kept_once_per_record(store: &dyn Store) {
     // Signing is not audited: the chain did not move.
     assert_eq!(store.audit_head().await.unwrap().unwrap().0, 3);
 }
+
+pub(super) async fn a_record_alone_extends_the_chain_and_is_found_last(store: &dyn Store) {
+    let event = |target: &str| audit::AuditEvent {
+        actor: Actor::system(),
+        action: "audit.key.rotate",
+        office: None,
+        target: target.to_owned(),
+        details: serde_json::json!({"n": target}),
+    };
+    assert_eq!(store.latest_audit_record("audit.key.rotate").await.unwrap(), None);
+    store.create_office(&office("00400", "Office"), &Actor::system(), T0).await.unwrap();
+    let (seq, hash) = store.append_audit_event(&event("first"), T0).await.unwrap();
+    assert_eq!(store.audit_head().await.unwrap(), Some((seq, hash)));
+    assert_eq!(seq, 2);
+    store.append_audit_event(&event("second"), T0).await.unwrap();
+    store.create_office(&office("00401", "Office"), &Actor::system(), T0).await.unwrap();
+    let last = store.latest_audit_record("audit.key.rotate").await.unwrap().unwrap();
+    assert_eq!((last.seq, last.target.as_str()), (3, "second"));
+    assert_eq!(store.latest_audit_record("office.delete").await.unwrap(), None);
+    assert_eq!(verify_chain(store).await, 4);
+}
