@@ -725,7 +725,7 @@ pub struct ListAuditRecordsResponse {
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct VerifyAuditRequest {}
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct VerifyAuditResponse {
     /// The chain and its signed heads are intact.
     #[prost(bool, tag = "1")]
@@ -762,6 +762,35 @@ pub struct VerifyAuditResponse {
     pub key_id: ::prost::alloc::string::String,
     #[prost(bytes = "vec", tag = "11")]
     pub public_key: ::prost::alloc::vec::Vec<u8>,
+    /// Every problem found, by sequence number (at most 1,000 listed; problem_count counts them
+    /// all). The fields above name only the first problem of the chain and of its heads; a client
+    /// that knows these fields lists them all. intact is false exactly when problem_count is not 0.
+    #[prost(message, repeated, tag = "12")]
+    pub problems: ::prost::alloc::vec::Vec<AuditProblem>,
+    #[prost(uint64, tag = "13")]
+    pub problem_count: u64,
+    /// Signed heads whose key was lost before a rotation recorded its public key: their signatures
+    /// cannot be checked (not a problem: the rotation is recorded, and its head covers them).
+    #[prost(uint64, tag = "14")]
+    pub unverifiable_heads: u64,
+    /// Key rotations recorded in the chain (sesame-server audit rotate-key).
+    #[prost(uint64, tag = "15")]
+    pub key_rotations: u64,
+}
+/// One problem found by VerifyAudit.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AuditProblem {
+    /// The record's or head's sequence number.
+    #[prost(int64, tag = "1")]
+    pub seq: i64,
+    /// What kind: record_missing_or_out_of_place, record_unlinked, record_rewritten, bad_signature,
+    /// unknown_key, wrong_key, rotation_not_vouched, bad_rotation, key_not_in_force,
+    /// signed_record_rewritten, signed_record_missing, heads_deleted, noted_head_rewritten.
+    #[prost(string, tag = "2")]
+    pub kind: ::prost::alloc::string::String,
+    /// What is wrong, in a sentence.
+    #[prost(string, tag = "3")]
+    pub description: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetOwaUrlRequest {
