@@ -126,14 +126,14 @@ fn describe_problems(result: &pb::VerifyAuditResponse) -> String {
             result.first_bad_head_seq, result.head_problem
         )
     } else {
-        format!("the audit trail is BROKEN at record {}: {}", result.first_broken_seq, result.problem)
+        format!(
+            "the audit trail is BROKEN at record {}: {}",
+            result.first_broken_seq, result.problem
+        )
     };
     let listed = result.problems.len() as u64;
-    let shown = if listed < result.problem_count {
-        format!(" ({listed} listed)")
-    } else {
-        String::new()
-    };
+    let shown =
+        if listed < result.problem_count { format!(" ({listed} listed)") } else { String::new() };
     let mut text = format!(
         "{first}\n{} problem(s) found in the audit trail{shown} after checking {} record(s) and \
          {} signed head(s):",

@@ -350,7 +350,9 @@ pub enum HeadProblem {
         seq: i64,
     },
     /// The head signs a record that no longer exists.
-    #[error("signed head {seq}: the record is missing (the chain was truncated or the record deleted)")]
+    #[error(
+        "signed head {seq}: the record is missing (the chain was truncated or the record deleted)"
+    )]
     Truncated {
         /// The head's sequence number.
         seq: i64,

@@ -143,7 +143,9 @@ impl Found {
     fn push(&mut self, problem: impl Into<AuditProblem>) {
         let problem = problem.into();
         match &problem {
-            AuditProblem::Chain(b) if self.first_break.is_none() => self.first_break = Some(b.clone()),
+            AuditProblem::Chain(b) if self.first_break.is_none() => {
+                self.first_break = Some(b.clone())
+            }
             AuditProblem::Head(h) if self.first_head.is_none() => self.first_head = Some(h.clone()),
             _ => {}
         }
@@ -303,9 +305,10 @@ impl Services {
 
 /// Whether a rotation's key ids are those of its public keys.
 fn sound(rotation: &KeyRotation) -> bool {
-    let old_sound = rotation.old.as_ref().is_none_or(|old| {
-        old.public_key.as_deref().is_none_or(|public| key_id(public) == old.id)
-    });
+    let old_sound = rotation
+        .old
+        .as_ref()
+        .is_none_or(|old| old.public_key.as_deref().is_none_or(|public| key_id(public) == old.id));
     old_sound && key_id(&rotation.new_public_key) == rotation.new_key_id
 }
 
@@ -379,7 +382,9 @@ impl HeadWalk {
         }
         match record {
             None => Some(HeadProblem::Truncated { seq: head.seq }),
-            Some(record) if record.hash != head.hash => Some(HeadProblem::Rewritten { seq: head.seq }),
+            Some(record) if record.hash != head.hash => {
+                Some(HeadProblem::Rewritten { seq: head.seq })
+            }
             Some(_) => None,
         }
     }

@@ -84,7 +84,11 @@ async fn a_missing_or_other_key_file_stops_the_start_with_what_to_do(server: &mu
     let message = error.to_string();
     assert!(matches!(error, StartError::AuditKeyMismatch { .. }), "{error:?}");
     assert!(
-        message.contains(&format!("holds key {}, but the audit trail's key is {}", other.id(), head.key_id)),
+        message.contains(&format!(
+            "holds key {}, but the audit trail's key is {}",
+            other.id(),
+            head.key_id
+        )),
         "{message}"
     );
 
@@ -175,7 +179,9 @@ async fn a_lost_key_is_rotated_in_the_open(server: &mut TestServer) {
     let out = server.sesamectl(&["audit", "verify"]).await.unwrap();
     assert!(out.starts_with("The audit trail is intact"), "{out}");
     assert!(
-        out.contains("Signed heads whose key was recorded lost at a rotation (signatures not checkable): 1."),
+        out.contains(
+            "Signed heads whose key was recorded lost at a rotation (signatures not checkable): 1."
+        ),
         "{out}"
     );
     let listed = server.sesamectl(&["audit", "list", "-o", "json"]).await.unwrap();

@@ -149,7 +149,9 @@ impl KeyHistory {
         let in_force = self.rotations.iter().rev().find(|(at, _)| *at < seq);
         let mut allowed: Vec<(&str, Option<&[u8]>)> = Vec::new();
         match in_force {
-            Some((_, r)) => allowed.push((r.new_key_id.as_str(), Some(r.new_public_key.as_slice()))),
+            Some((_, r)) => {
+                allowed.push((r.new_key_id.as_str(), Some(r.new_public_key.as_slice())))
+            }
             None => match self.rotations.first() {
                 Some((_, first)) => {
                     if let Some(old) = &first.old {

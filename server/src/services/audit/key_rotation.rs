@@ -53,7 +53,10 @@ pub async fn chain_key(store: &dyn Store) -> Result<Option<ChainKey>, store::Err
     if let Some(record) = store.latest_audit_record(KEY_ROTATE_ACTION).await?
         && let Some(Some(rotation)) = KeyRotation::from_record(&record)
     {
-        return Ok(Some(ChainKey { key_id: rotation.new_key_id, since_rotation: Some(record.seq) }));
+        return Ok(Some(ChainKey {
+            key_id: rotation.new_key_id,
+            since_rotation: Some(record.seq),
+        }));
     }
     Ok(store
         .latest_signed_head()
@@ -107,10 +110,9 @@ pub async fn rotate_key(
     // signature, any key).
     let available = file.filter(|key| expected.as_ref().is_none_or(|e| e.key_id == key.id()));
     let old = match (&expected, &available) {
-        (_, Some(key)) => Some(KnownKey {
-            id: key.id().to_owned(),
-            public_key: Some(key.public_key().to_vec()),
-        }),
+        (_, Some(key)) => {
+            Some(KnownKey { id: key.id().to_owned(), public_key: Some(key.public_key().to_vec()) })
+        }
         (Some(chain), None) => Some(KnownKey { id: chain.key_id.clone(), public_key: None }),
         (None, None) => None,
     };
@@ -133,12 +135,13 @@ pub async fn rotate_key(
     super::signing::note_head(head_file, head.seq, &head.hash).map_err(|source| {
         KeyRotationError::HeadFile { path: head_file.display().to_string(), source }
     })?;
-    let old_file =
-        if key_file.exists() { Some(audit_signing::set_aside(key_file, &file_label)?) } else { None };
-    std::fs::rename(&new.path, key_file).map_err(|source| AuditKeyError::Io {
-        path: key_file.display().to_string(),
-        source,
-    })?;
+    let old_file = if key_file.exists() {
+        Some(audit_signing::set_aside(key_file, &file_label)?)
+    } else {
+        None
+    };
+    std::fs::rename(&new.path, key_file)
+        .map_err(|source| AuditKeyError::Io { path: key_file.display().to_string(), source })?;
     tracing::info!(seq, new_key_id = new.key.id(), "rotated the audit signing key");
     Ok(RotatedKey { rotation, seq, head, old_file })
 }
