@@ -68,7 +68,24 @@ fn a_lost_audit_key_stops_the_server_until_it_is_rotated() {
     let key = dir.path().join("data/audit-signing.key");
     std::fs::remove_file(&key).unwrap();
 
-    let out = run(dir.path(), &["serve", "--data-dir", "data"]);
+    let mut refused = Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+        .current_dir(dir.path())
+        .env("SESAME_SERVER__LISTEN", "127.0.0.1:0")
+        .env_remove("SESAME_DATABASE__URL")
+        .args(["serve", "--data-dir", "data"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that starts anyway prints its banner (and is stopped); one that refuses prints
+    // nothing on its standard output and exits.
+    let mut banner = String::new();
+    BufReader::new(refused.stdout.take().unwrap()).read_line(&mut banner).unwrap();
+    if !banner.is_empty() {
+        let _ = refused.kill();
+        panic!("the server started without its audit key: {banner}");
+    }
+    let out = refused.wait_with_output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("audit-signing.key is missing"), "{err}");
