@@ -8,6 +8,7 @@ pub mod checkin;
 pub mod compliance;
 pub mod identifier;
 pub mod office;
+pub mod page;
 pub mod password;
 pub mod rotation;
 pub mod settings;

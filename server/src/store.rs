@@ -49,6 +49,7 @@ use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
+use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
     Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
@@ -270,11 +271,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<(), Error>;
 
-    /// Rotations of an office (or every office), open ones only or all, newest first.
+    /// A page of the rotations of an office (or every office), open ones only or all: at most
+    /// `limit`, newest first, then by address and id, after the cursor's rotation if given.
     async fn list_rotations(
         &self,
         office: Option<&Crpcen>,
         open_only: bool,
+        after: Option<&RotationCursor>,
+        limit: u32,
     ) -> Result<Vec<Rotation>, Error>;
 
     /// The open rotation of a mailbox, if any.
@@ -420,6 +424,34 @@ pub trait Store: Send + Sync + fmt::Debug {
         office: &Crpcen,
         at: Option<OffsetDateTime>,
     ) -> Result<Vec<MailboxStanding>, Error>;
+
+    /// A page of the standings at `at` (from the history) of an office's mailboxes (or every
+    /// mailbox): at most `limit`, ordered by office then address, after `after` if given.
+    async fn compliance_mailbox_page(
+        &self,
+        office: Option<&Crpcen>,
+        at: OffsetDateTime,
+        after: Option<&MailboxAddress>,
+        limit: u32,
+    ) -> Result<Vec<MailboxStanding>, Error>;
+
+    /// Counts per state at `at` (from the history) of the first `limit` offices after `after`
+    /// (by CRPCEN) that had a mailbox then, as [`Store::compliance_counts`] gives them.
+    async fn compliance_office_page(
+        &self,
+        at: OffsetDateTime,
+        after: Option<&Crpcen>,
+        limit: u32,
+    ) -> Result<Vec<OfficeCounts>, Error>;
+
+    /// Counts per state at `at` (from the history) of the offices from `first` to `last`
+    /// (CRPCENs, both included), as [`Store::compliance_counts`] gives them.
+    async fn compliance_counts_between(
+        &self,
+        first: &Crpcen,
+        last: &Crpcen,
+        at: OffsetDateTime,
+    ) -> Result<Vec<OfficeCounts>, Error>;
 
     // === Audit (`store/audit.rs`) ===
 

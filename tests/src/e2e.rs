@@ -57,6 +57,7 @@ mod owa;
 mod owa_cli;
 mod owa_hostile;
 mod owa_readiness;
+mod paging;
 mod provisional;
 mod reports;
 mod roles;

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
 use crate::import::{self, MailboxCsv, read_mailbox_csv};
-use crate::output::{print_mailbox_detail, print_mailboxes};
+use crate::output::{CsvOut, Listing, MailboxRow, print_mailbox_detail, print_mailboxes};
 use crate::{Error, Session};
 
 /// Mailbox commands.
@@ -49,9 +49,6 @@ pub enum MailboxCommand {
         clear: bool,
     },
 }
-
-/// Largest page of mailboxes asked for.
-const PAGE_SIZE: u32 = 5_000;
 
 /// Reads and checks the CSV file of an import, before connecting, so that a bad file fails without
 /// a round trip.
@@ -101,20 +98,37 @@ pub(crate) async fn run<W: Write>(
     Ok(())
 }
 
-/// Lists an office's mailboxes (every mailbox for an empty office), page after page.
+/// Lists an office's mailboxes (every mailbox for an empty office), page after page; CSV is
+/// written as each page arrives.
 async fn list<W: Write>(session: &mut Session<'_, W>, office: String) -> Result<(), Error> {
     let mut mailboxes = Vec::new();
+    let mut csv = (session.format.kind() == Listing::Csv).then(|| CsvOut::new(&mut *session.out));
     let mut page_token = String::new();
     loop {
-        let request =
-            pb::ListMailboxesRequest { office: office.clone(), page_size: PAGE_SIZE, page_token };
+        let request = pb::ListMailboxesRequest {
+            office: office.clone(),
+            page_size: session.page_size,
+            page_token,
+        };
         let page = session.client.list_mailboxes(request).await?.into_inner();
-        mailboxes.extend(page.mailboxes);
+        match csv.as_mut() {
+            Some(csv) => {
+                for mailbox in &page.mailboxes {
+                    csv.serialize(&MailboxRow::from(mailbox))?;
+                }
+                csv.flush()?;
+            }
+            None => mailboxes.extend(page.mailboxes),
+        }
         if page.next_page_token.is_empty() {
             break;
         }
         page_token = page.next_page_token;
     }
-    print_mailboxes(session.out, session.format, &mailboxes)?;
+    let streamed = csv.is_some();
+    drop(csv);
+    if !streamed {
+        print_mailboxes(session.out, session.format, &mailboxes)?;
+    }
     Ok(())
 }

@@ -7,6 +7,8 @@ mod audit;
 mod compliance;
 mod mailbox;
 mod offices;
+#[cfg(test)]
+mod page_bounds;
 mod rotations;
 mod settings;
 mod workstations;

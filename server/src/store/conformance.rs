@@ -7,6 +7,7 @@ mod admins;
 mod audit;
 mod compliance;
 mod offices;
+mod paging;
 mod reports;
 mod rotations;
 mod settings;
@@ -89,6 +90,8 @@ conformance_suite!(
     workstations::recovery_challenges_are_single_use_and_expire,
     rotations::rotations_hold_their_escrow_only_while_open,
     rotations::rotations_are_counted_by_status,
+    paging::rotations_come_in_pages_each_exactly_once,
+    paging::report_lines_come_in_pages_at_one_time,
     reports::step_reports_take_effect_once_and_verified_destroys_escrow,
     reports::periodic_rotations_open_once_when_due,
     settings::owa_addresses_have_a_global_value_and_overrides,

@@ -17,6 +17,7 @@ use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
+use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
     Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
@@ -335,8 +336,10 @@ where
         &self,
         office: Option<&Crpcen>,
         open_only: bool,
+        after: Option<&RotationCursor>,
+        limit: u32,
     ) -> Result<Vec<Rotation>, Error> {
-        self.db.list_rotations(office, open_only).await
+        self.db.list_rotations(office, open_only, after, limit).await
     }
 
     async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
@@ -481,6 +484,34 @@ where
         at: Option<OffsetDateTime>,
     ) -> Result<Vec<MailboxStanding>, Error> {
         self.db.compliance_mailboxes(office, at).await
+    }
+
+    async fn compliance_mailbox_page(
+        &self,
+        office: Option<&Crpcen>,
+        at: OffsetDateTime,
+        after: Option<&MailboxAddress>,
+        limit: u32,
+    ) -> Result<Vec<MailboxStanding>, Error> {
+        self.db.compliance_mailbox_page(office, at, after, limit).await
+    }
+
+    async fn compliance_office_page(
+        &self,
+        at: OffsetDateTime,
+        after: Option<&Crpcen>,
+        limit: u32,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        self.db.compliance_office_page(at, after, limit).await
+    }
+
+    async fn compliance_counts_between(
+        &self,
+        first: &Crpcen,
+        last: &Crpcen,
+        at: OffsetDateTime,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        self.db.compliance_counts_between(first, last, at).await
     }
 
     // === Audit (`store/audit.rs`) ===

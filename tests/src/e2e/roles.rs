@@ -149,7 +149,8 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 .await,
         ),
         "ListRotations" => {
-            code(client.list_rotations(pb::ListRotationsRequest { office, open_only: false }).await)
+            let request = pb::ListRotationsRequest { office, ..Default::default() };
+            code(client.list_rotations(request).await)
         }
         "DiscloseProvisional" => code(
             client

@@ -167,7 +167,12 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
         ),
         "ListRotations" => status_code(
             client
-                .list_rotations(pb::ListRotationsRequest { office: s(), open_only: absurd })
+                .list_rotations(pb::ListRotationsRequest {
+                    office: s(),
+                    open_only: absurd,
+                    page_size: u32::MAX,
+                    page_token: s(),
+                })
                 .await,
         ),
         "DiscloseProvisional" => status_code(
@@ -236,6 +241,8 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
                     at: s(),
                     mailboxes: true,
                     summary_only: true,
+                    page_size: u32::MAX,
+                    page_token: s(),
                 })
                 .await,
         ),

@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 
-use super::{Disclosed, DisclosurePurpose, Target};
+use super::{Disclosed, DisclosurePurpose, RotationPageRequest, Target};
 use crate::domain::admin::{Admin, AdminRole};
 use crate::domain::audit::Actor;
 use crate::domain::identifier::WorkstationId;
@@ -21,6 +21,11 @@ use crate::services::testing::{T0, VALIDITY, address, admin, crpcen, new_office,
 use crate::services::{Error, Services};
 use crate::store::test_support::TestDatabase;
 use sesame_base::clock::ManualClock;
+
+/// The first page of rotations, of the default size.
+fn first_page() -> RotationPageRequest {
+    RotationPageRequest::default()
+}
 
 /// Enrolls a workstation in office 01234 (the store directly: enrollment is not this test's).
 async fn workstation(services: &Services) -> Workstation {
@@ -179,7 +184,12 @@ async fn deliver_to_the_workstation(
     assert_eq!(rotation.address.as_str(), "a.a@01234.mailnot.fr");
     let exported_a = exported.passwords.iter().find(|(r, _)| r.id == rotation.id).unwrap();
     assert_eq!(password.expose_secret(), exported_a.1.expose_secret());
-    let open = c.services.list_rotations(&c.auditor, Some(&c.office), true).await.unwrap();
+    let open = c
+        .services
+        .list_rotations(&c.auditor, Some(&c.office), true, &first_page())
+        .await
+        .unwrap()
+        .rotations;
     let a_now = open.iter().find(|r| r.id == rotation.id).unwrap();
     assert_eq!(a_now.status, RotationStatus::Delivered);
     assert_eq!(a_now.delivered_at, Some(T0));
@@ -214,8 +224,16 @@ async fn expire(c: &Cycle, ws: &Workstation) {
     c.clock.advance(Duration::days(1));
     assert_eq!(c.services.expire_rotations().await, 1);
     assert_eq!(c.services.expire_rotations().await, 0);
-    assert!(c.services.list_rotations(&c.global, Some(&c.office), true).await.unwrap().is_empty());
-    let all = c.services.list_rotations(&c.global, None, false).await.unwrap();
+    assert!(
+        c.services
+            .list_rotations(&c.global, Some(&c.office), true, &first_page())
+            .await
+            .unwrap()
+            .rotations
+            .is_empty()
+    );
+    let all =
+        c.services.list_rotations(&c.global, None, false, &first_page()).await.unwrap().rotations;
     let statuses = |status| all.iter().filter(|r| r.status == status).count();
     assert_eq!(statuses(RotationStatus::Cancelled), 2);
     assert_eq!(statuses(RotationStatus::Expired), 2);

@@ -109,7 +109,7 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
     assert_eq!(actions(store, "rotation.started").await, 1);
 
     let crpcen = Crpcen::parse("01234").unwrap();
-    let rotations = store.list_rotations(Some(&crpcen), false).await.unwrap();
+    let rotations = store.list_rotations(Some(&crpcen), false, None, 100).await.unwrap();
     let rot_a = rotations.iter().find(|r| r.id == "rot-a").unwrap();
     assert_eq!(rot_a.status, RotationStatus::Completed);
     assert_eq!(rot_a.closed_at, Some(t1));
