@@ -623,11 +623,21 @@ pub struct ListRotationsRequest {
     /// Only the open ones.
     #[prost(bool, tag = "2")]
     pub open_only: bool,
+    /// At most this many rotations (1 to 5,000; 0 means 1,000).
+    #[prost(uint32, tag = "3")]
+    pub page_size: u32,
+    /// Empty for the first page, else the previous response's next_page_token (opaque), with the
+    /// same office and open_only.
+    #[prost(string, tag = "4")]
+    pub page_token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListRotationsResponse {
     #[prost(message, repeated, tag = "1")]
     pub rotations: ::prost::alloc::vec::Vec<RotationInfo>,
+    /// Empty on the last page.
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DiscloseProvisionalRequest {
@@ -1026,7 +1036,22 @@ pub struct GetComplianceReportRequest {
     /// The fleet's totals only, without per-office rows (ignored with `office` or `mailboxes`).
     #[prost(bool, tag = "4")]
     pub summary_only: bool,
+    /// At most this many lines per answer (1 to 5,000), the report then coming a page at a time:
+    /// mailbox lines with `office` or `mailboxes`, else office lines (ignored with summary_only).
+    /// 0 (the default, as older clients send it) asks for the whole report in one answer, refused
+    /// beyond 5,000 mailbox lines.
+    #[prost(uint32, tag = "5")]
+    pub page_size: u32,
+    /// Empty for the first page, else the previous response's next_page_token (opaque), with the
+    /// same office and mailboxes. Every page describes the first page's time (the token carries
+    /// it): `at` may be left empty on later pages, and if sent must be the same.
+    #[prost(string, tag = "6")]
+    pub page_token: ::prost::alloc::string::String,
 }
+/// A page of a report: the first page carries the totals, generated_at and the audit head; every
+/// page carries `at` and its lines: offices (with their counts), or mailboxes in the
+/// `mailbox_states` of their offices (with their counts). An office whose mailboxes continue on
+/// the next page is repeated there, with the same counts.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetComplianceReportResponse {
     /// RFC 3339: the time the report describes, and when it was made.
@@ -1063,6 +1088,9 @@ pub struct GetComplianceReportResponse {
     pub audit_head_key_id: ::prost::alloc::string::String,
     #[prost(string, tag = "13")]
     pub audit_head_signature: ::prost::alloc::string::String,
+    /// Empty on the last page (and when the report was not asked in pages).
+    #[prost(string, tag = "15")]
+    pub next_page_token: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -1760,8 +1788,11 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "ReissueProvisional"));
             self.inner.unary(req, path, codec).await
         }
-        /// Lists rotations, without passwords. Callable by: a global administrator and an auditor, an
-        /// office administrator for its offices. INVALID_ARGUMENT for a malformed office.
+        /// Lists rotations, without passwords, a page at a time: newest first (by issue time), then by
+        /// mailbox address (for an office administrator of several offices: office by office, by
+        /// CRPCEN, each newest first). Callable by: a global administrator and an auditor, an office administrator
+        /// for its offices. INVALID_ARGUMENT for a malformed office, a page_size over 5,000 or a
+        /// page_token this server did not issue.
         pub async fn list_rotations(
             &mut self,
             request: impl tonic::IntoRequest<super::ListRotationsRequest>,
@@ -2136,9 +2167,13 @@ pub mod admin_service_client {
         /// The compliance report, now or at a past date: per office the mailboxes per state, the share
         /// compliant, the oldest verified change and (for one office, or when asked) each mailbox's
         /// state since when; the fleet's totals; and the audit chain's head, so the report can be tied
-        /// to the audit log. Callable by: a global administrator and an auditor (every office), an
-        /// office administrator (its offices). INVALID_ARGUMENT for a malformed date or one to come;
-        /// NOT_FOUND if the office does not exist.
+        /// to the audit log. A report comes a page at a time when page_size is set (see
+        /// GetComplianceReportRequest); without it, one answer, refused with FAILED_PRECONDITION when it
+        /// would list more than 5,000 mailboxes. Callable by: a global
+        /// administrator and an auditor (every office), an office administrator (its offices).
+        /// INVALID_ARGUMENT for a malformed date or one to come, a page_size over 5,000, or a page_token
+        /// this server did not issue or issued for another office or date; NOT_FOUND if the office does
+        /// not exist.
         pub async fn get_compliance_report(
             &mut self,
             request: impl tonic::IntoRequest<super::GetComplianceReportRequest>,
@@ -2375,8 +2410,11 @@ pub mod admin_service_server {
             tonic::Response<super::ReissueProvisionalResponse>,
             tonic::Status,
         >;
-        /// Lists rotations, without passwords. Callable by: a global administrator and an auditor, an
-        /// office administrator for its offices. INVALID_ARGUMENT for a malformed office.
+        /// Lists rotations, without passwords, a page at a time: newest first (by issue time), then by
+        /// mailbox address (for an office administrator of several offices: office by office, by
+        /// CRPCEN, each newest first). Callable by: a global administrator and an auditor, an office administrator
+        /// for its offices. INVALID_ARGUMENT for a malformed office, a page_size over 5,000 or a
+        /// page_token this server did not issue.
         async fn list_rotations(
             &self,
             request: tonic::Request<super::ListRotationsRequest>,
@@ -2522,9 +2560,13 @@ pub mod admin_service_server {
         /// The compliance report, now or at a past date: per office the mailboxes per state, the share
         /// compliant, the oldest verified change and (for one office, or when asked) each mailbox's
         /// state since when; the fleet's totals; and the audit chain's head, so the report can be tied
-        /// to the audit log. Callable by: a global administrator and an auditor (every office), an
-        /// office administrator (its offices). INVALID_ARGUMENT for a malformed date or one to come;
-        /// NOT_FOUND if the office does not exist.
+        /// to the audit log. A report comes a page at a time when page_size is set (see
+        /// GetComplianceReportRequest); without it, one answer, refused with FAILED_PRECONDITION when it
+        /// would list more than 5,000 mailboxes. Callable by: a global
+        /// administrator and an auditor (every office), an office administrator (its offices).
+        /// INVALID_ARGUMENT for a malformed date or one to come, a page_size over 5,000, or a page_token
+        /// this server did not issue or issued for another office or date; NOT_FOUND if the office does
+        /// not exist.
         async fn get_compliance_report(
             &self,
             request: tonic::Request<super::GetComplianceReportRequest>,
