@@ -114,10 +114,13 @@ pub(super) async fn rotations_come_in_pages_each_exactly_once(store: &dyn Store)
 
 pub(super) async fn report_lines_come_in_pages_at_one_time(store: &dyn Store) {
     let addresses = fleet(store, 5).await;
+    // Registered mailboxes enter the history at the next sweep, at their registration.
+    while store.sweep_compliance(T0).await.unwrap() > 0 {}
     // A mailbox registered later is not in a report of before.
     let later = mailbox("zz.late@01234.mailnot.fr", "Late");
     let t1 = T0 + Duration::days(1);
     store.import_mailboxes(&[later], false, &Actor::system(), t1).await.unwrap();
+    while store.sweep_compliance(t1).await.unwrap() > 0 {}
     let at = T0 + Duration::hours(1);
     let whole = store.compliance_mailbox_page(None, at, None, 5_000).await.unwrap();
     let listed: Vec<&MailboxAddress> = whole.iter().map(|m| &m.address).collect();
