@@ -203,3 +203,41 @@ async fn pages_of_a_report_list_each_mailbox_once_as_of_the_first_page() {
     assert_eq!(mine.report.offices[0].0.crpcen, office);
     assert!(rest.report.offices.is_empty(), "only its own office");
 }
+
+#[tokio::test]
+async fn a_report_in_one_answer_is_refused_beyond_one_page_of_mailboxes() {
+    use crate::domain::audit::Actor;
+    use crate::domain::office::{MailDomain, MailboxAddress, NewMailbox, Text};
+    use crate::domain::page::MAX_PAGE;
+    use crate::services::compliance::ReportPageRequest;
+
+    let fx = Fixture::new().await;
+    let s = &fx.services;
+    fx.office("01234").await;
+    let rows: Vec<NewMailbox> = (0..=MAX_PAGE)
+        .map(|i| NewMailbox {
+            address: MailboxAddress::parse(
+                &format!("p{i:05}.nom@01234.mailnot.fr"),
+                &MailDomain::default(),
+            )
+            .unwrap(),
+            display_name: Text::parse("n", "N").unwrap(),
+            logon_name: None,
+        })
+        .collect();
+    s.store.import_mailboxes(&rows, false, &Actor::system(), T0).await.unwrap();
+    let auditor = fx.admin("audit", AdminRole::Auditor, &[]).await;
+    // An older client, asking for every mailbox in one answer: told to ask in pages.
+    let whole = s.compliance_report(&auditor, None, None, ReportDetail::Mailboxes).await;
+    assert!(matches!(&whole, Err(Error::FailedPrecondition(m)) if m.contains("page_size")));
+    // The offices alone still come in one answer; the mailboxes in pages.
+    let offices = s.compliance_report(&auditor, None, None, ReportDetail::Offices).await.unwrap();
+    assert_eq!(offices.fleet.total(), u64::from(MAX_PAGE) + 1);
+    let first = ReportPageRequest { size: MAX_PAGE, mailboxes: true, cursor: None };
+    let page = s.compliance_report_page(&auditor, None, None, &first).await.unwrap();
+    assert_eq!(page.report.offices[0].1.len(), MAX_PAGE as usize);
+    let rest = ReportPageRequest { cursor: page.next, ..first };
+    let page = s.compliance_report_page(&auditor, None, None, &rest).await.unwrap();
+    assert_eq!(page.report.offices[0].1.len(), 1);
+    assert!(page.next.is_none());
+}
