@@ -277,3 +277,47 @@ async fn a_whole_provisional_cycle_on_postgres() {
     a_whole_provisional_cycle(&db).await;
     db.destroy().await;
 }
+
+#[tokio::test]
+async fn an_office_administrator_pages_through_its_offices_one_after_the_other() {
+    use crate::services::testing::Fixture;
+
+    let fx = Fixture::new().await;
+    let s = &fx.services;
+    let first = fx.office("01234").await;
+    let second = fx.office("05678").await;
+    let foreign = fx.office("75001").await;
+    for address in ["a.a@01234.mailnot.fr", "b.b@01234.mailnot.fr", "c.c@05678.mailnot.fr"] {
+        fx.mailbox(address).await;
+    }
+    fx.mailbox("d.d@75001.mailnot.fr").await;
+    let marie = fx.admin("marie", AdminRole::Office, &[&second, &first]).await;
+    let root = fx.admin("root", AdminRole::Global, &[]).await;
+    for office in [&first, &second, &foreign] {
+        s.issue_provisional(&root, &Target::Office(office.clone())).await.unwrap();
+        fx.clock.advance(Duration::minutes(1));
+    }
+    let mut listed: Vec<String> = Vec::new();
+    let mut page = RotationPageRequest { size: 1, after: None };
+    loop {
+        let found = s.list_rotations(&marie, None, false, &page).await.unwrap();
+        assert!(found.rotations.len() <= 1);
+        listed.extend(found.rotations.iter().map(|r| r.address.to_string()));
+        match found.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        listed,
+        ["a.a@01234.mailnot.fr", "b.b@01234.mailnot.fr", "c.c@05678.mailnot.fr"],
+        "office by office, each once, never another office's"
+    );
+    // The fleet, newest first.
+    let all = s.list_rotations(&root, None, false, &first_page()).await.unwrap();
+    let offices: Vec<&str> = all.rotations.iter().map(|r| r.office.as_str()).collect();
+    assert_eq!(offices, ["75001", "05678", "01234", "01234"]);
+    let too_big = RotationPageRequest { size: 5_001, after: None };
+    let refused = s.list_rotations(&root, None, false, &too_big).await;
+    assert!(matches!(refused, Err(Error::InvalidArgument(_))), "{refused:?}");
+}
