@@ -188,8 +188,7 @@ impl Server {
             shutdown.await;
             let _ = stop.send(true);
         };
-        let mut served =
-            grpc::serve(self.state, metrics, listener, self.caps.grpc, shutdown).await;
+        let mut served = grpc::serve(self.state, metrics, listener, self.caps.grpc, shutdown).await;
         if let Some(ops) = ops {
             let ended = match ops.await {
                 Ok(ended) => ended,

@@ -179,7 +179,11 @@ fn raise_descriptor_limit() {
             "raised the descriptor limit (RLIMIT_NOFILE) to its hard limit"
         ),
         Ok(Some(limit)) => {
-            tracing::info!(limit = limit.after, hard = limit.hard, "descriptor limit (RLIMIT_NOFILE)")
+            tracing::info!(
+                limit = limit.after,
+                hard = limit.hard,
+                "descriptor limit (RLIMIT_NOFILE)"
+            )
         }
         Ok(None) => {}
         Err(error) => {

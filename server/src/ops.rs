@@ -164,7 +164,10 @@ async fn connection(
         async move { Ok::<_, Infallible>(ops.answer(&method, &path).await) }
     });
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(MAX_HEAD_BYTES);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES);
     let connection = builder.serve_connection(TokioIo::new(tcp), service);
     tokio::pin!(connection);
     let ended = tokio::select! {
@@ -205,7 +208,11 @@ async fn refresh(
 fn report_refused(cap: &ConnectionCap) {
     let refused = cap.take_refused();
     if refused > 0 {
-        tracing::warn!(refused, max = cap.max(), "operations endpoint: connections over its cap closed");
+        tracing::warn!(
+            refused,
+            max = cap.max(),
+            "operations endpoint: connections over its cap closed"
+        );
     }
 }
 
@@ -263,7 +270,9 @@ impl Ops {
         match rendered {
             Ok(body) => {
                 let mut answer = text(StatusCode::OK, body);
-                answer.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
+                answer
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
                 answer
             }
             Err(error) => {

@@ -243,14 +243,8 @@ pub(crate) fn incoming(
             let Some(admitted) = cap.admit() else { continue };
             let Ok((ticket, evicted)) = admission.admit(remote.ip()) else { continue };
             let _ = tcp.set_nodelay(true);
-            let handshake = Handshake {
-                tcp,
-                remote,
-                ticket,
-                evicted,
-                admission: admission.clone(),
-                admitted,
-            };
+            let handshake =
+                Handshake { tcp, remote, ticket, evicted, admission: admission.clone(), admitted };
             tokio::spawn(handshake.run(acceptor.clone(), tx.clone()));
         }
     });

@@ -54,7 +54,8 @@ async fn started(stdout: tokio::process::ChildStdout) -> Started {
             grpc = Some(at.trim().parse().unwrap());
         } else if let Some(rest) = line.strip_prefix("Operations endpoint on http://") {
             ops = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
-        } else if let Some(path) = line.strip_prefix("Bootstrap administrator credentials written to ")
+        } else if let Some(path) =
+            line.strip_prefix("Bootstrap administrator credentials written to ")
         {
             return Started {
                 grpc: grpc.unwrap(),

@@ -142,7 +142,8 @@ async fn scrapes_serve_the_background_reading_not_the_database() {
     .expect("SQLite always runs");
     let ops = server.ops_address;
     let first = scrape(ops).await;
-    let refreshes = |metrics: &Exposition| metrics.value("sesame_metrics_snapshot_refreshes_total", &[]);
+    let refreshes =
+        |metrics: &Exposition| metrics.value("sesame_metrics_snapshot_refreshes_total", &[]);
     let age = |metrics: &Exposition| metrics.value("sesame_metrics_snapshot_age_seconds", &[]);
     eventually(GUARD, "the first reading", move || async move {
         refreshes(&scrape(ops).await) == Some(1.0)
