@@ -136,7 +136,12 @@ fn salvage(path: &Path, kind: Kind) -> Result<FileRecovery, RecordError> {
         } else {
             let frame = if scan.legacy { 12 } else { HEADER + END.len() };
             let bytes = (frame + record.payload.len()) as u64;
-            lost.push(Lost { offset: record.offset, bytes, damage: Damage::Undecodable, torn: false });
+            lost.push(Lost {
+                offset: record.offset,
+                bytes,
+                damage: Damage::Undecodable,
+                torn: false,
+            });
         }
     }
     lost.sort_by_key(|l| l.offset);
@@ -153,7 +158,8 @@ fn salvage(path: &Path, kind: Kind) -> Result<FileRecovery, RecordError> {
             outbox::replay(kept.iter().map(|r| r.payload.as_slice())).unwrap_or_default(),
         ),
     };
-    let salvage = Salvage { copy, size: scan.size, legacy: scan.legacy, kept: kept.len(), lost, read };
+    let salvage =
+        Salvage { copy, size: scan.size, legacy: scan.legacy, kept: kept.len(), lost, read };
     Ok(FileRecovery { path: path.to_owned(), outcome: Outcome::Recovered(salvage) })
 }
 
@@ -187,9 +193,9 @@ fn rotations(kept: &[record::Record], lost: &[Lost]) -> Vec<RotationRead> {
 impl Recovery {
     /// Whether any record was lost (beyond a torn last record).
     pub fn lost_records(&self) -> bool {
-        [&self.journal, &self.outbox].iter().any(|f| {
-            matches!(&f.outcome, Outcome::Recovered(s) if s.lost.iter().any(|l| !l.torn))
-        })
+        [&self.journal, &self.outbox]
+            .iter()
+            .any(|f| matches!(&f.outcome, Outcome::Recovered(s) if s.lost.iter().any(|l| !l.torn)))
     }
 
     /// Says, for an administrator, what was found, kept and lost, and what to check.
@@ -233,7 +239,8 @@ impl FileRecovery {
         writeln!(out, "{path}: damaged ({} bytes{framing}).", salvage.size)?;
         writeln!(out, "  A copy of it as it was is kept as {}.", salvage.copy.display())?;
         for lost in &salvage.lost {
-            let kind = if lost.torn { "a torn last record (an unfinished write), cut" } else { "lost" };
+            let kind =
+                if lost.torn { "a torn last record (an unfinished write), cut" } else { "lost" };
             writeln!(
                 out,
                 "  Bytes {}..{} ({} bytes) {kind}: {}.",
@@ -253,13 +260,7 @@ impl FileRecovery {
                     } else {
                         ""
                     };
-                    writeln!(
-                        out,
-                        "    {} {} step {}{stale}",
-                        r.id,
-                        r.mailbox,
-                        step_name(&r.step)
-                    )?;
+                    writeln!(out, "    {} {} step {}{stale}", r.id, r.mailbox, step_name(&r.step))?;
                 }
             }
             Read::Reports(reports) => {

@@ -120,11 +120,7 @@ fn copies(state: &Path, name: &str) -> Vec<PathBuf> {
 fn recover(state: &Path) -> String {
     let output = agent(state).arg("journal-recover").output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     stdout
 }
 
@@ -134,7 +130,10 @@ fn assert_refused(state: &Path, name: &str, damaged: &[u8], offset: usize) {
     let output = run_refused(state);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let path = state.join(name);
-    assert!(stderr.contains(&format!("{} is damaged at byte {offset} ", path.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is damaged at byte {offset} ", path.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("journal-recover"), "{stderr}");
     assert_eq!(fs::read(&path).unwrap(), damaged, "the file was changed");
     let copies = copies(state, name);
@@ -196,7 +195,12 @@ fn a_byte_changed_in_a_middle_journal_record_stops_the_agent_and_recovery_keeps_
     assert!(report.contains(&lost), "{report}");
     assert!(report.contains(&format!("{} records kept", ROTATIONS - 1)), "{report}");
     // The rotations before the damage may have moved on; those after are as the file says.
-    assert!(report.contains("rot-0 nom0.prenom@12345.mailnot.fr step Pending (its last record precedes lost bytes"), "{report}");
+    assert!(
+        report.contains(
+            "rot-0 nom0.prenom@12345.mailnot.fr step Pending (its last record precedes lost bytes"
+        ),
+        "{report}"
+    );
     assert!(report.contains("rot-4 nom4.prenom@12345.mailnot.fr step Pending\n"), "{report}");
     assert!(!report.contains("rot-2 "), "{report}");
     assert!(report.contains("sesamectl mailbox show"), "{report}");

@@ -295,7 +295,9 @@ impl Framing for Current {
         let end = start.checked_add(size)?.checked_add(END.len())?;
         let frame = bytes.get(at..end)?;
         let payload = &frame[HEADER..HEADER + size];
-        if frame[frame.len() - END.len()..] != END || frame[HEAD..HEADER] != checksum(&head[..4], payload) {
+        if frame[frame.len() - END.len()..] != END
+            || frame[HEAD..HEADER] != checksum(&head[..4], payload)
+        {
             return None;
         }
         Some((start..start + size, end))
@@ -388,7 +390,8 @@ fn scan_with<F: Framing>(bytes: &[u8], start: usize, scan: &mut Scan) {
 
 /// Reads every record of a file's `bytes`, in either framing, past any damage.
 pub fn scan(bytes: &[u8]) -> Scan {
-    let empty = |legacy| Scan { legacy, records: Vec::new(), lost: Vec::new(), size: bytes.len() as u64 };
+    let empty =
+        |legacy| Scan { legacy, records: Vec::new(), lost: Vec::new(), size: bytes.len() as u64 };
     if bytes.starts_with(&MAGIC) {
         let mut scan = empty(false);
         scan_with::<Current>(bytes, MAGIC.len(), &mut scan);
@@ -412,7 +415,12 @@ pub fn scan(bytes: &[u8]) -> Scan {
     // records after it all the same, in whichever framing finds some.
     let mut current = empty(false);
     let len = bytes.len().min(MAGIC.len());
-    current.lost.push(Lost { offset: 0, bytes: len as u64, damage: Damage::FileHeader, torn: false });
+    current.lost.push(Lost {
+        offset: 0,
+        bytes: len as u64,
+        damage: Damage::FileHeader,
+        torn: false,
+    });
     scan_with::<Current>(bytes, len, &mut current);
     merge_lost(&mut current.lost);
     if current.records.is_empty() {
@@ -565,7 +573,10 @@ impl RecordFile {
             file.set_len(valid).map_err(|e| RecordError::io("truncate", path, e))?;
             file.sync_all().map_err(|e| RecordError::io("sync", path, e))?;
         }
-        opened.file.seek(SeekFrom::Start(opened.len)).map_err(|e| RecordError::io("seek", path, e))?;
+        opened
+            .file
+            .seek(SeekFrom::Start(opened.len))
+            .map_err(|e| RecordError::io("seek", path, e))?;
         Ok((opened, records))
     }
 
@@ -625,7 +636,9 @@ impl RecordFile {
 }
 
 /// A whole file in the current framing: [`MAGIC`] and the framed `payloads`.
-pub fn framed_file<'a>(payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>, RecordError> {
+pub fn framed_file<'a>(
+    payloads: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<u8>, RecordError> {
     let mut bytes = MAGIC.to_vec();
     for payload in payloads {
         bytes.extend_from_slice(&frame(payload)?);

@@ -108,13 +108,17 @@ fn a_damaged_length_is_refused_not_taken_for_a_torn_tail() {
 fn a_damaged_length_in_the_previous_framing_is_refused_and_a_good_file_converted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(FILE_NAME);
-    let payloads: Vec<Vec<u8>> = (0..3).map(|n| serde_json::to_vec(&snapshot(n)).unwrap()).collect();
+    let payloads: Vec<Vec<u8>> =
+        (0..3).map(|n| serde_json::to_vec(&snapshot(n)).unwrap()).collect();
     let legacy: Vec<u8> = payloads.iter().flat_map(|p| legacy_frame(p)).collect();
     let mut bytes = legacy.clone();
     bytes[2] ^= 0x01;
     fs::write(&path, &bytes).unwrap();
     let error = Journal::open(dir.path()).unwrap_err();
-    assert!(matches!(error, JournalError::Record(RecordError::Corrupt { offset: 0, .. })), "{error}");
+    assert!(
+        matches!(error, JournalError::Record(RecordError::Corrupt { offset: 0, .. })),
+        "{error}"
+    );
     assert_eq!(fs::read(&path).unwrap(), bytes, "nothing was cut");
     // An intact file of the previous framing, with a torn tail: read, then rewritten.
     let mut torn = legacy.clone();
@@ -197,7 +201,8 @@ fn a_service_restarting_in_a_loop_keeps_one_copy() {
 
 #[test]
 fn reading_past_damage_finds_the_records_after_it() {
-    let payloads: Vec<Vec<u8>> = (0..5).map(|n| format!("{{\"record\":{n}}}").into_bytes()).collect();
+    let payloads: Vec<Vec<u8>> =
+        (0..5).map(|n| format!("{{\"record\":{n}}}").into_bytes()).collect();
     let good = framed_file(payloads.iter().map(Vec::as_slice)).unwrap();
     let second = MAGIC.len() + frame(&payloads[0]).unwrap().len();
     let mut bytes = good.clone();
