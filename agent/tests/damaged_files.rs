@@ -171,6 +171,39 @@ fn a_byte_changed_at_offset_2_of_the_journal_stops_the_agent_and_nothing_is_lost
     assert_eq!(rotation_ids(state), expected);
 }
 
+/// The finding as filed: a journal of the previous framing (an upgraded workstation's, no
+/// length check) with a bit flipped at offset 2 used to be emptied at the next start.
+#[test]
+fn offset_2_of_a_journal_in_the_previous_framing_stops_the_agent_and_recovery_keeps_the_rest() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let mut bytes = Vec::new();
+    let mut starts = Vec::new();
+    for n in 0..ROTATIONS {
+        starts.push(bytes.len());
+        let record = JournalRecord::Snapshot(Box::new(rotation(n)));
+        let payload = serde_json::to_vec(&record).unwrap();
+        let len = u32::try_from(payload.len()).unwrap().to_le_bytes();
+        let digest = Sha256::new().chain_update(len).chain_update(&payload).finalize();
+        bytes.extend_from_slice(&len);
+        bytes.extend_from_slice(&digest[..8]);
+        bytes.extend_from_slice(&payload);
+    }
+    let path = state.join(journal::FILE_NAME);
+    fs::write(&path, &bytes).unwrap();
+    let damaged = flip(&path, 2);
+    assert_refused(state, journal::FILE_NAME, &damaged, 0);
+    let report = recover(state);
+    assert!(report.contains("in the previous framing"), "{report}");
+    assert!(
+        report.contains(&format!("Bytes 0..{} ({} bytes) lost", starts[1], starts[1])),
+        "{report}"
+    );
+    assert_eq!(rotation_ids(state), ["rot-1", "rot-2", "rot-3", "rot-4"]);
+    assert!(fs::read(&path).unwrap().starts_with(&MAGIC), "rewritten in the current framing");
+}
+
 #[test]
 fn a_byte_changed_in_a_middle_journal_record_stops_the_agent_and_recovery_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();

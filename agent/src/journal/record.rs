@@ -91,7 +91,7 @@ impl fmt::Display for Damage {
             Damage::ImpossibleLength => "an impossible record length",
             Damage::Checksum => "a record whose checksum does not match",
             Damage::EndMark => "a record whose end mark is wrong",
-            Damage::Incomplete => "a record cut short",
+            Damage::Incomplete => "a record running past the end of the file",
             Damage::Undecodable => "a record that cannot be decoded",
         })
     }
