@@ -2,8 +2,8 @@
 //! (idempotent by workstation and report id, one transaction per report, audited, with the local
 //! account that acted), a verified change closing its rotation and destroying the escrow (and, for
 //! a provisional rotation, binding its account where the mailbox is not bound yet), periodic
-//! rotations opened when their
-//! mailbox becomes due soon under its office's compliance policy, and a mailbox's history.
+//! rotations opened when their mailbox becomes due soon under its office's compliance policy, and
+//! a mailbox's history.
 
 use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
 use time::OffsetDateTime;
@@ -415,7 +415,8 @@ where
         let events: Vec<EventRow> = sqlx::query_as(
             "SELECT e.rotation_id, e.report_id, e.workstation_id, e.step, e.failure, \
              e.occurred_at, e.received_at, e.evidence_kind, e.evidence_at, e.evidence_detail, \
-             e.detail, e.account_id, e.account_detail FROM rotation_events e JOIN rotations r ON r.id = e.rotation_id \
+             e.detail, e.account_id, e.account_detail \
+             FROM rotation_events e JOIN rotations r ON r.id = e.rotation_id \
              WHERE r.mailbox_id = $1 ORDER BY r.issued_at, r.id, e.seq",
         )
         .bind(mailbox_id)
