@@ -123,6 +123,8 @@ fn report_to_pb(report: &Report) -> pb::StepReport {
         failure: failure.into(),
         key_evidence: report.key_evidence.as_ref().map(evidence_to_pb),
         detail: report.detail.chars().take(500).collect(),
+        // Filled once the agent knows which local account acted (issue 19).
+        local_account: None,
     }
 }
 
