@@ -146,7 +146,13 @@ async fn a_verified_report_binds_its_account_on_its_workstation_only(server: &Te
     assert_eq!(bindings.len(), 1, "{bindings:?}");
     assert_eq!(bindings[0]["workstation_id"], second_id.as_str());
     assert_eq!(bindings[0]["source"], "admin");
-    assert_eq!(detail["events"][0]["local_account"], "jdupont");
+    let acted = |rotation: &str| {
+        let events = detail["events"].as_array().unwrap();
+        let mine = events.iter().filter(|e| e["rotation_id"] == rotation);
+        mine.map(|e| e["local_account"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(acted(&rotation.rotation_id), ["jdupont", "jdupont"]);
+    assert_eq!(acted(&again.rotation_id), ["collegue", "collegue"]);
 
     // Refusals name the field.
     let (code, message) = super::code_of(
