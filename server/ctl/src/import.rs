@@ -140,7 +140,11 @@ pub fn parse_mailbox_csv(text: &str) -> Result<MailboxCsv, CsvError> {
         if record.len() != columns {
             return Err(CsvError::Line {
                 line,
-                message: format!("expected {columns} columns ({}), found {}", names.join(", "), record.len()),
+                message: format!(
+                    "expected {columns} columns ({}), found {}",
+                    names.join(", "),
+                    record.len()
+                ),
             });
         }
         let column = |at: Option<usize>| at.map_or_else(String::new, |i| record[i].to_owned());
@@ -264,7 +268,8 @@ mod tests {
         let accounts: Vec<&str> = csv.rows.iter().map(|r| r.local_account.as_str()).collect();
         assert_eq!(accounts, ["jdupont", ""]);
         assert_eq!(csv.rows[0].logon_name, "ETUDE\\ab");
-        let twice = parse_mailbox_csv("address,display_name,local_account,local_account\na,b,c,d\n");
+        let twice =
+            parse_mailbox_csv("address,display_name,local_account,local_account\na,b,c,d\n");
         assert!(twice.unwrap_err().to_string().starts_with("line 1:"));
     }
 

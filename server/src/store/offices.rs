@@ -213,12 +213,8 @@ impl<'a> ImportPlan<'a> {
     /// One audit event per office touched, listing the addresses created and updated, and the
     /// logon names and default accounts the import set.
     fn audit_events(&self, actor: &Actor) -> Vec<AuditEvent> {
-        type Lists<'b> = (
-            Vec<&'b str>,
-            Vec<&'b str>,
-            BTreeMap<&'b str, &'b str>,
-            BTreeMap<&'b str, &'b str>,
-        );
+        type Lists<'b> =
+            (Vec<&'b str>, Vec<&'b str>, BTreeMap<&'b str, &'b str>, BTreeMap<&'b str, &'b str>);
         let mut by_office: BTreeMap<&Crpcen, Lists<'_>> = BTreeMap::new();
         for (row, created) in
             self.create.iter().map(|r| (r, true)).chain(self.update.iter().map(|r| (r, false)))

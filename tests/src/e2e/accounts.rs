@@ -84,8 +84,9 @@ async fn a_verified_report_binds_its_account_on_its_workstation_only(server: &Te
     assert!(!listed.contains(DUPONT), "{listed}");
 
     // The column is optional per line: Martin gets a default account, Dupont none.
-    let good =
-        format!("address,display_name,local_account\n{DUPONT},Jean Dupont,\n{MARTIN},Paul Martin,pmartin\n");
+    let good = format!(
+        "address,display_name,local_account\n{DUPONT},Jean Dupont,\n{MARTIN},Paul Martin,pmartin\n"
+    );
     let file = write_file(dir.path(), "good.csv", &good);
     server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
 
@@ -155,10 +156,13 @@ async fn a_verified_report_binds_its_account_on_its_workstation_only(server: &Te
     assert_eq!(acted(&again.rotation_id), ["collegue", "collegue"]);
 
     // Refusals name the field.
-    let (code, message) = super::code_of(
-        server.sesamectl(&["mailbox", "account", "set", DUPONT, "a\u{7}b"]).await,
+    let (code, message) =
+        super::code_of(server.sesamectl(&["mailbox", "account", "set", DUPONT, "a\u{7}b"]).await);
+    assert_eq!(
+        (code, message.starts_with("account_id")),
+        (Code::InvalidArgument, true),
+        "{message}"
     );
-    assert_eq!((code, message.starts_with("account_id")), (Code::InvalidArgument, true), "{message}");
     let (code, message) = super::code_of(
         server
             .sesamectl(&["mailbox", "account", "set", DUPONT, "x", "--workstation", "ws-nope"])

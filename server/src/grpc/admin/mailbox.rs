@@ -57,8 +57,13 @@ pub(super) async fn set_mailbox_account(
         None
     } else {
         Some(
-            LocalAccount::parse("account_id", &req.account_id, "account_detail", &req.account_detail)
-                .map_err(|e| Error::invalid(e.to_string()))?,
+            LocalAccount::parse(
+                "account_id",
+                &req.account_id,
+                "account_detail",
+                &req.account_detail,
+            )
+            .map_err(|e| Error::invalid(e.to_string()))?,
         )
     };
     api.state.set_mailbox_account(&admin, &address, workstation.as_ref(), account.as_ref()).await?;
@@ -107,7 +112,11 @@ fn event_to_pb(e: RotationEvent) -> pb::RotationEvent {
         received_at: rfc3339(e.received_at),
         key_evidence: e.key_evidence.map(evidence_to_pb),
         detail: e.detail,
-        local_account: e.local_account.as_ref().map(|a| a.id.as_str().to_owned()).unwrap_or_default(),
+        local_account: e
+            .local_account
+            .as_ref()
+            .map(|a| a.id.as_str().to_owned())
+            .unwrap_or_default(),
         local_account_detail: e.local_account.map(|a| a.detail).unwrap_or_default(),
     }
 }

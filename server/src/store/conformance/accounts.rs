@@ -25,7 +25,12 @@ fn account(id: &str) -> LocalAccount {
 async fn open(store: &dyn Store, id: &str, mb: &Mailbox) {
     let key = EscrowKey::from_bytes(&[9; 32]).unwrap();
     let sealed = key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, id).unwrap();
-    let new = NewRotation { id: id.into(), mailbox_id: mb.id, sealed, expires_at: T0 + Duration::days(14) };
+    let new = NewRotation {
+        id: id.into(),
+        mailbox_id: mb.id,
+        sealed,
+        expires_at: T0 + Duration::days(14),
+    };
     store.open_rotations(&[new], &Actor::system(), T0).await.unwrap();
 }
 
@@ -48,9 +53,7 @@ async fn bound(store: &dyn Store, ws: &str) -> HashMap<i64, String> {
     accounts.into_iter().map(|(mailbox, a)| (mailbox, a.id.as_str().to_owned())).collect()
 }
 
-pub(super) async fn accounts_are_bound_once_by_report_and_set_by_administrators(
-    store: &dyn Store,
-) {
+pub(super) async fn accounts_are_bound_once_by_report_and_set_by_administrators(store: &dyn Store) {
     let (a, b) = setup(store).await;
     let admin = Actor::system();
     // a.a is assigned to ws-2 as well: a binding holds on one workstation only.
