@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use super::reports::{actions, report, setup};
 use super::workstations::wsid;
@@ -35,7 +35,7 @@ async fn open(store: &dyn Store, id: &str, mb: &Mailbox) {
 }
 
 /// Reports started then verified on `ws`, both naming `acting`.
-async fn verify(store: &dyn Store, ws: &str, rotation: &str, acting: &str) {
+async fn verify_at(store: &dyn Store, ws: &str, rotation: &str, acting: &str, at: OffsetDateTime) {
     let mut steps = [
         report(&format!("{rotation}-1"), rotation, Step::Started),
         report(&format!("{rotation}-2"), rotation, Step::Verified),
@@ -43,9 +43,12 @@ async fn verify(store: &dyn Store, ws: &str, rotation: &str, acting: &str) {
     for step in &mut steps {
         step.local_account = Some(account(acting));
     }
-    let at = T0 + Duration::minutes(5);
     let outcomes = store.record_reports(&wsid(ws), &steps, at).await.unwrap();
     assert_eq!(outcomes, vec![ReportOutcome::Recorded; 2]);
+}
+
+async fn verify(store: &dyn Store, ws: &str, rotation: &str, acting: &str) {
+    verify_at(store, ws, rotation, acting, T0 + Duration::minutes(5)).await;
 }
 
 async fn bound(store: &dyn Store, ws: &str) -> HashMap<i64, String> {
@@ -123,5 +126,15 @@ pub(super) async fn accounts_are_bound_once_by_report_and_set_by_administrators(
     let history = store.mailbox_history(b.id).await.unwrap();
     assert_eq!(history.accounts[0].workstation_id, None);
     assert_eq!(history.accounts[0].bound_by, BoundBy::Import(admin.as_str().to_owned()));
+
+    // After a reset, a periodic rotation's verified change binds nothing: only a letter's
+    // provisional password proves who the mailbox's owner is.
+    store.set_mailbox_account(&a, Some(&wsid("ws-1")), None, &admin, T0).await.unwrap();
+    let due = T0 + Duration::days(200);
+    let periodic = store.deliver_periodic(&wsid("ws-1"), Duration::days(14), due).await.unwrap();
+    let rotation = periodic.iter().find(|r| r.mailbox_id == a.id).unwrap();
+    verify_at(store, "ws-1", &rotation.id, "periodique", due).await;
+    assert!(!bound(store, "ws-1").await.contains_key(&a.id));
+    assert_eq!(actions(store, "mailbox.account.bind").await, 2);
     verify_chain(store).await;
 }
