@@ -2,6 +2,7 @@
 //! input or output (but the operating system's random generator). Nothing here knows the
 //! database, the keys on disk or a protocol; every other layer builds on it.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod checkin;

@@ -249,6 +249,13 @@ impl AdminService for AdminApi {
         settings::set_mailbox_logon(self, request).await
     }
 
+    async fn set_mailbox_account(
+        &self,
+        request: Request<pb::SetMailboxAccountRequest>,
+    ) -> Result<Response<pb::SetMailboxAccountResponse>, Status> {
+        mailbox::set_mailbox_account(self, request).await
+    }
+
     async fn get_mailbox(
         &self,
         request: Request<pb::GetMailboxRequest>,

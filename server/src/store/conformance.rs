@@ -3,6 +3,7 @@
 //! at the end runs each on both databases (PostgreSQL when `SESAME_TEST_POSTGRES_URL` is set, and
 //! always under CI).
 
+mod accounts;
 mod admins;
 mod audit;
 mod compliance;
@@ -36,6 +37,7 @@ fn mailbox(address: &str, name: &str) -> NewMailbox {
         address: MailboxAddress::parse(address, &MailDomain::default()).unwrap(),
         display_name: Text::parse("display name", name).unwrap(),
         logon_name: None,
+        local_account: None,
     }
 }
 
@@ -97,6 +99,7 @@ conformance_suite!(
     settings::owa_addresses_have_a_global_value_and_overrides,
     settings::logon_names_are_set_cleared_and_imported,
     settings::check_ins_keep_the_last_key_state_and_look_at_owa,
+    accounts::accounts_are_bound_once_by_report_and_set_by_administrators,
     compliance::compliance_follows_rotations_reports_and_assignments,
     compliance::compliance_deadlines_policies_and_periodic_rotations,
     compliance::compliance_reaches_every_transition,

@@ -1,7 +1,9 @@
 //! [`SqlStore`]: the one implementation of [`Store`], for SQLite and PostgreSQL alike. Each method
 //! forwards to the method of the same name on [`Db`], written once in the file of its aggregate
 //! (`offices.rs`, `admins.rs`, `workstations.rs`, `rotations.rs`, `reports.rs`, `settings.rs`,
-//! `check_ins.rs`, `audit.rs`).
+//! `accounts.rs`, `check_ins.rs`, `audit.rs`).
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, Pool, Type};
@@ -9,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::dialect::{Dialect, Value};
 use super::{Error, PoolUsage, Store};
+use crate::domain::account::LocalAccount;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
@@ -424,6 +427,26 @@ where
         at: OffsetDateTime,
     ) -> Result<Mailbox, Error> {
         self.db.set_mailbox_logon(address, logon_name, actor, at).await
+    }
+
+    // === Local accounts (`store/accounts.rs`) ===
+
+    async fn set_mailbox_account(
+        &self,
+        mailbox: &Mailbox,
+        workstation_id: Option<&WorkstationId>,
+        account: Option<&LocalAccount>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.set_mailbox_account(mailbox, workstation_id, account, actor, at).await
+    }
+
+    async fn bound_accounts(
+        &self,
+        workstation_id: &WorkstationId,
+    ) -> Result<HashMap<i64, LocalAccount>, Error> {
+        self.db.bound_accounts(workstation_id.as_str()).await
     }
 
     // === Check-ins (`store/check_ins.rs`) ===

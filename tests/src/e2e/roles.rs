@@ -199,6 +199,16 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 })
                 .await,
         ),
+        "SetMailboxAccount" => code(
+            client
+                .set_mailbox_account(pb::SetMailboxAccountRequest {
+                    mailbox: "a.b@75001.mailnot.fr".into(),
+                    workstation_id: theirs.workstation_id.clone(),
+                    account_id: "jdupont".into(),
+                    account_detail: String::new(),
+                })
+                .await,
+        ),
         "GetMailbox" => code(
             client
                 .get_mailbox(pb::GetMailboxRequest { mailbox: "a.b@75001.mailnot.fr".into() })
@@ -269,6 +279,7 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("GetOwaUrl", Denied, Ok),
         ("SetOwaUrl", Denied, Denied),
         ("SetMailboxLogon", Denied, Denied),
+        ("SetMailboxAccount", Denied, Denied),
         ("GetOfficeReadiness", Denied, Ok),
         ("GetCompliancePolicy", Denied, Ok),
         ("SetCompliancePolicy", Denied, Denied),

@@ -63,6 +63,7 @@ fn bad_import(
         address: g.to_owned(),
         display_name: g.to_owned(),
         logon_name: g.to_owned(),
+        local_account: g.to_owned(),
     };
     let line = if absurd { u64::MAX } else { 0 };
     tokio_stream::iter(vec![
@@ -214,6 +215,16 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
         "SetMailboxLogon" => status_code(
             client
                 .set_mailbox_logon(pb::SetMailboxLogonRequest { mailbox: s(), logon_name: s() })
+                .await,
+        ),
+        "SetMailboxAccount" => status_code(
+            client
+                .set_mailbox_account(pb::SetMailboxAccountRequest {
+                    mailbox: s(),
+                    workstation_id: s(),
+                    account_id: s(),
+                    account_detail: s(),
+                })
                 .await,
         ),
         "GetMailbox" => {
