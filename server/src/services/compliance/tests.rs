@@ -118,6 +118,7 @@ async fn pages_of_a_report_list_each_mailbox_once_as_of_the_first_page() {
         address: MailboxAddress::parse("zz.late@01234.mailnot.fr", &MailDomain::default()).unwrap(),
         display_name: Text::parse("n", "Late").unwrap(),
         logon_name: None,
+        local_account: None,
     };
     s.store.import_mailboxes(&[late], false, &Actor::system(), fx.clock.now()).await.unwrap();
     let mut pages: Vec<ReportPage> = vec![page1];
@@ -223,6 +224,7 @@ async fn a_report_in_one_answer_is_refused_beyond_one_page_of_mailboxes() {
             .unwrap(),
             display_name: Text::parse("n", "N").unwrap(),
             logon_name: None,
+            local_account: None,
         })
         .collect();
     s.store.import_mailboxes(&rows, false, &Actor::system(), T0).await.unwrap();
