@@ -57,6 +57,8 @@ async fn started(stdout: tokio::process::ChildStdout) -> Started {
         } else if let Some(path) =
             line.strip_prefix("Bootstrap administrator credentials written to ")
         {
+            // The server may print more: keep reading, or its next line would meet a closed pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
             return Started {
                 grpc: grpc.unwrap(),
                 ops: ops.unwrap(),
