@@ -93,6 +93,8 @@
 //! On start the service opens the journal, feeds [`Event::Restarted`] to each rotation, then the
 //! current key state ([`Event::KeyInserted`] when the key is in).
 
+pub mod access;
+pub mod limit;
 mod machine;
 mod secret;
 #[cfg(test)]
@@ -104,7 +106,7 @@ use time::OffsetDateTime;
 pub use machine::handle;
 pub use secret::{Fingerprint, FingerprintKey, Verifier};
 
-use crate::journal::JournalRecord;
+use crate::local::account::LocalAccount;
 
 /// OWA refusals after which the rotation parks as `Failed(NeedsHuman)`.
 pub const MAX_REFUSALS: u32 = 3;
@@ -276,6 +278,17 @@ pub struct Rotation {
     pub evidence: Option<KeyEvidence>,
     /// When the phase last changed.
     pub updated_at: OffsetDateTime,
+    /// The local account bound to the mailbox on this workstation, as the server last said
+    /// (`None`: not bound yet; see [`access`]).
+    #[serde(default)]
+    pub bound: Option<LocalAccount>,
+    /// The local account whose session started the current (or last) change: it alone may answer
+    /// for it after an interruption, and the reports of steps taken afterwards name it.
+    #[serde(default)]
+    pub started_by: Option<LocalAccount>,
+    /// Current (or provisional) passwords Exchange refused on one day (see [`limit`]).
+    #[serde(default)]
+    pub refused_current: Option<limit::RefusedOn>,
     /// In-memory facts (skipped by serde).
     #[serde(skip)]
     pub memory: Memory,
@@ -305,6 +318,8 @@ pub struct Delivery {
     pub kind: RotationKind,
     /// The provisional password's verifier (provisional kind).
     pub provisional: Option<Verifier>,
+    /// The local account bound to the mailbox here, if any.
+    pub bound: Option<LocalAccount>,
 }
 
 /// Why OWA refused a change.
@@ -353,6 +368,8 @@ pub enum Event {
     Delivered {
         /// The provisional password's verifier, when the kind is provisional.
         provisional: Option<Verifier>,
+        /// The local account bound to the mailbox here, as the server says now.
+        bound: Option<LocalAccount>,
     },
     /// The person asked for the change, having typed the current (or provisional) password and
     /// the new one twice; the local checks passed except what the machine decides.
@@ -364,6 +381,11 @@ pub enum Event {
         typed_matches: bool,
         /// The new password's fingerprint (the service holds the password).
         new_password: Fingerprint,
+        /// The account whose session asks.
+        by: LocalAccount,
+        /// The directory's lockout threshold (`[owa] lockout_threshold`; 0: none), for
+        /// [`limit::may_send`].
+        lockout_threshold: u32,
     },
     /// The person typed the new password again so that it can be verified (at step Changed, or
     /// when asked [`Message::DidYouChange`]); `ChangeRequested` is for Pending and Failed.
@@ -419,6 +441,9 @@ pub struct ReportDraft {
     pub key_evidence: Option<KeyEvidence>,
     /// Plain words for an administrator, never a password.
     pub detail: String,
+    /// The account whose session made the step happen, or that started the change for a step
+    /// the service took alone afterwards; `None` for a delivery or a cancellation.
+    pub local_account: Option<LocalAccount>,
 }
 
 /// What the person is told (the French wording lives with the local socket).
@@ -428,6 +453,8 @@ pub enum Message {
     RemoveKeyFirst,
     /// The typed provisional password is not the letter's; nothing was sent.
     ProvisionalMismatch,
+    /// Exchange already refused a current password today: nothing was sent (see [`limit`]).
+    CurrentPasswordLimit,
     /// This new password was already refused by Exchange; choose another.
     NewPasswordAlreadyRefused,
     /// Not possible at this step.
@@ -463,6 +490,18 @@ pub enum Message {
     NothingChanged,
     /// The rotation was cancelled.
     Cancelled,
+}
+
+/// One journal entry (what the machine asks the journal, `crate::journal`, to keep).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JournalRecord {
+    /// The rotation as it now stands (replaces any earlier snapshot of it).
+    Snapshot(Box<Rotation>),
+    /// The rotation is gone (closed on the server and reported): forget it.
+    Forget {
+        /// Its id.
+        rotation_id: String,
+    },
 }
 
 /// What the service must do, in order.

@@ -39,6 +39,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod agent_accounts;
 mod agent_api;
 mod agent_interruptions;
 mod agent_story;

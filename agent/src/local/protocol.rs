@@ -15,7 +15,7 @@ use sesame_proto::password_rule::PasswordRule;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::local::password_check::PasswordProblem;
+pub use crate::local::password_check::{PasswordKind, PasswordProblem};
 use crate::local::secret::LocalSecret;
 
 /// The protocol version this build speaks.
@@ -28,8 +28,13 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
-    /// The key state, pending rotations and the last report.
+    /// The key state, pending rotations and the last report (the first page of rotations).
     Status,
+    /// The same, page `page` of the rotations (after a `status` answer's `next_page`).
+    StatusPage {
+        /// The page, from 0.
+        page: u32,
+    },
     /// Start a change, for this mailbox when several are assigned.
     Begin {
         /// The mailbox address (`--mailbox`), or none to let the service choose or ask.
@@ -58,7 +63,7 @@ pub enum Request {
 }
 
 /// What the service tells the person's command.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// The answer to `status`.
@@ -115,16 +120,6 @@ pub struct MailboxChoice {
     pub mailbox: String,
     /// The person's name (may be empty).
     pub display_name: String,
-}
-
-/// Which password the person types first, which is also the rotation's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PasswordKind {
-    /// After a letter: the provisional password it carries.
-    Provisional,
-    /// The periodic change: the person's current personal password.
-    Current,
 }
 
 /// The password rule, as it crosses the socket.
@@ -184,11 +179,17 @@ pub enum Refusal {
     NothingPending,
     /// Several mailboxes are pending and none was given (`--mailbox`).
     MailboxRequired(Vec<MailboxChoice>),
-    /// The mailbox given has no pending rotation here.
+    /// The mailbox given has no pending rotation here (or none this account may see).
     UnknownMailbox {
         /// The address given.
         mailbox: String,
     },
+    /// A periodic change is due for a mailbox that no account of this workstation is bound to
+    /// yet: nobody may make it until an administrator binds the account or sends a new letter.
+    AccountNotBound,
+    /// Exchange already refused a current password for this mailbox today: nothing is sent again
+    /// before tomorrow (the directory would lock the account).
+    CurrentPasswordLimit,
     /// Another change is already running.
     Busy,
     /// The provisional password typed is not the one of the letter (checked locally, nothing
@@ -276,6 +277,10 @@ pub struct StatusReport {
     pub last_report: Option<LastReport>,
     /// Step reports waiting to be delivered to the server.
     pub reports_waiting: u32,
+    /// More rotations follow: ask for this page (`status_page`). Absent on the last page, so an
+    /// older client reading a single page sees no new field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page: Option<u32>,
 }
 
 /// The key state, as the person sees it.
@@ -399,6 +404,8 @@ pub enum ServiceError {
     Internal,
     /// The service is stopping.
     ShuttingDown,
+    /// Too many sessions are open (this account's share, or in all): try again in a moment.
+    TooManySessions,
 }
 
 /// One line on the wire.

@@ -379,6 +379,7 @@ fn every_event_round_trips() {
                 delivered: false,
             }),
             reports_waiting: 1,
+            next_page: None,
         }),
     ];
     for event in events {

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{Agent, UplinkError};
+use crate::local::account::LocalAccount;
 use crate::outbox::{Receipt, Report};
 use crate::rotation::{FailureReason, KeyEvidence, RotationKind, Step};
 
@@ -33,6 +34,8 @@ pub struct PendingRotation {
     pub expires_at: Option<OffsetDateTime>,
     /// A periodic rotation's deadline: when the mailbox becomes overdue.
     pub due_at: Option<OffsetDateTime>,
+    /// The local account bound to the mailbox on this workstation (`None`: not bound yet).
+    pub bound_account: Option<LocalAccount>,
 }
 
 /// Parses an RFC 3339 time from the server; `None` when empty or malformed.
@@ -69,7 +72,19 @@ fn pending_from_pb(rotation: pb::PendingRotation) -> Option<PendingRotation> {
         logon_name: Some(rotation.logon_name).filter(|name| !name.is_empty()),
         expires_at: parse_time(&rotation.expires_at),
         due_at: parse_time(&rotation.due_at),
+        bound_account: rotation
+            .bound_account
+            .filter(|account| !account.id.is_empty())
+            .map(|account| LocalAccount::new(account.id, account.detail)),
     })
+}
+
+/// An account as the contract carries it (at most 256 characters each).
+fn account_to_pb(account: &LocalAccount) -> pb::LocalAccount {
+    pb::LocalAccount {
+        id: account.id.chars().take(256).collect(),
+        detail: account.detail.chars().take(256).collect(),
+    }
 }
 
 pub(crate) fn step_to_pb(step: Step) -> (pb::RotationStep, pb::FailureReason) {
@@ -123,6 +138,7 @@ fn report_to_pb(report: &Report) -> pb::StepReport {
         failure: failure.into(),
         key_evidence: report.key_evidence.as_ref().map(evidence_to_pb),
         detail: report.detail.chars().take(500).collect(),
+        local_account: report.local_account.as_ref().map(account_to_pb),
     }
 }
 
