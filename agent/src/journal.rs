@@ -26,7 +26,6 @@ pub const FILE_NAME: &str = "rotations.journal";
 /// The size over which the journal is compacted.
 pub const COMPACT_AT: u64 = 1024 * 1024;
 
-
 /// Why the journal could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {

@@ -20,9 +20,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::local::account::LocalAccount;
-use crate::local::protocol::{
-    DecodeError, Event, PROTOCOL_VERSION, Request, ServiceError, encode,
-};
+use crate::local::protocol::{DecodeError, Event, PROTOCOL_VERSION, Request, ServiceError, encode};
 use crate::local::transport::{Listener, Peer, Stream};
 use crate::local::wire::{Connection, WireError};
 
@@ -232,7 +230,7 @@ impl LocalServer {
                 }
             };
             let Some(seat) = Seat::take(&counts, peer.uid) else {
-                tracing::warn!(%peer, "local socket: too many sessions; connection turned away");
+                tracing::debug!(%peer, "local socket: too many sessions; connection turned away");
                 turn_away(stream);
                 continue;
             };

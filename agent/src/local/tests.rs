@@ -393,3 +393,58 @@ fn every_event_round_trips() {
         }
     }
 }
+
+#[tokio::test]
+async fn over_the_accounts_cap_a_connection_is_turned_away_at_once() {
+    let service = FakeService::new(vec![mailbox("a@b.fr", Some(PROVISIONAL))], KeyStatus::Absent);
+    let running = start(service);
+    // Sessions that wait for their next request hold their seats.
+    let mut held = Vec::new();
+    for _ in 0..crate::local::server::MAX_SESSIONS_PER_ACCOUNT {
+        held.push(transport::connect(&running.socket).await.unwrap());
+    }
+    // The next one of the same account is told why and closed, not left in the backlog.
+    let stream = transport::connect(&running.socket).await.unwrap();
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).await.unwrap();
+    let event: Event = protocol::decode(answer.trim_end().as_bytes()).unwrap();
+    assert!(matches!(event, Event::Error(ServiceError::TooManySessions)), "{event:?}");
+    // One session ends: a seat is free again.
+    drop(held.pop());
+    let mut answer = None;
+    for _ in 0..100 {
+        answer = raw_exchange(&running.socket, &protocol::encode(&Request::Status)).await;
+        if matches!(answer, Some(Event::Status(_))) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(matches!(answer, Some(Event::Status(_))), "{answer:?}");
+    drop(held);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_dropped() {
+    let service = FakeService::new(vec![mailbox("a@b.fr", Some(PROVISIONAL))], KeyStatus::Absent);
+    let running = start(service);
+    let stream = transport::connect(&running.socket).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    // Requests keep coming, answers are never read: the service's writes stall, then it drops
+    // the client instead of waiting on it.
+    let writer = tokio::spawn(async move {
+        let line = protocol::encode(&Request::Begin { mailbox: None });
+        while write.write_all(&line).await.is_ok() {}
+    });
+    tokio::time::sleep(crate::local::server::WRITE_LIMIT + std::time::Duration::from_secs(1))
+        .await;
+    let mut sink = Vec::new();
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read_to_end(&mut read, &mut sink),
+    )
+    .await;
+    assert!(ended.is_ok(), "the service closed the connection");
+    writer.abort();
+    running.stop().await;
+}

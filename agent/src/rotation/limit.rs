@@ -66,7 +66,10 @@ mod tests {
         assert!(may_send(None, DEFAULT_LOCKOUT_THRESHOLD, morning));
         let refused = Some(one_more(None, morning));
         assert!(!may_send(refused, DEFAULT_LOCKOUT_THRESHOLD, datetime!(2026-12-01 23:59 UTC)));
-        assert!(!may_send(refused, 0, datetime!(2026-12-01 12:00 UTC)), "no threshold: still 1/day");
+        assert!(
+            !may_send(refused, 0, datetime!(2026-12-01 12:00 UTC)),
+            "no threshold: still 1/day"
+        );
         assert!(may_send(refused, DEFAULT_LOCKOUT_THRESHOLD, datetime!(2026-12-02 00:00 UTC)));
         assert_eq!(one_more(refused, datetime!(2026-12-02 00:00 UTC)).count, 1, "a new day");
         assert_eq!(one_more(refused, morning).count, 2);

@@ -5,8 +5,9 @@
 use time::OffsetDateTime;
 
 use super::{
-    CancelledBy, JournalRecord, limit, Command, Delivery, Event, FailureReason, KeyGate, MAX_REFUSALS, Memory, Message,
-    Phase, ProbeKind, ProbeOutcome, Refusal, ReportDraft, Rotation, RotationKind, Step,
+    CancelledBy, Command, Delivery, Event, FailureReason, JournalRecord, KeyGate, MAX_REFUSALS,
+    Memory, Message, Phase, ProbeKind, ProbeOutcome, Refusal, ReportDraft, Rotation, RotationKind,
+    Step, limit,
 };
 use crate::local::account::LocalAccount;
 

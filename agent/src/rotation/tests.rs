@@ -397,6 +397,10 @@ proptest! {
             }
             prop_assert!(world.state.refusals <= MAX_REFUSALS);
             prop_assert!(world.change_calls <= world.state.attempts);
+            prop_assert!(
+                limit::refused_today(world.state.refused_current, NOW) <= limit::PER_DAY,
+                "at most one refused current password a day"
+            );
         }
     }
 }

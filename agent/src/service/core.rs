@@ -317,3 +317,6 @@ pub(super) fn step_name(step: Step) -> &'static str {
         Step::Failed(_) => "failed",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -110,20 +110,19 @@ impl Service {
                         None => Event::VerifyUnavailable(FailureReason::NeedsHuman),
                     }
                 }
-                Effect::Probe(_) => match self
-                    .probe_inputs(id, person.as_ref().map(|p| &*p.slot))
-                    .await
-                {
-                    Some((who, provisional)) => {
-                        owa_ops::probe_provisional(&self.access(), &who, &provisional).await
+                Effect::Probe(_) => {
+                    match self.probe_inputs(id, person.as_ref().map(|p| &*p.slot)).await {
+                        Some((who, provisional)) => {
+                            owa_ops::probe_provisional(&self.access(), &who, &provisional).await
+                        }
+                        None => {
+                            // No provisional password at hand (the server is away): no logon made.
+                            Event::ProbeResult(crate::rotation::ProbeOutcome::Inconclusive(
+                                FailureReason::OwaUnreachable,
+                            ))
+                        }
                     }
-                    None => {
-                        // No provisional password at hand (the server is away): no logon made.
-                        Event::ProbeResult(crate::rotation::ProbeOutcome::Inconclusive(
-                            FailureReason::OwaUnreachable,
-                        ))
-                    }
-                },
+                }
             };
             queue.extend(self.sync_key(id).await);
             queue.extend(self.feed(id, event).await);
@@ -174,12 +173,20 @@ impl Service {
         Some((who, slot.old.clone()?, slot.new.clone()?))
     }
 
-    async fn verify_inputs(&self, id: &str, slot: Option<&Slot>) -> Option<(OwaLogon, SecretString)> {
+    async fn verify_inputs(
+        &self,
+        id: &str,
+        slot: Option<&Slot>,
+    ) -> Option<(OwaLogon, SecretString)> {
         let new = slot?.new.clone()?;
         Some((self.logon(id).await?, new))
     }
 
-    async fn probe_inputs(&self, id: &str, slot: Option<&Slot>) -> Option<(OwaLogon, SecretString)> {
+    async fn probe_inputs(
+        &self,
+        id: &str,
+        slot: Option<&Slot>,
+    ) -> Option<(OwaLogon, SecretString)> {
         let who = self.logon(id).await?;
         let typed = slot.and_then(|s| s.old.clone());
         let core = self.core.lock().await;

@@ -40,6 +40,8 @@ const UNPLUG_WAIT: Duration = Duration::from_secs(5 * 60);
 const PASSWORD_ATTEMPTS: usize = 3;
 /// Rotations in one `status` answer (a page), so that a line stays far below the 16 KiB limit.
 pub const STATUS_PAGE: usize = 16;
+/// The most mailboxes offered in one `choose_mailbox` (the others with `--mailbox`).
+const CHOICES: usize = 24;
 /// The longest display name sent in a `status` line (characters).
 const DISPLAY_NAME_CHARS: usize = 128;
 
@@ -146,7 +148,8 @@ impl Service {
             return false;
         }
         let account = caller.account.as_ref();
-        let wanted = |r: &Rotation| mailbox.as_ref().is_none_or(|w| r.mailbox.eq_ignore_ascii_case(w));
+        let wanted =
+            |r: &Rotation| mailbox.as_ref().is_none_or(|w| r.mailbox.eq_ignore_ascii_case(w));
         let (candidates, not_bound): (Vec<(String, MailboxChoice)>, bool) = {
             let core = self.core.lock().await;
             let open = core
@@ -159,9 +162,7 @@ impl Service {
                 })
                 .collect();
             let not_bound = core.rotations().any(|r| {
-                actionable(r.phase)
-                    && wanted(r)
-                    && access::access(r, account) == Access::NotBound
+                actionable(r.phase) && wanted(r) && access::access(r, account) == Access::NotBound
             });
             (open, not_bound)
         };
@@ -189,7 +190,15 @@ impl Service {
             }
             (None, 1) => candidates[0].0.clone(),
             (None, _) => {
-                let choices = candidates.into_iter().map(|(_, c)| c).collect();
+                // A line stays far below the 16 KiB limit: past the first choices, `--mailbox`.
+                let choices = candidates
+                    .into_iter()
+                    .take(CHOICES)
+                    .map(|(_, mut c)| {
+                        c.display_name = c.display_name.chars().take(DISPLAY_NAME_CHARS).collect();
+                        c
+                    })
+                    .collect();
                 let _ = session.send(&LocalEvent::ChooseMailbox(choices)).await;
                 return true;
             }
@@ -203,15 +212,20 @@ impl Service {
     /// when the session is the bound account's.
     async fn change(&self, session: &mut Session, caller: &Caller, slot: &mut Slot, id: &str) {
         let Some(account) = caller.account.clone() else { return };
-        let Some((phase, mailbox, in_hand)) = self.core.lock().await.rotation(id).map(|r| {
-            (r.phase, r.mailbox.clone(), access::marks_in_hand(r, Some(&account)))
-        }) else {
-            return;
-        };
-        let Some(_driving) = Driver::take(self, id, caller.number, in_hand) else {
+        let Some(driving) = Driver::take(self, id, caller.number) else {
             let _ = session.send(&LocalEvent::Refused(Refusal::Busy)).await;
             return;
         };
+        // Checked again now that this session holds it: nothing can have changed hands since.
+        let found = self.core.lock().await.rotation(id).map(|r| {
+            let open = access::access(r, Some(&account)) == Access::Open;
+            (open, r.phase, r.mailbox.clone(), access::marks_in_hand(r, Some(&account)))
+        });
+        let Some((true, phase, mailbox, in_hand)) = found else {
+            let _ = session.send(&LocalEvent::Refused(Refusal::NothingPending)).await;
+            return;
+        };
+        driving.quiets_reminders(in_hand);
         if phase == Phase::AwaitingKey {
             let _ = session.send(&LocalEvent::Done { mailbox, key_in: false }).await;
             return;
@@ -267,7 +281,11 @@ impl Service {
                         tracing::info!(peer = %session.peer(), "the person confirmed the key is out");
                         let _ =
                             session.send(&LocalEvent::Progress(ProgressStep::KeyConfirmed)).await;
-                        let detail = format!("{reason}; confirmed by {}", session.peer());
+                        let who = session.account().map_or_else(
+                            || session.peer().to_string(),
+                            |account| account.to_string(),
+                        );
+                        let detail = format!("{reason}; confirmed by {who}");
                         Some(KeyEvidence::PersonConfirmed { at: self.now(), detail })
                     }
                     _ => None,
@@ -421,13 +439,7 @@ impl Service {
 
     /// Ends the session as the rotation now stands; returns false when the person may type the
     /// passwords again in this session.
-    async fn finish(
-        &self,
-        session: &mut Session,
-        id: &str,
-        mailbox: &str,
-        driven: Driven,
-    ) -> bool {
+    async fn finish(&self, session: &mut Session, id: &str, mailbox: &str, driven: Driven) -> bool {
         let phase = self.core.lock().await.rotation(id).map(|r| r.phase);
         match phase {
             Some(phase @ (Phase::AwaitingKey | Phase::Completed)) => {
@@ -475,8 +487,8 @@ impl Service {
         let visible: Vec<&Rotation> =
             core.rotations().filter(|r| access::access(r, account) == Access::Open).collect();
         let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(STATUS_PAGE);
-        let next_page = (visible.len() > start.saturating_add(STATUS_PAGE))
-            .then(|| page.saturating_add(1));
+        let next_page =
+            (visible.len() > start.saturating_add(STATUS_PAGE)).then(|| page.saturating_add(1));
         let rotations = visible
             .iter()
             .skip(start)
@@ -498,19 +510,20 @@ impl Service {
             .collect();
         let last_report = core
             .last_report()
+            // Another account's last report is not shown (a forgotten rotation's names nothing).
             .filter(|(report, _)| {
                 core.rotation(&report.rotation_id)
-                    .is_some_and(|r| access::access(r, account) == Access::Open)
+                    .is_none_or(|r| access::access(r, account) == Access::Open)
             })
             .map(|(report, delivered)| LastReport {
-            at: report.occurred_at,
-            mailbox: core
-                .rotation(&report.rotation_id)
-                .map(|r| r.mailbox.clone())
-                .unwrap_or_default(),
-            step: step_status(report.step),
-            delivered: *delivered,
-        });
+                at: report.occurred_at,
+                mailbox: core
+                    .rotation(&report.rotation_id)
+                    .map(|r| r.mailbox.clone())
+                    .unwrap_or_default(),
+                step: step_status(report.step),
+                delivered: *delivered,
+            });
         StatusReport {
             agent_version: crate::VERSION.to_owned(),
             enrolled: self.state.is_enrolled(),
@@ -542,13 +555,21 @@ struct Driver<'s> {
 
 impl<'s> Driver<'s> {
     /// Takes rotation `id` for session `number`; `None` when another session drives it.
-    fn take(service: &'s Service, id: &str, number: u64, in_hand: bool) -> Option<Driver<'s>> {
+    fn take(service: &'s Service, id: &str, number: u64) -> Option<Driver<'s>> {
         let mut driving = service.driving.lock().unwrap_or_else(|e| e.into_inner());
         if driving.get(id).is_some_and(|(other, _)| *other != number) {
             return None;
         }
-        driving.insert(id.to_owned(), (number, in_hand));
+        driving.insert(id.to_owned(), (number, false));
         Some(Driver { service, id: id.to_owned() })
+    }
+
+    /// Marks the rotation "in hand" in `status` (the bound account's own session only).
+    fn quiets_reminders(&self, in_hand: bool) {
+        let mut driving = self.service.driving.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, quiets)) = driving.get_mut(&self.id) {
+            *quiets = in_hand;
+        }
     }
 }
 

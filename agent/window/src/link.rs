@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use sesame_agent::local::client;
 use sesame_agent::local::protocol::{Event, Request};
-use sesame_agent::local::server::IDLE_LIMIT;
 use sesame_agent::local::secret::LocalSecret;
+use sesame_agent::local::server::IDLE_LIMIT;
 use sesame_agent::local::transport::{self, Stream};
 use sesame_agent::local::wire::Connection;
 use tokio::sync::mpsc as async_mpsc;

@@ -75,7 +75,13 @@ fn open_to_accounts(host: &AgentHost) -> (tempfile::TempDir, PathBuf) {
 
 /// `sesame-agent ARGS` run as `account`, `lines` on standard input; the exit code and output.
 #[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking.
-fn run_as(account: &str, binary: &Path, socket: &Path, args: &[&str], lines: &[&str]) -> (i32, String) {
+fn run_as(
+    account: &str,
+    binary: &Path,
+    socket: &Path,
+    args: &[&str],
+    lines: &[&str],
+) -> (i32, String) {
     use std::io::Write;
     let mut child = Command::new("timeout")
         .args(["60", "runuser", "-u", account, "--"])
@@ -116,6 +122,20 @@ async fn a_colleague_sees_and_changes_nothing_of_anothers_mailbox(server: &TestS
     block_in_place(|| host.start(None));
     wait_for_delivery(&host).await;
 
+    // While one of the owner's sessions holds the change (asked for the passwords), a second
+    // session of theirs is told a change is under way: one session drives a rotation at a time,
+    // so one's passwords can never be used by the other's change.
+    let mut holder = Script::run_as(&owner.name, HOLDER_CLIENT, &[&socket.display().to_string()]);
+    assert_eq!(block_in_place(|| holder.line()), "holding");
+    let (code, out) = block_in_place(|| {
+        run_as(&owner.name, &binary, &socket, &["change"], &[&provisional, NEW, NEW])
+    });
+    assert_eq!(code, 10, "{out}");
+    assert!(out.contains("déjà en cours"), "{out}");
+    assert!(sim.logins().is_empty(), "nothing sent");
+    drop(holder);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
     // The owner changes the mailbox with the letter's provisional password.
     let (code, out) = block_in_place(|| {
         run_as(&owner.name, &binary, &socket, &["change"], &[&provisional, NEW, NEW])
@@ -137,7 +157,9 @@ async fn a_colleague_sees_and_changes_nothing_of_anothers_mailbox(server: &TestS
     // The colleague tries to act on it: refused as unknown, nothing reaches Exchange.
     let requests = sim.requests().len();
     let logins = sim.logins().len();
-    for lines in [vec![NEW], vec!["", ""], vec![&provisional as &str, "Autre-Mot-2026!", "Autre-Mot-2026!"]] {
+    for lines in
+        [vec![NEW], vec!["", ""], vec![&provisional as &str, "Autre-Mot-2026!", "Autre-Mot-2026!"]]
+    {
         let (code, out) = block_in_place(|| {
             run_as(&colleague.name, &binary, &socket, &["change", "--mailbox", MAILBOX], &lines)
         });
@@ -157,6 +179,22 @@ async fn a_colleague_sees_and_changes_nothing_of_anothers_mailbox(server: &TestS
     block_in_place(|| host.stop());
     sim.stop().await;
 }
+
+/// A session that begins a change and holds it at the passwords (prints `holding`).
+const HOLDER_CLIENT: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(b'{"v":1,"msg":{"begin":{}}}\n')
+seen = b""
+while b"need_passwords" not in seen:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    seen += chunk
+print("holding" if b"need_passwords" in seen else "ended", flush=True)
+time.sleep(60)
+"#;
 
 /// A silent client, as `account`: opens a connection, sends `status` requests without ever
 /// reading (its receive buffer small) until the service stops answering, waits past the service's
@@ -185,6 +223,8 @@ s.settimeout(15)
 try:
     while s.recv(65536):
         pass
+    print("dropped", flush=True)
+except ConnectionResetError:
     print("dropped", flush=True)
 except socket.timeout:
     print("kept", flush=True)
@@ -262,7 +302,8 @@ async fn a_greedy_or_silent_colleague_blocks_no_one(server: &TestServer) {
     let identity = sesame_agent::identity::StateDir::new(&host.state_dir()).load().unwrap();
     let many: Vec<String> = (0..100).map(|i| format!("clerc.{i:03}@01234.mailnot.fr")).collect();
     let people: String = many.iter().map(|m| format!("{m},Clerc Numéro {m}\n")).collect();
-    let file = write_file(server.data_dir(), "many.csv", &format!("address,display_name\n{people}"));
+    let file =
+        write_file(server.data_dir(), "many.csv", &format!("address,display_name\n{people}"));
     server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
     for mailbox in &many {
         server
