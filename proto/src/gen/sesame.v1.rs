@@ -4315,6 +4315,26 @@ pub struct StepReport {
     /// Plain words for an administrator (at most 500 characters); never a password.
     #[prost(string, tag = "7")]
     pub detail: ::prost::alloc::string::String,
+    /// The local account whose session made this step happen (started, changed, verified, a
+    /// failure in the person's session), or, for a step the service took alone afterwards (the key
+    /// plugged back in, a reconciliation after a restart), the account that started the change.
+    /// Absent only for steps no person's session led to (pending, a cancellation). A VERIFIED
+    /// report of a rotation whose mailbox is not bound on this workstation binds it to this account
+    /// (see PendingRotation.bound_account).
+    #[prost(message, optional, tag = "8")]
+    pub local_account: ::core::option::Option<LocalAccount>,
+}
+/// A local account of the workstation, as the operating system names it to the agent.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LocalAccount {
+    /// What a binding compares: on Linux the user name, on Windows the account's SID (S-1-5-…).
+    /// 1 to 256 characters, no control character.
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+    /// For people, evidence only: on Linux "uid 1001", on Windows DOMAIN\user. At most 256
+    /// characters, may be empty.
+    #[prost(string, tag = "2")]
+    pub detail: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReportStepsResponse {
@@ -4406,6 +4426,13 @@ pub struct PendingRotation {
     /// compliance policy (the date to tell the person). Empty otherwise.
     #[prost(string, tag = "9")]
     pub due_at: ::prost::alloc::string::String,
+    /// The local account bound to this mailbox on this workstation: only its sessions may see or
+    /// change the rotation. Absent when the mailbox is not bound here yet: then a provisional
+    /// rotation is open to whoever types the letter's provisional password (its VERIFIED report
+    /// binds that account), and a periodic one is refused to everyone until an administrator binds
+    /// an account (SetMailboxAccount) or issues a provisional password.
+    #[prost(message, optional, tag = "10")]
+    pub bound_account: ::core::option::Option<LocalAccount>,
 }
 /// Nested message and enum types in `PendingRotation`.
 pub mod pending_rotation {

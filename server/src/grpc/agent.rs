@@ -194,6 +194,8 @@ impl AgentService for AgentApi {
                 kind: kind.into(),
                 logon_name: rotation.logon_name.map(|n| n.to_string()).unwrap_or_default(),
                 due_at: rotation.due_at.map(rfc3339).unwrap_or_default(),
+                // Filled once the server keeps bindings (issue 19).
+                bound_account: None,
             }
         };
         let mut rotations: Vec<pb::PendingRotation> = delivered

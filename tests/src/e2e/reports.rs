@@ -49,6 +49,7 @@ fn step(id: &str, rotation: &str, step: pb::RotationStep) -> pb::StepReport {
         failure: 0,
         key_evidence,
         detail: "changement sur OWA".into(),
+        local_account: None,
     }
 }
 

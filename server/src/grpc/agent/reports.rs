@@ -152,6 +152,7 @@ mod tests {
             failure: 0,
             key_evidence: None,
             detail: String::new(),
+            local_account: None,
         }
     }
 
