@@ -406,7 +406,9 @@ async fn over_the_accounts_cap_a_connection_is_turned_away_at_once() {
     // The next one of the same account is told why and closed, not left in the backlog.
     let stream = transport::connect(&running.socket).await.unwrap();
     let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).await.unwrap();
+    let mut reader = BufReader::new(stream);
+    let told = std::time::Duration::from_secs(30);
+    tokio::time::timeout(told, reader.read_line(&mut answer)).await.unwrap().unwrap();
     let event: Event = protocol::decode(answer.trim_end().as_bytes()).unwrap();
     assert!(matches!(event, Event::Error(ServiceError::TooManySessions)), "{event:?}");
     // One session ends: a seat is free again.

@@ -135,8 +135,10 @@ fn a_refused_new_password_is_never_resubmitted_and_three_refusals_park() {
     assert_eq!(c, [Command::TellPerson(Message::NewPasswordAlreadyRefused)]);
     let (r, _) = run(r, request(2));
     let (r, _) = run(r, Event::OwaRefused(Refusal::CurrentPassword));
-    let (r, _) = run(r, request(3));
-    let (r, c) = run(r, Event::OwaRefused(Refusal::NewPassword));
+    // The next day (a refused current password waits a day: `rotation::limit`).
+    let tomorrow = NOW + time::Duration::days(1);
+    let (r, _) = handle(r, request(3), tomorrow);
+    let (r, c) = handle(r, Event::OwaRefused(Refusal::NewPassword), tomorrow);
     assert_eq!(r.phase, Phase::Failed(FailureReason::NeedsHuman));
     assert!(c.contains(&Command::TellPerson(Message::NeedsHuman)));
     let (_, c) = run(r, request(4));

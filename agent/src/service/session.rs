@@ -39,7 +39,7 @@ const UNPLUG_WAIT: Duration = Duration::from_secs(5 * 60);
 /// How many times the passwords are asked in one session.
 const PASSWORD_ATTEMPTS: usize = 3;
 /// Rotations in one `status` answer (a page), so that a line stays far below the 16 KiB limit.
-pub const STATUS_PAGE: usize = 16;
+pub(super) const STATUS_PAGE: usize = 16;
 /// The most mailboxes offered in one `choose_mailbox` (the others with `--mailbox`).
 const CHOICES: usize = 24;
 /// The longest display name sent in a `status` line (characters).
@@ -57,7 +57,7 @@ pub(super) struct Slot {
 
 impl Slot {
     /// Drops (and so wipes) both passwords.
-    pub fn wipe(&mut self) {
+    pub(super) fn wipe(&mut self) {
         self.old = None;
         self.new = None;
     }
