@@ -25,6 +25,12 @@
 //!   verification, for which the person types the new password again); periodic kind, the person
 //!   is asked. A restart during a probe or an unproven verification parks as `Failed(NeedsHuman)`
 //!   rather than risk another failed logon.
+//! - **Who acted.** The account whose session asked for the change is journaled
+//!   (`started_by`) and named by every report that follows, including the steps the service takes
+//!   alone afterwards (the key plugged back in, a reconciliation after a restart); who may ask
+//!   at all is [`access`]'s rule, applied by the service before any event.
+//! - **Refused current passwords.** Each one is counted for its day in the journaled state; a
+//!   change is not sent past [`limit::may_send`] (one a day, below the lockout threshold).
 //! - **No secret in the state.** The provisional password is kept only as a salted SHA-256
 //!   [`Verifier`]; the new password only as an in-memory [`Fingerprint`] (keyed by a per-process
 //!   random key, never serialised) so that a refused one is recognised.
@@ -33,8 +39,8 @@
 //! | Phase (step) | Event | Next phase | Commands (after `Journal`) |
 //! |---|---|---|---|
 //! | — | delivery ([`Rotation::new`]) | Ready (Pending) | Report(Pending) |
-//! | Ready, Failed(retryable) | ChangeRequested, key absent, typed ok, new not refused | Changing (Started) | Report(Started, evidence), CallOwaChange, Tell(Changing) |
-//! | Ready, Failed(retryable) | ChangeRequested, key present / typo / refused new | unchanged | Tell(why), nothing journaled |
+//! | Ready, Failed(retryable) | ChangeRequested, key absent, typed ok, new not refused, no current password refused today ([`limit`]) | Changing (Started), `started_by` the asking account | Report(Started, evidence), CallOwaChange, Tell(Changing) |
+//! | Ready, Failed(retryable) | ChangeRequested, key present / typo / refused new / a current password refused today | unchanged | Tell(why), nothing journaled |
 //! | Changing | OwaChanged{verified} | AwaitingKey (Verified), or Completed if the key is in | Report(Changed, Verified[, Completed]), Tell(ReenterInOutlook…) |
 //! | Changing | OwaChanged{not verified}, key absent | Verifying{known} (Changed) | Report(Changed), CallOwaVerify |
 //! | Changing | OwaChanged{not verified}, key present | Changed | Report(Changed), Tell(KeyPlugged…) |

@@ -438,8 +438,7 @@ async fn a_client_that_does_not_read_is_dropped() {
         let line = protocol::encode(&Request::Begin { mailbox: None });
         while write.write_all(&line).await.is_ok() {}
     });
-    tokio::time::sleep(crate::local::server::WRITE_LIMIT + std::time::Duration::from_secs(1))
-        .await;
+    tokio::time::sleep(crate::local::server::WRITE_LIMIT + std::time::Duration::from_secs(1)).await;
     let mut sink = Vec::new();
     let ended = tokio::time::timeout(
         std::time::Duration::from_secs(30),

@@ -180,7 +180,8 @@ async fn a_colleague_sees_and_changes_nothing_of_anothers_mailbox(server: &TestS
     sim.stop().await;
 }
 
-/// A session that begins a change and holds it at the passwords (prints `holding`).
+/// A session that begins a change and holds it at the passwords (prints `holding`) until its
+/// standard input closes.
 const HOLDER_CLIENT: &str = r#"
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -193,7 +194,7 @@ while b"need_passwords" not in seen:
         break
     seen += chunk
 print("holding" if b"need_passwords" in seen else "ended", flush=True)
-time.sleep(60)
+sys.stdin.read()
 "#;
 
 /// A silent client, as `account`: opens a connection, sends `status` requests without ever
@@ -228,13 +229,15 @@ except ConnectionResetError:
     print("dropped", flush=True)
 except socket.timeout:
     print("kept", flush=True)
+sys.stdin.read()
 "#;
 
 /// A greedy client, as `account`: opens `n` connections at once, then prints how many the
-/// service turned away with `too_many_sessions`, and holds the rest open for `hold` seconds.
+/// service turned away with `too_many_sessions`, and holds the rest open until its standard
+/// input closes.
 const GREEDY_CLIENT: &str = r#"
 import socket, sys, time
-n, hold = int(sys.argv[2]), float(sys.argv[3])
+n = int(sys.argv[2])
 conns = []
 for _ in range(n):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -250,7 +253,7 @@ for s in conns:
     except socket.timeout:
         pass
 print(f"turned {turned}", flush=True)
-time.sleep(hold)
+sys.stdin.read()
 "#;
 
 /// A Python client running as an account, and what it prints.
@@ -262,9 +265,12 @@ struct Script {
 impl Script {
     #[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking.
     fn run_as(account: &str, script: &str, args: &[&str]) -> Script {
+        // It ends when its standard input closes ([`Script`]'s drop): killing `runuser` would
+        // leave the script running, its connections open.
         let mut child = Command::new("runuser")
-            .args(["-u", account, "--", "python3", "-c", script])
+            .args(["-u", account, "--", "/usr/bin/python3", "-c", script])
             .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -285,7 +291,7 @@ impl Script {
 
 impl Drop for Script {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
@@ -323,7 +329,7 @@ async fn a_greedy_or_silent_colleague_blocks_no_one(server: &TestServer) {
     assert!(many.iter().all(|m| out.contains(m.as_str())), "every page followed: {out}");
 
     // A colleague takes 21 connections and holds them: 4 are theirs, the rest turned away.
-    let mut greedy = Script::run_as(&colleague.name, GREEDY_CLIENT, &[&socket_text, "21", "60"]);
+    let mut greedy = Script::run_as(&colleague.name, GREEDY_CLIENT, &[&socket_text, "21"]);
     let turned = block_in_place(|| greedy.line());
     assert_eq!(turned, "turned 17", "over the account's cap, turned away at once");
     let (code, out) = block_in_place(|| run_as(&owner.name, &binary, &socket, &["status"], &[]));
@@ -340,7 +346,7 @@ async fn a_greedy_or_silent_colleague_blocks_no_one(server: &TestServer) {
     drop(silent);
 
     // With a silent client connected, SIGTERM stops the service (the keybed waits for it).
-    let mut silent = Script::run_as(&colleague.name, SILENT_CLIENT, &[&socket_text, "30"]);
+    let mut silent = Script::run_as(&colleague.name, SILENT_CLIENT, &[&socket_text, "20"]);
     assert_eq!(block_in_place(|| silent.line()), "filling");
     block_in_place(|| host.stop());
     drop(silent);
