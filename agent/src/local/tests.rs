@@ -379,8 +379,11 @@ fn every_event_round_trips() {
                 delivered: false,
             }),
             reports_waiting: 1,
-            next_page: None,
+            next_page: Some(1),
         }),
+        Event::Refused(Refusal::AccountNotBound),
+        Event::Refused(Refusal::CurrentPasswordLimit),
+        Event::Error(ServiceError::TooManySessions),
     ];
     for event in events {
         let line = protocol::encode(&event);
@@ -448,4 +451,26 @@ async fn a_client_that_does_not_read_is_dropped() {
     assert!(ended.is_ok(), "the service closed the connection");
     writer.abort();
     running.stop().await;
+}
+
+#[test]
+fn a_single_page_status_carries_no_new_field_for_older_clients() {
+    let report = crate::local::protocol::StatusReport {
+        agent_version: "1".to_owned(),
+        enrolled: true,
+        key: KeyStatus::Absent,
+        rotations: vec![],
+        last_report: None,
+        reports_waiting: 0,
+        next_page: None,
+    };
+    let line = protocol::encode(&Event::Status(report));
+    assert!(!String::from_utf8_lossy(&line).contains("next_page"));
+    let page: Request = protocol::decode(br#"{"v":1,"msg":{"status_page":{"page":2}}}"#).unwrap();
+    assert!(matches!(page, Request::StatusPage { page: 2 }));
+    for refusal in [Refusal::AccountNotBound, Refusal::CurrentPasswordLimit] {
+        let text = crate::local::texts_fr::refusal(&refusal).join(" ");
+        assert!(text.contains("administrateur"), "{text}");
+        assert!(text.contains("Rien n'a été envoyé"), "{text}");
+    }
 }

@@ -235,6 +235,38 @@ mod tests {
     }
 
     #[test]
+    fn the_bound_account_comes_in_and_the_acting_account_goes_out() {
+        let rotation = pb::PendingRotation {
+            rotation_id: "r".into(),
+            mailbox: "a.b@01234.mailnot.fr".into(),
+            kind: pb::pending_rotation::Kind::Periodic.into(),
+            bound_account: Some(pb::LocalAccount { id: "marie".into(), detail: "uid 1001".into() }),
+            ..Default::default()
+        };
+        let pending = pending_from_pb(rotation).expect("usable");
+        assert_eq!(pending.bound_account, Some(LocalAccount::new("marie", "uid 1001")));
+        let unbound = pb::PendingRotation {
+            bound_account: Some(pb::LocalAccount::default()),
+            kind: pb::pending_rotation::Kind::Periodic.into(),
+            ..Default::default()
+        };
+        assert_eq!(pending_from_pb(unbound).expect("usable").bound_account, None);
+        let report = Report::new(crate::rotation::ReportDraft {
+            rotation_id: "r".into(),
+            step: Step::Verified,
+            occurred_at: time::macros::datetime!(2026-12-01 09:00 UTC),
+            key_evidence: None,
+            detail: String::new(),
+            local_account: Some(LocalAccount::new("marie", "uid 1001")),
+        });
+        let sent = report_to_pb(&report);
+        assert_eq!(
+            sent.local_account.map(|a| (a.id, a.detail)),
+            Some(("marie".into(), "uid 1001".into()))
+        );
+    }
+
+    #[test]
     fn a_failure_carries_its_reason() {
         let (step, failure) = step_to_pb(Step::Failed(FailureReason::OwaUnreachable));
         assert_eq!(step, pb::RotationStep::Failed);
