@@ -69,7 +69,9 @@ impl LocalHandler for Service {
                         Event::Refused(Refusal::Password(problems))
                     }
                 }
-                Request::NewPassword { .. } => Event::Error(ServiceError::UnexpectedRequest),
+                Request::NewPassword { .. } | Request::MoreChoices { .. } => {
+                    Event::Error(ServiceError::UnexpectedRequest)
+                }
                 Request::ConfirmKeyUnplugged | Request::Cancel => return,
             };
             if session.send(&event).await.is_err() {

@@ -113,6 +113,8 @@ const ASK_ATTEMPTS: usize = 3;
 pub const STATUS_WAIT: Duration = Duration::from_secs(30);
 /// How long `change` waits for the service's next event.
 pub const EVENT_WAIT: Duration = Duration::from_secs(10 * 60);
+/// The most mailboxes `change` gathers from the pages of a long list.
+const MAX_CHOICES: usize = 10_000;
 /// The most pages of rotations `status` follows.
 const MAX_PAGES: u32 = 1000;
 
@@ -243,6 +245,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut refused = None;
+    let mut gathered: Vec<MailboxChoice> = Vec::new();
     let mut first = Some(Request::Begin { mailbox: options.mailbox.clone() });
     loop {
         if let Some(request) = first.take()
@@ -303,6 +306,16 @@ where
                 continue;
             }
             Event::ChooseMailbox(choices) => choose_mailbox(&choices, person, out),
+            Event::ChooseMailboxPage { mut choices, next_page } => {
+                gathered.append(&mut choices);
+                match next_page {
+                    Some(page) if gathered.len() < MAX_CHOICES => {
+                        first = Some(Request::MoreChoices { page });
+                        continue;
+                    }
+                    _ => choose_mailbox(&std::mem::take(&mut gathered), person, out),
+                }
+            }
             Event::NeedKeyConfirmation { reason } => {
                 confirm_key_unplugged(&reason, options, person, out)
             }

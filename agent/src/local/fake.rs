@@ -181,7 +181,7 @@ impl LocalHandler for FakeService {
                     chosen = index;
                     vec![event]
                 }
-                Request::NewPassword { .. } => {
+                Request::NewPassword { .. } | Request::MoreChoices { .. } => {
                     vec![Event::Error(crate::local::protocol::ServiceError::UnexpectedRequest)]
                 }
                 Request::ConfirmKeyUnplugged => match chosen {

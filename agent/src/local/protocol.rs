@@ -56,6 +56,11 @@ pub enum Request {
         /// The new personal password.
         new: LocalSecret,
     },
+    /// The next page of mailboxes to choose from, after `choose_mailbox_page` with a `next_page`.
+    MoreChoices {
+        /// The page, from 0.
+        page: u32,
+    },
     /// The person confirms the clé REAL is unplugged (after `need_key_confirmation`).
     ConfirmKeyUnplugged,
     /// The person gives up; the service ends the session.
@@ -70,6 +75,15 @@ pub enum Event {
     Status(StatusReport),
     /// Several mailboxes have a rotation pending: the person picks one (`begin` again).
     ChooseMailbox(Vec<MailboxChoice>),
+    /// The same, a page at a time when the list is long: `more_choices` asks for `next_page`;
+    /// the last page has none. The client gathers the pages before the person chooses.
+    ChooseMailboxPage {
+        /// This page's mailboxes.
+        choices: Vec<MailboxChoice>,
+        /// The next page, if any.
+        #[serde(default)]
+        next_page: Option<u32>,
+    },
     /// The service cannot see the key: the person must confirm it is unplugged.
     NeedKeyConfirmation {
         /// Why the key state is unknown (technical, shown as a detail).

@@ -40,7 +40,7 @@ const UNPLUG_WAIT: Duration = Duration::from_secs(5 * 60);
 const PASSWORD_ATTEMPTS: usize = 3;
 /// Rotations in one `status` answer (a page), so that a line stays far below the 16 KiB limit.
 pub(super) const STATUS_PAGE: usize = 16;
-/// The most mailboxes offered in one `choose_mailbox` (the others with `--mailbox`).
+/// The most mailboxes offered in one `choose_mailbox` line (longer lists are paged).
 const CHOICES: usize = 24;
 /// The longest display name sent in a `status` line (characters).
 const DISPLAY_NAME_CHARS: usize = 128;
@@ -104,6 +104,12 @@ impl LocalHandler for Service {
                 }
                 Request::Begin { mailbox } => {
                     if !self.begin(&mut session, &caller, &mut slot, mailbox).await {
+                        return;
+                    }
+                }
+                Request::MoreChoices { page } => {
+                    let event = self.choices(caller.account.as_ref(), page).await;
+                    if session.send(&event).await.is_err() {
                         return;
                     }
                 }
@@ -189,22 +195,40 @@ impl Service {
                 return false;
             }
             (None, 1) => candidates[0].0.clone(),
-            (None, _) => {
-                // A line stays far below the 16 KiB limit: past the first choices, `--mailbox`.
-                let choices = candidates
-                    .into_iter()
-                    .take(CHOICES)
-                    .map(|(_, mut c)| {
-                        c.display_name = c.display_name.chars().take(DISPLAY_NAME_CHARS).collect();
-                        c
-                    })
-                    .collect();
+            (None, n) if n <= CHOICES => {
+                let choices = candidates.into_iter().map(|(_, c)| short(c)).collect();
                 let _ = session.send(&LocalEvent::ChooseMailbox(choices)).await;
+                return true;
+            }
+            (None, _) => {
+                // A long list goes a page at a time, each line far below the 16 KiB limit.
+                drop(candidates);
+                let event = self.choices(account, 0).await;
+                let _ = session.send(&event).await;
                 return true;
             }
         };
         self.change(session, caller, slot, &chosen).await;
         false
+    }
+
+    /// Page `page` of the mailboxes `account` may choose from.
+    async fn choices(&self, account: Option<&LocalAccount>, page: u32) -> LocalEvent {
+        let core = self.core.lock().await;
+        let open: Vec<MailboxChoice> = core
+            .rotations()
+            .filter(|r| actionable(r.phase) && access::access(r, account) == Access::Open)
+            .map(|r| {
+                let display_name =
+                    core.delivery(&r.id).map(|d| d.display_name.clone()).unwrap_or_default();
+                short(MailboxChoice { mailbox: r.mailbox.clone(), display_name })
+            })
+            .collect();
+        let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(CHOICES);
+        let next_page =
+            (open.len() > start.saturating_add(CHOICES)).then(|| page.saturating_add(1));
+        let choices = open.into_iter().skip(start).take(CHOICES).collect();
+        LocalEvent::ChooseMailboxPage { choices, next_page }
     }
 
     /// The change of rotation `id`, from the key gate to the end, by this session alone (another
@@ -538,6 +562,12 @@ impl Service {
             next_page,
         }
     }
+}
+
+/// A choice with its display name cut to what a line may carry.
+fn short(mut choice: MailboxChoice) -> MailboxChoice {
+    choice.display_name = choice.display_name.chars().take(DISPLAY_NAME_CHARS).collect();
+    choice
 }
 
 /// The rotation a session is changing, with its account.

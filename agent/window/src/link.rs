@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use sesame_agent::local::client;
-use sesame_agent::local::protocol::{Event, Request};
+use sesame_agent::local::protocol::{Event, MailboxChoice, Request};
 use sesame_agent::local::secret::LocalSecret;
 use sesame_agent::local::server::IDLE_LIMIT;
 use sesame_agent::local::transport::{self, Stream};
@@ -22,6 +22,9 @@ use sesame_agent::local::wire::Connection;
 use tokio::sync::mpsc as async_mpsc;
 
 use crate::flow::{Command, Update};
+
+/// The most mailboxes gathered from the pages of a long list.
+const MAX_CHOICES: usize = 10_000;
 
 /// How long a change connection waits for the service's next event.
 pub const CHANGE_WAIT: Duration = IDLE_LIMIT.saturating_add(Duration::from_secs(60));
@@ -108,6 +111,8 @@ async fn run(
     wake: Wake,
 ) {
     let mut change: Option<Connection<Stream>> = None;
+    // The pages of a long list of mailboxes, gathered before the person chooses.
+    let mut gathered: Vec<MailboxChoice> = Vec::new();
     let tell = |update: Update| {
         let sent = updates.send(update).is_ok();
         wake();
@@ -158,6 +163,20 @@ async fn run(
             }
             event = next_event(&mut change) => {
                 let sent = match event {
+                    Some(Event::ChooseMailboxPage { mut choices, next_page }) => {
+                        gathered.append(&mut choices);
+                        let more = next_page.filter(|_| gathered.len() < MAX_CHOICES);
+                        let asked = match (more, change.as_mut()) {
+                            (Some(page), Some(connection)) => {
+                                connection.send(&Request::MoreChoices { page }).await.is_ok()
+                            }
+                            _ => false,
+                        };
+                        asked
+                            || tell(Update::Event(Event::ChooseMailbox(std::mem::take(
+                                &mut gathered,
+                            ))))
+                    }
                     Some(event) => tell(Update::Event(event)),
                     None => {
                         change = None;

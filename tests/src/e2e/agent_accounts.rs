@@ -8,7 +8,8 @@
 //! - A greedy colleague (21 connections) and a silent one (a client that stops reading) block no
 //!   one: the owner's `status` is answered, the connections over the cap are told
 //!   `too_many_sessions` at once, the silent client is dropped, the service stops promptly on
-//!   SIGTERM with it connected; `status` of 100 assigned mailboxes is paged.
+//!   SIGTERM with it connected; `status` and the mailbox choice of 100 assigned mailboxes are
+//!   paged.
 //!
 //! Skipped when not root outside CI (creating accounts needs root); under CI it must run.
 
@@ -326,6 +327,10 @@ async fn a_greedy_or_silent_colleague_blocks_no_one(server: &TestServer) {
 
     let (code, out) = block_in_place(|| run_as(&owner.name, &binary, &socket, &["status"], &[]));
     assert_eq!(code, 0, "101 rotations: {out}");
+    assert!(many.iter().all(|m| out.contains(m.as_str())), "every page followed: {out}");
+    // Without `--mailbox`, the choice of 101 mailboxes comes a page at a time too.
+    let (code, out) = block_in_place(|| run_as(&owner.name, &binary, &socket, &["change"], &[]));
+    assert_eq!(code, 10, "no terminal: the list, then --mailbox is needed: {out}");
     assert!(many.iter().all(|m| out.contains(m.as_str())), "every page followed: {out}");
 
     // A colleague takes 21 connections and holds them: 4 are theirs, the rest turned away.
