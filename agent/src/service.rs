@@ -18,8 +18,10 @@
 mod check_in;
 mod core;
 mod drive;
+mod listing;
 mod owa_ops;
 mod session;
+mod slot;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

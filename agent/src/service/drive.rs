@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::Service;
 use super::core::Effect;
 use super::owa_ops::{self, OwaAccess};
-use super::session::Slot;
+use super::slot::Slot;
 use crate::failpoint;
 use crate::key::KeyState;
 use crate::local::protocol::{Event as LocalEvent, ProgressStep, Refusal as LocalRefusal};

@@ -21,47 +21,22 @@ use tokio::sync::mpsc;
 
 use super::Service;
 use super::drive::{Driven, Person};
+use super::listing::{CHOICES, actionable, short};
+use super::slot::Slot;
 use crate::key::KeyState;
 use crate::local::account::LocalAccount;
 use crate::local::password_check::{Typed, check_new_password};
 use crate::local::protocol::{
-    Event as LocalEvent, FailureStatus, KeyStatus, LastReport, MailboxChoice, PasswordKind,
-    ProgressStep, Refusal, Request, RotationStatus, StatusReport, StepStatus, WirePolicy,
+    Event as LocalEvent, MailboxChoice, PasswordKind, ProgressStep, Refusal, Request, WirePolicy,
 };
 use crate::local::server::{LocalHandler, Session};
 use crate::rotation::access::{self, Access};
-use crate::rotation::{
-    Event, FailureReason, KeyEvidence, KeyGate, Phase, Rotation, RotationKind, Step, limit,
-};
+use crate::rotation::{Event, KeyEvidence, KeyGate, Phase, Rotation, RotationKind, limit};
 
 /// How long the service waits for the key to be unplugged.
 const UNPLUG_WAIT: Duration = Duration::from_secs(5 * 60);
 /// How many times the passwords are asked in one session.
 const PASSWORD_ATTEMPTS: usize = 3;
-/// Rotations in one `status` answer (a page), so that a line stays far below the 16 KiB limit.
-pub(super) const STATUS_PAGE: usize = 16;
-/// The most mailboxes offered in one `choose_mailbox` line (longer lists are paged).
-const CHOICES: usize = 24;
-/// The longest display name sent in a `status` line (characters).
-const DISPLAY_NAME_CHARS: usize = 128;
-
-/// One session's passwords, in memory only; wiped when the machine no longer needs them and
-/// when the session ends (the `SecretString`s zeroize on drop).
-#[derive(Default)]
-pub(super) struct Slot {
-    /// The provisional or current password typed by the person.
-    pub old: Option<SecretString>,
-    /// The new password.
-    pub new: Option<SecretString>,
-}
-
-impl Slot {
-    /// Drops (and so wipes) both passwords.
-    pub(super) fn wipe(&mut self) {
-        self.old = None;
-        self.new = None;
-    }
-}
 
 /// The rotations sessions are driving: rotation id → (session number, whether it quiets the
 /// reminders, i.e. the bound account's own session).
@@ -124,19 +99,6 @@ impl LocalHandler for Service {
                 }
             }
         }
-    }
-}
-
-/// What the person may still do about a rotation in this phase.
-fn actionable(phase: Phase) -> bool {
-    match phase {
-        Phase::Ready
-        | Phase::Unsettled { .. }
-        | Phase::Changed
-        | Phase::AwaitingAnswer
-        | Phase::AwaitingKey => true,
-        Phase::Failed(reason) => reason.retryable(),
-        _ => false,
     }
 }
 
@@ -210,25 +172,6 @@ impl Service {
         };
         self.change(session, caller, slot, &chosen).await;
         false
-    }
-
-    /// Page `page` of the mailboxes `account` may choose from.
-    async fn choices(&self, account: Option<&LocalAccount>, page: u32) -> LocalEvent {
-        let core = self.core.lock().await;
-        let open: Vec<MailboxChoice> = core
-            .rotations()
-            .filter(|r| actionable(r.phase) && access::access(r, account) == Access::Open)
-            .map(|r| {
-                let display_name =
-                    core.delivery(&r.id).map(|d| d.display_name.clone()).unwrap_or_default();
-                short(MailboxChoice { mailbox: r.mailbox.clone(), display_name })
-            })
-            .collect();
-        let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(CHOICES);
-        let next_page =
-            (open.len() > start.saturating_add(CHOICES)).then(|| page.saturating_add(1));
-        let choices = open.into_iter().skip(start).take(CHOICES).collect();
-        LocalEvent::ChooseMailboxPage { choices, next_page }
     }
 
     /// The change of rotation `id`, from the key gate to the end, by this session alone (another
@@ -496,78 +439,6 @@ impl Service {
             }
         }
     }
-
-    /// The answer to `status` for `account`: the rotations it may see only, a page at a time.
-    async fn status_report(&self, account: Option<&LocalAccount>, page: u32) -> StatusReport {
-        let in_hand: Vec<String> = self
-            .driving
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|(_, (_, quiets))| *quiets)
-            .map(|(id, _)| id.clone())
-            .collect();
-        let core = self.core.lock().await;
-        let visible: Vec<&Rotation> =
-            core.rotations().filter(|r| access::access(r, account) == Access::Open).collect();
-        let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(STATUS_PAGE);
-        let next_page =
-            (visible.len() > start.saturating_add(STATUS_PAGE)).then(|| page.saturating_add(1));
-        let rotations = visible
-            .iter()
-            .skip(start)
-            .take(STATUS_PAGE)
-            .map(|r| RotationStatus {
-                mailbox: r.mailbox.clone(),
-                display_name: core
-                    .delivery(&r.id)
-                    .map(|d| d.display_name.chars().take(DISPLAY_NAME_CHARS).collect())
-                    .unwrap_or_default(),
-                kind: match r.kind {
-                    RotationKind::Provisional => PasswordKind::Provisional,
-                    RotationKind::Periodic => PasswordKind::Current,
-                },
-                step: step_status(r.step()),
-                due: core.delivery(&r.id).and_then(|d| d.due_at.or(d.expires_at)),
-                in_hand: in_hand.contains(&r.id),
-            })
-            .collect();
-        let last_report = core
-            .last_report()
-            // Another account's last report is not shown (a forgotten rotation's names nothing).
-            .filter(|(report, _)| {
-                core.rotation(&report.rotation_id)
-                    .is_none_or(|r| access::access(r, account) == Access::Open)
-            })
-            .map(|(report, delivered)| LastReport {
-                at: report.occurred_at,
-                mailbox: core
-                    .rotation(&report.rotation_id)
-                    .map(|r| r.mailbox.clone())
-                    .unwrap_or_default(),
-                step: step_status(report.step),
-                delivered: *delivered,
-            });
-        StatusReport {
-            agent_version: crate::VERSION.to_owned(),
-            enrolled: self.state.is_enrolled(),
-            key: match self.key_now() {
-                KeyState::Present { device } => KeyStatus::Present { device },
-                KeyState::Absent => KeyStatus::Absent,
-                KeyState::Unknown { reason } => KeyStatus::Unknown { reason },
-            },
-            rotations,
-            last_report,
-            reports_waiting: u32::try_from(core.reports_waiting()).unwrap_or(u32::MAX),
-            next_page,
-        }
-    }
-}
-
-/// A choice with its display name cut to what a line may carry.
-fn short(mut choice: MailboxChoice) -> MailboxChoice {
-    choice.display_name = choice.display_name.chars().take(DISPLAY_NAME_CHARS).collect();
-    choice
 }
 
 /// The rotation a session is changing, with its account.
@@ -606,27 +477,5 @@ impl<'s> Driver<'s> {
 impl Drop for Driver<'_> {
     fn drop(&mut self) {
         self.service.driving.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
-    }
-}
-
-fn step_status(step: Step) -> StepStatus {
-    match step {
-        Step::Pending => StepStatus::Pending,
-        Step::Started => StepStatus::Started,
-        Step::Changed => StepStatus::Changed,
-        Step::Verified => StepStatus::Verified,
-        Step::Completed => StepStatus::Completed,
-        Step::Failed(reason) => StepStatus::Failed(match reason {
-            FailureReason::KeyPresent => FailureStatus::KeyPresent,
-            FailureReason::NewPasswordRefused => FailureStatus::NewPasswordRefused,
-            FailureReason::CurrentPasswordRefused => FailureStatus::CurrentPasswordRefused,
-            FailureReason::OwaUnreachable => FailureStatus::OwaUnreachable,
-            FailureReason::OwaUntrusted => FailureStatus::OwaUntrusted,
-            FailureReason::OwaUnexpected => FailureStatus::OwaUnexpected,
-            FailureReason::LogonNameMissing => FailureStatus::LogonNameMissing,
-            FailureReason::NeedsHuman => FailureStatus::NeedsHuman,
-            FailureReason::LocalStorage => FailureStatus::LocalStorage,
-            FailureReason::Cancelled => FailureStatus::Cancelled,
-        }),
     }
 }
