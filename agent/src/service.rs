@@ -109,7 +109,7 @@ pub(crate) struct Service {
     /// Wakes the check-in loop early: reports were queued (a change, a re-inserted key).
     wake: Notify,
     /// The rotations a person's session is changing right now, each by one session (`status`
-    /// says "in hand" when it is the bound account's: no reminder meanwhile).
+    /// says "in hand" to that session's account only: no reminder for it meanwhile).
     driving: StdMutex<session::Driving>,
     /// The directory's lockout threshold.
     lockout_threshold: u32,

@@ -333,7 +333,7 @@ pub struct RotationStatus {
     pub due: Option<OffsetDateTime>,
     /// Whether a person is changing it right now: a window or `sesame-agent change` holds a
     /// session for it, even while nothing has been sent to the mail server yet (the key gate, the
-    /// passwords being typed).
+    /// passwords being typed). Only ever true in the `status` of the account whose session it is.
     #[serde(default)]
     pub in_hand: bool,
 }

@@ -53,10 +53,11 @@ pub fn access(rotation: &Rotation, caller: Option<&LocalAccount>) -> Access {
     }
 }
 
-/// Whether a session of `caller` marks the rotation "in hand" (which quiets the reminders): only
-/// the bound account's own session can.
-pub fn marks_in_hand(rotation: &Rotation, caller: Option<&LocalAccount>) -> bool {
-    matches!((&rotation.bound, caller), (Some(bound), Some(caller)) if bound.same_as(caller))
+/// Whether `viewer`'s `status` shows the rotation "in hand" (which quiets that person's
+/// reminders) while a session of `holder` is changing it: only to the holder itself, so that no
+/// one can silence another person's reminders.
+pub fn in_hand_for(holder: &LocalAccount, viewer: Option<&LocalAccount>) -> bool {
+    viewer.is_some_and(|viewer| viewer.same_as(holder))
 }
 
 #[cfg(test)]
@@ -92,8 +93,6 @@ mod tests {
             assert_eq!(access(&r, Some(&who("paul"))), Access::Hidden);
             assert_eq!(access(&r, Some(&who("root"))), Access::Hidden);
             assert_eq!(access(&r, None), Access::Hidden);
-            assert!(marks_in_hand(&r, Some(&who("marie"))));
-            assert!(!marks_in_hand(&r, Some(&who("paul"))));
         }
     }
 
@@ -101,10 +100,16 @@ mod tests {
     fn unbound_provisional_is_open_and_unbound_periodic_is_refused_to_all() {
         let r = rotation(RotationKind::Provisional, None);
         assert_eq!(access(&r, Some(&who("paul"))), Access::Open);
-        assert!(!marks_in_hand(&r, Some(&who("paul"))));
         let r = rotation(RotationKind::Periodic, None);
         assert_eq!(access(&r, Some(&who("marie"))), Access::NotBound);
         assert_eq!(access(&r, Some(&who("root"))), Access::NotBound);
+    }
+
+    #[test]
+    fn only_the_holder_sees_its_own_change_in_hand() {
+        assert!(in_hand_for(&who("marie"), Some(&who("marie"))));
+        assert!(!in_hand_for(&who("paul"), Some(&who("marie"))), "no one quiets another's");
+        assert!(!in_hand_for(&who("marie"), None));
     }
 
     #[test]

@@ -47,12 +47,13 @@ impl Service {
         account: Option<&LocalAccount>,
         page: u32,
     ) -> StatusReport {
+        // In hand for this account only when its own session is changing it.
         let in_hand: Vec<String> = self
             .driving
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .filter(|(_, (_, quiets))| *quiets)
+            .filter(|(_, (_, holder))| access::in_hand_for(holder, account))
             .map(|(id, _)| id.clone())
             .collect();
         let core = self.core.lock().await;

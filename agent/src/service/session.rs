@@ -38,9 +38,9 @@ const UNPLUG_WAIT: Duration = Duration::from_secs(5 * 60);
 /// How many times the passwords are asked in one session.
 const PASSWORD_ATTEMPTS: usize = 3;
 
-/// The rotations sessions are driving: rotation id → (session number, whether it quiets the
-/// reminders, i.e. the bound account's own session).
-pub(super) type Driving = HashMap<String, (u64, bool)>;
+/// The rotations sessions are driving: rotation id → (session number, its account; `status`
+/// shows it "in hand" to that account only).
+pub(super) type Driving = HashMap<String, (u64, LocalAccount)>;
 
 /// Numbers sessions, for [`Driving`].
 static SESSION_NUMBER: AtomicU64 = AtomicU64::new(1);
@@ -175,24 +175,23 @@ impl Service {
     }
 
     /// The change of rotation `id`, from the key gate to the end, by this session alone (another
-    /// session already driving it gets `busy`). The rotation is "in hand" for as long as this runs
-    /// when the session is the bound account's.
+    /// session already driving it gets `busy`). The rotation is "in hand" for as long as this runs,
+    /// in this account's `status` only.
     async fn change(&self, session: &mut Session, caller: &Caller, slot: &mut Slot, id: &str) {
         let Some(account) = caller.account.clone() else { return };
-        let Some(driving) = Driver::take(self, id, caller.number) else {
+        let Some(_driving) = Driver::take(self, id, caller.number, &account) else {
             let _ = session.send(&LocalEvent::Refused(Refusal::Busy)).await;
             return;
         };
         // Checked again now that this session holds it: nothing can have changed hands since.
         let found = self.core.lock().await.rotation(id).map(|r| {
             let open = access::access(r, Some(&account)) == Access::Open;
-            (open, r.phase, r.mailbox.clone(), access::marks_in_hand(r, Some(&account)))
+            (open, r.phase, r.mailbox.clone())
         });
-        let Some((true, phase, mailbox, in_hand)) = found else {
+        let Some((true, phase, mailbox)) = found else {
             let _ = session.send(&LocalEvent::Refused(Refusal::NothingPending)).await;
             return;
         };
-        driving.quiets_reminders(in_hand);
         if phase == Phase::AwaitingKey {
             let _ = session.send(&LocalEvent::Done { mailbox, key_in: false }).await;
             return;
@@ -456,21 +455,18 @@ struct Driver<'s> {
 
 impl<'s> Driver<'s> {
     /// Takes rotation `id` for session `number`; `None` when another session drives it.
-    fn take(service: &'s Service, id: &str, number: u64) -> Option<Driver<'s>> {
+    fn take(
+        service: &'s Service,
+        id: &str,
+        number: u64,
+        account: &LocalAccount,
+    ) -> Option<Driver<'s>> {
         let mut driving = service.driving.lock().unwrap_or_else(|e| e.into_inner());
         if driving.get(id).is_some_and(|(other, _)| *other != number) {
             return None;
         }
-        driving.insert(id.to_owned(), (number, false));
+        driving.insert(id.to_owned(), (number, account.clone()));
         Some(Driver { service, id: id.to_owned() })
-    }
-
-    /// Marks the rotation "in hand" in `status` (the bound account's own session only).
-    fn quiets_reminders(&self, in_hand: bool) {
-        let mut driving = self.service.driving.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, quiets)) = driving.get_mut(&self.id) {
-            *quiets = in_hand;
-        }
     }
 }
 
