@@ -2,10 +2,13 @@
 //! (`rotations.journal`, 0600) of [`JournalRecord`]s, each a snapshot of one [`Rotation`] (or
 //! its removal), written and synced before the step it precedes is attempted.
 //!
-//! Records are framed and checksummed by `journal::record` (shared with the outbox): on open a
-//! torn or corrupt last record is cut off (a crash mid-append), a corrupt record in the middle is
-//! refused with a typed error. When the file outgrows its bound it is compacted: the live
-//! snapshots only, written atomically. Nothing secret is ever recorded: a rotation holds the
+//! Records are framed by `journal::record` (shared with the outbox): each carries a CRC of its
+//! length and a checksum of its length and payload. On open a torn last record (a crash
+//! mid-append) is cut off with a warning; any other damage stops the agent with
+//! [`record::RecordError::Corrupt`] (the file, the byte offset, a copy kept beside it), for
+//! `sesame-agent journal-recover` (`crate::recovery`) to salvage. A file in the previous framing
+//! is rewritten in the current one on open. When the file outgrows its bound it is compacted: the
+//! live snapshots only, written atomically. Nothing secret is ever recorded: a rotation holds the
 //! provisional password only as a salted verifier, and the new password not at all. A full or
 //! read-only disk is [`JournalError::is_unwritable`]; the state machine then turns the attempt
 //! into `Failed(LocalStorage)` without calling OWA.
@@ -72,8 +75,8 @@ impl Journal {
         let (file, records) = RecordFile::open(&state_dir.join(FILE_NAME))?;
         let mut live = BTreeMap::new();
         for (index, payload) in records.iter().enumerate() {
-            let record: JournalRecord = serde_json::from_slice(payload)
-                .map_err(|e| JournalError::Decode { index, detail: e.to_string() })?;
+            let record =
+                decode(payload).map_err(|detail| JournalError::Decode { index, detail })?;
             apply(&mut live, record);
         }
         let compacted_size = file.size();
@@ -125,7 +128,13 @@ impl Journal {
     }
 }
 
-fn apply(live: &mut BTreeMap<String, Rotation>, record: JournalRecord) {
+/// One journal record from a record's payload; what serde said when it is not one.
+pub fn decode(payload: &[u8]) -> Result<JournalRecord, String> {
+    serde_json::from_slice(payload).map_err(|e| e.to_string())
+}
+
+/// Applies `record` to the rotations by id, as replaying the journal does.
+pub fn apply(live: &mut BTreeMap<String, Rotation>, record: JournalRecord) {
     match record {
         JournalRecord::Snapshot(rotation) => {
             live.insert(rotation.id.clone(), *rotation);

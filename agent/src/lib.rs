@@ -19,6 +19,7 @@ pub mod local;
 pub mod outbox;
 pub mod owa;
 pub mod pinning;
+pub mod recovery;
 pub mod rotation;
 pub mod service;
 pub mod uplink;

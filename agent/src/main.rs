@@ -1,6 +1,6 @@
 //! `sesame-agent`: the workstation service's command line: `enroll`, `run`, the person's `change`
-//! and `status` (over the local socket), `key-status`, and the OWA client by hand: `owa-check`,
-//! `owa-change`.
+//! and `status` (over the local socket), `key-status`, the OWA client by hand: `owa-check`,
+//! `owa-change`, and the administrator's `journal-recover`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -58,6 +58,13 @@ enum Command {
         #[arg(long, value_name = "FILE", env = "SESAME_AGENT_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Salvages a damaged rotations.journal or reports.outbox; run it with the service stopped.
+    #[command(long_about = RECOVER_HELP)]
+    JournalRecover {
+        /// The configuration file, for its state_dir (--state-dir wins).
+        #[arg(long, value_name = "FILE", env = "SESAME_AGENT_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Shows, in French, the key state, the pending password changes and the last report (asks
     /// the service; shows the enrolled identity when the service does not answer).
     Status,
@@ -107,6 +114,20 @@ enum Command {
         accept_language: String,
     },
 }
+
+/// `journal-recover --help`.
+const RECOVER_HELP: &str = "\
+Salvages a damaged rotations.journal or reports.outbox in the state directory.
+
+`sesame-agent run` refuses to start when one of them is damaged (not merely a last record cut
+short by a crash, which it cuts by itself): it names the file and the byte offset and keeps a copy
+of the file beside it (NAME.damaged-<time>). Stop the service (systemctl stop sesame-agent), then
+run this command as root. For each damaged file it keeps that copy, keeps every record that can
+be read (reading past the damage to the next valid record), writes a good file, and prints what
+was lost (each range: offset, bytes, why) and what was read: the rotations as the kept records
+leave them (those whose last record precedes lost bytes are flagged) and the reports still
+waiting. Check those mailboxes on the server (sesamectl mailbox show ADDRESS), then start the
+service. An intact file is left as it is. Exit status: 0 done (or nothing to do), 1 error.";
 
 /// Which OWA server, and how to reach it.
 #[derive(Debug, clap::Args)]
@@ -272,6 +293,30 @@ async fn main() -> anyhow::Result<ExitCode> {
                 lockout_threshold: config.owa.lockout_threshold,
             };
             sesame_agent::service::run(options, shutdown_signal()).await?;
+        }
+        Command::JournalRecover { config } => {
+            let config = match &config {
+                Some(path) => AgentConfig::load(path)?,
+                None => AgentConfig::default(),
+            };
+            let socket =
+                cli.socket.clone().or_else(|| config.socket.clone()).unwrap_or_else(default_socket);
+            #[cfg(unix)]
+            if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+                anyhow::bail!(
+                    "the agent service is running (it answers on {}): stop it first \
+                     (systemctl stop sesame-agent)",
+                    socket.display()
+                );
+            }
+            let state_dir = cli
+                .state_dir
+                .clone()
+                .or_else(|| config.state_dir.clone())
+                .unwrap_or_else(StateDir::default_root);
+            let recovery = sesame_agent::recovery::recover(&state_dir)
+                .context("the recovery could not finish; the files are as they were")?;
+            recovery.write_report(&mut std::io::stdout())?;
         }
         Command::Change { mailbox, key_unplugged } => {
             let socket = cli.socket.clone().unwrap_or_else(default_socket);

@@ -1,6 +1,9 @@
 //! The report outbox: a durable, bounded FIFO of step [`Report`]s waiting for the server
 //! (`reports.outbox` in the state directory, 0600), in the record format of
-//! [`crate::journal::record`] (synced appends, torn tail cut, corrupt middle refused).
+//! [`crate::journal::record`]: synced appends, each record with a CRC of its length and a
+//! checksum of its length and payload; a torn last record is cut off with a warning, any other
+//! damage stops the agent naming the file and the offset, with a copy of the file kept beside it,
+//! for `sesame-agent journal-recover` ([`replay`] serves it).
 //!
 //! Reports are delivered in order ([`Outbox::peek`]) and removed once the server answered for
 //! them ([`Outbox::ack`]); they survive restarts in order. The bound is [`Bounds::default`]:
@@ -131,6 +134,36 @@ enum OutboxRecord {
     Dropped { count: u64 },
 }
 
+/// The reports an outbox file's records leave waiting, replayed as [`Outbox::open`] does, oldest
+/// first (for `sesame-agent journal-recover`, which may replay records with gaps between them).
+pub fn replay<'a>(
+    payloads: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<Report>, OutboxError> {
+    let mut waiting: VecDeque<Report> = VecDeque::new();
+    for (index, payload) in payloads.into_iter().enumerate() {
+        match decode(payload).map_err(|detail| OutboxError::Decode { index, detail })? {
+            OutboxRecord::Push { report, evicted } => {
+                waiting.retain(|r| !evicted.contains(&r.report_id));
+                waiting.push_back(report);
+            }
+            OutboxRecord::Ack { report_ids } => {
+                waiting.retain(|r| !report_ids.contains(&r.report_id));
+            }
+            OutboxRecord::Dropped { .. } => {}
+        }
+    }
+    Ok(waiting.into())
+}
+
+/// Whether `payload` is an outbox record.
+pub fn is_record(payload: &[u8]) -> bool {
+    decode(payload).is_ok()
+}
+
+fn decode(payload: &[u8]) -> Result<OutboxRecord, String> {
+    serde_json::from_slice(payload).map_err(|e| e.to_string())
+}
+
 /// What the server answered for one report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
@@ -171,8 +204,7 @@ impl Outbox {
         let (file, records) = RecordFile::open(&state_dir.join(FILE_NAME))?;
         let mut outbox = Outbox { file, pending: VecDeque::new(), bytes: 0, dropped: 0, bounds };
         for (index, payload) in records.iter().enumerate() {
-            let record: OutboxRecord = serde_json::from_slice(payload)
-                .map_err(|e| OutboxError::Decode { index, detail: e.to_string() })?;
+            let record = decode(payload).map_err(|detail| OutboxError::Decode { index, detail })?;
             outbox.apply(record)?;
         }
         Ok(outbox)

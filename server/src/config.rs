@@ -18,9 +18,11 @@ use crate::domain::workstation::AgentPolicy;
 use crate::store::redact_url;
 
 mod audit;
+mod listeners;
 
 pub use self::audit::AuditConfig;
 use self::audit::AuditSection;
+use self::listeners::{grpc_connections, operations_connections, refresh_seconds};
 
 /// The example configuration, with every key at its default.
 pub const EXAMPLE: &str = include_str!("../../deploy/server.example.toml");
@@ -92,6 +94,8 @@ struct FileFormat {
 #[serde(deny_unknown_fields)]
 struct OperationsSection {
     listen: Option<String>,
+    max_connections: Option<u32>,
+    metrics_refresh_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +125,7 @@ struct ServerSection {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     tls_names: Option<Vec<String>>,
+    max_connections: Option<u32>,
 }
 
 #[derive(Default, Deserialize)]
@@ -197,6 +202,15 @@ pub struct Config {
     /// The address of the operations endpoint (plain HTTP: `/metrics`, `/livez`, `/readyz`);
     /// `None`, the default, serves none.
     pub operations_listen: Option<SocketAddr>,
+    /// The most connections the gRPC listener holds at once (handshakes and established);
+    /// `None`, the default, sizes it from the descriptor limit (see `descriptors`).
+    pub grpc_max_connections: Option<u32>,
+    /// The most connections the operations listener holds at once (64 by default); fewer when
+    /// the descriptor limit is low.
+    pub operations_max_connections: u32,
+    /// How often the numbers `/metrics` reports from the database are read again (15 s by
+    /// default): a scrape reads the last snapshot, never the database.
+    pub metrics_refresh: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -220,6 +234,9 @@ impl fmt::Debug for Config {
             .field("rotation_period", &self.rotation_period)
             .field("audit", &self.audit)
             .field("operations_listen", &self.operations_listen)
+            .field("grpc_max_connections", &self.grpc_max_connections)
+            .field("operations_max_connections", &self.operations_max_connections)
+            .field("metrics_refresh", &self.metrics_refresh)
             .finish()
     }
 }
@@ -242,6 +259,9 @@ impl Default for Config {
             rotation_period: time::Duration::days(90),
             audit: AuditConfig::default(),
             operations_listen: None,
+            grpc_max_connections: None,
+            operations_max_connections: 64,
+            metrics_refresh: Duration::from_secs(15),
         }
     }
 }
@@ -251,6 +271,7 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_SERVER__LISTEN",
     "SESAME_SERVER__DATA_DIR",
     "SESAME_SERVER__TLS_NAMES",
+    "SESAME_SERVER__MAX_CONNECTIONS",
     "SESAME_DATABASE__URL",
     "SESAME_DATABASE__URL_FILE",
     "SESAME_DATABASE__MAX_CONNECTIONS",
@@ -270,6 +291,8 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_AUDIT__SHIP_SYSLOG",
     "SESAME_AUDIT__SYSLOG_SOCKET",
     "SESAME_OPERATIONS__LISTEN",
+    "SESAME_OPERATIONS__MAX_CONNECTIONS",
+    "SESAME_OPERATIONS__METRICS_REFRESH_SECONDS",
 ];
 
 impl Config {
@@ -307,6 +330,9 @@ impl Config {
         }
         if let Some(names) = file.server.tls_names {
             self.tls_names = names;
+        }
+        if let Some(n) = file.server.max_connections {
+            self.grpc_max_connections = grpc_connections("server.max_connections", n)?;
         }
         if let Some(url) = file.database.url {
             self.database_url = non_empty(url);
@@ -349,6 +375,13 @@ impl Config {
         self.audit.apply_file(file.audit)?;
         if let Some(listen) = file.operations.listen {
             self.operations_listen = parse_optional_listen("operations.listen", &listen)?;
+        }
+        if let Some(n) = file.operations.max_connections {
+            self.operations_max_connections =
+                operations_connections("operations.max_connections", n)?;
+        }
+        if let Some(secs) = file.operations.metrics_refresh_seconds {
+            self.metrics_refresh = refresh_seconds("operations.metrics_refresh_seconds", secs)?;
         }
         Ok(())
     }
@@ -413,6 +446,22 @@ impl Config {
                 k if k.starts_with("SESAME_AUDIT__") => self.audit.apply_env(&key, value)?,
                 "SESAME_OPERATIONS__LISTEN" => {
                     self.operations_listen = parse_optional_listen(&key, &value)?;
+                }
+                "SESAME_SERVER__MAX_CONNECTIONS" => {
+                    let n =
+                        value.parse().map_err(|_| value_err(&key, "expected a whole number"))?;
+                    self.grpc_max_connections = grpc_connections(&key, n)?;
+                }
+                "SESAME_OPERATIONS__MAX_CONNECTIONS" => {
+                    let n =
+                        value.parse().map_err(|_| value_err(&key, "expected a whole number"))?;
+                    self.operations_max_connections = operations_connections(&key, n)?;
+                }
+                "SESAME_OPERATIONS__METRICS_REFRESH_SECONDS" => {
+                    let secs = value
+                        .parse()
+                        .map_err(|_| value_err(&key, "expected a whole number of seconds"))?;
+                    self.metrics_refresh = refresh_seconds(&key, secs)?;
                 }
                 "SESAME_AGENTS__RECOVERY_WINDOW_DAYS" => {
                     let days = value

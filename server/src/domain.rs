@@ -2,12 +2,14 @@
 //! input or output (but the operating system's random generator). Nothing here knows the
 //! database, the keys on disk or a protocol; every other layer builds on it.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod checkin;
 pub mod compliance;
 pub mod identifier;
 pub mod office;
+pub mod page;
 pub mod password;
 pub mod rotation;
 pub mod settings;

@@ -27,7 +27,7 @@ pub(crate) use self::admin::AdminApi;
 pub(crate) use self::agent::AgentApi;
 use self::frame_limit::FrameLimit;
 use self::rpc_metrics::{KnownMethods, RpcMetrics};
-use crate::ops::Metrics;
+use crate::ops::{ConnectionCap, Metrics};
 use crate::services::Services;
 
 /// Why the endpoint stopped.
@@ -48,11 +48,13 @@ pub enum ServeError {
 }
 
 /// Serves both services, with health and reflection, over TLS on `listener` until `shutdown`
-/// resolves, then lets in-flight requests finish. Every call is recorded in `metrics`.
+/// resolves, then lets in-flight requests finish. Every call is recorded in `metrics`. At most
+/// `max_connections` connections at once (handshakes and established).
 pub(crate) async fn serve(
     state: Arc<Services>,
     metrics: Arc<Metrics>,
     listener: TcpListener,
+    max_connections: usize,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
@@ -67,6 +69,7 @@ pub(crate) async fn serve(
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ]));
+    let cap = ConnectionCap::new("grpc", max_connections, &metrics);
     let timed = Timed { metrics, methods };
     // FrameLimit answers RESOURCE_EXHAUSTED first; tonic's own limit stays behind it.
     let admin = AdminServiceServer::new(AdminApi::new(state.clone()))
@@ -83,7 +86,7 @@ pub(crate) async fn serve(
         shutdown.await;
         health::stop(&reporter).await;
     };
-    let (connections, acceptor) = tls::incoming(listener, config);
+    let (connections, acceptor) = tls::incoming(listener, config, cap);
     let served = Server::builder()
         .timeout(Duration::from_secs(120))
         .max_concurrent_streams(Some(128))

@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod data_dir;
+pub mod descriptors;
 pub mod domain;
 mod grpc;
 pub mod keys;
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 
 pub use crate::config::Config;
 use crate::data_dir::DataDir;
+use crate::descriptors::ListenerCaps;
 use crate::domain::admin::{AdminRole, NewAdmin};
 use crate::domain::audit::Actor;
 use crate::domain::token::{Token, TokenKind};
@@ -76,6 +78,8 @@ pub enum StartError {
 pub struct Server {
     state: Arc<services::Services>,
     bootstrap_credentials: Option<PathBuf>,
+    caps: ListenerCaps,
+    metrics_refresh: std::time::Duration,
 }
 
 impl Server {
@@ -107,7 +111,8 @@ impl Server {
             audit,
         });
         state.apply_default_compliance_policy().await?;
-        Ok(Server { state, bootstrap_credentials })
+        let caps = listener_caps(config);
+        Ok(Server { state, bootstrap_credentials, caps, metrics_refresh: config.metrics_refresh })
     }
 
     /// The CA certificate's SHA-256 fingerprint, which agents pin.
@@ -139,7 +144,8 @@ impl Server {
     }
 
     /// [`Server::serve`], and the operations endpoint (`/metrics`, `/livez`, `/readyz`, plain
-    /// HTTP) on `operations` when given; both stop when `shutdown` resolves.
+    /// HTTP) on `operations` when given; both stop when `shutdown` resolves. Each listener holds at
+    /// most its own cap of connections (see [`descriptors`]).
     pub async fn serve_with(
         self,
         listener: TcpListener,
@@ -162,19 +168,27 @@ impl Server {
             }
         }
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let settings =
+            ops::Settings { max_connections: self.caps.operations, refresh: self.metrics_refresh };
         let ops = operations.map(|listener| {
             let mut stopped = stopped.clone();
             // Resolves when told to stop, or when the sender is dropped (gRPC ended first).
             let stopped = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            tokio::spawn(ops::serve(listener, self.state.clone(), metrics.clone(), stopped))
+            tokio::spawn(ops::serve(
+                listener,
+                self.state.clone(),
+                metrics.clone(),
+                settings,
+                stopped,
+            ))
         });
         let shutdown = async move {
             shutdown.await;
             let _ = stop.send(true);
         };
-        let mut served = grpc::serve(self.state, metrics, listener, shutdown).await;
+        let mut served = grpc::serve(self.state, metrics, listener, self.caps.grpc, shutdown).await;
         if let Some(ops) = ops {
             let ended = match ops.await {
                 Ok(ended) => ended,
@@ -196,6 +210,27 @@ impl Server {
         store.close().await;
         served
     }
+}
+
+/// Each listener's cap, from the configuration and the descriptor limit in force, logged.
+fn listener_caps(config: &Config) -> ListenerCaps {
+    let limit = descriptors::soft_limit();
+    let caps = ListenerCaps::for_limit(limit, config);
+    tracing::info!(
+        grpc = caps.grpc,
+        operations = caps.operations,
+        descriptor_limit = limit,
+        "connection caps per listener"
+    );
+    if caps.lowered {
+        tracing::warn!(
+            grpc = caps.grpc,
+            operations = caps.operations,
+            descriptor_limit = limit,
+            "a configured connection cap was lowered to fit the descriptor limit (raise LimitNOFILE)"
+        );
+    }
+    caps
 }
 
 /// How long the audit tasks may take to finish at shutdown.

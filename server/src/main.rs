@@ -138,6 +138,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
     init_logging(&config)?;
     tracing::debug!(?config, "configuration");
+    raise_descriptor_limit();
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -165,6 +166,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server.serve_with(listener, operations, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft descriptor limit to the hard limit, so that the listeners' caps (sized from it)
+/// serve a fleet; logs what it got.
+fn raise_descriptor_limit() {
+    match sesame_server::descriptors::raise_limit() {
+        Ok(Some(limit)) if limit.after > limit.before => tracing::info!(
+            from = limit.before,
+            to = limit.after,
+            hard = limit.hard,
+            "raised the descriptor limit (RLIMIT_NOFILE) to its hard limit"
+        ),
+        Ok(Some(limit)) => {
+            tracing::info!(
+                limit = limit.after,
+                hard = limit.hard,
+                "descriptor limit (RLIMIT_NOFILE)"
+            )
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the descriptor limit (RLIMIT_NOFILE)")
+        }
+    }
 }
 
 /// An Ed25519 public key as a PEM SubjectPublicKeyInfo, as `openssl pkeyutl -verify` reads it.

@@ -4,6 +4,7 @@
 //! the edges only authenticate, convert and call.
 
 pub mod access;
+pub mod accounts;
 pub mod admins;
 pub mod audit;
 pub mod compliance;

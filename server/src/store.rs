@@ -2,12 +2,13 @@
 //! PostgreSQL (several servers on one database), and [`connect`], which opens the one the URL names.
 //!
 //! One file per aggregate holds its SQL, written once for both databases (`offices.rs`,
-//! `admins.rs`, `workstations.rs`, `rotations.rs`, `settings.rs`, `check_ins.rs`, `compliance.rs` with `compliance_report.rs`, `audit.rs`); `dialect.rs` names what differs
+//! `admins.rs`, `workstations.rs`, `rotations.rs`, `settings.rs`, `accounts.rs`, `check_ins.rs`, `compliance.rs` with `compliance_report.rs`, `audit.rs`); `dialect.rs` names what differs
 //! (`sqlite.rs`, `postgres.rs`). Every method that changes state writes its audit record in the
 //! same transaction (`Db::commit`), so a change never exists without its record. Both databases
 //! pass the same conformance suite (`store/conformance.rs`). Nothing outside this module sees sqlx:
 //! failures are [`Error`]s typed by meaning.
 
+mod accounts;
 mod admins;
 mod audit;
 mod check_ins;
@@ -33,6 +34,7 @@ mod conformance;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -41,6 +43,7 @@ use time::OffsetDateTime;
 
 pub use self::error::{Error, TokenRefusal};
 pub use self::options::{StoreOptions, connect, redact_url};
+use crate::domain::account::LocalAccount;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
@@ -49,6 +52,7 @@ use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
+use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
     Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
@@ -82,8 +86,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Every office, ordered by CRPCEN.
     async fn list_offices(&self) -> Result<Vec<Office>, Error>;
 
-    /// Imports mailboxes in one transaction: creates the new ones, updates changed display names,
-    /// leaves identical ones alone. With `dry_run` it only counts. The rows must have distinct
+    /// Imports mailboxes in one transaction: creates the new ones, updates changed display names
+    /// (and the logon names and default local accounts the rows give), leaves identical ones
+    /// alone. With `dry_run` it only counts. The rows must have distinct
     /// addresses. [`Error::MissingOffices`] (and nothing written) if an office does not exist.
     async fn import_mailboxes(
         &self,
@@ -270,11 +275,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<(), Error>;
 
-    /// Rotations of an office (or every office), open ones only or all, newest first.
+    /// A page of the rotations of an office (or every office), open ones only or all: at most
+    /// `limit`, newest first, then by address and id, after the cursor's rotation if given.
     async fn list_rotations(
         &self,
         office: Option<&Crpcen>,
         open_only: bool,
+        after: Option<&RotationCursor>,
+        limit: u32,
     ) -> Result<Vec<Rotation>, Error>;
 
     /// The open rotation of a mailbox, if any.
@@ -313,7 +321,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// changes nothing; one about a rotation that is not among the workstation's mailboxes, or
     /// that cannot follow the rotation's state (`domain::rotation::transition`), is rejected. A
     /// verified step closes the rotation as completed, destroys its escrow and records the
-    /// mailbox's last verified change with the key evidence of the last started report.
+    /// mailbox's last verified change with the key evidence of the last started report. Each
+    /// report keeps the local account it names. A verified step of a provisional rotation that
+    /// names an account binds it to the mailbox on this workstation (audited,
+    /// `mailbox.account.bind`) unless the mailbox has an effective binding there already: a
+    /// report never rebinds.
     async fn record_reports(
         &self,
         workstation_id: &WorkstationId,
@@ -333,9 +345,32 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<Vec<Rotation>, Error>;
 
-    /// A mailbox's rotations (newest first), their reported steps (oldest first), its last
-    /// verified change and the workstations it is assigned to.
+    /// A mailbox's rotations (newest first), their reported steps (oldest first) with the local
+    /// account that acted, its last verified change, the workstations it is assigned to, and its
+    /// default account and bindings.
     async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error>;
+
+    // === Local accounts bound to mailboxes (`store/accounts.rs`) ===
+
+    /// Sets (`account` `Some`) or resets (`None`) a mailbox's binding on one workstation, or with
+    /// `workstation_id` `None` its default account (which holds on each workstation without a
+    /// binding of its own), audited (`mailbox.account.set`, `mailbox.account.reset`).
+    /// [`Error::NotFound`] if the workstation is not one of the mailbox's office.
+    async fn set_mailbox_account(
+        &self,
+        mailbox: &Mailbox,
+        workstation_id: Option<&WorkstationId>,
+        account: Option<&LocalAccount>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// The effective binding of each mailbox assigned to the workstation that has one (its
+    /// binding there, else its default account), by mailbox id.
+    async fn bound_accounts(
+        &self,
+        workstation_id: &WorkstationId,
+    ) -> Result<HashMap<i64, LocalAccount>, Error>;
     // === Settings: the OWA address, logon names (`store/settings.rs`) ===
 
     /// The global OWA address and, with an office, that office's override; `None` where none was
@@ -420,6 +455,34 @@ pub trait Store: Send + Sync + fmt::Debug {
         office: &Crpcen,
         at: Option<OffsetDateTime>,
     ) -> Result<Vec<MailboxStanding>, Error>;
+
+    /// A page of the standings at `at` (from the history) of an office's mailboxes (or every
+    /// mailbox): at most `limit`, ordered by office then address, after `after` if given.
+    async fn compliance_mailbox_page(
+        &self,
+        office: Option<&Crpcen>,
+        at: OffsetDateTime,
+        after: Option<&MailboxAddress>,
+        limit: u32,
+    ) -> Result<Vec<MailboxStanding>, Error>;
+
+    /// Counts per state at `at` (from the history) of the first `limit` offices after `after`
+    /// (by CRPCEN) that had a mailbox then, as [`Store::compliance_counts`] gives them.
+    async fn compliance_office_page(
+        &self,
+        at: OffsetDateTime,
+        after: Option<&Crpcen>,
+        limit: u32,
+    ) -> Result<Vec<OfficeCounts>, Error>;
+
+    /// Counts per state at `at` (from the history) of the offices from `first` to `last`
+    /// (CRPCENs, both included), as [`Store::compliance_counts`] gives them.
+    async fn compliance_counts_between(
+        &self,
+        first: &Crpcen,
+        last: &Crpcen,
+        at: OffsetDateTime,
+    ) -> Result<Vec<OfficeCounts>, Error>;
 
     // === Audit (`store/audit.rs`) ===
 

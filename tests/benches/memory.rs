@@ -138,6 +138,7 @@ fn rows(rows: &[(&str, &str)]) -> pb::ImportMailboxesRequest {
                 address: (*address).to_owned(),
                 display_name: (*name).to_owned(),
                 logon_name: String::new(),
+                local_account: String::new(),
             })
             .collect(),
         dry_run: false,

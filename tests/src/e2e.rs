@@ -39,6 +39,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod accounts;
 mod agent_accounts;
 mod agent_api;
 mod agent_interruptions;
@@ -58,6 +59,7 @@ mod owa;
 mod owa_cli;
 mod owa_hostile;
 mod owa_readiness;
+mod paging;
 mod provisional;
 mod reports;
 mod roles;

@@ -1,25 +1,34 @@
 //! The durable record file shared by the journal and the outbox: an append-only file of framed
-//! records, each `length (u32 LE) | checksum (8 bytes) | payload`, the checksum being the first 8
-//! bytes of SHA-256 over the length and the payload.
+//! records (`framing`: a magic, then `length | CRC of length | checksum | payload | end mark`)
+//! that says when it is damaged.
 //!
 //! Every append is written and `fsync`ed before it returns; a new file's directory is synced too.
-//! Opening reads every valid record; a torn or corrupt **last** record (a crash in the middle of
-//! an append; a zero-filled tail) is cut off, but a corrupt record followed by others is refused
-//! ([`RecordError::Corrupt`]): that is damage, not a crash, and guessing would lose state. A
-//! failed append truncates the file back, so a later append never follows garbage. Rewriting
+//! Opening cuts a torn tail (an unfinished last append, at the true end of the file) with a
+//! warning. Any other damage is refused with [`RecordError::Corrupt`], naming the file and the
+//! byte offset, after a copy of the file was kept beside it ([`keep_copy`],
+//! `NAME.damaged-<time>`, 0600); nothing is cut or rewritten then, and the service does not
+//! start. `sesame-agent journal-recover` (`crate::recovery`) salvages such a file with [`scan`].
+//! A file in the previous framing (no magic, no length check) is read, then rewritten at once in
+//! the current one through the atomic rewrite below (a compaction, logged).
+//!
+//! A failed append truncates the file back, so a later append never follows garbage. Rewriting
 //! (compaction) goes through a temporary file, synced, renamed over, and the directory synced.
 //! Files are 0600 on Unix.
 
-use std::fs::{File, OpenOptions};
+mod framing;
+
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+#[cfg(test)]
+pub(crate) use framing::crc32c;
+pub use framing::{
+    Damage, END, HEADER, Lost, MAGIC, MAX_RECORD, Record, Scan, frame, framed_file, scan,
+};
 
-/// The largest payload a record may carry.
-pub const MAX_RECORD: usize = 1024 * 1024;
-/// Bytes before the payload: length and checksum.
-pub const HEADER: usize = 12;
+/// At most this many copies of one damaged file with the same time are kept.
+const MAX_COPIES: u32 = 100;
 
 /// Why a record file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -42,13 +51,22 @@ pub enum RecordError {
         /// The cause.
         source: io::Error,
     },
-    /// A damaged record is followed by valid ones: refused rather than guessed.
-    #[error("{path} is corrupt at byte {offset}: a damaged record is followed by others")]
+    /// The file is damaged (not a torn tail): refused rather than guessed.
+    #[error(
+        "{path} is damaged at byte {offset} ({damage}, not a torn last record); nothing was cut \
+         or rewritten; {}; run `sesame-agent journal-recover` to keep what can be read and see \
+         what was lost",
+        copy_note(.copy)
+    )]
     Corrupt {
         /// The file.
         path: PathBuf,
-        /// Where the damaged record starts.
+        /// Where the damage starts.
         offset: u64,
+        /// What is wrong there.
+        damage: Damage,
+        /// The copy of the damaged file kept beside it, if it could be written.
+        copy: Option<PathBuf>,
     },
     /// A payload over [`MAX_RECORD`].
     #[error("a record of {0} bytes is over the limit")]
@@ -56,6 +74,13 @@ pub enum RecordError {
     /// An earlier append failed and could not be undone; the file is no longer appended to.
     #[error("{0} is unusable after a failed write")]
     Poisoned(PathBuf),
+}
+
+fn copy_note(copy: &Option<PathBuf>) -> String {
+    match copy {
+        Some(copy) => format!("a copy is kept as {}", copy.display()),
+        None => "a copy could not be written (see the log)".to_owned(),
+    }
 }
 
 impl RecordError {
@@ -75,71 +100,6 @@ impl RecordError {
     pub fn is_unwritable(&self) -> bool {
         matches!(self, RecordError::Unwritable { .. } | RecordError::Poisoned(_))
     }
-}
-
-/// An open record file, positioned at its end.
-#[derive(Debug)]
-pub struct RecordFile {
-    path: PathBuf,
-    file: File,
-    len: u64,
-    poisoned: bool,
-}
-
-fn checksum(len: &[u8; 4], payload: &[u8]) -> [u8; 8] {
-    let mut hasher = Sha256::new();
-    hasher.update(len);
-    hasher.update(payload);
-    let digest = hasher.finalize();
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&digest[..8]);
-    out
-}
-
-/// One framed record.
-pub fn frame(payload: &[u8]) -> Result<Vec<u8>, RecordError> {
-    if payload.len() > MAX_RECORD {
-        return Err(RecordError::TooLarge(payload.len()));
-    }
-    let len = u32::try_from(payload.len()).map_err(|_| RecordError::TooLarge(payload.len()))?;
-    let len = len.to_le_bytes();
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&checksum(&len, payload));
-    out.extend_from_slice(payload);
-    Ok(out)
-}
-
-/// The records of `bytes` and the length of the valid prefix; `Err(offset)` for a damaged record
-/// followed by more data.
-pub fn parse(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), usize> {
-    let mut records = Vec::new();
-    let mut at = 0usize;
-    while at < bytes.len() {
-        let rest = &bytes[at..];
-        if rest.len() < HEADER {
-            return Ok((records, at)); // a torn header
-        }
-        let mut len = [0u8; 4];
-        len.copy_from_slice(&rest[..4]);
-        let size = u32::from_le_bytes(len) as usize;
-        let end = HEADER.saturating_add(size);
-        if size > MAX_RECORD {
-            return if rest.iter().all(|b| *b == 0) { Ok((records, at)) } else { Err(at) };
-        }
-        if rest.len() < end {
-            return Ok((records, at)); // a torn payload
-        }
-        let payload = &rest[HEADER..end];
-        if rest[4..HEADER] != checksum(&len, payload) {
-            // The last record, or a zero-filled tail: a crash. Anything else: damage.
-            let tail_is_zero = rest[end..].iter().all(|b| *b == 0);
-            return if tail_is_zero { Ok((records, at)) } else { Err(at) };
-        }
-        records.push(payload.to_vec());
-        at += end;
-    }
-    Ok((records, at))
 }
 
 fn options() -> OpenOptions {
@@ -164,8 +124,61 @@ fn sync_dir(path: &Path) -> Result<(), RecordError> {
     Ok(())
 }
 
+/// `YYYYMMDDTHHMMSSZ`, UTC.
+fn stamp(at: std::time::SystemTime) -> String {
+    let at = time::OffsetDateTime::from(at);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// Keeps a copy of the damaged file `path` (whose content is `bytes`) beside it, as
+/// `NAME.damaged-YYYYMMDDTHHMMSSZ`, 0600, synced. The time is the damaged file's own
+/// modification time, so that a service restarted in a loop keeps one copy, not one per start;
+/// an identical copy already there is reused, a different one gets a `-2`, `-3`... suffix.
+pub fn keep_copy(path: &Path, bytes: &[u8]) -> Result<PathBuf, RecordError> {
+    let modified = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(|e| RecordError::io("read the time of", path, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = format!("{name}.damaged-{}", stamp(modified));
+    for n in 1..=MAX_COPIES {
+        let copy = path.with_file_name(if n == 1 { base.clone() } else { format!("{base}-{n}") });
+        match fs::read(&copy) {
+            Ok(existing) if existing == bytes => return Ok(copy),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                sesame_base::private_file::write_private(&copy, bytes)
+                    .map_err(|e| RecordError::io("write", &copy, e))?;
+                sync_dir(&copy)?;
+                return Ok(copy);
+            }
+            Err(e) => return Err(RecordError::io("read", &copy, e)),
+        }
+    }
+    Err(RecordError::io("write a copy of", path, io::Error::other("too many copies already")))
+}
+
+/// An open record file, positioned at its end.
+#[derive(Debug)]
+pub struct RecordFile {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    poisoned: bool,
+}
+
 impl RecordFile {
-    /// Opens (or creates) `path` and returns it with its valid records; a torn tail is cut off.
+    /// Opens (or creates) `path` and returns it with its records. A torn tail is cut off with a
+    /// warning; damage keeps a copy of the file ([`keep_copy`]) and is refused
+    /// ([`RecordError::Corrupt`]) before anything is written. A file in the previous framing
+    /// is rewritten in the current one.
     pub fn open(path: &Path) -> Result<(RecordFile, Vec<Vec<u8>>), RecordError> {
         let created = !path.exists();
         let mut file =
@@ -176,16 +189,50 @@ impl RecordFile {
         }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| RecordError::io("read", path, e))?;
-        let (records, valid) = parse(&bytes)
-            .map_err(|at| RecordError::Corrupt { path: path.to_owned(), offset: at as u64 })?;
-        let len = valid as u64;
-        if valid < bytes.len() {
-            tracing::warn!(path = %path.display(), cut = bytes.len() - valid, "torn last record cut off");
-            file.set_len(len).map_err(|e| RecordError::io("truncate", path, e))?;
+        let scan = scan(&bytes);
+        let valid = match scan.strict() {
+            Ok(valid) => valid,
+            Err(lost) => {
+                let copy = match keep_copy(path, &bytes) {
+                    Ok(copy) => Some(copy),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot keep a copy of the damaged file");
+                        None
+                    }
+                };
+                return Err(RecordError::Corrupt {
+                    path: path.to_owned(),
+                    offset: lost.offset,
+                    damage: lost.damage,
+                    copy,
+                });
+            }
+        };
+        if valid < scan.size {
+            tracing::warn!(
+                path = %path.display(),
+                offset = valid,
+                cut = scan.size - valid,
+                "torn last record cut off"
+            );
+        }
+        let records: Vec<Vec<u8>> = scan.records.into_iter().map(|r| r.payload).collect();
+        let mut opened = RecordFile { path: path.to_owned(), file, len: valid, poisoned: false };
+        if scan.legacy || valid < MAGIC.len() as u64 {
+            if scan.legacy && !records.is_empty() {
+                tracing::info!(path = %path.display(), records = records.len(), "rewritten in the current record framing");
+            }
+            opened.rewrite(records.iter().map(Vec::as_slice))?;
+        } else if valid < scan.size {
+            let file = &mut opened.file;
+            file.set_len(valid).map_err(|e| RecordError::io("truncate", path, e))?;
             file.sync_all().map_err(|e| RecordError::io("sync", path, e))?;
         }
-        file.seek(SeekFrom::Start(len)).map_err(|e| RecordError::io("seek", path, e))?;
-        Ok((RecordFile { path: path.to_owned(), file, len, poisoned: false }, records))
+        opened
+            .file
+            .seek(SeekFrom::Start(opened.len))
+            .map_err(|e| RecordError::io("seek", path, e))?;
+        Ok((opened, records))
     }
 
     /// Appends one record and syncs it before returning.
@@ -216,18 +263,13 @@ impl RecordFile {
     }
 
     /// Replaces the whole file with `payloads`, atomically (temporary file, sync, rename,
-    /// directory sync).
+    /// directory sync), in the current framing.
     pub fn rewrite<'a>(
         &mut self,
         payloads: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<(), RecordError> {
-        let mut bytes = Vec::new();
-        for payload in payloads {
-            bytes.extend_from_slice(&frame(payload)?);
-        }
-        sesame_base::private_file::write_private(&self.path, &bytes)
-            .map_err(|e| RecordError::io("rewrite", &self.path, e))?;
-        sync_dir(&self.path)?;
+        let bytes = framed_file(payloads)?;
+        write_file(&self.path, &bytes)?;
         let mut file =
             options().open(&self.path).map_err(|e| RecordError::io("open", &self.path, e))?;
         file.seek(SeekFrom::End(0)).map_err(|e| RecordError::io("seek", &self.path, e))?;
@@ -246,4 +288,11 @@ impl RecordFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Replaces `path` with `bytes` atomically (temporary file, sync, rename, directory sync), 0600.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+    sesame_base::private_file::write_private(path, bytes)
+        .map_err(|e| RecordError::io("rewrite", path, e))?;
+    sync_dir(path)
 }

@@ -1,5 +1,7 @@
-//! Tests of the journal and its record file: torn tails at every offset, a corrupt middle,
-//! reopening after many records, compaction, file modes, and no secret in the file.
+//! Tests of the journal and its record file: torn tails at every offset (cut short or
+//! zero-filled), any single changed byte detected, a damaged length refused with a copy kept, the
+//! previous framing read and rewritten, reading past damage, reopening after many records,
+//! compaction, file modes, and no secret in the file.
 
 use std::fs;
 use std::path::Path;
@@ -8,7 +10,10 @@ use proptest::prelude::*;
 use secrecy::SecretString;
 use time::macros::datetime;
 
-use super::record::{HEADER, RecordError, RecordFile, frame, parse};
+use super::record::{
+    Damage, END, HEADER, MAGIC, RecordError, RecordFile, crc32c, frame, framed_file, keep_copy,
+    scan,
+};
 use super::*;
 use crate::rotation::{Delivery, Event, Fingerprint, KeyEvidence, KeyGate, RotationKind, Verifier};
 
@@ -49,7 +54,7 @@ fn records_survive_a_reopen_in_order_and_the_last_snapshot_wins() {
 }
 
 #[test]
-fn a_corrupt_record_in_the_middle_is_refused() {
+fn a_corrupt_record_in_the_middle_is_refused_and_a_copy_kept() {
     let dir = tempfile::tempdir().unwrap();
     let mut journal = Journal::open(dir.path()).unwrap();
     for n in 0..3 {
@@ -58,17 +63,112 @@ fn a_corrupt_record_in_the_middle_is_refused() {
     drop(journal);
     let path = dir.path().join(FILE_NAME);
     let mut bytes = fs::read(&path).unwrap();
-    bytes[HEADER + 5] ^= 0x01; // inside the first payload
+    bytes[MAGIC.len() + HEADER + 5] ^= 0x01; // inside the first payload
+    fs::write(&path, &bytes).unwrap();
+    let error = Journal::open(dir.path()).unwrap_err();
+    let JournalError::Record(RecordError::Corrupt { offset, damage, copy: Some(copy), .. }) =
+        &error
+    else {
+        panic!("{error}")
+    };
+    assert_eq!((*offset, *damage), (MAGIC.len() as u64, Damage::Checksum));
+    assert_eq!(fs::read(copy).unwrap(), bytes, "the copy is the damaged file");
+    assert_eq!(fs::read(&path).unwrap(), bytes, "nothing was cut");
+    let text = error.to_string();
+    assert!(text.contains(&path.display().to_string()) && text.contains("byte 8"), "{text}");
+    assert!(text.contains("journal-recover") && text.contains(".damaged-"), "{text}");
+}
+
+/// The finding of issue 19: a bit flipped at offset 2 emptied the file at the next start.
+#[test]
+fn a_damaged_length_is_refused_not_taken_for_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(dir.path()).unwrap();
+    for n in 0..3 {
+        journal.record(&snapshot(n)).unwrap();
+    }
+    drop(journal);
+    let path = dir.path().join(FILE_NAME);
+    let good = fs::read(&path).unwrap();
+    // Offset 2 (the file's magic now) and the first record's length (its third byte).
+    for (at, expected) in [(2, 0), (MAGIC.len() + 2, MAGIC.len() as u64)] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x01;
+        fs::write(&path, &bytes).unwrap();
+        let error = Journal::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(error, JournalError::Record(RecordError::Corrupt { offset, .. }) if offset == expected),
+            "{error}"
+        );
+        assert_eq!(fs::read(&path).unwrap(), bytes, "nothing was cut");
+    }
+}
+
+/// The same damage in a file of the previous framing (an upgraded workstation's).
+#[test]
+fn a_damaged_length_in_the_previous_framing_is_refused_and_a_good_file_converted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let payloads: Vec<Vec<u8>> =
+        (0..3).map(|n| serde_json::to_vec(&snapshot(n)).unwrap()).collect();
+    let legacy: Vec<u8> = payloads.iter().flat_map(|p| legacy_frame(p)).collect();
+    let mut bytes = legacy.clone();
+    bytes[2] ^= 0x01;
     fs::write(&path, &bytes).unwrap();
     let error = Journal::open(dir.path()).unwrap_err();
     assert!(
         matches!(error, JournalError::Record(RecordError::Corrupt { offset: 0, .. })),
         "{error}"
     );
+    assert_eq!(fs::read(&path).unwrap(), bytes, "nothing was cut");
+    // An intact file of the previous framing, with a torn tail: read, then rewritten.
+    let mut torn = legacy.clone();
+    torn.extend_from_slice(&legacy_frame(b"{\"unfinished")[..20]);
+    fs::write(&path, &torn).unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    assert_eq!(journal.rotations().count(), 3);
+    drop(journal);
+    assert_eq!(fs::read(&path).unwrap(), framed_file(payloads.iter().map(Vec::as_slice)).unwrap());
+}
+
+fn legacy_frame(payload: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let len = u32::try_from(payload.len()).unwrap().to_le_bytes();
+    let digest = Sha256::new().chain_update(len).chain_update(payload).finalize();
+    [&len[..], &digest[..8], payload].concat()
 }
 
 #[test]
-fn a_corrupt_last_record_and_a_zero_filled_tail_are_cut_off() {
+fn a_zero_filled_tail_is_cut_off_but_a_changed_last_record_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(dir.path()).unwrap();
+    journal.record(&snapshot(1)).unwrap();
+    journal.record(&snapshot(2)).unwrap();
+    drop(journal);
+    let path = dir.path().join(FILE_NAME);
+    let good = fs::read(&path).unwrap();
+    let mut bytes = good.clone();
+    bytes.extend_from_slice(&[0u8; 100]);
+    fs::write(&path, &bytes).unwrap();
+    let mut journal = Journal::open(dir.path()).unwrap();
+    assert_eq!(journal.rotations().count(), 2);
+    assert_eq!(fs::read(&path).unwrap(), good);
+    // Appending after the cut leaves a clean file.
+    journal.record(&snapshot(3)).unwrap();
+    drop(journal);
+    assert_eq!(Journal::open(dir.path()).unwrap().rotations().count(), 3);
+    // A byte changed in the last record, even followed by zeros, is damage.
+    let mut bytes = good.clone();
+    let last = bytes.len() - END.len() - 3;
+    bytes[last] ^= 0x20;
+    bytes.extend_from_slice(&[0u8; 100]);
+    fs::write(&path, &bytes).unwrap();
+    let error = Journal::open(dir.path()).unwrap_err();
+    assert!(matches!(error, JournalError::Record(RecordError::Corrupt { .. })), "{error}");
+}
+
+#[test]
+fn a_service_restarting_in_a_loop_keeps_one_copy() {
     let dir = tempfile::tempdir().unwrap();
     let mut journal = Journal::open(dir.path()).unwrap();
     journal.record(&snapshot(1)).unwrap();
@@ -76,16 +176,55 @@ fn a_corrupt_last_record_and_a_zero_filled_tail_are_cut_off() {
     drop(journal);
     let path = dir.path().join(FILE_NAME);
     let mut bytes = fs::read(&path).unwrap();
-    let last = bytes.len() - 3;
-    bytes[last] ^= 0x20;
-    bytes.extend_from_slice(&[0u8; 100]);
+    bytes[MAGIC.len() + 1] ^= 0x40;
     fs::write(&path, &bytes).unwrap();
-    let mut journal = Journal::open(dir.path()).unwrap();
-    assert_eq!(journal.rotations().count(), 1);
-    // Appending after the cut leaves a clean file.
-    journal.record(&snapshot(3)).unwrap();
-    drop(journal);
-    assert_eq!(Journal::open(dir.path()).unwrap().rotations().count(), 2);
+    for _ in 0..3 {
+        assert!(Journal::open(dir.path()).is_err());
+    }
+    let copies: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("rotations.journal.damaged-"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join(&copies[0])).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The same file keeps its copy; other bytes at the same time get their own.
+    let first = dir.path().join(&copies[0]);
+    assert_eq!(keep_copy(&path, &bytes).unwrap(), first);
+    let second = keep_copy(&path, b"other bytes").unwrap();
+    assert_eq!(second.file_name().unwrap().to_string_lossy(), format!("{}-2", copies[0]));
+}
+
+#[test]
+fn reading_past_damage_finds_the_records_after_it() {
+    let payloads: Vec<Vec<u8>> =
+        (0..5).map(|n| format!("{{\"record\":{n}}}").into_bytes()).collect();
+    let good = framed_file(payloads.iter().map(Vec::as_slice)).unwrap();
+    let second = MAGIC.len() + frame(&payloads[0]).unwrap().len();
+    let mut bytes = good.clone();
+    bytes[second + 2] ^= 0x04; // the second record's length
+    let read = scan(&bytes);
+    let kept: Vec<Vec<u8>> = read.records.iter().map(|r| r.payload.clone()).collect();
+    assert_eq!(kept, [&payloads[..1], &payloads[2..]].concat());
+    assert_eq!(read.lost.len(), 1);
+    assert_eq!(read.lost[0].offset, second as u64);
+    assert_eq!(read.lost[0].bytes, frame(&payloads[1]).unwrap().len() as u64);
+    assert_eq!(read.lost[0].damage, Damage::Length);
+    assert!(!read.lost[0].torn);
+    assert!(read.strict().is_err());
+}
+
+#[test]
+fn the_length_check_is_crc32c() {
+    assert_eq!(crc32c(b"123456789"), 0xe306_9283); // the standard check value
+    let framed = frame(b"abc").unwrap();
+    assert_eq!(framed[4..8], crc32c(&[3, 0, 0, 0]).to_le_bytes());
+    assert_eq!(framed[framed.len() - END.len()..], END);
 }
 
 #[test]
@@ -194,7 +333,7 @@ proptest! {
         let path = dir.path().join("records");
         let ends = write_records(&path, &payloads);
         let full = fs::read(&path).unwrap();
-        let last_start = if ends.len() > 1 { ends[ends.len() - 2] } else { 0 };
+        let last_start = if ends.len() > 1 { ends[ends.len() - 2] } else { MAGIC.len() };
         for cut in last_start..full.len() {
             fs::write(&path, &full[..cut]).unwrap();
             let (mut file, records) = RecordFile::open(&path).unwrap();
@@ -207,11 +346,79 @@ proptest! {
         }
     }
 
-    /// Parsing never panics on arbitrary bytes, and a valid frame sequence parses back.
+    /// Zero-filling the file from any offset inside the last record (blocks allocated, never
+    /// written, at a crash) keeps exactly the records before it.
+    #[test]
+    fn a_zero_filled_last_record_is_cut_at_every_offset(
+        payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..48), 1..5),
+        extra in 0usize..64,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records");
+        let ends = write_records(&path, &payloads);
+        let full = fs::read(&path).unwrap();
+        let last_start = if ends.len() > 1 { ends[ends.len() - 2] } else { MAGIC.len() };
+        for zero_from in last_start..full.len() - 1 {
+            let mut bytes = full.clone();
+            bytes[zero_from..].fill(0);
+            bytes.resize(full.len() + extra, 0);
+            fs::write(&path, &bytes).unwrap();
+            let (file, records) = RecordFile::open(&path).unwrap();
+            prop_assert_eq!(&records[..], &payloads[..payloads.len() - 1]);
+            prop_assert_eq!(file.size() as usize, last_start);
+        }
+    }
+
+    /// Any single changed byte of a whole file is detected: the file is refused, not cut, and a
+    /// copy of it is kept.
+    #[test]
+    fn any_single_changed_byte_is_detected(
+        payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..4),
+        at in any::<prop::sample::Index>(),
+        delta in 1u8..=255,
+    ) {
+        let good = framed_file(payloads.iter().map(Vec::as_slice)).unwrap();
+        let at = at.index(good.len());
+        let mut bytes = good.clone();
+        bytes[at] = bytes[at].wrapping_add(delta);
+        prop_assert!(scan(&bytes).strict().is_err(), "byte {} changed, not detected", at);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records");
+        fs::write(&path, &bytes).unwrap();
+        let error = RecordFile::open(&path).unwrap_err();
+        let is_corrupt = matches!(error, RecordError::Corrupt { copy: Some(_), .. });
+        prop_assert!(is_corrupt, "{}", error);
+        prop_assert_eq!(fs::read(&path).unwrap(), bytes);
+    }
+
+    /// Parsing never panics on arbitrary bytes, and a valid file reads back.
     #[test]
     fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let _ = parse(&bytes);
-        let framed = frame(&bytes).unwrap();
-        prop_assert_eq!(parse(&framed), Ok((vec![bytes.clone()], framed.len())));
+        let _ = scan(&bytes);
+        let mut with_magic = MAGIC.to_vec();
+        with_magic.extend_from_slice(&bytes);
+        let _ = scan(&with_magic);
+        let file = framed_file([bytes.as_slice()]).unwrap();
+        let read = scan(&file);
+        prop_assert_eq!(read.strict(), Ok(file.len() as u64));
+        prop_assert_eq!(read.records.len(), 1);
+        prop_assert_eq!(&read.records[0].payload, &bytes);
+    }
+}
+
+/// Every single-byte change of a small file, exhaustively (the property test samples).
+#[test]
+fn every_single_changed_byte_of_a_small_file_is_detected() {
+    let payloads: [&[u8]; 3] = [b"{\"a\":1}", b"", b"{\"c\":[1,2,3]}"];
+    let good = framed_file(payloads).unwrap();
+    for at in 0..good.len() {
+        for value in 0..=255u8 {
+            if value == good[at] {
+                continue;
+            }
+            let mut bytes = good.clone();
+            bytes[at] = value;
+            assert!(scan(&bytes).strict().is_err(), "byte {at} set to {value:#x}: not detected");
+        }
     }
 }

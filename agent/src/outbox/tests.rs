@@ -174,3 +174,49 @@ fn backoff_at_the_cap_is_spread_evenly() {
     assert!(buckets.iter().all(|b| *b <= 2 * mean), "{buckets:?}");
     assert!(buckets.iter().all(|b| *b >= mean / 2), "{buckets:?}");
 }
+
+/// Issue 19: a changed byte in the outbox's middle used to empty it at the next start.
+#[test]
+fn a_damaged_outbox_is_refused_with_a_copy_and_its_torn_tail_cut() {
+    use crate::journal::record::{Damage, MAGIC, RecordError};
+    let dir = tempfile::tempdir().unwrap();
+    let mut outbox = Outbox::open(dir.path()).unwrap();
+    for n in 0..4 {
+        outbox.push(draft(n, Step::Started)).unwrap();
+    }
+    drop(outbox);
+    let path = dir.path().join(FILE_NAME);
+    let good = std::fs::read(&path).unwrap();
+    // A torn last record is cut: three reports left.
+    std::fs::write(&path, &good[..good.len() - 7]).unwrap();
+    assert_eq!(Outbox::open(dir.path()).unwrap().len(), 3);
+    // The length of the first record (offset 2 of its frame).
+    let mut bytes = good.clone();
+    bytes[MAGIC.len() + 2] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let error = Outbox::open(dir.path()).unwrap_err();
+    let OutboxError::Record(RecordError::Corrupt { offset, damage, copy: Some(copy), .. }) = &error
+    else {
+        panic!("{error}")
+    };
+    assert_eq!((*offset, *damage), (MAGIC.len() as u64, Damage::Length));
+    assert_eq!(std::fs::read(copy).unwrap(), bytes);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was cut");
+}
+
+#[test]
+fn replay_leaves_the_reports_the_outbox_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outbox = Outbox::open(dir.path()).unwrap();
+    let ids: Vec<String> =
+        (0..5).map(|n| outbox.push(draft(n, Step::Started)).unwrap().unwrap()).collect();
+    outbox.ack(&ids[1..3]).unwrap();
+    let expected = outbox.peek(usize::MAX);
+    drop(outbox);
+    let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+    let read = crate::journal::record::scan(&bytes);
+    let payloads: Vec<&[u8]> = read.records.iter().map(|r| r.payload.as_slice()).collect();
+    assert!(payloads.iter().all(|p| is_record(p)));
+    assert_eq!(replay(payloads).unwrap(), expected);
+    assert!(!is_record(b"{\"Snapshot\":{}}"));
+}

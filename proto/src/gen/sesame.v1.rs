@@ -301,6 +301,10 @@ pub struct MailboxRow {
     /// mailbox's logon name as it is.
     #[prost(string, tag = "4")]
     pub logon_name: ::prost::alloc::string::String,
+    /// Optional default local account of the mailbox (see SetMailboxAccount: the Linux user name or
+    /// the Windows SID, 1 to 256 characters, no control character); empty leaves it as it is.
+    #[prost(string, tag = "5")]
+    pub local_account: ::prost::alloc::string::String,
 }
 /// One chunk of an import stream. All chunks together form one import.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -623,11 +627,21 @@ pub struct ListRotationsRequest {
     /// Only the open ones.
     #[prost(bool, tag = "2")]
     pub open_only: bool,
+    /// At most this many rotations (1 to 5,000; 0 means 1,000).
+    #[prost(uint32, tag = "3")]
+    pub page_size: u32,
+    /// Empty for the first page, else the previous response's next_page_token (opaque), with the
+    /// same office and open_only.
+    #[prost(string, tag = "4")]
+    pub page_token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListRotationsResponse {
     #[prost(message, repeated, tag = "1")]
     pub rotations: ::prost::alloc::vec::Vec<RotationInfo>,
+    /// Empty on the last page.
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct DiscloseProvisionalRequest {
@@ -802,6 +816,48 @@ pub struct SetMailboxLogonRequest {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SetMailboxLogonResponse {}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetMailboxAccountRequest {
+    #[prost(string, tag = "1")]
+    pub mailbox: ::prost::alloc::string::String,
+    /// The workstation (ws-…) of the binding; empty for the mailbox's default account.
+    #[prost(string, tag = "2")]
+    pub workstation_id: ::prost::alloc::string::String,
+    /// The account: on Linux the user name, on Windows the SID (S-1-5-…); 1 to 256 characters, no
+    /// control character. Empty resets the binding (or the default account).
+    #[prost(string, tag = "3")]
+    pub account_id: ::prost::alloc::string::String,
+    /// Optional evidence for people (e.g. "uid 1001", DOMAIN\user): at most 256 characters, no
+    /// control character. Ignored on a reset.
+    #[prost(string, tag = "4")]
+    pub account_detail: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetMailboxAccountResponse {}
+/// A local account bound to a mailbox: on one workstation, or its default.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MailboxAccount {
+    /// The workstation it holds on; empty for the mailbox's default account.
+    #[prost(string, tag = "1")]
+    pub workstation_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub account_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub account_detail: ::prost::alloc::string::String,
+    /// RFC 3339 UTC: since when.
+    #[prost(string, tag = "4")]
+    pub bound_at: ::prost::alloc::string::String,
+    /// How: "report" (the verified change of rotation `rotation_id` bound it), "admin"
+    /// (SetMailboxAccount) or "import" (an import's local_account column).
+    #[prost(string, tag = "5")]
+    pub source: ::prost::alloc::string::String,
+    /// Who, as the audit trail names actors (workstation:ws-…, admin:…).
+    #[prost(string, tag = "6")]
+    pub bound_by: ::prost::alloc::string::String,
+    /// Set when source is "report".
+    #[prost(string, tag = "7")]
+    pub rotation_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetMailboxRequest {
     #[prost(string, tag = "1")]
     pub mailbox: ::prost::alloc::string::String,
@@ -831,6 +887,12 @@ pub struct RotationEvent {
     pub key_evidence: ::core::option::Option<KeyEvidence>,
     #[prost(string, tag = "9")]
     pub detail: ::prost::alloc::string::String,
+    /// The local account that acted, as the agent named it (id and detail); empty when the report
+    /// named none.
+    #[prost(string, tag = "10")]
+    pub local_account: ::prost::alloc::string::String,
+    #[prost(string, tag = "11")]
+    pub local_account_detail: ::prost::alloc::string::String,
 }
 /// The proof of a mailbox's last password change.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -865,6 +927,14 @@ pub struct GetMailboxResponse {
     /// Workstations the mailbox is assigned to.
     #[prost(string, repeated, tag = "5")]
     pub workstation_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The mailbox's default account (all its workstations without a binding of their own);
+    /// absent if none.
+    #[prost(message, optional, tag = "6")]
+    pub default_account: ::core::option::Option<MailboxAccount>,
+    /// Its binding on each workstation that has one, by workstation id. The effective account on a
+    /// workstation is its binding there, else the default account, else none.
+    #[prost(message, repeated, tag = "7")]
+    pub bindings: ::prost::alloc::vec::Vec<MailboxAccount>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetOfficeReadinessRequest {
@@ -1026,7 +1096,22 @@ pub struct GetComplianceReportRequest {
     /// The fleet's totals only, without per-office rows (ignored with `office` or `mailboxes`).
     #[prost(bool, tag = "4")]
     pub summary_only: bool,
+    /// At most this many lines per answer (1 to 5,000), the report then coming a page at a time:
+    /// mailbox lines with `office` or `mailboxes`, else office lines (ignored with summary_only).
+    /// 0 (the default, as older clients send it) asks for the whole report in one answer, refused
+    /// beyond 5,000 mailbox lines.
+    #[prost(uint32, tag = "5")]
+    pub page_size: u32,
+    /// Empty for the first page, else the previous response's next_page_token (opaque), with the
+    /// same office and mailboxes. Every page describes the first page's time (the token carries
+    /// it): `at` may be left empty on later pages, and if sent must be the same.
+    #[prost(string, tag = "6")]
+    pub page_token: ::prost::alloc::string::String,
 }
+/// A page of a report: the first page carries the totals, generated_at and the audit head; every
+/// page carries `at` and its lines: offices (with their counts), or mailboxes in the
+/// `mailbox_states` of their offices (with their counts). An office whose mailboxes continue on
+/// the next page is repeated there, with the same counts.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetComplianceReportResponse {
     /// RFC 3339: the time the report describes, and when it was made.
@@ -1063,6 +1148,9 @@ pub struct GetComplianceReportResponse {
     pub audit_head_key_id: ::prost::alloc::string::String,
     #[prost(string, tag = "13")]
     pub audit_head_signature: ::prost::alloc::string::String,
+    /// Empty on the last page (and when the report was not asked in pages).
+    #[prost(string, tag = "15")]
+    pub next_page_token: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -1760,8 +1848,11 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "ReissueProvisional"));
             self.inner.unary(req, path, codec).await
         }
-        /// Lists rotations, without passwords. Callable by: a global administrator and an auditor, an
-        /// office administrator for its offices. INVALID_ARGUMENT for a malformed office.
+        /// Lists rotations, without passwords, a page at a time: newest first (by issue time), then by
+        /// mailbox address (for an office administrator of several offices: office by office, by
+        /// CRPCEN, each newest first). Callable by: a global administrator and an auditor, an office administrator
+        /// for its offices. INVALID_ARGUMENT for a malformed office, a page_size over 5,000 or a
+        /// page_token this server did not issue.
         pub async fn list_rotations(
             &mut self,
             request: impl tonic::IntoRequest<super::ListRotationsRequest>,
@@ -2016,6 +2107,40 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "SetMailboxLogon"));
             self.inner.unary(req, path, codec).await
         }
+        /// Sets or resets the local account bound to a mailbox: only that account's sessions on the
+        /// workstation may see or change the mailbox's rotations. With a workstation_id, the mailbox's
+        /// binding on that workstation; without, its default account, which holds on each of its
+        /// workstations without a binding of their own. An empty account_id resets (removes) it: the
+        /// next rotation there must again be proven with a letter's provisional password, whose verified
+        /// change binds the account that made it. Audited (mailbox.account.set, mailbox.account.reset).
+        /// INVALID_ARGUMENT naming the field for a malformed mailbox, workstation_id, account_id or
+        /// account_detail. Callable by: a global administrator, an office administrator of the mailbox's
+        /// office; never an auditor. NOT_FOUND if the mailbox does not exist, or the workstation is not
+        /// one of the mailbox's office.
+        pub async fn set_mailbox_account(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetMailboxAccountRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetMailboxAccountResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/SetMailboxAccount",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "SetMailboxAccount"));
+            self.inner.unary(req, path, codec).await
+        }
         /// One mailbox: its rotations (newest first) with the steps its agents reported, and its last
         /// verified change with the evidence. Callable by: a global administrator and an auditor, an
         /// office administrator of the mailbox's office. NOT_FOUND if the mailbox does not exist.
@@ -2136,9 +2261,13 @@ pub mod admin_service_client {
         /// The compliance report, now or at a past date: per office the mailboxes per state, the share
         /// compliant, the oldest verified change and (for one office, or when asked) each mailbox's
         /// state since when; the fleet's totals; and the audit chain's head, so the report can be tied
-        /// to the audit log. Callable by: a global administrator and an auditor (every office), an
-        /// office administrator (its offices). INVALID_ARGUMENT for a malformed date or one to come;
-        /// NOT_FOUND if the office does not exist.
+        /// to the audit log. A report comes a page at a time when page_size is set (see
+        /// GetComplianceReportRequest); without it, one answer, refused with FAILED_PRECONDITION when it
+        /// would list more than 5,000 mailboxes. Callable by: a global
+        /// administrator and an auditor (every office), an office administrator (its offices).
+        /// INVALID_ARGUMENT for a malformed date or one to come, a page_size over 5,000, or a page_token
+        /// this server did not issue or issued for another office or date; NOT_FOUND if the office does
+        /// not exist.
         pub async fn get_compliance_report(
             &mut self,
             request: impl tonic::IntoRequest<super::GetComplianceReportRequest>,
@@ -2375,8 +2504,11 @@ pub mod admin_service_server {
             tonic::Response<super::ReissueProvisionalResponse>,
             tonic::Status,
         >;
-        /// Lists rotations, without passwords. Callable by: a global administrator and an auditor, an
-        /// office administrator for its offices. INVALID_ARGUMENT for a malformed office.
+        /// Lists rotations, without passwords, a page at a time: newest first (by issue time), then by
+        /// mailbox address (for an office administrator of several offices: office by office, by
+        /// CRPCEN, each newest first). Callable by: a global administrator and an auditor, an office administrator
+        /// for its offices. INVALID_ARGUMENT for a malformed office, a page_size over 5,000 or a
+        /// page_token this server did not issue.
         async fn list_rotations(
             &self,
             request: tonic::Request<super::ListRotationsRequest>,
@@ -2474,6 +2606,23 @@ pub mod admin_service_server {
             tonic::Response<super::SetMailboxLogonResponse>,
             tonic::Status,
         >;
+        /// Sets or resets the local account bound to a mailbox: only that account's sessions on the
+        /// workstation may see or change the mailbox's rotations. With a workstation_id, the mailbox's
+        /// binding on that workstation; without, its default account, which holds on each of its
+        /// workstations without a binding of their own. An empty account_id resets (removes) it: the
+        /// next rotation there must again be proven with a letter's provisional password, whose verified
+        /// change binds the account that made it. Audited (mailbox.account.set, mailbox.account.reset).
+        /// INVALID_ARGUMENT naming the field for a malformed mailbox, workstation_id, account_id or
+        /// account_detail. Callable by: a global administrator, an office administrator of the mailbox's
+        /// office; never an auditor. NOT_FOUND if the mailbox does not exist, or the workstation is not
+        /// one of the mailbox's office.
+        async fn set_mailbox_account(
+            &self,
+            request: tonic::Request<super::SetMailboxAccountRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetMailboxAccountResponse>,
+            tonic::Status,
+        >;
         /// One mailbox: its rotations (newest first) with the steps its agents reported, and its last
         /// verified change with the evidence. Callable by: a global administrator and an auditor, an
         /// office administrator of the mailbox's office. NOT_FOUND if the mailbox does not exist.
@@ -2522,9 +2671,13 @@ pub mod admin_service_server {
         /// The compliance report, now or at a past date: per office the mailboxes per state, the share
         /// compliant, the oldest verified change and (for one office, or when asked) each mailbox's
         /// state since when; the fleet's totals; and the audit chain's head, so the report can be tied
-        /// to the audit log. Callable by: a global administrator and an auditor (every office), an
-        /// office administrator (its offices). INVALID_ARGUMENT for a malformed date or one to come;
-        /// NOT_FOUND if the office does not exist.
+        /// to the audit log. A report comes a page at a time when page_size is set (see
+        /// GetComplianceReportRequest); without it, one answer, refused with FAILED_PRECONDITION when it
+        /// would list more than 5,000 mailboxes. Callable by: a global
+        /// administrator and an auditor (every office), an office administrator (its offices).
+        /// INVALID_ARGUMENT for a malformed date or one to come, a page_size over 5,000, or a page_token
+        /// this server did not issue or issued for another office or date; NOT_FOUND if the office does
+        /// not exist.
         async fn get_compliance_report(
             &self,
             request: tonic::Request<super::GetComplianceReportRequest>,
@@ -3879,6 +4032,52 @@ pub mod admin_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SetMailboxLogonSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/SetMailboxAccount" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetMailboxAccountSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::SetMailboxAccountRequest>
+                    for SetMailboxAccountSvc<T> {
+                        type Response = super::SetMailboxAccountResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetMailboxAccountRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::set_mailbox_account(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetMailboxAccountSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

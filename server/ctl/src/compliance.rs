@@ -7,7 +7,7 @@ use clap::Subcommand;
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-use crate::output::{Format, Listing};
+use crate::output::{CsvOut, Format, Listing};
 use crate::{Error, Session};
 
 /// Compliance commands.
@@ -115,8 +115,8 @@ fn print_policy(
             writeln!(out)
         }
         Listing::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer.serialize(&view).map_err(io::Error::other)?;
+            let mut writer = CsvOut::new(out);
+            writer.serialize(&view)?;
             writer.flush()
         }
         Listing::Table => {

@@ -3,18 +3,27 @@
 
 use sesame_proto::v1 as pb;
 
-/// CSV: `address,display_name,provisional_password,expires_at`.
+use crate::output::CsvOut;
+
+/// CSV: `address,display_name,provisional_password,expires_at`. Every cell is neutralised for
+/// spreadsheets like any CSV sesamectl writes, except the password: the file is read by the mail
+/// administrator's script (`Import-Csv` then `Set-ADAccountPassword`), which would set a quote
+/// in front of a password starting with `-` as part of the password. The server never generates
+/// a password that starts with a formula character, so the column is safe in a spreadsheet too.
 pub(crate) fn csv(passwords: &[pb::ProvisionalPassword]) -> std::io::Result<String> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(["address", "display_name", "provisional_password", "expires_at"])
-        .map_err(std::io::Error::other)?;
+    /// The password's column, written exactly.
+    const PASSWORD: usize = 2;
+    let mut bytes = Vec::new();
+    let mut writer = CsvOut::new(&mut bytes);
+    writer.record(["address", "display_name", "provisional_password", "expires_at"])?;
     for p in passwords {
-        writer
-            .write_record([&p.mailbox, &p.display_name, &p.provisional_password, &p.expires_at])
-            .map_err(std::io::Error::other)?;
+        writer.record_keeping(
+            [&p.mailbox, &p.display_name, &p.provisional_password, &p.expires_at],
+            &[PASSWORD],
+        )?;
     }
-    let bytes = writer.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    writer.flush()?;
+    drop(writer);
     String::from_utf8(bytes).map_err(std::io::Error::other)
 }
 
@@ -78,5 +87,21 @@ mod tests {
             csv.starts_with("address,display_name,provisional_password,expires_at\r\n")
                 || csv.starts_with("address,display_name,provisional_password,expires_at\n")
         );
+    }
+
+    #[test]
+    fn the_csv_export_neutralises_names_but_keeps_passwords_exact() {
+        let p = pb::ProvisionalPassword {
+            mailbox: "dupont.jean@01234.mailnot.fr".into(),
+            display_name: "=HYPERLINK(\"http://x\",\"y\")".into(),
+            provisional_password: "-aB3#xyzPQRS7k".into(),
+            expires_at: "2026-03-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        let csv = csv(&[p]).unwrap();
+        let mut reader = ::csv::Reader::from_reader(csv.as_bytes());
+        let row = reader.records().next().unwrap().unwrap();
+        assert_eq!(&row[1], "'=HYPERLINK(\"http://x\",\"y\")");
+        assert_eq!(&row[2], "-aB3#xyzPQRS7k", "what Import-Csv hands to Set-ADAccountPassword");
     }
 }

@@ -39,8 +39,11 @@ pub enum CsvError {
         /// The file.
         path: String,
     },
-    /// The header row is not `address,display_name` (optionally `,logon_name`).
-    #[error("line 1: expected the header address,display_name[,logon_name], found {found:?}")]
+    /// The header row is not `address,display_name`, optionally followed by `logon_name` and
+    /// `local_account` (in any order).
+    #[error(
+        "line 1: expected the header address,display_name[,logon_name][,local_account], found {found:?}"
+    )]
     Header {
         /// The header found.
         found: String,
@@ -66,8 +69,9 @@ pub struct MailboxCsv {
 }
 
 /// Reads a mailbox CSV file: UTF-8 (a byte-order mark is ignored), `,` or `;` separated, header
-/// `address,display_name`, optionally followed by `logon_name` (`DOMAIN\user`, may be empty).
-/// Blank lines are skipped.
+/// `address,display_name`, optionally followed by `logon_name` (`DOMAIN\user`, may be empty)
+/// and `local_account` (the mailbox's default account, may be empty), in any order. Blank lines
+/// are skipped.
 pub fn read_mailbox_csv(path: &Path) -> Result<MailboxCsv, CsvError> {
     let name = path.display().to_string();
     let read_err = |source| CsvError::Read { path: name.clone(), source };
@@ -95,12 +99,20 @@ pub fn parse_mailbox_csv(text: &str) -> Result<MailboxCsv, CsvError> {
     let header =
         reader.headers().map_err(|e| CsvError::Line { line: 1, message: e.to_string() })?.clone();
     let names: Vec<String> = header.iter().map(str::to_ascii_lowercase).collect();
-    let with_logon = match names.as_slice() {
-        [a, d] if a == "address" && d == "display_name" => false,
-        [a, d, l] if a == "address" && d == "display_name" && l == "logon_name" => true,
-        _ => return Err(CsvError::Header { found: header_line.chars().take(80).collect() }),
-    };
-    let columns = if with_logon { 3 } else { 2 };
+    let bad_header = || CsvError::Header { found: header_line.chars().take(80).collect() };
+    if names.len() < 2 || names[0] != "address" || names[1] != "display_name" {
+        return Err(bad_header());
+    }
+    let optional = &names[2..];
+    let position = |name: &str| optional.iter().position(|n| n == name).map(|i| i + 2);
+    let logon_at = position("logon_name");
+    let account_at = position("local_account");
+    if optional.len() != usize::from(logon_at.is_some()) + usize::from(account_at.is_some())
+        || logon_at == account_at && logon_at.is_some()
+    {
+        return Err(bad_header());
+    }
+    let columns = names.len();
     // The csv crate does not count blank lines, so line numbers come from byte offsets.
     let newlines: Vec<usize> =
         text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect();
@@ -126,21 +138,22 @@ pub fn parse_mailbox_csv(text: &str) -> Result<MailboxCsv, CsvError> {
             continue;
         }
         if record.len() != columns {
-            let expected = if with_logon {
-                "3 columns (address, display_name, logon_name)"
-            } else {
-                "2 columns (address, display_name)"
-            };
             return Err(CsvError::Line {
                 line,
-                message: format!("expected {expected}, found {}", record.len()),
+                message: format!(
+                    "expected {columns} columns ({}), found {}",
+                    names.join(", "),
+                    record.len()
+                ),
             });
         }
+        let column = |at: Option<usize>| at.map_or_else(String::new, |i| record[i].to_owned());
         rows.push(pb::MailboxRow {
             line,
             address: record[0].to_owned(),
             display_name: record[1].to_owned(),
-            logon_name: if with_logon { record[2].to_owned() } else { String::new() },
+            logon_name: column(logon_at),
+            local_account: column(account_at),
         });
     }
     if rows.is_empty() {
@@ -244,6 +257,20 @@ mod tests {
         let short = parse_mailbox_csv("address,display_name,logon_name\na.b@01234.mailnot.fr,A\n")
             .unwrap_err();
         assert!(short.to_string().starts_with("line 2: expected 3 columns"), "{short}");
+    }
+
+    #[test]
+    fn the_local_account_column_is_optional_and_may_come_first() {
+        let csv = parse_mailbox_csv(
+            "address,display_name,local_account,logon_name\na.b@01234.mailnot.fr,A B,jdupont,ETUDE\\ab\nc.d@01234.mailnot.fr,C D,,\n",
+        )
+        .unwrap();
+        let accounts: Vec<&str> = csv.rows.iter().map(|r| r.local_account.as_str()).collect();
+        assert_eq!(accounts, ["jdupont", ""]);
+        assert_eq!(csv.rows[0].logon_name, "ETUDE\\ab");
+        let twice =
+            parse_mailbox_csv("address,display_name,local_account,local_account\na,b,c,d\n");
+        assert!(twice.unwrap_err().to_string().starts_with("line 1:"));
     }
 
     #[test]

@@ -71,6 +71,11 @@ pub struct Cli {
     /// How listings are printed.
     #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// How many records each request asks for when a listing comes in pages (mailboxes,
+    /// rotations, the report's mailboxes): 1 to 5,000.
+    #[arg(long, global = true, default_value_t = 1_000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=5_000))]
+    pub page_size: u32,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -146,6 +151,8 @@ pub(crate) struct Session<'a, W: Write> {
     pub(crate) out: &'a mut W,
     pub(crate) format: Format,
     pub(crate) progress: bool,
+    /// What each request of a paged listing asks for (`--page-size`).
+    pub(crate) page_size: u32,
 }
 
 /// The credentials file a server started here with the default data directory wrote.
@@ -185,6 +192,7 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
         out: term.out,
         format: Format::from(cli.output),
         progress: term.progress,
+        page_size: cli.page_size,
     };
     let session = &mut session;
     match cli.command {

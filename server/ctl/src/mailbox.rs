@@ -1,5 +1,6 @@
 //! `sesamectl mailbox`: import MAILNOT mailboxes from a CSV file (all or nothing), list them,
-//! show one with its rotation history, and set the name one logs on to OWA with.
+//! show one with its rotation history and bound accounts, set the name one logs on to OWA with,
+//! and set or reset the local account bound to it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,15 +9,15 @@ use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
 use crate::import::{self, MailboxCsv, read_mailbox_csv};
-use crate::output::{print_mailbox_detail, print_mailboxes};
+use crate::output::{CsvOut, Listing, MailboxRow, print_mailbox_detail, print_mailboxes};
 use crate::{Error, Session};
 
 /// Mailbox commands.
 #[derive(Debug, Subcommand)]
 pub enum MailboxCommand {
     /// Imports mailboxes from a CSV file with the header `address,display_name` and optionally
-    /// `logon_name` (`;` also accepted). All or nothing: a bad line is reported and nothing is
-    /// imported.
+    /// `logon_name` and `local_account` (`;` also accepted). All or nothing: a bad line is
+    /// reported and nothing is imported.
     Import {
         /// The CSV file.
         file: PathBuf,
@@ -48,10 +49,39 @@ pub enum MailboxCommand {
         #[arg(long)]
         clear: bool,
     },
+    /// The local account bound to a mailbox: only its sessions may see or change the mailbox's
+    /// rotations on the workstation.
+    #[command(subcommand)]
+    Account(AccountCommand),
 }
 
-/// Largest page of mailboxes asked for.
-const PAGE_SIZE: u32 = 5_000;
+/// `sesamectl mailbox account` commands.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Binds an account to the mailbox on one workstation (--workstation), or sets its default
+    /// account (all its workstations without a binding of their own).
+    Set {
+        /// The mailbox.
+        address: String,
+        /// The account: the Linux user name, or the Windows SID (S-1-5-…).
+        account: String,
+        /// The workstation (ws-…); without it, the mailbox's default account.
+        #[arg(long)]
+        workstation: Option<String>,
+        /// Evidence for people, e.g. "uid 1001".
+        #[arg(long)]
+        detail: Option<String>,
+    },
+    /// Removes the mailbox's binding on one workstation (--workstation), or its default account:
+    /// the next rotation there must again be proven by a letter's provisional password.
+    Reset {
+        /// The mailbox.
+        address: String,
+        /// The workstation (ws-…); without it, the mailbox's default account.
+        #[arg(long)]
+        workstation: Option<String>,
+    },
+}
 
 /// Reads and checks the CSV file of an import, before connecting, so that a bad file fails without
 /// a round trip.
@@ -62,7 +92,8 @@ pub(crate) fn read_before_connecting(
         MailboxCommand::Import { file, .. } => Ok(Some(read_mailbox_csv(file)?)),
         MailboxCommand::List { .. }
         | MailboxCommand::Show { .. }
-        | MailboxCommand::SetLogon { .. } => Ok(None),
+        | MailboxCommand::SetLogon { .. }
+        | MailboxCommand::Account(_) => Ok(None),
     }
 }
 
@@ -97,24 +128,78 @@ pub(crate) async fn run<W: Write>(
                 writeln!(session.out, "{address} logs on as {logon_name}.")?;
             }
         }
+        MailboxCommand::Account(command) => account(session, command).await?,
     }
     Ok(())
 }
 
-/// Lists an office's mailboxes (every mailbox for an empty office), page after page.
+/// Sets or resets a mailbox's bound account.
+async fn account<W: Write>(
+    session: &mut Session<'_, W>,
+    command: AccountCommand,
+) -> Result<(), Error> {
+    let (address, account, workstation, detail) = match command {
+        AccountCommand::Set { address, account, workstation, detail } => {
+            (address, account, workstation, detail)
+        }
+        AccountCommand::Reset { address, workstation } => {
+            (address, String::new(), workstation, None)
+        }
+    };
+    let request = pb::SetMailboxAccountRequest {
+        mailbox: address.clone(),
+        workstation_id: workstation.clone().unwrap_or_default(),
+        account_id: account.clone(),
+        account_detail: detail.unwrap_or_default(),
+    };
+    session.client.set_mailbox_account(request).await?;
+    let place = match &workstation {
+        Some(ws) => format!("on {ws}"),
+        None => "by default".to_owned(),
+    };
+    if account.is_empty() {
+        writeln!(
+            session.out,
+            "{address}: no account bound {place} any more; the next rotation there must be \
+             proven with a letter's provisional password."
+        )?;
+    } else {
+        writeln!(session.out, "{address}: bound to the account {account} {place}.")?;
+    }
+    Ok(())
+}
+
+/// Lists an office's mailboxes (every mailbox for an empty office), page after page; CSV is
+/// written as each page arrives.
 async fn list<W: Write>(session: &mut Session<'_, W>, office: String) -> Result<(), Error> {
     let mut mailboxes = Vec::new();
+    let mut csv = (session.format.kind() == Listing::Csv).then(|| CsvOut::new(&mut *session.out));
     let mut page_token = String::new();
     loop {
-        let request =
-            pb::ListMailboxesRequest { office: office.clone(), page_size: PAGE_SIZE, page_token };
+        let request = pb::ListMailboxesRequest {
+            office: office.clone(),
+            page_size: session.page_size,
+            page_token,
+        };
         let page = session.client.list_mailboxes(request).await?.into_inner();
-        mailboxes.extend(page.mailboxes);
+        match csv.as_mut() {
+            Some(csv) => {
+                for mailbox in &page.mailboxes {
+                    csv.serialize(&MailboxRow::from(mailbox))?;
+                }
+                csv.flush()?;
+            }
+            None => mailboxes.extend(page.mailboxes),
+        }
         if page.next_page_token.is_empty() {
             break;
         }
         page_token = page.next_page_token;
     }
-    print_mailboxes(session.out, session.format, &mailboxes)?;
+    let streamed = csv.is_some();
+    drop(csv);
+    if !streamed {
+        print_mailboxes(session.out, session.format, &mailboxes)?;
+    }
     Ok(())
 }

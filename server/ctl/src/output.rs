@@ -1,6 +1,7 @@
 //! How sesamectl prints listings: an aligned table, JSON, or CSV. The rows themselves, one type
 //! per kind of record, are in `output::rows`.
 
+mod csv_out;
 mod mailbox;
 mod rows;
 
@@ -9,11 +10,12 @@ use std::io::{self, Write};
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
+pub(crate) use self::csv_out::CsvOut;
 pub(crate) use self::mailbox::print_mailbox_detail;
+use self::rows::OfficeRow;
 pub(crate) use self::rows::{
-    AdminRow, AuditRow, RotationRow, TokenRow, WorkstationRow, describe_key,
+    AdminRow, AuditRow, MailboxRow, RotationRow, TokenRow, WorkstationRow, describe_key,
 };
-use self::rows::{MailboxRow, OfficeRow};
 use crate::OutputFormat;
 
 /// How a listing is printed.
@@ -126,9 +128,9 @@ fn print_json<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> 
 }
 
 fn print_csv<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
+    let mut writer = CsvOut::new(out);
     for row in rows {
-        writer.serialize(row).map_err(io::Error::other)?;
+        writer.serialize(row)?;
     }
     writer.flush()
 }

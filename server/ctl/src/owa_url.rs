@@ -7,8 +7,8 @@ use clap::Subcommand;
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-use crate::output::Format;
 use crate::output::Listing;
+use crate::output::{CsvOut, Format};
 use crate::{Error, Session};
 
 /// OWA address commands.
@@ -92,8 +92,8 @@ fn print(out: &mut impl Write, format: Format, view: &OwaUrlView<'_>) -> io::Res
             writeln!(out)
         }
         Listing::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer.serialize(view).map_err(io::Error::other)?;
+            let mut writer = CsvOut::new(out);
+            writer.serialize(view)?;
             writer.flush()
         }
         Listing::Table => {

@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use sesame_base::private_file::write_private;
 use sesame_proto::v1 as pb;
 
-use crate::output::{RotationRow, print_rows};
+use crate::output::{CsvOut, Listing, RotationRow, print_rows};
 use crate::{Error, Session, export, letters};
 
 /// Provisional password commands.
@@ -149,15 +149,43 @@ async fn reissue<W: Write>(session: &mut Session<'_, W>, mailbox: String) -> Res
     Ok(())
 }
 
+/// Lists rotations page after page; CSV is written as each page arrives.
 async fn list<W: Write>(
     session: &mut Session<'_, W>,
     office: Option<String>,
     open: bool,
 ) -> Result<(), Error> {
-    let request = pb::ListRotationsRequest { office: office.unwrap_or_default(), open_only: open };
-    let rotations = session.client.list_rotations(request).await?.into_inner().rotations;
-    let rows: Vec<RotationRow<'_>> = rotations.iter().map(RotationRow::from).collect();
-    print_rows(session.out, session.format, &rows)?;
+    let mut rotations = Vec::new();
+    let mut csv = (session.format.kind() == Listing::Csv).then(|| CsvOut::new(&mut *session.out));
+    let mut page_token = String::new();
+    loop {
+        let request = pb::ListRotationsRequest {
+            office: office.clone().unwrap_or_default(),
+            open_only: open,
+            page_size: session.page_size,
+            page_token,
+        };
+        let page = session.client.list_rotations(request).await?.into_inner();
+        match csv.as_mut() {
+            Some(csv) => {
+                for rotation in &page.rotations {
+                    csv.serialize(&RotationRow::from(rotation))?;
+                }
+                csv.flush()?;
+            }
+            None => rotations.extend(page.rotations),
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let streamed = csv.is_some();
+    drop(csv);
+    if !streamed {
+        let rows: Vec<RotationRow<'_>> = rotations.iter().map(RotationRow::from).collect();
+        print_rows(session.out, session.format, &rows)?;
+    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sesame_proto::v1 as pb;
 
 use crate::output::Listing;
-use crate::output::{Format, Tabular, describe_key, print_rows};
+use crate::output::{CsvOut, Format, Tabular, describe_key, print_rows};
 
 /// One workstation's readiness, as listed.
 #[derive(Debug, Serialize)]
@@ -109,10 +109,10 @@ pub(crate) fn print_readiness(
         }
         Listing::Csv => {
             // Blockers and mailboxes are lists: CSV gets the table's cells, lists joined.
-            let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(ReadinessRow::HEADER).map_err(io::Error::other)?;
+            let mut writer = CsvOut::new(out);
+            writer.record(ReadinessRow::HEADER)?;
             for row in &rows {
-                writer.write_record(row.cells()).map_err(io::Error::other)?;
+                writer.record(row.cells())?;
             }
             writer.flush()
         }

@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-use crate::output::{Format, Listing, Tabular, print_rows};
+use crate::output::{CsvOut, Format, Listing, Tabular, print_rows};
 use crate::{Error, OutputFormat, Session};
 
 /// The options of `sesamectl report`.
@@ -57,13 +57,20 @@ pub(crate) async fn run<W: Write>(
     output: OutputFormat,
 ) -> Result<(), Error> {
     let pdf = output == OutputFormat::Pdf;
+    let list_mailboxes = args.office.is_some() || args.mailboxes;
     let request = pb::GetComplianceReportRequest {
         office: args.office.clone().unwrap_or_default(),
         at: args.at.as_deref().map(parse_at).transpose()?.unwrap_or_default(),
         mailboxes: args.mailboxes || pdf,
         summary_only: args.summary && !pdf,
+        // Every line comes a page at a time; the summary in one answer.
+        page_size: if args.summary && !pdf { 0 } else { session.page_size },
+        page_token: String::new(),
     };
-    let report = session.client.get_compliance_report(request).await?.into_inner();
+    if !pdf && !args.summary && session.format.kind() == Listing::Csv {
+        return stream_csv(session, request, list_mailboxes).await;
+    }
+    let report = whole_report(session, request).await?;
     if pdf {
         let policy = session
             .client
@@ -83,9 +90,57 @@ pub(crate) async fn run<W: Write>(
         )?;
         return Ok(());
     }
-    let list_mailboxes = args.office.is_some() || args.mailboxes;
     print_report(session.out, session.format, &report, list_mailboxes)?;
     Ok(())
+}
+
+/// The whole report, its pages (if it comes in pages) put together: an office repeated at the
+/// top of a page gets its mailboxes appended to the one before.
+async fn whole_report<W: Write>(
+    session: &mut Session<'_, W>,
+    mut request: pb::GetComplianceReportRequest,
+) -> Result<pb::GetComplianceReportResponse, Error> {
+    let mut report = session.client.get_compliance_report(request.clone()).await?.into_inner();
+    while !report.next_page_token.is_empty() {
+        request.page_token = std::mem::take(&mut report.next_page_token);
+        let page = session.client.get_compliance_report(request.clone()).await?.into_inner();
+        for office in page.offices {
+            match report.offices.last_mut() {
+                Some(last) if last.crpcen == office.crpcen => {
+                    last.mailbox_states.extend(office.mailbox_states);
+                }
+                _ => report.offices.push(office),
+            }
+        }
+        report.next_page_token = page.next_page_token;
+    }
+    Ok(report)
+}
+
+/// One CSV line per mailbox (or per office), written as each page arrives.
+async fn stream_csv<W: Write>(
+    session: &mut Session<'_, W>,
+    mut request: pb::GetComplianceReportRequest,
+    list_mailboxes: bool,
+) -> Result<(), Error> {
+    let mut csv = CsvOut::new(&mut *session.out);
+    loop {
+        let page = session.client.get_compliance_report(request.clone()).await?.into_inner();
+        if list_mailboxes {
+            for row in mailbox_rows(&page) {
+                csv.serialize(&row)?;
+            }
+        } else {
+            for office in &page.offices {
+                csv.serialize(&OfficeRow::from(office))?;
+            }
+        }
+        csv.flush()?;
+        if page.next_page_token.is_empty() {
+            return Ok(());
+        }
+        request.page_token = page.next_page_token;
+    }
 }
 
 /// The English name of a state, as printed.

@@ -135,3 +135,38 @@ fn the_operations_endpoint_is_off_unless_given_an_address() {
     let err = Config::load(Some(bad.path()), env(&[])).unwrap_err();
     assert!(err.to_string().contains("operations.listen"), "{err}");
 }
+
+#[test]
+fn listener_caps_and_the_metrics_refresh_are_settings() {
+    let defaults = Config::default();
+    assert_eq!(defaults.grpc_max_connections, None, "sized from the descriptor limit");
+    assert_eq!(defaults.operations_max_connections, 64);
+    assert_eq!(defaults.metrics_refresh, Duration::from_secs(15));
+    let set = file(
+        "[server]\nmax_connections = 5000\n[operations]\nmax_connections = 8\nmetrics_refresh_seconds = 60\n",
+    );
+    let config = Config::load(Some(set.path()), env(&[])).unwrap();
+    assert_eq!(config.grpc_max_connections, Some(5000));
+    assert_eq!(config.operations_max_connections, 8);
+    assert_eq!(config.metrics_refresh, Duration::from_secs(60));
+    let config = Config::load(
+        Some(set.path()),
+        env(&[
+            ("SESAME_SERVER__MAX_CONNECTIONS", "0"),
+            ("SESAME_OPERATIONS__MAX_CONNECTIONS", "2"),
+            ("SESAME_OPERATIONS__METRICS_REFRESH_SECONDS", "1"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.grpc_max_connections, None);
+    assert_eq!(config.operations_max_connections, 2);
+    assert_eq!(config.metrics_refresh, Duration::from_secs(1));
+    for bad in [
+        "[operations]\nmax_connections = 0\n",
+        "[operations]\nmetrics_refresh_seconds = 0\n",
+        "[server]\nmax_connections = 2000000\n",
+    ] {
+        let bad = file(bad);
+        assert!(matches!(Config::load(Some(bad.path()), env(&[])), Err(Error::Value { .. })));
+    }
+}

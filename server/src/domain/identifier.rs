@@ -1,6 +1,6 @@
-//! Identifiers a caller names things by (a workstation id, an administrator's name, a page token),
-//! parsed at the edge so that NUL bytes, control and invisible format characters or over-long
-//! values never reach the database or an error message.
+//! Identifiers a caller names things by (a workstation id, an administrator's name, a page token,
+//! a workstation's local account), parsed at the edge so that NUL bytes, control and invisible
+//! format characters or over-long values never reach the database or an error message.
 
 use std::fmt;
 
@@ -150,6 +150,40 @@ impl PageToken {
     }
 }
 
+/// Longest local account id, and longest account detail, in characters.
+pub const MAX_LOCAL_ACCOUNT_CHARS: usize = 256;
+
+/// A workstation's local account as a binding compares it: on Linux the user name, on Windows
+/// the account's SID (`S-1-5-…`). 1 to [`MAX_LOCAL_ACCOUNT_CHARS`] characters, no control or
+/// invisible format character. It says nothing about the account existing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LocalAccountId(String);
+
+impl LocalAccountId {
+    /// Parses the local account id sent in `field`.
+    pub fn parse(field: &'static str, value: &str) -> Result<LocalAccountId, IdentifierError> {
+        if value.is_empty() {
+            return Err(IdentifierError { field, reason: "expected 1 to 256 characters" });
+        }
+        if value.chars().count() > MAX_LOCAL_ACCOUNT_CHARS {
+            return Err(IdentifierError { field, reason: "too long" });
+        }
+        printable(field, value, usize::MAX)?;
+        Ok(LocalAccountId(value.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LocalAccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +215,12 @@ mod tests {
             assert!(AdminName::parse("name", bad).is_err(), "{bad:?}");
         }
         assert_eq!(PageToken::parse_optional("page_token", "").unwrap(), None);
+        for good in ["jdupont", "S-1-5-21-3623811015-3361044348-30300820-1013", "é.dupont"] {
+            assert_eq!(LocalAccountId::parse("id", good).unwrap().as_str(), good);
+        }
+        for bad in ["", "a\0b", "a\tb", "ws-\u{202E}", &"a".repeat(257)] {
+            assert!(LocalAccountId::parse("id", bad).is_err(), "{bad:?}");
+        }
         let token = PageToken::parse_optional("page_token", "a.b@01234.mailnot.fr").unwrap();
         assert_eq!(token.unwrap().as_str(), "a.b@01234.mailnot.fr");
     }

@@ -7,6 +7,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
+use super::identifier::LocalAccountId;
 use super::settings::LogonName;
 
 /// Why a value was refused. The message names the field and never echoes more than the value the
@@ -307,6 +308,8 @@ pub struct NewMailbox {
     pub display_name: Text,
     /// Its logon name, when the file gives one (`None` leaves the mailbox's as it is).
     pub logon_name: Option<LogonName>,
+    /// Its default local account, when the file gives one (`None` leaves the mailbox's as it is).
+    pub local_account: Option<LocalAccountId>,
 }
 
 /// A registered mailbox.

@@ -18,6 +18,9 @@ const LOWER: &str = "abcdefghijkmnopqrstuvwxyz";
 const UPPER: &str = "ABCDEFGHJKLMNPQRSTUVWXYZ";
 const DIGIT: &str = "23456789";
 const SPECIAL: &str = "!#$%&*+-=?@_";
+/// What a provisional password never starts with: what makes a spreadsheet read a cell as a
+/// formula.
+const FORMULA_LEADS: [char; 4] = ['=', '+', '-', '@'];
 
 /// The characters provisional passwords are made of.
 pub fn provisional_alphabet() -> String {
@@ -84,8 +87,11 @@ impl PasswordPolicy {
                 (0..length).map(|_| alphabet[uniform(alphabet.len())]).collect(),
             );
             // The alphabet is ASCII, so the bytes are always valid UTF-8.
+            // Never a formula character first: the export for Exchange keeps passwords exact,
+            // and a spreadsheet must not read one as a formula (`sesamectl`'s CSV rule).
             if let Ok(text) = std::str::from_utf8(&candidate)
                 && all_classes.check(text).is_empty()
+                && !text.starts_with(FORMULA_LEADS)
             {
                 return SecretString::from(text.to_owned());
             }
@@ -124,6 +130,7 @@ mod tests {
             let text = password.expose_secret();
             assert_eq!(text.len(), 16);
             assert!(policy.check(text).is_empty(), "{:?}", policy.check(text));
+            assert!(!text.starts_with(FORMULA_LEADS), "a spreadsheet would read it as a formula");
             seen.extend(text.chars());
         }
         let alphabet: BTreeSet<char> = provisional_alphabet().chars().collect();

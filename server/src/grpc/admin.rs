@@ -7,6 +7,8 @@ mod audit;
 mod compliance;
 mod mailbox;
 mod offices;
+#[cfg(test)]
+mod page_bounds;
 mod rotations;
 mod settings;
 mod workstations;
@@ -245,6 +247,13 @@ impl AdminService for AdminApi {
         request: Request<pb::SetMailboxLogonRequest>,
     ) -> Result<Response<pb::SetMailboxLogonResponse>, Status> {
         settings::set_mailbox_logon(self, request).await
+    }
+
+    async fn set_mailbox_account(
+        &self,
+        request: Request<pb::SetMailboxAccountRequest>,
+    ) -> Result<Response<pb::SetMailboxAccountResponse>, Status> {
+        mailbox::set_mailbox_account(self, request).await
     }
 
     async fn get_mailbox(

@@ -179,6 +179,7 @@ impl AgentService for AgentApi {
         let agent = self.authenticate(&request).await?;
         let delivered = self.state.deliver_rotations(&agent.workstation).await?;
         let policy = pb::AgentPasswordPolicy::from(delivered.policy.rule);
+        let accounts = &delivered.accounts;
         let pending = |rotation: crate::domain::rotation::Rotation, password: String| {
             let kind = match rotation.kind {
                 RotationKind::Provisional => pb::pending_rotation::Kind::Provisional,
@@ -194,8 +195,10 @@ impl AgentService for AgentApi {
                 kind: kind.into(),
                 logon_name: rotation.logon_name.map(|n| n.to_string()).unwrap_or_default(),
                 due_at: rotation.due_at.map(rfc3339).unwrap_or_default(),
-                // Filled once the server keeps bindings (issue 19).
-                bound_account: None,
+                bound_account: accounts.get(&rotation.mailbox_id).map(|a| pb::LocalAccount {
+                    id: a.id.as_str().to_owned(),
+                    detail: a.detail.clone(),
+                }),
             }
         };
         let mut rotations: Vec<pb::PendingRotation> = delivered

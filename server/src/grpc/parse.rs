@@ -2,6 +2,7 @@
 
 use crate::domain::identifier::{AdminName, IdentifierError, PageToken, WorkstationId};
 use crate::domain::office::Crpcen;
+use crate::domain::page::{ReportCursor, RotationCursor};
 use crate::services::Error;
 
 /// A required CRPCEN.
@@ -31,4 +32,20 @@ pub(super) fn admin_name(field: &'static str, value: &str) -> Result<AdminName, 
 /// A page token, or `None` for the first page.
 pub(super) fn page_token(field: &'static str, value: &str) -> Result<Option<PageToken>, Error> {
     PageToken::parse_optional(field, value).map_err(invalid)
+}
+
+/// Where a page of rotations resumes, or `None` for the first page.
+pub(super) fn rotation_cursor(
+    field: &'static str,
+    value: &str,
+) -> Result<Option<RotationCursor>, Error> {
+    RotationCursor::parse_optional(field, value).map_err(invalid)
+}
+
+/// Where a page of the compliance report resumes, or `None` for the first page.
+pub(super) fn report_cursor(
+    field: &'static str,
+    value: &str,
+) -> Result<Option<ReportCursor>, Error> {
+    ReportCursor::parse_optional(field, value).map_err(invalid)
 }

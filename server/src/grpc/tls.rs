@@ -2,7 +2,8 @@
 //! chain (leaf and CA, so that agents can check the CA against the fingerprint they were given),
 //! and optional client certificates verified against the CA at the time of the server's [`Clock`].
 //!
-//! The accept loop never waits: each connection is admitted at once to a handshake, within a
+//! The accept loop never waits: each connection is admitted at once, within the listener's cap on
+//! connections held (handshakes and established, [`ConnectionCap`]), and to a handshake, within a
 //! bound per source address and overall, or closed at once. Handshakes run in their own tasks with
 //! a timeout, so a slow or silent client never holds up the others. Each connection carries a [`PeerInfo`] that handlers read from the request extensions;
 //! the client certificate is checked again on every request (see `agent_service`).
@@ -31,6 +32,7 @@ use tonic::transport::server::Connected;
 
 use self::admission::{Admission, Evicted, Ticket};
 use crate::keys::pki::Pki;
+use crate::ops::{Admitted, ConnectionCap};
 use sesame_base::clock::SharedClock;
 
 mod admission;
@@ -163,6 +165,8 @@ pub(crate) struct PeerInfo {
 pub(crate) struct TlsConn {
     stream: tokio_rustls::server::TlsStream<TcpStream>,
     peer: PeerInfo,
+    /// Its place under the listener's cap, freed when the connection is dropped.
+    _admitted: Admitted,
 }
 
 impl Connected for TlsConn {
@@ -204,11 +208,13 @@ impl AsyncWrite for TlsConn {
 /// Accepts connections on `listener`, completes their handshakes concurrently, and yields the
 /// established ones. The returned task runs until aborted.
 ///
-/// The loop never waits for a slot: a connection is admitted to a handshake at once or closed at
-/// once (see [`admission`]), and refusals are reported counted, every [`REPORT_INTERVAL`].
+/// The loop never waits for a slot: a connection is admitted at once under `cap` and to a
+/// handshake (see [`admission`]), or closed at once; refusals are reported counted, every
+/// [`REPORT_INTERVAL`].
 pub(crate) fn incoming(
     listener: TcpListener,
     config: Arc<ServerConfig>,
+    cap: ConnectionCap,
 ) -> (tokio_stream::wrappers::ReceiverStream<std::io::Result<TlsConn>>, tokio::task::JoinHandle<()>)
 {
     let (tx, rx) = mpsc::channel(64);
@@ -229,15 +235,16 @@ pub(crate) fn incoming(
                     }
                 },
                 _ = report.tick() => {
-                    report_pressure(&admission);
+                    report_pressure(&admission, &cap);
                     continue;
                 }
             };
             // Refused: the stream is dropped here, which closes the connection.
+            let Some(admitted) = cap.admit() else { continue };
             let Ok((ticket, evicted)) = admission.admit(remote.ip()) else { continue };
             let _ = tcp.set_nodelay(true);
             let handshake =
-                Handshake { tcp, remote, ticket, evicted, admission: admission.clone() };
+                Handshake { tcp, remote, ticket, evicted, admission: admission.clone(), admitted };
             tokio::spawn(handshake.run(acceptor.clone(), tx.clone()));
         }
     });
@@ -251,13 +258,14 @@ struct Handshake {
     ticket: Ticket,
     evicted: Evicted,
     admission: Admission,
+    admitted: Admitted,
 }
 
 impl Handshake {
     /// Completes the handshake within [`HANDSHAKE_TIMEOUT`] unless told to give way, then frees
     /// its slot and hands the connection over.
     async fn run(self, acceptor: TlsAcceptor, tx: mpsc::Sender<std::io::Result<TlsConn>>) {
-        let Handshake { tcp, remote, ticket, evicted, admission } = self;
+        let Handshake { tcp, remote, ticket, evicted, admission, admitted } = self;
         let outcome = tokio::select! {
             outcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)) => outcome,
             // A less crowded address needed the slot: the connection is closed.
@@ -272,8 +280,8 @@ impl Handshake {
                     .peer_certificates()
                     .and_then(|c| c.first())
                     .map(|c| c.clone().into_owned());
-                let _ =
-                    tx.send(Ok(TlsConn { stream, peer: PeerInfo { remote, client_cert } })).await;
+                let peer = PeerInfo { remote, client_cert };
+                let _ = tx.send(Ok(TlsConn { stream, peer, _admitted: admitted })).await;
             }
             Ok(Err(error)) => tracing::debug!(%remote, %error, "TLS handshake failed"),
             Err(_) => admission.count_timeout(),
@@ -282,7 +290,15 @@ impl Handshake {
 }
 
 /// Logs, in one line, the connections refused or ended since the last report, if any.
-fn report_pressure(admission: &Admission) {
+fn report_pressure(admission: &Admission, cap: &ConnectionCap) {
+    let refused_cap = cap.take_refused();
+    if refused_cap > 0 {
+        tracing::warn!(
+            refused = refused_cap,
+            max = cap.max(),
+            "gRPC endpoint: connections over its cap closed"
+        );
+    }
     let (counts, in_progress) = admission.take_counts();
     if counts.is_empty() {
         return;

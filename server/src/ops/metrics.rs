@@ -2,13 +2,17 @@
 //! written in its text exposition (OpenMetrics).
 //!
 //! Two kinds: what the process counts as it serves (RPC latency by service, method and gRPC code,
-//! check-ins), and gauges set at scrape time from an [`OperationsSnapshot`] (rotations by
-//! status, mailboxes by compliance state, database connections). Every label takes its values from
-//! a closed set: method names are checked against the contract by the gRPC edge before they get
-//! here, so traffic cannot grow the registry.
+//! check-ins, each listener's connections open and refused over its cap), and gauges set at
+//! scrape time from the last [`OperationsSnapshot`] the background refresh took (rotations by
+//! status, mailboxes by compliance state, database connections), with that snapshot's age. Every
+//! label takes its values from a closed set: method names are checked against the contract by the
+//! gRPC edge before they get here, and listeners are named by the code, so traffic cannot grow
+//! the registry.
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -52,6 +56,21 @@ struct ConnectionLabel {
     state: String,
 }
 
+/// A listener: `grpc` or `operations`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabel {
+    listener: String,
+}
+
+/// One listener's connection counts, shared with its accept loop.
+#[derive(Debug, Clone)]
+pub(crate) struct ListenerMetrics {
+    /// The connections it holds now.
+    pub(crate) open: Gauge,
+    /// The connections it closed at once because it held its cap.
+    pub(crate) refused: Counter,
+}
+
 /// A latency histogram with [`LATENCY_BUCKETS`].
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
@@ -68,6 +87,11 @@ pub(crate) struct Metrics {
     mailboxes: Family<StateLabel, Gauge>,
     connections: Family<ConnectionLabel, Gauge>,
     connections_max: Gauge,
+    listener_open: Family<ListenerLabel, Gauge>,
+    listener_max: Family<ListenerLabel, Gauge>,
+    listener_refused: Family<ListenerLabel, Counter>,
+    snapshot_age: Gauge<f64, AtomicU64>,
+    snapshot_refreshes: Counter,
     /// Held while a scrape sets the gauges and writes them, so that two scrapes do not mix.
     scrape: Mutex<()>,
 }
@@ -117,6 +141,37 @@ impl Metrics {
             "The most database connections the server may open",
             connections_max.clone(),
         );
+        let listener_open = Family::default();
+        registry.register(
+            "listener_connections",
+            "Connections each listener holds now (gRPC: TLS handshakes and established)",
+            listener_open.clone(),
+        );
+        let listener_max = Family::default();
+        registry.register(
+            "listener_connections_max",
+            "The most connections each listener holds at once, sized from the descriptor limit",
+            listener_max.clone(),
+        );
+        let listener_refused = Family::default();
+        registry.register(
+            "listener_connections_refused",
+            "Connections a listener closed at once because it held its most",
+            listener_refused.clone(),
+        );
+        let snapshot_age = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "metrics_snapshot_age",
+            "How old the database's numbers in this scrape are (read in the background)",
+            prometheus_client::registry::Unit::Seconds,
+            snapshot_age.clone(),
+        );
+        let snapshot_refreshes = Counter::default();
+        registry.register(
+            "metrics_snapshot_refreshes",
+            "Readings of the database's numbers for the metrics, by the background refresh",
+            snapshot_refreshes.clone(),
+        );
         Metrics {
             registry,
             rpc_duration,
@@ -126,6 +181,11 @@ impl Metrics {
             mailboxes,
             connections,
             connections_max,
+            listener_open,
+            listener_max,
+            listener_refused,
+            snapshot_age,
+            snapshot_refreshes,
             scrape: Mutex::new(()),
         }
     }
@@ -145,17 +205,44 @@ impl Metrics {
         self.check_ins.inc();
     }
 
-    /// Sets the scrape-time gauges from `snapshot` and writes every metric in the text
-    /// exposition format.
-    pub(crate) fn render(&self, snapshot: &OperationsSnapshot) -> Result<String, fmt::Error> {
+    /// The connection counts of `listener`, whose cap is `max`.
+    pub(crate) fn listener(&self, listener: &str, max: usize) -> ListenerMetrics {
+        let labels = ListenerLabel { listener: listener.to_owned() };
+        self.listener_max.get_or_create(&labels).set(i64::try_from(max).unwrap_or(i64::MAX));
+        ListenerMetrics {
+            open: self.listener_open.get_or_create(&labels).clone(),
+            refused: self.listener_refused.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// Counts one reading of the database's numbers.
+    pub(crate) fn count_snapshot_refresh(&self) {
+        self.snapshot_refreshes.inc();
+    }
+
+    /// Sets the scrape-time gauges from `snapshot`, taken `age` ago (none yet: the database's
+    /// numbers are left out and `age` is the time since the endpoint started), and writes every
+    /// metric in the text exposition format.
+    pub(crate) fn render(
+        &self,
+        snapshot: Option<&OperationsSnapshot>,
+        age: Duration,
+    ) -> Result<String, fmt::Error> {
         let _scrape = self.scrape.lock().unwrap_or_else(PoisonError::into_inner);
-        self.database_up.set(i64::from(snapshot.database_up));
+        self.snapshot_age.set(age.as_secs_f64());
         self.rotations.clear();
+        self.mailboxes.clear();
+        let Some(snapshot) = snapshot else {
+            self.database_up.set(0);
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+            return Ok(text);
+        };
+        self.database_up.set(i64::from(snapshot.database_up));
         for (status, count) in &snapshot.rotations {
             let labels = StatusLabel { status: status.as_str().to_owned() };
             self.rotations.get_or_create(&labels).set(saturating(*count));
         }
-        self.mailboxes.clear();
         for (state, count) in &snapshot.mailboxes {
             let labels = StateLabel { state: state.clone() };
             self.mailboxes.get_or_create(&labels).set(saturating(*count));
@@ -193,7 +280,11 @@ mod tests {
             pool: PoolUsage { in_use: 1, idle: 2, max: 9 },
             mailboxes: vec![("compliant".to_owned(), 5)],
         };
-        let text = metrics.render(&snapshot).unwrap();
+        let open = metrics.listener("operations", 64);
+        open.open.inc();
+        open.refused.inc();
+        metrics.count_snapshot_refresh();
+        let text = metrics.render(Some(&snapshot), Duration::from_millis(2500)).unwrap();
         for line in [
             "# TYPE sesame_rpc_duration_seconds histogram",
             "sesame_rpc_duration_seconds_count{service=\"sesame.v1.AdminService\",method=\"ListOffices\",code=\"OK\"} 1",
@@ -206,6 +297,11 @@ mod tests {
             "sesame_database_connections{state=\"in_use\"} 1",
             "sesame_database_connections{state=\"idle\"} 2",
             "sesame_database_connections_max 9",
+            "sesame_listener_connections{listener=\"operations\"} 1",
+            "sesame_listener_connections_max{listener=\"operations\"} 64",
+            "sesame_listener_connections_refused_total{listener=\"operations\"} 1",
+            "sesame_metrics_snapshot_age_seconds 2.5",
+            "sesame_metrics_snapshot_refreshes_total 1",
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
@@ -213,8 +309,12 @@ mod tests {
 
         // A scrape without the database drops the numbers it could not read.
         let down = OperationsSnapshot { database_up: false, rotations: Vec::new(), ..snapshot };
-        let text = metrics.render(&down).unwrap();
+        let text = metrics.render(Some(&down), Duration::ZERO).unwrap();
         assert!(text.lines().any(|l| l == "sesame_database_up 0"), "{text}");
         assert!(!text.contains("sesame_rotations{"), "{text}");
+        // Before the first reading, nothing of the database either.
+        let text = metrics.render(None, Duration::from_secs(1)).unwrap();
+        assert!(text.lines().any(|l| l == "sesame_database_up 0"), "{text}");
+        assert!(!text.contains("sesame_mailboxes{"), "{text}");
     }
 }

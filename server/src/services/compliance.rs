@@ -2,6 +2,10 @@
 //! the reports, now or at a past date; and the sweep that records deadlines as they pass. The
 //! rule itself is `domain::compliance`; the store keeps every mailbox's standing and history.
 
+mod pages;
+
+pub use self::pages::{ReportPage, ReportPageRequest};
+
 use time::OffsetDateTime;
 
 use crate::domain::admin::{Admin, Permission};
@@ -10,6 +14,7 @@ use crate::domain::compliance::{
     CompliancePolicy, MailboxStanding, OfficeCounts, StateCounts, earliest,
 };
 use crate::domain::office::Crpcen;
+use crate::domain::page;
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
 use crate::store::{self, PolicyScope};
@@ -174,6 +179,15 @@ impl Services {
         let mut counts = self.store.compliance_counts(office, at).await?;
         if let Some(scope) = admin.read_scope() {
             counts.retain(|o| scope.contains(&o.crpcen));
+        }
+        let listing = detail != ReportDetail::Summary && (mailboxes || office.is_some());
+        let lines: u64 = counts.iter().map(|o| o.counts.total()).sum();
+        if listing && lines > u64::from(page::MAX_PAGE) {
+            return Err(Error::FailedPrecondition(format!(
+                "the report lists {lines} mailboxes, more than {} in one answer: ask for it a \
+                 page at a time (page_size; sesamectl does)",
+                page::MAX_PAGE
+            )));
         }
         let mut report = ComplianceReport {
             at: at.unwrap_or(now),

@@ -15,6 +15,7 @@ pub use self::disclosure::{DeliveredRotations, Disclosed, DisclosurePurpose};
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
+use crate::domain::page::{self, RotationCursor};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{NewRotation, Rotation, RotationStatus, new_rotation_id};
 use crate::services::access::{self, authorize};
@@ -38,6 +39,24 @@ impl Target {
             Target::Office(office) => office,
         }
     }
+}
+
+/// Which page of rotations to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationPageRequest {
+    /// At most this many (0: [`page::DEFAULT_PAGE`]; never more than [`page::MAX_PAGE`]).
+    pub size: u32,
+    /// Where the previous page ended, if this is not the first.
+    pub after: Option<RotationCursor>,
+}
+
+/// A page of rotations, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationPage {
+    /// The rotations.
+    pub rotations: Vec<Rotation>,
+    /// Where the next page starts; `None` on the last one.
+    pub next: Option<RotationCursor>,
 }
 
 /// What issuing provisional passwords did.
@@ -102,8 +121,7 @@ impl Services {
             }
             Resolved::Office(office) => {
                 let open: HashSet<i64> = self
-                    .store
-                    .list_rotations(Some(&office), true)
+                    .office_open_rotations(&office)
                     .await?
                     .iter()
                     .map(|r| r.mailbox_id)
@@ -132,13 +150,9 @@ impl Services {
             Resolved::Mailbox(mailbox) => {
                 self.store.open_rotation(mailbox.id).await?.into_iter().map(|r| r.id).collect()
             }
-            Resolved::Office(office) => self
-                .store
-                .list_rotations(Some(&office), true)
-                .await?
-                .into_iter()
-                .map(|r| r.id)
-                .collect(),
+            Resolved::Office(office) => {
+                self.office_open_rotations(&office).await?.into_iter().map(|r| r.id).collect()
+            }
         };
         let cancelled = self
             .store
@@ -180,19 +194,69 @@ impl Services {
         Ok(rotation)
     }
 
-    /// Rotations of one office (or of every office the administrator may read), open ones only
-    /// or all, newest first within each office.
+    /// A page of the rotations of one office (or of every office the administrator may read),
+    /// open ones only or all: newest first, then by address and id; an office administrator of
+    /// several offices gets them office after office (by CRPCEN), each newest first, so that
+    /// every page follows the database's own order.
     pub async fn list_rotations(
         &self,
         admin: &Admin,
         office: Option<&Crpcen>,
         open_only: bool,
-    ) -> Result<Vec<Rotation>, Error> {
-        let mut rotations = Vec::new();
-        for office in access::listing_scope(admin, office)? {
-            rotations.extend(self.store.list_rotations(office.as_ref(), open_only).await?);
+        page: &RotationPageRequest,
+    ) -> Result<RotationPage, Error> {
+        let mut scope = access::listing_scope(admin, office)?;
+        let size = page::page_size(page.size).map_err(|e| Error::invalid(e.to_string()))?;
+        scope.sort_by(|a, b| a.as_ref().map(Crpcen::as_str).cmp(&b.as_ref().map(Crpcen::as_str)));
+        let mut rotations: Vec<Rotation> = Vec::new();
+        for office in &scope {
+            let remaining = size - rotations.len() as u32;
+            if remaining == 0 {
+                break;
+            }
+            let after = match (office, &page.after) {
+                (Some(office), Some(after))
+                    if after.address.office().as_str() > office.as_str() =>
+                {
+                    continue;
+                }
+                (Some(office), Some(after)) if after.address.office() != office => None,
+                (_, after) => after.as_ref(),
+            };
+            let found =
+                self.store.list_rotations(office.as_ref(), open_only, after, remaining).await?;
+            rotations.extend(found);
         }
-        Ok(rotations)
+        let next = match rotations.last() {
+            Some(last) if rotations.len() == size as usize => Some(RotationCursor {
+                issued_at: last.issued_at,
+                address: last.address.clone(),
+                id: last.id.clone(),
+            }),
+            _ => None,
+        };
+        Ok(RotationPage { rotations, next })
+    }
+
+    /// Every open rotation of an office, read a page at a time. Callers authorize first.
+    async fn office_open_rotations(&self, office: &Crpcen) -> Result<Vec<Rotation>, Error> {
+        let mut all: Vec<Rotation> = Vec::new();
+        loop {
+            let after = all.last().map(|r| RotationCursor {
+                issued_at: r.issued_at,
+                address: r.address.clone(),
+                id: r.id.clone(),
+            });
+            let page = self
+                .store
+                .list_rotations(Some(office), true, after.as_ref(), page::MAX_PAGE)
+                .await?;
+            let done = page.len() < page::MAX_PAGE as usize;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
     }
 
     /// Authorizes a change on the target's office, then finds the target.
@@ -244,7 +308,7 @@ impl Services {
             Err(other) => return Err(other.into()),
         }
         let ids: HashSet<&str> = rotations.iter().map(|r| r.id.as_str()).collect();
-        let mut opened = self.store.list_rotations(Some(office), true).await?;
+        let mut opened = self.office_open_rotations(office).await?;
         opened.retain(|r| ids.contains(r.id.as_str()));
         opened.sort_by(|a, b| a.address.as_str().cmp(b.address.as_str()));
         Ok(opened)

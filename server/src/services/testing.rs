@@ -98,6 +98,7 @@ pub(crate) fn row(line: u64, address: &str, name: &str) -> RawMailboxRow {
         address: address.into(),
         display_name: name.into(),
         logon_name: String::new(),
+        local_account: String::new(),
     }
 }
 
@@ -146,6 +147,7 @@ impl Fixture {
             address: address.clone(),
             display_name: Text::parse("n", "N").unwrap(),
             logon_name: None,
+            local_account: None,
         };
         self.services.store.import_mailboxes(&[row], false, &Actor::system(), T0).await.unwrap();
         address

@@ -97,30 +97,88 @@ where
         if let Some(at) = at {
             query = query.bind(at);
         }
-        let rows = query.fetch_all(self.reader()).await?;
-        let mut offices: Vec<OfficeCounts> = Vec::new();
-        for row in rows {
-            // Counted per state: a failed change's reason does not matter here.
-            let state = ComplianceState::parse(&row.state, Some("needs_human")).ok_or(CORRUPT)?;
-            let n = u64::try_from(row.n).map_err(|_| CORRUPT)?;
-            let changed = u64::try_from(row.changed).map_err(|_| CORRUPT)?;
-            if offices.last().is_none_or(|o| o.crpcen.as_str() != row.office) {
-                offices.push(OfficeCounts {
-                    crpcen: crpcen(&row.office, "mailbox_compliance")?,
-                    name: row.name,
-                    counts: StateCounts::default(),
-                    oldest_verified_change: None,
-                    never_changed: 0,
-                    late_since: None,
-                });
-            }
-            let Some(entry) = offices.last_mut() else { continue };
-            entry.counts.add(state, n);
-            entry.never_changed += n - changed;
-            entry.oldest_verified_change = earliest(entry.oldest_verified_change, row.oldest);
-            entry.late_since = earliest(entry.late_since, row.late_since);
-        }
-        Ok(offices)
+        office_counts(query.fetch_all(self.reader()).await?)
+    }
+
+    pub(super) async fn compliance_counts_between(
+        &self,
+        first: &Crpcen,
+        last: &Crpcen,
+        at: OffsetDateTime,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        let rows = sqlx::query_as::<_, CountRow>(
+            "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
+             WHERE office >= $1 AND office <= $2 AND at <= $3 GROUP BY mailbox_id) \
+             SELECT c.office, o.name, c.state, COUNT(*) AS n, \
+             MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
+             MIN(c.non_compliant_since) AS late_since \
+             FROM latest JOIN compliance_history c ON c.seq = latest.seq \
+             JOIN offices o ON o.crpcen = c.office \
+             GROUP BY c.office, o.name, c.state ORDER BY c.office",
+        )
+        .bind(first.as_str())
+        .bind(last.as_str())
+        .bind(at)
+        .fetch_all(self.reader())
+        .await?;
+        office_counts(rows)
+    }
+
+    pub(super) async fn compliance_office_page(
+        &self,
+        at: OffsetDateTime,
+        after: Option<&Crpcen>,
+        limit: u32,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        // The first `limit` offices after $1 with a mailbox registered by $2 (the history's index
+        // on (office, mailbox_id)), then their counts as the whole report makes them.
+        let rows = sqlx::query_as::<_, CountRow>(
+            "WITH page AS (SELECT DISTINCT office FROM compliance_history \
+             WHERE office > $1 AND at <= $2 ORDER BY office LIMIT $3), \
+             latest AS (SELECT MAX(h.seq) AS seq FROM compliance_history h \
+             JOIN page ON page.office = h.office WHERE h.at <= $2 GROUP BY h.mailbox_id) \
+             SELECT c.office, o.name, c.state, COUNT(*) AS n, \
+             MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
+             MIN(c.non_compliant_since) AS late_since \
+             FROM latest JOIN compliance_history c ON c.seq = latest.seq \
+             JOIN offices o ON o.crpcen = c.office \
+             GROUP BY c.office, o.name, c.state ORDER BY c.office",
+        )
+        .bind(after.map_or("", Crpcen::as_str))
+        .bind(at)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        office_counts(rows)
+    }
+
+    pub(super) async fn compliance_mailbox_page(
+        &self,
+        office: Option<&Crpcen>,
+        at: OffsetDateTime,
+        after: Option<&MailboxAddress>,
+        limit: u32,
+    ) -> Result<Vec<MailboxStanding>, Error> {
+        // Each mailbox's last history row at or before $2 (the index on (mailbox_id, at, seq)),
+        // in the order of the index on mailboxes (office, address); a page resumes after the
+        // last mailbox of the one before ($3, $4; '' before the first).
+        let rows = sqlx::query_as::<_, StandingRow>(
+            "SELECT m.address, m.display_name, c.state, c.reason, c.at AS since, \
+             c.non_compliant_since, c.last_verified_at \
+             FROM mailboxes m JOIN compliance_history c ON c.seq = (SELECT MAX(h.seq) \
+             FROM compliance_history h WHERE h.mailbox_id = m.id AND h.at <= $2) \
+             WHERE (CAST($1 AS TEXT) IS NULL OR m.office = $1) \
+             AND (m.office > $3 OR (m.office = $3 AND m.address > $4)) \
+             ORDER BY m.office, m.address LIMIT $5",
+        )
+        .bind(office.map(Crpcen::as_str))
+        .bind(at)
+        .bind(after.map_or("", |a| a.office().as_str()))
+        .bind(after.map_or("", MailboxAddress::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(standing).collect()
     }
 
     pub(super) async fn compliance_summary(
@@ -190,18 +248,45 @@ where
             query = query.bind(at);
         }
         let rows = query.fetch_all(self.reader()).await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(MailboxStanding {
-                    address: MailboxAddress::parse_stored(&row.address).map_err(|_| CORRUPT)?,
-                    display_name: row.display_name,
-                    state: ComplianceState::parse(&row.state, row.reason.as_deref())
-                        .ok_or(CORRUPT)?,
-                    since: row.since,
-                    non_compliant_since: row.non_compliant_since,
-                    last_verified_at: row.last_verified_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(standing).collect()
     }
+}
+
+/// Offices' counts from their rows per (office, state), ordered by office.
+fn office_counts(rows: Vec<CountRow>) -> Result<Vec<OfficeCounts>, Error> {
+    let mut offices: Vec<OfficeCounts> = Vec::new();
+    for row in rows {
+        // Counted per state: a failed change's reason does not matter here.
+        let state = ComplianceState::parse(&row.state, Some("needs_human")).ok_or(CORRUPT)?;
+        let n = u64::try_from(row.n).map_err(|_| CORRUPT)?;
+        let changed = u64::try_from(row.changed).map_err(|_| CORRUPT)?;
+        if offices.last().is_none_or(|o| o.crpcen.as_str() != row.office) {
+            offices.push(OfficeCounts {
+                crpcen: crpcen(&row.office, "mailbox_compliance")?,
+                name: row.name,
+                counts: StateCounts::default(),
+                oldest_verified_change: None,
+                never_changed: 0,
+                late_since: None,
+            });
+        }
+        let Some(entry) = offices.last_mut() else { continue };
+        entry.counts.add(state, n);
+        entry.never_changed += n - changed;
+        entry.oldest_verified_change = earliest(entry.oldest_verified_change, row.oldest);
+        entry.late_since = earliest(entry.late_since, row.late_since);
+    }
+    Ok(offices)
+}
+
+/// A mailbox's standing from its row.
+fn standing(row: StandingRow) -> Result<MailboxStanding, Error> {
+    Ok(MailboxStanding {
+        address: MailboxAddress::parse_stored(&row.address).map_err(|_| CORRUPT)?,
+        display_name: row.display_name,
+        state: ComplianceState::parse(&row.state, row.reason.as_deref()).ok_or(CORRUPT)?,
+        since: row.since,
+        non_compliant_since: row.non_compliant_since,
+        last_verified_at: row.last_verified_at,
+    })
 }

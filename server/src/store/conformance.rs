@@ -3,10 +3,12 @@
 //! at the end runs each on both databases (PostgreSQL when `SESAME_TEST_POSTGRES_URL` is set, and
 //! always under CI).
 
+mod accounts;
 mod admins;
 mod audit;
 mod compliance;
 mod offices;
+mod paging;
 mod reports;
 mod rotations;
 mod settings;
@@ -35,6 +37,7 @@ fn mailbox(address: &str, name: &str) -> NewMailbox {
         address: MailboxAddress::parse(address, &MailDomain::default()).unwrap(),
         display_name: Text::parse("display name", name).unwrap(),
         logon_name: None,
+        local_account: None,
     }
 }
 
@@ -89,11 +92,14 @@ conformance_suite!(
     workstations::recovery_challenges_are_single_use_and_expire,
     rotations::rotations_hold_their_escrow_only_while_open,
     rotations::rotations_are_counted_by_status,
+    paging::rotations_come_in_pages_each_exactly_once,
+    paging::report_lines_come_in_pages_at_one_time,
     reports::step_reports_take_effect_once_and_verified_destroys_escrow,
     reports::periodic_rotations_open_once_when_due,
     settings::owa_addresses_have_a_global_value_and_overrides,
     settings::logon_names_are_set_cleared_and_imported,
     settings::check_ins_keep_the_last_key_state_and_look_at_owa,
+    accounts::accounts_are_bound_once_by_report_and_set_by_administrators,
     compliance::compliance_follows_rotations_reports_and_assignments,
     compliance::compliance_deadlines_policies_and_periodic_rotations,
     compliance::compliance_reaches_every_transition,

@@ -131,7 +131,12 @@ where
                 .into_iter()
                 .map(|(address, name, logon)| (address, (name, logon)))
                 .collect();
-        let plan = ImportPlan::new(rows, &existing);
+        let defaults = if rows.iter().any(|r| r.local_account.is_some()) {
+            Self::default_accounts(&mut tx).await?
+        } else {
+            HashMap::new()
+        };
+        let plan = ImportPlan::new(rows, &existing, &defaults);
         if dry_run {
             return Ok(plan.report());
         }
@@ -141,6 +146,9 @@ where
         }
         if !plan.update.is_empty() {
             D::rename_mailboxes(&mut tx, &plan.update, at).await?;
+        }
+        if !plan.accounts.is_empty() {
+            Self::import_accounts(&mut tx, &plan.accounts, actor, at).await?;
         }
         Self::commit(tx, &plan.audit_events(actor), at).await?;
         Ok(plan.report())
@@ -152,6 +160,8 @@ where
 struct ImportPlan<'a> {
     create: Vec<&'a NewMailbox>,
     update: Vec<&'a NewMailbox>,
+    /// The rows (created or updated) whose default account changes.
+    accounts: Vec<&'a NewMailbox>,
     unchanged: u64,
 }
 
@@ -159,9 +169,21 @@ impl<'a> ImportPlan<'a> {
     fn new(
         rows: &'a [NewMailbox],
         existing: &HashMap<String, (String, Option<String>)>,
+        defaults: &HashMap<String, String>,
     ) -> ImportPlan<'a> {
-        let mut plan = ImportPlan { create: Vec::new(), update: Vec::new(), unchanged: 0 };
+        let mut plan = ImportPlan {
+            create: Vec::new(),
+            update: Vec::new(),
+            accounts: Vec::new(),
+            unchanged: 0,
+        };
         for row in rows {
+            let account_changes = row.local_account.as_ref().is_some_and(|a| {
+                defaults.get(row.address.as_str()).map(String::as_str) != Some(a.as_str())
+            });
+            if account_changes {
+                plan.accounts.push(row);
+            }
             match existing.get(row.address.as_str()) {
                 None => plan.create.push(row),
                 Some((name, logon))
@@ -169,7 +191,8 @@ impl<'a> ImportPlan<'a> {
                         && row
                             .logon_name
                             .as_ref()
-                            .is_none_or(|n| logon.as_deref() == Some(n.as_str())) =>
+                            .is_none_or(|n| logon.as_deref() == Some(n.as_str()))
+                        && !account_changes =>
                 {
                     plan.unchanged += 1
                 }
@@ -188,9 +211,10 @@ impl<'a> ImportPlan<'a> {
     }
 
     /// One audit event per office touched, listing the addresses created and updated, and the
-    /// logon names the import set.
+    /// logon names and default accounts the import set.
     fn audit_events(&self, actor: &Actor) -> Vec<AuditEvent> {
-        type Lists<'b> = (Vec<&'b str>, Vec<&'b str>, BTreeMap<&'b str, &'b str>);
+        type Lists<'b> =
+            (Vec<&'b str>, Vec<&'b str>, BTreeMap<&'b str, &'b str>, BTreeMap<&'b str, &'b str>);
         let mut by_office: BTreeMap<&Crpcen, Lists<'_>> = BTreeMap::new();
         for (row, created) in
             self.create.iter().map(|r| (r, true)).chain(self.update.iter().map(|r| (r, false)))
@@ -205,12 +229,21 @@ impl<'a> ImportPlan<'a> {
                 entry.2.insert(row.address.as_str(), logon.as_str());
             }
         }
+        for row in &self.accounts {
+            if let Some(account) = &row.local_account {
+                let entry = by_office.entry(row.address.office()).or_default();
+                entry.3.insert(row.address.as_str(), account.as_str());
+            }
+        }
         by_office
             .into_iter()
-            .map(|(office, (created, updated, logon_names))| {
+            .map(|(office, (created, updated, logon_names, accounts))| {
                 let mut details = serde_json::json!({ "created": created, "updated": updated });
                 if !logon_names.is_empty() {
                     details["logon_names"] = serde_json::json!(logon_names);
+                }
+                if !accounts.is_empty() {
+                    details["local_accounts"] = serde_json::json!(accounts);
                 }
                 AuditEvent {
                     actor: actor.clone(),

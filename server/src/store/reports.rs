@@ -1,12 +1,15 @@
 //! What agents report about rotations, and what follows from it: step reports recorded once each
-//! (idempotent by workstation and report id, one transaction per report, audited), a verified
-//! change closing its rotation and destroying the escrow, periodic rotations opened when their
-//! mailbox becomes due soon under its office's compliance policy, and a mailbox's history.
+//! (idempotent by workstation and report id, one transaction per report, audited, with the local
+//! account that acted), a verified change closing its rotation and destroying the escrow (and, for
+//! a provisional rotation, binding its account where the mailbox is not bound yet), periodic
+//! rotations opened when their mailbox becomes due soon under its office's compliance policy, and
+//! a mailbox's history.
 
 use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
 use time::OffsetDateTime;
 
 use super::Error;
+use super::accounts::stored_account;
 use super::compliance::Scope;
 use super::dialect::{Dialect, RowsAffected, Value};
 use super::rows::{OPEN, ROTATION_SELECT, RotationRow};
@@ -41,6 +44,8 @@ struct EventRow {
     evidence_at: Option<OffsetDateTime>,
     evidence_detail: Option<String>,
     detail: String,
+    account_id: Option<String>,
+    account_detail: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -139,10 +144,12 @@ where
             Err(reason) => return Ok(ReportOutcome::Rejected(reason.to_owned())),
         };
         let evidence = report.key_evidence.as_ref();
+        let account = report.local_account.as_ref();
         sqlx::query(
             "INSERT INTO rotation_events (workstation_id, report_id, rotation_id, step, failure, \
-             occurred_at, received_at, evidence_kind, evidence_detail, detail, seq) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             occurred_at, received_at, evidence_kind, evidence_detail, detail, account_id, \
+             account_detail, seq) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
              COALESCE(MAX(seq), 0) + 1 FROM rotation_events WHERE rotation_id = $3",
         )
         .bind(workstation_id)
@@ -155,6 +162,8 @@ where
         .bind(evidence.map(KeyEvidence::kind))
         .bind(evidence.map(KeyEvidence::detail))
         .bind(report.detail.as_str())
+        .bind(account.map(|a| a.id.as_str()))
+        .bind(account.map(|a| a.detail.as_str()))
         .execute(&mut *tx)
         .await?;
         // (sqlx binds no optional time generically: the evidence's time is set apart.)
@@ -203,9 +212,39 @@ where
         if let Some(evidence) = evidence {
             details["key_evidence"] = evidence.kind().into();
         }
+        if let Some(account) = account {
+            details["local_account"] = account.id.as_str().into();
+        }
+        let mut bound = None;
         if effect == Transition::Verify {
             self.record_verified_change(&mut tx, &rotation, workstation_id, at).await?;
             details["escrow"] = "destroyed".into();
+            // The first verified change of a provisional rotation (proven by the letter) binds
+            // its account where the mailbox is not bound yet; a periodic one never binds.
+            if let Some(account) = account.filter(|_| rotation.kind == RotationKind::Provisional)
+                && Self::bind_by_report(
+                    &mut tx,
+                    rotation.mailbox_id,
+                    workstation_id,
+                    &rotation.id,
+                    account,
+                    at,
+                )
+                .await?
+            {
+                bound = Some(AuditEvent {
+                    actor: Actor::workstation(workstation_id),
+                    action: "mailbox.account.bind",
+                    office: Some(rotation.office.clone()),
+                    target: rotation.address.to_string(),
+                    details: serde_json::json!({
+                        "workstation_id": workstation_id,
+                        "account_id": account.id.as_str(),
+                        "account_detail": account.detail,
+                        "rotation_id": rotation.id,
+                    }),
+                });
+            }
         }
         Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
         let event = AuditEvent {
@@ -215,7 +254,8 @@ where
             target: rotation.id.clone(),
             details,
         };
-        Self::commit(tx, &[event], at).await?;
+        let events: Vec<AuditEvent> = std::iter::once(event).chain(bound).collect();
+        Self::commit(tx, &events, at).await?;
         Ok(ReportOutcome::Recorded)
     }
 
@@ -375,7 +415,8 @@ where
         let events: Vec<EventRow> = sqlx::query_as(
             "SELECT e.rotation_id, e.report_id, e.workstation_id, e.step, e.failure, \
              e.occurred_at, e.received_at, e.evidence_kind, e.evidence_at, e.evidence_detail, \
-             e.detail FROM rotation_events e JOIN rotations r ON r.id = e.rotation_id \
+             e.detail, e.account_id, e.account_detail \
+             FROM rotation_events e JOIN rotations r ON r.id = e.rotation_id \
              WHERE r.mailbox_id = $1 ORDER BY r.issued_at, r.id, e.seq",
         )
         .bind(mailbox_id)
@@ -399,6 +440,14 @@ where
                     occurred_at: e.occurred_at,
                     received_at: e.received_at,
                     detail: e.detail,
+                    local_account: match e.account_id {
+                        Some(id) => Some(stored_account(
+                            id,
+                            e.account_detail.unwrap_or_default(),
+                            "rotation_events",
+                        )?),
+                        None => None,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -432,6 +481,7 @@ where
         .bind(mailbox_id)
         .fetch_all(self.reader())
         .await?;
-        Ok(MailboxHistory { rotations, events, last_verified_change, workstations })
+        let accounts = self.mailbox_accounts(mailbox_id).await?;
+        Ok(MailboxHistory { rotations, events, last_verified_change, workstations, accounts })
     }
 }

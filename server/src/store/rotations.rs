@@ -14,6 +14,7 @@ use super::rows::{OPEN, PolicyRow, ROTATION_SELECT, RotationRow};
 use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
 use crate::domain::office::Crpcen;
+use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, Sealed};
 
@@ -150,15 +151,29 @@ where
         &self,
         office: Option<&Crpcen>,
         open_only: bool,
+        after: Option<&RotationCursor>,
+        limit: u32,
     ) -> Result<Vec<Rotation>, Error> {
-        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+        // Newest first, then by address and id: a total order, so that a page resumes exactly
+        // after the last rotation of the one before ($4, $5, $6).
+        let resume = if after.is_some() {
+            "AND (r.issued_at < $4 OR (r.issued_at = $4 AND \
+             (m.address > $5 OR (m.address = $5 AND r.id > $6))))"
+        } else {
+            ""
+        };
+        let mut query = sqlx::query_as::<_, RotationRow>(AssertSqlSafe(format!(
             "{ROTATION_SELECT} WHERE (CAST($1 AS TEXT) IS NULL OR r.office = $1) \
-             AND ({OPEN} OR NOT $2) ORDER BY r.issued_at DESC, m.address"
+             AND ({OPEN} OR NOT $2) {resume} ORDER BY r.issued_at DESC, m.address, r.id LIMIT $3"
         )))
         .bind(office.map(Crpcen::as_str))
         .bind(open_only)
-        .fetch_all(self.reader())
-        .await?;
+        .bind(i64::from(limit));
+        if let Some(after) = after {
+            query =
+                query.bind(after.issued_at).bind(after.address.as_str()).bind(after.id.as_str());
+        }
+        let rows = query.fetch_all(self.reader()).await?;
         rows.into_iter().map(|row| row.into_rotation().map(|(rotation, _)| rotation)).collect()
     }
 

@@ -1,7 +1,9 @@
 //! [`SqlStore`]: the one implementation of [`Store`], for SQLite and PostgreSQL alike. Each method
 //! forwards to the method of the same name on [`Db`], written once in the file of its aggregate
 //! (`offices.rs`, `admins.rs`, `workstations.rs`, `rotations.rs`, `reports.rs`, `settings.rs`,
-//! `check_ins.rs`, `audit.rs`).
+//! `accounts.rs`, `check_ins.rs`, `audit.rs`).
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Encode, Executor, Pool, Type};
@@ -9,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::dialect::{Dialect, Value};
 use super::{Error, PoolUsage, Store};
+use crate::domain::account::LocalAccount;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
@@ -17,6 +20,7 @@ use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
+use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
     Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
@@ -335,8 +339,10 @@ where
         &self,
         office: Option<&Crpcen>,
         open_only: bool,
+        after: Option<&RotationCursor>,
+        limit: u32,
     ) -> Result<Vec<Rotation>, Error> {
-        self.db.list_rotations(office, open_only).await
+        self.db.list_rotations(office, open_only, after, limit).await
     }
 
     async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
@@ -423,6 +429,26 @@ where
         self.db.set_mailbox_logon(address, logon_name, actor, at).await
     }
 
+    // === Local accounts (`store/accounts.rs`) ===
+
+    async fn set_mailbox_account(
+        &self,
+        mailbox: &Mailbox,
+        workstation_id: Option<&WorkstationId>,
+        account: Option<&LocalAccount>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.db.set_mailbox_account(mailbox, workstation_id, account, actor, at).await
+    }
+
+    async fn bound_accounts(
+        &self,
+        workstation_id: &WorkstationId,
+    ) -> Result<HashMap<i64, LocalAccount>, Error> {
+        self.db.bound_accounts(workstation_id.as_str()).await
+    }
+
     // === Check-ins (`store/check_ins.rs`) ===
 
     async fn record_check_in(
@@ -481,6 +507,34 @@ where
         at: Option<OffsetDateTime>,
     ) -> Result<Vec<MailboxStanding>, Error> {
         self.db.compliance_mailboxes(office, at).await
+    }
+
+    async fn compliance_mailbox_page(
+        &self,
+        office: Option<&Crpcen>,
+        at: OffsetDateTime,
+        after: Option<&MailboxAddress>,
+        limit: u32,
+    ) -> Result<Vec<MailboxStanding>, Error> {
+        self.db.compliance_mailbox_page(office, at, after, limit).await
+    }
+
+    async fn compliance_office_page(
+        &self,
+        at: OffsetDateTime,
+        after: Option<&Crpcen>,
+        limit: u32,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        self.db.compliance_office_page(at, after, limit).await
+    }
+
+    async fn compliance_counts_between(
+        &self,
+        first: &Crpcen,
+        last: &Crpcen,
+        at: OffsetDateTime,
+    ) -> Result<Vec<OfficeCounts>, Error> {
+        self.db.compliance_counts_between(first, last, at).await
     }
 
     // === Audit (`store/audit.rs`) ===

@@ -2,7 +2,9 @@
 //! exposition's rules, not compared as text), `/livez` and `/readyz`; the standard health service
 //! and server reflection on the gRPC port, with the real clients over TLS and no credential; and,
 //! on a PostgreSQL database and role of the test's own, readiness and health turning when the
-//! role loses its right to connect and coming back when it gets it again.
+//! role loses its right to connect and coming back when it gets it again. The listeners' limits
+//! (header timeout, connection caps, the metrics' snapshot) in `listener`, and the real
+//! `sesame-server` under a low descriptor limit in `descriptors`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -21,7 +23,9 @@ use tonic_health::pb::health_client::HealthClient;
 use super::{channel, status_code};
 use crate::{TestServer, write_file};
 
+mod descriptors;
 mod exposition;
+mod listener;
 mod readiness;
 
 use self::exposition::Exposition;
@@ -86,6 +90,14 @@ async fn metrics_describe_calls_check_ins_rotations_and_the_pool(server: &TestSe
     let mut agent = super::reports::agent(server, dir.path(), "ws").await.0;
     agent.heartbeat(pb::HeartbeatRequest::default()).await.unwrap();
 
+    // The database's numbers come from a reading in the background (every second here): the
+    // issued rotation shows at the next one.
+    let ops = server.ops_address;
+    eventually(Duration::from_secs(30), "the issued rotation in /metrics", move || async move {
+        let text = get(ops, "/metrics").await.2;
+        Exposition::parse(&text).value("sesame_rotations", &[("status", "issued")]) == Some(1.0)
+    })
+    .await;
     let (status, headers, text) = get(server.ops_address, "/metrics").await;
     assert_eq!(status, 200, "{text}");
     assert!(headers["content-type"].starts_with("application/openmetrics-text"), "{headers:?}");
@@ -195,6 +207,7 @@ async fn health_and_reflection_answer_without_credentials(server: &TestServer) {
 }
 
 on_both_backends!(
+    with |config| config.metrics_refresh = Duration::from_secs(1);
     metrics_describe_calls_check_ins_rotations_and_the_pool,
     health_and_reflection_answer_without_credentials,
 );

@@ -53,6 +53,7 @@ async fn oversized_admin_messages_are_resource_exhausted(server: &TestServer) {
         address: "a.b@01234.mailnot.fr".into(),
         display_name,
         logon_name: String::new(),
+        local_account: String::new(),
     };
     let chunks = vec![
         pb::ImportMailboxesRequest { rows: vec![row("A B".into())], dry_run: true },

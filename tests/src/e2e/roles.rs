@@ -149,7 +149,8 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 .await,
         ),
         "ListRotations" => {
-            code(client.list_rotations(pb::ListRotationsRequest { office, open_only: false }).await)
+            let request = pb::ListRotationsRequest { office, ..Default::default() };
+            code(client.list_rotations(request).await)
         }
         "DiscloseProvisional" => code(
             client
@@ -195,6 +196,16 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 .set_mailbox_logon(pb::SetMailboxLogonRequest {
                     mailbox: "a.b@75001.mailnot.fr".into(),
                     logon_name: "ETUDE\\ab".into(),
+                })
+                .await,
+        ),
+        "SetMailboxAccount" => code(
+            client
+                .set_mailbox_account(pb::SetMailboxAccountRequest {
+                    mailbox: "a.b@75001.mailnot.fr".into(),
+                    workstation_id: theirs.workstation_id.clone(),
+                    account_id: "jdupont".into(),
+                    account_detail: String::new(),
                 })
                 .await,
         ),
@@ -268,6 +279,7 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("GetOwaUrl", Denied, Ok),
         ("SetOwaUrl", Denied, Denied),
         ("SetMailboxLogon", Denied, Denied),
+        ("SetMailboxAccount", Denied, Denied),
         ("GetOfficeReadiness", Denied, Ok),
         ("GetCompliancePolicy", Denied, Ok),
         ("SetCompliancePolicy", Denied, Denied),

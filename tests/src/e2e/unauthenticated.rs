@@ -63,6 +63,7 @@ fn bad_import(
         address: g.to_owned(),
         display_name: g.to_owned(),
         logon_name: g.to_owned(),
+        local_account: g.to_owned(),
     };
     let line = if absurd { u64::MAX } else { 0 };
     tokio_stream::iter(vec![
@@ -167,7 +168,12 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
         ),
         "ListRotations" => status_code(
             client
-                .list_rotations(pb::ListRotationsRequest { office: s(), open_only: absurd })
+                .list_rotations(pb::ListRotationsRequest {
+                    office: s(),
+                    open_only: absurd,
+                    page_size: u32::MAX,
+                    page_token: s(),
+                })
                 .await,
         ),
         "DiscloseProvisional" => status_code(
@@ -211,6 +217,16 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
                 .set_mailbox_logon(pb::SetMailboxLogonRequest { mailbox: s(), logon_name: s() })
                 .await,
         ),
+        "SetMailboxAccount" => status_code(
+            client
+                .set_mailbox_account(pb::SetMailboxAccountRequest {
+                    mailbox: s(),
+                    workstation_id: s(),
+                    account_id: s(),
+                    account_detail: s(),
+                })
+                .await,
+        ),
         "GetMailbox" => {
             status_code(client.get_mailbox(pb::GetMailboxRequest { mailbox: s() }).await)
         }
@@ -236,6 +252,8 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
                     at: s(),
                     mailboxes: true,
                     summary_only: true,
+                    page_size: u32::MAX,
+                    page_token: s(),
                 })
                 .await,
         ),

@@ -94,6 +94,7 @@ fn to_json(detail: &pb::GetMailboxResponse) -> Value {
                 "workstation_id": e.workstation_id, "step": e.step, "failure": e.failure,
                 "occurred_at": e.occurred_at, "received_at": e.received_at,
                 "key_evidence": e.key_evidence.as_ref().map(evidence_json), "detail": e.detail,
+                "local_account": e.local_account, "local_account_detail": e.local_account_detail,
             })
         })
         .collect();
@@ -111,7 +112,41 @@ fn to_json(detail: &pb::GetMailboxResponse) -> Value {
         "rotations": detail.rotations.iter().map(rotation_json).collect::<Vec<_>>(),
         "events": events,
         "last_verified_change": verified,
+        "default_account": detail.default_account.as_ref().map(account_json),
+        "bindings": detail.bindings.iter().map(account_json).collect::<Vec<_>>(),
     })
+}
+
+fn account_json(a: &pb::MailboxAccount) -> Value {
+    json!({
+        "workstation_id": a.workstation_id, "account_id": a.account_id,
+        "account_detail": a.account_detail, "bound_at": a.bound_at, "source": a.source,
+        "bound_by": a.bound_by, "rotation_id": a.rotation_id,
+    })
+}
+
+/// An account as one line: id (detail), since when, how.
+fn account_text(a: &pb::MailboxAccount) -> String {
+    let detail = if a.account_detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", super::printable(&a.account_detail))
+    };
+    let how = match a.source.as_str() {
+        "report" => format!("bound by the verified change of rotation {}", a.rotation_id),
+        "import" => format!("set by an import of {}", super::printable(&a.bound_by)),
+        _ => format!("set by {}", super::printable(&a.bound_by)),
+    };
+    format!("{}{detail}, since {}, {how}", super::printable(&a.account_id), a.bound_at)
+}
+
+/// Who acted at a step: the account's id, and its detail when given.
+fn acted_text(e: &pb::RotationEvent) -> String {
+    match (e.local_account.as_str(), e.local_account_detail.as_str()) {
+        ("", _) => "-".to_owned(),
+        (id, "") => super::printable(id),
+        (id, detail) => format!("{} ({})", super::printable(id), super::printable(detail)),
+    }
 }
 
 fn or_dash(value: &str) -> String {
@@ -132,6 +167,26 @@ fn print_text(out: &mut impl Write, detail: &pb::GetMailboxResponse) -> io::Resu
         detail.workstation_ids.join(", ")
     };
     writeln!(out, "Workstations:   {workstations}")?;
+    match &detail.default_account {
+        None => writeln!(out, "Default account: none")?,
+        Some(a) => writeln!(out, "Default account: {}", account_text(a))?,
+    }
+    for ws in &detail.workstation_ids {
+        match detail.bindings.iter().find(|b| &b.workstation_id == ws) {
+            Some(b) => writeln!(out, "Account on {ws}: {}", account_text(b))?,
+            None if detail.default_account.is_some() => {
+                writeln!(out, "Account on {ws}: the default account")?
+            }
+            None => writeln!(
+                out,
+                "Account on {ws}: none (the next verified provisional change binds its account)"
+            )?,
+        }
+    }
+    for b in detail.bindings.iter().filter(|b| !detail.workstation_ids.contains(&b.workstation_id))
+    {
+        writeln!(out, "Account on {} (not assigned): {}", b.workstation_id, account_text(b))?;
+    }
     match open(detail) {
         None => writeln!(out, "Open rotation:  none")?,
         Some(r) => {
@@ -205,6 +260,7 @@ fn print_text(out: &mut impl Write, detail: &pb::GetMailboxResponse) -> io::Resu
                 e.workstation_id.clone(),
                 e.occurred_at.clone(),
                 e.received_at.clone(),
+                acted_text(e),
                 evidence,
                 or_dash(&e.detail),
             ]
@@ -212,7 +268,7 @@ fn print_text(out: &mut impl Write, detail: &pb::GetMailboxResponse) -> io::Resu
         .collect();
     print_table(
         out,
-        &["ROTATION", "STEP", "WORKSTATION", "OCCURRED", "RECEIVED", "KEY", "DETAIL"],
+        &["ROTATION", "STEP", "WORKSTATION", "OCCURRED", "RECEIVED", "ACCOUNT", "KEY", "DETAIL"],
         &rows,
     )
 }
@@ -250,16 +306,32 @@ mod tests {
                 }),
             }),
             workstation_ids: vec!["ws-1".into()],
+            default_account: None,
+            bindings: vec![pb::MailboxAccount {
+                workstation_id: "ws-1".into(),
+                account_id: "jdupont".into(),
+                account_detail: "uid 1001".into(),
+                bound_at: "2026-11-25T09:30:00Z".into(),
+                source: "report".into(),
+                bound_by: "workstation:ws-1".into(),
+                rotation_id: "rot-1".into(),
+            }],
         };
         let mut text = Vec::new();
         print_mailbox_detail(&mut text, Format(Listing::Table), &detail).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("Open rotation:  none"), "{text}");
         assert!(text.contains("key observed absent at 2026-11-25T09:29:00Z"), "{text}");
+        assert!(text.contains("Default account: none"), "{text}");
+        assert!(
+            text.contains("Account on ws-1: jdupont (uid 1001), since 2026-11-25T09:30:00Z, bound by the verified change of rotation rot-1"),
+            "{text}"
+        );
         let mut json = Vec::new();
         print_mailbox_detail(&mut json, Format(Listing::Json), &detail).unwrap();
         let value: Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(value["last_verified_change"]["key_evidence"]["kind"], "observed_absent");
         assert_eq!(value["rotations"][0]["status"], "completed");
+        assert_eq!(value["bindings"][0]["account_id"], "jdupont");
     }
 }

@@ -9,6 +9,7 @@
 use time::OffsetDateTime;
 
 use super::RotationStatus;
+use crate::domain::account::{AccountBinding, LocalAccount};
 
 /// At most this many reports in one request.
 pub const MAX_REPORTS: usize = 100;
@@ -208,6 +209,8 @@ pub struct StepReport {
     pub key_evidence: Option<KeyEvidence>,
     /// Plain words for an administrator; never a password.
     pub detail: String,
+    /// The local account that acted, when the report names one.
+    pub local_account: Option<LocalAccount>,
 }
 
 /// What the server did with one report.
@@ -240,6 +243,8 @@ pub struct RotationEvent {
     pub key_evidence: Option<KeyEvidence>,
     /// Plain words.
     pub detail: String,
+    /// The local account that acted, when the report named one.
+    pub local_account: Option<LocalAccount>,
 }
 
 /// The proof of a mailbox's last password change.
@@ -268,6 +273,8 @@ pub struct MailboxHistory {
     pub last_verified_change: Option<VerifiedChange>,
     /// The workstations it is assigned to.
     pub workstations: Vec<String>,
+    /// Its default account (first, if any) and its bindings per workstation, by workstation.
+    pub accounts: Vec<AccountBinding>,
 }
 
 /// What a report does to its rotation, when accepted.

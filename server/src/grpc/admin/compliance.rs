@@ -12,7 +12,7 @@ use crate::domain::compliance::{
 use crate::domain::rotation::FailureReason;
 use crate::grpc::{AdminApi, parse, rfc3339};
 use crate::services::Error;
-use crate::services::compliance::{PolicyView, ReportDetail};
+use crate::services::compliance::{ComplianceReport, PolicyView, ReportDetail, ReportPageRequest};
 
 fn policy_to_pb(policy: CompliancePolicy) -> pb::CompliancePolicy {
     let days = |n: i64| u32::try_from(n).unwrap_or_default();
@@ -131,14 +131,44 @@ pub(super) async fn get_compliance_report(
             Error::invalid("at: expected an RFC 3339 date, e.g. 2026-03-01T00:00:00Z")
         })?),
     };
+    let cursor = parse::report_cursor("page_token", &req.page_token)?;
+    let mailboxes = req.mailboxes || office.is_some();
+    let summary = req.summary_only && !mailboxes;
+    if !summary && (req.page_size != 0 || cursor.is_some()) {
+        let page = ReportPageRequest { size: req.page_size, mailboxes, cursor };
+        let page = api.state.compliance_report_page(&admin, office.as_ref(), at, &page).await?;
+        let next = page.next.map(|cursor| cursor.token()).unwrap_or_default();
+        return Ok(Response::new(report_to_pb(page.report, page.first, next)));
+    }
+    if cursor.is_some() {
+        return Err(Error::invalid("page_token: a summary comes in one answer").into());
+    }
     let detail = match (req.mailboxes, req.summary_only, office.is_some()) {
         (true, _, _) => ReportDetail::Mailboxes,
         (false, true, false) => ReportDetail::Summary,
         _ => ReportDetail::Offices,
     };
     let report = api.state.compliance_report(&admin, office.as_ref(), at, detail).await?;
+    Ok(Response::new(report_to_pb(report, true, String::new())))
+}
+
+/// A report (or a page of one) as sent: the summary only when `summary` (the first page).
+fn report_to_pb(
+    report: ComplianceReport,
+    summary: bool,
+    next_page_token: String,
+) -> pb::GetComplianceReportResponse {
+    let offices = report.offices.into_iter().map(|(o, m)| office_to_pb(o, m)).collect();
+    if !summary {
+        return pb::GetComplianceReportResponse {
+            at: rfc3339(report.at),
+            offices,
+            next_page_token,
+            ..Default::default()
+        };
+    }
     let head = report.audit_head.as_ref();
-    Ok(Response::new(pb::GetComplianceReportResponse {
+    pb::GetComplianceReportResponse {
         at: rfc3339(report.at),
         generated_at: rfc3339(report.generated_at),
         mailboxes: report.fleet.total(),
@@ -147,11 +177,12 @@ pub(super) async fn get_compliance_report(
         offices_compliant: report.offices_compliant,
         offices_reported: report.offices_reported,
         oldest_verified_change_at: optional_time(report.oldest_verified_change),
-        offices: report.offices.into_iter().map(|(o, m)| office_to_pb(o, m)).collect(),
+        offices,
         audit_head_seq: head.map_or(0, |h| h.seq),
         audit_head_hash: head.map(|h| h.hash_hex()).unwrap_or_default(),
         audit_head_signed_at: head.map(|h| rfc3339(h.signed_at)).unwrap_or_default(),
         audit_head_key_id: head.map(|h| h.key_id.clone()).unwrap_or_default(),
         audit_head_signature: head.map(|h| h.signature_base64()).unwrap_or_default(),
-    }))
+        next_page_token,
+    }
 }

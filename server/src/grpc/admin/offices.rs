@@ -91,6 +91,7 @@ fn row_from_pb(row: pb::MailboxRow) -> RawMailboxRow {
         address: row.address,
         display_name: row.display_name,
         logon_name: row.logon_name,
+        local_account: row.local_account,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::Rotation;
 use crate::grpc::{parse, rfc3339};
 use crate::services::Error;
-use crate::services::rotations::{DisclosurePurpose, Target};
+use crate::services::rotations::{DisclosurePurpose, RotationPageRequest, Target};
 
 pub(super) async fn get_password_policy(
     api: &AdminApi,
@@ -79,11 +79,16 @@ pub(super) async fn list_rotations(
     request: Request<pb::ListRotationsRequest>,
 ) -> Result<Response<pb::ListRotationsResponse>, Status> {
     let admin = api.authenticate(&request).await?;
-    let office = parse::optional_crpcen("office", &request.get_ref().office)?;
-    let rotations =
-        api.state.list_rotations(&admin, office.as_ref(), request.get_ref().open_only).await?;
+    let req = request.get_ref();
+    let office = parse::optional_crpcen("office", &req.office)?;
+    let page = RotationPageRequest {
+        size: req.page_size,
+        after: parse::rotation_cursor("page_token", &req.page_token)?,
+    };
+    let page = api.state.list_rotations(&admin, office.as_ref(), req.open_only, &page).await?;
     Ok(Response::new(pb::ListRotationsResponse {
-        rotations: rotations.into_iter().map(rotation_to_pb).collect(),
+        rotations: page.rotations.into_iter().map(rotation_to_pb).collect(),
+        next_page_token: page.next.map(|cursor| cursor.token()).unwrap_or_default(),
     }))
 }
 

@@ -1,11 +1,12 @@
-//! `ReportSteps` on the wire: the request checked and turned into domain [`StepReport`]s (every
-//! error names the field and the report's index, and nothing is recorded then), and the outcomes
-//! turned back.
+//! `ReportSteps` on the wire: the request checked and turned into domain [`StepReport`]s, with the
+//! local account that acted (every error names the field and the report's index, and nothing is
+//! recorded then), and the outcomes turned back.
 
 use sesame_proto::v1 as pb;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::domain::account::LocalAccount;
 use crate::domain::rotation::{
     FailureReason, KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, ReportOutcome,
     Step, StepReport,
@@ -47,6 +48,18 @@ fn parse_report(i: usize, report: pb::StepReport) -> Result<StepReport, Error> {
         }
         None => None,
     };
+    let local_account = match report.local_account {
+        Some(account) => Some(
+            LocalAccount::parse(
+                "local_account.id",
+                &account.id,
+                "local_account.detail",
+                &account.detail,
+            )
+            .map_err(|e| invalid(e.field, e.reason))?,
+        ),
+        None => None,
+    };
     Ok(StepReport {
         report_id: identifier(&report.report_id).map_err(|why| invalid("report_id", why))?,
         rotation_id: identifier(&report.rotation_id).map_err(|why| invalid("rotation_id", why))?,
@@ -54,6 +67,7 @@ fn parse_report(i: usize, report: pb::StepReport) -> Result<StepReport, Error> {
         occurred_at: time(&report.occurred_at).map_err(|why| invalid("occurred_at", why))?,
         key_evidence,
         detail: detail(&report.detail).map_err(|why| invalid("detail", why))?,
+        local_account,
     })
 }
 
@@ -182,6 +196,12 @@ mod tests {
             error(vec![report(pb::RotationStep::Started)]).starts_with("reports[0].key_evidence")
         );
         assert!(error(vec![report(pb::RotationStep::Failed)]).starts_with("reports[0].failure"));
+        let mut bad = report(pb::RotationStep::Changed);
+        bad.local_account = Some(pb::LocalAccount { id: String::new(), detail: String::new() });
+        assert!(error(vec![bad]).starts_with("reports[0].local_account.id"));
+        let mut bad = report(pb::RotationStep::Changed);
+        bad.local_account = Some(pb::LocalAccount { id: "jdupont".into(), detail: "\0".into() });
+        assert!(error(vec![bad]).starts_with("reports[0].local_account.detail"));
         let mut bad = report(pb::RotationStep::Changed);
         bad.step = 42;
         assert!(error(vec![bad]).starts_with("reports[0].step"));

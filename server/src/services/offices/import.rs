@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::admin::{Admin, AdminRole, Permission};
 use crate::domain::audit::Actor;
+use crate::domain::identifier::LocalAccountId;
 use crate::domain::office::{Crpcen, ImportReport, MailDomain, MailboxAddress, NewMailbox, Text};
 use crate::domain::settings::LogonName;
 use crate::services::access::denied;
@@ -29,6 +30,8 @@ pub struct RawMailboxRow {
     pub display_name: String,
     /// The logon name (`DOMAIN\user`), as written; empty when the file has none.
     pub logon_name: String,
+    /// The mailbox's default local account, as written; empty when the file has none.
+    pub local_account: String,
 }
 
 /// An import being received: the rows parsed and checked so far, with the line each came from.
@@ -161,11 +164,19 @@ impl MailboxImport {
                 Err(e) => return self.error(format!("line {line}: {e}")),
             }
         };
+        let local_account = if row.local_account.trim().is_empty() {
+            None
+        } else {
+            match LocalAccountId::parse("local_account", row.local_account.trim()) {
+                Ok(account) => Some(account),
+                Err(e) => return self.error(format!("line {line}: {e}")),
+            }
+        };
         if let Some(first) = self.first_line_of.get(address.as_str()) {
             return self.error(format!("line {line}: duplicate of line {first} ({address})"));
         }
         self.first_line_of.insert(address.to_string(), line);
-        self.rows.push(NewMailbox { address, display_name, logon_name });
+        self.rows.push(NewMailbox { address, display_name, logon_name, local_account });
         self.lines.push(line);
     }
 

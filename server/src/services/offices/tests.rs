@@ -86,6 +86,7 @@ async fn imports_are_refused_whole_with_their_lines() {
         address: String::new(),
         display_name: String::new(),
         logon_name: String::new(),
+        local_account: String::new(),
     };
     too_many.add_rows(vec![blank.clone(); MAX_IMPORT_ROWS]).unwrap();
     assert_eq!(

@@ -2,11 +2,13 @@
 //! (export, letters) and delivery to workstations, each audited before anything is decrypted;
 //! the decryption itself; and the sweeper that expires rotations whose password ran out.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::domain::account::LocalAccount;
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;
 use crate::domain::office::Crpcen;
@@ -48,6 +50,9 @@ pub struct DeliveredRotations {
     pub rotations: Vec<(Rotation, SecretString)>,
     /// The open periodic rotations (no provisional password).
     pub periodic: Vec<Rotation>,
+    /// The effective binding on this workstation of each mailbox that has one, by mailbox id:
+    /// only that account's sessions may see or change its rotations.
+    pub accounts: HashMap<i64, LocalAccount>,
 }
 
 impl Services {
@@ -77,7 +82,7 @@ impl Services {
     /// The open rotations of the mailboxes assigned to an authenticated workstation, with their
     /// provisional passwords. The delivery is audited (and the rotations marked delivered) before
     /// anything is decrypted. Periodic rotations that came due are opened (audited) and delivered
-    /// too, without a password.
+    /// too, without a password. Each comes with its mailbox's effective binding on the workstation.
     pub async fn deliver_rotations(
         &self,
         workstation: &Workstation,
@@ -99,7 +104,8 @@ impl Services {
         if !rotations.is_empty() || !periodic.is_empty() {
             tracing::info!(workstation = %workstation.id, count = rotations.len(), periodic = periodic.len(), "rotations delivered");
         }
-        Ok(DeliveredRotations { policy, rotations, periodic })
+        let accounts = self.store.bound_accounts(&workstation.id).await?;
+        Ok(DeliveredRotations { policy, rotations, periodic, accounts })
     }
 
     /// Closes the rotations whose provisional password ran out, destroying their escrow; returns

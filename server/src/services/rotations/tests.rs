@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 
-use super::{Disclosed, DisclosurePurpose, Target};
+use super::{Disclosed, DisclosurePurpose, RotationPageRequest, Target};
 use crate::domain::admin::{Admin, AdminRole};
 use crate::domain::audit::Actor;
 use crate::domain::identifier::WorkstationId;
@@ -21,6 +21,11 @@ use crate::services::testing::{T0, VALIDITY, address, admin, crpcen, new_office,
 use crate::services::{Error, Services};
 use crate::store::test_support::TestDatabase;
 use sesame_base::clock::ManualClock;
+
+/// The first page of rotations, of the default size.
+fn first_page() -> RotationPageRequest {
+    RotationPageRequest::default()
+}
 
 /// Enrolls a workstation in office 01234 (the store directly: enrollment is not this test's).
 async fn workstation(services: &Services) -> Workstation {
@@ -179,7 +184,12 @@ async fn deliver_to_the_workstation(
     assert_eq!(rotation.address.as_str(), "a.a@01234.mailnot.fr");
     let exported_a = exported.passwords.iter().find(|(r, _)| r.id == rotation.id).unwrap();
     assert_eq!(password.expose_secret(), exported_a.1.expose_secret());
-    let open = c.services.list_rotations(&c.auditor, Some(&c.office), true).await.unwrap();
+    let open = c
+        .services
+        .list_rotations(&c.auditor, Some(&c.office), true, &first_page())
+        .await
+        .unwrap()
+        .rotations;
     let a_now = open.iter().find(|r| r.id == rotation.id).unwrap();
     assert_eq!(a_now.status, RotationStatus::Delivered);
     assert_eq!(a_now.delivered_at, Some(T0));
@@ -214,8 +224,16 @@ async fn expire(c: &Cycle, ws: &Workstation) {
     c.clock.advance(Duration::days(1));
     assert_eq!(c.services.expire_rotations().await, 1);
     assert_eq!(c.services.expire_rotations().await, 0);
-    assert!(c.services.list_rotations(&c.global, Some(&c.office), true).await.unwrap().is_empty());
-    let all = c.services.list_rotations(&c.global, None, false).await.unwrap();
+    assert!(
+        c.services
+            .list_rotations(&c.global, Some(&c.office), true, &first_page())
+            .await
+            .unwrap()
+            .rotations
+            .is_empty()
+    );
+    let all =
+        c.services.list_rotations(&c.global, None, false, &first_page()).await.unwrap().rotations;
     let statuses = |status| all.iter().filter(|r| r.status == status).count();
     assert_eq!(statuses(RotationStatus::Cancelled), 2);
     assert_eq!(statuses(RotationStatus::Expired), 2);
@@ -258,4 +276,48 @@ async fn a_whole_provisional_cycle_on_postgres() {
     let Some(db) = TestDatabase::postgres().await else { return };
     a_whole_provisional_cycle(&db).await;
     db.destroy().await;
+}
+
+#[tokio::test]
+async fn an_office_administrator_pages_through_its_offices_one_after_the_other() {
+    use crate::services::testing::Fixture;
+
+    let fx = Fixture::new().await;
+    let s = &fx.services;
+    let first = fx.office("01234").await;
+    let second = fx.office("05678").await;
+    let foreign = fx.office("75001").await;
+    for address in ["a.a@01234.mailnot.fr", "b.b@01234.mailnot.fr", "c.c@05678.mailnot.fr"] {
+        fx.mailbox(address).await;
+    }
+    fx.mailbox("d.d@75001.mailnot.fr").await;
+    let marie = fx.admin("marie", AdminRole::Office, &[&second, &first]).await;
+    let root = fx.admin("root", AdminRole::Global, &[]).await;
+    for office in [&first, &second, &foreign] {
+        s.issue_provisional(&root, &Target::Office(office.clone())).await.unwrap();
+        fx.clock.advance(Duration::minutes(1));
+    }
+    let mut listed: Vec<String> = Vec::new();
+    let mut page = RotationPageRequest { size: 1, after: None };
+    loop {
+        let found = s.list_rotations(&marie, None, false, &page).await.unwrap();
+        assert!(found.rotations.len() <= 1);
+        listed.extend(found.rotations.iter().map(|r| r.address.to_string()));
+        match found.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        listed,
+        ["a.a@01234.mailnot.fr", "b.b@01234.mailnot.fr", "c.c@05678.mailnot.fr"],
+        "office by office, each once, never another office's"
+    );
+    // The fleet, newest first.
+    let all = s.list_rotations(&root, None, false, &first_page()).await.unwrap();
+    let offices: Vec<&str> = all.rotations.iter().map(|r| r.office.as_str()).collect();
+    assert_eq!(offices, ["75001", "05678", "01234", "01234"]);
+    let too_big = RotationPageRequest { size: 5_001, after: None };
+    let refused = s.list_rotations(&root, None, false, &too_big).await;
+    assert!(matches!(refused, Err(Error::InvalidArgument(_))), "{refused:?}");
 }

@@ -91,6 +91,7 @@ fn report(id: &str, rotation: &str, step: Step, at: OffsetDateTime) -> StepRepor
         occurred_at: at,
         key_evidence: (step == Step::Started).then_some(KeyEvidence::ObservedAbsent { at }),
         detail: String::new(),
+        local_account: None,
     }
 }
 

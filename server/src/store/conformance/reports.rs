@@ -19,7 +19,7 @@ use crate::keys::escrow::EscrowKey;
 use crate::store::{PolicyScope, Store};
 
 /// Office 01234 with mailboxes a.a and b.b, workstations ws-1 (assigned a.a) and ws-2 (b.b).
-async fn setup(store: &dyn Store) -> (Mailbox, Mailbox) {
+pub(super) async fn setup(store: &dyn Store) -> (Mailbox, Mailbox) {
     let actor = Actor::system();
     store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
     let rows = vec![mailbox("a.a@01234.mailnot.fr", "A A"), mailbox("b.b@01234.mailnot.fr", "B B")];
@@ -46,7 +46,7 @@ async fn setup(store: &dyn Store) -> (Mailbox, Mailbox) {
     (mailboxes.pop().unwrap(), b)
 }
 
-fn report(id: &str, rotation: &str, step: Step) -> StepReport {
+pub(super) fn report(id: &str, rotation: &str, step: Step) -> StepReport {
     StepReport {
         report_id: id.into(),
         rotation_id: rotation.into(),
@@ -55,10 +55,11 @@ fn report(id: &str, rotation: &str, step: Step) -> StepReport {
         key_evidence: (step == Step::Started)
             .then_some(KeyEvidence::ObservedAbsent { at: T0 + Duration::seconds(30) }),
         detail: String::new(),
+        local_account: None,
     }
 }
 
-async fn actions(store: &dyn Store, action: &str) -> usize {
+pub(super) async fn actions(store: &dyn Store, action: &str) -> usize {
     let records = store.audit_records(None, 0, 100_000).await.unwrap();
     records.iter().filter(|r| r.action == action).count()
 }
@@ -109,7 +110,7 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
     assert_eq!(actions(store, "rotation.started").await, 1);
 
     let crpcen = Crpcen::parse("01234").unwrap();
-    let rotations = store.list_rotations(Some(&crpcen), false).await.unwrap();
+    let rotations = store.list_rotations(Some(&crpcen), false, None, 100).await.unwrap();
     let rot_a = rotations.iter().find(|r| r.id == "rot-a").unwrap();
     assert_eq!(rot_a.status, RotationStatus::Completed);
     assert_eq!(rot_a.closed_at, Some(t1));

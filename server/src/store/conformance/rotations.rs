@@ -51,7 +51,7 @@ pub(super) async fn rotations_hold_their_escrow_only_while_open(store: &dyn Stor
 
     // b.b's password ran out after 4 days: expiry closes it and destroys its escrow.
     assert_eq!(store.expire_rotations(T0 + Duration::days(5)).await.unwrap(), 1);
-    let open = store.list_rotations(Some(&crpcen), true).await.unwrap();
+    let open = store.list_rotations(Some(&crpcen), true, None, 100).await.unwrap();
     assert_eq!(open.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["rot-0"]);
     assert_eq!(
         store
@@ -65,7 +65,7 @@ pub(super) async fn rotations_hold_their_escrow_only_while_open(store: &dyn Stor
             .unwrap(),
         1
     );
-    let all = store.list_rotations(Some(&crpcen), false).await.unwrap();
+    let all = store.list_rotations(Some(&crpcen), false, None, 100).await.unwrap();
     let statuses: Vec<(&str, RotationStatus)> =
         all.iter().map(|r| (r.id.as_str(), r.status)).collect();
     assert!(

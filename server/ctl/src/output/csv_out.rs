@@ -1,0 +1,137 @@
+//! Every CSV file or listing sesamectl writes goes through [`CsvOut`], which makes it safe to open
+//! in a spreadsheet: a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is
+//! written with a single quote in front (OWASP, "CSV Injection"), so that Excel or LibreOffice
+//! shows it as text instead of running it as a formula. The one exception is the export for
+//! Exchange's provisional passwords, which a script consumes (see `export`).
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+/// The characters that make a spreadsheet read a cell as a formula (OWASP).
+const FORMULA_LEADS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// The cell as a spreadsheet must read it: with a leading `'` when it starts with a formula
+/// character, unchanged otherwise.
+pub(crate) fn neutralise(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_LEADS) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// A CSV writer whose every cell is neutralised; rows are written (and flushed by the caller) as
+/// they come, so a listing read page by page streams.
+pub(crate) struct CsvOut<W: Write> {
+    writer: csv::Writer<W>,
+    header_written: bool,
+}
+
+impl<W: Write> CsvOut<W> {
+    /// A writer on `out`; nothing is written until the first row.
+    pub(crate) fn new(out: W) -> CsvOut<W> {
+        CsvOut {
+            writer: csv::WriterBuilder::new().has_headers(false).from_writer(out),
+            header_written: false,
+        }
+    }
+
+    /// Writes one record, every cell neutralised.
+    pub(crate) fn record<I, S>(&mut self, cells: I) -> io::Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.record_keeping(cells, &[])
+    }
+
+    /// Writes one record, every cell neutralised except those at the `verbatim` indexes, which
+    /// are written exactly as given (only for values a program reads back, never a name).
+    pub(crate) fn record_keeping<I, S>(&mut self, cells: I, verbatim: &[usize]) -> io::Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let cells: Vec<S> = cells.into_iter().collect();
+        let record = cells.iter().enumerate().map(|(i, cell)| {
+            if verbatim.contains(&i) {
+                Cow::Borrowed(cell.as_ref())
+            } else {
+                neutralise(cell.as_ref())
+            }
+        });
+        self.writer.write_record(record.map(|c| c.into_owned())).map_err(io::Error::other)?;
+        self.header_written = true;
+        Ok(())
+    }
+
+    /// Writes a row of named fields (a struct or a map): the field names as the header before
+    /// the first row, then its values, neutralised.
+    pub(crate) fn serialize<T: Serialize>(&mut self, row: &T) -> io::Result<()> {
+        // The csv crate knows how to flatten a row into a header and a record; it does so into a
+        // buffer, read back as cells, so that every value passes `neutralise` whatever its type.
+        let mut buffer = csv::Writer::from_writer(Vec::new());
+        buffer.serialize(row).map_err(io::Error::other)?;
+        let bytes = buffer.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(&bytes[..]);
+        let mut records = reader.records();
+        let header = records.next().transpose().map_err(io::Error::other)?.unwrap_or_default();
+        let values = records.next().transpose().map_err(io::Error::other)?.unwrap_or_default();
+        if !self.header_written {
+            self.record(&header)?;
+        }
+        self.record(&values)
+    }
+
+    /// Flushes what was written to the output.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Row<'a> {
+        name: &'a str,
+        n: u64,
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_kept() {
+        let hostile =
+            ["=HYPERLINK(\"http://x\",\"y\")", "+33 1 23", "-2+3", "@SUM(A1)", "\tTab", "\rCR"];
+        for cell in hostile {
+            assert_eq!(neutralise(cell), format!("'{cell}"));
+        }
+        for cell in ["Jean Dupont", "", "a=b", " =x", "'quoted", "2026-03-01T00:00:00Z"] {
+            assert_eq!(neutralise(cell), cell);
+        }
+    }
+
+    #[test]
+    fn rows_keep_their_header_and_quote_what_csv_needs() {
+        let mut out = Vec::new();
+        let mut csv = CsvOut::new(&mut out);
+        csv.serialize(&Row { name: "=1+1", n: 3 }).unwrap();
+        csv.serialize(&Row { name: "Martin, \"Paul\"", n: 4 }).unwrap();
+        csv.record_keeping(["-abc", "-abc"], &[1]).unwrap();
+        csv.flush().unwrap();
+        drop(csv);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "name,n\n'=1+1,3\n\"Martin, \"\"Paul\"\"\",4\n'-abc,-abc\n"
+        );
+    }
+
+    #[test]
+    fn no_row_writes_nothing() {
+        let mut out = Vec::new();
+        CsvOut::new(&mut out).flush().unwrap();
+        assert!(out.is_empty());
+    }
+}
