@@ -11,6 +11,11 @@
 //!   SIGTERM with it connected; `status` and the mailbox choice of 100 assigned mailboxes are
 //!   paged.
 //!
+//! - The letter binds the owner (every report names the account; the server records it); the
+//!   periodic change a period later is the owner's alone, and a current password Exchange refused
+//!   is not followed by another the same day, even after a restart (nothing sent: the ground
+//!   truth).
+//!
 //! Skipped when not root outside CI (creating accounts needs root); under CI it must run.
 
 use std::path::{Path, PathBuf};
@@ -358,8 +363,118 @@ async fn a_greedy_or_silent_colleague_blocks_no_one(server: &TestServer) {
     sim.stop().await;
 }
 
+/// `status` as `account` until it prints `needle`.
+async fn wait_as(account: &str, binary: &Path, socket: &Path, host: &AgentHost, needle: &str) {
+    let mut out = String::new();
+    for _ in 0..200 {
+        out = block_in_place(|| run_as(account, binary, socket, &["status"], &[])).1;
+        if out.contains(needle) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{account}'s status never said {needle:?}:\n{out}\n{}", host.log());
+}
+
+/// The letter binds the owner (the server records the account its reports name); the periodic
+/// change a period later is the owner's alone, and a refused current password is not followed by
+/// another the same day, even after a restart.
+async fn the_bound_owners_periodic_change_and_its_refused_password_limit(server: &TestServer) {
+    if !umockdev_available() || !may_create_accounts() {
+        return;
+    }
+    let owner = Account::create("own");
+    let colleague = Account::create("col");
+    let sim = OwaSim::start(SimOptions { host: "localhost".into(), ..SimOptions::default() }).await;
+    let (mut host, provisional) = roll_out(server, &sim).await;
+    let (_bin_dir, binary) = open_to_accounts(&host);
+    let socket = host.socket();
+    block_in_place(|| host.start(None));
+    wait_for_delivery(&host).await;
+    let (code, out) = block_in_place(|| {
+        run_as(&owner.name, &binary, &socket, &["change"], &[&provisional, NEW, NEW])
+    });
+    assert_eq!(code, 0, "{out}\n{}", host.log());
+
+    // Every report names the owner; the server bound the mailbox to the owner.
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..300 {
+        shown = super::agent_story::mailbox_json(server, MAILBOX).await;
+        if shown["bindings"].as_array().is_some_and(|b| !b.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let acted: Vec<&str> = shown["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["step"] != "pending")
+        .filter_map(|e| e["local_account"].as_str())
+        .collect();
+    assert!(!acted.is_empty() && acted.iter().all(|a| *a == owner.name), "{shown:#}");
+    let text = server.sesamectl(&["mailbox", "show", MAILBOX]).await.unwrap();
+    assert!(text.contains(&format!(": {} (uid ", owner.name)), "{text}");
+
+    // The key back in completes the letter's rotation; it goes out again for the next change.
+    block_in_place(|| host.plug());
+    wait_as(&owner.name, &binary, &socket, &host, ": terminé").await;
+    block_in_place(|| host.unplug());
+
+    // A period later the periodic rotation is the owner's alone.
+    server.clock.advance(time::Duration::hours(25));
+    sim.age_passwords();
+    block_in_place(|| host.stop());
+    block_in_place(|| host.start(None));
+    wait_as(&owner.name, &binary, &socket, &host, "périodique").await;
+    for who in [colleague.name.as_str(), "root"] {
+        let (_, out) = block_in_place(|| run_as(who, &binary, &socket, &["status"], &[]));
+        assert!(!out.contains(MAILBOX), "{who} sees nothing of it: {out}");
+    }
+    let logins = sim.logins().len();
+    let (code, out) = block_in_place(|| {
+        let args = ["change", "--mailbox", MAILBOX];
+        run_as(
+            &colleague.name,
+            &binary,
+            &socket,
+            &args,
+            &[NEW, "Autre-Mot-2026!", "Autre-Mot-2026!"],
+        )
+    });
+    assert_eq!(code, 10, "{out}");
+    assert_eq!(sim.logins().len(), logins, "the colleague's guess never reached Exchange");
+
+    // The owner mistypes the current password: Exchange refuses it once...
+    let next = "Printemps#Notaires-27";
+    let (code, out) = block_in_place(|| {
+        run_as(&owner.name, &binary, &socket, &["change"], &["Faux-Courant-2026!", next, next])
+    });
+    assert_eq!(code, 11, "{out}\n{}", host.log());
+    let after_refusal = sim.logins().len();
+    assert_eq!(after_refusal, logins + 1, "one logon with the wrong password");
+    // ...and no second current password is sent that day, even after a restart.
+    for restart in [false, true] {
+        if restart {
+            block_in_place(|| host.stop());
+            block_in_place(|| host.start(None));
+            wait_as(&owner.name, &binary, &socket, &host, "périodique").await;
+        }
+        let (code, out) = block_in_place(|| {
+            run_as(&owner.name, &binary, &socket, &["change"], &[NEW, next, next])
+        });
+        assert_eq!(code, 10, "refused locally (restart: {restart}): {out}");
+        assert!(out.contains("demain"), "{out}");
+        assert_eq!(sim.logins().len(), after_refusal, "nothing sent (restart: {restart})");
+    }
+    assert!(!sim.is_locked(MAILBOX));
+    block_in_place(|| host.stop());
+    sim.stop().await;
+}
+
 on_both_backends!(
     with agent_config;
     a_colleague_sees_and_changes_nothing_of_anothers_mailbox,
     a_greedy_or_silent_colleague_blocks_no_one,
+    the_bound_owners_periodic_change_and_its_refused_password_limit,
 );
