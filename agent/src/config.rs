@@ -12,6 +12,7 @@
 //! extra_ca_files = ["/etc/sesame-agent/office-proxy-ca.pem"]
 //! timeout_seconds = 30
 //! proxy = "http://proxy.office.local:3128"
+//! lockout_threshold = 5
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,10 @@ pub struct OwaConfig {
     pub proxy: Option<String>,
     /// The `Accept-Language` sent to OWA.
     pub accept_language: String,
+    /// The directory's account lockout threshold (failed logons before it locks an account; 0:
+    /// it locks no one; default 5; 1 and 2 are refused). Refused current passwords stay below it
+    /// (`rotation::limit`).
+    pub lockout_threshold: u32,
 }
 
 impl Default for OwaConfig {
@@ -60,6 +65,7 @@ impl Default for OwaConfig {
             timeout_seconds: 30,
             proxy: None,
             accept_language: "fr-FR,fr;q=0.9".to_owned(),
+            lockout_threshold: crate::rotation::limit::DEFAULT_LOCKOUT_THRESHOLD,
         }
     }
 }
@@ -106,6 +112,13 @@ impl AgentConfig {
         if !(1..=600).contains(&config.owa.timeout_seconds) {
             return Err(ConfigError::Invalid(
                 "[owa] timeout_seconds must be between 1 and 600".to_owned(),
+            ));
+        }
+        if matches!(config.owa.lockout_threshold, 1 | 2) {
+            return Err(ConfigError::Invalid(
+                "[owa] lockout_threshold must be 0 (no lockout) or at least 3: below that, no \
+                 current password could ever be sent without risking a lockout"
+                    .to_owned(),
             ));
         }
         config.owa.http_settings()?;

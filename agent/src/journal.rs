@@ -20,8 +20,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::rotation::JournalRecord;
 use crate::rotation::Rotation;
 use record::{RecordError, RecordFile};
 
@@ -29,18 +28,6 @@ use record::{RecordError, RecordFile};
 pub const FILE_NAME: &str = "rotations.journal";
 /// The size over which the journal is compacted.
 pub const COMPACT_AT: u64 = 1024 * 1024;
-
-/// One journal entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum JournalRecord {
-    /// The rotation as it now stands (replaces any earlier snapshot of it).
-    Snapshot(Box<Rotation>),
-    /// The rotation is gone (closed on the server and reported): forget it.
-    Forget {
-        /// Its id.
-        rotation_id: String,
-    },
-}
 
 /// Why the journal could not be read or written.
 #[derive(Debug, thiserror::Error)]

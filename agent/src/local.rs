@@ -9,8 +9,11 @@
 //!   credentials;
 //! - `server`: [`server::LocalServer`] and the [`server::LocalHandler`] the service implements;
 //! - `client`: the `change` and `status` commands; `texts_fr`: every word the person reads;
-//! - `password_check`: the local checks of a new password (rule, typings, names).
+//! - `password_check`: the local checks of a new password (rule, typings, names);
+//! - `account`: [`account::LocalAccount`], the local account behind a session (the user name
+//!   behind the uid on Linux, the SID on Windows), which is what binds a person to a mailbox.
 
+pub mod account;
 pub mod client;
 pub mod password_check;
 pub mod protocol;

@@ -290,6 +290,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 key_intervals: (config.key.poll_interval()?, config.key.idle_poll_interval()?),
                 http: config.owa.http_settings()?,
                 clock,
+                lockout_threshold: config.owa.lockout_threshold,
             };
             sesame_agent::service::run(options, shutdown_signal()).await?;
         }

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::journal::record::{RecordError, RecordFile};
+use crate::local::account::LocalAccount;
 use crate::rotation::{KeyEvidence, ReportDraft, Step};
 
 /// The outbox's file name in the state directory.
@@ -54,6 +55,10 @@ pub struct Report {
     pub key_evidence: Option<KeyEvidence>,
     /// Plain words for an administrator, never a password.
     pub detail: String,
+    /// The local account that acted (see [`ReportDraft::local_account`]); absent in reports
+    /// written by older agents.
+    #[serde(default)]
+    pub local_account: Option<LocalAccount>,
 }
 
 impl Report {
@@ -66,6 +71,7 @@ impl Report {
             occurred_at: draft.occurred_at,
             key_evidence: draft.key_evidence,
             detail: draft.detail,
+            local_account: draft.local_account,
         }
     }
 

@@ -25,6 +25,12 @@
 //!   verification, for which the person types the new password again); periodic kind, the person
 //!   is asked. A restart during a probe or an unproven verification parks as `Failed(NeedsHuman)`
 //!   rather than risk another failed logon.
+//! - **Who acted.** The account whose session asked for the change is journaled
+//!   (`started_by`) and named by every report that follows, including the steps the service takes
+//!   alone afterwards (the key plugged back in, a reconciliation after a restart); who may ask
+//!   at all is [`access`]'s rule, applied by the service before any event.
+//! - **Refused current passwords.** Each one is counted for its day in the journaled state; a
+//!   change is not sent past [`limit::may_send`] (one a day, below the lockout threshold).
 //! - **No secret in the state.** The provisional password is kept only as a salted SHA-256
 //!   [`Verifier`]; the new password only as an in-memory [`Fingerprint`] (keyed by a per-process
 //!   random key, never serialised) so that a refused one is recognised.
@@ -33,8 +39,8 @@
 //! | Phase (step) | Event | Next phase | Commands (after `Journal`) |
 //! |---|---|---|---|
 //! | — | delivery ([`Rotation::new`]) | Ready (Pending) | Report(Pending) |
-//! | Ready, Failed(retryable) | ChangeRequested, key absent, typed ok, new not refused | Changing (Started) | Report(Started, evidence), CallOwaChange, Tell(Changing) |
-//! | Ready, Failed(retryable) | ChangeRequested, key present / typo / refused new | unchanged | Tell(why), nothing journaled |
+//! | Ready, Failed(retryable) | ChangeRequested, key absent, typed ok, new not refused, no current password refused today ([`limit`]) | Changing (Started), `started_by` the asking account | Report(Started, evidence), CallOwaChange, Tell(Changing) |
+//! | Ready, Failed(retryable) | ChangeRequested, key present / typo / refused new / a current password refused today | unchanged | Tell(why), nothing journaled |
 //! | Changing | OwaChanged{verified} | AwaitingKey (Verified), or Completed if the key is in | Report(Changed, Verified[, Completed]), Tell(ReenterInOutlook…) |
 //! | Changing | OwaChanged{not verified}, key absent | Verifying{known} (Changed) | Report(Changed), CallOwaVerify |
 //! | Changing | OwaChanged{not verified}, key present | Changed | Report(Changed), Tell(KeyPlugged…) |
@@ -93,6 +99,8 @@
 //! On start the service opens the journal, feeds [`Event::Restarted`] to each rotation, then the
 //! current key state ([`Event::KeyInserted`] when the key is in).
 
+pub mod access;
+pub mod limit;
 mod machine;
 mod secret;
 #[cfg(test)]
@@ -104,7 +112,7 @@ use time::OffsetDateTime;
 pub use machine::handle;
 pub use secret::{Fingerprint, FingerprintKey, Verifier};
 
-use crate::journal::JournalRecord;
+use crate::local::account::LocalAccount;
 
 /// OWA refusals after which the rotation parks as `Failed(NeedsHuman)`.
 pub const MAX_REFUSALS: u32 = 3;
@@ -276,6 +284,17 @@ pub struct Rotation {
     pub evidence: Option<KeyEvidence>,
     /// When the phase last changed.
     pub updated_at: OffsetDateTime,
+    /// The local account bound to the mailbox on this workstation, as the server last said
+    /// (`None`: not bound yet; see [`access`]).
+    #[serde(default)]
+    pub bound: Option<LocalAccount>,
+    /// The local account whose session started the current (or last) change: it alone may answer
+    /// for it after an interruption, and the reports of steps taken afterwards name it.
+    #[serde(default)]
+    pub started_by: Option<LocalAccount>,
+    /// Current (or provisional) passwords Exchange refused on one day (see [`limit`]).
+    #[serde(default)]
+    pub refused_current: Option<limit::RefusedOn>,
     /// In-memory facts (skipped by serde).
     #[serde(skip)]
     pub memory: Memory,
@@ -305,6 +324,8 @@ pub struct Delivery {
     pub kind: RotationKind,
     /// The provisional password's verifier (provisional kind).
     pub provisional: Option<Verifier>,
+    /// The local account bound to the mailbox here, if any.
+    pub bound: Option<LocalAccount>,
 }
 
 /// Why OWA refused a change.
@@ -353,6 +374,8 @@ pub enum Event {
     Delivered {
         /// The provisional password's verifier, when the kind is provisional.
         provisional: Option<Verifier>,
+        /// The local account bound to the mailbox here, as the server says now.
+        bound: Option<LocalAccount>,
     },
     /// The person asked for the change, having typed the current (or provisional) password and
     /// the new one twice; the local checks passed except what the machine decides.
@@ -364,6 +387,11 @@ pub enum Event {
         typed_matches: bool,
         /// The new password's fingerprint (the service holds the password).
         new_password: Fingerprint,
+        /// The account whose session asks.
+        by: LocalAccount,
+        /// The directory's lockout threshold (`[owa] lockout_threshold`; 0: none), for
+        /// [`limit::may_send`].
+        lockout_threshold: u32,
     },
     /// The person typed the new password again so that it can be verified (at step Changed, or
     /// when asked [`Message::DidYouChange`]); `ChangeRequested` is for Pending and Failed.
@@ -419,6 +447,9 @@ pub struct ReportDraft {
     pub key_evidence: Option<KeyEvidence>,
     /// Plain words for an administrator, never a password.
     pub detail: String,
+    /// The account whose session made the step happen, or that started the change for a step
+    /// the service took alone afterwards; `None` for a delivery or a cancellation.
+    pub local_account: Option<LocalAccount>,
 }
 
 /// What the person is told (the French wording lives with the local socket).
@@ -428,6 +459,8 @@ pub enum Message {
     RemoveKeyFirst,
     /// The typed provisional password is not the letter's; nothing was sent.
     ProvisionalMismatch,
+    /// Exchange already refused a current password today: nothing was sent (see [`limit`]).
+    CurrentPasswordLimit,
     /// This new password was already refused by Exchange; choose another.
     NewPasswordAlreadyRefused,
     /// Not possible at this step.
@@ -463,6 +496,18 @@ pub enum Message {
     NothingChanged,
     /// The rotation was cancelled.
     Cancelled,
+}
+
+/// One journal entry (what the machine asks the journal, `crate::journal`, to keep).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JournalRecord {
+    /// The rotation as it now stands (replaces any earlier snapshot of it).
+    Snapshot(Box<Rotation>),
+    /// The rotation is gone (closed on the server and reported): forget it.
+    Forget {
+        /// Its id.
+        rotation_id: String,
+    },
 }
 
 /// What the service must do, in order.

@@ -6,9 +6,10 @@
 //!   and the outbox is delivered in order.
 //! - **The key** ([`crate::key::KeyWatcher`]): each change is fed to every rotation (a re-insertion
 //!   after a verified change completes it).
-//! - **The person** (`service::session`): `sesame-agent change|status` over the local socket.
+//! - **The person** (`service::session`): `sesame-agent change|status` over the local socket,
+//!   each session for its own local account only (`rotation::access`), with its own passwords.
 //! - **Driving** (`service::drive`): the machine's OWA commands run outside the state lock, and
-//!   their outcomes go back to the machine; one drive at a time.
+//!   their outcomes go back to the machine; one drive at a time, never waiting on a client.
 //!
 //! State lives in `service::core` (journal, outbox, memory). Nothing secret is written: the
 //! provisional password stays in memory from the server's delivery (the journal holds a salted
@@ -17,8 +18,10 @@
 mod check_in;
 mod core;
 mod drive;
+mod listing;
 mod owa_ops;
 mod session;
+mod slot;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -59,6 +62,8 @@ pub struct ServiceOptions {
     pub http: HttpSettings,
     /// The clock.
     pub clock: SharedClock,
+    /// The directory's lockout threshold (`[owa] lockout_threshold`; see `rotation::limit`).
+    pub lockout_threshold: u32,
 }
 
 impl std::fmt::Debug for ServiceOptions {
@@ -103,9 +108,11 @@ pub(crate) struct Service {
     readiness: StdMutex<Option<Readiness>>,
     /// Wakes the check-in loop early: reports were queued (a change, a re-inserted key).
     wake: Notify,
-    /// The rotations a person's session is changing right now, with how many sessions (`status`
-    /// says so: no reminder meanwhile).
-    in_hand: StdMutex<HashMap<String, u32>>,
+    /// The rotations a person's session is changing right now, each by one session (`status`
+    /// says "in hand" to that session's account only: no reminder for it meanwhile).
+    driving: StdMutex<session::Driving>,
+    /// The directory's lockout threshold.
+    lockout_threshold: u32,
 }
 
 impl std::fmt::Debug for Service {
@@ -145,7 +152,8 @@ pub async fn run(
         owa_url: StdMutex::new(owa_url),
         readiness: StdMutex::new(None),
         wake: Notify::new(),
-        in_hand: StdMutex::new(HashMap::new()),
+        driving: StdMutex::new(HashMap::new()),
+        lockout_threshold: options.lockout_threshold,
     });
     service.restart().await;
     tracing::info!(socket = %local.path().display(), "agent service started");
@@ -189,7 +197,7 @@ impl Service {
         let now = self.now();
         let restarted = self.core.lock().await.restart(present, now);
         for (id, effects) in restarted {
-            self.drive(&id, effects, None).await;
+            self.drive(&id, effects).await;
         }
     }
 

@@ -44,6 +44,7 @@ fn rotation(n: usize) -> Rotation {
         mailbox: mailbox(n),
         kind: RotationKind::Periodic,
         provisional: None,
+        bound: None,
     };
     Rotation::new(delivery, datetime!(2026-12-01 03:00 UTC)).0
 }
@@ -72,6 +73,7 @@ fn write_outbox(state: &Path) -> Vec<usize> {
             occurred_at: datetime!(2026-12-01 03:00 UTC),
             key_evidence: None,
             detail: format!("report {n}"),
+            local_account: None,
         };
         outbox.push(draft).unwrap();
         size = fs::metadata(state.join(outbox::FILE_NAME)).unwrap().len() as usize;

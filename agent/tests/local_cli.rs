@@ -34,13 +34,14 @@ impl LocalHandler for Service {
         self.peers.lock().unwrap().push(session.peer());
         while let Ok(Some(request)) = session.next_request().await {
             let event = match request {
-                Request::Status => Event::Status(StatusReport {
+                Request::Status | Request::StatusPage { .. } => Event::Status(StatusReport {
                     agent_version: "test".to_owned(),
                     enrolled: true,
                     key: KeyStatus::Absent,
                     rotations: vec![],
                     last_report: None,
                     reports_waiting: 0,
+                    next_page: None,
                 }),
                 Request::Begin { .. } => Event::NeedPasswords {
                     kind: PasswordKind::Current,
@@ -68,7 +69,9 @@ impl LocalHandler for Service {
                         Event::Refused(Refusal::Password(problems))
                     }
                 }
-                Request::NewPassword { .. } => Event::Error(ServiceError::UnexpectedRequest),
+                Request::NewPassword { .. } | Request::MoreChoices { .. } => {
+                    Event::Error(ServiceError::UnexpectedRequest)
+                }
                 Request::ConfirmKeyUnplugged | Request::Cancel => return,
             };
             if session.send(&event).await.is_err() {

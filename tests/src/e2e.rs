@@ -40,6 +40,7 @@ macro_rules! on_both_backends {
 }
 
 mod accounts;
+mod agent_accounts;
 mod agent_api;
 mod agent_interruptions;
 mod agent_story;

@@ -26,6 +26,7 @@ fn rotation(n: usize) -> Rotation {
         mailbox: format!("p{n}.n@12345.mailnot.fr"),
         kind: RotationKind::Provisional,
         provisional,
+        bound: None,
     };
     Rotation::new(delivery, datetime!(2026-11-29 03:00 UTC)).0
 }
@@ -268,6 +269,8 @@ fn no_password_reaches_the_journal_file() {
         key: KeyGate::Absent(KeyEvidence::ObservedAbsent { at: r.updated_at }),
         typed_matches: r.provisional.as_ref().unwrap().matches(&SecretString::from(PROVISIONAL)),
         new_password: key.fingerprint(&new_password),
+        by: crate::local::account::LocalAccount::new("marie", "uid 1001"),
+        lockout_threshold: crate::rotation::limit::DEFAULT_LOCKOUT_THRESHOLD,
     };
     let (r, commands) = crate::rotation::handle(r, request, r_now());
     for command in commands {

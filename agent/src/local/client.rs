@@ -4,13 +4,21 @@
 //! provisional or current password, the new one, the new one again), where `--mailbox` and
 //! `--key-unplugged` replace the questions. Every step is printed in French ([`texts_fr`]); the
 //! exit code says how it ended ([`ClientExit`]).
+//!
+//! Neither command waits forever: `status` gives the service [`STATUS_WAIT`] for each answer
+//! (it follows the pages of a long list), `change` [`EVENT_WAIT`] for each event (longer than the
+//! service's own longest silence: waiting for the key to be unplugged, OWA's requests); then
+//! the person is told in French that the service does not answer.
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::local::protocol::{Event, MailboxChoice, PasswordKind, Request, WirePolicy};
+use crate::local::protocol::{
+    Event, MailboxChoice, PasswordKind, Request, StatusReport, WirePolicy,
+};
 use crate::local::secret::LocalSecret;
 use crate::local::texts_fr;
 use crate::local::transport::{self, Stream};
@@ -101,6 +109,79 @@ pub struct ChangeOptions {
 /// How many times a terminal question is asked again after an answer that is not understood.
 const ASK_ATTEMPTS: usize = 3;
 
+/// How long `status` waits for each answer.
+pub const STATUS_WAIT: Duration = Duration::from_secs(30);
+/// How long `change` waits for the service's next event.
+pub const EVENT_WAIT: Duration = Duration::from_secs(10 * 60);
+/// The most mailboxes `change` gathers from the pages of a long list.
+const MAX_CHOICES: usize = 10_000;
+/// The most pages of rotations `status` follows.
+const MAX_PAGES: u32 = 1000;
+
+/// Why no event came.
+#[derive(Debug)]
+enum Silence {
+    /// The service closed the connection.
+    Closed,
+    /// It broke off or sent nonsense.
+    Broken,
+    /// It did not answer in time.
+    TimedOut,
+}
+
+/// The next event within `wait`.
+async fn next_event<S>(connection: &mut Connection<S>, wait: Duration) -> Result<Event, Silence>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(wait, connection.recv::<Event>()).await {
+        Ok(Ok(Some(event))) => Ok(event),
+        Ok(Ok(None)) => Err(Silence::Closed),
+        Ok(Err(_)) => Err(Silence::Broken),
+        Err(_) => Err(Silence::TimedOut),
+    }
+}
+
+/// Sends `request` within `wait`.
+async fn send_request<S>(connection: &mut Connection<S>, request: &Request, wait: Duration) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    matches!(tokio::time::timeout(wait, connection.send(request)).await, Ok(Ok(())))
+}
+
+/// The whole status, every page of rotations gathered (at most [`MAX_PAGES`]).
+pub async fn status_pages<S>(
+    connection: &mut Connection<S>,
+    wait: Duration,
+) -> Result<StatusReport, Option<crate::local::protocol::ServiceError>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut request = Request::Status;
+    let mut whole: Option<StatusReport> = None;
+    for _ in 0..MAX_PAGES {
+        if !send_request(connection, &request, wait).await {
+            return Err(None);
+        }
+        let mut report = match next_event(connection, wait).await {
+            Ok(Event::Status(report)) => report,
+            Ok(Event::Error(error)) => return Err(Some(error)),
+            Ok(_) | Err(_) => return Err(None),
+        };
+        let next = report.next_page.take();
+        match &mut whole {
+            Some(whole) => whole.rotations.append(&mut report.rotations),
+            None => whole = Some(report),
+        }
+        match next {
+            Some(page) => request = Request::StatusPage { page },
+            None => break,
+        }
+    }
+    whole.ok_or(None)
+}
+
 fn say(out: &mut dyn Write, text: &str) {
     // A closed standard output must not hide the exit code.
     let _ = writeln!(out, "{text}");
@@ -122,23 +203,19 @@ pub async fn status(socket: &Path, out: &mut dyn Write) -> ClientExit {
         Ok(connection) => connection,
         Err(exit) => return exit,
     };
-    if connection.send(&Request::Status).await.is_err() {
-        say(out, texts_fr::SERVICE_BROKE_OFF);
-        return ClientExit::Error;
-    }
-    match connection.recv::<Event>().await {
-        Ok(Some(Event::Status(report))) => {
+    match status_pages(&mut connection, STATUS_WAIT).await {
+        Ok(report) => {
             for line in texts_fr::status(&report) {
                 say(out, &line);
             }
             ClientExit::Success
         }
-        Ok(Some(Event::Error(error))) => {
+        Err(Some(error)) => {
             say(out, &texts_fr::service_error(error));
             ClientExit::Error
         }
-        Ok(Some(_)) | Ok(None) | Err(_) => {
-            say(out, texts_fr::SERVICE_BROKE_OFF);
+        Err(None) => {
+            say(out, texts_fr::SERVICE_SILENT);
             ClientExit::Error
         }
     }
@@ -168,17 +245,18 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut refused = None;
+    let mut gathered: Vec<MailboxChoice> = Vec::new();
     let mut first = Some(Request::Begin { mailbox: options.mailbox.clone() });
     loop {
         if let Some(request) = first.take()
-            && connection.send(&request).await.is_err()
+            && !send_request(&mut connection, &request, STATUS_WAIT).await
         {
             say(out, texts_fr::SERVICE_BROKE_OFF);
             return ClientExit::Error;
         }
-        let event = match connection.recv::<Event>().await {
-            Ok(Some(event)) => event,
-            Ok(None) => {
+        let event = match next_event(&mut connection, EVENT_WAIT).await {
+            Ok(event) => event,
+            Err(Silence::Closed) => {
                 return match refused {
                     Some(exit) => exit,
                     None => {
@@ -187,8 +265,12 @@ where
                     }
                 };
             }
-            Err(_) => {
+            Err(Silence::Broken) => {
                 say(out, texts_fr::SERVICE_BROKE_OFF);
+                return ClientExit::Error;
+            }
+            Err(Silence::TimedOut) => {
+                say(out, texts_fr::SERVICE_SILENT);
                 return ClientExit::Error;
             }
         };
@@ -224,6 +306,16 @@ where
                 continue;
             }
             Event::ChooseMailbox(choices) => choose_mailbox(&choices, person, out),
+            Event::ChooseMailboxPage { mut choices, next_page } => {
+                gathered.append(&mut choices);
+                match next_page {
+                    Some(page) if gathered.len() < MAX_CHOICES => {
+                        first = Some(Request::MoreChoices { page });
+                        continue;
+                    }
+                    _ => choose_mailbox(&std::mem::take(&mut gathered), person, out),
+                }
+            }
             Event::NeedKeyConfirmation { reason } => {
                 confirm_key_unplugged(&reason, options, person, out)
             }

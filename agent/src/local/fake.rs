@@ -69,6 +69,7 @@ impl FakeService {
                 .collect(),
             last_report: None,
             reports_waiting: 0,
+            next_page: None,
         }
     }
 
@@ -172,13 +173,15 @@ impl LocalHandler for FakeService {
         let mut chosen = None;
         while let Ok(Some(request)) = session.next_request().await {
             let events = match request {
-                Request::Status => vec![Event::Status(self.status())],
+                Request::Status | Request::StatusPage { .. } => {
+                    vec![Event::Status(self.status())]
+                }
                 Request::Begin { mailbox } => {
                     let (event, index) = self.begin(mailbox);
                     chosen = index;
                     vec![event]
                 }
-                Request::NewPassword { .. } => {
+                Request::NewPassword { .. } | Request::MoreChoices { .. } => {
                     vec![Event::Error(crate::local::protocol::ServiceError::UnexpectedRequest)]
                 }
                 Request::ConfirmKeyUnplugged => match chosen {

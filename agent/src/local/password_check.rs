@@ -7,7 +7,15 @@
 use serde::{Deserialize, Serialize};
 use sesame_proto::password_rule::{PasswordRule, Violation};
 
-use crate::local::protocol::PasswordKind;
+/// Which password the person types first, which is also the rotation's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordKind {
+    /// After a letter: the provisional password it carries.
+    Provisional,
+    /// The periodic change: the person's current personal password.
+    Current,
+}
 
 /// Names shorter than this are not looked for (`Le`, `Da`…).
 pub const MIN_NAME_LETTERS: usize = 3;

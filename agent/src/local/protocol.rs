@@ -15,7 +15,7 @@ use sesame_proto::password_rule::PasswordRule;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::local::password_check::PasswordProblem;
+pub use crate::local::password_check::{PasswordKind, PasswordProblem};
 use crate::local::secret::LocalSecret;
 
 /// The protocol version this build speaks.
@@ -28,8 +28,13 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
-    /// The key state, pending rotations and the last report.
+    /// The key state, pending rotations and the last report (the first page of rotations).
     Status,
+    /// The same, page `page` of the rotations (after a `status` answer's `next_page`).
+    StatusPage {
+        /// The page, from 0.
+        page: u32,
+    },
     /// Start a change, for this mailbox when several are assigned.
     Begin {
         /// The mailbox address (`--mailbox`), or none to let the service choose or ask.
@@ -51,6 +56,11 @@ pub enum Request {
         /// The new personal password.
         new: LocalSecret,
     },
+    /// The next page of mailboxes to choose from, after `choose_mailbox_page` with a `next_page`.
+    MoreChoices {
+        /// The page, from 0.
+        page: u32,
+    },
     /// The person confirms the clé REAL is unplugged (after `need_key_confirmation`).
     ConfirmKeyUnplugged,
     /// The person gives up; the service ends the session.
@@ -58,13 +68,22 @@ pub enum Request {
 }
 
 /// What the service tells the person's command.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// The answer to `status`.
     Status(StatusReport),
     /// Several mailboxes have a rotation pending: the person picks one (`begin` again).
     ChooseMailbox(Vec<MailboxChoice>),
+    /// The same, a page at a time when the list is long: `more_choices` asks for `next_page`;
+    /// the last page has none. The client gathers the pages before the person chooses.
+    ChooseMailboxPage {
+        /// This page's mailboxes.
+        choices: Vec<MailboxChoice>,
+        /// The next page, if any.
+        #[serde(default)]
+        next_page: Option<u32>,
+    },
     /// The service cannot see the key: the person must confirm it is unplugged.
     NeedKeyConfirmation {
         /// Why the key state is unknown (technical, shown as a detail).
@@ -115,16 +134,6 @@ pub struct MailboxChoice {
     pub mailbox: String,
     /// The person's name (may be empty).
     pub display_name: String,
-}
-
-/// Which password the person types first, which is also the rotation's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PasswordKind {
-    /// After a letter: the provisional password it carries.
-    Provisional,
-    /// The periodic change: the person's current personal password.
-    Current,
 }
 
 /// The password rule, as it crosses the socket.
@@ -184,11 +193,17 @@ pub enum Refusal {
     NothingPending,
     /// Several mailboxes are pending and none was given (`--mailbox`).
     MailboxRequired(Vec<MailboxChoice>),
-    /// The mailbox given has no pending rotation here.
+    /// The mailbox given has no pending rotation here (or none this account may see).
     UnknownMailbox {
         /// The address given.
         mailbox: String,
     },
+    /// A periodic change is due for a mailbox that no account of this workstation is bound to
+    /// yet: nobody may make it until an administrator binds the account or sends a new letter.
+    AccountNotBound,
+    /// Exchange already refused a current password for this mailbox today: nothing is sent again
+    /// before tomorrow (the directory would lock the account).
+    CurrentPasswordLimit,
     /// Another change is already running.
     Busy,
     /// The provisional password typed is not the one of the letter (checked locally, nothing
@@ -276,6 +291,10 @@ pub struct StatusReport {
     pub last_report: Option<LastReport>,
     /// Step reports waiting to be delivered to the server.
     pub reports_waiting: u32,
+    /// More rotations follow: ask for this page (`status_page`). Absent on the last page, so an
+    /// older client reading a single page sees no new field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page: Option<u32>,
 }
 
 /// The key state, as the person sees it.
@@ -314,7 +333,7 @@ pub struct RotationStatus {
     pub due: Option<OffsetDateTime>,
     /// Whether a person is changing it right now: a window or `sesame-agent change` holds a
     /// session for it, even while nothing has been sent to the mail server yet (the key gate, the
-    /// passwords being typed).
+    /// passwords being typed). Only ever true in the `status` of the account whose session it is.
     #[serde(default)]
     pub in_hand: bool,
 }
@@ -399,6 +418,8 @@ pub enum ServiceError {
     Internal,
     /// The service is stopping.
     ShuttingDown,
+    /// Too many sessions are open (this account's share, or in all): try again in a moment.
+    TooManySessions,
 }
 
 /// One line on the wire.

@@ -379,7 +379,11 @@ fn every_event_round_trips() {
                 delivered: false,
             }),
             reports_waiting: 1,
+            next_page: Some(1),
         }),
+        Event::Refused(Refusal::AccountNotBound),
+        Event::Refused(Refusal::CurrentPasswordLimit),
+        Event::Error(ServiceError::TooManySessions),
     ];
     for event in events {
         let line = protocol::encode(&event);
@@ -390,5 +394,83 @@ fn every_event_round_trips() {
             assert!(text.contains("le 2026-11-29 à 03:00:00 UTC"), "{text}");
             assert!(text.contains("1 compte(s) rendu(s) en attente"), "{text}");
         }
+    }
+}
+
+#[tokio::test]
+async fn over_the_accounts_cap_a_connection_is_turned_away_at_once() {
+    let service = FakeService::new(vec![mailbox("a@b.fr", Some(PROVISIONAL))], KeyStatus::Absent);
+    let running = start(service);
+    // Sessions that wait for their next request hold their seats.
+    let mut held = Vec::new();
+    for _ in 0..crate::local::server::MAX_SESSIONS_PER_ACCOUNT {
+        held.push(transport::connect(&running.socket).await.unwrap());
+    }
+    // The next one of the same account is told why and closed, not left in the backlog.
+    let stream = transport::connect(&running.socket).await.unwrap();
+    let mut answer = String::new();
+    let mut reader = BufReader::new(stream);
+    let told = std::time::Duration::from_secs(30);
+    tokio::time::timeout(told, reader.read_line(&mut answer)).await.unwrap().unwrap();
+    let event: Event = protocol::decode(answer.trim_end().as_bytes()).unwrap();
+    assert!(matches!(event, Event::Error(ServiceError::TooManySessions)), "{event:?}");
+    // One session ends: a seat is free again.
+    drop(held.pop());
+    let mut answer = None;
+    for _ in 0..100 {
+        answer = raw_exchange(&running.socket, &protocol::encode(&Request::Status)).await;
+        if matches!(answer, Some(Event::Status(_))) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(matches!(answer, Some(Event::Status(_))), "{answer:?}");
+    drop(held);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_dropped() {
+    let service = FakeService::new(vec![mailbox("a@b.fr", Some(PROVISIONAL))], KeyStatus::Absent);
+    let running = start(service);
+    let stream = transport::connect(&running.socket).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    // Requests keep coming, answers are never read: the service's writes stall, then it drops
+    // the client instead of waiting on it.
+    let writer = tokio::spawn(async move {
+        let line = protocol::encode(&Request::Begin { mailbox: None });
+        while write.write_all(&line).await.is_ok() {}
+    });
+    tokio::time::sleep(crate::local::server::WRITE_LIMIT + std::time::Duration::from_secs(1)).await;
+    let mut sink = Vec::new();
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read_to_end(&mut read, &mut sink),
+    )
+    .await;
+    assert!(ended.is_ok(), "the service closed the connection");
+    writer.abort();
+    running.stop().await;
+}
+
+#[test]
+fn a_single_page_status_carries_no_new_field_for_older_clients() {
+    let report = crate::local::protocol::StatusReport {
+        agent_version: "1".to_owned(),
+        enrolled: true,
+        key: KeyStatus::Absent,
+        rotations: vec![],
+        last_report: None,
+        reports_waiting: 0,
+        next_page: None,
+    };
+    let line = protocol::encode(&Event::Status(report));
+    assert!(!String::from_utf8_lossy(&line).contains("next_page"));
+    let page: Request = protocol::decode(br#"{"v":1,"msg":{"status_page":{"page":2}}}"#).unwrap();
+    assert!(matches!(page, Request::StatusPage { page: 2 }));
+    for refusal in [Refusal::AccountNotBound, Refusal::CurrentPasswordLimit] {
+        let text = crate::local::texts_fr::refusal(&refusal).join(" ");
+        assert!(text.contains("administrateur"), "{text}");
+        assert!(text.contains("Rien n'a été envoyé"), "{text}");
     }
 }

@@ -10,6 +10,10 @@ use crate::local::protocol::{
     StatusReport, StepStatus, WirePolicy,
 };
 
+/// The service did not answer in time.
+pub const SERVICE_SILENT: &str = "Le service Sesame ne répond plus. Dans quelques minutes, \
+     lancez « sesame-agent status » pour savoir où en est votre changement ; si cela se \
+     reproduit, contactez votre support informatique.";
 /// The service closed the connection or answered nonsense.
 pub const SERVICE_BROKE_OFF: &str = "Le service Sesame a interrompu l'échange. Votre mot de passe \
      n'a pas été changé par cette commande. Réessayez dans quelques minutes ; si cela se \
@@ -77,6 +81,10 @@ pub fn service_error(error: ServiceError) -> String {
         }
         ServiceError::ShuttingDown => {
             "Le service Sesame est en train de s'arrêter. Réessayez dans quelques minutes."
+        }
+        ServiceError::TooManySessions => {
+            "Trop de fenêtres ou de commandes Sesame sont ouvertes en même temps sur ce poste. \
+             Fermez celles dont vous n'avez plus besoin, puis réessayez dans un instant."
         }
     };
     format!("{what} Votre mot de passe n'a pas été changé par cette commande.")
@@ -224,6 +232,18 @@ pub fn refusal(refusal: &Refusal) -> Vec<String> {
             "Aucun changement n'est prévu sur ce poste pour la boîte {mailbox}. Vérifiez \
              l'adresse. Rien n'a été modifié."
         )],
+        Refusal::AccountNotBound => text(
+            "Le changement périodique de mot de passe de cette boîte n'est encore rattaché à \
+             aucune session de ce poste : Sesame ne peut pas savoir qui en est le titulaire. \
+             Demandez à l'administrateur de rattacher votre session à votre boîte, ou de vous \
+             envoyer un nouveau courrier. Rien n'a été envoyé à la messagerie.",
+        ),
+        Refusal::CurrentPasswordLimit => text(
+            "La messagerie a déjà refusé aujourd'hui le mot de passe actuel de cette boîte. Pour \
+             ne pas bloquer votre compte, Sesame n'essaiera pas de nouveau avant demain. \
+             Attendez demain pour recommencer avec votre mot de passe actuel, ou demandez à \
+             l'administrateur. Rien n'a été envoyé à la messagerie.",
+        ),
         Refusal::Busy => text(
             "Un changement de mot de passe est déjà en cours sur ce poste. Attendez qu'il se \
              termine.",

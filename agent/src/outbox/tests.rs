@@ -15,6 +15,7 @@ fn draft(n: usize, step: Step) -> ReportDraft {
         occurred_at: datetime!(2026-11-29 03:00 UTC),
         key_evidence: None,
         detail: format!("report {n}"),
+        local_account: None,
     }
 }
 

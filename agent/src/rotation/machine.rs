@@ -5,10 +5,11 @@
 use time::OffsetDateTime;
 
 use super::{
-    CancelledBy, Command, Delivery, Event, FailureReason, KeyGate, MAX_REFUSALS, Memory, Message,
-    Phase, ProbeKind, ProbeOutcome, Refusal, ReportDraft, Rotation, RotationKind, Step,
+    CancelledBy, Command, Delivery, Event, FailureReason, JournalRecord, KeyGate, MAX_REFUSALS,
+    Memory, Message, Phase, ProbeKind, ProbeOutcome, Refusal, ReportDraft, Rotation, RotationKind,
+    Step, limit,
 };
-use crate::journal::JournalRecord;
+use crate::local::account::LocalAccount;
 
 /// The commands of one transition, built in order; [`Out::finish`] puts the journal record first
 /// when the journaled part of the rotation changed.
@@ -30,6 +31,7 @@ impl Out {
         self.push(Command::TellPerson(message));
     }
 
+    /// A report naming the account that started the change (none before any change started).
     fn report(&mut self, r: &Rotation, step: Step, detail: &str, now: OffsetDateTime) {
         let key_evidence = if step == Step::Started { r.evidence.clone() } else { None };
         self.push(Command::Report(ReportDraft {
@@ -38,6 +40,7 @@ impl Out {
             occurred_at: now,
             key_evidence,
             detail: detail.to_owned(),
+            local_account: r.started_by.clone(),
         }));
     }
 
@@ -75,6 +78,9 @@ pub(super) fn deliver(delivery: Delivery, now: OffsetDateTime) -> (Rotation, Vec
         provisional: delivery.provisional,
         evidence: None,
         updated_at: now,
+        bound: delivery.bound,
+        started_by: None,
+        refused_current: None,
         memory: Memory::default(),
     };
     let mut out = Out::new(&rotation);
@@ -89,13 +95,15 @@ pub fn handle(state: Rotation, event: Event, now: OffsetDateTime) -> (Rotation, 
     let mut out = Out::new(&state);
     let mut r = state;
     match event {
-        Event::Delivered { provisional } => {
+        Event::Delivered { provisional, bound } => {
             if r.kind == RotationKind::Provisional && r.provisional.is_none() {
                 r.provisional = provisional;
             }
+            r.bound = bound;
         }
-        Event::ChangeRequested { key, typed_matches, new_password } => {
-            change_requested(&mut r, &mut out, key, typed_matches, new_password, now);
+        Event::ChangeRequested { key, typed_matches, new_password, by, lockout_threshold } => {
+            let asked = Asked { key, typed_matches, new_password, by, lockout_threshold };
+            change_requested(&mut r, &mut out, asked, now);
         }
         Event::VerifyRequested { key, new_password } => match r.phase {
             Phase::Changed | Phase::AwaitingAnswer => {
@@ -199,6 +207,9 @@ pub fn handle(state: Rotation, event: Event, now: OffsetDateTime) -> (Rotation, 
                 r.phase = Phase::Failed(FailureReason::Cancelled);
                 if by == CancelledBy::Person {
                     out.report(&r, r.step(), "cancelled by the person", now);
+                    if let Some(Command::Report(draft)) = out.commands.last_mut() {
+                        draft.local_account = None;
+                    }
                 }
                 out.push(Command::ForgetPasswords);
                 out.tell(Message::Cancelled);
@@ -216,14 +227,17 @@ fn gate_closed(r: &mut Rotation, key: &KeyGate) -> bool {
     r.memory.key_present
 }
 
-fn change_requested(
-    r: &mut Rotation,
-    out: &mut Out,
+/// What the person's `ChangeRequested` carries.
+struct Asked {
     key: KeyGate,
     typed_matches: bool,
     new_password: super::Fingerprint,
-    now: OffsetDateTime,
-) {
+    by: LocalAccount,
+    lockout_threshold: u32,
+}
+
+fn change_requested(r: &mut Rotation, out: &mut Out, asked: Asked, now: OffsetDateTime) {
+    let Asked { key, typed_matches, new_password, by, lockout_threshold } = asked;
     match r.phase {
         Phase::Ready => {}
         Phase::Failed(reason) if reason.retryable() && r.refusals < MAX_REFUSALS => {}
@@ -240,7 +254,11 @@ fn change_requested(
     if r.memory.rejected.contains(&new_password) {
         return out.tell(Message::NewPasswordAlreadyRefused);
     }
+    if !limit::may_send(r.refused_current, lockout_threshold, now) {
+        return out.tell(Message::CurrentPasswordLimit);
+    }
     r.phase = Phase::Changing;
+    r.started_by = Some(by);
     r.attempts = r.attempts.saturating_add(1);
     r.evidence = Some(evidence);
     r.memory.new_password = Some(new_password);
@@ -282,6 +300,9 @@ fn refused(r: &mut Rotation, out: &mut Out, refusal: Refusal, now: OffsetDateTim
         && let Some(fingerprint) = r.memory.new_password.take()
     {
         r.memory.rejected.push(fingerprint);
+    }
+    if matches!(refusal, Refusal::CurrentPassword | Refusal::LockedOut) {
+        r.refused_current = Some(limit::one_more(r.refused_current, now));
     }
     out.push(Command::ForgetPasswords);
     if refusal == Refusal::LockedOut {

@@ -21,7 +21,13 @@ fn delivered(kind: RotationKind) -> Rotation {
     let provisional = (kind == RotationKind::Provisional)
         .then(|| Verifier::new(&secrecy::SecretString::from("Provisoire-0123456789")));
     let (rotation, commands) = Rotation::new(
-        Delivery { id: "rot-1".into(), mailbox: "a.b@12345.mailnot.fr".into(), kind, provisional },
+        Delivery {
+            id: "rot-1".into(),
+            mailbox: "a.b@12345.mailnot.fr".into(),
+            kind,
+            provisional,
+            bound: None,
+        },
         NOW,
     );
     assert!(matches!(commands[0], Command::Journal(_)));
@@ -33,8 +39,22 @@ fn run(r: Rotation, event: Event) -> (Rotation, Vec<Command>) {
     handle(r, event, NOW)
 }
 
+fn marie() -> crate::local::account::LocalAccount {
+    crate::local::account::LocalAccount::new("marie", "uid 1001")
+}
+
+fn change(key: KeyGate, typed_matches: bool, new: u8) -> Event {
+    Event::ChangeRequested {
+        key,
+        typed_matches,
+        new_password: fp(new),
+        by: marie(),
+        lockout_threshold: limit::DEFAULT_LOCKOUT_THRESHOLD,
+    }
+}
+
 fn request(new: u8) -> Event {
-    Event::ChangeRequested { key: absent(), typed_matches: true, new_password: fp(new) }
+    change(absent(), true, new)
 }
 
 fn steps(commands: &[Command]) -> Vec<Step> {
@@ -66,12 +86,11 @@ fn the_letters_story_ends_completed_with_every_step_reported() {
 #[test]
 fn nothing_starts_while_the_key_is_present_or_the_provisional_is_mistyped() {
     let r = delivered(RotationKind::Provisional);
-    let present =
-        Event::ChangeRequested { key: KeyGate::Present, typed_matches: true, new_password: fp(1) };
+    let present = change(KeyGate::Present, true, 1);
     let (r, c) = run(r, present);
     assert_eq!(c, [Command::TellPerson(Message::RemoveKeyFirst)]);
     let (r, _) = run(r, Event::KeyRemoved);
-    let typo = Event::ChangeRequested { key: absent(), typed_matches: false, new_password: fp(1) };
+    let typo = change(absent(), false, 1);
     let (r, c) = run(r, typo);
     assert_eq!(c, [Command::TellPerson(Message::ProvisionalMismatch)]);
     assert_eq!(r.phase, Phase::Ready);
@@ -116,8 +135,10 @@ fn a_refused_new_password_is_never_resubmitted_and_three_refusals_park() {
     assert_eq!(c, [Command::TellPerson(Message::NewPasswordAlreadyRefused)]);
     let (r, _) = run(r, request(2));
     let (r, _) = run(r, Event::OwaRefused(Refusal::CurrentPassword));
-    let (r, _) = run(r, request(3));
-    let (r, c) = run(r, Event::OwaRefused(Refusal::NewPassword));
+    // The next day (a refused current password waits a day: `rotation::limit`).
+    let tomorrow = NOW + time::Duration::days(1);
+    let (r, _) = handle(r, request(3), tomorrow);
+    let (r, c) = handle(r, Event::OwaRefused(Refusal::NewPassword), tomorrow);
     assert_eq!(r.phase, Phase::Failed(FailureReason::NeedsHuman));
     assert!(c.contains(&Command::TellPerson(Message::NeedsHuman)));
     let (_, c) = run(r, request(4));
@@ -246,11 +267,7 @@ impl World {
     fn event(&mut self, e: &Ev) -> Event {
         let gate = if self.key_in { KeyGate::Present } else { absent() };
         match e {
-            Ev::Change { typed_matches, new } => Event::ChangeRequested {
-                key: gate,
-                typed_matches: *typed_matches,
-                new_password: fp(*new),
-            },
+            Ev::Change { typed_matches, new } => change(gate, *typed_matches, *new),
             Ev::Verify { new } => Event::VerifyRequested { key: gate, new_password: fp(*new) },
             Ev::Unchanged => Event::PersonSaysUnchanged,
             Ev::Changed(v) => Event::OwaChanged { verified: *v },
@@ -382,6 +399,44 @@ proptest! {
             }
             prop_assert!(world.state.refusals <= MAX_REFUSALS);
             prop_assert!(world.change_calls <= world.state.attempts);
+            prop_assert!(
+                limit::refused_today(world.state.refused_current, NOW) <= limit::PER_DAY,
+                "at most one refused current password a day"
+            );
         }
     }
+}
+
+#[test]
+fn a_second_refused_current_password_the_same_day_is_refused_locally_and_not_sent() {
+    let r = delivered(RotationKind::Periodic);
+    let (r, c) = run(r, request(1));
+    assert!(c.contains(&Command::CallOwaChange));
+    let (r, c) = run(r, Event::OwaRefused(Refusal::CurrentPassword));
+    assert_eq!(r.phase, Phase::Failed(FailureReason::CurrentPasswordRefused));
+    assert!(matches!(c[0], Command::Journal(_)), "the count is journaled: {c:?}");
+    assert_eq!(r.refused_current.map(|d| d.count), Some(1));
+    let (same_day, c) = run(r.clone(), request(2));
+    assert_eq!(c, [Command::TellPerson(Message::CurrentPasswordLimit)], "nothing sent");
+    assert_eq!(same_day.phase, r.phase);
+    let tomorrow = NOW + time::Duration::days(1);
+    let (next_day, c) = handle(r, request(2), tomorrow);
+    assert_eq!(next_day.phase, Phase::Changing);
+    assert!(c.contains(&Command::CallOwaChange));
+}
+
+#[test]
+fn every_report_after_a_change_started_names_the_account_that_started_it() {
+    let r = delivered(RotationKind::Provisional);
+    assert_eq!(r.started_by, None);
+    let (r, c) = run(r, request(1));
+    let (r, c2) = run(r, Event::OwaChanged { verified: true });
+    let (_, c3) = run(r, Event::KeyInserted);
+    let accounts: Vec<_> = [c, c2, c3]
+        .concat()
+        .into_iter()
+        .filter_map(|c| if let Command::Report(d) = c { Some(d.local_account) } else { None })
+        .collect();
+    assert_eq!(accounts.len(), 4, "started, changed, verified, completed");
+    assert!(accounts.iter().all(|a| a.as_ref() == Some(&marie())), "{accounts:?}");
 }

@@ -85,7 +85,7 @@ impl Service {
             self.core.lock().await.deliver(pending, now)
         };
         for (id, effects) in delivered {
-            self.drive(&id, without_person(effects), None).await;
+            self.drive(&id, without_person(effects)).await;
         }
         self.reconcile().await;
         self.deliver_outbox().await?;
@@ -108,7 +108,7 @@ impl Service {
         for id in waiting {
             tracing::info!(rotation = %id, "reconciling an interrupted change (one probe)");
             let probe = Effect::Probe(crate::rotation::ProbeKind::ProvisionalStillExpired);
-            self.drive(&id, vec![probe], None).await;
+            self.drive(&id, vec![probe]).await;
         }
     }
 

@@ -1,8 +1,9 @@
 //! The service's state and the executor of the machine's local commands: the rotations as the
 //! journal keeps them, what the server delivered (in memory: the provisional passwords never touch
-//! the disk), the passwords held while a change runs (in memory), and the outbox. Applying an
-//! event runs the machine, writes the journal *before* anything else of its batch, queues the
-//! reports, and hands back what needs the outside world (OWA, the person) as [`Effect`]s.
+//! the disk), and the outbox. Applying an event runs the machine, writes the journal *before*
+//! anything else of its batch, queues the reports, and hands back what needs the outside world
+//! (OWA, the person, the session's passwords) as [`Effect`]s. The passwords of a change are not
+//! here: each session holds its own (`service::session::Slot`), wiped when it ends.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,14 +34,8 @@ pub(super) enum Effect {
     Tell(Message),
     /// Ask the person for the new password again (to verify it).
     AskNewPassword,
-}
-
-/// The passwords of the change in progress, in memory only.
-pub(super) struct Held {
-    /// The provisional or current password typed by the person.
-    pub(super) old: Option<SecretString>,
-    /// The new password.
-    pub(super) new: Option<SecretString>,
+    /// The session's passwords are no longer needed: wipe them.
+    ForgetPasswords,
 }
 
 /// Why the service's state cannot be opened.
@@ -60,7 +55,6 @@ pub(super) struct Core {
     outbox: Outbox,
     rotations: BTreeMap<String, Rotation>,
     deliveries: BTreeMap<String, PendingRotation>,
-    held: BTreeMap<String, Held>,
     fingerprints: FingerprintKey,
     last_report: Option<(Report, bool)>,
     /// Rotations whose verified report was queued again this run.
@@ -89,7 +83,6 @@ impl Core {
             outbox,
             rotations,
             deliveries: BTreeMap::new(),
-            held: BTreeMap::new(),
             fingerprints: FingerprintKey::random(),
             last_report,
             requeued: Vec::new(),
@@ -131,6 +124,7 @@ impl Core {
                 occurred_at: r.updated_at,
                 key_evidence: None,
                 detail: "sent again after a restart".to_owned(),
+                local_account: r.started_by.clone(),
             })
             .collect();
         for draft in missing {
@@ -185,9 +179,7 @@ impl Core {
                     }
                     failpoint::hit(&format!("reported:{}", step_name(step)));
                 }
-                Command::ForgetPasswords => {
-                    self.held.remove(&id);
-                }
+                Command::ForgetPasswords => effects.push(Effect::ForgetPasswords),
                 Command::CallOwaChange => effects.push(Effect::Change),
                 Command::CallOwaVerify => effects.push(Effect::Verify),
                 Command::Probe(kind) => effects.push(Effect::Probe(kind)),
@@ -212,14 +204,16 @@ impl Core {
         for rotation in pending {
             let id = rotation.id.clone();
             let verifier = rotation.provisional.as_ref().map(Verifier::new);
+            let bound = rotation.bound_account.clone();
             let effects = if self.rotations.contains_key(&id) {
-                self.apply(&id, Event::Delivered { provisional: verifier }, now)
+                self.apply(&id, Event::Delivered { provisional: verifier, bound }, now)
             } else {
                 let delivery = Delivery {
                     id: id.clone(),
                     mailbox: rotation.mailbox.clone(),
                     kind: rotation.kind,
                     provisional: verifier,
+                    bound,
                 };
                 let (created, commands) = Rotation::new(delivery, now);
                 self.run(created, commands, now)
@@ -255,7 +249,6 @@ impl Core {
         match self.journal.record(&record) {
             Ok(()) => {
                 self.rotations.remove(id);
-                self.held.remove(id);
             }
             Err(error) => {
                 tracing::warn!(rotation = %id, %error, "cannot forget a finished rotation")
@@ -263,21 +256,9 @@ impl Core {
         }
     }
 
-    /// Holds the passwords of a change in memory, and returns the new one's fingerprint.
-    pub(super) fn hold(
-        &mut self,
-        id: &str,
-        old: Option<SecretString>,
-        new: SecretString,
-    ) -> Fingerprint {
-        let fingerprint = self.fingerprints.fingerprint(&new);
-        self.held.insert(id.to_owned(), Held { old, new: Some(new) });
-        fingerprint
-    }
-
-    /// The passwords held for `id`.
-    pub(super) fn held(&self, id: &str) -> Option<&Held> {
-        self.held.get(id)
+    /// A new password's in-memory fingerprint (this run's key).
+    pub(super) fn fingerprint(&self, new: &SecretString) -> Fingerprint {
+        self.fingerprints.fingerprint(new)
     }
 
     /// The rotation `id`.
@@ -336,3 +317,6 @@ pub(super) fn step_name(step: Step) -> &'static str {
         Step::Failed(_) => "failed",
     }
 }
+
+#[cfg(test)]
+mod tests;

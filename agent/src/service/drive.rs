@@ -1,19 +1,24 @@
 //! Driving a rotation: the machine's effects run in order; OWA work runs outside the state lock
 //! and its outcome goes back to the machine (after the key state, so that a key plugged in during
-//! a step stops the next one); words for the person go to the session when there is one. One
-//! drive at a time (`Service::drive_lock`).
+//! a step stops the next one). One drive at a time (`Service::drive_lock`).
+//!
+//! A drive never touches a client: words for the person are queued on the session's [`Tell`]
+//! channel, which the session's own task writes out (with its own timeout), so a client that
+//! stops reading cannot hold the drive lock. The passwords come from the session's [`Slot`]
+//! (none in a background drive: the key watcher, a check-in), wiped when the machine says so.
 
 use std::collections::VecDeque;
 
 use secrecy::SecretString;
+use tokio::sync::mpsc;
 
 use super::Service;
 use super::core::Effect;
 use super::owa_ops::{self, OwaAccess};
+use super::slot::Slot;
 use crate::failpoint;
 use crate::key::KeyState;
 use crate::local::protocol::{Event as LocalEvent, ProgressStep, Refusal as LocalRefusal};
-use crate::local::server::Session;
 use crate::owa::OwaLogon;
 use crate::rotation::{Event, FailureReason, Message, Refusal};
 
@@ -28,24 +33,30 @@ pub(super) struct Driven {
     pub refused: bool,
 }
 
+/// Where a drive queues the events for the person's session (never a write to the client).
+pub(super) type Tell = mpsc::UnboundedSender<LocalEvent>;
+
+/// The person behind a drive: their session's passwords and its event queue.
+pub(super) struct Person<'a> {
+    /// The session's own passwords.
+    pub slot: &'a mut Slot,
+    /// The session's event queue.
+    pub tell: &'a Tell,
+}
+
 impl Service {
-    /// Runs `effects` for rotation `id`, taking the drive lock.
-    pub(super) async fn drive(
-        &self,
-        id: &str,
-        effects: Vec<Effect>,
-        session: Option<&mut Session>,
-    ) -> Driven {
+    /// Runs `effects` for rotation `id` in the background (no person), taking the drive lock.
+    pub(super) async fn drive(&self, id: &str, effects: Vec<Effect>) -> Driven {
         let _guard = self.drive_lock.lock().await;
-        self.drive_locked(id, effects, session).await
+        self.drive_locked(id, effects, None).await
     }
 
-    /// [`Service::drive`] with the lock already held.
+    /// Runs `effects` with the drive lock already held.
     pub(super) async fn drive_locked(
         &self,
         id: &str,
         effects: Vec<Effect>,
-        mut session: Option<&mut Session>,
+        mut person: Option<Person<'_>>,
     ) -> Driven {
         let mut driven = Driven::default();
         let mut queue: VecDeque<Effect> = effects.into();
@@ -57,7 +68,7 @@ impl Service {
                         other => {
                             if let Some(event) = self.tell(other) {
                                 driven.refused |= matches!(event, LocalEvent::Refused(_));
-                                send(&mut session, &event).await;
+                                say(&person, &event);
                             }
                         }
                     }
@@ -67,10 +78,17 @@ impl Service {
                     driven.ask_new_password = true;
                     continue;
                 }
+                Effect::ForgetPasswords => {
+                    if let Some(person) = person.as_mut() {
+                        person.slot.wipe();
+                    }
+                    continue;
+                }
                 Effect::Change => {
-                    send(&mut session, &LocalEvent::Progress(ProgressStep::Connecting)).await;
-                    send(&mut session, &LocalEvent::Progress(ProgressStep::Changing)).await;
-                    let Some((who, old, new)) = self.change_inputs(id).await else {
+                    say(&person, &LocalEvent::Progress(ProgressStep::Connecting));
+                    say(&person, &LocalEvent::Progress(ProgressStep::Changing));
+                    let slot = person.as_ref().map(|p| &*p.slot);
+                    let Some((who, old, new)) = self.change_inputs(id, slot).await else {
                         // Restarted without the passwords: nothing was sent.
                         queue.extend(
                             self.feed(id, Event::OwaUnavailable(FailureReason::NeedsHuman)).await,
@@ -80,28 +98,31 @@ impl Service {
                     let event = owa_ops::change(&self.access(), &who, &old, &new).await;
                     failpoint::hit("owa-answered");
                     if matches!(event, Event::OwaChanged { .. }) {
-                        send(&mut session, &LocalEvent::Progress(ProgressStep::Changed)).await;
+                        say(&person, &LocalEvent::Progress(ProgressStep::Changed));
                     }
                     event
                 }
                 Effect::Verify => {
-                    send(&mut session, &LocalEvent::Progress(ProgressStep::Verifying)).await;
-                    match self.verify_inputs(id).await {
+                    say(&person, &LocalEvent::Progress(ProgressStep::Verifying));
+                    let slot = person.as_ref().map(|p| &*p.slot);
+                    match self.verify_inputs(id, slot).await {
                         Some((who, new)) => owa_ops::verify(&self.access(), &who, &new).await,
                         None => Event::VerifyUnavailable(FailureReason::NeedsHuman),
                     }
                 }
-                Effect::Probe(_) => match self.probe_inputs(id).await {
-                    Some((who, provisional)) => {
-                        owa_ops::probe_provisional(&self.access(), &who, &provisional).await
+                Effect::Probe(_) => {
+                    match self.probe_inputs(id, person.as_ref().map(|p| &*p.slot)).await {
+                        Some((who, provisional)) => {
+                            owa_ops::probe_provisional(&self.access(), &who, &provisional).await
+                        }
+                        None => {
+                            // No provisional password at hand (the server is away): no logon made.
+                            Event::ProbeResult(crate::rotation::ProbeOutcome::Inconclusive(
+                                FailureReason::OwaUnreachable,
+                            ))
+                        }
                     }
-                    None => {
-                        // No provisional password at hand (the server is away): no logon made.
-                        Event::ProbeResult(crate::rotation::ProbeOutcome::Inconclusive(
-                            FailureReason::OwaUnreachable,
-                        ))
-                    }
-                },
+                }
             };
             queue.extend(self.sync_key(id).await);
             queue.extend(self.feed(id, event).await);
@@ -142,23 +163,33 @@ impl Service {
         Some(OwaLogon::new(rotation.mailbox.clone(), logon_name))
     }
 
-    async fn change_inputs(&self, id: &str) -> Option<(OwaLogon, SecretString, SecretString)> {
+    async fn change_inputs(
+        &self,
+        id: &str,
+        slot: Option<&Slot>,
+    ) -> Option<(OwaLogon, SecretString, SecretString)> {
+        let slot = slot?;
         let who = self.logon(id).await?;
-        let core = self.core.lock().await;
-        let held = core.held(id)?;
-        Some((who, held.old.clone()?, held.new.clone()?))
+        Some((who, slot.old.clone()?, slot.new.clone()?))
     }
 
-    async fn verify_inputs(&self, id: &str) -> Option<(OwaLogon, SecretString)> {
-        let who = self.logon(id).await?;
-        let core = self.core.lock().await;
-        Some((who, core.held(id)?.new.clone()?))
+    async fn verify_inputs(
+        &self,
+        id: &str,
+        slot: Option<&Slot>,
+    ) -> Option<(OwaLogon, SecretString)> {
+        let new = slot?.new.clone()?;
+        Some((self.logon(id).await?, new))
     }
 
-    async fn probe_inputs(&self, id: &str) -> Option<(OwaLogon, SecretString)> {
+    async fn probe_inputs(
+        &self,
+        id: &str,
+        slot: Option<&Slot>,
+    ) -> Option<(OwaLogon, SecretString)> {
         let who = self.logon(id).await?;
+        let typed = slot.and_then(|s| s.old.clone());
         let core = self.core.lock().await;
-        let typed = core.held(id).and_then(|h| h.old.clone());
         let delivered = core.delivery(id).and_then(|d| d.provisional.clone());
         Some((who, typed.or(delivered)?))
     }
@@ -175,6 +206,7 @@ impl Service {
                 refused(LocalRefusal::KeyPresent { device })
             }
             Message::ProvisionalMismatch => refused(LocalRefusal::ProvisionalMismatch),
+            Message::CurrentPasswordLimit => refused(LocalRefusal::CurrentPasswordLimit),
             Message::NewPasswordAlreadyRefused => refused(LocalRefusal::NewPasswordRefused),
             Message::NotNow(_) => refused(LocalRefusal::Busy),
             Message::Changing => None,
@@ -204,10 +236,11 @@ impl Service {
     }
 }
 
-async fn send(session: &mut Option<&mut Session>, event: &LocalEvent) {
-    if let Some(session) = session
-        && let Err(error) = session.send(event).await
+/// Queues `event` for the person's session, if there is one; never waits.
+fn say(person: &Option<Person<'_>>, event: &LocalEvent) {
+    if let Some(person) = person
+        && person.tell.send(event.clone()).is_err()
     {
-        tracing::debug!(%error, "the person's command went away");
+        tracing::debug!("the person's command went away");
     }
 }

@@ -4,29 +4,65 @@
 //! not the old one, no name, and the provisional password against its verifier), then the
 //! change, driven by the machine. A verified change ends the session with `done`; the key's
 //! re-insertion completes the rotation in the background.
+//!
+//! Every session acts for its local account only (`rotation::access`): `status`, `begin`, the
+//! mailbox choice and everything after see only the rotations that account may see; another
+//! account's are refused as unknown before anything is sent to Exchange. One session at a time
+//! drives a rotation (another gets `busy`), and each session keeps its passwords in its own
+//! [`Slot`], wiped when the session ends. The session's task alone writes to its client: a drive
+//! queues its events, and this task writes them out with the session's write timeout.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::mpsc;
 
 use super::Service;
+use super::drive::{Driven, Person};
+use super::listing::{CHOICES, actionable, short};
+use super::slot::Slot;
 use crate::key::KeyState;
+use crate::local::account::LocalAccount;
 use crate::local::password_check::{Typed, check_new_password};
 use crate::local::protocol::{
-    Event as LocalEvent, FailureStatus, KeyStatus, LastReport, MailboxChoice, PasswordKind,
-    ProgressStep, Refusal, Request, RotationStatus, StatusReport, StepStatus, WirePolicy,
+    Event as LocalEvent, MailboxChoice, PasswordKind, ProgressStep, Refusal, Request, WirePolicy,
 };
 use crate::local::server::{LocalHandler, Session};
-use crate::rotation::{Event, FailureReason, KeyEvidence, KeyGate, Phase, RotationKind, Step};
+use crate::rotation::access::{self, Access};
+use crate::rotation::{Event, KeyEvidence, KeyGate, Phase, Rotation, RotationKind, limit};
 
 /// How long the service waits for the key to be unplugged.
 const UNPLUG_WAIT: Duration = Duration::from_secs(5 * 60);
 /// How many times the passwords are asked in one session.
 const PASSWORD_ATTEMPTS: usize = 3;
 
+/// The rotations sessions are driving: rotation id → (session number, its account; `status`
+/// shows it "in hand" to that account only).
+pub(super) type Driving = HashMap<String, (u64, LocalAccount)>;
+
+/// Numbers sessions, for [`Driving`].
+static SESSION_NUMBER: AtomicU64 = AtomicU64::new(1);
+
+/// What a session is: who, and its number.
+struct Caller {
+    account: Option<LocalAccount>,
+    number: u64,
+}
+
 impl LocalHandler for Service {
     async fn handle(&self, mut session: Session) {
-        tracing::info!(peer = %session.peer(), "local session");
+        let caller = Caller {
+            account: session.account().cloned(),
+            number: SESSION_NUMBER.fetch_add(1, Ordering::Relaxed),
+        };
+        tracing::info!(
+            peer = %session.peer(),
+            account = caller.account.as_ref().map_or("none", |a| a.id.as_str()),
+            "local session"
+        );
+        let mut slot = Slot::default();
         loop {
             let request = match session.next_request().await {
                 Ok(Some(request)) => request,
@@ -34,11 +70,21 @@ impl LocalHandler for Service {
             };
             match request {
                 Request::Status => {
-                    let report = self.status_report().await;
+                    let report = self.status_report(caller.account.as_ref(), 0).await;
+                    let _ = session.send(&LocalEvent::Status(report)).await;
+                }
+                Request::StatusPage { page } => {
+                    let report = self.status_report(caller.account.as_ref(), page).await;
                     let _ = session.send(&LocalEvent::Status(report)).await;
                 }
                 Request::Begin { mailbox } => {
-                    if !self.begin(&mut session, mailbox).await {
+                    if !self.begin(&mut session, &caller, &mut slot, mailbox).await {
+                        return;
+                    }
+                }
+                Request::MoreChoices { page } => {
+                    let event = self.choices(caller.account.as_ref(), page).await;
+                    if session.send(&event).await.is_err() {
                         return;
                     }
                 }
@@ -56,70 +102,94 @@ impl LocalHandler for Service {
     }
 }
 
-/// What the person may still do about a rotation in this phase.
-fn actionable(phase: Phase) -> bool {
-    match phase {
-        Phase::Ready
-        | Phase::Unsettled { .. }
-        | Phase::Changed
-        | Phase::AwaitingAnswer
-        | Phase::AwaitingKey => true,
-        Phase::Failed(reason) => reason.retryable(),
-        _ => false,
-    }
-}
-
 impl Service {
     /// A `begin`: returns whether the session goes on (to another `begin`, after a choice).
-    async fn begin(&self, session: &mut Session, mailbox: Option<String>) -> bool {
+    async fn begin(
+        &self,
+        session: &mut Session,
+        caller: &Caller,
+        slot: &mut Slot,
+        mailbox: Option<String>,
+    ) -> bool {
         if !self.state.is_enrolled() {
             let _ = session.send(&LocalEvent::Refused(Refusal::NotEnrolled)).await;
             return false;
         }
-        let candidates: Vec<(String, MailboxChoice)> = {
+        let account = caller.account.as_ref();
+        let wanted =
+            |r: &Rotation| mailbox.as_ref().is_none_or(|w| r.mailbox.eq_ignore_ascii_case(w));
+        let (candidates, not_bound): (Vec<(String, MailboxChoice)>, bool) = {
             let core = self.core.lock().await;
-            core.rotations()
-                .filter(|r| actionable(r.phase))
+            let open = core
+                .rotations()
+                .filter(|r| actionable(r.phase) && access::access(r, account) == Access::Open)
                 .map(|r| {
                     let display_name =
                         core.delivery(&r.id).map(|d| d.display_name.clone()).unwrap_or_default();
                     (r.id.clone(), MailboxChoice { mailbox: r.mailbox.clone(), display_name })
                 })
-                .collect()
+                .collect();
+            let not_bound = core.rotations().any(|r| {
+                actionable(r.phase) && wanted(r) && access::access(r, account) == Access::NotBound
+            });
+            (open, not_bound)
         };
         let chosen = match (&mailbox, candidates.len()) {
-            (_, 0) => {
-                let _ = session.send(&LocalEvent::Refused(Refusal::NothingPending)).await;
-                return false;
-            }
             (Some(wanted), _) => {
                 match candidates.iter().find(|(_, c)| c.mailbox.eq_ignore_ascii_case(wanted)) {
                     Some((id, _)) => id.clone(),
                     None => {
-                        let refusal = Refusal::UnknownMailbox { mailbox: wanted.clone() };
+                        // Someone else's rotation is refused exactly like one that does not exist.
+                        let refusal = if not_bound {
+                            Refusal::AccountNotBound
+                        } else {
+                            Refusal::UnknownMailbox { mailbox: wanted.clone() }
+                        };
                         let _ = session.send(&LocalEvent::Refused(refusal)).await;
                         return false;
                     }
                 }
             }
+            (None, 0) => {
+                let refusal =
+                    if not_bound { Refusal::AccountNotBound } else { Refusal::NothingPending };
+                let _ = session.send(&LocalEvent::Refused(refusal)).await;
+                return false;
+            }
             (None, 1) => candidates[0].0.clone(),
-            (None, _) => {
-                let choices = candidates.into_iter().map(|(_, c)| c).collect();
+            (None, n) if n <= CHOICES => {
+                let choices = candidates.into_iter().map(|(_, c)| short(c)).collect();
                 let _ = session.send(&LocalEvent::ChooseMailbox(choices)).await;
                 return true;
             }
+            (None, _) => {
+                // A long list goes a page at a time, each line far below the 16 KiB limit.
+                drop(candidates);
+                let event = self.choices(account, 0).await;
+                let _ = session.send(&event).await;
+                return true;
+            }
         };
-        self.change(session, &chosen).await;
+        self.change(session, caller, slot, &chosen).await;
         false
     }
 
-    /// The change of rotation `id`, from the key gate to the end. The rotation is "in hand" for
-    /// as long as this runs.
-    async fn change(&self, session: &mut Session, id: &str) {
-        let _in_hand = InHand::take(self, id);
-        let Some((phase, mailbox)) =
-            self.core.lock().await.rotation(id).map(|r| (r.phase, r.mailbox.clone()))
-        else {
+    /// The change of rotation `id`, from the key gate to the end, by this session alone (another
+    /// session already driving it gets `busy`). The rotation is "in hand" for as long as this runs,
+    /// in this account's `status` only.
+    async fn change(&self, session: &mut Session, caller: &Caller, slot: &mut Slot, id: &str) {
+        let Some(account) = caller.account.clone() else { return };
+        let Some(_driving) = Driver::take(self, id, caller.number, &account) else {
+            let _ = session.send(&LocalEvent::Refused(Refusal::Busy)).await;
+            return;
+        };
+        // Checked again now that this session holds it: nothing can have changed hands since.
+        let found = self.core.lock().await.rotation(id).map(|r| {
+            let open = access::access(r, Some(&account)) == Access::Open;
+            (open, r.phase, r.mailbox.clone())
+        });
+        let Some((true, phase, mailbox)) = found else {
+            let _ = session.send(&LocalEvent::Refused(Refusal::NothingPending)).await;
             return;
         };
         if phase == Phase::AwaitingKey {
@@ -127,10 +197,11 @@ impl Service {
             return;
         }
         let Some(evidence) = self.key_gate(session).await else { return };
+        let ctx = Ctx { id, mailbox: &mailbox, account: &account };
         match phase {
-            Phase::Changed => self.verify_again(session, id, &mailbox, evidence, false).await,
-            Phase::AwaitingAnswer => self.verify_again(session, id, &mailbox, evidence, true).await,
-            _ => self.change_with_passwords(session, id, &mailbox, evidence).await,
+            Phase::Changed => self.verify_again(session, slot, &ctx, evidence, false).await,
+            Phase::AwaitingAnswer => self.verify_again(session, slot, &ctx, evidence, true).await,
+            _ => self.change_with_passwords(session, slot, &ctx, evidence).await,
         }
     }
 
@@ -176,7 +247,11 @@ impl Service {
                         tracing::info!(peer = %session.peer(), "the person confirmed the key is out");
                         let _ =
                             session.send(&LocalEvent::Progress(ProgressStep::KeyConfirmed)).await;
-                        let detail = format!("{reason}; confirmed by {}", session.peer());
+                        let who = session.account().map_or_else(
+                            || session.peer().to_string(),
+                            |account| account.to_string(),
+                        );
+                        let detail = format!("{reason}; confirmed by {who}");
                         Some(KeyEvidence::PersonConfirmed { at: self.now(), detail })
                     }
                     _ => None,
@@ -190,11 +265,12 @@ impl Service {
     async fn change_with_passwords(
         &self,
         session: &mut Session,
-        id: &str,
-        mailbox: &str,
+        slot: &mut Slot,
+        ctx: &Ctx<'_>,
         evidence: KeyEvidence,
     ) {
-        let (kind, display_name, rule, verifier) = {
+        let (id, mailbox) = (ctx.id, ctx.mailbox);
+        let (kind, display_name, rule, verifier, refused) = {
             let core = self.core.lock().await;
             let Some(rotation) = core.rotation(id) else { return };
             let delivery = core.delivery(id);
@@ -203,8 +279,13 @@ impl Service {
                 delivery.map(|d| d.display_name.clone()).unwrap_or_default(),
                 delivery.map(|d| d.rule).unwrap_or_default(),
                 rotation.provisional.clone(),
+                rotation.refused_current,
             )
         };
+        if !limit::may_send(refused, self.lockout_threshold, self.now()) {
+            let _ = session.send(&LocalEvent::Refused(Refusal::CurrentPasswordLimit)).await;
+            return;
+        }
         let password_kind = match kind {
             RotationKind::Provisional => PasswordKind::Provisional,
             RotationKind::Periodic => PasswordKind::Current,
@@ -241,16 +322,17 @@ impl Service {
                 (_, RotationKind::Periodic) => true,
             };
             let _ = session.send(&LocalEvent::Progress(ProgressStep::PasswordsAccepted)).await;
-            let event = {
-                let mut core = self.core.lock().await;
-                let new_password = core.hold(id, Some(old), new);
-                Event::ChangeRequested {
-                    key: KeyGate::Absent(evidence.clone()),
-                    typed_matches,
-                    new_password,
-                }
+            let new_password = self.core.lock().await.fingerprint(&new);
+            slot.old = Some(old);
+            slot.new = Some(new);
+            let event = Event::ChangeRequested {
+                key: KeyGate::Absent(evidence.clone()),
+                typed_matches,
+                new_password,
+                by: ctx.account.clone(),
+                lockout_threshold: self.lockout_threshold,
             };
-            let driven = self.apply_and_drive(session, id, event).await;
+            let driven = self.apply_and_drive(session, slot, id, event).await;
             if self.finish(session, id, mailbox, driven).await {
                 return;
             }
@@ -262,11 +344,12 @@ impl Service {
     async fn verify_again(
         &self,
         session: &mut Session,
-        id: &str,
-        mailbox: &str,
+        slot: &mut Slot,
+        ctx: &Ctx<'_>,
         evidence: KeyEvidence,
         may_be_unchanged: bool,
     ) {
+        let (id, mailbox) = (ctx.id, ctx.mailbox);
         let ask = LocalEvent::NeedNewPassword { mailbox: mailbox.to_owned(), may_be_unchanged };
         if session.send(&ask).await.is_err() {
             return;
@@ -278,37 +361,51 @@ impl Service {
         let event = if may_be_unchanged && new.expose_secret().is_empty() {
             Event::PersonSaysUnchanged
         } else {
-            let mut core = self.core.lock().await;
-            let new_password = core.hold(id, None, SecretString::from(new.expose_secret()));
+            let new = SecretString::from(new.expose_secret());
+            let new_password = self.core.lock().await.fingerprint(&new);
+            slot.old = None;
+            slot.new = Some(new);
             Event::VerifyRequested { key: KeyGate::Absent(evidence), new_password }
         };
-        let driven = self.apply_and_drive(session, id, event).await;
+        let driven = self.apply_and_drive(session, slot, id, event).await;
         self.finish(session, id, mailbox, driven).await;
     }
 
+    /// Applies the person's `event` and drives its effects, while this task writes the drive's
+    /// events to the client: the drive never waits on the client, and a client that stops
+    /// reading is dropped at the session's write timeout while the drive goes on.
     async fn apply_and_drive(
         &self,
         session: &mut Session,
+        slot: &mut Slot,
         id: &str,
         event: Event,
-    ) -> super::drive::Driven {
-        let _guard = self.drive_lock.lock().await;
-        let now = self.now();
-        let effects = self.core.lock().await.apply(id, event, now);
-        let driven = self.drive_locked(id, effects, Some(session)).await;
-        self.wake.notify_one();
+    ) -> Driven {
+        let (tell, mut told) = mpsc::unbounded_channel();
+        let drive = async move {
+            let _guard = self.drive_lock.lock().await;
+            let now = self.now();
+            let effects = self.core.lock().await.apply(id, event, now);
+            let driven = self.drive_locked(id, effects, Some(Person { slot, tell: &tell })).await;
+            drop(tell);
+            self.wake.notify_one();
+            driven
+        };
+        let forward = async {
+            while let Some(event) = told.recv().await {
+                if session.send(&event).await.is_err() {
+                    // The client went away or stopped reading; the drive goes on without it.
+                    told.close();
+                }
+            }
+        };
+        let (driven, ()) = tokio::join!(drive, forward);
         driven
     }
 
     /// Ends the session as the rotation now stands; returns false when the person may type the
     /// passwords again in this session.
-    async fn finish(
-        &self,
-        session: &mut Session,
-        id: &str,
-        mailbox: &str,
-        driven: super::drive::Driven,
-    ) -> bool {
+    async fn finish(&self, session: &mut Session, id: &str, mailbox: &str, driven: Driven) -> bool {
         let phase = self.core.lock().await.rotation(id).map(|r| r.phase);
         match phase {
             Some(phase @ (Phase::AwaitingKey | Phase::Completed)) => {
@@ -341,101 +438,40 @@ impl Service {
             }
         }
     }
-
-    /// The answer to `status`.
-    async fn status_report(&self) -> StatusReport {
-        let in_hand: Vec<String> =
-            self.in_hand.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
-        let core = self.core.lock().await;
-        let rotations = core
-            .rotations()
-            .map(|r| RotationStatus {
-                mailbox: r.mailbox.clone(),
-                display_name: core
-                    .delivery(&r.id)
-                    .map(|d| d.display_name.clone())
-                    .unwrap_or_default(),
-                kind: match r.kind {
-                    RotationKind::Provisional => PasswordKind::Provisional,
-                    RotationKind::Periodic => PasswordKind::Current,
-                },
-                step: step_status(r.step()),
-                due: core.delivery(&r.id).and_then(|d| d.due_at.or(d.expires_at)),
-                in_hand: in_hand.contains(&r.id),
-            })
-            .collect();
-        let last_report = core.last_report().map(|(report, delivered)| LastReport {
-            at: report.occurred_at,
-            mailbox: core
-                .rotation(&report.rotation_id)
-                .map(|r| r.mailbox.clone())
-                .unwrap_or_default(),
-            step: step_status(report.step),
-            delivered: *delivered,
-        });
-        StatusReport {
-            agent_version: crate::VERSION.to_owned(),
-            enrolled: self.state.is_enrolled(),
-            key: match self.key_now() {
-                KeyState::Present { device } => KeyStatus::Present { device },
-                KeyState::Absent => KeyStatus::Absent,
-                KeyState::Unknown { reason } => KeyStatus::Unknown { reason },
-            },
-            rotations,
-            last_report,
-            reports_waiting: u32::try_from(core.reports_waiting()).unwrap_or(u32::MAX),
-        }
-    }
 }
 
-/// A rotation marked as being changed by a person's session, unmarked when dropped.
-struct InHand<'s> {
+/// The rotation a session is changing, with its account.
+struct Ctx<'a> {
+    id: &'a str,
+    mailbox: &'a str,
+    account: &'a LocalAccount,
+}
+
+/// A rotation driven by one session, released when dropped.
+struct Driver<'s> {
     service: &'s Service,
     id: String,
 }
 
-impl<'s> InHand<'s> {
-    fn take(service: &'s Service, id: &str) -> InHand<'s> {
-        *service
-            .in_hand
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(id.to_owned())
-            .or_default() += 1;
-        InHand { service, id: id.to_owned() }
-    }
-}
-
-impl Drop for InHand<'_> {
-    fn drop(&mut self) {
-        let mut in_hand = self.service.in_hand.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = in_hand.get_mut(&self.id) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                in_hand.remove(&self.id);
-            }
+impl<'s> Driver<'s> {
+    /// Takes rotation `id` for session `number`; `None` when another session drives it.
+    fn take(
+        service: &'s Service,
+        id: &str,
+        number: u64,
+        account: &LocalAccount,
+    ) -> Option<Driver<'s>> {
+        let mut driving = service.driving.lock().unwrap_or_else(|e| e.into_inner());
+        if driving.get(id).is_some_and(|(other, _)| *other != number) {
+            return None;
         }
+        driving.insert(id.to_owned(), (number, account.clone()));
+        Some(Driver { service, id: id.to_owned() })
     }
 }
 
-fn step_status(step: Step) -> StepStatus {
-    match step {
-        Step::Pending => StepStatus::Pending,
-        Step::Started => StepStatus::Started,
-        Step::Changed => StepStatus::Changed,
-        Step::Verified => StepStatus::Verified,
-        Step::Completed => StepStatus::Completed,
-        Step::Failed(reason) => StepStatus::Failed(match reason {
-            FailureReason::KeyPresent => FailureStatus::KeyPresent,
-            FailureReason::NewPasswordRefused => FailureStatus::NewPasswordRefused,
-            FailureReason::CurrentPasswordRefused => FailureStatus::CurrentPasswordRefused,
-            FailureReason::OwaUnreachable => FailureStatus::OwaUnreachable,
-            FailureReason::OwaUntrusted => FailureStatus::OwaUntrusted,
-            FailureReason::OwaUnexpected => FailureStatus::OwaUnexpected,
-            FailureReason::LogonNameMissing => FailureStatus::LogonNameMissing,
-            FailureReason::NeedsHuman => FailureStatus::NeedsHuman,
-            FailureReason::LocalStorage => FailureStatus::LocalStorage,
-            FailureReason::Cancelled => FailureStatus::Cancelled,
-        }),
+impl Drop for Driver<'_> {
+    fn drop(&mut self) {
+        self.service.driving.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
     }
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{Agent, UplinkError};
+use crate::local::account::LocalAccount;
 use crate::outbox::{Receipt, Report};
 use crate::rotation::{FailureReason, KeyEvidence, RotationKind, Step};
 
@@ -33,6 +34,8 @@ pub struct PendingRotation {
     pub expires_at: Option<OffsetDateTime>,
     /// A periodic rotation's deadline: when the mailbox becomes overdue.
     pub due_at: Option<OffsetDateTime>,
+    /// The local account bound to the mailbox on this workstation (`None`: not bound yet).
+    pub bound_account: Option<LocalAccount>,
 }
 
 /// Parses an RFC 3339 time from the server; `None` when empty or malformed.
@@ -69,7 +72,19 @@ fn pending_from_pb(rotation: pb::PendingRotation) -> Option<PendingRotation> {
         logon_name: Some(rotation.logon_name).filter(|name| !name.is_empty()),
         expires_at: parse_time(&rotation.expires_at),
         due_at: parse_time(&rotation.due_at),
+        bound_account: rotation
+            .bound_account
+            .filter(|account| !account.id.is_empty())
+            .map(|account| LocalAccount::new(account.id, account.detail)),
     })
+}
+
+/// An account as the contract carries it (at most 256 characters each).
+fn account_to_pb(account: &LocalAccount) -> pb::LocalAccount {
+    pb::LocalAccount {
+        id: account.id.chars().take(256).collect(),
+        detail: account.detail.chars().take(256).collect(),
+    }
 }
 
 pub(crate) fn step_to_pb(step: Step) -> (pb::RotationStep, pb::FailureReason) {
@@ -123,8 +138,7 @@ fn report_to_pb(report: &Report) -> pb::StepReport {
         failure: failure.into(),
         key_evidence: report.key_evidence.as_ref().map(evidence_to_pb),
         detail: report.detail.chars().take(500).collect(),
-        // Filled once the agent knows which local account acted (issue 19).
-        local_account: None,
+        local_account: report.local_account.as_ref().map(account_to_pb),
     }
 }
 
@@ -218,6 +232,38 @@ mod tests {
         assert_eq!(pending.kind, RotationKind::Periodic);
         assert!(pending.provisional.is_none());
         assert_eq!(pending.logon_name.as_deref(), Some("NOT\\ab"));
+    }
+
+    #[test]
+    fn the_bound_account_comes_in_and_the_acting_account_goes_out() {
+        let rotation = pb::PendingRotation {
+            rotation_id: "r".into(),
+            mailbox: "a.b@01234.mailnot.fr".into(),
+            kind: pb::pending_rotation::Kind::Periodic.into(),
+            bound_account: Some(pb::LocalAccount { id: "marie".into(), detail: "uid 1001".into() }),
+            ..Default::default()
+        };
+        let pending = pending_from_pb(rotation).expect("usable");
+        assert_eq!(pending.bound_account, Some(LocalAccount::new("marie", "uid 1001")));
+        let unbound = pb::PendingRotation {
+            bound_account: Some(pb::LocalAccount::default()),
+            kind: pb::pending_rotation::Kind::Periodic.into(),
+            ..Default::default()
+        };
+        assert_eq!(pending_from_pb(unbound).expect("usable").bound_account, None);
+        let report = Report::new(crate::rotation::ReportDraft {
+            rotation_id: "r".into(),
+            step: Step::Verified,
+            occurred_at: time::macros::datetime!(2026-12-01 09:00 UTC),
+            key_evidence: None,
+            detail: String::new(),
+            local_account: Some(LocalAccount::new("marie", "uid 1001")),
+        });
+        let sent = report_to_pb(&report);
+        assert_eq!(
+            sent.local_account.map(|a| (a.id, a.detail)),
+            Some(("marie".into(), "uid 1001".into()))
+        );
     }
 
     #[test]

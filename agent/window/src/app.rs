@@ -12,34 +12,14 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
 use crate::calendar::Calendar;
 use crate::flow::{Flow, Screen};
 use crate::link::Link;
-use crate::view;
+use crate::view::{self, Fields};
 
 /// How often `status` is asked while a screen follows the key.
 pub const POLL_EVERY: Duration = Duration::from_millis(700);
-
-/// The password fields of the screen shown. Wiped (zeroized) when the screen is left.
-#[derive(Default)]
-pub struct Fields {
-    /// The provisional or current password.
-    pub old: Zeroizing<String>,
-    /// The new password.
-    pub new: Zeroizing<String>,
-    /// The new password again.
-    pub confirm: Zeroizing<String>,
-    /// Whether the passwords are shown in clear.
-    pub show: bool,
-}
-
-impl std::fmt::Debug for Fields {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fields(***)")
-    }
-}
 
 /// The clock the window reads the date from (injected for the tests).
 pub type Clock = Box<dyn Fn() -> OffsetDateTime>;

@@ -347,7 +347,10 @@ impl Flow {
                 Screen::Working { steps } => steps.push(step),
                 _ => self.screen = Screen::Working { steps: vec![step] },
             },
-            Event::ChooseMailbox(choices) | Event::Refused(Refusal::MailboxRequired(choices)) => {
+            Event::ChooseMailbox(choices)
+            | Event::ChooseMailboxPage { choices, .. }
+            | Event::Refused(Refusal::MailboxRequired(choices)) => {
+                // The link gathers the pages of a long list first (`link`).
                 self.screen = Screen::Choose { choices };
             }
             Event::NeedKeyConfirmation { .. } => {

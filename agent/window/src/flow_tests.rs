@@ -27,6 +27,7 @@ fn report(key: KeyStatus, steps: &[StepStatus]) -> StatusReport {
             .collect(),
         last_report: None,
         reports_waiting: 0,
+        next_page: None,
     }
 }
 

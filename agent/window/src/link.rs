@@ -3,17 +3,31 @@
 //! line protocol as `sesame-agent change`) and the service's answers into [`Update`]s. `status`
 //! goes over a short connection of its own each time; a change holds one connection from `begin`
 //! to its end. Dropping the [`Link`] closes everything: the service keeps the rotation's state.
+//!
+//! Nothing waits forever: `status` gets [`client::STATUS_WAIT`] per answer (following the pages
+//! of a long list), a change connection [`CHANGE_WAIT`] per event (longer than the service's own
+//! idle limit, after which it ends the session itself); then the window says the service does not
+//! answer.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
+use std::time::Duration;
 
-use sesame_agent::local::protocol::{Event, Request};
+use sesame_agent::local::client;
+use sesame_agent::local::protocol::{Event, MailboxChoice, Request};
 use sesame_agent::local::secret::LocalSecret;
+use sesame_agent::local::server::IDLE_LIMIT;
 use sesame_agent::local::transport::{self, Stream};
 use sesame_agent::local::wire::Connection;
 use tokio::sync::mpsc as async_mpsc;
 
 use crate::flow::{Command, Update};
+
+/// The most mailboxes gathered from the pages of a long list.
+const MAX_CHOICES: usize = 10_000;
+
+/// How long a change connection waits for the service's next event.
+pub const CHANGE_WAIT: Duration = IDLE_LIMIT.saturating_add(Duration::from_secs(60));
 
 /// Called after each update, so the window redraws.
 pub type Wake = Box<dyn Fn() + Send + 'static>;
@@ -55,21 +69,22 @@ pub async fn status(socket: &std::path::Path) -> Update {
         Err(error) => return Update::Unreachable(error.to_string()),
     };
     let mut connection = Connection::new(stream);
-    if let Err(error) = connection.send(&Request::Status).await {
-        return Update::Unreachable(error.to_string());
-    }
-    match connection.recv::<Event>().await {
-        Ok(Some(Event::Status(report))) => Update::Status(report),
-        Ok(Some(other)) => Update::Event(other),
-        Ok(None) => Update::Unreachable("connexion fermée".to_owned()),
-        Err(error) => Update::Unreachable(error.to_string()),
+    match client::status_pages(&mut connection, client::STATUS_WAIT).await {
+        Ok(report) => Update::Status(report),
+        Err(Some(error)) => Update::Event(Event::Error(error)),
+        Err(None) => Update::Unreachable("le service ne répond pas".to_owned()),
     }
 }
 
-/// The next event of the change connection; pending forever when there is none.
+/// The next event of the change connection (`None` when it ended or stayed silent for
+/// [`CHANGE_WAIT`]); pending forever when there is no change connection.
 async fn next_event(change: &mut Option<Connection<Stream>>) -> Option<Event> {
     match change {
-        Some(connection) => connection.recv::<Event>().await.ok().flatten(),
+        Some(connection) => tokio::time::timeout(CHANGE_WAIT, connection.recv::<Event>())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten(),
         None => std::future::pending().await,
     }
 }
@@ -96,6 +111,8 @@ async fn run(
     wake: Wake,
 ) {
     let mut change: Option<Connection<Stream>> = None;
+    // The pages of a long list of mailboxes, gathered before the person chooses.
+    let mut gathered: Vec<MailboxChoice> = Vec::new();
     let tell = |update: Update| {
         let sent = updates.send(update).is_ok();
         wake();
@@ -146,6 +163,20 @@ async fn run(
             }
             event = next_event(&mut change) => {
                 let sent = match event {
+                    Some(Event::ChooseMailboxPage { mut choices, next_page }) => {
+                        gathered.append(&mut choices);
+                        let more = next_page.filter(|_| gathered.len() < MAX_CHOICES);
+                        let asked = match (more, change.as_mut()) {
+                            (Some(page), Some(connection)) => {
+                                connection.send(&Request::MoreChoices { page }).await.is_ok()
+                            }
+                            _ => false,
+                        };
+                        asked
+                            || tell(Update::Event(Event::ChooseMailbox(std::mem::take(
+                                &mut gathered,
+                            ))))
+                    }
                     Some(event) => tell(Update::Event(event)),
                     None => {
                         change = None;

@@ -30,6 +30,7 @@ fn report(rotations: &[(StepStatus, Option<OffsetDateTime>)]) -> StatusReport {
             .collect(),
         last_report: None,
         reports_waiting: 0,
+        next_page: None,
     }
 }
 

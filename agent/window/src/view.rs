@@ -7,12 +7,31 @@ use eframe::egui::{self, Color32, Id, RichText, Ui};
 use sesame_agent::local::protocol::{KeyStatus, Refusal};
 use sesame_agent::local::texts_fr;
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
-use crate::app::Fields;
 use crate::calendar::Calendar;
 use crate::checklist::{all_met, checklist};
 use crate::flow::{Action, Flow, PasswordsAsked, Screen};
 use crate::texts;
+
+/// The password fields of the screen shown. Wiped (zeroized) when the screen is left.
+#[derive(Default)]
+pub struct Fields {
+    /// The provisional or current password.
+    pub old: Zeroizing<String>,
+    /// The new password.
+    pub new: Zeroizing<String>,
+    /// The new password again.
+    pub confirm: Zeroizing<String>,
+    /// Whether the passwords are shown in clear.
+    pub show: bool,
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fields(***)")
+    }
+}
 
 const OLD_ID: &str = "sesame-old-password";
 const NEW_ID: &str = "sesame-new-password";

@@ -158,6 +158,7 @@ impl FakeService {
                 .collect(),
             last_report: None,
             reports_waiting: 0,
+            next_page: None,
         }
     }
 
@@ -343,7 +344,7 @@ impl LocalHandler for FakeService {
         loop {
             let Ok(Some(request)) = session.next_request().await else { return };
             match request {
-                Request::Status => {
+                Request::Status | Request::StatusPage { .. } => {
                     let _ = send(&mut session, Event::Status(self.status())).await;
                 }
                 Request::Begin { mailbox } => match self.choose(mailbox) {

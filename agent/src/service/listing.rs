@@ -1,0 +1,156 @@
+//! What a session's account may see, a page at a time: the answer to `status` (the rotations
+//! `rotation::access` opens to the account, its last report, the key) and the pages of a long
+//! mailbox choice. Each line stays far below the local protocol's 16 KiB limit: at most
+//! [`STATUS_PAGE`] rotations or [`CHOICES`] mailboxes, display names cut to
+//! [`DISPLAY_NAME_CHARS`] characters.
+
+use super::Service;
+use crate::key::KeyState;
+use crate::local::account::LocalAccount;
+use crate::local::protocol::{
+    Event as LocalEvent, FailureStatus, KeyStatus, LastReport, MailboxChoice, PasswordKind,
+    RotationStatus, StatusReport, StepStatus,
+};
+use crate::rotation::access::{self, Access};
+use crate::rotation::{FailureReason, Phase, Rotation, RotationKind, Step};
+
+/// Rotations in one `status` answer (a page), so that a line stays far below the 16 KiB limit.
+pub(super) const STATUS_PAGE: usize = 16;
+/// The most mailboxes offered in one `choose_mailbox` line (longer lists are paged).
+pub(super) const CHOICES: usize = 24;
+/// The longest display name sent in a `status` line (characters).
+const DISPLAY_NAME_CHARS: usize = 128;
+
+impl Service {
+    /// Page `page` of the mailboxes `account` may choose from.
+    pub(super) async fn choices(&self, account: Option<&LocalAccount>, page: u32) -> LocalEvent {
+        let core = self.core.lock().await;
+        let open: Vec<MailboxChoice> = core
+            .rotations()
+            .filter(|r| actionable(r.phase) && access::access(r, account) == Access::Open)
+            .map(|r| {
+                let display_name =
+                    core.delivery(&r.id).map(|d| d.display_name.clone()).unwrap_or_default();
+                short(MailboxChoice { mailbox: r.mailbox.clone(), display_name })
+            })
+            .collect();
+        let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(CHOICES);
+        let next_page =
+            (open.len() > start.saturating_add(CHOICES)).then(|| page.saturating_add(1));
+        let choices = open.into_iter().skip(start).take(CHOICES).collect();
+        LocalEvent::ChooseMailboxPage { choices, next_page }
+    }
+
+    /// The answer to `status` for `account`: the rotations it may see only, a page at a time.
+    pub(super) async fn status_report(
+        &self,
+        account: Option<&LocalAccount>,
+        page: u32,
+    ) -> StatusReport {
+        // In hand for this account only when its own session is changing it.
+        let in_hand: Vec<String> = self
+            .driving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, (_, holder))| access::in_hand_for(holder, account))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let core = self.core.lock().await;
+        let visible: Vec<&Rotation> =
+            core.rotations().filter(|r| access::access(r, account) == Access::Open).collect();
+        let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(STATUS_PAGE);
+        let next_page =
+            (visible.len() > start.saturating_add(STATUS_PAGE)).then(|| page.saturating_add(1));
+        let rotations = visible
+            .iter()
+            .skip(start)
+            .take(STATUS_PAGE)
+            .map(|r| RotationStatus {
+                mailbox: r.mailbox.clone(),
+                display_name: core
+                    .delivery(&r.id)
+                    .map(|d| d.display_name.chars().take(DISPLAY_NAME_CHARS).collect())
+                    .unwrap_or_default(),
+                kind: match r.kind {
+                    RotationKind::Provisional => PasswordKind::Provisional,
+                    RotationKind::Periodic => PasswordKind::Current,
+                },
+                step: step_status(r.step()),
+                due: core.delivery(&r.id).and_then(|d| d.due_at.or(d.expires_at)),
+                in_hand: in_hand.contains(&r.id),
+            })
+            .collect();
+        let last_report = core
+            .last_report()
+            // Another account's last report is not shown (a forgotten rotation's names nothing).
+            .filter(|(report, _)| {
+                core.rotation(&report.rotation_id)
+                    .is_none_or(|r| access::access(r, account) == Access::Open)
+            })
+            .map(|(report, delivered)| LastReport {
+                at: report.occurred_at,
+                mailbox: core
+                    .rotation(&report.rotation_id)
+                    .map(|r| r.mailbox.clone())
+                    .unwrap_or_default(),
+                step: step_status(report.step),
+                delivered: *delivered,
+            });
+        StatusReport {
+            agent_version: crate::VERSION.to_owned(),
+            enrolled: self.state.is_enrolled(),
+            key: match self.key_now() {
+                KeyState::Present { device } => KeyStatus::Present { device },
+                KeyState::Absent => KeyStatus::Absent,
+                KeyState::Unknown { reason } => KeyStatus::Unknown { reason },
+            },
+            rotations,
+            last_report,
+            reports_waiting: u32::try_from(core.reports_waiting()).unwrap_or(u32::MAX),
+            next_page,
+        }
+    }
+}
+
+/// A choice with its display name cut to what a line may carry.
+pub(super) fn short(mut choice: MailboxChoice) -> MailboxChoice {
+    choice.display_name = choice.display_name.chars().take(DISPLAY_NAME_CHARS).collect();
+    choice
+}
+
+/// A rotation step as the person sees it.
+fn step_status(step: Step) -> StepStatus {
+    match step {
+        Step::Pending => StepStatus::Pending,
+        Step::Started => StepStatus::Started,
+        Step::Changed => StepStatus::Changed,
+        Step::Verified => StepStatus::Verified,
+        Step::Completed => StepStatus::Completed,
+        Step::Failed(reason) => StepStatus::Failed(match reason {
+            FailureReason::KeyPresent => FailureStatus::KeyPresent,
+            FailureReason::NewPasswordRefused => FailureStatus::NewPasswordRefused,
+            FailureReason::CurrentPasswordRefused => FailureStatus::CurrentPasswordRefused,
+            FailureReason::OwaUnreachable => FailureStatus::OwaUnreachable,
+            FailureReason::OwaUntrusted => FailureStatus::OwaUntrusted,
+            FailureReason::OwaUnexpected => FailureStatus::OwaUnexpected,
+            FailureReason::LogonNameMissing => FailureStatus::LogonNameMissing,
+            FailureReason::NeedsHuman => FailureStatus::NeedsHuman,
+            FailureReason::LocalStorage => FailureStatus::LocalStorage,
+            FailureReason::Cancelled => FailureStatus::Cancelled,
+        }),
+    }
+}
+
+/// What the person may still do about a rotation in this phase.
+pub(super) fn actionable(phase: Phase) -> bool {
+    match phase {
+        Phase::Ready
+        | Phase::Unsettled { .. }
+        | Phase::Changed
+        | Phase::AwaitingAnswer
+        | Phase::AwaitingKey => true,
+        Phase::Failed(reason) => reason.retryable(),
+        _ => false,
+    }
+}
