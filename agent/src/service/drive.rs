@@ -1,26 +1,31 @@
-//! Driving a rotation: the machine's effects run in order; OWA work runs outside the state lock
-//! and its outcome goes back to the machine (after the key state, so that a key plugged in during
-//! a step stops the next one). One drive at a time (`Service::drive_lock`).
+//! Driving a rotation, inside the actor: the machine's effects run in order; OWA work runs in its
+//! own task, which sends its outcome back as [`Input::OwaDone`], and the outcome goes back to the
+//! machine (after the key state, so that a key plugged in during a step stops the next one). At
+//! most one drive per rotation: a person's request, a key change or a delivery for a rotation
+//! whose drive is under way waits in line ([`Job`]) and starts when it ends. Drives of different
+//! rotations (different mailboxes) run side by side; the actor answers every other input
+//! meanwhile.
 //!
 //! A drive never touches a client: words for the person are queued on the session's [`Tell`]
-//! channel, which the session's own task writes out (with its own timeout), so a client that
-//! stops reading cannot hold the drive lock. The passwords come from the session's [`Slot`]
-//! (none in a background drive: the key watcher, a check-in), wiped when the machine says so.
+//! channel, which the session's own task writes out (with its own timeout). The passwords come
+//! from the session's [`Slot`], handed over with the request (none in a background drive: the key
+//! watcher, a check-in); the OWA task gets copies, which zeroize when dropped. The slot is wiped
+//! when the machine says so, and dropped (so wiped) when the drive ends.
 
 use std::collections::VecDeque;
 
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
-use super::Service;
+use super::actor::{Actor, Input, Outcome, Reply};
 use super::core::Effect;
-use super::owa_ops::{self, OwaAccess};
+use super::owa_ops::OwaWork;
 use super::slot::Slot;
 use crate::failpoint;
 use crate::key::KeyState;
 use crate::local::protocol::{Event as LocalEvent, ProgressStep, Refusal as LocalRefusal};
 use crate::owa::OwaLogon;
-use crate::rotation::{Event, FailureReason, Message, Refusal};
+use crate::rotation::{Event, FailureReason, Message, ProbeOutcome, Refusal};
 
 /// How a drive ended, for the session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,161 +41,279 @@ pub(super) struct Driven {
 /// Where a drive queues the events for the person's session (never a write to the client).
 pub(super) type Tell = mpsc::UnboundedSender<LocalEvent>;
 
-/// The person behind a drive: their session's passwords and its event queue.
-pub(super) struct Person<'a> {
-    /// The session's own passwords.
-    pub slot: &'a mut Slot,
+/// The person behind a drive: their session's passwords (handed over) and its event queue.
+pub(super) struct Person {
+    /// The session's passwords.
+    pub slot: Slot,
     /// The session's event queue.
-    pub tell: &'a Tell,
+    pub tell: Tell,
 }
 
-impl Service {
-    /// Runs `effects` for rotation `id` in the background (no person), taking the drive lock.
-    pub(super) async fn drive(&self, id: &str, effects: Vec<Effect>) -> Driven {
-        let _guard = self.drive_lock.lock().await;
-        self.drive_locked(id, effects, None).await
+/// How a drive starts.
+pub(super) enum Start {
+    /// Apply this event, then run its effects.
+    Apply(Event),
+    /// Run these effects (already applied).
+    Effects(Vec<Effect>),
+}
+
+/// A drive to run on a rotation, now or when the one under way ends.
+pub(super) struct Job {
+    start: Start,
+    person: Option<Person>,
+    reply: Option<Reply<Outcome>>,
+    done: Option<Reply<()>>,
+}
+
+impl Job {
+    /// A drive for nobody in particular; `done` is told when it ends.
+    pub(super) fn background(start: Start, done: Option<Reply<()>>) -> Job {
+        Job { start, person: None, reply: None, done }
     }
 
-    /// Runs `effects` with the drive lock already held.
-    pub(super) async fn drive_locked(
-        &self,
-        id: &str,
-        effects: Vec<Effect>,
-        mut person: Option<Person<'_>>,
-    ) -> Driven {
-        let mut driven = Driven::default();
-        let mut queue: VecDeque<Effect> = effects.into();
-        while let Some(effect) = queue.pop_front() {
-            let event = match effect {
+    /// A person's drive; `reply` gets how it ended.
+    pub(super) fn person(start: Start, person: Person, reply: Reply<Outcome>) -> Job {
+        Job { start, person: Some(person), reply: Some(reply), done: None }
+    }
+}
+
+/// A drive under way.
+pub(super) struct Drive {
+    queue: VecDeque<Effect>,
+    person: Option<Person>,
+    driven: Driven,
+    reply: Option<Reply<Outcome>>,
+    done: Option<Reply<()>>,
+}
+
+/// What one effect needs of the outside world.
+enum Owa {
+    Change(OwaLogon, SecretString, SecretString),
+    Verify(OwaLogon, SecretString),
+    Probe(OwaLogon, SecretString),
+}
+
+impl<O: OwaWork> Actor<O> {
+    /// Starts `job` on rotation `id`, or queues it behind the drive under way.
+    pub(super) fn submit(&mut self, id: &str, job: Job) {
+        if self.drives.contains_key(id) {
+            self.waiting.entry(id.to_owned()).or_default().push_back(job);
+        } else {
+            self.start(id, job);
+        }
+    }
+
+    fn start(&mut self, id: &str, job: Job) {
+        let effects = match job.start {
+            Start::Apply(event) => self.feed(id, event),
+            Start::Effects(effects) => effects,
+        };
+        let drive = Drive {
+            queue: effects.into(),
+            person: job.person,
+            driven: Driven::default(),
+            reply: job.reply,
+            done: job.done,
+        };
+        self.drives.insert(id.to_owned(), drive);
+        self.advance(id);
+    }
+
+    /// Runs rotation `id`'s effects until one needs OWA (its task is started) or none is left
+    /// (the drive ends).
+    fn advance(&mut self, id: &str) {
+        loop {
+            let Some(drive) = self.drives.get_mut(id) else { return };
+            let Some(effect) = drive.queue.pop_front() else { break };
+            let owa = match effect {
+                Effect::Tell(Message::DidYouChange) => {
+                    drive.driven.ask_did_you_change = true;
+                    continue;
+                }
                 Effect::Tell(message) => {
-                    match &message {
-                        Message::DidYouChange => driven.ask_did_you_change = true,
-                        other => {
-                            if let Some(event) = self.tell(other) {
-                                driven.refused |= matches!(event, LocalEvent::Refused(_));
-                                say(&person, &event);
-                            }
-                        }
+                    if let Some(event) = self.tell(&message) {
+                        self.say(id, event);
                     }
                     continue;
                 }
                 Effect::AskNewPassword => {
-                    driven.ask_new_password = true;
+                    drive.driven.ask_new_password = true;
                     continue;
                 }
                 Effect::ForgetPasswords => {
-                    if let Some(person) = person.as_mut() {
+                    if let Some(person) = drive.person.as_mut() {
                         person.slot.wipe();
                     }
                     continue;
                 }
                 Effect::Change => {
-                    say(&person, &LocalEvent::Progress(ProgressStep::Connecting));
-                    say(&person, &LocalEvent::Progress(ProgressStep::Changing));
-                    let slot = person.as_ref().map(|p| &*p.slot);
-                    let Some((who, old, new)) = self.change_inputs(id, slot).await else {
-                        // Restarted without the passwords: nothing was sent.
-                        queue.extend(
-                            self.feed(id, Event::OwaUnavailable(FailureReason::NeedsHuman)).await,
-                        );
-                        continue;
-                    };
-                    let event = owa_ops::change(&self.access(), &who, &old, &new).await;
-                    failpoint::hit("owa-answered");
-                    if matches!(event, Event::OwaChanged { .. }) {
-                        say(&person, &LocalEvent::Progress(ProgressStep::Changed));
+                    self.say(id, LocalEvent::Progress(ProgressStep::Connecting));
+                    self.say(id, LocalEvent::Progress(ProgressStep::Changing));
+                    match self.change_inputs(id) {
+                        Some((who, old, new)) => Owa::Change(who, old, new),
+                        None => {
+                            // Restarted without the passwords: nothing was sent.
+                            let after =
+                                self.feed(id, Event::OwaUnavailable(FailureReason::NeedsHuman));
+                            self.extend(id, after);
+                            continue;
+                        }
                     }
-                    event
                 }
                 Effect::Verify => {
-                    say(&person, &LocalEvent::Progress(ProgressStep::Verifying));
-                    let slot = person.as_ref().map(|p| &*p.slot);
-                    match self.verify_inputs(id, slot).await {
-                        Some((who, new)) => owa_ops::verify(&self.access(), &who, &new).await,
-                        None => Event::VerifyUnavailable(FailureReason::NeedsHuman),
-                    }
-                }
-                Effect::Probe(_) => {
-                    match self.probe_inputs(id, person.as_ref().map(|p| &*p.slot)).await {
-                        Some((who, provisional)) => {
-                            owa_ops::probe_provisional(&self.access(), &who, &provisional).await
-                        }
+                    self.say(id, LocalEvent::Progress(ProgressStep::Verifying));
+                    match self.verify_inputs(id) {
+                        Some((who, new)) => Owa::Verify(who, new),
                         None => {
-                            // No provisional password at hand (the server is away): no logon made.
-                            Event::ProbeResult(crate::rotation::ProbeOutcome::Inconclusive(
-                                FailureReason::OwaUnreachable,
-                            ))
+                            self.answered(id, Event::VerifyUnavailable(FailureReason::NeedsHuman));
+                            continue;
                         }
                     }
                 }
+                Effect::Probe(_) => match self.probe_inputs(id) {
+                    Some((who, provisional)) => Owa::Probe(who, provisional),
+                    None => {
+                        // No provisional password at hand (the server is away): no logon made.
+                        let nothing = ProbeOutcome::Inconclusive(FailureReason::OwaUnreachable);
+                        self.answered(id, Event::ProbeResult(nothing));
+                        continue;
+                    }
+                },
             };
-            queue.extend(self.sync_key(id).await);
-            queue.extend(self.feed(id, event).await);
+            self.spawn_owa(id, owa);
+            return;
         }
-        driven
+        self.end(id);
+    }
+
+    /// Runs `owa` in its own task, which reports back to the actor.
+    fn spawn_owa(&self, id: &str, owa: Owa) {
+        let worker = std::sync::Arc::clone(&self.owa);
+        let inbox = self.inbox.clone();
+        let rotation = id.to_owned();
+        tokio::spawn(async move {
+            let event = match owa {
+                Owa::Change(who, old, new) => {
+                    let event = worker.change(who, old, new).await;
+                    failpoint::hit("owa-answered");
+                    event
+                }
+                Owa::Verify(who, new) => worker.verify(who, new).await,
+                Owa::Probe(who, provisional) => worker.probe(who, provisional).await,
+            };
+            if inbox.send(Input::OwaDone { rotation, event }).is_err() {
+                tracing::debug!("the service stopped before OWA answered");
+            }
+        });
+    }
+
+    /// An OWA task's outcome for rotation `id`: back to the machine, then the drive goes on.
+    pub(super) fn owa_done(&mut self, id: &str, event: Event) {
+        if !self.drives.contains_key(id) {
+            tracing::warn!(rotation = %id, "an OWA outcome for no drive; ignored");
+            return;
+        }
+        if matches!(event, Event::OwaChanged { .. }) {
+            self.say(id, LocalEvent::Progress(ProgressStep::Changed));
+        }
+        self.answered(id, event);
+        self.advance(id);
+    }
+
+    /// The machine learns where the key is now, then OWA's `event`.
+    fn answered(&mut self, id: &str, event: Event) {
+        let key = self.sync_key(id);
+        self.extend(id, key);
+        let after = self.feed(id, event);
+        self.extend(id, after);
+    }
+
+    fn extend(&mut self, id: &str, effects: Vec<Effect>) {
+        if let Some(drive) = self.drives.get_mut(id) {
+            drive.queue.extend(effects);
+        }
+    }
+
+    /// The drive of rotation `id` ended: the person hears how, the slot is dropped (wiped), the
+    /// check-in loop wakes, and the next job in line starts.
+    fn end(&mut self, id: &str) {
+        let Some(drive) = self.drives.remove(id) else { return };
+        let phase = self.core.rotation(id).map(|r| r.phase);
+        if let Some(reply) = drive.reply {
+            let _ = reply.send(Outcome { driven: drive.driven, phase });
+        }
+        if let Some(done) = drive.done {
+            let _ = done.send(());
+        }
+        drop(drive.person);
+        self.wake.notify_one();
+        let next = self.waiting.get_mut(id).and_then(VecDeque::pop_front);
+        if self.waiting.get(id).is_some_and(VecDeque::is_empty) {
+            self.waiting.remove(id);
+        }
+        if let Some(job) = next {
+            self.start(id, job);
+        }
     }
 
     /// Applies one event to rotation `id`.
-    async fn feed(&self, id: &str, event: Event) -> Vec<Effect> {
+    fn feed(&mut self, id: &str, event: Event) -> Vec<Effect> {
         let now = self.now();
-        self.core.lock().await.apply(id, event, now)
+        self.core.apply(id, event, now)
     }
 
     /// Tells the machine where the key is now, if it does not know.
-    async fn sync_key(&self, id: &str) -> Vec<Effect> {
+    fn sync_key(&mut self, id: &str) -> Vec<Effect> {
         let present = match self.key_now() {
             KeyState::Present { .. } => true,
             KeyState::Absent => false,
             KeyState::Unknown { .. } => return Vec::new(),
         };
-        let known = self.core.lock().await.rotation(id).map(|r| r.memory.key_present);
+        let known = self.core.rotation(id).map(|r| r.memory.key_present);
         match known {
             Some(known) if known != present => {
-                self.feed(id, if present { Event::KeyInserted } else { Event::KeyRemoved }).await
+                self.feed(id, if present { Event::KeyInserted } else { Event::KeyRemoved })
             }
             _ => Vec::new(),
         }
     }
 
-    pub(super) fn access(&self) -> OwaAccess {
-        OwaAccess { url: self.owa_url(), settings: self.http.clone(), clock: self.clock.clone() }
+    /// Queues `event` for the person behind rotation `id`'s drive, if any; never waits.
+    fn say(&mut self, id: &str, event: LocalEvent) {
+        let Some(drive) = self.drives.get_mut(id) else { return };
+        drive.driven.refused |= matches!(event, LocalEvent::Refused(_));
+        if let Some(person) = &drive.person
+            && person.tell.send(event).is_err()
+        {
+            tracing::debug!("the person's command went away");
+        }
     }
 
-    async fn logon(&self, id: &str) -> Option<OwaLogon> {
-        let core = self.core.lock().await;
-        let rotation = core.rotation(id)?;
-        let logon_name = core.delivery(id).and_then(|d| d.logon_name.clone());
+    fn slot(&self, id: &str) -> Option<&Slot> {
+        self.drives.get(id)?.person.as_ref().map(|p| &p.slot)
+    }
+
+    fn logon(&self, id: &str) -> Option<OwaLogon> {
+        let rotation = self.core.rotation(id)?;
+        let logon_name = self.core.delivery(id).and_then(|d| d.logon_name.clone());
         Some(OwaLogon::new(rotation.mailbox.clone(), logon_name))
     }
 
-    async fn change_inputs(
-        &self,
-        id: &str,
-        slot: Option<&Slot>,
-    ) -> Option<(OwaLogon, SecretString, SecretString)> {
-        let slot = slot?;
-        let who = self.logon(id).await?;
-        Some((who, slot.old.clone()?, slot.new.clone()?))
+    fn change_inputs(&self, id: &str) -> Option<(OwaLogon, SecretString, SecretString)> {
+        let slot = self.slot(id)?;
+        let (old, new) = (slot.old.clone()?, slot.new.clone()?);
+        Some((self.logon(id)?, old, new))
     }
 
-    async fn verify_inputs(
-        &self,
-        id: &str,
-        slot: Option<&Slot>,
-    ) -> Option<(OwaLogon, SecretString)> {
-        let new = slot?.new.clone()?;
-        Some((self.logon(id).await?, new))
+    fn verify_inputs(&self, id: &str) -> Option<(OwaLogon, SecretString)> {
+        let new = self.slot(id)?.new.clone()?;
+        Some((self.logon(id)?, new))
     }
 
-    async fn probe_inputs(
-        &self,
-        id: &str,
-        slot: Option<&Slot>,
-    ) -> Option<(OwaLogon, SecretString)> {
-        let who = self.logon(id).await?;
-        let typed = slot.and_then(|s| s.old.clone());
-        let core = self.core.lock().await;
-        let delivered = core.delivery(id).and_then(|d| d.provisional.clone());
+    fn probe_inputs(&self, id: &str) -> Option<(OwaLogon, SecretString)> {
+        let who = self.logon(id)?;
+        let typed = self.slot(id).and_then(|s| s.old.clone());
+        let delivered = self.core.delivery(id).and_then(|d| d.provisional.clone());
         Some((who, typed.or(delivered)?))
     }
 
@@ -233,14 +356,5 @@ impl Service {
             | Message::NothingChanged
             | Message::DidYouChange => None,
         }
-    }
-}
-
-/// Queues `event` for the person's session, if there is one; never waits.
-fn say(person: &Option<Person<'_>>, event: &LocalEvent) {
-    if let Some(person) = person
-        && person.tell.send(event.clone()).is_err()
-    {
-        tracing::debug!("the person's command went away");
     }
 }
