@@ -239,6 +239,8 @@ pub(super) struct Actor<O> {
     /// The jobs waiting for a rotation's drive to end, in order.
     pub(super) waiting: HashMap<String, VecDeque<Job>>,
     driving: Driving,
+    /// The check-in loop is to be woken once the current input is handled.
+    pub(super) wake_due: bool,
 }
 
 impl<O: OwaWork> Actor<O> {
@@ -261,6 +263,7 @@ impl<O: OwaWork> Actor<O> {
             drives: HashMap::new(),
             waiting: HashMap::new(),
             driving: HashMap::new(),
+            wake_due: false,
         }
     }
 
@@ -290,6 +293,9 @@ impl<O: OwaWork> Actor<O> {
                 break;
             }
             self.handle(input);
+            if std::mem::take(&mut self.wake_due) {
+                self.wake.notify_one();
+            }
         }
         tracing::debug!("the service's actor stopped");
     }
@@ -402,9 +408,9 @@ impl<O: OwaWork> Actor<O> {
         };
         let ids: Vec<String> = self.core.rotations().map(|r| r.id.clone()).collect();
         for id in ids {
-            self.submit(&id, Job::background(Start::Apply(event.clone()), None));
+            self.submit(&id, Job::key(event.clone()));
         }
-        self.wake.notify_one();
+        self.wake_due = true;
     }
 
     /// One probe for each rotation a restart left in the middle of a change, now that the

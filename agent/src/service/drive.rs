@@ -63,17 +63,24 @@ pub(super) struct Job {
     person: Option<Person>,
     reply: Option<Reply<Outcome>>,
     done: Option<Reply<()>>,
+    wake: bool,
 }
 
 impl Job {
-    /// A drive for nobody in particular; `done` is told when it ends.
+    /// A drive for nobody in particular (a delivery, a probe, a restart); `done` is told when
+    /// it ends. The check-in that asked for it delivers its reports.
     pub(super) fn background(start: Start, done: Option<Reply<()>>) -> Job {
-        Job { start, person: None, reply: None, done }
+        Job { start, person: None, reply: None, done, wake: false }
     }
 
-    /// A person's drive; `reply` gets how it ended.
+    /// A key change's drive: its end wakes the check-in loop (a re-insertion completes).
+    pub(super) fn key(event: Event) -> Job {
+        Job { start: Start::Apply(event), person: None, reply: None, done: None, wake: true }
+    }
+
+    /// A person's drive; `reply` gets how it ended, and its end wakes the check-in loop.
     pub(super) fn person(start: Start, person: Person, reply: Reply<Outcome>) -> Job {
-        Job { start, person: Some(person), reply: Some(reply), done: None }
+        Job { start, person: Some(person), reply: Some(reply), done: None, wake: true }
     }
 }
 
@@ -84,6 +91,7 @@ pub(super) struct Drive {
     driven: Driven,
     reply: Option<Reply<Outcome>>,
     done: Option<Reply<()>>,
+    wake: bool,
 }
 
 /// What one effect needs of the outside world.
@@ -114,6 +122,7 @@ impl<O: OwaWork> Actor<O> {
             driven: Driven::default(),
             reply: job.reply,
             done: job.done,
+            wake: job.wake,
         };
         self.drives.insert(id.to_owned(), drive);
         self.advance(id);
@@ -235,7 +244,8 @@ impl<O: OwaWork> Actor<O> {
     }
 
     /// The drive of rotation `id` ended: the person hears how, the slot is dropped (wiped), the
-    /// check-in loop wakes, and the next job in line starts.
+    /// check-in loop is woken (once per input, for a person's or a key change's drive), and the
+    /// next job in line starts.
     fn end(&mut self, id: &str) {
         let Some(drive) = self.drives.remove(id) else { return };
         let phase = self.core.rotation(id).map(|r| r.phase);
@@ -246,7 +256,7 @@ impl<O: OwaWork> Actor<O> {
             let _ = done.send(());
         }
         drop(drive.person);
-        self.wake.notify_one();
+        self.wake_due |= drive.wake;
         let next = self.waiting.get_mut(id).and_then(VecDeque::pop_front);
         if self.waiting.get(id).is_some_and(VecDeque::is_empty) {
             self.waiting.remove(id);
