@@ -1,16 +1,16 @@
-//! What a session's account may see, a page at a time: the answer to `status` (the rotations
-//! `rotation::access` opens to the account, its last report, the key) and the pages of a long
-//! mailbox choice. Each line stays far below the local protocol's 16 KiB limit: at most
-//! [`STATUS_PAGE`] rotations or [`CHOICES`] mailboxes, display names cut to
-//! [`DISPLAY_NAME_CHARS`] characters.
+//! What a session's account may see, a page at a time, read by the actor: the answer to
+//! `status` (the rotations `rotation::access` opens to the account, its last report, the key);
+//! the pages of a long mailbox choice use [`CHOICES`] (`service::actor`). Each line stays far
+//! below the local protocol's 16 KiB limit: at most [`STATUS_PAGE`] rotations or [`CHOICES`]
+//! mailboxes, display names cut to [`DISPLAY_NAME_CHARS`] characters.
 
 use super::actor::Actor;
 use super::owa_ops::OwaWork;
 use crate::key::KeyState;
 use crate::local::account::LocalAccount;
 use crate::local::protocol::{
-    FailureStatus, KeyStatus, LastReport, MailboxChoice, PasswordKind,
-    RotationStatus, StatusReport, StepStatus,
+    FailureStatus, KeyStatus, LastReport, MailboxChoice, PasswordKind, RotationStatus,
+    StatusReport, StepStatus,
 };
 use crate::rotation::access::{self, Access};
 use crate::rotation::{FailureReason, Phase, Rotation, RotationKind, Step};

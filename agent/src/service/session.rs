@@ -102,12 +102,7 @@ impl LocalHandler for Service {
 
 impl Service {
     /// A `begin`: returns whether the session goes on (to another `begin`, after a choice).
-    async fn begin(
-        &self,
-        session: &mut Session,
-        caller: &Caller,
-        mailbox: Option<String>,
-    ) -> bool {
+    async fn begin(&self, session: &mut Session, caller: &Caller, mailbox: Option<String>) -> bool {
         if !self.state.is_enrolled() {
             let _ = session.send(&LocalEvent::Refused(Refusal::NotEnrolled)).await;
             return false;

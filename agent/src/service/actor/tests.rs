@@ -26,36 +26,29 @@ struct GatedOwa {
 
 impl GatedOwa {
     fn new() -> GatedOwa {
-        GatedOwa { started: Notify::new(), release: Semaphore::new(0), changes: AtomicUsize::new(0) }
+        GatedOwa {
+            started: Notify::new(),
+            release: Semaphore::new(0),
+            changes: AtomicUsize::new(0),
+        }
     }
 }
 
 impl OwaWork for GatedOwa {
-    fn change(
-        &self,
-        _who: OwaLogon,
-        _old: SecretString,
-        _new: SecretString,
-    ) -> impl Future<Output = Event> + Send {
-        async move {
-            self.changes.fetch_add(1, Ordering::SeqCst);
-            self.started.notify_one();
-            let permit = self.release.acquire().await;
-            drop(permit);
-            Event::OwaChanged { verified: true }
-        }
+    async fn change(&self, _who: OwaLogon, _old: SecretString, _new: SecretString) -> Event {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        self.started.notify_one();
+        let permit = self.release.acquire().await;
+        drop(permit);
+        Event::OwaChanged { verified: true }
     }
 
-    fn verify(&self, _who: OwaLogon, _new: SecretString) -> impl Future<Output = Event> + Send {
-        async { Event::Verified }
+    async fn verify(&self, _who: OwaLogon, _new: SecretString) -> Event {
+        Event::Verified
     }
 
-    fn probe(
-        &self,
-        _who: OwaLogon,
-        _provisional: SecretString,
-    ) -> impl Future<Output = Event> + Send {
-        async { Event::ProbeResult(crate::rotation::ProbeOutcome::StillExpired) }
+    async fn probe(&self, _who: OwaLogon, _provisional: SecretString) -> Event {
+        Event::ProbeResult(crate::rotation::ProbeOutcome::StillExpired)
     }
 }
 
