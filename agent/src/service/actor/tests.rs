@@ -1,7 +1,9 @@
 //! The actor answers while OWA work is in flight: with a fake OWA whose change blocks until the
 //! test releases it, another account's `status`, a key change and a check-in's snapshot are all
-//! answered, and the change then ends as usual. A second request on the busy rotation waits in
-//! line (at most one drive per rotation) instead of starting a second OWA operation.
+//! answered, another account's change reaches OWA at the same time (the former service ran one
+//! drive at a time, so it waited), and the change then ends as usual. A second request on the
+//! busy rotation waits in line (at most one drive per rotation) instead of starting a second OWA
+//! operation.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -100,7 +102,7 @@ fn change(
 }
 
 #[tokio::test]
-async fn status_key_changes_and_check_ins_are_answered_while_an_owa_change_is_in_flight() {
+async fn status_key_changes_check_ins_and_another_change_go_on_while_an_owa_change_is_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let now = datetime!(2026-12-01 09:00 UTC);
     let clock: SharedClock = Arc::new(ManualClock::new(now));
@@ -158,12 +160,28 @@ async fn status_key_changes_and_check_ins_are_answered_while_an_owa_change_is_in
     assert_eq!(progress.steps.len(), 2);
     assert!(outcome.try_recv().is_err(), "the change is still in flight at OWA");
 
+    // Paul's own change is not held behind Marie's: its OWA work starts while hers is in flight.
+    let chosen = ask(&inbox, |reply| Input::Choose {
+        session: 2,
+        account: paul.clone(),
+        rotation: "rot-paul".into(),
+        reply,
+    })
+    .await;
+    assert!(matches!(chosen, Chosen::Taken(_)), "{chosen:?}");
+    let (tell_paul, _told_paul) = mpsc::unbounded_channel();
+    let (reply_paul, outcome_paul) = oneshot::channel();
+    assert!(inbox.send(change("rot-paul", &paul, tell_paul, reply_paul, now)).is_ok());
+    owa.started.notified().await;
+    assert_eq!(owa.changes.load(Ordering::SeqCst), 2, "both changes at OWA at once");
+    assert!(outcome.try_recv().is_err(), "Marie's change is still in flight");
+
     // A second request on the same rotation waits in line: no second OWA operation starts.
     let (tell_again, _told_again) = mpsc::unbounded_channel();
     let (reply_again, outcome_again) = oneshot::channel();
     assert!(inbox.send(change("rot-marie", &marie, tell_again, reply_again, now)).is_ok());
     let _ = ask(&inbox, |reply| Input::Progress { reply }).await;
-    assert_eq!(owa.changes.load(Ordering::SeqCst), 1, "one OWA drive per rotation");
+    assert_eq!(owa.changes.load(Ordering::SeqCst), 2, "one OWA drive per rotation");
 
     // OWA answers: the change ends and the person heard it was made.
     owa.release.add_permits(8);
@@ -175,6 +193,7 @@ async fn status_key_changes_and_check_ins_are_answered_while_an_owa_change_is_in
     }
     let changed = events.iter().any(|e| matches!(e, LocalEvent::Progress(ProgressStep::Changed)));
     assert!(changed, "{events:?}");
+    assert!(outcome_paul.await.expect("Paul's drive ends").phase.is_some());
     let again = outcome_again.await.expect("the waiting request ran after the first");
     assert!(again.phase.is_some(), "{again:?}");
 
