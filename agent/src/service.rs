@@ -13,7 +13,7 @@
 //!   every rotation (a re-insertion after a verified change completes it).
 //! - **The person** (`service::session`): `sesame-agent change|status` over the local socket,
 //!   each session for its own local account only (`rotation::access`), with its own passwords.
-//! - **Driving** (`service::drive`): the machine's OWA commands run in their own tasks
+//! - **Driving** (`service::actor::drive`): the machine's OWA commands run in their own tasks
 //!   (`service::owa_ops`), whose outcomes come back to the actor and go to the machine; at most
 //!   one drive per rotation, never waiting on a client.
 //!
@@ -24,8 +24,6 @@
 mod actor;
 mod check_in;
 mod core;
-mod drive;
-mod listing;
 mod owa_ops;
 mod session;
 mod slot;

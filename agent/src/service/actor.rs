@@ -1,7 +1,7 @@
 //! The service's one actor: a single task owns [`Core`] (the journal, the outbox, the rotations)
 //! and reads a closed set of [`Input`]s from one channel: the person's sessions, the key watcher,
 //! the check-in loop, and the results of OWA work. It handles one input at a time and never awaits
-//! a client or OWA: OWA work runs in its own task (`service::drive`) and comes back as
+//! a client or OWA: OWA work runs in its own task (`service::actor::drive`) and comes back as
 //! [`Input::OwaDone`]; words for the person go to the session's own queue, which the session's
 //! task writes out with its own timeout. Every other task is a client: it sends an input and, when
 //! it needs an answer, awaits the input's `oneshot` reply.
@@ -17,9 +17,9 @@ use sesame_proto::password_rule::PasswordRule;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+use self::drive::{Driven, Job, Person, Start};
+use self::listing::{actionable, short};
 use super::core::{Core, Effect};
-use super::drive::{Driven, Job, Person, Start, Tell};
-use super::listing::{actionable, short};
 use super::owa_ops::OwaWork;
 use super::slot::Slot;
 use crate::key::KeyState;
@@ -32,12 +32,20 @@ use crate::rotation::{
 };
 use crate::uplink::rotations::PendingRotation;
 
+mod drive;
+mod listing;
+
+pub(super) use self::listing::{CHOICES, short as short_choice};
+
 /// Where an input's answer goes.
 pub(super) type Reply<T> = oneshot::Sender<T>;
 
 /// The actor's inbox (unbounded: its senders are the capped sessions, one key watcher, one
 /// check-in loop and the OWA tasks; a send never waits, so a guard may send from `Drop`).
 pub(super) type Inbox = mpsc::UnboundedSender<Input>;
+
+/// Where a drive queues the events for the person's session (never a write to the client).
+pub(super) type Tell = mpsc::UnboundedSender<LocalEvent>;
 
 /// Everything the actor reacts to: a closed set.
 pub(super) enum Input {
@@ -226,21 +234,21 @@ type Driving = HashMap<String, (u64, LocalAccount)>;
 
 /// The actor: the rotation state and the drives under way.
 pub(super) struct Actor<O> {
-    pub(super) core: Core,
-    pub(super) key: watch::Receiver<KeyState>,
-    pub(super) owa: Arc<O>,
-    pub(super) clock: SharedClock,
+    core: Core,
+    key: watch::Receiver<KeyState>,
+    owa: Arc<O>,
+    clock: SharedClock,
     /// Wakes the check-in loop: reports were queued.
-    pub(super) wake: Arc<Notify>,
+    wake: Arc<Notify>,
     /// Its own inbox, for the OWA tasks.
-    pub(super) inbox: Inbox,
+    inbox: Inbox,
     /// At most one drive per rotation: the one running.
-    pub(super) drives: HashMap<String, super::drive::Drive>,
+    drives: HashMap<String, drive::Drive>,
     /// The jobs waiting for a rotation's drive to end, in order.
-    pub(super) waiting: HashMap<String, VecDeque<Job>>,
+    waiting: HashMap<String, VecDeque<Job>>,
     driving: Driving,
     /// The check-in loop is to be woken once the current input is handled.
-    pub(super) wake_due: bool,
+    wake_due: bool,
 }
 
 impl<O: OwaWork> Actor<O> {
@@ -459,7 +467,7 @@ impl<O: OwaWork> Actor<O> {
     fn choices(&self, account: Option<&LocalAccount>, page: u32) -> LocalEvent {
         let open: Vec<MailboxChoice> =
             self.candidates(account, None).open.into_iter().map(|(_, c)| short(c)).collect();
-        let per_page = super::listing::CHOICES;
+        let per_page = CHOICES;
         let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(per_page);
         let next_page =
             (open.len() > start.saturating_add(per_page)).then(|| page.saturating_add(1));

@@ -21,9 +21,9 @@ use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Service;
-use super::actor::{Candidates, Chose, Chosen, Input, Outcome, Reply};
-use super::drive::Tell;
-use super::listing::{CHOICES, short};
+use super::actor::{
+    CHOICES, Candidates, Chose, Chosen, Input, Outcome, Reply, Tell, short_choice as short,
+};
 use super::slot::Slot;
 use crate::key::KeyState;
 use crate::local::account::LocalAccount;

@@ -4,8 +4,7 @@
 //! below the local protocol's 16 KiB limit: at most [`STATUS_PAGE`] rotations or [`CHOICES`]
 //! mailboxes, display names cut to [`DISPLAY_NAME_CHARS`] characters.
 
-use super::actor::Actor;
-use super::owa_ops::OwaWork;
+use super::Actor;
 use crate::key::KeyState;
 use crate::local::account::LocalAccount;
 use crate::local::protocol::{
@@ -14,11 +13,12 @@ use crate::local::protocol::{
 };
 use crate::rotation::access::{self, Access};
 use crate::rotation::{FailureReason, Phase, Rotation, RotationKind, Step};
+use crate::service::owa_ops::OwaWork;
 
 /// Rotations in one `status` answer (a page), so that a line stays far below the 16 KiB limit.
 pub(super) const STATUS_PAGE: usize = 16;
 /// The most mailboxes offered in one `choose_mailbox` line (longer lists are paged).
-pub(super) const CHOICES: usize = 24;
+pub(in crate::service) const CHOICES: usize = 24;
 /// The longest display name sent in a `status` line (characters).
 const DISPLAY_NAME_CHARS: usize = 128;
 
@@ -90,7 +90,7 @@ impl<O: OwaWork> Actor<O> {
 }
 
 /// A choice with its display name cut to what a line may carry.
-pub(super) fn short(mut choice: MailboxChoice) -> MailboxChoice {
+pub(in crate::service) fn short(mut choice: MailboxChoice) -> MailboxChoice {
     choice.display_name = choice.display_name.chars().take(DISPLAY_NAME_CHARS).collect();
     choice
 }

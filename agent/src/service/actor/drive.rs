@@ -15,21 +15,20 @@
 use std::collections::VecDeque;
 
 use secrecy::SecretString;
-use tokio::sync::mpsc;
 
-use super::actor::{Actor, Input, Outcome, Reply};
-use super::core::Effect;
-use super::owa_ops::OwaWork;
-use super::slot::Slot;
+use super::{Actor, Input, Outcome, Reply, Tell};
 use crate::failpoint;
 use crate::key::KeyState;
 use crate::local::protocol::{Event as LocalEvent, ProgressStep, Refusal as LocalRefusal};
 use crate::owa::OwaLogon;
 use crate::rotation::{Event, FailureReason, Message, ProbeOutcome, Refusal};
+use crate::service::core::Effect;
+use crate::service::owa_ops::OwaWork;
+use crate::service::slot::Slot;
 
 /// How a drive ended, for the session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Driven {
+pub(in crate::service) struct Driven {
     /// The machine asked for the new password again.
     pub ask_new_password: bool,
     /// Periodic reconciliation: the person must say whether they changed it.
@@ -37,9 +36,6 @@ pub(super) struct Driven {
     /// A refusal or failure was told.
     pub refused: bool,
 }
-
-/// Where a drive queues the events for the person's session (never a write to the client).
-pub(super) type Tell = mpsc::UnboundedSender<LocalEvent>;
 
 /// The person behind a drive: their session's passwords (handed over) and its event queue.
 pub(super) struct Person {
