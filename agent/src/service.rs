@@ -1,44 +1,49 @@
-//! The agent service (`sesame-agent run`): one event loop around the pure rotation machine.
+//! The agent service (`sesame-agent run`): one actor around the pure rotation machine.
 //!
+//! - **The actor** (`service::actor`): a single task owns the rotation state (`service::core`:
+//!   journal, outbox, memory) and handles a closed set of inputs, one at a time, from one
+//!   channel: the sessions' requests, key changes, the check-in's snapshots, deliveries and
+//!   acknowledgements, and OWA results. Only the actor touches the state; no lock is held across
+//!   I/O with a client or OWA. Every other task below is its client.
 //! - **Check-ins** (`service::check_in`): at the interval the server sets (60 s by default, with
 //!   jitter; full-jitter back-off while the server is away), the identity is kept fresh, the key
 //!   state, each rotation's step and the last look at OWA go up, the pending rotations come down,
 //!   and the outbox is delivered in order.
-//! - **The key** ([`crate::key::KeyWatcher`]): each change is fed to every rotation (a re-insertion
-//!   after a verified change completes it).
+//! - **The key** ([`crate::key::KeyWatcher`]): each change goes to the actor, which feeds it to
+//!   every rotation (a re-insertion after a verified change completes it).
 //! - **The person** (`service::session`): `sesame-agent change|status` over the local socket,
 //!   each session for its own local account only (`rotation::access`), with its own passwords.
-//! - **Driving** (`service::drive`): the machine's OWA commands run outside the state lock, and
-//!   their outcomes go back to the machine; one drive at a time, never waiting on a client.
+//! - **Driving** (`service::actor::drive`): the machine's OWA commands run in their own tasks
+//!   (`service::owa_ops`), whose outcomes come back to the actor and go to the machine; at most
+//!   one drive per rotation, never waiting on a client.
 //!
-//! State lives in `service::core` (journal, outbox, memory). Nothing secret is written: the
+//! Nothing secret is written: the
 //! provisional password stays in memory from the server's delivery (the journal holds a salted
 //! verifier), the new password only in memory while its change runs.
 
+mod actor;
 mod check_in;
 mod core;
-mod drive;
-mod listing;
 mod owa_ops;
 mod session;
 mod slot;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use sesame_base::clock::SharedClock;
 use time::OffsetDateTime;
-use tokio::sync::{Mutex, Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
+use self::actor::{Actor, Inbox, Input};
 use self::core::Core;
 pub use self::core::CoreError;
+use self::owa_ops::LiveOwa;
 use crate::identity::StateDir;
 use crate::key::{KeyProbe, KeyState, KeyWatcher};
 use crate::local::server::LocalServer;
 use crate::owa::{HttpSettings, Readiness};
-use crate::rotation::Event;
 use crate::uplink::Agent;
 
 /// The OWA address used until the server gives one (the letter's).
@@ -91,10 +96,11 @@ pub enum ServiceError {
     },
 }
 
-/// The running service, shared by its tasks.
+/// The running service's clients of the actor (sessions, key watcher, check-ins), shared by
+/// their tasks. It holds no rotation state: that is the actor's.
 pub(crate) struct Service {
-    core: Mutex<Core>,
-    drive_lock: Mutex<()>,
+    /// The actor's inbox.
+    inbox: Inbox,
     key: watch::Receiver<KeyState>,
     key_watcher: KeyWatcher,
     key_since: StdMutex<Option<OffsetDateTime>>,
@@ -104,13 +110,11 @@ pub(crate) struct Service {
     state_dir: PathBuf,
     clock: SharedClock,
     http: HttpSettings,
-    owa_url: StdMutex<String>,
+    /// The OWA address, shared with the actor's OWA work.
+    owa_url: Arc<StdMutex<String>>,
     readiness: StdMutex<Option<Readiness>>,
     /// Wakes the check-in loop early: reports were queued (a change, a re-inserted key).
-    wake: Notify,
-    /// The rotations a person's session is changing right now, each by one session (`status`
-    /// says "in hand" to that session's account only: no reminder for it meanwhile).
-    driving: StdMutex<session::Driving>,
+    wake: Arc<Notify>,
     /// The directory's lockout threshold.
     lockout_threshold: u32,
 }
@@ -137,9 +141,19 @@ pub async fn run(
         .map(|url| url.trim().to_owned())
         .filter(|url| !url.is_empty())
         .unwrap_or_else(|| DEFAULT_OWA_URL.to_owned());
+    let owa_url = Arc::new(StdMutex::new(owa_url));
+    let wake = Arc::new(Notify::new());
+    let (inbox, inputs) = mpsc::unbounded_channel();
+    let owa = Arc::new(LiveOwa {
+        url: Arc::clone(&owa_url),
+        settings: options.http.clone(),
+        clock: options.clock.clone(),
+    });
+    let actor =
+        Actor::new(core, key.clone(), owa, options.clock.clone(), Arc::clone(&wake), inbox.clone());
+    let actor = tokio::spawn(actor.run(inputs));
     let service = Arc::new(Service {
-        core: Mutex::new(core),
-        drive_lock: Mutex::new(()),
+        inbox,
         key,
         key_watcher,
         key_since: StdMutex::new(None),
@@ -149,13 +163,11 @@ pub async fn run(
         state_dir: options.state_dir,
         clock: options.clock,
         http: options.http,
-        owa_url: StdMutex::new(owa_url),
+        owa_url,
         readiness: StdMutex::new(None),
-        wake: Notify::new(),
-        driving: StdMutex::new(HashMap::new()),
+        wake,
         lockout_threshold: options.lockout_threshold,
     });
-    service.restart().await;
     tracing::info!(socket = %local.path().display(), "agent service started");
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = {
@@ -178,6 +190,8 @@ pub async fn run(
     for task in tasks {
         let _ = task.await;
     }
+    service.tell_actor(Input::Shutdown);
+    let _ = actor.await;
     Ok(())
 }
 
@@ -190,18 +204,7 @@ impl Service {
         self.key.borrow().clone()
     }
 
-    /// After a start: the journal's rotations learn they were restarted and where the key is.
-    /// Their OWA work (a reconciliation probe) waits for the server's delivery (check-in).
-    async fn restart(&self) {
-        let present = matches!(self.key_now(), KeyState::Present { .. });
-        let now = self.now();
-        let restarted = self.core.lock().await.restart(present, now);
-        for (id, effects) in restarted {
-            self.drive(&id, effects).await;
-        }
-    }
-
-    /// Feeds each key change to every rotation.
+    /// Hands each key change to the actor.
     async fn watch_key(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut key = self.key.clone();
         loop {
@@ -211,26 +214,16 @@ impl Service {
             }
             let state = key.borrow_and_update().clone();
             *self.key_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.now());
-            let event = match state {
-                KeyState::Present { .. } => Event::KeyInserted,
-                KeyState::Absent => Event::KeyRemoved,
-                KeyState::Unknown { .. } => continue,
-            };
-            tracing::info!(key = %state.french(), "key state changed");
-            let _guard = self.drive_lock.lock().await;
-            let ids: Vec<String> =
-                self.core.lock().await.rotations().map(|r| r.id.clone()).collect();
-            for id in ids {
-                let now = self.now();
-                let effects = self.core.lock().await.apply(&id, event.clone(), now);
-                self.drive_locked(&id, effects, None).await;
+            if matches!(state, KeyState::Unknown { .. }) {
+                continue;
             }
-            self.wake.notify_one();
+            tracing::info!(key = %state.french(), "key state changed");
+            self.tell_actor(Input::KeyChanged(state));
         }
     }
 
     /// The OWA address to use now.
-    fn owa_url(&self) -> String {
+    pub(super) fn owa_url(&self) -> String {
         self.owa_url.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

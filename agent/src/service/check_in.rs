@@ -1,21 +1,25 @@
 //! The check-in loop: identity, check-in, pending rotations, reconciliation probes, the outbox,
 //! and the anonymous look at OWA, at the server's interval with jitter, backing off with full
-//! jitter while the server is away.
+//! jitter while the server is away. The loop is a client of the service's actor: its own network
+//! I/O (the uplink) runs here, and only snapshots, deliveries and acknowledgements go to the
+//! actor.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::Service;
-use super::core::Effect;
+use super::actor::Input;
 use crate::backoff::{MAX_BACKOFF, backoff};
 use crate::failpoint;
 use crate::outbox::{MAX_BATCH, Receipt};
-use crate::rotation::Phase;
 use crate::uplink::check_in::{CheckIn, DEFAULT_CHECK_IN};
 use crate::uplink::{IdentityOutcome, UplinkError};
+
+/// Why a round stops when the actor is gone (the service is stopping).
+const STOPPING: UplinkError = UplinkError::Protocol("the service is stopping");
 
 /// How old a look at OWA may be before another is made.
 const READINESS_MAX_AGE: time::Duration = time::Duration::hours(6);
@@ -56,14 +60,12 @@ impl Service {
         if outcome != IdentityOutcome::Renewed {
             tracing::debug!(?outcome, "identity checked");
         }
-        let check_in = {
-            let core = self.core.lock().await;
-            CheckIn {
-                key: self.key_now(),
-                key_since: *self.key_since.lock().unwrap_or_else(|e| e.into_inner()),
-                rotations: core.progress(),
-                readiness: self.readiness.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            }
+        let progress = self.ask(|reply| Input::Progress { reply }).await.ok_or(STOPPING)?;
+        let check_in = CheckIn {
+            key: self.key_now(),
+            key_since: *self.key_since.lock().unwrap_or_else(|e| e.into_inner()),
+            rotations: progress.steps,
+            readiness: self.readiness.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         };
         let answer = match self.uplink.check_in(&check_in).await {
             // The server's clock is the one that counts: with a workstation clock that lags, the
@@ -80,43 +82,25 @@ impl Service {
             self.set_owa_url(url);
         }
         let pending = self.uplink.pending_rotations().await?;
-        let delivered = {
-            let now = self.now();
-            self.core.lock().await.deliver(pending, now)
-        };
-        for (id, effects) in delivered {
-            self.drive(&id, without_person(effects)).await;
-        }
-        self.reconcile().await;
+        // The deliveries' drives (a verifying logon, a probe) end before the outbox goes up.
+        let drives = self.ask(|reply| Input::Deliver { pending, reply }).await.ok_or(STOPPING)?;
+        ended(drives).await;
+        let probes = self.ask(|reply| Input::Reconcile { reply }).await.ok_or(STOPPING)?;
+        ended(probes).await;
         self.deliver_outbox().await?;
         self.set_key_interval().await;
         self.look_at_owa().await;
         Ok(answer.interval)
     }
 
-    /// Rotations a restart left in the middle of a change get their one probe, now that the
-    /// server's delivery holds the provisional password.
-    async fn reconcile(&self) {
-        let waiting: Vec<String> = {
-            let core = self.core.lock().await;
-            core.rotations()
-                .filter(|r| matches!(r.phase, Phase::Probing))
-                .filter(|r| core.delivery(&r.id).and_then(|d| d.provisional.as_ref()).is_some())
-                .map(|r| r.id.clone())
-                .collect()
-        };
-        for id in waiting {
-            tracing::info!(rotation = %id, "reconciling an interrupted change (one probe)");
-            let probe = Effect::Probe(crate::rotation::ProbeKind::ProvisionalStillExpired);
-            self.drive(&id, vec![probe]).await;
-        }
-    }
-
     /// Sends the outbox in order, a batch at a time; each report the server answered for leaves
     /// it (recorded, duplicate, or rejected for good).
     async fn deliver_outbox(&self) -> Result<(), UplinkError> {
         loop {
-            let batch = self.core.lock().await.outbox().peek(MAX_BATCH);
+            let batch = self
+                .ask(|reply| Input::OutboxPeek { max: MAX_BATCH, reply })
+                .await
+                .ok_or(STOPPING)?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -132,23 +116,17 @@ impl Service {
             if answered.is_empty() {
                 return Err(UplinkError::Protocol("the server answered for no report"));
             }
-            let mut core = self.core.lock().await;
-            if let Err(error) = core.outbox().ack(&answered) {
-                tracing::error!(%error, "cannot acknowledge delivered reports");
+            let written = self.ask(|reply| Input::OutboxAck { answered, reply }).await;
+            if written != Some(true) {
                 return Ok(());
             }
-            core.delivered(&answered);
         }
     }
 
     /// Probes the key quickly while a rotation is held, slowly otherwise.
     async fn set_key_interval(&self) {
-        let active = self
-            .core
-            .lock()
-            .await
-            .rotations()
-            .any(|r| !matches!(r.phase, Phase::Completed | Phase::Failed(_)));
+        let Some(progress) = self.ask(|reply| Input::Progress { reply }).await else { return };
+        let active = progress.active;
         let (quick, idle) = self.key_intervals;
         self.key_watcher.set_interval(if active { quick } else { idle });
     }
@@ -187,10 +165,11 @@ impl Service {
     }
 }
 
-/// Effects of a background drive: words for a person nobody is listening to are dropped, OWA
-/// work waits for the person (a change needs their passwords).
-fn without_person(effects: Vec<Effect>) -> Vec<Effect> {
-    effects.into_iter().filter(|e| matches!(e, Effect::Probe(_) | Effect::Verify)).collect()
+/// Waits for each drive to end (or for the actor to stop).
+async fn ended(drives: Vec<oneshot::Receiver<()>>) {
+    for drive in drives {
+        let _ = drive.await;
+    }
 }
 
 /// `interval` ± 20 %, so that agents started together drift apart.

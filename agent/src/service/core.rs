@@ -3,7 +3,8 @@
 //! the disk), and the outbox. Applying an event runs the machine, writes the journal *before*
 //! anything else of its batch, queues the reports, and hands back what needs the outside world
 //! (OWA, the person, the session's passwords) as [`Effect`]s. The passwords of a change are not
-//! here: each session holds its own (`service::session::Slot`), wiped when it ends.
+//! here: each session holds its own (`service::slot::Slot`), handed to the drive of its request
+//! and wiped when that ends. Only the service's actor (`service::actor`) holds a `Core`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,7 +21,7 @@ use crate::rotation::{
 };
 use crate::uplink::rotations::PendingRotation;
 
-/// What the caller must do after an event: OWA work to run (outside the lock) and feed back, or
+/// What the caller must do after an event: OWA work to run (in its own task) and feed back, or
 /// words for the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Effect {

@@ -1,7 +1,10 @@
 //! The service's OWA work, each turned into the rotation machine's event: the change (one post,
 //! verified by the client's own logon), the verifying logon, and the one reconciliation probe.
 //! A fresh client per operation: its lockout budget (two logons, one change post) then bounds
-//! each operation on its own.
+//! each operation on its own. [`OwaWork`] is what the actor's OWA tasks call: [`LiveOwa`] in
+//! the service, a fake in tests.
+
+use std::sync::{Arc, Mutex as StdMutex};
 
 use secrecy::SecretString;
 use sesame_base::clock::SharedClock;
@@ -136,4 +139,66 @@ pub(crate) async fn probe_provisional(
         Err(error) => ProbeOutcome::Inconclusive(unavailable(&error)),
     };
     Event::ProbeResult(outcome)
+}
+
+/// The OWA work the actor hands to its own tasks: each operation owns its inputs (copies of the
+/// session's passwords, zeroized when dropped) and answers with the machine's event. The service
+/// runs [`LiveOwa`]; tests put a fake in its place.
+pub(crate) trait OwaWork: Send + Sync + 'static {
+    /// The change, verified ([`change`]).
+    fn change(
+        &self,
+        who: OwaLogon,
+        old: SecretString,
+        new: SecretString,
+    ) -> impl Future<Output = Event> + Send;
+    /// The verifying logon ([`verify`]).
+    fn verify(&self, who: OwaLogon, new: SecretString) -> impl Future<Output = Event> + Send;
+    /// The reconciliation probe ([`probe_provisional`]).
+    fn probe(&self, who: OwaLogon, provisional: SecretString)
+    -> impl Future<Output = Event> + Send;
+}
+
+/// The real OWA, at the address the server gave last (read when each operation starts).
+#[derive(Debug)]
+pub(crate) struct LiveOwa {
+    /// The current address, shared with the check-in loop which updates it.
+    pub url: Arc<StdMutex<String>>,
+    /// Transport settings (extra CAs, timeout, proxy).
+    pub settings: HttpSettings,
+    /// The clock.
+    pub clock: SharedClock,
+}
+
+impl LiveOwa {
+    fn access(&self) -> OwaAccess {
+        let url = self.url.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        OwaAccess { url, settings: self.settings.clone(), clock: self.clock.clone() }
+    }
+}
+
+impl OwaWork for LiveOwa {
+    fn change(
+        &self,
+        who: OwaLogon,
+        old: SecretString,
+        new: SecretString,
+    ) -> impl Future<Output = Event> + Send {
+        let access = self.access();
+        async move { change(&access, &who, &old, &new).await }
+    }
+
+    fn verify(&self, who: OwaLogon, new: SecretString) -> impl Future<Output = Event> + Send {
+        let access = self.access();
+        async move { verify(&access, &who, &new).await }
+    }
+
+    fn probe(
+        &self,
+        who: OwaLogon,
+        provisional: SecretString,
+    ) -> impl Future<Output = Event> + Send {
+        let access = self.access();
+        async move { probe_provisional(&access, &who, &provisional).await }
+    }
 }

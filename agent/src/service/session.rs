@@ -8,41 +8,38 @@
 //! Every session acts for its local account only (`rotation::access`): `status`, `begin`, the
 //! mailbox choice and everything after see only the rotations that account may see; another
 //! account's are refused as unknown before anything is sent to Exchange. One session at a time
-//! drives a rotation (another gets `busy`), and each session keeps its passwords in its own
-//! [`Slot`], wiped when the session ends. The session's task alone writes to its client: a drive
-//! queues its events, and this task writes them out with the session's write timeout.
+//! drives a rotation (another gets `busy`), and each session hands its own passwords ([`Slot`]) to
+//! the drive of its request, which drops (wipes) them when it ends. The session is a client of
+//! the service's actor (`service::actor`): it sends inputs and awaits their replies, and its task
+//! alone writes to its client: the drive queues the person's events, and this task writes them
+//! out with the session's write timeout.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::mpsc;
+use secrecy::ExposeSecret;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Service;
-use super::drive::{Driven, Person};
-use super::listing::{CHOICES, actionable, short};
+use super::actor::{
+    CHOICES, Candidates, Chose, Chosen, Input, Outcome, Reply, Tell, short_choice as short,
+};
 use super::slot::Slot;
 use crate::key::KeyState;
 use crate::local::account::LocalAccount;
 use crate::local::password_check::{Typed, check_new_password};
 use crate::local::protocol::{
-    Event as LocalEvent, MailboxChoice, PasswordKind, ProgressStep, Refusal, Request, WirePolicy,
+    Event as LocalEvent, PasswordKind, ProgressStep, Refusal, Request, StatusReport, WirePolicy,
 };
 use crate::local::server::{LocalHandler, Session};
-use crate::rotation::access::{self, Access};
-use crate::rotation::{Event, KeyEvidence, KeyGate, Phase, Rotation, RotationKind, limit};
+use crate::rotation::{KeyEvidence, Phase, RotationKind, limit};
 
 /// How long the service waits for the key to be unplugged.
 const UNPLUG_WAIT: Duration = Duration::from_secs(5 * 60);
 /// How many times the passwords are asked in one session.
 const PASSWORD_ATTEMPTS: usize = 3;
 
-/// The rotations sessions are driving: rotation id → (session number, its account; `status`
-/// shows it "in hand" to that account only).
-pub(super) type Driving = HashMap<String, (u64, LocalAccount)>;
-
-/// Numbers sessions, for [`Driving`].
+/// Numbers sessions (the actor knows which rotation each drives).
 static SESSION_NUMBER: AtomicU64 = AtomicU64::new(1);
 
 /// What a session is: who, and its number.
@@ -62,7 +59,8 @@ impl LocalHandler for Service {
             account = caller.account.as_ref().map_or("none", |a| a.id.as_str()),
             "local session"
         );
-        let mut slot = Slot::default();
+        // Whatever it drove is released when the session ends, however it ends.
+        let _ended = Ended { service: self, number: caller.number };
         loop {
             let request = match session.next_request().await {
                 Ok(Some(request)) => request,
@@ -70,20 +68,20 @@ impl LocalHandler for Service {
             };
             match request {
                 Request::Status => {
-                    let report = self.status_report(caller.account.as_ref(), 0).await;
+                    let Some(report) = self.status_report(&caller, 0).await else { return };
                     let _ = session.send(&LocalEvent::Status(report)).await;
                 }
                 Request::StatusPage { page } => {
-                    let report = self.status_report(caller.account.as_ref(), page).await;
+                    let Some(report) = self.status_report(&caller, page).await else { return };
                     let _ = session.send(&LocalEvent::Status(report)).await;
                 }
                 Request::Begin { mailbox } => {
-                    if !self.begin(&mut session, &caller, &mut slot, mailbox).await {
+                    if !self.begin(&mut session, &caller, mailbox).await {
                         return;
                     }
                 }
                 Request::MoreChoices { page } => {
-                    let event = self.choices(caller.account.as_ref(), page).await;
+                    let Some(event) = self.choices(&caller, page).await else { return };
                     if session.send(&event).await.is_err() {
                         return;
                     }
@@ -104,35 +102,17 @@ impl LocalHandler for Service {
 
 impl Service {
     /// A `begin`: returns whether the session goes on (to another `begin`, after a choice).
-    async fn begin(
-        &self,
-        session: &mut Session,
-        caller: &Caller,
-        slot: &mut Slot,
-        mailbox: Option<String>,
-    ) -> bool {
+    async fn begin(&self, session: &mut Session, caller: &Caller, mailbox: Option<String>) -> bool {
         if !self.state.is_enrolled() {
             let _ = session.send(&LocalEvent::Refused(Refusal::NotEnrolled)).await;
             return false;
         }
-        let account = caller.account.as_ref();
-        let wanted =
-            |r: &Rotation| mailbox.as_ref().is_none_or(|w| r.mailbox.eq_ignore_ascii_case(w));
-        let (candidates, not_bound): (Vec<(String, MailboxChoice)>, bool) = {
-            let core = self.core.lock().await;
-            let open = core
-                .rotations()
-                .filter(|r| actionable(r.phase) && access::access(r, account) == Access::Open)
-                .map(|r| {
-                    let display_name =
-                        core.delivery(&r.id).map(|d| d.display_name.clone()).unwrap_or_default();
-                    (r.id.clone(), MailboxChoice { mailbox: r.mailbox.clone(), display_name })
-                })
-                .collect();
-            let not_bound = core.rotations().any(|r| {
-                actionable(r.phase) && wanted(r) && access::access(r, account) == Access::NotBound
-            });
-            (open, not_bound)
+        let account = caller.account.clone();
+        let wanted = mailbox.clone();
+        let Some(Candidates { open: candidates, not_bound }) =
+            self.ask(|reply| Input::Begin { account, mailbox: wanted, reply }).await
+        else {
+            return false;
         };
         let chosen = match (&mailbox, candidates.len()) {
             (Some(wanted), _) => {
@@ -165,43 +145,50 @@ impl Service {
             (None, _) => {
                 // A long list goes a page at a time, each line far below the 16 KiB limit.
                 drop(candidates);
-                let event = self.choices(account, 0).await;
+                let Some(event) = self.choices(caller, 0).await else { return false };
                 let _ = session.send(&event).await;
                 return true;
             }
         };
-        self.change(session, caller, slot, &chosen).await;
+        self.change(session, caller, &chosen).await;
+        // Released at once, not only when the session ends.
+        self.tell_actor(Input::SessionEnded { session: caller.number });
         false
     }
 
     /// The change of rotation `id`, from the key gate to the end, by this session alone (another
     /// session already driving it gets `busy`). The rotation is "in hand" for as long as this runs,
     /// in this account's `status` only.
-    async fn change(&self, session: &mut Session, caller: &Caller, slot: &mut Slot, id: &str) {
+    async fn change(&self, session: &mut Session, caller: &Caller, id: &str) {
         let Some(account) = caller.account.clone() else { return };
-        let Some(_driving) = Driver::take(self, id, caller.number, &account) else {
-            let _ = session.send(&LocalEvent::Refused(Refusal::Busy)).await;
-            return;
+        let rotation = id.to_owned();
+        let chosen = self
+            .ask(|reply| Input::Choose { session: caller.number, account, rotation, reply })
+            .await;
+        let chose = match chosen {
+            Some(Chosen::Taken(chose)) => chose,
+            Some(Chosen::Busy) => {
+                let _ = session.send(&LocalEvent::Refused(Refusal::Busy)).await;
+                return;
+            }
+            Some(Chosen::Gone) => {
+                let _ = session.send(&LocalEvent::Refused(Refusal::NothingPending)).await;
+                return;
+            }
+            None => return,
         };
-        // Checked again now that this session holds it: nothing can have changed hands since.
-        let found = self.core.lock().await.rotation(id).map(|r| {
-            let open = access::access(r, Some(&account)) == Access::Open;
-            (open, r.phase, r.mailbox.clone())
-        });
-        let Some((true, phase, mailbox)) = found else {
-            let _ = session.send(&LocalEvent::Refused(Refusal::NothingPending)).await;
-            return;
-        };
+        let Some(account) = caller.account.as_ref() else { return };
+        let (phase, mailbox) = (chose.phase, chose.mailbox.clone());
         if phase == Phase::AwaitingKey {
             let _ = session.send(&LocalEvent::Done { mailbox, key_in: false }).await;
             return;
         }
         let Some(evidence) = self.key_gate(session).await else { return };
-        let ctx = Ctx { id, mailbox: &mailbox, account: &account };
+        let ctx = Ctx { id, mailbox: &mailbox, account };
         match phase {
-            Phase::Changed => self.verify_again(session, slot, &ctx, evidence, false).await,
-            Phase::AwaitingAnswer => self.verify_again(session, slot, &ctx, evidence, true).await,
-            _ => self.change_with_passwords(session, slot, &ctx, evidence).await,
+            Phase::Changed => self.verify_again(session, &ctx, evidence, false).await,
+            Phase::AwaitingAnswer => self.verify_again(session, &ctx, evidence, true).await,
+            _ => self.change_with_passwords(session, &ctx, chose, evidence).await,
         }
     }
 
@@ -265,23 +252,12 @@ impl Service {
     async fn change_with_passwords(
         &self,
         session: &mut Session,
-        slot: &mut Slot,
         ctx: &Ctx<'_>,
+        chose: Chose,
         evidence: KeyEvidence,
     ) {
         let (id, mailbox) = (ctx.id, ctx.mailbox);
-        let (kind, display_name, rule, verifier, refused) = {
-            let core = self.core.lock().await;
-            let Some(rotation) = core.rotation(id) else { return };
-            let delivery = core.delivery(id);
-            (
-                rotation.kind,
-                delivery.map(|d| d.display_name.clone()).unwrap_or_default(),
-                delivery.map(|d| d.rule).unwrap_or_default(),
-                rotation.provisional.clone(),
-                rotation.refused_current,
-            )
-        };
+        let Chose { kind, display_name, rule, verifier, refused, .. } = chose;
         if !limit::may_send(refused, self.lockout_threshold, self.now()) {
             let _ = session.send(&LocalEvent::Refused(Refusal::CurrentPasswordLimit)).await;
             return;
@@ -322,29 +298,31 @@ impl Service {
                 (_, RotationKind::Periodic) => true,
             };
             let _ = session.send(&LocalEvent::Progress(ProgressStep::PasswordsAccepted)).await;
-            let new_password = self.core.lock().await.fingerprint(&new);
-            slot.old = Some(old);
-            slot.new = Some(new);
-            let event = Event::ChangeRequested {
-                key: KeyGate::Absent(evidence.clone()),
+            let by = ctx.account.clone();
+            let slot = Slot { old: Some(old), new: Some(new) };
+            let lockout_threshold = self.lockout_threshold;
+            let rotation = id.to_owned();
+            let request = |tell, reply| Input::ChangeRequested {
+                rotation,
+                evidence: evidence.clone(),
                 typed_matches,
-                new_password,
-                by: ctx.account.clone(),
-                lockout_threshold: self.lockout_threshold,
+                by,
+                lockout_threshold,
+                slot,
+                tell,
+                reply,
             };
-            let driven = self.apply_and_drive(session, slot, id, event).await;
-            if self.finish(session, id, mailbox, driven).await {
+            let outcome = self.drive_for(session, request).await;
+            if self.finish(session, mailbox, outcome).await {
                 return;
             }
         }
     }
-
     /// Verifies an interrupted change with the new password typed again (or, periodic, the
     /// person says nothing changed).
     async fn verify_again(
         &self,
         session: &mut Session,
-        slot: &mut Slot,
         ctx: &Ctx<'_>,
         evidence: KeyEvidence,
         may_be_unchanged: bool,
@@ -358,55 +336,51 @@ impl Service {
             Ok(Some(Request::NewPassword { new })) => new.into_secret(),
             _ => return,
         };
-        let event = if may_be_unchanged && new.expose_secret().is_empty() {
-            Event::PersonSaysUnchanged
+        let rotation = id.to_owned();
+        let outcome = if may_be_unchanged && new.expose_secret().is_empty() {
+            self.drive_for(session, |tell, reply| Input::PersonSaysUnchanged {
+                rotation,
+                tell,
+                reply,
+            })
+            .await
         } else {
-            let new = SecretString::from(new.expose_secret());
-            let new_password = self.core.lock().await.fingerprint(&new);
-            slot.old = None;
-            slot.new = Some(new);
-            Event::VerifyRequested { key: KeyGate::Absent(evidence), new_password }
+            self.drive_for(session, |tell, reply| Input::VerifyRequested {
+                rotation,
+                evidence,
+                new,
+                tell,
+                reply,
+            })
+            .await
         };
-        let driven = self.apply_and_drive(session, slot, id, event).await;
-        self.finish(session, id, mailbox, driven).await;
+        self.finish(session, mailbox, outcome).await;
     }
 
-    /// Applies the person's `event` and drives its effects, while this task writes the drive's
-    /// events to the client: the drive never waits on the client, and a client that stops
+    /// Hands the person's request to the actor and, while its drive runs, writes the drive's
+    /// events to the client: the actor never waits on the client, and a client that stops
     /// reading is dropped at the session's write timeout while the drive goes on.
-    async fn apply_and_drive(
+    async fn drive_for(
         &self,
         session: &mut Session,
-        slot: &mut Slot,
-        id: &str,
-        event: Event,
-    ) -> Driven {
+        request: impl FnOnce(Tell, Reply<Outcome>) -> Input,
+    ) -> Option<Outcome> {
         let (tell, mut told) = mpsc::unbounded_channel();
-        let drive = async move {
-            let _guard = self.drive_lock.lock().await;
-            let now = self.now();
-            let effects = self.core.lock().await.apply(id, event, now);
-            let driven = self.drive_locked(id, effects, Some(Person { slot, tell: &tell })).await;
-            drop(tell);
-            self.wake.notify_one();
-            driven
-        };
-        let forward = async {
-            while let Some(event) = told.recv().await {
-                if session.send(&event).await.is_err() {
-                    // The client went away or stopped reading; the drive goes on without it.
-                    told.close();
-                }
+        let (reply, outcome) = oneshot::channel();
+        self.tell_actor(request(tell, reply));
+        while let Some(event) = told.recv().await {
+            if session.send(&event).await.is_err() {
+                // The client went away or stopped reading; the drive goes on without it.
+                told.close();
             }
-        };
-        let (driven, ()) = tokio::join!(drive, forward);
-        driven
+        }
+        outcome.await.ok()
     }
 
     /// Ends the session as the rotation now stands; returns false when the person may type the
     /// passwords again in this session.
-    async fn finish(&self, session: &mut Session, id: &str, mailbox: &str, driven: Driven) -> bool {
-        let phase = self.core.lock().await.rotation(id).map(|r| r.phase);
+    async fn finish(&self, session: &mut Session, mailbox: &str, outcome: Option<Outcome>) -> bool {
+        let Some(Outcome { driven, phase }) = outcome else { return true };
         match phase {
             Some(phase @ (Phase::AwaitingKey | Phase::Completed)) => {
                 let key_in = phase == Phase::Completed;
@@ -447,31 +421,41 @@ struct Ctx<'a> {
     account: &'a LocalAccount,
 }
 
-/// A rotation driven by one session, released when dropped.
-struct Driver<'s> {
+/// Tells the actor the session ended when dropped: the rotations it drove are released.
+struct Ended<'s> {
     service: &'s Service,
-    id: String,
+    number: u64,
 }
 
-impl<'s> Driver<'s> {
-    /// Takes rotation `id` for session `number`; `None` when another session drives it.
-    fn take(
-        service: &'s Service,
-        id: &str,
-        number: u64,
-        account: &LocalAccount,
-    ) -> Option<Driver<'s>> {
-        let mut driving = service.driving.lock().unwrap_or_else(|e| e.into_inner());
-        if driving.get(id).is_some_and(|(other, _)| *other != number) {
-            return None;
-        }
-        driving.insert(id.to_owned(), (number, account.clone()));
-        Some(Driver { service, id: id.to_owned() })
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.service.tell_actor(Input::SessionEnded { session: self.number });
     }
 }
 
-impl Drop for Driver<'_> {
-    fn drop(&mut self) {
-        self.service.driving.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+impl Service {
+    /// Sends `input` to the actor (never waits).
+    pub(super) fn tell_actor(&self, input: Input) {
+        if self.inbox.send(input).is_err() {
+            tracing::debug!("the service's actor has stopped");
+        }
+    }
+
+    /// Sends the input `make` builds and awaits its reply; `None` when the actor has stopped.
+    pub(super) async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Input) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.tell_actor(make(reply));
+        answer.await.ok()
+    }
+
+    async fn status_report(&self, caller: &Caller, page: u32) -> Option<StatusReport> {
+        let account = caller.account.clone();
+        let enrolled = self.state.is_enrolled();
+        self.ask(|reply| Input::Status { account, page, enrolled, reply }).await
+    }
+
+    async fn choices(&self, caller: &Caller, page: u32) -> Option<LocalEvent> {
+        let account = caller.account.clone();
+        self.ask(|reply| Input::Choices { account, page, reply }).await
     }
 }

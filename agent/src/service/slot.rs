@@ -1,7 +1,8 @@
 //! [`Slot`]: the passwords of one person's session, in memory only. Each session has its own,
-//! so that two sessions can never erase or use each other's passwords; the drive reads it and
-//! wipes it when the machine says the passwords are no longer needed, and it is wiped when the
-//! session ends.
+//! so that two sessions can never erase or use each other's passwords. The session hands it to
+//! the actor with its request; the drive of that request reads it (its OWA task gets copies),
+//! wipes it when the machine says the passwords are no longer needed, and drops (so wipes) it
+//! when the drive ends.
 
 use secrecy::SecretString;
 

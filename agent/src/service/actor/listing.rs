@@ -1,62 +1,38 @@
-//! What a session's account may see, a page at a time: the answer to `status` (the rotations
-//! `rotation::access` opens to the account, its last report, the key) and the pages of a long
-//! mailbox choice. Each line stays far below the local protocol's 16 KiB limit: at most
-//! [`STATUS_PAGE`] rotations or [`CHOICES`] mailboxes, display names cut to
-//! [`DISPLAY_NAME_CHARS`] characters.
+//! What a session's account may see, a page at a time, read by the actor: the answer to
+//! `status` (the rotations `rotation::access` opens to the account, its last report, the key);
+//! the pages of a long mailbox choice use [`CHOICES`] (`service::actor`). Each line stays far
+//! below the local protocol's 16 KiB limit: at most [`STATUS_PAGE`] rotations or [`CHOICES`]
+//! mailboxes, display names cut to [`DISPLAY_NAME_CHARS`] characters.
 
-use super::Service;
+use super::Actor;
 use crate::key::KeyState;
 use crate::local::account::LocalAccount;
 use crate::local::protocol::{
-    Event as LocalEvent, FailureStatus, KeyStatus, LastReport, MailboxChoice, PasswordKind,
-    RotationStatus, StatusReport, StepStatus,
+    FailureStatus, KeyStatus, LastReport, MailboxChoice, PasswordKind, RotationStatus,
+    StatusReport, StepStatus,
 };
 use crate::rotation::access::{self, Access};
 use crate::rotation::{FailureReason, Phase, Rotation, RotationKind, Step};
+use crate::service::owa_ops::OwaWork;
 
 /// Rotations in one `status` answer (a page), so that a line stays far below the 16 KiB limit.
 pub(super) const STATUS_PAGE: usize = 16;
 /// The most mailboxes offered in one `choose_mailbox` line (longer lists are paged).
-pub(super) const CHOICES: usize = 24;
+pub(in crate::service) const CHOICES: usize = 24;
 /// The longest display name sent in a `status` line (characters).
 const DISPLAY_NAME_CHARS: usize = 128;
 
-impl Service {
-    /// Page `page` of the mailboxes `account` may choose from.
-    pub(super) async fn choices(&self, account: Option<&LocalAccount>, page: u32) -> LocalEvent {
-        let core = self.core.lock().await;
-        let open: Vec<MailboxChoice> = core
-            .rotations()
-            .filter(|r| actionable(r.phase) && access::access(r, account) == Access::Open)
-            .map(|r| {
-                let display_name =
-                    core.delivery(&r.id).map(|d| d.display_name.clone()).unwrap_or_default();
-                short(MailboxChoice { mailbox: r.mailbox.clone(), display_name })
-            })
-            .collect();
-        let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(CHOICES);
-        let next_page =
-            (open.len() > start.saturating_add(CHOICES)).then(|| page.saturating_add(1));
-        let choices = open.into_iter().skip(start).take(CHOICES).collect();
-        LocalEvent::ChooseMailboxPage { choices, next_page }
-    }
-
+impl<O: OwaWork> Actor<O> {
     /// The answer to `status` for `account`: the rotations it may see only, a page at a time.
-    pub(super) async fn status_report(
+    pub(super) fn status_report(
         &self,
         account: Option<&LocalAccount>,
         page: u32,
+        enrolled: bool,
     ) -> StatusReport {
         // In hand for this account only when its own session is changing it.
-        let in_hand: Vec<String> = self
-            .driving
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|(_, (_, holder))| access::in_hand_for(holder, account))
-            .map(|(id, _)| id.clone())
-            .collect();
-        let core = self.core.lock().await;
+        let in_hand = self.in_hand(account);
+        let core = &self.core;
         let visible: Vec<&Rotation> =
             core.rotations().filter(|r| access::access(r, account) == Access::Open).collect();
         let start = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(STATUS_PAGE);
@@ -99,8 +75,8 @@ impl Service {
             });
         StatusReport {
             agent_version: crate::VERSION.to_owned(),
-            enrolled: self.state.is_enrolled(),
-            key: match self.key_now() {
+            enrolled,
+            key: match self.key.borrow().clone() {
                 KeyState::Present { device } => KeyStatus::Present { device },
                 KeyState::Absent => KeyStatus::Absent,
                 KeyState::Unknown { reason } => KeyStatus::Unknown { reason },
@@ -114,7 +90,7 @@ impl Service {
 }
 
 /// A choice with its display name cut to what a line may carry.
-pub(super) fn short(mut choice: MailboxChoice) -> MailboxChoice {
+pub(in crate::service) fn short(mut choice: MailboxChoice) -> MailboxChoice {
     choice.display_name = choice.display_name.chars().take(DISPLAY_NAME_CHARS).collect();
     choice
 }
