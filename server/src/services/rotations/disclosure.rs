@@ -104,7 +104,12 @@ impl Services {
         if !rotations.is_empty() || !periodic.is_empty() {
             tracing::info!(workstation = %workstation.id, count = rotations.len(), periodic = periodic.len(), "rotations delivered");
         }
-        let accounts = self.store.bound_accounts(&workstation.id).await?;
+        // Most calls deliver nothing: the bindings are read only for what is delivered.
+        let accounts = if rotations.is_empty() && periodic.is_empty() {
+            Default::default()
+        } else {
+            self.store.bound_accounts(&workstation.id).await?
+        };
         Ok(DeliveredRotations { policy, rotations, periodic, accounts })
     }
 
