@@ -9,7 +9,7 @@ use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
 use crate::import::{self, MailboxCsv, read_mailbox_csv};
-use crate::output::{CsvOut, Listing, MailboxRow, print_mailbox_detail, print_mailboxes};
+use crate::output::{MailboxRow, PagedListing, print_mailbox_detail, print_mailboxes};
 use crate::{Error, Session};
 
 /// Mailbox commands.
@@ -172,8 +172,7 @@ async fn account<W: Write>(
 /// Lists an office's mailboxes (every mailbox for an empty office), page after page; CSV is
 /// written as each page arrives.
 async fn list<W: Write>(session: &mut Session<'_, W>, office: String) -> Result<(), Error> {
-    let mut mailboxes = Vec::new();
-    let mut csv = (session.format.kind() == Listing::Csv).then(|| CsvOut::new(&mut *session.out));
+    let mut listing = PagedListing::new(&mut *session.out, session.format);
     let mut page_token = String::new();
     loop {
         let request = pb::ListMailboxesRequest {
@@ -182,23 +181,13 @@ async fn list<W: Write>(session: &mut Session<'_, W>, office: String) -> Result<
             page_token,
         };
         let page = session.client.list_mailboxes(request).await?.into_inner();
-        match csv.as_mut() {
-            Some(csv) => {
-                for mailbox in &page.mailboxes {
-                    csv.serialize(&MailboxRow::from(mailbox))?;
-                }
-                csv.flush()?;
-            }
-            None => mailboxes.extend(page.mailboxes),
-        }
+        listing.page(page.mailboxes, |csv, m| csv.serialize(&MailboxRow::from(m)))?;
         if page.next_page_token.is_empty() {
             break;
         }
         page_token = page.next_page_token;
     }
-    let streamed = csv.is_some();
-    drop(csv);
-    if !streamed {
+    if let Some(mailboxes) = listing.finish() {
         print_mailboxes(session.out, session.format, &mailboxes)?;
     }
     Ok(())

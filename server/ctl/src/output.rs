@@ -18,6 +18,46 @@ pub(crate) use self::rows::{
 };
 use crate::OutputFormat;
 
+/// A listing read page by page: as CSV, each page is written (and flushed) as it arrives; in any
+/// other format the items are kept for one print at the end ([`PagedListing::finish`]).
+pub(crate) struct PagedListing<W: Write, T> {
+    csv: Option<CsvOut<W>>,
+    kept: Vec<T>,
+}
+
+impl<W: Write, T> PagedListing<W, T> {
+    /// A listing on `out` in `format`.
+    pub(crate) fn new(out: W, format: Format) -> PagedListing<W, T> {
+        let csv = (format.kind() == Listing::Csv).then(|| CsvOut::new(out));
+        PagedListing { csv, kept: Vec::new() }
+    }
+
+    /// One page: written at once as CSV (`write_row` for each item), else kept.
+    pub(crate) fn page(
+        &mut self,
+        items: Vec<T>,
+        write_row: impl Fn(&mut CsvOut<W>, &T) -> io::Result<()>,
+    ) -> io::Result<()> {
+        match self.csv.as_mut() {
+            Some(csv) => {
+                for item in &items {
+                    write_row(csv, item)?;
+                }
+                csv.flush()
+            }
+            None => {
+                self.kept.extend(items);
+                Ok(())
+            }
+        }
+    }
+
+    /// The items kept for printing, or `None` when they were written as CSV already.
+    pub(crate) fn finish(self) -> Option<Vec<T>> {
+        self.csv.is_none().then_some(self.kept)
+    }
+}
+
 /// How a listing is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Listing {

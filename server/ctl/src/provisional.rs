@@ -8,7 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use sesame_base::private_file::write_private;
 use sesame_proto::v1 as pb;
 
-use crate::output::{CsvOut, Listing, RotationRow, print_rows};
+use crate::output::{PagedListing, RotationRow, print_rows};
 use crate::{Error, Session, export, letters};
 
 /// Provisional password commands.
@@ -155,8 +155,7 @@ async fn list<W: Write>(
     office: Option<String>,
     open: bool,
 ) -> Result<(), Error> {
-    let mut rotations = Vec::new();
-    let mut csv = (session.format.kind() == Listing::Csv).then(|| CsvOut::new(&mut *session.out));
+    let mut listing = PagedListing::new(&mut *session.out, session.format);
     let mut page_token = String::new();
     loop {
         let request = pb::ListRotationsRequest {
@@ -166,23 +165,13 @@ async fn list<W: Write>(
             page_token,
         };
         let page = session.client.list_rotations(request).await?.into_inner();
-        match csv.as_mut() {
-            Some(csv) => {
-                for rotation in &page.rotations {
-                    csv.serialize(&RotationRow::from(rotation))?;
-                }
-                csv.flush()?;
-            }
-            None => rotations.extend(page.rotations),
-        }
+        listing.page(page.rotations, |csv, r| csv.serialize(&RotationRow::from(r)))?;
         if page.next_page_token.is_empty() {
             break;
         }
         page_token = page.next_page_token;
     }
-    let streamed = csv.is_some();
-    drop(csv);
-    if !streamed {
+    if let Some(rotations) = listing.finish() {
         let rows: Vec<RotationRow<'_>> = rotations.iter().map(RotationRow::from).collect();
         print_rows(session.out, session.format, &rows)?;
     }
