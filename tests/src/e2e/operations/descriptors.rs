@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::Exposition;
+use super::listener::try_get;
 use crate::{run_sesamectl, silent, write_file};
 
 /// The descriptor limit the server runs under (soft and hard, so it cannot raise it).
@@ -67,18 +67,6 @@ async fn started(stdout: tokio::process::ChildStdout) -> Started {
         }
     }
     panic!("the server ended before it said it was ready");
-}
-
-/// `/metrics`, `None` if the connection was closed without an answer.
-async fn metrics(ops: SocketAddr) -> Option<String> {
-    let mut stream = TcpStream::connect(ops).await.ok()?;
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {ops}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut answer = Vec::new();
-    tokio::time::timeout(GUARD, stream.read_to_end(&mut answer)).await.ok()?.ok()?;
-    let answer = String::from_utf8(answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200 ").then(|| body.to_owned())
 }
 
 /// Finding 8: under the shipped unit's 1,024 descriptors, 1,133 idle connections to the operations
@@ -139,7 +127,7 @@ async fn under_a_low_descriptor_limit_idle_operations_connections_leave_the_grpc
 
     let deadline = tokio::time::Instant::now() + GUARD;
     let text = loop {
-        if let Some(text) = metrics(at.ops).await {
+        if let Some(text) = try_get(at.ops, "/metrics").await {
             break text;
         }
         assert!(tokio::time::Instant::now() < deadline, "/metrics: no answer\n{}", log_text());

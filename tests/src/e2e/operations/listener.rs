@@ -39,7 +39,7 @@ async fn scrape(ops: SocketAddr) -> Exposition {
 
 /// One GET with `Connection: close`: the body of a 200 answer, `None` if the connection was closed
 /// without one.
-async fn try_get(address: SocketAddr, path: &str) -> Option<String> {
+pub(super) async fn try_get(address: SocketAddr, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(address).await.ok()?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.ok()?;
