@@ -115,9 +115,23 @@ fn run_as(
     (output.status.code().unwrap_or(-1), text)
 }
 
-async fn a_colleague_sees_and_changes_nothing_of_anothers_mailbox(server: &TestServer) {
+/// A workstation two real accounts share, the owner and a colleague: the office rolled out with
+/// one provisional rotation, the agent service running and the rotation delivered.
+struct Shared {
+    owner: Account,
+    colleague: Account,
+    sim: OwaSim,
+    host: AgentHost,
+    provisional: String,
+    _bin_dir: tempfile::TempDir,
+    binary: PathBuf,
+    socket: PathBuf,
+}
+
+/// [`Shared`], or `None` where accounts cannot be created or USB cannot be simulated.
+async fn shared_workstation(server: &TestServer) -> Option<Shared> {
     if !umockdev_available() || !may_create_accounts() {
-        return;
+        return None;
     }
     let owner = Account::create("own");
     let colleague = Account::create("col");
@@ -127,6 +141,15 @@ async fn a_colleague_sees_and_changes_nothing_of_anothers_mailbox(server: &TestS
     let socket = host.socket();
     block_in_place(|| host.start(None));
     wait_for_delivery(&host).await;
+    Some(Shared { owner, colleague, sim, host, provisional, _bin_dir, binary, socket })
+}
+
+async fn a_colleague_sees_and_changes_nothing_of_anothers_mailbox(server: &TestServer) {
+    let Some(Shared { owner, colleague, sim, mut host, provisional, _bin_dir, binary, socket }) =
+        shared_workstation(server).await
+    else {
+        return;
+    };
 
     // While one of the owner's sessions holds the change (asked for the passwords), a second
     // session of theirs is told a change is under way: one session drives a rotation at a time,
@@ -380,17 +403,11 @@ async fn wait_as(account: &str, binary: &Path, socket: &Path, host: &AgentHost, 
 /// change a period later is the owner's alone, and a refused current password is not followed by
 /// another the same day, even after a restart.
 async fn the_bound_owners_periodic_change_and_its_refused_password_limit(server: &TestServer) {
-    if !umockdev_available() || !may_create_accounts() {
+    let Some(Shared { owner, colleague, sim, mut host, provisional, _bin_dir, binary, socket }) =
+        shared_workstation(server).await
+    else {
         return;
-    }
-    let owner = Account::create("own");
-    let colleague = Account::create("col");
-    let sim = OwaSim::start(SimOptions { host: "localhost".into(), ..SimOptions::default() }).await;
-    let (mut host, provisional) = roll_out(server, &sim).await;
-    let (_bin_dir, binary) = open_to_accounts(&host);
-    let socket = host.socket();
-    block_in_place(|| host.start(None));
-    wait_for_delivery(&host).await;
+    };
     let (code, out) = block_in_place(|| {
         run_as(&owner.name, &binary, &socket, &["change"], &[&provisional, NEW, NEW])
     });
