@@ -9,7 +9,7 @@ use sesame_proto::v1::agent_service_client::AgentServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use super::reports::agent;
+use super::reports::{agent, step as report};
 use crate::{TestServer, write_file};
 
 const DUPONT: &str = "dupont.jean@01234.mailnot.fr";
@@ -19,20 +19,11 @@ fn account(id: &str, detail: &str) -> pb::LocalAccount {
     pb::LocalAccount { id: id.into(), detail: detail.into() }
 }
 
+/// A step report (as `e2e::reports` writes them) naming `acting`.
 fn step(id: &str, rotation: &str, step: pb::RotationStep, acting: &str) -> pb::StepReport {
-    let key_evidence = (step == pb::RotationStep::Started).then(|| pb::KeyEvidence {
-        kind: pb::key_evidence::Kind::ObservedAbsent.into(),
-        observed_at: "2026-11-25T09:29:00Z".into(),
-        detail: String::new(),
-    });
     pb::StepReport {
-        report_id: id.into(),
-        rotation_id: rotation.into(),
-        step: step.into(),
-        occurred_at: "2026-11-25T09:30:00Z".into(),
-        key_evidence,
         local_account: Some(account(acting, "uid 1001")),
-        ..Default::default()
+        ..report(id, rotation, step)
     }
 }
 

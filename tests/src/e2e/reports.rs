@@ -35,7 +35,7 @@ pub(super) async fn agent(
     (AgentServiceClient::new(channel), identity.workstation_id)
 }
 
-fn step(id: &str, rotation: &str, step: pb::RotationStep) -> pb::StepReport {
+pub(super) fn step(id: &str, rotation: &str, step: pb::RotationStep) -> pb::StepReport {
     let key_evidence = (step == pb::RotationStep::Started).then(|| pb::KeyEvidence {
         kind: pb::key_evidence::Kind::ObservedAbsent.into(),
         observed_at: "2026-11-25T09:29:00Z".into(),
