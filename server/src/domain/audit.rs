@@ -168,33 +168,16 @@ impl ChainBreak {
 /// Checks a run of records that starts after a record with hash `prev_hash` and sequence number
 /// `prev_seq` (0 and [`GENESIS_HASH`] for the whole chain). Returns the last hash and sequence.
 pub fn verify<'a>(
-    mut prev_seq: i64,
-    mut prev_hash: [u8; 32],
+    prev_seq: i64,
+    prev_hash: [u8; 32],
     records: impl IntoIterator<Item = &'a AuditRecord>,
 ) -> Result<(i64, [u8; 32]), ChainBreak> {
-    for record in records {
-        if record.seq != prev_seq + 1 {
-            return Err(ChainBreak::Sequence { expected: prev_seq + 1, found: record.seq });
-        }
-        if record.prev_hash != prev_hash {
-            return Err(ChainBreak::Link { seq: record.seq });
-        }
-        let fields = RecordFields {
-            seq: record.seq,
-            at: record.at,
-            actor: &record.actor,
-            action: &record.action,
-            office: record.office.as_deref(),
-            target: &record.target,
-            details: &record.details,
-        };
-        if record_hash(&prev_hash, &fields) != record.hash {
-            return Err(ChainBreak::Content { seq: record.seq });
-        }
-        prev_seq = record.seq;
-        prev_hash = record.hash;
+    // The first break `verify_all` names is the one a check that stops there would meet.
+    let (seq, hash, breaks) = verify_all(prev_seq, prev_hash, records);
+    match breaks.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok((seq, hash)),
     }
-    Ok((prev_seq, prev_hash))
 }
 
 /// Checks a run of records like [`verify`], but goes on past each break to report them all: after
