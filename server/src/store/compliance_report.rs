@@ -51,6 +51,19 @@ struct StandingRow {
 }
 
 /// The report methods of [`Store`](super::Store), documented there.
+/// Each office's counts per state from the history rows named by a `latest` CTE (the `seq` of
+/// each mailbox's row in force at a time): what every report at a time, page or range reads.
+macro_rules! counts_of_latest {
+    () => {
+        "SELECT c.office, o.name, c.state, COUNT(*) AS n, \
+         MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
+         MIN(c.non_compliant_since) AS late_since \
+         FROM latest JOIN compliance_history c ON c.seq = latest.seq \
+         JOIN offices o ON o.crpcen = c.office \
+         GROUP BY c.office, o.name, c.state ORDER BY c.office"
+    };
+}
+
 impl<D> Db<D>
 where
     D: Dialect,
@@ -81,14 +94,11 @@ where
                  GROUP BY c.office, o.name, c.state ORDER BY c.office"
             ),
             Some(_) => format!(
-                "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
-                 WHERE at <= $2{} GROUP BY mailbox_id) \
-                 SELECT c.office, o.name, c.state, COUNT(*) AS n, \
-                 MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
-                 MIN(c.non_compliant_since) AS late_since \
-                 FROM latest JOIN compliance_history c ON c.seq = latest.seq \
-                 JOIN offices o ON o.crpcen = c.office \
-                 GROUP BY c.office, o.name, c.state ORDER BY c.office",
+                concat!(
+                    "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
+                     WHERE at <= $2{} GROUP BY mailbox_id) ",
+                    counts_of_latest!()
+                ),
                 if office.is_some() { " AND office = $1" } else { " AND $1 = ''" }
             ),
         };
@@ -106,16 +116,11 @@ where
         last: &Crpcen,
         at: OffsetDateTime,
     ) -> Result<Vec<OfficeCounts>, Error> {
-        let rows = sqlx::query_as::<_, CountRow>(
+        let rows = sqlx::query_as::<_, CountRow>(concat!(
             "WITH latest AS (SELECT MAX(seq) AS seq FROM compliance_history \
-             WHERE office >= $1 AND office <= $2 AND at <= $3 GROUP BY mailbox_id) \
-             SELECT c.office, o.name, c.state, COUNT(*) AS n, \
-             MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
-             MIN(c.non_compliant_since) AS late_since \
-             FROM latest JOIN compliance_history c ON c.seq = latest.seq \
-             JOIN offices o ON o.crpcen = c.office \
-             GROUP BY c.office, o.name, c.state ORDER BY c.office",
-        )
+             WHERE office >= $1 AND office <= $2 AND at <= $3 GROUP BY mailbox_id) ",
+            counts_of_latest!()
+        ))
         .bind(first.as_str())
         .bind(last.as_str())
         .bind(at)
@@ -132,18 +137,13 @@ where
     ) -> Result<Vec<OfficeCounts>, Error> {
         // The first `limit` offices after $1 with a mailbox registered by $2 (the history's index
         // on (office, mailbox_id)), then their counts as the whole report makes them.
-        let rows = sqlx::query_as::<_, CountRow>(
+        let rows = sqlx::query_as::<_, CountRow>(concat!(
             "WITH page AS (SELECT DISTINCT office FROM compliance_history \
              WHERE office > $1 AND at <= $2 ORDER BY office LIMIT $3), \
              latest AS (SELECT MAX(h.seq) AS seq FROM compliance_history h \
-             JOIN page ON page.office = h.office WHERE h.at <= $2 GROUP BY h.mailbox_id) \
-             SELECT c.office, o.name, c.state, COUNT(*) AS n, \
-             MIN(c.last_verified_at) AS oldest, COUNT(c.last_verified_at) AS changed, \
-             MIN(c.non_compliant_since) AS late_since \
-             FROM latest JOIN compliance_history c ON c.seq = latest.seq \
-             JOIN offices o ON o.crpcen = c.office \
-             GROUP BY c.office, o.name, c.state ORDER BY c.office",
-        )
+             JOIN page ON page.office = h.office WHERE h.at <= $2 GROUP BY h.mailbox_id) ",
+            counts_of_latest!()
+        ))
         .bind(after.map_or("", Crpcen::as_str))
         .bind(at)
         .bind(i64::from(limit))
