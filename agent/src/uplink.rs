@@ -3,19 +3,19 @@
 //! enroll, renew, recover, heartbeat; `uplink::rotations`: pending rotations and step reports.
 
 pub mod check_in;
+mod connection;
 pub mod rotations;
-
-use std::time::Duration;
 
 use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
 use secrecy::{ExposeSecret, SecretString};
 use sesame_base::clock::SharedClock;
-use sesame_base::error_chain::chain;
 use sesame_proto::v1 as pb;
 use sesame_proto::v1::agent_service_client::AgentServiceClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
+use tonic::transport::Channel;
+
+use self::connection::{Connection, channel};
 
 use crate::identity::{
     CertificateAction, Identity, IdentityError, StateDir, certificate_action, validity,
@@ -69,27 +69,6 @@ pub struct Enrollment<'a> {
     pub ca_fingerprint: &'a str,
     /// The enrollment token.
     pub token: SecretString,
-}
-
-async fn channel(
-    server: &str,
-    ca_pem: &str,
-    identity: Option<&Identity>,
-) -> Result<Channel, UplinkError> {
-    let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem));
-    if let Some(identity) = identity {
-        tls = tls
-            .identity(TlsIdentity::from_pem(&identity.cert_pem, identity.key_pem.expose_secret()));
-    }
-    Endpoint::from_shared(server.to_owned())
-        .map_err(|_| UplinkError::Connect("not a valid URL".to_owned()))?
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .tls_config(tls)
-        .map_err(|e| UplinkError::Connect(e.to_string()))?
-        .connect()
-        .await
-        .map_err(|e| UplinkError::Connect(chain(&e)))
 }
 
 fn hostname() -> String {
@@ -146,26 +125,26 @@ pub enum IdentityOutcome {
     Recovered,
 }
 
-/// An enrolled agent talking to its server.
+/// An enrolled agent talking to its server over one kept connection (clones share it).
 #[derive(Debug, Clone)]
 pub struct Agent {
     state: StateDir,
     clock: SharedClock,
+    connection: Connection,
 }
 
 impl Agent {
     /// The agent whose identity lives in `state`.
     pub fn new(state: StateDir, clock: SharedClock) -> Agent {
-        Agent { state, clock }
+        Agent { state, clock, connection: Connection::default() }
     }
 
+    /// A client on the kept connection, made for the identity's current certificate.
     async fn client(
         &self,
         identity: &Identity,
     ) -> Result<AgentServiceClient<Channel>, UplinkError> {
-        Ok(AgentServiceClient::new(
-            channel(&identity.server, &identity.ca_pem, Some(identity)).await?,
-        ))
+        self.connection.client(identity).await
     }
 
     /// Renews the certificate at two thirds of its life, or recovers it once expired.

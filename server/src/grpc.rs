@@ -30,6 +30,9 @@ use self::rpc_metrics::{KnownMethods, RpcMetrics};
 use crate::ops::{ConnectionCap, Metrics};
 use crate::services::Services;
 
+/// The shortest wait before a silent connection is pinged.
+const MIN_PING_INTERVAL: Duration = Duration::from_secs(30);
+
 /// Why the endpoint stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -58,6 +61,10 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
+    // HTTP/2 pings find dead peers. An agent's own check-ins show its connection alive, so a ping
+    // goes out only when one is late: an idle agent's connection carries nothing but check-ins.
+    let check_in = state.agents.check_in_interval.unsigned_abs();
+    let ping_interval = (check_in + check_in / 2).max(MIN_PING_INTERVAL);
     let health = health::service(&state).await;
     // The reflection services add their own descriptors.
     let described = [sesame_proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET];
@@ -86,11 +93,12 @@ pub(crate) async fn serve(
         shutdown.await;
         health::stop(&reporter).await;
     };
-    let (connections, acceptor) = tls::incoming(listener, config, cap);
+    let handshakes = timed.metrics.handshakes();
+    let (connections, acceptor) = tls::incoming(listener, config, cap, handshakes);
     let served = Server::builder()
         .timeout(Duration::from_secs(120))
         .max_concurrent_streams(Some(128))
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_interval(Some(ping_interval))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .tcp_nodelay(true)
         .add_service(admin)

@@ -37,7 +37,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
 pub(crate) use self::connection_cap::{Admitted, ConnectionCap};
-pub(crate) use self::metrics::Metrics;
+pub(crate) use self::metrics::{HandshakeMetrics, Metrics};
 use crate::services::Services;
 use crate::services::operations::OperationsSnapshot;
 

@@ -1,8 +1,9 @@
-//! The check-in loop: identity, check-in, pending rotations, reconciliation probes, the outbox,
-//! and the anonymous look at OWA, at the server's interval with jitter, backing off with full
-//! jitter while the server is away. The loop is a client of the service's actor: its own network
-//! I/O (the uplink) runs here, and only snapshots, deliveries and acknowledgements go to the
-//! actor.
+//! The check-in loop: identity, check-in, pending rotations (asked only when the check-in's answer
+//! says there are some), reconciliation probes, the outbox, and the anonymous look at OWA, at the
+//! server's interval with jitter, backing off with full jitter while the server is away. An idle
+//! round is one call on the kept connection. The loop is a client of the service's actor: its own
+//! network I/O (the uplink) runs here, and only snapshots, deliveries and acknowledgements go to
+//! the actor.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +82,12 @@ impl Service {
         if let Some(url) = answer.owa_url {
             self.set_owa_url(url);
         }
-        let pending = self.uplink.pending_rotations().await?;
+        // An idle round ends with the check-in: the server said nothing is pending, which is what
+        // asking would have answered.
+        let pending = match answer.rotations_pending {
+            Some(false) => Vec::new(),
+            Some(true) | None => self.uplink.pending_rotations().await?,
+        };
         // The deliveries' drives (a verifying logon, a probe) end before the outbox goes up.
         let drives = self.ask(|reply| Input::Deliver { pending, reply }).await.ok_or(STOPPING)?;
         ended(drives).await;

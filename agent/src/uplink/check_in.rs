@@ -41,6 +41,9 @@ pub struct CheckInAnswer {
     pub owa_url: Option<String>,
     /// The server's clock.
     pub server_time: Option<OffsetDateTime>,
+    /// Whether the server has rotations for this workstation: `Some(false)` ends an idle round
+    /// here; `None` (a server older than the answer) means ask.
+    pub rotations_pending: Option<bool>,
 }
 
 fn bounded(text: &str, max: usize) -> String {
@@ -91,6 +94,7 @@ fn answer_from_pb(response: &pb::HeartbeatResponse) -> CheckInAnswer {
         interval,
         owa_url: Some(response.owa_url.clone()).filter(|url| !url.is_empty()),
         server_time: parse_time(&response.server_time),
+        rotations_pending: response.rotations_pending,
     }
 }
 

@@ -22,7 +22,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
-    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+    DigitallySignedStruct, DistinguishedName, HandshakeKind, RootCertStore, ServerConfig,
+    SignatureScheme,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -31,11 +32,13 @@ use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::Connected;
 
 use self::admission::{Admission, Evicted, Ticket};
+use self::tickets::Tickets;
 use crate::keys::pki::Pki;
-use crate::ops::{Admitted, ConnectionCap};
+use crate::ops::{Admitted, ConnectionCap, HandshakeMetrics};
 use sesame_base::clock::SharedClock;
 
 mod admission;
+mod tickets;
 
 /// How long a client has to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,6 +80,7 @@ pub(crate) fn server_config(pki: &Pki, clock: SharedClock) -> Result<Arc<ServerC
     let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()
         .build()?;
+    let clock_for_tickets = clock.clone();
     let verifier = Arc::new(ClockedClientVerifier { inner, clock });
     let mut chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(pki.server_cert_pem.as_bytes())
@@ -90,6 +94,14 @@ pub(crate) fn server_config(pki: &Pki, clock: SharedClock) -> Result<Arc<ServerC
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec()];
+    // Resumption: an agent reconnecting after a network failure or a server restart presents a
+    // ticket instead of making a full handshake (no signature, no certificate chain), so a
+    // reconnect storm costs a fraction of the handshakes. Tickets are stateless, sealed under a key
+    // derived from the server key that changes every 12 hours (so they survive a restart), and
+    // carry the client certificate, which every request checks against the store as after a full
+    // handshake. One ticket is enough for an agent's one connection.
+    config.ticketer = Arc::new(Tickets::new(pki.server_key(), clock_for_tickets));
+    config.send_tls13_tickets = 1;
     Ok(Arc::new(config))
 }
 
@@ -215,6 +227,7 @@ pub(crate) fn incoming(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     cap: ConnectionCap,
+    handshakes: HandshakeMetrics,
 ) -> (tokio_stream::wrappers::ReceiverStream<std::io::Result<TlsConn>>, tokio::task::JoinHandle<()>)
 {
     let (tx, rx) = mpsc::channel(64);
@@ -245,7 +258,7 @@ pub(crate) fn incoming(
             let _ = tcp.set_nodelay(true);
             let handshake =
                 Handshake { tcp, remote, ticket, evicted, admission: admission.clone(), admitted };
-            tokio::spawn(handshake.run(acceptor.clone(), tx.clone()));
+            tokio::spawn(handshake.run(acceptor.clone(), tx.clone(), handshakes.clone()));
         }
     });
     (tokio_stream::wrappers::ReceiverStream::new(rx), task)
@@ -264,7 +277,12 @@ struct Handshake {
 impl Handshake {
     /// Completes the handshake within [`HANDSHAKE_TIMEOUT`] unless told to give way, then frees
     /// its slot and hands the connection over.
-    async fn run(self, acceptor: TlsAcceptor, tx: mpsc::Sender<std::io::Result<TlsConn>>) {
+    async fn run(
+        self,
+        acceptor: TlsAcceptor,
+        tx: mpsc::Sender<std::io::Result<TlsConn>>,
+        handshakes: HandshakeMetrics,
+    ) {
         let Handshake { tcp, remote, ticket, evicted, admission, admitted } = self;
         let outcome = tokio::select! {
             outcome = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)) => outcome,
@@ -274,9 +292,12 @@ impl Handshake {
         drop(ticket);
         match outcome {
             Ok(Ok(stream)) => {
-                let client_cert = stream
-                    .get_ref()
-                    .1
+                let session = stream.get_ref().1;
+                match session.handshake_kind() {
+                    Some(HandshakeKind::Resumed) => handshakes.resumed.inc(),
+                    _ => handshakes.full.inc(),
+                };
+                let client_cert = session
                     .peer_certificates()
                     .and_then(|c| c.first())
                     .map(|c| c.clone().into_owned());

@@ -71,6 +71,20 @@ pub(crate) struct ListenerMetrics {
     pub(crate) refused: Counter,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+/// The gRPC listener's completed TLS handshakes, shared with its handshake tasks.
+#[derive(Debug, Clone)]
+pub(crate) struct HandshakeMetrics {
+    /// Full handshakes: a certificate chain sent and a signature made.
+    pub(crate) full: Counter,
+    /// Sessions resumed from a ticket.
+    pub(crate) resumed: Counter,
+}
+
 /// A latency histogram with [`LATENCY_BUCKETS`].
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
@@ -90,6 +104,7 @@ pub(crate) struct Metrics {
     listener_open: Family<ListenerLabel, Gauge>,
     listener_max: Family<ListenerLabel, Gauge>,
     listener_refused: Family<ListenerLabel, Counter>,
+    tls_handshakes: Family<KindLabel, Counter>,
     snapshot_age: Gauge<f64, AtomicU64>,
     snapshot_refreshes: Counter,
     /// Held while a scrape sets the gauges and writes them, so that two scrapes do not mix.
@@ -159,6 +174,12 @@ impl Metrics {
             "Connections a listener closed at once because it held its most",
             listener_refused.clone(),
         );
+        let tls_handshakes = Family::default();
+        registry.register(
+            "tls_handshakes",
+            "TLS handshakes completed on the gRPC listener, full or resumed from a ticket",
+            tls_handshakes.clone(),
+        );
         let snapshot_age = Gauge::<f64, AtomicU64>::default();
         registry.register_with_unit(
             "metrics_snapshot_age",
@@ -184,6 +205,7 @@ impl Metrics {
             listener_open,
             listener_max,
             listener_refused,
+            tls_handshakes,
             snapshot_age,
             snapshot_refreshes,
             scrape: Mutex::new(()),
@@ -203,6 +225,14 @@ impl Metrics {
     /// Counts one check-in answered.
     pub(crate) fn count_check_in(&self) {
         self.check_ins.inc();
+    }
+
+    /// The gRPC listener's handshake counters.
+    pub(crate) fn handshakes(&self) -> HandshakeMetrics {
+        HandshakeMetrics {
+            full: self.tls_handshakes.get_or_create(&KindLabel { kind: "full" }).clone(),
+            resumed: self.tls_handshakes.get_or_create(&KindLabel { kind: "resumed" }).clone(),
+        }
     }
 
     /// The connection counts of `listener`, whose cap is `max`.

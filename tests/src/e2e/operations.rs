@@ -25,6 +25,7 @@ use crate::{TestServer, write_file};
 
 mod descriptors;
 mod exposition;
+mod handshakes;
 mod listener;
 mod readiness;
 
