@@ -55,6 +55,7 @@ pub(crate) async fn serve(
     metrics: Arc<Metrics>,
     listener: TcpListener,
     max_connections: usize,
+    handshakes: tls::HandshakeLimits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
@@ -86,7 +87,7 @@ pub(crate) async fn serve(
         shutdown.await;
         health::stop(&reporter).await;
     };
-    let (connections, acceptor) = tls::incoming(listener, config, cap);
+    let (connections, acceptor) = tls::incoming(listener, config, cap, handshakes);
     let served = Server::builder()
         .timeout(Duration::from_secs(120))
         .max_concurrent_streams(Some(128))
