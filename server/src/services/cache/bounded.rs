@@ -24,9 +24,12 @@ struct Slot<V> {
     read_at: OffsetDateTime,
 }
 
+/// One shard: its keys, least recently used first.
+type Shard<V> = Mutex<LruCache<String, Slot<V>>>;
+
 /// A bounded map from text keys to values, each kept for at most `ttl`.
 pub(crate) struct Bounded<V> {
-    shards: Box<[Mutex<LruCache<String, Slot<V>>>]>,
+    shards: Box<[Shard<V>]>,
     /// Bumped (under the shard's lock) by every removal and clearing.
     epoch: AtomicU64,
     ttl: Duration,
