@@ -67,9 +67,10 @@ pub struct Certified {
 
 impl Services {
     /// The workstation presenting `certificate` (DER, verified against the CA during the TLS
-    /// handshake; `None` when the client sent none), checked against the store on every request:
-    /// revoked, locked, superseded or expired certificates are refused even on a connection opened
-    /// while they were good. A certificate that [`classify`] finds stale locks the workstation.
+    /// handshake; `None` when the client sent none), checked against its row on every request
+    /// (the cached row only for an active workstation presenting its current, confirmed
+    /// certificate; anything else against the row read now): revoked, locked, superseded or
+    /// expired certificates are refused even on a connection opened while they were good. A certificate that [`classify`] finds stale locks the workstation.
     pub async fn authenticate_agent(
         &self,
         certificate: Option<&[u8]>,
