@@ -17,12 +17,14 @@ use crate::domain::office::MailDomain;
 use crate::domain::workstation::AgentPolicy;
 use crate::store::redact_url;
 
+mod agents;
 mod audit;
 mod listeners;
 
+use self::agents::AgentsSection;
 pub use self::audit::AuditConfig;
 use self::audit::AuditSection;
-use self::listeners::{grpc_connections, operations_connections, refresh_seconds};
+use self::listeners::{grpc_connections, handshakes, operations_connections, refresh_seconds};
 
 /// The example configuration, with every key at its default.
 pub const EXAMPLE: &str = include_str!("../../deploy/server.example.toml");
@@ -113,19 +115,13 @@ struct ProvisionalSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AgentsSection {
-    certificate_lifetime_hours: Option<u32>,
-    recovery_window_days: Option<u32>,
-    check_in_interval_seconds: Option<u32>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ServerSection {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     tls_names: Option<Vec<String>>,
     max_connections: Option<u32>,
+    handshakes_per_address: Option<u32>,
+    handshakes_total: Option<u32>,
 }
 
 #[derive(Default, Deserialize)]
@@ -211,6 +207,12 @@ pub struct Config {
     /// How often the numbers `/metrics` reports from the database are read again (15 s by
     /// default): a scrape reads the last snapshot, never the database.
     pub metrics_refresh: Duration,
+    /// The caches of workstation rows, OWA addresses and pending flags.
+    pub caches: crate::services::cache::CacheSettings,
+    /// The most TLS handshakes in progress at once from one source address (16 by default).
+    pub handshakes_per_address: usize,
+    /// The most TLS handshakes in progress at once (256 by default).
+    pub handshakes_total: usize,
 }
 
 impl fmt::Debug for Config {
@@ -237,6 +239,9 @@ impl fmt::Debug for Config {
             .field("grpc_max_connections", &self.grpc_max_connections)
             .field("operations_max_connections", &self.operations_max_connections)
             .field("metrics_refresh", &self.metrics_refresh)
+            .field("caches", &self.caches)
+            .field("handshakes_per_address", &self.handshakes_per_address)
+            .field("handshakes_total", &self.handshakes_total)
             .finish()
     }
 }
@@ -262,6 +267,9 @@ impl Default for Config {
             grpc_max_connections: None,
             operations_max_connections: 64,
             metrics_refresh: Duration::from_secs(15),
+            caches: Default::default(),
+            handshakes_per_address: 16,
+            handshakes_total: 256,
         }
     }
 }
@@ -272,6 +280,8 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_SERVER__DATA_DIR",
     "SESAME_SERVER__TLS_NAMES",
     "SESAME_SERVER__MAX_CONNECTIONS",
+    "SESAME_SERVER__HANDSHAKES_PER_ADDRESS",
+    "SESAME_SERVER__HANDSHAKES_TOTAL",
     "SESAME_DATABASE__URL",
     "SESAME_DATABASE__URL_FILE",
     "SESAME_DATABASE__MAX_CONNECTIONS",
@@ -282,6 +292,10 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_AGENTS__CERTIFICATE_LIFETIME_HOURS",
     "SESAME_AGENTS__RECOVERY_WINDOW_DAYS",
     "SESAME_AGENTS__CHECK_IN_INTERVAL_SECONDS",
+    "SESAME_AGENTS__ENROLL_BURST",
+    "SESAME_AGENTS__ENROLL_PER_MINUTE",
+    "SESAME_AGENTS__CACHE_WORKSTATIONS",
+    "SESAME_AGENTS__CACHE_TTL_SECONDS",
     "SESAME_PROVISIONAL__VALIDITY_DAYS",
     "SESAME_PROVISIONAL__ESCROW_KEY_FILE",
     "SESAME_ROTATIONS__PERIOD_DAYS",
@@ -334,6 +348,12 @@ impl Config {
         if let Some(n) = file.server.max_connections {
             self.grpc_max_connections = grpc_connections("server.max_connections", n)?;
         }
+        if let Some(n) = file.server.handshakes_per_address {
+            self.handshakes_per_address = handshakes("server.handshakes_per_address", n)?;
+        }
+        if let Some(n) = file.server.handshakes_total {
+            self.handshakes_total = handshakes("server.handshakes_total", n)?;
+        }
         if let Some(url) = file.database.url {
             self.database_url = non_empty(url);
         }
@@ -352,17 +372,7 @@ impl Config {
         if let Some(level) = file.log.level {
             self.log_level = level;
         }
-        if let Some(hours) = file.agents.certificate_lifetime_hours {
-            self.agents.certificate_lifetime =
-                lifetime_hours("agents.certificate_lifetime_hours", hours)?;
-        }
-        if let Some(days) = file.agents.recovery_window_days {
-            self.agents.recovery_window = recovery_days("agents.recovery_window_days", days)?;
-        }
-        if let Some(secs) = file.agents.check_in_interval_seconds {
-            self.agents.check_in_interval =
-                check_in_seconds("agents.check_in_interval_seconds", secs)?;
-        }
+        self.apply_agents_file(file.agents)?;
         if let Some(days) = file.provisional.validity_days {
             self.provisional_validity = validity_days("provisional.validity_days", days)?;
         }
@@ -422,12 +432,7 @@ impl Config {
                 "SESAME_MAILNOT__DOMAIN" => self.mail_domain = parse_domain(&key, &value)?,
                 "SESAME_LOG__FORMAT" => self.log_format = parse_log_format(&key, &value)?,
                 "SESAME_LOG__LEVEL" => self.log_level = value,
-                "SESAME_AGENTS__CERTIFICATE_LIFETIME_HOURS" => {
-                    let hours = value
-                        .parse()
-                        .map_err(|_| value_err(&key, "expected a whole number of hours"))?;
-                    self.agents.certificate_lifetime = lifetime_hours(&key, hours)?;
-                }
+                k if k.starts_with("SESAME_AGENTS__") => self.apply_agents_env(&key, &value)?,
                 "SESAME_PROVISIONAL__VALIDITY_DAYS" => {
                     let days = value
                         .parse()
@@ -463,17 +468,15 @@ impl Config {
                         .map_err(|_| value_err(&key, "expected a whole number of seconds"))?;
                     self.metrics_refresh = refresh_seconds(&key, secs)?;
                 }
-                "SESAME_AGENTS__RECOVERY_WINDOW_DAYS" => {
-                    let days = value
-                        .parse()
-                        .map_err(|_| value_err(&key, "expected a whole number of days"))?;
-                    self.agents.recovery_window = recovery_days(&key, days)?;
-                }
-                "SESAME_AGENTS__CHECK_IN_INTERVAL_SECONDS" => {
-                    let secs = value
-                        .parse()
-                        .map_err(|_| value_err(&key, "expected a whole number of seconds"))?;
-                    self.agents.check_in_interval = check_in_seconds(&key, secs)?;
+                "SESAME_SERVER__HANDSHAKES_PER_ADDRESS" | "SESAME_SERVER__HANDSHAKES_TOTAL" => {
+                    let n =
+                        value.parse().map_err(|_| value_err(&key, "expected a whole number"))?;
+                    let n = handshakes(&key, n)?;
+                    if key.ends_with("PER_ADDRESS") {
+                        self.handshakes_per_address = n;
+                    } else {
+                        self.handshakes_total = n;
+                    }
                 }
                 _ => return Err(Error::UnknownEnv(key)),
             }
@@ -494,15 +497,6 @@ impl Config {
 
 fn parse_file(text: &str, path: &str) -> Result<FileFormat, Error> {
     toml::from_str(text).map_err(|e| Error::Parse { path: path.to_owned(), message: e.to_string() })
-}
-
-/// A check-in interval: from 10 seconds to a day.
-fn check_in_seconds(key: &str, secs: u32) -> Result<time::Duration, Error> {
-    if (10..=86_400).contains(&secs) {
-        Ok(time::Duration::seconds(i64::from(secs)))
-    } else {
-        Err(value_err(key, "expected 10 to 86400 seconds"))
-    }
 }
 
 fn value_err(key: &str, message: &str) -> Error {
@@ -538,14 +532,6 @@ fn parse_domain(key: &str, value: &str) -> Result<MailDomain, Error> {
     MailDomain::parse(value).map_err(|e| value_err(key, &e.to_string()))
 }
 
-fn lifetime_hours(key: &str, hours: u32) -> Result<time::Duration, Error> {
-    if (1..=24 * 90).contains(&hours) {
-        Ok(time::Duration::hours(i64::from(hours)))
-    } else {
-        Err(value_err(key, "expected 1 to 2160 hours"))
-    }
-}
-
 fn validity_days(key: &str, days: u32) -> Result<time::Duration, Error> {
     if (1..=90).contains(&days) {
         Ok(time::Duration::days(i64::from(days)))
@@ -559,14 +545,6 @@ fn period_days(key: &str, days: u32) -> Result<time::Duration, Error> {
         Ok(time::Duration::days(i64::from(days)))
     } else {
         Err(value_err(key, "expected 1 to 3650 days"))
-    }
-}
-
-fn recovery_days(key: &str, days: u32) -> Result<time::Duration, Error> {
-    if days <= 365 {
-        Ok(time::Duration::days(i64::from(days)))
-    } else {
-        Err(value_err(key, "expected 0 to 365 days"))
     }
 }
 

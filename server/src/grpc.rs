@@ -58,6 +58,7 @@ pub(crate) async fn serve(
     metrics: Arc<Metrics>,
     listener: TcpListener,
     max_connections: usize,
+    handshakes: tls::HandshakeLimits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = tls::server_config(&state.pki, state.clock.clone())?;
@@ -93,8 +94,8 @@ pub(crate) async fn serve(
         shutdown.await;
         health::stop(&reporter).await;
     };
-    let handshakes = timed.metrics.handshakes();
-    let (connections, acceptor) = tls::incoming(listener, config, cap, handshakes);
+    let counted = timed.metrics.handshakes();
+    let (connections, acceptor) = tls::incoming(listener, config, cap, handshakes, counted);
     let served = Server::builder()
         .timeout(Duration::from_secs(120))
         .max_concurrent_streams(Some(128))

@@ -121,6 +121,7 @@ pub struct Server {
     state: Arc<services::Services>,
     bootstrap_credentials: Option<PathBuf>,
     caps: ListenerCaps,
+    handshakes: grpc::tls::HandshakeLimits,
     metrics_refresh: std::time::Duration,
 }
 
@@ -141,7 +142,9 @@ impl Server {
         let audit = audit_trail(config, &data_dir, &store).await?;
         let bootstrap_credentials =
             bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
+        let caches = services::cache::Caches::new(config.caches, store.shares_changes());
         let state = Arc::new(services::Services {
+            caches,
             store,
             clock,
             mail_domain: config.mail_domain.clone(),
@@ -154,7 +157,12 @@ impl Server {
         });
         state.apply_default_compliance_policy().await?;
         let caps = listener_caps(config);
-        Ok(Server { state, bootstrap_credentials, caps, metrics_refresh: config.metrics_refresh })
+        let handshakes = grpc::tls::HandshakeLimits {
+            per_address: config.handshakes_per_address,
+            total: config.handshakes_total,
+        };
+        let metrics_refresh = config.metrics_refresh;
+        Ok(Server { state, bootstrap_credentials, caps, handshakes, metrics_refresh })
     }
 
     /// The CA certificate's SHA-256 fingerprint, which agents pin.
@@ -197,6 +205,7 @@ impl Server {
         let store = self.state.store.clone();
         let metrics = Arc::new(ops::Metrics::new());
         let sweeper = tokio::spawn(self.state.clone().run_expiry_sweeper());
+        let change_listener = tokio::spawn(self.state.clone().run_change_listener());
         let (audit_stop, stopping) = tokio::sync::watch::channel(false);
         let mut tasks = vec![tokio::spawn(self.state.clone().run_head_signer(stopping.clone()))];
         let shipping = self.state.audit.shipping.clone();
@@ -230,7 +239,9 @@ impl Server {
             shutdown.await;
             let _ = stop.send(true);
         };
-        let mut served = grpc::serve(self.state, metrics, listener, self.caps.grpc, shutdown).await;
+        let mut served =
+            grpc::serve(self.state, metrics, listener, self.caps.grpc, self.handshakes, shutdown)
+                .await;
         if let Some(ops) = ops {
             let ended = match ops.await {
                 Ok(ended) => ended,
@@ -242,6 +253,7 @@ impl Server {
             }
         }
         sweeper.abort();
+        change_listener.abort();
         let _ = audit_stop.send(true);
         for mut task in tasks {
             if tokio::time::timeout(STOP_TIMEOUT, &mut task).await.is_err() {

@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod admins;
 pub mod audit;
+pub mod cache;
 pub mod compliance;
 pub mod enrollment;
 pub mod offices;
@@ -30,7 +31,7 @@ use crate::keys::pki::Pki;
 use crate::store::{self, SharedStore};
 
 /// What every service needs: the store, the clock, the keys and the settings. Holds no state of
-/// its own: everything that must outlive a request is in the store.
+/// its own beyond its caches (`cache`): everything that must outlive a request is in the store.
 #[derive(Debug)]
 pub struct Services {
     /// The database.
@@ -52,6 +53,8 @@ pub struct Services {
     pub rotation_period: time::Duration,
     /// The audit trail's signing key, signed-head file and shipping.
     pub audit: audit::AuditTrail,
+    /// Workstation rows, OWA addresses and pending flags, kept between requests.
+    pub caches: cache::Caches,
 }
 
 /// Why a service refused or failed a request. The edges turn it into their own codes

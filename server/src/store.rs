@@ -11,9 +11,11 @@
 mod accounts;
 mod admins;
 mod audit;
+mod changes;
 mod check_ins;
 mod compliance;
 mod compliance_report;
+mod db;
 mod dialect;
 mod error;
 mod offices;
@@ -27,6 +29,7 @@ mod sql_store;
 mod sqlite;
 mod workstations;
 
+pub use self::changes::{Change, ChangeFeed};
 pub use self::compliance::{Policies, PolicyScope};
 
 #[cfg(test)]
@@ -55,8 +58,8 @@ use crate::domain::office::{
 use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
-    Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
-    StepReport,
+    Disclosure, MailboxHistory, NewRotation, PendingRotations, ReportOutcome, Rotation,
+    RotationStatus, Sealed, StepReport,
 };
 use crate::domain::settings::{LogonName, OwaUrl};
 use crate::domain::token::TokenHash;
@@ -345,6 +348,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<Vec<Rotation>, Error>;
 
+    /// Whether [`Store::disclose_rotations`] (delivery) or [`Store::deliver_periodic`] would give
+    /// the workstation anything `at`, and if not, from when a periodic rotation comes due (the
+    /// rule of `deliver_periodic`, read without writing).
+    async fn pending_rotations(
+        &self,
+        workstation_id: &WorkstationId,
+        at: OffsetDateTime,
+    ) -> Result<PendingRotations, Error>;
+
     /// A mailbox's rotations (newest first), their reported steps (oldest first) with the local
     /// account that acted, its last verified change, the workstations it is assigned to, and its
     /// default account and bindings.
@@ -517,6 +529,19 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The signed head with the highest sequence number, if any.
     async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error>;
+
+    // === Change notices between servers (`store/changes.rs`) ===
+
+    /// Whether other servers may share the database (PostgreSQL), so that what a server caches
+    /// is only sound while it hears their notices.
+    fn shares_changes(&self) -> bool;
+
+    /// Tells every server listening (this one included) that something changed; nothing on
+    /// SQLite.
+    async fn notify_changed(&self, change: &Change) -> Result<(), Error>;
+
+    /// The notices of every server, on a connection of its own; `None` on SQLite (one server).
+    async fn listen_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>, Error>;
 
     // === Operations ===
 

@@ -1,5 +1,6 @@
 //! The listeners' settings: each listener's cap on connections (`[server] max_connections` for
-//! gRPC, `[operations] max_connections`) and how often the metrics' numbers are read
+//! gRPC, `[operations] max_connections`), the gRPC listener's caps on TLS handshakes in progress
+//! (`[server] handshakes_per_address`, `handshakes_total`) and how often the metrics' numbers are read
 //! (`[operations] metrics_refresh_seconds`), checked here.
 
 use std::time::Duration;
@@ -26,5 +27,14 @@ pub(super) fn refresh_seconds(key: &str, secs: u32) -> Result<Duration, Error> {
         Ok(Duration::from_secs(u64::from(secs)))
     } else {
         Err(value_err(key, "expected 1 to 3600 seconds"))
+    }
+}
+
+/// A cap on TLS handshakes in progress (`[server] handshakes_per_address`, `handshakes_total`).
+pub(super) fn handshakes(key: &str, n: u32) -> Result<usize, Error> {
+    if (1..=65_536).contains(&n) {
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    } else {
+        Err(value_err(key, "expected 1 to 65536"))
     }
 }

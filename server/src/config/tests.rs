@@ -170,3 +170,56 @@ fn listener_caps_and_the_metrics_refresh_are_settings() {
         assert!(matches!(Config::load(Some(bad.path()), env(&[])), Err(Error::Value { .. })));
     }
 }
+
+#[test]
+fn attempt_limits_handshakes_and_caches_are_settings() {
+    let defaults = Config::default();
+    assert_eq!((defaults.agents.attempts_burst, defaults.agents.attempts_per_minute), (5, 10));
+    assert_eq!((defaults.handshakes_per_address, defaults.handshakes_total), (16, 256));
+    assert_eq!(defaults.caches.workstations, 1_000_000);
+    assert_eq!(defaults.caches.ttl, time::Duration::seconds(60));
+
+    let f = file(
+        "[agents]\nenroll_burst = 3\nenroll_per_minute = 30\ncache_workstations = 500\n\
+         cache_ttl_seconds = 5\n[server]\nhandshakes_per_address = 4\nhandshakes_total = 64\n",
+    );
+    let config = Config::load(Some(f.path()), env(&[])).unwrap();
+    assert_eq!((config.agents.attempts_burst, config.agents.attempts_per_minute), (3, 30));
+    assert_eq!((config.handshakes_per_address, config.handshakes_total), (4, 64));
+    assert_eq!(config.caches.workstations, 500);
+    assert_eq!(config.caches.ttl, time::Duration::seconds(5));
+
+    let config = Config::load(
+        Some(f.path()),
+        env(&[
+            ("SESAME_AGENTS__ENROLL_BURST", "7"),
+            ("SESAME_AGENTS__ENROLL_PER_MINUTE", "70"),
+            ("SESAME_AGENTS__CACHE_WORKSTATIONS", "0"),
+            ("SESAME_AGENTS__CACHE_TTL_SECONDS", "600"),
+            ("SESAME_SERVER__HANDSHAKES_PER_ADDRESS", "2"),
+            ("SESAME_SERVER__HANDSHAKES_TOTAL", "1024"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!((config.agents.attempts_burst, config.agents.attempts_per_minute), (7, 70));
+    assert_eq!((config.handshakes_per_address, config.handshakes_total), (2, 1024));
+    assert_eq!(config.caches.workstations, 0);
+    assert_eq!(config.caches.ttl, time::Duration::seconds(600));
+
+    for (key, value) in [
+        ("SESAME_AGENTS__ENROLL_BURST", "0"),
+        ("SESAME_AGENTS__ENROLL_PER_MINUTE", "6001"),
+        ("SESAME_AGENTS__CACHE_TTL_SECONDS", "0"),
+        ("SESAME_AGENTS__CACHE_WORKSTATIONS", "10000001"),
+        ("SESAME_SERVER__HANDSHAKES_PER_ADDRESS", "0"),
+        ("SESAME_SERVER__HANDSHAKES_TOTAL", "x"),
+    ] {
+        let err = Config::load(None, env(&[(key, value)])).unwrap_err();
+        assert!(matches!(&err, Error::Value { key: k, .. } if k == key), "{key}: {err}");
+    }
+    let bad = file("[agents]\nenroll_burst = 0\n");
+    let err = Config::load(Some(bad.path()), env(&[])).unwrap_err();
+    assert!(err.to_string().contains("agents.enroll_burst"), "{err}");
+    let unknown = Config::load(None, env(&[("SESAME_AGENTS__ENROLL", "1")])).unwrap_err();
+    assert!(matches!(unknown, Error::UnknownEnv(_)));
+}

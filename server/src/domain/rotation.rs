@@ -182,3 +182,14 @@ pub fn new_rotation_id() -> String {
     rand::rng().fill_bytes(&mut bytes);
     format!("rot-{}", hex::encode(bytes))
 }
+
+/// What a workstation would be given if it asked for its rotations now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingRotations {
+    /// Whether it would be given anything: an open rotation of a mailbox assigned to it, or a
+    /// periodic rotation that came due.
+    pub now: bool,
+    /// When nothing is pending: the first time a periodic rotation of one of its mailboxes comes
+    /// due (`None`: none of its mailboxes can come due without a change first).
+    pub next_due: Option<OffsetDateTime>,
+}

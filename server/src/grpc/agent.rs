@@ -169,7 +169,7 @@ impl AgentService for AgentApi {
             server_time: rfc3339(answer.server_time),
             check_in_interval_seconds: u32::try_from(answer.interval.whole_seconds()).unwrap_or(60),
             owa_url: answer.owa_url.to_string(),
-            rotations_pending: None,
+            rotations_pending: Some(answer.rotations_pending),
         }))
     }
 

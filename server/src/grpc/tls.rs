@@ -42,11 +42,15 @@ mod tickets;
 
 /// How long a client has to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Most handshakes in progress at once.
-const MAX_PENDING_HANDSHAKES: usize = 256;
-/// Most handshakes in progress at once from one source address (an IPv6 /64): a legitimate client
-/// has one, a site behind one NAT a few; its newest beyond that are closed at once.
-const MAX_PENDING_HANDSHAKES_PER_ADDRESS: usize = 16;
+/// The caps on handshakes in progress (`[server] handshakes_per_address`, `handshakes_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HandshakeLimits {
+    /// Most handshakes in progress at once from one source address (an IPv6 /64): a legitimate
+    /// client has one, a site behind one NAT a few; its newest beyond that are closed at once.
+    pub(crate) per_address: usize,
+    /// Most handshakes in progress at once.
+    pub(crate) total: usize,
+}
 /// How often refused and timed-out handshakes are logged, counted.
 const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -227,12 +231,13 @@ pub(crate) fn incoming(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     cap: ConnectionCap,
+    limits: HandshakeLimits,
     handshakes: HandshakeMetrics,
 ) -> (tokio_stream::wrappers::ReceiverStream<std::io::Result<TlsConn>>, tokio::task::JoinHandle<()>)
 {
     let (tx, rx) = mpsc::channel(64);
     let acceptor = TlsAcceptor::from(config);
-    let admission = Admission::new(MAX_PENDING_HANDSHAKES_PER_ADDRESS, MAX_PENDING_HANDSHAKES);
+    let admission = Admission::new(limits.per_address, limits.total);
     let task = tokio::spawn(async move {
         let mut report = tokio::time::interval(REPORT_INTERVAL);
         report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -17,7 +17,7 @@ use crate::domain::office::Crpcen;
 use crate::domain::page;
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
-use crate::store::{self, PolicyScope};
+use crate::store::{self, Change, PolicyScope};
 
 /// The compliance policy as it applies to one office (or globally).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +112,7 @@ impl Services {
         let scope = office.map_or(PolicyScope::Global, PolicyScope::Office);
         let actor = Actor::admin(admin);
         match self.store.set_compliance_policy(scope, policy, &actor, self.clock.now()).await {
-            Ok(_) => {}
+            Ok(_) => self.changed(Change::AllRotations).await,
             Err(store::Error::NotFound) => return Err(Error::office_not_found(office)),
             Err(other) => return Err(other.into()),
         }
@@ -131,6 +131,7 @@ impl Services {
                 self.clock.now(),
             )
             .await?;
+        self.changed(Change::AllRotations).await;
         Ok(())
     }
 

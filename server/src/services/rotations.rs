@@ -20,7 +20,7 @@ use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{NewRotation, Rotation, RotationStatus, new_rotation_id};
 use crate::services::access::{self, authorize};
 use crate::services::{Error, Services};
-use crate::store;
+use crate::store::{self, Change};
 
 /// Which mailboxes a request names: one, or all of an office's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +163,7 @@ impl Services {
                 self.clock.now(),
             )
             .await?;
+        self.changed(Change::Rotations(target.office().clone())).await;
         tracing::info!(admin = %admin.name, office = %target.office(), cancelled, "rotations cancelled");
         Ok(cancelled)
     }
@@ -184,6 +185,7 @@ impl Services {
                     self.clock.now(),
                 )
                 .await?;
+            self.changed(Change::Rotations(address.office().clone())).await;
         }
         let rotation = self
             .open_for(admin, mailbox.address.office(), std::slice::from_ref(&mailbox))
@@ -298,7 +300,7 @@ impl Services {
             });
         }
         match self.store.open_rotations(&rotations, &Actor::admin(admin), now).await {
-            Ok(()) => {}
+            Ok(()) => self.changed(Change::Rotations(office.clone())).await,
             Err(store::Error::Conflict) => {
                 return Err(Error::AlreadyExists(
                     "a rotation is already open for one of these mailboxes; cancel or reissue it"

@@ -8,7 +8,7 @@ use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::settings::{LogonName, OwaUrl};
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
-use crate::store;
+use crate::store::{self, Change};
 
 /// The OWA address as configured for one scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,19 +41,30 @@ impl Services {
     }
 
     /// The OWA address of an office (or the global one), without authorization: for agents and
-    /// for services that authorized already.
+    /// for services that authorized already. Kept in the cache (`services::cache`) until a change
+    /// of any OWA address.
     pub(crate) async fn owa_url_setting(
         &self,
         office: Option<&Crpcen>,
     ) -> Result<OwaUrlSetting, Error> {
-        match self.store.owa_urls(office).await {
-            Ok((global, own)) => Ok(OwaUrlSetting {
-                global: global.unwrap_or_else(OwaUrl::default_url),
-                office: own,
-            }),
-            Err(store::Error::NotFound) => Err(Error::office_not_found(office)),
-            Err(other) => Err(other.into()),
+        let key = office.map_or("", Crpcen::as_str);
+        let now = self.clock.now();
+        let live = self.caches.live();
+        if live && let Some(setting) = self.caches.owa.get(key, now) {
+            return Ok(setting);
         }
+        let ticket = self.caches.owa.ticket();
+        let setting = match self.store.owa_urls(office).await {
+            Ok((global, own)) => {
+                OwaUrlSetting { global: global.unwrap_or_else(OwaUrl::default_url), office: own }
+            }
+            Err(store::Error::NotFound) => return Err(Error::office_not_found(office)),
+            Err(other) => return Err(other.into()),
+        };
+        if live {
+            self.caches.owa.insert(key.to_owned(), setting.clone(), now, ticket);
+        }
+        Ok(setting)
     }
 
     /// Sets the global OWA address (global administrators) or an office's override (its
@@ -73,7 +84,7 @@ impl Services {
             return Err(Error::invalid("url: the global OWA address cannot be removed"));
         }
         match self.store.set_owa_url(office, url, &Actor::admin(admin), self.clock.now()).await {
-            Ok(()) => {}
+            Ok(()) => self.changed(Change::OwaUrl).await,
             Err(store::Error::NotFound) => return Err(Error::office_not_found(office)),
             Err(other) => return Err(other.into()),
         }

@@ -41,6 +41,7 @@ pub(crate) const PERIOD: Duration = Duration::days(90);
 pub(crate) fn services(store: SharedStore, clock: &ManualClock, dir: &Path) -> Services {
     let data_dir = DataDir::create(dir).unwrap();
     Services {
+        caches: crate::services::cache::Caches::new(Default::default(), store.shares_changes()),
         store,
         clock: Arc::new(clock.clone()),
         mail_domain: MailDomain::default(),
@@ -155,14 +156,21 @@ impl Fixture {
 
     /// Enrolls a new agent into `office` (with a token `admin` creates), as the agent would.
     pub(crate) async fn enroll(&self, admin: &Admin, office: &Crpcen) -> (Agent, Enrolled) {
-        let created =
-            self.services.create_enrollment_token(admin, office, None, None).await.unwrap();
-        let agent = Agent::new();
-        let token = enrollment_token(created.token.expose().to_owned().into(), None).unwrap();
-        let enrolled =
-            self.services.enroll(&token, machine(), agent.public_key(), None).await.unwrap();
-        (agent, enrolled)
+        enroll(&self.services, admin, office).await
     }
+}
+
+/// Enrolls a new agent into `office` (with a token `admin` creates), as the agent would.
+pub(crate) async fn enroll(
+    services: &Services,
+    admin: &Admin,
+    office: &Crpcen,
+) -> (Agent, Enrolled) {
+    let created = services.create_enrollment_token(admin, office, None, None).await.unwrap();
+    let agent = Agent::new();
+    let token = enrollment_token(created.token.expose().to_owned().into(), None).unwrap();
+    let enrolled = services.enroll(&token, machine(), agent.public_key(), None).await.unwrap();
+    (agent, enrolled)
 }
 
 /// What a test agent reports about its machine.

@@ -17,7 +17,7 @@ use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::workstation::{Workstation, WorkstationStatus};
 use crate::services::access;
 use crate::services::{Error, Services};
-use crate::store;
+use crate::store::{self, Change};
 
 impl Services {
     /// The workstations of `office`, or of every office the administrator may read, each with the
@@ -57,6 +57,7 @@ impl Services {
                     self.clock.now(),
                 )
                 .await?;
+            self.changed(Change::Workstation(ws.id.clone())).await;
         }
         tracing::info!(admin = %admin.name, workstation = %ws.id, "workstation revoked");
         Ok(())
@@ -79,6 +80,7 @@ impl Services {
                 self.clock.now(),
             )
             .await?;
+        self.changed(Change::Workstation(ws.id.clone())).await;
         tracing::info!(admin = %admin.name, workstation = %ws.id, "workstation unlocked");
         Ok(())
     }
@@ -93,6 +95,7 @@ impl Services {
     ) -> Result<(), Error> {
         let (ws, mailbox) = self.assignment(admin, workstation_id, mailbox).await?;
         self.store.assign_mailbox(&ws.id, &mailbox, &Actor::admin(admin), self.clock.now()).await?;
+        self.changed(Change::Rotations(ws.office.clone())).await;
         tracing::info!(admin = %admin.name, workstation = %ws.id, mailbox = %mailbox.address, "mailbox assigned");
         Ok(())
     }
@@ -110,7 +113,10 @@ impl Services {
             .unassign_mailbox(&ws.id, &mailbox, &Actor::admin(admin), self.clock.now())
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.changed(Change::Rotations(ws.office.clone())).await;
+                Ok(())
+            }
             Err(store::Error::NotFound) => {
                 Err(Error::NotFound(format!("{} is not assigned to {}", mailbox.address, ws.id)))
             }

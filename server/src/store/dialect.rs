@@ -3,9 +3,10 @@
 //!
 //! The shared SQL sticks to what both dialects accept (`$N` placeholders, `CAST(… AS TEXT)`,
 //! `RETURNING`, `ON CONFLICT`) and lives in ordinary methods of [`Db`](super::sql_store::Db),
-//! generic over `D: Dialect`, one `impl` block per aggregate. Only two things differ, and they are
-//! methods of the trait: serializing audit appends across servers, and the bulk statements of a
-//! mailbox import (`json_each` on SQLite, `UNNEST` and arrays on PostgreSQL).
+//! generic over `D: Dialect`, one `impl` block per aggregate. Only three things differ, and they
+//! are methods of the trait: serializing audit appends across servers, the bulk statements of a
+//! mailbox import (`json_each` on SQLite, `UNNEST` and arrays on PostgreSQL), and change notices
+//! between servers (`NOTIFY`/`LISTEN` on PostgreSQL, nothing on SQLite).
 //!
 //! Rust does not imply a trait's where-clauses about other types than `Self`
 //! (rust-lang/rust#20671), so every `impl` block over `D` restates the same bounds:
@@ -29,10 +30,11 @@
 
 use std::future::Future;
 
-use sqlx::{Database, Decode, Encode, IntoArguments, Type};
+use sqlx::{Database, Decode, Encode, IntoArguments, Pool, Type};
 use time::OffsetDateTime;
 
 use super::Error;
+use super::changes::ChangeFeed;
 use crate::domain::office::NewMailbox;
 
 /// A database the store runs on: `sqlx::Sqlite` (`store/sqlite.rs`) or `sqlx::Postgres`
@@ -61,6 +63,22 @@ pub(super) trait Dialect:
         conn: &mut Self::Connection,
         addresses: &[&str],
     ) -> impl Future<Output = Result<Vec<(String, String, Option<String>)>, Error>> + Send;
+
+    /// Whether several servers may share the database, so that a change must be announced to the
+    /// others (PostgreSQL) rather than only to this server's caches (SQLite).
+    const SHARED: bool;
+
+    /// Announces a change notice to every server listening (nothing on SQLite).
+    fn notify_changed(
+        pool: &Pool<Self>,
+        payload: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The feed of change notices, on a connection of its own; `None` on SQLite, whose one server
+    /// announces to itself.
+    fn listen_changes(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Option<Box<dyn ChangeFeed>>, Error>> + Send;
 
     /// Inserts mailboxes, in one statement, created and updated `at`.
     fn insert_mailboxes(

@@ -9,10 +9,11 @@
 use std::str::FromStr;
 
 use secrecy::ExposeSecret;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{PgConnection, Pool, Postgres};
 use time::OffsetDateTime;
 
+use super::changes::{CHANNEL, ChangeFeed, PgFeed};
 use super::dialect::Dialect;
 use super::sql_store::{Db, SqlStore};
 use super::{Error, StoreOptions};
@@ -44,6 +45,22 @@ fn logon_names<'a>(rows: &[&'a NewMailbox]) -> Vec<Option<&'a str>> {
 impl Dialect for Postgres {
     /// Rows read for update are locked until the transaction ends.
     const ROW_LOCK: &'static str = " FOR UPDATE OF c";
+
+    /// Several servers may share the database.
+    const SHARED: bool = true;
+
+    /// `pg_notify` rather than `NOTIFY`, so that the payload is a bound parameter.
+    async fn notify_changed(pool: &Pool<Postgres>, payload: &str) -> Result<(), Error> {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(pool).await?;
+        Ok(())
+    }
+
+    /// A connection of its own (not one of the pool's), listening from now on.
+    async fn listen_changes(pool: &Pool<Postgres>) -> Result<Option<Box<dyn ChangeFeed>>, Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(Box::new(PgFeed(listener))))
+    }
 
     /// Other servers' appenders wait until this transaction ends.
     async fn lock_audit_log(conn: &mut PgConnection) -> Result<(), Error> {

@@ -17,8 +17,8 @@ use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
 use crate::domain::office::Crpcen;
 use crate::domain::rotation::{
-    KeyEvidence, MailboxHistory, ReportOutcome, Rotation, RotationEvent, RotationKind, Step,
-    StepReport, Transition, VerifiedChange, new_rotation_id, transition,
+    KeyEvidence, MailboxHistory, PendingRotations, ReportOutcome, Rotation, RotationEvent,
+    RotationKind, Step, StepReport, Transition, VerifiedChange, new_rotation_id, transition,
 };
 
 /// The rotations of mailboxes assigned to the active workstation `$W` of their office, as a
@@ -399,6 +399,53 @@ where
         }
         Self::commit(tx, &events, at).await?;
         Ok(rotations)
+    }
+
+    /// [`Store::pending_rotations`](super::Store::pending_rotations): the conditions of
+    /// `disclose_rotations` (delivery) and `deliver_periodic` above, read on a reader.
+    pub(super) async fn pending_rotations(
+        &self,
+        workstation_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<PendingRotations, Error> {
+        let mut conn = self.reader().acquire().await?;
+        let office: Option<String> =
+            sqlx::query_scalar("SELECT office FROM workstations WHERE id = $1")
+                .bind(workstation_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some(office) = office else {
+            return Ok(PendingRotations { now: false, next_due: None });
+        };
+        // An open rotation not run out, provisional or periodic: delivered as it is.
+        let open: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM rotations r WHERE {} AND {OPEN} AND r.expires_at > $2",
+            assigned_to("$1")
+        )))
+        .bind(workstation_id)
+        .bind(at)
+        .fetch_one(&mut *conn)
+        .await?;
+        if open > 0 {
+            return Ok(PendingRotations { now: true, next_due: None });
+        }
+        // The mailboxes a periodic rotation may be opened for, with the time it counts from.
+        let bases: Vec<OffsetDateTime> = sqlx::query_scalar(
+            "SELECT COALESCE(v.verified_at, m.created_at) \
+             FROM workstation_mailboxes a \
+             JOIN workstations w ON w.id = a.workstation_id \
+             JOIN mailboxes m ON m.id = a.mailbox_id \
+             LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
+             WHERE a.workstation_id = $1 AND w.office = m.office AND w.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.mailbox_id = m.id \
+             AND r.status IN ('issued', 'delivered'))",
+        )
+        .bind(workstation_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let policy = Self::load_policies(&mut *conn).await?.effective(&office);
+        let next_due = bases.into_iter().min().map(|base| base + policy.due_soon_after());
+        Ok(PendingRotations { now: next_due.is_some_and(|due| due <= at), next_due })
     }
 
     pub(super) async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {

@@ -6,9 +6,11 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Encode, Executor, Pool, Type};
+use sqlx::{ColumnIndex, Encode, Executor, Type};
 use time::OffsetDateTime;
 
+use super::changes::{Change, ChangeFeed};
+pub(super) use super::db::Db;
 use super::dialect::{Dialect, Value};
 use super::{Error, PoolUsage, Store};
 use crate::domain::account::LocalAccount;
@@ -23,8 +25,8 @@ use crate::domain::office::{
 use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
-    Disclosure, MailboxHistory, NewRotation, ReportOutcome, Rotation, RotationStatus, Sealed,
-    StepReport,
+    Disclosure, MailboxHistory, NewRotation, PendingRotations, ReportOutcome, Rotation,
+    RotationStatus, Sealed, StepReport,
 };
 use crate::domain::settings::{LogonName, OwaUrl};
 use crate::domain::token::TokenHash;
@@ -32,62 +34,6 @@ use crate::domain::workstation::{
     EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
     WorkstationStatus,
 };
-
-/// The connections to one database, on which the shared SQL runs: writes go to `writer`, reads
-/// to `reader`. SQLite has one writing connection and a pool of read-only ones; PostgreSQL uses
-/// one pool for both.
-#[derive(Debug)]
-pub(super) struct Db<D: sqlx::Database> {
-    writer: Pool<D>,
-    reader: Pool<D>,
-    /// Whether `reader` is a pool of its own (SQLite) rather than `writer` again (PostgreSQL).
-    split: bool,
-}
-
-impl<D: sqlx::Database> Db<D> {
-    /// Connections for writing, and a separate pool for reading.
-    pub(super) fn new(writer: Pool<D>, reader: Pool<D>) -> Db<D> {
-        Db { writer, reader, split: true }
-    }
-
-    /// One pool for both writing and reading.
-    pub(super) fn shared(pool: Pool<D>) -> Db<D> {
-        Db { writer: pool.clone(), reader: pool, split: false }
-    }
-
-    /// Where transactions begin.
-    pub(super) fn writer(&self) -> &Pool<D> {
-        &self.writer
-    }
-
-    /// Where reads outside a transaction go.
-    pub(super) fn reader(&self) -> &Pool<D> {
-        &self.reader
-    }
-
-    /// The connections of both pools (counted once when they are the same pool).
-    fn pool_usage(&self) -> PoolUsage {
-        let mut pools = vec![&self.writer];
-        if self.split {
-            pools.push(&self.reader);
-        }
-        pools.into_iter().fold(PoolUsage::default(), |usage, pool| {
-            let size = pool.size();
-            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
-            PoolUsage {
-                in_use: usage.in_use + (size - idle),
-                idle: usage.idle + idle,
-                max: usage.max + pool.options().get_max_connections(),
-            }
-        })
-    }
-
-    /// Closes the readers, then the writer (closing a pool twice is harmless).
-    async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
-}
 
 /// The store on database `D`. Built by `sqlite::connect` and `postgres::connect`.
 #[derive(Debug)]
@@ -396,6 +342,14 @@ where
         self.db.deliver_periodic(workstation_id.as_str(), validity, at).await
     }
 
+    async fn pending_rotations(
+        &self,
+        workstation_id: &WorkstationId,
+        at: OffsetDateTime,
+    ) -> Result<PendingRotations, Error> {
+        self.db.pending_rotations(workstation_id.as_str(), at).await
+    }
+
     async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
         self.db.mailbox_history(mailbox_id).await
     }
@@ -574,6 +528,20 @@ where
 
     async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error> {
         self.db.latest_signed_head().await
+    }
+
+    // === Change notices between servers (`store/changes.rs`) ===
+
+    fn shares_changes(&self) -> bool {
+        D::SHARED
+    }
+
+    async fn notify_changed(&self, change: &Change) -> Result<(), Error> {
+        D::notify_changed(self.db.writer(), &change.payload()).await
+    }
+
+    async fn listen_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>, Error> {
+        D::listen_changes(self.db.writer()).await
     }
 
     // === Operations ===

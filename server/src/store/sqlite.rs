@@ -12,9 +12,10 @@ use std::str::FromStr;
 
 use secrecy::ExposeSecret;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::{Pool, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
+use super::changes::ChangeFeed;
 use super::dialect::Dialect;
 use super::sql_store::{Db, SqlStore};
 use super::{Error, StoreOptions};
@@ -57,6 +58,19 @@ fn json_array<T: serde::Serialize>(items: &[T]) -> Result<String, Error> {
 impl Dialect for Sqlite {
     /// Nothing to add: the one writing connection already serializes writers.
     const ROW_LOCK: &'static str = "";
+
+    /// One SQLite file serves one server.
+    const SHARED: bool = false;
+
+    /// No other server to tell.
+    async fn notify_changed(_pool: &Pool<Sqlite>, _payload: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// No other server to hear from.
+    async fn listen_changes(_pool: &Pool<Sqlite>) -> Result<Option<Box<dyn ChangeFeed>>, Error> {
+        Ok(None)
+    }
 
     /// Nothing to do: the one writing connection already makes appenders wait their turn.
     async fn lock_audit_log(_conn: &mut SqliteConnection) -> Result<(), Error> {

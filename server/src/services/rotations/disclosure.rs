@@ -18,6 +18,7 @@ use crate::domain::workstation::Workstation;
 use crate::keys::escrow::EscrowKey;
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
+use crate::store::Change;
 
 /// How often the sweeper looks for expired rotations.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -120,6 +121,7 @@ impl Services {
         match self.store.expire_rotations(self.clock.now()).await {
             Ok(0) => 0,
             Ok(n) => {
+                self.changed(Change::AllRotations).await;
                 tracing::info!(expired = n, "expired rotations closed, escrow destroyed");
                 n
             }

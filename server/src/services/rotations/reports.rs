@@ -9,6 +9,7 @@ use crate::domain::rotation::{MailboxHistory, ReportOutcome, StepReport};
 use crate::domain::workstation::Workstation;
 use crate::services::access::authorize;
 use crate::services::{Error, Services};
+use crate::store::Change;
 
 impl Services {
     /// Records an authenticated workstation's step reports, in order; one outcome per report.
@@ -19,6 +20,10 @@ impl Services {
     ) -> Result<Vec<ReportOutcome>, Error> {
         let outcomes =
             self.store.record_reports(&workstation.id, reports, self.clock.now()).await?;
+        if outcomes.iter().any(|o| matches!(o, ReportOutcome::Recorded)) {
+            // A rotation may have closed, a mailbox's last verified change moved.
+            self.changed(Change::Rotations(workstation.office.clone())).await;
+        }
         for (report, outcome) in reports.iter().zip(&outcomes) {
             match outcome {
                 ReportOutcome::Recorded => {

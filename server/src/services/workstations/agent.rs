@@ -1,17 +1,21 @@
-//! What an enrolled agent does: prove who it is with its certificate (checked against the store on
-//! every request, the fork-detection rule [`classify`] included), renew that certificate, report
-//! in; and which agent versions this server works with.
+//! What an enrolled agent does: prove who it is with its certificate (checked on every request
+//! against its row, the fork-detection rule [`classify`] included; the row from the identity cache
+//! when it may answer, see `services::cache`), renew that certificate, report in; and which agent
+//! versions this server works with.
+
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::domain::audit::Actor;
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::Text;
 use crate::domain::workstation::{
     IssuedCertificate, Presented, Workstation, WorkstationStatus, classify,
 };
 use crate::keys::pki::{self, AgentCertificate};
 use crate::services::{Error, Services};
-use crate::store;
+use crate::store::{self, Change};
 
 /// The oldest agent version this server works with.
 pub const MIN_AGENT_VERSION: AgentVersion = AgentVersion(0, 1, 0);
@@ -63,9 +67,10 @@ pub struct Certified {
 
 impl Services {
     /// The workstation presenting `certificate` (DER, verified against the CA during the TLS
-    /// handshake; `None` when the client sent none), checked against the store on every request:
-    /// revoked, locked, superseded or expired certificates are refused even on a connection opened
-    /// while they were good. A certificate that [`classify`] finds stale locks the workstation.
+    /// handshake; `None` when the client sent none), checked against its row on every request
+    /// (the cached row only for an active workstation presenting its current, confirmed
+    /// certificate; anything else against the row read now): revoked, locked, superseded or
+    /// expired certificates are refused even on a connection opened while they were good. A certificate that [`classify`] finds stale locks the workstation.
     pub async fn authenticate_agent(
         &self,
         certificate: Option<&[u8]>,
@@ -82,10 +87,22 @@ impl Services {
                 "the workstation certificate has expired: recover or enroll again",
             ));
         }
-        let workstation = match self.store.get_workstation(&presented.workstation_id).await {
-            Ok(w) => w,
-            Err(store::Error::NotFound) => return Err(refused("unknown workstation")),
-            Err(other) => return Err(other.into()),
+        // The cached row serves only the common case: active, its current certificate
+        // presented and confirmed. Anything else (a refusal, the previous certificate, a serial
+        // the cached row does not know, an unconfirmed certificate, whose confirmation decides
+        // what the previous one means) is decided on the row read now, as without a cache.
+        let cached = self.cached_workstation(&presented.workstation_id, now).filter(|w| {
+            w.status == WorkstationStatus::Active
+                && w.current_confirmed
+                && classify(w, &presented.serial) == Presented::Current
+        });
+        let workstation = match cached {
+            Some(workstation) => workstation,
+            None => match self.read_workstation(&presented.workstation_id, now).await {
+                Ok(w) => w,
+                Err(store::Error::NotFound) => return Err(refused("unknown workstation")),
+                Err(other) => return Err(other.into()),
+            },
         };
         match workstation.status {
             WorkstationStatus::Active => {}
@@ -107,9 +124,33 @@ impl Services {
                     now,
                 )
                 .await?;
+            self.changed(Change::Workstation(workstation.id.clone())).await;
             return Err(refused(LOCKED));
         }
         Ok(AgentIdentity { workstation, serial: presented.serial })
+    }
+
+    /// The workstation's row from the cache, if the cache may answer and holds it.
+    fn cached_workstation(&self, id: &WorkstationId, now: OffsetDateTime) -> Option<Workstation> {
+        if !self.caches.live() {
+            return None;
+        }
+        self.caches.identity.get(id.as_str(), now).map(|w| Workstation::clone(&w))
+    }
+
+    /// The workstation's row read now, and kept in the cache.
+    async fn read_workstation(
+        &self,
+        id: &WorkstationId,
+        now: OffsetDateTime,
+    ) -> Result<Workstation, store::Error> {
+        let ticket = self.caches.identity.ticket();
+        let workstation = self.store.get_workstation(id).await?;
+        if self.caches.live() {
+            let row = Arc::new(workstation.clone());
+            self.caches.identity.insert(id.as_str().to_owned(), row, now, ticket);
+        }
+        Ok(workstation)
     }
 
     /// A new certificate for the agent's registered key. [`Error::Aborted`] when a concurrent
@@ -140,6 +181,7 @@ impl Services {
             }
             Err(other) => return Err(other.into()),
         };
+        self.changed(Change::Workstation(ws.id.clone())).await;
         tracing::info!(workstation = %ws.id, generation = updated.generation, "certificate renewed");
         Ok(Certified { certificate, generation: updated.generation })
     }

@@ -1,6 +1,7 @@
 //! Check-ins: an agent reports its version, the clé REAL's state and its anonymous look at OWA;
 //! the server keeps the last of each (not audited: they change no decision) and answers the
-//! interval to the next check-in and the OWA address of the workstation's office. From what was
+//! interval to the next check-in, the OWA address of the workstation's office and whether it has
+//! rotations to fetch (both from the caches, `services::cache`). From what was
 //! kept, [`Services::office_readiness`] tells per workstation whether a rotation can succeed.
 
 use std::collections::HashMap;
@@ -37,6 +38,9 @@ pub struct CheckInAnswer {
     pub interval: time::Duration,
     /// The OWA address of the workstation's office.
     pub owa_url: OwaUrl,
+    /// Whether `GetPendingRotations` would give the workstation anything now
+    /// ([`Services::rotations_pending`]).
+    pub rotations_pending: bool,
 }
 
 /// One workstation's readiness.
@@ -84,10 +88,12 @@ impl Services {
             "check-in"
         );
         let setting = self.owa_url_setting(Some(&ws.office)).await?;
+        let rotations_pending = self.rotations_pending(ws).await?;
         Ok(CheckInAnswer {
             server_time: now,
             interval: self.agents.check_in_interval,
             owa_url: setting.effective().clone(),
+            rotations_pending,
         })
     }
 

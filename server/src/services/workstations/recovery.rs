@@ -99,6 +99,7 @@ impl Services {
             .store
             .replace_certificate(&ws.id, None, &issued, "workstation.recover", now)
             .await?;
+        self.changed(crate::store::Change::Workstation(ws.id.clone())).await;
         tracing::info!(workstation = %ws.id, generation = updated.generation, "workstation recovered");
         Ok(Certified { certificate, generation: updated.generation })
     }

@@ -10,8 +10,8 @@ use crate::domain::audit::Actor;
 use crate::domain::compliance::CompliancePolicy;
 use crate::domain::office::{Crpcen, MailDomain, Mailbox, MailboxAddress};
 use crate::domain::rotation::{
-    Disclosure, KeyEvidence, NewRotation, ReportOutcome, RotationKind, RotationStatus, Step,
-    StepReport,
+    Disclosure, KeyEvidence, NewRotation, PendingRotations, ReportOutcome, RotationKind,
+    RotationStatus, Step, StepReport,
 };
 use crate::domain::token::{Token, TokenKind};
 use crate::domain::workstation::NewEnrollmentToken;
@@ -177,6 +177,12 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
         .unwrap();
     let (a, b) = setup(store).await;
     let validity = Duration::days(14);
+    // Nothing pending before the due date, which is told; pending from it on.
+    let ws1 = super::workstations::wsid("ws-1");
+    let pending = |at| store.pending_rotations(&ws1, at);
+    let before = pending(T0 + Duration::days(89)).await.unwrap();
+    assert_eq!(before, PendingRotations { now: false, next_due: Some(T0 + Duration::days(90)) });
+    assert!(pending(T0 + Duration::days(90)).await.unwrap().now);
     let early = store
         .deliver_periodic(&super::workstations::wsid("ws-1"), validity, T0 + Duration::days(89))
         .await;
@@ -184,7 +190,6 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
 
     // Due: concurrent calls open one rotation.
     let due = T0 + Duration::days(91);
-    let ws1 = super::workstations::wsid("ws-1");
     let (one, two) = tokio::join!(
         store.deliver_periodic(&ws1, validity, due),
         store.deliver_periodic(&ws1, validity, due),
@@ -212,6 +217,8 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     let outcomes =
         store.record_reports(&super::workstations::wsid("ws-1"), &story, due).await.unwrap();
     assert_eq!(outcomes, vec![ReportOutcome::Recorded; 2]);
+    let after = pending(due).await.unwrap();
+    assert_eq!(after, PendingRotations { now: false, next_due: Some(due + Duration::days(90)) });
     let later = due + Duration::days(89);
     assert!(
         store
@@ -224,7 +231,13 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     let b_rot =
         store.deliver_periodic(&super::workstations::wsid("ws-2"), validity, due).await.unwrap();
     assert_eq!(b_rot.len(), 1);
+    // Open and not run out: pending; run out but not swept: delivered as nothing, so not pending.
+    let ws2 = super::workstations::wsid("ws-2");
+    assert!(store.pending_rotations(&ws2, due).await.unwrap().now);
+    let run_out = store.pending_rotations(&ws2, due + validity).await.unwrap();
+    assert_eq!(run_out, PendingRotations { now: false, next_due: None });
     assert_eq!(store.expire_rotations(due + validity).await.unwrap(), 1);
+    assert!(store.pending_rotations(&ws2, due + validity).await.unwrap().now);
     assert!(store.open_rotation(b.id).await.unwrap().is_none());
     let reopened = store
         .deliver_periodic(&super::workstations::wsid("ws-2"), validity, due + validity)
