@@ -229,10 +229,11 @@ impl Metrics {
 
     /// The gRPC listener's handshake counters.
     pub(crate) fn handshakes(&self) -> HandshakeMetrics {
-        HandshakeMetrics {
-            full: self.tls_handshakes.get_or_create(&KindLabel { kind: "full" }).clone(),
-            resumed: self.tls_handshakes.get_or_create(&KindLabel { kind: "resumed" }).clone(),
-        }
+        // One statement each: the family's read guard must be gone before the next entry is
+        // created (a write), or the two deadlock.
+        let full = self.tls_handshakes.get_or_create(&KindLabel { kind: "full" }).clone();
+        let resumed = self.tls_handshakes.get_or_create(&KindLabel { kind: "resumed" }).clone();
+        HandshakeMetrics { full, resumed }
     }
 
     /// The connection counts of `listener`, whose cap is `max`.
