@@ -117,6 +117,7 @@ struct AgentsSection {
     certificate_lifetime_hours: Option<u32>,
     recovery_window_days: Option<u32>,
     check_in_interval_seconds: Option<u32>,
+    check_in_flush_ms: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -282,6 +283,7 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_AGENTS__CERTIFICATE_LIFETIME_HOURS",
     "SESAME_AGENTS__RECOVERY_WINDOW_DAYS",
     "SESAME_AGENTS__CHECK_IN_INTERVAL_SECONDS",
+    "SESAME_AGENTS__CHECK_IN_FLUSH_MS",
     "SESAME_PROVISIONAL__VALIDITY_DAYS",
     "SESAME_PROVISIONAL__ESCROW_KEY_FILE",
     "SESAME_ROTATIONS__PERIOD_DAYS",
@@ -362,6 +364,9 @@ impl Config {
         if let Some(secs) = file.agents.check_in_interval_seconds {
             self.agents.check_in_interval =
                 check_in_seconds("agents.check_in_interval_seconds", secs)?;
+        }
+        if let Some(ms) = file.agents.check_in_flush_ms {
+            self.agents.check_in_flush = flush_ms("agents.check_in_flush_ms", ms)?;
         }
         if let Some(days) = file.provisional.validity_days {
             self.provisional_validity = validity_days("provisional.validity_days", days)?;
@@ -475,6 +480,10 @@ impl Config {
                         .map_err(|_| value_err(&key, "expected a whole number of seconds"))?;
                     self.agents.check_in_interval = check_in_seconds(&key, secs)?;
                 }
+                "SESAME_AGENTS__CHECK_IN_FLUSH_MS" => {
+                    let ms = value.parse().map_err(|_| value_err(&key, "expected milliseconds"))?;
+                    self.agents.check_in_flush = flush_ms(&key, ms)?;
+                }
                 _ => return Err(Error::UnknownEnv(key)),
             }
         }
@@ -503,6 +512,13 @@ fn check_in_seconds(key: &str, secs: u32) -> Result<time::Duration, Error> {
     } else {
         Err(value_err(key, "expected 10 to 86400 seconds"))
     }
+}
+
+/// The check-in writer's window: from 10 ms to a second.
+fn flush_ms(key: &str, ms: u32) -> Result<std::time::Duration, Error> {
+    let ok = (10..=1000).contains(&ms);
+    ok.then(|| std::time::Duration::from_millis(u64::from(ms)))
+        .ok_or_else(|| value_err(key, "expected 10 to 1000 milliseconds"))
 }
 
 fn value_err(key: &str, message: &str) -> Error {

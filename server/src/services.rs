@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod admins;
 pub mod audit;
+pub mod check_in_writer;
 pub mod compliance;
 pub mod enrollment;
 pub mod offices;
@@ -30,7 +31,8 @@ use crate::keys::pki::Pki;
 use crate::store::{self, SharedStore};
 
 /// What every service needs: the store, the clock, the keys and the settings. Holds no state of
-/// its own: everything that must outlive a request is in the store.
+/// its own (everything that must outlive a request is in the store), except the check-ins
+/// answered within the last flush window, which [`check_in_writer`] writes.
 #[derive(Debug)]
 pub struct Services {
     /// The database.
@@ -52,6 +54,8 @@ pub struct Services {
     pub rotation_period: time::Duration,
     /// The audit trail's signing key, signed-head file and shipping.
     pub audit: audit::AuditTrail,
+    /// The check-ins answered and not written yet.
+    pub check_in_writer: check_in_writer::CheckInWriter,
 }
 
 /// Why a service refused or failed a request. The edges turn it into their own codes
