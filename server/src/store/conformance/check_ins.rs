@@ -31,16 +31,16 @@ fn serial(i: usize) -> String {
 fn key(i: usize) -> KeyState {
     KeyState {
         presence: KeyPresence::Present { device: format!("08e6:3437 bus 1 port {i}") },
-        since: (i % 4 == 0).then_some(T0 - Duration::minutes(5)),
+        since: i.is_multiple_of(4).then_some(T0 - Duration::minutes(5)),
     }
 }
 
 fn look(i: usize) -> OwaReadiness {
     OwaReadiness {
         owa_url: "https://mail.example.fr/owa".into(),
-        checked_at: (i % 2 == 0).then_some(T0),
+        checked_at: i.is_multiple_of(2).then_some(T0),
         reachable: true,
-        certificate_valid: i % 5 != 0,
+        certificate_valid: !i.is_multiple_of(5),
         forms_based: true,
         logon_format: LogonFormat::Email,
         language: "fr".into(),
@@ -76,8 +76,8 @@ pub(super) async fn check_ins_are_written_in_batches(store: &dyn Store) {
         let version = (i != 0).then_some("0.2.0");
         let presented = if i == 2 { "elsewhere".to_owned() } else { serial(i) };
         let record = CheckInRecord::new(&id(i), &presented, version, t1)
-            .with_key((i % 2 == 0).then(|| key(i)))
-            .with_readiness((i % 3 == 0).then(|| look(i)));
+            .with_key(i.is_multiple_of(2).then(|| key(i)))
+            .with_readiness(i.is_multiple_of(3).then(|| look(i)));
         records.push(record);
     }
     // ws-001 presented its serial, then another one (folded): the OR keeps it confirmed.
@@ -99,16 +99,17 @@ pub(super) async fn check_ins_are_written_in_batches(store: &dyn Store) {
         assert_eq!(ws.agent_version.as_str(), version, "{}", ws.id.as_str());
     }
     let states = store.check_ins(None).await.unwrap();
-    let reported: Vec<usize> = (0..FLEET).filter(|i| i % 2 == 0 || i % 3 == 0).collect();
+    let reported: Vec<usize> =
+        (0..FLEET).filter(|i| i.is_multiple_of(2) || i.is_multiple_of(3)).collect();
     assert_eq!(states.len(), reported.len());
     for (state, i) in states.iter().zip(reported) {
         assert_eq!(state.workstation_id, id(i));
-        let expected_key = (i % 2 == 0).then(|| key(i));
+        let expected_key = i.is_multiple_of(2).then(|| key(i));
         assert_eq!(state.key, expected_key);
-        assert_eq!(state.key_reported_at, (i % 2 == 0).then_some(t1));
-        let expected_look = (i % 3 == 0).then(|| look(i));
+        assert_eq!(state.key_reported_at, i.is_multiple_of(2).then_some(t1));
+        let expected_look = i.is_multiple_of(3).then(|| look(i));
         assert_eq!(state.readiness, expected_look);
-        assert_eq!(state.readiness_reported_at, (i % 3 == 0).then_some(t1));
+        assert_eq!(state.readiness_reported_at, i.is_multiple_of(3).then_some(t1));
     }
 
     // A later batch: a look alone keeps the key; a key alone keeps the look.
