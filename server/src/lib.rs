@@ -143,6 +143,11 @@ impl Server {
         let bootstrap_credentials =
             bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
         let caches = services::cache::Caches::new(config.caches, store.shares_changes());
+        let check_in_writer = services::check_in_writer::CheckInWriter::for_store(
+            store.clone(),
+            clock.clone(),
+            config.agents.check_in_flush,
+        );
         let state = Arc::new(services::Services {
             caches,
             store,
@@ -154,6 +159,7 @@ impl Server {
             provisional_validity: config.provisional_validity,
             rotation_period: config.rotation_period,
             audit,
+            check_in_writer,
         });
         state.apply_default_compliance_policy().await?;
         let caps = listener_caps(config);
@@ -182,8 +188,9 @@ impl Server {
     }
 
     /// Serves gRPC over TLS on `listener` until `shutdown` resolves, sweeping expired rotations,
-    /// signing the audit chain's head and shipping audit records meanwhile; then signs the head a
-    /// last time, ships what is committed and closes the database (SQLite checkpoints its WAL).
+    /// writing check-ins once per flush window, signing the audit chain's head and shipping audit
+    /// records meanwhile; then writes the pending check-ins, signs the head a last time, ships
+    /// what is committed and closes the database (SQLite checkpoints its WAL).
     /// No operations endpoint: see [`Server::serve_with`].
     pub async fn serve(
         self,
@@ -206,6 +213,8 @@ impl Server {
         let metrics = Arc::new(ops::Metrics::new());
         let sweeper = tokio::spawn(self.state.clone().run_expiry_sweeper());
         let change_listener = tokio::spawn(self.state.clone().run_change_listener());
+        let (writer_stop, writer_stopping) = tokio::sync::watch::channel(false);
+        let writer = tokio::spawn(self.state.check_in_writer.clone().run(writer_stopping));
         let (audit_stop, stopping) = tokio::sync::watch::channel(false);
         let mut tasks = vec![tokio::spawn(self.state.clone().run_head_signer(stopping.clone()))];
         let shipping = self.state.audit.shipping.clone();
@@ -254,6 +263,13 @@ impl Server {
         }
         sweeper.abort();
         change_listener.abort();
+        // No check-in comes any more: what is pending is written before the database closes.
+        let _ = writer_stop.send(true);
+        if tokio::time::timeout(STOP_TIMEOUT, writer).await.is_err() {
+            tracing::error!(
+                "the check-in writer did not stop in time: the last check-ins are lost"
+            );
+        }
         let _ = audit_stop.send(true);
         for mut task in tasks {
             if tokio::time::timeout(STOP_TIMEOUT, &mut task).await.is_err() {

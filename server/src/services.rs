@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod admins;
 pub mod audit;
 pub mod cache;
+pub mod check_in_writer;
 pub mod compliance;
 pub mod enrollment;
 pub mod offices;
@@ -31,7 +32,8 @@ use crate::keys::pki::Pki;
 use crate::store::{self, SharedStore};
 
 /// What every service needs: the store, the clock, the keys and the settings. Holds no state of
-/// its own beyond its caches (`cache`): everything that must outlive a request is in the store.
+/// its own beyond its caches (`cache`): everything that must outlive a request is in the store,
+/// except the check-ins answered within the last flush window, which [`check_in_writer`] writes.
 #[derive(Debug)]
 pub struct Services {
     /// The database.
@@ -55,6 +57,8 @@ pub struct Services {
     pub audit: audit::AuditTrail,
     /// Workstation rows, OWA addresses and pending flags, kept between requests.
     pub caches: cache::Caches,
+    /// The check-ins answered and not written yet.
+    pub check_in_writer: check_in_writer::CheckInWriter,
 }
 
 /// Why a service refused or failed a request. The edges turn it into their own codes

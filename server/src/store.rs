@@ -49,7 +49,7 @@ pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::account::LocalAccount;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
-use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
+use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
@@ -197,16 +197,6 @@ pub trait Store: Send + Sync + fmt::Debug {
         action: &'static str,
         at: OffsetDateTime,
     ) -> Result<Workstation, Error>;
-
-    /// Notes a request from the workstation: last seen, the certificate confirmed if it is the
-    /// current one, the agent's version if given. Not audited: it changes no decision.
-    async fn touch_workstation(
-        &self,
-        id: &WorkstationId,
-        serial: &str,
-        agent_version: Option<&str>,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
 
     /// Locks, unlocks or revokes a workstation (a revoked one stays revoked: [`Error::NotFound`]).
     async fn set_workstation_status(
@@ -414,13 +404,16 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     // === Check-ins (`store/check_ins.rs`) ===
 
-    /// Keeps what a check-in reported: the key's state and the look at OWA, each when given (an
-    /// absent one leaves the recorded one). Not audited.
-    async fn record_check_in(
+    /// Writes the check-ins of a flush window, one record per workstation (already folded), in
+    /// one transaction at `at` with a few statements per few hundred rows: each workstation's
+    /// last-seen time, its certificate confirmed if a serial presented is the current one, its
+    /// agent's version when reported; the key state and look at OWA when reported (an absent one
+    /// leaves the recorded one). The compliance of the workstations whose check-in matters (a
+    /// mailbox offline, a deadline passed: found in one query) is reassessed before and after.
+    /// Not audited: it changes no decision. Records of unknown workstations are ignored.
+    async fn record_check_ins(
         &self,
-        workstation_id: &WorkstationId,
-        key: Option<&KeyState>,
-        readiness: Option<&OwaReadiness>,
+        records: &[CheckInRecord],
         at: OffsetDateTime,
     ) -> Result<(), Error>;
 

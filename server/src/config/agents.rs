@@ -1,6 +1,7 @@
-//! The `[agents]` section: agent certificates and check-ins, the limits on unauthenticated agent
-//! requests (enrollment, recovery) per source address, and the caches of workstation rows and
-//! pending flags; each checked here, from the file or from `SESAME_AGENTS__*`.
+//! The `[agents]` section: agent certificates and check-ins (their interval, the check-in writer's
+//! flush window), the limits on unauthenticated agent requests (enrollment, recovery) per source
+//! address, and the caches of workstation rows and pending flags; each checked here, from the file
+//! or from `SESAME_AGENTS__*`.
 
 use serde::Deserialize;
 
@@ -16,6 +17,7 @@ pub(super) struct AgentsSection {
     enroll_per_minute: Option<u32>,
     cache_workstations: Option<u32>,
     cache_ttl_seconds: Option<u32>,
+    check_in_flush_ms: Option<u32>,
 }
 
 impl Config {
@@ -29,6 +31,7 @@ impl Config {
             ("enroll_per_minute", section.enroll_per_minute),
             ("cache_workstations", section.cache_workstations),
             ("cache_ttl_seconds", section.cache_ttl_seconds),
+            ("check_in_flush_ms", section.check_in_flush_ms),
         ];
         for (name, value) in keys {
             if let Some(value) = value {
@@ -86,6 +89,10 @@ impl Config {
             }
             "cache_ttl_seconds" => {
                 self.caches.ttl = time::Duration::seconds(within(1, 3600, " seconds")?);
+            }
+            "check_in_flush_ms" => {
+                let ms = within(10, 1000, " milliseconds")?;
+                self.agents.check_in_flush = std::time::Duration::from_millis(ms.unsigned_abs());
             }
             _ => return Err(Error::UnknownEnv(key.to_owned())),
         }

@@ -223,3 +223,18 @@ fn attempt_limits_handshakes_and_caches_are_settings() {
     let unknown = Config::load(None, env(&[("SESAME_AGENTS__ENROLL", "1")])).unwrap_err();
     assert!(matches!(unknown, Error::UnknownEnv(_)));
 }
+
+#[test]
+fn the_check_in_flush_window_is_a_bounded_setting() {
+    assert_eq!(Config::default().agents.check_in_flush, Duration::from_secs(1));
+    let set = file("[agents]\ncheck_in_flush_ms = 250\n");
+    let config = Config::load(Some(set.path()), env(&[])).unwrap();
+    assert_eq!(config.agents.check_in_flush, Duration::from_millis(250));
+    let config =
+        Config::load(Some(set.path()), env(&[("SESAME_AGENTS__CHECK_IN_FLUSH_MS", "10")])).unwrap();
+    assert_eq!(config.agents.check_in_flush, Duration::from_millis(10));
+    for bad in ["9", "1001", "soon"] {
+        let loaded = Config::load(None, env(&[("SESAME_AGENTS__CHECK_IN_FLUSH_MS", bad)]));
+        assert!(matches!(loaded, Err(Error::Value { .. })), "{bad}");
+    }
+}

@@ -1,6 +1,7 @@
 //! What an agent tells the server at each check-in, as the server keeps it: the clé REAL's state
 //! ([`KeyState`]) and the agent's last anonymous look at OWA ([`OwaReadiness`]); and
-//! [`blockers`], the rule that says from them whether a rotation can succeed on a workstation.
+//! [`blockers`], the rule that says from them whether a rotation can succeed on a workstation;
+//! [`CheckInRecord`], one workstation's check-ins of a flush window folded into what is written.
 
 use time::OffsetDateTime;
 
@@ -116,6 +117,74 @@ pub struct CheckInState {
     pub readiness: Option<OwaReadiness>,
     /// When the server received it.
     pub readiness_reported_at: Option<OffsetDateTime>,
+}
+
+/// One workstation's check-ins over a flush window, folded into the one write they amount to:
+/// the last check-in wins, except that the last two serials presented are kept (the certificate is
+/// confirmed if either is the current one; only a renewal in the window makes two) and an absent
+/// version, key state or look at OWA leaves the one reported before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckInRecord {
+    /// The workstation.
+    pub workstation_id: String,
+    /// The serial of the certificate presented at the last check-in.
+    pub serial: String,
+    /// Another serial presented in the window (a renewal in between), if any.
+    pub other_serial: Option<String>,
+    /// The last agent version reported (`None` leaves the recorded one).
+    pub agent_version: Option<String>,
+    /// When the last check-in came: the new last-seen time.
+    pub seen_at: OffsetDateTime,
+    /// The last key state reported, and when the server received it.
+    pub key: Option<(KeyState, OffsetDateTime)>,
+    /// The last look at OWA reported, and when the server received it.
+    pub readiness: Option<(OwaReadiness, OffsetDateTime)>,
+}
+
+impl CheckInRecord {
+    /// A check-in at `at` with the certificate `serial`, reporting `agent_version`, nothing else.
+    pub fn new(
+        workstation_id: &str,
+        serial: &str,
+        agent_version: Option<&str>,
+        at: OffsetDateTime,
+    ) -> CheckInRecord {
+        CheckInRecord {
+            workstation_id: workstation_id.to_owned(),
+            serial: serial.to_owned(),
+            other_serial: None,
+            agent_version: agent_version.map(str::to_owned),
+            seen_at: at,
+            key: None,
+            readiness: None,
+        }
+    }
+
+    /// With the key state it reported (received at the check-in's time).
+    pub fn with_key(mut self, key: Option<KeyState>) -> CheckInRecord {
+        self.key = key.map(|k| (k, self.seen_at));
+        self
+    }
+
+    /// With the look at OWA it reported (received at the check-in's time).
+    pub fn with_readiness(mut self, readiness: Option<OwaReadiness>) -> CheckInRecord {
+        self.readiness = readiness.map(|r| (r, self.seen_at));
+        self
+    }
+
+    /// Folds `later`, a later check-in of the same workstation, into this one.
+    pub fn absorb(&mut self, later: CheckInRecord) {
+        if later.serial != self.serial {
+            let before = std::mem::replace(&mut self.serial, later.serial);
+            self.other_serial = Some(before);
+        } else if later.other_serial.is_some() {
+            self.other_serial = later.other_serial;
+        }
+        self.seen_at = later.seen_at;
+        self.agent_version = later.agent_version.or(self.agent_version.take());
+        self.key = later.key.or(self.key.take());
+        self.readiness = later.readiness.or(self.readiness.take());
+    }
 }
 
 /// A mailbox assigned to a workstation, as the readiness rule needs it.

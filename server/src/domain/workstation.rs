@@ -196,6 +196,8 @@ pub struct AgentPolicy {
     pub attempts_per_minute: u32,
     /// How long agents wait between check-ins (they add jitter).
     pub check_in_interval: time::Duration,
+    /// How long check-ins wait to be written together (the check-in writer's window).
+    pub check_in_flush: std::time::Duration,
 }
 
 impl Default for AgentPolicy {
@@ -206,6 +208,7 @@ impl Default for AgentPolicy {
             attempts_burst: 5,
             attempts_per_minute: 10,
             check_in_interval: time::Duration::seconds(60),
+            check_in_flush: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! Two kinds: what the process counts as it serves (RPC latency by service, method and gRPC code,
 //! check-ins, each listener's connections open and refused over its cap), and gauges set at
 //! scrape time from the last [`OperationsSnapshot`] the background refresh took (rotations by
-//! status, mailboxes by compliance state, database connections), with that snapshot's age. Every
+//! status, mailboxes by compliance state, database connections, the check-in writer's queue and
+//! last flush), with that snapshot's age. Every
 //! label takes its values from a closed set: method names are checked against the contract by the
 //! gRPC edge before they get here, and listeners are named by the code, so traffic cannot grow
 //! the registry.
@@ -107,6 +108,9 @@ pub(crate) struct Metrics {
     tls_handshakes: Family<KindLabel, Counter>,
     snapshot_age: Gauge<f64, AtomicU64>,
     snapshot_refreshes: Counter,
+    check_ins_pending: Gauge,
+    check_in_flush: Gauge<f64, AtomicU64>,
+    check_in_flushes_failed: Gauge,
     /// Held while a scrape sets the gauges and writes them, so that two scrapes do not mix.
     scrape: Mutex<()>,
 }
@@ -193,6 +197,25 @@ impl Metrics {
             "Readings of the database's numbers for the metrics, by the background refresh",
             snapshot_refreshes.clone(),
         );
+        let check_ins_pending = Gauge::default();
+        registry.register(
+            "check_ins_pending",
+            "Workstations whose check-ins were answered and not yet written, before the snapshot's flush",
+            check_ins_pending.clone(),
+        );
+        let check_in_flush = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "check_in_flush_duration",
+            "How long the check-in writer's last flush (one transaction) took",
+            prometheus_client::registry::Unit::Seconds,
+            check_in_flush.clone(),
+        );
+        let check_in_flushes_failed = Gauge::default();
+        registry.register(
+            "check_in_flushes_failed",
+            "Flushes of the check-in writer that failed since the start (retried at the next window)",
+            check_in_flushes_failed.clone(),
+        );
         Metrics {
             registry,
             rpc_duration,
@@ -208,6 +231,9 @@ impl Metrics {
             tls_handshakes,
             snapshot_age,
             snapshot_refreshes,
+            check_ins_pending,
+            check_in_flush,
+            check_in_flushes_failed,
             scrape: Mutex::new(()),
         }
     }
@@ -283,6 +309,9 @@ impl Metrics {
             self.connections.get_or_create(&labels).set(i64::from(count));
         }
         self.connections_max.set(i64::from(snapshot.pool.max));
+        self.check_ins_pending.set(saturating(snapshot.check_ins.pending));
+        self.check_in_flush.set(snapshot.check_ins.last_flush.as_secs_f64());
+        self.check_in_flushes_failed.set(saturating(snapshot.check_ins.failed_flushes));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
@@ -298,6 +327,7 @@ fn saturating(count: u64) -> i64 {
 mod tests {
     use super::*;
     use crate::domain::rotation::RotationStatus;
+    use crate::services::check_in_writer::WriterStats;
     use crate::store::PoolUsage;
 
     #[test]
@@ -310,6 +340,12 @@ mod tests {
             rotations: vec![(RotationStatus::Issued, 2), (RotationStatus::Expired, 0)],
             pool: PoolUsage { in_use: 1, idle: 2, max: 9 },
             mailboxes: vec![("compliant".to_owned(), 5)],
+            check_ins: WriterStats {
+                pending: 7,
+                last_flush: Duration::from_millis(250),
+                rows_written: 9,
+                failed_flushes: 1,
+            },
         };
         let open = metrics.listener("operations", 64);
         open.open.inc();
@@ -333,6 +369,9 @@ mod tests {
             "sesame_listener_connections_refused_total{listener=\"operations\"} 1",
             "sesame_metrics_snapshot_age_seconds 2.5",
             "sesame_metrics_snapshot_refreshes_total 1",
+            "sesame_check_ins_pending 7",
+            "sesame_check_in_flush_duration_seconds 0.25",
+            "sesame_check_in_flushes_failed 1",
             "# EOF",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");

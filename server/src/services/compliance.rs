@@ -155,8 +155,10 @@ impl Services {
         if at.is_some_and(|at| at > now) {
             return Err(Error::invalid("at: a report cannot describe a time to come"));
         }
-        // Deadlines passed since the last sweep are recorded first, at their own time, so that
-        // the history is complete up to now, past dates included.
+        // The check-ins answered so far are written, and deadlines passed since the last sweep
+        // are recorded, at their own time, so that the history is complete up to now, past dates
+        // included.
+        self.settle_check_ins().await?;
         self.sweep_compliance_until_done(now).await?;
         let at = at.filter(|at| *at < now);
         let audit_head = match self.sign_audit_head(now).await {

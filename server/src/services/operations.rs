@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::domain::rotation::RotationStatus;
 use crate::services::Services;
+use crate::services::check_in_writer::WriterStats;
 use crate::store::{self, PoolUsage};
 use sesame_base::error_chain::chain;
 
@@ -37,6 +38,8 @@ pub struct OperationsSnapshot {
     /// `sesame_mailboxes{state="..."}`), every state included; empty when the database did not
     /// answer.
     pub mailboxes: Vec<(String, u64)>,
+    /// The check-in writer: rows pending before this snapshot flushed them, the last flush.
+    pub check_ins: WriterStats,
 }
 
 impl Services {
@@ -52,9 +55,12 @@ impl Services {
     /// The numbers of a metrics scrape; the database's queries get `within` in all. Never fails:
     /// when the database does not answer, `database_up` is false and its numbers are left out.
     pub async fn operations_snapshot(&self, within: Duration) -> OperationsSnapshot {
+        let check_ins = self.check_in_writer.stats();
         let counted = tokio::time::timeout(within, async {
+            // The standings as of the check-ins answered so far.
+            self.check_in_writer.flush().await?;
             let rotations = self.store.rotation_counts().await?;
-            // The standings as the last sweep left them (at most a minute behind).
+            // And as the last sweep left them (at most a minute behind).
             let offices = self.store.compliance_counts(None, None).await?;
             Ok::<_, crate::store::Error>((rotations, offices))
         })
@@ -85,7 +91,13 @@ impl Services {
                 (false, Vec::new())
             }
         };
-        OperationsSnapshot { database_up, rotations, pool: self.store.pool_usage(), mailboxes }
+        OperationsSnapshot {
+            database_up,
+            rotations,
+            pool: self.store.pool_usage(),
+            mailboxes,
+            check_ins,
+        }
     }
 }
 

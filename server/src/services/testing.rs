@@ -23,6 +23,7 @@ use crate::keys::pki::{self, AgentCertificate};
 use crate::services::Services;
 use crate::services::audit::AuditTrail;
 use crate::services::audit::shipping::Shipping;
+use crate::services::check_in_writer::CheckInWriter;
 use crate::services::enrollment::{Enrolled, enrollment_token};
 use crate::services::offices::RawMailboxRow;
 use crate::services::workstations::recovery::recovery_message;
@@ -40,10 +41,14 @@ pub(crate) const PERIOD: Duration = Duration::days(90);
 /// Services on `store`, with their TLS material in `dir`.
 pub(crate) fn services(store: SharedStore, clock: &ManualClock, dir: &Path) -> Services {
     let data_dir = DataDir::create(dir).unwrap();
+    let clock: sesame_base::clock::SharedClock = Arc::new(clock.clone());
+    // Never flushed in the background: reads flush, and so do tests that read the store.
+    let check_in_writer =
+        CheckInWriter::for_store(store.clone(), clock.clone(), std::time::Duration::from_secs(1));
     Services {
         caches: crate::services::cache::Caches::new(Default::default(), store.shares_changes()),
         store,
-        clock: Arc::new(clock.clone()),
+        clock,
         mail_domain: MailDomain::default(),
         pki: Arc::new(pki::load_or_create(&data_dir, &["localhost".into()], T0).unwrap()),
         agents: AgentPolicy::default(),
@@ -56,6 +61,7 @@ pub(crate) fn services(store: SharedStore, clock: &ManualClock, dir: &Path) -> S
             sign_interval: std::time::Duration::from_secs(300),
             shipping: Shipping::default(),
         },
+        check_in_writer,
     }
 }
 

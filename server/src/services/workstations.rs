@@ -27,8 +27,10 @@ impl Services {
         admin: &Admin,
         office: Option<&Crpcen>,
     ) -> Result<Vec<(Workstation, Option<KeyState>)>, Error> {
+        let scope = access::listing_scope(admin, office)?;
+        self.settle_check_ins().await?;
         let mut workstations = Vec::new();
-        for office in access::listing_scope(admin, office)? {
+        for office in scope {
             let mut keys: HashMap<String, KeyState> = HashMap::new();
             for check_in in self.store.check_ins(office.as_ref()).await? {
                 if let Some(key) = check_in.key {

@@ -1,16 +1,33 @@
 //! What workstations report at their check-ins (the key's state, their look at OWA), kept one row
 //! per workstation, and the assignments the readiness rule reads. Check-ins are not audited: they
-//! change no decision and come every minute from every workstation.
+//! change no decision and come every minute from every workstation. They are written in batches
+//! (`record_check_ins`, one transaction per flush window of the server's check-in writer), with
+//! multi-row statements written once for both databases (`WITH v AS (VALUES ...)`).
 
-use sqlx::{ColumnIndex, Encode, Executor, Type};
+use std::collections::HashSet;
+
+use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
 use time::OffsetDateTime;
 
 use super::Error;
+use super::compliance::Scope;
 use super::dialect::{Dialect, Value};
 use super::rows::{AssignmentRow, CheckInRow};
 use super::sql_store::Db;
-use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyPresence, KeyState, OwaReadiness};
+use crate::domain::checkin::{
+    AssignedMailbox, CheckInRecord, CheckInState, KeyPresence, KeyState, OwaReadiness,
+};
 use crate::domain::office::Crpcen;
+
+/// Rows per multi-row statement: a few hundred, far under either database's parameter limit
+/// (11 parameters a row at most).
+const CHUNK: usize = 250;
+
+/// `rows` rows of a `VALUES` list, `columns` parameters each, numbered from `$1` on: `row` writes
+/// one row given the number of its n-th parameter.
+fn values(rows: usize, columns: usize, row: impl Fn(&dyn Fn(usize) -> usize) -> String) -> String {
+    (0..rows).map(|i| row(&|n| i * columns + n + 1)).collect::<Vec<_>>().join(", ")
+}
 
 /// The check-in methods of [`Store`](super::Store), documented there.
 impl<D> Db<D>
@@ -27,65 +44,208 @@ where
     Vec<u8>: Value<D>,
     OffsetDateTime: Value<D>,
 {
-    pub(super) async fn record_check_in(
+    pub(super) async fn record_check_ins(
         &self,
-        workstation_id: &str,
-        key: Option<&KeyState>,
-        readiness: Option<&OwaReadiness>,
+        records: &[CheckInRecord],
         at: OffsetDateTime,
     ) -> Result<(), Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.writer().begin().await?;
-        sqlx::query(
-            "INSERT INTO workstation_check_ins (workstation_id) VALUES ($1) \
-             ON CONFLICT (workstation_id) DO NOTHING",
+        // Most check-ins change no compliance standing; those that do (a deadline passed, a
+        // mailbox offline) reassess before and after the new last-seen time is kept.
+        let matters = Self::check_ins_that_matter(&mut tx, records, at).await?;
+        for id in &matters {
+            Self::reassess(&mut tx, Scope::Workstation(id), at).await?;
+        }
+        for chunk in records.chunks(CHUNK) {
+            Self::touch_workstations(&mut tx, chunk).await?;
+        }
+        for id in &matters {
+            Self::reassess(&mut tx, Scope::Workstation(id), at).await?;
+        }
+        let keys: Vec<_> = records
+            .iter()
+            .filter_map(|r| r.key.as_ref().map(|key| (r.workstation_id.as_str(), key)))
+            .collect();
+        for chunk in keys.chunks(CHUNK) {
+            Self::keep_key_states(&mut tx, chunk).await?;
+        }
+        let looks: Vec<_> = records
+            .iter()
+            .filter_map(|r| r.readiness.as_ref().map(|look| (r.workstation_id.as_str(), look)))
+            .collect();
+        for chunk in looks.chunks(CHUNK) {
+            Self::keep_owa_looks(&mut tx, chunk).await?;
+        }
+        Self::commit(tx, &[], at).await
+    }
+
+    /// The workstations among `records` whose check-in changes a standing at `at`: one of their
+    /// mailboxes is offline, or has a deadline passed. One query for the whole batch (through
+    /// the standings' indexes: such mailboxes are few), by workstation id.
+    async fn check_ins_that_matter(
+        conn: &mut D::Connection,
+        records: &[CheckInRecord],
+        at: OffsetDateTime,
+    ) -> Result<Vec<String>, Error> {
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT a.workstation_id FROM mailbox_compliance c \
+             JOIN workstation_mailboxes a ON a.mailbox_id = c.mailbox_id \
+             WHERE c.state = 'agent_offline' OR c.next_check_at <= $1 ORDER BY a.workstation_id",
         )
-        .bind(workstation_id)
-        .execute(&mut *tx)
+        .bind(at)
+        .fetch_all(&mut *conn)
         .await?;
-        if let Some(key) = key {
+        if found.is_empty() {
+            return Ok(found);
+        }
+        let batch: HashSet<&str> = records.iter().map(|r| r.workstation_id.as_str()).collect();
+        Ok(found.into_iter().filter(|id| batch.contains(id.as_str())).collect())
+    }
+
+    /// Last seen, certificate confirmed, agent version: one statement for the chunk.
+    async fn touch_workstations(
+        conn: &mut D::Connection,
+        chunk: &[CheckInRecord],
+    ) -> Result<(), Error> {
+        let sql = format!(
+            "WITH v (v_id, v_serial, v_other, v_version, v_seen) AS (VALUES {}) \
+             UPDATE workstations SET last_seen_at = v.v_seen, \
+               current_confirmed = current_confirmed OR current_serial = v.v_serial \
+                 OR current_serial = COALESCE(v.v_other, v.v_serial), \
+               agent_version = COALESCE(v.v_version, workstations.agent_version) \
+             FROM v WHERE workstations.id = v.v_id",
+            values(chunk.len(), 5, |p| {
+                format!(
+                    "(CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), \
+                     CAST(${} AS TEXT), ${})",
+                    p(0),
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4)
+                )
+            })
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == CHUNK);
+        for r in chunk {
+            query = query
+                .bind(r.workstation_id.as_str())
+                .bind(r.serial.as_str())
+                .bind(r.other_serial.as_deref())
+                .bind(r.agent_version.as_deref())
+                .bind(r.seen_at);
+        }
+        query.execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// The key states of the chunk, each with the time it was received: one statement.
+    async fn keep_key_states(
+        conn: &mut D::Connection,
+        chunk: &[(&str, &(KeyState, OffsetDateTime))],
+    ) -> Result<(), Error> {
+        let sql = format!(
+            "WITH v (v_id, v_presence, v_device, v_reason, v_since, v_at) AS (VALUES {}) \
+             INSERT INTO workstation_check_ins (workstation_id, key_presence, key_device, \
+               key_reason, key_since, key_reported_at) \
+             SELECT v_id, v_presence, v_device, v_reason, v_since, v_at FROM v \
+             WHERE EXISTS (SELECT 1 FROM workstations w WHERE w.id = v.v_id) \
+             ON CONFLICT (workstation_id) DO UPDATE SET key_presence = excluded.key_presence, \
+               key_device = excluded.key_device, key_reason = excluded.key_reason, \
+               key_since = excluded.key_since, key_reported_at = excluded.key_reported_at",
+            values(chunk.len(), 7, |p| {
+                format!(
+                    "(CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), \
+                     CAST(${} AS TEXT), CASE WHEN ${} THEN ${} END, ${})",
+                    p(0),
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6)
+                )
+            })
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == CHUNK);
+        for (id, (key, at)) in chunk {
             let (presence, device, reason) = match &key.presence {
                 KeyPresence::Present { device } => ("present", device.as_str(), ""),
                 KeyPresence::Absent => ("absent", "", ""),
                 KeyPresence::Unknown { reason } => ("unknown", "", reason.as_str()),
             };
-            sqlx::query(
-                "UPDATE workstation_check_ins SET key_presence = $2, key_device = $3, \
-                 key_reason = $4, key_since = CASE WHEN $5 THEN $6 END, key_reported_at = $7 \
-                 WHERE workstation_id = $1",
-            )
-            .bind(workstation_id)
-            .bind(presence)
-            .bind(device)
-            .bind(reason)
-            .bind(key.since.is_some())
-            .bind(key.since.unwrap_or(at))
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            query = query
+                .bind(*id)
+                .bind(presence)
+                .bind(device)
+                .bind(reason)
+                .bind(key.since.is_some())
+                .bind(key.since.unwrap_or(*at))
+                .bind(*at);
         }
-        if let Some(owa) = readiness {
-            sqlx::query(
-                "UPDATE workstation_check_ins SET owa_url = $2, \
-                 owa_checked_at = CASE WHEN $11 THEN $3 END, \
-                 owa_reachable = $4, owa_certificate_valid = $5, owa_forms_based = $6, \
-                 owa_logon_format = $7, owa_language = $8, owa_problem = $9, \
-                 owa_reported_at = $10 WHERE workstation_id = $1",
-            )
-            .bind(workstation_id)
-            .bind(owa.owa_url.as_str())
-            .bind(owa.checked_at.unwrap_or(at))
-            .bind(owa.reachable)
-            .bind(owa.certificate_valid)
-            .bind(owa.forms_based)
-            .bind(owa.logon_format.as_str())
-            .bind(owa.language.as_str())
-            .bind(owa.problem.as_str())
-            .bind(at)
-            .bind(owa.checked_at.is_some())
-            .execute(&mut *tx)
-            .await?;
+        query.execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// The looks at OWA of the chunk, each with the time it was received: one statement.
+    async fn keep_owa_looks(
+        conn: &mut D::Connection,
+        chunk: &[(&str, &(OwaReadiness, OffsetDateTime))],
+    ) -> Result<(), Error> {
+        let sql = format!(
+            "WITH v (v_id, v_url, v_checked, v_reachable, v_valid, v_forms, v_format, \
+               v_language, v_problem, v_at) AS (VALUES {}) \
+             INSERT INTO workstation_check_ins (workstation_id, owa_url, owa_checked_at, \
+               owa_reachable, owa_certificate_valid, owa_forms_based, owa_logon_format, \
+               owa_language, owa_problem, owa_reported_at) \
+             SELECT v_id, v_url, v_checked, v_reachable, v_valid, v_forms, v_format, \
+               v_language, v_problem, v_at FROM v \
+             WHERE EXISTS (SELECT 1 FROM workstations w WHERE w.id = v.v_id) \
+             ON CONFLICT (workstation_id) DO UPDATE SET owa_url = excluded.owa_url, \
+               owa_checked_at = excluded.owa_checked_at, \
+               owa_reachable = excluded.owa_reachable, \
+               owa_certificate_valid = excluded.owa_certificate_valid, \
+               owa_forms_based = excluded.owa_forms_based, \
+               owa_logon_format = excluded.owa_logon_format, \
+               owa_language = excluded.owa_language, owa_problem = excluded.owa_problem, \
+               owa_reported_at = excluded.owa_reported_at",
+            values(chunk.len(), 11, |p| {
+                format!(
+                    "(CAST(${} AS TEXT), CAST(${} AS TEXT), CASE WHEN ${} THEN ${} END, ${}, \
+                     ${}, ${}, CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), ${})",
+                    p(0),
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    p(7),
+                    p(8),
+                    p(9),
+                    p(10)
+                )
+            })
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == CHUNK);
+        for (id, (owa, at)) in chunk {
+            query = query
+                .bind(*id)
+                .bind(owa.owa_url.as_str())
+                .bind(owa.checked_at.is_some())
+                .bind(owa.checked_at.unwrap_or(*at))
+                .bind(owa.reachable)
+                .bind(owa.certificate_valid)
+                .bind(owa.forms_based)
+                .bind(owa.logon_format.as_str())
+                .bind(owa.language.as_str())
+                .bind(owa.problem.as_str())
+                .bind(*at);
         }
-        tx.commit().await?;
+        query.execute(&mut *conn).await?;
         Ok(())
     }
 

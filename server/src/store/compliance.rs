@@ -320,26 +320,6 @@ where
         Ok(assessed as u64)
     }
 
-    /// Whether a check-in from this workstation at `at` changes a standing: one of its mailboxes
-    /// is offline, or has a deadline passed.
-    pub(super) async fn check_in_matters(
-        conn: &mut D::Connection,
-        workstation_id: &str,
-        at: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT c.mailbox_id FROM workstation_mailboxes a \
-             JOIN mailbox_compliance c ON c.mailbox_id = a.mailbox_id \
-             WHERE a.workstation_id = $1 AND (c.state = 'agent_offline' OR c.next_check_at <= $2) \
-             LIMIT 1",
-        )
-        .bind(workstation_id)
-        .bind(at)
-        .fetch_optional(&mut *conn)
-        .await?;
-        Ok(found.is_some())
-    }
-
     pub(super) async fn compliance_policies(&self) -> Result<Policies, Error> {
         let mut conn = self.reader().acquire().await?;
         Self::load_policies(&mut *conn).await

@@ -6,6 +6,7 @@
 mod accounts;
 mod admins;
 mod audit;
+mod check_ins;
 mod compliance;
 mod offices;
 mod paging;
@@ -20,6 +21,7 @@ use time::macros::datetime;
 use super::Store;
 use super::test_support::TestDatabase;
 use crate::domain::audit::{GENESIS_HASH, verify};
+use crate::domain::checkin::CheckInRecord;
 use crate::domain::office::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
 
 const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);
@@ -39,6 +41,13 @@ fn mailbox(address: &str, name: &str) -> NewMailbox {
         logon_name: None,
         local_account: None,
     }
+}
+
+/// Writes one check-in alone, at its own time, as the check-in writer does with nothing else
+/// pending.
+async fn check_in(store: &dyn Store, record: CheckInRecord) {
+    let at = record.seen_at;
+    store.record_check_ins(&[record], at).await.unwrap();
 }
 
 /// Verifies the whole audit chain and returns its length.
@@ -104,4 +113,6 @@ conformance_suite!(
     compliance::compliance_follows_rotations_reports_and_assignments,
     compliance::compliance_deadlines_policies_and_periodic_rotations,
     compliance::compliance_reaches_every_transition,
+    check_ins::check_ins_are_written_in_batches,
+    check_ins::a_batch_reassesses_the_workstations_whose_check_in_matters,
 );

@@ -30,6 +30,7 @@
 
 use std::future::Future;
 
+use sqlx::database::HasStatementCache;
 use sqlx::{Database, Decode, Encode, IntoArguments, Pool, Type};
 use time::OffsetDateTime;
 
@@ -40,7 +41,7 @@ use crate::domain::office::NewMailbox;
 /// A database the store runs on: `sqlx::Sqlite` (`store/sqlite.rs`) or `sqlx::Postgres`
 /// (`store/postgres.rs`).
 pub(super) trait Dialect:
-    Database<Arguments: IntoArguments<Self>, QueryResult: RowsAffected>
+    Database<Arguments: IntoArguments<Self>, QueryResult: RowsAffected> + HasStatementCache
 {
     /// Appended to a query reading compliance standings (`mailbox_compliance c`) that the
     /// transaction will update: locks them against another server's reassessment.

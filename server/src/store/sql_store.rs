@@ -16,7 +16,7 @@ use super::{Error, PoolUsage, Store};
 use crate::domain::account::LocalAccount;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
-use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness};
+use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
 use crate::domain::office::{
@@ -194,16 +194,6 @@ where
         at: OffsetDateTime,
     ) -> Result<Workstation, Error> {
         self.db.replace_certificate(id, presented_serial, certificate, action, at).await
-    }
-
-    async fn touch_workstation(
-        &self,
-        id: &WorkstationId,
-        serial: &str,
-        agent_version: Option<&str>,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.db.touch_workstation(id, serial, agent_version, at).await
     }
 
     async fn set_workstation_status(
@@ -405,14 +395,12 @@ where
 
     // === Check-ins (`store/check_ins.rs`) ===
 
-    async fn record_check_in(
+    async fn record_check_ins(
         &self,
-        workstation_id: &WorkstationId,
-        key: Option<&KeyState>,
-        readiness: Option<&OwaReadiness>,
+        records: &[CheckInRecord],
         at: OffsetDateTime,
     ) -> Result<(), Error> {
-        self.db.record_check_in(workstation_id.as_str(), key, readiness, at).await
+        self.db.record_check_ins(records, at).await
     }
 
     async fn check_ins(&self, office: Option<&Crpcen>) -> Result<Vec<CheckInState>, Error> {

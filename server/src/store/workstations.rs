@@ -177,38 +177,6 @@ where
         self.get_workstation(id).await
     }
 
-    pub(super) async fn touch_workstation(
-        &self,
-        id: &WorkstationId,
-        serial: &str,
-        agent_version: Option<&str>,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        let mut tx = self.writer().begin().await?;
-        // Most check-ins change no compliance standing; those that do (a deadline passed, a
-        // mailbox offline) reassess before and after the new check-in time is kept.
-        let matters = Self::check_in_matters(&mut tx, id.as_str(), at).await?;
-        if matters {
-            Self::reassess(&mut tx, Scope::Workstation(id.as_str()), at).await?;
-        }
-        sqlx::query(
-            "UPDATE workstations SET last_seen_at = $3, \
-               current_confirmed = current_confirmed OR current_serial = $2, \
-               agent_version = COALESCE(CAST($4 AS TEXT), agent_version) \
-             WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .bind(serial)
-        .bind(at)
-        .bind(agent_version)
-        .execute(&mut *tx)
-        .await?;
-        if matters {
-            Self::reassess(&mut tx, Scope::Workstation(id.as_str()), at).await?;
-        }
-        Self::commit(tx, &[], at).await
-    }
-
     pub(super) async fn set_workstation_status(
         &self,
         id: &WorkstationId,

@@ -1,4 +1,4 @@
-//! The readiness rule: each blocker on its own, and a ready workstation.
+//! The readiness rule: each blocker on its own, and a ready workstation; check-ins folded.
 
 use time::macros::datetime;
 
@@ -72,4 +72,31 @@ fn key_descriptions() {
         state(KeyPresence::Unknown { reason: "no USB access".into() }).describe(),
         "unknown: no USB access"
     );
+}
+
+#[test]
+fn check_ins_fold_into_the_last_with_every_report_kept() {
+    let t0 = time::macros::datetime!(2026-11-25 09:30 UTC);
+    let key = KeyState { presence: KeyPresence::Absent, since: None };
+    let mut record = CheckInRecord::new("ws-1", "s1", Some("0.1.0"), t0)
+        .with_key(Some(key.clone()))
+        .with_readiness(Some(ready_look("https://owa.example/owa")));
+    record.absorb(CheckInRecord::new("ws-1", "s1", None, t0 + time::Duration::seconds(1)));
+    assert_eq!(record.seen_at, t0 + time::Duration::seconds(1));
+    assert_eq!(record.agent_version.as_deref(), Some("0.1.0"), "an absent version keeps the last");
+    assert_eq!(record.key, Some((key, t0)), "an absent key state keeps the last, with its time");
+    assert!(record.readiness.is_some());
+    assert_eq!(record.other_serial, None);
+
+    // A renewal in the window: both serials are kept, the later one first.
+    let present = KeyState { presence: KeyPresence::Present { device: "d".into() }, since: None };
+    let later = t0 + time::Duration::seconds(2);
+    record.absorb(
+        CheckInRecord::new("ws-1", "s2", Some("0.2.0"), later).with_key(Some(present.clone())),
+    );
+    assert_eq!((record.serial.as_str(), record.other_serial.as_deref()), ("s2", Some("s1")));
+    assert_eq!(record.agent_version.as_deref(), Some("0.2.0"));
+    assert_eq!(record.key, Some((present, later)));
+    record.absorb(CheckInRecord::new("ws-1", "s2", None, later));
+    assert_eq!(record.other_serial.as_deref(), Some("s1"), "the renewal's serial is still kept");
 }

@@ -14,6 +14,7 @@ use crate::domain::workstation::{
     IssuedCertificate, Presented, Workstation, WorkstationStatus, classify,
 };
 use crate::keys::pki::{self, AgentCertificate};
+use crate::services::workstations::check_in::CheckIn;
 use crate::services::{Error, Services};
 use crate::store::{self, Change};
 
@@ -187,21 +188,13 @@ impl Services {
     }
 
     /// Records that the agent is alive, with the version it reports (`None`, when unreadable,
-    /// leaves the recorded one); answers the server's time.
+    /// leaves the recorded one), through the check-in writer; answers the server's time.
     pub async fn heartbeat(
         &self,
         agent: &AgentIdentity,
         agent_version: Option<&Text>,
     ) -> Result<OffsetDateTime, Error> {
-        let now = self.clock.now();
-        self.store
-            .touch_workstation(
-                &agent.workstation.id,
-                &agent.serial,
-                agent_version.map(Text::as_str),
-                now,
-            )
-            .await?;
-        Ok(now)
+        let check_in = CheckIn { agent_version: agent_version.cloned(), ..CheckIn::default() };
+        self.queue_check_in(agent, &check_in).await
     }
 }

@@ -68,19 +68,14 @@ pub struct OfficeReadiness {
 }
 
 impl Services {
-    /// Records a check-in and answers it.
+    /// Records a check-in (through the check-in writer) and answers it.
     pub async fn check_in(
         &self,
         agent: &AgentIdentity,
         check_in: &CheckIn,
     ) -> Result<CheckInAnswer, Error> {
         let ws = &agent.workstation;
-        let now = self.heartbeat(agent, check_in.agent_version.as_ref()).await?;
-        if check_in.key.is_some() || check_in.readiness.is_some() {
-            self.store
-                .record_check_in(&ws.id, check_in.key.as_ref(), check_in.readiness.as_ref(), now)
-                .await?;
-        }
+        let now = self.queue_check_in(agent, check_in).await?;
         tracing::debug!(
             workstation = %ws.id,
             key = check_in.key.as_ref().map(KeyState::describe).as_deref().unwrap_or("not reported"),
@@ -105,6 +100,7 @@ impl Services {
         office: &Crpcen,
     ) -> Result<OfficeReadiness, Error> {
         authorize(admin, Permission::Read(Some(office)))?;
+        self.settle_check_ins().await?;
         let owa_url = self.owa_url_setting(Some(office)).await?.effective().clone();
         let mut check_ins: HashMap<String, CheckInState> = self
             .store

@@ -6,8 +6,9 @@
 use time::{Duration, OffsetDateTime};
 
 use super::workstations::{new_workstation, wsid};
-use super::{T0, mailbox, office};
+use super::{T0, check_in, mailbox, office};
 use crate::domain::audit::Actor;
+use crate::domain::checkin::CheckInRecord;
 use crate::domain::compliance::{
     CompliancePolicy, ComplianceState, MailboxStanding, OfficeCounts, StateCounts,
 };
@@ -20,7 +21,7 @@ use crate::domain::workstation::{NewEnrollmentToken, WorkstationStatus};
 use crate::keys::escrow::EscrowKey;
 use crate::store::{Error, PolicyScope, Store};
 
-fn day(n: i64) -> OffsetDateTime {
+pub(super) fn day(n: i64) -> OffsetDateTime {
     T0 + Duration::days(n)
 }
 
@@ -29,7 +30,7 @@ fn crpcen() -> Crpcen {
 }
 
 /// Office 01234 with the given mailboxes registered at T0, and workstation ws-1 enrolled at T0.
-async fn setup(store: &dyn Store, names: &[&str]) -> Vec<Mailbox> {
+pub(super) async fn setup(store: &dyn Store, names: &[&str]) -> Vec<Mailbox> {
     let actor = Actor::system();
     store.create_office(&office("01234", "Étude"), &actor, T0).await.unwrap();
     let rows: Vec<_> = names.iter().map(|n| mailbox(&format!("{n}@01234.mailnot.fr"), n)).collect();
@@ -52,11 +53,11 @@ async fn setup(store: &dyn Store, names: &[&str]) -> Vec<Mailbox> {
     mailboxes
 }
 
-async fn assign(store: &dyn Store, mb: &Mailbox, at: OffsetDateTime) {
+pub(super) async fn assign(store: &dyn Store, mb: &Mailbox, at: OffsetDateTime) {
     store.assign_mailbox(&wsid("ws-1"), mb, &Actor::system(), at).await.unwrap();
 }
 
-async fn sweep(store: &dyn Store, at: OffsetDateTime) {
+pub(super) async fn sweep(store: &dyn Store, at: OffsetDateTime) {
     while store.sweep_compliance(at).await.unwrap() > 0 {}
 }
 
@@ -74,7 +75,7 @@ fn expect(pairs: &[(ComplianceState, u64)]) -> StateCounts {
     counts
 }
 
-async fn standing(
+pub(super) async fn standing(
     store: &dyn Store,
     name: &str,
     at: Option<OffsetDateTime>,
@@ -168,7 +169,7 @@ pub(super) async fn compliance_follows_rotations_reports_and_assignments(store: 
     assert_eq!(b_now.non_compliant_since, Some(t2));
 
     // ws-1 checks in again: its mailboxes are back at that moment; b.b stays expired.
-    store.touch_workstation(&wsid("ws-1"), "s1", None, day(16)).await.unwrap();
+    check_in(store, CheckInRecord::new("ws-1", "s1", None, day(16))).await;
     let a_now = standing(store, "a.a", None).await.unwrap();
     assert_eq!((a_now.state, a_now.since, a_now.non_compliant_since), (Compliant, day(16), None));
     assert_eq!(standing(store, "b.b", None).await.unwrap().state, ProvisionalExpired);
@@ -210,7 +211,7 @@ pub(super) async fn compliance_deadlines_policies_and_periodic_rotations(store: 
     assign(store, &mbs[0], T0).await;
     // Daily check-ins up to day 7, and no sweep: due soon at day 8 exactly.
     for n in 1..=7 {
-        store.touch_workstation(&wsid("ws-1"), "s1", None, day(n)).await.unwrap();
+        check_in(store, CheckInRecord::new("ws-1", "s1", None, day(n))).await;
     }
     sweep(store, day(8) + Duration::hours(1)).await;
     let now = standing(store, "a.a", None).await.unwrap();
@@ -269,7 +270,7 @@ pub(super) async fn compliance_reaches_every_transition(store: &dyn Store) {
     let ws = wsid("ws-1");
     let now = |name| async move { standing(store, name, None).await.unwrap() };
     let seen = |n: i64| async move {
-        store.touch_workstation(&wsid("ws-1"), "s1", None, day(n)).await.unwrap();
+        check_in(store, CheckInRecord::new("ws-1", "s1", None, day(n))).await;
     };
     assign(store, a, T0).await;
     // Compliant → provisional pending → compliant, verified directly.

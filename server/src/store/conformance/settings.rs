@@ -6,7 +6,7 @@ use time::Duration;
 use super::workstations::enroll_one;
 use super::{T0, mailbox, office, verify_chain};
 use crate::domain::audit::Actor;
-use crate::domain::checkin::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
+use crate::domain::checkin::{CheckInRecord, KeyPresence, KeyState, LogonFormat, OwaReadiness};
 use crate::domain::office::{Crpcen, MailDomain, MailboxAddress};
 use crate::domain::settings::{LogonName, OwaUrl};
 use crate::store::{Error, Store};
@@ -97,7 +97,8 @@ pub(super) async fn check_ins_keep_the_last_key_state_and_look_at_owa(store: &dy
         presence: KeyPresence::Unknown { reason: "no USB access".into() },
         since: Some(T0 - Duration::minutes(5)),
     };
-    store.record_check_in(&super::workstations::wsid("ws-1"), Some(&key), None, T0).await.unwrap();
+    let seen = |at| CheckInRecord::new("ws-1", "s1", None, at);
+    super::check_in(store, seen(T0).with_key(Some(key.clone()))).await;
     let look = OwaReadiness {
         owa_url: "https://mail.example.fr/owa".into(),
         checked_at: Some(T0),
@@ -109,10 +110,7 @@ pub(super) async fn check_ins_keep_the_last_key_state_and_look_at_owa(store: &dy
         problem: "certificate expired".into(),
     };
     let later = T0 + Duration::minutes(1);
-    store
-        .record_check_in(&super::workstations::wsid("ws-1"), None, Some(&look), later)
-        .await
-        .unwrap();
+    super::check_in(store, seen(later).with_readiness(Some(look.clone()))).await;
     let states = store.check_ins(None).await.unwrap();
     assert_eq!(states.len(), 1);
     assert_eq!(states[0].workstation_id, "ws-1");
@@ -122,10 +120,7 @@ pub(super) async fn check_ins_keep_the_last_key_state_and_look_at_owa(store: &dy
     assert_eq!(states[0].readiness_reported_at, Some(later));
 
     let absent = KeyState { presence: KeyPresence::Absent, since: None };
-    store
-        .record_check_in(&super::workstations::wsid("ws-1"), Some(&absent), None, later)
-        .await
-        .unwrap();
+    super::check_in(store, seen(later).with_key(Some(absent.clone()))).await;
     let states = store.check_ins(Some(&o)).await.unwrap();
     assert_eq!(states[0].key.as_ref(), Some(&absent));
     assert_eq!(states[0].readiness.as_ref(), Some(&look));

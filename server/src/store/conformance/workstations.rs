@@ -4,6 +4,7 @@ use time::Duration;
 
 use super::{T0, office, verify_chain};
 use crate::domain::audit::Actor;
+use crate::domain::checkin::CheckInRecord;
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Text};
 use crate::domain::token::{Token, TokenKind};
@@ -126,10 +127,8 @@ pub(super) async fn certificates_follow_the_serial_rule(store: &dyn Store) {
         .unwrap();
     assert_eq!((ws.current_serial.as_str(), ws.previous_serial.as_deref()), ("s3", Some("s1")));
     // Once s3 is used, s1 may no longer renew.
-    store
-        .touch_workstation(&wsid("ws-1"), "s3", Some("0.2.0"), T0 + Duration::hours(1))
-        .await
-        .unwrap();
+    let seen = CheckInRecord::new("ws-1", "s3", Some("0.2.0"), T0 + Duration::hours(1));
+    super::check_in(store, seen).await;
     let ws = store.get_workstation(&wsid("ws-1")).await.unwrap();
     assert!(ws.current_confirmed);
     assert_eq!((ws.agent_version.as_str(), ws.last_seen_at), ("0.2.0", T0 + Duration::hours(1)));
