@@ -4502,6 +4502,11 @@ pub struct HeartbeatResponse {
     /// office's override when it has one, else the global setting. Only the server decides it.
     #[prost(string, tag = "5")]
     pub owa_url: ::prost::alloc::string::String,
+    /// Whether GetPendingRotations has something for this workstation now: true, ask it; false,
+    /// nothing is pending, and an idle agent's round ends with this answer. Unset from servers older
+    /// than this field: the agent asks, as before.
+    #[prost(bool, optional, tag = "6")]
+    pub rotations_pending: ::core::option::Option<bool>,
 }
 /// Where one rotation stands on the workstation.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
