@@ -11,6 +11,8 @@
 mod accounts;
 mod admins;
 mod audit;
+#[cfg(feature = "bulk-provision")]
+pub mod bulk_provision;
 mod check_ins;
 mod compliance;
 mod compliance_report;
