@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -28,6 +29,8 @@ pub(crate) struct Agent {
     pub(crate) key_present: bool,
     /// How it connects again (the storm).
     pub(crate) connector: Connector,
+    /// Whether a round of its own is in flight: like a real agent, it makes one at a time.
+    pub(crate) busy: Arc<AtomicBool>,
 }
 
 /// How to reach the server.
@@ -105,6 +108,7 @@ pub(crate) async fn connect_all(
                         client: AgentServiceClient::new(channel),
                         key_present: key_present_every > 0 && n % key_present_every == 0,
                         connector,
+                        busy: Arc::new(AtomicBool::new(false)),
                     })
                 }
             })

@@ -21,6 +21,9 @@ use crate::identities;
 use crate::schedule::Schedule;
 use crate::stats::{self, Stats};
 
+/// How many agents past the k-th one an arrival may fall to when the k-th is busy.
+const BUSY_SCAN: usize = 64;
+
 /// Where the agents connect, with what.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct AgentArgs {
@@ -162,20 +165,25 @@ async fn drive(agents: &[Agent], args: &RunArgs) -> (Stats, Option<f64>, Option<
         if measured {
             lock(&stats).offered += 1;
         }
-        if in_flight.load(Ordering::Relaxed) >= args.max_in_flight {
-            if measured {
-                lock(&stats).error("Overloaded");
-            }
+        // The k-th agent, or the next one not in the middle of a round (a real agent makes one
+        // round at a time); none free among the next few: the fleet is overloaded.
+        let room = in_flight.load(Ordering::Relaxed) < args.max_in_flight;
+        let free = (0..BUSY_SCAN.min(agents.len())).filter(|_| room).find_map(|i| {
+            let agent = &agents[((k as usize).wrapping_add(i)) % agents.len()];
+            (!agent.busy.swap(true, Ordering::AcqRel)).then_some(agent)
+        });
+        let Some(agent) = free else {
+            lock(&stats).error("Overloaded");
             continue;
-        }
-        let agent = &agents[(k % agents.len() as u64) as usize];
+        };
         let mut client = agent.client.clone();
         let key_present = agent.key_present;
-        let (stats, in_flight) = (stats.clone(), in_flight.clone());
+        let (stats, in_flight, busy) = (stats.clone(), in_flight.clone(), agent.busy.clone());
         in_flight.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let result = check_in::round(&mut client, SystemClock.now(), key_present).await;
             let done = TokioInstant::now();
+            busy.store(false, Ordering::Release);
             in_flight.fetch_sub(1, Ordering::Relaxed);
             // Errors and the rotation work count from the first round; throughput and latency
             // only in the measured window.
