@@ -12,6 +12,8 @@ mod accounts;
 mod admins;
 mod audit;
 mod changes;
+#[cfg(feature = "bulk-provision")]
+pub mod bulk_provision;
 mod check_ins;
 mod compliance;
 mod compliance_report;

@@ -49,6 +49,7 @@ mod audit_key;
 mod audit_shipping;
 mod cluster;
 mod compliance;
+mod fleet_sim;
 mod identity;
 mod mailboxes;
 mod names;

@@ -239,21 +239,7 @@ impl Pki {
     ) -> Result<AgentCertificate, Error> {
         let ca_key = KeyPair::from_pem(self.ca_key_pem.expose_secret())?;
         let issuer = Issuer::from_ca_cert_pem(&self.ca_cert_pem, ca_key)?;
-        let mut serial = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut serial);
-        serial[0] &= 0x7f; // A positive INTEGER, so the DER encoding keeps all 16 bytes.
-        serial[0] |= 0x40;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-        params.subject_alt_names = vec![SanType::URI(agent_uri(workstation_id).try_into()?)];
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, workstation_id);
-        params.distinguished_name.push(DnType::OrganizationalUnitName, office);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.not_before = now - BACKDATE;
-        params.not_after = now + lifetime;
-        params.use_authority_key_identifier_extension = true;
+        let (params, serial) = agent_params(workstation_id, office, now, lifetime)?;
         let cert = params.signed_by(&RawP256Key(public_key), &issuer)?;
         Ok(AgentCertificate {
             pem: cert.pem(),
@@ -262,6 +248,32 @@ impl Pki {
             not_after: params.not_after,
         })
     }
+}
+
+/// The certificate of a workstation (its id in a URI, its office as the OU) with a random serial,
+/// valid from now (back-dated) for `lifetime`.
+fn agent_params(
+    workstation_id: &str,
+    office: &str,
+    now: OffsetDateTime,
+    lifetime: Duration,
+) -> Result<(CertificateParams, [u8; 16]), Error> {
+    let mut serial = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut serial);
+    serial[0] &= 0x7f; // A positive INTEGER, so the DER encoding keeps all 16 bytes.
+    serial[0] |= 0x40;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    params.subject_alt_names = vec![SanType::URI(agent_uri(workstation_id).try_into()?)];
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, workstation_id);
+    params.distinguished_name.push(DnType::OrganizationalUnitName, office);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = now - BACKDATE;
+    params.not_after = now + lifetime;
+    params.use_authority_key_identifier_extension = true;
+    Ok((params, serial))
 }
 
 /// A signed agent certificate.
@@ -351,5 +363,7 @@ pub fn read_agent_certificate(der: &[u8]) -> Option<PresentedAgent> {
     })
 }
 
+#[cfg(feature = "bulk-provision")]
+pub mod bulk;
 #[cfg(test)]
 mod tests;

@@ -38,7 +38,7 @@ use crate::domain::workstation::{
 /// The store on database `D`. Built by `sqlite::connect` and `postgres::connect`.
 #[derive(Debug)]
 pub(super) struct SqlStore<D: sqlx::Database> {
-    db: Db<D>,
+    pub(super) db: Db<D>,
 }
 
 impl<D: sqlx::Database> SqlStore<D> {
