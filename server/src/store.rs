@@ -11,9 +11,9 @@
 mod accounts;
 mod admins;
 mod audit;
-mod changes;
 #[cfg(feature = "bulk-provision")]
 pub mod bulk_provision;
+mod changes;
 mod check_ins;
 mod compliance;
 mod compliance_report;

@@ -49,23 +49,23 @@ pub struct Batch<'a> {
     pub at: OffsetDateTime,
 }
 
-/// Registers `workstations` in the database `options` names, in one transaction with one audit
-/// record. [`Error::MissingOffices`] when the office does not exist.
+/// Registers each batch's workstations in the database `options` names, on one connection, each
+/// batch in one transaction with one audit record. [`Error::MissingOffices`] when an office does not
+/// exist.
 pub async fn provision_workstations(
     options: &StoreOptions,
-    batch: &Batch<'_>,
-    workstations: &[ProvisionedWorkstation],
+    batches: &[(Batch<'_>, &[ProvisionedWorkstation])],
 ) -> Result<(), Error> {
     let url = options.url.expose_secret();
     if url.starts_with("sqlite:") {
         let store = sqlite::connect(options).await?;
-        let done = store.db.insert_bulk(batch, workstations).await;
+        let done = store.db.insert_batches(batches).await;
         store.db.reader().close().await;
         store.db.writer().close().await;
         done
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = postgres::connect(options).await?;
-        let done = store.db.insert_bulk(batch, workstations).await;
+        let done = store.db.insert_batches(batches).await;
         store.db.writer().close().await;
         done
     } else {
@@ -112,6 +112,16 @@ where
     Vec<u8>: Value<D>,
     OffsetDateTime: Value<D>,
 {
+    async fn insert_batches(
+        &self,
+        batches: &[(Batch<'_>, &[ProvisionedWorkstation])],
+    ) -> Result<(), Error> {
+        for (batch, workstations) in batches {
+            self.insert_bulk(batch, workstations).await?;
+        }
+        Ok(())
+    }
+
     async fn insert_bulk(
         &self,
         batch: &Batch<'_>,

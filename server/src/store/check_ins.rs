@@ -23,6 +23,23 @@ use crate::domain::office::Crpcen;
 /// (11 parameters a row at most).
 const CHUNK: usize = 250;
 
+/// The statement sizes a batch is cut into, largest first: each shape is prepared once per
+/// connection and kept, where a remainder of any size would be parsed afresh at every flush.
+const SIZES: [usize; 5] = [CHUNK, 50, 10, 3, 1];
+
+/// `items` cut into slices of the sizes in [`SIZES`], as few as possible.
+fn sized_chunks<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    for size in SIZES {
+        while items.len() >= size {
+            let (chunk, rest) = items.split_at(size);
+            chunks.push(chunk);
+            items = rest;
+        }
+    }
+    chunks
+}
+
 /// `rows` rows of a `VALUES` list, `columns` parameters each, numbered from `$1` on: `row` writes
 /// one row given the number of its n-th parameter.
 fn values(rows: usize, columns: usize, row: impl Fn(&dyn Fn(usize) -> usize) -> String) -> String {
@@ -59,7 +76,7 @@ where
         for id in &matters {
             Self::reassess(&mut tx, Scope::Workstation(id), at).await?;
         }
-        for chunk in records.chunks(CHUNK) {
+        for chunk in sized_chunks(records) {
             Self::touch_workstations(&mut tx, chunk).await?;
         }
         for id in &matters {
@@ -69,14 +86,14 @@ where
             .iter()
             .filter_map(|r| r.key.as_ref().map(|key| (r.workstation_id.as_str(), key)))
             .collect();
-        for chunk in keys.chunks(CHUNK) {
+        for chunk in sized_chunks(&keys) {
             Self::keep_key_states(&mut tx, chunk).await?;
         }
         let looks: Vec<_> = records
             .iter()
             .filter_map(|r| r.readiness.as_ref().map(|look| (r.workstation_id.as_str(), look)))
             .collect();
-        for chunk in looks.chunks(CHUNK) {
+        for chunk in sized_chunks(&looks) {
             Self::keep_owa_looks(&mut tx, chunk).await?;
         }
         Self::commit(tx, &[], at).await
@@ -129,7 +146,7 @@ where
                 )
             })
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == CHUNK);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
         for r in chunk {
             query = query
                 .bind(r.workstation_id.as_str())
@@ -170,7 +187,7 @@ where
                 )
             })
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == CHUNK);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
         for (id, (key, at)) in chunk {
             let (presence, device, reason) = match &key.presence {
                 KeyPresence::Present { device } => ("present", device.as_str(), ""),
@@ -230,7 +247,7 @@ where
                 )
             })
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == CHUNK);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
         for (id, (owa, at)) in chunk {
             query = query
                 .bind(*id)
@@ -280,5 +297,22 @@ where
         .fetch_all(self.reader())
         .await?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SIZES, sized_chunks};
+
+    #[test]
+    fn a_batch_is_cut_into_the_kept_statement_sizes_and_keeps_every_row_in_order() {
+        for n in [0, 1, 2, 9, 250, 251, 399, 1_000, 16_700] {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks = sized_chunks(&rows);
+            assert!(chunks.iter().all(|c| SIZES.contains(&c.len())), "{n}");
+            assert_eq!(chunks.concat(), rows, "{n}");
+        }
+        // 399 = 250 + 2 × 50 + 4 × 10 + 3 × 3: ten statements, each of a kept shape.
+        assert_eq!(sized_chunks(&[0u8; 399]).len(), 10);
     }
 }

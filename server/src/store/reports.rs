@@ -387,15 +387,19 @@ where
         let mut rotations = Vec::with_capacity(rows.len());
         for row in rows {
             let (rotation, _) = row.into_rotation()?;
-            sqlx::query(
+            // Not one a concurrent report closed since it was read.
+            let updated = sqlx::query(
                 "UPDATE rotations SET status = 'delivered', \
-                 delivered_at = COALESCE(delivered_at, $2) WHERE id = $1",
+                 delivered_at = COALESCE(delivered_at, $2) \
+                 WHERE id = $1 AND status IN ('issued', 'delivered')",
             )
             .bind(rotation.id.as_str())
             .bind(at)
             .execute(&mut *tx)
             .await?;
-            rotations.push(rotation);
+            if updated.rows_affected() == 1 {
+                rotations.push(rotation);
+            }
         }
         Self::commit(tx, &events, at).await?;
         Ok(rotations)
@@ -409,21 +413,27 @@ where
         at: OffsetDateTime,
     ) -> Result<PendingRotations, Error> {
         let mut conn = self.reader().acquire().await?;
-        let office: Option<String> =
-            sqlx::query_scalar("SELECT office FROM workstations WHERE id = $1")
-                .bind(workstation_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+        // Only an active workstation is handed rotations (as `assigned_to` says).
+        let office: Option<String> = sqlx::query_scalar(
+            "SELECT office FROM workstations WHERE id = $1 AND status = 'active'",
+        )
+        .bind(workstation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
         let Some(office) = office else {
             return Ok(PendingRotations { now: false, next_due: None });
         };
-        // An open rotation not run out, provisional or periodic: delivered as it is.
-        let open: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM rotations r WHERE {} AND {OPEN} AND r.expires_at > $2",
-            assigned_to("$1")
-        )))
+        // An open rotation not run out, provisional or periodic: delivered as it is. Read from
+        // the workstation's own assignments (a few rows), never by scanning the open rotations
+        // (SQLite keeps a CROSS JOIN's order).
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM workstation_mailboxes a CROSS JOIN rotations r \
+             WHERE a.workstation_id = $1 AND r.mailbox_id = a.mailbox_id AND r.office = $3 \
+             AND r.status IN ('issued', 'delivered') AND r.expires_at > $2",
+        )
         .bind(workstation_id)
         .bind(at)
+        .bind(office.as_str())
         .fetch_one(&mut *conn)
         .await?;
         if open > 0 {

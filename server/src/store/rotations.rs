@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::Error;
 use super::compliance::Scope;
-use super::dialect::{Dialect, Value};
+use super::dialect::{Dialect, RowsAffected, Value};
 use super::rows::{OPEN, PolicyRow, ROTATION_SELECT, RotationRow};
 use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
@@ -294,16 +294,24 @@ where
             disclosed.push((rotation, sealed.ok_or(Error::Corrupt("rotations"))?));
         }
         if let Disclosure::Delivery(_) = disclosure {
-            for (rotation, _) in &disclosed {
-                sqlx::query(
+            let mut still_open = Vec::with_capacity(disclosed.len());
+            for (rotation, sealed) in disclosed {
+                // A rotation a concurrent report closed since it was read (PostgreSQL reads
+                // committed rows) is neither reopened nor delivered.
+                let updated = sqlx::query(
                     "UPDATE rotations SET status = 'delivered', \
-                     delivered_at = COALESCE(delivered_at, $2) WHERE id = $1",
+                     delivered_at = COALESCE(delivered_at, $2) \
+                     WHERE id = $1 AND status IN ('issued', 'delivered')",
                 )
                 .bind(rotation.id.as_str())
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
+                if updated.rows_affected() == 1 {
+                    still_open.push((rotation, sealed));
+                }
             }
+            disclosed = still_open;
         }
         Self::commit(tx, &disclosure_events(disclosure, &disclosed, actor), at).await?;
         Ok(disclosed)

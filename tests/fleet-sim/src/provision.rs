@@ -38,6 +38,11 @@ pub(crate) struct ProvisionArgs {
     /// How many workstations.
     #[arg(long)]
     count: usize,
+    /// Workstations per office (0: all in `--office`); offices are numbered from `--office` on,
+    /// as a fleet of many small offices is (a change in one office invalidates only its agents'
+    /// cached answers).
+    #[arg(long, default_value_t = 0)]
+    per_office: usize,
     /// Certificate lifetime in hours.
     #[arg(long, default_value_t = 168)]
     cert_lifetime_hours: i64,
@@ -61,7 +66,12 @@ pub(crate) async fn run(args: ProvisionArgs) -> anyhow::Result<()> {
         acquire_timeout: Duration::from_secs(60),
     };
     let now = SystemClock.now();
-    ensure_office(&options, &office, now).await?;
+    let per_office = if args.per_office == 0 { args.count.max(1) } else { args.per_office };
+    let first: u32 = office.as_str().parse().context("--office: five digits")?;
+    let office_of = |n: usize| -> anyhow::Result<Crpcen> {
+        let number = first as usize + n / per_office;
+        Crpcen::parse(&format!("{number:05}")).context("too many offices after --office")
+    };
     let issuer = BulkIssuer::load(&dir).context("the data directory's CA (ca.pem, ca.key)")?;
     let lifetime = time::Duration::hours(args.cert_lifetime_hours);
     let mut rows = Vec::with_capacity(args.count);
@@ -72,6 +82,7 @@ pub(crate) async fn run(args: ProvisionArgs) -> anyhow::Result<()> {
     for n in 0..args.count {
         // Unique across runs on one database: a random prefix, then the sequence number.
         let id = WorkstationId::parse("id", &format!("ws-{prefix}{n:08x}"))?;
+        let office = office_of(n)?;
         let identity = issuer.issue(id.as_str(), office.as_str(), now, lifetime)?;
         rows.push(ProvisionedWorkstation {
             hostname: format!("sim-{prefix}-{n:06}"),
@@ -90,18 +101,30 @@ pub(crate) async fn run(args: ProvisionArgs) -> anyhow::Result<()> {
         });
     }
     let issued = started.elapsed();
-    let batch = Batch {
-        office: &office,
-        os: "linux x86_64 (simulated)",
-        agent_version: crate::AGENT_VERSION,
-        at: now,
-    };
-    provision_workstations(&options, &batch, &rows).await?;
+    let offices: Vec<Crpcen> = (0..args.count.div_ceil(per_office))
+        .map(|k| office_of(k * per_office))
+        .collect::<anyhow::Result<_>>()?;
+    ensure_offices(&options, &offices, now).await?;
+    let batches: Vec<(Batch<'_>, &[ProvisionedWorkstation])> = offices
+        .iter()
+        .zip(rows.chunks(per_office))
+        .map(|(office, chunk)| {
+            let batch = Batch {
+                office,
+                os: "linux x86_64 (simulated)",
+                agent_version: crate::AGENT_VERSION,
+                at: now,
+            };
+            (batch, chunk)
+        })
+        .collect();
+    provision_workstations(&options, &batches).await?;
     let stored = started.elapsed();
     identities::write(&args.out, &agents)?;
     out!(
-        "provisioned {} workstations in office {office}: keys and certificates {:.2} s, database {:.2} s, total {:.2} s",
+        "provisioned {} workstations in {} office(s) from {office}: keys and certificates {:.2} s, database {:.2} s, total {:.2} s",
         args.count,
+        args.count.div_ceil(per_office),
         issued.as_secs_f64(),
         (stored - issued).as_secs_f64(),
         started.elapsed().as_secs_f64()
@@ -109,24 +132,26 @@ pub(crate) async fn run(args: ProvisionArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the office when it does not exist yet.
-async fn ensure_office(
+/// Creates the offices that do not exist yet, on one connection.
+async fn ensure_offices(
     options: &StoreOptions,
-    office: &Crpcen,
+    offices: &[Crpcen],
     now: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
     let store = store::connect(options).await?;
-    match store.get_office(office).await {
-        Ok(_) => {}
-        Err(store::Error::NotFound) => {
-            let new = NewOffice {
-                crpcen: office.clone(),
-                name: Text::parse("name", &format!("Simulated office {office}"))?,
-                city: None,
-            };
-            store.create_office(&new, &Actor::system(), now).await?;
+    for office in offices {
+        match store.get_office(office).await {
+            Ok(_) => {}
+            Err(store::Error::NotFound) => {
+                let new = NewOffice {
+                    crpcen: office.clone(),
+                    name: Text::parse("name", &format!("Simulated office {office}"))?,
+                    city: None,
+                };
+                store.create_office(&new, &Actor::system(), now).await?;
+            }
+            Err(other) => return Err(other.into()),
         }
-        Err(other) => return Err(other.into()),
     }
     store.close().await;
     Ok(())

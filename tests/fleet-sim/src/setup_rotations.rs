@@ -46,8 +46,11 @@ pub(crate) async fn run(args: SetupArgs) -> anyhow::Result<()> {
     let credentials = Credentials::read(&args.credentials)?;
     let mut client = sesamectl::connect(&credentials).await?;
     let suffix = format!("{}-{}", std::process::id(), started.elapsed().as_nanos() % 1_000_000);
-    let addresses: Vec<String> = (0..args.mailboxes)
-        .map(|n| format!("sim{n}.p{suffix}@{office}.{}", args.mail_domain))
+    // Each mailbox in its workstation's office.
+    let addresses: Vec<String> = identities
+        .iter()
+        .enumerate()
+        .map(|(n, identity)| format!("sim{n}.p{suffix}@{}.{}", identity.office, args.mail_domain))
         .collect();
     let rows: Vec<pb::MailboxRow> = addresses
         .iter()
@@ -91,7 +94,7 @@ pub(crate) async fn run(args: SetupArgs) -> anyhow::Result<()> {
         issued += answer.issued.len();
     }
     out!(
-        "{} mailboxes imported ({} new) in office {office}, assigned, {issued} provisional rotations issued, in {:.2} s",
+        "{} mailboxes imported ({} new) from office {office} on, assigned, {issued} provisional rotations issued, in {:.2} s",
         args.mailboxes,
         imported.created,
         started.elapsed().as_secs_f64()
