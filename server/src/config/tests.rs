@@ -226,7 +226,7 @@ fn attempt_limits_handshakes_and_caches_are_settings() {
 
 #[test]
 fn the_check_in_flush_window_is_a_bounded_setting() {
-    assert_eq!(Config::default().agents.check_in_flush, Duration::from_millis(200));
+    assert_eq!(Config::default().agents.check_in_flush, Duration::from_millis(100));
     let set = file("[agents]\ncheck_in_flush_ms = 250\n");
     let config = Config::load(Some(set.path()), env(&[])).unwrap();
     assert_eq!(config.agents.check_in_flush, Duration::from_millis(250));

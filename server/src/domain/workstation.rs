@@ -208,7 +208,7 @@ impl Default for AgentPolicy {
             attempts_burst: 5,
             attempts_per_minute: 10,
             check_in_interval: time::Duration::seconds(60),
-            check_in_flush: std::time::Duration::from_millis(200),
+            check_in_flush: std::time::Duration::from_millis(100),
         }
     }
 }
