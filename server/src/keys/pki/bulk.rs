@@ -21,8 +21,8 @@ pub struct BulkIssuer {
     issuer: Issuer<'static, KeyPair>,
 }
 
-/// One simulated workstation's identity: its key pair and its certificate.
-#[derive(Debug)]
+/// One simulated workstation's identity: its key pair and its certificate. Its `Debug` leaves the
+/// private key out.
 pub struct BulkIdentity {
     /// The private key, PKCS#8 PEM.
     pub key_pem: String,
@@ -30,6 +30,15 @@ pub struct BulkIdentity {
     pub public_key: Vec<u8>,
     /// Its certificate.
     pub certificate: AgentCertificate,
+}
+
+impl std::fmt::Debug for BulkIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkIdentity")
+            .field("key_pem", &"[redacted]")
+            .field("certificate", &self.certificate.serial)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BulkIssuer {
