@@ -195,3 +195,56 @@ fn server_layers_only_import_downwards() {
 fn is_startup(module: &str) -> bool {
     module == "config"
 }
+
+/// The files and directories allowed at the root of the repository: scratch files (logs, scripts,
+/// addresses) cannot land there unnoticed. A new top-level entry is added here on purpose.
+const ROOT_ENTRIES: &[&str] = &[
+    ".cargo",
+    ".ci",
+    ".git",
+    ".gitattributes",
+    ".gitignore",
+    "ARCHITECTURE.md",
+    "BENCHMARKS.md",
+    "Cargo.lock",
+    "Cargo.toml",
+    "README.md",
+    "agent",
+    "clippy.toml",
+    "deploy",
+    "migrations",
+    "proto",
+    "rustfmt.toml",
+    "server",
+    "target",
+    "tests",
+];
+
+#[test]
+fn only_known_files_sit_at_the_root() {
+    let root = workspace_root();
+    let tracked = std::process::Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .current_dir(&root)
+        .output();
+    // In a checkout, every file git tracks or would add (ignored ones such as `target/` aside);
+    // without git (a source archive), whatever is there.
+    let entries: Vec<String> = match tracked {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|path| path.split('/').next().unwrap_or(path).to_owned())
+            .collect(),
+        _ => std::fs::read_dir(&root)
+            .expect("the workspace root")
+            .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+            .collect(),
+    };
+    let mut unknown: Vec<String> =
+        entries.into_iter().filter(|e| !ROOT_ENTRIES.contains(&e.as_str())).collect();
+    unknown.sort();
+    unknown.dedup();
+    assert!(
+        unknown.is_empty(),
+        "unexpected files at the root (move them, delete them, or list them in ROOT_ENTRIES): {unknown:?}"
+    );
+}
