@@ -38,6 +38,7 @@ use crate::domain::token::{Token, TokenKind};
 pub use crate::grpc::ServeError;
 use crate::keys::audit_signing::AuditSigningKey;
 use crate::keys::pki::Pki;
+use crate::services::admins::provisioning::{self, Bootstrap};
 use crate::services::audit::AuditTrail;
 use crate::services::audit::shipping::{ShipTarget, Shipping, Sink};
 use crate::store::{SharedStore, StoreOptions};
@@ -456,19 +457,13 @@ pub enum ProvisionError {
     /// The server could not start far enough to reach its database and CA.
     #[error(transparent)]
     Start(#[from] StartError),
-    /// The request is inconsistent.
-    #[error("{0}")]
-    Invalid(String),
-    /// The name is taken.
-    #[error("an administrator named {0:?} already exists")]
-    NameTaken(String),
-    /// An office does not exist.
-    #[error("office {0} does not exist")]
-    UnknownOffice(String),
+    /// The request was refused (inconsistent, name taken, unknown office).
+    #[error(transparent)]
+    Refused(#[from] services::admins::provisioning::Refusal),
 }
 
-/// Creates an administrator directly in the database (for `sesame-server admin create`, run on the
-/// server host) and writes its credentials file.
+/// Creates an administrator (for `sesame-server admin create`, run on the server host) and writes
+/// its credentials file.
 pub async fn provision_admin(
     config: &Config,
     name: &str,
@@ -477,36 +472,14 @@ pub async fn provision_admin(
     out: &std::path::Path,
     clock: SharedClock,
 ) -> Result<Credentials, ProvisionError> {
-    if domain::identifier::AdminName::parse("name", name).is_err() {
-        return Err(ProvisionError::Invalid(domain::identifier::AdminName::RULE.to_owned()));
-    }
-    match (role, offices.is_empty()) {
-        (AdminRole::Office, true) => {
-            return Err(ProvisionError::Invalid(
-                "an office administrator needs --offices".to_owned(),
-            ));
-        }
-        (AdminRole::Global | AdminRole::Auditor, false) => {
-            return Err(ProvisionError::Invalid(
-                "--offices applies to office administrators only".to_owned(),
-            ));
-        }
-        _ => {}
-    }
+    provisioning::check_new_admin(name, role, &offices)?;
     let (_, store, pki) = open(config, 1, &clock).await?;
     let token = Token::generate(TokenKind::Admin);
     let admin = NewAdmin { name: name.to_owned(), role, offices, token_hash: token.hash() };
     let credentials = admin_credentials(name, &token, &pki, config.listen);
-    match store.create_admin(&admin, &Actor::system(), clock.now()).await {
-        Ok(_) => {}
-        Err(store::Error::Conflict) => return Err(ProvisionError::NameTaken(name.to_owned())),
-        Err(store::Error::MissingOffices(missing)) => {
-            return Err(ProvisionError::UnknownOffice(
-                missing.first().map(ToString::to_string).unwrap_or_default(),
-            ));
-        }
-        Err(other) => return Err(StartError::from(other).into()),
-    }
+    let created = provisioning::create_admin(&store, &admin, clock.now()).await;
+    store.close().await;
+    created?;
     credentials.write(out).map_err(StartError::from)?;
     Ok(credentials)
 }
@@ -530,31 +503,25 @@ async fn bootstrap_admin(
     advertised: SocketAddr,
     clock: &SharedClock,
 ) -> Result<Option<PathBuf>, StartError> {
-    let admins = store.list_admins().await?;
-    if admins.iter().any(|a| a.role == AdminRole::Global && a.revoked_at.is_none()) {
-        return Ok(None);
-    }
-    if admins.iter().any(|a| a.name == "bootstrap") {
-        tracing::warn!(
-            "no active global administrator: create one with `sesame-server admin create NAME --role global --out FILE`"
-        );
-        return Ok(None);
+    match provisioning::bootstrap_needed(store).await? {
+        Bootstrap::NotNeeded => return Ok(None),
+        Bootstrap::Exhausted => {
+            tracing::warn!(
+                "no active global administrator: create one with `sesame-server admin create NAME --role global --out FILE`"
+            );
+            return Ok(None);
+        }
+        Bootstrap::Create => {}
     }
     let token = Token::generate(TokenKind::Admin);
-    let admin = NewAdmin {
-        name: "bootstrap".to_owned(),
-        role: AdminRole::Global,
-        offices: Vec::new(),
-        token_hash: token.hash(),
-    };
-    let credentials = admin_credentials(&admin.name, &token, pki, advertised);
+    let credentials = admin_credentials(provisioning::BOOTSTRAP_NAME, &token, pki, advertised);
     // The file is written before the administrator exists, so that a crash in between leaves a
     // useless file (replaced at the next start) rather than an administrator nobody can use.
     let path = data_dir.admin_credentials();
     credentials.write(&path)?;
-    match store.create_admin(&admin, &Actor::system(), clock.now()).await {
-        Ok(_) => {}
-        Err(store::Error::Conflict) => {
+    match provisioning::create_bootstrap(store, token.hash(), clock.now()).await {
+        Ok(true) => {}
+        Ok(false) => {
             // Another server sharing the database bootstrapped first; its data directory has the file.
             let _ = std::fs::remove_file(&path);
             return Ok(None);

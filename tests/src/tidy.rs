@@ -248,3 +248,38 @@ fn only_known_files_sit_at_the_root() {
         "unexpected files at the root (move them, delete them, or list them in ROOT_ENTRIES): {unknown:?}"
     );
 }
+
+/// What start-up (`server/src/lib.rs`, `main.rs`, `config`) may do with the store it opens: share
+/// it, close it, hand it to the services. Every read and write goes through a service, which owns
+/// the rules and the audit actor.
+const STARTUP_STORE_CALLS: &[&str] = &["as_ref", "clone", "close", "shares_changes"];
+
+#[test]
+fn start_up_does_not_reach_the_store() {
+    let mut problems = Vec::new();
+    for (path, text) in sources() {
+        let startup = ["server/src/lib.rs", "server/src/main.rs", "server/src/config"]
+            .iter()
+            .any(|p| path.starts_with(p));
+        if !startup {
+            continue;
+        }
+        for (number, line) in code_lines(&text) {
+            for (at, _) in line.match_indices("store.") {
+                if line[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let method: String = line[at + 6..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !STARTUP_STORE_CALLS.contains(&method.as_str()) {
+                    problems.push(format!(
+                        "{path}:{number}: start-up calls store.{method}: go through a service"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
