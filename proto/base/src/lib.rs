@@ -4,11 +4,13 @@
 //! - [`clock`]: where time comes from (truncated to microseconds, as both databases keep it);
 //! - [`error_chain`]: an error and its causes on one line;
 //! - [`private_file`]: atomic writes with a mode (0600 for secrets) and owner-only directories;
-//! - [`credentials`]: the administrator credentials file the server writes and sesamectl reads.
+//! - [`credentials`]: the administrator credentials file the server writes and sesamectl reads;
+//! - [`ids`]: the identifiers both sides exchange (rotation, step report, workstation).
 //!
 //! It depends on no database, TLS or gRPC crate, so that every binary can link it.
 
 pub mod clock;
 pub mod credentials;
 pub mod error_chain;
+pub mod ids;
 pub mod private_file;
