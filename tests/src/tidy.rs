@@ -2,6 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod boundaries;
+mod conventions;
+mod migrations;
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
 }
@@ -120,6 +124,10 @@ const CONFINED: &[(&str, &str, &[&str])] = &[
     ("agent/src/", "sesame_proto::v1", &["agent/src/uplink"]),
     ("proto/base/", "sqlx", &[]),
     ("proto/base/", "tonic", &[]),
+    // Every request to OWA goes through `OwaHttp`, which checks each URL against the configured
+    // host; the clé REAL is asked through `key::usb` alone, with a fresh libusb context per probe.
+    ("agent/src/", "reqwest", &["agent/src/owa/http"]),
+    ("agent/src/", "rusb", &["agent/src/key/usb"]),
 ];
 
 #[test]
@@ -282,4 +290,23 @@ fn start_up_does_not_reach_the_store() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Whether a file is shipped code: not a test crate, an integration test, a bench or a unit-test
+/// file (`tests.rs`, `*_tests.rs`, `foo/tests.rs`).
+fn is_shipped(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    !(path.starts_with("tests/")
+        || path.contains("/tests/")
+        || path.contains("/benches/")
+        || name == "tests.rs"
+        || name.ends_with("_tests.rs")
+        || name == "testing.rs"
+        || name == "test_support.rs")
+}
+
+/// The code lines of a shipped file before its unit tests (the inline `#[cfg(test)] mod tests`
+/// that ends a file by convention).
+fn shipped_code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    code_lines(text).take_while(|(_, line)| line.trim() != "#[cfg(test)]")
 }
