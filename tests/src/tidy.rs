@@ -305,8 +305,12 @@ fn is_shipped(path: &str) -> bool {
         || name == "test_support.rs")
 }
 
-/// The code lines of a shipped file before its unit tests (the inline `#[cfg(test)] mod tests`
-/// that ends a file by convention).
-fn shipped_code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    code_lines(text).take_while(|(_, line)| line.trim() != "#[cfg(test)]")
+/// The code lines of a shipped file up to its inline unit tests (the `#[cfg(test)] mod tests {`
+/// that ends a file by convention); `#[cfg(test)] mod tests;` declarations are passed over.
+fn shipped_code_lines(text: &str) -> Vec<(usize, &str)> {
+    let lines: Vec<(usize, &str)> = code_lines(text).collect();
+    let inline_tests = lines
+        .windows(2)
+        .position(|pair| pair[0].1.trim() == "#[cfg(test)]" && pair[1].1.trim_end().ends_with('{'));
+    lines.into_iter().take(inline_tests.unwrap_or(usize::MAX)).collect()
 }
