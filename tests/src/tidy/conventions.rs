@@ -1,6 +1,6 @@
 //! House rules of the code itself: every crate under the workspace lints, every silenced lint
-//! with its reason, the wall clock read by the clock alone, `anyhow` in binaries only, and one
-//! spelling of "check-in".
+//! with its reason, the wall clock read by the clock alone, `anyhow` in binaries only, one
+//! spelling of "check-in", and every RPC of the contract saying who may call it.
 
 use std::path::{Path, PathBuf};
 
@@ -138,5 +138,35 @@ fn check_in_is_spelled_check_in() {
             }
         }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_rpc_says_who_may_call_it() {
+    // The contract is where a client reads who may call an RPC; `e2e::roles` then holds the server
+    // to it. Each `rpc` is preceded by a comment that says `Callable by: …`.
+    let dir = workspace_root().join("proto/sesame/v1");
+    let mut problems = Vec::new();
+    let mut rpcs = 0;
+    for entry in std::fs::read_dir(&dir).expect("proto/sesame/v1") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_none_or(|e| e != "proto") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a readable .proto file");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rpc) = line.trim_start().strip_prefix("rpc ") else { continue };
+            rpcs += 1;
+            let comment: Vec<&str> =
+                lines[..i].iter().rev().map_while(|l| l.trim_start().strip_prefix("//")).collect();
+            let words = comment.iter().rev().flat_map(|l| l.split_whitespace()).collect::<Vec<_>>();
+            if !words.windows(2).any(|w| w == ["Callable", "by:"]) {
+                let name = rpc.split('(').next().unwrap_or(rpc);
+                problems.push(format!("{}:{}: say who may call {name}", path.display(), i + 1));
+            }
+        }
+    }
+    assert!(rpcs > 20, "the walk found the contract's RPCs");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
