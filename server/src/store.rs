@@ -47,16 +47,15 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 pub use self::error::{Error, TokenRefusal};
+pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::account::LocalAccount;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
-use crate::domain::office::{
-    Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
-};
+use crate::domain::identifier::{AdminName, WorkstationId};
+use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
@@ -74,47 +73,7 @@ use crate::domain::workstation::{
 /// no state of their own beyond a connection pool: several servers may share one PostgreSQL
 /// database.
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug {
-    // === Offices and mailboxes (`store/offices.rs`) ===
-
-    /// Registers an office. [`Error::Conflict`] if its CRPCEN is taken.
-    async fn create_office(
-        &self,
-        office: &NewOffice,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Office, Error>;
-
-    /// One office, with its mailbox count. [`Error::NotFound`] if there is none.
-    async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error>;
-
-    /// Every office, ordered by CRPCEN.
-    async fn list_offices(&self) -> Result<Vec<Office>, Error>;
-
-    /// Imports mailboxes in one transaction: creates the new ones, updates changed display names
-    /// (and the logon names and default local accounts the rows give), leaves identical ones
-    /// alone. With `dry_run` it only counts. The rows must have distinct
-    /// addresses. [`Error::MissingOffices`] (and nothing written) if an office does not exist.
-    async fn import_mailboxes(
-        &self,
-        rows: &[NewMailbox],
-        dry_run: bool,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<ImportReport, Error>;
-
-    /// Mailboxes ordered by address, of one office or of all, starting after the address `after`,
-    /// at most `limit`.
-    async fn list_mailboxes(
-        &self,
-        office: Option<&Crpcen>,
-        after: Option<&PageToken>,
-        limit: u32,
-    ) -> Result<Vec<Mailbox>, Error>;
-
-    /// One mailbox. [`Error::NotFound`] if there is none.
-    async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error>;
-
+pub trait Store: OfficeStore + Send + Sync + fmt::Debug {
     // === Administrators and enrollment tokens (`store/admins.rs`) ===
 
     /// Creates an administrator. [`Error::Conflict`] if the name is taken, [`Error::MissingOffices`]

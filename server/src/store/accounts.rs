@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 
-use sqlx::{ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, RowsAffected, Value};
-use super::sql_store::Db;
+use super::db::Db;
+use super::dialect::RowsAffected;
 use crate::domain::account::{AccountBinding, BoundBy, LocalAccount};
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::identifier::{LocalAccountId, WorkstationId};
@@ -59,20 +60,8 @@ pub(super) fn stored_account(
 }
 
 /// The local-account methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     pub(super) async fn set_mailbox_account(
         &self,
         mailbox: &Mailbox,

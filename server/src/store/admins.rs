@@ -1,14 +1,15 @@
 //! Administrators (found by the hash of their token, scoped to offices, revocable) and the
 //! enrollment tokens they create for workstations.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, RowsAffected, Value};
+use super::db::Db;
+use super::dialect::RowsAffected;
 use super::error::unless_foreign_key;
 use super::rows::{AdminRow, TOKEN_COLUMNS, TokenRow};
-use super::sql_store::Db;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
 use crate::domain::identifier::AdminName;
@@ -17,20 +18,8 @@ use crate::domain::token::TokenHash;
 use crate::domain::workstation::{EnrollmentToken, NewEnrollmentToken};
 
 /// The administrator and enrollment-token methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     pub(super) async fn create_admin(
         &self,
         admin: &NewAdmin,

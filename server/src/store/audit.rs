@@ -5,33 +5,21 @@
 //! The chain is extended inside the writer's transaction: a change never exists without its
 //! record, and a record never exists without its change.
 
-use sqlx::{ColumnIndex, Encode, Executor, Transaction, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::Transaction;
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, Value};
+use super::db::Db;
 use super::rows::{AuditHeadRow, AuditRow, hash_column};
-use super::sql_store::Db;
 use crate::domain::audit::{
     AuditEvent, AuditRecord, GENESIS_HASH, RecordFields, SignedHead, record_hash,
 };
 use crate::domain::office::Crpcen;
 
 /// Appending to the audit chain, and reading it back.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     /// Appends one record per event to the audit chain, in order, then commits `tx`. Every method
     /// that changes state ends here; with no event, it only commits.
     pub(super) async fn commit(

@@ -6,14 +6,14 @@
 
 use std::collections::HashSet;
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
 use super::compliance::Scope;
-use super::dialect::{Dialect, Value};
+use super::db::Db;
 use super::rows::{AssignmentRow, CheckInRow};
-use super::sql_store::Db;
 use crate::domain::checkin::{
     AssignedMailbox, CheckInRecord, CheckInState, KeyPresence, KeyState, OwaReadiness,
 };
@@ -47,20 +47,8 @@ fn values(rows: usize, columns: usize, row: impl Fn(&dyn Fn(usize) -> usize) -> 
 }
 
 /// The check-in methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     pub(super) async fn record_check_ins(
         &self,
         records: &[CheckInRecord],

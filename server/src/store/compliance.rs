@@ -10,12 +10,12 @@
 
 use std::collections::HashMap;
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, Value};
-use super::sql_store::Db;
+use super::db::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::compliance::{
     CompliancePolicy, ComplianceState, MailboxFacts, RotationFact, Standing, advance,
@@ -160,20 +160,8 @@ const FACTS_SELECT: &str = "SELECT m.id AS mailbox_id, m.office, m.created_at, \
 
 /// The compliance methods of [`Store`](super::Store), documented there, and the reassessment
 /// every write that changes a fact calls.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     /// The stored policies, read inside the caller's transaction.
     pub(super) async fn load_policies(conn: &mut D::Connection) -> Result<Policies, Error> {
         let rows: Vec<PolicyRow> = sqlx::query_as(

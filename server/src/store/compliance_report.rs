@@ -2,14 +2,14 @@
 //! each mailbox's standing, now (from `mailbox_compliance`, whose indexes cover these queries) or
 //! at a past date (from `compliance_history`: each mailbox's last row at or before the date).
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
 use super::compliance::CORRUPT;
-use super::dialect::{Dialect, Value};
+use super::db::Db;
 use super::rows::crpcen;
-use super::sql_store::Db;
 use crate::domain::compliance::{
     ComplianceState, FleetSummary, MailboxStanding, OfficeCounts, StateCounts, earliest,
 };
@@ -64,20 +64,8 @@ macro_rules! counts_of_latest {
     };
 }
 
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     pub(super) async fn compliance_counts(
         &self,
         office: Option<&Crpcen>,

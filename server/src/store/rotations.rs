@@ -4,14 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
 use super::compliance::Scope;
-use super::dialect::{Dialect, RowsAffected, Value};
+use super::db::Db;
+use super::dialect::RowsAffected;
 use super::rows::{OPEN, PolicyRow, ROTATION_SELECT, RotationRow};
-use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
 use crate::domain::office::Crpcen;
 use crate::domain::page::RotationCursor;
@@ -19,20 +20,8 @@ use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, Sealed};
 
 /// The password-policy and rotation methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     pub(super) async fn password_policy(
         &self,
         office: Option<&Crpcen>,

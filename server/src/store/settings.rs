@@ -1,13 +1,13 @@
 //! Settings: the OWA address (the global value and offices' overrides) and mailboxes' logon
 //! names. Every change is audited in its transaction.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, Value};
+use super::db::Db;
 use super::rows::{MAILBOX_COLUMNS, MailboxRow};
-use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::settings::{LogonName, OwaUrl};
@@ -16,20 +16,8 @@ use crate::domain::settings::{LogonName, OwaUrl};
 const GLOBAL: &str = "global";
 
 /// The settings methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     pub(super) async fn owa_urls(
         &self,
         office: Option<&Crpcen>,

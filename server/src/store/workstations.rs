@@ -1,14 +1,15 @@
 //! Workstations: enrollment (spending a token), their certificates and status, the recovery
 //! challenges they answer, and the mailboxes assigned to them.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::compliance::Scope;
-use super::dialect::{Dialect, RowsAffected, Value};
+use super::db::Db;
+use super::dialect::RowsAffected;
 use super::error::unless_foreign_key;
 use super::rows::{TOKEN_COLUMNS, TokenRow, WORKSTATION_COLUMNS, WorkstationRow};
-use super::sql_store::Db;
 use super::{Error, TokenRefusal};
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::identifier::WorkstationId;
@@ -22,20 +23,8 @@ use crate::domain::workstation::{
 const MAX_OPEN_CHALLENGES: i64 = 5;
 
 /// The workstation methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     pub(super) async fn enroll_workstation(
         &self,
         token_hash: &TokenHash,
