@@ -46,15 +46,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+pub use self::admins::AdminStore;
 pub use self::error::{Error, TokenRefusal};
 pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
 use crate::domain::account::LocalAccount;
-use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::identifier::{AdminName, WorkstationId};
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
@@ -65,70 +65,14 @@ use crate::domain::rotation::{
 use crate::domain::settings::{LogonName, OwaUrl};
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{
-    EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
-    WorkstationStatus,
+    IssuedCertificate, NewWorkstation, Workstation, WorkstationStatus,
 };
 
 /// The server's persistent state. Implementations are cheap to share (`Arc<dyn Store>`) and hold
 /// no state of their own beyond a connection pool: several servers may share one PostgreSQL
 /// database.
 #[async_trait]
-pub trait Store: OfficeStore + Send + Sync + fmt::Debug {
-    // === Administrators and enrollment tokens (`store/admins.rs`) ===
-
-    /// Creates an administrator. [`Error::Conflict`] if the name is taken, [`Error::MissingOffices`]
-    /// if one of its offices does not exist.
-    async fn create_admin(
-        &self,
-        admin: &NewAdmin,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Admin, Error>;
-
-    /// The unrevoked administrator holding the token with this hash. [`Error::NotFound`] otherwise.
-    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error>;
-
-    /// Every administrator, revoked ones included, by name.
-    async fn list_admins(&self) -> Result<Vec<Admin>, Error>;
-
-    /// Revokes an administrator's credential. [`Error::NotFound`] if there is no such unrevoked
-    /// administrator.
-    async fn revoke_admin(
-        &self,
-        name: &AdminName,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Stores an enrollment token (its hash). [`Error::MissingOffices`] if its office does not exist.
-    async fn create_enrollment_token(
-        &self,
-        token: &NewEnrollmentToken,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<EnrollmentToken, Error>;
-
-    /// Enrollment tokens, of one office or all, by id.
-    async fn list_enrollment_tokens(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<Vec<EnrollmentToken>, Error>;
-
-    /// One enrollment token. [`Error::NotFound`] if there is none.
-    async fn get_enrollment_token(&self, id: i64) -> Result<EnrollmentToken, Error>;
-
-    /// Revokes an enrollment token (again is harmless). [`Error::NotFound`] if there is none.
-    async fn revoke_enrollment_token(
-        &self,
-        id: i64,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// The office of the enrollment token with this hash, valid or not. [`Error::NotFound`] if
-    /// there is no such token.
-    async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error>;
-
+pub trait Store: AdminStore + OfficeStore + Send + Sync + fmt::Debug {
     // === Workstations: enrollment, certificates, recovery challenges, assignments (`store/workstations.rs`) ===
 
     /// Spends one use of the token with this hash and registers the workstation in its office, in

@@ -13,11 +13,10 @@ use super::changes::{Change, ChangeFeed};
 use super::db::Db;
 use super::{Error, PoolUsage, Store};
 use crate::domain::account::LocalAccount;
-use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::identifier::{AdminName, WorkstationId};
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
@@ -28,72 +27,11 @@ use crate::domain::rotation::{
 use crate::domain::settings::{LogonName, OwaUrl};
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{
-    EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
-    WorkstationStatus,
+    IssuedCertificate, NewWorkstation, Workstation, WorkstationStatus,
 };
 
 #[sql_impl]
 impl<D> Store for Db<D> {
-    // === Administrators and enrollment tokens (`store/admins.rs`) ===
-    async fn create_admin(
-        &self,
-        admin: &NewAdmin,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Admin, Error> {
-        self.create_admin(admin, actor, at).await
-    }
-
-    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error> {
-        self.admin_by_token(token_hash).await
-    }
-
-    async fn list_admins(&self) -> Result<Vec<Admin>, Error> {
-        self.list_admins().await
-    }
-
-    async fn revoke_admin(
-        &self,
-        name: &AdminName,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.revoke_admin(name, actor, at).await
-    }
-
-    async fn create_enrollment_token(
-        &self,
-        token: &NewEnrollmentToken,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<EnrollmentToken, Error> {
-        self.create_enrollment_token(token, actor, at).await
-    }
-
-    async fn list_enrollment_tokens(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<Vec<EnrollmentToken>, Error> {
-        self.list_enrollment_tokens(office).await
-    }
-
-    async fn get_enrollment_token(&self, id: i64) -> Result<EnrollmentToken, Error> {
-        self.get_enrollment_token(id).await
-    }
-
-    async fn revoke_enrollment_token(
-        &self,
-        id: i64,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.revoke_enrollment_token(id, actor, at).await
-    }
-
-    async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error> {
-        self.enrollment_office(token_hash).await
-    }
-
     // === Workstations: enrollment, certificates, recovery challenges, assignments (`store/workstations.rs`) ===
     async fn enroll_workstation(
         &self,
