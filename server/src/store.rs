@@ -50,6 +50,7 @@ pub use self::admins::AdminStore;
 pub use self::error::{Error, TokenRefusal};
 pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
+pub use self::workstations::WorkstationStore;
 use crate::domain::account::LocalAccount;
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
@@ -63,92 +64,12 @@ use crate::domain::rotation::{
     RotationStatus, Sealed, StepReport,
 };
 use crate::domain::settings::{LogonName, OwaUrl};
-use crate::domain::token::TokenHash;
-use crate::domain::workstation::{
-    IssuedCertificate, NewWorkstation, Workstation, WorkstationStatus,
-};
 
 /// The server's persistent state. Implementations are cheap to share (`Arc<dyn Store>`) and hold
 /// no state of their own beyond a connection pool: several servers may share one PostgreSQL
 /// database.
 #[async_trait]
-pub trait Store: AdminStore + OfficeStore + Send + Sync + fmt::Debug {
-    // === Workstations: enrollment, certificates, recovery challenges, assignments (`store/workstations.rs`) ===
-
-    /// Spends one use of the token with this hash and registers the workstation in its office, in
-    /// one transaction. [`Error::TokenRefused`] (and nothing written) if the token is unknown,
-    /// expired, used up or revoked.
-    async fn enroll_workstation(
-        &self,
-        token_hash: &TokenHash,
-        workstation: &NewWorkstation,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error>;
-
-    /// One workstation. [`Error::NotFound`] if there is none.
-    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error>;
-
-    /// Workstations, of one office or all.
-    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error>;
-
-    /// Records a newly issued certificate for an active workstation, if the certificate the agent
-    /// presented (`None` for a recovery) is still acceptable; [`Error::Conflict`] otherwise (a
-    /// concurrent renewal won, or the workstation is no longer active).
-    async fn replace_certificate(
-        &self,
-        id: &WorkstationId,
-        presented_serial: Option<&str>,
-        certificate: &IssuedCertificate,
-        action: &'static str,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error>;
-
-    /// Locks, unlocks or revokes a workstation (a revoked one stays revoked: [`Error::NotFound`]).
-    async fn set_workstation_status(
-        &self,
-        id: &WorkstationId,
-        status: WorkstationStatus,
-        reason: Option<&str>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error>;
-
-    /// Stores a recovery challenge. [`Error::Conflict`] if the workstation already has too many
-    /// open ones, [`Error::NotFound`] if it does not exist.
-    async fn add_recovery_challenge(
-        &self,
-        id: &WorkstationId,
-        challenge: &[u8],
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Removes a recovery challenge and tells whether it existed and was still valid.
-    async fn take_recovery_challenge(
-        &self,
-        id: &WorkstationId,
-        challenge: &[u8],
-        now: OffsetDateTime,
-    ) -> Result<bool, Error>;
-
-    /// Assigns a mailbox to a workstation (again is harmless).
-    async fn assign_mailbox(
-        &self,
-        workstation_id: &WorkstationId,
-        mailbox: &Mailbox,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Removes an assignment. [`Error::NotFound`] if there was none.
-    async fn unassign_mailbox(
-        &self,
-        workstation_id: &WorkstationId,
-        mailbox: &Mailbox,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
+pub trait Store: WorkstationStore + AdminStore + OfficeStore + Send + Sync + fmt::Debug {
     // === Rotations and escrow: password policies, rotations, disclosure (`store/rotations.rs`) ===
 
     /// The password policy in force for an office (its override, else the global policy, else the

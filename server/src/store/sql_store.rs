@@ -25,92 +25,9 @@ use crate::domain::rotation::{
     RotationStatus, Sealed, StepReport,
 };
 use crate::domain::settings::{LogonName, OwaUrl};
-use crate::domain::token::TokenHash;
-use crate::domain::workstation::{
-    IssuedCertificate, NewWorkstation, Workstation, WorkstationStatus,
-};
 
 #[sql_impl]
 impl<D> Store for Db<D> {
-    // === Workstations: enrollment, certificates, recovery challenges, assignments (`store/workstations.rs`) ===
-    async fn enroll_workstation(
-        &self,
-        token_hash: &TokenHash,
-        workstation: &NewWorkstation,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error> {
-        self.enroll_workstation(token_hash, workstation, at).await
-    }
-
-    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error> {
-        self.get_workstation(id).await
-    }
-
-    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error> {
-        self.list_workstations(office).await
-    }
-
-    async fn replace_certificate(
-        &self,
-        id: &WorkstationId,
-        presented_serial: Option<&str>,
-        certificate: &IssuedCertificate,
-        action: &'static str,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error> {
-        self.replace_certificate(id, presented_serial, certificate, action, at).await
-    }
-
-    async fn set_workstation_status(
-        &self,
-        id: &WorkstationId,
-        status: WorkstationStatus,
-        reason: Option<&str>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error> {
-        self.set_workstation_status(id, status, reason, actor, at).await
-    }
-
-    async fn add_recovery_challenge(
-        &self,
-        id: &WorkstationId,
-        challenge: &[u8],
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.add_recovery_challenge(id, challenge, expires_at, now).await
-    }
-
-    async fn take_recovery_challenge(
-        &self,
-        id: &WorkstationId,
-        challenge: &[u8],
-        now: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        self.take_recovery_challenge(id, challenge, now).await
-    }
-
-    async fn assign_mailbox(
-        &self,
-        workstation_id: &WorkstationId,
-        mailbox: &Mailbox,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.assign_mailbox(workstation_id, mailbox, actor, at).await
-    }
-
-    async fn unassign_mailbox(
-        &self,
-        workstation_id: &WorkstationId,
-        mailbox: &Mailbox,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.unassign_mailbox(workstation_id, mailbox, actor, at).await
-    }
-
     // === Rotations and escrow: password policies, rotations, disclosure (`store/rotations.rs`) ===
     async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error> {
         self.password_policy(office).await

@@ -1,6 +1,7 @@
 //! Workstations: enrollment (spending a token), their certificates and status, the recovery
 //! challenges they answer, and the mailboxes assigned to them.
 
+use async_trait::async_trait;
 use sesame_store_macros::sql_impl;
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
@@ -22,10 +23,87 @@ use crate::domain::workstation::{
 /// Most unanswered recovery challenges a workstation may have at once.
 const MAX_OPEN_CHALLENGES: i64 = 5;
 
-/// The workstation methods of [`Store`](super::Store), documented there.
+/// Workstations: enrollment, certificates, recovery challenges, assignments; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait WorkstationStore: Send + Sync {
+    /// Spends one use of the token with this hash and registers the workstation in its office, in
+    /// one transaction. [`Error::TokenRefused`] (and nothing written) if the token is unknown,
+    /// expired, used up or revoked.
+    async fn enroll_workstation(
+        &self,
+        token_hash: &TokenHash,
+        workstation: &NewWorkstation,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// One workstation. [`Error::NotFound`] if there is none.
+    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error>;
+
+    /// Workstations, of one office or all.
+    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error>;
+
+    /// Records a newly issued certificate for an active workstation, if the certificate the agent
+    /// presented (`None` for a recovery) is still acceptable; [`Error::Conflict`] otherwise (a
+    /// concurrent renewal won, or the workstation is no longer active).
+    async fn replace_certificate(
+        &self,
+        id: &WorkstationId,
+        presented_serial: Option<&str>,
+        certificate: &IssuedCertificate,
+        action: &'static str,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// Locks, unlocks or revokes a workstation (a revoked one stays revoked: [`Error::NotFound`]).
+    async fn set_workstation_status(
+        &self,
+        id: &WorkstationId,
+        status: WorkstationStatus,
+        reason: Option<&str>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// Stores a recovery challenge. [`Error::Conflict`] if the workstation already has too many
+    /// open ones, [`Error::NotFound`] if it does not exist.
+    async fn add_recovery_challenge(
+        &self,
+        id: &WorkstationId,
+        challenge: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Removes a recovery challenge and tells whether it existed and was still valid.
+    async fn take_recovery_challenge(
+        &self,
+        id: &WorkstationId,
+        challenge: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// Assigns a mailbox to a workstation (again is harmless).
+    async fn assign_mailbox(
+        &self,
+        workstation_id: &WorkstationId,
+        mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Removes an assignment. [`Error::NotFound`] if there was none.
+    async fn unassign_mailbox(
+        &self,
+        workstation_id: &WorkstationId,
+        mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+}
+
 #[sql_impl]
-impl<D> Db<D> {
-    pub(super) async fn enroll_workstation(
+impl<D> WorkstationStore for Db<D> {
+    async fn enroll_workstation(
         &self,
         token_hash: &TokenHash,
         workstation: &NewWorkstation,
@@ -92,7 +170,7 @@ impl<D> Db<D> {
         self.get_workstation(&workstation.id).await
     }
 
-    pub(super) async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error> {
+    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error> {
         let row: WorkstationRow = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {WORKSTATION_COLUMNS} FROM workstations WHERE id = $1"
         )))
@@ -102,10 +180,7 @@ impl<D> Db<D> {
         row.try_into()
     }
 
-    pub(super) async fn list_workstations(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<Vec<Workstation>, Error> {
+    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error> {
         let rows: Vec<WorkstationRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {WORKSTATION_COLUMNS} FROM workstations \
              WHERE (CAST($1 AS TEXT) IS NULL OR office = $1) ORDER BY office, hostname, id"
@@ -116,7 +191,7 @@ impl<D> Db<D> {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    pub(super) async fn replace_certificate(
+    async fn replace_certificate(
         &self,
         id: &WorkstationId,
         presented_serial: Option<&str>,
@@ -166,7 +241,7 @@ impl<D> Db<D> {
         self.get_workstation(id).await
     }
 
-    pub(super) async fn set_workstation_status(
+    async fn set_workstation_status(
         &self,
         id: &WorkstationId,
         status: WorkstationStatus,
@@ -207,7 +282,7 @@ impl<D> Db<D> {
         self.get_workstation(id).await
     }
 
-    pub(super) async fn add_recovery_challenge(
+    async fn add_recovery_challenge(
         &self,
         id: &WorkstationId,
         challenge: &[u8],
@@ -245,7 +320,7 @@ impl<D> Db<D> {
         Self::commit(tx, &[], now).await
     }
 
-    pub(super) async fn take_recovery_challenge(
+    async fn take_recovery_challenge(
         &self,
         id: &WorkstationId,
         challenge: &[u8],
@@ -262,7 +337,7 @@ impl<D> Db<D> {
         Ok(taken.is_some_and(|expires_at| expires_at > now))
     }
 
-    pub(super) async fn assign_mailbox(
+    async fn assign_mailbox(
         &self,
         workstation_id: &WorkstationId,
         mailbox: &Mailbox,
@@ -289,7 +364,7 @@ impl<D> Db<D> {
         Self::commit(tx, &events, at).await
     }
 
-    pub(super) async fn unassign_mailbox(
+    async fn unassign_mailbox(
         &self,
         workstation_id: &WorkstationId,
         mailbox: &Mailbox,
