@@ -50,6 +50,7 @@ pub use self::admins::AdminStore;
 pub use self::error::{Error, TokenRefusal};
 pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
+pub use self::rotations::RotationStore;
 pub use self::workstations::WorkstationStore;
 use crate::domain::account::LocalAccount;
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
@@ -57,11 +58,8 @@ use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
-use crate::domain::page::RotationCursor;
-use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
-    Disclosure, MailboxHistory, NewRotation, PendingRotations, ReportOutcome, Rotation,
-    RotationStatus, Sealed, StepReport,
+    MailboxHistory, PendingRotations, ReportOutcome, Rotation, StepReport,
 };
 use crate::domain::settings::{LogonName, OwaUrl};
 
@@ -69,70 +67,9 @@ use crate::domain::settings::{LogonName, OwaUrl};
 /// no state of their own beyond a connection pool: several servers may share one PostgreSQL
 /// database.
 #[async_trait]
-pub trait Store: WorkstationStore + AdminStore + OfficeStore + Send + Sync + fmt::Debug {
-    // === Rotations and escrow: password policies, rotations, disclosure (`store/rotations.rs`) ===
-
-    /// The password policy in force for an office (its override, else the global policy, else the
-    /// default), or the global one with `None`.
-    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error>;
-
-    /// Sets the global policy (`None`) or an office's override.
-    async fn set_password_policy(
-        &self,
-        office: Option<&Crpcen>,
-        policy: &PasswordPolicy,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Opens rotations in one transaction. [`Error::Conflict`] (nothing written) if one of the
-    /// mailboxes already has an open rotation.
-    async fn open_rotations(
-        &self,
-        rotations: &[NewRotation],
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// A page of the rotations of an office (or every office), open ones only or all: at most
-    /// `limit`, newest first, then by address and id, after the cursor's rotation if given.
-    async fn list_rotations(
-        &self,
-        office: Option<&Crpcen>,
-        open_only: bool,
-        after: Option<&RotationCursor>,
-        limit: u32,
-    ) -> Result<Vec<Rotation>, Error>;
-
-    /// The open rotation of a mailbox, if any.
-    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error>;
-
-    /// Closes open rotations with the given final status, destroying their escrowed passwords.
-    /// Returns how many were closed (rotations no longer open are left alone).
-    async fn close_rotations(
-        &self,
-        ids: &[String],
-        status: RotationStatus,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<u64, Error>;
-
-    /// Expires the open rotations whose provisional password ran out, destroying their escrow.
-    async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error>;
-
-    /// How many rotations there are in each status (statuses without any are left out).
-    async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error>;
-
-    /// The open rotations a disclosure covers, with their sealed passwords, after writing its
-    /// audit record (and, for a delivery, marking them delivered) in the same transaction: if the
-    /// record cannot be written, nothing is returned.
-    async fn disclose_rotations(
-        &self,
-        disclosure: Disclosure<'_>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Vec<(Rotation, Sealed)>, Error>;
-
+pub trait Store:
+    RotationStore + WorkstationStore + AdminStore + OfficeStore + Send + Sync + fmt::Debug
+{
     // === Step reports, periodic rotations, mailbox history (`store/reports.rs`) ===
 
     /// Records an agent's step reports, in order, each in its own transaction with its audit

@@ -18,81 +18,13 @@ use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
-use crate::domain::page::RotationCursor;
-use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{
-    Disclosure, MailboxHistory, NewRotation, PendingRotations, ReportOutcome, Rotation,
-    RotationStatus, Sealed, StepReport,
+    MailboxHistory, PendingRotations, ReportOutcome, Rotation, StepReport,
 };
 use crate::domain::settings::{LogonName, OwaUrl};
 
 #[sql_impl]
 impl<D> Store for Db<D> {
-    // === Rotations and escrow: password policies, rotations, disclosure (`store/rotations.rs`) ===
-    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error> {
-        self.password_policy(office).await
-    }
-
-    async fn set_password_policy(
-        &self,
-        office: Option<&Crpcen>,
-        policy: &PasswordPolicy,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.set_password_policy(office, policy, actor, at).await
-    }
-
-    async fn open_rotations(
-        &self,
-        rotations: &[NewRotation],
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.open_rotations(rotations, actor, at).await
-    }
-
-    async fn list_rotations(
-        &self,
-        office: Option<&Crpcen>,
-        open_only: bool,
-        after: Option<&RotationCursor>,
-        limit: u32,
-    ) -> Result<Vec<Rotation>, Error> {
-        self.list_rotations(office, open_only, after, limit).await
-    }
-
-    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
-        self.open_rotation(mailbox_id).await
-    }
-
-    async fn close_rotations(
-        &self,
-        ids: &[String],
-        status: RotationStatus,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<u64, Error> {
-        self.close_rotations(ids, status, actor, at).await
-    }
-
-    async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error> {
-        self.expire_rotations(now).await
-    }
-
-    async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error> {
-        self.rotation_counts().await
-    }
-
-    async fn disclose_rotations(
-        &self,
-        disclosure: Disclosure<'_>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Vec<(Rotation, Sealed)>, Error> {
-        self.disclose_rotations(disclosure, actor, at).await
-    }
-
     // === Step reports, periodic rotations, mailbox history (`store/reports.rs`) ===
     async fn record_reports(
         &self,
