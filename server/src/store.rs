@@ -50,6 +50,7 @@ pub use self::admins::AdminStore;
 pub use self::error::{Error, TokenRefusal};
 pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
+pub use self::reports::ReportStore;
 pub use self::rotations::RotationStore;
 pub use self::workstations::WorkstationStore;
 use crate::domain::account::LocalAccount;
@@ -58,9 +59,6 @@ use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
-use crate::domain::rotation::{
-    MailboxHistory, PendingRotations, ReportOutcome, Rotation, StepReport,
-};
 use crate::domain::settings::{LogonName, OwaUrl};
 
 /// The server's persistent state. Implementations are cheap to share (`Arc<dyn Store>`) and hold
@@ -68,53 +66,8 @@ use crate::domain::settings::{LogonName, OwaUrl};
 /// database.
 #[async_trait]
 pub trait Store:
-    RotationStore + WorkstationStore + AdminStore + OfficeStore + Send + Sync + fmt::Debug
+    ReportStore + RotationStore + WorkstationStore + AdminStore + OfficeStore + Send + Sync + fmt::Debug
 {
-    // === Step reports, periodic rotations, mailbox history (`store/reports.rs`) ===
-
-    /// Records an agent's step reports, in order, each in its own transaction with its audit
-    /// record: a report already recorded for this workstation is [`ReportOutcome::Duplicate`] and
-    /// changes nothing; one about a rotation that is not among the workstation's mailboxes, or
-    /// that cannot follow the rotation's state (`domain::rotation::transition`), is rejected. A
-    /// verified step closes the rotation as completed, destroys its escrow and records the
-    /// mailbox's last verified change with the key evidence of the last started report. Each
-    /// report keeps the local account it names. A verified step of a provisional rotation that
-    /// names an account binds it to the mailbox on this workstation (audited,
-    /// `mailbox.account.bind`) unless the mailbox has an effective binding there already: a
-    /// report never rebinds.
-    async fn record_reports(
-        &self,
-        workstation_id: &WorkstationId,
-        reports: &[StepReport],
-        at: OffsetDateTime,
-    ) -> Result<Vec<ReportOutcome>, Error>;
-
-    /// Opens (audited) a periodic rotation for each mailbox assigned to the workstation that is
-    /// due soon under its office's compliance policy (its last verified change, or creation, is
-    /// at least the limit less the "due soon" delay old) and has no open rotation, valid for
-    /// `validity` and due at the limit; then returns the open periodic rotations of its mailboxes, marked
-    /// delivered. Concurrent calls open one rotation per mailbox.
-    async fn deliver_periodic(
-        &self,
-        workstation_id: &WorkstationId,
-        validity: time::Duration,
-        at: OffsetDateTime,
-    ) -> Result<Vec<Rotation>, Error>;
-
-    /// Whether [`Store::disclose_rotations`] (delivery) or [`Store::deliver_periodic`] would give
-    /// the workstation anything `at`, and if not, from when a periodic rotation comes due (the
-    /// rule of `deliver_periodic`, read without writing).
-    async fn pending_rotations(
-        &self,
-        workstation_id: &WorkstationId,
-        at: OffsetDateTime,
-    ) -> Result<PendingRotations, Error>;
-
-    /// A mailbox's rotations (newest first), their reported steps (oldest first) with the local
-    /// account that acted, its last verified change, the workstations it is assigned to, and its
-    /// default account and bindings.
-    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error>;
-
     // === Local accounts bound to mailboxes (`store/accounts.rs`) ===
 
     /// Sets (`account` `Some`) or resets (`None`) a mailbox's binding on one workstation, or with

@@ -18,44 +18,10 @@ use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
-use crate::domain::rotation::{
-    MailboxHistory, PendingRotations, ReportOutcome, Rotation, StepReport,
-};
 use crate::domain::settings::{LogonName, OwaUrl};
 
 #[sql_impl]
 impl<D> Store for Db<D> {
-    // === Step reports, periodic rotations, mailbox history (`store/reports.rs`) ===
-    async fn record_reports(
-        &self,
-        workstation_id: &WorkstationId,
-        reports: &[StepReport],
-        at: OffsetDateTime,
-    ) -> Result<Vec<ReportOutcome>, Error> {
-        self.record_reports(workstation_id.as_str(), reports, at).await
-    }
-
-    async fn deliver_periodic(
-        &self,
-        workstation_id: &WorkstationId,
-        validity: time::Duration,
-        at: OffsetDateTime,
-    ) -> Result<Vec<Rotation>, Error> {
-        self.deliver_periodic(workstation_id.as_str(), validity, at).await
-    }
-
-    async fn pending_rotations(
-        &self,
-        workstation_id: &WorkstationId,
-        at: OffsetDateTime,
-    ) -> Result<PendingRotations, Error> {
-        self.pending_rotations(workstation_id.as_str(), at).await
-    }
-
-    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
-        self.mailbox_history(mailbox_id).await
-    }
-
     // === Settings: the OWA address, logon names (`store/settings.rs`) ===
     async fn owa_urls(
         &self,
