@@ -39,13 +39,13 @@ mod conformance;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+pub use self::accounts::AccountStore;
 pub use self::admins::AdminStore;
 pub use self::error::{Error, TokenRefusal};
 pub use self::offices::OfficeStore;
@@ -53,11 +53,9 @@ pub use self::options::{StoreOptions, connect, redact_url};
 pub use self::reports::ReportStore;
 pub use self::rotations::RotationStore;
 pub use self::workstations::WorkstationStore;
-use crate::domain::account::LocalAccount;
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::settings::{LogonName, OwaUrl};
 
@@ -66,29 +64,16 @@ use crate::domain::settings::{LogonName, OwaUrl};
 /// database.
 #[async_trait]
 pub trait Store:
-    ReportStore + RotationStore + WorkstationStore + AdminStore + OfficeStore + Send + Sync + fmt::Debug
+    AccountStore
+    + ReportStore
+    + RotationStore
+    + WorkstationStore
+    + AdminStore
+    + OfficeStore
+    + Send
+    + Sync
+    + fmt::Debug
 {
-    // === Local accounts bound to mailboxes (`store/accounts.rs`) ===
-
-    /// Sets (`account` `Some`) or resets (`None`) a mailbox's binding on one workstation, or with
-    /// `workstation_id` `None` its default account (which holds on each workstation without a
-    /// binding of its own), audited (`mailbox.account.set`, `mailbox.account.reset`).
-    /// [`Error::NotFound`] if the workstation is not one of the mailbox's office.
-    async fn set_mailbox_account(
-        &self,
-        mailbox: &Mailbox,
-        workstation_id: Option<&WorkstationId>,
-        account: Option<&LocalAccount>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// The effective binding of each mailbox assigned to the workstation that has one (its
-    /// binding there, else its default account), by mailbox id.
-    async fn bound_accounts(
-        &self,
-        workstation_id: &WorkstationId,
-    ) -> Result<HashMap<i64, LocalAccount>, Error>;
     // === Settings: the OWA address, logon names (`store/settings.rs`) ===
 
     /// The global OWA address and, with an office, that office's override; `None` where none was

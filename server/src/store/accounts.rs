@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use sesame_store_macros::sql_impl;
 
 use time::OffsetDateTime;
@@ -59,10 +60,33 @@ pub(super) fn stored_account(
     Ok(LocalAccount { id, detail })
 }
 
-/// The local-account methods of [`Store`](super::Store), documented there.
+/// Local accounts bound to mailboxes; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Sets (`account` `Some`) or resets (`None`) a mailbox's binding on one workstation, or with
+    /// `workstation_id` `None` its default account (which holds on each workstation without a
+    /// binding of its own), audited (`mailbox.account.set`, `mailbox.account.reset`).
+    /// [`Error::NotFound`] if the workstation is not one of the mailbox's office.
+    async fn set_mailbox_account(
+        &self,
+        mailbox: &Mailbox,
+        workstation_id: Option<&WorkstationId>,
+        account: Option<&LocalAccount>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// The effective binding of each mailbox assigned to the workstation that has one (its
+    /// binding there, else its default account), by mailbox id.
+    async fn bound_accounts(
+        &self,
+        workstation_id: &WorkstationId,
+    ) -> Result<HashMap<i64, LocalAccount>, Error>;
+}
+
 #[sql_impl]
-impl<D> Db<D> {
-    pub(super) async fn set_mailbox_account(
+impl<D> AccountStore for Db<D> {
+    async fn set_mailbox_account(
         &self,
         mailbox: &Mailbox,
         workstation_id: Option<&WorkstationId>,
@@ -138,9 +162,9 @@ impl<D> Db<D> {
         Self::commit(tx, &[event], at).await
     }
 
-    pub(super) async fn bound_accounts(
+    async fn bound_accounts(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
     ) -> Result<HashMap<i64, LocalAccount>, Error> {
         let rows: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT a.mailbox_id, \
@@ -153,7 +177,7 @@ impl<D> Db<D> {
              WHERE a.workstation_id = $1 \
              AND (own.account_id IS NOT NULL OR d.account_id IS NOT NULL)",
         )
-        .bind(workstation_id)
+        .bind(workstation_id.as_str())
         .fetch_all(self.reader())
         .await?;
         rows.into_iter()
@@ -162,7 +186,12 @@ impl<D> Db<D> {
             })
             .collect()
     }
+}
 
+/// What the other aggregates' writes do to accounts: a mailbox's bindings for its history, the
+/// binding a verified report makes, the default accounts an import sets.
+#[sql_impl]
+impl<D> Db<D> {
     /// A mailbox's default account (first) and its bindings, by workstation.
     pub(super) async fn mailbox_accounts(
         &self,

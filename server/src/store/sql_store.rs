@@ -3,8 +3,6 @@
 //! (`offices.rs`, `admins.rs`, `workstations.rs`, `rotations.rs`, `reports.rs`, `settings.rs`,
 //! `accounts.rs`, `check_ins.rs`, `audit.rs`).
 
-use std::collections::HashMap;
-
 use sesame_store_macros::sql_impl;
 
 use time::OffsetDateTime;
@@ -12,11 +10,9 @@ use time::OffsetDateTime;
 use super::changes::{Change, ChangeFeed};
 use super::db::Db;
 use super::{Error, PoolUsage, Store};
-use crate::domain::account::LocalAccount;
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::settings::{LogonName, OwaUrl};
 
@@ -48,25 +44,6 @@ impl<D> Store for Db<D> {
         at: OffsetDateTime,
     ) -> Result<Mailbox, Error> {
         self.set_mailbox_logon(address, logon_name, actor, at).await
-    }
-
-    // === Local accounts (`store/accounts.rs`) ===
-    async fn set_mailbox_account(
-        &self,
-        mailbox: &Mailbox,
-        workstation_id: Option<&WorkstationId>,
-        account: Option<&LocalAccount>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.set_mailbox_account(mailbox, workstation_id, account, actor, at).await
-    }
-
-    async fn bound_accounts(
-        &self,
-        workstation_id: &WorkstationId,
-    ) -> Result<HashMap<i64, LocalAccount>, Error> {
-        self.bound_accounts(workstation_id.as_str()).await
     }
 
     // === Check-ins (`store/check_ins.rs`) ===
