@@ -52,19 +52,20 @@ pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
 pub use self::reports::ReportStore;
 pub use self::rotations::RotationStore;
+pub use self::settings::SettingsStore;
 pub use self::workstations::WorkstationStore;
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
-use crate::domain::settings::{LogonName, OwaUrl};
+use crate::domain::office::{Crpcen, MailboxAddress};
 
 /// The server's persistent state. Implementations are cheap to share (`Arc<dyn Store>`) and hold
 /// no state of their own beyond a connection pool: several servers may share one PostgreSQL
 /// database.
 #[async_trait]
 pub trait Store:
-    AccountStore
+    SettingsStore
+    + AccountStore
     + ReportStore
     + RotationStore
     + WorkstationStore
@@ -74,35 +75,6 @@ pub trait Store:
     + Sync
     + fmt::Debug
 {
-    // === Settings: the OWA address, logon names (`store/settings.rs`) ===
-
-    /// The global OWA address and, with an office, that office's override; `None` where none was
-    /// set. [`Error::NotFound`] if the office does not exist.
-    async fn owa_urls(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error>;
-
-    /// Sets the global OWA address (`office` `None`) or an office's override; `url` `None` removes
-    /// it. [`Error::NotFound`] if the office does not exist.
-    async fn set_owa_url(
-        &self,
-        office: Option<&Crpcen>,
-        url: Option<&OwaUrl>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Sets (or with `None` clears) a mailbox's logon name. [`Error::NotFound`] if there is no
-    /// such mailbox.
-    async fn set_mailbox_logon(
-        &self,
-        address: &MailboxAddress,
-        logon_name: Option<&LogonName>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Mailbox, Error>;
-
     // === Check-ins (`store/check_ins.rs`) ===
 
     /// Writes the check-ins of a flush window, one record per workstation (already folded), in

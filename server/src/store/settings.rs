@@ -1,6 +1,7 @@
 //! Settings: the OWA address (the global value and offices' overrides) and mailboxes' logon
 //! names. Every change is audited in its transaction.
 
+use async_trait::async_trait;
 use sesame_store_macros::sql_impl;
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
@@ -15,10 +16,40 @@ use crate::domain::settings::{LogonName, OwaUrl};
 /// The scope of the global setting in `owa_urls`.
 const GLOBAL: &str = "global";
 
-/// The settings methods of [`Store`](super::Store), documented there.
+/// Settings: the OWA address, logon names; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The global OWA address and, with an office, that office's override; `None` where none was
+    /// set. [`Error::NotFound`] if the office does not exist.
+    async fn owa_urls(
+        &self,
+        office: Option<&Crpcen>,
+    ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error>;
+
+    /// Sets the global OWA address (`office` `None`) or an office's override; `url` `None` removes
+    /// it. [`Error::NotFound`] if the office does not exist.
+    async fn set_owa_url(
+        &self,
+        office: Option<&Crpcen>,
+        url: Option<&OwaUrl>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Sets (or with `None` clears) a mailbox's logon name. [`Error::NotFound`] if there is no
+    /// such mailbox.
+    async fn set_mailbox_logon(
+        &self,
+        address: &MailboxAddress,
+        logon_name: Option<&LogonName>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Mailbox, Error>;
+}
+
 #[sql_impl]
-impl<D> Db<D> {
-    pub(super) async fn owa_urls(
+impl<D> SettingsStore for Db<D> {
+    async fn owa_urls(
         &self,
         office: Option<&Crpcen>,
     ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error> {
@@ -51,7 +82,7 @@ impl<D> Db<D> {
         Ok((global, own))
     }
 
-    pub(super) async fn set_owa_url(
+    async fn set_owa_url(
         &self,
         office: Option<&Crpcen>,
         url: Option<&OwaUrl>,
@@ -107,7 +138,7 @@ impl<D> Db<D> {
         Self::commit(tx, &[event], at).await
     }
 
-    pub(super) async fn set_mailbox_logon(
+    async fn set_mailbox_logon(
         &self,
         address: &MailboxAddress,
         logon_name: Option<&LogonName>,

@@ -13,39 +13,10 @@ use super::{Error, PoolUsage, Store};
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
 use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
-use crate::domain::settings::{LogonName, OwaUrl};
+use crate::domain::office::{Crpcen, MailboxAddress};
 
 #[sql_impl]
 impl<D> Store for Db<D> {
-    // === Settings: the OWA address, logon names (`store/settings.rs`) ===
-    async fn owa_urls(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error> {
-        self.owa_urls(office).await
-    }
-
-    async fn set_owa_url(
-        &self,
-        office: Option<&Crpcen>,
-        url: Option<&OwaUrl>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.set_owa_url(office, url, actor, at).await
-    }
-
-    async fn set_mailbox_logon(
-        &self,
-        address: &MailboxAddress,
-        logon_name: Option<&LogonName>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Mailbox, Error> {
-        self.set_mailbox_logon(address, logon_name, actor, at).await
-    }
-
     // === Check-ins (`store/check_ins.rs`) ===
     async fn record_check_ins(
         &self,
