@@ -47,6 +47,7 @@ use time::OffsetDateTime;
 
 pub use self::accounts::AccountStore;
 pub use self::admins::AdminStore;
+pub use self::check_ins::CheckInStore;
 pub use self::error::{Error, TokenRefusal};
 pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
@@ -55,7 +56,6 @@ pub use self::rotations::RotationStore;
 pub use self::settings::SettingsStore;
 pub use self::workstations::WorkstationStore;
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
-use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::office::{Crpcen, MailboxAddress};
 
@@ -64,7 +64,8 @@ use crate::domain::office::{Crpcen, MailboxAddress};
 /// database.
 #[async_trait]
 pub trait Store:
-    SettingsStore
+    CheckInStore
+    + SettingsStore
     + AccountStore
     + ReportStore
     + RotationStore
@@ -75,27 +76,6 @@ pub trait Store:
     + Sync
     + fmt::Debug
 {
-    // === Check-ins (`store/check_ins.rs`) ===
-
-    /// Writes the check-ins of a flush window, one record per workstation (already folded), in
-    /// one transaction at `at` with a few statements per few hundred rows: each workstation's
-    /// last-seen time, its certificate confirmed if a serial presented is the current one, its
-    /// agent's version when reported; the key state and look at OWA when reported (an absent one
-    /// leaves the recorded one). The compliance of the workstations whose check-in matters (a
-    /// mailbox offline, a deadline passed: found in one query) is reassessed before and after.
-    /// Not audited: it changes no decision. Records of unknown workstations are ignored.
-    async fn record_check_ins(
-        &self,
-        records: &[CheckInRecord],
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// What the workstations of an office (or all) last reported, for those that reported.
-    async fn check_ins(&self, office: Option<&Crpcen>) -> Result<Vec<CheckInState>, Error>;
-
-    /// The assignments of an office's mailboxes: (workstation id, mailbox), by workstation.
-    async fn assignments(&self, office: &Crpcen) -> Result<Vec<(String, AssignedMailbox)>, Error>;
-
     // === Compliance (`store/compliance.rs`) ===
 
     /// The compliance policies: the configuration's default, the global one, each office's own.

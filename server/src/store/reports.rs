@@ -383,7 +383,7 @@ impl<D> ReportStore for Db<D> {
     }
 }
 
-/// The steps of recording a report.
+/// The steps of [`ReportStore::record_reports`].
 #[sql_impl]
 impl<D> Db<D> {
     /// Records one report in its own transaction.

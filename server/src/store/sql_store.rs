@@ -11,29 +11,11 @@ use super::changes::{Change, ChangeFeed};
 use super::db::Db;
 use super::{Error, PoolUsage, Store};
 use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
-use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
 use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
 use crate::domain::office::{Crpcen, MailboxAddress};
 
 #[sql_impl]
 impl<D> Store for Db<D> {
-    // === Check-ins (`store/check_ins.rs`) ===
-    async fn record_check_ins(
-        &self,
-        records: &[CheckInRecord],
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
-        self.record_check_ins(records, at).await
-    }
-
-    async fn check_ins(&self, office: Option<&Crpcen>) -> Result<Vec<CheckInState>, Error> {
-        self.check_ins(office).await
-    }
-
-    async fn assignments(&self, office: &Crpcen) -> Result<Vec<(String, AssignedMailbox)>, Error> {
-        self.assignments(office).await
-    }
-
     // === Compliance (`store/compliance.rs`) ===
     async fn compliance_policies(&self) -> Result<super::Policies, Error> {
         self.compliance_policies().await
