@@ -48,6 +48,8 @@ use time::OffsetDateTime;
 pub use self::accounts::AccountStore;
 pub use self::admins::AdminStore;
 pub use self::check_ins::CheckInStore;
+pub use self::compliance::ComplianceStore;
+pub use self::compliance_report::ComplianceReportStore;
 pub use self::error::{Error, TokenRefusal};
 pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
@@ -55,16 +57,17 @@ pub use self::reports::ReportStore;
 pub use self::rotations::RotationStore;
 pub use self::settings::SettingsStore;
 pub use self::workstations::WorkstationStore;
-use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
-use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::office::{Crpcen, MailboxAddress};
+use crate::domain::audit::{AuditEvent, AuditRecord, SignedHead};
+use crate::domain::office::Crpcen;
 
 /// The server's persistent state. Implementations are cheap to share (`Arc<dyn Store>`) and hold
 /// no state of their own beyond a connection pool: several servers may share one PostgreSQL
 /// database.
 #[async_trait]
 pub trait Store:
-    CheckInStore
+    ComplianceReportStore
+    + ComplianceStore
+    + CheckInStore
     + SettingsStore
     + AccountStore
     + ReportStore
@@ -76,72 +79,6 @@ pub trait Store:
     + Sync
     + fmt::Debug
 {
-    // === Compliance (`store/compliance.rs`) ===
-
-    /// The compliance policies: the configuration's default, the global one, each office's own.
-    async fn compliance_policies(&self) -> Result<Policies, Error>;
-
-    /// Sets (or with `None` removes) a compliance policy and reassesses the mailboxes it
-    /// governs, audited; `Ok(false)` and nothing written when it is already so.
-    /// [`Error::NotFound`] for an office that does not exist.
-    async fn set_compliance_policy(
-        &self,
-        scope: PolicyScope<'_>,
-        policy: Option<CompliancePolicy>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<bool, Error>;
-
-    /// Assesses one batch of mailboxes whose next deadline is at or before `at`, recording each
-    /// transition at the time it happened; returns how many were assessed (0: none is left).
-    async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error>;
-
-    /// Counts per state for each office (or one), now (`at` = `None`, after a sweep) or at a past
-    /// date from the history; offices ordered by CRPCEN, those without mailboxes left out.
-    async fn compliance_counts(
-        &self,
-        office: Option<&Crpcen>,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Vec<OfficeCounts>, Error>;
-
-    /// The fleet's totals now (after a sweep) or at a past date, without per-office rows.
-    async fn compliance_summary(&self, at: Option<OffsetDateTime>) -> Result<FleetSummary, Error>;
-
-    /// The standing of each mailbox of an office, now or at a past date, ordered by address.
-    async fn compliance_mailboxes(
-        &self,
-        office: &Crpcen,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Vec<MailboxStanding>, Error>;
-
-    /// A page of the standings at `at` (from the history) of an office's mailboxes (or every
-    /// mailbox): at most `limit`, ordered by office then address, after `after` if given.
-    async fn compliance_mailbox_page(
-        &self,
-        office: Option<&Crpcen>,
-        at: OffsetDateTime,
-        after: Option<&MailboxAddress>,
-        limit: u32,
-    ) -> Result<Vec<MailboxStanding>, Error>;
-
-    /// Counts per state at `at` (from the history) of the first `limit` offices after `after`
-    /// (by CRPCEN) that had a mailbox then, as [`Store::compliance_counts`] gives them.
-    async fn compliance_office_page(
-        &self,
-        at: OffsetDateTime,
-        after: Option<&Crpcen>,
-        limit: u32,
-    ) -> Result<Vec<OfficeCounts>, Error>;
-
-    /// Counts per state at `at` (from the history) of the offices from `first` to `last`
-    /// (CRPCENs, both included), as [`Store::compliance_counts`] gives them.
-    async fn compliance_counts_between(
-        &self,
-        first: &Crpcen,
-        last: &Crpcen,
-        at: OffsetDateTime,
-    ) -> Result<Vec<OfficeCounts>, Error>;
-
     // === Audit (`store/audit.rs`) ===
 
     /// The audit chain's last record: its sequence number and hash (`None` while empty).

@@ -10,79 +10,11 @@ use time::OffsetDateTime;
 use super::changes::{Change, ChangeFeed};
 use super::db::Db;
 use super::{Error, PoolUsage, Store};
-use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
-use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::office::{Crpcen, MailboxAddress};
+use crate::domain::audit::{AuditEvent, AuditRecord, SignedHead};
+use crate::domain::office::Crpcen;
 
 #[sql_impl]
 impl<D> Store for Db<D> {
-    // === Compliance (`store/compliance.rs`) ===
-    async fn compliance_policies(&self) -> Result<super::Policies, Error> {
-        self.compliance_policies().await
-    }
-
-    async fn set_compliance_policy(
-        &self,
-        scope: super::PolicyScope<'_>,
-        policy: Option<CompliancePolicy>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        self.set_compliance_policy(scope, policy, actor, at).await
-    }
-
-    async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error> {
-        self.sweep_compliance(at).await
-    }
-
-    async fn compliance_counts(
-        &self,
-        office: Option<&Crpcen>,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Vec<OfficeCounts>, Error> {
-        self.compliance_counts(office, at).await
-    }
-
-    async fn compliance_summary(&self, at: Option<OffsetDateTime>) -> Result<FleetSummary, Error> {
-        self.compliance_summary(at).await
-    }
-
-    async fn compliance_mailboxes(
-        &self,
-        office: &Crpcen,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Vec<MailboxStanding>, Error> {
-        self.compliance_mailboxes(office, at).await
-    }
-
-    async fn compliance_mailbox_page(
-        &self,
-        office: Option<&Crpcen>,
-        at: OffsetDateTime,
-        after: Option<&MailboxAddress>,
-        limit: u32,
-    ) -> Result<Vec<MailboxStanding>, Error> {
-        self.compliance_mailbox_page(office, at, after, limit).await
-    }
-
-    async fn compliance_office_page(
-        &self,
-        at: OffsetDateTime,
-        after: Option<&Crpcen>,
-        limit: u32,
-    ) -> Result<Vec<OfficeCounts>, Error> {
-        self.compliance_office_page(at, after, limit).await
-    }
-
-    async fn compliance_counts_between(
-        &self,
-        first: &Crpcen,
-        last: &Crpcen,
-        at: OffsetDateTime,
-    ) -> Result<Vec<OfficeCounts>, Error> {
-        self.compliance_counts_between(first, last, at).await
-    }
-
     // === Audit (`store/audit.rs`) ===
     async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {
         self.audit_head().await
