@@ -43,10 +43,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 
 pub use self::accounts::AccountStore;
 pub use self::admins::AdminStore;
+pub use self::audit::AuditStore;
 pub use self::check_ins::CheckInStore;
 pub use self::compliance::ComplianceStore;
 pub use self::compliance_report::ComplianceReportStore;
@@ -57,15 +57,14 @@ pub use self::reports::ReportStore;
 pub use self::rotations::RotationStore;
 pub use self::settings::SettingsStore;
 pub use self::workstations::WorkstationStore;
-use crate::domain::audit::{AuditEvent, AuditRecord, SignedHead};
-use crate::domain::office::Crpcen;
 
 /// The server's persistent state. Implementations are cheap to share (`Arc<dyn Store>`) and hold
 /// no state of their own beyond a connection pool: several servers may share one PostgreSQL
 /// database.
 #[async_trait]
 pub trait Store:
-    ComplianceReportStore
+    AuditStore
+    + ComplianceReportStore
     + ComplianceStore
     + CheckInStore
     + SettingsStore
@@ -79,40 +78,6 @@ pub trait Store:
     + Sync
     + fmt::Debug
 {
-    // === Audit (`store/audit.rs`) ===
-
-    /// The audit chain's last record: its sequence number and hash (`None` while empty).
-    async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error>;
-
-    /// Appends one record that describes no other change (the audit key's rotation) and returns
-    /// its sequence number and hash.
-    async fn append_audit_event(
-        &self,
-        event: &AuditEvent,
-        at: OffsetDateTime,
-    ) -> Result<(i64, [u8; 32]), Error>;
-
-    /// The last record of `action`, if any (read backwards from the chain's end).
-    async fn latest_audit_record(&self, action: &str) -> Result<Option<AuditRecord>, Error>;
-
-    /// Audit records after `after_seq`, in order, at most `limit`, optionally of one office.
-    async fn audit_records(
-        &self,
-        office: Option<&Crpcen>,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, Error>;
-
-    /// Stores a signed head (not audited: it would move the head) and returns the head stored at
-    /// its sequence number: this one, or the one another server stored first.
-    async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error>;
-
-    /// Signed heads after `after_seq`, by sequence number, at most `limit`.
-    async fn signed_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error>;
-
-    /// The signed head with the highest sequence number, if any.
-    async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error>;
-
     // === Change notices between servers (`store/changes.rs`) ===
 
     /// Whether other servers may share the database (PostgreSQL), so that what a server caches

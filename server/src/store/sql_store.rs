@@ -5,54 +5,12 @@
 
 use sesame_store_macros::sql_impl;
 
-use time::OffsetDateTime;
-
 use super::changes::{Change, ChangeFeed};
 use super::db::Db;
 use super::{Error, PoolUsage, Store};
-use crate::domain::audit::{AuditEvent, AuditRecord, SignedHead};
-use crate::domain::office::Crpcen;
 
 #[sql_impl]
 impl<D> Store for Db<D> {
-    // === Audit (`store/audit.rs`) ===
-    async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error> {
-        self.audit_head().await
-    }
-
-    async fn append_audit_event(
-        &self,
-        event: &AuditEvent,
-        at: OffsetDateTime,
-    ) -> Result<(i64, [u8; 32]), Error> {
-        self.append_audit_event(event, at).await
-    }
-
-    async fn latest_audit_record(&self, action: &str) -> Result<Option<AuditRecord>, Error> {
-        self.latest_audit_record(action).await
-    }
-
-    async fn audit_records(
-        &self,
-        office: Option<&Crpcen>,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, Error> {
-        self.audit_records(office, after_seq, limit).await
-    }
-
-    async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error> {
-        self.insert_signed_head(head).await
-    }
-
-    async fn signed_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error> {
-        self.signed_heads(after_seq, limit).await
-    }
-
-    async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error> {
-        self.latest_signed_head().await
-    }
-
     // === Change notices between servers (`store/changes.rs`) ===
     fn shares_changes(&self) -> bool {
         D::SHARED
