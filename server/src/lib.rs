@@ -41,7 +41,7 @@ use crate::keys::pki::Pki;
 use crate::services::admins::provisioning::{self, Bootstrap};
 use crate::services::audit::AuditTrail;
 use crate::services::audit::shipping::{ShipTarget, Shipping, Sink};
-use crate::store::{SharedStore, StoreOptions};
+use crate::store::{AdminStore, AuditStore, SharedStore, StoreOptions};
 use sesame_base::clock::SharedClock;
 use sesame_base::credentials::{self, Credentials};
 
@@ -140,9 +140,9 @@ impl Server {
             Some(path) => keys::escrow::EscrowKey::load_or_create(path, false)?,
             None => keys::escrow::EscrowKey::load_or_create(&data_dir.escrow_key(), true)?,
         };
-        let audit = audit_trail(config, &data_dir, &store).await?;
+        let audit = audit_trail(config, &data_dir, store.as_ref()).await?;
         let bootstrap_credentials =
-            bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
+            bootstrap_admin(store.as_ref(), &data_dir, &pki, advertised, &clock).await?;
         let caches = services::cache::Caches::new(config.caches, store.shares_changes());
         let check_in_writer = services::check_in_writer::CheckInWriter::for_store(
             store.clone(),
@@ -311,7 +311,7 @@ const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 async fn audit_trail(
     config: &Config,
     data_dir: &DataDir,
-    store: &SharedStore,
+    store: &dyn AuditStore,
 ) -> Result<AuditTrail, StartError> {
     let key = checked_audit_signing_key(config, data_dir, store).await?;
     let file = config
@@ -355,9 +355,9 @@ fn audit_signing_key_file(config: &Config, data_dir: &DataDir) -> PathBuf {
 async fn checked_audit_signing_key(
     config: &Config,
     data_dir: &DataDir,
-    store: &SharedStore,
+    store: &dyn AuditStore,
 ) -> Result<AuditSigningKey, StartError> {
-    let Some(chain) = services::audit::key_rotation::chain_key(store.as_ref()).await? else {
+    let Some(chain) = services::audit::key_rotation::chain_key(store).await? else {
         return audit_signing_key(config, data_dir, true);
     };
     let path = audit_signing_key_file(config, data_dir);
@@ -497,7 +497,7 @@ fn advertised_url(address: SocketAddr) -> String {
 /// On a database without an active global administrator, creates `bootstrap` (once) and writes its
 /// credentials file.
 async fn bootstrap_admin(
-    store: &SharedStore,
+    store: &dyn AdminStore,
     data_dir: &DataDir,
     pki: &Pki,
     advertised: SocketAddr,

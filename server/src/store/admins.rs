@@ -18,7 +18,7 @@ use crate::domain::office::Crpcen;
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{EnrollmentToken, NewEnrollmentToken};
 
-/// Administrators and enrollment tokens: a part of [`Store`](super::Store).
+/// Administrators and enrollment tokens; a part of [`Store`](super::Store).
 #[async_trait]
 pub trait AdminStore: Send + Sync {
     /// Creates an administrator. [`Error::Conflict`] if the name is taken, [`Error::MissingOffices`]

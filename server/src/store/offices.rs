@@ -18,7 +18,7 @@ use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
 
-/// Offices and their mailboxes: a part of [`Store`](super::Store).
+/// Offices and their mailboxes; a part of [`Store`](super::Store).
 #[async_trait]
 pub trait OfficeStore: Send + Sync {
     /// Registers an office. [`Error::Conflict`] if its CRPCEN is taken.

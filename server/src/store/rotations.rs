@@ -20,7 +20,8 @@ use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, Sealed};
 
-/// Rotations and escrow: password policies, rotations, disclosure; a part of [`Store`](super::Store).
+/// Rotations and escrow: password policies, rotations, disclosure; a part of
+/// [`Store`](super::Store).
 #[async_trait]
 pub trait RotationStore: Send + Sync {
     /// The password policy in force for an office (its override, else the global policy, else the

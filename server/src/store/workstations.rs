@@ -23,7 +23,8 @@ use crate::domain::workstation::{
 /// Most unanswered recovery challenges a workstation may have at once.
 const MAX_OPEN_CHALLENGES: i64 = 5;
 
-/// Workstations: enrollment, certificates, recovery challenges, assignments; a part of [`Store`](super::Store).
+/// Workstations: enrollment, certificates, recovery challenges, assignments; a part of
+/// [`Store`](super::Store).
 #[async_trait]
 pub trait WorkstationStore: Send + Sync {
     /// Spends one use of the token with this hash and registers the workstation in its office, in
