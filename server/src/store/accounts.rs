@@ -1,8 +1,10 @@
 //! Local accounts bound to mailboxes (`mailbox_accounts`): a mailbox's default account
 //! (`workstation_id` '') and its binding per workstation. The effective binding of (mailbox,
 //! workstation) is the workstation's own row, else the default row, else none. Administrators set
-//! and reset rows (audited); a verified report binds a mailbox not yet bound on its workstation
-//! (in the report's transaction); an import sets default accounts (in the import's transaction).
+//! and reset rows (audited); a verified report binds a mailbox not yet bound on its workstation (in
+//! the report's transaction); an import sets default accounts (in the import's transaction).
+//! [`AccountStore`] is what the rest of the server calls; it is implemented here once for both
+//! databases, on `Db<D>`.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,6 @@
 //! Administrators (found by the hash of their token, scoped to offices, revocable) and the
-//! enrollment tokens they create for workstations.
+//! enrollment tokens they create for workstations. [`AdminStore`] is what the rest of the server
+//! calls; it is implemented here once for both databases, on `Db<D>`.
 
 use async_trait::async_trait;
 use sesame_store_macros::sql_impl;

@@ -1,6 +1,7 @@
 //! The audit log in the database: [`Db::commit`], which every write ends with (append the records,
 //! then commit), a record alone (the audit key's rotation), the paged read, the last record of an
-//! action, and the signed heads (`audit_heads`, append-only).
+//! action, and the signed heads (`audit_heads`, append-only). [`AuditStore`] is what the rest of
+//! the server calls; it is implemented here once for both databases, on `Db<D>`.
 //!
 //! The chain is extended inside the writer's transaction: a change never exists without its
 //! record, and a record never exists without its change.

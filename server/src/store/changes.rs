@@ -2,7 +2,8 @@
 //! after another server changed something ([`Change`]), how a notice is written on the wire (the
 //! payload of PostgreSQL's `NOTIFY sesame_cache`), and the feed a server listens to
 //! ([`ChangeFeed`]). On PostgreSQL the feed is `LISTEN sesame_cache` on a connection of its own;
-//! SQLite has one server, which drops its entries itself, so it has no feed.
+//! SQLite has one server, which drops its entries itself, so it has no feed. [`ChangeStore`] is
+//! what the rest of the server calls; it is implemented here once for both databases, on `Db<D>`.
 
 use async_trait::async_trait;
 use sesame_store_macros::sql_impl;

@@ -3,6 +3,8 @@
 //! change no decision and come every minute from every workstation. They are written in batches
 //! (`record_check_ins`, one transaction per flush window of the server's check-in writer), with
 //! multi-row statements written once for both databases (`WITH v AS (VALUES ...)`).
+//! [`CheckInStore`] is what the rest of the server calls; it is implemented here once for both
+//! databases, on `Db<D>`.
 
 use std::collections::HashSet;
 

@@ -1,12 +1,14 @@
 //! Compliance in the database: the policies, each mailbox's standing (`mailbox_compliance`) kept
-//! current by [`Db::reassess`], and the append-only history of its states
-//! (`compliance_history`) that answers any past date (read by `compliance_report`).
+//! current by [`Db::reassess`], and the append-only history of its states (`compliance_history`)
+//! that answers any past date (read by `compliance_report`). [`ComplianceStore`] is what the rest
+//! of the server calls; it is implemented here once for both databases, on `Db<D>`.
 //!
 //! The rule: whatever changes a fact a mailbox's state depends on (its rotations and their
 //! reports, its assignments, its workstations' status and check-ins, the policy) calls
 //! `reassess` for the mailboxes concerned inside its own transaction, once before the change
 //! (replaying the deadlines that passed under the old facts) and once after. Deadlines that pass
-//! with no change are replayed by the sweep ([`Db::sweep_compliance`]), at their exact time.
+//! with no change are replayed by the sweep ([`ComplianceStore::sweep_compliance`]), at their
+//! exact time.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,8 @@
-//! Compliance reports from the database: counts per office and state, the fleet's totals and
-//! each mailbox's standing, now (from `mailbox_compliance`, whose indexes cover these queries) or
-//! at a past date (from `compliance_history`: each mailbox's last row at or before the date).
+//! Compliance reports from the database: counts per office and state, the fleet's totals and each
+//! mailbox's standing, now (from `mailbox_compliance`, whose indexes cover these queries) or at a
+//! past date (from `compliance_history`: each mailbox's last row at or before the date).
+//! [`ComplianceReportStore`] is what the rest of the server calls; it is implemented here once for
+//! both databases, on `Db<D>`.
 
 use async_trait::async_trait;
 use sesame_store_macros::sql_impl;

@@ -1,6 +1,7 @@
 //! Offices and their mailboxes: registration, listings, and the all-or-nothing import, whose flow
-//! (plan, missing offices, report, audit records) is written once; only its bulk statements are
-//! the dialect's.
+//! (plan, missing offices, report, audit records) is written once; only its bulk statements are the
+//! dialect's. [`OfficeStore`] is what the rest of the server calls; it is implemented here once for
+//! both databases, on `Db<D>`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

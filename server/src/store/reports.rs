@@ -2,8 +2,9 @@
 //! (idempotent by workstation and report id, one transaction per report, audited, with the local
 //! account that acted), a verified change closing its rotation and destroying the escrow (and, for
 //! a provisional rotation, binding its account where the mailbox is not bound yet), periodic
-//! rotations opened when their mailbox becomes due soon under its office's compliance policy, and
-//! a mailbox's history.
+//! rotations opened when their mailbox becomes due soon under its office's compliance policy, and a
+//! mailbox's history. [`ReportStore`] is what the rest of the server calls; it is implemented here
+//! once for both databases, on `Db<D>`.
 
 use async_trait::async_trait;
 use sesame_store_macros::sql_impl;

@@ -1,6 +1,8 @@
 //! Rotations and their escrow: the password policies provisional passwords follow, opening
 //! rotations with their sealed passwords, closing and expiring them (destroying the escrow), and
-//! disclosure, whose audit record is committed before any ciphertext is returned.
+//! disclosure, whose audit record is committed before any ciphertext is returned. [`RotationStore`]
+//! is what the rest of the server calls; it is implemented here once for both databases, on
+//! `Db<D>`.
 
 use std::collections::BTreeMap;
 

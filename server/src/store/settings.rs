@@ -1,5 +1,6 @@
-//! Settings: the OWA address (the global value and offices' overrides) and mailboxes' logon
-//! names. Every change is audited in its transaction.
+//! Settings: the OWA address (the global value and offices' overrides) and mailboxes' logon names.
+//! Every change is audited in its transaction. [`SettingsStore`] is what the rest of the server
+//! calls; it is implemented here once for both databases, on `Db<D>`.
 
 use async_trait::async_trait;
 use sesame_store_macros::sql_impl;

@@ -1,5 +1,6 @@
 //! Workstations: enrollment (spending a token), their certificates and status, the recovery
-//! challenges they answer, and the mailboxes assigned to them.
+//! challenges they answer, and the mailboxes assigned to them. [`WorkstationStore`] is what the
+//! rest of the server calls; it is implemented here once for both databases, on `Db<D>`.
 
 use async_trait::async_trait;
 use sesame_store_macros::sql_impl;
