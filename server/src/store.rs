@@ -62,7 +62,8 @@ pub use self::workstations::WorkstationStore;
 
 /// The server's persistent state: every aggregate's trait. Implementations are cheap to share
 /// (`Arc<dyn Store>`) and hold no state of their own beyond a connection pool: several servers may
-/// share one PostgreSQL database.
+/// share one PostgreSQL database. Through `dyn Store` (as through any `dyn` part) the methods of
+/// every part are callable without importing its trait.
 pub trait Store:
     OfficeStore
     + AdminStore
