@@ -477,7 +477,7 @@ pub async fn provision_admin(
     let token = Token::generate(TokenKind::Admin);
     let admin = NewAdmin { name: name.to_owned(), role, offices, token_hash: token.hash() };
     let credentials = admin_credentials(name, &token, &pki, config.listen);
-    let created = provisioning::create_admin(&store, &admin, clock.now()).await;
+    let created = provisioning::create_admin(store.as_ref(), &admin, clock.now()).await;
     store.close().await;
     created?;
     credentials.write(out).map_err(StartError::from)?;

@@ -10,7 +10,7 @@ use crate::domain::audit::Actor;
 use crate::domain::identifier::AdminName;
 use crate::domain::office::Crpcen;
 use crate::domain::token::TokenHash;
-use crate::store::{self, SharedStore};
+use crate::store::{self, AdminStore};
 
 /// The name of the administrator the first start creates.
 pub const BOOTSTRAP_NAME: &str = "bootstrap";
@@ -51,7 +51,7 @@ pub fn check_new_admin(name: &str, role: AdminRole, offices: &[Crpcen]) -> Resul
 
 /// Creates an administrator for `sesame-server admin create`, the system being the actor.
 pub async fn create_admin(
-    store: &SharedStore,
+    store: &dyn AdminStore,
     admin: &NewAdmin,
     at: OffsetDateTime,
 ) -> Result<Admin, Refusal> {
@@ -79,7 +79,7 @@ pub enum Bootstrap {
 }
 
 /// What a start must do about the bootstrap administrator.
-pub async fn bootstrap_needed(store: &SharedStore) -> Result<Bootstrap, store::Error> {
+pub async fn bootstrap_needed(store: &dyn AdminStore) -> Result<Bootstrap, store::Error> {
     let admins = store.list_admins().await?;
     if admins.iter().any(|a| a.role == AdminRole::Global && a.revoked_at.is_none()) {
         return Ok(Bootstrap::NotNeeded);
@@ -93,7 +93,7 @@ pub async fn bootstrap_needed(store: &SharedStore) -> Result<Bootstrap, store::E
 /// Creates the bootstrap global administrator with this token hash. `false` if another server
 /// sharing the database created it first.
 pub async fn create_bootstrap(
-    store: &SharedStore,
+    store: &dyn AdminStore,
     token_hash: TokenHash,
     at: OffsetDateTime,
 ) -> Result<bool, store::Error> {
