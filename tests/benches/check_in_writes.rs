@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use sesame_server::domain::audit::Actor;
-use sesame_server::domain::checkin::{CheckInRecord, KeyPresence, KeyState};
+use sesame_server::domain::check_in::{CheckInRecord, KeyPresence, KeyState};
 use sesame_server::domain::identifier::WorkstationId;
 use sesame_server::domain::office::{Crpcen, NewOffice, Text};
 use sesame_server::domain::token::{Token, TokenKind};

@@ -27,7 +27,7 @@ use sesame_base::error_chain::chain;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
-use crate::domain::checkin::CheckInRecord;
+use crate::domain::check_in::CheckInRecord;
 use crate::domain::office::Text;
 use crate::services::workstations::agent::AgentIdentity;
 use crate::services::workstations::check_in::CheckIn;

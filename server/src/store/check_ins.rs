@@ -17,7 +17,7 @@ use super::Error;
 use super::compliance::Scope;
 use super::db::Db;
 use super::rows::{AssignmentRow, CheckInRow};
-use crate::domain::checkin::{
+use crate::domain::check_in::{
     AssignedMailbox, CheckInRecord, CheckInState, KeyPresence, KeyState, OwaReadiness,
 };
 use crate::domain::office::Crpcen;

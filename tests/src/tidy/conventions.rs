@@ -112,10 +112,6 @@ fn anyhow_is_for_binaries_only() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Spellings of "check-in" kept until they are renamed (this list only shrinks): the module
-/// `domain::checkin`.
-const CHECK_IN_NOT_YET_RENAMED: &[&str] = &["checkin"];
-
 /// The spellings refused, written so that this file does not use them.
 const WRONG_CHECK_IN: [&str; 2] = [concat!("check", "in"), concat!("Check", "in")];
 
@@ -131,7 +127,7 @@ fn check_in_is_spelled_check_in() {
                 let wrong = WRONG_CHECK_IN.iter().any(|w| {
                     word.match_indices(w).any(|(at, _)| !word[at + w.len()..].starts_with('g'))
                 });
-                if wrong && !CHECK_IN_NOT_YET_RENAMED.contains(&word) {
+                if wrong {
                     problems
                         .push(format!("{path}:{number}: `{word}`: spell it check_in / CheckIn"));
                 }
