@@ -7,17 +7,9 @@ use std::fmt;
 use crate::domain::office::{MAX_ADDRESS_LEN, MailboxAddress, is_format_char};
 
 /// Why an identifier was refused; the message names the field and never echoes the value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct IdentifierError {
-    /// The field's name.
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub reason: &'static str,
-}
-
-/// Longest workstation id accepted, in bytes (the server issues `ws-` and 32 hex digits).
-pub const MAX_WORKSTATION_ID_LEN: usize = 128;
+pub use sesame_base::ids::IdError as IdentifierError;
+/// The ids both sides exchange, with their one parser (`sesame_base::ids`).
+pub use sesame_base::ids::{ReportId, RotationId, WorkstationId};
 
 /// Longest administrator name, in bytes.
 pub const MAX_ADMIN_NAME_LEN: usize = 64;
@@ -33,49 +25,15 @@ fn printable(field: &'static str, value: &str, max: usize) -> Result<(), Identif
     Ok(())
 }
 
-/// A workstation id as a caller sent it: printable and bounded, not necessarily one that exists.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WorkstationId(String);
+/// A mailbox's database id: what rotations, bindings and the escrow's associated data name a
+/// mailbox by inside the server (callers name it by its address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct MailboxId(pub i64);
 
-impl WorkstationId {
-    /// Parses the workstation id sent in `field`.
-    pub fn parse(field: &'static str, value: &str) -> Result<WorkstationId, IdentifierError> {
-        printable(field, value, MAX_WORKSTATION_ID_LEN)?;
-        Ok(WorkstationId(value.to_owned()))
-    }
-
-    /// A new id made from random bytes: `ws-` and their hex digits.
-    pub(crate) fn issued(bytes: [u8; 8]) -> WorkstationId {
-        WorkstationId(format!("ws-{}", hex::encode(bytes)))
-    }
-
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The id as text.
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
-impl fmt::Display for WorkstationId {
+impl fmt::Display for MailboxId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `pad`, so that a precision (`{id:.40}`) bounds what a message echoes.
-        f.pad(&self.0)
-    }
-}
-
-impl PartialEq<str> for WorkstationId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for WorkstationId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        self.0.fmt(f)
     }
 }
 
@@ -192,21 +150,21 @@ mod tests {
     fn identifiers_refuse_nul_control_and_invisible_characters() {
         for bad in ["ws-\0", "\0", "ws-\u{1b}[31m", "ws-\n", "ws-\u{202E}", "ws-\u{7f}"] {
             let err = WorkstationId::parse("id", bad).unwrap_err();
-            assert_eq!(err.to_string(), "id: contains control or invisible characters");
+            assert_eq!(err.to_string(), "id: expected 1 to 128 printable ASCII characters");
             assert!(AdminName::parse("name", bad).is_err(), "{bad:?}");
             let err = PageToken::parse_optional("page_token", bad).unwrap_err();
             assert_eq!(err.to_string(), "page_token: not a token this server issued");
         }
         assert_eq!(
             WorkstationId::parse("workstation_id", &"w".repeat(129)).unwrap_err().to_string(),
-            "workstation_id: too long"
+            "workstation_id: expected 1 to 128 printable ASCII characters"
         );
     }
 
     #[test]
     fn valid_identifiers_are_kept_as_sent() {
         assert_eq!(WorkstationId::parse("id", "ws-0123abcd").unwrap().as_str(), "ws-0123abcd");
-        assert_eq!(WorkstationId::parse("id", "").unwrap().as_str(), "", "unknown, not invalid");
+        assert!(WorkstationId::parse("id", "").is_err(), "no workstation has an empty id");
         assert_eq!(
             AdminName::parse("name", "marie.durand@etude").unwrap().as_str(),
             "marie.durand@etude"

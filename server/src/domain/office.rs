@@ -316,7 +316,7 @@ pub struct NewMailbox {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mailbox {
     /// Its database id.
-    pub id: i64,
+    pub id: crate::domain::identifier::MailboxId,
     /// Its address.
     pub address: MailboxAddress,
     /// The person's name as shown to administrators.

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
-use crate::domain::identifier::IdentifierError;
+use crate::domain::identifier::{IdentifierError, RotationId};
 use crate::domain::office::{Crpcen, MailboxAddress};
 
 /// Longest page token accepted, in bytes (the longest this server issues is about 370).
@@ -37,7 +37,7 @@ pub struct RotationCursor {
     /// Its mailbox.
     pub address: MailboxAddress,
     /// Its id.
-    pub id: String,
+    pub id: crate::domain::identifier::RotationId,
 }
 
 /// Where a page of the compliance report resumes, and the time the whole report describes.
@@ -93,12 +93,6 @@ fn parse_micros(value: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
 }
 
-fn rotation_id(value: &str) -> bool {
-    value.strip_prefix("rot-").is_some_and(|hex| {
-        hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 impl RotationCursor {
     /// The token of the page that follows this rotation.
     pub fn token(&self) -> String {
@@ -121,11 +115,9 @@ impl RotationCursor {
         let text = decode(field, token)?;
         let fields = fields(ROTATION_TAG, &text, 4).ok_or_else(|| refused(field))?;
         let issued_at = parse_micros(fields[1]).ok_or_else(|| refused(field))?;
-        if !rotation_id(fields[2]) {
-            return Err(refused(field));
-        }
         let address = MailboxAddress::parse_stored(fields[3]).map_err(|_| refused(field))?;
-        Ok(Some(RotationCursor { issued_at, address, id: fields[2].to_owned() }))
+        let id = RotationId::parse(field, fields[2]).map_err(|_| refused(field))?;
+        Ok(Some(RotationCursor { issued_at, address, id }))
     }
 }
 
@@ -172,8 +164,11 @@ mod tests {
     #[test]
     fn cursors_come_back_as_they_left() {
         let at = OffsetDateTime::from_unix_timestamp_nanos(1_780_000_000_123_456_000).unwrap();
-        let rotation =
-            RotationCursor { issued_at: at, address: address(), id: "rot-0123456789abcdef".into() };
+        let rotation = RotationCursor {
+            issued_at: at,
+            address: address(),
+            id: RotationId::parse("id", "rot-0123456789abcdef").unwrap(),
+        };
         let token = rotation.token();
         assert!(token.len() < MAX_PAGE_TOKEN_LEN);
         assert_eq!(RotationCursor::parse_optional("page_token", &token).unwrap(), Some(rotation));
@@ -192,8 +187,11 @@ mod tests {
     fn tampered_tokens_are_refused_without_echo() {
         let at = OffsetDateTime::UNIX_EPOCH;
         let good = ReportCursor { at, after: ReportLine::Mailbox(address()) }.token();
-        let rotation =
-            RotationCursor { issued_at: at, address: address(), id: "rot-0123456789abcdef".into() };
+        let rotation = RotationCursor {
+            issued_at: at,
+            address: address(),
+            id: RotationId::parse("id", "rot-0123456789abcdef").unwrap(),
+        };
         let mut flipped = good.clone().into_bytes();
         flipped[3] ^= 0x01;
         let tampered = [
@@ -204,7 +202,7 @@ mod tests {
             rotation.token(),
             encode("rep1\n1\nm\n=HYPERLINK()"),
             encode("rep1\nsoon\no\n01234"),
-            encode("rot1\n1\nrot-zz\ndupont.jean@01234.mailnot.fr"),
+            encode("rot1\n1\nrot zz\ndupont.jean@01234.mailnot.fr"),
             "A".repeat(MAX_PAGE_TOKEN_LEN + 1),
         ];
         for token in &tampered {

@@ -14,7 +14,7 @@ pub use self::steps::{
     FailureReason, KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, MailboxHistory,
     ReportOutcome, RotationEvent, Step, StepReport, Transition, VerifiedChange, transition,
 };
-use crate::domain::identifier::WorkstationId;
+use crate::domain::identifier::{MailboxId, RotationId, WorkstationId};
 use crate::domain::office::{Crpcen, MailboxAddress};
 
 /// Why a rotation was opened.
@@ -93,9 +93,9 @@ impl RotationStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
     /// `rot-` and 16 hex digits.
-    pub id: String,
+    pub id: RotationId,
     /// The mailbox's database id (part of the escrow's associated data).
-    pub mailbox_id: i64,
+    pub mailbox_id: MailboxId,
     /// The mailbox.
     pub address: MailboxAddress,
     /// The person's name.
@@ -144,9 +144,9 @@ pub struct Sealed {
 #[derive(Debug, Clone)]
 pub struct NewRotation {
     /// Its id.
-    pub id: String,
+    pub id: RotationId,
     /// The mailbox.
-    pub mailbox_id: i64,
+    pub mailbox_id: MailboxId,
     /// The sealed provisional password.
     pub sealed: Sealed,
     /// Its expiry.
@@ -175,12 +175,12 @@ impl Disclosure<'_> {
     }
 }
 
-/// A new rotation id.
-pub fn new_rotation_id() -> String {
+/// A new rotation id, from the system's random source: the one place the server mints them.
+pub fn new_rotation_id() -> RotationId {
     use rand::RngCore;
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
-    format!("rot-{}", hex::encode(bytes))
+    RotationId::mint(bytes)
 }
 
 /// What a workstation would be given if it asked for its rotations now.

@@ -180,7 +180,7 @@ pub fn new_workstation_id() -> WorkstationId {
     use rand::RngCore;
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
-    WorkstationId::issued(bytes)
+    WorkstationId::mint(bytes)
 }
 
 /// How agent identities are managed.

@@ -187,7 +187,7 @@ impl AgentService for AgentApi {
                 RotationKind::Periodic => pb::pending_rotation::Kind::Periodic,
             };
             pb::PendingRotation {
-                rotation_id: rotation.id,
+                rotation_id: rotation.id.to_string(),
                 mailbox: rotation.address.to_string(),
                 display_name: rotation.display_name,
                 provisional_password: password,
@@ -196,7 +196,7 @@ impl AgentService for AgentApi {
                 kind: kind.into(),
                 logon_name: rotation.logon_name.map(|n| n.to_string()).unwrap_or_default(),
                 due_at: rotation.due_at.map(rfc3339).unwrap_or_default(),
-                bound_account: accounts.get(&rotation.mailbox_id).map(|a| pb::LocalAccount {
+                bound_account: accounts.get(&rotation.mailbox_id.0).map(|a| pb::LocalAccount {
                     id: a.id.as_str().to_owned(),
                     detail: a.detail.clone(),
                 }),

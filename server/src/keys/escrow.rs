@@ -19,6 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sesame_base::private_file::write_private;
 use sha2::{Digest, Sha256};
 
+use crate::domain::identifier::{MailboxId, RotationId};
 use crate::domain::rotation::Sealed;
 
 /// Why the escrow key or a ciphertext could not be used.
@@ -107,8 +108,8 @@ impl EscrowKey {
     pub fn seal(
         &self,
         password: &SecretString,
-        mailbox_id: i64,
-        rotation_id: &str,
+        mailbox_id: MailboxId,
+        rotation_id: &RotationId,
     ) -> Result<Sealed, EscrowError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
@@ -116,7 +117,7 @@ impl EscrowKey {
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(associated_data(mailbox_id, rotation_id)),
+                Aad::from(associated_data(mailbox_id.0, rotation_id.as_str())),
                 &mut buffer,
             )
             .map_err(|_| EscrowError::Integrity)?;
@@ -127,8 +128,8 @@ impl EscrowKey {
     pub fn open(
         &self,
         sealed: &Sealed,
-        mailbox_id: i64,
-        rotation_id: &str,
+        mailbox_id: MailboxId,
+        rotation_id: &RotationId,
     ) -> Result<SecretString, EscrowError> {
         if sealed.key_id != self.id {
             return Err(EscrowError::WrongKey {
@@ -141,7 +142,11 @@ impl EscrowKey {
         let mut buffer = zeroize::Zeroizing::new(sealed.ciphertext.clone());
         let plain = self
             .key
-            .open_in_place(nonce, Aad::from(associated_data(mailbox_id, rotation_id)), &mut buffer)
+            .open_in_place(
+                nonce,
+                Aad::from(associated_data(mailbox_id.0, rotation_id.as_str())),
+                &mut buffer,
+            )
             .map_err(|_| EscrowError::Integrity)?;
         let text = std::str::from_utf8(plain).map_err(|_| EscrowError::Integrity)?;
         Ok(SecretString::from(text.to_owned()))
@@ -154,24 +159,39 @@ mod tests {
 
     #[test]
     fn a_ciphertext_opens_only_for_its_own_mailbox_and_rotation() {
+        let rid = |id: &str| RotationId::parse("id", id).unwrap();
         let key = EscrowKey::from_bytes(&[7; 32]).unwrap();
         let password = SecretString::from("Provisoire#2026xy".to_owned());
-        let a = key.seal(&password, 1, "rot-a").unwrap();
-        let b = key.seal(&SecretString::from("Autre!Mot2passe".to_owned()), 2, "rot-b").unwrap();
-        assert_eq!(key.open(&a, 1, "rot-a").unwrap().expose_secret(), "Provisoire#2026xy");
+        let a = key.seal(&password, MailboxId(1), &rid("rot-a")).unwrap();
+        let b = key
+            .seal(&SecretString::from("Autre!Mot2passe".to_owned()), MailboxId(2), &rid("rot-b"))
+            .unwrap();
+        assert_eq!(
+            key.open(&a, MailboxId(1), &rid("rot-a")).unwrap().expose_secret(),
+            "Provisoire#2026xy"
+        );
         assert!(
             !a.ciphertext.windows(10).any(|w| w == b"Provisoire"),
             "no clear text in the ciphertext"
         );
         // Swapping two rows' ciphertexts makes both fail.
-        assert!(matches!(key.open(&b, 1, "rot-a"), Err(EscrowError::Integrity)));
-        assert!(matches!(key.open(&a, 2, "rot-b"), Err(EscrowError::Integrity)));
-        assert!(matches!(key.open(&a, 1, "rot-other"), Err(EscrowError::Integrity)));
+        assert!(matches!(key.open(&b, MailboxId(1), &rid("rot-a")), Err(EscrowError::Integrity)));
+        assert!(matches!(key.open(&a, MailboxId(2), &rid("rot-b")), Err(EscrowError::Integrity)));
+        assert!(matches!(
+            key.open(&a, MailboxId(1), &rid("rot-other")),
+            Err(EscrowError::Integrity)
+        ));
         let mut flipped = a.clone();
         flipped.ciphertext[0] ^= 1;
-        assert!(matches!(key.open(&flipped, 1, "rot-a"), Err(EscrowError::Integrity)));
+        assert!(matches!(
+            key.open(&flipped, MailboxId(1), &rid("rot-a")),
+            Err(EscrowError::Integrity)
+        ));
         let other = EscrowKey::from_bytes(&[8; 32]).unwrap();
-        assert!(matches!(other.open(&a, 1, "rot-a"), Err(EscrowError::WrongKey { .. })));
+        assert!(matches!(
+            other.open(&a, MailboxId(1), &rid("rot-a")),
+            Err(EscrowError::WrongKey { .. })
+        ));
         assert!(!format!("{key:?}").contains("07"));
     }
 

@@ -14,6 +14,7 @@ pub use self::disclosure::{DeliveredRotations, Disclosed, DisclosurePurpose};
 
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;
+use crate::domain::identifier::{MailboxId, RotationId};
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::page::{self, RotationCursor};
 use crate::domain::password::PasswordPolicy;
@@ -111,7 +112,7 @@ impl Services {
     pub async fn issue_provisional(&self, admin: &Admin, target: &Target) -> Result<Issued, Error> {
         let (candidates, skipped) = match self.resolve(admin, target).await? {
             Resolved::Mailbox(mailbox) => {
-                if self.store.open_rotation(mailbox.id).await?.is_some() {
+                if self.store.current_rotation(mailbox.id).await?.is_some() {
                     return Err(Error::AlreadyExists(format!(
                         "a rotation is already open for {}; cancel or reissue it",
                         mailbox.address
@@ -120,7 +121,7 @@ impl Services {
                 (vec![mailbox], Vec::new())
             }
             Resolved::Office(office) => {
-                let open: HashSet<i64> = self
+                let open: HashSet<MailboxId> = self
                     .office_open_rotations(&office)
                     .await?
                     .iter()
@@ -146,9 +147,9 @@ impl Services {
     /// Cancels the open rotation of the mailbox, or every open rotation of the office, destroying
     /// their escrowed passwords. Returns how many were cancelled.
     pub async fn cancel_provisional(&self, admin: &Admin, target: &Target) -> Result<u64, Error> {
-        let ids: Vec<String> = match self.resolve(admin, target).await? {
+        let ids: Vec<RotationId> = match self.resolve(admin, target).await? {
             Resolved::Mailbox(mailbox) => {
-                self.store.open_rotation(mailbox.id).await?.into_iter().map(|r| r.id).collect()
+                self.store.current_rotation(mailbox.id).await?.into_iter().map(|r| r.id).collect()
             }
             Resolved::Office(office) => {
                 self.office_open_rotations(&office).await?.into_iter().map(|r| r.id).collect()
@@ -176,7 +177,7 @@ impl Services {
     ) -> Result<Option<Rotation>, Error> {
         authorize(admin, Permission::Write(address.office()))?;
         let mailbox = self.existing_mailbox(address).await?;
-        if let Some(open) = self.store.open_rotation(mailbox.id).await? {
+        if let Some(open) = self.store.current_rotation(mailbox.id).await? {
             self.store
                 .close_rotations(
                     &[open.id],

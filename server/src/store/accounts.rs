@@ -120,7 +120,7 @@ impl<D> AccountStore for Db<D> {
                      bound_at = excluded.bound_at, source = excluded.source, \
                      bound_by = excluded.bound_by, rotation_id = NULL",
                 )
-                .bind(mailbox.id)
+                .bind(mailbox.id.0)
                 .bind(scope)
                 .bind(account.id.as_str())
                 .bind(account.detail.as_str())
@@ -144,7 +144,7 @@ impl<D> AccountStore for Db<D> {
                 let removed = sqlx::query(
                     "DELETE FROM mailbox_accounts WHERE mailbox_id = $1 AND workstation_id = $2",
                 )
-                .bind(mailbox.id)
+                .bind(mailbox.id.0)
                 .bind(scope)
                 .execute(&mut *tx)
                 .await?

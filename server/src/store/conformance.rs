@@ -26,6 +26,11 @@ use crate::domain::office::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewO
 
 const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);
 
+/// A rotation id in a scenario.
+fn rid(id: &str) -> crate::domain::identifier::RotationId {
+    crate::domain::identifier::RotationId::parse("rotation_id", id).expect("a valid id")
+}
+
 fn office(crpcen: &str, name: &str) -> NewOffice {
     NewOffice {
         crpcen: Crpcen::parse(crpcen).unwrap(),

@@ -18,11 +18,11 @@ use super::db::Db;
 use super::dialect::RowsAffected;
 use super::rows::{OPEN, ROTATION_SELECT, RotationRow};
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
-use crate::domain::identifier::WorkstationId;
+use crate::domain::identifier::{MailboxId, RotationId, WorkstationId};
 use crate::domain::office::Crpcen;
 use crate::domain::rotation::{
     KeyEvidence, MailboxHistory, PendingRotations, ReportOutcome, Rotation, RotationEvent,
-    RotationKind, Step, StepReport, Transition, VerifiedChange, new_rotation_id, transition,
+    RotationKind, Step, StepReport, Transition, VerifiedChange, transition,
 };
 
 /// The rotations of mailboxes assigned to the active workstation `$W` of their office, as a
@@ -100,12 +100,13 @@ pub trait ReportStore: Send + Sync {
     /// Opens (audited) a periodic rotation for each mailbox assigned to the workstation that is
     /// due soon under its office's compliance policy (its last verified change, or creation, is
     /// at least the limit less the "due soon" delay old) and has no open rotation, valid for
-    /// `validity` and due at the limit; then returns the open periodic rotations of its
-    /// mailboxes, marked delivered. Concurrent calls open one rotation per mailbox.
+    /// `validity` and due at the limit, with an id from `mint`; then returns the open periodic
+    /// rotations of its mailboxes, marked delivered. Concurrent calls open one rotation per mailbox.
     async fn deliver_periodic(
         &self,
         workstation_id: &WorkstationId,
         validity: time::Duration,
+        mint: &(dyn Fn() -> RotationId + Send + Sync),
         at: OffsetDateTime,
     ) -> Result<Vec<Rotation>, Error>;
 
@@ -122,7 +123,7 @@ pub trait ReportStore: Send + Sync {
     /// A mailbox's rotations (newest first), their reported steps (oldest first) with the local
     /// account that acted, its last verified change, the workstations it is assigned to, and its
     /// default account and bindings.
-    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error>;
+    async fn mailbox_history(&self, mailbox_id: MailboxId) -> Result<MailboxHistory, Error>;
 }
 
 #[sql_impl]
@@ -150,6 +151,7 @@ impl<D> ReportStore for Db<D> {
         &self,
         workstation_id: &WorkstationId,
         validity: time::Duration,
+        mint: &(dyn Fn() -> RotationId + Send + Sync),
         at: OffsetDateTime,
     ) -> Result<Vec<Rotation>, Error> {
         let workstation_id = workstation_id.as_str();
@@ -181,7 +183,7 @@ impl<D> ReportStore for Db<D> {
         let mut events = Vec::new();
         for (mailbox_id, office, base) in due {
             Self::reassess(&mut tx, Scope::Mailbox(mailbox_id), at).await?;
-            let id = new_rotation_id();
+            let id = mint();
             let due_at = base + policy.limit();
             // A concurrent call may have opened it: the one-open-rotation index says no then.
             let opened: Option<String> = sqlx::query_scalar(
@@ -205,7 +207,7 @@ impl<D> ReportStore for Db<D> {
                     actor: Actor::workstation(workstation_id),
                     action: "rotation.open_periodic",
                     office: Crpcen::parse(&office).ok(),
-                    target: id,
+                    target: id.into_string(),
                     details: serde_json::json!({
                         "mailbox_id": mailbox_id,
                         "limit_days": policy.limit_days,
@@ -299,11 +301,11 @@ impl<D> ReportStore for Db<D> {
         Ok(PendingRotations { now: next_due.is_some_and(|due| due <= at), next_due })
     }
 
-    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
+    async fn mailbox_history(&self, mailbox_id: MailboxId) -> Result<MailboxHistory, Error> {
         let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{ROTATION_SELECT} WHERE r.mailbox_id = $1 ORDER BY r.issued_at DESC, r.id DESC"
         )))
-        .bind(mailbox_id)
+        .bind(mailbox_id.0)
         .fetch_all(self.reader())
         .await?;
         let rotations = rows
@@ -317,7 +319,7 @@ impl<D> ReportStore for Db<D> {
              FROM rotation_events e JOIN rotations r ON r.id = e.rotation_id \
              WHERE r.mailbox_id = $1 ORDER BY r.issued_at, r.id, e.seq",
         )
-        .bind(mailbox_id)
+        .bind(mailbox_id.0)
         .fetch_all(self.reader())
         .await?;
         let events = events
@@ -353,7 +355,7 @@ impl<D> ReportStore for Db<D> {
             "SELECT rotation_id, kind, verified_at, workstation_id, evidence_kind, evidence_at, \
              evidence_detail FROM mailbox_verified_changes WHERE mailbox_id = $1",
         )
-        .bind(mailbox_id)
+        .bind(mailbox_id.0)
         .fetch_optional(self.reader())
         .await?;
         let last_verified_change = match verified {
@@ -376,10 +378,10 @@ impl<D> ReportStore for Db<D> {
             "SELECT workstation_id FROM workstation_mailboxes WHERE mailbox_id = $1 \
              ORDER BY workstation_id",
         )
-        .bind(mailbox_id)
+        .bind(mailbox_id.0)
         .fetch_all(self.reader())
         .await?;
-        let accounts = self.mailbox_accounts(mailbox_id).await?;
+        let accounts = self.mailbox_accounts(mailbox_id.0).await?;
         Ok(MailboxHistory { rotations, events, last_verified_change, workstations, accounts })
     }
 }
@@ -419,7 +421,7 @@ impl<D> Db<D> {
             ));
         };
         let (rotation, _) = row.into_rotation()?;
-        Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
+        Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id.0), at).await?;
         let effect = match transition(rotation.status, rotation.last_step, report.step) {
             Ok(effect) => effect,
             Err(reason) => return Ok(ReportOutcome::Rejected(reason.to_owned())),
@@ -505,9 +507,9 @@ impl<D> Db<D> {
             if let Some(account) = account.filter(|_| rotation.kind == RotationKind::Provisional)
                 && Self::bind_by_report(
                     &mut tx,
-                    rotation.mailbox_id,
+                    rotation.mailbox_id.0,
                     workstation_id,
-                    &rotation.id,
+                    rotation.id.as_str(),
                     account,
                     at,
                 )
@@ -522,17 +524,17 @@ impl<D> Db<D> {
                         "workstation_id": workstation_id,
                         "account_id": account.id.as_str(),
                         "account_detail": account.detail,
-                        "rotation_id": rotation.id,
+                        "rotation_id": rotation.id.as_str(),
                     }),
                 });
             }
         }
-        Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
+        Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id.0), at).await?;
         let event = AuditEvent {
             actor: Actor::workstation(workstation_id),
             action: report.step.action(),
             office: Some(rotation.office.clone()),
-            target: rotation.id.clone(),
+            target: rotation.id.to_string(),
             details,
         };
         let events: Vec<AuditEvent> = std::iter::once(event).chain(bound).collect();
@@ -567,7 +569,7 @@ impl<D> Db<D> {
              workstation_id = excluded.workstation_id, evidence_kind = excluded.evidence_kind, \
              evidence_at = excluded.evidence_at, evidence_detail = excluded.evidence_detail",
         )
-        .bind(rotation.mailbox_id)
+        .bind(rotation.mailbox_id.0)
         .bind(rotation.id.as_str())
         .bind(rotation.kind.as_str())
         .bind(at)
@@ -580,7 +582,7 @@ impl<D> Db<D> {
             sqlx::query(
                 "UPDATE mailbox_verified_changes SET evidence_at = $2 WHERE mailbox_id = $1",
             )
-            .bind(rotation.mailbox_id)
+            .bind(rotation.mailbox_id.0)
             .bind(evidence_at)
             .execute(&mut *conn)
             .await?;

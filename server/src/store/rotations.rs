@@ -17,6 +17,7 @@ use super::db::Db;
 use super::dialect::RowsAffected;
 use super::rows::{OPEN, PolicyRow, ROTATION_SELECT, RotationRow};
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
+use crate::domain::identifier::{MailboxId, RotationId};
 use crate::domain::office::Crpcen;
 use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
@@ -59,13 +60,13 @@ pub trait RotationStore: Send + Sync {
     ) -> Result<Vec<Rotation>, Error>;
 
     /// The open rotation of a mailbox, if any.
-    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error>;
+    async fn current_rotation(&self, mailbox_id: MailboxId) -> Result<Option<Rotation>, Error>;
 
     /// Closes open rotations with the given final status, destroying their escrowed passwords.
     /// Returns how many were closed (rotations no longer open are left alone).
     async fn close_rotations(
         &self,
-        ids: &[String],
+        ids: &[RotationId],
         status: RotationStatus,
         actor: &Actor,
         at: OffsetDateTime,
@@ -164,7 +165,7 @@ impl<D> RotationStore for Db<D> {
         let mut tx = self.writer().begin().await?;
         let mut by_office: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
         for rotation in rotations {
-            Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
+            Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id.0), at).await?;
             let office: String = sqlx::query_scalar(
                 "INSERT INTO rotations (id, mailbox_id, office, status, key_id, nonce, \
                  ciphertext, issued_by, issued_at, expires_at) \
@@ -172,7 +173,7 @@ impl<D> RotationStore for Db<D> {
                  FROM mailboxes m WHERE m.id = $2 RETURNING office",
             )
             .bind(rotation.id.as_str())
-            .bind(rotation.mailbox_id)
+            .bind(rotation.mailbox_id.0)
             .bind(rotation.sealed.key_id.as_str())
             .bind(&rotation.sealed.nonce[..])
             .bind(&rotation.sealed.ciphertext[..])
@@ -182,11 +183,11 @@ impl<D> RotationStore for Db<D> {
             .fetch_one(&mut *tx)
             .await?;
             by_office.entry(office).or_default().push(serde_json::json!({
-                "rotation": rotation.id,
-                "mailbox_id": rotation.mailbox_id,
+                "rotation": rotation.id.as_str(),
+                "mailbox_id": rotation.mailbox_id.0,
                 "expires_at": unix_micros(rotation.expires_at),
             }));
-            Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id), at).await?;
+            Self::reassess(&mut tx, Scope::Mailbox(rotation.mailbox_id.0), at).await?;
         }
         let events: Vec<AuditEvent> = by_office
             .into_iter()
@@ -245,11 +246,11 @@ impl<D> RotationStore for Db<D> {
             .collect()
     }
 
-    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
+    async fn current_rotation(&self, mailbox_id: MailboxId) -> Result<Option<Rotation>, Error> {
         let row: Option<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{ROTATION_SELECT} WHERE r.mailbox_id = $1 AND {OPEN}"
         )))
-        .bind(mailbox_id)
+        .bind(mailbox_id.0)
         .fetch_optional(self.reader())
         .await?;
         row.map(|row| row.into_rotation().map(|(rotation, _)| rotation)).transpose()
@@ -257,7 +258,7 @@ impl<D> RotationStore for Db<D> {
 
     async fn close_rotations(
         &self,
-        ids: &[String],
+        ids: &[RotationId],
         status: RotationStatus,
         actor: &Actor,
         at: OffsetDateTime,
@@ -294,7 +295,7 @@ impl<D> RotationStore for Db<D> {
                 actor: actor.clone(),
                 action,
                 office: Crpcen::parse(&office).ok(),
-                target: id.clone(),
+                target: id.clone().to_string(),
                 details: serde_json::json!({ "escrow": "destroyed" }),
             });
         }
@@ -310,6 +311,12 @@ impl<D> RotationStore for Db<D> {
         .bind(now)
         .fetch_all(self.reader())
         .await?;
+        let due = due
+            .iter()
+            .map(|id| {
+                RotationId::parse("rotations.id", id).map_err(|_| Error::Corrupt("rotations"))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
         if due.is_empty() {
             return Ok(0);
         }

@@ -186,8 +186,9 @@ impl RotationRow {
             _ => None,
         };
         let rotation = crate::domain::rotation::Rotation {
-            id: self.id,
-            mailbox_id: self.mailbox_id,
+            id: crate::domain::identifier::RotationId::parse("rotations.id", &self.id)
+                .map_err(|_| Error::Corrupt("rotations"))?,
+            mailbox_id: crate::domain::identifier::MailboxId(self.mailbox_id),
             address: crate::domain::office::MailboxAddress::parse_stored(&self.address)
                 .map_err(|_| Error::Corrupt("rotations"))?,
             display_name: self.display_name,
@@ -275,7 +276,7 @@ impl TryFrom<MailboxRow> for crate::domain::office::Mailbox {
 
     fn try_from(row: MailboxRow) -> Result<crate::domain::office::Mailbox, Error> {
         Ok(crate::domain::office::Mailbox {
-            id: row.id,
+            id: crate::domain::identifier::MailboxId(row.id),
             address: crate::domain::office::MailboxAddress::parse_stored(&row.address)
                 .map_err(|_| Error::Corrupt("mailboxes"))?,
             display_name: row.display_name,

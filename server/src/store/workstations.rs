@@ -347,17 +347,17 @@ impl<D> WorkstationStore for Db<D> {
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         let mut tx = self.writer().begin().await?;
-        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id), at).await?;
+        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id.0), at).await?;
         let done = sqlx::query(
             "INSERT INTO workstation_mailboxes (workstation_id, mailbox_id, assigned_at) \
              VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(workstation_id.as_str())
-        .bind(mailbox.id)
+        .bind(mailbox.id.0)
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id), at).await?;
+        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id.0), at).await?;
         // Assigning again changes nothing, and records nothing.
         let events: Vec<AuditEvent> = (done.rows_affected() == 1)
             .then(|| assignment_event("workstation.assign", workstation_id, mailbox, actor))
@@ -374,18 +374,18 @@ impl<D> WorkstationStore for Db<D> {
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         let mut tx = self.writer().begin().await?;
-        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id), at).await?;
+        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id.0), at).await?;
         let done = sqlx::query(
             "DELETE FROM workstation_mailboxes WHERE workstation_id = $1 AND mailbox_id = $2",
         )
         .bind(workstation_id.as_str())
-        .bind(mailbox.id)
+        .bind(mailbox.id.0)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
-        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id), at).await?;
+        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id.0), at).await?;
         let event = assignment_event("workstation.unassign", workstation_id, mailbox, actor);
         Self::commit(tx, &[event], at).await
     }

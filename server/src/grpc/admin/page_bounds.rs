@@ -7,7 +7,7 @@ use prost::Message;
 use sesame_proto::limits::MAX_RESPONSE_BYTES;
 use sesame_proto::v1 as pb;
 
-use crate::domain::identifier::{MAX_ADMIN_NAME_LEN, MAX_WORKSTATION_ID_LEN};
+use crate::domain::identifier::{MAX_ADMIN_NAME_LEN, WorkstationId};
 use crate::domain::office::{MAX_ADDRESS_LEN, MAX_TEXT_CHARS};
 use crate::domain::page::{MAX_PAGE, MAX_PAGE_TOKEN_LEN};
 
@@ -45,7 +45,7 @@ fn a_full_page_of_rotations_fits_in_one_answer() {
         kind: "provisional".into(),
         last_step: "completed".into(),
         last_step_at: TIME.into(),
-        workstation_id: "w".repeat(MAX_WORKSTATION_ID_LEN),
+        workstation_id: "w".repeat(WorkstationId::MAX_LEN),
         failure: "current_password_refused".into(),
     };
     let page = pb::ListRotationsResponse {

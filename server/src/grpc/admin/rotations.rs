@@ -125,7 +125,7 @@ fn target(mailbox: &str, office: &str, domain: &MailDomain) -> Result<Target, Er
 
 fn password_to_pb((rotation, password): (Rotation, SecretString)) -> pb::ProvisionalPassword {
     pb::ProvisionalPassword {
-        rotation_id: rotation.id,
+        rotation_id: rotation.id.to_string(),
         last_name: rotation.address.last_name().to_owned(),
         first_name: rotation.address.first_name().to_owned(),
         mailbox: rotation.address.to_string(),
@@ -138,7 +138,7 @@ fn password_to_pb((rotation, password): (Rotation, SecretString)) -> pb::Provisi
 /// A rotation for administrators (never its password).
 pub(super) fn rotation_to_pb(r: Rotation) -> pb::RotationInfo {
     pb::RotationInfo {
-        id: r.id,
+        id: r.id.to_string(),
         mailbox: r.address.to_string(),
         office: r.office.to_string(),
         display_name: r.display_name,

@@ -148,9 +148,9 @@ async fn the_pending_flag_follows_rotations_and_due_dates() {
     let id = &issued.issued[0].id;
     let now = fx.clock.now();
     let reports = [
-        report("r-1", id, Step::Started, now),
-        report("r-2", id, Step::Changed, now),
-        report("r-3", id, Step::Verified, now),
+        report("r-1", id.as_str(), Step::Started, now),
+        report("r-2", id.as_str(), Step::Changed, now),
+        report("r-3", id.as_str(), Step::Verified, now),
     ];
     s.report_steps(&ws, &reports).await.unwrap();
     assert!(!s.rotations_pending(&ws).await.unwrap(), "completed");

@@ -13,7 +13,7 @@ use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;
 use crate::domain::office::Crpcen;
 use crate::domain::password::PasswordPolicy;
-use crate::domain::rotation::{Disclosure, Rotation, Sealed};
+use crate::domain::rotation::{Disclosure, Rotation, Sealed, new_rotation_id};
 use crate::domain::workstation::Workstation;
 use crate::keys::escrow::EscrowKey;
 use crate::services::access::authorize;
@@ -100,7 +100,12 @@ impl Services {
         let rotations = open_all(&self.escrow, sealed)?;
         let periodic = self
             .store
-            .deliver_periodic(&workstation.id, self.provisional_validity, self.clock.now())
+            .deliver_periodic(
+                &workstation.id,
+                self.provisional_validity,
+                &new_rotation_id,
+                self.clock.now(),
+            )
             .await?;
         if !rotations.is_empty() || !periodic.is_empty() {
             tracing::info!(workstation = %workstation.id, count = rotations.len(), periodic = periodic.len(), "rotations delivered");

@@ -24,9 +24,11 @@ fn account(id: &str) -> LocalAccount {
 
 async fn open(store: &dyn Store, id: &str, mb: &Mailbox) {
     let key = EscrowKey::from_bytes(&[9; 32]).unwrap();
-    let sealed = key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, id).unwrap();
+    let sealed = key
+        .seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, &super::rid(id))
+        .unwrap();
     let new = NewRotation {
-        id: id.into(),
+        id: super::rid(id),
         mailbox_id: mb.id,
         sealed,
         expires_at: T0 + Duration::days(14),
@@ -66,8 +68,8 @@ pub(super) async fn accounts_are_bound_once_by_report_and_set_by_administrators(
     // The first verified provisional change binds its account on its workstation.
     open(store, "rot-a1", &a).await;
     verify(store, "ws-1", "rot-a1", "jdupont").await;
-    assert_eq!(bound(store, "ws-1").await, HashMap::from([(a.id, "jdupont".to_owned())]));
-    assert!(!bound(store, "ws-2").await.contains_key(&a.id), "not bound on ws-2");
+    assert_eq!(bound(store, "ws-1").await, HashMap::from([(a.id.0, "jdupont".to_owned())]));
+    assert!(!bound(store, "ws-2").await.contains_key(&a.id.0), "not bound on ws-2");
     assert_eq!(actions(store, "mailbox.account.bind").await, 1);
     let history = store.mailbox_history(a.id).await.unwrap();
     assert_eq!(history.accounts.len(), 1);
@@ -81,35 +83,35 @@ pub(super) async fn accounts_are_bound_once_by_report_and_set_by_administrators(
     // A later verified change by another account is recorded, never rebinds.
     open(store, "rot-a2", &a).await;
     verify(store, "ws-1", "rot-a2", "collegue").await;
-    assert_eq!(bound(store, "ws-1").await[&a.id], "jdupont");
+    assert_eq!(bound(store, "ws-1").await[&a.id.0], "jdupont");
     assert_eq!(actions(store, "mailbox.account.bind").await, 1);
     let history = store.mailbox_history(a.id).await.unwrap();
     assert_eq!(history.events.last().unwrap().local_account, Some(account("collegue")));
 
     // Precedence: the workstation's own binding, else the default, else none.
     store.set_mailbox_account(&b, None, Some(&account("bdefault")), &admin, T0).await.unwrap();
-    assert_eq!(bound(store, "ws-2").await[&b.id], "bdefault");
+    assert_eq!(bound(store, "ws-2").await[&b.id.0], "bdefault");
     let own = Some(wsid("ws-2"));
     store.set_mailbox_account(&b, own.as_ref(), Some(&account("bown")), &admin, T0).await.unwrap();
-    assert_eq!(bound(store, "ws-2").await[&b.id], "bown");
+    assert_eq!(bound(store, "ws-2").await[&b.id.0], "bown");
     store.set_mailbox_account(&b, own.as_ref(), None, &admin, T0).await.unwrap();
-    assert_eq!(bound(store, "ws-2").await[&b.id], "bdefault");
+    assert_eq!(bound(store, "ws-2").await[&b.id.0], "bdefault");
     // With a default in force, a verified report binds nothing.
     open(store, "rot-b1", &b).await;
     verify(store, "ws-2", "rot-b1", "other").await;
-    assert_eq!(bound(store, "ws-2").await[&b.id], "bdefault");
+    assert_eq!(bound(store, "ws-2").await[&b.id.0], "bdefault");
     assert_eq!(actions(store, "mailbox.account.bind").await, 1);
     store.set_mailbox_account(&b, None, None, &admin, T0).await.unwrap();
-    assert!(!bound(store, "ws-2").await.contains_key(&b.id));
+    assert!(!bound(store, "ws-2").await.contains_key(&b.id.0));
     assert_eq!(actions(store, "mailbox.account.set").await, 2);
     assert_eq!(actions(store, "mailbox.account.reset").await, 2);
 
     // A reset binding is made again by the next verified provisional change.
     store.set_mailbox_account(&a, Some(&wsid("ws-1")), None, &admin, T0).await.unwrap();
-    assert!(!bound(store, "ws-1").await.contains_key(&a.id));
+    assert!(!bound(store, "ws-1").await.contains_key(&a.id.0));
     open(store, "rot-a3", &a).await;
     verify(store, "ws-1", "rot-a3", "jdupont2").await;
-    assert_eq!(bound(store, "ws-1").await[&a.id], "jdupont2");
+    assert_eq!(bound(store, "ws-1").await[&a.id.0], "jdupont2");
 
     // A workstation outside the mailbox's office (or none) is not found.
     let missing = store.set_mailbox_account(&a, Some(&wsid("ws-9")), None, &admin, T0).await;
@@ -122,7 +124,7 @@ pub(super) async fn accounts_are_bound_once_by_report_and_set_by_administrators(
     assert_eq!((report.updated, report.unchanged), (1, 0));
     let report = store.import_mailboxes(&[row], false, &admin, T0).await.unwrap();
     assert_eq!((report.updated, report.unchanged), (0, 1));
-    assert_eq!(bound(store, "ws-2").await[&b.id], "bimport");
+    assert_eq!(bound(store, "ws-2").await[&b.id.0], "bimport");
     let history = store.mailbox_history(b.id).await.unwrap();
     assert_eq!(history.accounts[0].workstation_id, None);
     assert_eq!(history.accounts[0].bound_by, BoundBy::Import(admin.as_str().to_owned()));
@@ -131,10 +133,18 @@ pub(super) async fn accounts_are_bound_once_by_report_and_set_by_administrators(
     // provisional password proves who the mailbox's owner is.
     store.set_mailbox_account(&a, Some(&wsid("ws-1")), None, &admin, T0).await.unwrap();
     let due = T0 + Duration::days(200);
-    let periodic = store.deliver_periodic(&wsid("ws-1"), Duration::days(14), due).await.unwrap();
+    let periodic = store
+        .deliver_periodic(
+            &wsid("ws-1"),
+            Duration::days(14),
+            &crate::domain::rotation::new_rotation_id,
+            due,
+        )
+        .await
+        .unwrap();
     let rotation = periodic.iter().find(|r| r.mailbox_id == a.id).unwrap();
-    verify_at(store, "ws-1", &rotation.id, "periodique", due).await;
-    assert!(!bound(store, "ws-1").await.contains_key(&a.id));
+    verify_at(store, "ws-1", rotation.id.as_str(), "periodique", due).await;
+    assert!(!bound(store, "ws-1").await.contains_key(&a.id.0));
     assert_eq!(actions(store, "mailbox.account.bind").await, 2);
     verify_chain(store).await;
 }

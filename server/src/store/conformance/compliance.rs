@@ -98,9 +98,11 @@ fn report(id: &str, rotation: &str, step: Step, at: OffsetDateTime) -> StepRepor
 
 async fn open_provisional(store: &dyn Store, id: &str, mb: &Mailbox, at: OffsetDateTime) {
     let key = EscrowKey::from_bytes(&[9; 32]).unwrap();
-    let sealed = key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, id).unwrap();
+    let sealed = key
+        .seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, &super::rid(id))
+        .unwrap();
     let new = NewRotation {
-        id: id.into(),
+        id: super::rid(id),
         mailbox_id: mb.id,
         sealed,
         expires_at: at + Duration::days(14),
@@ -250,8 +252,15 @@ pub(super) async fn compliance_deadlines_policies_and_periodic_rotations(store: 
     assert_eq!(counts(store, Some(day(12) + Duration::hours(12))).await, expect(&[(Compliant, 1)]));
 
     // The periodic rotation opens at the next check-in, due at the limit.
-    let periodic =
-        store.deliver_periodic(&wsid("ws-1"), Duration::days(14), day(14)).await.unwrap();
+    let periodic = store
+        .deliver_periodic(
+            &wsid("ws-1"),
+            Duration::days(14),
+            &crate::domain::rotation::new_rotation_id,
+            day(14),
+        )
+        .await
+        .unwrap();
     assert_eq!(periodic.len(), 1);
     assert_eq!(periodic[0].due_at, Some(day(10)));
     let office = store.compliance_counts(None, None).await.unwrap();
@@ -291,20 +300,28 @@ pub(super) async fn compliance_reaches_every_transition(store: &dyn Store) {
     }
     sweep(store, day(8) + Duration::hours(3)).await;
     assert_eq!(now("a.a").await.state, DueSoon);
-    let periodic =
-        store.deliver_periodic(&ws, Duration::days(14), day(8) + Duration::hours(3)).await;
+    let periodic = store
+        .deliver_periodic(
+            &ws,
+            Duration::days(14),
+            &crate::domain::rotation::new_rotation_id,
+            day(8) + Duration::hours(3),
+        )
+        .await;
     let periodic = periodic.unwrap()[0].id.clone();
     let at = day(8) + Duration::hours(4);
     let failed = Step::Failed(FailureReason::OwaUnreachable);
-    store.record_reports(&ws, &[report("2-1", &periodic, failed, at)], at).await.unwrap();
+    store.record_reports(&ws, &[report("2-1", periodic.as_str(), failed, at)], at).await.unwrap();
     let failed_now = now("a.a").await;
     assert_eq!(
         (failed_now.state, failed_now.non_compliant_since),
         (ChangeFailed(FailureReason::OwaUnreachable), Some(at))
     );
     let at = day(9);
-    let story =
-        [report("2-2", &periodic, Step::Started, at), report("2-3", &periodic, Step::Verified, at)];
+    let story = [
+        report("2-2", periodic.as_str(), Step::Started, at),
+        report("2-3", periodic.as_str(), Step::Verified, at),
+    ];
     store.record_reports(&ws, &story, at).await.unwrap();
     assert_eq!(now("a.a").await.state, Compliant);
     // Last seen on day 8: offline at day 11; the workstation revoked on day 13: never enrolled.
@@ -326,7 +343,7 @@ pub(super) async fn compliance_reaches_every_transition(store: &dyn Store) {
     open_provisional(store, "rot-3", a, day(20)).await;
     assert_eq!(now("a.a").await.state, ProvisionalPending);
     store
-        .close_rotations(&["rot-3".to_owned()], RotationStatus::Cancelled, &actor, day(21))
+        .close_rotations(&[super::rid("rot-3")], RotationStatus::Cancelled, &actor, day(21))
         .await
         .unwrap();
     let cancelled = now("a.a").await;

@@ -67,7 +67,7 @@ pub(super) async fn rotations_come_in_pages_each_exactly_once(store: &dyn Store)
         let mut new = Vec::new();
         for (i, address) in addresses[batch].iter().enumerate() {
             let mb = store.get_mailbox(address).await.unwrap();
-            let id = format!("rot-{:016x}", 0xfff - at.hour() as usize * 16 - i);
+            let id = super::rid(&format!("rot-{:016x}", 0xfff - at.hour() as usize * 16 - i));
             let sealed = key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, &id);
             new.push(NewRotation {
                 id,

@@ -69,10 +69,11 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
     let key = EscrowKey::from_bytes(&[9; 32]).unwrap();
     let mut new = Vec::new();
     for (id, mb) in [("rot-a", &a), ("rot-b", &b)] {
-        let sealed =
-            key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, id).unwrap();
+        let sealed = key
+            .seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, &super::rid(id))
+            .unwrap();
         new.push(NewRotation {
-            id: id.into(),
+            id: super::rid(id),
             mailbox_id: mb.id,
             sealed,
             expires_at: T0 + Duration::days(14),
@@ -163,7 +164,7 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
         .await
         .unwrap();
     assert_eq!(outcome, [ReportOutcome::Recorded]);
-    let open = store.open_rotation(b.id).await.unwrap().unwrap();
+    let open = store.current_rotation(b.id).await.unwrap().unwrap();
     assert_eq!((open.id.as_str(), open.last_step), ("rot-b", Some(failed)));
     verify_chain(store).await;
 }
@@ -184,15 +185,20 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     assert_eq!(before, PendingRotations { now: false, next_due: Some(T0 + Duration::days(90)) });
     assert!(pending(T0 + Duration::days(90)).await.unwrap().now);
     let early = store
-        .deliver_periodic(&super::workstations::wsid("ws-1"), validity, T0 + Duration::days(89))
+        .deliver_periodic(
+            &super::workstations::wsid("ws-1"),
+            validity,
+            &crate::domain::rotation::new_rotation_id,
+            T0 + Duration::days(89),
+        )
         .await;
     assert!(early.unwrap().is_empty());
 
     // Due: concurrent calls open one rotation.
     let due = T0 + Duration::days(91);
     let (one, two) = tokio::join!(
-        store.deliver_periodic(&ws1, validity, due),
-        store.deliver_periodic(&ws1, validity, due),
+        store.deliver_periodic(&ws1, validity, &crate::domain::rotation::new_rotation_id, due),
+        store.deliver_periodic(&ws1, validity, &crate::domain::rotation::new_rotation_id, due),
     );
     let (one, two) = (one.unwrap(), two.unwrap());
     assert_eq!(one.len(), 1);
@@ -201,8 +207,15 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
         (one[0].kind, one[0].address.as_str()),
         (RotationKind::Periodic, a.address.as_str())
     );
-    let again =
-        store.deliver_periodic(&super::workstations::wsid("ws-1"), validity, due).await.unwrap();
+    let again = store
+        .deliver_periodic(
+            &super::workstations::wsid("ws-1"),
+            validity,
+            &crate::domain::rotation::new_rotation_id,
+            due,
+        )
+        .await
+        .unwrap();
     assert_eq!(again[0].id, one[0].id);
     assert_eq!(again[0].status, RotationStatus::Delivered);
     assert_eq!(actions(store, "rotation.open_periodic").await, 1);
@@ -212,8 +225,10 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     let export = store.disclose_rotations(Disclosure::Export(&crpcen), &system, due);
     assert!(export.await.unwrap().is_empty());
     // Verified: not due again until a period later.
-    let story =
-        [report("p-1", &one[0].id, Step::Started), report("p-2", &one[0].id, Step::Verified)];
+    let story = [
+        report("p-1", one[0].id.as_str(), Step::Started),
+        report("p-2", one[0].id.as_str(), Step::Verified),
+    ];
     let outcomes =
         store.record_reports(&super::workstations::wsid("ws-1"), &story, due).await.unwrap();
     assert_eq!(outcomes, vec![ReportOutcome::Recorded; 2]);
@@ -222,14 +237,26 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     let later = due + Duration::days(89);
     assert!(
         store
-            .deliver_periodic(&super::workstations::wsid("ws-1"), validity, later)
+            .deliver_periodic(
+                &super::workstations::wsid("ws-1"),
+                validity,
+                &crate::domain::rotation::new_rotation_id,
+                later
+            )
             .await
             .unwrap()
             .is_empty()
     );
     // b.b's periodic rotation expires like any other, and reopens.
-    let b_rot =
-        store.deliver_periodic(&super::workstations::wsid("ws-2"), validity, due).await.unwrap();
+    let b_rot = store
+        .deliver_periodic(
+            &super::workstations::wsid("ws-2"),
+            validity,
+            &crate::domain::rotation::new_rotation_id,
+            due,
+        )
+        .await
+        .unwrap();
     assert_eq!(b_rot.len(), 1);
     // Open and not run out: pending; run out but not swept: delivered as nothing, so not pending.
     let ws2 = super::workstations::wsid("ws-2");
@@ -238,9 +265,14 @@ pub(super) async fn periodic_rotations_open_once_when_due(store: &dyn Store) {
     assert_eq!(run_out, PendingRotations { now: false, next_due: None });
     assert_eq!(store.expire_rotations(due + validity).await.unwrap(), 1);
     assert!(store.pending_rotations(&ws2, due + validity).await.unwrap().now);
-    assert!(store.open_rotation(b.id).await.unwrap().is_none());
+    assert!(store.current_rotation(b.id).await.unwrap().is_none());
     let reopened = store
-        .deliver_periodic(&super::workstations::wsid("ws-2"), validity, due + validity)
+        .deliver_periodic(
+            &super::workstations::wsid("ws-2"),
+            validity,
+            &crate::domain::rotation::new_rotation_id,
+            due + validity,
+        )
         .await
         .unwrap();
     assert_ne!(reopened[0].id, b_rot[0].id);

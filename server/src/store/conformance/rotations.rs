@@ -21,7 +21,7 @@ pub(super) async fn rotations_hold_their_escrow_only_while_open(store: &dyn Stor
             .get_mailbox(&MailboxAddress::parse(address, &MailDomain::default()).unwrap())
             .await
             .unwrap();
-        let id = format!("rot-{i}");
+        let id = super::rid(&format!("rot-{i}"));
         let sealed = key
             .seal(&secrecy::SecretString::from(format!("Provisoire#{i}xyzAB")), mb.id, &id)
             .unwrap();
@@ -56,7 +56,7 @@ pub(super) async fn rotations_hold_their_escrow_only_while_open(store: &dyn Stor
     assert_eq!(
         store
             .close_rotations(
-                &["rot-0".into(), "rot-1".into()],
+                &[super::rid("rot-0"), super::rid("rot-1")],
                 RotationStatus::Completed,
                 &actor,
                 T0
@@ -95,7 +95,7 @@ pub(super) async fn rotations_are_counted_by_status(store: &dyn Store) {
             .get_mailbox(&MailboxAddress::parse(address, &MailDomain::default()).unwrap())
             .await
             .unwrap();
-        let id = format!("rot-{i}");
+        let id = super::rid(&format!("rot-{i}"));
         let sealed =
             key.seal(&secrecy::SecretString::from("Provisoire#1xyzAB"), mb.id, &id).unwrap();
         new.push(NewRotation {
@@ -107,8 +107,14 @@ pub(super) async fn rotations_are_counted_by_status(store: &dyn Store) {
     }
     store.open_rotations(&new, &actor, T0).await.unwrap();
     assert_eq!(store.rotation_counts().await.unwrap(), [(RotationStatus::Issued, 3)]);
-    store.close_rotations(&["rot-0".into()], RotationStatus::Completed, &actor, T0).await.unwrap();
-    store.close_rotations(&["rot-1".into()], RotationStatus::Cancelled, &actor, T0).await.unwrap();
+    store
+        .close_rotations(&[super::rid("rot-0")], RotationStatus::Completed, &actor, T0)
+        .await
+        .unwrap();
+    store
+        .close_rotations(&[super::rid("rot-1")], RotationStatus::Cancelled, &actor, T0)
+        .await
+        .unwrap();
     let mut counts = store.rotation_counts().await.unwrap();
     counts.sort_by_key(|(status, _)| status.as_str());
     assert_eq!(
