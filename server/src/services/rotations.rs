@@ -109,7 +109,7 @@ impl Services {
 
     /// Opens a rotation, with a fresh provisional password, for the mailbox or for each of the
     /// office's mailboxes that has none open. One mailbox with an open rotation is refused.
-    pub async fn issue_provisional(&self, admin: &Admin, target: &Target) -> Result<Issued, Error> {
+    pub async fn open_rotations(&self, admin: &Admin, target: &Target) -> Result<Issued, Error> {
         let (candidates, skipped) = match self.resolve(admin, target).await? {
             Resolved::Mailbox(mailbox) => {
                 if self.store.current_rotation(mailbox.id).await?.is_some() {
@@ -146,7 +146,7 @@ impl Services {
 
     /// Cancels the open rotation of the mailbox, or every open rotation of the office, destroying
     /// their escrowed passwords. Returns how many were cancelled.
-    pub async fn cancel_provisional(&self, admin: &Admin, target: &Target) -> Result<u64, Error> {
+    pub async fn cancel_rotations(&self, admin: &Admin, target: &Target) -> Result<u64, Error> {
         let ids: Vec<RotationId> = match self.resolve(admin, target).await? {
             Resolved::Mailbox(mailbox) => {
                 self.store.current_rotation(mailbox.id).await?.into_iter().map(|r| r.id).collect()
@@ -170,7 +170,7 @@ impl Services {
     }
 
     /// Cancels the mailbox's open rotation, if any, and opens a new one with a fresh password.
-    pub async fn reissue_provisional(
+    pub async fn reissue_rotation(
         &self,
         admin: &Admin,
         address: &MailboxAddress,

@@ -43,7 +43,7 @@ pub(super) async fn issue_provisional(
     let admin = api.authenticate(&request).await?;
     let req = request.get_ref();
     let target = target(&req.mailbox, &req.office, &api.state.mail_domain)?;
-    let issued = api.state.issue_provisional(&admin, &target).await?;
+    let issued = api.state.open_rotations(&admin, &target).await?;
     Ok(Response::new(pb::IssueProvisionalResponse {
         issued: issued.issued.into_iter().map(rotation_to_pb).collect(),
         skipped: issued.skipped.iter().map(ToString::to_string).collect(),
@@ -57,7 +57,7 @@ pub(super) async fn cancel_provisional(
     let admin = api.authenticate(&request).await?;
     let req = request.get_ref();
     let target = target(&req.mailbox, &req.office, &api.state.mail_domain)?;
-    let cancelled = api.state.cancel_provisional(&admin, &target).await?;
+    let cancelled = api.state.cancel_rotations(&admin, &target).await?;
     Ok(Response::new(pb::CancelProvisionalResponse { cancelled }))
 }
 
@@ -70,7 +70,7 @@ pub(super) async fn reissue_provisional(
     else {
         return Err(Error::invalid("mailbox: required").into());
     };
-    let rotation = api.state.reissue_provisional(&admin, &address).await?;
+    let rotation = api.state.reissue_rotation(&admin, &address).await?;
     Ok(Response::new(pb::ReissueProvisionalResponse { rotation: rotation.map(rotation_to_pb) }))
 }
 

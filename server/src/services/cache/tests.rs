@@ -139,7 +139,7 @@ async fn the_pending_flag_follows_rotations_and_due_dates() {
     let (global, _, address, _, ws) = assigned(s).await;
 
     assert!(!s.rotations_pending(&ws).await.unwrap(), "nothing pending after registration");
-    let issued = s.issue_provisional(&global, &Target::Mailbox(address)).await.unwrap();
+    let issued = s.open_rotations(&global, &Target::Mailbox(address)).await.unwrap();
     assert!(s.rotations_pending(&ws).await.unwrap(), "issued");
     let delivered = s.deliver_rotations(&ws).await.unwrap();
     assert_eq!(delivered.rotations.len(), 1);
@@ -207,7 +207,7 @@ async fn two_servers_on_postgres_drop_each_others_changes_at_once() {
     a.assign_mailbox(&global, &enrolled.workstation.id, address.as_str()).await.unwrap();
     let other = b.authenticate_agent(Some(&der(&enrolled.certificate))).await.unwrap().workstation;
     assert!(!b.rotations_pending(&other).await.unwrap());
-    a.issue_provisional(&global, &Target::Mailbox(address)).await.unwrap();
+    a.open_rotations(&global, &Target::Mailbox(address)).await.unwrap();
     eventually("B sees the rotation", async || b.rotations_pending(&other).await.unwrap()).await;
 
     // The OWA address.

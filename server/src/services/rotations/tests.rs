@@ -132,18 +132,18 @@ async fn set_the_policy(c: &Cycle) {
 async fn issue_for_the_office(c: &Cycle) {
     let target = Target::Office(c.office.clone());
     assert!(matches!(
-        c.services.issue_provisional(&c.auditor, &target).await,
+        c.services.open_rotations(&c.auditor, &target).await,
         Err(Error::PermissionDenied(_))
     ));
-    let issued = c.services.issue_provisional(&c.global, &target).await.unwrap();
+    let issued = c.services.open_rotations(&c.global, &target).await.unwrap();
     let addresses: Vec<&str> = issued.issued.iter().map(|r| r.address.as_str()).collect();
     assert_eq!(addresses, ["a.a@01234.mailnot.fr", "b.b@01234.mailnot.fr", "c.c@01234.mailnot.fr"]);
     assert!(issued.issued.iter().all(|r| r.expires_at == T0 + VALIDITY));
-    let again = c.services.issue_provisional(&c.global, &target).await.unwrap();
+    let again = c.services.open_rotations(&c.global, &target).await.unwrap();
     assert!(again.issued.is_empty() && again.skipped.len() == 3);
     let one = Target::Mailbox(address("a.a@01234.mailnot.fr"));
     assert!(matches!(
-        c.services.issue_provisional(&c.global, &one).await,
+        c.services.open_rotations(&c.global, &one).await,
         Err(Error::AlreadyExists(_))
     ));
 }
@@ -199,11 +199,11 @@ async fn deliver_to_the_workstation(
 /// Cancel b.b; reissue a.a a day later: a new rotation and a new password.
 async fn cancel_and_reissue(c: &Cycle, (rotation, password): &(Rotation, SecretString)) {
     let b = Target::Mailbox(address("b.b@01234.mailnot.fr"));
-    assert_eq!(c.services.cancel_provisional(&c.global, &b).await.unwrap(), 1);
-    assert_eq!(c.services.cancel_provisional(&c.global, &b).await.unwrap(), 0);
+    assert_eq!(c.services.cancel_rotations(&c.global, &b).await.unwrap(), 1);
+    assert_eq!(c.services.cancel_rotations(&c.global, &b).await.unwrap(), 0);
     c.clock.advance(Duration::days(1));
     let a = address("a.a@01234.mailnot.fr");
-    let reissued = c.services.reissue_provisional(&c.global, &a).await.unwrap().unwrap();
+    let reissued = c.services.reissue_rotation(&c.global, &a).await.unwrap().unwrap();
     assert_ne!(reissued.id, rotation.id);
     assert_eq!(reissued.expires_at, T0 + Duration::days(1) + VALIDITY);
     let letters = c
@@ -294,7 +294,7 @@ async fn an_office_administrator_pages_through_its_offices_one_after_the_other()
     let marie = fx.admin("marie", AdminRole::Office, &[&second, &first]).await;
     let root = fx.admin("root", AdminRole::Global, &[]).await;
     for office in [&first, &second, &foreign] {
-        s.issue_provisional(&root, &Target::Office(office.clone())).await.unwrap();
+        s.open_rotations(&root, &Target::Office(office.clone())).await.unwrap();
         fx.clock.advance(Duration::minutes(1));
     }
     let mut listed: Vec<String> = Vec::new();
