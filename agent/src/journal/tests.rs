@@ -269,7 +269,7 @@ fn no_password_reaches_the_journal_file() {
         key: KeyGate::Absent(KeyEvidence::ObservedAbsent { at: r.updated_at }),
         typed_matches: r.provisional.as_ref().unwrap().matches(&SecretString::from(PROVISIONAL)),
         new_password: key.fingerprint(&new_password),
-        by: crate::local::account::LocalAccount::new("marie", "uid 1001"),
+        by: sesame_local::account::LocalAccount::new("marie", "uid 1001"),
         lockout_threshold: crate::rotation::limit::DEFAULT_LOCKOUT_THRESHOLD,
     };
     let (r, commands) = crate::rotation::handle(r, request, r_now());

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use sesame_base::rotation::FailureReason;
 use time::macros::datetime;
 
 use super::*;
-use crate::rotation::FailureReason;
 
 fn draft(n: usize, step: Step) -> ReportDraft {
     ReportDraft {

@@ -13,12 +13,12 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use sesame_agent::local::client;
-use sesame_agent::local::protocol::{Event, MailboxChoice, Request};
-use sesame_agent::local::secret::LocalSecret;
-use sesame_agent::local::server::IDLE_LIMIT;
-use sesame_agent::local::transport::{self, Stream};
-use sesame_agent::local::wire::Connection;
+use sesame_local::client;
+use sesame_local::protocol::{Event, MailboxChoice, Request};
+use sesame_local::secret::LocalSecret;
+use sesame_local::server::IDLE_LIMIT;
+use sesame_local::transport::{self, Stream};
+use sesame_local::wire::Connection;
 use tokio::sync::mpsc as async_mpsc;
 
 use crate::flow::{Command, Update};

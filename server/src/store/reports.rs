@@ -18,7 +18,8 @@ use crate::domain::audit::{Actor, AuditEvent, unix_micros};
 use crate::domain::office::Crpcen;
 use crate::domain::rotation::{
     KeyEvidence, MailboxHistory, PendingRotations, ReportOutcome, Rotation, RotationEvent,
-    RotationKind, Step, StepReport, Transition, VerifiedChange, new_rotation_id, transition,
+    RotationKind, Step, StepAction, StepReport, Transition, VerifiedChange, new_rotation_id,
+    transition,
 };
 
 /// The rotations of mailboxes assigned to the active workstation `$W` of their office, as a
