@@ -428,3 +428,54 @@ pub fn decode<T: DeserializeOwned>(line: &[u8]) -> Result<T, DecodeError> {
         serde_json::from_slice(line).map_err(|_| DecodeError::BadMessage)?;
     Ok(envelope.msg)
 }
+
+#[cfg(test)]
+mod tests {
+    use sesame_base::rotation::FailureReason;
+
+    use super::*;
+
+    /// A `status` answer as agents sent it before `Step` was shared (`"verified"`,
+    /// `{"failed":"cancelled"}`): the line must not change, since a window of either age reads
+    /// the other's lines.
+    const STATUS_LINE: &str = concat!(
+        r#"{"v":1,"msg":{"status":{"agent_version":"0.1.0","enrolled":true,"key":"absent","#,
+        r#""rotations":[{"mailbox":"a@1.mailnot.fr","display_name":"","kind":"current","#,
+        r#""step":{"failed":"cancelled"},"due":null,"in_hand":false},"#,
+        r#"{"mailbox":"a@1.mailnot.fr","display_name":"","kind":"current","#,
+        r#""step":"verified","due":null,"in_hand":false}],"#,
+        r#""last_report":null,"reports_waiting":0}}}"#,
+    );
+
+    #[test]
+    fn steps_keep_their_snake_case_names_on_the_wire() {
+        let rotation = |step| RotationStatus {
+            mailbox: "a@1.mailnot.fr".to_owned(),
+            display_name: String::new(),
+            kind: PasswordKind::Current,
+            step,
+            due: None,
+            in_hand: false,
+        };
+        let report = StatusReport {
+            agent_version: "0.1.0".to_owned(),
+            enrolled: true,
+            key: KeyStatus::Absent,
+            rotations: vec![
+                rotation(Step::Failed(FailureReason::Cancelled)),
+                rotation(Step::Verified),
+            ],
+            last_report: None,
+            reports_waiting: 0,
+            next_page: None,
+        };
+        let line = encode(&Event::Status(report.clone()));
+        assert_eq!(std::str::from_utf8(&line).unwrap(), format!("{STATUS_LINE}\n"));
+        let Ok(Event::Status(read)) = decode::<Event>(STATUS_LINE.as_bytes()) else {
+            panic!("{STATUS_LINE}")
+        };
+        assert_eq!(read, report);
+        let unknown = STATUS_LINE.replace(r#""verified""#, r#""key_present""#);
+        assert_eq!(decode::<Event>(unknown.as_bytes()).err(), Some(DecodeError::BadMessage));
+    }
+}
