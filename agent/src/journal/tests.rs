@@ -429,7 +429,8 @@ fn every_single_changed_byte_of_a_small_file_is_detected() {
 const SNAPSHOT_BEFORE_SHARED_STEPS: &str = concat!(
     r#"{"Snapshot":{"id":"rot-old","mailbox":"dupont.helene@12345.mailnot.fr","kind":"Periodic","#,
     r#""phase":{"Failed":"OwaUnreachable"},"attempts":1,"refusals":0,"provisional":null,"#,
-    r#""evidence":{"PersonConfirmed":{"at":[2026,333,3,5,0,0,0,0,0],"detail":"bus USB illisible"}},"#,
+    r#""evidence":{"PersonConfirmed":{"at":[2026,333,3,5,0,0,0,0,0],"#,
+    r#""detail":"bus USB illisible"}},"#,
     r#""updated_at":[2026,333,3,0,0,0,0,0,0],"bound":{"id":"marie","detail":"uid 1001"},"#,
     r#""started_by":{"id":"marie","detail":"uid 1001"},"refused_current":null}}"#,
 );

@@ -1,8 +1,9 @@
 //! The window's connection to the local service: a small tokio runtime on a thread of its own
-//! that turns [`Command`]s into requests over the agent's socket (`local::transport`, the same
-//! line protocol as `sesame-agent change`) and the service's answers into [`Update`]s. `status`
-//! goes over a short connection of its own each time; a change holds one connection from `begin`
-//! to its end. Dropping the [`Link`] closes everything: the service keeps the rotation's state.
+//! that turns [`Command`]s into requests over the agent's socket (`sesame_local::transport`, the
+//! same line protocol as `sesame-agent change`) and the service's answers into [`Update`]s.
+//! `status` goes over a short connection of its own each time; a change holds one connection from
+//! `begin` to its end. Dropping the [`Link`] closes everything: the service keeps the rotation's
+//! state.
 //!
 //! Nothing waits forever: `status` gets [`client::STATUS_WAIT`] per answer (following the pages
 //! of a long list), a change connection [`CHANGE_WAIT`] per event (longer than the service's own

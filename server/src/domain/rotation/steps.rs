@@ -1,7 +1,7 @@
 //! What agents report about a rotation: its steps (STARTED with the key evidence, CHANGED,
-//! VERIFIED, COMPLETED, or FAILED with a reason: `sesame_base::rotation`'s [`Step`], shared with the
-//! agent), their audit actions ([`StepAction`]), and the rule deciding what a report does to the
-//! rotation it names ([`transition`]).
+//! VERIFIED, COMPLETED, or FAILED with a reason: the [`Step`] of `sesame_base::rotation`, shared
+//! with the agent), their audit actions ([`StepAction`]), and the rule deciding what a report does
+//! to the rotation it names ([`transition`]).
 //!
 //! VERIFIED (a logon with the new password succeeded) closes the rotation as completed and
 //! destroys its escrowed password; a later COMPLETED (key back in, Outlook re-entered) is only
