@@ -5,7 +5,7 @@
 pub mod account;
 pub mod admin;
 pub mod audit;
-pub mod checkin;
+pub mod check_in;
 pub mod compliance;
 pub mod identifier;
 pub mod office;

@@ -38,9 +38,10 @@ use crate::domain::token::{Token, TokenKind};
 pub use crate::grpc::ServeError;
 use crate::keys::audit_signing::AuditSigningKey;
 use crate::keys::pki::Pki;
+use crate::services::admins::provisioning::{self, Bootstrap};
 use crate::services::audit::AuditTrail;
 use crate::services::audit::shipping::{ShipTarget, Shipping, Sink};
-use crate::store::{SharedStore, StoreOptions};
+use crate::store::{AdminStore, AuditStore, SharedStore, StoreOptions};
 use sesame_base::clock::SharedClock;
 use sesame_base::credentials::{self, Credentials};
 
@@ -139,9 +140,9 @@ impl Server {
             Some(path) => keys::escrow::EscrowKey::load_or_create(path, false)?,
             None => keys::escrow::EscrowKey::load_or_create(&data_dir.escrow_key(), true)?,
         };
-        let audit = audit_trail(config, &data_dir, &store).await?;
+        let audit = audit_trail(config, &data_dir, store.as_ref()).await?;
         let bootstrap_credentials =
-            bootstrap_admin(&store, &data_dir, &pki, advertised, &clock).await?;
+            bootstrap_admin(store.as_ref(), &data_dir, &pki, advertised, &clock).await?;
         let caches = services::cache::Caches::new(config.caches, store.shares_changes());
         let check_in_writer = services::check_in_writer::CheckInWriter::for_store(
             store.clone(),
@@ -310,7 +311,7 @@ const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 async fn audit_trail(
     config: &Config,
     data_dir: &DataDir,
-    store: &SharedStore,
+    store: &dyn AuditStore,
 ) -> Result<AuditTrail, StartError> {
     let key = checked_audit_signing_key(config, data_dir, store).await?;
     let file = config
@@ -354,9 +355,9 @@ fn audit_signing_key_file(config: &Config, data_dir: &DataDir) -> PathBuf {
 async fn checked_audit_signing_key(
     config: &Config,
     data_dir: &DataDir,
-    store: &SharedStore,
+    store: &dyn AuditStore,
 ) -> Result<AuditSigningKey, StartError> {
-    let Some(chain) = services::audit::key_rotation::chain_key(store.as_ref()).await? else {
+    let Some(chain) = services::audit::key_rotation::chain_key(store).await? else {
         return audit_signing_key(config, data_dir, true);
     };
     let path = audit_signing_key_file(config, data_dir);
@@ -456,19 +457,13 @@ pub enum ProvisionError {
     /// The server could not start far enough to reach its database and CA.
     #[error(transparent)]
     Start(#[from] StartError),
-    /// The request is inconsistent.
-    #[error("{0}")]
-    Invalid(String),
-    /// The name is taken.
-    #[error("an administrator named {0:?} already exists")]
-    NameTaken(String),
-    /// An office does not exist.
-    #[error("office {0} does not exist")]
-    UnknownOffice(String),
+    /// The request was refused (inconsistent, name taken, unknown office).
+    #[error(transparent)]
+    Refused(#[from] services::admins::provisioning::Refusal),
 }
 
-/// Creates an administrator directly in the database (for `sesame-server admin create`, run on the
-/// server host) and writes its credentials file.
+/// Creates an administrator (for `sesame-server admin create`, run on the server host) and writes
+/// its credentials file.
 pub async fn provision_admin(
     config: &Config,
     name: &str,
@@ -477,36 +472,14 @@ pub async fn provision_admin(
     out: &std::path::Path,
     clock: SharedClock,
 ) -> Result<Credentials, ProvisionError> {
-    if domain::identifier::AdminName::parse("name", name).is_err() {
-        return Err(ProvisionError::Invalid(domain::identifier::AdminName::RULE.to_owned()));
-    }
-    match (role, offices.is_empty()) {
-        (AdminRole::Office, true) => {
-            return Err(ProvisionError::Invalid(
-                "an office administrator needs --offices".to_owned(),
-            ));
-        }
-        (AdminRole::Global | AdminRole::Auditor, false) => {
-            return Err(ProvisionError::Invalid(
-                "--offices applies to office administrators only".to_owned(),
-            ));
-        }
-        _ => {}
-    }
+    provisioning::check_new_admin(name, role, &offices)?;
     let (_, store, pki) = open(config, 1, &clock).await?;
     let token = Token::generate(TokenKind::Admin);
     let admin = NewAdmin { name: name.to_owned(), role, offices, token_hash: token.hash() };
     let credentials = admin_credentials(name, &token, &pki, config.listen);
-    match store.create_admin(&admin, &Actor::system(), clock.now()).await {
-        Ok(_) => {}
-        Err(store::Error::Conflict) => return Err(ProvisionError::NameTaken(name.to_owned())),
-        Err(store::Error::MissingOffices(missing)) => {
-            return Err(ProvisionError::UnknownOffice(
-                missing.first().map(ToString::to_string).unwrap_or_default(),
-            ));
-        }
-        Err(other) => return Err(StartError::from(other).into()),
-    }
+    let created = provisioning::create_admin(store.as_ref(), &admin, clock.now()).await;
+    store.close().await;
+    created?;
     credentials.write(out).map_err(StartError::from)?;
     Ok(credentials)
 }
@@ -524,37 +497,31 @@ fn advertised_url(address: SocketAddr) -> String {
 /// On a database without an active global administrator, creates `bootstrap` (once) and writes its
 /// credentials file.
 async fn bootstrap_admin(
-    store: &SharedStore,
+    store: &dyn AdminStore,
     data_dir: &DataDir,
     pki: &Pki,
     advertised: SocketAddr,
     clock: &SharedClock,
 ) -> Result<Option<PathBuf>, StartError> {
-    let admins = store.list_admins().await?;
-    if admins.iter().any(|a| a.role == AdminRole::Global && a.revoked_at.is_none()) {
-        return Ok(None);
-    }
-    if admins.iter().any(|a| a.name == "bootstrap") {
-        tracing::warn!(
-            "no active global administrator: create one with `sesame-server admin create NAME --role global --out FILE`"
-        );
-        return Ok(None);
+    match provisioning::bootstrap_needed(store).await? {
+        Bootstrap::NotNeeded => return Ok(None),
+        Bootstrap::Exhausted => {
+            tracing::warn!(
+                "no active global administrator: create one with `sesame-server admin create NAME --role global --out FILE`"
+            );
+            return Ok(None);
+        }
+        Bootstrap::Create => {}
     }
     let token = Token::generate(TokenKind::Admin);
-    let admin = NewAdmin {
-        name: "bootstrap".to_owned(),
-        role: AdminRole::Global,
-        offices: Vec::new(),
-        token_hash: token.hash(),
-    };
-    let credentials = admin_credentials(&admin.name, &token, pki, advertised);
+    let credentials = admin_credentials(provisioning::BOOTSTRAP_NAME, &token, pki, advertised);
     // The file is written before the administrator exists, so that a crash in between leaves a
     // useless file (replaced at the next start) rather than an administrator nobody can use.
     let path = data_dir.admin_credentials();
     credentials.write(&path)?;
-    match store.create_admin(&admin, &Actor::system(), clock.now()).await {
-        Ok(_) => {}
-        Err(store::Error::Conflict) => {
+    match provisioning::create_bootstrap(store, token.hash(), clock.now()).await {
+        Ok(true) => {}
+        Ok(false) => {
             // Another server sharing the database bootstrapped first; its data directory has the file.
             let _ = std::fs::remove_file(&path);
             return Ok(None);

@@ -1,12 +1,18 @@
 //! Persistence: the [`Store`] trait, implemented once for SQLite (embedded, the default) and
 //! PostgreSQL (several servers on one database), and [`connect`], which opens the one the URL names.
 //!
-//! One file per aggregate holds its SQL, written once for both databases (`offices.rs`,
-//! `admins.rs`, `workstations.rs`, `rotations.rs`, `settings.rs`, `accounts.rs`, `check_ins.rs`, `compliance.rs` with `compliance_report.rs`, `audit.rs`); `dialect.rs` names what differs
-//! (`sqlite.rs`, `postgres.rs`). Every method that changes state writes its audit record in the
-//! same transaction (`Db::commit`), so a change never exists without its record. Both databases
-//! pass the same conformance suite (`store/conformance.rs`). Nothing outside this module sees sqlx:
-//! failures are [`Error`]s typed by meaning.
+//! [`Store`] is the sum of one small trait per aggregate, each declared in the aggregate's file and
+//! implemented there, once for both databases, on `Db<D>` (`db.rs`, the connection pools):
+//! [`OfficeStore`] (`offices.rs`), [`AdminStore`], [`WorkstationStore`], [`RotationStore`],
+//! [`ReportStore`], [`AccountStore`], [`SettingsStore`], [`CheckInStore`], [`ComplianceStore`],
+//! [`ComplianceReportStore`] (`compliance_report.rs`), [`AuditStore`], [`ChangeStore`]
+//! (`changes.rs`) and [`PoolStore`] (`db.rs`). A function that needs part of the store takes the
+//! narrowest of them (`&dyn AuditStore`); `&dyn Store` converts to any. `dialect.rs` names what
+//! differs (`sqlite.rs`, `postgres.rs`); the bounds every `impl` over a dialect needs are written
+//! once, in the `#[sql_impl]` attribute (crate `sesame-store-macros`). Every method that changes
+//! state writes its audit record in the same transaction (`Db::commit`), so a change never exists
+//! without its record. Both databases pass the same conformance suite (`store/conformance.rs`).
+//! Nothing outside this module sees sqlx: failures are [`Error`]s typed by meaning.
 
 mod accounts;
 mod admins;
@@ -27,543 +33,76 @@ mod reports;
 mod rotations;
 mod rows;
 mod settings;
-mod sql_store;
 mod sqlite;
 mod workstations;
-
-pub use self::changes::{Change, ChangeFeed};
-pub use self::compliance::{Policies, PolicyScope};
 
 #[cfg(test)]
 mod conformance;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use time::OffsetDateTime;
-
+pub use self::accounts::AccountStore;
+pub use self::admins::AdminStore;
+pub use self::audit::AuditStore;
+pub use self::changes::{Change, ChangeFeed, ChangeStore};
+pub use self::check_ins::CheckInStore;
+pub use self::compliance::{ComplianceStore, Policies, PolicyScope};
+pub use self::compliance_report::ComplianceReportStore;
+pub use self::db::{PoolStore, PoolUsage};
 pub use self::error::{Error, TokenRefusal};
+pub use self::offices::OfficeStore;
 pub use self::options::{StoreOptions, connect, redact_url};
-use crate::domain::account::LocalAccount;
-use crate::domain::admin::{Admin, NewAdmin};
-use crate::domain::audit::{Actor, AuditEvent, AuditRecord, SignedHead};
-use crate::domain::checkin::{AssignedMailbox, CheckInRecord, CheckInState};
-use crate::domain::compliance::{CompliancePolicy, FleetSummary, MailboxStanding, OfficeCounts};
-use crate::domain::identifier::{AdminName, PageToken, WorkstationId};
-use crate::domain::office::{
-    Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
-};
-use crate::domain::page::RotationCursor;
-use crate::domain::password::PasswordPolicy;
-use crate::domain::rotation::{
-    Disclosure, MailboxHistory, NewRotation, PendingRotations, ReportOutcome, Rotation,
-    RotationStatus, Sealed, StepReport,
-};
-use crate::domain::settings::{LogonName, OwaUrl};
-use crate::domain::token::TokenHash;
-use crate::domain::workstation::{
-    EnrollmentToken, IssuedCertificate, NewEnrollmentToken, NewWorkstation, Workstation,
-    WorkstationStatus,
-};
-
-/// The server's persistent state. Implementations are cheap to share (`Arc<dyn Store>`) and hold
-/// no state of their own beyond a connection pool: several servers may share one PostgreSQL
-/// database.
-#[async_trait]
-pub trait Store: Send + Sync + fmt::Debug {
-    // === Offices and mailboxes (`store/offices.rs`) ===
-
-    /// Registers an office. [`Error::Conflict`] if its CRPCEN is taken.
-    async fn create_office(
-        &self,
-        office: &NewOffice,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Office, Error>;
-
-    /// One office, with its mailbox count. [`Error::NotFound`] if there is none.
-    async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error>;
-
-    /// Every office, ordered by CRPCEN.
-    async fn list_offices(&self) -> Result<Vec<Office>, Error>;
-
-    /// Imports mailboxes in one transaction: creates the new ones, updates changed display names
-    /// (and the logon names and default local accounts the rows give), leaves identical ones
-    /// alone. With `dry_run` it only counts. The rows must have distinct
-    /// addresses. [`Error::MissingOffices`] (and nothing written) if an office does not exist.
-    async fn import_mailboxes(
-        &self,
-        rows: &[NewMailbox],
-        dry_run: bool,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<ImportReport, Error>;
-
-    /// Mailboxes ordered by address, of one office or of all, starting after the address `after`,
-    /// at most `limit`.
-    async fn list_mailboxes(
-        &self,
-        office: Option<&Crpcen>,
-        after: Option<&PageToken>,
-        limit: u32,
-    ) -> Result<Vec<Mailbox>, Error>;
-
-    /// One mailbox. [`Error::NotFound`] if there is none.
-    async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error>;
-
-    // === Administrators and enrollment tokens (`store/admins.rs`) ===
-
-    /// Creates an administrator. [`Error::Conflict`] if the name is taken, [`Error::MissingOffices`]
-    /// if one of its offices does not exist.
-    async fn create_admin(
-        &self,
-        admin: &NewAdmin,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Admin, Error>;
-
-    /// The unrevoked administrator holding the token with this hash. [`Error::NotFound`] otherwise.
-    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error>;
-
-    /// Every administrator, revoked ones included, by name.
-    async fn list_admins(&self) -> Result<Vec<Admin>, Error>;
-
-    /// Revokes an administrator's credential. [`Error::NotFound`] if there is no such unrevoked
-    /// administrator.
-    async fn revoke_admin(
-        &self,
-        name: &AdminName,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Stores an enrollment token (its hash). [`Error::MissingOffices`] if its office does not exist.
-    async fn create_enrollment_token(
-        &self,
-        token: &NewEnrollmentToken,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<EnrollmentToken, Error>;
-
-    /// Enrollment tokens, of one office or all, by id.
-    async fn list_enrollment_tokens(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<Vec<EnrollmentToken>, Error>;
-
-    /// One enrollment token. [`Error::NotFound`] if there is none.
-    async fn get_enrollment_token(&self, id: i64) -> Result<EnrollmentToken, Error>;
-
-    /// Revokes an enrollment token (again is harmless). [`Error::NotFound`] if there is none.
-    async fn revoke_enrollment_token(
-        &self,
-        id: i64,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// The office of the enrollment token with this hash, valid or not. [`Error::NotFound`] if
-    /// there is no such token.
-    async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error>;
-
-    // === Workstations: enrollment, certificates, recovery challenges, assignments (`store/workstations.rs`) ===
-
-    /// Spends one use of the token with this hash and registers the workstation in its office, in
-    /// one transaction. [`Error::TokenRefused`] (and nothing written) if the token is unknown,
-    /// expired, used up or revoked.
-    async fn enroll_workstation(
-        &self,
-        token_hash: &TokenHash,
-        workstation: &NewWorkstation,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error>;
-
-    /// One workstation. [`Error::NotFound`] if there is none.
-    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error>;
-
-    /// Workstations, of one office or all.
-    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error>;
-
-    /// Records a newly issued certificate for an active workstation, if the certificate the agent
-    /// presented (`None` for a recovery) is still acceptable; [`Error::Conflict`] otherwise (a
-    /// concurrent renewal won, or the workstation is no longer active).
-    async fn replace_certificate(
-        &self,
-        id: &WorkstationId,
-        presented_serial: Option<&str>,
-        certificate: &IssuedCertificate,
-        action: &'static str,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error>;
-
-    /// Locks, unlocks or revokes a workstation (a revoked one stays revoked: [`Error::NotFound`]).
-    async fn set_workstation_status(
-        &self,
-        id: &WorkstationId,
-        status: WorkstationStatus,
-        reason: Option<&str>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Workstation, Error>;
-
-    /// Stores a recovery challenge. [`Error::Conflict`] if the workstation already has too many
-    /// open ones, [`Error::NotFound`] if it does not exist.
-    async fn add_recovery_challenge(
-        &self,
-        id: &WorkstationId,
-        challenge: &[u8],
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Removes a recovery challenge and tells whether it existed and was still valid.
-    async fn take_recovery_challenge(
-        &self,
-        id: &WorkstationId,
-        challenge: &[u8],
-        now: OffsetDateTime,
-    ) -> Result<bool, Error>;
-
-    /// Assigns a mailbox to a workstation (again is harmless).
-    async fn assign_mailbox(
-        &self,
-        workstation_id: &WorkstationId,
-        mailbox: &Mailbox,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Removes an assignment. [`Error::NotFound`] if there was none.
-    async fn unassign_mailbox(
-        &self,
-        workstation_id: &WorkstationId,
-        mailbox: &Mailbox,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    // === Rotations and escrow: password policies, rotations, disclosure (`store/rotations.rs`) ===
-
-    /// The password policy in force for an office (its override, else the global policy, else the
-    /// default), or the global one with `None`.
-    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error>;
-
-    /// Sets the global policy (`None`) or an office's override.
-    async fn set_password_policy(
-        &self,
-        office: Option<&Crpcen>,
-        policy: &PasswordPolicy,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Opens rotations in one transaction. [`Error::Conflict`] (nothing written) if one of the
-    /// mailboxes already has an open rotation.
-    async fn open_rotations(
-        &self,
-        rotations: &[NewRotation],
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// A page of the rotations of an office (or every office), open ones only or all: at most
-    /// `limit`, newest first, then by address and id, after the cursor's rotation if given.
-    async fn list_rotations(
-        &self,
-        office: Option<&Crpcen>,
-        open_only: bool,
-        after: Option<&RotationCursor>,
-        limit: u32,
-    ) -> Result<Vec<Rotation>, Error>;
-
-    /// The open rotation of a mailbox, if any.
-    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error>;
-
-    /// Closes open rotations with the given final status, destroying their escrowed passwords.
-    /// Returns how many were closed (rotations no longer open are left alone).
-    async fn close_rotations(
-        &self,
-        ids: &[String],
-        status: RotationStatus,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<u64, Error>;
-
-    /// Expires the open rotations whose provisional password ran out, destroying their escrow.
-    async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error>;
-
-    /// How many rotations there are in each status (statuses without any are left out).
-    async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error>;
-
-    /// The open rotations a disclosure covers, with their sealed passwords, after writing its
-    /// audit record (and, for a delivery, marking them delivered) in the same transaction: if the
-    /// record cannot be written, nothing is returned.
-    async fn disclose_rotations(
-        &self,
-        disclosure: Disclosure<'_>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Vec<(Rotation, Sealed)>, Error>;
-
-    // === Step reports, periodic rotations, mailbox history (`store/reports.rs`) ===
-
-    /// Records an agent's step reports, in order, each in its own transaction with its audit
-    /// record: a report already recorded for this workstation is [`ReportOutcome::Duplicate`] and
-    /// changes nothing; one about a rotation that is not among the workstation's mailboxes, or
-    /// that cannot follow the rotation's state (`domain::rotation::transition`), is rejected. A
-    /// verified step closes the rotation as completed, destroys its escrow and records the
-    /// mailbox's last verified change with the key evidence of the last started report. Each
-    /// report keeps the local account it names. A verified step of a provisional rotation that
-    /// names an account binds it to the mailbox on this workstation (audited,
-    /// `mailbox.account.bind`) unless the mailbox has an effective binding there already: a
-    /// report never rebinds.
-    async fn record_reports(
-        &self,
-        workstation_id: &WorkstationId,
-        reports: &[StepReport],
-        at: OffsetDateTime,
-    ) -> Result<Vec<ReportOutcome>, Error>;
-
-    /// Opens (audited) a periodic rotation for each mailbox assigned to the workstation that is
-    /// due soon under its office's compliance policy (its last verified change, or creation, is
-    /// at least the limit less the "due soon" delay old) and has no open rotation, valid for
-    /// `validity` and due at the limit; then returns the open periodic rotations of its mailboxes, marked
-    /// delivered. Concurrent calls open one rotation per mailbox.
-    async fn deliver_periodic(
-        &self,
-        workstation_id: &WorkstationId,
-        validity: time::Duration,
-        at: OffsetDateTime,
-    ) -> Result<Vec<Rotation>, Error>;
-
-    /// Whether [`Store::disclose_rotations`] (delivery) or [`Store::deliver_periodic`] would give
-    /// the workstation anything `at`, and if not, from when a periodic rotation comes due (the
-    /// rule of `deliver_periodic`, read without writing).
-    async fn pending_rotations(
-        &self,
-        workstation_id: &WorkstationId,
-        at: OffsetDateTime,
-    ) -> Result<PendingRotations, Error>;
-
-    /// A mailbox's rotations (newest first), their reported steps (oldest first) with the local
-    /// account that acted, its last verified change, the workstations it is assigned to, and its
-    /// default account and bindings.
-    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error>;
-
-    // === Local accounts bound to mailboxes (`store/accounts.rs`) ===
-
-    /// Sets (`account` `Some`) or resets (`None`) a mailbox's binding on one workstation, or with
-    /// `workstation_id` `None` its default account (which holds on each workstation without a
-    /// binding of its own), audited (`mailbox.account.set`, `mailbox.account.reset`).
-    /// [`Error::NotFound`] if the workstation is not one of the mailbox's office.
-    async fn set_mailbox_account(
-        &self,
-        mailbox: &Mailbox,
-        workstation_id: Option<&WorkstationId>,
-        account: Option<&LocalAccount>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// The effective binding of each mailbox assigned to the workstation that has one (its
-    /// binding there, else its default account), by mailbox id.
-    async fn bound_accounts(
-        &self,
-        workstation_id: &WorkstationId,
-    ) -> Result<HashMap<i64, LocalAccount>, Error>;
-    // === Settings: the OWA address, logon names (`store/settings.rs`) ===
-
-    /// The global OWA address and, with an office, that office's override; `None` where none was
-    /// set. [`Error::NotFound`] if the office does not exist.
-    async fn owa_urls(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error>;
-
-    /// Sets the global OWA address (`office` `None`) or an office's override; `url` `None` removes
-    /// it. [`Error::NotFound`] if the office does not exist.
-    async fn set_owa_url(
-        &self,
-        office: Option<&Crpcen>,
-        url: Option<&OwaUrl>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// Sets (or with `None` clears) a mailbox's logon name. [`Error::NotFound`] if there is no
-    /// such mailbox.
-    async fn set_mailbox_logon(
-        &self,
-        address: &MailboxAddress,
-        logon_name: Option<&LogonName>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<Mailbox, Error>;
-
-    // === Check-ins (`store/check_ins.rs`) ===
-
-    /// Writes the check-ins of a flush window, one record per workstation (already folded), in
-    /// one transaction at `at` with a few statements per few hundred rows: each workstation's
-    /// last-seen time, its certificate confirmed if a serial presented is the current one, its
-    /// agent's version when reported; the key state and look at OWA when reported (an absent one
-    /// leaves the recorded one). The compliance of the workstations whose check-in matters (a
-    /// mailbox offline, a deadline passed: found in one query) is reassessed before and after.
-    /// Not audited: it changes no decision. Records of unknown workstations are ignored.
-    async fn record_check_ins(
-        &self,
-        records: &[CheckInRecord],
-        at: OffsetDateTime,
-    ) -> Result<(), Error>;
-
-    /// What the workstations of an office (or all) last reported, for those that reported.
-    async fn check_ins(&self, office: Option<&Crpcen>) -> Result<Vec<CheckInState>, Error>;
-
-    /// The assignments of an office's mailboxes: (workstation id, mailbox), by workstation.
-    async fn assignments(&self, office: &Crpcen) -> Result<Vec<(String, AssignedMailbox)>, Error>;
-
-    // === Compliance (`store/compliance.rs`) ===
-
-    /// The compliance policies: the configuration's default, the global one, each office's own.
-    async fn compliance_policies(&self) -> Result<Policies, Error>;
-
-    /// Sets (or with `None` removes) a compliance policy and reassesses the mailboxes it
-    /// governs, audited; `Ok(false)` and nothing written when it is already so.
-    /// [`Error::NotFound`] for an office that does not exist.
-    async fn set_compliance_policy(
-        &self,
-        scope: PolicyScope<'_>,
-        policy: Option<CompliancePolicy>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<bool, Error>;
-
-    /// Assesses one batch of mailboxes whose next deadline is at or before `at`, recording each
-    /// transition at the time it happened; returns how many were assessed (0: none is left).
-    async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error>;
-
-    /// Counts per state for each office (or one), now (`at` = `None`, after a sweep) or at a past
-    /// date from the history; offices ordered by CRPCEN, those without mailboxes left out.
-    async fn compliance_counts(
-        &self,
-        office: Option<&Crpcen>,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Vec<OfficeCounts>, Error>;
-
-    /// The fleet's totals now (after a sweep) or at a past date, without per-office rows.
-    async fn compliance_summary(&self, at: Option<OffsetDateTime>) -> Result<FleetSummary, Error>;
-
-    /// The standing of each mailbox of an office, now or at a past date, ordered by address.
-    async fn compliance_mailboxes(
-        &self,
-        office: &Crpcen,
-        at: Option<OffsetDateTime>,
-    ) -> Result<Vec<MailboxStanding>, Error>;
-
-    /// A page of the standings at `at` (from the history) of an office's mailboxes (or every
-    /// mailbox): at most `limit`, ordered by office then address, after `after` if given.
-    async fn compliance_mailbox_page(
-        &self,
-        office: Option<&Crpcen>,
-        at: OffsetDateTime,
-        after: Option<&MailboxAddress>,
-        limit: u32,
-    ) -> Result<Vec<MailboxStanding>, Error>;
-
-    /// Counts per state at `at` (from the history) of the first `limit` offices after `after`
-    /// (by CRPCEN) that had a mailbox then, as [`Store::compliance_counts`] gives them.
-    async fn compliance_office_page(
-        &self,
-        at: OffsetDateTime,
-        after: Option<&Crpcen>,
-        limit: u32,
-    ) -> Result<Vec<OfficeCounts>, Error>;
-
-    /// Counts per state at `at` (from the history) of the offices from `first` to `last`
-    /// (CRPCENs, both included), as [`Store::compliance_counts`] gives them.
-    async fn compliance_counts_between(
-        &self,
-        first: &Crpcen,
-        last: &Crpcen,
-        at: OffsetDateTime,
-    ) -> Result<Vec<OfficeCounts>, Error>;
-
-    // === Audit (`store/audit.rs`) ===
-
-    /// The audit chain's last record: its sequence number and hash (`None` while empty).
-    async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, Error>;
-
-    /// Appends one record that describes no other change (the audit key's rotation) and returns
-    /// its sequence number and hash.
-    async fn append_audit_event(
-        &self,
-        event: &AuditEvent,
-        at: OffsetDateTime,
-    ) -> Result<(i64, [u8; 32]), Error>;
-
-    /// The last record of `action`, if any (read backwards from the chain's end).
-    async fn latest_audit_record(&self, action: &str) -> Result<Option<AuditRecord>, Error>;
-
-    /// Audit records after `after_seq`, in order, at most `limit`, optionally of one office.
-    async fn audit_records(
-        &self,
-        office: Option<&Crpcen>,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, Error>;
-
-    /// Stores a signed head (not audited: it would move the head) and returns the head stored at
-    /// its sequence number: this one, or the one another server stored first.
-    async fn insert_signed_head(&self, head: &SignedHead) -> Result<SignedHead, Error>;
-
-    /// Signed heads after `after_seq`, by sequence number, at most `limit`.
-    async fn signed_heads(&self, after_seq: i64, limit: u32) -> Result<Vec<SignedHead>, Error>;
-
-    /// The signed head with the highest sequence number, if any.
-    async fn latest_signed_head(&self) -> Result<Option<SignedHead>, Error>;
-
-    // === Change notices between servers (`store/changes.rs`) ===
-
-    /// Whether other servers may share the database (PostgreSQL), so that what a server caches
-    /// is only sound while it hears their notices.
-    fn shares_changes(&self) -> bool;
-
-    /// Tells every server listening (this one included) that something changed; nothing on
-    /// SQLite.
-    async fn notify_changed(&self, change: &Change) -> Result<(), Error>;
-
-    /// The notices of every server, on a connection of its own; `None` on SQLite (one server).
-    async fn listen_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>, Error>;
-
-    // === Operations ===
-
-    /// Runs a trivial query: `Ok` when the database answers (a connection is taken from the pool,
-    /// or made, and used).
-    async fn ping(&self) -> Result<(), Error>;
-
-    /// How many connections the store holds now, and may hold.
-    fn pool_usage(&self) -> PoolUsage;
-
-    // === Lifecycle ===
-
-    /// Closes the connections (SQLite checkpoints its WAL). Called once, at shutdown.
-    async fn close(&self);
+pub use self::reports::ReportStore;
+pub use self::rotations::RotationStore;
+pub use self::settings::SettingsStore;
+pub use self::workstations::WorkstationStore;
+
+/// The server's persistent state: every aggregate's trait. Implementations are cheap to share
+/// (`Arc<dyn Store>`) and hold no state of their own beyond a connection pool: several servers may
+/// share one PostgreSQL database. Through `dyn Store` (as through any `dyn` part) the methods of
+/// every part are callable without importing its trait.
+pub trait Store:
+    OfficeStore
+    + AdminStore
+    + WorkstationStore
+    + RotationStore
+    + ReportStore
+    + AccountStore
+    + SettingsStore
+    + CheckInStore
+    + ComplianceStore
+    + ComplianceReportStore
+    + AuditStore
+    + ChangeStore
+    + PoolStore
+    + Send
+    + Sync
+    + fmt::Debug
+{
+}
+
+impl<T> Store for T where
+    T: OfficeStore
+        + AdminStore
+        + WorkstationStore
+        + RotationStore
+        + ReportStore
+        + AccountStore
+        + SettingsStore
+        + CheckInStore
+        + ComplianceStore
+        + ComplianceReportStore
+        + AuditStore
+        + ChangeStore
+        + PoolStore
+        + Send
+        + Sync
+        + fmt::Debug
+{
 }
 
 /// A shared store.
 pub type SharedStore = Arc<dyn Store>;
-
-/// The store's connections at one moment, summed over its pools (SQLite: the writer and the
-/// readers), for the operations endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PoolUsage {
-    /// Connections lent to a query or transaction.
-    pub in_use: u32,
-    /// Open connections waiting in the pool.
-    pub idle: u32,
-    /// The most the pools may open.
-    pub max: u32,
-}

@@ -1,4 +1,4 @@
-//! Benchmark: writing check-ins, the check-in writer's flush (`Store::record_check_ins`: one
+//! Benchmark: writing check-ins, the check-in writer's flush (`CheckInStore::record_check_ins`: one
 //! transaction, multi-row statements) against its peer, a raw batched upsert of the same rows
 //! into a plain table with the same columns (sqlx, one transaction, multi-row statements of the
 //! same size, same database, same run); and one check-in per transaction, the shape of the write
@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use sesame_server::domain::audit::Actor;
-use sesame_server::domain::checkin::{CheckInRecord, KeyPresence, KeyState};
+use sesame_server::domain::check_in::{CheckInRecord, KeyPresence, KeyState};
 use sesame_server::domain::identifier::WorkstationId;
 use sesame_server::domain::office::{Crpcen, NewOffice, Text};
 use sesame_server::domain::token::{Token, TokenKind};

@@ -7,61 +7,17 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The `sesame-agent` binary: `SESAME_AGENT_BIN` when set (a build made beforehand, used as is), else
-/// built (or found up to date) by the cargo running the tests, into the same target directory and
-/// profile.
-#[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking.
+use crate::binaries::workspace_binary;
+
+/// The `sesame-agent` binary: `SESAME_AGENT_BIN` when set (a build made beforehand, used as is, such
+/// as the release agent a benchmark measures), else the workspace's ([`workspace_binary`]).
 pub fn agent_binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            // A binary built elsewhere (the release agent a benchmark measures), as is.
-            if let Some(path) = std::env::var_os("SESAME_AGENT_BIN") {
-                return PathBuf::from(path);
-            }
-            let exe = std::env::current_exe().unwrap();
-            // target/<profile>/deps/<test binary>
-            let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-            let mut build = Command::new(env!("CARGO"));
-            build.args(["build", "--quiet"]);
-            if profile_dir.file_name().is_some_and(|name| name == "release") {
-                build.args(["--release", "--package", "sesame-agent", "--bin", "sesame-agent"]);
-            } else {
-                // The whole workspace's binaries and tests: the same features as the
-                // `cargo test --workspace` running this, so nothing is built again (a
-                // `--package` build alone resolves other features and rebuilds dozens of crates).
-                build.args(["--workspace", "--bins", "--tests"]);
-            }
-            build.arg("--target-dir").arg(profile_dir.parent().unwrap());
-            // What cargo set for this test process is not the developer's environment: build scripts
-            // that watch a variable (ring watches CARGO_MANIFEST_DIR) would see it change and rebuild.
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy().into_owned();
-                if name.starts_with("CARGO_PKG_")
-                    || name.starts_with("CARGO_BIN_EXE_")
-                    || [
-                        "CARGO_MANIFEST_DIR",
-                        "CARGO_MANIFEST_PATH",
-                        "CARGO_CRATE_NAME",
-                        "CARGO_BIN_NAME",
-                        "CARGO_PRIMARY_PACKAGE",
-                        "CARGO_TARGET_TMPDIR",
-                        "CARGO_RUSTC_CURRENT_DIR",
-                        "OUT_DIR",
-                    ]
-                    .contains(&name.as_str())
-                {
-                    build.env_remove(name);
-                }
-            }
-            let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().unwrap();
-            assert!(status.success(), "cargo build (sesame-agent): {status:?}");
-            profile_dir.join(format!("sesame-agent{}", std::env::consts::EXE_SUFFIX))
-        })
-        .clone()
+    match std::env::var_os("SESAME_AGENT_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => workspace_binary("sesame-agent"),
+    }
 }
 
 /// Where the simulated USB devices are (the agent's own test devices).

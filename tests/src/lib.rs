@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod agent_host;
+pub mod binaries;
 pub mod connect_proxy;
 pub mod link;
 pub mod owa_sim;

@@ -2,6 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod boundaries;
+mod conventions;
+mod migrations;
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
 }
@@ -121,6 +125,10 @@ const CONFINED: &[(&str, &str, &[&str])] = &[
     ("agent/src/", "sesame_proto::v1", &["agent/src/uplink"]),
     ("proto/base/", "sqlx", &[]),
     ("proto/base/", "tonic", &[]),
+    // Every request to OWA goes through `OwaHttp`, which checks each URL against the configured
+    // host; the clé REAL is asked through `key::usb` alone, with a fresh libusb context per probe.
+    ("agent/src/", "reqwest", &["agent/src/owa/http"]),
+    ("agent/src/", "rusb", &["agent/src/key/usb"]),
 ];
 
 #[test]
@@ -195,4 +203,115 @@ fn server_layers_only_import_downwards() {
 /// Start-up modules: the configuration, read once by `Server::prepare`.
 fn is_startup(module: &str) -> bool {
     module == "config"
+}
+
+/// The files and directories allowed at the root of the repository: scratch files (logs, scripts,
+/// addresses) cannot land there unnoticed. A new top-level entry is added here on purpose.
+const ROOT_ENTRIES: &[&str] = &[
+    ".cargo",
+    ".ci",
+    ".git",
+    ".gitattributes",
+    ".gitignore",
+    "ARCHITECTURE.md",
+    "BENCHMARKS.md",
+    "Cargo.lock",
+    "Cargo.toml",
+    "README.md",
+    "agent",
+    "clippy.toml",
+    "deploy",
+    "migrations",
+    "proto",
+    "rustfmt.toml",
+    "server",
+    "target",
+    "tests",
+];
+
+#[test]
+fn only_known_files_sit_at_the_root() {
+    let root = workspace_root();
+    let tracked = std::process::Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .current_dir(&root)
+        .output();
+    // In a checkout, every file git tracks or would add (ignored ones such as `target/` aside);
+    // without git (a source archive), whatever is there.
+    let entries: Vec<String> = match tracked {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|path| path.split('/').next().unwrap_or(path).to_owned())
+            .collect(),
+        _ => std::fs::read_dir(&root)
+            .expect("the workspace root")
+            .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+            .collect(),
+    };
+    let mut unknown: Vec<String> =
+        entries.into_iter().filter(|e| !ROOT_ENTRIES.contains(&e.as_str())).collect();
+    unknown.sort();
+    unknown.dedup();
+    assert!(
+        unknown.is_empty(),
+        "unexpected files at the root (move them, delete them, or list them in ROOT_ENTRIES): {unknown:?}"
+    );
+}
+
+/// What start-up (`server/src/lib.rs`, `main.rs`, `config`) may do with the store it opens: share
+/// it, close it, hand it to the services. Every read and write goes through a service, which owns
+/// the rules and the audit actor.
+const STARTUP_STORE_CALLS: &[&str] = &["as_ref", "clone", "close", "shares_changes"];
+
+#[test]
+fn start_up_does_not_reach_the_store() {
+    let mut problems = Vec::new();
+    for (path, text) in sources() {
+        let startup = ["server/src/lib.rs", "server/src/main.rs", "server/src/config"]
+            .iter()
+            .any(|p| path.starts_with(p));
+        if !startup {
+            continue;
+        }
+        for (number, line) in code_lines(&text) {
+            for (at, _) in line.match_indices("store.") {
+                if line[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let method: String = line[at + 6..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !STARTUP_STORE_CALLS.contains(&method.as_str()) {
+                    problems.push(format!(
+                        "{path}:{number}: start-up calls store.{method}: go through a service"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Whether a file is shipped code: not a test crate, an integration test, a bench or a unit-test
+/// file (`tests.rs`, `*_tests.rs`, `foo/tests.rs`).
+fn is_shipped(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    !(path.starts_with("tests/")
+        || path.contains("/tests/")
+        || path.contains("/benches/")
+        || name == "tests.rs"
+        || name.ends_with("_tests.rs")
+        || name == "testing.rs"
+        || name == "test_support.rs")
+}
+
+/// The code lines of a shipped file up to its inline unit tests (the `#[cfg(test)] mod tests {`
+/// that ends a file by convention); `#[cfg(test)] mod tests;` declarations are passed over.
+fn shipped_code_lines(text: &str) -> Vec<(usize, &str)> {
+    let lines: Vec<(usize, &str)> = code_lines(text).collect();
+    let inline_tests = lines
+        .windows(2)
+        .position(|pair| pair[0].1.trim() == "#[cfg(test)]" && pair[1].1.trim_end().ends_with('{'));
+    lines.into_iter().take(inline_tests.unwrap_or(usize::MAX)).collect()
 }

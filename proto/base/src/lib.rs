@@ -5,6 +5,7 @@
 //! - [`error_chain`]: an error and its causes on one line;
 //! - [`private_file`]: atomic writes with a mode (0600 for secrets) and owner-only directories;
 //! - [`credentials`]: the administrator credentials file the server writes and sesamectl reads;
+//! - [`ids`]: the identifiers both sides exchange (rotation, step report, workstation);
 //! - [`password_rule`]: the password rule (`PasswordRule`) the server and the agent both apply;
 //! - [`rotation`]: a rotation's `Step` and `FailureReason`, for the agent, the server and the
 //!   local socket alike.
@@ -14,6 +15,7 @@
 pub mod clock;
 pub mod credentials;
 pub mod error_chain;
+pub mod ids;
 pub mod password_rule;
 pub mod private_file;
 pub mod rotation;

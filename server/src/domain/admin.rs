@@ -62,6 +62,12 @@ pub enum Permission<'a> {
     Read(Option<&'a Crpcen>),
     /// Change something of this office.
     Write(&'a Crpcen),
+    /// Change something in at least one office (import mailboxes, which are then checked one
+    /// office at a time): every administrator but auditors.
+    WriteSome,
+    /// Change anything in every office, and so learn whether something outside any office exists:
+    /// global administrators only.
+    WriteAll,
     /// Create an office or manage administrators: global administrators only.
     Global,
 }
@@ -72,6 +78,7 @@ impl Admin {
         match (self.role, permission) {
             (AdminRole::Global, _) => true,
             (AdminRole::Auditor, Permission::Read(_)) => true,
+            (AdminRole::Office, Permission::WriteSome) => true,
             (AdminRole::Office, Permission::Read(Some(office)) | Permission::Write(office)) => {
                 self.offices.contains(office)
             }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::rfc3339;
-use crate::domain::checkin::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
+use crate::domain::check_in::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
 use crate::domain::office::{Text, is_format_char};
 use crate::domain::settings::MAX_OWA_URL_CHARS;
 use crate::services::Error;

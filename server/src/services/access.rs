@@ -2,7 +2,7 @@
 //! authorized through [`Admin::may`] before anything is looked up, so that a refusal about an
 //! office outside an administrator's scope says nothing about what exists there.
 
-use crate::domain::admin::{Admin, AdminRole, Permission};
+use crate::domain::admin::{Admin, Permission};
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::Crpcen;
 use crate::domain::token::Token;
@@ -32,7 +32,7 @@ impl Services {
         match self.store.get_workstation(id).await {
             Ok(ws) if admin.may(Permission::Write(&ws.office)) => Ok(ws),
             Ok(_) => Err(outside()),
-            Err(store::Error::NotFound) if admin.role == AdminRole::Global => {
+            Err(store::Error::NotFound) if admin.may(Permission::WriteAll) => {
                 Err(Error::NotFound(format!("workstation {id:.40} does not exist")))
             }
             Err(store::Error::NotFound) => Err(outside()),
@@ -63,7 +63,10 @@ pub fn denied(permission: &Permission<'_>) -> Error {
             Error::denied(format!("office {office} is not in your offices"))
         }
         Permission::Read(None) => Error::denied("name one of your offices"),
-        Permission::Global => Error::denied("only a global administrator may do this"),
+        Permission::Global | Permission::WriteAll => {
+            Error::denied("only a global administrator may do this")
+        }
+        Permission::WriteSome => Error::denied("an auditor may read, not change"),
     }
 }
 

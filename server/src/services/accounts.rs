@@ -1,7 +1,7 @@
 //! The local account bound to a mailbox on a workstation, as administrators manage it: set or
 //! reset a mailbox's binding on one workstation, or its default account (all its workstations
 //! without a binding of their own). Bindings made by agents' verified reports are the store's
-//! (`Store::record_reports`); what agents receive is `Services::deliver_rotations`'s.
+//! (`ReportStore::record_reports`); what agents receive is `Services::deliver_rotations`'s.
 
 use crate::domain::account::LocalAccount;
 use crate::domain::admin::{Admin, Permission};

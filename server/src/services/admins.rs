@@ -1,4 +1,7 @@
-//! Administrators as other administrators see them: who am I, the list, and revocation.
+//! Administrators as other administrators see them: who am I, the list, and revocation; and
+//! (`provisioning`) the ones made on the server host.
+
+pub mod provisioning;
 
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;

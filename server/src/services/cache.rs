@@ -7,6 +7,12 @@
 //! ([`Services::run_change_listener`]). While a server does not hear the notices (PostgreSQL,
 //! before its listener is up or after it lost its connection), its caches answer nothing and
 //! every request reads the database, as without a cache.
+//!
+//! Two rules keep a cache from changing an answer: the cached row serves only an active
+//! workstation presenting its current, confirmed certificate (anything else is decided on the row
+//! read now, so the fork rule sees what it would see without a cache), and the pending flag is
+//! never `false` while `GetPendingRotations` would deliver something: "nothing to fetch" is kept
+//! only until the workstation's next periodic due date.
 
 mod bounded;
 

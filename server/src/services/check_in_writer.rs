@@ -1,7 +1,7 @@
 //! [`CheckInWriter`]: the one owner of the check-ins waiting to be written. An agent's check-in
 //! is folded into its workstation's pending record ([`CheckInRecord::absorb`]) and answered at
 //! once; a background task ([`CheckInWriter::run`]) writes everything pending once per flush
-//! window, in one transaction with multi-row statements ([`Store::record_check_ins`]).
+//! window, in one transaction with multi-row statements ([`CheckInStore::record_check_ins`]).
 //!
 //! The invariants: last-seen times, certificate confirmations and key and OWA states may lag by
 //! at most one window, and a crash loses at most one window of them (a failed flush keeps its rows
@@ -13,7 +13,7 @@
 //! Memory is bounded: beyond [`DEFAULT_CAPACITY`] workstations pending (or in a flush), a check-in
 //! waits for the next flush (asked for at once) instead of growing the queue or being dropped.
 //!
-//! [`Store::record_check_ins`]: crate::store::Store::record_check_ins
+//! [`CheckInStore::record_check_ins`]: crate::store::CheckInStore::record_check_ins
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,12 +27,12 @@ use sesame_base::error_chain::chain;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
-use crate::domain::checkin::CheckInRecord;
+use crate::domain::check_in::CheckInRecord;
 use crate::domain::office::Text;
 use crate::services::workstations::agent::AgentIdentity;
 use crate::services::workstations::check_in::CheckIn;
 use crate::services::{Error, Services};
-use crate::store::{self, SharedStore};
+use crate::store::{self, CheckInStore};
 
 /// The most workstations pending (or being written) at once.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
@@ -52,7 +52,7 @@ pub trait CheckInSink: Send + Sync {
 }
 
 #[async_trait]
-impl CheckInSink for SharedStore {
+impl CheckInSink for Arc<dyn CheckInStore> {
     async fn write(
         &self,
         records: &[CheckInRecord],
@@ -117,7 +117,11 @@ impl fmt::Debug for CheckInWriter {
 
 impl CheckInWriter {
     /// A writer to `store`, flushing every `window`.
-    pub fn for_store(store: SharedStore, clock: SharedClock, window: Duration) -> CheckInWriter {
+    pub fn for_store(
+        store: Arc<dyn CheckInStore>,
+        clock: SharedClock,
+        window: Duration,
+    ) -> CheckInWriter {
         CheckInWriter::new(Arc::new(store), clock, window, DEFAULT_CAPACITY)
     }
 

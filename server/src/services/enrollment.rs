@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::admin::{Admin, AdminRole, Permission};
+use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;
 use crate::domain::office::Crpcen;
 use crate::domain::token::{Token, TokenKind};
@@ -116,7 +116,7 @@ impl Services {
         let token = match self.store.get_enrollment_token(i64::try_from(id).unwrap_or(-1)).await {
             Ok(token) if admin.may(Permission::Write(&token.office)) => token,
             Ok(_) => return Err(outside()),
-            Err(store::Error::NotFound) if admin.role == AdminRole::Global => {
+            Err(store::Error::NotFound) if admin.may(Permission::WriteAll) => {
                 return Err(Error::NotFound(format!("token {id} does not exist")));
             }
             Err(store::Error::NotFound) => return Err(outside()),

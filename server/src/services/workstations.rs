@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::domain::admin::Admin;
 use crate::domain::audit::Actor;
-use crate::domain::checkin::KeyState;
+use crate::domain::check_in::KeyState;
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::workstation::{Workstation, WorkstationStatus};

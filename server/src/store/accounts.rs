@@ -1,17 +1,21 @@
 //! Local accounts bound to mailboxes (`mailbox_accounts`): a mailbox's default account
 //! (`workstation_id` '') and its binding per workstation. The effective binding of (mailbox,
 //! workstation) is the workstation's own row, else the default row, else none. Administrators set
-//! and reset rows (audited); a verified report binds a mailbox not yet bound on its workstation
-//! (in the report's transaction); an import sets default accounts (in the import's transaction).
+//! and reset rows (audited); a verified report binds a mailbox not yet bound on its workstation (in
+//! the report's transaction); an import sets default accounts (in the import's transaction).
+//! [`AccountStore`] is what the rest of the server calls; it is implemented here once for both
+//! databases, on `Db<D>`.
 
 use std::collections::HashMap;
 
-use sqlx::{ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, RowsAffected, Value};
-use super::sql_store::Db;
+use super::db::Db;
+use super::dialect::RowsAffected;
 use crate::domain::account::{AccountBinding, BoundBy, LocalAccount};
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::identifier::{LocalAccountId, WorkstationId};
@@ -58,22 +62,33 @@ pub(super) fn stored_account(
     Ok(LocalAccount { id, detail })
 }
 
-/// The local-account methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn set_mailbox_account(
+/// Local accounts bound to mailboxes; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Sets (`account` `Some`) or resets (`None`) a mailbox's binding on one workstation, or with
+    /// `workstation_id` `None` its default account (which holds on each workstation without a
+    /// binding of its own), audited (`mailbox.account.set`, `mailbox.account.reset`).
+    /// [`Error::NotFound`] if the workstation is not one of the mailbox's office.
+    async fn set_mailbox_account(
+        &self,
+        mailbox: &Mailbox,
+        workstation_id: Option<&WorkstationId>,
+        account: Option<&LocalAccount>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// The effective binding of each mailbox assigned to the workstation that has one (its
+    /// binding there, else its default account), by mailbox id.
+    async fn bound_accounts(
+        &self,
+        workstation_id: &WorkstationId,
+    ) -> Result<HashMap<i64, LocalAccount>, Error>;
+}
+
+#[sql_impl]
+impl<D> AccountStore for Db<D> {
+    async fn set_mailbox_account(
         &self,
         mailbox: &Mailbox,
         workstation_id: Option<&WorkstationId>,
@@ -149,9 +164,9 @@ where
         Self::commit(tx, &[event], at).await
     }
 
-    pub(super) async fn bound_accounts(
+    async fn bound_accounts(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
     ) -> Result<HashMap<i64, LocalAccount>, Error> {
         let rows: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT a.mailbox_id, \
@@ -164,7 +179,7 @@ where
              WHERE a.workstation_id = $1 \
              AND (own.account_id IS NOT NULL OR d.account_id IS NOT NULL)",
         )
-        .bind(workstation_id)
+        .bind(workstation_id.as_str())
         .fetch_all(self.reader())
         .await?;
         rows.into_iter()
@@ -173,7 +188,12 @@ where
             })
             .collect()
     }
+}
 
+/// What the other aggregates' writes do to accounts: a mailbox's bindings for its history, the
+/// binding a verified report makes, the default accounts an import sets.
+#[sql_impl]
+impl<D> Db<D> {
     /// A mailbox's default account (first) and its bindings, by workstation.
     pub(super) async fn mailbox_accounts(
         &self,

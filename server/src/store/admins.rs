@@ -1,14 +1,17 @@
 //! Administrators (found by the hash of their token, scoped to offices, revocable) and the
-//! enrollment tokens they create for workstations.
+//! enrollment tokens they create for workstations. [`AdminStore`] is what the rest of the server
+//! calls; it is implemented here once for both databases, on `Db<D>`.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, RowsAffected, Value};
+use super::db::Db;
+use super::dialect::RowsAffected;
 use super::error::unless_foreign_key;
 use super::rows::{AdminRow, TOKEN_COLUMNS, TokenRow};
-use super::sql_store::Db;
 use crate::domain::admin::{Admin, NewAdmin};
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
 use crate::domain::identifier::AdminName;
@@ -16,22 +19,66 @@ use crate::domain::office::Crpcen;
 use crate::domain::token::TokenHash;
 use crate::domain::workstation::{EnrollmentToken, NewEnrollmentToken};
 
-/// The administrator and enrollment-token methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn create_admin(
+/// Administrators and enrollment tokens; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Creates an administrator. [`Error::Conflict`] if the name is taken, [`Error::MissingOffices`]
+    /// if one of its offices does not exist.
+    async fn create_admin(
+        &self,
+        admin: &NewAdmin,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Admin, Error>;
+
+    /// The unrevoked administrator holding the token with this hash. [`Error::NotFound`] otherwise.
+    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error>;
+
+    /// Every administrator, revoked ones included, by name.
+    async fn list_admins(&self) -> Result<Vec<Admin>, Error>;
+
+    /// Revokes an administrator's credential. [`Error::NotFound`] if there is no such unrevoked
+    /// administrator.
+    async fn revoke_admin(
+        &self,
+        name: &AdminName,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Stores an enrollment token (its hash). [`Error::MissingOffices`] if its office does not exist.
+    async fn create_enrollment_token(
+        &self,
+        token: &NewEnrollmentToken,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<EnrollmentToken, Error>;
+
+    /// Enrollment tokens, of one office or all, by id.
+    async fn list_enrollment_tokens(
+        &self,
+        office: Option<&Crpcen>,
+    ) -> Result<Vec<EnrollmentToken>, Error>;
+
+    /// One enrollment token. [`Error::NotFound`] if there is none.
+    async fn get_enrollment_token(&self, id: i64) -> Result<EnrollmentToken, Error>;
+
+    /// Revokes an enrollment token (again is harmless). [`Error::NotFound`] if there is none.
+    async fn revoke_enrollment_token(
+        &self,
+        id: i64,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// The office of the enrollment token with this hash, valid or not. [`Error::NotFound`] if
+    /// there is no such token.
+    async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error>;
+}
+
+#[sql_impl]
+impl<D> AdminStore for Db<D> {
+    async fn create_admin(
         &self,
         admin: &NewAdmin,
         actor: &Actor,
@@ -81,7 +128,7 @@ where
         })
     }
 
-    pub(super) async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error> {
+    async fn admin_by_token(&self, token_hash: &TokenHash) -> Result<Admin, Error> {
         let row: AdminRow = sqlx::query_as(
             "SELECT id, name, role, created_at, revoked_at FROM admins \
              WHERE token_hash = $1 AND revoked_at IS NULL",
@@ -98,7 +145,7 @@ where
         row.into_admin(offices)
     }
 
-    pub(super) async fn list_admins(&self) -> Result<Vec<Admin>, Error> {
+    async fn list_admins(&self) -> Result<Vec<Admin>, Error> {
         let rows: Vec<AdminRow> = sqlx::query_as(
             "SELECT id, name, role, created_at, revoked_at FROM admins ORDER BY name",
         )
@@ -117,7 +164,7 @@ where
             .collect()
     }
 
-    pub(super) async fn revoke_admin(
+    async fn revoke_admin(
         &self,
         name: &AdminName,
         actor: &Actor,
@@ -143,7 +190,7 @@ where
         Self::commit(tx, &[event], at).await
     }
 
-    pub(super) async fn create_enrollment_token(
+    async fn create_enrollment_token(
         &self,
         token: &NewEnrollmentToken,
         actor: &Actor,
@@ -178,7 +225,7 @@ where
         self.get_enrollment_token(id).await
     }
 
-    pub(super) async fn list_enrollment_tokens(
+    async fn list_enrollment_tokens(
         &self,
         office: Option<&Crpcen>,
     ) -> Result<Vec<EnrollmentToken>, Error> {
@@ -192,7 +239,7 @@ where
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    pub(super) async fn get_enrollment_token(&self, id: i64) -> Result<EnrollmentToken, Error> {
+    async fn get_enrollment_token(&self, id: i64) -> Result<EnrollmentToken, Error> {
         let row: TokenRow = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM enrollment_tokens WHERE id = $1"
         )))
@@ -202,7 +249,7 @@ where
         row.try_into()
     }
 
-    pub(super) async fn revoke_enrollment_token(
+    async fn revoke_enrollment_token(
         &self,
         id: i64,
         actor: &Actor,
@@ -227,7 +274,7 @@ where
         Self::commit(tx, &[event], at).await
     }
 
-    pub(super) async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error> {
+    async fn enrollment_office(&self, token_hash: &TokenHash) -> Result<Crpcen, Error> {
         let office: String =
             sqlx::query_scalar("SELECT office FROM enrollment_tokens WHERE token_hash = $1")
                 .bind(&token_hash.0[..])

@@ -8,11 +8,11 @@
 //! server's host, beside a data directory whose CA signed the certificates
 //! (`keys::pki::bulk`). It is not part of [`Store`](super::Store): nothing in the server can call it.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
-use super::dialect::{Dialect, Value};
-use super::sql_store::Db;
+use super::db::Db;
 use super::{Error, StoreOptions, postgres, sqlite};
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::identifier::WorkstationId;
@@ -59,14 +59,14 @@ pub async fn provision_workstations(
     let url = options.url.expose_secret();
     if url.starts_with("sqlite:") {
         let store = sqlite::connect(options).await?;
-        let done = store.db.insert_batches(batches).await;
-        store.db.reader().close().await;
-        store.db.writer().close().await;
+        let done = store.insert_batches(batches).await;
+        store.reader().close().await;
+        store.writer().close().await;
         done
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = postgres::connect(options).await?;
-        let done = store.db.insert_batches(batches).await;
-        store.db.writer().close().await;
+        let done = store.insert_batches(batches).await;
+        store.writer().close().await;
         done
     } else {
         Err(Error::UnsupportedUrl)
@@ -98,20 +98,8 @@ fn insert_statement(rows: usize) -> String {
 }
 
 /// The bulk insert, on either database.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+#[sql_impl]
+impl<D> Db<D> {
     async fn insert_batches(
         &self,
         batches: &[(Batch<'_>, &[ProvisionedWorkstation])],

@@ -2,12 +2,15 @@
 //! after another server changed something ([`Change`]), how a notice is written on the wire (the
 //! payload of PostgreSQL's `NOTIFY sesame_cache`), and the feed a server listens to
 //! ([`ChangeFeed`]). On PostgreSQL the feed is `LISTEN sesame_cache` on a connection of its own;
-//! SQLite has one server, which drops its entries itself, so it has no feed.
+//! SQLite has one server, which drops its entries itself, so it has no feed. [`ChangeStore`] is
+//! what the rest of the server calls; it is implemented here once for both databases, on `Db<D>`.
 
 use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
 use sqlx::postgres::PgListener;
 
 use super::Error;
+use super::db::Db;
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::Crpcen;
 
@@ -64,6 +67,37 @@ pub trait ChangeFeed: Send + std::fmt::Debug {
     /// The next change announced. `Ok(None)` when the connection was lost, so that changes may
     /// have been missed: the caller drops everything it caches; the next call reconnects.
     async fn next(&mut self) -> Result<Option<Change>, Error>;
+}
+
+/// Change notices between the servers sharing the database; a part of [`Store`](super::Store).
+/// What differs between the databases is the [`Dialect`](super::dialect::Dialect)'s.
+#[async_trait]
+pub trait ChangeStore: Send + Sync {
+    /// Whether other servers may share the database (PostgreSQL), so that what a server caches
+    /// is only sound while it hears their notices.
+    fn shares_changes(&self) -> bool;
+
+    /// Tells every server listening (this one included) that something changed; nothing on
+    /// SQLite.
+    async fn notify_changed(&self, change: &Change) -> Result<(), Error>;
+
+    /// The notices of every server, on a connection of its own; `None` on SQLite (one server).
+    async fn listen_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>, Error>;
+}
+
+#[sql_impl]
+impl<D> ChangeStore for Db<D> {
+    fn shares_changes(&self) -> bool {
+        D::SHARED
+    }
+
+    async fn notify_changed(&self, change: &Change) -> Result<(), Error> {
+        D::notify_changed(self.writer(), &change.payload()).await
+    }
+
+    async fn listen_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>, Error> {
+        D::listen_changes(self.writer()).await
+    }
 }
 
 /// `LISTEN sesame_cache` on a connection of its own.

@@ -3,18 +3,21 @@
 //! change no decision and come every minute from every workstation. They are written in batches
 //! (`record_check_ins`, one transaction per flush window of the server's check-in writer), with
 //! multi-row statements written once for both databases (`WITH v AS (VALUES ...)`).
+//! [`CheckInStore`] is what the rest of the server calls; it is implemented here once for both
+//! databases, on `Db<D>`.
 
 use std::collections::HashSet;
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
 use super::compliance::Scope;
-use super::dialect::{Dialect, Value};
+use super::db::Db;
 use super::rows::{AssignmentRow, CheckInRow};
-use super::sql_store::Db;
-use crate::domain::checkin::{
+use crate::domain::check_in::{
     AssignedMailbox, CheckInRecord, CheckInState, KeyPresence, KeyState, OwaReadiness,
 };
 use crate::domain::office::Crpcen;
@@ -46,22 +49,32 @@ fn values(rows: usize, columns: usize, row: impl Fn(&dyn Fn(usize) -> usize) -> 
     (0..rows).map(|i| row(&|n| i * columns + n + 1)).collect::<Vec<_>>().join(", ")
 }
 
-/// The check-in methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn record_check_ins(
+/// Check-ins; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait CheckInStore: Send + Sync {
+    /// Writes the check-ins of a flush window, one record per workstation (already folded), in
+    /// one transaction at `at` with a few statements per few hundred rows: each workstation's
+    /// last-seen time, its certificate confirmed if a serial presented is the current one, its
+    /// agent's version when reported; the key state and look at OWA when reported (an absent one
+    /// leaves the recorded one). The compliance of the workstations whose check-in matters (a
+    /// mailbox offline, a deadline passed: found in one query) is reassessed before and after.
+    /// Not audited: it changes no decision. Records of unknown workstations are ignored.
+    async fn record_check_ins(
+        &self,
+        records: &[CheckInRecord],
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// What the workstations of an office (or all) last reported, for those that reported.
+    async fn check_ins(&self, office: Option<&Crpcen>) -> Result<Vec<CheckInState>, Error>;
+
+    /// The assignments of an office's mailboxes: (workstation id, mailbox), by workstation.
+    async fn assignments(&self, office: &Crpcen) -> Result<Vec<(String, AssignedMailbox)>, Error>;
+}
+
+#[sql_impl]
+impl<D> CheckInStore for Db<D> {
+    async fn record_check_ins(
         &self,
         records: &[CheckInRecord],
         at: OffsetDateTime,
@@ -99,6 +112,37 @@ where
         Self::commit(tx, &[], at).await
     }
 
+    async fn check_ins(&self, office: Option<&Crpcen>) -> Result<Vec<CheckInState>, Error> {
+        let rows: Vec<CheckInRow> = sqlx::query_as(
+            "SELECT c.workstation_id, c.key_presence, c.key_device, c.key_reason, c.key_since, \
+             c.key_reported_at, c.owa_url, c.owa_checked_at, c.owa_reachable, \
+             c.owa_certificate_valid, c.owa_forms_based, c.owa_logon_format, c.owa_language, \
+             c.owa_problem, c.owa_reported_at \
+             FROM workstation_check_ins c JOIN workstations w ON w.id = c.workstation_id \
+             WHERE CAST($1 AS TEXT) IS NULL OR w.office = $1 ORDER BY c.workstation_id",
+        )
+        .bind(office.map(Crpcen::as_str))
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn assignments(&self, office: &Crpcen) -> Result<Vec<(String, AssignedMailbox)>, Error> {
+        let rows: Vec<AssignmentRow> = sqlx::query_as(
+            "SELECT a.workstation_id, m.address, m.logon_name \
+             FROM workstation_mailboxes a JOIN mailboxes m ON m.id = a.mailbox_id \
+             WHERE m.office = $1 ORDER BY a.workstation_id, m.address",
+        )
+        .bind(office.as_str())
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+}
+
+/// The steps of [`CheckInStore::record_check_ins`], each on its transaction.
+#[sql_impl]
+impl<D> Db<D> {
     /// The workstations among `records` whose check-in changes a standing at `at`: one of their
     /// mailboxes is offline, or has a deadline passed. One query for the whole batch (through
     /// the standings' indexes: such mailboxes are few), by workstation id.
@@ -264,39 +308,6 @@ where
         }
         query.execute(&mut *conn).await?;
         Ok(())
-    }
-
-    pub(super) async fn check_ins(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<Vec<CheckInState>, Error> {
-        let rows: Vec<CheckInRow> = sqlx::query_as(
-            "SELECT c.workstation_id, c.key_presence, c.key_device, c.key_reason, c.key_since, \
-             c.key_reported_at, c.owa_url, c.owa_checked_at, c.owa_reachable, \
-             c.owa_certificate_valid, c.owa_forms_based, c.owa_logon_format, c.owa_language, \
-             c.owa_problem, c.owa_reported_at \
-             FROM workstation_check_ins c JOIN workstations w ON w.id = c.workstation_id \
-             WHERE CAST($1 AS TEXT) IS NULL OR w.office = $1 ORDER BY c.workstation_id",
-        )
-        .bind(office.map(Crpcen::as_str))
-        .fetch_all(self.reader())
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
-    }
-
-    pub(super) async fn assignments(
-        &self,
-        office: &Crpcen,
-    ) -> Result<Vec<(String, AssignedMailbox)>, Error> {
-        let rows: Vec<AssignmentRow> = sqlx::query_as(
-            "SELECT a.workstation_id, m.address, m.logon_name \
-             FROM workstation_mailboxes a JOIN mailboxes m ON m.id = a.mailbox_id \
-             WHERE m.office = $1 ORDER BY a.workstation_id, m.address",
-        )
-        .bind(office.as_str())
-        .fetch_all(self.reader())
-        .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
     }
 }
 

@@ -1,21 +1,24 @@
 //! Compliance in the database: the policies, each mailbox's standing (`mailbox_compliance`) kept
-//! current by [`Db::reassess`], and the append-only history of its states
-//! (`compliance_history`) that answers any past date (read by `compliance_report`).
+//! current by [`Db::reassess`], and the append-only history of its states (`compliance_history`)
+//! that answers any past date (read by `compliance_report`). [`ComplianceStore`] is what the rest
+//! of the server calls; it is implemented here once for both databases, on `Db<D>`.
 //!
 //! The rule: whatever changes a fact a mailbox's state depends on (its rotations and their
 //! reports, its assignments, its workstations' status and check-ins, the policy) calls
 //! `reassess` for the mailboxes concerned inside its own transaction, once before the change
 //! (replaying the deadlines that passed under the old facts) and once after. Deadlines that pass
-//! with no change are replayed by the sweep ([`Db::sweep_compliance`]), at their exact time.
+//! with no change are replayed by the sweep ([`ComplianceStore::sweep_compliance`]), at their
+//! exact time.
 
 use std::collections::HashMap;
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, Value};
-use super::sql_store::Db;
+use super::db::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::compliance::{
     CompliancePolicy, ComplianceState, MailboxFacts, RotationFact, Standing, advance,
@@ -158,22 +161,158 @@ const FACTS_SELECT: &str = "SELECT m.id AS mailbox_id, m.office, m.created_at, \
      LEFT JOIN rotations r ON r.id = (SELECT r2.id FROM rotations r2 WHERE r2.mailbox_id = m.id \
        ORDER BY r2.issued_at DESC, r2.id DESC LIMIT 1)";
 
-/// The compliance methods of [`Store`](super::Store), documented there, and the reassessment
-/// every write that changes a fact calls.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
+/// Compliance policies and the sweep that keeps the standings current; a part of
+/// [`Store`](super::Store). The reports on the standings are
+/// [`ComplianceReportStore`](super::ComplianceReportStore)'s.
+#[async_trait]
+pub trait ComplianceStore: Send + Sync {
+    /// The compliance policies: the configuration's default, the global one, each office's own.
+    async fn compliance_policies(&self) -> Result<Policies, Error>;
+
+    /// Sets (or with `None` removes) a compliance policy and reassesses the mailboxes it
+    /// governs, audited; `Ok(false)` and nothing written when it is already so.
+    /// [`Error::NotFound`] for an office that does not exist.
+    async fn set_compliance_policy(
+        &self,
+        scope: PolicyScope<'_>,
+        policy: Option<CompliancePolicy>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// Assesses one batch of mailboxes whose next deadline is at or before `at`, recording each
+    /// transition at the time it happened; returns how many were assessed (0: none is left).
+    async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error>;
+}
+
+#[sql_impl]
+impl<D> ComplianceStore for Db<D> {
+    async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error> {
+        // Most sweeps find nothing: they look on a reader, without taking the writer, at the
+        // earliest deadline (the first entry of its index).
+        let next: Option<OffsetDateTime> =
+            sqlx::query_scalar("SELECT MIN(next_check_at) FROM mailbox_compliance")
+                .fetch_one(self.reader())
+                .await?;
+        if next.is_none_or(|next| next > at) {
+            return Ok(0);
+        }
+        let mut tx = self.writer().begin().await?;
+        let assessed = Self::reassess(&mut *tx, Scope::Due, at).await?;
+        Self::commit(tx, &[], at).await?;
+        Ok(assessed as u64)
+    }
+
+    async fn compliance_policies(&self) -> Result<Policies, Error> {
+        let mut conn = self.reader().acquire().await?;
+        Self::load_policies(&mut *conn).await
+    }
+
+    async fn set_compliance_policy(
+        &self,
+        scope: PolicyScope<'_>,
+        policy: Option<CompliancePolicy>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut tx = self.writer().begin().await?;
+        let (key, office) = match scope {
+            PolicyScope::Default => ("default", None),
+            PolicyScope::Global => ("global", None),
+            PolicyScope::Office(office) => (office.as_str(), Some(office)),
+        };
+        if let Some(office) = office {
+            // NotFound for an office that does not exist.
+            sqlx::query_scalar::<_, String>("SELECT crpcen FROM offices WHERE crpcen = $1")
+                .bind(office.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        let current = Self::load_policies(&mut *tx).await?;
+        let stored = match scope {
+            PolicyScope::Default => current.default,
+            PolicyScope::Global => current.global,
+            PolicyScope::Office(office) => current.offices.get(office.as_str()).copied(),
+        };
+        if stored == policy {
+            return Ok(false);
+        }
+        let reassess_scope = match office {
+            Some(office) => Scope::Office(office.as_str()),
+            None => Scope::All,
+        };
+        // Only what a mailbox follows matters: a change that leaves it the same (the
+        // configuration's default first recorded, a global policy under the same default...)
+        // reassesses nothing.
+        let mut after = current.clone();
+        match scope {
+            PolicyScope::Default => after.default = policy,
+            PolicyScope::Global => after.global = policy,
+            PolicyScope::Office(office) => {
+                after.offices.remove(office.as_str());
+                after.offices.extend(policy.map(|p| (office.as_str().to_owned(), p)));
+            }
+        }
+        let probe = office.map_or("", Crpcen::as_str);
+        let governs = current.effective(probe) != after.effective(probe);
+        if governs {
+            Self::reassess(&mut *tx, reassess_scope, at).await?;
+        }
+        match policy {
+            Some(p) => {
+                sqlx::query(
+                    "INSERT INTO compliance_policies (scope, due_soon_days, limit_days, \
+                     offline_days, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (scope) DO UPDATE SET due_soon_days = excluded.due_soon_days, \
+                     limit_days = excluded.limit_days, offline_days = excluded.offline_days, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(key)
+                .bind(p.due_soon_days)
+                .bind(p.limit_days)
+                .bind(p.offline_days)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM compliance_policies WHERE scope = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if governs {
+            Self::reassess(&mut *tx, reassess_scope, at).await?;
+        }
+        if scope == PolicyScope::Default && stored.is_none() {
+            // The configuration's value, recorded at the first start: not an administrator's act.
+            Self::commit(tx, &[], at).await?;
+            return Ok(true);
+        }
+        let details = match policy {
+            Some(p) => serde_json::json!({
+                "due_soon_days": p.due_soon_days,
+                "limit_days": p.limit_days,
+                "offline_days": p.offline_days,
+            }),
+            None => serde_json::json!({ "inherit": true }),
+        };
+        let event = AuditEvent {
+            actor: actor.clone(),
+            action: "compliance_policy.set",
+            office: office.cloned(),
+            target: key.to_owned(),
+            details,
+        };
+        Self::commit(tx, &[event], at).await?;
+        Ok(true)
+    }
+}
+
+/// The reassessment every write that changes a fact calls, and the policies it reads.
+#[sql_impl]
+impl<D> Db<D> {
     /// The stored policies, read inside the caller's transaction.
     pub(super) async fn load_policies(conn: &mut D::Connection) -> Result<Policies, Error> {
         let rows: Vec<PolicyRow> = sqlx::query_as(
@@ -305,128 +444,6 @@ where
         .execute(&mut *conn)
         .await?;
         Ok(())
-    }
-
-    pub(super) async fn sweep_compliance(&self, at: OffsetDateTime) -> Result<u64, Error> {
-        // Most sweeps find nothing: they look on a reader, without taking the writer, at the
-        // earliest deadline (the first entry of its index).
-        let next: Option<OffsetDateTime> =
-            sqlx::query_scalar("SELECT MIN(next_check_at) FROM mailbox_compliance")
-                .fetch_one(self.reader())
-                .await?;
-        if next.is_none_or(|next| next > at) {
-            return Ok(0);
-        }
-        let mut tx = self.writer().begin().await?;
-        let assessed = Self::reassess(&mut *tx, Scope::Due, at).await?;
-        Self::commit(tx, &[], at).await?;
-        Ok(assessed as u64)
-    }
-
-    pub(super) async fn compliance_policies(&self) -> Result<Policies, Error> {
-        let mut conn = self.reader().acquire().await?;
-        Self::load_policies(&mut *conn).await
-    }
-
-    pub(super) async fn set_compliance_policy(
-        &self,
-        scope: PolicyScope<'_>,
-        policy: Option<CompliancePolicy>,
-        actor: &Actor,
-        at: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        let mut tx = self.writer().begin().await?;
-        let (key, office) = match scope {
-            PolicyScope::Default => ("default", None),
-            PolicyScope::Global => ("global", None),
-            PolicyScope::Office(office) => (office.as_str(), Some(office)),
-        };
-        if let Some(office) = office {
-            // NotFound for an office that does not exist.
-            sqlx::query_scalar::<_, String>("SELECT crpcen FROM offices WHERE crpcen = $1")
-                .bind(office.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-        }
-        let current = Self::load_policies(&mut *tx).await?;
-        let stored = match scope {
-            PolicyScope::Default => current.default,
-            PolicyScope::Global => current.global,
-            PolicyScope::Office(office) => current.offices.get(office.as_str()).copied(),
-        };
-        if stored == policy {
-            return Ok(false);
-        }
-        let reassess_scope = match office {
-            Some(office) => Scope::Office(office.as_str()),
-            None => Scope::All,
-        };
-        // Only what a mailbox follows matters: a change that leaves it the same (the
-        // configuration's default first recorded, a global policy under the same default...)
-        // reassesses nothing.
-        let mut after = current.clone();
-        match scope {
-            PolicyScope::Default => after.default = policy,
-            PolicyScope::Global => after.global = policy,
-            PolicyScope::Office(office) => {
-                after.offices.remove(office.as_str());
-                after.offices.extend(policy.map(|p| (office.as_str().to_owned(), p)));
-            }
-        }
-        let probe = office.map_or("", Crpcen::as_str);
-        let governs = current.effective(probe) != after.effective(probe);
-        if governs {
-            Self::reassess(&mut *tx, reassess_scope, at).await?;
-        }
-        match policy {
-            Some(p) => {
-                sqlx::query(
-                    "INSERT INTO compliance_policies (scope, due_soon_days, limit_days, \
-                     offline_days, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (scope) DO UPDATE SET due_soon_days = excluded.due_soon_days, \
-                     limit_days = excluded.limit_days, offline_days = excluded.offline_days, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(key)
-                .bind(p.due_soon_days)
-                .bind(p.limit_days)
-                .bind(p.offline_days)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM compliance_policies WHERE scope = $1")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        if governs {
-            Self::reassess(&mut *tx, reassess_scope, at).await?;
-        }
-        if scope == PolicyScope::Default && stored.is_none() {
-            // The configuration's value, recorded at the first start: not an administrator's act.
-            Self::commit(tx, &[], at).await?;
-            return Ok(true);
-        }
-        let details = match policy {
-            Some(p) => serde_json::json!({
-                "due_soon_days": p.due_soon_days,
-                "limit_days": p.limit_days,
-                "offline_days": p.offline_days,
-            }),
-            None => serde_json::json!({ "inherit": true }),
-        };
-        let event = AuditEvent {
-            actor: actor.clone(),
-            action: "compliance_policy.set",
-            office: office.cloned(),
-            target: key.to_owned(),
-            details,
-        };
-        Self::commit(tx, &[event], at).await?;
-        Ok(true)
     }
 }
 

@@ -1,15 +1,18 @@
-//! Compliance reports from the database: counts per office and state, the fleet's totals and
-//! each mailbox's standing, now (from `mailbox_compliance`, whose indexes cover these queries) or
-//! at a past date (from `compliance_history`: each mailbox's last row at or before the date).
+//! Compliance reports from the database: counts per office and state, the fleet's totals and each
+//! mailbox's standing, now (from `mailbox_compliance`, whose indexes cover these queries) or at a
+//! past date (from `compliance_history`: each mailbox's last row at or before the date).
+//! [`ComplianceReportStore`] is what the rest of the server calls; it is implemented here once for
+//! both databases, on `Db<D>`.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
 use super::compliance::CORRUPT;
-use super::dialect::{Dialect, Value};
+use super::db::Db;
 use super::rows::crpcen;
-use super::sql_store::Db;
 use crate::domain::compliance::{
     ComplianceState, FleetSummary, MailboxStanding, OfficeCounts, StateCounts, earliest,
 };
@@ -50,7 +53,6 @@ struct StandingRow {
     last_verified_at: Option<OffsetDateTime>,
 }
 
-/// The report methods of [`Store`](super::Store), documented there.
 /// Each office's counts per state from the history rows named by a `latest` CTE (the `seq` of
 /// each mailbox's row in force at a time): what every report at a time, page or range reads.
 macro_rules! counts_of_latest {
@@ -64,21 +66,60 @@ macro_rules! counts_of_latest {
     };
 }
 
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn compliance_counts(
+/// The compliance reports: counts per state, the fleet's totals, mailbox standings, now or at a past
+/// date; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait ComplianceReportStore: Send + Sync {
+    /// Counts per state for each office (or one), now (`at` = `None`, after a sweep) or at a past
+    /// date from the history; offices ordered by CRPCEN, those without mailboxes left out.
+    async fn compliance_counts(
+        &self,
+        office: Option<&Crpcen>,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<OfficeCounts>, Error>;
+
+    /// The fleet's totals now (after a sweep) or at a past date, without per-office rows.
+    async fn compliance_summary(&self, at: Option<OffsetDateTime>) -> Result<FleetSummary, Error>;
+
+    /// The standing of each mailbox of an office, now or at a past date, ordered by address.
+    async fn compliance_mailboxes(
+        &self,
+        office: &Crpcen,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Vec<MailboxStanding>, Error>;
+
+    /// A page of the standings at `at` (from the history) of an office's mailboxes (or every
+    /// mailbox): at most `limit`, ordered by office then address, after `after` if given.
+    async fn compliance_mailbox_page(
+        &self,
+        office: Option<&Crpcen>,
+        at: OffsetDateTime,
+        after: Option<&MailboxAddress>,
+        limit: u32,
+    ) -> Result<Vec<MailboxStanding>, Error>;
+
+    /// Counts per state at `at` (from the history) of the first `limit` offices after `after`
+    /// (by CRPCEN) that had a mailbox then, as [`Self::compliance_counts`] gives them.
+    async fn compliance_office_page(
+        &self,
+        at: OffsetDateTime,
+        after: Option<&Crpcen>,
+        limit: u32,
+    ) -> Result<Vec<OfficeCounts>, Error>;
+
+    /// Counts per state at `at` (from the history) of the offices from `first` to `last`
+    /// (CRPCENs, both included), as [`Self::compliance_counts`] gives them.
+    async fn compliance_counts_between(
+        &self,
+        first: &Crpcen,
+        last: &Crpcen,
+        at: OffsetDateTime,
+    ) -> Result<Vec<OfficeCounts>, Error>;
+}
+
+#[sql_impl]
+impl<D> ComplianceReportStore for Db<D> {
+    async fn compliance_counts(
         &self,
         office: Option<&Crpcen>,
         at: Option<OffsetDateTime>,
@@ -110,7 +151,7 @@ where
         office_counts(query.fetch_all(self.reader()).await?)
     }
 
-    pub(super) async fn compliance_counts_between(
+    async fn compliance_counts_between(
         &self,
         first: &Crpcen,
         last: &Crpcen,
@@ -129,7 +170,7 @@ where
         office_counts(rows)
     }
 
-    pub(super) async fn compliance_office_page(
+    async fn compliance_office_page(
         &self,
         at: OffsetDateTime,
         after: Option<&Crpcen>,
@@ -152,7 +193,7 @@ where
         office_counts(rows)
     }
 
-    pub(super) async fn compliance_mailbox_page(
+    async fn compliance_mailbox_page(
         &self,
         office: Option<&Crpcen>,
         at: OffsetDateTime,
@@ -181,10 +222,7 @@ where
         rows.into_iter().map(standing).collect()
     }
 
-    pub(super) async fn compliance_summary(
-        &self,
-        at: Option<OffsetDateTime>,
-    ) -> Result<FleetSummary, Error> {
+    async fn compliance_summary(&self, at: Option<OffsetDateTime>) -> Result<FleetSummary, Error> {
         // Now: the standings table (its indexes cover these queries); at a past date (`$1`): the
         // history's last row per mailbox.
         let (prefix, source) = match at {
@@ -224,7 +262,7 @@ where
         Ok(summary)
     }
 
-    pub(super) async fn compliance_mailboxes(
+    async fn compliance_mailboxes(
         &self,
         office: &Crpcen,
         at: Option<OffsetDateTime>,

@@ -21,7 +21,7 @@ use time::macros::datetime;
 use super::Store;
 use super::test_support::TestDatabase;
 use crate::domain::audit::{GENESIS_HASH, verify};
-use crate::domain::checkin::CheckInRecord;
+use crate::domain::check_in::CheckInRecord;
 use crate::domain::office::{Crpcen, MailDomain, MailboxAddress, NewMailbox, NewOffice, Text};
 
 const T0: OffsetDateTime = datetime!(2026-11-25 09:30:00.123456 UTC);

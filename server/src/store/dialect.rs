@@ -2,31 +2,18 @@
 //! rest of the store's SQL is written once for both.
 //!
 //! The shared SQL sticks to what both dialects accept (`$N` placeholders, `CAST(… AS TEXT)`,
-//! `RETURNING`, `ON CONFLICT`) and lives in ordinary methods of [`Db`](super::sql_store::Db),
-//! generic over `D: Dialect`, one `impl` block per aggregate. Only three things differ, and they
-//! are methods of the trait: serializing audit appends across servers, the bulk statements of a
-//! mailbox import (`json_each` on SQLite, `UNNEST` and arrays on PostgreSQL), and change notices
-//! between servers (`NOTIFY`/`LISTEN` on PostgreSQL, nothing on SQLite).
+//! `RETURNING`, `ON CONFLICT`) and lives in the aggregates' trait implementations on
+//! [`Db`](super::db::Db), generic over `D: Dialect` (and their private helpers). Only three things
+//! differ, and they are methods of the trait: serializing audit appends across servers, the bulk
+//! statements of a mailbox import (`json_each` on SQLite, `UNNEST` and arrays on PostgreSQL), and
+//! change notices between servers (`NOTIFY`/`LISTEN` on PostgreSQL, nothing on SQLite).
 //!
 //! Rust does not imply a trait's where-clauses about other types than `Self`
-//! (rust-lang/rust#20671), so every `impl` block over `D` restates the same bounds:
-//!
-//! ```text
-//! where
-//!     D: Dialect,
-//!     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-//!     for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-//!     for<'a> Option<&'a str>: Encode<'a, D>,
-//!     for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-//!     usize: ColumnIndex<D::Row>,
-//!     i64: Value<D>,
-//!     bool: Value<D>,
-//!     String: Value<D>,
-//!     Vec<u8>: Value<D>,
-//!     OffsetDateTime: Value<D>,
-//! ```
-//!
-//! The compiler checks them where the store is built for a concrete database (`connect`).
+//! (rust-lang/rust#20671), so every `impl` block over `D` needs the same bounds (`D: Dialect`,
+//! `i64: Value<D>`, `&mut D::Connection: Executor`, …). They are written once, each with what it
+//! is for, in the `#[sql_impl]` attribute (`server/store-macros`), which every such block carries:
+//! `#[sql_impl] impl<D> OfficeStore for Db<D> { … }`. The compiler checks them where the store is
+//! built for a concrete database (`connect`).
 
 use std::future::Future;
 

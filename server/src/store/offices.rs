@@ -1,38 +1,69 @@
 //! Offices and their mailboxes: registration, listings, and the all-or-nothing import, whose flow
-//! (plan, missing offices, report, audit records) is written once; only its bulk statements are
-//! the dialect's.
+//! (plan, missing offices, report, audit records) is written once; only its bulk statements are the
+//! dialect's. [`OfficeStore`] is what the rest of the server calls; it is implemented here once for
+//! both databases, on `Db<D>`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, Value};
+use super::db::Db;
 use super::rows::{MAILBOX_COLUMNS, MailboxRow, OFFICE_SELECT, OfficeRow};
-use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::identifier::PageToken;
 use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
 
-/// The office and mailbox methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn create_office(
+/// Offices and their mailboxes; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait OfficeStore: Send + Sync {
+    /// Registers an office. [`Error::Conflict`] if its CRPCEN is taken.
+    async fn create_office(
+        &self,
+        office: &NewOffice,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Office, Error>;
+
+    /// One office, with its mailbox count. [`Error::NotFound`] if there is none.
+    async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error>;
+
+    /// Every office, ordered by CRPCEN.
+    async fn list_offices(&self) -> Result<Vec<Office>, Error>;
+
+    /// Imports mailboxes in one transaction: creates the new ones, updates changed display names
+    /// (and the logon names and default local accounts the rows give), leaves identical ones
+    /// alone. With `dry_run` it only counts. The rows must have distinct
+    /// addresses. [`Error::MissingOffices`] (and nothing written) if an office does not exist.
+    async fn import_mailboxes(
+        &self,
+        rows: &[NewMailbox],
+        dry_run: bool,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<ImportReport, Error>;
+
+    /// Mailboxes ordered by address, of one office or of all, starting after the address `after`,
+    /// at most `limit`.
+    async fn list_mailboxes(
+        &self,
+        office: Option<&Crpcen>,
+        after: Option<&PageToken>,
+        limit: u32,
+    ) -> Result<Vec<Mailbox>, Error>;
+
+    /// One mailbox. [`Error::NotFound`] if there is none.
+    async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error>;
+}
+
+#[sql_impl]
+impl<D> OfficeStore for Db<D> {
+    async fn create_office(
         &self,
         office: &NewOffice,
         actor: &Actor,
@@ -64,7 +95,7 @@ where
         })
     }
 
-    pub(super) async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error> {
+    async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error> {
         let row: OfficeRow =
             sqlx::query_as(AssertSqlSafe(format!("{OFFICE_SELECT} WHERE o.crpcen = $1")))
                 .bind(crpcen.as_str())
@@ -73,7 +104,7 @@ where
         row.try_into()
     }
 
-    pub(super) async fn list_offices(&self) -> Result<Vec<Office>, Error> {
+    async fn list_offices(&self) -> Result<Vec<Office>, Error> {
         let rows: Vec<OfficeRow> =
             sqlx::query_as(AssertSqlSafe(format!("{OFFICE_SELECT} ORDER BY o.crpcen")))
                 .fetch_all(self.reader())
@@ -81,7 +112,7 @@ where
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    pub(super) async fn list_mailboxes(
+    async fn list_mailboxes(
         &self,
         office: Option<&Crpcen>,
         after: Option<&PageToken>,
@@ -100,7 +131,7 @@ where
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    pub(super) async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error> {
+    async fn get_mailbox(&self, address: &MailboxAddress) -> Result<Mailbox, Error> {
         let row: MailboxRow = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {MAILBOX_COLUMNS} FROM mailboxes m WHERE m.address = $1"
         )))
@@ -110,7 +141,7 @@ where
         row.try_into()
     }
 
-    pub(super) async fn import_mailboxes(
+    async fn import_mailboxes(
         &self,
         rows: &[NewMailbox],
         dry_run: bool,

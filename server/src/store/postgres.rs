@@ -14,13 +14,13 @@ use sqlx::{PgConnection, Pool, Postgres};
 use time::OffsetDateTime;
 
 use super::changes::{CHANNEL, ChangeFeed, PgFeed};
+use super::db::Db;
 use super::dialect::Dialect;
-use super::sql_store::{Db, SqlStore};
 use super::{Error, StoreOptions};
 use crate::domain::office::NewMailbox;
 
 /// Connects to the database named by `options.url` and migrates it.
-pub(super) async fn connect(options: &StoreOptions) -> Result<SqlStore<Postgres>, Error> {
+pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Postgres>, Error> {
     let connect =
         PgConnectOptions::from_str(options.url.expose_secret())?.application_name("sesame-server");
     let pool = PgPoolOptions::new()
@@ -29,7 +29,7 @@ pub(super) async fn connect(options: &StoreOptions) -> Result<SqlStore<Postgres>
         .connect_with(connect)
         .await?;
     sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-    Ok(SqlStore::new(Db::shared(pool)))
+    Ok(Db::shared(pool))
 }
 
 /// One column of the rows, as a text array.

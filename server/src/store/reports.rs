@@ -2,19 +2,23 @@
 //! (idempotent by workstation and report id, one transaction per report, audited, with the local
 //! account that acted), a verified change closing its rotation and destroying the escrow (and, for
 //! a provisional rotation, binding its account where the mailbox is not bound yet), periodic
-//! rotations opened when their mailbox becomes due soon under its office's compliance policy, and
-//! a mailbox's history.
+//! rotations opened when their mailbox becomes due soon under its office's compliance policy, and a
+//! mailbox's history. [`ReportStore`] is what the rest of the server calls; it is implemented here
+//! once for both databases, on `Db<D>`.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
 use super::accounts::stored_account;
 use super::compliance::Scope;
-use super::dialect::{Dialect, RowsAffected, Value};
+use super::db::Db;
+use super::dialect::RowsAffected;
 use super::rows::{OPEN, ROTATION_SELECT, RotationRow};
-use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
+use crate::domain::identifier::WorkstationId;
 use crate::domain::office::Crpcen;
 use crate::domain::rotation::{
     KeyEvidence, MailboxHistory, PendingRotations, ReportOutcome, Rotation, RotationEvent,
@@ -74,27 +78,63 @@ fn evidence(
     }
 }
 
-/// The rotation-report methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn record_reports(
+/// Step reports, periodic rotations, mailbox history; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Records an agent's step reports, in order, each in its own transaction with its audit
+    /// record: a report already recorded for this workstation is [`ReportOutcome::Duplicate`] and
+    /// changes nothing; one about a rotation that is not among the workstation's mailboxes, or
+    /// that cannot follow the rotation's state (`domain::rotation::transition`), is rejected. A
+    /// verified step closes the rotation as completed, destroys its escrow and records the
+    /// mailbox's last verified change with the key evidence of the last started report. Each
+    /// report keeps the local account it names. A verified step of a provisional rotation that
+    /// names an account binds it to the mailbox on this workstation (audited,
+    /// `mailbox.account.bind`) unless the mailbox has an effective binding there already: a
+    /// report never rebinds.
+    async fn record_reports(
         &self,
-        workstation_id: &str,
+        workstation_id: &WorkstationId,
+        reports: &[StepReport],
+        at: OffsetDateTime,
+    ) -> Result<Vec<ReportOutcome>, Error>;
+
+    /// Opens (audited) a periodic rotation for each mailbox assigned to the workstation that is
+    /// due soon under its office's compliance policy (its last verified change, or creation, is
+    /// at least the limit less the "due soon" delay old) and has no open rotation, valid for
+    /// `validity` and due at the limit; then returns the open periodic rotations of its
+    /// mailboxes, marked delivered. Concurrent calls open one rotation per mailbox.
+    async fn deliver_periodic(
+        &self,
+        workstation_id: &WorkstationId,
+        validity: time::Duration,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Rotation>, Error>;
+
+    /// Whether [`RotationStore::disclose_rotations`](super::RotationStore::disclose_rotations)
+    /// (delivery) or [`Self::deliver_periodic`] would give the workstation anything `at`, and if
+    /// not, from when a periodic rotation comes due (the rule of `deliver_periodic`, read without
+    /// writing).
+    async fn pending_rotations(
+        &self,
+        workstation_id: &WorkstationId,
+        at: OffsetDateTime,
+    ) -> Result<PendingRotations, Error>;
+
+    /// A mailbox's rotations (newest first), their reported steps (oldest first) with the local
+    /// account that acted, its last verified change, the workstations it is assigned to, and its
+    /// default account and bindings.
+    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error>;
+}
+
+#[sql_impl]
+impl<D> ReportStore for Db<D> {
+    async fn record_reports(
+        &self,
+        workstation_id: &WorkstationId,
         reports: &[StepReport],
         at: OffsetDateTime,
     ) -> Result<Vec<ReportOutcome>, Error> {
+        let workstation_id = workstation_id.as_str();
         let mut outcomes = Vec::with_capacity(reports.len());
         for report in reports {
             let outcome = match self.record_report(workstation_id, report, at).await {
@@ -107,6 +147,247 @@ where
         Ok(outcomes)
     }
 
+    async fn deliver_periodic(
+        &self,
+        workstation_id: &WorkstationId,
+        validity: time::Duration,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Rotation>, Error> {
+        let workstation_id = workstation_id.as_str();
+        let mut tx = self.writer().begin().await?;
+        let office: Option<String> =
+            sqlx::query_scalar("SELECT office FROM workstations WHERE id = $1")
+                .bind(workstation_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(office) = office else { return Ok(Vec::new()) };
+        let policy = Self::load_policies(&mut tx).await?.effective(&office);
+        // Due soon (or later): the mailbox's last verified change, or its registration, is older
+        // than the policy's limit less its "due soon" delay.
+        let due: Vec<(i64, String, OffsetDateTime)> = sqlx::query_as(
+            "SELECT m.id, m.office, COALESCE(v.verified_at, m.created_at) \
+             FROM workstation_mailboxes a \
+             JOIN workstations w ON w.id = a.workstation_id \
+             JOIN mailboxes m ON m.id = a.mailbox_id \
+             LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
+             WHERE a.workstation_id = $1 AND w.office = m.office AND w.status = 'active' \
+             AND COALESCE(v.verified_at, m.created_at) <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.mailbox_id = m.id \
+             AND r.status IN ('issued', 'delivered')) ORDER BY m.address",
+        )
+        .bind(workstation_id)
+        .bind(at - policy.due_soon_after())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events = Vec::new();
+        for (mailbox_id, office, base) in due {
+            Self::reassess(&mut tx, Scope::Mailbox(mailbox_id), at).await?;
+            let id = new_rotation_id();
+            let due_at = base + policy.limit();
+            // A concurrent call may have opened it: the one-open-rotation index says no then.
+            let opened: Option<String> = sqlx::query_scalar(
+                "INSERT INTO rotations (id, mailbox_id, office, kind, status, issued_by, \
+                 issued_at, expires_at, due_at) \
+                 VALUES ($1, $2, $3, 'periodic', 'issued', $4, $5, $6, $7) \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(id.as_str())
+            .bind(mailbox_id)
+            .bind(office.as_str())
+            .bind(Actor::system().as_str())
+            .bind(at)
+            .bind(at + validity)
+            .bind(due_at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if opened.is_some() {
+                Self::reassess(&mut tx, Scope::Mailbox(mailbox_id), at).await?;
+                events.push(AuditEvent {
+                    actor: Actor::workstation(workstation_id),
+                    action: "rotation.open_periodic",
+                    office: Crpcen::parse(&office).ok(),
+                    target: id,
+                    details: serde_json::json!({
+                        "mailbox_id": mailbox_id,
+                        "limit_days": policy.limit_days,
+                        "due_at": unix_micros(due_at),
+                        "expires_at": unix_micros(at + validity),
+                    }),
+                });
+            }
+        }
+        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{ROTATION_SELECT} WHERE {} AND {OPEN} AND r.kind = 'periodic' AND r.expires_at > $2 \
+             ORDER BY m.address",
+            assigned_to("$1")
+        )))
+        .bind(workstation_id)
+        .bind(at)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut rotations = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (rotation, _) = row.into_rotation()?;
+            // Not one a concurrent report closed since it was read.
+            let updated = sqlx::query(
+                "UPDATE rotations SET status = 'delivered', \
+                 delivered_at = COALESCE(delivered_at, $2) \
+                 WHERE id = $1 AND status IN ('issued', 'delivered')",
+            )
+            .bind(rotation.id.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 1 {
+                rotations.push(rotation);
+            }
+        }
+        Self::commit(tx, &events, at).await?;
+        Ok(rotations)
+    }
+
+    /// [`ReportStore::pending_rotations`]: the conditions of `disclose_rotations` (delivery) and
+    /// `deliver_periodic` above, read on a reader.
+    async fn pending_rotations(
+        &self,
+        workstation_id: &WorkstationId,
+        at: OffsetDateTime,
+    ) -> Result<PendingRotations, Error> {
+        let workstation_id = workstation_id.as_str();
+        let mut conn = self.reader().acquire().await?;
+        // Only an active workstation is handed rotations (as `assigned_to` says).
+        let office: Option<String> = sqlx::query_scalar(
+            "SELECT office FROM workstations WHERE id = $1 AND status = 'active'",
+        )
+        .bind(workstation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(office) = office else {
+            return Ok(PendingRotations { now: false, next_due: None });
+        };
+        // An open rotation not run out, provisional or periodic: delivered as it is. Read from
+        // the workstation's own assignments (a few rows), never by scanning the open rotations
+        // (SQLite keeps a CROSS JOIN's order).
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM workstation_mailboxes a CROSS JOIN rotations r \
+             WHERE a.workstation_id = $1 AND r.mailbox_id = a.mailbox_id AND r.office = $3 \
+             AND r.status IN ('issued', 'delivered') AND r.expires_at > $2",
+        )
+        .bind(workstation_id)
+        .bind(at)
+        .bind(office.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+        if open > 0 {
+            return Ok(PendingRotations { now: true, next_due: None });
+        }
+        // The mailboxes a periodic rotation may be opened for, with the time it counts from.
+        let bases: Vec<OffsetDateTime> = sqlx::query_scalar(
+            "SELECT COALESCE(v.verified_at, m.created_at) \
+             FROM workstation_mailboxes a \
+             JOIN workstations w ON w.id = a.workstation_id \
+             JOIN mailboxes m ON m.id = a.mailbox_id \
+             LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
+             WHERE a.workstation_id = $1 AND w.office = m.office AND w.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.mailbox_id = m.id \
+             AND r.status IN ('issued', 'delivered'))",
+        )
+        .bind(workstation_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let policy = Self::load_policies(&mut *conn).await?.effective(&office);
+        let next_due = bases.into_iter().min().map(|base| base + policy.due_soon_after());
+        Ok(PendingRotations { now: next_due.is_some_and(|due| due <= at), next_due })
+    }
+
+    async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
+        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{ROTATION_SELECT} WHERE r.mailbox_id = $1 ORDER BY r.issued_at DESC, r.id DESC"
+        )))
+        .bind(mailbox_id)
+        .fetch_all(self.reader())
+        .await?;
+        let rotations = rows
+            .into_iter()
+            .map(|row| row.into_rotation().map(|(rotation, _)| rotation))
+            .collect::<Result<Vec<_>, _>>()?;
+        let events: Vec<EventRow> = sqlx::query_as(
+            "SELECT e.rotation_id, e.report_id, e.workstation_id, e.step, e.failure, \
+             e.occurred_at, e.received_at, e.evidence_kind, e.evidence_at, e.evidence_detail, \
+             e.detail, e.account_id, e.account_detail \
+             FROM rotation_events e JOIN rotations r ON r.id = e.rotation_id \
+             WHERE r.mailbox_id = $1 ORDER BY r.issued_at, r.id, e.seq",
+        )
+        .bind(mailbox_id)
+        .fetch_all(self.reader())
+        .await?;
+        let events = events
+            .into_iter()
+            .map(|e| {
+                Ok(RotationEvent {
+                    step: Step::parse(&e.step, e.failure.as_deref())
+                        .ok_or(Error::Corrupt("rotation_events"))?,
+                    key_evidence: evidence(
+                        e.evidence_kind,
+                        e.evidence_at,
+                        e.evidence_detail,
+                        "rotation_events",
+                    )?,
+                    rotation_id: e.rotation_id,
+                    report_id: e.report_id,
+                    workstation_id: e.workstation_id,
+                    occurred_at: e.occurred_at,
+                    received_at: e.received_at,
+                    detail: e.detail,
+                    local_account: match e.account_id {
+                        Some(id) => Some(stored_account(
+                            id,
+                            e.account_detail.unwrap_or_default(),
+                            "rotation_events",
+                        )?),
+                        None => None,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let verified: Option<VerifiedRow> = sqlx::query_as(
+            "SELECT rotation_id, kind, verified_at, workstation_id, evidence_kind, evidence_at, \
+             evidence_detail FROM mailbox_verified_changes WHERE mailbox_id = $1",
+        )
+        .bind(mailbox_id)
+        .fetch_optional(self.reader())
+        .await?;
+        let last_verified_change = match verified {
+            Some(v) => Some(VerifiedChange {
+                kind: RotationKind::parse(&v.kind)
+                    .ok_or(Error::Corrupt("mailbox_verified_changes"))?,
+                key_evidence: evidence(
+                    v.evidence_kind,
+                    v.evidence_at,
+                    v.evidence_detail,
+                    "mailbox_verified_changes",
+                )?,
+                rotation_id: v.rotation_id,
+                verified_at: v.verified_at,
+                workstation_id: v.workstation_id,
+            }),
+            None => None,
+        };
+        let workstations: Vec<String> = sqlx::query_scalar(
+            "SELECT workstation_id FROM workstation_mailboxes WHERE mailbox_id = $1 \
+             ORDER BY workstation_id",
+        )
+        .bind(mailbox_id)
+        .fetch_all(self.reader())
+        .await?;
+        let accounts = self.mailbox_accounts(mailbox_id).await?;
+        Ok(MailboxHistory { rotations, events, last_verified_change, workstations, accounts })
+    }
+}
+
+/// The steps of [`ReportStore::record_reports`].
+#[sql_impl]
+impl<D> Db<D> {
     /// Records one report in its own transaction.
     async fn record_report(
         &self,
@@ -306,240 +587,5 @@ where
             .await?;
         }
         Ok(())
-    }
-
-    pub(super) async fn deliver_periodic(
-        &self,
-        workstation_id: &str,
-        validity: time::Duration,
-        at: OffsetDateTime,
-    ) -> Result<Vec<Rotation>, Error> {
-        let mut tx = self.writer().begin().await?;
-        let office: Option<String> =
-            sqlx::query_scalar("SELECT office FROM workstations WHERE id = $1")
-                .bind(workstation_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(office) = office else { return Ok(Vec::new()) };
-        let policy = Self::load_policies(&mut tx).await?.effective(&office);
-        // Due soon (or later): the mailbox's last verified change, or its registration, is older
-        // than the policy's limit less its "due soon" delay.
-        let due: Vec<(i64, String, OffsetDateTime)> = sqlx::query_as(
-            "SELECT m.id, m.office, COALESCE(v.verified_at, m.created_at) \
-             FROM workstation_mailboxes a \
-             JOIN workstations w ON w.id = a.workstation_id \
-             JOIN mailboxes m ON m.id = a.mailbox_id \
-             LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
-             WHERE a.workstation_id = $1 AND w.office = m.office AND w.status = 'active' \
-             AND COALESCE(v.verified_at, m.created_at) <= $2 \
-             AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.mailbox_id = m.id \
-             AND r.status IN ('issued', 'delivered')) ORDER BY m.address",
-        )
-        .bind(workstation_id)
-        .bind(at - policy.due_soon_after())
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut events = Vec::new();
-        for (mailbox_id, office, base) in due {
-            Self::reassess(&mut tx, Scope::Mailbox(mailbox_id), at).await?;
-            let id = new_rotation_id();
-            let due_at = base + policy.limit();
-            // A concurrent call may have opened it: the one-open-rotation index says no then.
-            let opened: Option<String> = sqlx::query_scalar(
-                "INSERT INTO rotations (id, mailbox_id, office, kind, status, issued_by, \
-                 issued_at, expires_at, due_at) \
-                 VALUES ($1, $2, $3, 'periodic', 'issued', $4, $5, $6, $7) \
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(id.as_str())
-            .bind(mailbox_id)
-            .bind(office.as_str())
-            .bind(Actor::system().as_str())
-            .bind(at)
-            .bind(at + validity)
-            .bind(due_at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if opened.is_some() {
-                Self::reassess(&mut tx, Scope::Mailbox(mailbox_id), at).await?;
-                events.push(AuditEvent {
-                    actor: Actor::workstation(workstation_id),
-                    action: "rotation.open_periodic",
-                    office: Crpcen::parse(&office).ok(),
-                    target: id,
-                    details: serde_json::json!({
-                        "mailbox_id": mailbox_id,
-                        "limit_days": policy.limit_days,
-                        "due_at": unix_micros(due_at),
-                        "expires_at": unix_micros(at + validity),
-                    }),
-                });
-            }
-        }
-        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "{ROTATION_SELECT} WHERE {} AND {OPEN} AND r.kind = 'periodic' AND r.expires_at > $2 \
-             ORDER BY m.address",
-            assigned_to("$1")
-        )))
-        .bind(workstation_id)
-        .bind(at)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut rotations = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (rotation, _) = row.into_rotation()?;
-            // Not one a concurrent report closed since it was read.
-            let updated = sqlx::query(
-                "UPDATE rotations SET status = 'delivered', \
-                 delivered_at = COALESCE(delivered_at, $2) \
-                 WHERE id = $1 AND status IN ('issued', 'delivered')",
-            )
-            .bind(rotation.id.as_str())
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 1 {
-                rotations.push(rotation);
-            }
-        }
-        Self::commit(tx, &events, at).await?;
-        Ok(rotations)
-    }
-
-    /// [`Store::pending_rotations`](super::Store::pending_rotations): the conditions of
-    /// `disclose_rotations` (delivery) and `deliver_periodic` above, read on a reader.
-    pub(super) async fn pending_rotations(
-        &self,
-        workstation_id: &str,
-        at: OffsetDateTime,
-    ) -> Result<PendingRotations, Error> {
-        let mut conn = self.reader().acquire().await?;
-        // Only an active workstation is handed rotations (as `assigned_to` says).
-        let office: Option<String> = sqlx::query_scalar(
-            "SELECT office FROM workstations WHERE id = $1 AND status = 'active'",
-        )
-        .bind(workstation_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(office) = office else {
-            return Ok(PendingRotations { now: false, next_due: None });
-        };
-        // An open rotation not run out, provisional or periodic: delivered as it is. Read from
-        // the workstation's own assignments (a few rows), never by scanning the open rotations
-        // (SQLite keeps a CROSS JOIN's order).
-        let open: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM workstation_mailboxes a CROSS JOIN rotations r \
-             WHERE a.workstation_id = $1 AND r.mailbox_id = a.mailbox_id AND r.office = $3 \
-             AND r.status IN ('issued', 'delivered') AND r.expires_at > $2",
-        )
-        .bind(workstation_id)
-        .bind(at)
-        .bind(office.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-        if open > 0 {
-            return Ok(PendingRotations { now: true, next_due: None });
-        }
-        // The mailboxes a periodic rotation may be opened for, with the time it counts from.
-        let bases: Vec<OffsetDateTime> = sqlx::query_scalar(
-            "SELECT COALESCE(v.verified_at, m.created_at) \
-             FROM workstation_mailboxes a \
-             JOIN workstations w ON w.id = a.workstation_id \
-             JOIN mailboxes m ON m.id = a.mailbox_id \
-             LEFT JOIN mailbox_verified_changes v ON v.mailbox_id = m.id \
-             WHERE a.workstation_id = $1 AND w.office = m.office AND w.status = 'active' \
-             AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.mailbox_id = m.id \
-             AND r.status IN ('issued', 'delivered'))",
-        )
-        .bind(workstation_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let policy = Self::load_policies(&mut *conn).await?.effective(&office);
-        let next_due = bases.into_iter().min().map(|base| base + policy.due_soon_after());
-        Ok(PendingRotations { now: next_due.is_some_and(|due| due <= at), next_due })
-    }
-
-    pub(super) async fn mailbox_history(&self, mailbox_id: i64) -> Result<MailboxHistory, Error> {
-        let rows: Vec<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "{ROTATION_SELECT} WHERE r.mailbox_id = $1 ORDER BY r.issued_at DESC, r.id DESC"
-        )))
-        .bind(mailbox_id)
-        .fetch_all(self.reader())
-        .await?;
-        let rotations = rows
-            .into_iter()
-            .map(|row| row.into_rotation().map(|(rotation, _)| rotation))
-            .collect::<Result<Vec<_>, _>>()?;
-        let events: Vec<EventRow> = sqlx::query_as(
-            "SELECT e.rotation_id, e.report_id, e.workstation_id, e.step, e.failure, \
-             e.occurred_at, e.received_at, e.evidence_kind, e.evidence_at, e.evidence_detail, \
-             e.detail, e.account_id, e.account_detail \
-             FROM rotation_events e JOIN rotations r ON r.id = e.rotation_id \
-             WHERE r.mailbox_id = $1 ORDER BY r.issued_at, r.id, e.seq",
-        )
-        .bind(mailbox_id)
-        .fetch_all(self.reader())
-        .await?;
-        let events = events
-            .into_iter()
-            .map(|e| {
-                Ok(RotationEvent {
-                    step: Step::parse(&e.step, e.failure.as_deref())
-                        .ok_or(Error::Corrupt("rotation_events"))?,
-                    key_evidence: evidence(
-                        e.evidence_kind,
-                        e.evidence_at,
-                        e.evidence_detail,
-                        "rotation_events",
-                    )?,
-                    rotation_id: e.rotation_id,
-                    report_id: e.report_id,
-                    workstation_id: e.workstation_id,
-                    occurred_at: e.occurred_at,
-                    received_at: e.received_at,
-                    detail: e.detail,
-                    local_account: match e.account_id {
-                        Some(id) => Some(stored_account(
-                            id,
-                            e.account_detail.unwrap_or_default(),
-                            "rotation_events",
-                        )?),
-                        None => None,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        let verified: Option<VerifiedRow> = sqlx::query_as(
-            "SELECT rotation_id, kind, verified_at, workstation_id, evidence_kind, evidence_at, \
-             evidence_detail FROM mailbox_verified_changes WHERE mailbox_id = $1",
-        )
-        .bind(mailbox_id)
-        .fetch_optional(self.reader())
-        .await?;
-        let last_verified_change = match verified {
-            Some(v) => Some(VerifiedChange {
-                kind: RotationKind::parse(&v.kind)
-                    .ok_or(Error::Corrupt("mailbox_verified_changes"))?,
-                key_evidence: evidence(
-                    v.evidence_kind,
-                    v.evidence_at,
-                    v.evidence_detail,
-                    "mailbox_verified_changes",
-                )?,
-                rotation_id: v.rotation_id,
-                verified_at: v.verified_at,
-                workstation_id: v.workstation_id,
-            }),
-            None => None,
-        };
-        let workstations: Vec<String> = sqlx::query_scalar(
-            "SELECT workstation_id FROM workstation_mailboxes WHERE mailbox_id = $1 \
-             ORDER BY workstation_id",
-        )
-        .bind(mailbox_id)
-        .fetch_all(self.reader())
-        .await?;
-        let accounts = self.mailbox_accounts(mailbox_id).await?;
-        Ok(MailboxHistory { rotations, events, last_verified_change, workstations, accounts })
     }
 }

@@ -1,42 +1,96 @@
 //! Rotations and their escrow: the password policies provisional passwords follow, opening
 //! rotations with their sealed passwords, closing and expiring them (destroying the escrow), and
-//! disclosure, whose audit record is committed before any ciphertext is returned.
+//! disclosure, whose audit record is committed before any ciphertext is returned. [`RotationStore`]
+//! is what the rest of the server calls; it is implemented here once for both databases, on
+//! `Db<D>`.
 
 use std::collections::BTreeMap;
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
 use super::compliance::Scope;
-use super::dialect::{Dialect, RowsAffected, Value};
+use super::db::Db;
+use super::dialect::RowsAffected;
 use super::rows::{OPEN, PolicyRow, ROTATION_SELECT, RotationRow};
-use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
 use crate::domain::office::Crpcen;
 use crate::domain::page::RotationCursor;
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{Disclosure, NewRotation, Rotation, RotationStatus, Sealed};
 
-/// The password-policy and rotation methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn password_policy(
+/// Rotations and escrow: password policies, rotations, disclosure; a part of
+/// [`Store`](super::Store).
+#[async_trait]
+pub trait RotationStore: Send + Sync {
+    /// The password policy in force for an office (its override, else the global policy, else the
+    /// default), or the global one with `None`.
+    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error>;
+
+    /// Sets the global policy (`None`) or an office's override.
+    async fn set_password_policy(
         &self,
         office: Option<&Crpcen>,
-    ) -> Result<PasswordPolicy, Error> {
+        policy: &PasswordPolicy,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Opens rotations in one transaction. [`Error::Conflict`] (nothing written) if one of the
+    /// mailboxes already has an open rotation.
+    async fn open_rotations(
+        &self,
+        rotations: &[NewRotation],
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// A page of the rotations of an office (or every office), open ones only or all: at most
+    /// `limit`, newest first, then by address and id, after the cursor's rotation if given.
+    async fn list_rotations(
+        &self,
+        office: Option<&Crpcen>,
+        open_only: bool,
+        after: Option<&RotationCursor>,
+        limit: u32,
+    ) -> Result<Vec<Rotation>, Error>;
+
+    /// The open rotation of a mailbox, if any.
+    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error>;
+
+    /// Closes open rotations with the given final status, destroying their escrowed passwords.
+    /// Returns how many were closed (rotations no longer open are left alone).
+    async fn close_rotations(
+        &self,
+        ids: &[String],
+        status: RotationStatus,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<u64, Error>;
+
+    /// Expires the open rotations whose provisional password ran out, destroying their escrow.
+    async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error>;
+
+    /// How many rotations there are in each status (statuses without any are left out).
+    async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error>;
+
+    /// The open rotations a disclosure covers, with their sealed passwords, after writing its
+    /// audit record (and, for a delivery, marking them delivered) in the same transaction: if the
+    /// record cannot be written, nothing is returned.
+    async fn disclose_rotations(
+        &self,
+        disclosure: Disclosure<'_>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Vec<(Rotation, Sealed)>, Error>;
+}
+
+#[sql_impl]
+impl<D> RotationStore for Db<D> {
+    async fn password_policy(&self, office: Option<&Crpcen>) -> Result<PasswordPolicy, Error> {
         let scopes: Vec<&str> = match office {
             Some(office) => vec![office.as_str(), "global"],
             None => vec!["global"],
@@ -56,7 +110,7 @@ where
         Ok(PasswordPolicy::default())
     }
 
-    pub(super) async fn set_password_policy(
+    async fn set_password_policy(
         &self,
         office: Option<&Crpcen>,
         policy: &PasswordPolicy,
@@ -101,7 +155,7 @@ where
         Self::commit(tx, &[event], at).await
     }
 
-    pub(super) async fn open_rotations(
+    async fn open_rotations(
         &self,
         rotations: &[NewRotation],
         actor: &Actor,
@@ -147,7 +201,7 @@ where
         Self::commit(tx, &events, at).await
     }
 
-    pub(super) async fn list_rotations(
+    async fn list_rotations(
         &self,
         office: Option<&Crpcen>,
         open_only: bool,
@@ -177,7 +231,7 @@ where
         rows.into_iter().map(|row| row.into_rotation().map(|(rotation, _)| rotation)).collect()
     }
 
-    pub(super) async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error> {
+    async fn rotation_counts(&self) -> Result<Vec<(RotationStatus, u64)>, Error> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT status, COUNT(*) FROM rotations GROUP BY status ORDER BY status",
         )
@@ -191,7 +245,7 @@ where
             .collect()
     }
 
-    pub(super) async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
+    async fn open_rotation(&self, mailbox_id: i64) -> Result<Option<Rotation>, Error> {
         let row: Option<RotationRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{ROTATION_SELECT} WHERE r.mailbox_id = $1 AND {OPEN}"
         )))
@@ -201,7 +255,7 @@ where
         row.map(|row| row.into_rotation().map(|(rotation, _)| rotation)).transpose()
     }
 
-    pub(super) async fn close_rotations(
+    async fn close_rotations(
         &self,
         ids: &[String],
         status: RotationStatus,
@@ -248,7 +302,7 @@ where
         Ok(events.len() as u64)
     }
 
-    pub(super) async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error> {
+    async fn expire_rotations(&self, now: OffsetDateTime) -> Result<u64, Error> {
         let due: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM rotations WHERE status IN ('issued', 'delivered') AND expires_at <= $1 \
              ORDER BY id",
@@ -262,7 +316,7 @@ where
         self.close_rotations(&due, RotationStatus::Expired, &Actor::system(), now).await
     }
 
-    pub(super) async fn disclose_rotations(
+    async fn disclose_rotations(
         &self,
         disclosure: Disclosure<'_>,
         actor: &Actor,

@@ -363,11 +363,11 @@ pub(super) struct CheckInRow {
     pub(super) owa_reported_at: Option<OffsetDateTime>,
 }
 
-impl TryFrom<CheckInRow> for crate::domain::checkin::CheckInState {
+impl TryFrom<CheckInRow> for crate::domain::check_in::CheckInState {
     type Error = Error;
 
-    fn try_from(row: CheckInRow) -> Result<crate::domain::checkin::CheckInState, Error> {
-        use crate::domain::checkin::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
+    fn try_from(row: CheckInRow) -> Result<crate::domain::check_in::CheckInState, Error> {
+        use crate::domain::check_in::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
         let corrupt = || Error::Corrupt("workstation_check_ins");
         let key = match row.key_presence.as_deref() {
             None => None,
@@ -394,7 +394,7 @@ impl TryFrom<CheckInRow> for crate::domain::checkin::CheckInState {
                 problem: row.owa_problem,
             }),
         };
-        Ok(crate::domain::checkin::CheckInState {
+        Ok(crate::domain::check_in::CheckInState {
             workstation_id: row.workstation_id,
             key,
             key_reported_at: row.key_reported_at,
@@ -411,7 +411,7 @@ pub(super) struct AssignmentRow {
     pub(super) logon_name: Option<String>,
 }
 
-impl TryFrom<AssignmentRow> for (String, crate::domain::checkin::AssignedMailbox) {
+impl TryFrom<AssignmentRow> for (String, crate::domain::check_in::AssignedMailbox) {
     type Error = Error;
 
     fn try_from(row: AssignmentRow) -> Result<Self, Error> {
@@ -422,7 +422,7 @@ impl TryFrom<AssignmentRow> for (String, crate::domain::checkin::AssignedMailbox
             .map_err(|_| Error::Corrupt("mailboxes"))?;
         Ok((
             row.workstation_id,
-            crate::domain::checkin::AssignedMailbox { address: row.address, logon_name },
+            crate::domain::check_in::AssignedMailbox { address: row.address, logon_name },
         ))
     }
 }

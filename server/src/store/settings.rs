@@ -1,13 +1,15 @@
-//! Settings: the OWA address (the global value and offices' overrides) and mailboxes' logon
-//! names. Every change is audited in its transaction.
+//! Settings: the OWA address (the global value and offices' overrides) and mailboxes' logon names.
+//! Every change is audited in its transaction. [`SettingsStore`] is what the rest of the server
+//! calls; it is implemented here once for both databases, on `Db<D>`.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::Error;
-use super::dialect::{Dialect, Value};
+use super::db::Db;
 use super::rows::{MAILBOX_COLUMNS, MailboxRow};
-use super::sql_store::Db;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::office::{Crpcen, Mailbox, MailboxAddress};
 use crate::domain::settings::{LogonName, OwaUrl};
@@ -15,22 +17,40 @@ use crate::domain::settings::{LogonName, OwaUrl};
 /// The scope of the global setting in `owa_urls`.
 const GLOBAL: &str = "global";
 
-/// The settings methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn owa_urls(
+/// Settings: the OWA address, logon names; a part of [`Store`](super::Store).
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The global OWA address and, with an office, that office's override; `None` where none was
+    /// set. [`Error::NotFound`] if the office does not exist.
+    async fn owa_urls(
+        &self,
+        office: Option<&Crpcen>,
+    ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error>;
+
+    /// Sets the global OWA address (`office` `None`) or an office's override; `url` `None` removes
+    /// it. [`Error::NotFound`] if the office does not exist.
+    async fn set_owa_url(
+        &self,
+        office: Option<&Crpcen>,
+        url: Option<&OwaUrl>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Sets (or with `None` clears) a mailbox's logon name. [`Error::NotFound`] if there is no
+    /// such mailbox.
+    async fn set_mailbox_logon(
+        &self,
+        address: &MailboxAddress,
+        logon_name: Option<&LogonName>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Mailbox, Error>;
+}
+
+#[sql_impl]
+impl<D> SettingsStore for Db<D> {
+    async fn owa_urls(
         &self,
         office: Option<&Crpcen>,
     ) -> Result<(Option<OwaUrl>, Option<OwaUrl>), Error> {
@@ -63,7 +83,7 @@ where
         Ok((global, own))
     }
 
-    pub(super) async fn set_owa_url(
+    async fn set_owa_url(
         &self,
         office: Option<&Crpcen>,
         url: Option<&OwaUrl>,
@@ -119,7 +139,7 @@ where
         Self::commit(tx, &[event], at).await
     }
 
-    pub(super) async fn set_mailbox_logon(
+    async fn set_mailbox_logon(
         &self,
         address: &MailboxAddress,
         logon_name: Option<&LogonName>,

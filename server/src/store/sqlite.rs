@@ -16,8 +16,8 @@ use sqlx::{Pool, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
 use super::changes::ChangeFeed;
+use super::db::Db;
 use super::dialect::Dialect;
-use super::sql_store::{Db, SqlStore};
 use super::{Error, StoreOptions};
 use crate::domain::office::NewMailbox;
 
@@ -28,7 +28,7 @@ use crate::domain::office::NewMailbox;
 const PAGE_CACHE_PRAGMA: &str = "-512";
 
 /// Opens (creating if needed) the database file named by `options.url` and migrates it.
-pub(super) async fn connect(options: &StoreOptions) -> Result<SqlStore<Sqlite>, Error> {
+pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Sqlite>, Error> {
     let connect = SqliteConnectOptions::from_str(options.url.expose_secret())?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -47,7 +47,7 @@ pub(super) async fn connect(options: &StoreOptions) -> Result<SqlStore<Sqlite>, 
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect.read_only(true))
         .await?;
-    Ok(SqlStore::new(Db::new(writer, reader)))
+    Ok(Db::new(writer, reader))
 }
 
 /// A JSON array of strings, which `json_each` reads back as rows.

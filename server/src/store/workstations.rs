@@ -1,14 +1,17 @@
 //! Workstations: enrollment (spending a token), their certificates and status, the recovery
-//! challenges they answer, and the mailboxes assigned to them.
+//! challenges they answer, and the mailboxes assigned to them. [`WorkstationStore`] is what the
+//! rest of the server calls; it is implemented here once for both databases, on `Db<D>`.
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, Type};
+use async_trait::async_trait;
+use sesame_store_macros::sql_impl;
+use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use super::compliance::Scope;
-use super::dialect::{Dialect, RowsAffected, Value};
+use super::db::Db;
+use super::dialect::RowsAffected;
 use super::error::unless_foreign_key;
 use super::rows::{TOKEN_COLUMNS, TokenRow, WORKSTATION_COLUMNS, WorkstationRow};
-use super::sql_store::Db;
 use super::{Error, TokenRefusal};
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::identifier::WorkstationId;
@@ -21,22 +24,88 @@ use crate::domain::workstation::{
 /// Most unanswered recovery challenges a workstation may have at once.
 const MAX_OPEN_CHALLENGES: i64 = 5;
 
-/// The workstation methods of [`Store`](super::Store), documented there.
-impl<D> Db<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D> + ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D>,
-    for<'a> &'a [u8]: Encode<'a, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    i64: Value<D>,
-    bool: Value<D>,
-    String: Value<D>,
-    Vec<u8>: Value<D>,
-    OffsetDateTime: Value<D>,
-{
-    pub(super) async fn enroll_workstation(
+/// Workstations: enrollment, certificates, recovery challenges, assignments; a part of
+/// [`Store`](super::Store).
+#[async_trait]
+pub trait WorkstationStore: Send + Sync {
+    /// Spends one use of the token with this hash and registers the workstation in its office, in
+    /// one transaction. [`Error::TokenRefused`] (and nothing written) if the token is unknown,
+    /// expired, used up or revoked.
+    async fn enroll_workstation(
+        &self,
+        token_hash: &TokenHash,
+        workstation: &NewWorkstation,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// One workstation. [`Error::NotFound`] if there is none.
+    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error>;
+
+    /// Workstations, of one office or all.
+    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error>;
+
+    /// Records a newly issued certificate for an active workstation, if the certificate the agent
+    /// presented (`None` for a recovery) is still acceptable; [`Error::Conflict`] otherwise (a
+    /// concurrent renewal won, or the workstation is no longer active).
+    async fn replace_certificate(
+        &self,
+        id: &WorkstationId,
+        presented_serial: Option<&str>,
+        certificate: &IssuedCertificate,
+        action: &'static str,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// Locks, unlocks or revokes a workstation (a revoked one stays revoked: [`Error::NotFound`]).
+    async fn set_workstation_status(
+        &self,
+        id: &WorkstationId,
+        status: WorkstationStatus,
+        reason: Option<&str>,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<Workstation, Error>;
+
+    /// Stores a recovery challenge. [`Error::Conflict`] if the workstation already has too many
+    /// open ones, [`Error::NotFound`] if it does not exist.
+    async fn add_recovery_challenge(
+        &self,
+        id: &WorkstationId,
+        challenge: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Removes a recovery challenge and tells whether it existed and was still valid.
+    async fn take_recovery_challenge(
+        &self,
+        id: &WorkstationId,
+        challenge: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// Assigns a mailbox to a workstation (again is harmless).
+    async fn assign_mailbox(
+        &self,
+        workstation_id: &WorkstationId,
+        mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
+    /// Removes an assignment. [`Error::NotFound`] if there was none.
+    async fn unassign_mailbox(
+        &self,
+        workstation_id: &WorkstationId,
+        mailbox: &Mailbox,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+}
+
+#[sql_impl]
+impl<D> WorkstationStore for Db<D> {
+    async fn enroll_workstation(
         &self,
         token_hash: &TokenHash,
         workstation: &NewWorkstation,
@@ -103,7 +172,7 @@ where
         self.get_workstation(&workstation.id).await
     }
 
-    pub(super) async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error> {
+    async fn get_workstation(&self, id: &WorkstationId) -> Result<Workstation, Error> {
         let row: WorkstationRow = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {WORKSTATION_COLUMNS} FROM workstations WHERE id = $1"
         )))
@@ -113,10 +182,7 @@ where
         row.try_into()
     }
 
-    pub(super) async fn list_workstations(
-        &self,
-        office: Option<&Crpcen>,
-    ) -> Result<Vec<Workstation>, Error> {
+    async fn list_workstations(&self, office: Option<&Crpcen>) -> Result<Vec<Workstation>, Error> {
         let rows: Vec<WorkstationRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {WORKSTATION_COLUMNS} FROM workstations \
              WHERE (CAST($1 AS TEXT) IS NULL OR office = $1) ORDER BY office, hostname, id"
@@ -127,7 +193,7 @@ where
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    pub(super) async fn replace_certificate(
+    async fn replace_certificate(
         &self,
         id: &WorkstationId,
         presented_serial: Option<&str>,
@@ -177,7 +243,7 @@ where
         self.get_workstation(id).await
     }
 
-    pub(super) async fn set_workstation_status(
+    async fn set_workstation_status(
         &self,
         id: &WorkstationId,
         status: WorkstationStatus,
@@ -218,7 +284,7 @@ where
         self.get_workstation(id).await
     }
 
-    pub(super) async fn add_recovery_challenge(
+    async fn add_recovery_challenge(
         &self,
         id: &WorkstationId,
         challenge: &[u8],
@@ -256,7 +322,7 @@ where
         Self::commit(tx, &[], now).await
     }
 
-    pub(super) async fn take_recovery_challenge(
+    async fn take_recovery_challenge(
         &self,
         id: &WorkstationId,
         challenge: &[u8],
@@ -273,7 +339,7 @@ where
         Ok(taken.is_some_and(|expires_at| expires_at > now))
     }
 
-    pub(super) async fn assign_mailbox(
+    async fn assign_mailbox(
         &self,
         workstation_id: &WorkstationId,
         mailbox: &Mailbox,
@@ -300,7 +366,7 @@ where
         Self::commit(tx, &events, at).await
     }
 
-    pub(super) async fn unassign_mailbox(
+    async fn unassign_mailbox(
         &self,
         workstation_id: &WorkstationId,
         mailbox: &Mailbox,

@@ -8,16 +8,15 @@
 use std::path::{Path, PathBuf};
 
 use crate::TestServer;
-use crate::agent_host::agent_binary;
 
 on_both_backends!(fleet_sim_checks_in_and_completes_rotations);
 
-/// The simulator: `SESAME_FLEET_SIM_BIN` when set, else built beside the agent.
+/// The simulator: `SESAME_FLEET_SIM_BIN` when set, else the workspace's.
 fn fleet_sim() -> PathBuf {
-    if let Some(path) = std::env::var_os("SESAME_FLEET_SIM_BIN") {
-        return PathBuf::from(path);
+    match std::env::var_os("SESAME_FLEET_SIM_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => crate::binaries::workspace_binary("sesame-fleet-sim"),
     }
-    agent_binary().with_file_name(format!("sesame-fleet-sim{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Runs the simulator (without blocking the server's runtime) and returns its output; panics

@@ -37,9 +37,9 @@ pub(super) fn x_tools_available() -> bool {
     found
 }
 
-/// The `sesame-window` binary, next to `sesame-agent` (built by the same nested cargo).
+/// The `sesame-window` binary.
 pub(super) fn window_binary() -> PathBuf {
-    agent_binary().with_file_name(format!("sesame-window{}", std::env::consts::EXE_SUFFIX))
+    crate::binaries::workspace_binary("sesame-window")
 }
 
 /// Where the screenshots go: `target/window-screens/`.

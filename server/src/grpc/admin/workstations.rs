@@ -4,7 +4,7 @@
 use sesame_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use crate::domain::checkin::KeyState;
+use crate::domain::check_in::KeyState;
 use crate::domain::workstation::{EnrollmentToken, Workstation};
 use crate::grpc::AdminApi;
 use crate::grpc::check_in::key_to_pb;

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::domain::audit::key_history::{KEY_ROTATE_ACTION, KeyRotation, KnownKey};
 use crate::domain::audit::{Actor, SignedHead, head_message};
 use crate::keys::audit_signing::{self, AuditKeyError, AuditSigningKey};
-use crate::store::{self, Store};
+use crate::store::{self, AuditStore};
 
 /// Why a rotation failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub struct ChainKey {
 
 /// The key the chain expects: the one the last rotation handed over to, or else the one that
 /// signed the newest head; `None` while nothing was signed (a new database).
-pub async fn chain_key(store: &dyn Store) -> Result<Option<ChainKey>, store::Error> {
+pub async fn chain_key(store: &dyn AuditStore) -> Result<Option<ChainKey>, store::Error> {
     if let Some(record) = store.latest_audit_record(KEY_ROTATE_ACTION).await?
         && let Some(Some(rotation)) = KeyRotation::from_record(&record)
     {
@@ -87,7 +87,7 @@ pub struct RotatedKey {
 /// `actor` at `at`, its head signed by the old key when the file holds the chain's key (by the new
 /// one otherwise) and noted in `head_file`, then the old file kept aside and the new one in place.
 pub async fn rotate_key(
-    store: &dyn Store,
+    store: &dyn AuditStore,
     key_file: &Path,
     head_file: &Path,
     actor: Actor,

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use super::{CheckInSink, CheckInWriter};
-use crate::domain::checkin::{CheckInRecord, KeyPresence, KeyState};
+use crate::domain::check_in::{CheckInRecord, KeyPresence, KeyState};
 use crate::services::testing::T0;
 use crate::store;
 

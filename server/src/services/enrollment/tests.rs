@@ -1,6 +1,7 @@
 //! Tests of enrollment tokens and enrollment through the services, on SQLite.
 
 use super::*;
+use crate::domain::admin::AdminRole;
 use crate::services::testing::{Agent, Fixture, der, machine};
 use sesame_base::clock::Clock;
 

@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::admin::{Admin, AdminRole, Permission};
+use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;
 use crate::domain::identifier::LocalAccountId;
 use crate::domain::office::{Crpcen, ImportReport, MailDomain, MailboxAddress, NewMailbox, Text};
 use crate::domain::settings::LogonName;
-use crate::services::access::denied;
+use crate::services::access::authorize;
 use crate::services::{Error, Services};
 use crate::store;
 
@@ -51,9 +51,7 @@ pub struct MailboxImport {
 impl Services {
     /// Starts an import for an administrator who may change offices (auditors may not).
     pub fn begin_import(&self, admin: &Admin) -> Result<MailboxImport, Error> {
-        if admin.role == AdminRole::Auditor {
-            return Err(denied(&Permission::Global));
-        }
+        authorize(admin, Permission::WriteSome)?;
         Ok(MailboxImport {
             domain: self.mail_domain.clone(),
             received: 0,

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::agent::AgentIdentity;
 use crate::domain::admin::{Admin, Permission};
-use crate::domain::checkin::{AssignedMailbox, CheckInState, KeyState, OwaReadiness, blockers};
+use crate::domain::check_in::{AssignedMailbox, CheckInState, KeyState, OwaReadiness, blockers};
 use crate::domain::office::{Crpcen, Text};
 use crate::domain::settings::OwaUrl;
 use crate::domain::workstation::{Workstation, WorkstationStatus};

@@ -10,7 +10,7 @@ use super::compliance::{assign, day, setup, standing, sweep};
 use super::workstations::{new_workstation, wsid};
 use super::{T0, office, verify_chain};
 use crate::domain::audit::Actor;
-use crate::domain::checkin::{CheckInRecord, KeyPresence, KeyState, LogonFormat, OwaReadiness};
+use crate::domain::check_in::{CheckInRecord, KeyPresence, KeyState, LogonFormat, OwaReadiness};
 use crate::domain::compliance::ComplianceState;
 use crate::domain::office::Crpcen;
 use crate::domain::token::{Token, TokenKind};

@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use super::workstations::{new_workstation, wsid};
 use super::{T0, check_in, mailbox, office};
 use crate::domain::audit::Actor;
-use crate::domain::checkin::CheckInRecord;
+use crate::domain::check_in::CheckInRecord;
 use crate::domain::compliance::{
     CompliancePolicy, ComplianceState, MailboxStanding, OfficeCounts, StateCounts,
 };

@@ -6,7 +6,7 @@ use time::Duration;
 use super::workstations::enroll_one;
 use super::{T0, mailbox, office, verify_chain};
 use crate::domain::audit::Actor;
-use crate::domain::checkin::{CheckInRecord, KeyPresence, KeyState, LogonFormat, OwaReadiness};
+use crate::domain::check_in::{CheckInRecord, KeyPresence, KeyState, LogonFormat, OwaReadiness};
 use crate::domain::office::{Crpcen, MailDomain, MailboxAddress};
 use crate::domain::settings::{LogonName, OwaUrl};
 use crate::store::{Error, Store};

@@ -4,7 +4,7 @@ use time::Duration;
 
 use super::{T0, office, verify_chain};
 use crate::domain::audit::Actor;
-use crate::domain::checkin::CheckInRecord;
+use crate::domain::check_in::CheckInRecord;
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Text};
 use crate::domain::token::{Token, TokenKind};

@@ -4,7 +4,7 @@
 //! answers a real administrator's call throughout. Linux only (`/proc`, `prlimit`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,15 +21,9 @@ const IDLE: usize = 600;
 /// Only a guard against a hang, never the measure of speed.
 const GUARD: Duration = Duration::from_secs(60);
 
-/// The `sesame-server` binary the workspace build put beside the agent's.
+/// The `sesame-server` binary.
 fn server_binary() -> PathBuf {
-    // Builds the workspace's binaries when they are not there yet (see `agent_binary`).
-    let _ = crate::agent_host::agent_binary();
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let binary = profile_dir.join(format!("sesame-server{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.exists(), "{} not built", binary.display());
-    binary
+    crate::binaries::workspace_binary("sesame-server")
 }
 
 /// How many descriptors process `pid` holds.

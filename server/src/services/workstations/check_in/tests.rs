@@ -4,7 +4,7 @@ use time::Duration;
 
 use super::CheckIn;
 use crate::domain::admin::AdminRole;
-use crate::domain::checkin::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
+use crate::domain::check_in::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
 use crate::domain::settings::{DEFAULT_OWA_URL, LogonName, OwaUrl};
 use crate::services::Error;
 use crate::services::testing::{Fixture, der};

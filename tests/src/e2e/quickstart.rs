@@ -1,61 +1,24 @@
 //! The README's quick start, with the real binaries: `sesame-server` with no arguments in an empty
 //! directory, then `sesamectl` from the same directory, then a graceful stop on SIGTERM.
 //!
-//! `sesamectl` is another crate's binary, which cargo does not hand to this test
-//! (`CARGO_BIN_EXE_*` names this crate's binaries only): [`sesamectl_binary`] builds it with the
-//! cargo running the tests, into the same target directory and profile, and returns its path.
+//! The binaries come from [`crate::binaries`].
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-/// The `sesamectl` binary beside `sesame-server`, built (or found up to date) by cargo.
-#[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking, like the test calling it.
-fn sesamectl_binary() -> PathBuf {
-    let server = PathBuf::from(env!("CARGO_BIN_EXE_sesame-server"));
-    let profile_dir = server.parent().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "--quiet"]);
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
-        build.args(["--release", "--package", "sesamectl", "--bin", "sesamectl"]);
-    } else {
-        // The whole workspace's binaries and tests: the same features as the
-        // `cargo test --workspace` running this, so nothing is built again (a
-        // `--package` build alone resolves other features and rebuilds dozens of crates).
-        build.args(["--workspace", "--bins", "--tests"]);
-    }
-    build.arg("--target-dir").arg(profile_dir.parent().unwrap());
-    // What cargo set for this test process is not the developer's environment: build scripts
-    // that watch a variable (ring watches CARGO_MANIFEST_DIR) would see it change and rebuild.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_BIN_EXE_")
-            || [
-                "CARGO_MANIFEST_DIR",
-                "CARGO_MANIFEST_PATH",
-                "CARGO_CRATE_NAME",
-                "CARGO_BIN_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-                "OUT_DIR",
-            ]
-            .contains(&name.as_str())
-        {
-            build.env_remove(name);
-        }
-    }
-    let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().unwrap();
-    assert!(status.success(), "cargo build (sesamectl): {status:?}");
-    server.with_file_name(format!("sesamectl{}", std::env::consts::EXE_SUFFIX))
+use crate::binaries::workspace_binary;
+
+/// The `sesame-server` binary.
+fn server() -> PathBuf {
+    workspace_binary("sesame-server")
 }
 
 #[test]
 fn the_server_starts_with_no_configuration_and_sesamectl_reaches_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+    let mut server = Command::new(server())
         .current_dir(dir.path())
         // Port 0 instead of the default 7443 so that parallel runs never collide; nothing else is set.
         .env("SESAME_SERVER__LISTEN", "127.0.0.1:0")
@@ -88,7 +51,7 @@ fn the_server_starts_with_no_configuration_and_sesamectl_reaches_it() {
         "the embedded SQLite database is in the data directory"
     );
 
-    let sesamectl_binary = sesamectl_binary();
+    let sesamectl_binary = workspace_binary("sesamectl");
     let sesamectl = |args: &[&str]| {
         let out = Command::new(&sesamectl_binary)
             .current_dir(dir.path())
@@ -127,8 +90,7 @@ fn the_server_starts_with_no_configuration_and_sesamectl_reaches_it() {
 
 #[test]
 fn the_example_configuration_is_what_default_config_prints() {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_sesame-server")).arg("default-config").output().unwrap();
+    let out = Command::new(server()).arg("default-config").output().unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), sesame_server::config::EXAMPLE);
 }
@@ -138,7 +100,7 @@ fn a_bad_configuration_is_refused_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("server.toml");
     std::fs::write(&config, "[server]\nlisten_address = \"0.0.0.0:1\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+    let out = Command::new(server())
         .current_dir(dir.path())
         .args(["serve", "--config", config.to_str().unwrap()])
         .output()
@@ -156,7 +118,7 @@ fn a_bad_configuration_is_refused_with_its_reason() {
 fn admin_create_writes_a_credentials_file_that_sesamectl_uses() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+        Command::new(server())
             .current_dir(dir.path())
             .env("SESAME_SERVER__LISTEN", "127.0.0.1:0")
             .args(args)
@@ -196,7 +158,7 @@ fn audit_public_key_prints_the_key_the_server_signs_with() {
     use base64::Engine as _;
     let dir = tempfile::tempdir().unwrap();
     let run = || {
-        Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+        Command::new(server())
             .current_dir(dir.path())
             .args(["audit", "public-key", "--data-dir", "data"])
             .output()

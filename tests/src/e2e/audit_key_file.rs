@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 /// `sesame-server ARGS` in `dir`, to completion.
 #[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking, like the test calling it.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+    Command::new(crate::binaries::workspace_binary("sesame-server"))
         .current_dir(dir)
         .env("SESAME_SERVER__LISTEN", "127.0.0.1:0")
         .env_remove("SESAME_DATABASE__URL")
@@ -26,7 +26,7 @@ struct Running {
 /// Starts `sesame-server serve` in `dir` and waits for its banner.
 #[allow(clippy::unwrap_used)] // Reason: a test helper fails by panicking, like the test calling it.
 fn start(dir: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+    let mut child = Command::new(crate::binaries::workspace_binary("sesame-server"))
         .current_dir(dir)
         .env("SESAME_SERVER__LISTEN", "127.0.0.1:0")
         .env_remove("SESAME_DATABASE__URL")
@@ -68,7 +68,7 @@ fn a_lost_audit_key_stops_the_server_until_it_is_rotated() {
     let key = dir.path().join("data/audit-signing.key");
     std::fs::remove_file(&key).unwrap();
 
-    let mut refused = Command::new(env!("CARGO_BIN_EXE_sesame-server"))
+    let mut refused = Command::new(crate::binaries::workspace_binary("sesame-server"))
         .current_dir(dir.path())
         .env("SESAME_SERVER__LISTEN", "127.0.0.1:0")
         .env_remove("SESAME_DATABASE__URL")
