@@ -7,15 +7,16 @@
 //! it by hand. [`key`] tells whether the person's clé REAL is plugged in (rusb, polled). A
 //! rotation is driven by the pure state machine [`rotation`], whose steps are written to the
 //! durable [`journal`] before they are attempted and reported through the [`outbox`]; [`service`]
-//! runs it all (`sesame-agent run`) and [`local`] is the person's side (`change`, `status`).
+//! runs it all (`sesame-agent run`), serving the person's side over the local channel
+//! (`sesame_local`: `change`, `status`, the window); [`console`] is the person at a terminal.
 
 pub mod backoff;
 pub mod config;
+pub mod console;
 pub mod failpoint;
 pub mod identity;
 pub mod journal;
 pub mod key;
-pub mod local;
 pub mod outbox;
 pub mod owa;
 pub mod pinning;

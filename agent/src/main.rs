@@ -12,18 +12,19 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use sesame_agent::config::AgentConfig;
+use sesame_agent::console::ConsolePerson;
 use sesame_agent::identity::{StateDir, validity};
 use sesame_agent::key::usb::UsbKeyProbe;
 use sesame_agent::key::{DEFAULT_POLL_INTERVAL_MS, KeyConfig, KeyProbe, KeyWatcher};
-use sesame_agent::local::client::{self as local_client, ChangeOptions, ClientExit, ConsolePerson};
-use sesame_agent::local::transport::default_socket;
 use sesame_agent::owa::cli::{
     self as owa_cli, LineInput, OwaServer, OwaTarget, SecretInput, TerminalInput,
 };
 use sesame_agent::service::ServiceOptions;
 use sesame_agent::uplink::{Enrollment, enroll};
 use sesame_base::clock::{OffsetClock, SharedClock, SystemClock};
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_local::client::{self as local_client, ChangeOptions, ClientExit};
+use sesame_local::transport::default_socket;
 
 #[derive(Debug, Parser)]
 #[command(name = "sesame-agent", version = sesame_agent::VERSION, about = "The Sesame workstation agent")]

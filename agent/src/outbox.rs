@@ -29,11 +29,12 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use sesame_base::rotation::Step;
+use sesame_local::account::LocalAccount;
 use time::OffsetDateTime;
 
 use crate::journal::record::{RecordError, RecordFile};
-use crate::local::account::LocalAccount;
-use crate::rotation::{KeyEvidence, ReportDraft, Step};
+use crate::rotation::{KeyEvidence, ReportDraft};
 
 /// The outbox's file name in the state directory.
 pub const FILE_NAME: &str = "reports.outbox";

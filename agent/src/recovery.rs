@@ -15,12 +15,12 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use sesame_base::rotation::Step;
 use time::format_description::well_known::Rfc3339;
 
 use crate::journal::record::{self, Damage, END, HEADER, Lost, RecordError};
 use crate::journal::{self, JournalRecord};
 use crate::outbox::{self, Report};
-use crate::rotation::Step;
 
 /// What the command did to one file.
 #[derive(Debug)]

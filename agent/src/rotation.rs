@@ -4,7 +4,8 @@
 //! The service feeds it [`Event`]s (the server delivered a rotation, the person asked for a change,
 //! OWA answered, the key came or went, the service restarted...) and executes the [`Command`]s it
 //! returns, in order: journal a record, call OWA, probe, queue a report, tell the person. Nothing
-//! here knows protobuf, sockets or files; the uplink converts [`Step`], [`FailureReason`] and
+//! here knows protobuf, sockets or files; its [`Step`] and [`FailureReason`] are the ones the
+//! server and the local socket share (`sesame_base::rotation`); the uplink converts them and
 //! [`KeyEvidence`] to the wire types, the journal ([`crate::journal`]) keeps [`Rotation`]
 //! snapshots, the outbox ([`crate::outbox`]) keeps the reports.
 //!
@@ -107,12 +108,12 @@ mod secret;
 mod tests;
 
 use serde::{Deserialize, Serialize};
+use sesame_base::rotation::{FailureReason, Step};
+use sesame_local::account::LocalAccount;
 use time::OffsetDateTime;
 
 pub use machine::handle;
 pub use secret::{Fingerprint, FingerprintKey, Verifier};
-
-use crate::local::account::LocalAccount;
 
 /// OWA refusals after which the rotation parks as `Failed(NeedsHuman)`.
 pub const MAX_REFUSALS: u32 = 3;
@@ -124,55 +125,6 @@ pub enum RotationKind {
     Provisional,
     /// The period ran out; the person types the current personal password.
     Periodic,
-}
-
-/// Why a rotation failed or could not go on (mirrors the contract's `FailureReason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FailureReason {
-    /// The clé REAL was plugged in.
-    KeyPresent,
-    /// OWA refused the new password (history, complexity, minimum age).
-    NewPasswordRefused,
-    /// OWA refused the current (or provisional) password.
-    CurrentPasswordRefused,
-    /// OWA could not be reached.
-    OwaUnreachable,
-    /// OWA's certificate or host was not the configured one.
-    OwaUntrusted,
-    /// OWA behaved in a way the agent does not know.
-    OwaUnexpected,
-    /// OWA wants `DOMAIN\user` and the mailbox has no logon name.
-    LogonNameMissing,
-    /// The outcome cannot be known, or the rotation cannot go on, without a person.
-    NeedsHuman,
-    /// The journal could not be written, so nothing was tried.
-    LocalStorage,
-    /// The person gave up, or the rotation was cancelled.
-    Cancelled,
-}
-
-impl FailureReason {
-    /// Whether the person may try again from this failure (a new `change`).
-    pub fn retryable(self) -> bool {
-        !matches!(self, FailureReason::NeedsHuman | FailureReason::Cancelled)
-    }
-}
-
-/// The steps of a rotation as the server knows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Step {
-    /// Held; the person has not started.
-    Pending,
-    /// The person started; the change is being sent (or its outcome is being reconciled).
-    Started,
-    /// OWA accepted the change.
-    Changed,
-    /// A logon with the new password succeeded.
-    Verified,
-    /// The key is back in; the person re-entered the password in Outlook.
-    Completed,
-    /// Stopped, and why.
-    Failed(FailureReason),
 }
 
 /// How the absence of the clé REAL was established before a change.

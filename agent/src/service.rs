@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use sesame_base::clock::SharedClock;
+use sesame_local::server::LocalServer;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -42,7 +43,6 @@ pub use self::core::CoreError;
 use self::owa_ops::LiveOwa;
 use crate::identity::StateDir;
 use crate::key::{KeyProbe, KeyState, KeyWatcher};
-use crate::local::server::LocalServer;
 use crate::owa::{HttpSettings, Readiness};
 use crate::uplink::Agent;
 

@@ -3,12 +3,11 @@
 //! The Rust code in `src/gen` is generated from the `.proto` files and committed, so that building
 //! Sesame never needs `protoc`; `tests/codegen.rs` regenerates it with protox and fails when the
 //! committed copy is stale. So is [`FILE_DESCRIPTOR_SET`], which the server's reflection service
-//! answers from. Beside it, what both sides must read the same way: the password rule
-//! an `AgentPasswordPolicy` carries ([`password_rule`]), and the message sizes both ends accept
-//! ([`limits`]).
+//! answers from. Beside it, what both sides must read the same way: the message sizes both ends
+//! accept ([`limits`]). The password rule an `AgentPasswordPolicy` carries is
+//! `sesame_base::password_rule`, converted at each side's gRPC edge.
 
 pub mod limits;
-pub mod password_rule;
 
 /// Version 1 of the contract (`package sesame.v1`).
 pub mod v1 {

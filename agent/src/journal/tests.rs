@@ -8,6 +8,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use secrecy::SecretString;
+use sesame_base::rotation::FailureReason;
 use time::macros::datetime;
 
 use super::record::{
@@ -269,7 +270,7 @@ fn no_password_reaches_the_journal_file() {
         key: KeyGate::Absent(KeyEvidence::ObservedAbsent { at: r.updated_at }),
         typed_matches: r.provisional.as_ref().unwrap().matches(&SecretString::from(PROVISIONAL)),
         new_password: key.fingerprint(&new_password),
-        by: crate::local::account::LocalAccount::new("marie", "uid 1001"),
+        by: sesame_local::account::LocalAccount::new("marie", "uid 1001"),
         lockout_threshold: crate::rotation::limit::DEFAULT_LOCKOUT_THRESHOLD,
     };
     let (r, commands) = crate::rotation::handle(r, request, r_now());
@@ -421,4 +422,40 @@ fn every_single_changed_byte_of_a_small_file_is_detected() {
             assert!(scan(&bytes).strict().is_err(), "byte {at} set to {value:#x}: not detected");
         }
     }
+}
+
+/// A snapshot as agents wrote it before `Step` and `FailureReason` were shared (the variant
+/// names, `{"Failed":"OwaUnreachable"}`), byte for byte as one was written.
+const SNAPSHOT_BEFORE_SHARED_STEPS: &str = concat!(
+    r#"{"Snapshot":{"id":"rot-old","mailbox":"dupont.helene@12345.mailnot.fr","kind":"Periodic","#,
+    r#""phase":{"Failed":"OwaUnreachable"},"attempts":1,"refusals":0,"provisional":null,"#,
+    r#""evidence":{"PersonConfirmed":{"at":[2026,333,3,5,0,0,0,0,0],"#,
+    r#""detail":"bus USB illisible"}},"#,
+    r#""updated_at":[2026,333,3,0,0,0,0,0,0],"bound":{"id":"marie","detail":"uid 1001"},"#,
+    r#""started_by":{"id":"marie","detail":"uid 1001"},"refused_current":null}}"#,
+);
+
+#[test]
+fn a_journal_written_before_the_shared_steps_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(FILE_NAME),
+        framed_file([SNAPSHOT_BEFORE_SHARED_STEPS.as_bytes()]).unwrap(),
+    )
+    .unwrap();
+    let mut journal = Journal::open(dir.path()).unwrap();
+    let old = journal.get("rot-old").expect("the old snapshot").clone();
+    assert_eq!(old.phase, crate::rotation::Phase::Failed(FailureReason::OwaUnreachable));
+    assert_eq!(old.kind, RotationKind::Periodic);
+    assert_eq!(old.started_by.as_ref().map(|a| a.id.as_str()), Some("marie"));
+    assert!(matches!(old.evidence, Some(KeyEvidence::PersonConfirmed { .. })));
+
+    // Written again, it takes the stored names; both read back the same.
+    journal.record(&JournalRecord::Snapshot(Box::new(old.clone()))).unwrap();
+    drop(journal);
+    let bytes = fs::read(dir.path().join(FILE_NAME)).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains(r#""phase":{"Failed":"owa_unreachable"}"#), "{text}");
+    let journal = Journal::open(dir.path()).unwrap();
+    assert_eq!(journal.get("rot-old"), Some(&old));
 }

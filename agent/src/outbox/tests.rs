@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use sesame_base::rotation::FailureReason;
 use time::macros::datetime;
 
 use super::*;
-use crate::rotation::FailureReason;
 
 fn draft(n: usize, step: Step) -> ReportDraft {
     ReportDraft {
@@ -219,4 +219,34 @@ fn replay_leaves_the_reports_the_outbox_would() {
     assert!(payloads.iter().all(|p| is_record(p)));
     assert_eq!(replay(payloads).unwrap(), expected);
     assert!(!is_record(b"{\"Snapshot\":{}}"));
+}
+
+/// Reports as agents wrote them before `Step` and `FailureReason` were shared (the variant names,
+/// `"Started"`, `{"Failed":"KeyPresent"}`).
+const PUSHES_BEFORE_SHARED_STEPS: [&str; 2] = [
+    concat!(
+        r#"{"Push":{"report":{"report_id":"0b6c1f9e-3a52-4d7e-9c1a-5f2e8d4b7a10","#,
+        r#""rotation_id":"rot-1","step":"Started","occurred_at":[2026,333,3,0,0,0,0,0,0],"#,
+        r#""key_evidence":{"ObservedAbsent":{"at":[2026,333,3,1,0,0,0,0,0]}},"detail":"report 1","#,
+        r#""local_account":{"id":"marie","detail":"uid 1001"}},"evicted":[]}}"#,
+    ),
+    concat!(
+        r#"{"Push":{"report":{"report_id":"0b6c1f9e-3a52-4d7e-9c1a-5f2e8d4b7a11","#,
+        r#""rotation_id":"rot-1","step":{"Failed":"KeyPresent"},"#,
+        r#""occurred_at":[2026,333,3,0,0,0,0,0,0],"key_evidence":null,"detail":"report 1","#,
+        r#""local_account":null},"evicted":[]}}"#,
+    ),
+];
+
+#[test]
+fn an_outbox_written_before_the_shared_steps_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let payloads = PUSHES_BEFORE_SHARED_STEPS.map(str::as_bytes);
+    let bytes = crate::journal::record::framed_file(payloads).unwrap();
+    std::fs::write(dir.path().join(FILE_NAME), bytes).unwrap();
+    assert!(payloads.iter().all(|p| is_record(p)));
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let steps: Vec<Step> = outbox.peek(usize::MAX).iter().map(|r| r.step).collect();
+    assert_eq!(steps, [Step::Started, Step::Failed(FailureReason::KeyPresent)]);
+    assert_eq!(replay(payloads).unwrap(), outbox.peek(usize::MAX));
 }

@@ -19,14 +19,13 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 use sesame_base::clock::SharedClock;
+use sesame_base::password_rule::PasswordRule;
 use url::Url;
 use zeroize::Zeroizing;
 
 use crate::owa::client::{ChangeOutcome, LoginOutcome, LogonFormat, OwaClient, OwaError, OwaLogon};
-
 use crate::owa::http::HttpSettings;
 use crate::owa::url::OwaEndpoint;
-use sesame_proto::password_rule::PasswordRule;
 
 /// How a command ended, as its process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,8 +18,9 @@
 //! Root is not special: it is one more account. A session whose uid has no name has no account
 //! and sees nothing.
 
+use sesame_local::account::LocalAccount;
+
 use super::{Phase, Rotation, RotationKind};
-use crate::local::account::LocalAccount;
 
 /// What a session's account may do with a rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,10 +63,11 @@ pub fn in_hand_for(holder: &LocalAccount, viewer: Option<&LocalAccount>) -> bool
 
 #[cfg(test)]
 mod tests {
+    use sesame_base::rotation::FailureReason;
     use time::macros::datetime;
 
     use super::*;
-    use crate::rotation::{Delivery, FailureReason};
+    use crate::rotation::Delivery;
 
     fn rotation(kind: RotationKind, bound: Option<&str>) -> Rotation {
         Rotation::new(

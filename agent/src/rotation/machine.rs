@@ -2,6 +2,7 @@
 //! [`handle`] takes a rotation and an event and returns the next rotation and the commands, the
 //! journal record first whenever the journaled state changed.
 
+use sesame_local::account::LocalAccount;
 use time::OffsetDateTime;
 
 use super::{
@@ -9,7 +10,6 @@ use super::{
     Memory, Message, Phase, ProbeKind, ProbeOutcome, Refusal, ReportDraft, Rotation, RotationKind,
     Step, limit,
 };
-use crate::local::account::LocalAccount;
 
 /// The commands of one transition, built in order; [`Out::finish`] puts the journal record first
 /// when the journaled part of the rotation changed.

@@ -39,8 +39,8 @@ fn run(r: Rotation, event: Event) -> (Rotation, Vec<Command>) {
     handle(r, event, NOW)
 }
 
-fn marie() -> crate::local::account::LocalAccount {
-    crate::local::account::LocalAccount::new("marie", "uid 1001")
+fn marie() -> sesame_local::account::LocalAccount {
+    sesame_local::account::LocalAccount::new("marie", "uid 1001")
 }
 
 fn change(key: KeyGate, typed_matches: bool, new: u8) -> Event {

@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use sesame_base::clock::SharedClock;
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_base::rotation::Step;
+use sesame_local::account::LocalAccount;
+use sesame_local::protocol::{Event as LocalEvent, MailboxChoice, StatusReport};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
@@ -23,12 +26,10 @@ use super::core::{Core, Effect};
 use super::owa_ops::OwaWork;
 use super::slot::Slot;
 use crate::key::KeyState;
-use crate::local::account::LocalAccount;
-use crate::local::protocol::{Event as LocalEvent, MailboxChoice, StatusReport};
 use crate::outbox::Report;
 use crate::rotation::access::{self, Access};
 use crate::rotation::{
-    Event, KeyEvidence, KeyGate, Phase, ProbeKind, RotationKind, Step, Verifier, limit,
+    Event, KeyEvidence, KeyGate, Phase, ProbeKind, RotationKind, Verifier, limit,
 };
 use crate::uplink::rotations::PendingRotation;
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use secrecy::SecretString;
+use sesame_base::rotation::Step;
 use time::OffsetDateTime;
 
 use crate::failpoint;
@@ -17,7 +18,7 @@ use crate::journal::{Journal, JournalError, JournalRecord};
 use crate::outbox::{Outbox, OutboxError, Report};
 use crate::rotation::{
     self, CancelledBy, Command, Delivery, Event, Fingerprint, FingerprintKey, Message, Phase,
-    ProbeKind, ReportDraft, Rotation, Step, Verifier,
+    ProbeKind, ReportDraft, Rotation, Verifier,
 };
 use crate::uplink::rotations::PendingRotation;
 

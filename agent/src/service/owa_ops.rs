@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use secrecy::SecretString;
 use sesame_base::clock::SharedClock;
+use sesame_base::rotation::FailureReason;
 
 use crate::owa::{
     ChangeOutcome, HttpError, HttpSettings, LoginOutcome, OwaClient, OwaEndpoint, OwaError,
     OwaLogon,
 };
-use crate::rotation::{Event, FailureReason, ProbeOutcome, Refusal};
+use crate::rotation::{Event, ProbeOutcome, Refusal};
 
 /// Where and how OWA is reached for one operation.
 #[derive(Debug, Clone)]

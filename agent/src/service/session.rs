@@ -18,6 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
+use sesame_local::account::LocalAccount;
+use sesame_local::password_check::{Typed, check_new_password};
+use sesame_local::protocol::{
+    Event as LocalEvent, PasswordKind, ProgressStep, Refusal, Request, StatusReport, WirePolicy,
+};
+use sesame_local::server::{LocalHandler, Session};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Service;
@@ -26,12 +32,6 @@ use super::actor::{
 };
 use super::slot::Slot;
 use crate::key::KeyState;
-use crate::local::account::LocalAccount;
-use crate::local::password_check::{Typed, check_new_password};
-use crate::local::protocol::{
-    Event as LocalEvent, PasswordKind, ProgressStep, Refusal, Request, StatusReport, WirePolicy,
-};
-use crate::local::server::{LocalHandler, Session};
 use crate::rotation::{KeyEvidence, Phase, RotationKind, limit};
 
 /// How long the service waits for the key to be unplugged.
@@ -90,7 +90,7 @@ impl LocalHandler for Service {
                 _ => {
                     let _ = session
                         .send(&LocalEvent::Error(
-                            crate::local::protocol::ServiceError::UnexpectedRequest,
+                            sesame_local::protocol::ServiceError::UnexpectedRequest,
                         ))
                         .await;
                     return;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use sesame_base::rotation::Step;
 use sesame_proto::v1 as pb;
 use time::OffsetDateTime;
 
@@ -11,7 +12,6 @@ use super::{Agent, UplinkError};
 use crate::key::KeyState;
 use crate::owa::LogonFormat;
 use crate::owa::readiness::Readiness;
-use crate::rotation::Step;
 
 /// The check-in interval when the server does not say (older servers).
 pub const DEFAULT_CHECK_IN: Duration = Duration::from_secs(60);

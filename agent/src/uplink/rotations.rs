@@ -3,15 +3,16 @@
 //! agent's own types ([`crate::rotation`], [`crate::outbox`]) are converted here and nowhere else.
 
 use secrecy::SecretString;
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_base::rotation::{FailureReason, Step};
+use sesame_local::account::LocalAccount;
 use sesame_proto::v1 as pb;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{Agent, UplinkError};
-use crate::local::account::LocalAccount;
 use crate::outbox::{Receipt, Report};
-use crate::rotation::{FailureReason, KeyEvidence, RotationKind, Step};
+use crate::rotation::{KeyEvidence, RotationKind};
 
 /// A rotation as the server delivered it.
 #[derive(Debug, Clone)]
@@ -68,7 +69,7 @@ fn pending_from_pb(rotation: pb::PendingRotation) -> Option<PendingRotation> {
         display_name: rotation.display_name,
         kind,
         provisional,
-        rule: rotation.policy.as_ref().map(PasswordRule::from).unwrap_or_default(),
+        rule: rotation.policy.as_ref().map(rule_from_pb).unwrap_or_default(),
         logon_name: Some(rotation.logon_name).filter(|name| !name.is_empty()),
         expires_at: parse_time(&rotation.expires_at),
         due_at: parse_time(&rotation.due_at),
@@ -77,6 +78,18 @@ fn pending_from_pb(rotation: pb::PendingRotation) -> Option<PendingRotation> {
             .filter(|account| !account.id.is_empty())
             .map(|account| LocalAccount::new(account.id, account.detail)),
     })
+}
+
+/// The office's password rule as the server sent it, never below the letter's floor.
+fn rule_from_pb(policy: &pb::AgentPasswordPolicy) -> PasswordRule {
+    PasswordRule {
+        min_length: policy.min_length,
+        require_lower: policy.require_lower,
+        require_upper: policy.require_upper,
+        require_digit: policy.require_digit,
+        require_special: policy.require_special,
+    }
+    .with_floor()
 }
 
 /// An account as the contract carries it (at most 256 characters each).
@@ -264,6 +277,20 @@ mod tests {
             sent.local_account.map(|a| (a.id, a.detail)),
             Some(("marie".into(), "uid 1001".into()))
         );
+    }
+
+    #[test]
+    fn the_servers_rule_is_used_but_never_below_the_floor() {
+        let policy = pb::AgentPasswordPolicy {
+            min_length: 4,
+            require_lower: true,
+            require_upper: false,
+            require_digit: true,
+            require_special: false,
+        };
+        let rule = rule_from_pb(&policy);
+        assert_eq!(rule.min_length, 10);
+        assert!(rule.check("motdepasse12").is_empty());
     }
 
     #[test]

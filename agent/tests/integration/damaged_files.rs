@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use sesame_agent::journal::record::{MAGIC, frame};
 use sesame_agent::journal::{self, Journal, JournalRecord};
 use sesame_agent::outbox::{self, Outbox};
-use sesame_agent::rotation::{Delivery, ReportDraft, Rotation, RotationKind, Step};
+use sesame_agent::rotation::{Delivery, ReportDraft, Rotation, RotationKind};
+use sesame_base::rotation::Step;
 use time::macros::datetime;
 
 const ROTATIONS: usize = 5;

@@ -11,13 +11,13 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 
-use sesame_agent::local::password_check::{Typed, check_new_password};
-use sesame_agent::local::protocol::{
+use sesame_base::password_rule::PasswordRule;
+use sesame_local::password_check::{Typed, check_new_password};
+use sesame_local::protocol::{
     Event, KeyStatus, PasswordKind, ProgressStep, Refusal, Request, ServiceError, StatusReport,
 };
-use sesame_agent::local::server::{LocalHandler, LocalServer, Session};
-use sesame_agent::local::transport::Peer;
-use sesame_proto::password_rule::PasswordRule;
+use sesame_local::server::{LocalHandler, LocalServer, Session};
+use sesame_local::transport::Peer;
 use tokio::io::AsyncWriteExt;
 
 const MAILBOX: &str = "Dupont.Helene@12345.mailnot.fr";

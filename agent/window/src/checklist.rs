@@ -3,9 +3,9 @@
 //! line of the rule (length, lower, upper, digit, special, no accent, not the name, not the old
 //! one, both typings equal) is met or not as the person types.
 
-use sesame_agent::local::password_check::{PasswordProblem, Typed, check_new_password};
-use sesame_agent::local::protocol::{PasswordKind, WirePolicy};
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_local::password_check::{PasswordProblem, Typed, check_new_password};
+use sesame_local::protocol::{PasswordKind, WirePolicy};
 
 /// One line of the checklist.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,11 +5,12 @@
 //! starts from `status` and lands on the same step.
 
 use secrecy::SecretString;
-use sesame_agent::local::protocol::{
+use sesame_base::rotation::{FailureReason, Step};
+use sesame_local::protocol::{
     Event, KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, RotationStatus,
-    StatusReport, StepStatus, WirePolicy,
+    StatusReport, WirePolicy,
 };
-use sesame_agent::local::texts_fr;
+use sesame_local::texts_fr;
 
 /// What the window asks of the connection.
 #[derive(Debug)]
@@ -208,15 +209,15 @@ impl Default for Flow {
 }
 
 /// Whether a rotation in this step still needs the person.
-fn open_step(step: StepStatus) -> bool {
-    !matches!(step, StepStatus::Completed | StepStatus::Failed(_))
+fn open_step(step: Step) -> bool {
+    !matches!(step, Step::Completed | Step::Failed(_))
         || matches!(
             step,
-            StepStatus::Failed(
-                sesame_agent::local::protocol::FailureStatus::KeyPresent
-                    | sesame_agent::local::protocol::FailureStatus::NewPasswordRefused
-                    | sesame_agent::local::protocol::FailureStatus::OwaUnreachable
-                    | sesame_agent::local::protocol::FailureStatus::Cancelled
+            Step::Failed(
+                FailureReason::KeyPresent
+                    | FailureReason::NewPasswordRefused
+                    | FailureReason::OwaUnreachable
+                    | FailureReason::Cancelled
             )
         )
 }
@@ -317,7 +318,7 @@ impl Flow {
                 self.screen = if !report.enrolled {
                     Screen::Idle { why: Refusal::NotEnrolled }
                 } else if let Some(verified) =
-                    report.rotations.iter().find(|r| r.step == StepStatus::Verified)
+                    report.rotations.iter().find(|r| r.step == Step::Verified)
                 {
                     let key_in = matches!(report.key, KeyStatus::Present { .. });
                     Screen::Outlook { mailbox: verified.mailbox.clone(), key_in }

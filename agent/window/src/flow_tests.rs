@@ -1,14 +1,15 @@
 //! The flow's transitions, without a window or a socket.
 
-use sesame_agent::local::protocol::{
+use sesame_base::password_rule::PasswordRule;
+use sesame_base::rotation::Step;
+use sesame_local::protocol::{
     Event, KeyStatus, PasswordKind, ProgressStep, Refusal, RotationStatus, ServiceError,
-    StatusReport, StepStatus,
+    StatusReport,
 };
-use sesame_proto::password_rule::PasswordRule;
 
 use super::*;
 
-fn report(key: KeyStatus, steps: &[StepStatus]) -> StatusReport {
+fn report(key: KeyStatus, steps: &[Step]) -> StatusReport {
     StatusReport {
         agent_version: "test".to_owned(),
         enrolled: true,
@@ -54,7 +55,7 @@ fn a_whole_change_moves_screen_by_screen() {
     assert!(matches!(flow.start()[..], [Command::Status]));
     flow.on_update(Update::Status(report(
         KeyStatus::Present { device: "k".into() },
-        &[StepStatus::Pending],
+        &[Step::Pending],
     )));
     assert!(matches!(flow.screen(), Screen::Why { .. }));
     flow.on_action(Action::Start);
@@ -63,7 +64,7 @@ fn a_whole_change_moves_screen_by_screen() {
     // The key is in: "Suivant" does nothing.
     assert!(!flow.can_go_on_without_key());
     assert!(flow.on_action(Action::KeyOut).is_empty());
-    flow.on_update(Update::Status(report(KeyStatus::Absent, &[StepStatus::Pending])));
+    flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Pending])));
     assert!(flow.can_go_on_without_key());
     assert!(is_begin(&flow.on_action(Action::KeyOut)));
     flow.on_update(Update::Event(Event::Progress(ProgressStep::KeyAbsent)));
@@ -91,7 +92,7 @@ fn a_whole_change_moves_screen_by_screen() {
     assert!(matches!(flow.screen(), Screen::Outlook { key_in: false, .. }));
     flow.on_action(Action::OutlookDone);
     assert_eq!(flow.screen(), &Screen::Replug);
-    flow.on_update(Update::Status(report(KeyStatus::Absent, &[StepStatus::Verified])));
+    flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Verified])));
     assert_eq!(flow.screen(), &Screen::Replug);
     flow.on_update(Update::Status(report(KeyStatus::Present { device: "k".into() }, &[])));
     assert_eq!(flow.screen(), &Screen::Finished);
@@ -102,7 +103,7 @@ fn an_unknown_key_needs_the_persons_word() {
     let mut flow = Flow::new();
     flow.on_update(Update::Status(report(
         KeyStatus::Unknown { reason: "r".into() },
-        &[StepStatus::Pending],
+        &[Step::Pending],
     )));
     flow.on_action(Action::Start);
     assert!(!flow.can_go_on_without_key());
@@ -127,7 +128,7 @@ fn a_refusal_that_ends_the_session_says_what_to_do() {
         Refusal::Busy,
     ] {
         let mut flow = Flow::new();
-        flow.on_update(Update::Status(report(KeyStatus::Absent, &[StepStatus::Pending])));
+        flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Pending])));
         flow.on_action(Action::Start);
         flow.on_action(Action::KeyOut);
         flow.on_update(Update::Event(need_passwords()));
@@ -148,7 +149,7 @@ fn a_refusal_that_ends_the_session_says_what_to_do() {
 #[test]
 fn the_key_plugged_mid_way_goes_back_to_the_key_screen() {
     let mut flow = Flow::new();
-    flow.on_update(Update::Status(report(KeyStatus::Absent, &[StepStatus::Pending])));
+    flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Pending])));
     flow.on_action(Action::Start);
     flow.on_action(Action::KeyOut);
     flow.on_update(Update::Event(need_passwords()));
@@ -165,16 +166,11 @@ fn the_key_plugged_mid_way_goes_back_to_the_key_screen() {
 #[test]
 fn reopening_resumes_where_the_service_stands() {
     let mut flow = Flow::new();
-    flow.on_update(Update::Status(report(
-        KeyStatus::Absent,
-        &[StepStatus::Completed, StepStatus::Verified],
-    )));
+    flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Completed, Step::Verified])));
     assert!(matches!(flow.screen(), Screen::Outlook { key_in: false, .. }));
     let mut flow = Flow::new();
-    flow.on_update(Update::Status(report(KeyStatus::Absent, &[StepStatus::Changed])));
-    assert!(
-        matches!(flow.screen(), Screen::Why { rotation } if rotation.step == StepStatus::Changed)
-    );
+    flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Changed])));
+    assert!(matches!(flow.screen(), Screen::Why { rotation } if rotation.step == Step::Changed));
     flow.on_action(Action::Start);
     flow.on_action(Action::KeyOut);
     flow.on_update(Update::Event(Event::NeedNewPassword {
@@ -183,7 +179,7 @@ fn reopening_resumes_where_the_service_stands() {
     }));
     assert!(matches!(flow.screen(), Screen::NewPassword { .. }));
     let mut flow = Flow::new();
-    flow.on_update(Update::Status(report(KeyStatus::Absent, &[StepStatus::Completed])));
+    flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Completed])));
     assert_eq!(flow.screen(), &Screen::Idle { why: Refusal::NothingPending });
     let mut flow = Flow::new();
     flow.on_update(Update::Unreachable("no socket".into()));
@@ -193,10 +189,7 @@ fn reopening_resumes_where_the_service_stands() {
 #[test]
 fn several_mailboxes_are_chosen_on_the_same_session() {
     let mut flow = Flow::new();
-    flow.on_update(Update::Status(report(
-        KeyStatus::Absent,
-        &[StepStatus::Pending, StepStatus::Pending],
-    )));
+    flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Pending, Step::Pending])));
     flow.on_action(Action::Start);
     flow.on_action(Action::KeyOut);
     flow.on_update(Update::Event(Event::ChooseMailbox(vec![])));
@@ -210,7 +203,7 @@ fn several_mailboxes_are_chosen_on_the_same_session() {
 #[test]
 fn a_broken_session_is_said() {
     let mut flow = Flow::new();
-    flow.on_update(Update::Status(report(KeyStatus::Absent, &[StepStatus::Pending])));
+    flow.on_update(Update::Status(report(KeyStatus::Absent, &[Step::Pending])));
     flow.on_action(Action::Start);
     flow.on_action(Action::KeyOut);
     flow.on_update(Update::Closed);

@@ -1,6 +1,6 @@
 //! The Sesame window (`sesame-window`): the guided password change on the person's desktop. It
-//! talks only to the local agent service, over the agent's socket and protocol, never to the
-//! network; the service keeps the rotation's state, so closing the window loses nothing.
+//! talks only to the local agent service, over its socket and protocol (`sesame_local`), never to
+//! the network; the service keeps the rotation's state, so closing the window loses nothing.
 //!
 //! - `flow`: the screens as a pure model, moved by the service's events and the person's actions;
 //! - `link`: the connection thread (tokio) speaking the local protocol;

@@ -1,8 +1,9 @@
 //! The window's connection to the local service: a small tokio runtime on a thread of its own
-//! that turns [`Command`]s into requests over the agent's socket (`local::transport`, the same
-//! line protocol as `sesame-agent change`) and the service's answers into [`Update`]s. `status`
-//! goes over a short connection of its own each time; a change holds one connection from `begin`
-//! to its end. Dropping the [`Link`] closes everything: the service keeps the rotation's state.
+//! that turns [`Command`]s into requests over the agent's socket (`sesame_local::transport`, the
+//! same line protocol as `sesame-agent change`) and the service's answers into [`Update`]s.
+//! `status` goes over a short connection of its own each time; a change holds one connection from
+//! `begin` to its end. Dropping the [`Link`] closes everything: the service keeps the rotation's
+//! state.
 //!
 //! Nothing waits forever: `status` gets [`client::STATUS_WAIT`] per answer (following the pages
 //! of a long list), a change connection [`CHANGE_WAIT`] per event (longer than the service's own
@@ -13,12 +14,12 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use sesame_agent::local::client;
-use sesame_agent::local::protocol::{Event, MailboxChoice, Request};
-use sesame_agent::local::secret::LocalSecret;
-use sesame_agent::local::server::IDLE_LIMIT;
-use sesame_agent::local::transport::{self, Stream};
-use sesame_agent::local::wire::Connection;
+use sesame_local::client;
+use sesame_local::protocol::{Event, MailboxChoice, Request};
+use sesame_local::secret::LocalSecret;
+use sesame_local::server::IDLE_LIMIT;
+use sesame_local::transport::{self, Stream};
+use sesame_local::wire::Connection;
 use tokio::sync::mpsc as async_mpsc;
 
 use crate::flow::{Command, Update};

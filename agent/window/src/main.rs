@@ -20,7 +20,7 @@ use sesame_window::{link, texts};
 #[command(version, about)]
 struct Args {
     /// The agent service's local socket.
-    #[arg(long, env = "SESAME_AGENT_SOCKET", default_value_os_t = sesame_agent::local::transport::default_socket())]
+    #[arg(long, env = "SESAME_AGENT_SOCKET", default_value_os_t = sesame_local::transport::default_socket())]
     socket: PathBuf,
     /// Stay in the background and remind the person (at most once a day) instead of opening the
     /// window.

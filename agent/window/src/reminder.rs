@@ -8,7 +8,8 @@
 
 use std::path::PathBuf;
 
-use sesame_agent::local::protocol::{FailureStatus, RotationStatus, StatusReport, StepStatus};
+use sesame_base::rotation::{FailureReason, Step};
+use sesame_local::protocol::{RotationStatus, StatusReport};
 use time::{Date, OffsetDateTime};
 
 use crate::calendar::Calendar;
@@ -40,19 +41,19 @@ impl Reminder {
 /// Whether a rotation is being changed right now (by a window or a terminal): a person's session
 /// holds it, or its change is on the mail server.
 fn in_progress(rotation: &RotationStatus) -> bool {
-    rotation.in_hand || matches!(rotation.step, StepStatus::Started | StepStatus::Changed)
+    rotation.in_hand || matches!(rotation.step, Step::Started | Step::Changed)
 }
 
 /// Whether a rotation waits for the person.
-fn waiting(step: StepStatus) -> bool {
+fn waiting(step: Step) -> bool {
     matches!(
         step,
-        StepStatus::Pending
-            | StepStatus::Failed(
-                FailureStatus::KeyPresent
-                    | FailureStatus::NewPasswordRefused
-                    | FailureStatus::OwaUnreachable
-                    | FailureStatus::Cancelled
+        Step::Pending
+            | Step::Failed(
+                FailureReason::KeyPresent
+                    | FailureReason::NewPasswordRefused
+                    | FailureReason::OwaUnreachable
+                    | FailureReason::Cancelled
             )
     )
 }

@@ -2,7 +2,8 @@
 
 use std::cell::RefCell;
 
-use sesame_agent::local::protocol::{KeyStatus, PasswordKind, RotationStatus};
+use sesame_base::rotation::{FailureReason, Step};
+use sesame_local::protocol::{KeyStatus, PasswordKind, RotationStatus};
 use time::UtcOffset;
 use time::macros::{date, datetime, offset};
 
@@ -11,7 +12,7 @@ use crate::calendar::FixedCalendar;
 
 const UTC: FixedCalendar = FixedCalendar(UtcOffset::UTC);
 
-fn report(rotations: &[(StepStatus, Option<OffsetDateTime>)]) -> StatusReport {
+fn report(rotations: &[(Step, Option<OffsetDateTime>)]) -> StatusReport {
     StatusReport {
         agent_version: "t".to_owned(),
         enrolled: true,
@@ -58,7 +59,7 @@ impl Notifier for Shown {
 
 #[test]
 fn at_most_once_a_day_naming_the_days_left() {
-    let pending = report(&[(StepStatus::Pending, Some(datetime!(2026-12-04 00:00 UTC)))]);
+    let pending = report(&[(Step::Pending, Some(datetime!(2026-12-04 00:00 UTC)))]);
     let mut store = Memory::default();
     let shown = Shown::default();
     let morning = datetime!(2026-12-01 09:00 UTC);
@@ -80,18 +81,18 @@ fn at_most_once_a_day_naming_the_days_left() {
 #[test]
 fn none_while_a_change_is_in_progress_or_nothing_waits() {
     let today = datetime!(2026-12-01 09:00 UTC);
-    let busy = report(&[(StepStatus::Pending, None), (StepStatus::Changed, None)]);
+    let busy = report(&[(Step::Pending, None), (Step::Changed, None)]);
     assert_eq!(decide(&busy, today, &UTC, None), Err(Quiet::InProgress));
     // Begun in a window or a terminal, nothing sent to the mail server yet (the key gate, the
     // passwords being typed): in progress too.
-    let mut begun = report(&[(StepStatus::Pending, None)]);
+    let mut begun = report(&[(Step::Pending, None)]);
     begun.rotations[0].in_hand = true;
     assert_eq!(decide(&begun, today, &UTC, None), Err(Quiet::InProgress));
-    let done = report(&[(StepStatus::Completed, None), (StepStatus::Verified, None)]);
+    let done = report(&[(Step::Completed, None), (Step::Verified, None)]);
     assert_eq!(decide(&done, today, &UTC, None), Err(Quiet::NothingWaiting));
     let late = report(&[
-        (StepStatus::Pending, Some(datetime!(2026-12-20 00:00 UTC))),
-        (StepStatus::Failed(FailureStatus::OwaUnreachable), Some(datetime!(2026-11-29 00:00 UTC))),
+        (Step::Pending, Some(datetime!(2026-12-20 00:00 UTC))),
+        (Step::Failed(FailureReason::OwaUnreachable), Some(datetime!(2026-11-29 00:00 UTC))),
     ]);
     let reminder = decide(&late, today, &UTC, Some(date!(2026 - 11 - 30))).unwrap();
     assert_eq!(reminder, Reminder { mailbox: "m1@1.mailnot.fr".to_owned(), days_left: Some(-2) });
@@ -114,7 +115,7 @@ fn the_day_is_kept_in_a_file() {
 fn once_a_day_in_the_persons_calendar_not_utc() {
     // Paris in winter (UTC+1). Due 4 December at 10:00 in Paris.
     let paris = FixedCalendar(offset!(+1));
-    let pending = report(&[(StepStatus::Pending, Some(datetime!(2026-12-04 09:00 UTC)))]);
+    let pending = report(&[(Step::Pending, Some(datetime!(2026-12-04 09:00 UTC)))]);
     let mut store = Memory::default();
     let shown = Shown::default();
     // 1 December, 20:00 in Paris: shown, three days left.
@@ -140,7 +141,7 @@ fn once_a_day_in_the_persons_calendar_not_utc() {
 fn the_days_left_count_the_due_date_in_the_persons_calendar() {
     // Due at 23:30 UTC on 4 December: already 5 December in Paris.
     let due = datetime!(2026-12-04 23:30 UTC);
-    let pending = report(&[(StepStatus::Pending, Some(due))]);
+    let pending = report(&[(Step::Pending, Some(due))]);
     let now = datetime!(2026-12-01 09:00 UTC);
     let paris = decide(&pending, now, &FixedCalendar(offset!(+1)), None).unwrap();
     assert_eq!(paris.days_left, Some(4));

@@ -1,9 +1,10 @@
 //! The window's own words: titles, buttons, the checklist and the dates, in plain French. Every
-//! step, refusal and error the terminal already says comes from `sesame_agent::local::texts_fr`
+//! step, refusal and error the terminal already says comes from `sesame_local::texts_fr`
 //! and is not rewritten here.
 
-use sesame_agent::local::protocol::{KeyStatus, PasswordKind, RotationStatus, StepStatus};
-use sesame_agent::local::texts_fr;
+use sesame_base::rotation::Step;
+use sesame_local::protocol::{KeyStatus, PasswordKind, RotationStatus};
+use sesame_local::texts_fr;
 use time::{Date, OffsetDateTime};
 
 use crate::calendar::Calendar;
@@ -164,7 +165,7 @@ pub fn why(rotation: &RotationStatus, now: OffsetDateTime, calendar: &dyn Calend
         lines.push(format!("{when} {} ({}).", date(calendar.day_of(due)), days_phrase(days)));
     }
     match rotation.step {
-        StepStatus::Pending | StepStatus::Completed => {}
+        Step::Pending | Step::Completed => {}
         other => lines.push(format!("Dernier état : {}.", texts_fr::step_status(other))),
     }
     lines.push(
@@ -194,7 +195,7 @@ pub const REMINDER_TITLE: &str = "Sesame : mot de passe à changer";
 
 #[cfg(test)]
 mod tests {
-    use sesame_agent::local::protocol::{PasswordKind, RotationStatus, StepStatus};
+    use sesame_local::protocol::{PasswordKind, RotationStatus};
     use time::macros::{datetime, offset};
 
     use super::*;
@@ -207,7 +208,7 @@ mod tests {
             mailbox: "m@1.mailnot.fr".to_owned(),
             display_name: String::new(),
             kind: PasswordKind::Current,
-            step: StepStatus::Pending,
+            step: Step::Pending,
             due: Some(datetime!(2026-12-04 23:30 UTC)),
             in_hand: false,
         };

@@ -4,8 +4,8 @@
 //! by its French name; everything works from the keyboard (Tab, Space, Enter).
 
 use eframe::egui::{self, Color32, Id, RichText, Ui};
-use sesame_agent::local::protocol::{KeyStatus, Refusal};
-use sesame_agent::local::texts_fr;
+use sesame_local::protocol::{KeyStatus, Refusal};
+use sesame_local::texts_fr;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use sesame_agent::local::protocol::{KeyStatus, PasswordKind, Refusal};
-use sesame_agent::local::texts_fr;
+use sesame_local::protocol::{KeyStatus, PasswordKind, Refusal};
+use sesame_local::texts_fr;
 use sesame_window::app::WindowApp;
 use sesame_window::calendar::FixedCalendar;
 use sesame_window::flow::Screen;
@@ -143,7 +143,7 @@ fn a_letter_change_from_the_first_screen_to_the_last() {
     wait_text(&mut h, texts::OUTLOOK_TITLE);
     assert!(
         h.query_by_label_contains(texts_fr::progress(
-            sesame_agent::local::protocol::ProgressStep::Verified
+            sesame_local::protocol::ProgressStep::Verified
         ))
         .is_none()
     );

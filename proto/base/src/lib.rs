@@ -1,11 +1,14 @@
-//! What every Sesame binary links besides the wire contract: the pieces the server, the agent and
-//! sesamectl would otherwise each write for themselves.
+//! What every Sesame binary links besides the wire contract: the pieces the server, the agent, the
+//! window and sesamectl would otherwise each write for themselves.
 //!
 //! - [`clock`]: where time comes from (truncated to microseconds, as both databases keep it);
 //! - [`error_chain`]: an error and its causes on one line;
 //! - [`private_file`]: atomic writes with a mode (0600 for secrets) and owner-only directories;
 //! - [`credentials`]: the administrator credentials file the server writes and sesamectl reads;
-//! - [`ids`]: the identifiers both sides exchange (rotation, step report, workstation).
+//! - [`ids`]: the identifiers both sides exchange (rotation, step report, workstation);
+//! - [`password_rule`]: the password rule (`PasswordRule`) the server and the agent both apply;
+//! - [`rotation`]: a rotation's `Step` and `FailureReason`, for the agent, the server and the
+//!   local socket alike.
 //!
 //! It depends on no database, TLS or gRPC crate, so that every binary can link it.
 
@@ -13,4 +16,6 @@ pub mod clock;
 pub mod credentials;
 pub mod error_chain;
 pub mod ids;
+pub mod password_rule;
 pub mod private_file;
+pub mod rotation;

@@ -10,7 +10,7 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use secrecy::SecretString;
 
-pub use sesame_proto::password_rule::{MIN_LENGTH_FLOOR, PasswordRule, Violation};
+pub use sesame_base::password_rule::{MIN_LENGTH_FLOOR, PasswordRule, Violation};
 /// The longest password length a policy may set.
 pub const MAX_LENGTH: u32 = 128;
 

@@ -11,11 +11,12 @@ mod steps;
 use time::OffsetDateTime;
 
 pub use self::steps::{
-    FailureReason, KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, MailboxHistory,
-    ReportOutcome, RotationEvent, Step, StepReport, Transition, VerifiedChange, transition,
+    KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, MailboxHistory, ReportOutcome,
+    RotationEvent, StepAction, StepReport, Transition, VerifiedChange, transition,
 };
 use crate::domain::identifier::{MailboxId, RotationId, WorkstationId};
 use crate::domain::office::{Crpcen, MailboxAddress};
+pub use sesame_base::rotation::{FailureReason, Step};
 
 /// Why a rotation was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,7 @@ use super::rate_limit::RateLimiter;
 use super::tls::PeerInfo;
 use super::{check_in, parse, rfc3339};
 use crate::domain::office::Text;
+use crate::domain::password::PasswordRule;
 use crate::domain::rotation::RotationKind;
 use crate::domain::workstation::MachineInfo;
 use crate::keys::pki::{self, AgentCertificate};
@@ -68,6 +69,17 @@ impl AgentApi {
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<AgentIdentity, Error> {
         let certificate = Self::peer(request).and_then(|p| p.client_cert.as_ref());
         self.state.authenticate_agent(certificate.map(|c| c.as_ref())).await
+    }
+}
+
+/// The office's password rule as agents receive it.
+fn agent_policy(rule: PasswordRule) -> pb::AgentPasswordPolicy {
+    pb::AgentPasswordPolicy {
+        min_length: rule.min_length,
+        require_lower: rule.require_lower,
+        require_upper: rule.require_upper,
+        require_digit: rule.require_digit,
+        require_special: rule.require_special,
     }
 }
 
@@ -179,7 +191,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<pb::GetPendingRotationsResponse>, Status> {
         let agent = self.authenticate(&request).await?;
         let delivered = self.state.deliver_rotations(&agent.workstation).await?;
-        let policy = pb::AgentPasswordPolicy::from(delivered.policy.rule);
+        let policy = agent_policy(delivered.policy.rule);
         let accounts = &delivered.accounts;
         let pending = |rotation: crate::domain::rotation::Rotation, password: String| {
             let kind = match rotation.kind {

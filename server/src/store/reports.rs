@@ -22,7 +22,7 @@ use crate::domain::identifier::{MailboxId, RotationId, WorkstationId};
 use crate::domain::office::Crpcen;
 use crate::domain::rotation::{
     KeyEvidence, MailboxHistory, PendingRotations, ReportOutcome, Rotation, RotationEvent,
-    RotationKind, Step, StepReport, Transition, VerifiedChange, transition,
+    RotationKind, Step, StepAction, StepReport, Transition, VerifiedChange, transition,
 };
 
 /// The rotations of mailboxes assigned to the active workstation `$W` of their office, as a

@@ -10,7 +10,7 @@ use sesame_agent::owa::cli::{
     Exit, LineInput, OwaServer, OwaTarget, owa_capture, owa_change, owa_check,
 };
 use sesame_base::clock::ManualClock;
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
 use time::macros::datetime;
 
 use super::owa::{PERSONAL, PROVISIONAL, USER};

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use sesame_agent::local::protocol::StepStatus;
-use sesame_agent::local::texts_fr;
 use sesame_base::clock::{Clock as _, SystemClock};
+use sesame_base::rotation::Step;
+use sesame_local::texts_fr;
 use tokio::task::block_in_place;
 
 use super::agent_story::{MAILBOX, NEW, roll_out, wait_for_delivery};
@@ -269,7 +269,7 @@ async fn a_real_notification_once_a_day_and_none_during_a_change() {
         );
         // The key out, the change post in flight (the slow domain controller): still nothing.
         host.unplug();
-        let started = texts_fr::step_status(StepStatus::Started);
+        let started = texts_fr::step_status(Step::Started);
         for _ in 0..300 {
             if host.status().1.contains(&started) {
                 break;

@@ -47,7 +47,7 @@ impl OwaClient {
     /// or directly for a password that has not expired) post the live form once; verify by
     /// logging in with the new password; log off.
     ///
-    /// The caller checks the new password against the office's rules first (`sesame_proto::password_rule`);
+    /// The caller checks the new password against the office's rules first (`sesame_base::password_rule`);
     /// this only refuses what Exchange cannot carry.
     ///
     /// The user name posted is the one the login posted (see [`OwaClient::login`]): on a

@@ -15,13 +15,14 @@
 use std::collections::VecDeque;
 
 use secrecy::SecretString;
+use sesame_base::rotation::FailureReason;
+use sesame_local::protocol::{Event as LocalEvent, ProgressStep, Refusal as LocalRefusal};
 
 use super::{Actor, Input, Outcome, Reply, Tell};
 use crate::failpoint;
 use crate::key::KeyState;
-use crate::local::protocol::{Event as LocalEvent, ProgressStep, Refusal as LocalRefusal};
 use crate::owa::OwaLogon;
-use crate::rotation::{Event, FailureReason, Message, ProbeOutcome, Refusal};
+use crate::rotation::{Event, Message, ProbeOutcome, Refusal};
 use crate::service::core::Effect;
 use crate::service::owa_ops::OwaWork;
 use crate::service::slot::Slot;

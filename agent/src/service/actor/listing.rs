@@ -4,15 +4,15 @@
 //! below the local protocol's 16 KiB limit: at most [`STATUS_PAGE`] rotations or [`CHOICES`]
 //! mailboxes, display names cut to [`DISPLAY_NAME_CHARS`] characters.
 
+use sesame_local::account::LocalAccount;
+use sesame_local::protocol::{
+    KeyStatus, LastReport, MailboxChoice, PasswordKind, RotationStatus, StatusReport,
+};
+
 use super::Actor;
 use crate::key::KeyState;
-use crate::local::account::LocalAccount;
-use crate::local::protocol::{
-    FailureStatus, KeyStatus, LastReport, MailboxChoice, PasswordKind, RotationStatus,
-    StatusReport, StepStatus,
-};
 use crate::rotation::access::{self, Access};
-use crate::rotation::{FailureReason, Phase, Rotation, RotationKind, Step};
+use crate::rotation::{Phase, Rotation, RotationKind};
 use crate::service::owa_ops::OwaWork;
 
 /// Rotations in one `status` answer (a page), so that a line stays far below the 16 KiB limit.
@@ -52,7 +52,7 @@ impl<O: OwaWork> Actor<O> {
                     RotationKind::Provisional => PasswordKind::Provisional,
                     RotationKind::Periodic => PasswordKind::Current,
                 },
-                step: step_status(r.step()),
+                step: r.step(),
                 due: core.delivery(&r.id).and_then(|d| d.due_at.or(d.expires_at)),
                 in_hand: in_hand.contains(&r.id),
             })
@@ -70,7 +70,7 @@ impl<O: OwaWork> Actor<O> {
                     .rotation(&report.rotation_id)
                     .map(|r| r.mailbox.clone())
                     .unwrap_or_default(),
-                step: step_status(report.step),
+                step: report.step,
                 delivered: *delivered,
             });
         StatusReport {
@@ -93,29 +93,6 @@ impl<O: OwaWork> Actor<O> {
 pub(in crate::service) fn short(mut choice: MailboxChoice) -> MailboxChoice {
     choice.display_name = choice.display_name.chars().take(DISPLAY_NAME_CHARS).collect();
     choice
-}
-
-/// A rotation step as the person sees it.
-fn step_status(step: Step) -> StepStatus {
-    match step {
-        Step::Pending => StepStatus::Pending,
-        Step::Started => StepStatus::Started,
-        Step::Changed => StepStatus::Changed,
-        Step::Verified => StepStatus::Verified,
-        Step::Completed => StepStatus::Completed,
-        Step::Failed(reason) => StepStatus::Failed(match reason {
-            FailureReason::KeyPresent => FailureStatus::KeyPresent,
-            FailureReason::NewPasswordRefused => FailureStatus::NewPasswordRefused,
-            FailureReason::CurrentPasswordRefused => FailureStatus::CurrentPasswordRefused,
-            FailureReason::OwaUnreachable => FailureStatus::OwaUnreachable,
-            FailureReason::OwaUntrusted => FailureStatus::OwaUntrusted,
-            FailureReason::OwaUnexpected => FailureStatus::OwaUnexpected,
-            FailureReason::LogonNameMissing => FailureStatus::LogonNameMissing,
-            FailureReason::NeedsHuman => FailureStatus::NeedsHuman,
-            FailureReason::LocalStorage => FailureStatus::LocalStorage,
-            FailureReason::Cancelled => FailureStatus::Cancelled,
-        }),
-    }
 }
 
 /// What the person may still do about a rotation in this phase.

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use secrecy::SecretString;
 use sesame_base::clock::{ManualClock, SharedClock};
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_local::protocol::ProgressStep;
 use time::macros::datetime;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 
 use super::*;
-use crate::local::protocol::ProgressStep;
 use crate::owa::OwaLogon;
 use crate::rotation::RotationKind;
 

@@ -2,11 +2,11 @@
 //! that acted survive in the journal and the outbox.
 
 use secrecy::SecretString;
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_local::account::LocalAccount;
 use time::macros::datetime;
 
 use super::*;
-use crate::local::account::LocalAccount;
 use crate::rotation::{KeyEvidence, KeyGate, Refusal, RotationKind, limit};
 
 fn marie() -> LocalAccount {

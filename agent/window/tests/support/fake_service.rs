@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sesame_agent::local::password_check::{Typed, check_new_password};
-use sesame_agent::local::protocol::{
+use sesame_base::password_rule::PasswordRule;
+use sesame_base::rotation::Step;
+use sesame_local::password_check::{Typed, check_new_password};
+use sesame_local::protocol::{
     Event, KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, Request, RotationStatus,
-    StatusReport, StepStatus,
+    StatusReport,
 };
-use sesame_agent::local::server::{LocalHandler, LocalServer, Session};
-use sesame_proto::password_rule::PasswordRule;
+use sesame_local::server::{LocalHandler, LocalServer, Session};
 use time::OffsetDateTime;
 
 /// A rotation the fake holds.
@@ -26,7 +27,7 @@ pub struct FakeRotation {
     pub display_name: String,
     /// The letter's password; `None` for a periodic change.
     pub provisional: Option<String>,
-    pub step: StepStatus,
+    pub step: Step,
     pub due: Option<OffsetDateTime>,
     /// What the mail server answers to the next change (`None`: it accepts).
     pub owa: Option<Refusal>,
@@ -38,7 +39,7 @@ impl FakeRotation {
             mailbox: mailbox.to_owned(),
             display_name: "Hélène Dupont".to_owned(),
             provisional: Some(letter.to_owned()),
-            step: StepStatus::Pending,
+            step: Step::Pending,
             due: Some(time::macros::datetime!(2026-12-15 00:00 UTC)),
             owa: None,
         }
@@ -136,8 +137,8 @@ impl FakeService {
         let key_in = matches!(state.key, KeyStatus::Present { .. });
         // The service completes a verified rotation when the key comes back.
         for rotation in &mut state.rotations {
-            if key_in && rotation.step == StepStatus::Verified {
-                rotation.step = StepStatus::Completed;
+            if key_in && rotation.step == Step::Verified {
+                rotation.step = Step::Completed;
             }
         }
         StatusReport {
@@ -166,7 +167,7 @@ impl FakeService {
     fn choose(&self, wanted: Option<String>) -> Result<usize, Event> {
         let state = self.state.lock().unwrap();
         let open: Vec<usize> = (0..state.rotations.len())
-            .filter(|i| state.rotations[*i].step != StepStatus::Completed)
+            .filter(|i| state.rotations[*i].step != Step::Completed)
             .collect();
         match (wanted, open.len()) {
             (_, 0) => Err(Event::Refused(Refusal::NothingPending)),
@@ -186,7 +187,7 @@ impl FakeService {
         }
     }
 
-    fn set_step(&self, i: usize, step: StepStatus) {
+    fn set_step(&self, i: usize, step: Step) {
         self.state.lock().unwrap().rotations[i].step = step;
     }
 
@@ -224,7 +225,7 @@ impl FakeService {
 
     async fn change(&self, session: &mut Session, i: usize) {
         let rotation = self.rotation(i);
-        if rotation.step == StepStatus::Verified {
+        if rotation.step == Step::Verified {
             let done = Event::Done { mailbox: rotation.mailbox.clone(), key_in: false };
             let _ = send(session, done).await;
             return;
@@ -232,7 +233,7 @@ impl FakeService {
         if !self.key_gate(session).await {
             return;
         }
-        if rotation.step == StepStatus::Changed {
+        if rotation.step == Step::Changed {
             let ask = Event::NeedNewPassword {
                 mailbox: rotation.mailbox.clone(),
                 may_be_unchanged: false,
@@ -326,7 +327,7 @@ impl FakeService {
                 return;
             }
         }
-        self.set_step(i, StepStatus::Verified);
+        self.set_step(i, Step::Verified);
         let mailbox = self.rotation(i).mailbox;
         self.state.lock().unwrap().changed.push(mailbox.clone());
         let key_in = matches!(self.key(), KeyStatus::Present { .. });

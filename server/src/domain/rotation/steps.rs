@@ -1,11 +1,13 @@
 //! What agents report about a rotation: its steps (STARTED with the key evidence, CHANGED,
-//! VERIFIED, COMPLETED, or FAILED with a reason), and the rule deciding what a report does to the
-//! rotation it names ([`transition`]).
+//! VERIFIED, COMPLETED, or FAILED with a reason: the [`Step`] of `sesame_base::rotation`, shared
+//! with the agent), their audit actions ([`StepAction`]), and the rule deciding what a report does
+//! to the rotation it names ([`transition`]).
 //!
 //! VERIFIED (a logon with the new password succeeded) closes the rotation as completed and
 //! destroys its escrowed password; a later COMPLETED (key back in, Outlook re-entered) is only
 //! recorded; FAILED keeps the rotation open so the person may retry.
 
+use sesame_base::rotation::Step;
 use time::OffsetDateTime;
 
 use super::RotationStatus;
@@ -18,120 +20,15 @@ pub const MAX_REPORT_ID_LEN: usize = 64;
 /// A detail's (or an evidence's detail) maximum length, in characters.
 pub const MAX_DETAIL_LEN: usize = 500;
 
-/// Why a rotation failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FailureReason {
-    /// The clé REAL was plugged in.
-    KeyPresent,
-    /// OWA refused the new password.
-    NewPasswordRefused,
-    /// OWA refused the current (or provisional) password.
-    CurrentPasswordRefused,
-    /// OWA could not be reached.
-    OwaUnreachable,
-    /// OWA's certificate or host was not the configured one.
-    OwaUntrusted,
-    /// OWA behaved in a way the agent does not know.
-    OwaUnexpected,
-    /// OWA wants DOMAIN\user and the mailbox has no logon name.
-    LogonNameMissing,
-    /// The outcome cannot be known without a person.
-    NeedsHuman,
-    /// The agent could not write its journal.
-    LocalStorage,
-    /// The person gave up, or the rotation was cancelled.
-    Cancelled,
+/// The audit action of a recorded report of a step (`rotation.pending`...): the server's own
+/// name for a [`Step`], which `sesame_base` shares with the agent.
+pub trait StepAction {
+    /// The audit action.
+    fn action(self) -> &'static str;
 }
 
-const REASONS: [FailureReason; 10] = [
-    FailureReason::KeyPresent,
-    FailureReason::NewPasswordRefused,
-    FailureReason::CurrentPasswordRefused,
-    FailureReason::OwaUnreachable,
-    FailureReason::OwaUntrusted,
-    FailureReason::OwaUnexpected,
-    FailureReason::LogonNameMissing,
-    FailureReason::NeedsHuman,
-    FailureReason::LocalStorage,
-    FailureReason::Cancelled,
-];
-
-impl FailureReason {
-    /// The stored (and shown) name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureReason::KeyPresent => "key_present",
-            FailureReason::NewPasswordRefused => "new_password_refused",
-            FailureReason::CurrentPasswordRefused => "current_password_refused",
-            FailureReason::OwaUnreachable => "owa_unreachable",
-            FailureReason::OwaUntrusted => "owa_untrusted",
-            FailureReason::OwaUnexpected => "owa_unexpected",
-            FailureReason::LogonNameMissing => "logon_name_missing",
-            FailureReason::NeedsHuman => "needs_human",
-            FailureReason::LocalStorage => "local_storage",
-            FailureReason::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(value: &str) -> Option<FailureReason> {
-        REASONS.into_iter().find(|r| r.as_str() == value)
-    }
-}
-
-/// A step of a rotation on the workstation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// The agent holds the rotation; the person has not started it.
-    Pending,
-    /// The key is out and the new password passed the local checks.
-    Started,
-    /// OWA accepted the change.
-    Changed,
-    /// A logon with the new password succeeded.
-    Verified,
-    /// The person re-entered the password in Outlook and plugged the key back in.
-    Completed,
-    /// The rotation stopped, for this reason.
-    Failed(FailureReason),
-}
-
-impl Step {
-    /// The stored name (without the failure reason).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Pending => "pending",
-            Step::Started => "started",
-            Step::Changed => "changed",
-            Step::Verified => "verified",
-            Step::Completed => "completed",
-            Step::Failed(_) => "failed",
-        }
-    }
-
-    /// The failure reason, for a failed step.
-    pub fn failure(self) -> Option<FailureReason> {
-        match self {
-            Step::Failed(reason) => Some(reason),
-            _ => None,
-        }
-    }
-
-    /// Parses a stored step and failure reason.
-    pub fn parse(step: &str, failure: Option<&str>) -> Option<Step> {
-        Some(match step {
-            "pending" => Step::Pending,
-            "started" => Step::Started,
-            "changed" => Step::Changed,
-            "verified" => Step::Verified,
-            "completed" => Step::Completed,
-            "failed" => Step::Failed(FailureReason::parse(failure?)?),
-            _ => return None,
-        })
-    }
-
-    /// The audit action of a recorded report of this step.
-    pub fn action(self) -> &'static str {
+impl StepAction for Step {
+    fn action(self) -> &'static str {
         match self {
             Step::Pending => "rotation.pending",
             Step::Started => "rotation.started",
@@ -324,19 +221,14 @@ pub fn transition(
 
 #[cfg(test)]
 mod tests {
+    use sesame_base::rotation::FailureReason;
+
     use super::*;
 
     #[test]
-    fn steps_and_reasons_round_trip() {
-        for reason in REASONS {
-            assert_eq!(FailureReason::parse(reason.as_str()), Some(reason));
-            let step = Step::Failed(reason);
-            assert_eq!(Step::parse(step.as_str(), Some(reason.as_str())), Some(step));
-        }
-        for step in [Step::Pending, Step::Started, Step::Changed, Step::Verified, Step::Completed] {
-            assert_eq!(Step::parse(step.as_str(), None), Some(step));
-        }
-        assert_eq!(Step::parse("failed", None), None);
+    fn every_step_has_its_audit_action() {
+        assert_eq!(Step::Pending.action(), "rotation.pending");
+        assert_eq!(Step::Failed(FailureReason::Cancelled).action(), "rotation.failed");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::AdminApi;
 use crate::domain::office::{MailDomain, MailboxAddress};
-use crate::domain::password::PasswordPolicy;
+use crate::domain::password::{PasswordPolicy, PasswordRule};
 use crate::domain::rotation::Rotation;
 use crate::grpc::{parse, rfc3339};
 use crate::services::Error;
@@ -161,9 +161,24 @@ pub(super) fn rotation_to_pb(r: Rotation) -> pb::RotationInfo {
 }
 
 fn policy_to_pb(p: PasswordPolicy) -> pb::PasswordPolicy {
-    pb::PasswordPolicy::new(p.rule, p.provisional_length)
+    pb::PasswordPolicy {
+        min_length: p.rule.min_length,
+        require_lower: p.rule.require_lower,
+        require_upper: p.rule.require_upper,
+        require_digit: p.rule.require_digit,
+        require_special: p.rule.require_special,
+        provisional_length: p.provisional_length,
+    }
 }
 
+/// The policy as given (a rule below the floor is refused by the service, not raised here).
 fn policy_from_pb(p: pb::PasswordPolicy) -> PasswordPolicy {
-    PasswordPolicy { rule: p.rule(), provisional_length: p.provisional_length }
+    let rule = PasswordRule {
+        min_length: p.min_length,
+        require_lower: p.require_lower,
+        require_upper: p.require_upper,
+        require_digit: p.require_digit,
+        require_special: p.require_special,
+    };
+    PasswordPolicy { rule, provisional_length: p.provisional_length }
 }

@@ -4,15 +4,16 @@
 use std::sync::Mutex;
 
 use secrecy::{ExposeSecret, SecretString};
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_base::rotation::Step;
 
-use crate::local::password_check::{Typed, check_new_password};
-use crate::local::protocol::{
+use crate::password_check::{Typed, check_new_password};
+use crate::protocol::{
     Event, KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, Request, RotationStatus,
-    StatusReport, StepStatus,
+    StatusReport,
 };
-use crate::local::server::{LocalHandler, Session};
-use crate::local::transport::Peer;
+use crate::server::{LocalHandler, Session};
+use crate::transport::Peer;
 
 /// A mailbox waiting for a change.
 pub(super) struct FakeMailbox {
@@ -52,7 +53,7 @@ impl FakeService {
 
     fn status(&self) -> StatusReport {
         StatusReport {
-            agent_version: crate::VERSION.to_owned(),
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             enrolled: true,
             key: self.key.clone(),
             rotations: self
@@ -62,7 +63,7 @@ impl FakeService {
                     mailbox: m.address.clone(),
                     display_name: m.display_name.clone(),
                     kind: Self::kind(m),
-                    step: StepStatus::Pending,
+                    step: Step::Pending,
                     due: None,
                     in_hand: false,
                 })
@@ -182,7 +183,7 @@ impl LocalHandler for FakeService {
                     vec![event]
                 }
                 Request::NewPassword { .. } | Request::MoreChoices { .. } => {
-                    vec![Event::Error(crate::local::protocol::ServiceError::UnexpectedRequest)]
+                    vec![Event::Error(crate::protocol::ServiceError::UnexpectedRequest)]
                 }
                 Request::ConfirmKeyUnplugged => match chosen {
                     Some(i) => {
@@ -195,7 +196,7 @@ impl LocalHandler for FakeService {
                         ]
                     }
                     None => {
-                        vec![Event::Error(crate::local::protocol::ServiceError::UnexpectedRequest)]
+                        vec![Event::Error(crate::protocol::ServiceError::UnexpectedRequest)]
                     }
                 },
                 Request::Passwords { current_or_provisional, new, confirm } => match chosen {
@@ -206,7 +207,7 @@ impl LocalHandler for FakeService {
                         confirm.expose(),
                     ),
                     None => {
-                        vec![Event::Error(crate::local::protocol::ServiceError::UnexpectedRequest)]
+                        vec![Event::Error(crate::protocol::ServiceError::UnexpectedRequest)]
                     }
                 },
                 Request::Cancel => return,

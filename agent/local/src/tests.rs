@@ -10,18 +10,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::rotation::{FailureReason, Step};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
 
-use crate::local::client::{self, ChangeOptions, ClientExit, ConsolePerson, Person};
-use crate::local::fake::{FakeMailbox, FakeService};
-use crate::local::protocol::{
-    self, Event, KeyStatus, PasswordKind, Refusal, Request, ServiceError, StepStatus,
-};
-use crate::local::secret::LocalSecret;
-use crate::local::server::LocalServer;
-use crate::local::transport;
-use crate::owa::cli::LineInput;
+use crate::client::{self, ChangeOptions, ClientExit, Person};
+use crate::fake::{FakeMailbox, FakeService};
+use crate::protocol::{self, Event, KeyStatus, PasswordKind, Refusal, Request, ServiceError};
+use crate::secret::LocalSecret;
+use crate::server::LocalServer;
+use crate::transport;
 
 const PROVISIONAL: &str = "Kp4#provisoire-XY";
 const NEW: &str = "Tr0ub4dor&3x";
@@ -53,7 +51,7 @@ impl Running {
 }
 
 fn start(service: FakeService) -> Running {
-    start_with(service, crate::local::server::IDLE_LIMIT)
+    start_with(service, crate::server::IDLE_LIMIT)
 }
 
 fn start_with(service: FakeService, idle_limit: std::time::Duration) -> Running {
@@ -68,11 +66,28 @@ fn start_with(service: FakeService, idle_limit: std::time::Duration) -> Running 
     Running { _dir: dir, socket, service, stop: Some(stop), task }
 }
 
-fn lines(text: &str) -> ConsolePerson {
-    ConsolePerson {
-        input: Box::new(LineInput(Cursor::new(text.as_bytes().to_vec()))),
-        interactive: false,
+/// A script on standard input: one password per line, no terminal (as the agent's console
+/// person reads a pipe).
+struct Lines(Cursor<Vec<u8>>);
+
+impl Person for Lines {
+    fn is_interactive(&self) -> bool {
+        false
     }
+    fn secret(&mut self, _label: &str) -> io::Result<SecretString> {
+        let mut line = String::new();
+        match io::BufRead::read_line(&mut self.0, &mut line)? {
+            0 => Err(io::ErrorKind::UnexpectedEof.into()),
+            _ => Ok(SecretString::from(line.trim_end_matches(['\r', '\n']))),
+        }
+    }
+    fn answer(&mut self, _label: &str) -> io::Result<String> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+fn lines(text: &str) -> Lines {
+    Lines(Cursor::new(text.as_bytes().to_vec()))
 }
 
 async fn change(
@@ -348,34 +363,34 @@ async fn secrets_stay_out_of_debug_and_errors() {
         format!(r#"{{"v":1,"msg":{{"passwords":{{"current_or_provisional":"{NEW}","new":1}}}}}}"#);
     let error = protocol::decode::<Request>(bad.as_bytes()).unwrap_err();
     assert!(!error.to_string().contains(NEW));
-    let typed = crate::local::password_check::Typed { old: PROVISIONAL, new: NEW, confirm: NEW };
+    let typed = crate::password_check::Typed { old: PROVISIONAL, new: NEW, confirm: NEW };
     assert!(!format!("{typed:?}").contains(NEW));
 }
 
 #[test]
 fn every_event_round_trips() {
     let events = [
-        Event::Refused(Refusal::Password(vec![
-            crate::local::password_check::PasswordProblem::TooShort { min: 12 },
-        ])),
+        Event::Refused(Refusal::Password(vec![crate::password_check::PasswordProblem::TooShort {
+            min: 12,
+        }])),
         Event::NeedKeyConfirmation { reason: "r".to_owned() },
         Event::Done { mailbox: "a@b".to_owned(), key_in: false },
-        Event::Status(crate::local::protocol::StatusReport {
+        Event::Status(crate::protocol::StatusReport {
             agent_version: "1".to_owned(),
             enrolled: true,
             key: KeyStatus::Absent,
-            rotations: vec![crate::local::protocol::RotationStatus {
+            rotations: vec![crate::protocol::RotationStatus {
                 mailbox: "a@b".to_owned(),
                 display_name: String::new(),
                 kind: PasswordKind::Current,
-                step: StepStatus::Failed(crate::local::protocol::FailureStatus::OwaUnreachable),
+                step: Step::Failed(FailureReason::OwaUnreachable),
                 due: Some(time::macros::datetime!(2026-12-15 00:00 UTC)),
                 in_hand: true,
             }],
-            last_report: Some(crate::local::protocol::LastReport {
+            last_report: Some(crate::protocol::LastReport {
                 at: time::macros::datetime!(2026-11-29 03:00 UTC),
                 mailbox: "a@b".to_owned(),
-                step: StepStatus::Verified,
+                step: Step::Verified,
                 delivered: false,
             }),
             reports_waiting: 1,
@@ -390,7 +405,7 @@ fn every_event_round_trips() {
         let back: Event = protocol::decode(&line[..line.len() - 1]).unwrap();
         assert_eq!(format!("{back:?}"), format!("{event:?}"));
         if let Event::Status(report) = &back {
-            let text = crate::local::texts_fr::status(report).join("\n");
+            let text = crate::texts_fr::status(report).join("\n");
             assert!(text.contains("le 2026-11-29 à 03:00:00 UTC"), "{text}");
             assert!(text.contains("1 compte(s) rendu(s) en attente"), "{text}");
         }
@@ -403,7 +418,7 @@ async fn over_the_accounts_cap_a_connection_is_turned_away_at_once() {
     let running = start(service);
     // Sessions that wait for their next request hold their seats.
     let mut held = Vec::new();
-    for _ in 0..crate::local::server::MAX_SESSIONS_PER_ACCOUNT {
+    for _ in 0..crate::server::MAX_SESSIONS_PER_ACCOUNT {
         held.push(transport::connect(&running.socket).await.unwrap());
     }
     // The next one of the same account is told why and closed, not left in the backlog.
@@ -441,7 +456,7 @@ async fn a_client_that_does_not_read_is_dropped() {
         let line = protocol::encode(&Request::Begin { mailbox: None });
         while write.write_all(&line).await.is_ok() {}
     });
-    tokio::time::sleep(crate::local::server::WRITE_LIMIT + std::time::Duration::from_secs(1)).await;
+    tokio::time::sleep(crate::server::WRITE_LIMIT + std::time::Duration::from_secs(1)).await;
     let mut sink = Vec::new();
     let ended = tokio::time::timeout(
         std::time::Duration::from_secs(30),
@@ -455,7 +470,7 @@ async fn a_client_that_does_not_read_is_dropped() {
 
 #[test]
 fn a_single_page_status_carries_no_new_field_for_older_clients() {
-    let report = crate::local::protocol::StatusReport {
+    let report = crate::protocol::StatusReport {
         agent_version: "1".to_owned(),
         enrolled: true,
         key: KeyStatus::Absent,
@@ -469,7 +484,7 @@ fn a_single_page_status_carries_no_new_field_for_older_clients() {
     let page: Request = protocol::decode(br#"{"v":1,"msg":{"status_page":{"page":2}}}"#).unwrap();
     assert!(matches!(page, Request::StatusPage { page: 2 }));
     for refusal in [Refusal::AccountNotBound, Refusal::CurrentPasswordLimit] {
-        let text = crate::local::texts_fr::refusal(&refusal).join(" ");
+        let text = crate::texts_fr::refusal(&refusal).join(" ");
         assert!(text.contains("administrateur"), "{text}");
         assert!(text.contains("Rien n'a été envoyé"), "{text}");
     }

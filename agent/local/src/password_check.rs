@@ -2,10 +2,10 @@
 //! office's [`PasswordRule`] (length, classes, printable ASCII), the two typings equal, not the
 //! provisional or current password again, and not containing the person's first or last name
 //! (read from the address `nom.prenom@…`, case and accents folded, parts of 3 letters or more).
-//! Each problem is explained in French by `local::texts_fr`.
+//! Each problem is explained in French by `texts_fr`.
 
 use serde::{Deserialize, Serialize};
-use sesame_proto::password_rule::{PasswordRule, Violation};
+use sesame_base::password_rule::{PasswordRule, Violation};
 
 /// Which password the person types first, which is also the rotation's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,8 +155,9 @@ pub fn fold(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use proptest::prelude::*;
+
+    use super::*;
 
     const ADDRESS: &str = "Dupont.Helene@12345.mailnot.fr";
 

@@ -1,13 +1,14 @@
 //! Every word the person reads from `sesame-agent change` and `status`, in plain, calm French for
 //! people who are not technicians: one place to reread and correct them. The service decides
-//! (typed events, `local::protocol`); this file only says it.
+//! (typed events, `protocol`); this file only says it.
 
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_base::rotation::{FailureReason, Step};
 
-use crate::local::password_check::PasswordProblem;
-use crate::local::protocol::{
-    FailureStatus, KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, ServiceError,
-    StatusReport, StepStatus, WirePolicy,
+use crate::password_check::PasswordProblem;
+use crate::protocol::{
+    KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, ServiceError, StatusReport,
+    WirePolicy,
 };
 
 /// The service did not answer in time.
@@ -358,32 +359,32 @@ fn key_status(key: &KeyStatus) -> String {
     }
 }
 
-fn failure_status(failure: FailureStatus) -> &'static str {
+fn failure_reason(failure: FailureReason) -> &'static str {
     match failure {
-        FailureStatus::KeyPresent => "la clé REAL était branchée",
-        FailureStatus::NewPasswordRefused => "la messagerie a refusé le nouveau mot de passe",
-        FailureStatus::CurrentPasswordRefused => "la messagerie a refusé le mot de passe actuel",
-        FailureStatus::OwaUnreachable => "la messagerie ne répondait pas",
-        FailureStatus::OwaUntrusted => "le serveur de messagerie n'était pas celui attendu",
-        FailureStatus::OwaUnexpected => "réponse inattendue de la messagerie",
-        FailureStatus::LogonNameMissing => "identifiant de connexion manquant",
-        FailureStatus::NeedsHuman => "à vérifier par le support",
-        FailureStatus::LocalStorage => "suivi impossible à enregistrer sur le poste",
-        FailureStatus::Cancelled => "abandonné",
+        FailureReason::KeyPresent => "la clé REAL était branchée",
+        FailureReason::NewPasswordRefused => "la messagerie a refusé le nouveau mot de passe",
+        FailureReason::CurrentPasswordRefused => "la messagerie a refusé le mot de passe actuel",
+        FailureReason::OwaUnreachable => "la messagerie ne répondait pas",
+        FailureReason::OwaUntrusted => "le serveur de messagerie n'était pas celui attendu",
+        FailureReason::OwaUnexpected => "réponse inattendue de la messagerie",
+        FailureReason::LogonNameMissing => "identifiant de connexion manquant",
+        FailureReason::NeedsHuman => "à vérifier par le support",
+        FailureReason::LocalStorage => "suivi impossible à enregistrer sur le poste",
+        FailureReason::Cancelled => "abandonné",
     }
 }
 
 /// A rotation step, for `status`.
-pub fn step_status(step: StepStatus) -> String {
+pub fn step_status(step: Step) -> String {
     match step {
-        StepStatus::Pending => "en attente : lancez « sesame-agent change »".to_owned(),
-        StepStatus::Started => "commencé".to_owned(),
-        StepStatus::Changed => "changé, vérification en attente".to_owned(),
-        StepStatus::Verified => {
+        Step::Pending => "en attente : lancez « sesame-agent change »".to_owned(),
+        Step::Started => "commencé".to_owned(),
+        Step::Changed => "changé, vérification en attente".to_owned(),
+        Step::Verified => {
             "changé et vérifié ; à saisir dans Outlook, puis rebrancher la clé REAL".to_owned()
         }
-        StepStatus::Completed => "terminé".to_owned(),
-        StepStatus::Failed(failure) => format!("interrompu : {}", failure_status(failure)),
+        Step::Completed => "terminé".to_owned(),
+        Step::Failed(failure) => format!("interrompu : {}", failure_reason(failure)),
     }
 }
 

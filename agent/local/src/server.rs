@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use crate::local::account::LocalAccount;
-use crate::local::protocol::{DecodeError, Event, PROTOCOL_VERSION, Request, ServiceError, encode};
-use crate::local::transport::{Listener, Peer, Stream};
-use crate::local::wire::{Connection, WireError};
+use crate::account::LocalAccount;
+use crate::protocol::{DecodeError, Event, PROTOCOL_VERSION, Request, ServiceError, encode};
+use crate::transport::{Listener, Peer, Stream};
+use crate::wire::{Connection, WireError};
 
 /// Sessions served at once, in all.
 pub const MAX_SESSIONS: usize = 16;
@@ -192,7 +192,7 @@ pub struct LocalServer {
 }
 
 impl LocalServer {
-    /// Listens on `path` (a Unix socket; see `local::transport`).
+    /// Listens on `path` (a Unix socket; see `transport`).
     pub fn bind(path: &Path) -> std::io::Result<LocalServer> {
         Ok(LocalServer { listener: Listener::bind(path)?, idle_limit: IDLE_LIMIT })
     }

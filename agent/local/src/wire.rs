@@ -8,7 +8,7 @@ use zeroize::{Zeroize, Zeroizing};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::local::protocol::{DecodeError, MAX_LINE_BYTES, decode, encode};
+use crate::protocol::{DecodeError, MAX_LINE_BYTES, decode, encode};
 
 /// Why a message could not be read or written.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,9 @@
-//! `sesame-agent change` and `status`: the person's side of the local channel. `change` is
-//! interactive on a terminal (passwords without echo, a numbered choice of mailbox, a yes/no
-//! confirmation that the key is unplugged) and reads lines on standard input otherwise (the
-//! provisional or current password, the new one, the new one again), where `--mailbox` and
-//! `--key-unplugged` replace the questions. Every step is printed in French ([`texts_fr`]); the
-//! exit code says how it ended ([`ClientExit`]).
+//! `sesame-agent change` and `status`: the person's side of the local channel (the window uses
+//! [`status_pages`]). `change` asks a [`Person`] (the agent's binary gives the console: passwords
+//! without echo on a terminal, a numbered choice of mailbox, a yes/no confirmation that the key is
+//! unplugged; lines on standard input otherwise, the provisional or current password, the new one,
+//! the new one again), where `--mailbox` and `--key-unplugged` replace the questions. Every step
+//! is printed in French ([`texts_fr`]); the exit code says how it ended ([`ClientExit`]).
 //!
 //! Neither command waits forever: `status` gives the service [`STATUS_WAIT`] for each answer
 //! (it follows the pages of a long list), `change` [`EVENT_WAIT`] for each event (longer than the
@@ -16,14 +16,11 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::local::protocol::{
-    Event, MailboxChoice, PasswordKind, Request, StatusReport, WirePolicy,
-};
-use crate::local::secret::LocalSecret;
-use crate::local::texts_fr;
-use crate::local::transport::{self, Stream};
-use crate::local::wire::Connection;
-use crate::owa::cli::SecretInput;
+use crate::protocol::{Event, MailboxChoice, PasswordKind, Request, StatusReport, WirePolicy};
+use crate::secret::LocalSecret;
+use crate::texts_fr;
+use crate::transport::{self, Stream};
+use crate::wire::Connection;
 
 /// How `change` or `status` ended, as the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,41 +56,6 @@ pub trait Person {
     fn secret(&mut self, label: &str) -> io::Result<SecretString>;
     /// Shows `label` and reads an ordinary answer (only asked when interactive).
     fn answer(&mut self, label: &str) -> io::Result<String>;
-}
-
-/// The person at the console: passwords through a [`SecretInput`], answers from standard input.
-pub struct ConsolePerson {
-    /// Where passwords come from (the terminal without echo, or lines).
-    pub input: Box<dyn SecretInput>,
-    /// Whether standard input is a terminal.
-    pub interactive: bool,
-}
-
-impl std::fmt::Debug for ConsolePerson {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsolePerson")
-            .field("interactive", &self.interactive)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Person for ConsolePerson {
-    fn is_interactive(&self) -> bool {
-        self.interactive
-    }
-
-    fn secret(&mut self, label: &str) -> io::Result<SecretString> {
-        self.input.read(label)
-    }
-
-    #[allow(clippy::print_stdout)] // Reason: the question, on the terminal.
-    fn answer(&mut self, label: &str) -> io::Result<String> {
-        print!("{label}");
-        io::stdout().flush()?;
-        let mut line = String::new();
-        io::stdin().read_line(&mut line)?;
-        Ok(line.trim().to_owned())
-    }
 }
 
 /// What `change` was given on its command line.
@@ -154,7 +116,7 @@ where
 pub async fn status_pages<S>(
     connection: &mut Connection<S>,
     wait: Duration,
-) -> Result<StatusReport, Option<crate::local::protocol::ServiceError>>
+) -> Result<StatusReport, Option<crate::protocol::ServiceError>>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {

@@ -1,14 +1,12 @@
 //! The password rule, as both sides apply it: the server to the provisional passwords it issues,
 //! the agent to the personal password before anything is sent to Exchange (which only ever says
-//! "InvalidNewPassword"). The server sends each office's rule with each rotation
-//! (`AgentPasswordPolicy`); the default is the rule of the letter offices receive: at least 10
-//! characters with a lower-case letter, an upper-case letter, a digit and a special character,
-//! printable ASCII only (Exchange carries passwords in the server's ANSI code page). Reasons are
-//! in French, for the person choosing the password.
+//! "InvalidNewPassword"). The server sends each office's rule with each rotation (the contract's
+//! `AgentPasswordPolicy`, converted at the gRPC edges); the default is the rule of the letter
+//! offices receive: at least 10 characters with a lower-case letter, an upper-case letter, a digit
+//! and a special character, printable ASCII only (Exchange carries passwords in the server's ANSI
+//! code page). Reasons are in French, for the person choosing the password.
 
 use std::fmt;
-
-use crate::v1 as pb;
 
 /// The shortest minimum length a rule may set (the letter's rule).
 pub const MIN_LENGTH_FLOOR: u32 = 10;
@@ -36,57 +34,6 @@ impl Default for PasswordRule {
             require_upper: true,
             require_digit: true,
             require_special: true,
-        }
-    }
-}
-
-impl From<&pb::AgentPasswordPolicy> for PasswordRule {
-    fn from(policy: &pb::AgentPasswordPolicy) -> Self {
-        PasswordRule {
-            // Never below the letter's floor, whatever arrives.
-            min_length: policy.min_length.max(MIN_LENGTH_FLOOR),
-            require_lower: policy.require_lower,
-            require_upper: policy.require_upper,
-            require_digit: policy.require_digit,
-            require_special: policy.require_special,
-        }
-    }
-}
-
-impl From<PasswordRule> for pb::AgentPasswordPolicy {
-    fn from(rule: PasswordRule) -> Self {
-        pb::AgentPasswordPolicy {
-            min_length: rule.min_length,
-            require_lower: rule.require_lower,
-            require_upper: rule.require_upper,
-            require_digit: rule.require_digit,
-            require_special: rule.require_special,
-        }
-    }
-}
-
-impl pb::PasswordPolicy {
-    /// A policy as the admin API carries it: a rule and the length of provisional passwords.
-    pub fn new(rule: PasswordRule, provisional_length: u32) -> Self {
-        pb::PasswordPolicy {
-            min_length: rule.min_length,
-            require_lower: rule.require_lower,
-            require_upper: rule.require_upper,
-            require_digit: rule.require_digit,
-            require_special: rule.require_special,
-            provisional_length,
-        }
-    }
-
-    /// The rule this policy sets, as given (a server refuses one below the floor; it is not
-    /// raised here).
-    pub fn rule(&self) -> PasswordRule {
-        PasswordRule {
-            min_length: self.min_length,
-            require_lower: self.require_lower,
-            require_upper: self.require_upper,
-            require_digit: self.require_digit,
-            require_special: self.require_special,
         }
     }
 }
@@ -127,6 +74,12 @@ impl fmt::Display for Violation {
 }
 
 impl PasswordRule {
+    /// The same rule with its minimum length raised to [`MIN_LENGTH_FLOOR`] when below it: what a
+    /// rule received from elsewhere (the server, the local socket) becomes before it is applied.
+    pub fn with_floor(self) -> PasswordRule {
+        PasswordRule { min_length: self.min_length.max(MIN_LENGTH_FLOOR), ..self }
+    }
+
     /// Every rule `password` breaks; empty when it complies.
     pub fn check(&self, password: &str) -> Vec<Violation> {
         let mut violations = Vec::new();
@@ -184,16 +137,18 @@ mod tests {
     }
 
     #[test]
-    fn the_servers_rule_is_used_but_never_below_the_floor() {
-        let policy = pb::AgentPasswordPolicy {
+    fn a_received_rule_is_used_but_never_below_the_floor() {
+        let received = PasswordRule {
             min_length: 4,
             require_lower: true,
             require_upper: false,
             require_digit: true,
             require_special: false,
         };
-        let rule = PasswordRule::from(&policy);
+        let rule = received.with_floor();
         assert_eq!(rule.min_length, 10);
         assert!(rule.check("motdepasse12").is_empty());
+        let longer = PasswordRule { min_length: 14, ..PasswordRule::default() };
+        assert_eq!(longer.with_floor(), longer);
     }
 }

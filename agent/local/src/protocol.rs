@@ -6,17 +6,18 @@
 //! (`choose_mailbox`, `need_key_confirmation`, `need_passwords`), with `refused` (after which it
 //! either asks again with another `need_…` event, or closes the connection), with `progress`
 //! events while it works, and ends with `done` or `error`. `status` is one request, one event.
-//! The person's words are rendered from these events by `local::texts_fr`; no French travels on
+//! The person's words are rendered from these events by `texts_fr`; no French travels on
 //! the wire, so the service's decisions stay typed.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sesame_proto::password_rule::PasswordRule;
+use sesame_base::password_rule::PasswordRule;
+use sesame_base::rotation::Step;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-pub use crate::local::password_check::{PasswordKind, PasswordProblem};
-use crate::local::secret::LocalSecret;
+pub use crate::password_check::{PasswordKind, PasswordProblem};
+use crate::secret::LocalSecret;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -165,14 +166,16 @@ impl From<PasswordRule> for WirePolicy {
 }
 
 impl From<WirePolicy> for PasswordRule {
+    /// Never below the letter's floor, whatever arrives.
     fn from(policy: WirePolicy) -> Self {
         PasswordRule {
-            min_length: policy.min_length.max(sesame_proto::password_rule::MIN_LENGTH_FLOOR),
+            min_length: policy.min_length,
             require_lower: policy.require_lower,
             require_upper: policy.require_upper,
             require_digit: policy.require_digit,
             require_special: policy.require_special,
         }
+        .with_floor()
     }
 }
 
@@ -326,7 +329,7 @@ pub struct RotationStatus {
     /// Provisional (a letter) or periodic (current password).
     pub kind: PasswordKind,
     /// Where it stands.
-    pub step: StepStatus,
+    pub step: Step,
     /// When the change is due, when the server said: a periodic rotation's compliance deadline, else
     /// when the rotation expires on the server.
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -336,50 +339,6 @@ pub struct RotationStatus {
     /// passwords being typed). Only ever true in the `status` of the account whose session it is.
     #[serde(default)]
     pub in_hand: bool,
-}
-
-/// A rotation step (the agent's `rotation::Step`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum StepStatus {
-    /// Waiting for the person.
-    Pending,
-    /// Started: the key is out, the change is about to be sent.
-    Started,
-    /// Changed on the mail server, not yet verified.
-    Changed,
-    /// Verified; waiting for Outlook and the key.
-    Verified,
-    /// Finished.
-    Completed,
-    /// Stopped.
-    Failed(FailureStatus),
-}
-
-/// Why a rotation stopped (the agent's `rotation::FailureReason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureStatus {
-    /// The key was plugged in.
-    KeyPresent,
-    /// The new password was refused by the mail server.
-    NewPasswordRefused,
-    /// The current or provisional password was refused.
-    CurrentPasswordRefused,
-    /// The mail server could not be reached.
-    OwaUnreachable,
-    /// The mail server was not the expected one.
-    OwaUntrusted,
-    /// The mail server answered unexpectedly.
-    OwaUnexpected,
-    /// The logon name is missing.
-    LogonNameMissing,
-    /// A person must check.
-    NeedsHuman,
-    /// The journal could not be written.
-    LocalStorage,
-    /// Cancelled.
-    Cancelled,
 }
 
 /// The last report sent to the server.
@@ -392,7 +351,7 @@ pub struct LastReport {
     /// The mailbox.
     pub mailbox: String,
     /// The step reported.
-    pub step: StepStatus,
+    pub step: Step,
     /// Whether the server has received it.
     pub delivered: bool,
 }
@@ -468,4 +427,55 @@ pub fn decode<T: DeserializeOwned>(line: &[u8]) -> Result<T, DecodeError> {
     let envelope: Envelope<T> =
         serde_json::from_slice(line).map_err(|_| DecodeError::BadMessage)?;
     Ok(envelope.msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use sesame_base::rotation::FailureReason;
+
+    use super::*;
+
+    /// A `status` answer as agents sent it before `Step` was shared (`"verified"`,
+    /// `{"failed":"cancelled"}`): the line must not change, since a window of either age reads
+    /// the other's lines.
+    const STATUS_LINE: &str = concat!(
+        r#"{"v":1,"msg":{"status":{"agent_version":"0.1.0","enrolled":true,"key":"absent","#,
+        r#""rotations":[{"mailbox":"a@1.mailnot.fr","display_name":"","kind":"current","#,
+        r#""step":{"failed":"cancelled"},"due":null,"in_hand":false},"#,
+        r#"{"mailbox":"a@1.mailnot.fr","display_name":"","kind":"current","#,
+        r#""step":"verified","due":null,"in_hand":false}],"#,
+        r#""last_report":null,"reports_waiting":0}}}"#,
+    );
+
+    #[test]
+    fn steps_keep_their_snake_case_names_on_the_wire() {
+        let rotation = |step| RotationStatus {
+            mailbox: "a@1.mailnot.fr".to_owned(),
+            display_name: String::new(),
+            kind: PasswordKind::Current,
+            step,
+            due: None,
+            in_hand: false,
+        };
+        let report = StatusReport {
+            agent_version: "0.1.0".to_owned(),
+            enrolled: true,
+            key: KeyStatus::Absent,
+            rotations: vec![
+                rotation(Step::Failed(FailureReason::Cancelled)),
+                rotation(Step::Verified),
+            ],
+            last_report: None,
+            reports_waiting: 0,
+            next_page: None,
+        };
+        let line = encode(&Event::Status(report.clone()));
+        assert_eq!(std::str::from_utf8(&line).unwrap(), format!("{STATUS_LINE}\n"));
+        let Ok(Event::Status(read)) = decode::<Event>(STATUS_LINE.as_bytes()) else {
+            panic!("{STATUS_LINE}")
+        };
+        assert_eq!(read, report);
+        let unknown = STATUS_LINE.replace(r#""verified""#, r#""key_present""#);
+        assert_eq!(decode::<Event>(unknown.as_bytes()).err(), Some(DecodeError::BadMessage));
+    }
 }

@@ -1,7 +1,7 @@
 //! Where the local channel listens and how a command reaches it: a Unix domain socket on Linux
 //! (its directory 0755, the socket 0666 so that every local user can connect; the service learns
 //! each caller's uid and pid from the kernel, `SO_PEERCRED`, and serves each only the mailboxes of
-//! its own account: see `rotation::access`), a named pipe on Windows (not yet:
+//! its own account: see the agent's `rotation::access`), a named pipe on Windows (not yet:
 //! see `deploy/windows/README.md`; the functions there answer `Unsupported`). Nothing here
 //! listens on a network: a remote connection is impossible by construction.
 
