@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use crate::rotation::JournalRecord;
-use crate::rotation::Rotation;
+use crate::rotation::{Rotation, RotationId};
 use record::{RecordError, RecordFile};
 
 /// The journal's file name in the state directory.
@@ -59,7 +59,7 @@ impl JournalError {
 #[derive(Debug)]
 pub struct Journal {
     file: RecordFile,
-    live: BTreeMap<String, Rotation>,
+    live: BTreeMap<RotationId, Rotation>,
     compact_at: u64,
     compacted_size: u64,
 }
@@ -134,7 +134,7 @@ pub fn decode(payload: &[u8]) -> Result<JournalRecord, String> {
 }
 
 /// Applies `record` to the rotations by id, as replaying the journal does.
-pub fn apply(live: &mut BTreeMap<String, Rotation>, record: JournalRecord) {
+pub fn apply(live: &mut BTreeMap<RotationId, Rotation>, record: JournalRecord) {
     match record {
         JournalRecord::Snapshot(rotation) => {
             live.insert(rotation.id.clone(), *rotation);

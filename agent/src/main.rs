@@ -23,7 +23,7 @@ use sesame_agent::service::ServiceOptions;
 use sesame_agent::uplink::{Enrollment, enroll};
 use sesame_base::clock::{OffsetClock, SharedClock, SystemClock};
 use sesame_base::password_rule::PasswordRule;
-use sesame_local::client::{self as local_client, ChangeOptions, ClientExit};
+use sesame_local::client::{self as local_client, ChangeOptions, PersonExit};
 use sesame_local::transport::default_socket;
 
 #[derive(Debug, Parser)]
@@ -355,7 +355,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Status => {
             let socket = cli.socket.clone().unwrap_or_else(default_socket);
             let exit = local_client::status(&socket, &mut std::io::stdout()).await;
-            if exit != ClientExit::Unreachable {
+            if exit != PersonExit::Unreachable {
                 return Ok(ExitCode::from(exit.code()));
             }
             // The service is not running: what this workstation's files still tell (administrators).

@@ -35,6 +35,7 @@ use time::OffsetDateTime;
 
 use crate::journal::record::{RecordError, RecordFile};
 use crate::rotation::{KeyEvidence, ReportDraft};
+use sesame_base::ids::{ReportId, RotationId};
 
 /// The outbox's file name in the state directory.
 pub const FILE_NAME: &str = "reports.outbox";
@@ -45,9 +46,9 @@ pub const MAX_BATCH: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The idempotency key: a UUID v4.
-    pub report_id: String,
+    pub report_id: ReportId,
     /// The rotation.
-    pub rotation_id: String,
+    pub rotation_id: RotationId,
     /// The step reached (`Failed` carries the reason).
     pub step: Step,
     /// When (the agent's clock).
@@ -66,7 +67,7 @@ impl Report {
     /// A report from the machine's draft, with a fresh report id.
     pub fn new(draft: ReportDraft) -> Report {
         Report {
-            report_id: uuid_v4(),
+            report_id: new_report_id(),
             rotation_id: draft.rotation_id,
             step: draft.step,
             occurred_at: draft.occurred_at,
@@ -82,13 +83,10 @@ impl Report {
     }
 }
 
-/// A random (version 4) UUID, lower-case hex with dashes.
-pub fn uuid_v4() -> String {
-    let mut bytes: [u8; 16] = rand::rng().random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h = hex::encode(bytes);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+/// A new report id from the system's random source (a version 4 UUID): the one place the agent
+/// mints them.
+pub fn new_report_id() -> ReportId {
+    ReportId::mint(rand::rng().random())
 }
 
 /// How much the outbox holds at most.
@@ -130,8 +128,8 @@ pub enum OutboxError {
 
 #[derive(Debug, Serialize, Deserialize)]
 enum OutboxRecord {
-    Push { report: Report, evicted: Vec<String> },
-    Ack { report_ids: Vec<String> },
+    Push { report: Report, evicted: Vec<ReportId> },
+    Ack { report_ids: Vec<ReportId> },
     Dropped { count: u64 },
 }
 
@@ -226,7 +224,7 @@ impl Outbox {
         Ok(())
     }
 
-    fn remove(&mut self, ids: &[String]) {
+    fn remove(&mut self, ids: &[ReportId]) {
         let mut bytes = self.bytes;
         self.pending.retain(|(report, size)| {
             let keep = !ids.contains(&report.report_id);
@@ -240,7 +238,7 @@ impl Outbox {
 
     /// Queues a report from the machine's draft, durably; `Ok(None)` when it was itself dropped
     /// (a non-terminal report with the outbox full of final ones).
-    pub fn push(&mut self, draft: ReportDraft) -> Result<Option<String>, OutboxError> {
+    pub fn push(&mut self, draft: ReportDraft) -> Result<Option<ReportId>, OutboxError> {
         let report = Report::new(draft);
         let id = report.report_id.clone();
         Ok(self.push_report(report)?.then_some(id))
@@ -289,8 +287,8 @@ impl Outbox {
     }
 
     /// Removes the reports with these ids, durably; returns how many were there.
-    pub fn ack(&mut self, report_ids: &[String]) -> Result<usize, OutboxError> {
-        let known: Vec<String> = report_ids
+    pub fn ack(&mut self, report_ids: &[ReportId]) -> Result<usize, OutboxError> {
+        let known: Vec<ReportId> = report_ids
             .iter()
             .filter(|id| self.pending.iter().any(|(r, _)| &r.report_id == *id))
             .cloned()
@@ -310,7 +308,7 @@ impl Outbox {
     pub async fn deliver_once<F, Fut, E>(&mut self, batch: usize, send: F) -> Result<usize, E>
     where
         F: FnOnce(Vec<Report>) -> Fut,
-        Fut: Future<Output = Result<Vec<(String, Receipt)>, E>>,
+        Fut: Future<Output = Result<Vec<(ReportId, Receipt)>, E>>,
         E: From<OutboxError>,
     {
         let reports = self.peek(batch.clamp(1, MAX_BATCH));

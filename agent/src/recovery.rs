@@ -21,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::journal::record::{self, Damage, END, HEADER, Lost, RecordError};
 use crate::journal::{self, JournalRecord};
 use crate::outbox::{self, Report};
+use sesame_base::ids::RotationId;
 
 /// What the command did to one file.
 #[derive(Debug)]
@@ -75,7 +76,7 @@ pub enum Read {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationRead {
     /// The server's rotation id.
-    pub id: String,
+    pub id: RotationId,
     /// The mailbox.
     pub mailbox: String,
     /// The step the journal says it reached.

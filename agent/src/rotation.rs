@@ -112,6 +112,8 @@ use sesame_base::rotation::{FailureReason, Step};
 use sesame_local::account::LocalAccount;
 use time::OffsetDateTime;
 
+pub use sesame_base::ids::RotationId;
+
 pub use machine::handle;
 pub use secret::{Fingerprint, FingerprintKey, Verifier};
 
@@ -219,7 +221,7 @@ pub struct Memory {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rotation {
     /// The server's rotation id.
-    pub id: String,
+    pub id: RotationId,
     /// The mailbox address.
     pub mailbox: String,
     /// Provisional or periodic.
@@ -269,7 +271,7 @@ impl Rotation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     /// The server's rotation id.
-    pub id: String,
+    pub id: RotationId,
     /// The mailbox address.
     pub mailbox: String,
     /// Provisional or periodic.
@@ -390,7 +392,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportDraft {
     /// The rotation.
-    pub rotation_id: String,
+    pub rotation_id: RotationId,
     /// The step reached.
     pub step: Step,
     /// When (the agent's clock).
@@ -458,7 +460,7 @@ pub enum JournalRecord {
     /// The rotation is gone (closed on the server and reported): forget it.
     Forget {
         /// Its id.
-        rotation_id: String,
+        rotation_id: RotationId,
     },
 }
 

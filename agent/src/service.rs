@@ -44,7 +44,7 @@ use self::owa_ops::LiveOwa;
 use crate::identity::StateDir;
 use crate::key::{KeyProbe, KeyState, KeyWatcher};
 use crate::owa::{HttpSettings, Readiness};
-use crate::uplink::Agent;
+use crate::uplink::Uplink;
 
 /// The OWA address used until the server gives one (the letter's).
 pub const DEFAULT_OWA_URL: &str = "https://mail.authentic-connect.fr/owa";
@@ -105,7 +105,7 @@ pub(crate) struct Service {
     key_watcher: KeyWatcher,
     key_since: StdMutex<Option<OffsetDateTime>>,
     key_intervals: (Duration, Duration),
-    uplink: Agent,
+    uplink: Uplink,
     state: StateDir,
     state_dir: PathBuf,
     clock: SharedClock,
@@ -158,7 +158,7 @@ pub async fn run(
         key_watcher,
         key_since: StdMutex::new(None),
         key_intervals: options.key_intervals,
-        uplink: Agent::new(options.state.clone(), options.clock.clone()),
+        uplink: Uplink::new(options.state.clone(), options.clock.clone()),
         state: options.state,
         state_dir: options.state_dir,
         clock: options.clock,

@@ -114,7 +114,7 @@ pub async fn enroll(state: &StateDir, enrollment: Enrollment<'_>) -> Result<Iden
     Ok(identity)
 }
 
-/// What [`Agent::maintain_identity`] did.
+/// What [`Uplink::maintain_identity`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityOutcome {
     /// The certificate is good until it is due for renewal at this time.
@@ -127,16 +127,16 @@ pub enum IdentityOutcome {
 
 /// An enrolled agent talking to its server over one kept connection (clones share it).
 #[derive(Debug, Clone)]
-pub struct Agent {
+pub struct Uplink {
     state: StateDir,
     clock: SharedClock,
     connection: Connection,
 }
 
-impl Agent {
+impl Uplink {
     /// The agent whose identity lives in `state`.
-    pub fn new(state: StateDir, clock: SharedClock) -> Agent {
-        Agent { state, clock, connection: Connection::default() }
+    pub fn new(state: StateDir, clock: SharedClock) -> Uplink {
+        Uplink { state, clock, connection: Connection::default() }
     }
 
     /// A client on the kept connection, made for the identity's current certificate.

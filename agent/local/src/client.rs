@@ -3,7 +3,7 @@
 //! without echo on a terminal, a numbered choice of mailbox, a yes/no confirmation that the key is
 //! unplugged; lines on standard input otherwise, the provisional or current password, the new one,
 //! the new one again), where `--mailbox` and `--key-unplugged` replace the questions. Every step
-//! is printed in French ([`texts_fr`]); the exit code says how it ended ([`ClientExit`]).
+//! is printed in French ([`texts_fr`]); the exit code says how it ended ([`PersonExit`]).
 //!
 //! Neither command waits forever: `status` gives the service [`STATUS_WAIT`] for each answer
 //! (it follows the pages of a long list), `change` [`EVENT_WAIT`] for each event (longer than the
@@ -24,7 +24,7 @@ use crate::wire::Connection;
 
 /// How `change` or `status` ended, as the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientExit {
+pub enum PersonExit {
     /// Changed and verified (`change`), or the status printed.
     Success = 0,
     /// The session broke (protocol error, the service failed or stopped).
@@ -41,7 +41,7 @@ pub enum ClientExit {
     Cancelled = 13,
 }
 
-impl ClientExit {
+impl PersonExit {
     /// The process exit code.
     pub fn code(self) -> u8 {
         self as u8
@@ -149,18 +149,18 @@ fn say(out: &mut dyn Write, text: &str) {
     let _ = writeln!(out, "{text}");
 }
 
-async fn open(socket: &Path, out: &mut dyn Write) -> Result<Connection<Stream>, ClientExit> {
+async fn open(socket: &Path, out: &mut dyn Write) -> Result<Connection<Stream>, PersonExit> {
     match transport::connect(socket).await {
         Ok(stream) => Ok(Connection::new(stream)),
         Err(error) => {
             say(out, &texts_fr::unreachable(&error.to_string()));
-            Err(ClientExit::Unreachable)
+            Err(PersonExit::Unreachable)
         }
     }
 }
 
 /// `sesame-agent status`: asks the service and prints its answer.
-pub async fn status(socket: &Path, out: &mut dyn Write) -> ClientExit {
+pub async fn status(socket: &Path, out: &mut dyn Write) -> PersonExit {
     let mut connection = match open(socket, out).await {
         Ok(connection) => connection,
         Err(exit) => return exit,
@@ -170,15 +170,15 @@ pub async fn status(socket: &Path, out: &mut dyn Write) -> ClientExit {
             for line in texts_fr::status(&report) {
                 say(out, &line);
             }
-            ClientExit::Success
+            PersonExit::Success
         }
         Err(Some(error)) => {
             say(out, &texts_fr::service_error(error));
-            ClientExit::Error
+            PersonExit::Error
         }
         Err(None) => {
             say(out, texts_fr::SERVICE_SILENT);
-            ClientExit::Error
+            PersonExit::Error
         }
     }
 }
@@ -189,7 +189,7 @@ pub async fn change(
     options: &ChangeOptions,
     person: &mut dyn Person,
     out: &mut dyn Write,
-) -> ClientExit {
+) -> PersonExit {
     match open(socket, out).await {
         Ok(connection) => change_over(connection, options, person, out).await,
         Err(exit) => exit,
@@ -202,7 +202,7 @@ pub async fn change_over<S>(
     options: &ChangeOptions,
     person: &mut dyn Person,
     out: &mut dyn Write,
-) -> ClientExit
+) -> PersonExit
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -214,7 +214,7 @@ where
             && !send_request(&mut connection, &request, STATUS_WAIT).await
         {
             say(out, texts_fr::SERVICE_BROKE_OFF);
-            return ClientExit::Error;
+            return PersonExit::Error;
         }
         let event = match next_event(&mut connection, EVENT_WAIT).await {
             Ok(event) => event,
@@ -223,17 +223,17 @@ where
                     Some(exit) => exit,
                     None => {
                         say(out, texts_fr::SERVICE_BROKE_OFF);
-                        ClientExit::Error
+                        PersonExit::Error
                     }
                 };
             }
             Err(Silence::Broken) => {
                 say(out, texts_fr::SERVICE_BROKE_OFF);
-                return ClientExit::Error;
+                return PersonExit::Error;
             }
             Err(Silence::TimedOut) => {
                 say(out, texts_fr::SERVICE_SILENT);
-                return ClientExit::Error;
+                return PersonExit::Error;
             }
         };
         let next = match event {
@@ -243,22 +243,22 @@ where
             }
             Event::Done { mailbox, key_in } => {
                 say(out, &texts_fr::done(&mailbox, key_in));
-                return ClientExit::Success;
+                return PersonExit::Success;
             }
             Event::Error(error) => {
                 say(out, &texts_fr::service_error(error));
-                return ClientExit::Error;
+                return PersonExit::Error;
             }
             Event::Status(_) => {
                 say(out, texts_fr::SERVICE_BROKE_OFF);
-                return ClientExit::Error;
+                return PersonExit::Error;
             }
             Event::Refused(refusal) => {
                 for line in texts_fr::refusal(&refusal) {
                     say(out, &line);
                 }
                 let exit =
-                    if refusal.is_failure() { ClientExit::Failed } else { ClientExit::Refused };
+                    if refusal.is_failure() { PersonExit::Failed } else { PersonExit::Refused };
                 if !person.is_interactive() {
                     // Standard input is not read twice: a script starts again from the top.
                     let _ = connection.send(&Request::Cancel).await;
@@ -303,19 +303,19 @@ fn choose_mailbox(
     choices: &[MailboxChoice],
     person: &mut dyn Person,
     out: &mut dyn Write,
-) -> Result<Request, ClientExit> {
+) -> Result<Request, PersonExit> {
     if !person.is_interactive() {
         for line in texts_fr::mailbox_required(choices) {
             say(out, &line);
         }
-        return Err(ClientExit::Refused);
+        return Err(PersonExit::Refused);
     }
     for line in texts_fr::choose_mailbox(choices) {
         say(out, &line);
     }
     for _ in 0..ASK_ATTEMPTS {
         let answer =
-            person.answer(texts_fr::CHOOSE_MAILBOX_PROMPT).map_err(|_| ClientExit::Cancelled)?;
+            person.answer(texts_fr::CHOOSE_MAILBOX_PROMPT).map_err(|_| PersonExit::Cancelled)?;
         if let Some(choice) =
             answer.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| choices.get(i))
         {
@@ -324,7 +324,7 @@ fn choose_mailbox(
         say(out, &texts_fr::not_a_choice(choices.len()));
     }
     say(out, texts_fr::CANCELLED);
-    Err(ClientExit::Cancelled)
+    Err(PersonExit::Cancelled)
 }
 
 fn confirm_key_unplugged(
@@ -332,7 +332,7 @@ fn confirm_key_unplugged(
     options: &ChangeOptions,
     person: &mut dyn Person,
     out: &mut dyn Write,
-) -> Result<Request, ClientExit> {
+) -> Result<Request, PersonExit> {
     for line in texts_fr::key_unknown(reason) {
         say(out, &line);
     }
@@ -342,11 +342,11 @@ fn confirm_key_unplugged(
     }
     if !person.is_interactive() {
         say(out, texts_fr::KEY_CONFIRMATION_NEEDS_FLAG);
-        return Err(ClientExit::Refused);
+        return Err(PersonExit::Refused);
     }
     for _ in 0..ASK_ATTEMPTS {
         let answer =
-            person.answer(texts_fr::KEY_CONFIRM_PROMPT).map_err(|_| ClientExit::Cancelled)?;
+            person.answer(texts_fr::KEY_CONFIRM_PROMPT).map_err(|_| PersonExit::Cancelled)?;
         match texts_fr::yes_or_no(&answer) {
             Some(true) => return Ok(Request::ConfirmKeyUnplugged),
             Some(false) => break,
@@ -354,7 +354,7 @@ fn confirm_key_unplugged(
         }
     }
     say(out, texts_fr::CANCELLED);
-    Err(ClientExit::Cancelled)
+    Err(PersonExit::Cancelled)
 }
 
 /// What `need_passwords` asked.
@@ -369,7 +369,7 @@ fn read_passwords(
     asked: &Asked<'_>,
     person: &mut dyn Person,
     out: &mut dyn Write,
-) -> Result<Request, ClientExit> {
+) -> Result<Request, PersonExit> {
     for line in
         texts_fr::need_passwords(asked.kind, asked.mailbox, asked.display_name, asked.policy)
     {
@@ -388,7 +388,7 @@ fn read_passwords(
         }),
         Err(error) => {
             say(out, &texts_fr::input_ended(&error.to_string()));
-            Err(if person.is_interactive() { ClientExit::Cancelled } else { ClientExit::Refused })
+            Err(if person.is_interactive() { PersonExit::Cancelled } else { PersonExit::Refused })
         }
     }
 }
@@ -398,7 +398,7 @@ fn read_new_password(
     may_be_unchanged: bool,
     person: &mut dyn Person,
     out: &mut dyn Write,
-) -> Result<Request, ClientExit> {
+) -> Result<Request, PersonExit> {
     for line in texts_fr::need_new_password(mailbox, may_be_unchanged) {
         say(out, &line);
     }
@@ -406,7 +406,7 @@ fn read_new_password(
         Ok(new) => Ok(Request::NewPassword { new: LocalSecret::new(new) }),
         Err(error) => {
             say(out, &texts_fr::input_ended(&error.to_string()));
-            Err(if person.is_interactive() { ClientExit::Cancelled } else { ClientExit::Refused })
+            Err(if person.is_interactive() { PersonExit::Cancelled } else { PersonExit::Refused })
         }
     }
 }

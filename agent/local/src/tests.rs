@@ -14,7 +14,7 @@ use sesame_base::rotation::{FailureReason, Step};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
 
-use crate::client::{self, ChangeOptions, ClientExit, Person};
+use crate::client::{self, ChangeOptions, Person, PersonExit};
 use crate::fake::{FakeMailbox, FakeService};
 use crate::protocol::{self, Event, KeyStatus, PasswordKind, Refusal, Request, ServiceError};
 use crate::secret::LocalSecret;
@@ -94,7 +94,7 @@ async fn change(
     socket: &Path,
     options: ChangeOptions,
     person: &mut dyn Person,
-) -> (ClientExit, String) {
+) -> (PersonExit, String) {
     let mut out = Vec::new();
     let exit = client::change(socket, &options, person, &mut out).await;
     (exit, String::from_utf8(out).unwrap())
@@ -113,7 +113,7 @@ async fn status_round_trip_with_the_callers_credentials() {
     assert_eq!(dir_mode & 0o777, 0o755);
 
     let mut out = Vec::new();
-    assert_eq!(client::status(&running.socket, &mut out).await, ClientExit::Success);
+    assert_eq!(client::status(&running.socket, &mut out).await, PersonExit::Success);
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("Clé REAL : branchée (1a44:0001 REAL)"), "{out}");
     assert!(out.contains("Dupont.Helene@12345.mailnot.fr (après courrier) : en attente"), "{out}");
@@ -186,7 +186,7 @@ async fn a_change_through_standard_input_lines() {
     ));
     let mut person = lines(&format!("{PROVISIONAL}\n{NEW}\n{NEW}\n"));
     let (exit, out) = change(&running.socket, ChangeOptions::default(), &mut person).await;
-    assert_eq!(exit, ClientExit::Success, "{out}");
+    assert_eq!(exit, PersonExit::Success, "{out}");
     assert!(out.contains("Saisissez le mot de passe provisoire de votre courrier"), "{out}");
     assert!(
         out.contains(
@@ -224,7 +224,7 @@ async fn refusals_are_explained_and_nothing_is_changed() {
     for (input, expected) in cases {
         let (exit, out) =
             change(&running.socket, ChangeOptions::default(), &mut lines(&input)).await;
-        assert_eq!(exit, ClientExit::Refused, "{out}");
+        assert_eq!(exit, PersonExit::Refused, "{out}");
         assert!(out.contains(expected), "{expected}: {out}");
         assert!(out.contains("Rien n'a été envoyé"), "{out}");
         assert!(!out.contains(PROVISIONAL) && !out.contains(NEW), "no password in the output");
@@ -240,15 +240,15 @@ async fn a_plugged_key_is_refused_and_an_unreachable_service_said_so() {
         KeyStatus::Present { device: "REAL".to_owned() },
     ));
     let (exit, out) = change(&running.socket, ChangeOptions::default(), &mut lines("")).await;
-    assert_eq!(exit, ClientExit::Refused);
+    assert_eq!(exit, PersonExit::Refused);
     assert!(out.contains("Débranchez votre clé REAL"), "{out}");
     let socket = running.socket.clone();
     running.stop().await;
     let (exit, out) = change(&socket, ChangeOptions::default(), &mut lines("")).await;
-    assert_eq!(exit, ClientExit::Unreachable);
+    assert_eq!(exit, PersonExit::Unreachable);
     assert!(out.contains("Le service Sesame ne répond pas"), "{out}");
     let mut out = Vec::new();
-    assert_eq!(client::status(&socket, &mut out).await, ClientExit::Unreachable);
+    assert_eq!(client::status(&socket, &mut out).await, PersonExit::Unreachable);
 }
 
 #[tokio::test]
@@ -261,7 +261,7 @@ async fn several_mailboxes_need_mailbox_without_a_terminal() {
         KeyStatus::Unknown { reason: "no USB access".to_owned() },
     ));
     let (exit, out) = change(&running.socket, ChangeOptions::default(), &mut lines("")).await;
-    assert_eq!(exit, ClientExit::Refused);
+    assert_eq!(exit, PersonExit::Refused);
     assert!(out.contains("--mailbox") && out.contains("2. Martin.Paul@12345.mailnot.fr"), "{out}");
 
     // The key cannot be seen: without a terminal the confirmation is the flag.
@@ -270,13 +270,13 @@ async fn several_mailboxes_need_mailbox_without_a_terminal() {
         key_unplugged: false,
     };
     let (exit, out) = change(&running.socket, options.clone(), &mut lines("")).await;
-    assert_eq!(exit, ClientExit::Refused);
+    assert_eq!(exit, PersonExit::Refused);
     assert!(out.contains("--key-unplugged"), "{out}");
 
     let options = ChangeOptions { key_unplugged: true, ..options };
     let mut person = lines(&format!("{PROVISIONAL}\n{NEW}\n{NEW}\n"));
     let (exit, out) = change(&running.socket, options, &mut person).await;
-    assert_eq!(exit, ClientExit::Success, "{out}");
+    assert_eq!(exit, PersonExit::Success, "{out}");
     {
         let seen = running.service.seen.lock().unwrap();
         assert_eq!(seen.changes[0].0, "Martin.Paul@12345.mailnot.fr");
@@ -330,7 +330,7 @@ async fn at_a_terminal_the_person_chooses_confirms_and_tries_again() {
         ],
     };
     let (exit, out) = change(&running.socket, ChangeOptions::default(), &mut person).await;
-    assert_eq!(exit, ClientExit::Success, "{out}");
+    assert_eq!(exit, PersonExit::Success, "{out}");
     assert!(out.contains("Répondez par un numéro entre 1 et 2"), "{out}");
     assert!(out.contains("Répondez « oui » ou « non »"), "{out}");
     assert!(out.contains("ni votre nom ni votre prénom"), "{out}");

@@ -23,7 +23,7 @@ const PROVISIONAL: &str = "Provisoire-Kx9mPq2vL7wZ4";
 fn rotation(n: usize) -> Rotation {
     let provisional = Some(Verifier::new(&SecretString::from(PROVISIONAL)));
     let delivery = Delivery {
-        id: format!("rot-{n}"),
+        id: sesame_base::ids::RotationId::parse("id", &format!("rot-{n}")).unwrap(),
         mailbox: format!("p{n}.n@12345.mailnot.fr"),
         kind: RotationKind::Provisional,
         provisional,
@@ -46,7 +46,11 @@ fn records_survive_a_reopen_in_order_and_the_last_snapshot_wins() {
     let mut moved = rotation(7);
     moved.attempts = 2;
     journal.record(&JournalRecord::Snapshot(Box::new(moved.clone()))).unwrap();
-    journal.record(&JournalRecord::Forget { rotation_id: "rot-8".into() }).unwrap();
+    journal
+        .record(&JournalRecord::Forget {
+            rotation_id: sesame_base::ids::RotationId::parse("id", "rot-8").unwrap(),
+        })
+        .unwrap();
     drop(journal);
     let journal = Journal::open(dir.path()).unwrap();
     assert_eq!(journal.rotations().count(), 49);

@@ -10,7 +10,7 @@ use super::*;
 
 fn draft(n: usize, step: Step) -> ReportDraft {
     ReportDraft {
-        rotation_id: format!("rot-{n}"),
+        rotation_id: sesame_base::ids::RotationId::parse("id", &format!("rot-{n}")).unwrap(),
         step,
         occurred_at: datetime!(2026-11-29 03:00 UTC),
         key_evidence: None,
@@ -46,11 +46,12 @@ fn reports_come_back_in_order_after_restarts_and_acks_remove_them() {
 
 #[test]
 fn report_ids_are_version_4_uuids() {
-    let id = uuid_v4();
+    let id = new_report_id();
+    let id = id.as_str();
     assert_eq!(id.len(), 36);
     assert_eq!(&id[14..15], "4");
     assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
-    assert_ne!(uuid_v4(), uuid_v4());
+    assert_ne!(new_report_id(), new_report_id());
 }
 
 #[test]
@@ -88,7 +89,8 @@ fn the_byte_bound_holds_and_compaction_keeps_the_queue() {
         outbox.push(draft(n, Step::Started)).unwrap();
         assert!(outbox.bytes() <= bounds.max_bytes);
     }
-    let ids: Vec<String> = outbox.peek(10).into_iter().map(|r| r.report_id).collect();
+    let ids: Vec<sesame_base::ids::ReportId> =
+        outbox.peek(10).into_iter().map(|r| r.report_id).collect();
     outbox.ack(&ids).unwrap();
     let before = details(&outbox);
     let dropped = outbox.dropped();
@@ -122,7 +124,8 @@ async fn delivery_removes_answered_reports_and_keeps_the_rest_on_failure() {
     for n in 0..5 {
         outbox.push(draft(n, Step::Started)).unwrap();
     }
-    let failed = outbox.deliver_once(3, |_| async { Err::<Vec<(String, Receipt)>, _>(Down) }).await;
+    let failed =
+        outbox.deliver_once(3, |_| async { Err::<Vec<(ReportId, Receipt)>, _>(Down) }).await;
     assert!(failed.is_err());
     assert_eq!(outbox.len(), 5);
     let sent = outbox
@@ -208,7 +211,7 @@ fn a_damaged_outbox_is_refused_with_a_copy_and_its_torn_tail_cut() {
 fn replay_leaves_the_reports_the_outbox_would() {
     let dir = tempfile::tempdir().unwrap();
     let mut outbox = Outbox::open(dir.path()).unwrap();
-    let ids: Vec<String> =
+    let ids: Vec<sesame_base::ids::ReportId> =
         (0..5).map(|n| outbox.push(draft(n, Step::Started)).unwrap().unwrap()).collect();
     outbox.ack(&ids[1..3]).unwrap();
     let expected = outbox.peek(usize::MAX);

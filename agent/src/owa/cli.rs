@@ -6,7 +6,7 @@
 //! (current password, new password twice, the change, the verifying login, the log-off) for a
 //! workstation without an enrolled agent, in French like the letter. Passwords are read without
 //! echo from the terminal, or one per line from standard input when it is not a terminal (for
-//! scripts). Each outcome has its own exit code ([`Exit`]), listed in the README. On a server
+//! scripts). Each outcome has its own exit code ([`OwaExit`]), listed in the README. On a server
 //! asking for `DOMAIN\user` names, both take the mailbox's logon name (`--logon-name`); without
 //! one they stop before sending any password. `owa-readiness` is the anonymous look the service
 //! reports with its check-ins (`owa::readiness`), printed for an administrator.
@@ -29,7 +29,7 @@ use crate::owa::url::OwaEndpoint;
 
 /// How a command ended, as its process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub enum OwaExit {
     /// Done: changed and verified (`owa-change`), or the credentials work (`owa-check`).
     Success = 0,
     /// A network, certificate or safety error; nothing was changed.
@@ -51,7 +51,7 @@ pub enum Exit {
     Unknown = 8,
 }
 
-impl Exit {
+impl OwaExit {
     /// The process exit code.
     pub fn code(self) -> u8 {
         self as u8
@@ -131,10 +131,10 @@ fn client(
     clock: SharedClock,
     out: &mut dyn Write,
     prefix: &str,
-) -> Result<OwaClient, Exit> {
+) -> Result<OwaClient, OwaExit> {
     build_client(server, clock).map_err(|error| {
         line(out, &format!("{prefix} {error}"));
-        Exit::RefusedLocally
+        OwaExit::RefusedLocally
     })
 }
 
@@ -179,7 +179,7 @@ pub async fn owa_check(
     input: &mut dyn SecretInput,
     out: &mut dyn Write,
     clock: SharedClock,
-) -> Exit {
+) -> OwaExit {
     let mut client = match client(&target.server, clock, out, "error:") {
         Ok(client) => client,
         Err(exit) => return exit,
@@ -188,7 +188,7 @@ pub async fn owa_check(
         Ok(password) => password,
         Err(error) => {
             line(out, &format!("error: {error}"));
-            return Exit::RefusedLocally;
+            return OwaExit::RefusedLocally;
         }
     };
     let (outcome, seen) = match client.check(&target.logon(), &password).await {
@@ -196,11 +196,11 @@ pub async fn owa_check(
         Err(error @ (OwaError::LogonNameMissing | OwaError::LogonNameNotDomainUser)) => {
             line(out, &format!("error: {error}"));
             line(out, "Give the mailbox's logon name with --logon-name 'DOMAIN\\user'.");
-            return Exit::Unavailable;
+            return OwaExit::Unavailable;
         }
         Err(error) => {
             line(out, &format!("error: {error}"));
-            return Exit::Error;
+            return OwaExit::Error;
         }
     };
     let yes_no = |v: Option<bool>| match v {
@@ -231,7 +231,7 @@ pub async fn owa_check(
     let posted = logon.user_for(seen.logon_format).unwrap_or(&logon.address);
     line(out, &format!("Login as {posted}:  {outcome}"));
     match outcome {
-        LoginOutcome::LoggedIn | LoginOutcome::MustChangePassword => Exit::Success,
+        LoginOutcome::LoggedIn | LoginOutcome::MustChangePassword => OwaExit::Success,
         LoginOutcome::BadCredentials => {
             line(
                 out,
@@ -239,9 +239,9 @@ pub async fn owa_check(
                  a password that must change when the expired-password page is switched off \
                  (ChangeExpiredPasswordEnabled).",
             );
-            Exit::WrongCurrentPassword
+            OwaExit::WrongCurrentPassword
         }
-        LoginOutcome::NotFormsBased(_) | LoginOutcome::ServerError(_) => Exit::Unavailable,
+        LoginOutcome::NotFormsBased(_) | LoginOutcome::ServerError(_) => OwaExit::Unavailable,
     }
 }
 
@@ -252,10 +252,10 @@ pub async fn owa_capture(
     dir: &Path,
     out: &mut dyn Write,
     clock: SharedClock,
-) -> Exit {
+) -> OwaExit {
     if let Err(error) = std::fs::create_dir_all(dir) {
         line(out, &format!("error: {}: {error}", dir.display()));
-        return Exit::RefusedLocally;
+        return OwaExit::RefusedLocally;
     }
     for language in ["fr-FR", "en-US"] {
         let server = OwaServer { accept_language: language.to_owned(), ..server.clone() };
@@ -267,18 +267,18 @@ pub async fn owa_capture(
             Ok(Ok(pages)) => pages,
             Ok(Err(outcome)) => {
                 line(out, &format!("nothing to capture: {outcome}"));
-                return Exit::Unavailable;
+                return OwaExit::Unavailable;
             }
             Err(error) => {
                 line(out, &format!("error: {error}"));
-                return Exit::Error;
+                return OwaExit::Error;
             }
         };
         for page in pages {
             let path = dir.join(format!("{}.{language}.html", page.name));
             if let Err(error) = std::fs::write(&path, &page.body) {
                 line(out, &format!("error: {}: {error}", path.display()));
-                return Exit::RefusedLocally;
+                return OwaExit::RefusedLocally;
             }
             line(
                 out,
@@ -292,7 +292,7 @@ pub async fn owa_capture(
             );
         }
     }
-    Exit::Success
+    OwaExit::Success
 }
 
 /// `owa-change`: the letter's procedure, in French.
@@ -302,7 +302,7 @@ pub async fn owa_change(
     input: &mut dyn SecretInput,
     out: &mut dyn Write,
     clock: SharedClock,
-) -> Exit {
+) -> OwaExit {
     let mut client = match client(&target.server, clock, out, "Erreur :") {
         Ok(client) => client,
         Err(exit) => return exit,
@@ -317,7 +317,7 @@ pub async fn owa_change(
         Ok(entries) => entries,
         Err(error) => {
             line(out, &format!("Erreur : {error}"));
-            return Exit::RefusedLocally;
+            return OwaExit::RefusedLocally;
         }
     };
     if new.expose_secret() != confirmation.expose_secret() {
@@ -325,7 +325,7 @@ pub async fn owa_change(
             out,
             "Les deux saisies du nouveau mot de passe sont différentes. Rien n'a été envoyé.",
         );
-        return Exit::RefusedLocally;
+        return OwaExit::RefusedLocally;
     }
     let violations = rule.check_new(new.expose_secret(), current.expose_secret());
     if !violations.is_empty() {
@@ -334,7 +334,7 @@ pub async fn owa_change(
             line(out, &format!("  - {violation}"));
         }
         line(out, "Rien n'a été envoyé.");
-        return Exit::RefusedLocally;
+        return OwaExit::RefusedLocally;
     }
     let outcome = match client.change_password(&target.logon(), &current, &new).await {
         Ok(outcome) => outcome,
@@ -345,58 +345,58 @@ pub async fn owa_change(
                  (option --logon-name), et aucun identifiant de cette forme n'est indiqué. Aucun \
                  mot de passe n'a été envoyé ; votre mot de passe n'a pas changé.",
             );
-            return Exit::Unavailable;
+            return OwaExit::Unavailable;
         }
         Err(OwaError::NotAscii) => {
             line(
                 out,
                 "Le mot de passe contient un caractère que la messagerie ne peut pas recevoir.",
             );
-            return Exit::RefusedLocally;
+            return OwaExit::RefusedLocally;
         }
         Err(error) => {
             line(out, &format!("Erreur : {error}"));
             line(out, "Votre mot de passe n'a pas été changé.");
-            return Exit::Error;
+            return OwaExit::Error;
         }
     };
     let (exit, message) = match &outcome {
         ChangeOutcome::ChangedAndVerified => (
-            Exit::Success,
+            OwaExit::Success,
             "Votre mot de passe a été changé et vérifié. Outlook va vous demander le nouveau mot \
              de passe : saisissez-le, puis rebranchez votre clé REAL."
                 .to_owned(),
         ),
         ChangeOutcome::RejectedByPolicy => (
-            Exit::RejectedByPolicy,
+            OwaExit::RejectedByPolicy,
             "La messagerie a refusé le nouveau mot de passe (trop proche d'un ancien, déjà \
              changé récemment, ou règles du domaine). Votre mot de passe n'a pas changé."
                 .to_owned(),
         ),
         ChangeOutcome::WrongCurrentPassword => (
-            Exit::WrongCurrentPassword,
+            OwaExit::WrongCurrentPassword,
             "Le mot de passe actuel a été refusé (ou le compte est verrouillé). Votre mot de passe \
              n'a pas changé. Ne réessayez pas plusieurs fois : contactez votre support."
                 .to_owned(),
         ),
         ChangeOutcome::ConfirmationMismatch => (
-            Exit::ConfirmationMismatch,
+            OwaExit::ConfirmationMismatch,
             "La messagerie a trouvé les deux saisies différentes. Votre mot de passe n'a pas \
              changé."
                 .to_owned(),
         ),
         ChangeOutcome::LockedOut => (
-            Exit::LockedOut,
+            OwaExit::LockedOut,
             "Le compte est verrouillé. Votre mot de passe n'a pas changé : contactez votre \
              support."
                 .to_owned(),
         ),
         ChangeOutcome::Unavailable(reason) => (
-            Exit::Unavailable,
+            OwaExit::Unavailable,
             format!("Le changement n'est pas possible sur ce serveur ({reason}). Rien n'a changé."),
         ),
         ChangeOutcome::Unknown(reason) => (
-            Exit::Unknown,
+            OwaExit::Unknown,
             format!(
                 "Le résultat du changement est incertain ({reason}). Ne recommencez pas : \
                  connectez-vous à OWA avec le nouveau mot de passe pour vérifier, ou contactez \
@@ -409,25 +409,25 @@ pub async fn owa_change(
 }
 
 /// `owa-readiness`: the anonymous look at the server (no credential sent), printed. Exits
-/// [`Exit::Success`] when a rotation can succeed there for a mailbox with a logon name where one is
-/// needed, [`Exit::Unavailable`] when the server answered but is not usable, [`Exit::Error`] when it
+/// [`OwaExit::Success`] when a rotation can succeed there for a mailbox with a logon name where one is
+/// needed, [`OwaExit::Unavailable`] when the server answered but is not usable, [`OwaExit::Error`] when it
 /// could not be reached or its certificate was refused.
-pub async fn owa_readiness(server: &OwaServer, out: &mut dyn Write, clock: SharedClock) -> Exit {
+pub async fn owa_readiness(server: &OwaServer, out: &mut dyn Write, clock: SharedClock) -> OwaExit {
     let settings = match settings(server) {
         Ok(settings) => settings,
         Err(error) => {
             line(out, &format!("error: {error}"));
-            return Exit::RefusedLocally;
+            return OwaExit::RefusedLocally;
         }
     };
     let look = crate::owa::readiness(&server.url, &settings, clock).await;
     line(out, &look.to_string());
     if look.ready_for(true) {
-        Exit::Success
+        OwaExit::Success
     } else if look.reachable && look.certificate_valid {
-        Exit::Unavailable
+        OwaExit::Unavailable
     } else {
-        Exit::Error
+        OwaExit::Error
     }
 }
 
@@ -447,15 +447,15 @@ mod tests {
     #[test]
     fn exit_codes_are_distinct() {
         let all = [
-            Exit::Success,
-            Exit::Error,
-            Exit::RefusedLocally,
-            Exit::WrongCurrentPassword,
-            Exit::RejectedByPolicy,
-            Exit::ConfirmationMismatch,
-            Exit::LockedOut,
-            Exit::Unavailable,
-            Exit::Unknown,
+            OwaExit::Success,
+            OwaExit::Error,
+            OwaExit::RefusedLocally,
+            OwaExit::WrongCurrentPassword,
+            OwaExit::RejectedByPolicy,
+            OwaExit::ConfirmationMismatch,
+            OwaExit::LockedOut,
+            OwaExit::Unavailable,
+            OwaExit::Unknown,
         ];
         let mut codes: Vec<u8> = all.iter().map(|e| e.code()).collect();
         codes.dedup();

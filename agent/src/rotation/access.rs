@@ -72,7 +72,7 @@ mod tests {
     fn rotation(kind: RotationKind, bound: Option<&str>) -> Rotation {
         Rotation::new(
             Delivery {
-                id: "r".into(),
+                id: sesame_base::ids::RotationId::parse("id", "r").unwrap(),
                 mailbox: "a.b@12345.mailnot.fr".into(),
                 kind,
                 provisional: None,

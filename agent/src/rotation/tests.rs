@@ -22,7 +22,7 @@ fn delivered(kind: RotationKind) -> Rotation {
         .then(|| Verifier::new(&secrecy::SecretString::from("Provisoire-0123456789")));
     let (rotation, commands) = Rotation::new(
         Delivery {
-            id: "rot-1".into(),
+            id: sesame_base::ids::RotationId::parse("id", "rot-1").unwrap(),
             mailbox: "a.b@12345.mailnot.fr".into(),
             kind,
             provisional,

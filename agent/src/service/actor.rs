@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use sesame_base::clock::SharedClock;
+use sesame_base::ids::{ReportId, RotationId};
 use sesame_base::password_rule::PasswordRule;
 use sesame_base::rotation::Step;
 use sesame_local::account::LocalAccount;
@@ -166,7 +167,7 @@ pub(super) enum Input {
     /// The server answered for these reports: they leave the outbox.
     OutboxAck {
         /// The report ids.
-        answered: Vec<String>,
+        answered: Vec<ReportId>,
         /// Whether the outbox was written.
         reply: Reply<bool>,
     },
@@ -185,7 +186,7 @@ pub(super) enum Input {
 #[derive(Debug, Default)]
 pub(super) struct Candidates {
     /// The rotations open to the account, with what the choice shows.
-    pub open: Vec<(String, MailboxChoice)>,
+    pub open: Vec<(RotationId, MailboxChoice)>,
     /// A rotation asked for exists but is bound to another account (or to none yet, periodic).
     pub not_bound: bool,
 }
@@ -224,7 +225,7 @@ pub(super) struct Outcome {
 #[derive(Debug, Default)]
 pub(super) struct Progress {
     /// Each rotation with its step.
-    pub steps: Vec<(String, Step)>,
+    pub steps: Vec<(RotationId, Step)>,
     /// Whether any rotation is still under way (the key is then probed quickly).
     pub active: bool,
 }
@@ -290,7 +291,7 @@ impl<O: OwaWork> Actor<O> {
         let present = matches!(self.key_now(), KeyState::Present { .. });
         let now = self.now();
         for (id, effects) in self.core.restart(present, now) {
-            self.submit(&id, Job::background(Start::Effects(effects), None));
+            self.submit(id.as_str(), Job::background(Start::Effects(effects), None));
         }
     }
 
@@ -377,7 +378,10 @@ impl<O: OwaWork> Actor<O> {
                     let effects = without_person(effects);
                     if !effects.is_empty() {
                         let (tx, rx) = oneshot::channel();
-                        self.submit(&id, Job::background(Start::Effects(effects), Some(tx)));
+                        self.submit(
+                            id.as_str(),
+                            Job::background(Start::Effects(effects), Some(tx)),
+                        );
                         done.push(rx);
                     }
                 }
@@ -415,9 +419,9 @@ impl<O: OwaWork> Actor<O> {
             KeyState::Absent => Event::KeyRemoved,
             KeyState::Unknown { .. } => return,
         };
-        let ids: Vec<String> = self.core.rotations().map(|r| r.id.clone()).collect();
+        let ids: Vec<RotationId> = self.core.rotations().map(|r| r.id.clone()).collect();
         for id in ids {
-            self.submit(&id, Job::key(event.clone()));
+            self.submit(id.as_str(), Job::key(event.clone()));
         }
         self.wake_due = true;
     }
@@ -425,12 +429,14 @@ impl<O: OwaWork> Actor<O> {
     /// One probe for each rotation a restart left in the middle of a change, now that the
     /// server's delivery holds the provisional password.
     fn reconcile(&mut self) -> Vec<oneshot::Receiver<()>> {
-        let waiting: Vec<String> = self
+        let waiting: Vec<RotationId> = self
             .core
             .rotations()
             .filter(|r| matches!(r.phase, Phase::Probing))
-            .filter(|r| self.core.delivery(&r.id).and_then(|d| d.provisional.as_ref()).is_some())
-            .filter(|r| !self.drives.contains_key(&r.id))
+            .filter(|r| {
+                self.core.delivery(r.id.as_str()).and_then(|d| d.provisional.as_ref()).is_some()
+            })
+            .filter(|r| !self.drives.contains_key(r.id.as_str()))
             .map(|r| r.id.clone())
             .collect();
         let mut done = Vec::new();
@@ -438,7 +444,7 @@ impl<O: OwaWork> Actor<O> {
             tracing::info!(rotation = %id, "reconciling an interrupted change (one probe)");
             let probe = Effect::Probe(ProbeKind::ProvisionalStillExpired);
             let (tx, rx) = oneshot::channel();
-            self.submit(&id, Job::background(Start::Effects(vec![probe]), Some(tx)));
+            self.submit(id.as_str(), Job::background(Start::Effects(vec![probe]), Some(tx)));
             done.push(rx);
         }
         done
@@ -451,8 +457,10 @@ impl<O: OwaWork> Actor<O> {
             .rotations()
             .filter(|r| actionable(r.phase) && access::access(r, account) == Access::Open)
             .map(|r| {
-                let display_name =
-                    core.delivery(&r.id).map(|d| d.display_name.clone()).unwrap_or_default();
+                let display_name = core
+                    .delivery(r.id.as_str())
+                    .map(|d| d.display_name.clone())
+                    .unwrap_or_default();
                 (r.id.clone(), MailboxChoice { mailbox: r.mailbox.clone(), display_name })
             })
             .collect();

@@ -21,6 +21,7 @@ use crate::rotation::{
     ProbeKind, ReportDraft, Rotation, Verifier,
 };
 use crate::uplink::rotations::PendingRotation;
+use sesame_base::ids::{ReportId, RotationId};
 
 /// What the caller must do after an event: OWA work to run (in its own task) and feed back, or
 /// words for the person.
@@ -55,12 +56,12 @@ pub enum CoreError {
 pub(super) struct Core {
     journal: Journal,
     outbox: Outbox,
-    rotations: BTreeMap<String, Rotation>,
-    deliveries: BTreeMap<String, PendingRotation>,
+    rotations: BTreeMap<RotationId, Rotation>,
+    deliveries: BTreeMap<RotationId, PendingRotation>,
     fingerprints: FingerprintKey,
     last_report: Option<(Report, bool)>,
     /// Rotations whose verified report was queued again this run.
-    requeued: Vec<String>,
+    requeued: Vec<RotationId>,
 }
 
 impl std::fmt::Debug for Core {
@@ -96,13 +97,13 @@ impl Core {
         &mut self,
         key_present: bool,
         now: OffsetDateTime,
-    ) -> Vec<(String, Vec<Effect>)> {
-        let ids: Vec<String> = self.rotations.keys().cloned().collect();
+    ) -> Vec<(RotationId, Vec<Effect>)> {
+        let ids: Vec<RotationId> = self.rotations.keys().cloned().collect();
         let mut all = Vec::new();
         for id in ids {
-            let mut effects = self.apply(&id, Event::Restarted, now);
+            let mut effects = self.apply(id.as_str(), Event::Restarted, now);
             if key_present {
-                effects.extend(self.apply(&id, Event::KeyInserted, now));
+                effects.extend(self.apply(id.as_str(), Event::KeyInserted, now));
             }
             all.push((id, effects));
         }
@@ -112,7 +113,7 @@ impl Core {
     /// A crash between the journal record of a verified change and its report would lose the
     /// report: a rotation the server still lists as open while the journal says verified, with no
     /// such report waiting, gets it queued again (once per run).
-    fn requeue_verified(&mut self, listed: &[String]) {
+    fn requeue_verified(&mut self, listed: &[RotationId]) {
         let waiting = self.outbox.peek(self.outbox.len());
         let missing: Vec<ReportDraft> = self
             .rotations
@@ -199,16 +200,16 @@ impl Core {
         &mut self,
         pending: Vec<PendingRotation>,
         now: OffsetDateTime,
-    ) -> Vec<(String, Vec<Effect>)> {
+    ) -> Vec<(RotationId, Vec<Effect>)> {
         let mut all = Vec::new();
-        let listed: Vec<String> = pending.iter().map(|p| p.id.clone()).collect();
+        let listed: Vec<RotationId> = pending.iter().map(|p| p.id.clone()).collect();
         self.requeue_verified(&listed);
         for rotation in pending {
             let id = rotation.id.clone();
             let verifier = rotation.provisional.as_ref().map(Verifier::new);
             let bound = rotation.bound_account.clone();
             let effects = if self.rotations.contains_key(&id) {
-                self.apply(&id, Event::Delivered { provisional: verifier, bound }, now)
+                self.apply(id.as_str(), Event::Delivered { provisional: verifier, bound }, now)
             } else {
                 let delivery = Delivery {
                     id: id.clone(),
@@ -223,7 +224,7 @@ impl Core {
             self.deliveries.insert(id.clone(), rotation);
             all.push((id, effects));
         }
-        let gone: Vec<String> =
+        let gone: Vec<RotationId> =
             self.rotations.keys().filter(|id| !listed.contains(id)).cloned().collect();
         for id in gone {
             self.deliveries.remove(&id);
@@ -233,9 +234,9 @@ impl Core {
             let finished = matches!(phase, Phase::Completed)
                 || matches!(phase, Phase::Failed(reason) if !reason.retryable());
             if idle {
-                let effects = self.apply(&id, Event::Cancelled(CancelledBy::Server), now);
+                let effects = self.apply(id.as_str(), Event::Cancelled(CancelledBy::Server), now);
                 all.push((id, effects));
-            } else if finished && !self.reports_waiting_for(&id) {
+            } else if finished && !self.reports_waiting_for(id.as_str()) {
                 self.forget(&id);
             }
         }
@@ -246,8 +247,8 @@ impl Core {
         self.outbox.peek(self.outbox.len()).iter().any(|r| r.rotation_id == id)
     }
 
-    fn forget(&mut self, id: &str) {
-        let record = JournalRecord::Forget { rotation_id: id.to_owned() };
+    fn forget(&mut self, id: &RotationId) {
+        let record = JournalRecord::Forget { rotation_id: id.clone() };
         match self.journal.record(&record) {
             Ok(()) => {
                 self.rotations.remove(id);
@@ -279,7 +280,7 @@ impl Core {
     }
 
     /// Each rotation with its step, for the check-in.
-    pub(super) fn progress(&self) -> Vec<(String, Step)> {
+    pub(super) fn progress(&self) -> Vec<(RotationId, Step)> {
         self.rotations.values().map(|r| (r.id.clone(), r.step())).collect()
     }
 
@@ -299,7 +300,7 @@ impl Core {
     }
 
     /// Marks delivered reports.
-    pub(super) fn delivered(&mut self, report_ids: &[String]) {
+    pub(super) fn delivered(&mut self, report_ids: &[ReportId]) {
         if let Some((report, delivered)) = &mut self.last_report
             && report_ids.contains(&report.report_id)
         {

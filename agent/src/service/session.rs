@@ -150,7 +150,7 @@ impl Service {
                 return true;
             }
         };
-        self.change(session, caller, &chosen).await;
+        self.change(session, caller, chosen.as_str()).await;
         // Released at once, not only when the session ends.
         self.tell_actor(Input::SessionEnded { session: caller.number });
         false

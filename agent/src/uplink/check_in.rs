@@ -8,7 +8,7 @@ use sesame_proto::v1 as pb;
 use time::OffsetDateTime;
 
 use super::rotations::{format_time, parse_time, progress_to_pb};
-use super::{Agent, UplinkError};
+use super::{Uplink, UplinkError};
 use crate::key::KeyState;
 use crate::owa::LogonFormat;
 use crate::owa::readiness::Readiness;
@@ -27,7 +27,7 @@ pub struct CheckIn {
     /// When the key state last changed.
     pub key_since: Option<OffsetDateTime>,
     /// Each rotation held, with its step.
-    pub rotations: Vec<(String, Step)>,
+    pub rotations: Vec<(sesame_base::ids::RotationId, Step)>,
     /// The last anonymous look at OWA.
     pub readiness: Option<Readiness>,
 }
@@ -98,7 +98,7 @@ fn answer_from_pb(response: &pb::HeartbeatResponse) -> CheckInAnswer {
     }
 }
 
-impl Agent {
+impl Uplink {
     /// One check-in (the contract's `Heartbeat`); it also confirms a renewed certificate.
     pub async fn check_in(&self, check_in: &CheckIn) -> Result<CheckInAnswer, UplinkError> {
         let identity = self.state.load()?;
@@ -109,7 +109,7 @@ impl Agent {
                 .rotations
                 .iter()
                 .take(100)
-                .map(|(id, step)| progress_to_pb(id, *step))
+                .map(|(id, step)| progress_to_pb(id.as_str(), *step))
                 .collect(),
             readiness: check_in.readiness.as_ref().map(readiness_to_pb),
         };

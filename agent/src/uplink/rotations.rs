@@ -10,15 +10,16 @@ use sesame_proto::v1 as pb;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Agent, UplinkError};
+use super::{Uplink, UplinkError};
 use crate::outbox::{Receipt, Report};
 use crate::rotation::{KeyEvidence, RotationKind};
+use sesame_base::ids::{ReportId, RotationId};
 
 /// A rotation as the server delivered it.
 #[derive(Debug, Clone)]
 pub struct PendingRotation {
     /// The server's rotation id.
-    pub id: String,
+    pub id: RotationId,
     /// The mailbox address.
     pub mailbox: String,
     /// The person's name as the office knows it.
@@ -64,7 +65,7 @@ fn pending_from_pb(rotation: pb::PendingRotation) -> Option<PendingRotation> {
         RotationKind::Periodic => None,
     };
     Some(PendingRotation {
-        id: rotation.rotation_id,
+        id: RotationId::parse("rotation_id", &rotation.rotation_id).ok()?,
         mailbox: rotation.mailbox,
         display_name: rotation.display_name,
         kind,
@@ -144,8 +145,8 @@ fn evidence_to_pb(evidence: &KeyEvidence) -> pb::KeyEvidence {
 fn report_to_pb(report: &Report) -> pb::StepReport {
     let (step, failure) = step_to_pb(report.step);
     pb::StepReport {
-        report_id: report.report_id.clone(),
-        rotation_id: report.rotation_id.clone(),
+        report_id: report.report_id.to_string(),
+        rotation_id: report.rotation_id.clone().to_string(),
         step: step.into(),
         occurred_at: format_time(report.occurred_at),
         failure: failure.into(),
@@ -165,7 +166,7 @@ pub(crate) fn progress_to_pb(rotation_id: &str, step: Step) -> pb::RotationProgr
     }
 }
 
-impl Agent {
+impl Uplink {
     /// The open rotations of the mailboxes assigned to this workstation. A rotation the agent
     /// cannot read (an unknown kind from a newer server, a provisional one without its password)
     /// is left out and logged.
@@ -196,21 +197,23 @@ impl Agent {
     pub async fn report_steps(
         &self,
         reports: &[Report],
-    ) -> Result<Vec<(String, Receipt)>, UplinkError> {
+    ) -> Result<Vec<(ReportId, Receipt)>, UplinkError> {
         let identity = self.state.load()?;
         let request =
             pb::ReportStepsRequest { reports: reports.iter().map(report_to_pb).collect() };
         let response = self.client(&identity).await?.report_steps(request).await?.into_inner();
+        // An answer for an id that is no report id cannot be for a report the agent sent.
         Ok(response
             .results
             .into_iter()
-            .map(|result| {
+            .filter_map(|result| {
+                let id = ReportId::parse("report_id", &result.report_id).ok()?;
                 let receipt = match pb::report_result::Outcome::try_from(result.outcome) {
                     Ok(pb::report_result::Outcome::Recorded) => Receipt::Recorded,
                     Ok(pb::report_result::Outcome::Duplicate) => Receipt::Duplicate,
                     _ => Receipt::Rejected(result.reason),
                 };
-                (result.report_id, receipt)
+                Some((id, receipt))
             })
             .collect())
     }
@@ -265,7 +268,7 @@ mod tests {
         };
         assert_eq!(pending_from_pb(unbound).expect("usable").bound_account, None);
         let report = Report::new(crate::rotation::ReportDraft {
-            rotation_id: "r".into(),
+            rotation_id: sesame_base::ids::RotationId::parse("id", "r").unwrap(),
             step: Step::Verified,
             occurred_at: time::macros::datetime!(2026-12-01 09:00 UTC),
             key_evidence: None,

@@ -41,7 +41,7 @@ fn mailbox(n: usize) -> String {
 
 fn rotation(n: usize) -> Rotation {
     let delivery = Delivery {
-        id: format!("rot-{n}"),
+        id: sesame_base::ids::RotationId::parse("id", &format!("rot-{n}")).unwrap(),
         mailbox: mailbox(n),
         kind: RotationKind::Periodic,
         provisional: None,
@@ -69,7 +69,7 @@ fn write_outbox(state: &Path) -> Vec<usize> {
     for n in 0..ROTATIONS {
         starts.push(size);
         let draft = ReportDraft {
-            rotation_id: format!("rot-{n}"),
+            rotation_id: sesame_base::ids::RotationId::parse("id", &format!("rot-{n}")).unwrap(),
             step: Step::Started,
             occurred_at: datetime!(2026-12-01 03:00 UTC),
             key_evidence: None,
@@ -152,7 +152,7 @@ fn assert_refused(state: &Path, name: &str, damaged: &[u8], offset: usize) {
 }
 
 fn rotation_ids(state: &Path) -> Vec<String> {
-    Journal::open(state).unwrap().rotations().map(|r| r.id.clone()).collect()
+    Journal::open(state).unwrap().rotations().map(|r| r.id.to_string()).collect()
 }
 
 #[test]

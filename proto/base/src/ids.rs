@@ -84,6 +84,14 @@ macro_rules! id_type {
             }
         }
 
+        // Maps keyed by an id are looked up by its text (the derived `Hash`, `Eq` and `Ord` are
+        // the text's).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
                 self.0 == other

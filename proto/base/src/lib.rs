@@ -1,6 +1,7 @@
 //! What every Sesame binary links besides the wire contract: the pieces the server, the agent, the
 //! window and sesamectl would otherwise each write for themselves.
 //!
+//! - [`audit_actions`]: audit action names across versions (old records keep theirs);
 //! - [`clock`]: where time comes from (truncated to microseconds, as both databases keep it);
 //! - [`error_chain`]: an error and its causes on one line;
 //! - [`private_file`]: atomic writes with a mode (0600 for secrets) and owner-only directories;
@@ -12,6 +13,7 @@
 //!
 //! It depends on no database, TLS or gRPC crate, so that every binary can link it.
 
+pub mod audit_actions;
 pub mod clock;
 pub mod credentials;
 pub mod error_chain;

@@ -6,7 +6,7 @@
 
 use time::OffsetDateTime;
 
-use super::identifier::{IdentifierError, LocalAccountId, MAX_LOCAL_ACCOUNT_CHARS};
+use super::identifier::{IdentifierError, LocalAccountId, MAX_LOCAL_ACCOUNT_CHARS, RotationId};
 use super::office::is_format_char;
 
 /// A local account as the agent names it: the id a binding compares and a detail for people
@@ -48,7 +48,7 @@ pub enum BoundBy {
     /// By the verified report of this rotation, from the workstation.
     Report {
         /// The rotation whose verified change bound it.
-        rotation_id: String,
+        rotation_id: RotationId,
     },
     /// By an administrator (`SetMailboxAccount`); the actor as the audit trail names it.
     Admin(String),

@@ -11,8 +11,8 @@ mod steps;
 use time::OffsetDateTime;
 
 pub use self::steps::{
-    KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, MailboxHistory, ReportOutcome,
-    RotationEvent, StepAction, StepReport, Transition, VerifiedChange, transition,
+    KeyEvidence, MAX_DETAIL_LEN, MAX_REPORTS, MailboxHistory, ReportOutcome, RotationEvent,
+    StepAction, StepReport, Transition, VerifiedChange, transition,
 };
 use crate::domain::identifier::{MailboxId, RotationId, WorkstationId};
 use crate::domain::office::{Crpcen, MailboxAddress};

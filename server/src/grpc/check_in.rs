@@ -8,6 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::rfc3339;
 use crate::domain::check_in::{KeyPresence, KeyState, LogonFormat, OwaReadiness};
+use crate::domain::identifier::RotationId;
 use crate::domain::office::{Text, is_format_char};
 use crate::domain::settings::MAX_OWA_URL_CHARS;
 use crate::services::Error;
@@ -21,8 +22,6 @@ const MAX_DEVICE_CHARS: usize = 200;
 const MAX_REASON_CHARS: usize = 500;
 /// Longest language tag.
 const MAX_LANGUAGE_CHARS: usize = 20;
-/// Longest rotation id.
-const MAX_ROTATION_ID_CHARS: usize = 64;
 
 /// A check-in, all its fields checked; nothing is recorded when one is out of bounds.
 pub(super) fn check_in(request: pb::HeartbeatRequest) -> Result<CheckIn, Error> {
@@ -110,9 +109,9 @@ fn readiness(owa: pb::OwaReadiness) -> Result<OwaReadiness, Error> {
 /// Checks one rotation's progress (the server does not keep it here: rotation reports do).
 fn rotation_progress(i: usize, progress: &pb::RotationProgress) -> Result<(), Error> {
     let field = |name: &str| format!("rotations[{i}].{name}");
-    text(&field("rotation_id"), &progress.rotation_id, MAX_ROTATION_ID_CHARS)?;
-    if progress.rotation_id.trim().is_empty() {
-        return Err(Error::invalid(format!("{}: must not be empty", field("rotation_id"))));
+    // The one rule of a rotation id (`sesame_base::ids`); the progress is only checked here.
+    if let Err(e) = RotationId::parse("rotation_id", &progress.rotation_id) {
+        return Err(Error::invalid(format!("{}: {}", field("rotation_id"), e.reason)));
     }
     if pb::RotationStep::try_from(progress.step).is_err() {
         return Err(Error::invalid(format!("{}: unknown value", field("step"))));

@@ -18,7 +18,7 @@ use super::db::Db;
 use super::dialect::RowsAffected;
 use crate::domain::account::{AccountBinding, BoundBy, LocalAccount};
 use crate::domain::audit::{Actor, AuditEvent};
-use crate::domain::identifier::{LocalAccountId, WorkstationId};
+use crate::domain::identifier::{LocalAccountId, RotationId, WorkstationId};
 use crate::domain::office::{Mailbox, NewMailbox};
 
 /// The `workstation_id` of a mailbox's default account.
@@ -38,7 +38,10 @@ struct BindingRow {
 impl BindingRow {
     fn into_binding(self) -> Result<AccountBinding, Error> {
         let bound_by = match (self.source.as_str(), self.rotation_id) {
-            ("report", Some(rotation_id)) => BoundBy::Report { rotation_id },
+            ("report", Some(rotation_id)) => BoundBy::Report {
+                rotation_id: RotationId::parse("rotation_id", &rotation_id)
+                    .map_err(|_| Error::Corrupt("mailbox_accounts"))?,
+            },
             ("admin", _) => BoundBy::Admin(self.bound_by),
             ("import", _) => BoundBy::Import(self.bound_by),
             _ => return Err(Error::Corrupt("mailbox_accounts")),

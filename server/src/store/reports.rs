@@ -18,7 +18,7 @@ use super::db::Db;
 use super::dialect::RowsAffected;
 use super::rows::{OPEN, ROTATION_SELECT, RotationRow};
 use crate::domain::audit::{Actor, AuditEvent, unix_micros};
-use crate::domain::identifier::{MailboxId, RotationId, WorkstationId};
+use crate::domain::identifier::{MailboxId, ReportId, RotationId, WorkstationId};
 use crate::domain::office::Crpcen;
 use crate::domain::rotation::{
     KeyEvidence, MailboxHistory, PendingRotations, ReportOutcome, Rotation, RotationEvent,
@@ -334,8 +334,10 @@ impl<D> ReportStore for Db<D> {
                         e.evidence_detail,
                         "rotation_events",
                     )?,
-                    rotation_id: e.rotation_id,
-                    report_id: e.report_id,
+                    rotation_id: RotationId::parse("rotation_id", &e.rotation_id)
+                        .map_err(|_| Error::Corrupt("rotation_events"))?,
+                    report_id: ReportId::parse("report_id", &e.report_id)
+                        .map_err(|_| Error::Corrupt("rotation_events"))?,
                     workstation_id: e.workstation_id,
                     occurred_at: e.occurred_at,
                     received_at: e.received_at,
@@ -368,7 +370,8 @@ impl<D> ReportStore for Db<D> {
                     v.evidence_detail,
                     "mailbox_verified_changes",
                 )?,
-                rotation_id: v.rotation_id,
+                rotation_id: RotationId::parse("rotation_id", &v.rotation_id)
+                    .map_err(|_| Error::Corrupt("mailbox_verified_changes"))?,
                 verified_at: v.verified_at,
                 workstation_id: v.workstation_id,
             }),

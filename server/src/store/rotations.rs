@@ -193,7 +193,7 @@ impl<D> RotationStore for Db<D> {
             .into_iter()
             .map(|(office, opened)| AuditEvent {
                 actor: actor.clone(),
-                action: "provisional.issue",
+                action: "rotation.open",
                 office: Crpcen::parse(&office).ok(),
                 target: office,
                 details: serde_json::json!({ "rotations": opened }),

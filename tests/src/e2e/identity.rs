@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use sesame_agent::identity::StateDir;
-use sesame_agent::uplink::{Agent, Enrollment, IdentityOutcome, UplinkError, enroll};
+use sesame_agent::uplink::{Enrollment, IdentityOutcome, Uplink, UplinkError, enroll};
 use sesame_proto::v1 as pb;
 use sesame_proto::v1::agent_service_client::AgentServiceClient;
 use time::Duration;
@@ -39,8 +39,8 @@ pub(super) async fn try_enroll(
     enroll(state, enrollment).await.map(|_| ())
 }
 
-fn agent(server: &TestServer, state: &StateDir) -> Agent {
-    Agent::new(state.clone(), Arc::new(server.clock.clone()))
+fn agent(server: &TestServer, state: &StateDir) -> Uplink {
+    Uplink::new(state.clone(), Arc::new(server.clock.clone()))
 }
 
 fn code(error: UplinkError) -> Code {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sesame_agent::owa::cli::{
-    Exit, LineInput, OwaServer, OwaTarget, owa_capture, owa_change, owa_check,
+    LineInput, OwaExit, OwaServer, OwaTarget, owa_capture, owa_change, owa_check,
 };
 use sesame_base::clock::ManualClock;
 use sesame_base::password_rule::PasswordRule;
@@ -17,7 +17,7 @@ use super::owa::{PERSONAL, PROVISIONAL, USER};
 use crate::owa_sim::{OwaSim, SimOptions};
 
 struct Run {
-    exit: Exit,
+    exit: OwaExit,
     output: String,
 }
 
@@ -61,7 +61,7 @@ async fn owa_change_follows_the_letter_and_says_what_happened_in_french() {
     let target = target(&sim, &dir, "fr-FR");
 
     let run = change(&target, &format!("{PROVISIONAL}\n{PERSONAL}\n{PERSONAL}\n")).await;
-    assert_eq!(run.exit, Exit::Success, "{}", run.output);
+    assert_eq!(run.exit, OwaExit::Success, "{}", run.output);
     assert!(run.output.contains("clé REAL doit rester débranchée"), "{}", run.output);
     assert!(run.output.contains("changé et vérifié"), "{}", run.output);
     assert!(run.output.contains("rebranchez votre clé REAL"), "{}", run.output);
@@ -72,11 +72,11 @@ async fn owa_change_follows_the_letter_and_says_what_happened_in_french() {
 
     // The same again the same day: Exchange's minimum age refuses it, with its own exit code.
     let run = change(&target, &format!("{PERSONAL}\nAutre-Mot2passe!\nAutre-Mot2passe!\n")).await;
-    assert_eq!(run.exit, Exit::RejectedByPolicy, "{}", run.output);
+    assert_eq!(run.exit, OwaExit::RejectedByPolicy, "{}", run.output);
     assert!(run.output.contains("a refusé le nouveau mot de passe"), "{}", run.output);
 
     let run = change(&target, &format!("Pas-le-bon-1\n{PERSONAL}x\n{PERSONAL}x\n")).await;
-    assert_eq!(run.exit, Exit::WrongCurrentPassword, "{}", run.output);
+    assert_eq!(run.exit, OwaExit::WrongCurrentPassword, "{}", run.output);
     assert_eq!(sim.changes().len(), 1);
     sim.stop().await;
 }
@@ -88,10 +88,10 @@ async fn owa_change_refuses_locally_before_contacting_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let target = target(&sim, &dir, "fr-FR");
     let run = change(&target, &format!("{PROVISIONAL}\ncourt\ncourt\n")).await;
-    assert_eq!(run.exit, Exit::RefusedLocally);
+    assert_eq!(run.exit, OwaExit::RefusedLocally);
     assert!(run.output.contains("au moins 10 caractères"), "{}", run.output);
     let run = change(&target, &format!("{PROVISIONAL}\n{PERSONAL}\n{PERSONAL}?\n")).await;
-    assert_eq!(run.exit, Exit::RefusedLocally);
+    assert_eq!(run.exit, OwaExit::RefusedLocally);
     assert!(sim.requests().is_empty(), "nothing reached the server");
     sim.stop().await;
 }
@@ -102,7 +102,7 @@ async fn owa_check_reports_what_the_server_offers_and_changes_nothing() {
     sim.add_account(USER, PROVISIONAL, true);
     let dir = tempfile::tempdir().unwrap();
     let run = check(&target(&sim, &dir, "fr-FR"), &format!("{PROVISIONAL}\n")).await;
-    assert_eq!(run.exit, Exit::Success, "{}", run.output);
+    assert_eq!(run.exit, OwaExit::Success, "{}", run.output);
     for expected in [
         "Forms-based logon:      yes",
         "e-mail address (PrincipalName)",
@@ -118,7 +118,7 @@ async fn owa_check_reports_what_the_server_offers_and_changes_nothing() {
     assert!(sim.must_change(USER));
 
     let run = check(&target(&sim, &dir, "en-US"), "wrong-password\n").await;
-    assert_eq!(run.exit, Exit::WrongCurrentPassword, "{}", run.output);
+    assert_eq!(run.exit, OwaExit::WrongCurrentPassword, "{}", run.output);
     assert!(run.output.contains("ChangeExpiredPasswordEnabled"), "{}", run.output);
     sim.stop().await;
 }
@@ -132,7 +132,7 @@ async fn owa_check_on_a_password_that_works_reports_whether_the_page_answers_dir
         sim.add_account(USER, PROVISIONAL, false);
         let dir = tempfile::tempdir().unwrap();
         let run = check(&target(&sim, &dir, "en-US"), &format!("{PROVISIONAL}\n")).await;
-        assert_eq!(run.exit, Exit::Success, "{}", run.output);
+        assert_eq!(run.exit, OwaExit::Success, "{}", run.output);
         assert!(run.output.contains("logged in"), "{}", run.output);
         assert!(run.output.contains("Page language:          en"), "{}", run.output);
         let page = if direct { "yes" } else { "no" };
@@ -153,7 +153,7 @@ async fn owa_capture_saves_both_pages_in_both_languages_without_a_credential() {
     let mut output = Vec::new();
     let exit = owa_capture(&server, &pages, &mut output, clock).await;
     let output = String::from_utf8(output).unwrap();
-    assert_eq!(exit, Exit::Success, "{output}");
+    assert_eq!(exit, OwaExit::Success, "{output}");
     for (file, marker) in [
         ("logon.fr-FR.html", "Adresse de courrier"),
         ("logon.en-US.html", "E-mail address"),

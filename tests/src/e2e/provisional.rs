@@ -207,7 +207,7 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
     let audit =
         server.sesamectl(&["audit", "list", "--office", "01234", "-o", "json"]).await.unwrap();
     for action in [
-        "provisional.issue",
+        "rotation.open",
         "provisional.export",
         "provisional.deliver",
         "provisional.letters",

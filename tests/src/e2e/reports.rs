@@ -114,7 +114,8 @@ async fn a_verified_change_closes_the_rotation_once(server: &TestServer) {
     // One effect: one audit record per step, the escrow gone, nothing left to deliver.
     let audit = server.sesamectl(&["audit", "list", "-o", "json"]).await.unwrap();
     let records: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
-    for action in ["rotation.started", "rotation.changed", "rotation.verified"] {
+    for action in ["rotation.report.started", "rotation.report.changed", "rotation.report.verified"]
+    {
         assert_eq!(records.iter().filter(|r| r["action"] == action).count(), 1, "{action}");
     }
     server.sesamectl(&["audit", "verify"]).await.unwrap();

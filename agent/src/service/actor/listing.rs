@@ -45,7 +45,7 @@ impl<O: OwaWork> Actor<O> {
             .map(|r| RotationStatus {
                 mailbox: r.mailbox.clone(),
                 display_name: core
-                    .delivery(&r.id)
+                    .delivery(r.id.as_str())
                     .map(|d| d.display_name.chars().take(DISPLAY_NAME_CHARS).collect())
                     .unwrap_or_default(),
                 kind: match r.kind {
@@ -53,21 +53,21 @@ impl<O: OwaWork> Actor<O> {
                     RotationKind::Periodic => PasswordKind::Current,
                 },
                 step: r.step(),
-                due: core.delivery(&r.id).and_then(|d| d.due_at.or(d.expires_at)),
-                in_hand: in_hand.contains(&r.id),
+                due: core.delivery(r.id.as_str()).and_then(|d| d.due_at.or(d.expires_at)),
+                in_hand: in_hand.iter().any(|id| r.id == id.as_str()),
             })
             .collect();
         let last_report = core
             .last_report()
             // Another account's last report is not shown (a forgotten rotation's names nothing).
             .filter(|(report, _)| {
-                core.rotation(&report.rotation_id)
+                core.rotation(report.rotation_id.as_str())
                     .is_none_or(|r| access::access(r, account) == Access::Open)
             })
             .map(|(report, delivered)| LastReport {
                 at: report.occurred_at,
                 mailbox: core
-                    .rotation(&report.rotation_id)
+                    .rotation(report.rotation_id.as_str())
                     .map(|r| r.mailbox.clone())
                     .unwrap_or_default(),
                 step: report.step,

@@ -60,7 +60,7 @@ fn account(name: &str, uid: u32) -> LocalAccount {
 
 fn periodic(id: &str, mailbox: &str, bound: &LocalAccount) -> PendingRotation {
     PendingRotation {
-        id: id.into(),
+        id: sesame_base::ids::RotationId::parse("id", id).unwrap(),
         mailbox: mailbox.into(),
         display_name: mailbox.into(),
         kind: RotationKind::Periodic,

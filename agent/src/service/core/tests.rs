@@ -15,7 +15,7 @@ fn marie() -> LocalAccount {
 
 fn periodic() -> PendingRotation {
     PendingRotation {
-        id: "rot-1".into(),
+        id: sesame_base::ids::RotationId::parse("id", "rot-1").unwrap(),
         mailbox: "martin.marie@01234.mailnot.fr".into(),
         display_name: "Marie Martin".into(),
         kind: RotationKind::Periodic,

@@ -311,7 +311,8 @@ impl<'a> From<&'a pb::AuditRecord> for AuditRow<'a> {
             seq: r.seq,
             at: &r.at,
             actor: &r.actor,
-            action: &r.action,
+            // Records keep the name they were written with; people read the current one.
+            action: sesame_base::audit_actions::current_name(&r.action),
             office: &r.office,
             target: &r.target,
             details: &r.details,

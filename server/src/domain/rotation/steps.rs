@@ -12,15 +12,14 @@ use time::OffsetDateTime;
 
 use super::RotationStatus;
 use crate::domain::account::{AccountBinding, LocalAccount};
+use crate::domain::identifier::{ReportId, RotationId};
 
 /// At most this many reports in one request.
 pub const MAX_REPORTS: usize = 100;
-/// A report id's maximum length.
-pub const MAX_REPORT_ID_LEN: usize = 64;
 /// A detail's (or an evidence's detail) maximum length, in characters.
 pub const MAX_DETAIL_LEN: usize = 500;
 
-/// The audit action of a recorded report of a step (`rotation.pending`...): the server's own
+/// The audit action of a recorded report of a step (`rotation.report.pending`...): the server's own
 /// name for a [`Step`], which `sesame_base` shares with the agent.
 pub trait StepAction {
     /// The audit action.
@@ -30,12 +29,12 @@ pub trait StepAction {
 impl StepAction for Step {
     fn action(self) -> &'static str {
         match self {
-            Step::Pending => "rotation.pending",
-            Step::Started => "rotation.started",
-            Step::Changed => "rotation.changed",
-            Step::Verified => "rotation.verified",
-            Step::Completed => "rotation.completed",
-            Step::Failed(_) => "rotation.failed",
+            Step::Pending => "rotation.report.pending",
+            Step::Started => "rotation.report.started",
+            Step::Changed => "rotation.report.changed",
+            Step::Verified => "rotation.report.verified",
+            Step::Completed => "rotation.report.completed",
+            Step::Failed(_) => "rotation.report.failed",
         }
     }
 }
@@ -95,9 +94,9 @@ impl KeyEvidence {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepReport {
     /// The agent's idempotency key.
-    pub report_id: String,
+    pub report_id: ReportId,
     /// The rotation it is about.
-    pub rotation_id: String,
+    pub rotation_id: RotationId,
     /// The step reached.
     pub step: Step,
     /// When, on the agent's clock.
@@ -125,9 +124,9 @@ pub enum ReportOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationEvent {
     /// The rotation.
-    pub rotation_id: String,
+    pub rotation_id: RotationId,
     /// The agent's report id.
-    pub report_id: String,
+    pub report_id: ReportId,
     /// The reporting workstation.
     pub workstation_id: String,
     /// The step.
@@ -148,7 +147,7 @@ pub struct RotationEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedChange {
     /// The rotation.
-    pub rotation_id: String,
+    pub rotation_id: RotationId,
     /// Its kind.
     pub kind: super::RotationKind,
     /// When the server recorded the verification.
@@ -227,8 +226,8 @@ mod tests {
 
     #[test]
     fn every_step_has_its_audit_action() {
-        assert_eq!(Step::Pending.action(), "rotation.pending");
-        assert_eq!(Step::Failed(FailureReason::Cancelled).action(), "rotation.failed");
+        assert_eq!(Step::Pending.action(), "rotation.report.pending");
+        assert_eq!(Step::Failed(FailureReason::Cancelled).action(), "rotation.report.failed");
     }
 
     #[test]

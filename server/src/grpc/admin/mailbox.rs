@@ -74,7 +74,7 @@ fn binding_to_pb(b: AccountBinding) -> pb::MailboxAccount {
     let (bound_by, rotation_id) = match &b.bound_by {
         BoundBy::Report { rotation_id } => (
             format!("workstation:{}", b.workstation_id.as_deref().unwrap_or_default()),
-            rotation_id.clone(),
+            rotation_id.to_string(),
         ),
         BoundBy::Admin(actor) | BoundBy::Import(actor) => (actor.clone(), String::new()),
     };
@@ -103,8 +103,8 @@ fn evidence_to_pb(evidence: KeyEvidence) -> pb::KeyEvidence {
 
 fn event_to_pb(e: RotationEvent) -> pb::RotationEvent {
     pb::RotationEvent {
-        rotation_id: e.rotation_id,
-        report_id: e.report_id,
+        rotation_id: e.rotation_id.to_string(),
+        report_id: e.report_id.to_string(),
         workstation_id: e.workstation_id,
         step: e.step.as_str().to_owned(),
         failure: e.step.failure().map(|f| f.as_str().to_owned()).unwrap_or_default(),
@@ -123,7 +123,7 @@ fn event_to_pb(e: RotationEvent) -> pb::RotationEvent {
 
 fn verified_to_pb(v: VerifiedChange) -> pb::VerifiedChange {
     pb::VerifiedChange {
-        rotation_id: v.rotation_id,
+        rotation_id: v.rotation_id.to_string(),
         kind: v.kind.as_str().to_owned(),
         verified_at: rfc3339(v.verified_at),
         workstation_id: v.workstation_id,

@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::domain::account::LocalAccount;
+use crate::domain::identifier::{ReportId, RotationId};
 use crate::domain::rotation::{
-    FailureReason, KeyEvidence, MAX_DETAIL_LEN, MAX_REPORT_ID_LEN, MAX_REPORTS, ReportOutcome,
-    Step, StepReport,
+    FailureReason, KeyEvidence, MAX_DETAIL_LEN, MAX_REPORTS, ReportOutcome, Step, StepReport,
 };
 use crate::services::Error;
 
@@ -61,8 +61,10 @@ fn parse_report(i: usize, report: pb::StepReport) -> Result<StepReport, Error> {
         None => None,
     };
     Ok(StepReport {
-        report_id: identifier(&report.report_id).map_err(|why| invalid("report_id", why))?,
-        rotation_id: identifier(&report.rotation_id).map_err(|why| invalid("rotation_id", why))?,
+        report_id: ReportId::parse("report_id", &report.report_id)
+            .map_err(|e| invalid(e.field, e.reason))?,
+        rotation_id: RotationId::parse("rotation_id", &report.rotation_id)
+            .map_err(|e| invalid(e.field, e.reason))?,
         step,
         occurred_at: time(&report.occurred_at).map_err(|why| invalid("occurred_at", why))?,
         key_evidence,
@@ -99,17 +101,6 @@ fn parse_evidence(evidence: pb::KeyEvidence) -> Result<KeyEvidence, String> {
     }
 }
 
-/// An id: 1 to 64 printable ASCII characters.
-fn identifier(value: &str) -> Result<String, &'static str> {
-    if value.is_empty() || value.len() > MAX_REPORT_ID_LEN {
-        return Err("expected 1 to 64 characters");
-    }
-    if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("expected printable ASCII characters");
-    }
-    Ok(value.to_owned())
-}
-
 /// Plain words: at most 500 characters, no control character.
 fn detail(value: &str) -> Result<String, &'static str> {
     if value.chars().count() > MAX_DETAIL_LEN {
@@ -144,7 +135,7 @@ pub(super) fn results_to_pb(
                 ReportOutcome::Rejected(reason) => (Outcome::Rejected, reason),
             };
             pb::ReportResult {
-                report_id: report.report_id.clone(),
+                report_id: report.report_id.clone().to_string(),
                 outcome: outcome.into(),
                 reason,
             }

@@ -118,8 +118,8 @@ async fn assigned(s: &Services) -> (Admin, Crpcen, MailboxAddress, Vec<u8>, Work
 
 fn report(id: &str, rotation: &str, step: Step, at: time::OffsetDateTime) -> StepReport {
     StepReport {
-        report_id: id.into(),
-        rotation_id: rotation.into(),
+        report_id: crate::domain::identifier::ReportId::parse("report_id", id).unwrap(),
+        rotation_id: crate::domain::identifier::RotationId::parse("rotation_id", rotation).unwrap(),
         step,
         occurred_at: at,
         key_evidence: (step == Step::Started).then_some(KeyEvidence::ObservedAbsent { at }),

@@ -250,7 +250,7 @@ async fn audit_trail(c: &Cycle) {
     ));
     let records = c.services.list_audit_records(&c.auditor, &query).await.unwrap();
     let count = |action: &str| records.iter().filter(|r| r.action == action).count();
-    assert_eq!(count("provisional.issue"), 2, "the office, then the reissue");
+    assert_eq!(count("rotation.open"), 2, "the office, then the reissue");
     assert_eq!(count("provisional.export"), 1);
     assert_eq!(count("provisional.letters"), 1);
     assert_eq!(count("provisional.deliver"), 1, "an empty delivery writes no record");

@@ -76,7 +76,7 @@ pub(super) async fn accounts_are_bound_once_by_report_and_set_by_administrators(
     let binding = &history.accounts[0];
     assert_eq!(binding.workstation_id.as_deref(), Some("ws-1"));
     assert_eq!(binding.account, account("jdupont"));
-    assert_eq!(binding.bound_by, BoundBy::Report { rotation_id: "rot-a1".into() });
+    assert_eq!(binding.bound_by, BoundBy::Report { rotation_id: super::rid("rot-a1") });
     // Every step keeps the account that acted.
     assert!(history.events.iter().all(|e| e.local_account == Some(account("jdupont"))));
 

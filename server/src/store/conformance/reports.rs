@@ -48,8 +48,8 @@ pub(super) async fn setup(store: &dyn Store) -> (Mailbox, Mailbox) {
 
 pub(super) fn report(id: &str, rotation: &str, step: Step) -> StepReport {
     StepReport {
-        report_id: id.into(),
-        rotation_id: rotation.into(),
+        report_id: crate::domain::identifier::ReportId::parse("report_id", id).unwrap(),
+        rotation_id: crate::domain::identifier::RotationId::parse("rotation_id", rotation).unwrap(),
         step,
         occurred_at: T0 + Duration::minutes(1),
         key_evidence: (step == Step::Started)
@@ -107,8 +107,8 @@ pub(super) async fn step_reports_take_effect_once_and_verified_destroys_escrow(s
         .await
         .unwrap();
     assert_eq!(again, vec![ReportOutcome::Duplicate; 3]);
-    assert_eq!(actions(store, "rotation.verified").await, 1);
-    assert_eq!(actions(store, "rotation.started").await, 1);
+    assert_eq!(actions(store, "rotation.report.verified").await, 1);
+    assert_eq!(actions(store, "rotation.report.started").await, 1);
 
     let crpcen = Crpcen::parse("01234").unwrap();
     let rotations = store.list_rotations(Some(&crpcen), false, None, 100).await.unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sesame_agent::identity::StateDir;
 use sesame_agent::key::KeyState;
-use sesame_agent::uplink::Agent;
+use sesame_agent::uplink::Uplink;
 use sesame_agent::uplink::check_in::CheckIn;
 
 use super::exposition::Exposition;
@@ -31,7 +31,7 @@ async fn an_agents_rounds_share_one_handshake_and_a_restart_resumes_the_session(
     let dir = tempfile::tempdir().unwrap();
     let state = StateDir::new(&dir.path().join("agent"));
     try_enroll(&server, &state, &token).await.unwrap();
-    let agent = Agent::new(state, Arc::new(server.clock.clone()));
+    let agent = Uplink::new(state, Arc::new(server.clock.clone()));
     let check_in =
         CheckIn { key: KeyState::Absent, key_since: None, rotations: Vec::new(), readiness: None };
 
