@@ -262,6 +262,7 @@ mod tests {
         let pending = pending_from_pb(rotation).expect("usable");
         assert_eq!(pending.bound_account, Some(LocalAccount::new("marie", "uid 1001")));
         let unbound = pb::PendingRotation {
+            rotation_id: "r".into(),
             bound_account: Some(pb::LocalAccount::default()),
             kind: pb::pending_rotation::Kind::Periodic.into(),
             ..Default::default()
