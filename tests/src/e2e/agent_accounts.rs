@@ -417,7 +417,13 @@ async fn the_bound_owners_periodic_change_and_its_refused_password_limit(server:
     let mut shown = serde_json::Value::Null;
     for _ in 0..300 {
         shown = super::agent_story::mailbox_json(server, MAILBOX).await;
-        if shown["bindings"].as_array().is_some_and(|b| !b.is_empty()) {
+        // `mailbox show` reads its parts one query after another, not in one snapshot: wait
+        // until both the binding and the reports that made it are shown.
+        let bound = shown["bindings"].as_array().is_some_and(|b| !b.is_empty());
+        let reported = shown["events"]
+            .as_array()
+            .is_some_and(|events| events.iter().any(|e| e["step"] == "verified"));
+        if bound && reported {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
