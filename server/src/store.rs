@@ -60,7 +60,7 @@ pub use self::rotations::RotationStore;
 pub use self::settings::SettingsStore;
 pub use self::workstations::WorkstationStore;
 
-/// The server's persistent state: every aggregate's trait. Implementations are cheap to share
+/// The server's persistent state: every aggregate's trait, implemented by `Db` (`db.rs`). Implementations are cheap to share
 /// (`Arc<dyn Store>`) and hold no state of their own beyond a connection pool: several servers may
 /// share one PostgreSQL database. Through `dyn Store` (as through any `dyn` part) the methods of
 /// every part are callable without importing its trait.
@@ -81,26 +81,6 @@ pub trait Store:
     + Send
     + Sync
     + fmt::Debug
-{
-}
-
-impl<T> Store for T where
-    T: OfficeStore
-        + AdminStore
-        + WorkstationStore
-        + RotationStore
-        + ReportStore
-        + AccountStore
-        + SettingsStore
-        + CheckInStore
-        + ComplianceStore
-        + ComplianceReportStore
-        + AuditStore
-        + ChangeStore
-        + PoolStore
-        + Send
-        + Sync
-        + fmt::Debug
 {
 }
 

@@ -68,6 +68,10 @@ pub struct PoolUsage {
     pub max: u32,
 }
 
+/// The sum of the aggregates' traits, each implemented in its aggregate's file.
+#[sql_impl]
+impl<D> super::Store for Db<D> {}
+
 #[sql_impl]
 impl<D> PoolStore for Db<D> {
     async fn ping(&self) -> Result<(), Error> {
