@@ -19,11 +19,13 @@ use crate::store::redact_url;
 
 mod agents;
 mod audit;
+mod dashboard;
 mod listeners;
 
 use self::agents::AgentsSection;
 pub use self::audit::AuditConfig;
 use self::audit::AuditSection;
+pub use self::dashboard::DashboardConfig;
 use self::listeners::{grpc_connections, handshakes, operations_connections, refresh_seconds};
 
 /// The example configuration, with every key at its default.
@@ -90,6 +92,8 @@ struct FileFormat {
     audit: AuditSection,
     #[serde(default)]
     operations: OperationsSection,
+    #[serde(default)]
+    dashboard: self::dashboard::DashboardSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,6 +217,8 @@ pub struct Config {
     pub handshakes_per_address: usize,
     /// The most TLS handshakes in progress at once (256 by default).
     pub handshakes_total: usize,
+    /// The web dashboard (`[dashboard]`), off by default.
+    pub dashboard: DashboardConfig,
 }
 
 impl fmt::Debug for Config {
@@ -242,6 +248,7 @@ impl fmt::Debug for Config {
             .field("caches", &self.caches)
             .field("handshakes_per_address", &self.handshakes_per_address)
             .field("handshakes_total", &self.handshakes_total)
+            .field("dashboard", &self.dashboard)
             .finish()
     }
 }
@@ -270,6 +277,7 @@ impl Default for Config {
             caches: Default::default(),
             handshakes_per_address: 16,
             handshakes_total: 256,
+            dashboard: DashboardConfig::default(),
         }
     }
 }
@@ -308,6 +316,8 @@ pub const ENV_KEYS: &[&str] = &[
     "SESAME_OPERATIONS__LISTEN",
     "SESAME_OPERATIONS__MAX_CONNECTIONS",
     "SESAME_OPERATIONS__METRICS_REFRESH_SECONDS",
+    "SESAME_DASHBOARD__LISTEN",
+    "SESAME_DASHBOARD__MAX_CONNECTIONS",
 ];
 
 impl Config {
@@ -394,6 +404,7 @@ impl Config {
         if let Some(secs) = file.operations.metrics_refresh_seconds {
             self.metrics_refresh = refresh_seconds("operations.metrics_refresh_seconds", secs)?;
         }
+        self.dashboard.apply_file(file.dashboard)?;
         Ok(())
     }
 
@@ -450,6 +461,7 @@ impl Config {
                     self.rotation_period = period_days(&key, days)?;
                 }
                 k if k.starts_with("SESAME_AUDIT__") => self.audit.apply_env(&key, value)?,
+                k if k.starts_with("SESAME_DASHBOARD__") => self.dashboard.apply_env(k, &value)?,
                 "SESAME_OPERATIONS__LISTEN" => {
                     self.operations_listen = parse_optional_listen(&key, &value)?;
                 }

@@ -22,6 +22,7 @@ mod ops;
 pub mod services;
 mod startup;
 pub mod store;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -116,6 +117,18 @@ pub struct Server {
     caps: ListenerCaps,
     handshakes: grpc::tls::HandshakeLimits,
     metrics_refresh: std::time::Duration,
+    dashboard_connections: usize,
+}
+
+/// The listeners a server runs on, bound by the caller.
+#[derive(Debug)]
+pub struct Listeners {
+    /// gRPC over TLS (administrators and agents).
+    pub grpc: TcpListener,
+    /// The operations endpoint (plain HTTP), if configured.
+    pub operations: Option<TcpListener>,
+    /// The web dashboard (HTTPS), if configured.
+    pub dashboard: Option<TcpListener>,
 }
 
 impl Server {
@@ -161,7 +174,16 @@ impl Server {
             total: config.handshakes_total,
         };
         let metrics_refresh = config.metrics_refresh;
-        Ok(Server { state, bootstrap_credentials, caps, handshakes, metrics_refresh })
+        let dashboard_connections =
+            usize::try_from(config.dashboard.max_connections).unwrap_or(usize::MAX);
+        Ok(Server {
+            state,
+            bootstrap_credentials,
+            caps,
+            handshakes,
+            metrics_refresh,
+            dashboard_connections,
+        })
     }
 
     /// The CA certificate's SHA-256 fingerprint, which agents pin.
@@ -202,6 +224,17 @@ impl Server {
         operations: Option<TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
+        self.serve_all(Listeners { grpc: listener, operations, dashboard: None }, shutdown).await
+    }
+
+    /// [`Server::serve_with`], and the web dashboard (HTTPS, with the server's certificate) on
+    /// `listeners.dashboard` when given; every listener stops when `shutdown` resolves.
+    pub async fn serve_all(
+        self,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let Listeners { grpc: listener, operations, dashboard } = listeners;
         let store = self.state.store.clone();
         let metrics = Arc::new(ops::Metrics::new());
         let sweeper = tokio::spawn(self.state.clone().run_expiry_sweeper());
@@ -237,6 +270,19 @@ impl Server {
                 stopped,
             ))
         });
+        let dashboard = dashboard.map(|listener| {
+            let mut stopped = stopped.clone();
+            let stopped = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            tokio::spawn(web::serve(
+                listener,
+                self.state.clone(),
+                metrics.clone(),
+                self.dashboard_connections,
+                stopped,
+            ))
+        });
         let shutdown = async move {
             shutdown.await;
             let _ = stop.send(true);
@@ -252,6 +298,13 @@ impl Server {
             if let Err(error) = ended {
                 tracing::error!(%error, "the operations endpoint failed");
                 served = served.and(Err(ServeError::Operations(error)));
+            }
+        }
+        if let Some(dashboard) = dashboard {
+            match dashboard.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(%error, "the dashboard failed"),
+                Err(join) => tracing::error!(error = %join, "the dashboard failed"),
             }
         }
         sweeper.abort();

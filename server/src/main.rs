@@ -162,11 +162,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let dashboard = match config.dashboard.listen {
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (dashboard.listen)"))?,
+        ),
+        None => None,
+    };
     let server = sesame_server::Server::prepare(&config, address, Arc::new(SystemClock)).await?;
     println!("Sesame server listening on https://{address}");
     if let Some(operations) = &operations {
         let at = operations.local_addr()?;
         println!("Operations endpoint on http://{at} (/metrics, /livez, /readyz)");
+    }
+    if let Some(dashboard) = &dashboard {
+        let at = dashboard.local_addr()?;
+        println!(
+            "Dashboard on https://{at}/ (sign in with a web password and TOTP: sesamectl admin web-password, admin totp enrol)"
+        );
     }
     println!("CA certificate SHA-256 fingerprint: {}", server.ca_fingerprint());
     if let Some(path) = server.bootstrap_credentials() {
@@ -174,7 +188,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("  try: sesamectl --credentials {} office list", path.display());
     }
     tracing::info!(%address, fingerprint = server.ca_fingerprint(), "serving");
-    server.serve_with(listener, operations, shutdown_signal()).await?;
+    let listeners = sesame_server::Listeners { grpc: listener, operations, dashboard };
+    server.serve_all(listeners, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -17,6 +17,8 @@ pub mod rotations;
 pub mod settings;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod trend_stub;
+pub mod web_access;
 pub mod workstations;
 
 use std::error::Error as StdError;

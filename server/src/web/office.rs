@@ -1,0 +1,240 @@
+//! An office's page (`/offices/{crpcen}`): its compliance counts, its mailboxes with their state
+//! and since when (filtered by state, a page at a time), its workstations (last check-in, the clé
+//! REAL, the agent's version, readiness, the last rotation's outcome) and its open rotations.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::Web;
+use super::format::{
+    datetime_fr, key_fr, maybe_datetime_fr, percent, state_fr, state_named, status_fr, step_fr,
+};
+use super::page::{self, Layout, Paging, encode, render};
+use super::session::Signed;
+use crate::domain::compliance::ComplianceState;
+use crate::domain::office::Crpcen;
+use crate::domain::rotation::{Rotation, RotationStatus};
+use crate::services::compliance::ReportDetail;
+use crate::services::rotations::RotationPageRequest;
+
+/// The mailbox list's filter and page.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Filters {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    page: usize,
+}
+
+#[derive(Debug)]
+struct CountLink {
+    label: &'static str,
+    class: &'static str,
+    n: u64,
+    href: String,
+}
+
+#[derive(Debug)]
+struct MailboxRow {
+    address: String,
+    href: String,
+    name: String,
+    state: &'static str,
+    class: &'static str,
+    since: String,
+    last_change: String,
+}
+
+#[derive(Debug)]
+struct WorkstationRow {
+    hostname: String,
+    id: String,
+    status: String,
+    last_check_in: String,
+    key: String,
+    version: String,
+    ready: bool,
+    blockers: String,
+    last_rotation: String,
+    mailboxes: usize,
+}
+
+#[derive(Debug)]
+struct RotationRow {
+    address: String,
+    href: String,
+    status: &'static str,
+    step: String,
+    issued_at: String,
+    expires_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "office.html")]
+struct OfficePage {
+    layout: Layout,
+    crpcen: String,
+    name: String,
+    compliance: String,
+    counts: Vec<CountLink>,
+    state: String,
+    state_label: String,
+    mailboxes: Vec<MailboxRow>,
+    paging: Paging,
+    query: String,
+    workstations: Vec<WorkstationRow>,
+    owa_url: String,
+    rotations: Vec<RotationRow>,
+    more_rotations: bool,
+}
+
+/// `GET /offices/{crpcen}`.
+pub(crate) async fn page(
+    State(web): State<Web>,
+    signed: Signed,
+    Path(crpcen): Path<String>,
+    Query(filters): Query<Filters>,
+) -> Response {
+    let Ok(crpcen) = Crpcen::parse(&crpcen) else { return page::error(not_an_office()) };
+    match build(&web, &signed, &crpcen, filters).await {
+        Ok(page) => render(&page),
+        Err(error) => page::error(error),
+    }
+}
+
+fn not_an_office() -> crate::services::Error {
+    crate::services::Error::NotFound("office".to_owned())
+}
+
+async fn build(
+    web: &Web,
+    signed: &Signed,
+    crpcen: &Crpcen,
+    filters: Filters,
+) -> Result<OfficePage, crate::services::Error> {
+    let services = &web.services;
+    let admin = signed.admin();
+    let office = services.get_office(admin, crpcen).await?;
+    let report =
+        services.compliance_report(admin, Some(crpcen), None, ReportDetail::Mailboxes).await?;
+    let (counts, standings) = report
+        .offices
+        .into_iter()
+        .next()
+        .map(|(counts, standings)| (counts.counts, standings))
+        .unwrap_or_default();
+    let wanted = state_named(&filters.state);
+    let mut standings: Vec<_> = standings
+        .into_iter()
+        .filter(|s| wanted.is_none_or(|w| w.as_str() == s.state.as_str()))
+        .collect();
+    standings.sort_by(|a, b| a.address.as_str().cmp(b.address.as_str()));
+    let paging = Paging::new(filters.page, standings.len());
+    let mailboxes = standings[paging.range()]
+        .iter()
+        .map(|s| MailboxRow {
+            address: s.address.as_str().to_owned(),
+            href: format!("/mailboxes/{}", encode(s.address.as_str())),
+            name: s.display_name.clone(),
+            state: state_fr(s.state),
+            class: s.state.as_str(),
+            since: datetime_fr(s.since),
+            last_change: maybe_datetime_fr(s.last_verified_at),
+        })
+        .collect();
+    let readiness = services.office_readiness(admin, crpcen).await?;
+    let listed = services.list_workstations(admin, Some(crpcen)).await?;
+    let versions: HashMap<String, (String, time::OffsetDateTime, String)> = listed
+        .into_iter()
+        .map(|(ws, _)| {
+            (
+                ws.id.as_str().to_owned(),
+                (ws.agent_version, ws.last_seen_at, ws.status.as_str().to_owned()),
+            )
+        })
+        .collect();
+    let recent = services
+        .list_rotations(admin, Some(crpcen), false, &RotationPageRequest { size: 200, after: None })
+        .await?;
+    let workstations = readiness
+        .workstations
+        .iter()
+        .map(|w| {
+            let id = w.workstation.id.as_str();
+            let (version, seen, status) = versions.get(id).cloned().unwrap_or_else(|| {
+                (w.workstation.agent_version.clone(), w.workstation.last_seen_at, String::new())
+            });
+            let last = recent
+                .rotations
+                .iter()
+                .find(|r| r.workstation_id.as_deref() == Some(id) && r.closed_at.is_some());
+            WorkstationRow {
+                hostname: w.workstation.hostname.clone(),
+                id: id.to_owned(),
+                status,
+                last_check_in: datetime_fr(seen),
+                key: key_fr(w.check_in.as_ref().and_then(|c| c.key.as_ref())),
+                version,
+                ready: w.blockers.is_empty(),
+                blockers: w.blockers.join(" ; "),
+                last_rotation: last.map_or_else(|| "aucune".to_owned(), outcome),
+                mailboxes: w.mailboxes.len(),
+            }
+        })
+        .collect();
+    let open = services
+        .list_rotations(admin, Some(crpcen), true, &RotationPageRequest { size: 100, after: None })
+        .await?;
+    let rotations = open.rotations.iter().map(rotation_row).collect();
+    let counts_links = ComplianceState::ALL
+        .iter()
+        .map(|state| CountLink {
+            label: state_fr(*state),
+            class: state.as_str(),
+            n: counts.get(*state),
+            href: format!("/offices/{}?state={}", crpcen.as_str(), state.as_str()),
+        })
+        .collect();
+    Ok(OfficePage {
+        layout: signed.layout(&format!("Étude {}", office.name)),
+        crpcen: crpcen.as_str().to_owned(),
+        name: office.name,
+        compliance: percent(counts.compliant(), counts.total()),
+        counts: counts_links,
+        state_label: wanted.map(state_fr).unwrap_or_default().to_owned(),
+        state: filters.state.clone(),
+        mailboxes,
+        paging,
+        query: format!("state={}", encode(&filters.state)),
+        workstations,
+        owa_url: readiness.owa_url.to_string(),
+        rotations,
+        more_rotations: open.next.is_some(),
+    })
+}
+
+/// "terminée le 07/12/2026 14:03 UTC".
+fn outcome(rotation: &Rotation) -> String {
+    let status = status_fr(rotation.status);
+    match rotation.closed_at {
+        Some(at) if rotation.status != RotationStatus::Issued => {
+            format!("{status} le {}", datetime_fr(at))
+        }
+        _ => status.to_owned(),
+    }
+}
+
+fn rotation_row(rotation: &Rotation) -> RotationRow {
+    RotationRow {
+        address: rotation.address.as_str().to_owned(),
+        href: format!("/mailboxes/{}", encode(rotation.address.as_str())),
+        status: status_fr(rotation.status),
+        step: rotation.last_step.map_or_else(|| "—".to_owned(), step_fr),
+        issued_at: datetime_fr(rotation.issued_at),
+        expires_at: datetime_fr(rotation.expires_at),
+    }
+}

@@ -1,0 +1,317 @@
+//! An office's rollout from the browser (`/offices/{crpcen}/rollout`), for administrators who may
+//! change it: enrollment tokens (listed; a new one shown once), provisional passwords issued (the
+//! rotations opened, for the office or one mailbox), the letters (PDF) and the export for the mail
+//! administrator (CSV). The disclosure rules are sesamectl's: a secret is shown once, in an answer
+//! no cache keeps, and a provisional password leaves the server only after its disclosure's audit
+//! record is committed (`Services::disclose_provisional`). Every action is a form with the
+//! session's token.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::header::{self, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::Web;
+use super::format::{datetime_fr, maybe_datetime_fr, status_fr, step_fr};
+use super::page::{self, Layout, encode, render};
+use super::session::Signed;
+use crate::domain::office::{Crpcen, MailboxAddress};
+use crate::services::Error;
+use crate::services::rotations::{DisclosurePurpose, RotationPageRequest, Target};
+
+#[derive(Debug)]
+struct TokenRow {
+    id: i64,
+    uses_left: i64,
+    expires: String,
+    state: &'static str,
+    created_by: String,
+}
+
+#[derive(Debug)]
+struct RotationRow {
+    address: String,
+    href: String,
+    name: String,
+    status: &'static str,
+    step: String,
+    expires: String,
+    delivered: String,
+}
+
+/// What an action just did, shown above the page.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// A sentence.
+    message: String,
+    /// A secret shown once (an enrollment token), if any.
+    secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "rollout.html")]
+struct RolloutPage {
+    layout: Layout,
+    crpcen: String,
+    name: String,
+    outcome: Outcome,
+    tokens: Vec<TokenRow>,
+    rotations: Vec<RotationRow>,
+    more_rotations: bool,
+}
+
+fn office_of(crpcen: &str) -> Result<Crpcen, Response> {
+    Crpcen::parse(crpcen).map_err(|_| page::error(Error::NotFound("office".to_owned())))
+}
+
+async fn build(
+    web: &Web,
+    signed: &Signed,
+    crpcen: &Crpcen,
+    outcome: Outcome,
+) -> Result<RolloutPage, Error> {
+    let services = &web.services;
+    let admin = signed.admin();
+    // The rollout changes the office: a reader (auditor) is refused here, not only on submission.
+    crate::services::access::authorize(admin, crate::domain::admin::Permission::Write(crpcen))?;
+    let office = services.get_office(admin, crpcen).await?;
+    let now = services.clock.now();
+    let tokens = services
+        .list_enrollment_tokens(admin, Some(crpcen))
+        .await?
+        .into_iter()
+        .rev()
+        .take(page::PAGE_SIZE)
+        .map(|t| TokenRow {
+            id: t.id,
+            uses_left: t.uses_left,
+            expires: datetime_fr(t.expires_at),
+            state: if t.revoked_at.is_some() {
+                "révoqué"
+            } else if t.expires_at <= now {
+                "expiré"
+            } else if t.uses_left <= 0 {
+                "épuisé"
+            } else {
+                "valide"
+            },
+            created_by: t.created_by,
+        })
+        .collect();
+    let open = services
+        .list_rotations(admin, Some(crpcen), true, &RotationPageRequest { size: 100, after: None })
+        .await?;
+    let rotations = open
+        .rotations
+        .iter()
+        .map(|r| RotationRow {
+            address: r.address.as_str().to_owned(),
+            href: format!("/mailboxes/{}", encode(r.address.as_str())),
+            name: r.display_name.clone(),
+            status: status_fr(r.status),
+            step: r.last_step.map_or_else(|| "—".to_owned(), step_fr),
+            expires: datetime_fr(r.expires_at),
+            delivered: maybe_datetime_fr(r.delivered_at),
+        })
+        .collect();
+    Ok(RolloutPage {
+        layout: signed.layout(&format!("Déploiement de l'étude {}", office.name)),
+        crpcen: crpcen.as_str().to_owned(),
+        name: office.name,
+        outcome,
+        tokens,
+        rotations,
+        more_rotations: open.next.is_some(),
+    })
+}
+
+async fn show(web: &Web, signed: &Signed, crpcen: &Crpcen, outcome: Outcome) -> Response {
+    match build(web, signed, crpcen, outcome).await {
+        Ok(page) => render(&page),
+        Err(error) => page::error(error),
+    }
+}
+
+/// `GET /offices/{crpcen}/rollout`.
+pub(crate) async fn page(
+    State(web): State<Web>,
+    signed: Signed,
+    Path(crpcen): Path<String>,
+) -> Response {
+    match office_of(&crpcen) {
+        Ok(crpcen) => show(&web, &signed, &crpcen, Outcome::default()).await,
+        Err(refused) => refused,
+    }
+}
+
+/// A form with only the session's token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Plain {
+    csrf: String,
+}
+
+/// The enrollment token form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewToken {
+    csrf: String,
+    uses: u32,
+    hours: u64,
+}
+
+/// `POST /offices/{crpcen}/enrollment-tokens`: creates a token and shows it once.
+pub(crate) async fn create_token(
+    State(web): State<Web>,
+    signed: Signed,
+    Path(crpcen): Path<String>,
+    Form(form): Form<NewToken>,
+) -> Response {
+    if let Err(refused) = signed.check_form(&form.csrf) {
+        return refused;
+    }
+    let crpcen = match office_of(&crpcen) {
+        Ok(crpcen) => crpcen,
+        Err(refused) => return refused,
+    };
+    let ttl = form.hours.saturating_mul(3600);
+    match web
+        .services
+        .create_enrollment_token(signed.admin(), &crpcen, Some(form.uses), Some(ttl))
+        .await
+    {
+        Ok(created) => {
+            let outcome = Outcome {
+                message: format!(
+                    "Jeton n° {} créé : {} enrôlement(s), valable jusqu'au {}. Il n'est affiché \
+                     qu'une fois : copiez-le maintenant pour l'installation des postes.",
+                    created.info.id,
+                    created.info.uses_left,
+                    datetime_fr(created.info.expires_at)
+                ),
+                secret: created.token.expose().to_owned(),
+            };
+            show(&web, &signed, &crpcen, outcome).await
+        }
+        Err(error) => page::error(error),
+    }
+}
+
+/// The provisional password form: the whole office, or one mailbox.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Open {
+    csrf: String,
+    #[serde(default)]
+    mailbox: String,
+}
+
+/// `POST /offices/{crpcen}/rotations`: issues provisional passwords (opens rotations).
+pub(crate) async fn open_rotations(
+    State(web): State<Web>,
+    signed: Signed,
+    Path(crpcen): Path<String>,
+    Form(form): Form<Open>,
+) -> Response {
+    if let Err(refused) = signed.check_form(&form.csrf) {
+        return refused;
+    }
+    let crpcen = match office_of(&crpcen) {
+        Ok(crpcen) => crpcen,
+        Err(refused) => return refused,
+    };
+    let target = match form.mailbox.trim() {
+        "" => Target::Office(crpcen.clone()),
+        text => match MailboxAddress::parse(text, &web.services.mail_domain) {
+            Ok(address) if address.office() == &crpcen => Target::Mailbox(address),
+            _ => {
+                return page::bad_request(&format!(
+                    "« {text} » n'est pas une adresse de boîte de l'étude {crpcen}."
+                ));
+            }
+        },
+    };
+    match web.services.open_rotations(signed.admin(), &target).await {
+        Ok(issued) => {
+            let outcome = Outcome {
+                message: format!(
+                    "{} mot(s) de passe provisoire(s) émis ; {} boîte(s) laissée(s) de côté car \
+                     une rotation y est déjà ouverte. Imprimez les courriers et envoyez l'export à \
+                     l'administrateur de la messagerie ci-dessous.",
+                    issued.issued.len(),
+                    issued.skipped.len()
+                ),
+                secret: String::new(),
+            };
+            show(&web, &signed, &crpcen, outcome).await
+        }
+        Err(error) => page::error(error),
+    }
+}
+
+/// `POST /offices/{crpcen}/letters.pdf`: the letters of the open rotations (audited first).
+pub(crate) async fn letters(
+    State(web): State<Web>,
+    signed: Signed,
+    Path(crpcen): Path<String>,
+    Form(form): Form<Plain>,
+) -> Response {
+    disclose(&web, &signed, &crpcen, &form.csrf, DisclosurePurpose::Letters).await
+}
+
+/// `POST /offices/{crpcen}/export.csv`: the export for the mail administrator (audited first).
+pub(crate) async fn export(
+    State(web): State<Web>,
+    signed: Signed,
+    Path(crpcen): Path<String>,
+    Form(form): Form<Plain>,
+) -> Response {
+    disclose(&web, &signed, &crpcen, &form.csrf, DisclosurePurpose::Export).await
+}
+
+async fn disclose(
+    web: &Web,
+    signed: &Signed,
+    crpcen: &str,
+    csrf: &str,
+    purpose: DisclosurePurpose,
+) -> Response {
+    if let Err(refused) = signed.check_form(csrf) {
+        return refused;
+    }
+    let crpcen = match office_of(crpcen) {
+        Ok(crpcen) => crpcen,
+        Err(refused) => return refused,
+    };
+    let office = match web.services.get_office(signed.admin(), &crpcen).await {
+        Ok(office) => office,
+        Err(error) => return page::error(error),
+    };
+    let disclosed = match web.services.disclose_provisional(signed.admin(), &crpcen, purpose).await
+    {
+        Ok(disclosed) => disclosed,
+        Err(error) => return page::error(error),
+    };
+    let (body, kind, name) = match purpose {
+        DisclosurePurpose::Letters => (
+            super::documents::letters(&office, &disclosed),
+            "application/pdf",
+            format!("courriers-{crpcen}.pdf"),
+        ),
+        DisclosurePurpose::Export => (
+            super::documents::export_csv(&disclosed),
+            "text/csv; charset=utf-8",
+            format!("export-{crpcen}.csv"),
+        ),
+    };
+    download(body, kind, &name)
+}
+
+/// A file to save, never kept by a cache.
+pub(crate) fn download(body: Vec<u8>, kind: &'static str, name: &str) -> Response {
+    let mut answer = body.into_response();
+    let headers = answer.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    answer
+}
