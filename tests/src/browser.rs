@@ -10,7 +10,8 @@
 //!
 //! - [`chromedriver`]: the child process; [`wire`]: the WebDriver transport; [`options`]:
 //!   [`BrowserOptions`] and the session's capabilities; [`error`]: [`BrowserError`].
-//! - [`element`]: [`Element`]; [`keys`]: [`Key`] and chords; [`cookie`]: [`Cookie`]; [`fetch`]: a
+//! - [`element`]: [`Element`]; [`keys`]: [`Key`] and chords; [`cookie`]: [`Cookie`];
+//!   [`console`]: [`ConsoleEntry`]; [`fetch`]: a
 //!   request made by the page; [`certificate`]: which certificate is trusted; [`axe`]:
 //!   accessibility checks.
 
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 pub mod axe;
 mod certificate;
 mod chromedriver;
+mod console;
 mod cookie;
 mod element;
 mod error;
@@ -33,6 +35,7 @@ mod options;
 mod wire;
 
 pub use certificate::spki_sha256_base64;
+pub use console::ConsoleEntry;
 pub use cookie::Cookie;
 pub use element::Element;
 pub use error::BrowserError;
@@ -128,7 +131,8 @@ impl Browser {
         Ok(Browser { wire: wire.for_session(&session_id), session_id, driver, dir })
     }
 
-    /// Opens `url` and waits for its `load` event.
+    /// Opens `url` and waits for its `load` event. A certificate the browser does not trust gives
+    /// Chromium's "Privacy error" page, not an error.
     pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
         self.wire.post("/url", json!({ "url": url })).await.map(drop)
     }
@@ -205,6 +209,28 @@ impl Browser {
     /// A PNG of the viewport.
     pub async fn screenshot_png(&self) -> Result<Vec<u8>, BrowserError> {
         decode_png(self.wire.get("/screenshot").await?)
+    }
+
+    /// A PNG of the whole page, beyond the viewport (for the README's screenshots).
+    pub async fn full_page_screenshot_png(&self) -> Result<Vec<u8>, BrowserError> {
+        let params = json!({ "format": "png", "captureBeyondViewport": true });
+        let answer = self.cdp("Page.captureScreenshot", params).await?;
+        decode_png(answer.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    /// Runs a Chrome DevTools Protocol command (`Page.captureScreenshot`, `Emulation.…`) and
+    /// returns its result: for what WebDriver has no command for.
+    pub async fn cdp(&self, command: &str, params: Value) -> Result<Value, BrowserError> {
+        self.wire.post("/goog/cdp/execute", json!({ "cmd": command, "params": params })).await
+    }
+
+    /// The console messages since the last call (script errors, `console.*`, CSP refusals).
+    pub async fn console_log(&self) -> Result<Vec<ConsoleEntry>, BrowserError> {
+        let value = self.wire.post("/se/log", json!({ "type": "browser" })).await?;
+        let list = value
+            .as_array()
+            .ok_or_else(|| BrowserError::Protocol(format!("not a list of log entries: {value}")))?;
+        Ok(list.iter().map(console::from_json).collect())
     }
 
     /// Resizes the window (for screenshots of another size).

@@ -89,6 +89,7 @@ pub(crate) fn capabilities(
         "browserName": "chrome",
         "acceptInsecureCerts": options.accept_insecure_certs,
         "pageLoadStrategy": "normal",
+        "goog:loggingPrefs": { "browser": "ALL" },
         "timeouts": { "implicit": 0, "pageLoad": 30_000, "script": 30_000 },
         "goog:chromeOptions": {
             "binary": options.chromium,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::browser::axe::{assert_accessible, axe_check};
-use crate::browser::{Browser, BrowserOptions, Key};
+use crate::browser::{Browser, BrowserOptions, ConsoleEntry, Key};
 
 mod site;
 
@@ -33,6 +33,9 @@ async fn a_form_is_filled_with_the_keyboard_under_a_strict_csp() {
         "return [window.inlineRan, document.documentElement.dataset.script, arguments[0]];";
     let ran = browser.execute(script, &[json!(7)]).await.unwrap();
     assert_eq!(ran, json!([null, "ran", 7]));
+    let console = browser.console_log().await.unwrap();
+    let refusal = console.iter().find(|e| e.message.contains("Content Security Policy"));
+    assert!(refusal.is_some_and(ConsoleEntry::is_error), "the CSP refusal is logged: {console:?}");
 
     // A Secure HttpOnly cookie on https://localhost.
     let session = browser.cookie("session").await.unwrap().expect("the session cookie is set");
@@ -66,6 +69,8 @@ async fn a_form_is_filled_with_the_keyboard_under_a_strict_csp() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
     assert_eq!(width, 1280, "the screenshot is 1280 pixels wide");
+    let page = browser.full_page_screenshot_png().await.unwrap();
+    assert_eq!(&page[..8], b"\x89PNG\r\n\x1a\n");
 
     // Only the given certificate is trusted: another server from another test CA is refused.
     // (Chromium shows its interstitial page: WebDriver reports no error.)
