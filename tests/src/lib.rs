@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 pub mod agent_host;
 pub mod binaries;
+pub mod browser;
 pub mod connect_proxy;
 pub mod link;
 pub mod owa_sim;
