@@ -72,6 +72,8 @@ pub struct TestServer {
     pub address: std::net::SocketAddr,
     /// Where its operations endpoint (`/metrics`, `/livez`, `/readyz`) listens.
     pub ops_address: std::net::SocketAddr,
+    /// Where its web dashboard (HTTPS) listens.
+    pub dashboard_address: std::net::SocketAddr,
     /// The bootstrap administrator's credentials file.
     pub credentials: PathBuf,
     /// The CA certificate's fingerprint.
@@ -140,6 +142,8 @@ impl TestServer {
         let address = listener.local_addr().expect("a bound address");
         let ops = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
         let ops_address = ops.local_addr().expect("a bound address");
+        let dashboard = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+        let dashboard_address = dashboard.local_addr().expect("a bound address");
         // The clock starts at the real time: TLS clients check the server's certificate against the
         // system clock. Tests then move it.
         let clock = ManualClock::new(SystemClock.now());
@@ -151,12 +155,18 @@ impl TestServer {
         let ca_fingerprint = server.ca_fingerprint().to_owned();
         let services = server.services();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve_with(listener, Some(ops), async {
+        let listeners = sesame_server::Listeners {
+            grpc: listener,
+            operations: Some(ops),
+            dashboard: Some(dashboard),
+        };
+        let task = tokio::spawn(server.serve_all(listeners, async {
             let _ = rx.await;
         }));
         Some(TestServer {
             address,
             ops_address,
+            dashboard_address,
             credentials,
             ca_fingerprint,
             clock,
@@ -233,9 +243,16 @@ impl TestServer {
         let listener = TcpListener::bind(self.address).await.expect("bind the same port again");
         let ops = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
         self.ops_address = ops.local_addr().expect("a bound address");
+        let dashboard = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+        self.dashboard_address = dashboard.local_addr().expect("a bound address");
         self.services = server.services();
         let (tx, rx) = oneshot::channel::<()>();
-        self.task = Some(tokio::spawn(server.serve_with(listener, Some(ops), async {
+        let listeners = sesame_server::Listeners {
+            grpc: listener,
+            operations: Some(ops),
+            dashboard: Some(dashboard),
+        };
+        self.task = Some(tokio::spawn(server.serve_all(listeners, async {
             let _ = rx.await;
         })));
         self.shutdown = Some(tx);
@@ -245,6 +262,26 @@ impl TestServer {
     /// The server's services, to call what no RPC offers (signing the audit chain's head).
     pub fn services(&self) -> &sesame_server::services::Services {
         &self.services
+    }
+
+    /// The dashboard's address, `https://localhost:PORT` (a name its certificate carries).
+    pub fn dashboard_url(&self) -> String {
+        format!("https://localhost:{}", self.dashboard_address.port())
+    }
+
+    /// The server's certificate (DER), which the dashboard presents: a browser in a test trusts
+    /// exactly it.
+    pub fn server_certificate_der(&self) -> Vec<u8> {
+        let pem = std::fs::read_to_string(self.data_dir().join("data").join("server.pem"))
+            .expect("the server certificate");
+        let body: String = pem
+            .lines()
+            .skip_while(|line| !line.starts_with("-----BEGIN CERTIFICATE"))
+            .skip(1)
+            .take_while(|line| !line.starts_with("-----END"))
+            .collect();
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.decode(body).expect("PEM base64")
     }
 
     /// The directory holding the data directory (`data/`) and the SQLite database.

@@ -120,6 +120,9 @@ const CONFINED: &[(&str, &str, &[&str])] = &[
     ("server/src/", "prost", &["server/src/grpc"]),
     ("server/src/", "sesame_proto::v1", &["server/src/grpc"]),
     ("server/src/domain/", "sesame_proto", &[]),
+    // The dashboard's web stack: axum and askama in its edge only.
+    ("server/src/", "axum", &["server/src/web"]),
+    ("server/src/", "askama", &["server/src/web"]),
     ("agent/src/", "tonic", &["agent/src/uplink"]),
     ("agent/src/", "prost", &["agent/src/uplink"]),
     ("agent/src/", "sesame_proto::v1", &["agent/src/uplink"]),
@@ -166,7 +169,7 @@ const SERVER_LAYERS: &[(&str, &[&str])] = &[
     ("keys", &["keys", "data_dir"]),
     ("store", &["store"]),
     ("services", &["services"]),
-    ("edges", &["grpc", "ops"]),
+    ("edges", &["grpc", "ops", "web"]),
 ];
 
 /// The layer of a top-level module of the server, if it has one (start-up code has none: it
@@ -221,6 +224,7 @@ const ROOT_ENTRIES: &[&str] = &[
     "agent",
     "clippy.toml",
     "deploy",
+    "docs",
     "migrations",
     "proto",
     "rustfmt.toml",
