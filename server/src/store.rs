@@ -5,7 +5,8 @@
 //! implemented there, once for both databases, on `Db<D>` (`db.rs`, the connection pools):
 //! [`OfficeStore`] (`offices.rs`), [`AdminStore`], [`WorkstationStore`], [`RotationStore`],
 //! [`ReportStore`], [`AccountStore`], [`SettingsStore`], [`CheckInStore`], [`ComplianceStore`],
-//! [`ComplianceReportStore`] (`compliance_report.rs`), [`AuditStore`], [`ChangeStore`]
+//! [`ComplianceReportStore`] (`compliance_report.rs`), [`ComplianceTrendStore`]
+//! (`compliance_trend.rs`), [`AuditStore`], [`ChangeStore`]
 //! (`changes.rs`) and [`PoolStore`] (`db.rs`). A function that needs part of the store takes the
 //! narrowest of them (`&dyn AuditStore`); `&dyn Store` converts to any. `dialect.rs` names what
 //! differs (`sqlite.rs`, `postgres.rs`); the bounds every `impl` over a dialect needs are written
@@ -23,6 +24,7 @@ mod changes;
 mod check_ins;
 mod compliance;
 mod compliance_report;
+mod compliance_trend;
 mod db;
 mod dialect;
 mod error;
@@ -51,6 +53,7 @@ pub use self::changes::{Change, ChangeFeed, ChangeStore};
 pub use self::check_ins::CheckInStore;
 pub use self::compliance::{ComplianceStore, Policies, PolicyScope};
 pub use self::compliance_report::ComplianceReportStore;
+pub use self::compliance_trend::ComplianceTrendStore;
 pub use self::db::{PoolStore, PoolUsage};
 pub use self::error::{Error, TokenRefusal};
 pub use self::offices::OfficeStore;
@@ -75,6 +78,7 @@ pub trait Store:
     + CheckInStore
     + ComplianceStore
     + ComplianceReportStore
+    + ComplianceTrendStore
     + AuditStore
     + ChangeStore
     + PoolStore

@@ -128,6 +128,11 @@ const CONFINED: &[(&str, &str, &[&str])] = &[
     ("agent/src/", "sesame_proto::v1", &["agent/src/uplink"]),
     ("proto/base/", "sqlx", &[]),
     ("proto/base/", "tonic", &[]),
+    // The documents are rendered from plain inputs, for sesamectl and the server's dashboard alike.
+    ("server/documents/", "sesame_proto", &[]),
+    ("server/documents/", "tonic", &[]),
+    ("server/documents/", "sqlx", &[]),
+    ("server/documents/", "sesame_server", &[]),
     // Every request to OWA goes through `OwaHttp`, which checks each URL against the configured
     // host; the clé REAL is asked through `key::usb` alone, with a fresh libusb context per probe.
     ("agent/src/", "reqwest", &["agent/src/owa/http"]),

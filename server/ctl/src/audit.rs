@@ -5,8 +5,8 @@ use std::io::Write;
 use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
-use crate::output::{AuditRow, print_rows};
-use crate::{Error, Session};
+use crate::output::{AuditRow, CsvOut, Listing, print_rows};
+use crate::{Error, Session, documents};
 
 /// Audit trail commands.
 #[derive(Debug, Subcommand)]
@@ -64,6 +64,12 @@ async fn list<W: Write>(
         if done {
             break;
         }
+    }
+    if session.format.kind() == Listing::Csv {
+        // The trail's CSV is the one the dashboard offers too.
+        let mut csv = CsvOut::new(&mut *session.out);
+        sesame_documents::audit_csv::write_lines(&mut csv, &documents::audit_lines(&records)?)?;
+        return Ok(csv.flush()?);
     }
     let rows: Vec<AuditRow<'_>> = records.iter().map(AuditRow::from).collect();
     print_rows(session.out, session.format, &rows)?;

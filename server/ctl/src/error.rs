@@ -51,6 +51,9 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// The server's answer holds a value sesamectl cannot read (a server of another version?).
+    #[error("unexpected answer from the server: {0}")]
+    Response(String),
     /// The audit trail has problems: the first, then every one the server listed.
     #[error("{0}")]
     AuditProblems(String),

@@ -7,29 +7,30 @@
 //! `token`, `workstation`, `admin`, `provisional`, `policy`, `audit`, `owa_url`, `compliance`,
 //! `report`), each holding its
 //! subcommands and what they do; beside them the connection (`client`), the listings (`output`),
-//! the CSV import (`import`), the Exchange export (`export`), and the PDF documents (`pdf`: the letters
-//! in `letters`, the compliance report in `report_pdf`).
+//! the CSV import (`import`), and `documents`, which turns the server's answers into the inputs of
+//! `sesame_documents` (the letters, the export for Exchange, the compliance report's PDF and CSV,
+//! the audit trail's CSV; shared with the server's dashboard).
 
 mod admin;
 mod audit;
 mod client;
 mod compliance;
+mod documents;
 mod error;
-mod export;
 mod import;
-mod letters;
 mod mailbox;
 mod office;
 mod output;
 mod owa_url;
-mod pdf;
 mod policy;
 mod provisional;
 mod readiness;
 mod report;
-mod report_pdf;
 mod token;
 mod workstation;
+
+#[cfg(test)]
+mod documents_golden;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,6 @@
 //! How sesamectl prints listings: an aligned table, JSON, or CSV. The rows themselves, one type
 //! per kind of record, are in `output::rows`.
 
-mod csv_out;
 mod mailbox;
 mod rows;
 
@@ -10,13 +9,13 @@ use std::io::{self, Write};
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-pub(crate) use self::csv_out::CsvOut;
 pub(crate) use self::mailbox::print_mailbox_detail;
 use self::rows::OfficeRow;
 pub(crate) use self::rows::{
     AdminRow, AuditRow, MailboxRow, RotationRow, TokenRow, WorkstationRow, describe_key,
 };
 use crate::OutputFormat;
+pub(crate) use sesame_documents::CsvOut;
 
 /// A listing read page by page: as CSV, each page is written (and flushed) as it arrives; in any
 /// other format the items are kept for one print at the end ([`PagedListing::finish`]).

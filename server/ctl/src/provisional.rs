@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
 use sesame_base::private_file::write_private;
+use sesame_documents::{export, letters};
 use sesame_proto::v1 as pb;
 
 use crate::output::{PagedListing, RotationRow, print_rows};
-use crate::{Error, Session, export, letters};
+use crate::{Error, Session, documents};
 
 /// Provisional password commands.
 #[derive(Debug, Subcommand)]
@@ -198,9 +199,10 @@ async fn write_export<W: Write>(
     path: PathBuf,
 ) -> Result<(), Error> {
     let disclosed = disclose(session, &office, pb::DisclosurePurpose::Export).await?;
+    let people = documents::letters(&disclosed.passwords)?;
     let contents = match format {
-        ExportFormat::Csv => export::csv(&disclosed.passwords)?,
-        ExportFormat::Powershell => export::powershell(&office, &disclosed.passwords),
+        ExportFormat::Csv => export::csv(&people)?,
+        ExportFormat::Powershell => export::powershell(&office, &people),
     };
     write_private(&path, contents.as_bytes())?;
     writeln!(
@@ -219,8 +221,8 @@ async fn write_letters<W: Write>(
     path: PathBuf,
 ) -> Result<(), Error> {
     let disclosed = disclose(session, &office, pb::DisclosurePurpose::Letters).await?;
-    let policy = disclosed.policy.unwrap_or_default();
-    let pdf = letters::render(&office, &disclosed.passwords, &policy);
+    let policy = documents::password_rule(&disclosed.policy.unwrap_or_default());
+    let pdf = letters::render(&office, &documents::letters(&disclosed.passwords)?, &policy);
     write_private(&path, &pdf)?;
     writeln!(
         session.out,

@@ -1,15 +1,19 @@
 //! `sesamectl report`: the compliance report, of every office or one, now or at a past date, as a
-//! table, CSV, JSON, or a dated PDF in French an auditor can file (`report_pdf`).
+//! table, CSV, JSON, or a dated PDF in French an auditor can file; the PDF and the CSV are
+//! rendered by `sesame_documents` (`report_pdf`, `report_csv`) from the answer, converted by
+//! `documents`.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
+use sesame_documents::report_csv::{self, MailboxRow, OfficeRow, mailbox_rows, percent};
+use sesame_documents::report_pdf;
 use sesame_proto::v1 as pb;
 
 use crate::output::{CsvOut, Format, Listing, Tabular, print_rows};
-use crate::{Error, OutputFormat, Session};
+use crate::{Error, OutputFormat, Session, documents};
 
 /// The options of `sesamectl report`.
 #[derive(Debug, Args)]
@@ -77,7 +81,11 @@ pub(crate) async fn run<W: Write>(
             .get_compliance_policy(pb::GetCompliancePolicyRequest { office: String::new() })
             .await?
             .into_inner();
-        let bytes = crate::report_pdf::render(&report, &policy, &session.server);
+        let bytes = report_pdf::render(
+            &documents::report(&report)?,
+            &documents::compliance_rule(&policy),
+            &session.server,
+        );
         let path = args.out.unwrap_or_else(|| PathBuf::from("compliance-report.pdf"));
         std::fs::write(&path, bytes)?;
         writeln!(
@@ -126,14 +134,11 @@ async fn stream_csv<W: Write>(
     let mut csv = CsvOut::new(&mut *session.out);
     loop {
         let page = session.client.get_compliance_report(request.clone()).await?.into_inner();
+        let offices = documents::office_lines(&page.offices)?;
         if list_mailboxes {
-            for row in mailbox_rows(&page) {
-                csv.serialize(&row)?;
-            }
+            report_csv::write_mailboxes(&mut csv, &offices)?;
         } else {
-            for office in &page.offices {
-                csv.serialize(&OfficeRow::from(office))?;
-            }
+            report_csv::write_offices(&mut csv, &offices)?;
         }
         csv.flush()?;
         if page.next_page_token.is_empty() {
@@ -143,75 +148,7 @@ async fn stream_csv<W: Write>(
     }
 }
 
-/// The English name of a state, as printed.
-pub(crate) fn state_name(state: i32) -> &'static str {
-    use pb::ComplianceState as S;
-    match S::try_from(state) {
-        Ok(S::Compliant) => "compliant",
-        Ok(S::DueSoon) => "due soon",
-        Ok(S::Overdue) => "overdue",
-        Ok(S::ProvisionalPending) => "provisional pending",
-        Ok(S::ProvisionalExpired) => "provisional expired",
-        Ok(S::ChangeFailed) => "change failed",
-        Ok(S::AgentOffline) => "agent offline",
-        Ok(S::NeverEnrolled) => "never enrolled",
-        _ => "unknown",
-    }
-}
-
-fn count(counts: &[pb::ComplianceCount], state: pb::ComplianceState) -> u64 {
-    counts.iter().find(|c| c.state == state as i32).map_or(0, |c| c.mailboxes)
-}
-
-fn percent(compliant: u64, total: u64) -> String {
-    if total == 0 {
-        return "-".to_owned();
-    }
-    format!("{:.1}", compliant as f64 * 100.0 / total as f64)
-}
-
-/// One office, as listed.
-#[derive(Debug, Serialize)]
-struct OfficeRow<'a> {
-    crpcen: &'a str,
-    name: &'a str,
-    mailboxes: u64,
-    compliant: u64,
-    percent_compliant: String,
-    due_soon: u64,
-    overdue: u64,
-    provisional_pending: u64,
-    provisional_expired: u64,
-    change_failed: u64,
-    agent_offline: u64,
-    never_enrolled: u64,
-    late_since: &'a str,
-    oldest_verified_change_at: &'a str,
-}
-
-impl<'a> From<&'a pb::OfficeCompliance> for OfficeRow<'a> {
-    fn from(o: &'a pb::OfficeCompliance) -> OfficeRow<'a> {
-        use pb::ComplianceState as S;
-        OfficeRow {
-            crpcen: &o.crpcen,
-            name: &o.name,
-            mailboxes: o.mailboxes,
-            compliant: o.compliant,
-            percent_compliant: percent(o.compliant, o.mailboxes),
-            due_soon: count(&o.counts, S::DueSoon),
-            overdue: count(&o.counts, S::Overdue),
-            provisional_pending: count(&o.counts, S::ProvisionalPending),
-            provisional_expired: count(&o.counts, S::ProvisionalExpired),
-            change_failed: count(&o.counts, S::ChangeFailed),
-            agent_offline: count(&o.counts, S::AgentOffline),
-            never_enrolled: count(&o.counts, S::NeverEnrolled),
-            late_since: &o.late_since,
-            oldest_verified_change_at: &o.oldest_verified_change_at,
-        }
-    }
-}
-
-impl Tabular for OfficeRow<'_> {
+impl Tabular for OfficeRow {
     const HEADER: &'static [&'static str] = &[
         "CRPCEN",
         "NAME",
@@ -232,8 +169,8 @@ impl Tabular for OfficeRow<'_> {
 
     fn cells(&self) -> Vec<String> {
         vec![
-            self.crpcen.to_owned(),
-            self.name.to_owned(),
+            self.crpcen.clone(),
+            self.name.clone(),
             self.mailboxes.to_string(),
             self.compliant.to_string(),
             self.percent_compliant.clone(),
@@ -244,26 +181,13 @@ impl Tabular for OfficeRow<'_> {
             self.change_failed.to_string(),
             self.agent_offline.to_string(),
             self.never_enrolled.to_string(),
-            self.late_since.to_owned(),
-            self.oldest_verified_change_at.to_owned(),
+            self.late_since.clone(),
+            self.oldest_verified_change_at.clone(),
         ]
     }
 }
 
-/// One mailbox, as listed.
-#[derive(Debug, Serialize)]
-struct MailboxRow<'a> {
-    office: &'a str,
-    address: &'a str,
-    display_name: &'a str,
-    state: &'static str,
-    reason: &'a str,
-    since: &'a str,
-    non_compliant_since: &'a str,
-    last_verified_change_at: &'a str,
-}
-
-impl Tabular for MailboxRow<'_> {
+impl Tabular for MailboxRow {
     const HEADER: &'static [&'static str] = &[
         "OFFICE",
         "ADDRESS",
@@ -278,14 +202,14 @@ impl Tabular for MailboxRow<'_> {
 
     fn cells(&self) -> Vec<String> {
         vec![
-            self.office.to_owned(),
-            self.address.to_owned(),
-            self.display_name.to_owned(),
+            self.office.clone(),
+            self.address.clone(),
+            self.display_name.clone(),
             self.state.to_owned(),
-            self.reason.to_owned(),
-            self.since.to_owned(),
-            self.non_compliant_since.to_owned(),
-            self.last_verified_change_at.to_owned(),
+            self.reason.clone(),
+            self.since.clone(),
+            self.non_compliant_since.clone(),
+            self.last_verified_change_at.clone(),
         ]
     }
 }
@@ -305,27 +229,8 @@ struct ReportView<'a> {
     audit_head_signed_at: &'a str,
     audit_head_key_id: &'a str,
     audit_head_signature: &'a str,
-    per_office: Vec<OfficeRow<'a>>,
-    mailbox_states: Vec<MailboxRow<'a>>,
-}
-
-fn mailbox_rows(report: &pb::GetComplianceReportResponse) -> Vec<MailboxRow<'_>> {
-    report
-        .offices
-        .iter()
-        .flat_map(|o| {
-            o.mailbox_states.iter().map(|m| MailboxRow {
-                office: &o.crpcen,
-                address: &m.address,
-                display_name: &m.display_name,
-                state: state_name(m.state),
-                reason: &m.reason,
-                since: &m.since,
-                non_compliant_since: &m.non_compliant_since,
-                last_verified_change_at: &m.last_verified_change_at,
-            })
-        })
-        .collect()
+    per_office: Vec<OfficeRow>,
+    mailbox_states: Vec<MailboxRow>,
 }
 
 /// Prints a report: the offices, or the mailboxes when `list_mailboxes`, in the chosen format.
@@ -334,8 +239,18 @@ pub(crate) fn print_report(
     format: Format,
     report: &pb::GetComplianceReportResponse,
     list_mailboxes: bool,
-) -> io::Result<()> {
-    let offices: Vec<OfficeRow<'_>> = report.offices.iter().map(Into::into).collect();
+) -> Result<(), Error> {
+    let lines = documents::office_lines(&report.offices)?;
+    if format.kind() == Listing::Csv {
+        let mut csv = CsvOut::new(out);
+        if list_mailboxes {
+            report_csv::write_mailboxes(&mut csv, &lines)?;
+        } else {
+            report_csv::write_offices(&mut csv, &lines)?;
+        }
+        return Ok(csv.flush()?);
+    }
+    let offices: Vec<OfficeRow> = lines.iter().map(Into::into).collect();
     match format.kind() {
         Listing::Json => {
             let view = ReportView {
@@ -352,13 +267,12 @@ pub(crate) fn print_report(
                 audit_head_key_id: &report.audit_head_key_id,
                 audit_head_signature: &report.audit_head_signature,
                 per_office: offices,
-                mailbox_states: mailbox_rows(report),
+                mailbox_states: mailbox_rows(&lines),
             };
             serde_json::to_writer_pretty(&mut *out, &view).map_err(io::Error::other)?;
-            writeln!(out)
+            Ok(writeln!(out)?)
         }
-        Listing::Csv if list_mailboxes => print_rows(out, format, &mailbox_rows(report)),
-        Listing::Csv => print_rows(out, format, &offices),
+        Listing::Csv => Ok(()),
         Listing::Table => {
             writeln!(out, "Compliance at {} (made {})", report.at, report.generated_at)?;
             writeln!(
@@ -374,7 +288,7 @@ pub(crate) fn print_report(
                 .counts
                 .iter()
                 .filter(|c| c.mailboxes > 0)
-                .map(|c| format!("{} {}", state_name(c.state), c.mailboxes))
+                .map(|c| format!("{} {}", documents::state(c.state).name(), c.mailboxes))
                 .collect();
             if !states.is_empty() {
                 writeln!(out, "{}", states.join(", "))?;
@@ -391,7 +305,7 @@ pub(crate) fn print_report(
             print_rows(out, format, &offices)?;
             if list_mailboxes {
                 writeln!(out)?;
-                print_rows(out, format, &mailbox_rows(report))?;
+                print_rows(out, format, &mailbox_rows(&lines))?;
             }
             Ok(())
         }

@@ -24,10 +24,12 @@
 //! through Sesame is measured from its registration.
 
 mod report;
+mod trend;
 
 use time::{Duration, OffsetDateTime};
 
 pub use self::report::{FleetSummary, MailboxStanding, OfficeCounts, StateCounts, earliest};
+pub use self::trend::{MAX_TREND_POINTS, TrendPoint, trend_times};
 use crate::domain::rotation::{FailureReason, RotationKind, RotationStatus};
 
 /// Days before the limit at which a mailbox is "due soon" by default.

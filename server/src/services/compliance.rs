@@ -1,8 +1,10 @@
 //! Compliance for administrators and auditors: the policy (shown, set per office or globally) and
-//! the reports, now or at a past date; and the sweep that records deadlines as they pass. The
-//! rule itself is `domain::compliance`; the store keeps every mailbox's standing and history.
+//! the reports, now or at a past date (a page at a time: `pages`), the trend over the last days
+//! (`trend`); and the sweep that records deadlines as they pass. The rule itself is
+//! `domain::compliance`; the store keeps every mailbox's standing and history.
 
 mod pages;
+mod trend;
 
 pub use self::pages::{ReportPage, ReportPageRequest};
 

@@ -8,6 +8,7 @@ mod admins;
 mod audit;
 mod check_ins;
 mod compliance;
+mod compliance_trend;
 mod offices;
 mod paging;
 mod reports;
@@ -118,6 +119,7 @@ conformance_suite!(
     compliance::compliance_follows_rotations_reports_and_assignments,
     compliance::compliance_deadlines_policies_and_periodic_rotations,
     compliance::compliance_reaches_every_transition,
+    compliance_trend::the_trend_counts_what_a_report_at_each_time_counts,
     check_ins::check_ins_are_written_in_batches,
     check_ins::a_batch_reassesses_the_workstations_whose_check_in_matters,
 );

@@ -63,8 +63,8 @@ fn only_the_actor_holds_the_agents_state() {
 
 /// What pure code may not name: the runtime, files, processes and the environment. The server's
 /// domain is types and rules; the agent's rotation machine turns events and the time into
-/// commands.
-const PURE: &[&str] = &["server/src/domain", "agent/src/rotation"];
+/// commands; the documents turn plain inputs into bytes (written to any `Write`).
+const PURE: &[&str] = &["server/src/domain", "agent/src/rotation", "server/documents"];
 const INPUT_OUTPUT: &[&str] = &["tokio", "std::fs", "std::process", "std::env", "reqwest", "rusb"];
 
 #[test]

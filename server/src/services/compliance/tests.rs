@@ -1,11 +1,14 @@
 //! The compliance services: who may read and set policies and reports, the default from the
-//! configuration, an office administrator's fleet report limited to its offices, and dates.
+//! configuration, an office administrator's fleet report (and trend) limited to its offices, and
+//! dates.
 
 use sesame_base::clock::Clock;
 use time::Duration;
 
 use crate::domain::admin::AdminRole;
+use crate::domain::audit::Actor;
 use crate::domain::compliance::{CompliancePolicy, ComplianceState};
+use crate::domain::office::{NewMailbox, Text};
 use crate::services::Error;
 use crate::services::compliance::ReportDetail;
 use crate::services::testing::{Fixture, T0};
@@ -242,4 +245,46 @@ async fn a_report_in_one_answer_is_refused_beyond_one_page_of_mailboxes() {
     let page = s.compliance_report_page(&auditor, None, None, &rest).await.unwrap();
     assert_eq!(page.report.offices[0].1.len(), 1);
     assert!(page.next.is_none());
+}
+
+#[tokio::test]
+async fn the_trend_covers_what_the_administrator_may_read_day_by_day() {
+    let fx = Fixture::new().await;
+    let s = &fx.services;
+    let office = fx.office("01234").await;
+    let other = fx.office("05678").await;
+    fx.mailbox("a.a@01234.mailnot.fr").await;
+    fx.clock.advance(Duration::days(2));
+    let b = NewMailbox {
+        address: crate::services::testing::address("b.b@05678.mailnot.fr"),
+        display_name: Text::parse("n", "B").unwrap(),
+        logon_name: None,
+        local_account: None,
+    };
+    s.store.import_mailboxes(&[b], false, &Actor::system(), fx.clock.now()).await.unwrap();
+    fx.clock.advance(Duration::days(1));
+    let marie = fx.admin("marie", AdminRole::Office, &[&office]).await;
+    let auditor = fx.admin("audit", AdminRole::Auditor, &[]).await;
+
+    let fleet = s.compliance_trend(&auditor, None, 5).await.unwrap();
+    assert_eq!(fleet.len(), 5);
+    assert_eq!(fleet[4].at, fx.clock.now());
+    assert!(fleet.windows(2).all(|w| w[0].at < w[1].at));
+    let totals: Vec<u64> = fleet.iter().map(|p| p.total).collect();
+    assert_eq!(totals, [0, 1, 1, 2, 2], "a.a registered the second day, b.b the fourth");
+    assert!(fleet.iter().all(|p| p.compliant == 0), "never enrolled");
+    let mine = s.compliance_trend(&marie, None, 5).await.unwrap();
+    assert_eq!(mine.iter().map(|p| p.total).collect::<Vec<_>>(), [0, 1, 1, 1, 1]);
+    let theirs = s.compliance_trend(&auditor, Some(&other), 5).await.unwrap();
+    assert_eq!(theirs[4].total, 1);
+
+    let denied = s.compliance_trend(&marie, Some(&other), 5).await;
+    assert!(matches!(denied, Err(Error::PermissionDenied(_))), "{denied:?}");
+    for points in [0, 91] {
+        let refused = s.compliance_trend(&auditor, None, points).await;
+        assert!(matches!(refused, Err(Error::InvalidArgument(_))), "{refused:?}");
+    }
+    let unknown = crate::services::testing::crpcen("09999");
+    let missing = s.compliance_trend(&auditor, Some(&unknown), 5).await;
+    assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
 }

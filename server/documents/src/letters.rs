@@ -1,13 +1,34 @@
 //! The letters sent to each person, as a PDF: one page per person, in French, with the mailbox,
 //! the provisional password, and what to do, rewritten from today's paper letter for Sesame.
 //!
-//! The PDF is laid out by `pdf` (standard fonts, nothing to install).
+//! The PDF is laid out by `pdf` (standard fonts, nothing to install). [`Letter`] is also what the
+//! export for the mail administrator (`export`) takes.
 
-use sesame_proto::v1 as pb;
+use secrecy::{ExposeSecret, SecretString};
+use sesame_base::password_rule::PasswordRule;
+use time::OffsetDateTime;
 
 use crate::pdf::{MARGIN, Page, date_fr};
+use crate::rfc3339;
 
-fn letter(person: &pb::ProvisionalPassword, office: &str, policy: &pb::PasswordPolicy) -> Page {
+/// One person's provisional password, as disclosed for the letters or the export.
+#[derive(Debug, Clone)]
+pub struct Letter {
+    /// The MAILNOT address.
+    pub address: String,
+    /// The person's name, as the letter addresses them.
+    pub display_name: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// The provisional password (never in `Debug`).
+    pub password: SecretString,
+    /// When it runs out.
+    pub expires_at: OffsetDateTime,
+}
+
+fn letter(person: &Letter, office: &str, policy: &PasswordRule) -> Page {
     let mut page = Page::new();
     page.text(b"F2", 15.0, MARGIN, "Changement de votre mot de passe de messagerie MAILNOT");
     page.text(
@@ -18,15 +39,15 @@ fn letter(person: &pb::ProvisionalPassword, office: &str, policy: &pb::PasswordP
     );
     page.gap(18.0);
     page.text(b"F1", 12.0, MARGIN, &format!("À l'attention de : {}", person.display_name));
-    page.text(b"F1", 12.0, MARGIN, &format!("Adresse MAILNOT : {}", person.mailbox));
+    page.text(b"F1", 12.0, MARGIN, &format!("Adresse MAILNOT : {}", person.address));
     page.gap(6.0);
     page.text(b"F1", 12.0, MARGIN, "Mot de passe provisoire :");
-    page.text(b"F3", 16.0, MARGIN + 20.0, &person.provisional_password);
+    page.text(b"F3", 16.0, MARGIN + 20.0, person.password.expose_secret());
     page.text(
         b"F1",
         10.0,
         MARGIN,
-        &format!("Valable jusqu'au {} inclus.", date_fr(&person.expires_at)),
+        &format!("Valable jusqu'au {} inclus.", date_fr(&rfc3339(person.expires_at))),
     );
     page.gap(20.0);
     page.text(b"F2", 13.0, MARGIN, "Ce que vous allez faire");
@@ -81,12 +102,9 @@ fn letter(person: &pb::ProvisionalPassword, office: &str, policy: &pb::PasswordP
     page
 }
 
-/// The letters of an office, one page per person.
-pub(crate) fn render(
-    office: &str,
-    passwords: &[pb::ProvisionalPassword],
-    policy: &pb::PasswordPolicy,
-) -> Vec<u8> {
+/// The letters of an office, one page per person; `policy` is the rule the personal password
+/// must follow.
+pub fn render(office: &str, passwords: &[Letter], policy: &PasswordRule) -> Vec<u8> {
     let pages: Vec<Page> = passwords.iter().map(|p| letter(p, office, policy)).collect();
     crate::pdf::document(pages)
 }

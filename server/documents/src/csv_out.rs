@@ -1,5 +1,5 @@
-//! Every CSV file or listing sesamectl writes goes through [`CsvOut`], which makes it safe to open
-//! in a spreadsheet: a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is
+//! Every CSV file or listing Sesame writes (sesamectl's, the dashboard's) goes through [`CsvOut`],
+//! which makes it safe to open in a spreadsheet: a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is
 //! written with a single quote in front (OWASP, "CSV Injection"), so that Excel or LibreOffice
 //! shows it as text instead of running it as a formula. The one exception is the export for
 //! Exchange's provisional passwords, which a script consumes (see `export`).
@@ -14,7 +14,7 @@ const FORMULA_LEADS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// The cell as a spreadsheet must read it: with a leading `'` when it starts with a formula
 /// character, unchanged otherwise.
-pub(crate) fn neutralise(cell: &str) -> Cow<'_, str> {
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
     if cell.starts_with(FORMULA_LEADS) {
         Cow::Owned(format!("'{cell}"))
     } else {
@@ -24,14 +24,15 @@ pub(crate) fn neutralise(cell: &str) -> Cow<'_, str> {
 
 /// A CSV writer whose every cell is neutralised; rows are written (and flushed by the caller) as
 /// they come, so a listing read page by page streams.
-pub(crate) struct CsvOut<W: Write> {
+#[derive(Debug)]
+pub struct CsvOut<W: Write> {
     writer: csv::Writer<W>,
     header_written: bool,
 }
 
 impl<W: Write> CsvOut<W> {
     /// A writer on `out`; nothing is written until the first row.
-    pub(crate) fn new(out: W) -> CsvOut<W> {
+    pub fn new(out: W) -> CsvOut<W> {
         CsvOut {
             writer: csv::WriterBuilder::new().has_headers(false).from_writer(out),
             header_written: false,
@@ -39,7 +40,7 @@ impl<W: Write> CsvOut<W> {
     }
 
     /// Writes one record, every cell neutralised.
-    pub(crate) fn record<I, S>(&mut self, cells: I) -> io::Result<()>
+    pub fn record<I, S>(&mut self, cells: I) -> io::Result<()>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -49,7 +50,7 @@ impl<W: Write> CsvOut<W> {
 
     /// Writes one record, every cell neutralised except those at the `verbatim` indexes, which
     /// are written exactly as given (only for values a program reads back, never a name).
-    pub(crate) fn record_keeping<I, S>(&mut self, cells: I, verbatim: &[usize]) -> io::Result<()>
+    pub fn record_keeping<I, S>(&mut self, cells: I, verbatim: &[usize]) -> io::Result<()>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -69,7 +70,7 @@ impl<W: Write> CsvOut<W> {
 
     /// Writes a row of named fields (a struct or a map): the field names as the header before
     /// the first row, then its values, neutralised.
-    pub(crate) fn serialize<T: Serialize>(&mut self, row: &T) -> io::Result<()> {
+    pub fn serialize<T: Serialize>(&mut self, row: &T) -> io::Result<()> {
         // The csv crate knows how to flatten a row into a header and a record; it does so into a
         // buffer, read back as cells, so that every value passes `neutralise` whatever its type.
         let mut buffer = csv::Writer::from_writer(Vec::new());
@@ -86,7 +87,7 @@ impl<W: Write> CsvOut<W> {
     }
 
     /// Flushes what was written to the output.
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
+    pub fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
     }
 }

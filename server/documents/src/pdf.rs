@@ -1,4 +1,4 @@
-//! The PDF primitives sesamectl's documents (the letters, the compliance report) share: A4 pages
+//! The PDF primitives the documents (the letters, the compliance report) share: A4 pages
 //! written top-down in the standard Helvetica and Courier fonts, in WinAnsi encoding, so that a
 //! document needs no font file and prints anywhere.
 //!

@@ -2,28 +2,12 @@
 //! fleet's summary, one section per office with its mailboxes that do not comply and since when,
 //! and the audit chain's head so the report can be tied to the audit log.
 
-use sesame_proto::v1 as pb;
-
 use crate::pdf::{MARGIN, Page, date_fr, document};
+use crate::report::{ComplianceReportDoc, MailboxLine, Rule, StateCount};
+use crate::{optional_rfc3339, rfc3339};
 
 /// Lowest baseline before a new page starts.
 const BOTTOM: f32 = 70.0;
-
-/// The French name of a state.
-fn state_fr(state: i32) -> &'static str {
-    use pb::ComplianceState as S;
-    match S::try_from(state) {
-        Ok(S::Compliant) => "conforme",
-        Ok(S::DueSoon) => "échéance proche",
-        Ok(S::Overdue) => "en retard",
-        Ok(S::ProvisionalPending) => "mot de passe provisoire en attente",
-        Ok(S::ProvisionalExpired) => "mot de passe provisoire expiré",
-        Ok(S::ChangeFailed) => "échec du changement",
-        Ok(S::AgentOffline) => "poste hors ligne",
-        Ok(S::NeverEnrolled) => "aucun poste enrôlé",
-        _ => "inconnu",
-    }
-}
 
 /// "2026-03-01T23:59:59.999999Z" → "01/03/2026 23:59 UTC"; empty stays empty.
 fn datetime_fr(rfc3339: &str) -> String {
@@ -41,11 +25,11 @@ fn percent(compliant: u64, total: u64) -> String {
     format!("{:.1}", compliant as f64 * 100.0 / total as f64).replace('.', ",")
 }
 
-fn counts_fr(counts: &[pb::ComplianceCount]) -> String {
+fn counts_fr(counts: &[StateCount]) -> String {
     let parts: Vec<String> = counts
         .iter()
         .filter(|c| c.mailboxes > 0)
-        .map(|c| format!("{} : {}", state_fr(c.state), c.mailboxes))
+        .map(|c| format!("{} : {}", c.state.name_fr(), c.mailboxes))
         .collect();
     if parts.is_empty() { "aucune boîte".to_owned() } else { parts.join(" ; ") }
 }
@@ -95,13 +79,9 @@ impl Pages {
     }
 }
 
-/// The report as a PDF.
-pub(crate) fn render(
-    report: &pb::GetComplianceReportResponse,
-    policy: &pb::GetCompliancePolicyResponse,
-    server: &str,
-) -> Vec<u8> {
-    let at = datetime_fr(&report.at);
+/// The report as a PDF, stating `rule` (the global policy) and made by the server at `server`.
+pub fn render(report: &ComplianceReportDoc, rule: &Rule, server: &str) -> Vec<u8> {
+    let at = datetime_fr(&rfc3339(report.at));
     let mut pages = Pages::new(format!("Sesame - rapport de conformité au {at}"));
     pages.text(b"F2", 16.0, MARGIN, "Rapport de conformité des mots de passe MAILNOT");
     pages.text(b"F1", 11.0, MARGIN, &format!("Situation au {at}"));
@@ -109,10 +89,12 @@ pub(crate) fn render(
         b"F1",
         9.0,
         MARGIN,
-        &format!("Établi le {} par le serveur Sesame {server}", datetime_fr(&report.generated_at)),
+        &format!(
+            "Établi le {} par le serveur Sesame {server}",
+            datetime_fr(&optional_rfc3339(report.generated_at))
+        ),
     );
     pages.page.gap(8.0);
-    let rule = policy.effective.unwrap_or_default();
     pages.paragraph(
         10.0,
         &format!(
@@ -124,6 +106,7 @@ pub(crate) fn render(
             rule.limit_days, rule.due_soon_days, rule.offline_days
         ),
     );
+    let head = report.head.as_ref();
     pages.paragraph(
         9.0,
         &format!(
@@ -131,13 +114,14 @@ pub(crate) fn render(
              était le n° {}, d'empreinte SHA-256 {}, signé le {} par la clé d'audit du serveur \
              (identifiant {}). La commande « sesamectl audit verify » vérifie la chaîne et ses \
              signatures jusqu'à cet enregistrement.",
-            report.audit_head_seq,
-            report.audit_head_hash,
-            datetime_fr(&report.audit_head_signed_at),
-            report.audit_head_key_id
+            head.map_or(0, |h| h.seq),
+            head.map_or("", |h| h.hash.as_str()),
+            datetime_fr(&optional_rfc3339(head.map(|h| h.signed_at))),
+            head.map_or("", |h| h.key_id.as_str())
         ),
     );
-    pages.text(b"F1", 7.0, MARGIN, &format!("Signature Ed25519 : {}", report.audit_head_signature));
+    let signature = head.map_or("", |h| h.signature.as_str());
+    pages.text(b"F1", 7.0, MARGIN, &format!("Signature Ed25519 : {signature}"));
     pages.page.gap(6.0);
     pages.text(b"F2", 13.0, MARGIN, "Synthèse");
     pages.text(
@@ -154,15 +138,12 @@ pub(crate) fn render(
         ),
     );
     pages.paragraph(10.0, &format!("Par état : {}.", counts_fr(&report.counts)));
-    if !report.oldest_verified_change_at.is_empty() {
+    if let Some(oldest) = report.oldest_verified_change_at {
         pages.text(
             b"F1",
             10.0,
             MARGIN,
-            &format!(
-                "Plus ancien changement vérifié : {}",
-                date_fr(&report.oldest_verified_change_at)
-            ),
+            &format!("Plus ancien changement vérifié : {}", date_fr(&rfc3339(oldest))),
         );
     }
     for office in &report.offices {
@@ -175,14 +156,14 @@ pub(crate) fn render(
             office.compliant,
             percent(office.compliant, office.mailboxes)
         );
-        if !office.late_since.is_empty() {
-            summary.push_str(&format!(" En retard depuis le {}.", date_fr(&office.late_since)));
+        if let Some(late_since) = office.late_since {
+            summary.push_str(&format!(" En retard depuis le {}.", date_fr(&rfc3339(late_since))));
         }
         pages.text(b"F1", 10.0, MARGIN, &summary);
         pages.paragraph(10.0, &format!("Par état : {}.", counts_fr(&office.counts)));
-        let oldest = match office.oldest_verified_change_at.as_str() {
-            "" => "aucun".to_owned(),
-            at => date_fr(at),
+        let oldest = match office.oldest_verified_change_at {
+            None => "aucun".to_owned(),
+            Some(at) => date_fr(&rfc3339(at)),
         };
         pages.text(
             b"F1",
@@ -193,8 +174,8 @@ pub(crate) fn render(
                 office.never_changed
             ),
         );
-        let late: Vec<&pb::MailboxCompliance> =
-            office.mailbox_states.iter().filter(|m| !m.non_compliant_since.is_empty()).collect();
+        let late: Vec<&MailboxLine> =
+            office.mailbox_states.iter().filter(|m| m.non_compliant_since.is_some()).collect();
         if !late.is_empty() {
             pages.text(
                 b"F2",
@@ -212,9 +193,9 @@ pub(crate) fn render(
                     &format!(
                         "{} - {}{reason} - depuis le {} - non conforme depuis le {}",
                         m.address,
-                        state_fr(m.state),
-                        date_fr(&m.since),
-                        date_fr(&m.non_compliant_since)
+                        m.state.name_fr(),
+                        date_fr(&optional_rfc3339(m.since)),
+                        date_fr(&optional_rfc3339(m.non_compliant_since))
                     ),
                 );
             }
@@ -233,6 +214,6 @@ mod tests {
         assert_eq!(datetime_fr(""), "");
         assert_eq!(percent(1, 3), "33,3");
         assert_eq!(percent(0, 0), "-");
-        assert_eq!(state_fr(pb::ComplianceState::Overdue as i32), "en retard");
+        assert_eq!(crate::report::State::Overdue.name_fr(), "en retard");
     }
 }

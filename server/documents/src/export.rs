@@ -1,24 +1,31 @@
-//! `sesamectl provisional export`: the files the mail administrator uses to set the provisional
-//! passwords on Exchange (Active Directory) with "change at next logon".
+//! The export for the mail administrator (`sesamectl provisional export`, the dashboard): the
+//! files used to set the provisional passwords on Exchange (Active Directory) with "change at
+//! next logon".
 
-use sesame_proto::v1 as pb;
+use secrecy::ExposeSecret;
 
-use crate::output::CsvOut;
+use crate::{CsvOut, Letter, rfc3339};
 
 /// CSV: `address,display_name,provisional_password,expires_at`. Every cell is neutralised for
 /// spreadsheets like any CSV sesamectl writes, except the password: the file is read by the mail
 /// administrator's script (`Import-Csv` then `Set-ADAccountPassword`), which would set a quote
 /// in front of a password starting with `-` as part of the password. The server never generates
 /// a password that starts with a formula character, so the column is safe in a spreadsheet too.
-pub(crate) fn csv(passwords: &[pb::ProvisionalPassword]) -> std::io::Result<String> {
+pub fn csv(passwords: &[Letter]) -> std::io::Result<String> {
     /// The password's column, written exactly.
     const PASSWORD: usize = 2;
     let mut bytes = Vec::new();
     let mut writer = CsvOut::new(&mut bytes);
     writer.record(["address", "display_name", "provisional_password", "expires_at"])?;
     for p in passwords {
+        let expires_at = rfc3339(p.expires_at);
         writer.record_keeping(
-            [&p.mailbox, &p.display_name, &p.provisional_password, &p.expires_at],
+            [
+                p.address.as_str(),
+                p.display_name.as_str(),
+                p.password.expose_secret(),
+                expires_at.as_str(),
+            ],
             &[PASSWORD],
         )?;
     }
@@ -33,7 +40,7 @@ fn quoted(value: &str) -> String {
 }
 
 /// A PowerShell script that sets each password and forces a change at next logon.
-pub(crate) fn powershell(office: &str, passwords: &[pb::ProvisionalPassword]) -> String {
+pub fn powershell(office: &str, passwords: &[Letter]) -> String {
     let mut script = format!(
         "# Sesame: provisional passwords of office {office}.\r\n\
          # Sets each mailbox's password and forces a change at next logon. Run it in a session with the\r\n\
@@ -43,16 +50,16 @@ pub(crate) fn powershell(office: &str, passwords: &[pb::ProvisionalPassword]) ->
          $ErrorActionPreference = 'Stop'\r\n\r\n"
     );
     for p in passwords {
-        let address = quoted(&p.mailbox);
+        let address = quoted(&p.address);
         script.push_str(&format!("# {}\r\n", p.display_name.replace(['\r', '\n'], " ")));
         script.push_str(&format!(
             "$user = Get-ADUser -Filter \"UserPrincipalName -eq {address} -or mail -eq {address}\"\r\n"
         ));
         script
-            .push_str(&format!("if (-not $user) {{ throw \"No account for {}\" }}\r\n", p.mailbox));
+            .push_str(&format!("if (-not $user) {{ throw \"No account for {}\" }}\r\n", p.address));
         script.push_str(&format!(
             "Set-ADAccountPassword -Identity $user -Reset -NewPassword (ConvertTo-SecureString {} -AsPlainText -Force)\r\n",
-            quoted(&p.provisional_password)
+            quoted(p.password.expose_secret())
         ));
         script.push_str("Set-ADUser -Identity $user -ChangePasswordAtLogon $true\r\n\r\n");
     }
@@ -67,14 +74,20 @@ pub(crate) fn powershell(office: &str, passwords: &[pb::ProvisionalPassword]) ->
 mod tests {
     use super::*;
 
+    fn letter(display_name: &str, password: &str) -> Letter {
+        Letter {
+            address: "dupont.jean@01234.mailnot.fr".into(),
+            display_name: display_name.into(),
+            first_name: "Jean".into(),
+            last_name: "Dupont".into(),
+            password: password.into(),
+            expires_at: time::macros::datetime!(2026-03-01 00:00 UTC),
+        }
+    }
+
     #[test]
     fn powershell_quotes_values_and_forces_a_change_at_next_logon() {
-        let p = pb::ProvisionalPassword {
-            mailbox: "dupont.jean@01234.mailnot.fr".into(),
-            display_name: "Jean O'Dupont".into(),
-            provisional_password: "ab'c#2D".into(),
-            ..Default::default()
-        };
+        let p = letter("Jean O'Dupont", "ab'c#2D");
         let script = powershell("01234", std::slice::from_ref(&p));
         assert!(
             script.contains("ConvertTo-SecureString 'ab''c#2D' -AsPlainText -Force"),
@@ -91,13 +104,7 @@ mod tests {
 
     #[test]
     fn the_csv_export_neutralises_names_but_keeps_passwords_exact() {
-        let p = pb::ProvisionalPassword {
-            mailbox: "dupont.jean@01234.mailnot.fr".into(),
-            display_name: "=HYPERLINK(\"http://x\",\"y\")".into(),
-            provisional_password: "-aB3#xyzPQRS7k".into(),
-            expires_at: "2026-03-01T00:00:00Z".into(),
-            ..Default::default()
-        };
+        let p = letter("=HYPERLINK(\"http://x\",\"y\")", "-aB3#xyzPQRS7k");
         let csv = csv(&[p]).unwrap();
         let mut reader = ::csv::Reader::from_reader(csv.as_bytes());
         let row = reader.records().next().unwrap().unwrap();
