@@ -17,7 +17,6 @@ pub mod rotations;
 pub mod settings;
 #[cfg(test)]
 pub(crate) mod testing;
-pub mod trend_stub;
 pub mod web_access;
 pub mod workstations;
 

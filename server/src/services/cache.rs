@@ -47,6 +47,10 @@ impl Default for CacheSettings {
 
 /// Offices whose OWA address is kept (the global one counts as one).
 const OFFICES: usize = 100_000;
+/// Compliance charts kept (one per scope asked: the fleet, an office, an administrator's offices).
+const TRENDS: usize = 1_024;
+/// How old a kept compliance chart may be.
+pub(crate) const TREND_TTL: Duration = Duration::minutes(5);
 
 /// The server's caches.
 #[derive(Debug)]
@@ -57,6 +61,10 @@ pub struct Caches {
     pub(crate) owa: Bounded<OwaUrlSetting>,
     /// Whether workstations have rotations to fetch.
     pub(crate) pending: PendingCache,
+    /// The dashboard's compliance charts, by scope: history that only grows, so no notice drops
+    /// them; they are at most [`TREND_TTL`] old (the dashboard draws today's point from the
+    /// report it shows).
+    pub(crate) trends: Bounded<Arc<Vec<crate::domain::compliance::TrendPoint>>>,
     /// Whether the caches may answer: always on a database this server has alone, only while the
     /// change notices are heard on a shared one; never when turned off.
     live: AtomicBool,
@@ -72,9 +80,15 @@ impl Caches {
             identity: Bounded::new(settings.workstations, settings.ttl),
             owa: Bounded::new(OFFICES, settings.ttl),
             pending: PendingCache::new(settings.workstations, settings.ttl),
+            trends: Bounded::new(TRENDS, TREND_TTL),
             live: AtomicBool::new(!shared && settings.workstations > 0),
             enabled: settings.workstations > 0,
         }
+    }
+
+    /// Whether the caches are on (`[agents] cache_workstations` is not 0).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// Whether the caches may answer now.

@@ -9,10 +9,10 @@ use axum::response::Response;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::Web;
 use super::format::{datetime_fr, head_fr};
 use super::page::{self, Layout, encode, render};
 use super::session::Signed;
+use super::{Web, documents};
 use crate::domain::office::Crpcen;
 use crate::services::audit::AuditQuery;
 
@@ -160,8 +160,38 @@ pub(crate) async fn page(
     render(&page)
 }
 
-/// `GET /audit.csv`: STUB until the documents crate lands.
-pub(crate) async fn csv(signed: Signed) -> Response {
-    let _ = signed;
-    page::bad_request("pas encore")
+/// The most records one export holds; beyond it, the export says where to go on.
+const MAX_EXPORT_RECORDS: usize = 100_000;
+
+/// `GET /audit.csv`: the records the filters select (from `after`), oldest first, for auditors.
+pub(crate) async fn csv(
+    State(web): State<Web>,
+    signed: Signed,
+    Query(filters): Query<Filters>,
+) -> Response {
+    let page_size = crate::services::audit::MAX_AUDIT_PAGE;
+    let mut query = match filters.query(page_size) {
+        Ok(query) => query,
+        Err(reason) => return page::bad_request(&reason),
+    };
+    let mut records = Vec::new();
+    loop {
+        let page = match web.services.list_audit_records(signed.admin(), &query).await {
+            Ok(page) => page,
+            Err(error) => return page::error(error),
+        };
+        let full = page.len() == page_size as usize;
+        if let Some(last) = page.last() {
+            query.after_seq = last.seq;
+        }
+        records.extend(page);
+        if !full || records.len() >= MAX_EXPORT_RECORDS {
+            break;
+        }
+    }
+    let name = match (records.first(), records.last()) {
+        (Some(first), Some(last)) => format!("journal-audit-{}-{}.csv", first.seq, last.seq),
+        _ => "journal-audit-vide.csv".to_owned(),
+    };
+    super::rollout::download(documents::audit_csv(&records), "text/csv; charset=utf-8", &name)
 }

@@ -10,18 +10,9 @@ use crate::domain::check_in::{KeyPresence, KeyState};
 use crate::domain::compliance::ComplianceState;
 use crate::domain::rotation::RotationStatus;
 
-/// A compliance state in French, by its stored name.
+/// A compliance state in French (the documents' words).
 pub(crate) fn state_fr(state: ComplianceState) -> &'static str {
-    match state {
-        ComplianceState::Compliant => "conforme",
-        ComplianceState::DueSoon => "échéance proche",
-        ComplianceState::Overdue => "en retard",
-        ComplianceState::ProvisionalPending => "mot de passe provisoire en attente",
-        ComplianceState::ProvisionalExpired => "mot de passe provisoire expiré",
-        ComplianceState::ChangeFailed(_) => "échec du changement",
-        ComplianceState::AgentOffline => "poste hors ligne",
-        ComplianceState::NeverEnrolled => "aucun poste enrôlé",
-    }
+    super::documents::state(state).name_fr()
 }
 
 /// The state named `name` (its stored name), if it is one.

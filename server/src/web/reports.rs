@@ -5,16 +5,17 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::Web;
 use super::audit::parse_day;
 use super::fleet::{self, office_lines};
 use super::format::state_named;
 use super::page::{self, Layout, encode, render};
 use super::rollout::download;
 use super::session::Signed;
+use super::{Web, documents};
 use crate::domain::office::Crpcen;
 use crate::services::compliance::{ComplianceReport, ReportDetail};
 
@@ -110,40 +111,67 @@ async fn report(
     }
 }
 
-/// `GET /reports/compliance.csv`.
+/// `GET /reports/compliance.csv`: one line per office (the fleet) or per mailbox (an office).
 pub(crate) async fn csv(
     State(web): State<Web>,
     signed: Signed,
     Query(request): Query<Request>,
 ) -> Response {
     match report(&web, &signed, &request).await {
-        Ok(report) => download(
-            super::documents::report_csv(&report),
-            "text/csv; charset=utf-8",
-            &file_name(&request, "csv"),
-        ),
+        Ok(report) => {
+            let body = documents::report_csv(&report, !request.office.trim().is_empty());
+            stamped(body, "text/csv; charset=utf-8", &report, &request, "csv")
+        }
         Err(refused) => refused,
     }
 }
 
-/// `GET /reports/compliance.pdf`.
+/// `GET /reports/compliance.pdf`: the French report, stating the compliance rule in force.
 pub(crate) async fn pdf(
     State(web): State<Web>,
     signed: Signed,
+    headers: HeaderMap,
     Query(request): Query<Request>,
 ) -> Response {
-    match report(&web, &signed, &request).await {
-        Ok(report) => download(
-            super::documents::report_pdf(&report),
-            "application/pdf",
-            &file_name(&request, "pdf"),
-        ),
-        Err(refused) => refused,
-    }
+    let report = match report(&web, &signed, &request).await {
+        Ok(report) => report,
+        Err(refused) => return refused,
+    };
+    let office = Crpcen::parse(request.office.trim()).ok();
+    let policy = match web.services.compliance_policy(signed.admin(), office.as_ref()).await {
+        Ok(policy) => policy.effective,
+        Err(error) => return page::error(error),
+    };
+    let server = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let body = documents::report_pdf(&report, policy, server);
+    stamped(body, "application/pdf", &report, &request, "pdf")
 }
 
-/// "conformite-14032-2026-12-01.csv", "conformite-flotte.pdf".
-fn file_name(request: &Request, extension: &str) -> String {
+/// A report to save, named after what it covers and the signed audit head it was made from,
+/// which the `Sesame-Audit-Head` header also carries (`seq:hash`).
+fn stamped(
+    body: Vec<u8>,
+    kind: &'static str,
+    report: &ComplianceReport,
+    request: &Request,
+    extension: &str,
+) -> Response {
+    let stem = file_stem(request);
+    let name = match &report.audit_head {
+        Some(head) => format!("{}.{extension}", documents::head(head).file_stem(&stem)),
+        None => format!("{stem}.{extension}"),
+    };
+    let mut answer = download(body, kind, &name);
+    if let Some(head) = &report.audit_head
+        && let Ok(value) = HeaderValue::from_str(&format!("{}:{}", head.seq, head.hash_hex()))
+    {
+        answer.headers_mut().insert("sesame-audit-head", value);
+    }
+    answer
+}
+
+/// "conformite-14032-2026-12-01", "conformite-flotte".
+fn file_stem(request: &Request) -> String {
     let office = request.office.trim();
     let scope = if office.bytes().all(|b| b.is_ascii_digit()) && !office.is_empty() {
         office
@@ -156,9 +184,5 @@ fn file_name(request: &Request, extension: &str) -> String {
     } else {
         ""
     };
-    if day.is_empty() {
-        format!("conformite-{scope}.{extension}")
-    } else {
-        format!("conformite-{scope}-{day}.{extension}")
-    }
+    if day.is_empty() { format!("conformite-{scope}") } else { format!("conformite-{scope}-{day}") }
 }

@@ -29,7 +29,9 @@ fn the_edges_call_services_not_the_store() {
     // authorization and the audit actor are the services'. So a second edge reuses all of them.
     let mut problems = Vec::new();
     for (path, text) in sources() {
-        let edge = ["server/src/grpc", "server/src/ops", "server/src/web"].iter().any(|p| path.starts_with(p));
+        let edge = ["server/src/grpc", "server/src/ops", "server/src/web"]
+            .iter()
+            .any(|p| path.starts_with(p));
         if !edge {
             continue;
         }

@@ -11,7 +11,8 @@ use crate::services::{Error, Services};
 impl Services {
     /// One point per day for the last `points` days (1 to [`MAX_TREND_POINTS`]), oldest first:
     /// the counts at the end of each past day and, for today, now; of one office (its readers) or
-    /// of every office the administrator may read, authorized as compliance reports are.
+    /// of every office the administrator may read, authorized as compliance reports are. Kept for
+    /// a few minutes per scope (`Caches::trends`): the last point may be that old.
     pub async fn compliance_trend(
         &self,
         admin: &Admin,
@@ -29,19 +30,37 @@ impl Services {
             )));
         }
         let now = self.clock.now();
-        // The history complete up to now, as for a report.
-        self.settle_check_ins().await?;
-        self.sweep_compliance_until_done(now).await?;
-        let times = trend_times(now, points);
         let offices: Option<Vec<Crpcen>> = match office {
             Some(office) => Some(vec![office.clone()]),
             None => admin.read_scope().map(<[Crpcen]>::to_vec),
         };
+        let key = match &offices {
+            None => format!("{points}:*"),
+            Some(offices) => {
+                let names: Vec<&str> = offices.iter().map(Crpcen::as_str).collect();
+                format!("{points}:{}", names.join(","))
+            }
+        };
+        let caches = &self.caches;
+        if caches.enabled()
+            && let Some(kept) = caches.trends.get(&key, now)
+        {
+            return Ok(kept.as_ref().clone());
+        }
+        let ticket = caches.trends.ticket();
+        // The history complete up to now, as for a report.
+        self.settle_check_ins().await?;
+        self.sweep_compliance_until_done(now).await?;
+        let times = trend_times(now, points);
         let counts = self.store.compliance_trend(offices.as_deref(), &times).await?;
-        Ok(times
+        let trend: Vec<TrendPoint> = times
             .into_iter()
             .zip(counts)
             .map(|(at, (compliant, total))| TrendPoint { at, compliant, total })
-            .collect())
+            .collect();
+        if caches.enabled() {
+            caches.trends.insert(key, std::sync::Arc::new(trend.clone()), now, ticket);
+        }
+        Ok(trend)
     }
 }
