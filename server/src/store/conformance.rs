@@ -13,6 +13,7 @@ mod paging;
 mod reports;
 mod rotations;
 mod settings;
+mod web_access;
 mod workstations;
 
 use time::OffsetDateTime;
@@ -120,4 +121,6 @@ conformance_suite!(
     compliance::compliance_reaches_every_transition,
     check_ins::check_ins_are_written_in_batches,
     check_ins::a_batch_reassesses_the_workstations_whose_check_in_matters,
+    web_access::web_credentials_accept_each_totp_step_once,
+    web_access::web_sessions_are_found_touched_revoked_and_listed,
 );
