@@ -14,7 +14,8 @@ pub(crate) use self::csv_out::CsvOut;
 pub(crate) use self::mailbox::print_mailbox_detail;
 use self::rows::OfficeRow;
 pub(crate) use self::rows::{
-    AdminRow, AuditRow, MailboxRow, RotationRow, TokenRow, WorkstationRow, describe_key,
+    AdminRow, AuditRow, MailboxRow, RotationRow, TokenRow, WebSessionRow, WorkstationRow,
+    describe_key,
 };
 use crate::OutputFormat;
 
