@@ -14,4 +14,6 @@ pub mod password;
 pub mod rotation;
 pub mod settings;
 pub mod token;
+pub mod totp;
+pub mod web_session;
 pub mod workstation;

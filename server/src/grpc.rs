@@ -8,7 +8,6 @@ mod check_in;
 mod frame_limit;
 mod health;
 mod parse;
-mod rate_limit;
 mod rpc_metrics;
 mod status;
 pub(crate) mod tls;

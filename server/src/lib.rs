@@ -166,6 +166,7 @@ impl Server {
             rotation_period: config.rotation_period,
             audit,
             check_in_writer,
+            sign_in_limiter: services::web_access::SignInLimiter::default(),
         });
         state.apply_default_compliance_policy().await?;
         let caps = listener_caps(config);

@@ -13,6 +13,7 @@ pub mod compliance;
 pub mod enrollment;
 pub mod offices;
 pub mod operations;
+pub(crate) mod rate_limit;
 pub mod rotations;
 pub mod settings;
 #[cfg(test)]
@@ -34,7 +35,8 @@ use crate::store::{self, SharedStore};
 
 /// What every service needs: the store, the clock, the keys and the settings. Holds no state of
 /// its own beyond its caches (`cache`): everything that must outlive a request is in the store,
-/// except the check-ins answered within the last flush window, which [`check_in_writer`] writes.
+/// except the check-ins answered within the last flush window, which [`check_in_writer`] writes,
+/// and the recent failed web sign-ins ([`web_access::SignInLimiter`]).
 #[derive(Debug)]
 pub struct Services {
     /// The database.
@@ -60,6 +62,8 @@ pub struct Services {
     pub caches: cache::Caches,
     /// The check-ins answered and not written yet.
     pub check_in_writer: check_in_writer::CheckInWriter,
+    /// The failed web sign-ins of the last minutes, per account and per address.
+    pub sign_in_limiter: web_access::SignInLimiter,
 }
 
 /// Why a service refused or failed a request. The edges turn it into their own codes

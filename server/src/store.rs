@@ -7,6 +7,8 @@
 //! [`ReportStore`], [`AccountStore`], [`SettingsStore`], [`CheckInStore`], [`ComplianceStore`],
 //! [`ComplianceReportStore`] (`compliance_report.rs`), [`ComplianceTrendStore`]
 //! (`compliance_trend.rs`), [`AuditStore`], [`ChangeStore`]
+//! [`ComplianceReportStore`] (`compliance_report.rs`), [`WebAccessStore`] (`web_access.rs`),
+//! [`AuditStore`], [`ChangeStore`]
 //! (`changes.rs`) and [`PoolStore`] (`db.rs`). A function that needs part of the store takes the
 //! narrowest of them (`&dyn AuditStore`); `&dyn Store` converts to any. `dialect.rs` names what
 //! differs (`sqlite.rs`, `postgres.rs`); the bounds every `impl` over a dialect needs are written
@@ -36,6 +38,7 @@ mod rotations;
 mod rows;
 mod settings;
 mod sqlite;
+mod web_access;
 mod workstations;
 
 #[cfg(test)]
@@ -61,6 +64,7 @@ pub use self::options::{StoreOptions, connect, redact_url};
 pub use self::reports::ReportStore;
 pub use self::rotations::RotationStore;
 pub use self::settings::SettingsStore;
+pub use self::web_access::WebAccessStore;
 pub use self::workstations::WorkstationStore;
 
 /// The server's persistent state: every aggregate's trait, implemented by `Db` (`db.rs`). Implementations are cheap to share
@@ -79,6 +83,7 @@ pub trait Store:
     + ComplianceStore
     + ComplianceReportStore
     + ComplianceTrendStore
+    + WebAccessStore
     + AuditStore
     + ChangeStore
     + PoolStore

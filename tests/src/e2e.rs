@@ -72,6 +72,7 @@ mod security;
 mod settings;
 mod silent_connections;
 mod unauthenticated;
+mod web_access;
 mod window;
 mod window_reminder;
 

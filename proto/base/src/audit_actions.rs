@@ -5,7 +5,10 @@
 //! The vocabulary: a rotation is opened (`rotation.open`, `rotation.open_periodic`), closed
 //! (`rotation.complete`, `rotation.fail`, `rotation.expire`, `rotation.cancel`), and an agent's
 //! step report is recorded (`rotation.report.<step>`); "provisional" names only what concerns the
-//! secret itself (`provisional.export`, `provisional.letters`, `provisional.deliver`).
+//! secret itself (`provisional.export`, `provisional.letters`, `provisional.deliver`). An
+//! administrator's web sign-in: its credentials (`admin.web_password.set`, `admin.totp.enrol`,
+//! `admin.totp.confirm`) and its sessions (`web.sign_in`, `web.sign_in.fail`, `web.sign_out`,
+//! `web.session.revoke`).
 
 /// Old names and the names that replaced them.
 pub const RENAMED: &[(&str, &str)] = &[

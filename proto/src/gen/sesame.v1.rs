@@ -495,6 +495,80 @@ pub struct RevokeAdminRequest {
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RevokeAdminResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetWebPasswordRequest {
+    /// 12 to 1,024 characters.
+    #[prost(string, tag = "1")]
+    pub password: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SetWebPasswordResponse {}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct BeginTotpEnrolmentRequest {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct BeginTotpEnrolmentResponse {
+    /// otpauth://totp/Sesame:<name>?secret=...&issuer=Sesame&algorithm=SHA1&digits=6&period=30
+    #[prost(string, tag = "1")]
+    pub otpauth_uri: ::prost::alloc::string::String,
+    /// The secret in base32 (RFC 4648, no padding), to type into an authenticator app.
+    #[prost(string, tag = "2")]
+    pub secret_base32: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ConfirmTotpRequest {
+    /// Six digits.
+    #[prost(string, tag = "1")]
+    pub code: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ConfirmTotpResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListWebSessionsRequest {
+    /// An administrator's name, or empty (see ListWebSessions).
+    #[prost(string, tag = "1")]
+    pub admin: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct WebSessionInfo {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(string, tag = "2")]
+    pub admin: ::prost::alloc::string::String,
+    /// RFC 3339.
+    #[prost(string, tag = "3")]
+    pub created_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub last_seen_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub expires_at: ::prost::alloc::string::String,
+    /// Where the sign-in came from and the browser's user agent, as shown; never trusted.
+    #[prost(string, tag = "6")]
+    pub remote_address: ::prost::alloc::string::String,
+    #[prost(string, tag = "7")]
+    pub user_agent: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListWebSessionsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub sessions: ::prost::alloc::vec::Vec<WebSessionInfo>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeWebSessionsRequest {
+    /// One session, by id (0: none).
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    /// Every session of `admin` (the caller's own when empty).
+    #[prost(bool, tag = "2")]
+    pub all: bool,
+    #[prost(string, tag = "3")]
+    pub admin: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RevokeWebSessionsResponse {
+    /// How many sessions were ended.
+    #[prost(uint64, tag = "1")]
+    pub revoked: u64,
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PasswordPolicy {
     /// 10 to 128.
@@ -1738,6 +1812,144 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "RevokeAdmin"));
             self.inner.unary(req, path, codec).await
         }
+        /// Sets the caller's own password for the web dashboard (kept as an argon2id hash). Callable by:
+        /// any administrator, for itself only. INVALID_ARGUMENT for fewer than 12 or more than 1,024
+        /// characters.
+        pub async fn set_web_password(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetWebPasswordRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetWebPasswordResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/SetWebPassword",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "SetWebPassword"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Starts enrolling a new TOTP second factor for the caller's web sign-in and returns its secret,
+        /// the one time it can be seen; it replaces any enrolment not yet confirmed, and the confirmed
+        /// one stays in use until ConfirmTotp succeeds. Callable by: any administrator, for itself only.
+        /// No other code of its own.
+        pub async fn begin_totp_enrolment(
+            &mut self,
+            request: impl tonic::IntoRequest<super::BeginTotpEnrolmentRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::BeginTotpEnrolmentResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/BeginTotpEnrolment",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "BeginTotpEnrolment"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Confirms the caller's pending TOTP enrolment with a current code of it; the new secret then
+        /// replaces the one in use. Callable by: any administrator, for itself only. FAILED_PRECONDITION
+        /// when no enrolment is pending; INVALID_ARGUMENT for a code that does not match or was used.
+        pub async fn confirm_totp(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ConfirmTotpRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ConfirmTotpResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ConfirmTotp",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "ConfirmTotp"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Lists live web sessions (not revoked, expired or idle), newest first, at most 1,000: of the
+        /// administrator named, or without a name every administrator's for a global administrator and
+        /// the caller's own for the others. Callable by: any administrator for its own sessions; a
+        /// global administrator for anyone's. INVALID_ARGUMENT for a malformed name.
+        pub async fn list_web_sessions(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListWebSessionsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListWebSessionsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ListWebSessions",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "ListWebSessions"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Revokes one web session by id, or all of an administrator's ("sign out everywhere"; the
+        /// caller's own without a name). Callable by: any administrator for its own sessions; a global
+        /// administrator for anyone's. INVALID_ARGUMENT unless exactly one of `id` and `all` is given, or
+        /// for a malformed name; NOT_FOUND (global administrators) for an unknown session id.
+        pub async fn revoke_web_sessions(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RevokeWebSessionsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeWebSessionsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/RevokeWebSessions",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "RevokeWebSessions"));
+            self.inner.unary(req, path, codec).await
+        }
         /// The password policy in force for an office (its override, else the global one), or the global
         /// one. Callable by: a global administrator and an auditor, an office administrator for its offices.
         /// INVALID_ARGUMENT for a malformed office.
@@ -2477,6 +2689,59 @@ pub mod admin_service_server {
             request: tonic::Request<super::RevokeAdminRequest>,
         ) -> std::result::Result<
             tonic::Response<super::RevokeAdminResponse>,
+            tonic::Status,
+        >;
+        /// Sets the caller's own password for the web dashboard (kept as an argon2id hash). Callable by:
+        /// any administrator, for itself only. INVALID_ARGUMENT for fewer than 12 or more than 1,024
+        /// characters.
+        async fn set_web_password(
+            &self,
+            request: tonic::Request<super::SetWebPasswordRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SetWebPasswordResponse>,
+            tonic::Status,
+        >;
+        /// Starts enrolling a new TOTP second factor for the caller's web sign-in and returns its secret,
+        /// the one time it can be seen; it replaces any enrolment not yet confirmed, and the confirmed
+        /// one stays in use until ConfirmTotp succeeds. Callable by: any administrator, for itself only.
+        /// No other code of its own.
+        async fn begin_totp_enrolment(
+            &self,
+            request: tonic::Request<super::BeginTotpEnrolmentRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::BeginTotpEnrolmentResponse>,
+            tonic::Status,
+        >;
+        /// Confirms the caller's pending TOTP enrolment with a current code of it; the new secret then
+        /// replaces the one in use. Callable by: any administrator, for itself only. FAILED_PRECONDITION
+        /// when no enrolment is pending; INVALID_ARGUMENT for a code that does not match or was used.
+        async fn confirm_totp(
+            &self,
+            request: tonic::Request<super::ConfirmTotpRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ConfirmTotpResponse>,
+            tonic::Status,
+        >;
+        /// Lists live web sessions (not revoked, expired or idle), newest first, at most 1,000: of the
+        /// administrator named, or without a name every administrator's for a global administrator and
+        /// the caller's own for the others. Callable by: any administrator for its own sessions; a
+        /// global administrator for anyone's. INVALID_ARGUMENT for a malformed name.
+        async fn list_web_sessions(
+            &self,
+            request: tonic::Request<super::ListWebSessionsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListWebSessionsResponse>,
+            tonic::Status,
+        >;
+        /// Revokes one web session by id, or all of an administrator's ("sign out everywhere"; the
+        /// caller's own without a name). Callable by: any administrator for its own sessions; a global
+        /// administrator for anyone's. INVALID_ARGUMENT unless exactly one of `id` and `all` is given, or
+        /// for a malformed name; NOT_FOUND (global administrators) for an unknown session id.
+        async fn revoke_web_sessions(
+            &self,
+            request: tonic::Request<super::RevokeWebSessionsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RevokeWebSessionsResponse>,
             tonic::Status,
         >;
         /// The password policy in force for an office (its override, else the global one), or the global
@@ -3421,6 +3686,234 @@ pub mod admin_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RevokeAdminSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/SetWebPassword" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetWebPasswordSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::SetWebPasswordRequest>
+                    for SetWebPasswordSvc<T> {
+                        type Response = super::SetWebPasswordResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetWebPasswordRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::set_web_password(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetWebPasswordSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/BeginTotpEnrolment" => {
+                    #[allow(non_camel_case_types)]
+                    struct BeginTotpEnrolmentSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::BeginTotpEnrolmentRequest>
+                    for BeginTotpEnrolmentSvc<T> {
+                        type Response = super::BeginTotpEnrolmentResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::BeginTotpEnrolmentRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::begin_totp_enrolment(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = BeginTotpEnrolmentSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ConfirmTotp" => {
+                    #[allow(non_camel_case_types)]
+                    struct ConfirmTotpSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::ConfirmTotpRequest>
+                    for ConfirmTotpSvc<T> {
+                        type Response = super::ConfirmTotpResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ConfirmTotpRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::confirm_totp(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ConfirmTotpSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ListWebSessions" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListWebSessionsSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::ListWebSessionsRequest>
+                    for ListWebSessionsSvc<T> {
+                        type Response = super::ListWebSessionsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListWebSessionsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::list_web_sessions(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListWebSessionsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/RevokeWebSessions" => {
+                    #[allow(non_camel_case_types)]
+                    struct RevokeWebSessionsSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::RevokeWebSessionsRequest>
+                    for RevokeWebSessionsSvc<T> {
+                        type Response = super::RevokeWebSessionsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RevokeWebSessionsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::revoke_web_sessions(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RevokeWebSessionsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

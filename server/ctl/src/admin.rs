@@ -1,11 +1,15 @@
 //! `sesamectl admin`: list and revoke administrators (created on the server host with
-//! `sesame-server admin create`), and `sesamectl whoami`.
+//! `sesame-server admin create`), and `sesamectl whoami`; an administrator's own web sign-in and
+//! the web sessions in `web`.
+
+mod web;
 
 use std::io::Write;
 
 use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
+pub use self::web::{SessionsArgs, SessionsCommand, TotpCommand};
 use crate::output::{AdminRow, print_rows};
 use crate::{Error, Session};
 
@@ -19,6 +23,14 @@ pub enum AdminCommand {
         /// Its name.
         name: String,
     },
+    /// Sets your own web dashboard password (asked twice; read from standard input when it is
+    /// not a terminal).
+    WebPassword,
+    /// Your own TOTP second factor for the web dashboard.
+    #[command(subcommand)]
+    Totp(TotpCommand),
+    /// Web dashboard sessions: listed, or revoked (`sessions revoke --id N | --all`).
+    Sessions(SessionsArgs),
 }
 
 /// Runs an administrator command.
@@ -26,6 +38,12 @@ pub(crate) async fn run<W: Write>(
     session: &mut Session<'_, W>,
     command: AdminCommand,
 ) -> Result<(), Error> {
+    let command = match command {
+        AdminCommand::WebPassword => return web::web_password(session).await,
+        AdminCommand::Totp(command) => return web::totp(session, command).await,
+        AdminCommand::Sessions(args) => return web::sessions(session, args).await,
+        other => other,
+    };
     let Session { client, out, format, .. } = session;
     match command {
         AdminCommand::List => {
@@ -37,6 +55,7 @@ pub(crate) async fn run<W: Write>(
             client.revoke_admin(pb::RevokeAdminRequest { name: name.clone() }).await?;
             writeln!(out, "Administrator {name} revoked.")?;
         }
+        AdminCommand::WebPassword | AdminCommand::Totp(_) | AdminCommand::Sessions(_) => {}
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 use sesame_base::credentials::{self, Credentials};
 
-pub use crate::admin::AdminCommand;
+pub use crate::admin::{AdminCommand, SessionsArgs, SessionsCommand, TotpCommand};
 pub use crate::audit::AuditCommand;
 pub use crate::client::{AdminClient, BearerToken, connect};
 pub use crate::compliance::{ComplianceCommand, CompliancePolicyCommand};

@@ -12,7 +12,8 @@ use sesame_proto::v1 as pb;
 pub(crate) use self::mailbox::print_mailbox_detail;
 use self::rows::OfficeRow;
 pub(crate) use self::rows::{
-    AdminRow, AuditRow, MailboxRow, RotationRow, TokenRow, WorkstationRow, describe_key,
+    AdminRow, AuditRow, MailboxRow, RotationRow, TokenRow, WebSessionRow, WorkstationRow,
+    describe_key,
 };
 use crate::OutputFormat;
 pub(crate) use sesame_documents::CsvOut;

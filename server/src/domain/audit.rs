@@ -34,6 +34,11 @@ impl Actor {
         Actor(format!("enrollment_token:{id}"))
     }
 
+    /// Someone not signed in, on the web dashboard's sign-in page: `web`.
+    pub fn web() -> Actor {
+        Actor("web".to_owned())
+    }
+
     /// The server acting on its own (bootstrap, expiry).
     pub fn system() -> Actor {
         Actor("system".to_owned())

@@ -1,6 +1,6 @@
 //! The AdminService implementation: authentication of administrators by bearer token, and one
-//! delegation per RPC to the file of its resource (`offices`, `admins`, `audit`, `rotations`, `workstations`),
-//! where requests are converted and handed to the services.
+//! delegation per RPC to the file of its resource (`offices`, `admins`, `audit`, `rotations`,
+//! `workstations`, `web_access`), where requests are converted and handed to the services.
 
 mod admins;
 mod audit;
@@ -11,6 +11,7 @@ mod offices;
 mod page_bounds;
 mod rotations;
 mod settings;
+mod web_access;
 mod workstations;
 
 use std::sync::Arc;
@@ -149,6 +150,41 @@ impl AdminService for AdminApi {
         request: Request<pb::RevokeAdminRequest>,
     ) -> Result<Response<pb::RevokeAdminResponse>, Status> {
         admins::revoke_admin(self, request).await
+    }
+
+    async fn set_web_password(
+        &self,
+        request: Request<pb::SetWebPasswordRequest>,
+    ) -> Result<Response<pb::SetWebPasswordResponse>, Status> {
+        web_access::set_web_password(self, request).await
+    }
+
+    async fn begin_totp_enrolment(
+        &self,
+        request: Request<pb::BeginTotpEnrolmentRequest>,
+    ) -> Result<Response<pb::BeginTotpEnrolmentResponse>, Status> {
+        web_access::begin_totp_enrolment(self, request).await
+    }
+
+    async fn confirm_totp(
+        &self,
+        request: Request<pb::ConfirmTotpRequest>,
+    ) -> Result<Response<pb::ConfirmTotpResponse>, Status> {
+        web_access::confirm_totp(self, request).await
+    }
+
+    async fn list_web_sessions(
+        &self,
+        request: Request<pb::ListWebSessionsRequest>,
+    ) -> Result<Response<pb::ListWebSessionsResponse>, Status> {
+        web_access::list_web_sessions(self, request).await
+    }
+
+    async fn revoke_web_sessions(
+        &self,
+        request: Request<pb::RevokeWebSessionsRequest>,
+    ) -> Result<Response<pb::RevokeWebSessionsResponse>, Status> {
+        web_access::revoke_web_sessions(self, request).await
     }
 
     async fn get_password_policy(

@@ -14,7 +14,6 @@ use sesame_proto::v1 as pb;
 use sesame_proto::v1::agent_service_server::AgentService;
 use tonic::{Request, Response, Status};
 
-use super::rate_limit::RateLimiter;
 use super::tls::PeerInfo;
 use super::{check_in, parse, rfc3339};
 use crate::domain::office::Text;
@@ -26,6 +25,7 @@ use crate::ops::Metrics;
 use crate::services::Error;
 use crate::services::Services;
 use crate::services::enrollment;
+use crate::services::rate_limit::RateLimiter;
 use crate::services::workstations::agent::{AgentIdentity, AgentVersion, MIN_AGENT_VERSION};
 
 /// The AgentService handlers.

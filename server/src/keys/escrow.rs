@@ -1,4 +1,6 @@
 //! The escrow of provisional passwords: ChaCha20-Poly1305 under a key kept outside the database.
+//! The same key seals administrators' TOTP secrets (`seal_totp`), under associated data of their
+//! own bound to the administrator.
 //!
 //! The key is 32 random bytes in a file (`escrow.key` in the data directory, mode 0600, created on
 //! first start; or the file named by `escrow.key_file`). Each ciphertext carries the id of the key
@@ -21,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::identifier::{MailboxId, RotationId};
 use crate::domain::rotation::Sealed;
+use crate::domain::totp::TotpSecret;
 
 /// Why the escrow key or a ciphertext could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,14 @@ impl fmt::Debug for EscrowKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EscrowKey").field("id", &self.id).finish_non_exhaustive()
     }
+}
+
+/// The associated data of a TOTP secret: bound to its administrator, and never confused with a
+/// provisional password.
+fn totp_associated_data(admin_id: i64) -> Vec<u8> {
+    let mut aad = b"sesame-totp-v1".to_vec();
+    aad.extend_from_slice(&admin_id.to_be_bytes());
+    aad
 }
 
 fn associated_data(mailbox_id: i64, rotation_id: &str) -> Vec<u8> {
@@ -111,17 +122,10 @@ impl EscrowKey {
         mailbox_id: MailboxId,
         rotation_id: &RotationId,
     ) -> Result<Sealed, EscrowError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let mut buffer = password.expose_secret().as_bytes().to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(associated_data(mailbox_id.0, rotation_id.as_str())),
-                &mut buffer,
-            )
-            .map_err(|_| EscrowError::Integrity)?;
-        Ok(Sealed { key_id: self.id.clone(), nonce: nonce.to_vec(), ciphertext: buffer })
+        self.seal_bytes(
+            password.expose_secret().as_bytes(),
+            associated_data(mailbox_id.0, rotation_id.as_str()),
+        )
     }
 
     /// Opens a sealed password; fails if it was altered or belongs to another mailbox or rotation.
@@ -131,6 +135,42 @@ impl EscrowKey {
         mailbox_id: MailboxId,
         rotation_id: &RotationId,
     ) -> Result<SecretString, EscrowError> {
+        let plain = self.open_bytes(sealed, associated_data(mailbox_id.0, rotation_id.as_str()))?;
+        let text = std::str::from_utf8(&plain).map_err(|_| EscrowError::Integrity)?;
+        Ok(SecretString::from(text.to_owned()))
+    }
+
+    /// Seals an administrator's TOTP secret, bound to that administrator.
+    pub fn seal_totp(&self, secret: &TotpSecret, admin_id: i64) -> Result<Sealed, EscrowError> {
+        self.seal_bytes(secret.expose(), totp_associated_data(admin_id))
+    }
+
+    /// Opens an administrator's sealed TOTP secret; fails if it was altered or belongs to another
+    /// administrator.
+    pub fn open_totp(&self, sealed: &Sealed, admin_id: i64) -> Result<TotpSecret, EscrowError> {
+        let plain = self.open_bytes(sealed, totp_associated_data(admin_id))?;
+        TotpSecret::from_bytes(&plain).ok_or(EscrowError::Integrity)
+    }
+
+    fn seal_bytes(&self, plain: &[u8], aad: Vec<u8>) -> Result<Sealed, EscrowError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut buffer = plain.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buffer,
+            )
+            .map_err(|_| EscrowError::Integrity)?;
+        Ok(Sealed { key_id: self.id.clone(), nonce: nonce.to_vec(), ciphertext: buffer })
+    }
+
+    fn open_bytes(
+        &self,
+        sealed: &Sealed,
+        aad: Vec<u8>,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, EscrowError> {
         if sealed.key_id != self.id {
             return Err(EscrowError::WrongKey {
                 found: sealed.key_id.clone(),
@@ -140,16 +180,13 @@ impl EscrowKey {
         let nonce =
             Nonce::try_assume_unique_for_key(&sealed.nonce).map_err(|_| EscrowError::Integrity)?;
         let mut buffer = zeroize::Zeroizing::new(sealed.ciphertext.clone());
-        let plain = self
+        let len = self
             .key
-            .open_in_place(
-                nonce,
-                Aad::from(associated_data(mailbox_id.0, rotation_id.as_str())),
-                &mut buffer,
-            )
-            .map_err(|_| EscrowError::Integrity)?;
-        let text = std::str::from_utf8(plain).map_err(|_| EscrowError::Integrity)?;
-        Ok(SecretString::from(text.to_owned()))
+            .open_in_place(nonce, Aad::from(aad), &mut buffer)
+            .map_err(|_| EscrowError::Integrity)?
+            .len();
+        buffer.truncate(len);
+        Ok(buffer)
     }
 }
 
@@ -193,6 +230,23 @@ mod tests {
             Err(EscrowError::WrongKey { .. })
         ));
         assert!(!format!("{key:?}").contains("07"));
+    }
+
+    #[test]
+    fn a_totp_secret_opens_only_for_its_own_administrator() {
+        let key = EscrowKey::from_bytes(&[7; 32]).unwrap();
+        let secret = TotpSecret::generate();
+        let sealed = key.seal_totp(&secret, 3).unwrap();
+        assert_eq!(key.open_totp(&sealed, 3).unwrap().expose(), secret.expose());
+        assert!(matches!(key.open_totp(&sealed, 4), Err(EscrowError::Integrity)));
+        let password = key
+            .seal(
+                &SecretString::from("x".repeat(20)),
+                MailboxId(3),
+                &RotationId::parse("id", "r").unwrap(),
+            )
+            .unwrap();
+        assert!(matches!(key.open_totp(&password, 3), Err(EscrowError::Integrity)));
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub(crate) fn services(store: SharedStore, clock: &ManualClock, dir: &Path) -> S
             shipping: Shipping::default(),
         },
         check_in_writer,
+        sign_in_limiter: crate::services::web_access::SignInLimiter::default(),
     }
 }
 

@@ -14,6 +14,7 @@ mod paging;
 mod reports;
 mod rotations;
 mod settings;
+mod web_access;
 mod workstations;
 
 use time::OffsetDateTime;
@@ -122,4 +123,6 @@ conformance_suite!(
     compliance_trend::the_trend_counts_what_a_report_at_each_time_counts,
     check_ins::check_ins_are_written_in_batches,
     check_ins::a_batch_reassesses_the_workstations_whose_check_in_matters,
+    web_access::web_credentials_accept_each_totp_step_once,
+    web_access::web_sessions_are_found_touched_revoked_and_listed,
 );

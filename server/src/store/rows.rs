@@ -7,6 +7,8 @@ use super::Error;
 use crate::domain::admin::{Admin, AdminRole};
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::Crpcen;
+use crate::domain::rotation::Sealed;
+use crate::domain::web_session::{WebCredentials, WebSessionInfo};
 use crate::domain::workstation::{EnrollmentToken, Workstation, WorkstationStatus};
 
 pub(super) fn crpcen(value: &str, table: &'static str) -> Result<Crpcen, Error> {
@@ -425,5 +427,79 @@ impl TryFrom<AssignmentRow> for (String, crate::domain::check_in::AssignedMailbo
             row.workstation_id,
             crate::domain::check_in::AssignedMailbox { address: row.address, logon_name },
         ))
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct WebCredentialsRow {
+    pub(super) password_hash: Option<String>,
+    pub(super) totp_key_id: Option<String>,
+    pub(super) totp_nonce: Option<Vec<u8>>,
+    pub(super) totp_ciphertext: Option<Vec<u8>>,
+    pub(super) totp_confirmed_at: Option<OffsetDateTime>,
+    pub(super) pending_key_id: Option<String>,
+    pub(super) pending_nonce: Option<Vec<u8>>,
+    pub(super) pending_ciphertext: Option<Vec<u8>>,
+    pub(super) totp_last_step: Option<i64>,
+}
+
+/// A sealed secret from its three columns: all present, or none.
+fn sealed(
+    key_id: Option<String>,
+    nonce: Option<Vec<u8>>,
+    ciphertext: Option<Vec<u8>>,
+) -> Result<Option<Sealed>, Error> {
+    match (key_id, nonce, ciphertext) {
+        (Some(key_id), Some(nonce), Some(ciphertext)) => {
+            Ok(Some(Sealed { key_id, nonce, ciphertext }))
+        }
+        (None, None, None) => Ok(None),
+        _ => Err(Error::Corrupt("admin_web_credentials")),
+    }
+}
+
+impl WebCredentialsRow {
+    pub(super) fn into_credentials(self, admin: Admin) -> Result<WebCredentials, Error> {
+        Ok(WebCredentials {
+            admin,
+            password_hash: self.password_hash,
+            totp: sealed(self.totp_key_id, self.totp_nonce, self.totp_ciphertext)?,
+            pending_totp: sealed(self.pending_key_id, self.pending_nonce, self.pending_ciphertext)?,
+            totp_confirmed_at: self.totp_confirmed_at,
+            last_step: self.totp_last_step,
+        })
+    }
+}
+
+/// The columns of [`WebSessionRow`], from `web_sessions s JOIN admins a`.
+pub(super) const WEB_SESSION_COLUMNS: &str = "s.id, s.admin_id, a.name AS admin_name, \
+     s.created_at, s.last_seen_at, s.expires_at, s.revoked_at, s.remote_address, s.user_agent";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct WebSessionRow {
+    pub(super) id: i64,
+    pub(super) admin_id: i64,
+    pub(super) admin_name: String,
+    pub(super) created_at: OffsetDateTime,
+    pub(super) last_seen_at: OffsetDateTime,
+    pub(super) expires_at: OffsetDateTime,
+    pub(super) revoked_at: Option<OffsetDateTime>,
+    pub(super) remote_address: Option<String>,
+    pub(super) user_agent: String,
+}
+
+impl From<WebSessionRow> for WebSessionInfo {
+    fn from(row: WebSessionRow) -> WebSessionInfo {
+        WebSessionInfo {
+            id: row.id,
+            admin_id: row.admin_id,
+            admin_name: row.admin_name,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            remote_address: row.remote_address,
+            user_agent: row.user_agent,
+        }
     }
 }

@@ -112,6 +112,33 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 })
                 .await,
         ),
+        "SetWebPassword" => code(
+            client
+                .set_web_password(pb::SetWebPasswordRequest {
+                    password: "a long enough password".into(),
+                })
+                .await,
+        ),
+        "BeginTotpEnrolment" => {
+            code(client.begin_totp_enrolment(pb::BeginTotpEnrolmentRequest {}).await)
+        }
+        "ConfirmTotp" => {
+            code(client.confirm_totp(pb::ConfirmTotpRequest { code: "abcdef".into() }).await)
+        }
+        "ListWebSessions" => code(
+            client
+                .list_web_sessions(pb::ListWebSessionsRequest { admin: "bootstrap".into() })
+                .await,
+        ),
+        "RevokeWebSessions" => code(
+            client
+                .revoke_web_sessions(pb::RevokeWebSessionsRequest {
+                    id: 0,
+                    all: true,
+                    admin: "bootstrap".into(),
+                })
+                .await,
+        ),
         "ListAdmins" => code(client.list_admins(pb::ListAdminsRequest {}).await),
         "RevokeAdmin" => {
             code(client.revoke_admin(pb::RevokeAdminRequest { name: "bootstrap".into() }).await)
@@ -265,6 +292,12 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("UnlockWorkstation", Denied, Denied),
         ("ListAdmins", Denied, Denied),
         ("RevokeAdmin", Denied, Denied),
+        // Its own web sign-in: every administrator; another's sessions: global administrators only.
+        ("SetWebPassword", Ok, Ok),
+        ("BeginTotpEnrolment", Ok, Ok),
+        ("ConfirmTotp", Code::InvalidArgument, Code::InvalidArgument),
+        ("ListWebSessions", Denied, Denied),
+        ("RevokeWebSessions", Denied, Denied),
         ("GetPasswordPolicy", Denied, Ok),
         ("SetPasswordPolicy", Denied, Denied),
         ("IssueProvisional", Denied, Denied),

@@ -143,6 +143,27 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
         "UnlockWorkstation" => {
             status_code(client.unlock_workstation(pb::UnlockWorkstationRequest { id: s() }).await)
         }
+        "SetWebPassword" => {
+            status_code(client.set_web_password(pb::SetWebPasswordRequest { password: s() }).await)
+        }
+        "BeginTotpEnrolment" => {
+            status_code(client.begin_totp_enrolment(pb::BeginTotpEnrolmentRequest {}).await)
+        }
+        "ConfirmTotp" => {
+            status_code(client.confirm_totp(pb::ConfirmTotpRequest { code: s() }).await)
+        }
+        "ListWebSessions" => {
+            status_code(client.list_web_sessions(pb::ListWebSessionsRequest { admin: s() }).await)
+        }
+        "RevokeWebSessions" => status_code(
+            client
+                .revoke_web_sessions(pb::RevokeWebSessionsRequest {
+                    id: n64,
+                    all: absurd,
+                    admin: s(),
+                })
+                .await,
+        ),
         "ListAdmins" => status_code(client.list_admins(pb::ListAdminsRequest {}).await),
         "RevokeAdmin" => {
             status_code(client.revoke_admin(pb::RevokeAdminRequest { name: s() }).await)

@@ -336,3 +336,47 @@ impl Tabular for AuditRow<'_> {
         ]
     }
 }
+
+/// A web session (never its token).
+#[derive(Serialize)]
+pub(crate) struct WebSessionRow<'a> {
+    id: u64,
+    admin: &'a str,
+    created_at: &'a str,
+    last_seen_at: &'a str,
+    expires_at: &'a str,
+    remote_address: &'a str,
+    user_agent: &'a str,
+}
+
+impl<'a> From<&'a pb::WebSessionInfo> for WebSessionRow<'a> {
+    fn from(s: &'a pb::WebSessionInfo) -> WebSessionRow<'a> {
+        WebSessionRow {
+            id: s.id,
+            admin: &s.admin,
+            created_at: &s.created_at,
+            last_seen_at: &s.last_seen_at,
+            expires_at: &s.expires_at,
+            remote_address: &s.remote_address,
+            user_agent: &s.user_agent,
+        }
+    }
+}
+
+impl Tabular for WebSessionRow<'_> {
+    const HEADER: &'static [&'static str] =
+        &["ID", "ADMIN", "SIGNED IN", "LAST SEEN", "EXPIRES", "FROM", "BROWSER"];
+    const NOUN: &'static str = "web session(s)";
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.admin.to_owned(),
+            self.created_at.to_owned(),
+            self.last_seen_at.to_owned(),
+            self.expires_at.to_owned(),
+            self.remote_address.to_owned(),
+            self.user_agent.chars().take(60).collect(),
+        ]
+    }
+}
