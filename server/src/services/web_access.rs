@@ -7,6 +7,7 @@
 //! puts [`csrf_token`] in its forms; sesamectl the rest, through gRPC.
 
 mod password;
+mod sign_in_limiter;
 #[cfg(test)]
 mod tests;
 
@@ -30,11 +31,11 @@ use crate::domain::web_session::{
     SessionState, shown,
 };
 use crate::services::access::authorize;
-use crate::services::rate_limit::RateLimiter;
 use crate::services::{Error, Services};
 use crate::store;
 
 pub use self::password::{MAX_LEN as MAX_PASSWORD_LEN, MIN_LEN as MIN_PASSWORD_LEN};
+pub use self::sign_in_limiter::SignInLimiter;
 
 /// The most sessions a listing returns (newest first).
 pub const MAX_LISTED_SESSIONS: u32 = 1_000;
@@ -94,43 +95,6 @@ pub enum SessionRevocation {
     One(i64),
     /// Every session of an administrator (`None`: the caller's own): "sign out everywhere".
     AllOf(Option<AdminName>),
-}
-
-/// Failed sign-ins remembered per account and per address, in bounded memory; an account or
-/// address past its allowance is refused before any password is checked.
-#[derive(Debug)]
-pub struct SignInLimiter {
-    accounts: RateLimiter<String>,
-    addresses: RateLimiter<IpAddr>,
-}
-
-impl SignInLimiter {
-    /// Allows `per_account` failures per account and `per_address` per address over `period`.
-    pub fn new(per_account: u32, per_address: u32, period: time::Duration) -> SignInLimiter {
-        SignInLimiter {
-            accounts: RateLimiter::refilled_over(per_account, period),
-            addresses: RateLimiter::refilled_over(per_address, period),
-        }
-    }
-
-    fn has_room(&self, account: &str, remote: Option<IpAddr>, now: OffsetDateTime) -> bool {
-        self.accounts.has_room(&account.to_owned(), now)
-            && remote.is_none_or(|address| self.addresses.has_room(&address, now))
-    }
-
-    fn fail(&self, account: String, remote: Option<IpAddr>, now: OffsetDateTime) {
-        self.accounts.allow(account, now);
-        if let Some(address) = remote {
-            self.addresses.allow(address, now);
-        }
-    }
-}
-
-impl Default for SignInLimiter {
-    /// 5 failures per account and 20 per address every 15 minutes.
-    fn default() -> SignInLimiter {
-        SignInLimiter::new(5, 20, time::Duration::minutes(15))
-    }
 }
 
 /// The token a web form carries against cross-site requests: the hex SHA-256 of a fixed label and
