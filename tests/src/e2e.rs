@@ -51,6 +51,7 @@ mod audit_shipping;
 mod browser_harness;
 mod cluster;
 mod compliance;
+mod dashboard;
 mod fleet_sim;
 mod identity;
 mod mailboxes;

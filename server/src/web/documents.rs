@@ -155,7 +155,7 @@ pub(crate) fn audit_csv(records: &[AuditRecord]) -> Vec<u8> {
             seq: r.seq,
             at: r.at,
             actor: r.actor.clone(),
-            action: sesame_base::audit_actions::current_name(&r.action).to_owned(),
+            action: r.action.clone(),
             office: r.office.clone().unwrap_or_default(),
             target: r.target.clone(),
             details: r.details.clone(),

@@ -38,7 +38,10 @@ pub(crate) fn maybe_datetime_fr(at: Option<OffsetDateTime>) -> String {
 
 /// "87 %" (rounded down, so that 100 % means every one); a dash when there is nothing.
 pub(crate) fn percent(part: u64, whole: u64) -> String {
-    if whole == 0 { "—".to_owned() } else { format!("{} %", part * 100 / whole) }
+    match (part * 100).checked_div(whole) {
+        Some(share) => format!("{share} %"),
+        None => "—".to_owned(),
+    }
 }
 
 /// A rotation's status in French.

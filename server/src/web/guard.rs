@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 /// Scripts and styles from the dashboard only, no inline script or style, no plug-in, no frame,
 /// forms posted to the dashboard only.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Adds the security headers to an answer.

@@ -157,6 +157,33 @@ pub(crate) fn encode(value: &str) -> String {
     out
 }
 
+/// A form's fields (`application/x-www-form-urlencoded`), or a French 400 page when they are
+/// missing or malformed (axum's own answer is English text). A missing session token is read as
+/// empty, so that the token check refuses it (403) like a wrong one.
+#[derive(Debug)]
+pub(crate) struct Form<T>(pub(crate) T);
+
+impl<T, S> axum::extract::FromRequest<S> for Form<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Form<T>, Response> {
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(fields)) => Ok(Form(fields)),
+            Err(rejection) => {
+                tracing::debug!(%rejection, "dashboard: malformed form");
+                Err(bad_request(
+                    "Le formulaire envoyé est incomplet ou mal rempli : rechargez la page, \
+                     vérifiez les champs et recommencez.",
+                ))
+            }
+        }
+    }
+}
+
 /// One page of a list that is sorted and filtered in memory: which lines to show and the links
 /// around them.
 #[derive(Debug, Clone, PartialEq, Eq)]

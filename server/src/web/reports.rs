@@ -17,6 +17,7 @@ use super::rollout::download;
 use super::session::Signed;
 use super::{Web, documents};
 use crate::domain::office::Crpcen;
+use crate::services::Error;
 use crate::services::compliance::{ComplianceReport, ReportDetail};
 
 /// What a report covers, as in its address.
@@ -66,11 +67,7 @@ pub(crate) async fn page(signed: Signed, Query(request): Query<Request>) -> Resp
 }
 
 /// The report a request asks for, its lines filtered and sorted as asked.
-async fn report(
-    web: &Web,
-    signed: &Signed,
-    request: &Request,
-) -> Result<ComplianceReport, Response> {
+async fn report(web: &Web, signed: &Signed, request: &Request) -> Result<ComplianceReport, Error> {
     let at = match request.at.trim() {
         "" => None,
         day => match parse_day(day) {
@@ -79,28 +76,24 @@ async fn report(
                 let end = start + time::Duration::days(1) - time::Duration::seconds(1);
                 (end < web.services.clock.now()).then_some(end)
             }
-            None => return Err(page::bad_request("La date doit s'écrire AAAA-MM-JJ.")),
+            None => return Err(Error::invalid("la date doit s'écrire AAAA-MM-JJ")),
         },
     };
     let admin = signed.admin();
     match request.office.trim() {
         "" => {
-            let (lines, mut report) =
-                office_lines(web, signed, &request.filters, at).await.map_err(page::error)?;
+            let (lines, mut report) = office_lines(web, signed, &request.filters, at).await?;
             report.offices = lines.into_iter().map(|line| (line.office, Vec::new())).collect();
             Ok(report)
         }
         text => {
             let office = Crpcen::parse(text).map_err(|_| {
-                page::bad_request(&format!(
-                    "« {text} » n'est pas un numéro CRPCEN (cinq chiffres)."
-                ))
+                Error::invalid(format!("« {text} » n'est pas un numéro CRPCEN (cinq chiffres)"))
             })?;
             let mut report = web
                 .services
                 .compliance_report(admin, Some(&office), at, ReportDetail::Mailboxes)
-                .await
-                .map_err(page::error)?;
+                .await?;
             if let Some(wanted) = state_named(&request.filters.state) {
                 for (_, standings) in &mut report.offices {
                     standings.retain(|s| s.state.as_str() == wanted.as_str());
@@ -122,7 +115,7 @@ pub(crate) async fn csv(
             let body = documents::report_csv(&report, !request.office.trim().is_empty());
             stamped(body, "text/csv; charset=utf-8", &report, &request, "csv")
         }
-        Err(refused) => refused,
+        Err(error) => page::error(error),
     }
 }
 
@@ -135,7 +128,7 @@ pub(crate) async fn pdf(
 ) -> Response {
     let report = match report(&web, &signed, &request).await {
         Ok(report) => report,
-        Err(refused) => return refused,
+        Err(error) => return page::error(error),
     };
     let office = Crpcen::parse(request.office.trim()).ok();
     let policy = match web.services.compliance_policy(signed.admin(), office.as_ref()).await {

@@ -7,14 +7,14 @@
 //! session's token.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::Web;
 use super::format::{datetime_fr, maybe_datetime_fr, status_fr, step_fr};
-use super::page::{self, Layout, encode, render};
+use super::page::{self, Form, Layout, encode, render};
 use super::session::Signed;
 use crate::domain::office::{Crpcen, MailboxAddress};
 use crate::services::Error;
@@ -61,8 +61,8 @@ struct RolloutPage {
     more_rotations: bool,
 }
 
-fn office_of(crpcen: &str) -> Result<Crpcen, Response> {
-    Crpcen::parse(crpcen).map_err(|_| page::error(Error::NotFound("office".to_owned())))
+fn office_of(crpcen: &str) -> Result<Crpcen, Error> {
+    Crpcen::parse(crpcen).map_err(|_| Error::NotFound("office".to_owned()))
 }
 
 async fn build(
@@ -141,19 +141,21 @@ pub(crate) async fn page(
 ) -> Response {
     match office_of(&crpcen) {
         Ok(crpcen) => show(&web, &signed, &crpcen, Outcome::default()).await,
-        Err(refused) => refused,
+        Err(error) => page::error(error),
     }
 }
 
 /// A form with only the session's token.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Plain {
+    #[serde(default)]
     csrf: String,
 }
 
 /// The enrollment token form.
 #[derive(Debug, Deserialize)]
 pub(crate) struct NewToken {
+    #[serde(default)]
     csrf: String,
     uses: u32,
     hours: u64,
@@ -167,11 +169,11 @@ pub(crate) async fn create_token(
     Form(form): Form<NewToken>,
 ) -> Response {
     if let Err(refused) = signed.check_form(&form.csrf) {
-        return refused;
+        return refused.into_response();
     }
     let crpcen = match office_of(&crpcen) {
         Ok(crpcen) => crpcen,
-        Err(refused) => return refused,
+        Err(error) => return page::error(error),
     };
     let ttl = form.hours.saturating_mul(3600);
     match web
@@ -199,6 +201,7 @@ pub(crate) async fn create_token(
 /// The provisional password form: the whole office, or one mailbox.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Open {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     mailbox: String,
@@ -212,11 +215,11 @@ pub(crate) async fn open_rotations(
     Form(form): Form<Open>,
 ) -> Response {
     if let Err(refused) = signed.check_form(&form.csrf) {
-        return refused;
+        return refused.into_response();
     }
     let crpcen = match office_of(&crpcen) {
         Ok(crpcen) => crpcen,
-        Err(refused) => return refused,
+        Err(error) => return page::error(error),
     };
     let target = match form.mailbox.trim() {
         "" => Target::Office(crpcen.clone()),
@@ -275,11 +278,11 @@ async fn disclose(
     purpose: DisclosurePurpose,
 ) -> Response {
     if let Err(refused) = signed.check_form(csrf) {
-        return refused;
+        return refused.into_response();
     }
     let crpcen = match office_of(crpcen) {
         Ok(crpcen) => crpcen,
-        Err(refused) => return refused,
+        Err(error) => return page::error(error),
     };
     let office = match web.services.get_office(signed.admin(), &crpcen).await {
         Ok(office) => office,

@@ -58,17 +58,27 @@ impl Signed {
     }
 
     /// Refuses (403) a form whose token is not this session's.
-    pub(crate) fn check_form(&self, given: &str) -> Result<(), Response> {
+    pub(crate) fn check_form(&self, given: &str) -> Result<(), BadForm> {
         let expected = self.csrf();
         if same(expected.as_bytes(), given.as_bytes()) {
             Ok(())
         } else {
             tracing::info!(session = self.session.id, "dashboard: form without its token refused");
-            Err(page::forbidden(
-                "Ce formulaire a expiré ou ne vient pas de cette session : rechargez la page et \
-                 recommencez.",
-            ))
+            Err(BadForm)
         }
+    }
+}
+
+/// A form without the session's token: answered 403.
+#[derive(Debug)]
+pub(crate) struct BadForm;
+
+impl IntoResponse for BadForm {
+    fn into_response(self) -> Response {
+        page::forbidden(
+            "Ce formulaire a expiré ou ne vient pas de cette session : rechargez la page et \
+             recommencez.",
+        )
     }
 }
 

@@ -4,14 +4,14 @@
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::page::{self, render};
+use super::page::{self, Form, render};
 use super::session::{self, Signed};
 use super::{Remote, Web};
 use crate::services::Error;
@@ -108,6 +108,7 @@ pub(crate) async fn submit(
 /// The sign-out form's field.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Token {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -118,7 +119,7 @@ pub(crate) async fn sign_out(
     Form(form): Form<Token>,
 ) -> Response {
     if let Err(refused) = signed.check_form(&form.csrf) {
-        return refused;
+        return refused.into_response();
     }
     if let Err(error) = web.services.web_sign_out(signed.token()).await {
         return page::error(error);

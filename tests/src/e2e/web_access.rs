@@ -23,7 +23,7 @@ const PASSWORD: &str = "a long web password";
 on_both_backends!(administrators_sign_in_with_a_password_and_a_code_and_manage_their_sessions);
 
 /// Enrols a TOTP factor for the client's administrator and returns its secret, read from the URI.
-async fn enrol(server: &TestServer, client: &mut AdminClient, name: &str) -> TotpSecret {
+pub(super) async fn enrol(server: &TestServer, client: &mut AdminClient, name: &str) -> TotpSecret {
     let enrolment =
         client.begin_totp_enrolment(pb::BeginTotpEnrolmentRequest {}).await.unwrap().into_inner();
     let uri = &enrolment.otpauth_uri;
@@ -41,7 +41,7 @@ async fn enrol(server: &TestServer, client: &mut AdminClient, name: &str) -> Tot
     totp
 }
 
-fn code(server: &TestServer, totp: &TotpSecret) -> String {
+pub(super) fn code(server: &TestServer, totp: &TotpSecret) -> String {
     format!("{:06}", totp.code(step_at(server.clock_now())))
 }
 
