@@ -2,13 +2,15 @@
 //! the same bytes: sesamectl (from the gRPC answers) and the server's web dashboard (from its
 //! services) convert what they hold into these types and call the same functions. The crate knows
 //! neither the wire contract nor the database: it depends on `pdf-writer`, `csv`, `time`,
-//! `secrecy`, `serde` and `sesame-base` only (tidy and `.ci/run` check it).
+//! `secrecy`, `serde`, `thiserror` and `sesame-base` only (tidy and `.ci/run` check it).
 //!
 //! - [`letters`]: the provisional-password letters (PDF, one page per person, in French);
 //! - [`export`]: the files for the mail administrator (CSV and PowerShell);
 //! - [`report`]: the compliance report's input ([`ComplianceReportDoc`]), rendered by
 //!   [`report_pdf`] (the dated French PDF an auditor files) and [`report_csv`];
 //! - [`audit_csv`]: the audit trail as CSV;
+//! - [`mailbox_csv`]: the one file read, not written: the office's mailbox CSV file, parsed into
+//!   plain rows with their line numbers (sesamectl's `mailbox import` and the dashboard's upload);
 //! - [`csv_out`]: [`CsvOut`], the CSV writer every CSV goes through (formula cells neutralised);
 //!   `pdf`: the PDF primitives (standard fonts, WinAnsi).
 //!
@@ -36,6 +38,7 @@ pub mod csv_out;
 pub mod export;
 mod head;
 pub mod letters;
+pub mod mailbox_csv;
 mod pdf;
 pub mod report;
 pub mod report_csv;
