@@ -43,7 +43,7 @@ pub(crate) struct Attempt {
 }
 
 /// A page of the dashboard to go back to after signing in: a path of this site, never another
-/// site (`//host`; browsers also read `\\` as `/` and drop tabs and line breaks, so neither may
+/// site (`//host`; browsers also read `\` as `/` and drop tabs and line breaks, so neither may
 /// appear) nor the sign-in itself.
 fn local_path(next: Option<&str>) -> &str {
     match next {
