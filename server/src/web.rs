@@ -28,6 +28,7 @@ mod page;
 mod reports;
 mod rollout;
 mod session;
+mod setup;
 mod sign_in;
 mod tls;
 
@@ -78,7 +79,14 @@ pub(crate) fn router(services: Arc<Services>) -> Router {
         .route("/", get(fleet::overview))
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
+        .route("/offices", post(setup::create_office))
         .route("/offices/{crpcen}", get(office::page))
+        .route(
+            "/offices/{crpcen}/mailboxes",
+            post(setup::import_mailboxes).layer(DefaultBodyLimit::max(setup::MAX_IMPORT_BYTES)),
+        )
+        .route("/offices/{crpcen}/owa-url", post(setup::set_owa_url))
+        .route("/offices/{crpcen}/assignments", post(setup::assignment))
         .route("/offices/{crpcen}/rollout", get(rollout::page))
         .route("/offices/{crpcen}/enrollment-tokens", post(rollout::create_token))
         .route("/offices/{crpcen}/rotations", post(rollout::open_rotations))

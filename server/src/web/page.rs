@@ -26,6 +26,8 @@ pub(crate) struct Layout {
     pub(crate) role: &'static str,
     /// Whether it may change something (every role but auditors).
     pub(crate) writer: bool,
+    /// Whether it is a global administrator (registers offices).
+    pub(crate) global: bool,
     /// The session's form token.
     pub(crate) csrf: String,
 }
@@ -43,6 +45,7 @@ impl Layout {
             admin_name: admin.name.clone(),
             role,
             writer: admin.role != AdminRole::Auditor,
+            global: admin.role == AdminRole::Global,
             csrf,
         }
     }

@@ -1,7 +1,8 @@
 //! An office's rollout from the browser (`/offices/{crpcen}/rollout`), for administrators who may
-//! change it: enrollment tokens (listed; a new one shown once), provisional passwords issued (the
-//! rotations opened, for the office or one mailbox), the letters (PDF) and the export for the mail
-//! administrator (CSV). The disclosure rules are sesamectl's: a secret is shown once, in an answer
+//! change it, in the README's order: its people (imported, `setup`), its OWA address (`setup`),
+//! enrollment tokens (listed; a new one shown once), assignments (`setup`), provisional passwords
+//! issued (the rotations opened, for the office or one mailbox), the letters (PDF) and the export
+//! for the mail administrator (CSV). The disclosure rules are sesamectl's: a secret is shown once, in an answer
 //! no cache keeps, and a provisional password leaves the server only after its disclosure's audit
 //! record is committed (`Services::disclose_provisional`). Every action is a form with the
 //! session's token.
@@ -18,6 +19,7 @@ use super::page::{self, Form, Layout, encode, render};
 use super::session::Signed;
 use crate::domain::office::{Crpcen, MailboxAddress};
 use crate::services::Error;
+use crate::services::offices::MailboxPageRequest;
 use crate::services::rotations::{DisclosurePurpose, RotationPageRequest, Target};
 
 #[derive(Debug)]
@@ -42,11 +44,26 @@ struct RotationRow {
 
 /// What an action just did, shown above the page.
 #[derive(Debug, Default)]
-struct Outcome {
+pub(crate) struct Outcome {
     /// A sentence.
     message: String,
     /// A secret shown once (an enrollment token), if any.
     secret: String,
+}
+
+impl Outcome {
+    /// A sentence alone.
+    pub(crate) fn said(message: String) -> Outcome {
+        Outcome { message, secret: String::new() }
+    }
+}
+
+/// A workstation of the office and the mailboxes it changes.
+#[derive(Debug)]
+struct Station {
+    id: String,
+    hostname: String,
+    mailboxes: String,
 }
 
 #[derive(Template)]
@@ -59,9 +76,15 @@ struct RolloutPage {
     tokens: Vec<TokenRow>,
     rotations: Vec<RotationRow>,
     more_rotations: bool,
+    mailboxes: Vec<String>,
+    more_mailboxes: bool,
+    stations: Vec<Station>,
+    owa_url: String,
+    max_import_mib: usize,
 }
 
-fn office_of(crpcen: &str) -> Result<Crpcen, Error> {
+/// The office named in an address.
+pub(crate) fn office_of(crpcen: &str) -> Result<Crpcen, Error> {
     Crpcen::parse(crpcen).map_err(|_| Error::NotFound("office".to_owned()))
 }
 
@@ -115,7 +138,25 @@ async fn build(
             delivered: maybe_datetime_fr(r.delivered_at),
         })
         .collect();
+    let listed = services
+        .list_mailboxes(admin, Some(crpcen), &MailboxPageRequest { size: Some(1_000), after: None })
+        .await?;
+    let readiness = services.office_readiness(admin, crpcen).await?;
+    let stations = readiness
+        .workstations
+        .iter()
+        .map(|w| Station {
+            id: w.workstation.id.as_str().to_owned(),
+            hostname: w.workstation.hostname.clone(),
+            mailboxes: w.mailboxes.iter().map(|m| m.address.as_str()).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
     Ok(RolloutPage {
+        mailboxes: listed.mailboxes.iter().map(|m| m.address.as_str().to_owned()).collect(),
+        more_mailboxes: listed.next.is_some(),
+        stations,
+        owa_url: readiness.owa_url.to_string(),
+        max_import_mib: super::setup::MAX_IMPORT_BYTES / (1024 * 1024),
         layout: signed.layout(&format!("Déploiement de l'étude {}", office.name)),
         crpcen: crpcen.as_str().to_owned(),
         name: office.name,
@@ -126,7 +167,8 @@ async fn build(
     })
 }
 
-async fn show(web: &Web, signed: &Signed, crpcen: &Crpcen, outcome: Outcome) -> Response {
+/// The rollout page, with what an action just did.
+pub(crate) async fn show(web: &Web, signed: &Signed, crpcen: &Crpcen, outcome: Outcome) -> Response {
     match build(web, signed, crpcen, outcome).await {
         Ok(page) => render(&page),
         Err(error) => page::error(error),
@@ -234,16 +276,13 @@ pub(crate) async fn open_rotations(
     };
     match web.services.open_rotations(signed.admin(), &target).await {
         Ok(issued) => {
-            let outcome = Outcome {
-                message: format!(
-                    "{} mot(s) de passe provisoire(s) émis ; {} boîte(s) laissée(s) de côté car \
-                     une rotation y est déjà ouverte. Imprimez les courriers et envoyez l'export à \
-                     l'administrateur de la messagerie ci-dessous.",
-                    issued.issued.len(),
-                    issued.skipped.len()
-                ),
-                secret: String::new(),
-            };
+            let outcome = Outcome::said(format!(
+                "{} mot(s) de passe provisoire(s) émis ; {} boîte(s) laissée(s) de côté car une \
+                 rotation y est déjà ouverte. Imprimez les courriers et envoyez l'export à \
+                 l'administrateur de la messagerie ci-dessous.",
+                issued.issued.len(),
+                issued.skipped.len()
+            ));
             show(&web, &signed, &crpcen, outcome).await
         }
         Err(error) => page::error(error),

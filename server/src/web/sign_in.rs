@@ -43,13 +43,15 @@ pub(crate) struct Attempt {
 }
 
 /// A page of the dashboard to go back to after signing in: a path of this site, never another
-/// site (`//host`, `/\host`) nor anything else.
+/// site (`//host`; browsers also read `\` as `/` and drop tabs and line breaks, so neither may
+/// appear) nor the sign-in itself.
 fn local_path(next: Option<&str>) -> &str {
     match next {
         Some(path)
             if path.starts_with('/')
                 && !path.starts_with("//")
-                && !path.starts_with("/\\")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control)
                 && path.len() <= 512
                 && !path.starts_with("/sign-") =>
         {
@@ -139,7 +141,9 @@ mod tests {
             local_path(Some("/offices/14032?state=overdue")),
             "/offices/14032?state=overdue"
         );
-        for foreign in ["//evil.example/", "/\\evil", "https://evil", "evil", "", "/sign-out"] {
+        for foreign in
+            ["//evil.example/", "/\\evil", "/\t/evil", "/\n/evil", "https://evil", "evil", "", "/sign-out"]
+        {
             assert_eq!(local_path(Some(foreign)), "/", "{foreign}");
         }
         assert_eq!(local_path(None), "/");

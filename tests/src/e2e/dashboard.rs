@@ -300,6 +300,13 @@ async fn an_office_is_rolled_out_and_followed_from_the_browser() {
     let export = read(&export);
     assert_eq!(export.lines().count(), 3, "a header and two people: {export}");
     assert!(export.contains("durand.lea@75001.mailnot.fr"));
+    // The passwords are in the downloads only, never on a page.
+    visit(&browser, &server, "/offices/75001/rollout").await;
+    let page = browser.source().await.unwrap();
+    for line in export.lines().skip(1) {
+        let password = line.split(',').nth(2).unwrap();
+        assert!(!page.contains(password), "a provisional password on a page");
+    }
 
     // A post without the session's token is refused, and so is one with another site's origin.
     let refused = browser
@@ -326,6 +333,8 @@ async fn an_office_is_rolled_out_and_followed_from_the_browser() {
     screenshot(&browser, "audit").await;
     let trail = read(&download(&browser, "a[href^='/audit.csv']", "journal-audit-", ".csv").await);
     assert!(trail.starts_with("seq,") && trail.contains("rotation.open"), "{trail}");
+    // Each download of the passwords was audited.
+    assert!(trail.contains("provisional.letters") && trail.contains("provisional.export"), "{trail}");
 
     // A report at today's date, kept filters, downloaded and read back with its signed head.
     visit(&browser, &server, "/reports?state=non_compliant&sort=name").await;
@@ -350,6 +359,73 @@ async fn an_office_is_rolled_out_and_followed_from_the_browser() {
     browser.wait_for("#name", WAIT).await.unwrap();
     visit(&browser, &server, "/").await;
     assert!(browser.current_url().await.unwrap().contains("/sign-in"));
+    drop(browser);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_is_set_up_from_the_browser() {
+    let server = TestServer::start(Backend::Sqlite).await.expect("SQLite always runs");
+    let options = BrowserOptions::trusting(&server.server_certificate_der());
+    let Some(browser) = Browser::for_test(options).await else { return };
+    let root = web_admin(&server, connect(&server.read_credentials()).await.unwrap(), "bootstrap").await;
+    let _ = server.sesamectl(&["office", "add", "14032", "--name", "Étude Martin"]).await;
+    sign_in(&browser, &server, &root).await;
+
+    // A new office, registered from the overview, opens its rollout.
+    visit(&browser, &server, "/").await;
+    browser.find("#new-crpcen").await.unwrap().send_keys("13001").await.unwrap();
+    browser.find("#new-name").await.unwrap().send_keys("Étude Bernard").await.unwrap();
+    browser.find("#new-city").await.unwrap().send_keys("Marseille").await.unwrap();
+    browser.find("form[action='/offices'] button").await.unwrap().click().await.unwrap();
+    browser.wait_for("#etape-boites", WAIT).await.unwrap();
+    assert!(browser.current_url().await.unwrap().ends_with("/offices/13001/rollout"));
+    assert_accessible(&browser).await;
+
+    // Its people from a CSV file: a wrong line names itself and imports nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = write_file(
+        dir.path(),
+        "wrong.csv",
+        "address,display_name\nbernard.luc@13001.mailnot.fr,Luc Bernard\ndurand.lea@75001.mailnot.fr,Léa Durand\n",
+    );
+    browser.find("#file").await.unwrap().send_keys(wrong.to_str().unwrap()).await.unwrap();
+    browser.find("form[action$='/mailboxes'] button").await.unwrap().click().await.unwrap();
+    browser.wait_until("the refusal", WAIT, async |b| Ok(b.source().await?.contains("Rien n'a été importé"))).await.unwrap();
+    assert!(browser.source().await.unwrap().contains("la ligne 3"));
+    visit(&browser, &server, "/offices/13001/rollout").await;
+    assert!(browser.source().await.unwrap().contains("0 boîte(s) enregistrée(s)"));
+    let people = write_file(
+        dir.path(),
+        "people.csv",
+        "address,display_name\nbernard.luc@13001.mailnot.fr,Luc Bernard\nbernard.ines@13001.mailnot.fr,Inès Bernard\n",
+    );
+    browser.find("#file").await.unwrap().send_keys(people.to_str().unwrap()).await.unwrap();
+    browser.find("form[action$='/mailboxes'] button").await.unwrap().click().await.unwrap();
+    let done = browser.wait_for("#resultat", WAIT).await.unwrap().text().await.unwrap();
+    assert!(done.contains("2 boîte(s) créée(s)"), "{done}");
+
+    // Its OWA address.
+    browser.find("#url").await.unwrap().send_keys("https://webmail.bernard.example/owa").await.unwrap();
+    browser.find("form[action$='/owa-url'] button").await.unwrap().click().await.unwrap();
+    let done = browser.wait_for("#resultat", WAIT).await.unwrap().text().await.unwrap();
+    assert!(done.contains("https://webmail.bernard.example/owa"), "{done}");
+
+    // A token, a workstation enrolled with it, a mailbox assigned to it.
+    browser.find("form[action$='enrollment-tokens'] button").await.unwrap().click().await.unwrap();
+    let secret = browser.wait_for("#secret", WAIT).await.unwrap().text().await.unwrap();
+    let state_dir = tempfile::tempdir().unwrap();
+    try_enroll(&server, &StateDir::new(state_dir.path()), &secret).await.unwrap();
+    visit(&browser, &server, "/offices/13001/rollout").await;
+    assert_eq!(browser.find_all("#workstation option").await.unwrap().len(), 1);
+    browser
+        .execute("document.getElementById('assigned').value = arguments[0];", &[serde_json::json!("bernard.ines@13001.mailnot.fr")])
+        .await
+        .unwrap();
+    browser.find("button[value=assign]").await.unwrap().click().await.unwrap();
+    let done = browser.wait_for("#resultat", WAIT).await.unwrap().text().await.unwrap();
+    assert!(done.contains("bernard.ines@13001.mailnot.fr est attribuée"), "{done}");
+    assert!(browser.source().await.unwrap().contains("bernard.ines@13001.mailnot.fr</td>"));
     drop(browser);
     server.stop().await;
 }
