@@ -148,7 +148,12 @@ async fn build(
         .map(|w| Station {
             id: w.workstation.id.as_str().to_owned(),
             hostname: w.workstation.hostname.clone(),
-            mailboxes: w.mailboxes.iter().map(|m| m.address.as_str()).collect::<Vec<_>>().join(", "),
+            mailboxes: w
+                .mailboxes
+                .iter()
+                .map(|m| m.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
         .collect();
     Ok(RolloutPage {
@@ -168,7 +173,12 @@ async fn build(
 }
 
 /// The rollout page, with what an action just did.
-pub(crate) async fn show(web: &Web, signed: &Signed, crpcen: &Crpcen, outcome: Outcome) -> Response {
+pub(crate) async fn show(
+    web: &Web,
+    signed: &Signed,
+    crpcen: &Crpcen,
+    outcome: Outcome,
+) -> Response {
     match build(web, signed, crpcen, outcome).await {
         Ok(page) => render(&page),
         Err(error) => page::error(error),

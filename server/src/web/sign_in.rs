@@ -141,9 +141,16 @@ mod tests {
             local_path(Some("/offices/14032?state=overdue")),
             "/offices/14032?state=overdue"
         );
-        for foreign in
-            ["//evil.example/", "/\\evil", "/\t/evil", "/\n/evil", "https://evil", "evil", "", "/sign-out"]
-        {
+        for foreign in [
+            "//evil.example/",
+            "/\\evil",
+            "/\t/evil",
+            "/\n/evil",
+            "https://evil",
+            "evil",
+            "",
+            "/sign-out",
+        ] {
             assert_eq!(local_path(Some(foreign)), "/", "{foreign}");
         }
         assert_eq!(local_path(None), "/");

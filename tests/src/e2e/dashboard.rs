@@ -334,7 +334,10 @@ async fn an_office_is_rolled_out_and_followed_from_the_browser() {
     let trail = read(&download(&browser, "a[href^='/audit.csv']", "journal-audit-", ".csv").await);
     assert!(trail.starts_with("seq,") && trail.contains("rotation.open"), "{trail}");
     // Each download of the passwords was audited.
-    assert!(trail.contains("provisional.letters") && trail.contains("provisional.export"), "{trail}");
+    assert!(
+        trail.contains("provisional.letters") && trail.contains("provisional.export"),
+        "{trail}"
+    );
 
     // A report at today's date, kept filters, downloaded and read back with its signed head.
     visit(&browser, &server, "/reports?state=non_compliant&sort=name").await;
@@ -368,7 +371,8 @@ async fn an_office_is_set_up_from_the_browser() {
     let server = TestServer::start(Backend::Sqlite).await.expect("SQLite always runs");
     let options = BrowserOptions::trusting(&server.server_certificate_der());
     let Some(browser) = Browser::for_test(options).await else { return };
-    let root = web_admin(&server, connect(&server.read_credentials()).await.unwrap(), "bootstrap").await;
+    let root =
+        web_admin(&server, connect(&server.read_credentials()).await.unwrap(), "bootstrap").await;
     let _ = server.sesamectl(&["office", "add", "14032", "--name", "Étude Martin"]).await;
     sign_in(&browser, &server, &root).await;
 
@@ -391,7 +395,12 @@ async fn an_office_is_set_up_from_the_browser() {
     );
     browser.find("#file").await.unwrap().send_keys(wrong.to_str().unwrap()).await.unwrap();
     browser.find("form[action$='/mailboxes'] button").await.unwrap().click().await.unwrap();
-    browser.wait_until("the refusal", WAIT, async |b| Ok(b.source().await?.contains("Rien n'a été importé"))).await.unwrap();
+    browser
+        .wait_until("the refusal", WAIT, async |b| {
+            Ok(b.source().await?.contains("Rien n'a été importé"))
+        })
+        .await
+        .unwrap();
     assert!(browser.source().await.unwrap().contains("la ligne 3"));
     visit(&browser, &server, "/offices/13001/rollout").await;
     assert!(browser.source().await.unwrap().contains("0 boîte(s) enregistrée(s)"));
@@ -406,7 +415,13 @@ async fn an_office_is_set_up_from_the_browser() {
     assert!(done.contains("2 boîte(s) créée(s)"), "{done}");
 
     // Its OWA address.
-    browser.find("#url").await.unwrap().send_keys("https://webmail.bernard.example/owa").await.unwrap();
+    browser
+        .find("#url")
+        .await
+        .unwrap()
+        .send_keys("https://webmail.bernard.example/owa")
+        .await
+        .unwrap();
     browser.find("form[action$='/owa-url'] button").await.unwrap().click().await.unwrap();
     let done = browser.wait_for("#resultat", WAIT).await.unwrap().text().await.unwrap();
     assert!(done.contains("https://webmail.bernard.example/owa"), "{done}");
@@ -419,7 +434,10 @@ async fn an_office_is_set_up_from_the_browser() {
     visit(&browser, &server, "/offices/13001/rollout").await;
     assert_eq!(browser.find_all("#workstation option").await.unwrap().len(), 1);
     browser
-        .execute("document.getElementById('assigned').value = arguments[0];", &[serde_json::json!("bernard.ines@13001.mailnot.fr")])
+        .execute(
+            "document.getElementById('assigned').value = arguments[0];",
+            &[serde_json::json!("bernard.ines@13001.mailnot.fr")],
+        )
         .await
         .unwrap();
     browser.find("button[value=assign]").await.unwrap().click().await.unwrap();
