@@ -11,64 +11,29 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)] // Reason: a benchmark prints its report.
 
-use std::time::{Duration, Instant};
+#[path = "common/fleet.rs"]
+mod fleet;
+#[path = "common/samples.rs"]
+mod samples;
 
+use std::time::Instant;
+
+use fleet::{OFFICES, PER_OFFICE, crpcen};
+use samples::stats;
 use sesame_proto::v1 as pb;
-use sesame_tests::{Backend, TestServer, write_file};
+use sesame_tests::{Backend, TestServer};
 
-const OFFICES: usize = 10_000;
-const PER_OFFICE: usize = 10;
 const FLEET_RUNS: usize = 30;
 const OFFICE_RUNS: usize = 200;
-
-fn crpcen(i: usize) -> String {
-    format!("{:05}", 10_000 + i)
-}
-
-fn csv() -> String {
-    let mut csv = String::from("address,display_name\n");
-    for office in 0..OFFICES {
-        for person in 0..PER_OFFICE {
-            csv.push_str(&format!(
-                "nom{person}.prenom@{}.mailnot.fr,Prénom Nom {person}\n",
-                crpcen(office)
-            ));
-        }
-    }
-    csv
-}
-
-fn stats(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let p95 = samples[(samples.len() * 95 / 100).min(samples.len() - 1)];
-    format!(
-        "{:.1} ms | {:.1} ms | {:.1} ms | {} |",
-        ms(samples[samples.len() / 2]),
-        ms(p95),
-        ms(samples[samples.len() - 1]),
-        samples.len()
-    )
-}
 
 async fn run(backend: Backend, name: &str) -> Option<()> {
     let server = TestServer::start(backend).await?;
     let mut client = sesamectl::connect(&server.read_credentials()).await.unwrap();
-    let started = Instant::now();
-    for i in 0..OFFICES {
-        let request = pb::CreateOfficeRequest {
-            crpcen: crpcen(i),
-            name: format!("Étude {i}"),
-            city: String::new(),
-        };
-        client.create_office(request).await.unwrap();
-    }
-    let file = write_file(server.data_dir(), "bench.csv", &csv());
-    server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
+    let setup = fleet::fill(&server, &mut client).await;
     println!(
         "| {name} | setup: {OFFICES} offices, {} mailboxes | {:.0} s | | | |",
         OFFICES * PER_OFFICE,
-        started.elapsed().as_secs_f64()
+        setup.as_secs_f64()
     );
     let imported = server.clock_now();
     // A day on, then 100 days on: every mailbox has a history (registered, never enrolled,
