@@ -51,6 +51,8 @@ const OFFICES: usize = 100_000;
 const TRENDS: usize = 1_024;
 /// How old a kept compliance chart may be.
 pub(crate) const TREND_TTL: Duration = Duration::minutes(5);
+/// How old a kept fleet overview may be.
+pub const OVERVIEW_TTL: Duration = Duration::seconds(30);
 
 /// The server's caches.
 #[derive(Debug)]
@@ -65,6 +67,9 @@ pub struct Caches {
     /// them; they are at most [`TREND_TTL`] old (the dashboard draws today's point from the
     /// report it shows).
     pub(crate) trends: Bounded<Arc<Vec<crate::domain::compliance::TrendPoint>>>,
+    /// The dashboard's fleet overviews, by scope: dropped by every change this server makes or
+    /// hears, and at most [`OVERVIEW_TTL`] old (deadlines passing send no notice).
+    pub(crate) overviews: Bounded<Arc<crate::services::compliance::Overview>>,
     /// Whether the caches may answer: always on a database this server has alone, only while the
     /// change notices are heard on a shared one; never when turned off.
     live: AtomicBool,
@@ -81,6 +86,7 @@ impl Caches {
             owa: Bounded::new(OFFICES, settings.ttl),
             pending: PendingCache::new(settings.workstations, settings.ttl),
             trends: Bounded::new(TRENDS, TREND_TTL),
+            overviews: Bounded::new(TRENDS, OVERVIEW_TTL),
             live: AtomicBool::new(!shared && settings.workstations > 0),
             enabled: settings.workstations > 0,
         }
@@ -98,6 +104,8 @@ impl Caches {
 
     /// Drops what `change` makes stale.
     pub fn apply(&self, change: &Change) {
+        // Any change may move a count of the overview.
+        self.overviews.clear();
         match change {
             Change::Workstation(id) => {
                 self.identity.remove(id.as_str());
@@ -115,6 +123,7 @@ impl Caches {
         self.identity.clear();
         self.owa.clear();
         self.pending.map.clear();
+        self.overviews.clear();
     }
 
     /// Stops (`false`, clearing everything) or starts answering.

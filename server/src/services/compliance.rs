@@ -3,9 +3,11 @@
 //! (`trend`); and the sweep that records deadlines as they pass. The rule itself is
 //! `domain::compliance`; the store keeps every mailbox's standing and history.
 
+mod overview;
 mod pages;
 mod trend;
 
+pub use self::overview::Overview;
 pub use self::pages::{ReportPage, ReportPageRequest};
 
 use time::OffsetDateTime;

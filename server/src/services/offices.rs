@@ -54,6 +54,8 @@ impl Services {
                 Err(other) => return Err(other.into()),
             };
         tracing::info!(admin = %admin.name, crpcen = %created.crpcen, "office created");
+        // No notice to other servers: their overviews catch up within `OVERVIEW_TTL`.
+        self.caches.overviews.clear();
         Ok(created)
     }
 

@@ -17,7 +17,8 @@ use super::format::{datetime_fr, head_fr, maybe_datetime_fr, percent, state_fr, 
 use super::page::{self, Layout, Paging, encode, render};
 use super::session::Signed;
 use crate::domain::compliance::{ComplianceState, OfficeCounts, StateCounts};
-use crate::services::compliance::{ComplianceReport, ReportDetail};
+use crate::domain::office::Office;
+use crate::services::compliance::ComplianceReport;
 
 /// Days in the chart.
 const CHART_DAYS: u32 = 30;
@@ -91,41 +92,37 @@ impl OfficeLine {
     }
 }
 
-/// Every office the administrator may read, with its counts now or at `at`, filtered and sorted
-/// as `filters` say (the overview, and its exports).
-pub(crate) async fn office_lines(
-    web: &Web,
-    signed: &Signed,
+/// The offices of `offices` with their counts in `report` (zero for an office without mailboxes),
+/// filtered and sorted as `filters` say (the overview, and its exports).
+pub(crate) fn office_lines(
+    offices: &[Office],
+    report: &ComplianceReport,
     filters: &Filters,
-    at: Option<time::OffsetDateTime>,
-) -> Result<(Vec<OfficeLine>, ComplianceReport), crate::services::Error> {
-    let services = &web.services;
-    let admin = signed.admin();
-    let offices = services.list_offices(admin).await?;
-    let mut report = services.compliance_report(admin, None, at, ReportDetail::Offices).await?;
-    let mut counts: HashMap<String, OfficeCounts> = std::mem::take(&mut report.offices)
-        .into_iter()
-        .map(|(c, _)| (c.crpcen.as_str().to_owned(), c))
-        .collect();
+) -> Vec<OfficeLine> {
+    let counts: HashMap<&str, &OfficeCounts> =
+        report.offices.iter().map(|(c, _)| (c.crpcen.as_str(), c)).collect();
     let needle = filters.q.trim().to_lowercase();
     let mut lines: Vec<OfficeLine> = offices
-        .into_iter()
-        .map(|office| OfficeLine {
-            office: counts.remove(office.crpcen.as_str()).unwrap_or_else(|| OfficeCounts {
-                crpcen: office.crpcen.clone(),
-                name: office.name.clone(),
-                counts: StateCounts::default(),
-                oldest_verified_change: None,
-                never_changed: 0,
-                late_since: None,
-            }),
-            city: office.city.unwrap_or_default(),
-        })
-        .filter(|line| {
+        .iter()
+        .filter(|office| {
             needle.is_empty()
-                || line.office.crpcen.as_str().contains(&needle)
-                || line.office.name.to_lowercase().contains(&needle)
-                || line.city.to_lowercase().contains(&needle)
+                || office.crpcen.as_str().contains(&needle)
+                || office.name.to_lowercase().contains(&needle)
+                || office.city.as_deref().is_some_and(|c| c.to_lowercase().contains(&needle))
+        })
+        .map(|office| OfficeLine {
+            office: counts.get(office.crpcen.as_str()).map_or_else(
+                || OfficeCounts {
+                    crpcen: office.crpcen.clone(),
+                    name: office.name.clone(),
+                    counts: StateCounts::default(),
+                    oldest_verified_change: None,
+                    never_changed: 0,
+                    late_since: None,
+                },
+                |c| (*c).clone(),
+            ),
+            city: office.city.clone().unwrap_or_default(),
         })
         .filter(|line| line.has(&filters.state))
         .collect();
@@ -141,7 +138,7 @@ pub(crate) async fn office_lines(
         .then_with(|| a.office.crpcen.as_str().cmp(b.office.crpcen.as_str()))
     };
     lines.sort_by(|a, b| if filters.descending() { order(b, a) } else { order(a, b) });
-    Ok((lines, report))
+    lines
 }
 
 /// A column header that sorts.
@@ -217,10 +214,12 @@ pub(crate) async fn overview(
     signed: Signed,
     Query(filters): Query<Filters>,
 ) -> Response {
-    let (lines, report) = match office_lines(&web, &signed, &filters, None).await {
-        Ok(found) => found,
+    let overview = match web.services.compliance_overview(signed.admin()).await {
+        Ok(overview) => overview,
         Err(error) => return page::error(error),
     };
+    let report = &overview.report;
+    let lines = office_lines(&overview.offices, report, &filters);
     let trend = match web.services.compliance_trend(signed.admin(), None, CHART_DAYS).await {
         Ok(points) => points,
         Err(error) => return page::error(error),

@@ -82,7 +82,11 @@ async fn report(web: &Web, signed: &Signed, request: &Request) -> Result<Complia
     let admin = signed.admin();
     match request.office.trim() {
         "" => {
-            let (lines, mut report) = office_lines(web, signed, &request.filters, at).await?;
+            // Read afresh: a document states the time it describes.
+            let offices = web.services.list_offices(admin).await?;
+            let mut report =
+                web.services.compliance_report(admin, None, at, ReportDetail::Offices).await?;
+            let lines = office_lines(&offices, &report, &request.filters);
             report.offices = lines.into_iter().map(|line| (line.office, Vec::new())).collect();
             Ok(report)
         }

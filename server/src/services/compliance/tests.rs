@@ -288,3 +288,29 @@ async fn the_trend_covers_what_the_administrator_may_read_day_by_day() {
     let missing = s.compliance_trend(&auditor, Some(&unknown), 5).await;
     assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
 }
+
+#[tokio::test]
+async fn the_overview_is_kept_per_scope_until_a_change_or_its_time_to_live() {
+    let fx = Fixture::new().await;
+    let s = &fx.services;
+    let first = fx.office("01234").await;
+    fx.office("05678").await;
+    let root = fx.admin("root", AdminRole::Global, &[]).await;
+    let marie = fx.admin("marie", AdminRole::Office, &[&first]).await;
+    fx.mailbox("anne.martin@01234.mailnot.fr").await;
+
+    let fleet = s.compliance_overview(&root).await.unwrap();
+    assert_eq!(fleet.offices.len(), 2);
+    let own = s.compliance_overview(&marie).await.unwrap();
+    assert_eq!(own.offices.len(), 1, "an office administrator's scope is its own entry");
+    assert!(std::sync::Arc::ptr_eq(&fleet, &s.compliance_overview(&root).await.unwrap()));
+
+    // A change drops it; so does its time to live.
+    s.create_office(&root, &crate::services::testing::new_office("07000", "Étude Neuve"))
+        .await
+        .unwrap();
+    let after = s.compliance_overview(&root).await.unwrap();
+    assert_eq!(after.offices.len(), 3);
+    fx.clock.advance(crate::services::cache::OVERVIEW_TTL + Duration::seconds(1));
+    assert!(!std::sync::Arc::ptr_eq(&after, &s.compliance_overview(&root).await.unwrap()));
+}

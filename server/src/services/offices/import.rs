@@ -116,6 +116,9 @@ impl Services {
             dry_run,
             "mailboxes imported"
         );
+        if !dry_run {
+            self.caches.overviews.clear();
+        }
         Ok(report)
     }
 }
