@@ -206,7 +206,14 @@ async fn run(backend: Backend, name: &str) -> Option<()> {
     }
 
     let overview = web.times("/", RUNS).await;
-    println!("| {name} | overview `/` (chart cached) | {}", stats(overview));
+    println!("| {name} | overview `/` (kept, at most 30 s old) | {}", stats(overview));
+    // After a change the overview is read again (the chart stays kept).
+    let mut recomputed = Vec::with_capacity(EXPIRED_RUNS);
+    for _ in 0..EXPIRED_RUNS {
+        server.services().caches.apply(&sesame_server::store::Change::OwaUrl);
+        recomputed.push(web.get("/").await.0);
+    }
+    println!("| {name} | overview `/`, read again after a change | {}", stats(recomputed));
     let sorted = web.times("/?page=37&sort=name", RUNS).await;
     println!("| {name} | overview `/?page=37&sort=name` | {}", stats(sorted));
     let mut office = Vec::with_capacity(OFFICE_RUNS);
