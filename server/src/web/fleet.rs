@@ -224,8 +224,14 @@ pub(crate) async fn overview(
         Ok(points) => points,
         Err(error) => return page::error(error),
     };
-    let days: Vec<Day> =
+    let mut days: Vec<Day> =
         trend.iter().map(|p| Day { at: p.at, compliant: p.compliant, total: p.total }).collect();
+    // Today's point is the overview's own, fresher than a kept chart (both count the offices
+    // with mailboxes).
+    if let Some(today) = days.last_mut() {
+        *today =
+            Day { at: report.at, compliant: report.fleet.compliant(), total: report.fleet.total() };
+    }
     let paging = Paging::new(filters.page, lines.len());
     let rows = lines[paging.range()]
         .iter()
