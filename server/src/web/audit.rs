@@ -4,13 +4,13 @@
 //! CSV with the same filters, for auditors.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::format::{datetime_fr, head_fr};
-use super::page::{self, Layout, encode, render};
+use super::page::{self, Layout, Query, encode, render};
 use super::session::Signed;
 use super::{Web, documents};
 use crate::domain::office::Crpcen;

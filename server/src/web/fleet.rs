@@ -7,14 +7,14 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::Web;
 use super::chart::{self, Day};
 use super::format::{datetime_fr, head_fr, maybe_datetime_fr, percent, state_fr, state_named};
-use super::page::{self, Layout, Paging, encode, render};
+use super::page::{self, Layout, Paging, Query, encode, render};
 use super::session::Signed;
 use crate::domain::compliance::{ComplianceState, OfficeCounts, StateCounts};
 use crate::domain::office::Office;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -13,7 +13,7 @@ use super::Web;
 use super::format::{
     datetime_fr, key_fr, maybe_datetime_fr, percent, state_fr, state_named, status_fr, step_fr,
 };
-use super::page::{self, Layout, Paging, encode, render};
+use super::page::{self, Layout, Paging, Query, encode, render};
 use super::session::Signed;
 use crate::domain::compliance::ComplianceState;
 use crate::domain::office::Crpcen;

@@ -187,6 +187,35 @@ where
     }
 }
 
+/// A page's query string (filters, sort, page), or a French 400 page when it does not parse (a
+/// page number that is not one, say).
+#[derive(Debug)]
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Query<T>, Response> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(fields)) => Ok(Query(fields)),
+            Err(rejection) => {
+                tracing::debug!(%rejection, "dashboard: malformed query");
+                Err(bad_request(
+                    "L'adresse de la page est mal formée (un numéro de page ou de séquence qui \
+                     n'en est pas un ?) : revenez à la page précédente.",
+                ))
+            }
+        }
+    }
+}
+
 /// One page of a list that is sorted and filtered in memory: which lines to show and the links
 /// around them.
 #[derive(Debug, Clone, PartialEq, Eq)]

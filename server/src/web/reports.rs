@@ -4,7 +4,7 @@
 //! from, which ties it to the audit trail (`sesamectl audit verify` checks that head).
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::audit::parse_day;
 use super::fleet::{self, office_lines};
 use super::format::state_named;
-use super::page::{self, Layout, encode, render};
+use super::page::{self, Layout, Query, encode, render};
 use super::rollout::download;
 use super::session::Signed;
 use super::{Web, documents};

@@ -4,14 +4,14 @@
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::page::{self, Form, render};
+use super::page::{self, Form, Query, render};
 use super::session::{self, Signed};
 use super::{Remote, Web};
 use crate::services::Error;
