@@ -472,6 +472,9 @@ async fn an_office_administrator_and_an_auditor_see_only_what_they_may() {
         );
         assert!(!page.contains("Léa Durand"), "{path}");
     }
+    // A malformed address is a French page, not a library's English.
+    visit(&browser, &server, "/?page=abc").await;
+    assert!(browser.source().await.unwrap().contains("mal formée"));
     let report =
         browser.fetch("GET", "/reports/compliance.csv?office=75001", None, &[]).await.unwrap();
     assert_eq!(report.status, 403);
