@@ -354,10 +354,23 @@ fn complete_download(
         context: format!("read {}", dir.display()),
         source,
     })?;
-    for entry in entries.flatten() {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if !file_name.ends_with(".crdownload") && name(&file_name) {
-            return Ok(Some(entry.path()));
+    // Chromium may create the final name empty before it writes `NAME.crdownload`, and renames
+    // that over it when done: a download is complete when its name has bytes and no partner.
+    let names: Vec<(String, PathBuf, u64)> = entries
+        .flatten()
+        .map(|entry| {
+            let size = entry.metadata().map_or(0, |m| m.len());
+            (entry.file_name().to_string_lossy().into_owned(), entry.path(), size)
+        })
+        .collect();
+    for (file_name, path, size) in &names {
+        let partial = format!("{file_name}.crdownload");
+        if !file_name.ends_with(".crdownload")
+            && name(file_name)
+            && *size > 0
+            && !names.iter().any(|(other, _, _)| *other == partial)
+        {
+            return Ok(Some(path.clone()));
         }
     }
     Ok(None)

@@ -234,10 +234,10 @@ async fn an_office_is_rolled_out_and_followed_from_the_browser() {
     assert_eq!(points.len(), 30, "one point a day");
     let rows = browser.find_all("table tbody tr").await.unwrap();
     assert_eq!(rows.len(), 3);
+    screenshot(&browser, "overview").await;
     // Keyboard: the first Tab reaches the skip link.
     browser.press_key(Key::Tab).await.unwrap();
     assert_eq!(browser.active_element().await.unwrap().text().await.unwrap(), "Aller au contenu");
-    screenshot(&browser, "overview").await;
     browser.find("a[href='/?state=never_enrolled']").await.unwrap().click().await.unwrap();
     browser
         .wait_until("the filtered list", WAIT, async |b| {
