@@ -2,10 +2,10 @@
 //! change it, in the README's order: its people (imported, `setup`), its OWA address (`setup`),
 //! enrollment tokens (listed; a new one shown once), assignments (`setup`), provisional passwords
 //! issued (the rotations opened, for the office or one mailbox), the letters (PDF) and the export
-//! for the mail administrator (CSV). The disclosure rules are sesamectl's: a secret is shown once, in an answer
-//! no cache keeps, and a provisional password leaves the server only after its disclosure's audit
-//! record is committed (`Services::disclose_provisional`). Every action is a form with the
-//! session's token.
+//! for the mail administrator (CSV). The disclosure rules are sesamectl's: a secret is shown once,
+//! in an answer no cache keeps, and a provisional password leaves the server only after its
+//! disclosure's audit record is committed (`Services::disclose_provisional`). Every action is a
+//! form with the session's token.
 
 use askama::Template;
 use axum::extract::{Path, State};
