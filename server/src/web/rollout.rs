@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::Web;
 use super::format::{datetime_fr, maybe_datetime_fr, status_fr, step_fr};
 use super::page::{self, Form, Layout, encode, render};
-use super::session::Signed;
+use super::session::{BadForm, Signed};
 use crate::domain::office::{Crpcen, MailboxAddress};
 use crate::services::Error;
 use crate::services::offices::MailboxPageRequest;
@@ -86,6 +86,30 @@ struct RolloutPage {
 /// The office named in an address.
 pub(crate) fn office_of(crpcen: &str) -> Result<Crpcen, Error> {
     Crpcen::parse(crpcen).map_err(|_| Error::NotFound("office".to_owned()))
+}
+
+/// Why an action on an office is refused before it starts.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// Its form does not carry the session's token.
+    Form(BadForm),
+    /// The address names no office.
+    Office(Error),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Form(refused) => refused.into_response(),
+            Refused::Office(error) => page::error(error),
+        }
+    }
+}
+
+/// The office an action names, once its form is known to carry the session's token.
+pub(crate) fn action_office(signed: &Signed, csrf: &str, crpcen: &str) -> Result<Crpcen, Refused> {
+    signed.check_form(csrf).map_err(Refused::Form)?;
+    office_of(crpcen).map_err(Refused::Office)
 }
 
 async fn build(
@@ -220,12 +244,9 @@ pub(crate) async fn create_token(
     Path(crpcen): Path<String>,
     Form(form): Form<NewToken>,
 ) -> Response {
-    if let Err(refused) = signed.check_form(&form.csrf) {
-        return refused.into_response();
-    }
-    let crpcen = match office_of(&crpcen) {
+    let crpcen = match action_office(&signed, &form.csrf, &crpcen) {
         Ok(crpcen) => crpcen,
-        Err(error) => return page::error(error),
+        Err(refused) => return refused.into_response(),
     };
     let ttl = form.hours.saturating_mul(3600);
     match web
@@ -266,12 +287,9 @@ pub(crate) async fn open_rotations(
     Path(crpcen): Path<String>,
     Form(form): Form<Open>,
 ) -> Response {
-    if let Err(refused) = signed.check_form(&form.csrf) {
-        return refused.into_response();
-    }
-    let crpcen = match office_of(&crpcen) {
+    let crpcen = match action_office(&signed, &form.csrf, &crpcen) {
         Ok(crpcen) => crpcen,
-        Err(error) => return page::error(error),
+        Err(refused) => return refused.into_response(),
     };
     let target = match form.mailbox.trim() {
         "" => Target::Office(crpcen.clone()),
@@ -326,12 +344,9 @@ async fn disclose(
     csrf: &str,
     purpose: DisclosurePurpose,
 ) -> Response {
-    if let Err(refused) = signed.check_form(csrf) {
-        return refused.into_response();
-    }
-    let crpcen = match office_of(crpcen) {
+    let crpcen = match action_office(signed, csrf, crpcen) {
         Ok(crpcen) => crpcen,
-        Err(error) => return page::error(error),
+        Err(refused) => return refused.into_response(),
     };
     let office = match web.services.get_office(signed.admin(), &crpcen).await {
         Ok(office) => office,

@@ -12,7 +12,7 @@ use sesame_documents::mailbox_csv;
 
 use super::Web;
 use super::page::{self, Form};
-use super::rollout::{Outcome, office_of, show};
+use super::rollout::{Outcome, action_office, office_of, show};
 use super::session::Signed;
 use crate::domain::office::{Crpcen, NewOffice, Text};
 use crate::domain::settings::OwaUrl;
@@ -177,12 +177,9 @@ pub(crate) async fn set_owa_url(
     Path(crpcen): Path<String>,
     Form(form): Form<OwaForm>,
 ) -> Response {
-    if let Err(refused) = signed.check_form(&form.csrf) {
-        return refused.into_response();
-    }
-    let crpcen = match office_of(&crpcen) {
+    let crpcen = match action_office(&signed, &form.csrf, &crpcen) {
         Ok(crpcen) => crpcen,
-        Err(error) => return page::error(error),
+        Err(refused) => return refused.into_response(),
     };
     let url = match form.url.trim() {
         "" => None,
@@ -226,12 +223,9 @@ pub(crate) async fn assignment(
     Path(crpcen): Path<String>,
     Form(form): Form<AssignmentForm>,
 ) -> Response {
-    if let Err(refused) = signed.check_form(&form.csrf) {
-        return refused.into_response();
-    }
-    let crpcen = match office_of(&crpcen) {
+    let crpcen = match action_office(&signed, &form.csrf, &crpcen) {
         Ok(crpcen) => crpcen,
-        Err(error) => return page::error(error),
+        Err(refused) => return refused.into_response(),
     };
     let Ok(workstation) = WorkstationId::parse("workstation", form.workstation.trim()) else {
         return page::bad_request("Choisissez un poste de la liste.");
