@@ -152,38 +152,59 @@ pub(crate) async fn serve(
 
 /// Serves one connection until it ends, breaks a limit, or is told to close; its place under the
 /// cap is freed when this returns.
-async fn connection(
-    tcp: TcpStream,
-    admitted: Admitted,
-    ops: Ops,
-    mut closing: watch::Receiver<bool>,
-) {
+async fn connection(tcp: TcpStream, admitted: Admitted, ops: Ops, closing: watch::Receiver<bool>) {
     let service = service_fn(move |request: Request<Incoming>| {
         let ops = ops.clone();
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
         async move { Ok::<_, Infallible>(ops.answer(&method, &path).await) }
     });
+    serve_http1(
+        TokioIo::new(tcp),
+        service,
+        MAX_HEAD_BYTES,
+        CONNECTION_LIFETIME,
+        closing,
+        "operations endpoint",
+    )
+    .await;
+    drop(admitted);
+}
+
+/// Serves HTTP/1.1 on one connection (each request's head within [`HEADER_TIMEOUT`] and at most
+/// `max_head` bytes) until it ends, breaks a limit, lives `lifetime`, or `closing` turns true;
+/// then lets the answer in flight finish for at most [`CLOSE_GRACE`]. The operations endpoint's
+/// and the dashboard's connections.
+pub(crate) async fn serve_http1<I, S>(
+    io: I,
+    service: S,
+    max_head: usize,
+    lifetime: Duration,
+    mut closing: watch::Receiver<bool>,
+    listener: &'static str,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES);
-    let connection = builder.serve_connection(TokioIo::new(tcp), service);
+    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(max_head);
+    let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     let ended = tokio::select! {
         ended = connection.as_mut() => Some(ended),
         _ = closing.wait_for(|close| *close) => None,
-        () = tokio::time::sleep(CONNECTION_LIFETIME) => None,
+        () = tokio::time::sleep(lifetime) => None,
     };
     match ended {
         Some(Ok(())) => {}
-        Some(Err(error)) => tracing::debug!(%error, "operations endpoint: connection ended"),
+        Some(Err(error)) => tracing::debug!(%error, listener, "connection ended"),
         None => {
             connection.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
         }
     }
-    drop(admitted);
 }
 
 /// Reads the metrics' numbers now and then every `every`, for the scrapes to serve.

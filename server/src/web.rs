@@ -42,23 +42,20 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::ops::{Admitted, ConnectionCap, HEADER_TIMEOUT, Metrics};
+use crate::ops::{Admitted, ConnectionCap, Metrics, serve_http1};
 use crate::services::Services;
 
 /// How long a browser has to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a connection lives; then it is closed once the answer in flight is sent.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
-/// How long a connection told to close may take to finish the answer in flight.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// How long the dashboard waits at shutdown for its connections' answers.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// The largest request body: forms only (a sign-in, a filter, an action).
@@ -158,7 +155,7 @@ struct Connection {
 impl Connection {
     /// Completes the handshake, then serves requests until the connection ends, breaks a limit
     /// or is told to close; its place under the cap is freed when this returns.
-    async fn run(self, acceptor: TlsAcceptor, router: Router, mut closing: watch::Receiver<bool>) {
+    async fn run(self, acceptor: TlsAcceptor, router: Router, closing: watch::Receiver<bool>) {
         let Connection { tcp, remote, admitted } = self;
         let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
             Ok(Ok(stream)) => stream,
@@ -173,26 +170,15 @@ impl Connection {
             let router = router.clone();
             async move { Ok::<_, Infallible>(router.oneshot(request).await.never_fails()) }
         });
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .max_buf_size(MAX_HEAD_BYTES);
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        tokio::pin!(connection);
-        let ended = tokio::select! {
-            ended = connection.as_mut() => Some(ended),
-            _ = closing.wait_for(|close| *close) => None,
-            () = tokio::time::sleep(CONNECTION_LIFETIME) => None,
-        };
-        match ended {
-            Some(Ok(())) => {}
-            Some(Err(error)) => tracing::debug!(%error, "dashboard: connection ended"),
-            None => {
-                connection.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
-            }
-        }
+        serve_http1(
+            TokioIo::new(stream),
+            service,
+            MAX_HEAD_BYTES,
+            CONNECTION_LIFETIME,
+            closing,
+            "dashboard",
+        )
+        .await;
         drop(admitted);
     }
 }
