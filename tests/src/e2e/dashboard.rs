@@ -205,6 +205,21 @@ async fn raw_post(server: &TestServer, path: &str, origin: &str, body: &str) -> 
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// Waits for the page that says `text` in its outcome (the page before may have one too: reading
+/// it again each time, never an element that a navigation makes stale).
+async fn outcome(browser: &Browser, text: &'static str) {
+    browser
+        .wait_until("the outcome", WAIT, async |b| {
+            let Ok(found) = b.find_all("#resultat").await else { return Ok(false) };
+            match found.first() {
+                Some(shown) => Ok(shown.text().await.is_ok_and(|t| t.contains(text))),
+                None => Ok(false),
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("no outcome saying {text:?}: {e}"));
+}
+
 /// The session's form token, from the sign-out form every page carries.
 async fn csrf(browser: &Browser) -> String {
     browser
@@ -285,8 +300,7 @@ async fn an_office_is_rolled_out_and_followed_from_the_browser() {
     visit(&browser, &server, "/offices/75001/rollout").await;
     assert!(!browser.source().await.unwrap().contains(&secret), "a token is shown once");
     browser.find("form[action$='/rotations'] button").await.unwrap().click().await.unwrap();
-    let outcome = browser.wait_for("#resultat", WAIT).await.unwrap().text().await.unwrap();
-    assert!(outcome.starts_with("2 mot(s) de passe provisoire(s) émis"), "{outcome}");
+    outcome(&browser, "2 mot(s) de passe provisoire(s) émis").await;
     assert_accessible(&browser).await;
     screenshot(&browser, "rollout").await;
     let letters =
@@ -411,8 +425,7 @@ async fn an_office_is_set_up_from_the_browser() {
     );
     browser.find("#file").await.unwrap().send_keys(people.to_str().unwrap()).await.unwrap();
     browser.find("form[action$='/mailboxes'] button").await.unwrap().click().await.unwrap();
-    let done = browser.wait_for("#resultat", WAIT).await.unwrap().text().await.unwrap();
-    assert!(done.contains("2 boîte(s) créée(s)"), "{done}");
+    outcome(&browser, "2 boîte(s) créée(s)").await;
 
     // Its OWA address.
     browser
@@ -423,8 +436,7 @@ async fn an_office_is_set_up_from_the_browser() {
         .await
         .unwrap();
     browser.find("form[action$='/owa-url'] button").await.unwrap().click().await.unwrap();
-    let done = browser.wait_for("#resultat", WAIT).await.unwrap().text().await.unwrap();
-    assert!(done.contains("https://webmail.bernard.example/owa"), "{done}");
+    outcome(&browser, "https://webmail.bernard.example/owa").await;
 
     // A token, a workstation enrolled with it, a mailbox assigned to it.
     browser.find("form[action$='enrollment-tokens'] button").await.unwrap().click().await.unwrap();
@@ -441,8 +453,7 @@ async fn an_office_is_set_up_from_the_browser() {
         .await
         .unwrap();
     browser.find("button[value=assign]").await.unwrap().click().await.unwrap();
-    let done = browser.wait_for("#resultat", WAIT).await.unwrap().text().await.unwrap();
-    assert!(done.contains("bernard.ines@13001.mailnot.fr est attribuée"), "{done}");
+    outcome(&browser, "bernard.ines@13001.mailnot.fr est attribuée").await;
     assert!(browser.source().await.unwrap().contains("bernard.ines@13001.mailnot.fr</td>"));
     drop(browser);
     server.stop().await;
