@@ -282,7 +282,7 @@ impl Services {
         let hash = password::hash(password).await?;
         let actor = Actor::admin(admin);
         self.store.set_web_password(admin, &hash, &actor, self.clock.now()).await?;
-        tracing::info!(admin = %admin.name, "web password set");
+        tracing::info!(admin = %admin.name, "web sign-in credential changed");
         Ok(())
     }
 

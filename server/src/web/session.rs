@@ -63,7 +63,10 @@ impl Signed {
         if same(expected.as_bytes(), given.as_bytes()) {
             Ok(())
         } else {
-            tracing::info!(session = self.session.id, "dashboard: form without its token refused");
+            tracing::info!(
+                session = self.session.id,
+                "dashboard: a form from outside this session refused"
+            );
             Err(BadForm)
         }
     }
