@@ -193,5 +193,5 @@ pub(crate) async fn csv(
         (Some(first), Some(last)) => format!("journal-audit-{}-{}.csv", first.seq, last.seq),
         _ => "journal-audit-vide.csv".to_owned(),
     };
-    super::rollout::download(documents::audit_csv(&records), "text/csv; charset=utf-8", &name)
+    page::download(documents::audit_csv(&records), "text/csv; charset=utf-8", &name)
 }

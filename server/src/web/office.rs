@@ -2,8 +2,6 @@
 //! and since when (filtered by state, a page at a time), its workstations (last check-in, the clé
 //! REAL, the agent's version, readiness, the last rotation's outcome) and its open rotations.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -147,16 +145,6 @@ async fn build(
         })
         .collect();
     let readiness = services.office_readiness(admin, crpcen).await?;
-    let listed = services.list_workstations(admin, Some(crpcen)).await?;
-    let versions: HashMap<String, (String, time::OffsetDateTime, String)> = listed
-        .into_iter()
-        .map(|(ws, _)| {
-            (
-                ws.id.as_str().to_owned(),
-                (ws.agent_version, ws.last_seen_at, ws.status.as_str().to_owned()),
-            )
-        })
-        .collect();
     let recent = services
         .list_rotations(admin, Some(crpcen), false, &RotationPageRequest { size: 200, after: None })
         .await?;
@@ -164,21 +152,19 @@ async fn build(
         .workstations
         .iter()
         .map(|w| {
-            let id = w.workstation.id.as_str();
-            let (version, seen, status) = versions.get(id).cloned().unwrap_or_else(|| {
-                (w.workstation.agent_version.clone(), w.workstation.last_seen_at, String::new())
-            });
+            let ws = &w.workstation;
+            let id = ws.id.as_str();
             let last = recent
                 .rotations
                 .iter()
                 .find(|r| r.workstation_id.as_deref() == Some(id) && r.closed_at.is_some());
             WorkstationRow {
-                hostname: w.workstation.hostname.clone(),
+                hostname: ws.hostname.clone(),
                 id: id.to_owned(),
-                status,
-                last_check_in: datetime_fr(seen),
+                status: ws.status.as_str().to_owned(),
+                last_check_in: datetime_fr(ws.last_seen_at),
                 key: key_fr(w.check_in.as_ref().and_then(|c| c.key.as_ref())),
-                version,
+                version: ws.agent_version.clone(),
                 ready: w.blockers.is_empty(),
                 blockers: w.blockers.join(" ; "),
                 last_rotation: last.map_or_else(|| "aucune".to_owned(), outcome),

@@ -147,6 +147,17 @@ pub(crate) async fn not_found() -> Response {
     not_found_page()
 }
 
+/// A file to save, never kept by a cache.
+pub(crate) fn download(body: Vec<u8>, kind: &'static str, name: &str) -> Response {
+    let mut answer = body.into_response();
+    let headers = answer.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    answer
+}
+
 /// Percent-encodes a query value or a path segment (everything but unreserved characters).
 pub(crate) fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

@@ -13,7 +13,6 @@ use super::audit::parse_day;
 use super::fleet::{self, office_lines};
 use super::format::state_named;
 use super::page::{self, Layout, Query, encode, render};
-use super::rollout::download;
 use super::session::Signed;
 use super::{Web, documents};
 use crate::domain::office::Crpcen;
@@ -158,7 +157,7 @@ fn stamped(
         Some(head) => format!("{}.{extension}", documents::head(head).file_stem(&stem)),
         None => format!("{stem}.{extension}"),
     };
-    let mut answer = download(body, kind, &name);
+    let mut answer = page::download(body, kind, &name);
     if let Some(head) = &report.audit_head
         && let Ok(value) = HeaderValue::from_str(&format!("{}:{}", head.seq, head.hash_hex()))
     {

@@ -9,7 +9,6 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -369,16 +368,5 @@ async fn disclose(
             format!("export-{crpcen}.csv"),
         ),
     };
-    download(body, kind, &name)
-}
-
-/// A file to save, never kept by a cache.
-pub(crate) fn download(body: Vec<u8>, kind: &'static str, name: &str) -> Response {
-    let mut answer = body.into_response();
-    let headers = answer.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    answer
+    page::download(body, kind, &name)
 }
