@@ -24,13 +24,13 @@ use prost_types::{
 
 /// One change that breaks the older contract's agents or clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Break {
+pub(crate) struct Break {
     /// The `.proto` file of the older contract where the broken definition lives.
-    pub file: String,
+    pub(crate) file: String,
     /// The definition: `message sesame.v1.StepReport`, `service sesame.v1.AgentService`, …
-    pub place: String,
+    pub(crate) place: String,
     /// What changed, and how to keep it compatible when there is a way.
-    pub what: String,
+    pub(crate) what: String,
 }
 
 impl fmt::Display for Break {
@@ -41,7 +41,7 @@ impl fmt::Display for Break {
 
 /// Every change from `old` to `new` that breaks what was built from `old`; empty when `new` only
 /// grows compatibly.
-pub fn breaking_changes(old: &FileDescriptorSet, new: &FileDescriptorSet) -> Vec<Break> {
+pub(crate) fn breaking_changes(old: &FileDescriptorSet, new: &FileDescriptorSet) -> Vec<Break> {
     let old_index = Index::of(old);
     let new_index = Index::of(new);
     let mut breaks = Vec::new();

@@ -49,7 +49,6 @@ enum Step {
 }
 "#;
 
-#[allow(clippy::expect_used)] // Reason: a test helper fails by panicking.
 fn compile(source: &str) -> FileDescriptorSet {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("demo/v1/demo.proto");
