@@ -267,3 +267,22 @@ fn versions_parse_strictly() {
     assert!(AgentVersion(0, 1, 0).is_supported() && AgentVersion(1, 0, 0).is_supported());
     assert!(!AgentVersion(0, 0, 9).is_supported());
 }
+
+#[test]
+fn the_oldest_agent_accepted_is_one_minor_back() {
+    // The skew policy (README, "Versions that work together"): a server works with agents of its
+    // own minor version and the previous one; 0.1.0 is the first release, nothing is older.
+    let own = AgentVersion::parse(env!("CARGO_PKG_VERSION")).unwrap();
+    let AgentVersion(major, minor, _) = own;
+    let expected = match (major, minor) {
+        (0, 0 | 1) => AgentVersion(0, 1, 0),
+        (_, 1..) => AgentVersion(major, minor - 1, 0),
+        // A new major: the previous major's last minor, written by hand.
+        (_, 0) => MIN_AGENT_VERSION,
+    };
+    assert_eq!(
+        MIN_AGENT_VERSION, expected,
+        "server {own}: MIN_AGENT_VERSION must be the previous minor version"
+    );
+    assert!(MIN_AGENT_VERSION <= own && MIN_AGENT_VERSION.0 + 1 >= major);
+}
