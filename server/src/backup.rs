@@ -152,7 +152,9 @@ pub async fn backup(
     for (name, private, required) in FILES {
         let path = layout.path_of(name);
         match read_file(&path)? {
-            Some(bytes) => entries.push(Entry { name, private: *private, source: Source::Bytes(bytes) }),
+            Some(bytes) => {
+                entries.push(Entry { name, private: *private, source: Source::Bytes(bytes) })
+            }
             None if *required => return Err(BackupError::Missing(path.display().to_string())),
             None => {}
         }
@@ -170,9 +172,9 @@ pub async fn backup(
                 return Err(BackupError::Missing(path.display().to_string()));
             }
             let copy = scratch.path().join(DATABASE);
-            let version = store::snapshot::snapshot_sqlite(url, &copy).await.map_err(|source| {
-                BackupError::Snapshot { url: store::redact_url(url), source }
-            })?;
+            let version = store::snapshot::snapshot_sqlite(url, &copy)
+                .await
+                .map_err(|source| BackupError::Snapshot { url: store::redact_url(url), source })?;
             entries.push(Entry { name: DATABASE, private: true, source: Source::File(copy) });
             (DatabaseKind::Sqlite, Some(version))
         }
@@ -214,7 +216,9 @@ impl fmt::Display for ManifestSummary<'_> {
             .unwrap_or_else(|_| m.created_at.to_string());
         writeln!(f, "  taken at {created} by sesame-server {}", m.sesame_version)?;
         match (m.database, m.schema_version) {
-            (DatabaseKind::Sqlite, Some(v)) => writeln!(f, "  database: SQLite, schema version {v}")?,
+            (DatabaseKind::Sqlite, Some(v)) => {
+                writeln!(f, "  database: SQLite, schema version {v}")?
+            }
             (DatabaseKind::Sqlite, None) => writeln!(f, "  database: SQLite")?,
             (DatabaseKind::Postgresql, _) => writeln!(
                 f,

@@ -324,11 +324,17 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", public_key_pem(&rotated.rotation.new_public_key));
             Ok(())
         }
-        Command::Backup(BackupArgs { verify: Some(BackupCommand::Verify { path, scratch }), .. }) => {
-            let verified =
-                sesame_server::backup::verify::verify(&path, scratch.as_deref(), Arc::new(SystemClock))
-                    .await
-                    .with_context(|| format!("{} does not verify", path.display()))?;
+        Command::Backup(BackupArgs {
+            verify: Some(BackupCommand::Verify { path, scratch }),
+            ..
+        }) => {
+            let verified = sesame_server::backup::verify::verify(
+                &path,
+                scratch.as_deref(),
+                Arc::new(SystemClock),
+            )
+            .await
+            .with_context(|| format!("{} does not verify", path.display()))?;
             print!("{verified}");
             if !verified.sound() {
                 anyhow::bail!("{} does not verify", path.display());
@@ -361,12 +367,16 @@ async fn main() -> anyhow::Result<()> {
             for file in &restored.files {
                 println!("  wrote {}", file.display());
             }
-            if restored.manifest.database == sesame_server::backup::archive::DatabaseKind::Postgresql {
+            if restored.manifest.database
+                == sesame_server::backup::archive::DatabaseKind::Postgresql
+            {
                 println!(
                     "Now restore the database with pg_restore into a fresh database (README), then start the server."
                 );
             } else {
-                println!("Start the server with this configuration; then run sesamectl audit verify.");
+                println!(
+                    "Start the server with this configuration; then run sesamectl audit verify."
+                );
             }
             Ok(())
         }

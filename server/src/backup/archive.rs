@@ -257,7 +257,11 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Writes an archive of `entries` at `out` (mode 0600, never over an existing file) with
 /// `manifest`'s fields, its members filled in, and returns the manifest written.
-pub fn write(out: &Path, mut manifest: Manifest, entries: &[Entry]) -> Result<Manifest, ArchiveError> {
+pub fn write(
+    out: &Path,
+    mut manifest: Manifest,
+    entries: &[Entry],
+) -> Result<Manifest, ArchiveError> {
     if out.exists() {
         return Err(ArchiveError::Exists { path: out.display().to_string() });
     }
@@ -279,12 +283,13 @@ pub fn write(out: &Path, mut manifest: Manifest, entries: &[Entry]) -> Result<Ma
         path: out.display().to_string(),
         reason: e.to_string(),
     })?;
-    let manifest_len = u32::try_from(json.len()).ok().filter(|n| *n <= MAX_MANIFEST).ok_or_else(
-        || ArchiveError::Manifest {
-            path: out.display().to_string(),
-            reason: "too large".to_owned(),
-        },
-    )?;
+    let manifest_len =
+        u32::try_from(json.len()).ok().filter(|n| *n <= MAX_MANIFEST).ok_or_else(|| {
+            ArchiveError::Manifest {
+                path: out.display().to_string(),
+                reason: "too large".to_owned(),
+            }
+        })?;
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.partial"));
@@ -403,7 +408,8 @@ pub fn extract(path: &Path, into: &Path) -> Result<Manifest, ArchiveError> {
         let target = into.join(&member.name);
         let file = create_private(&target).map_err(io_error(&target))?;
         let mut w = Hashing { inner: BufWriter::new(file), hash: Sha256::new() };
-        let copied = io::copy(&mut (&mut reader).take(member.size), &mut w).map_err(io_error(path))?;
+        let copied =
+            io::copy(&mut (&mut reader).take(member.size), &mut w).map_err(io_error(path))?;
         if copied != member.size {
             return Err(ArchiveError::Truncated { path: shown(), expected, actual });
         }
@@ -411,7 +417,10 @@ pub fn extract(path: &Path, into: &Path) -> Result<Manifest, ArchiveError> {
         let file = inner.into_inner().map_err(|e| io_error(&target)(e.into_error()))?;
         file.sync_all().map_err(io_error(&target))?;
         if hex::encode(hash.finalize()) != member.sha256 {
-            return Err(ArchiveError::MemberChecksum { path: shown(), member: member.name.clone() });
+            return Err(ArchiveError::MemberChecksum {
+                path: shown(),
+                member: member.name.clone(),
+            });
         }
     }
     let HashingReader { inner: mut rest, hash } = reader;

@@ -154,18 +154,22 @@ pub fn restore(from: &Path, config: &Config) -> Result<Restored, RestoreError> {
     }
     let root = layout.data_dir.root();
     private_file::create_private_dir(root).map_err(write_error(root))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".restore-")
-        .tempdir_in(root)
-        .map_err(write_error(root))?;
+    let staging =
+        tempfile::Builder::new().prefix(".restore-").tempdir_in(root).map_err(write_error(root))?;
     let manifest = archive::extract(from, staging.path())?;
     check_manifest(&manifest)?;
     match (manifest.database, &database) {
         (DatabaseKind::Sqlite, None) => {
-            return Err(RestoreError::WrongDatabase { archive: "SQLite", configured: "PostgreSQL" });
+            return Err(RestoreError::WrongDatabase {
+                archive: "SQLite",
+                configured: "PostgreSQL",
+            });
         }
         (DatabaseKind::Postgresql, Some(_)) => {
-            return Err(RestoreError::WrongDatabase { archive: "PostgreSQL", configured: "SQLite" });
+            return Err(RestoreError::WrongDatabase {
+                archive: "PostgreSQL",
+                configured: "SQLite",
+            });
         }
         _ => {}
     }

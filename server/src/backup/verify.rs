@@ -237,7 +237,11 @@ impl fmt::Display for Verified {
         writeln!(f, "Archive: format {}, every checksum matches", self.manifest.format)?;
         write!(f, "{}", ManifestSummary(&self.manifest))?;
         writeln!(f, "Keys: CA fingerprint {}", self.ca_fingerprint)?;
-        writeln!(f, "  escrow key {}, audit signing key {}", self.escrow_key_id, self.audit_key_id)?;
+        writeln!(
+            f,
+            "  escrow key {}, audit signing key {}",
+            self.escrow_key_id, self.audit_key_id
+        )?;
         match &self.database {
             None if self.manifest.member(DATABASE).is_none() => writeln!(
                 f,

@@ -29,9 +29,8 @@ pub fn latest_schema_version() -> i64 {
 /// The path of an existing SQLite database named by `url` (`sqlite:PATH`), opened without
 /// creating it, migrating it or changing its journal mode.
 async fn open_existing(url: &str) -> Result<SqliteConnection, Error> {
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(false)
-        .busy_timeout(BUSY_TIMEOUT);
+    let options =
+        SqliteConnectOptions::from_str(url)?.create_if_missing(false).busy_timeout(BUSY_TIMEOUT);
     Ok(SqliteConnection::connect_with(&options).await?)
 }
 
@@ -148,7 +147,8 @@ pub async fn inventory(path: &Path) -> Result<Inventory, Error> {
         .fetch_all(&mut conn)
         .await?;
         for (id, mailbox, key_id, nonce, ciphertext) in escrows {
-            let id = RotationId::parse("rotations.id", &id).map_err(|_| Error::Corrupt("rotations"))?;
+            let id =
+                RotationId::parse("rotations.id", &id).map_err(|_| Error::Corrupt("rotations"))?;
             inventory.escrows.push((MailboxId(mailbox), id, Sealed { key_id, nonce, ciphertext }));
         }
         Ok::<_, Error>(inventory)
