@@ -14,6 +14,8 @@
 
 pub mod archive;
 pub mod restore;
+#[cfg(test)]
+mod tests;
 pub mod verify;
 
 use std::fmt;

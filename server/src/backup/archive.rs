@@ -15,6 +15,7 @@
 //! renamed into place; it never replaces a file. Reading checks the length first (truncation is
 //! told as such), then extracts each member while hashing it, then the whole file's hash.
 
+use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -93,12 +94,20 @@ pub struct Member {
 }
 
 /// Where a member's bytes come from when an archive is written.
-#[derive(Debug)]
 pub enum Source {
-    /// Bytes read already (a key: wiped when dropped).
+    /// Bytes read already (a key: wiped when dropped, never shown by `Debug`).
     Bytes(zeroize::Zeroizing<Vec<u8>>),
     /// A file, streamed (the database snapshot).
     File(PathBuf),
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Bytes(bytes) => write!(f, "Bytes([REDACTED; {}])", bytes.len()),
+            Source::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 /// A member to write.

@@ -157,3 +157,20 @@ pub async fn inventory(path: &Path) -> Result<Inventory, Error> {
     let _ = conn.close().await;
     counted
 }
+
+/// Creates a SQLite database at `path` migrated up to `version` only, as an older server left it
+/// (for the tests of backups taken at an older schema).
+#[cfg(test)]
+pub(crate) async fn create_sqlite_at_version(path: &Path, version: i64) -> Result<(), Error> {
+    let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
+    let mut conn = SqliteConnection::connect_with(&options).await?;
+    let all = sqlx::migrate!("../migrations/sqlite");
+    let older: Vec<_> = all.migrations.iter().filter(|m| m.version <= version).cloned().collect();
+    let migrator = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(older),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    let migrated = migrator.run(&mut conn).await;
+    let _ = conn.close().await;
+    migrated.map_err(|e| Error::Migrate(Box::new(e)))
+}
