@@ -37,7 +37,9 @@ async fn an_archive_of_an_older_schema_verifies_on_a_migrated_copy() {
     assert_eq!(manifest.schema_version, Some(older));
 
     let again = super::backup(&config, &out, NOW).await.unwrap_err().to_string();
-    assert!(again.ends_with("exists already: choose another name (a backup never replaces a file)"));
+    assert!(
+        again.ends_with("exists already: choose another name (a backup never replaces a file)")
+    );
 
     let clock = Arc::new(ManualClock::new(NOW));
     let verified = super::verify::verify(&out, Some(dir.path()), clock).await.unwrap();
@@ -45,7 +47,9 @@ async fn an_archive_of_an_older_schema_verifies_on_a_migrated_copy() {
     let checks = verified.database.as_ref().unwrap();
     assert_eq!((checks.schema_version, checks.checked_at_version), (older, latest));
     assert!(
-        verified.to_string().contains(&format!("schema version {older} (checked at version {latest})")),
+        verified
+            .to_string()
+            .contains(&format!("schema version {older} (checked at version {latest})")),
         "{verified}"
     );
     // The database in the data directory was not migrated by the backup or the check.

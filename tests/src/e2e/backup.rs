@@ -54,6 +54,21 @@ impl Restored {
         crate::run_sesamectl(&argv).await
     }
 
+    /// Asserts that the server has `offices` and office 01234, discloses the provisional
+    /// passwords `before` (the restored escrow key opens them) and that its audit trail verifies.
+    async fn assert_whole(&self, offices: &[String], before: &[(String, String)], dir: &Path) {
+        let listed = self.sesamectl(&["office", "list", "-o", "json"]).await.unwrap();
+        for crpcen in offices.iter().map(String::as_str).chain(["01234"]) {
+            assert!(listed.contains(&format!("\"{crpcen}\"")), "office {crpcen} lost");
+        }
+        let after =
+            exported(async |args: &[&str]| self.sesamectl(args).await, &dir.join("after.csv"))
+                .await;
+        assert_eq!(after, before, "the restored escrow key discloses the same passwords");
+        let audit = self.sesamectl(&["audit", "verify"]).await.unwrap();
+        assert!(audit.starts_with("The audit trail is intact"), "{audit}");
+    }
+
     async fn stop(self) {
         let _ = self.stop.send(());
         self.task.await.unwrap().unwrap();
@@ -190,18 +205,7 @@ async fn a_backup_under_load_holds_every_acknowledged_write_and_restores_whole()
 
     let server = Arc::into_inner(server).unwrap();
     let restarted = Restored::start(&config).await;
-    let offices = restarted.sesamectl(&["office", "list", "-o", "json"]).await.unwrap();
-    for crpcen in acknowledged.iter().chain([&"01234".to_owned()]) {
-        assert!(offices.contains(&format!("\"{crpcen}\"")), "office {crpcen} lost");
-    }
-    let after_restore = exported(
-        async |args: &[&str]| restarted.sesamectl(args).await,
-        &fresh.path().join("after.csv"),
-    )
-    .await;
-    assert_eq!(after_restore, before, "the restored escrow key discloses the same passwords");
-    let audit = restarted.sesamectl(&["audit", "verify"]).await.unwrap();
-    assert!(audit.starts_with("The audit trail is intact"), "{audit}");
+    restarted.assert_whole(&acknowledged, &before, fresh.path()).await;
     restarted.stop().await;
     server.stop().await;
 }
