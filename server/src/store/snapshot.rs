@@ -112,6 +112,9 @@ pub struct Inventory {
     pub escrows: Vec<(MailboxId, RotationId, Sealed)>,
 }
 
+/// A rotation's id, mailbox and sealed password, as stored.
+type EscrowRow = (String, i64, String, Vec<u8>, Vec<u8>);
+
 /// A count as the database returns it.
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -140,7 +143,7 @@ pub async fn inventory(path: &Path) -> Result<Inventory, Error> {
         .fetch_all(&mut conn)
         .await?;
         inventory.rotations = rotations.into_iter().map(|(s, n)| (s, count(n))).collect();
-        let escrows: Vec<(String, i64, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        let escrows: Vec<EscrowRow> = sqlx::query_as(
             "SELECT id, mailbox_id, key_id, nonce, ciphertext FROM rotations \
              WHERE ciphertext IS NOT NULL ORDER BY id",
         )
