@@ -272,4 +272,54 @@ async fn verify_names_a_flipped_byte_a_truncation_and_a_broken_chain() {
     server.stop().await;
 }
 
+/// Runs `sesame-server ARGS` (the real binary) and returns its status, standard output and error.
+async fn sesame_server(args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(crate::binaries::workspace_binary("sesame-server"))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commands_back_up_verify_and_restore() {
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    server.sesamectl(&["office", "add", "01234", "--name", "Étude Dupont"]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("sesame.backup");
+    let (data, url) = (server.config().data_dir, server.database().url());
+    let (data, archive_arg) = (data.to_str().unwrap(), archive.to_str().unwrap());
+    let url = secrecy::ExposeSecret::expose_secret(&url).to_owned();
+    let backup_args = ["backup", "--data-dir", data, "--database-url", &url, "--out", archive_arg];
+    let (ok, out, err) = sesame_server(&backup_args).await;
+    assert!(ok, "{err}");
+    assert!(out.starts_with(&format!("Backup written to {archive_arg} (mode 0600):")), "{out}");
+    assert!(out.contains("It holds private keys"), "{out}");
+
+    let (ok, out, err) = sesame_server(&["backup", "verify", archive_arg]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("1 offices") && out.contains("The backup verifies"), "{out}");
+
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x80;
+    let damaged = dir.path().join("damaged.backup");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let (ok, _, err) = sesame_server(&["backup", "verify", damaged.to_str().unwrap()]).await;
+    assert!(!ok && err.contains("is damaged"), "{err}");
+
+    let fresh = dir.path().join("fresh");
+    let fresh_arg = fresh.to_str().unwrap();
+    let (ok, out, err) =
+        sesame_server(&["restore", "--from", archive_arg, "--data-dir", fresh_arg]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("wrote {fresh_arg}/sesame.db")), "{out}");
+    let (ok, _, err) =
+        sesame_server(&["restore", "--from", archive_arg, "--data-dir", fresh_arg]).await;
+    assert!(!ok && err.contains("refusing to restore over existing files"), "{err}");
+    server.stop().await;
+}
+
 mod postgres;
