@@ -12,6 +12,7 @@
 //! `ops` (metrics, liveness and readiness over plain HTTP). Start-up ([`config`] and this root)
 //! wires them together. ARCHITECTURE.md has the map.
 
+pub mod backup;
 pub mod config;
 pub mod data_dir;
 pub mod descriptors;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sesame_base::clock::SystemClock;
+use sesame_base::clock::{Clock as _, SystemClock};
 use sesame_server::Config;
 use sesame_server::config::LogFormat;
 use sesame_server::domain::admin::AdminRole;
@@ -34,6 +34,42 @@ enum Command {
     /// The audit trail's signing key.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Writes an archive of the database (SQLite) and the keys while the server runs; `backup
+    /// verify PATH` checks one.
+    Backup(BackupArgs),
+    /// Restores an archive into a data directory that holds no database and no key yet.
+    Restore {
+        /// The archive `sesame-server backup` wrote.
+        #[arg(long, value_name = "PATH")]
+        from: PathBuf,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct BackupArgs {
+    #[command(subcommand)]
+    verify: Option<BackupCommand>,
+    /// Where to write the archive (a new file, mode 0600: it holds private keys).
+    #[arg(long, value_name = "PATH", required = true)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Restores an archive into a temporary directory (removed after) and checks it: checksums,
+    /// the database, its counts, the escrow key, the whole audit chain and every signed head.
+    Verify {
+        /// The archive.
+        path: PathBuf,
+        /// Where to make the temporary directory (default: the system's).
+        #[arg(long, value_name = "DIR")]
+        scratch: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +322,62 @@ async fn main() -> anyhow::Result<()> {
             let rotated = sesame_server::rotate_audit_key(&config, Arc::new(SystemClock)).await?;
             print!("{}", rotation_summary(&rotated));
             print!("{}", public_key_pem(&rotated.rotation.new_public_key));
+            Ok(())
+        }
+        Command::Backup(BackupArgs {
+            verify: Some(BackupCommand::Verify { path, scratch }),
+            ..
+        }) => {
+            let verified = sesame_server::backup::verify::verify(
+                &path,
+                scratch.as_deref(),
+                Arc::new(SystemClock),
+            )
+            .await
+            .with_context(|| format!("{} does not verify", path.display()))?;
+            print!("{verified}");
+            if !verified.sound() {
+                anyhow::bail!("{} does not verify", path.display());
+            }
+            Ok(())
+        }
+        Command::Backup(BackupArgs { verify: None, out, server }) => {
+            let out = out.context("--out PATH is required")?;
+            let config = load_config(server)?;
+            let manifest = sesame_server::backup::backup(&config, &out, SystemClock.now()).await?;
+            println!("Backup written to {} (mode 0600):", out.display());
+            print!("{}", sesame_server::backup::ManifestSummary(&manifest));
+            println!(
+                "It holds private keys (CA, server, escrow, audit signing): keep it like the data \
+                 directory. Check it with: sesame-server backup verify {}",
+                out.display()
+            );
+            if manifest.database == sesame_server::backup::archive::DatabaseKind::Postgresql {
+                println!(
+                    "The PostgreSQL database is not in it: now run pg_dump -Fc (README, Backup and restore)."
+                );
+            }
+            Ok(())
+        }
+        Command::Restore { from, server } => {
+            let config = load_config(server)?;
+            let restored = sesame_server::backup::restore::restore(&from, &config)?;
+            println!("Restored {} (checksums verified):", from.display());
+            print!("{}", sesame_server::backup::ManifestSummary(&restored.manifest));
+            for file in &restored.files {
+                println!("  wrote {}", file.display());
+            }
+            if restored.manifest.database
+                == sesame_server::backup::archive::DatabaseKind::Postgresql
+            {
+                println!(
+                    "Now restore the database with pg_restore into a fresh database (README), then start the server."
+                );
+            } else {
+                println!(
+                    "Start the server with this configuration; then run sesamectl audit verify."
+                );
+            }
             Ok(())
         }
         Command::Admin(AdminCommand::Create { name, role, offices, out, server }) => {

@@ -37,6 +37,7 @@ mod reports;
 mod rotations;
 mod rows;
 mod settings;
+pub mod snapshot;
 mod sqlite;
 mod web_access;
 mod workstations;

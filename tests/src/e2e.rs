@@ -48,6 +48,7 @@ mod audit_heads;
 mod audit_key;
 mod audit_key_file;
 mod audit_shipping;
+mod backup;
 mod browser_harness;
 mod cluster;
 mod compliance;
