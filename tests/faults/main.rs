@@ -14,6 +14,7 @@
 
 mod crash_server;
 mod crash_support;
+mod postgres_restart;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,6 +33,10 @@ fn scenarios() -> Vec<Scenario> {
         Scenario { name: "suite/self-check", run: || Box::pin(self_check()) },
         Scenario { name: "B/server-kill-sqlite", run: || Box::pin(crash_server::on_sqlite()) },
         Scenario { name: "B/server-kill-postgres", run: || Box::pin(crash_server::on_postgres()) },
+        Scenario {
+            name: "B/postgres-restart",
+            run: || Box::pin(postgres_restart::restart_under_load()),
+        },
     ]
 }
 
