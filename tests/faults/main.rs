@@ -12,6 +12,7 @@
 // Reason: a test fails by panicking; its figures are printed for the person reading CI's log.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used, clippy::print_stdout)]
 
+mod crash_agent;
 mod crash_server;
 mod crash_support;
 mod postgres_restart;
@@ -33,6 +34,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario { name: "suite/self-check", run: || Box::pin(self_check()) },
         Scenario { name: "B/server-kill-sqlite", run: || Box::pin(crash_server::on_sqlite()) },
         Scenario { name: "B/server-kill-postgres", run: || Box::pin(crash_server::on_postgres()) },
+        Scenario { name: "A/agent-crash-points", run: || Box::pin(crash_agent::every_point()) },
         Scenario {
             name: "B/postgres-restart",
             run: || Box::pin(postgres_restart::restart_under_load()),
