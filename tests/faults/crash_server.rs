@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng as _;
+use sesame_base::clock::{Clock as _, SystemClock};
 use sesame_proto::v1 as pb;
 use sesame_server::store::test_support::TestDatabase;
 use time::OffsetDateTime;
@@ -236,14 +237,14 @@ async fn run(dir: tempfile::TempDir, database: Database) -> Figures {
 fn step_report(id: &str, rotation: &str, step: pb::RotationStep) -> pb::StepReport {
     let key_evidence = (step == pb::RotationStep::Started).then(|| pb::KeyEvidence {
         kind: pb::key_evidence::Kind::ObservedAbsent.into(),
-        observed_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap(),
+        observed_at: SystemClock.now().format(&Rfc3339).unwrap(),
         detail: String::new(),
     });
     pb::StepReport {
         report_id: id.into(),
         rotation_id: rotation.into(),
         step: step.into(),
-        occurred_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap(),
+        occurred_at: SystemClock.now().format(&Rfc3339).unwrap(),
         failure: 0,
         key_evidence,
         detail: "fault suite".into(),
@@ -314,7 +315,7 @@ async fn random_kill_during_check_ins(
     }
     let delay = rand::rng().random_range(1000..2500);
     tokio::time::sleep(Duration::from_millis(delay)).await;
-    let killed_at = OffsetDateTime::now_utc();
+    let killed_at = SystemClock.now();
     server.kill();
     let mut answered = Vec::new();
     for task in tasks {

@@ -1,5 +1,5 @@
 //! B3's other half: PostgreSQL restarted under load. A private PostgreSQL instance (initdb into a
-//! temporary directory, run as the `postgres` user on a free port: the shared instance on 5432 is
+//! temporary directory with the newest `/usr/lib/postgresql/*/bin`, run as the `postgres` user on a free port: the shared instance on 5432 is
 //! never touched), the real `sesame-server` on it, agents checking in and an administrator
 //! reading and writing; then `pg_ctl stop -m immediate` (PostgreSQL's own crash) and, seconds
 //! later, a start. While it is down the server answers `UNAVAILABLE` (never `INTERNAL`, never a
@@ -7,7 +7,7 @@
 //! restart; nothing it confirmed is lost (offices created, check-ins answered).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,12 +18,22 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::crash_support::{Database, ServerProcess};
 
-/// Where Debian's PostgreSQL 15 programs are.
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// Where Debian's PostgreSQL programs are (the newest version installed), if any.
+fn pg_bin() -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin)
+}
 
 /// A PostgreSQL instance of our own, stopped (immediately) when dropped.
 #[derive(Debug)]
 struct PrivatePostgres {
+    bin: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
 }
@@ -38,7 +48,7 @@ impl PrivatePostgres {
         let log = self.dir.path().join("postgres.log").display().to_string();
         let status = Command::new("runuser")
             .args(["-u", "postgres", "--"])
-            .arg(Path::new(PG_BIN).join("pg_ctl"))
+            .arg(self.bin.join("pg_ctl"))
             .args(["-D", &data, "-l", &log, "-s"])
             .args(args)
             .status()
@@ -46,15 +56,15 @@ impl PrivatePostgres {
         assert!(status.success(), "pg_ctl {args:?}: {status}");
     }
 
-    fn init() -> PrivatePostgres {
+    fn init(bin: PathBuf) -> PrivatePostgres {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let chown = Command::new("chown").args(["-R", "postgres:"]).arg(dir.path()).status();
         assert!(chown.unwrap().success());
-        let pg = PrivatePostgres { dir, port };
+        let pg = PrivatePostgres { bin, dir, port };
         let initdb = Command::new("runuser")
             .args(["-u", "postgres", "--"])
-            .arg(Path::new(PG_BIN).join("initdb"))
+            .arg(pg.bin.join("initdb"))
             .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
             .arg(pg.data())
             .output()
@@ -87,7 +97,7 @@ impl Drop for PrivatePostgres {
         let data = self.data().display().to_string();
         let _ = Command::new("runuser")
             .args(["-u", "postgres", "--"])
-            .arg(Path::new(PG_BIN).join("pg_ctl"))
+            .arg(self.bin.join("pg_ctl"))
             .args(["-D", &data, "-s", "-m", "immediate", "stop"])
             .status();
     }
@@ -102,11 +112,11 @@ fn count(tally: &Tally, phase: &str, code: &str) {
 
 /// The scenario.
 pub(crate) async fn restart_under_load() -> String {
-    if !Path::new(PG_BIN).join("initdb").exists() {
-        assert!(std::env::var_os("CI").is_none(), "PostgreSQL 15's programs are needed under CI");
-        return "skipped: no PostgreSQL 15 programs".to_owned();
-    }
-    let pg = PrivatePostgres::init();
+    let Some(bin) = pg_bin() else {
+        assert!(std::env::var_os("CI").is_none(), "PostgreSQL's programs are needed under CI");
+        return "skipped: no PostgreSQL programs (initdb)".to_owned();
+    };
+    let pg = PrivatePostgres::init(bin);
     let env = [("SESAME_DATABASE__ACQUIRE_TIMEOUT_SECS", "2")];
     let dir = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(dir, Database::Postgres(pg.url()), &env, None).await;
