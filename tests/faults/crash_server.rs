@@ -4,7 +4,9 @@
 //! An abort (as `kill -9`) at each of the server's failpoints (`sesame_base::failpoint`): inside
 //! an import's transaction and after its commit, after the provisional passwords' escrow, after a
 //! disclosure's and a delivery's audit records, after step reports' commit (the one that confirms
-//! the change and destroys the escrow); and a real SIGKILL at a random moment during a stream of
+//! the change and destroys the escrow), after a check-in flush's commit, after a cancellation's
+//! commit; an error injected after an import's commit (the client gets `UNAVAILABLE`, the
+//! import is whole); and a real SIGKILL at a random moment during a stream of
 //! imports and during a check-in burst. After each restart: nothing confirmed is lost (every
 //! request answered OK before the kill is there), nothing half-written is visible (an import is
 //! all or nothing, every open rotation has its escrow and its audit record), SQLite's
@@ -13,7 +15,7 @@
 //! original `RECORDED`) and each has exactly one audit record.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng as _;
 use sesame_base::clock::{Clock as _, SystemClock};
@@ -51,7 +53,7 @@ impl Figures {
         let mean =
             self.recover.iter().sum::<Duration>().as_secs_f64() / self.recover.len().max(1) as f64;
         format!(
-            "{backend}: {} kills ({} aborts at failpoints, 2 SIGKILL), restart to ready mean {:.2} s max {:.2} s; \
+            "{backend}: {} kills ({} aborts at failpoints, 2 SIGKILL; 1 injected error), restart to ready mean {:.2} s max {:.2} s; \
              imports confirmed before the random kill {} found {}/{}; {} rotations escrowed, each \
              with its audit record; check-ins confirmed >1 s before the kill {} found {}; reports \
              retried: 3 DUPLICATE, 1 audit record each; integrity ok, audit chain intact",
@@ -227,11 +229,50 @@ async fn run(dir: tempfile::TempDir, database: Database) -> Figures {
     assert_eq!(closed, 1, "the verified rotation is closed, its escrow destroyed");
 
     // A check-in burst, SIGKILL at a random moment.
-    random_kill_during_check_ins(&mut server, &mut figures, &agents).await;
+    random_kill_during_check_ins(&mut server, &mut figures, &agents, "check-ins:written").await;
+
+    // A check-in's flush killed after its commit: the check-in answered before it is there.
+    let mut client = agents[1].client.clone();
+    let request = pb::HeartbeatRequest { agent_version: "0.1.0".into(), ..Default::default() };
+    let answer = client.heartbeat(request).await.unwrap().into_inner();
+    let answered = OffsetDateTime::parse(&answer.server_time, &Rfc3339).unwrap();
+    server.expect_abort("check-ins:written").await;
+    recover(&mut server, &mut figures, Some("cancel:committed")).await;
+    assert!(last_seen(&server, &agents[1].id).await >= answered, "the check-in was written");
+
+    // Rotations cancelled, killed after the commit: none is open, no escrow is left.
+    assert!(server.ctl(&["provisional", "cancel", "--office", OFFICE]).await.is_err());
+    server.expect_abort("cancel:committed").await;
+    recover(&mut server, &mut figures, Some("import:committed=error")).await;
+    let open = "SELECT COUNT(*) FROM rotations WHERE status IN ('issued', 'delivered') \
+                OR (ciphertext IS NOT NULL AND status NOT IN ('issued', 'delivered'))";
+    assert_eq!(database.count(open, None).await, 0, "cancelled as a whole, escrow destroyed");
+    let cancels = "SELECT COUNT(*) FROM audit_log WHERE action = $1";
+    assert!(database.count(cancels, Some("rotation.cancel")).await >= 1);
+
+    // An error injected after an import's commit: the client is told to retry (UNAVAILABLE), the
+    // import is whole, the server goes on.
+    let late = server.write("late.csv", &mailbox_csv("late", 10));
+    match server.ctl(&["mailbox", "import", &text(&late)]).await {
+        Err(sesamectl::Error::Rpc(status)) => {
+            assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}")
+        }
+        other => panic!("an injected error answers UNAVAILABLE: {other:?}"),
+    }
+    assert_eq!(mailboxes_of(&database, "late").await, 10);
     server.audit_verifies().await;
     server.kill();
     assert_eq!(database.integrity().await, "ok");
     figures
+}
+
+/// A workstation's last-seen time as `sesamectl workstation list` shows it.
+async fn last_seen(server: &ServerProcess, id: &str) -> OffsetDateTime {
+    let listed = server.ctl(&["workstation", "list", "--output", "json"]).await.unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let rows = listed.as_array().cloned().unwrap_or_default();
+    let row = rows.iter().find(|r| r["id"] == id).unwrap();
+    OffsetDateTime::parse(row["last_seen_at"].as_str().unwrap(), &Rfc3339).unwrap()
 }
 
 fn step_report(id: &str, rotation: &str, step: pb::RotationStep) -> pb::StepReport {
@@ -278,7 +319,7 @@ async fn random_kill_during_imports(server: &mut ServerProcess, figures: &mut Fi
             }
         })
     };
-    let delay = rand::rng().random_range(800..2500);
+    let delay = rand::rng().random_range(300..1500);
     tokio::time::sleep(Duration::from_millis(delay)).await;
     server.kill();
     stream.await.unwrap();
@@ -287,12 +328,14 @@ async fn random_kill_during_imports(server: &mut ServerProcess, figures: &mut Fi
 }
 
 /// Every workstation checks in as fast as it can until a SIGKILL at a random moment; after the
-/// restart, each one's last-seen time covers every check-in answered more than a second (ten
-/// flush windows) before the kill: a crash loses at most the last window of check-ins.
+/// restart (with `next` armed), each one's last-seen time covers every check-in answered more
+/// than a second (ten flush windows) before the kill: a crash loses at most the last window of
+/// check-ins.
 async fn random_kill_during_check_ins(
     server: &mut ServerProcess,
     figures: &mut Figures,
     agents: &[Agent],
+    next: &str,
 ) {
     let mut tasks = Vec::new();
     for agent in agents {
@@ -321,24 +364,15 @@ async fn random_kill_during_check_ins(
     for task in tasks {
         answered.push(task.await.unwrap());
     }
-    let started = Instant::now();
     figures.kills += 1;
     assert_eq!(server.database.integrity().await, "ok");
-    figures.recover.push(server.restart(None).await);
-    let _ = started;
-    let listed = server.ctl(&["workstation", "list", "--output", "json"]).await.unwrap();
-    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
-    let rows = listed
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| listed["workstations"].as_array().cloned().unwrap_or_default());
+    figures.recover.push(server.restart(Some(next)).await);
     for (agent, times) in agents.iter().zip(&answered) {
         let confirmed: Vec<&OffsetDateTime> =
             times.iter().filter(|t| **t < killed_at - time::Duration::seconds(1)).collect();
         figures.check_ins_confirmed += confirmed.len();
         let Some(last) = confirmed.last() else { continue };
-        let row = rows.iter().find(|r| r["id"] == agent.id.as_str()).unwrap();
-        let seen = OffsetDateTime::parse(row["last_seen_at"].as_str().unwrap(), &Rfc3339).unwrap();
+        let seen = last_seen(server, &agent.id).await;
         assert!(seen >= **last, "{}: last seen {seen}, answered at {last}", agent.id);
         figures.check_ins_found += confirmed.len();
     }
