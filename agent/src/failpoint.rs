@@ -10,8 +10,9 @@
 //! nothing recorded yet), `journaled:changed`, `reported:changed`, `journaled:verified`,
 //! `reported:verified`, `journaled:completed`, `reported:completed` (`journaled:<step>`: a
 //! snapshot at that step is durable, nothing after it ran; `reported:<step>`: the report is
-//! queued in the outbox), and `delivered` (reports reached the server, the outbox not yet
-//! acknowledged).
+//! queued in the outbox), `delivered` (reports reached the server, the outbox not yet
+//! acknowledged), `acknowledged` (the outbox acknowledged them) and `journaled:forgotten` (a
+//! finished rotation the server no longer lists is forgotten in the journal).
 
 use sesame_base::failpoint;
 

@@ -1,6 +1,7 @@
 //! A1: the real `sesame-agent` (on a simulated USB bus, `sesame_tests::agent_host`) aborting at
-//! each of its crash points in turn (`sesame_agent::failpoint`: every journal snapshot and outbox
-//! report of a rotation, OWA's answer to the change, the delivery of reports), one mailbox per
+//! each of its crash points in turn (`sesame_agent::failpoint`: every journal record and outbox
+//! report of a rotation, OWA's answer to the change, the delivery of reports and its
+//! acknowledgment), one mailbox per
 //! point, against the Exchange simulator and an in-process server on SQLite (the agent's points
 //! do not depend on the server's database). After the abort the agent restarts and the person
 //! finishes as asked: exactly one change on Exchange, the simulator's password is the new one, at
@@ -22,10 +23,11 @@ const NEW: &str = "Etude-Lyon-2026!";
 /// `journaled:changed`: when Exchange's answer to the change already shows the new password
 /// working (the normal case) the journal goes from `started` to `verified` in one snapshot; that
 /// snapshot is journaled only when the verification waits (the key plugged in mid-change).
-const POINTS: [&str; 11] = [
+const POINTS: [&str; 13] = [
     "journaled:pending",
     "reported:pending",
     "delivered",
+    "acknowledged",
     "journaled:started",
     "reported:started",
     "owa-answered",
@@ -34,7 +36,13 @@ const POINTS: [&str; 11] = [
     "reported:verified",
     "journaled:completed",
     "reported:completed",
+    "journaled:forgotten",
 ];
+
+/// Whether the point is reached only once the person plugs the key back in.
+fn key_back(point: &str) -> bool {
+    point.ends_with(":completed") || point == "journaled:forgotten"
+}
 
 /// How many times the agent's log says it aborted at `point`.
 fn aborts_at(host: &AgentHost, point: &str) -> usize {
@@ -74,11 +82,19 @@ async fn wait_for_agent(host: &AgentHost, needle: &str) {
 
 /// The scenario.
 pub(crate) async fn every_point() -> String {
+    if !cfg!(debug_assertions) {
+        return "skipped: a release build has no crash points".to_owned();
+    }
     if !umockdev_available() {
         return "skipped: umockdev is not installed".to_owned();
     }
     let started = Instant::now();
-    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    // Check-ins every 10 s (the agent's shortest), so that a finished rotation is forgotten soon.
+    let server = TestServer::start_with(Backend::Sqlite, |config| {
+        config.agents.check_in_interval = time::Duration::seconds(10);
+    })
+    .await
+    .unwrap();
     let sim = OwaSim::start(SimOptions { host: "localhost".into(), ..SimOptions::default() }).await;
     server.sesamectl(&["office", "add", "01234", "--name", "Étude"]).await.unwrap();
     let mailboxes: Vec<String> =
@@ -124,16 +140,18 @@ pub(crate) async fn every_point() -> String {
         let aborted_before = aborts_at(&host, point);
 
         block_in_place(|| host.start(Some(point)));
-        let delivery_points = ["journaled:pending", "reported:pending", "delivered"];
+        let delivery_points =
+            ["journaled:pending", "reported:pending", "delivered", "acknowledged"];
         if !delivery_points.contains(point) {
             wait_for_agent(&host, mailbox).await;
             let (code, _) = block_in_place(|| person_changes(&host, mailbox, &provisional));
-            if point.ends_with(":completed") {
+            if key_back(point) {
                 assert_eq!(code, 0, "{point}: the change itself went through");
                 block_in_place(|| host.plug());
             }
         }
-        for _ in 0..100 {
+        // Forgetting waits for the next check-in (every 10 s here).
+        for _ in 0..300 {
             if aborts_at(&host, point) > aborted_before {
                 break;
             }
@@ -144,7 +162,7 @@ pub(crate) async fn every_point() -> String {
         block_in_place(|| host.kill());
         let logins_before = sim.logins().len();
         block_in_place(|| host.start(None));
-        if !point.ends_with(":completed") {
+        if !key_back(point) {
             wait_for_agent(&host, mailbox).await;
             let mut after = String::new();
             for _ in 0..5 {
@@ -174,7 +192,7 @@ pub(crate) async fn every_point() -> String {
         assert!(failed <= 2, "{point}: {failed} failed logons");
         failed_logons.push(failed);
         // The server ends in the true state: the change verified (completed with the key back).
-        let wanted = if point.ends_with(":completed") { "completed" } else { "verified_at" };
+        let wanted = if key_back(point) { "completed" } else { "verified_at" };
         let mut shown = String::new();
         for _ in 0..300 {
             shown =
@@ -185,7 +203,7 @@ pub(crate) async fn every_point() -> String {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(shown.contains(wanted), "{point}: {shown}\n{}", host.log());
-        if point.ends_with(":completed") {
+        if key_back(point) {
             block_in_place(|| host.unplug());
         }
         block_in_place(|| host.stop());

@@ -73,6 +73,9 @@ impl Figures {
 
 /// B1/B3 on SQLite.
 pub(crate) async fn on_sqlite() -> String {
+    if !cfg!(debug_assertions) {
+        return "skipped: a release build has no failpoints".to_owned();
+    }
     let dir = tempfile::tempdir().unwrap();
     let database = Database::Sqlite(dir.path().join("sesame.db"));
     run(dir, database).await.line("SQLite")
@@ -80,6 +83,9 @@ pub(crate) async fn on_sqlite() -> String {
 
 /// B1/B3 on PostgreSQL (a schema of its own on `SESAME_TEST_POSTGRES_URL`).
 pub(crate) async fn on_postgres() -> String {
+    if !cfg!(debug_assertions) {
+        return "skipped: a release build has no failpoints".to_owned();
+    }
     let Some(test_database) = TestDatabase::postgres().await else {
         return "skipped: SESAME_TEST_POSTGRES_URL is not set".to_owned();
     };

@@ -28,7 +28,8 @@
 //! The agent's points (`sesame_agent::failpoint`): `journaled:<step>` (a snapshot at that step is
 //! durable, nothing after it ran), `reported:<step>` (the report is queued), `owa-answered` (OWA
 //! answered the change, nothing recorded yet), `delivered` (reports reached the server, the outbox
-//! not yet acknowledged).
+//! not yet acknowledged), `acknowledged` (the outbox's acknowledgment written) and
+//! `journaled:forgotten` (a finished rotation forgotten in the journal).
 
 #[cfg(debug_assertions)]
 use std::sync::OnceLock;
