@@ -80,6 +80,26 @@ async fn wait_for_agent(host: &AgentHost, needle: &str) {
     panic!("the agent never listed {needle}:\n{}", host.log());
 }
 
+/// Waits until `sesame-agent status` names the mailbox (`true`), or the agent aborted at
+/// `point` once more than `before` times (`false`).
+async fn listed_unless_aborted(
+    host: &AgentHost,
+    mailbox: &str,
+    point: &str,
+    before: usize,
+) -> bool {
+    for _ in 0..200 {
+        if aborts_at(host, point) > before {
+            return false;
+        }
+        if block_in_place(|| host.status()).1.contains(mailbox) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the agent neither listed {mailbox} nor reached {point}:\n{}", host.log());
+}
+
 /// The scenario.
 pub(crate) async fn every_point() -> String {
     if !cfg!(debug_assertions) {
@@ -139,15 +159,24 @@ pub(crate) async fn every_point() -> String {
         let changes_before = sim.changes().len();
         let aborted_before = aborts_at(&host, point);
 
+        // Whether this run ends with the key plugged back in (the rotation completed).
+        let mut key_flow = key_back(point);
         block_in_place(|| host.start(Some(point)));
         let delivery_points =
             ["journaled:pending", "reported:pending", "delivered", "acknowledged"];
         if !delivery_points.contains(point) {
-            wait_for_agent(&host, mailbox).await;
-            let (code, _) = block_in_place(|| person_changes(&host, mailbox, &provisional));
-            if key_back(point) {
-                assert_eq!(code, 0, "{point}: the change itself went through");
-                block_in_place(|| host.plug());
+            // `journaled:forgotten` may be reached at the first check-in already, forgetting
+            // the run before's rotation: then this mailbox's change is made after the restart.
+            if listed_unless_aborted(&host, mailbox, point, aborted_before).await {
+                let (code, _) = block_in_place(|| person_changes(&host, mailbox, &provisional));
+                if key_flow && code == 0 {
+                    block_in_place(|| host.plug());
+                } else if key_flow {
+                    assert!(aborts_at(&host, point) > aborted_before, "{point}: the change failed");
+                    key_flow = false;
+                }
+            } else {
+                key_flow = false;
             }
         }
         // Forgetting waits for the next check-in (every 10 s here).
@@ -162,7 +191,7 @@ pub(crate) async fn every_point() -> String {
         block_in_place(|| host.kill());
         let logins_before = sim.logins().len();
         block_in_place(|| host.start(None));
-        if !key_back(point) {
+        if !key_flow {
             wait_for_agent(&host, mailbox).await;
             let mut after = String::new();
             for _ in 0..5 {
@@ -192,7 +221,7 @@ pub(crate) async fn every_point() -> String {
         assert!(failed <= 2, "{point}: {failed} failed logons");
         failed_logons.push(failed);
         // The server ends in the true state: the change verified (completed with the key back).
-        let wanted = if key_back(point) { "completed" } else { "verified_at" };
+        let wanted = if key_flow { "completed" } else { "verified_at" };
         let mut shown = String::new();
         for _ in 0..300 {
             shown =
@@ -203,7 +232,7 @@ pub(crate) async fn every_point() -> String {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(shown.contains(wanted), "{point}: {shown}\n{}", host.log());
-        if key_back(point) {
+        if key_flow {
             block_in_place(|| host.unplug());
         }
         block_in_place(|| host.stop());
