@@ -325,7 +325,7 @@ async fn random_kill_during_imports(server: &mut ServerProcess, figures: &mut Fi
             }
         })
     };
-    let delay = rand::rng().random_range(300..1500);
+    let delay = rand::rng().random_range(200..800);
     tokio::time::sleep(Duration::from_millis(delay)).await;
     server.kill();
     stream.await.unwrap();
