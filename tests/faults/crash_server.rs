@@ -303,7 +303,7 @@ fn step_report(id: &str, rotation: &str, step: pb::RotationStep) -> pb::StepRepo
 /// counts those answered OK.
 async fn random_kill_during_imports(server: &mut ServerProcess, figures: &mut Figures) {
     let files: Vec<String> =
-        (0..40)
+        (0..150)
             .map(|batch| {
                 text(&server.write(
                     &format!("s{batch}.csv"),
