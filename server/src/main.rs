@@ -184,6 +184,8 @@ async fn shutdown_signal() {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
     init_logging(&config)?;
+    // The crash tests' failpoints (debug builds only; a no-op in release builds).
+    sesame_base::failpoint::arm_from_env(sesame_server::services::FAILPOINT_VARIABLE);
     tracing::debug!(?config, "configuration");
     raise_descriptor_limit();
     let listener = TcpListener::bind(config.listen)

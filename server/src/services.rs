@@ -115,6 +115,17 @@ impl Error {
     }
 }
 
+/// The environment variable naming the server's armed failpoints (test builds only; the points
+/// are listed in [`sesame_base::failpoint`]).
+pub const FAILPOINT_VARIABLE: &str = "SESAME_SERVER_CRASH_AT";
+
+/// Passes a failpoint (test builds only): aborts the process, or fails with
+/// [`Error::Unavailable`] (a retriable failure), when `point` is armed so.
+pub(crate) fn failpoint(point: &str) -> Result<(), Error> {
+    sesame_base::failpoint::hit(point)
+        .map_err(|injected| store::Error::Unavailable(Box::new(injected)).into())
+}
+
 impl From<store::Error> for Error {
     fn from(error: store::Error) -> Error {
         match error {

@@ -12,6 +12,11 @@
 // Reason: a test fails by panicking; its figures are printed for the person reading CI's log.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used, clippy::print_stdout)]
 
+mod crash_agent;
+mod crash_server;
+mod crash_support;
+mod postgres_restart;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
@@ -25,7 +30,16 @@ struct Scenario {
 
 /// Every scenario, in the order they run.
 fn scenarios() -> Vec<Scenario> {
-    vec![Scenario { name: "suite/self-check", run: || Box::pin(self_check()) }]
+    vec![
+        Scenario { name: "suite/self-check", run: || Box::pin(self_check()) },
+        Scenario { name: "B/server-kill-sqlite", run: || Box::pin(crash_server::on_sqlite()) },
+        Scenario { name: "B/server-kill-postgres", run: || Box::pin(crash_server::on_postgres()) },
+        Scenario { name: "A/agent-crash-points", run: || Box::pin(crash_agent::every_point()) },
+        Scenario {
+            name: "B/postgres-restart",
+            run: || Box::pin(postgres_restart::restart_under_load()),
+        },
+    ]
 }
 
 /// The harness works: one scenario that always passes.
@@ -36,10 +50,8 @@ async fn self_check() -> String {
 fn main() {
     let filters: Vec<String> =
         std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let started = Instant::now();
     let mut ran = 0;
     for scenario in scenarios() {

@@ -396,6 +396,7 @@ impl<O: OwaWork> Actor<O> {
             Input::OutboxAck { answered, reply } => {
                 let written = match self.core.outbox().ack(&answered) {
                     Ok(_) => {
+                        crate::failpoint::hit("acknowledged");
                         self.core.delivered(&answered);
                         true
                     }

@@ -251,6 +251,7 @@ impl Core {
         let record = JournalRecord::Forget { rotation_id: id.clone() };
         match self.journal.record(&record) {
             Ok(()) => {
+                failpoint::hit("journaled:forgotten");
                 self.rotations.remove(id);
             }
             Err(error) => {

@@ -4,6 +4,8 @@
 //! - [`audit_actions`]: audit action names across versions (old records keep theirs);
 //! - [`clock`]: where time comes from (truncated to microseconds, as both databases keep it);
 //! - [`error_chain`]: an error and its causes on one line;
+//! - [`failpoint`]: the crash tests' failpoints (abort or injected error), compiled out of
+//!   release builds;
 //! - [`private_file`]: atomic writes with a mode (0600 for secrets) and owner-only directories;
 //! - [`credentials`]: the administrator credentials file the server writes and sesamectl reads;
 //! - [`ids`]: the identifiers both sides exchange (rotation, step report, workstation);
@@ -17,6 +19,7 @@ pub mod audit_actions;
 pub mod clock;
 pub mod credentials;
 pub mod error_chain;
+pub mod failpoint;
 pub mod ids;
 pub mod password_rule;
 pub mod private_file;

@@ -271,7 +271,11 @@ impl Inner {
         // The same order on every server: concurrent flushes lock rows in one order.
         batch.sort_by(|a, b| a.workstation_id.cmp(&b.workstation_id));
         let started = Instant::now();
-        let written = self.sink.write(&batch, self.clock.now()).await;
+        let written = self.sink.write(&batch, self.clock.now()).await.and_then(|()| {
+            // Written, then failed (test builds only): the rows go back and are written again.
+            sesame_base::failpoint::hit("check-ins:written")
+                .map_err(|e| store::Error::Unavailable(Box::new(e)))
+        });
         {
             let mut queue = self.lock();
             queue.in_flight = 0;

@@ -20,7 +20,7 @@ use crate::domain::page::{self, RotationCursor};
 use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::{NewRotation, Rotation, RotationStatus, new_rotation_id};
 use crate::services::access::{self, authorize};
-use crate::services::{Error, Services};
+use crate::services::{Error, Services, failpoint};
 use crate::store::{self, Change};
 
 /// Which mailboxes a request names: one, or all of an office's.
@@ -164,6 +164,7 @@ impl Services {
                 self.clock.now(),
             )
             .await?;
+        failpoint("cancel:committed")?;
         self.changed(Change::Rotations(target.office().clone())).await;
         tracing::info!(admin = %admin.name, office = %target.office(), cancelled, "rotations cancelled");
         Ok(cancelled)
@@ -301,7 +302,10 @@ impl Services {
             });
         }
         match self.store.open_rotations(&rotations, &Actor::admin(admin), now).await {
-            Ok(()) => self.changed(Change::Rotations(office.clone())).await,
+            Ok(()) => {
+                failpoint("issue:escrowed")?;
+                self.changed(Change::Rotations(office.clone())).await
+            }
             Err(store::Error::Conflict) => {
                 return Err(Error::AlreadyExists(
                     "a rotation is already open for one of these mailboxes; cancel or reissue it"

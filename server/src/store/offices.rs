@@ -181,6 +181,8 @@ impl<D> OfficeStore for Db<D> {
         if !plan.accounts.is_empty() {
             Self::import_accounts(&mut tx, &plan.accounts, actor, at).await?;
         }
+        sesame_base::failpoint::hit("import:in-transaction")
+            .map_err(|e| Error::Unavailable(Box::new(e)))?;
         Self::commit(tx, &plan.audit_events(actor), at).await?;
         Ok(plan.report())
     }

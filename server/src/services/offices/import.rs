@@ -11,7 +11,7 @@ use crate::domain::identifier::LocalAccountId;
 use crate::domain::office::{Crpcen, ImportReport, MailDomain, MailboxAddress, NewMailbox, Text};
 use crate::domain::settings::LogonName;
 use crate::services::access::authorize;
-use crate::services::{Error, Services};
+use crate::services::{Error, Services, failpoint};
 use crate::store;
 
 /// Most rows one import may hold.
@@ -107,6 +107,9 @@ impl Services {
             }
             Err(other) => return Err(other.into()),
         };
+        if !dry_run {
+            failpoint("import:committed")?;
+        }
         tracing::info!(
             admin = %admin.name,
             rows = import.rows.len(),

@@ -17,7 +17,7 @@ use crate::domain::rotation::{Disclosure, Rotation, Sealed, new_rotation_id};
 use crate::domain::workstation::Workstation;
 use crate::keys::escrow::EscrowKey;
 use crate::services::access::authorize;
-use crate::services::{Error, Services};
+use crate::services::{Error, Services, failpoint};
 use crate::store::Change;
 
 /// How often the sweeper looks for expired rotations.
@@ -75,6 +75,7 @@ impl Services {
             .store
             .disclose_rotations(disclosure, &Actor::admin(admin), self.clock.now())
             .await?;
+        failpoint("disclosure:audited")?;
         let passwords = open_all(&self.escrow, sealed)?;
         tracing::info!(admin = %admin.name, %office, action = disclosure.action(), count = passwords.len(), "escrow disclosed");
         Ok(Disclosed { policy, passwords })
@@ -97,6 +98,9 @@ impl Services {
                 self.clock.now(),
             )
             .await?;
+        if !sealed.is_empty() {
+            failpoint("delivery:audited")?;
+        }
         let rotations = open_all(&self.escrow, sealed)?;
         let periodic = self
             .store

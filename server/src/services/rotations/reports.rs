@@ -5,10 +5,10 @@
 
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::office::{Mailbox, MailboxAddress};
-use crate::domain::rotation::{MailboxHistory, ReportOutcome, StepReport};
+use crate::domain::rotation::{MailboxHistory, ReportOutcome, Step, StepReport};
 use crate::domain::workstation::Workstation;
 use crate::services::access::authorize;
-use crate::services::{Error, Services};
+use crate::services::{Error, Services, failpoint};
 use crate::store::Change;
 
 impl Services {
@@ -20,6 +20,16 @@ impl Services {
     ) -> Result<Vec<ReportOutcome>, Error> {
         let outcomes =
             self.store.record_reports(&workstation.id, reports, self.clock.now()).await?;
+        let recorded = |step: Step| {
+            reports
+                .iter()
+                .zip(&outcomes)
+                .any(|(r, o)| r.step == step && matches!(o, ReportOutcome::Recorded))
+        };
+        if recorded(Step::Verified) {
+            failpoint("report:confirmed")?;
+        }
+        failpoint("report:committed")?;
         if outcomes.iter().any(|o| matches!(o, ReportOutcome::Recorded)) {
             // A rotation may have closed, a mailbox's last verified change moved.
             self.changed(Change::Rotations(workstation.office.clone())).await;
