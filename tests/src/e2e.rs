@@ -73,6 +73,7 @@ mod security;
 mod settings;
 mod silent_connections;
 mod unauthenticated;
+mod upgrades;
 mod web_access;
 mod window;
 mod window_reminder;
