@@ -272,18 +272,6 @@ async fn sqlite_is_copied_at_its_old_version_before_it_is_migrated() {
     assert!(copies(fresh.path()).is_empty());
 }
 
-/// The message of an error and of its causes, as the server's `main` prints it.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The database changed behind the server's back by `statements`; the server's start on it fails
 /// with the error returned, and runs nothing.
 async fn refused_after(db: &TestDatabase, statements: &[&str]) -> store::Error {
@@ -324,7 +312,7 @@ async fn foreign_databases_are_refused(db: &TestDatabase) {
     };
     let clock = std::sync::Arc::new(sesame_base::clock::SystemClock);
     let started = sesame_server::Server::prepare(&config, config.listen, clock).await;
-    let shown = chain(&started.expect_err("the server refuses to start"));
+    let shown = sesame_base::error_chain::chain(&started.expect_err("the server refuses to start"));
     println!("{shown}");
     for needed in ["version 9999", &format!("schema version {current}"), "newer", "backup"] {
         assert!(shown.contains(needed), "{needed:?} in {shown}");
