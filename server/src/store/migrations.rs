@@ -11,7 +11,8 @@
 //! migrates and the others find nothing to do. Between the two, the SQLite store backs the file up.
 //! Each migration runs in a transaction with its `_sqlx_migrations` row (both databases have
 //! transactional DDL; no migration opts out with `-- no-transaction`, tidy
-//! `migrations_run_in_transactions`): a crash inside one leaves the previous version.
+//! `migrations_run_in_transactions`): a crash inside one leaves the previous version (tested here
+//! with a migration failing half-way).
 
 use sqlx::migrate::{AppliedMigration, Migrate, Migration, Migrator};
 
@@ -179,5 +180,63 @@ mod tests {
         assert!(matches!(refused, Error::SchemaModified { version: 2, server: 4 }), "{refused:?}");
         let refused = plan(&applied(&ours, &[1, 2]), Some(2), &ours).unwrap_err();
         assert!(matches!(refused, Error::SchemaDirty { version: 2, .. }), "{refused:?}");
+    }
+
+    /// H2: a migration that fails half-way (here a statement after a first one succeeded) leaves
+    /// the previous version: nothing of it stays, nothing is recorded, and the next start opens the
+    /// database. A kill inside a migration ends the same transaction the same way.
+    async fn a_half_failed_migration_leaves_the_previous_version<C: sqlx::migrate::Migrate>(
+        db: &crate::store::test_support::TestDatabase,
+        conn: &mut C,
+        carried: &sqlx::migrate::Migrator,
+    ) {
+        db.open().await.close().await;
+        let before = db.applied_migrations().await;
+        let half = "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);";
+        let failing = Migration::new(
+            9000,
+            Cow::Borrowed("half"),
+            MigrationType::Simple,
+            half.into_sql_str(),
+            false,
+        );
+        let with_failing = sqlx::migrate::Migrator::with_migrations(
+            carried.iter().cloned().chain([failing]).collect(),
+        );
+        let planned = super::lock_and_plan(conn, &with_failing).await.unwrap();
+        assert_eq!(planned.pending, vec![9000]);
+        super::apply_and_unlock(conn, &with_failing, &planned).await.unwrap_err();
+        // The server drops its connection on an error; here the test releases the lock (and the
+        // rolled-back transaction) by hand.
+        conn.unlock().await.unwrap();
+        assert_eq!(db.applied_migrations().await, before, "nothing recorded");
+        // The table the first statement made is gone with the transaction.
+        db.execute(&["CREATE TABLE half_done (x INTEGER)", "DROP TABLE half_done"]).await;
+        db.open().await.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_half_failed_migration_leaves_the_previous_version() {
+        use secrecy::ExposeSecret;
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::test_support::TestDatabase::sqlite(dir.path());
+        db.open().await.close().await;
+        let mut conn = sqlx::SqliteConnection::connect(db.url().expose_secret()).await.unwrap();
+        let carried = &crate::store::sqlite::MIGRATOR;
+        a_half_failed_migration_leaves_the_previous_version(&db, &mut conn, carried).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_half_failed_migration_leaves_the_previous_version() {
+        use secrecy::ExposeSecret;
+        use sqlx::Connection;
+        let Some(db) = crate::store::test_support::TestDatabase::postgres().await else { return };
+        db.open().await.close().await;
+        let mut conn = sqlx::PgConnection::connect(db.url().expose_secret()).await.unwrap();
+        let carried = &crate::store::postgres::MIGRATOR;
+        a_half_failed_migration_leaves_the_previous_version(&db, &mut conn, carried).await;
+        drop(conn);
+        db.destroy().await;
     }
 }

@@ -39,7 +39,8 @@ pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Postgres>, Erro
     let mut conn = pool.acquire().await?.detach();
     let plan = migrations::lock_and_plan(&mut conn, &MIGRATOR).await?;
     migrations::apply_and_unlock(&mut conn, &MIGRATOR, &plan).await?;
-    conn.close().await?;
+    // The lock is released; a failure to say goodbye to the server changes nothing.
+    let _ = conn.close().await;
     Ok(Db::shared(pool))
 }
 

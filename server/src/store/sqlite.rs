@@ -102,8 +102,8 @@ fn backup_path(database: &Path, from: i64, to: i64) -> PathBuf {
 }
 
 /// Writes an online, consistent copy of the database `conn` is open on to `to`, a new file
-/// (mode 0600), and flushes it and its directory to disk: `VACUUM INTO`, which reads one snapshot
-/// while other connections go on (writers wait for the copy on SQLite's lock).
+/// (mode 0600), and flushes it and its directory to disk: `VACUUM INTO` reads one snapshot in a
+/// read transaction, so the copy is consistent while other connections go on writing (WAL).
 ///
 /// # Errors
 /// When `to` exists or cannot be written (no space left), or the database cannot be read.
