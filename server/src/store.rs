@@ -11,7 +11,7 @@
 //! [`AuditStore`], [`ChangeStore`]
 //! (`changes.rs`) and [`PoolStore`] (`db.rs`). A function that needs part of the store takes the
 //! narrowest of them (`&dyn AuditStore`); `&dyn Store` converts to any. `dialect.rs` names what
-//! differs (`sqlite.rs`, `postgres.rs`); the bounds every `impl` over a dialect needs are written
+//! differs (`sqlite.rs`, `postgres.rs`), `migrations.rs` checks and runs the migrations at start-up; the bounds every `impl` over a dialect needs are written
 //! once, in the `#[sql_impl]` attribute (crate `sesame-store-macros`). Every method that changes
 //! state writes its audit record in the same transaction (`Db::commit`), so a change never exists
 //! without its record. Both databases pass the same conformance suite (`store/conformance.rs`).
@@ -30,6 +30,7 @@ mod compliance_trend;
 mod db;
 mod dialect;
 mod error;
+mod migrations;
 mod offices;
 mod options;
 mod postgres;

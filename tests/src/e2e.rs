@@ -74,6 +74,7 @@ mod security;
 mod settings;
 mod silent_connections;
 mod unauthenticated;
+mod upgrades;
 mod version_skew;
 mod web_access;
 mod window;

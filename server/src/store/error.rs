@@ -46,6 +46,70 @@ pub enum Error {
     /// The schema could not be brought up to date.
     #[error("database migration failed")]
     Migrate(#[source] Box<dyn StdError + Send + Sync>),
+    /// A newer Sesame migrated the database: its schema is ahead of this server's. Nothing ran.
+    #[error(
+        "the database schema is at version {database}, newer than this server's schema version \
+         {server}: a newer version of Sesame migrated it, and Sesame never migrates a database \
+         backwards. Run the newer version of Sesame; or, to go back to this version, restore the \
+         backup taken before the upgrade (see Upgrading in the README)"
+    )]
+    SchemaTooNew {
+        /// The newest migration the database ran.
+        database: i64,
+        /// The newest migration this server carries.
+        server: i64,
+    },
+    /// The database ran a migration this server does not carry: another build migrated it.
+    #[error(
+        "the database ran migration {version}, which this server (schema version {server}) does \
+         not carry: another build of Sesame migrated it. Run that build, or restore the backup \
+         taken before it migrated the database"
+    )]
+    SchemaUnknown {
+        /// The unknown migration.
+        version: i64,
+        /// The newest migration this server carries.
+        server: i64,
+    },
+    /// A migration the database ran differs from this server's (its checksum).
+    #[error(
+        "migration {version} in the database differs from this server's own (schema version \
+         {server}; their checksums differ): another build of Sesame migrated the database. Run \
+         that build, or restore the backup taken before it migrated the database"
+    )]
+    SchemaModified {
+        /// The migration that differs.
+        version: i64,
+        /// The newest migration this server carries.
+        server: i64,
+    },
+    /// A migration failed half-way on an earlier start (marked unsuccessful).
+    #[error(
+        "migration {version} failed half-way on an earlier start (it is marked unsuccessful in \
+         the table _sqlx_migrations), so the schema is neither the old version nor {server}. \
+         Restore the backup taken before the upgrade, then start again"
+    )]
+    SchemaDirty {
+        /// The migration that failed.
+        version: i64,
+        /// The newest migration this server carries.
+        server: i64,
+    },
+    /// The copy of the SQLite file taken before migrating could not be made; nothing was migrated.
+    #[error(
+        "cannot back up the database to {path} before migrating it to schema version {target}; \
+         nothing was migrated. Make room in that directory (the copy takes about the database's \
+         size), then start again"
+    )]
+    Backup {
+        /// The copy that could not be written.
+        path: String,
+        /// The version the database would have been migrated to.
+        target: i64,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored row does not hold what the schema promises.
     #[error("corrupt row in {0}")]
     Corrupt(&'static str),

@@ -2,22 +2,28 @@
 //! [`Dialect`]: the audit-table lock, and arrays (`ANY`, `UNNEST`) for the import's bulk
 //! statements.
 //!
-//! Several stateless servers may share one database: migrations take sqlx's advisory lock, and
+//! Several stateless servers may share one database: migrations take sqlx's advisory lock (on
+//! one connection of their own, checks included: `migrations.rs`), and
 //! audit appends lock the audit table so the hash chain has exactly one successor per record. The
 //! URL may choose a schema with `?options[search_path]=NAME` (the tests use one schema each).
 
 use std::str::FromStr;
 
 use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::{PgConnection, Pool, Postgres};
+use sqlx::{Connection as _, PgConnection, Pool, Postgres};
 use time::OffsetDateTime;
 
 use super::changes::{CHANNEL, ChangeFeed, PgFeed};
 use super::db::Db;
 use super::dialect::Dialect;
+use super::migrations;
 use super::{Error, StoreOptions};
 use crate::domain::office::NewMailbox;
+
+/// The migrations this server carries, embedded at build time.
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// Connects to the database named by `options.url` and migrates it.
 pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Postgres>, Error> {
@@ -28,7 +34,13 @@ pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Postgres>, Erro
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect)
         .await?;
-    sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+    // A connection taken out of the pool: the advisory lock is the session's, and closing the
+    // connection (or dropping it on an error) releases it.
+    let mut conn = pool.acquire().await?.detach();
+    let plan = migrations::lock_and_plan(&mut conn, &MIGRATOR).await?;
+    migrations::apply_and_unlock(&mut conn, &MIGRATOR, &plan).await?;
+    // The lock is released; a failure to say goodbye to the server changes nothing.
+    let _ = conn.close().await;
     Ok(Db::shared(pool))
 }
 

@@ -7,10 +7,15 @@
 //! on disk. One SQLite file serves one server process; several servers need PostgreSQL. Each
 //! connection's page cache is bounded ([`PAGE_CACHE_PRAGMA`]), so the memory the database takes
 //! is bounded by the pool size.
+//!
+//! Before migrating a database that already holds a schema, it keeps a copy of the file beside it
+//! ([`backup_before_migrating`]): an administrator who must go back restores that copy.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
@@ -18,6 +23,7 @@ use time::OffsetDateTime;
 use super::changes::ChangeFeed;
 use super::db::Db;
 use super::dialect::Dialect;
+use super::migrations::{self, Plan};
 use super::{Error, StoreOptions};
 use crate::domain::office::NewMailbox;
 
@@ -26,6 +32,9 @@ use crate::domain::office::NewMailbox;
 /// grows; it is never given back. At 512 KiB the ceiling is a quarter; the `memory` bench
 /// (`tests/benches/README.md`) ran as fast with it.
 const PAGE_CACHE_PRAGMA: &str = "-512";
+
+/// The migrations this server carries, embedded at build time.
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
 /// Opens (creating if needed) the database file named by `options.url` and migrates it.
 pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Sqlite>, Error> {
@@ -41,13 +50,82 @@ pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Sqlite>, Error>
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect.clone())
         .await?;
-    sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+    {
+        let mut conn = writer.acquire().await?;
+        let plan = migrations::lock_and_plan(&mut *conn, &MIGRATOR).await?;
+        backup_before_migrating(&mut conn, connect.get_filename(), &plan).await?;
+        migrations::apply_and_unlock(&mut *conn, &MIGRATOR, &plan).await?;
+    }
     let reader = SqlitePoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect.read_only(true))
         .await?;
     Ok(Db::new(writer, reader))
+}
+
+/// Copies an existing database that has migrations to run, beside its file, before they run:
+/// `NAME.schema-FROM.before-TO.bak` (`.2.bak`, `.3.bak`... if an earlier attempt left one). Nothing
+/// for a new database or one already up to date. If the copy fails, nothing is migrated.
+async fn backup_before_migrating(
+    conn: &mut SqliteConnection,
+    database: &Path,
+    plan: &Plan,
+) -> Result<(), Error> {
+    let Some(from) = plan.upgrade_from() else { return Ok(()) };
+    if !database.is_file() {
+        return Ok(());
+    }
+    let path = backup_path(database, from, plan.target);
+    backup_to(conn, &path).await.map_err(|source| Error::Backup {
+        path: path.display().to_string(),
+        target: plan.target,
+        source,
+    })?;
+    tracing::info!(
+        path = %path.display(),
+        from,
+        to = plan.target,
+        "database backed up before migrating it; restore this copy to go back to schema version {from}"
+    );
+    Ok(())
+}
+
+/// The first free name for the copy of `database` at version `from` before migrating it to `to`.
+fn backup_path(database: &Path, from: i64, to: i64) -> PathBuf {
+    let name = database.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let candidate = |n: u32| {
+        let count = if n == 1 { String::new() } else { format!(".{n}") };
+        database.with_file_name(format!("{name}.schema-{from}.before-{to}{count}.bak"))
+    };
+    (1..).map(candidate).find(|path| !path.exists()).unwrap_or_else(|| candidate(1))
+}
+
+/// Writes an online, consistent copy of the database `conn` is open on to `to`, a new file
+/// (mode 0600), and flushes it and its directory to disk: `VACUUM INTO` reads one snapshot in a
+/// read transaction, so the copy is consistent while other connections go on writing (WAL).
+///
+/// # Errors
+/// When `to` exists or cannot be written (no space left), or the database cannot be read.
+pub(super) async fn backup_to(conn: &mut SqliteConnection, to: &Path) -> std::io::Result<()> {
+    let text = to.to_str().ok_or_else(|| std::io::Error::other("the path is not UTF-8"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(to)?);
+    let copied = sqlx::query("VACUUM INTO $1").bind(text).execute(&mut *conn).await;
+    if let Err(error) = copied {
+        let _ = std::fs::remove_file(to);
+        return Err(std::io::Error::other(error));
+    }
+    std::fs::File::open(to)?.sync_all()?;
+    #[cfg(unix)]
+    if let Some(dir) = to.parent() {
+        std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?
+            .sync_all()?;
+    }
+    Ok(())
 }
 
 /// A JSON array of strings, which `json_each` reads back as rows.

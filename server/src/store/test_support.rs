@@ -145,6 +145,59 @@ impl TestDatabase {
         }
     }
 
+    /// Runs the migrations this server carries up to `version` and no further, as the server of
+    /// that version did (to fill a database at an earlier schema version).
+    ///
+    /// # Panics
+    /// When the database cannot be reached or a migration fails.
+    pub async fn migrate_to(&self, version: i64) {
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("reach PostgreSQL");
+            store::postgres::MIGRATOR.run_to(version, &mut conn).await.expect("migrate");
+            let _ = conn.close().await;
+        } else {
+            let options = std::str::FromStr::from_str(&self.url)
+                .map(|o: sqlx::sqlite::SqliteConnectOptions| o.create_if_missing(true));
+            let mut conn = sqlx::SqliteConnection::connect_with(&options.expect("a SQLite URL"))
+                .await
+                .expect("open SQLite");
+            store::sqlite::MIGRATOR.run_to(version, &mut conn).await.expect("migrate");
+            let _ = conn.close().await;
+        }
+    }
+
+    /// Runs a script of several statements (a fixture) directly on the database.
+    ///
+    /// # Panics
+    /// When a statement fails.
+    pub async fn execute_script(&self, script: &str) {
+        let script = sqlx::AssertSqlSafe(script.to_owned());
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("reach PostgreSQL");
+            sqlx::raw_sql(script).execute(&mut conn).await.expect("run the script");
+            let _ = conn.close().await;
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("open SQLite");
+            sqlx::raw_sql(script).execute(&mut conn).await.expect("run the script");
+            let _ = conn.close().await;
+        }
+    }
+
+    /// The rows of `_sqlx_migrations`: each migration the database ran, and whether it succeeded.
+    ///
+    /// # Panics
+    /// When the table cannot be read.
+    pub async fn applied_migrations(&self) -> Vec<(i64, bool)> {
+        let sql = "SELECT version, success FROM _sqlx_migrations ORDER BY version";
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("reach PostgreSQL");
+            sqlx::query_as(sql).fetch_all(&mut conn).await.expect("read _sqlx_migrations")
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("open SQLite");
+            sqlx::query_as(sql).fetch_all(&mut conn).await.expect("read _sqlx_migrations")
+        }
+    }
+
     /// Whether this is a PostgreSQL database.
     pub fn is_postgres(&self) -> bool {
         self.cleanup.is_some()

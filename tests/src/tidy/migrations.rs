@@ -1,5 +1,8 @@
 //! The migrations are append-only: each landed file keeps its bytes (a hash list committed in
 //! `tests/src/landed_migrations.txt`), none is removed, and a new one is numbered after them.
+//! Every landed version has its schema fixture (`tests/fixtures/schema/`, upgraded by
+//! `e2e::upgrades`), and every migration runs in a transaction (a crash inside one leaves the
+//! previous version).
 
 use super::workspace_root;
 
@@ -77,4 +80,51 @@ fn migrations_are_append_only() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The versions of the landed migrations, from `tests/src/landed_migrations.txt`.
+fn landed_versions() -> std::collections::BTreeSet<u32> {
+    let list = std::fs::read_to_string(workspace_root().join("tests/src/landed_migrations.txt"))
+        .expect("tests/src/landed_migrations.txt");
+    list.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| migration_number(l.split_whitespace().last()?))
+        .collect()
+}
+
+#[test]
+fn every_landed_migration_has_a_schema_fixture() {
+    let dir = workspace_root().join("tests/fixtures/schema");
+    let missing: Vec<String> = landed_versions()
+        .into_iter()
+        .map(|v| format!("v{v:04}.sql"))
+        .filter(|name| !dir.join(name).is_file())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "tests/fixtures/schema/ lacks {}: a new migration comes with the fixture of its version \
+         (tests/fixtures/schema/README.md says how)",
+        missing.join(", ")
+    );
+}
+
+#[test]
+fn migrations_run_in_transactions() {
+    let root = workspace_root();
+    let mut outside = Vec::new();
+    for backend in ["sqlite", "postgres"] {
+        for entry in std::fs::read_dir(root.join("migrations").join(backend)).expect("migrations") {
+            let path = entry.expect("an entry").path();
+            let sql = std::fs::read_to_string(&path).expect("a readable migration");
+            if sql.starts_with("-- no-transaction") {
+                outside.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        outside.is_empty(),
+        "{} opt out of the migration's transaction: a crash inside would leave the schema half \
+         migrated and marked failed",
+        outside.join(", ")
+    );
 }
