@@ -57,10 +57,10 @@ async fn schema_version(conn: &mut SqliteConnection) -> Result<i64, Error> {
 /// one compact file without WAL), and returns the copy's schema version.
 pub async fn snapshot_sqlite(url: &str, to: &Path) -> Result<i64, Error> {
     let mut conn = open_existing(url).await?;
-    let target = to.to_str().ok_or(Error::UnsupportedUrl)?.to_owned();
-    let copied = sqlx::query("VACUUM INTO $1").bind(target).execute(&mut conn).await;
+    // The same copy as the one taken before migrating: a new file, 0600, synced with its directory.
+    let copied = super::sqlite::backup_to(&mut conn, to).await;
     let _ = conn.close().await;
-    copied?;
+    copied.map_err(|error| Error::Internal(Box::new(error)))?;
     let mut copy = open_existing(&format!("sqlite:{}", to.display())).await?;
     let version = schema_version(&mut copy).await;
     let _ = copy.close().await;
