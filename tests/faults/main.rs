@@ -12,6 +12,12 @@
 // Reason: a test fails by panicking; its figures are printed for the person reading CI's log.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used, clippy::print_stdout)]
 
+mod clock_jumps;
+mod disk_full;
+mod environment;
+mod hostile_input;
+mod network;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
@@ -25,7 +31,20 @@ struct Scenario {
 
 /// Every scenario, in the order they run.
 fn scenarios() -> Vec<Scenario> {
-    vec![Scenario { name: "suite/self-check", run: || Box::pin(self_check()) }]
+    vec![
+        Scenario { name: "suite/self-check", run: || Box::pin(self_check()) },
+        Scenario { name: "disk/server-sqlite", run: || Box::pin(disk_full::server_sqlite()) },
+        Scenario { name: "disk/server-postgres", run: || Box::pin(disk_full::server_postgres()) },
+        Scenario { name: "disk/agent-state", run: || Box::pin(disk_full::agent_state()) },
+        Scenario { name: "clock/jumps-sqlite", run: || Box::pin(clock_jumps::sqlite()) },
+        Scenario { name: "clock/jumps-postgres", run: || Box::pin(clock_jumps::postgres()) },
+        Scenario { name: "network/agent-sqlite", run: || Box::pin(network::sqlite()) },
+        Scenario { name: "network/agent-postgres", run: || Box::pin(network::postgres()) },
+        Scenario {
+            name: "hostile/malformed-grpc",
+            run: || Box::pin(hostile_input::malformed_messages()),
+        },
+    ]
 }
 
 /// The harness works: one scenario that always passes.
@@ -36,10 +55,8 @@ async fn self_check() -> String {
 fn main() {
     let filters: Vec<String> =
         std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let started = Instant::now();
     let mut ran = 0;
     for scenario in scenarios() {
