@@ -19,38 +19,61 @@ use crate::environment::{
 /// The personal password of the periodic change.
 const NEXT: &str = "Printemps#Notaires-27";
 
-/// Restarts the agent with its clock `days` ahead of the real time; returns how long until its
-/// status lists the mailbox again (it checked in).
-async fn restart_at(host: &mut AgentHost, days: i64) -> Duration {
+/// Restarts the agent with its clock `days` ahead of the real time; returns when.
+async fn restart_at(host: &mut AgentHost, days: i64) -> std::time::Instant {
     block_in_place(|| host.stop());
     let offset = (days * 24 * 3600).to_string();
     let started = std::time::Instant::now();
     block_in_place(|| host.start_with(None, &[("SESAME_AGENT_CLOCK_OFFSET_SECONDS", &offset)]));
     wait_for_agent(host, MAILBOX, Duration::from_secs(60)).await;
-    started.elapsed()
+    started
 }
 
-/// Waits until the server saw a check-in of the workstation after `since` on its clock.
-async fn checked_in_after(server: &TestServer, host: &AgentHost, since: time::OffsetDateTime) {
-    for _ in 0..300 {
-        let shown = server.sesamectl(&["workstation", "list", "--output", "json"]).await.unwrap();
-        let seen: serde_json::Value = serde_json::from_str(&shown).unwrap();
-        let last = seen
-            .as_array()
-            .or_else(|| seen["workstations"].as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|w| w["last_seen_at"].as_str().or_else(|| w["last_check_in"].as_str()))
-            .filter_map(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .max();
-        if last.is_some_and(|t| t >= since) {
-            return;
+/// Waits until the agent's log says it recovered its identity more than `before` times; returns
+/// how long after `since`.
+async fn recovered_after(host: &AgentHost, since: std::time::Instant, before: usize) -> Duration {
+    for _ in 0..600 {
+        if host.log().matches("identity recovered").count() > before {
+            return since.elapsed();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no check-in after {since}:\nagent log:\n{}", host.log());
+    panic!("the agent never recovered its identity:\n{}", host.log());
+}
+
+/// The newest `last_seen_at` of the workstations, as the server's clock stamped it.
+async fn last_seen(server: &TestServer) -> Option<time::OffsetDateTime> {
+    let shown = server.sesamectl(&["workstation", "list", "--output", "json"]).await.unwrap();
+    let seen: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    seen.as_array()
+        .or_else(|| seen["workstations"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["last_seen_at"].as_str())
+        .filter_map(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .max()
+}
+
+/// Waits until the server records a check-in stamped within a minute of its clock's now and
+/// different from `before` (its clock may have gone back).
+/// Returns how long after `since`.
+async fn checked_in(
+    server: &TestServer,
+    host: &AgentHost,
+    before: Option<time::OffsetDateTime>,
+    since: std::time::Instant,
+) -> Duration {
+    for _ in 0..600 {
+        let seen = last_seen(server).await;
+        let now = server.clock_now();
+        if seen != before && seen.is_some_and(|t| (t - now).abs() < time::Duration::minutes(1)) {
+            return since.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no check-in at the server's time {}:\nagent log:\n{}", server.clock_now(), host.log());
 }
 
 async fn jumps(backend: Backend) -> String {
@@ -73,19 +96,22 @@ async fn jumps(backend: Backend) -> String {
     // +40 days on both: the certificate (7 days) expired; a periodic rotation falls due.
     server.clock.advance(time::Duration::days(40));
     sim.age_passwords();
-    let forward = restart_at(&mut host, 40).await;
-    checked_in_after(&server, &host, server.clock_now() - time::Duration::minutes(1)).await;
+    let before = last_seen(&server).await;
+    let started = restart_at(&mut host, 40).await;
+    let forward = checked_in(&server, &host, before, started).await;
     wait_for_agent(&host, "périodique", Duration::from_secs(60)).await;
 
     // −2 days on both: the certificate issued at +40 days is not yet valid at +38.
     server.clock.advance(-time::Duration::days(2));
-    let backward = restart_at(&mut host, 38).await;
-    checked_in_after(&server, &host, server.clock_now() - time::Duration::minutes(1)).await;
+    let recoveries = host.log().matches("identity recovered").count();
+    let started = restart_at(&mut host, 38).await;
+    let backward = recovered_after(&host, started, recoveries).await;
+    let stamped = last_seen(&server).await;
+    let ahead = stamped.filter(|t| *t > server.clock_now()).map(|t| t - server.clock_now());
 
     // The workstation's clock back to the real time, the server's still 38 days ahead (a
     // workstation whose clock was reset): the deadlines are the server's.
-    let back = restart_at(&mut host, 0).await;
-    checked_in_after(&server, &host, server.clock_now() - time::Duration::minutes(1)).await;
+    let started = restart_at(&mut host, 0).await;
     block_in_place(|| host.unplug());
     let (code, said) = person_types(&host, &[NEW, NEXT, NEXT]);
     assert_eq!(code, 0, "the periodic change after the jumps: {said}\n{}", host.log());
@@ -93,6 +119,7 @@ async fn jumps(backend: Backend) -> String {
     block_in_place(|| host.plug());
     let steps =
         wait_for_step(&server, &host, "periodic", "completed", Duration::from_secs(60)).await;
+    let back = started.elapsed();
     assert_eq!(sim.changes().len(), 2, "one change per rotation");
 
     let agent_log = host.log();
@@ -106,13 +133,15 @@ async fn jumps(backend: Backend) -> String {
     sim.stop().await;
     server.stop().await;
     format!(
-        "{backend:?}: +40 d: checked in {:.1} s after restart, periodic rotation due by server \
-         time; −2 d: checked in {:.1} s after restart; workstation back to real time (server \
-         +38 d): checked in {:.1} s after restart, periodic change completed ({} steps \
-         recorded); identity recovered {recovered}×, renewal lines {renewed}; no panic (agent, \
-         server); audit: {}",
+        "{backend:?}: +40 d: checked in {:.1} s after restart (expired certificate recovered), \
+         periodic rotation due by server time; −2 d: the server refused the certificate (not \
+         yet valid by its clock), recovered {:.1} s after restart, last_seen_at left ahead of \
+         the server's clock by {}; workstation back to real time (server +38 d): periodic \
+         change completed {:.1} s after restart ({} steps recorded); identity recovered \
+         {recovered}×, renewal lines {renewed}; no panic (agent, server); audit: {}",
         forward.as_secs_f64(),
         backward.as_secs_f64(),
+        ahead.map_or("nothing".to_owned(), |d| d.to_string()),
         back.as_secs_f64(),
         steps.len(),
         audit.lines().next().unwrap_or_default(),

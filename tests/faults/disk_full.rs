@@ -13,8 +13,7 @@ use tokio::task::block_in_place;
 use tonic::Code;
 
 use crate::environment::{
-    MAILBOX, NEW, code, integrity_check, owa, person_types, roll_out, server_log, wait_for_agent,
-    wait_for_step,
+    MAILBOX, NEW, code, integrity_check, owa, roll_out, server_log, steps_of, wait_for_agent,
 };
 
 /// The server's data directory fills up, on SQLite.
@@ -165,60 +164,134 @@ async fn server_disk_full(backend: Backend) -> String {
     figures
 }
 
-/// The agent's state directory fills up before the person's change: nothing reaches Exchange
-/// (no change without the journal's intent), the person is told, the log names the cause; once
-/// space returns the change completes.
+/// The other mailboxes of the workstation.
+const OTHERS: [&str; 3] =
+    ["martin.paul@01234.mailnot.fr", "durand.marie@01234.mailnot.fr", "petit.luc@01234.mailnot.fr"];
+
+/// Adds `mailbox` to the rolled-out workstation with its provisional password; returns it.
+async fn another_mailbox(
+    server: &TestServer,
+    sim: &sesame_tests::owa_sim::OwaSim,
+    host: &sesame_tests::agent_host::AgentHost,
+    mailbox: &str,
+) -> String {
+    let file = sesame_tests::write_file(
+        server.data_dir(),
+        "another.csv",
+        &format!("address,display_name\n{mailbox},Autre Personne\n"),
+    );
+    server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
+    let identity = sesame_agent::identity::StateDir::new(&host.state_dir()).load().unwrap();
+    server.sesamectl(&["workstation", "assign", &identity.workstation_id, mailbox]).await.unwrap();
+    server.sesamectl(&["provisional", "issue", "--mailbox", mailbox]).await.unwrap();
+    let export = server.data_dir().join("another-export.csv");
+    let out = export.to_str().unwrap();
+    server
+        .sesamectl(&["provisional", "export", "--office", "01234", "--format", "csv", "--out", out])
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_path(&export).unwrap();
+    let provisional = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| r[0].eq_ignore_ascii_case(mailbox))
+        .map(|r| r[2].to_owned())
+        .unwrap();
+    std::fs::remove_file(&export).unwrap();
+    sim.add_account(mailbox, &provisional, true);
+    provisional
+}
+
+/// Logons Exchange saw for `mailbox`.
+fn logons_of(sim: &sesame_tests::owa_sim::OwaSim, mailbox: &str) -> usize {
+    sim.logins().iter().filter(|l| l.user.eq_ignore_ascii_case(mailbox)).count()
+}
+
+/// The agent's state directory fills up before the person's changes: no change on Exchange
+/// without the journal's intent (A5): a change whose journal record no longer fits is refused
+/// before any logon, the person is told and the log names the cause; a record that still fits
+/// in the last page of the journal file is written first and the change goes ahead (then the
+/// second mailbox tries, with less room left). Once space returns the refused changes complete,
+/// each step reported once.
 pub(crate) async fn agent_state() -> String {
     let server = TestServer::start(Backend::Sqlite).await.unwrap();
     let sim = owa().await;
-    let (mut host, provisional) = roll_out(&server, &sim, &server.url()).await;
+    let (mut host, first) = roll_out(&server, &sim, &server.url()).await;
+    let mut mailboxes = vec![(MAILBOX.to_owned(), first)];
+    for other in OTHERS {
+        mailboxes.push((other.to_owned(), another_mailbox(&server, &sim, &host, other).await));
+    }
     let disk = Tmpfs::mount(&host.state_dir(), "4m");
     block_in_place(|| host.start(None));
-    wait_for_agent(&host, MAILBOX, Duration::from_secs(30)).await;
-
-    let filler = disk.fill();
-    let logins_before = sim.logins().len();
-    let (refused_code, said) = person_types(&host, &[&provisional, NEW, NEW]);
-    let changes_full = sim.changes().len();
-    let logins_full = sim.logins().len() - logins_before;
-    let outcome = if refused_code == 0 {
-        // The intent fitted in the slack of the journal's last page: the change went ahead with
-        // its intent journaled, which is what A5 asks; it must still complete exactly once.
-        "went ahead (the journal's record fitted in its last page)"
-    } else {
-        assert!(said.contains("n'a pas pu enregistrer son suivi"), "{said}\n{}", host.log());
-        assert_eq!(changes_full, 0, "no change on Exchange without the journal's intent");
-        assert_eq!(logins_full, 0, "not even a logon");
-        assert!(
-            host.log().contains("No space left") || host.log().contains("full"),
-            "the agent's log names the cause:\n{}",
-            host.log()
-        );
-        "refused before Exchange"
+    for (mailbox, _) in &mailboxes {
+        wait_for_agent(&host, mailbox, Duration::from_secs(30)).await;
+    }
+    let types = |mailbox: &str, lines: &[&str]| {
+        block_in_place(|| host.change(lines, &["--mailbox", mailbox]))
     };
 
-    // Space returns: the person tries again and the change completes.
-    disk.free();
-    if refused_code != 0 {
-        let (code_after, said) = person_types(&host, &[&provisional, NEW, NEW]);
-        assert_eq!(code_after, 0, "{said}\n{}", host.log());
+    // Full: each change appends to the journal what still fits in its file's last page, until
+    // a record does not fit.
+    let filler = disk.fill();
+    let mut outcomes = Vec::new();
+    let mut refused_before_exchange = 0;
+    for (mailbox, provisional) in &mailboxes {
+        let changes_before = sim.changes().len();
+        let (code, said) = types(mailbox, &[provisional, NEW, NEW]);
+        let logons = logons_of(&sim, mailbox);
+        if code == 0 {
+            outcomes.push("went ahead (its records fitted in the journal)".to_owned());
+            continue;
+        }
+        assert!(said.contains("n'a pas pu enregistrer son suivi"), "{said}\n{}", host.log());
+        let log = host.log();
+        assert!(log.contains("No space left on device"), "the log names the cause:\n{log}");
+        if logons > 0 {
+            // Its intent was journaled; a later record did not fit: it converges after.
+            outcomes.push(format!("stopped after Exchange, intent journaled (exit {code})"));
+            continue;
+        }
+        assert_eq!(sim.changes().len(), changes_before, "no change without the journal's intent");
+        outcomes.push(format!("refused before Exchange (exit {code}, 0 logons)"));
+        refused_before_exchange += 1;
+        break;
     }
-    assert_eq!(sim.password_of(MAILBOX).as_deref(), Some(NEW), "the ground truth");
-    assert_eq!(sim.changes().len(), 1, "exactly one change");
+    assert!(refused_before_exchange > 0, "a full journal refused no change: {outcomes:?}");
+
+    // Space returns: the person tries again and the changes complete.
+    disk.free();
+    for (mailbox, provisional) in &mailboxes {
+        if sim.password_of(mailbox).as_deref() != Some(NEW) {
+            let (code, said) = types(mailbox, &[provisional, NEW, NEW]);
+            assert_eq!(code, 0, "{mailbox}: {said}\n{}", host.log());
+        }
+        assert_eq!(sim.password_of(mailbox).as_deref(), Some(NEW), "the ground truth");
+    }
+    assert_eq!(sim.changes().len(), mailboxes.len(), "exactly one change per mailbox");
     block_in_place(|| host.plug());
-    let steps =
-        wait_for_step(&server, &host, "provisional", "completed", Duration::from_secs(60)).await;
-    let verified = steps.iter().filter(|(_, s)| s == "verified").count();
-    assert_eq!(verified, 1, "reported once: {steps:?}");
+    for (mailbox, _) in &mailboxes {
+        let mut steps = Vec::new();
+        for _ in 0..300 {
+            steps = steps_of(&server, mailbox).await;
+            if steps.iter().any(|(_, s)| s == "completed") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for step in ["started", "changed", "verified", "completed"] {
+            let count = steps.iter().filter(|(_, s)| s == step).count();
+            assert_eq!(count, 1, "{mailbox}: {step} once: {steps:?}\n{}", host.log());
+        }
+    }
     block_in_place(|| host.stop());
     drop(disk);
     sim.stop().await;
     server.stop().await;
     format!(
-        "filler {} KiB; change with the state directory full: {outcome} (exit {refused_code}, \
-         {changes_full} change(s), {logins_full} logon(s) on Exchange); after freeing: 1 change, \
-         server steps {:?}",
+        "filler {} KiB; changes with the state directory full, in turn: {outcomes:?}; after \
+         freeing: every change done, 1 per mailbox on Exchange ({} mailboxes), each completed \
+         and verified once on the server",
         filler / 1024,
-        steps.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>()
+        mailboxes.len(),
     )
 }

@@ -112,7 +112,12 @@ pub(crate) async fn wait_for_agent(host: &AgentHost, needle: &str, patience: Dur
 
 /// The steps the server recorded for the mailbox's rotations, as `(kind, step)`, in order.
 pub(crate) async fn recorded_steps(server: &TestServer) -> Vec<(String, String)> {
-    let shown = server.sesamectl(&["mailbox", "show", MAILBOX, "--output", "json"]).await.unwrap();
+    steps_of(server, MAILBOX).await
+}
+
+/// The steps the server recorded for `mailbox`'s rotations, as `(kind, step)`, in order.
+pub(crate) async fn steps_of(server: &TestServer, mailbox: &str) -> Vec<(String, String)> {
+    let shown = server.sesamectl(&["mailbox", "show", mailbox, "--output", "json"]).await.unwrap();
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     let kinds: Vec<(String, String)> = shown["rotations"]
         .as_array()
@@ -163,4 +168,22 @@ pub(crate) async fn wait_for_step(
 /// The person types `lines` into `sesame-agent change`; returns its exit code and what it said.
 pub(crate) fn person_types(host: &AgentHost, lines: &[&str]) -> (i32, String) {
     block_in_place(|| change_at(&host.socket(), lines, &[]))
+}
+
+/// `text` without its ANSI colour sequences (the agent's log is coloured).
+pub(crate) fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

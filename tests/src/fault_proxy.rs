@@ -1,7 +1,7 @@
 //! A bad network between a workstation and its server, for the fault suite: a TCP relay on
 //! `127.0.0.1:0` that forwards every connection to a target and applies the [`Faults`] a test sets
-//! (and may change at any time): a delay on every chunk relayed, a throughput cap, connections
-//! dropped after a number of bytes or at a random point, and a blackhole (connections accepted,
+//! (and may change at any time, open connections included): a delay on every chunk relayed, a
+//! throughput cap, connections dropped after a number of bytes or at random chunks, and a blackhole (connections accepted,
 //! nothing relayed, as a link that silently loses everything). The bytes themselves are never
 //! changed, so TLS runs end to end; [`ProxyStats`] counts what happened.
 
@@ -26,13 +26,11 @@ pub struct Faults {
     pub latency: Duration,
     /// The most bytes per second each way on one connection; `None`: unbounded.
     pub bytes_per_second: Option<u64>,
-    /// Every connection is closed once this many bytes (both ways) went through it.
+    /// Every connection is closed once this many bytes (both ways) went through it (`Some(0)`:
+    /// each is closed at its next chunk, open ones included).
     pub drop_after_bytes: Option<u64>,
-    /// The chance that a new connection is closed at a random point within its first
-    /// [`Faults::random_drop_within`] bytes.
+    /// The chance that a connection is closed at each chunk, instead of passing it on.
     pub drop_probability: f64,
-    /// See [`Faults::drop_probability`].
-    pub random_drop_within: u64,
     /// Nothing is relayed: connections are accepted and held, their bytes lost.
     pub blackhole: bool,
 }
@@ -142,21 +140,11 @@ impl Drop for FaultProxy {
 async fn relay(client: TcpStream, target: SocketAddr, shared: Arc<Shared>) {
     let Ok(server) = TcpStream::connect(target).await else { return };
     let _ = (client.set_nodelay(true), server.set_nodelay(true));
-    let faults = shared.faults();
-    let budget = match faults.drop_after_bytes {
-        Some(n) => Some(n),
-        None if faults.drop_probability > 0.0
-            && rand::rng().random_bool(faults.drop_probability.clamp(0.0, 1.0)) =>
-        {
-            Some(rand::rng().random_range(0..=faults.random_drop_within))
-        }
-        None => None,
-    };
     let through = Arc::new(AtomicU64::new(0));
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let up = pump(client_read, server_write, shared.clone(), through.clone(), budget);
-    let down = pump(server_read, client_write, shared.clone(), through, budget);
+    let up = pump(client_read, server_write, shared.clone(), through.clone());
+    let down = pump(server_read, client_write, shared.clone(), through);
     // Either way ending (a close, or a fault) ends the connection: both halves are dropped.
     let ended = tokio::select! {
         ended = up => ended,
@@ -179,7 +167,6 @@ async fn pump(
     mut to: OwnedWriteHalf,
     shared: Arc<Shared>,
     through: Arc<AtomicU64>,
-    budget: Option<u64>,
 ) -> Ended {
     let mut buffer = vec![0u8; 16 * 1024];
     let mut blackholed = false;
@@ -197,8 +184,13 @@ async fn pump(
             // Lost: the connection stays open and silent.
             continue;
         }
+        if faults.drop_probability > 0.0
+            && rand::rng().random_bool(faults.drop_probability.clamp(0.0, 1.0))
+        {
+            return Ended::Dropped;
+        }
         let mut chunk = &buffer[..n];
-        if let Some(budget) = budget {
+        if let Some(budget) = faults.drop_after_bytes {
             let before = through.fetch_add(n as u64, Ordering::SeqCst);
             if before >= budget {
                 return Ended::Dropped;
