@@ -45,6 +45,22 @@ pub enum UplinkError {
     Protocol(&'static str),
 }
 
+impl UplinkError {
+    /// Whether the request failed below gRPC (no answer from the server's services): the network,
+    /// or a TLS handshake the server ended, as it does for a certificate its clock finds expired
+    /// or not yet valid when the alert itself is lost in the connection's teardown.
+    pub fn is_transport(&self) -> bool {
+        match self {
+            UplinkError::Connect(_) => true,
+            UplinkError::Refused(status) => matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// How rustls words the server's alert for a client certificate expired or not yet valid.
 const CERTIFICATE_ALERT: &str = "received fatal alert: CertificateExpired";
 
