@@ -13,7 +13,8 @@ use tokio::task::block_in_place;
 use tonic::Code;
 
 use crate::environment::{
-    MAILBOX, NEW, code, integrity_check, owa, roll_out, server_log, steps_of, wait_for_agent,
+    MAILBOX, NEW, code, exported_provisional, integrity_check, owa, roll_out, server_log, steps_of,
+    wait_for_agent,
 };
 
 /// The server's data directory fills up, on SQLite.
@@ -184,20 +185,7 @@ async fn another_mailbox(
     let identity = sesame_agent::identity::StateDir::new(&host.state_dir()).load().unwrap();
     server.sesamectl(&["workstation", "assign", &identity.workstation_id, mailbox]).await.unwrap();
     server.sesamectl(&["provisional", "issue", "--mailbox", mailbox]).await.unwrap();
-    let export = server.data_dir().join("another-export.csv");
-    let out = export.to_str().unwrap();
-    server
-        .sesamectl(&["provisional", "export", "--office", "01234", "--format", "csv", "--out", out])
-        .await
-        .unwrap();
-    let mut reader = csv::Reader::from_path(&export).unwrap();
-    let provisional = reader
-        .records()
-        .map(Result::unwrap)
-        .find(|r| r[0].eq_ignore_ascii_case(mailbox))
-        .map(|r| r[2].to_owned())
-        .unwrap();
-    std::fs::remove_file(&export).unwrap();
+    let provisional = exported_provisional(server, mailbox).await;
     sim.add_account(mailbox, &provisional, true);
     provisional
 }

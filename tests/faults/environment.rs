@@ -74,6 +74,13 @@ pub(crate) async fn roll_out(server: &TestServer, sim: &OwaSim, url: &str) -> (A
     let identity = sesame_agent::identity::StateDir::new(&host.state_dir()).load().unwrap();
     server.sesamectl(&["workstation", "assign", &identity.workstation_id, MAILBOX]).await.unwrap();
     server.sesamectl(&["provisional", "issue", "--mailbox", MAILBOX]).await.unwrap();
+    let provisional = exported_provisional(server, MAILBOX).await;
+    sim.add_account(MAILBOX, &provisional, true);
+    (host, provisional)
+}
+
+/// `mailbox`'s provisional password, from the office's export as the mail administrator gets it.
+pub(crate) async fn exported_provisional(server: &TestServer, mailbox: &str) -> String {
     let export = server.data_dir().join("export.csv");
     let out = export.to_str().unwrap();
     server
@@ -81,10 +88,14 @@ pub(crate) async fn roll_out(server: &TestServer, sim: &OwaSim, url: &str) -> (A
         .await
         .unwrap();
     let mut reader = csv::Reader::from_path(&export).unwrap();
-    let provisional = reader.records().next().unwrap().unwrap()[2].to_owned();
+    let provisional = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| r[0].eq_ignore_ascii_case(mailbox))
+        .map(|r| r[2].to_owned())
+        .unwrap();
     std::fs::remove_file(&export).unwrap();
-    sim.add_account(MAILBOX, &provisional, true);
-    (host, provisional)
+    provisional
 }
 
 /// An OWA simulator for the workstation.
