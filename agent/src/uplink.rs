@@ -46,11 +46,39 @@ pub enum UplinkError {
 }
 
 impl UplinkError {
-    /// Whether the server refused this workstation's certificate (UNAUTHENTICATED): for one whose
-    /// clock lags, the server may find it expired while this clock does not. Recovery is the way
-    /// out (a revoked workstation's recovery is refused in turn).
+    /// Whether the request failed below gRPC (no answer from the server's services): the network,
+    /// or a TLS handshake the server ended, as it does for a certificate its clock finds expired
+    /// or not yet valid when the alert itself is lost in the connection's teardown.
+    pub fn is_transport(&self) -> bool {
+        match self {
+            UplinkError::Connect(_) => true,
+            UplinkError::Refused(status) => matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// How rustls words the server's alert for a client certificate expired or not yet valid.
+const CERTIFICATE_ALERT: &str = "received fatal alert: CertificateExpired";
+
+impl UplinkError {
+    /// Whether the server refused this workstation's certificate: UNAUTHENTICATED, or the TLS
+    /// handshake itself ended by the server's "certificate expired" alert, which rustls also sends
+    /// for a certificate not yet valid (the server's clock went back behind the certificate's
+    /// start). Either way the server judges by its own clock, which may disagree with this one;
+    /// recovery is the way out (a revoked workstation's recovery is refused in turn).
     pub fn is_certificate_refused(&self) -> bool {
-        matches!(self, UplinkError::Refused(status) if status.code() == tonic::Code::Unauthenticated)
+        match self {
+            UplinkError::Refused(status) if status.code() == tonic::Code::Unauthenticated => true,
+            UplinkError::Refused(status) => {
+                sesame_base::error_chain::chain(status).contains(CERTIFICATE_ALERT)
+            }
+            UplinkError::Connect(text) => text.contains(CERTIFICATE_ALERT),
+            _ => false,
+        }
     }
 }
 

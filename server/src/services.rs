@@ -93,6 +93,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// A write refused because the server's disk is full (the database's or the data
+    /// directory's): RESOURCE_EXHAUSTED, which gRPC gives to a full file system.
+    pub fn storage_full() -> Error {
+        Error::ResourceExhausted(
+            "the server's storage is full; try again once space is freed".to_owned(),
+        )
+    }
+
     /// An office that does not exist (`None`: the office asked for was not named).
     pub fn office_not_found(office: Option<&crate::domain::office::Crpcen>) -> Error {
         let office = office.map_or("?", crate::domain::office::Crpcen::as_str);
@@ -134,6 +142,10 @@ impl From<store::Error> for Error {
             store::Error::Unavailable(_) => {
                 tracing::warn!(error = %chain(&error), "database unavailable");
                 Error::Unavailable
+            }
+            store::Error::StorageFull(_) => {
+                tracing::error!(error = %chain(&error), "the database's storage is full");
+                Error::storage_full()
             }
             other => Error::Internal(Box::new(other)),
         }

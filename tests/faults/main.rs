@@ -12,9 +12,14 @@
 // Reason: a test fails by panicking; its figures are printed for the person reading CI's log.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used, clippy::print_stdout)]
 
+mod clock_jumps;
 mod crash_agent;
 mod crash_server;
 mod crash_support;
+mod disk_full;
+mod environment;
+mod hostile_input;
+mod network;
 mod postgres_restart;
 
 use std::future::Future;
@@ -38,6 +43,17 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "B/postgres-restart",
             run: || Box::pin(postgres_restart::restart_under_load()),
+        },
+        Scenario { name: "disk/server-sqlite", run: || Box::pin(disk_full::server_sqlite()) },
+        Scenario { name: "disk/server-postgres", run: || Box::pin(disk_full::server_postgres()) },
+        Scenario { name: "disk/agent-state", run: || Box::pin(disk_full::agent_state()) },
+        Scenario { name: "clock/jumps-sqlite", run: || Box::pin(clock_jumps::sqlite()) },
+        Scenario { name: "clock/jumps-postgres", run: || Box::pin(clock_jumps::postgres()) },
+        Scenario { name: "network/agent-sqlite", run: || Box::pin(network::sqlite()) },
+        Scenario { name: "network/agent-postgres", run: || Box::pin(network::postgres()) },
+        Scenario {
+            name: "hostile/malformed-grpc",
+            run: || Box::pin(hostile_input::malformed_messages()),
         },
     ]
 }

@@ -23,10 +23,12 @@ pub mod agent_host;
 pub mod binaries;
 pub mod browser;
 pub mod connect_proxy;
+pub mod fault_proxy;
 pub mod link;
 pub mod owa_sim;
 pub mod process_memory;
 pub mod silent;
+pub mod tmpfs;
 
 #[cfg(test)]
 mod e2e;
@@ -125,7 +127,17 @@ impl TestServer {
         backend: Backend,
         adjust: impl FnOnce(&mut Config),
     ) -> Option<TestServer> {
-        let data_dir = tempfile::tempdir().expect("a temporary data directory");
+        TestServer::start_in(&std::env::temp_dir(), backend, adjust).await
+    }
+
+    /// [`TestServer::start_with`] with the data directory (and the SQLite database) made inside
+    /// `parent`, such as a small tmpfs that a fault scenario fills.
+    pub async fn start_in(
+        parent: &Path,
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
+        let data_dir = tempfile::tempdir_in(parent).expect("a temporary data directory");
         let database = match backend {
             Backend::Sqlite => TestDatabase::sqlite(data_dir.path()),
             Backend::Postgres => TestDatabase::postgres().await?,

@@ -39,6 +39,9 @@ impl Service {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
+                    if error.is_transport() && failures.is_power_of_two() && failures >= 2 {
+                        self.recover_if_refused(&error).await;
+                    }
                     let wait = backoff(failures, Duration::from_secs(5), MAX_BACKOFF.max(interval));
                     tracing::warn!(%error, retry_in = ?wait, "check-in failed");
                     wait
@@ -49,6 +52,20 @@ impl Service {
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified(), if failures == 0 => {}
             }
+        }
+    }
+
+    /// After repeated failures below gRPC (the 2nd, 4th, 8th... so that an outage costs few extra
+    /// connections): a server whose clock went back behind this certificate's start (or past its
+    /// end) ends every handshake, and its alert may be lost in the teardown. Recovery, over a
+    /// connection without the certificate, tells the two apart: it succeeds when the server is
+    /// up, and the next round checks in with the new certificate.
+    async fn recover_if_refused(&self, error: &UplinkError) {
+        match self.uplink.recover_identity().await {
+            Ok(()) => {
+                tracing::warn!(%error, "check-ins kept failing with the server up; recovered the certificate")
+            }
+            Err(recovery) => tracing::debug!(%recovery, "recovery failed too"),
         }
     }
 

@@ -6,6 +6,12 @@
 //! over the limit ends the body with an error before that message is buffered, and the answer is
 //! replaced by a trailers-only RESOURCE_EXHAUSTED naming the limit. This covers unary calls and
 //! each message of a client stream. tonic's own limit stays in place behind it.
+//!
+//! It also answers a request body that is not a valid message (protobuf that does not decode,
+//! nesting past prost's depth limit, a body ending inside a message) with INVALID_ARGUMENT:
+//! tonic's codec says INTERNAL, which would blame the server (and count as its error) for what a
+//! client sent. The compressed flag without an encoding keeps INTERNAL, as gRPC's compression
+//! spec requires.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -66,10 +72,29 @@ where
             let response = answer.await?;
             Ok(match tripped.get() {
                 Some(&found) => too_large(found, limit).into_http(),
+                None if is_undecodable(&response) => Status::new(
+                    Code::InvalidArgument,
+                    "the request is not a valid message of this method",
+                )
+                .into_http(),
                 None => response,
             })
         })
     }
+}
+
+/// tonic's prefixes of the INTERNAL messages of a request that does not decode (tonic-prost's
+/// protobuf errors, and a body ending inside a message), as they travel in `grpc-message`.
+const UNDECODABLE: [&str; 2] = ["failed%20to%20decode%20Protobuf", "Unexpected%20EOF%20decoding"];
+
+/// Whether `response` is tonic's trailers-only INTERNAL for a request that did not decode.
+fn is_undecodable<B>(response: &Response<B>) -> bool {
+    let headers = response.headers();
+    headers.get("grpc-status").is_some_and(|code| code == "13")
+        && headers.get("grpc-message").is_some_and(|message| {
+            let message = message.as_bytes();
+            UNDECODABLE.iter().any(|prefix| message.starts_with(prefix.as_bytes()))
+        })
 }
 
 /// The status for a message declaring `found` bytes, over `limit`.
@@ -191,6 +216,20 @@ mod tests {
             let found = body.chunks(chunk).find_map(|c| headers.scan(c, 100));
             assert_eq!(found, Some(101), "chunks of {chunk}");
         }
+    }
+
+    #[test]
+    fn undecodable_requests_are_told_apart_from_other_internal_errors() {
+        let with = |message: &str| {
+            let status = Status::new(Code::Internal, message.to_owned());
+            super::is_undecodable(&status.into_http::<Body>())
+        };
+        assert!(with("failed to decode Protobuf message: invalid wire type"));
+        assert!(with("Unexpected EOF decoding stream."));
+        assert!(!with("internal error; the server log has the details"));
+        assert!(!with(
+            "protocol error: received message with compressed-flag but no grpc-encoding was specified"
+        ));
     }
 
     #[test]

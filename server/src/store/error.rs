@@ -1,8 +1,10 @@
 //! [`Error`]: what a store failure means, and the one place that reads sqlx's errors to decide it.
 //!
 //! Nothing outside `store` sees a sqlx type: a database error becomes [`Error::NotFound`],
-//! [`Error::Conflict`], [`Error::Unavailable`] (the client may retry) or [`Error::Internal`], whose
-//! boxed source keeps the database's text for the logs. `Display` never carries that text.
+//! [`Error::Conflict`], [`Error::Unavailable`] (the client may retry), [`Error::StorageFull`] (the
+//! database's disk is full: SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`) or
+//! [`Error::Internal`], whose boxed source keeps the database's text for the logs. `Display` never
+//! carries that text.
 
 use std::error::Error as StdError;
 
@@ -43,6 +45,9 @@ pub enum Error {
     /// request may succeed if retried.
     #[error("database unavailable")]
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+    /// The database's disk is full: nothing was written; writes work again once space is freed.
+    #[error("database storage full")]
+    StorageFull(#[source] Box<dyn StdError + Send + Sync>),
     /// The schema could not be brought up to date.
     #[error("database migration failed")]
     Migrate(#[source] Box<dyn StdError + Send + Sync>),
@@ -123,6 +128,13 @@ impl From<sqlx::Error> for Error {
         match &error {
             sqlx::Error::RowNotFound => Error::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict,
+            // SQLITE_FULL (13), PostgreSQL's disk_full (53100).
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("13" | "53100")) => {
+                Error::StorageFull(Box::new(error))
+            }
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                Error::StorageFull(Box::new(error))
+            }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Error::Unavailable(Box::new(error))
             }

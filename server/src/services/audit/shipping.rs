@@ -210,21 +210,28 @@ fn last_line_seq(path: &Path) -> std::io::Result<i64> {
     })
 }
 
-/// Appends the records' lines to the file (created 0640), flushed to disk. The file is opened for
-/// each batch, so that a log rotation that renames it is followed.
+/// Appends the records' lines to the file (created 0640), flushed to disk, or none of them: a
+/// failed append is cut off. The file is opened for each batch, so that a log rotation that
+/// renames it is followed.
 fn append_lines(path: &Path, records: &[AuditRecord]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.append(true).create(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
     let mut file = options.open(path)?;
+    let before = file.metadata()?.len();
     let mut text = String::new();
     for record in records {
         text.push_str(&record_line(record));
         text.push('\n');
     }
-    file.write_all(text.as_bytes())?;
-    file.sync_data()
+    let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_data());
+    if written.is_err() {
+        // A full disk may have taken part of the batch: cut it off, so that the retry appends
+        // whole lines after whole lines.
+        let _ = file.set_len(before).and_then(|()| file.sync_data());
+    }
+    written
 }
 
 /// Sends one datagram per record; returns the last sequence number sent and the error that

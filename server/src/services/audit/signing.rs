@@ -8,6 +8,8 @@
 //! verification then notices signed heads deleted, or the chain truncated, behind it. With several
 //! servers on one database each keeps its own file, and only a database whose newest head is
 //! older than the file's is flagged, so the servers never raise false alarms about each other.
+//! A full data directory refuses the signature with RESOURCE_EXHAUSTED (the head stays stored);
+//! the file is brought up to date at the next signature, even of the same head.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,11 +28,14 @@ impl Services {
         let Some((seq, hash)) = self.store.audit_head().await? else {
             return Err(Error::FailedPrecondition("the audit trail is empty".to_owned()));
         };
-        // Signed already (a report right after another, or the interval's signature): as stored.
+        // Signed already (a report right after another, or the interval's signature): as stored,
+        // noted in the file if an earlier attempt could not (a full disk).
         if let Some(latest) = self.store.latest_signed_head().await?
             && latest.seq == seq
             && latest.hash == hash
         {
+            let path = &self.audit.head_file;
+            note_head(path, latest.seq, &latest.hash).map_err(|e| head_file_error(path, e))?;
             return Ok(latest);
         }
         let key = &self.audit.key;
@@ -46,7 +51,7 @@ impl Services {
         let noted = read_head_file(path)?;
         if noted.is_none_or(|(noted_seq, _)| noted_seq < stored.seq) {
             write_head_file(path, stored.seq, &stored.hash)
-                .map_err(|e| Error::Internal(Box::new(e)))?;
+                .map_err(|e| head_file_error(path, e))?;
         }
         Ok(stored)
     }
@@ -122,6 +127,16 @@ pub(crate) fn note_head(path: &Path, seq: i64, hash: &[u8; 32]) -> std::io::Resu
         write_head_file(path, seq, hash)?;
     }
     Ok(())
+}
+
+/// What a failure to write the head file at `path` answers: RESOURCE_EXHAUSTED on a full disk
+/// (logged with its cause), INTERNAL otherwise.
+fn head_file_error(path: &Path, error: std::io::Error) -> Error {
+    if error.kind() == std::io::ErrorKind::StorageFull {
+        tracing::error!(path = %path.display(), %error, "cannot note the audit head: the data directory's storage is full");
+        return Error::storage_full();
+    }
+    Error::Internal(Box::new(error))
 }
 
 fn write_head_file(path: &Path, seq: i64, hash: &[u8; 32]) -> std::io::Result<()> {
