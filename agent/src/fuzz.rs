@@ -60,7 +60,8 @@ impl Drop for Tally {
 #[test]
 fn the_configuration_reads_any_text_without_panicking() {
     let tally = Tally::new("agent_config_any_text");
-    check!().with_iterations(2_000).for_each(|bytes: &[u8]| {
+    // Seeds: the documented file (`__fuzz__/agent_config/corpus`).
+    check!(name = "agent_config").with_iterations(2_000).for_each(|bytes: &[u8]| {
         tally.case(|| {
             if let Ok(text) = std::str::from_utf8(bytes) {
                 let _ = AgentConfig::parse(text, Path::new("agent.toml"));
@@ -128,7 +129,9 @@ fn the_configuration_checks_any_values_of_its_keys() {
                 };
                 let line = format!("{key} = {value}");
                 match sections.iter_mut().find(|(s, _)| *s == section) {
-                    Some((_, lines)) if !lines.iter().any(|l| l.starts_with(&format!("{key} ="))) => {
+                    Some((_, lines))
+                        if !lines.iter().any(|l| l.starts_with(&format!("{key} ="))) =>
+                    {
                         lines.push(line)
                     }
                     Some(_) => {}

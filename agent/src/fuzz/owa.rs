@@ -25,7 +25,8 @@ fn assert_bounded(page: &crate::owa::html::Page) {
 #[test]
 fn pages_are_read_within_their_bounds_whatever_they_hold() {
     let tally = Tally::new("owa_page_any_bytes");
-    check!().with_iterations(3_000).for_each(|bytes: &[u8]| {
+    // Seeds: the simulator's pages (`__fuzz__/owa_page/corpus`).
+    check!(name = "owa_page").with_iterations(3_000).for_each(|bytes: &[u8]| {
         tally.case(|| {
             let page = read_page(bytes, TEXT_IDS).expect("under the size limit");
             assert_bounded(&page);
@@ -63,7 +64,12 @@ struct GeneratedForm {
 }
 
 fn escape(value: &str) -> String {
-    value.replace('&', "&amp;").replace('"', "&quot;").replace('\'', "&#39;").replace('<', "&lt;").replace('>', "&gt;")
+    value
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Text with no markup in it: in a script, a comment or between tags.
@@ -156,7 +162,8 @@ struct SetCookie {
     attributes: String,
 }
 
-const COOKIE_NAMES: &[&str] = &["cadata", "cadataKey", "cadataIV", "X-OWA-CANARY", "PBack", "ClientId"];
+const COOKIE_NAMES: &[&str] =
+    &["cadata", "cadataKey", "cadataIV", "X-OWA-CANARY", "PBack", "ClientId"];
 
 #[test]
 fn the_cookie_jar_keeps_what_a_browser_keeps() {
@@ -199,7 +206,8 @@ fn the_cookie_jar_keeps_what_a_browser_keeps() {
                 let held = model.iter().any(|(n, v)| n == name && !v.is_empty());
                 assert_eq!(jar.has(name), held);
             }
-            let header = model.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ");
+            let header =
+                model.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ");
             assert_eq!(jar.header().map(|h| h.to_string()), (!model.is_empty()).then_some(header));
         })
     });
@@ -209,10 +217,11 @@ fn the_cookie_jar_keeps_what_a_browser_keeps() {
 fn the_cookie_jar_takes_any_header_and_stays_bounded() {
     let tally = Tally::new("owa_cookies_any_bytes");
     let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-    check!().with_type::<Vec<Vec<u8>>>().with_iterations(2_000).for_each(|headers| {
+    // One header a line; seeds: the simulator's login and logoff (`__fuzz__/owa_set_cookie`).
+    check!(name = "owa_set_cookie").with_iterations(2_000).for_each(|bytes: &[u8]| {
         tally.case(|| {
             let mut jar = CookieJar::default();
-            for header in headers {
+            for header in bytes.split(|b| *b == b'\n') {
                 jar.receive(header, now);
                 // Fifty distinct names at most, each sent back once.
                 let names = jar.names();
@@ -232,24 +241,29 @@ fn no_redirect_or_form_action_leaves_the_configured_server() {
     let tally = Tally::new("owa_url");
     let endpoint = OwaEndpoint::parse("https://mail.example.fr/owa").unwrap();
     let page = endpoint.join("auth/logon.aspx").unwrap();
-    check!().with_type::<(String, String)>().with_iterations(3_000).for_each(|(reference, configured)| {
-        tally.case(|| {
-            if let Ok(url) = endpoint.resolve(&page, reference) {
-                assert_eq!(url.scheme(), "https");
-                assert_eq!(url.host_str().map(str::to_ascii_lowercase).as_deref(), Some("mail.example.fr"));
-                assert_eq!(url.port_or_known_default(), Some(443));
-                assert!(url.username().is_empty() && url.password().is_none());
-                let _ = classify_login_redirect(&url);
-            }
-            if let Ok(other) = OwaEndpoint::parse(configured) {
-                assert_eq!(other.base().scheme(), "https");
-                assert!(other.base().path().ends_with('/'));
-                assert!(other.base().query().is_none());
-                let _ = other.join(reference);
-            }
-            if let Ok(url) = Url::parse(reference) {
-                let _ = classify_login_redirect(&url);
-            }
-        })
-    });
+    check!().with_type::<(String, String)>().with_iterations(3_000).for_each(
+        |(reference, configured)| {
+            tally.case(|| {
+                if let Ok(url) = endpoint.resolve(&page, reference) {
+                    assert_eq!(url.scheme(), "https");
+                    assert_eq!(
+                        url.host_str().map(str::to_ascii_lowercase).as_deref(),
+                        Some("mail.example.fr")
+                    );
+                    assert_eq!(url.port_or_known_default(), Some(443));
+                    assert!(url.username().is_empty() && url.password().is_none());
+                    let _ = classify_login_redirect(&url);
+                }
+                if let Ok(other) = OwaEndpoint::parse(configured) {
+                    assert_eq!(other.base().scheme(), "https");
+                    assert!(other.base().path().ends_with('/'));
+                    assert!(other.base().query().is_none());
+                    let _ = other.join(reference);
+                }
+                if let Ok(url) = Url::parse(reference) {
+                    let _ = classify_login_redirect(&url);
+                }
+            })
+        },
+    );
 }

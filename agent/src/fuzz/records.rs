@@ -53,14 +53,18 @@ fn real_payloads() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             Command::Journal(record) => journal.push(serde_json::to_vec(&record).unwrap()),
             Command::Report(draft) => {
                 let report = outbox::Report::new(draft);
-                let evicted: Vec<_> = Vec::new();
+                let evicted: Vec<String> = Vec::new();
                 outbox.push(
-                    serde_json::to_vec(&serde_json::json!({"Push": {"report": report, "evicted": evicted}}))
-                        .unwrap(),
+                    serde_json::to_vec(
+                        &serde_json::json!({"Push": {"report": report, "evicted": evicted}}),
+                    )
+                    .unwrap(),
                 );
                 outbox.push(
-                    serde_json::to_vec(&serde_json::json!({"Ack": {"report_ids": [report.report_id]}}))
-                        .unwrap(),
+                    serde_json::to_vec(
+                        &serde_json::json!({"Ack": {"report_ids": [report.report_id]}}),
+                    )
+                    .unwrap(),
                 );
             }
             _ => {}
@@ -124,7 +128,8 @@ fn mutate(value: &mut Value, mutation: &Mutation) {
     let mut all = Vec::new();
     pointers(value, String::new(), &mut all);
     let at = all[usize::from(mutation.node) % all.len()].clone();
-    let copy = |n: u16| value.pointer(&all[usize::from(n) % all.len()]).cloned().unwrap_or(Value::Null);
+    let copy =
+        |n: u16| value.pointer(&all[usize::from(n) % all.len()]).cloned().unwrap_or(Value::Null);
     let replacement = match &mutation.change {
         Change::Remove => {
             if let Some((parent, last)) = at.rsplit_once('/') {
@@ -204,7 +209,10 @@ fn damaged_outbox_records_are_refused_or_replayed() {
                     assert!(waiting.len() <= payloads.len());
                     for report in waiting {
                         let again = serde_json::to_vec(&report).unwrap();
-                        assert_eq!(serde_json::from_slice::<outbox::Report>(&again).unwrap(), report);
+                        assert_eq!(
+                            serde_json::from_slice::<outbox::Report>(&again).unwrap(),
+                            report
+                        );
                     }
                 }
                 Err(outbox::OutboxError::Decode { index, .. }) => {
@@ -306,7 +314,8 @@ fn damaged_record_files_are_cut_only_at_a_torn_tail_and_otherwise_refused() {
             let scanned = assert_scan_is_exact(&bytes);
             if bytes == intact {
                 assert!(scanned.is_intact());
-                let read: Vec<&[u8]> = scanned.records.iter().map(|r| r.payload.as_slice()).collect();
+                let read: Vec<&[u8]> =
+                    scanned.records.iter().map(|r| r.payload.as_slice()).collect();
                 assert_eq!(read, kept.iter().map(Vec::as_slice).collect::<Vec<_>>());
             }
             if let Ok(valid) = scanned.strict() {
@@ -326,48 +335,57 @@ fn damaged_record_files_are_cut_only_at_a_torn_tail_and_otherwise_refused() {
 fn damaged_files_on_disk_open_as_their_records_or_stop_the_agent() {
     let tally = Tally::new("journal_and_outbox_open");
     let (journal, outbox) = real_payloads();
-    check!().with_type::<(Vec<Damage>, bool)>().with_iterations(300).for_each(|(damages, is_journal)| {
-        tally.case(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let (name, payloads) = if *is_journal {
-                (journal::FILE_NAME, &journal)
-            } else {
-                (outbox::FILE_NAME, &outbox)
-            };
-            let mut bytes = framed_file(payloads.iter().map(Vec::as_slice)).unwrap();
-            for d in damages {
-                damage(&mut bytes, d);
-            }
-            let path = dir.path().join(name);
-            std::fs::write(&path, &bytes).unwrap();
-            let opened = if *is_journal {
-                Journal::open(dir.path()).map(|j| format!("{:?}", j.rotations().collect::<Vec<_>>())).map_err(|e| e.to_string())
-            } else {
-                Outbox::open(dir.path()).map(|o| format!("{:?}", o.peek(usize::MAX))).map_err(|e| e.to_string())
-            };
-            match opened {
-                Ok(state) => {
-                    // Opening again reads the same (the torn tail was cut, a legacy file rewritten).
-                    let again = if *is_journal {
-                        format!("{:?}", Journal::open(dir.path()).unwrap().rotations().collect::<Vec<_>>())
-                    } else {
-                        format!("{:?}", Outbox::open(dir.path()).unwrap().peek(usize::MAX))
-                    };
-                    assert_eq!(state, again);
+    check!().with_type::<(Vec<Damage>, bool)>().with_iterations(300).for_each(
+        |(damages, is_journal)| {
+            tally.case(|| {
+                let dir = tempfile::tempdir().unwrap();
+                let (name, payloads) = if *is_journal {
+                    (journal::FILE_NAME, &journal)
+                } else {
+                    (outbox::FILE_NAME, &outbox)
+                };
+                let mut bytes = framed_file(payloads.iter().map(Vec::as_slice)).unwrap();
+                for d in damages {
+                    damage(&mut bytes, d);
                 }
-                Err(error) if error.contains("is damaged at byte") => {
-                    // Refused as damaged: nothing was cut or rewritten.
-                    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+                let path = dir.path().join(name);
+                std::fs::write(&path, &bytes).unwrap();
+                let opened = if *is_journal {
+                    Journal::open(dir.path())
+                        .map(|j| format!("{:?}", j.rotations().collect::<Vec<_>>()))
+                        .map_err(|e| e.to_string())
+                } else {
+                    Outbox::open(dir.path())
+                        .map(|o| format!("{:?}", o.peek(usize::MAX)))
+                        .map_err(|e| e.to_string())
+                };
+                match opened {
+                    Ok(state) => {
+                        // Opening again reads the same (the torn tail was cut, a legacy file rewritten).
+                        let again = if *is_journal {
+                            format!(
+                                "{:?}",
+                                Journal::open(dir.path()).unwrap().rotations().collect::<Vec<_>>()
+                            )
+                        } else {
+                            format!("{:?}", Outbox::open(dir.path()).unwrap().peek(usize::MAX))
+                        };
+                        assert_eq!(state, again);
+                    }
+                    Err(error) if error.contains("is damaged at byte") => {
+                        // Refused as damaged: nothing was cut or rewritten.
+                        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+                    }
+                    Err(_) => {
+                        // A record that is not one: at most a torn tail was cut (or the framing
+                        // renewed), every record is still there.
+                        let payloads = |bytes: &[u8]| -> Vec<Vec<u8>> {
+                            scan(bytes).records.into_iter().map(|r| r.payload).collect()
+                        };
+                        assert_eq!(payloads(&std::fs::read(&path).unwrap()), payloads(&bytes));
+                    }
                 }
-                Err(_) => {
-                    // A record that is not one: at most a torn tail was cut (or the framing
-                    // renewed), every record is still there.
-                    let payloads = |bytes: &[u8]| -> Vec<Vec<u8>> {
-                        scan(bytes).records.into_iter().map(|r| r.payload).collect()
-                    };
-                    assert_eq!(payloads(&std::fs::read(&path).unwrap()), payloads(&bytes));
-                }
-            }
-        })
-    });
+            })
+        },
+    );
 }

@@ -68,7 +68,8 @@ fn time(seconds: i64) -> OffsetDateTime {
 #[test]
 fn mailbox_csv_reads_any_text_without_panicking() {
     let tally = Tally::new("mailbox_csv_any_text");
-    check!().with_iterations(3_000).for_each(|bytes: &[u8]| {
+    // Seeds: files of the tests (`__fuzz__/mailbox_csv/corpus`).
+    check!(name = "mailbox_csv").with_iterations(3_000).for_each(|bytes: &[u8]| {
         tally.case(|| {
             let text = String::from_utf8_lossy(bytes);
             let lines = text.bytes().filter(|b| *b == b'\n').count() as u64 + 1;

@@ -14,7 +14,9 @@ use crate::domain::rotation::{
 use crate::services::Error;
 
 /// Checks a whole request: 1 to [`MAX_REPORTS`] reports, each well-formed.
-pub(super) fn parse_reports(request: pb::ReportStepsRequest) -> Result<Vec<StepReport>, Error> {
+pub(in crate::grpc) fn parse_reports(
+    request: pb::ReportStepsRequest,
+) -> Result<Vec<StepReport>, Error> {
     if request.reports.is_empty() || request.reports.len() > MAX_REPORTS {
         return Err(Error::invalid(format!("reports: expected 1 to {MAX_REPORTS} reports")));
     }

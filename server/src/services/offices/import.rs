@@ -221,3 +221,6 @@ impl MailboxImport {
         message
     }
 }
+
+#[cfg(test)]
+mod fuzz;
