@@ -21,6 +21,7 @@ struct Tally {
     name: &'static str,
     started: Instant,
     cases: AtomicU64,
+    accepted: AtomicU64,
     slowest_micros: AtomicU64,
 }
 
@@ -30,6 +31,7 @@ impl Tally {
             name,
             started: Instant::now(),
             cases: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
             slowest_micros: AtomicU64::new(0),
         }
     }
@@ -42,15 +44,21 @@ impl Tally {
         self.slowest_micros.fetch_max(micros, Ordering::Relaxed);
         result
     }
+
+    /// Counts a case whose input was accepted (the rest were refused, as they should be).
+    fn accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Tally {
     fn drop(&mut self) {
         let cases = self.cases.load(Ordering::Relaxed);
+        let accepted = self.accepted.load(Ordering::Relaxed);
         let wall = self.started.elapsed();
         let slowest = Duration::from_micros(self.slowest_micros.load(Ordering::Relaxed));
         println!(
-            "fuzz {}: {cases} cases in {:.1} s ({:.0}/s), slowest case {:.1} ms",
+            "fuzz {}: {cases} cases ({accepted} accepted) in {:.1} s ({:.0}/s), slowest case {:.1} ms",
             self.name,
             wall.as_secs_f64(),
             cases as f64 / wall.as_secs_f64().max(1e-9),
@@ -60,13 +68,16 @@ impl Drop for Tally {
 }
 
 /// Decodes `line` as both ends do; what is accepted encodes to a line that decodes to the same.
-fn assert_decodes_consistently(line: &[u8]) {
+fn assert_decodes_consistently(line: &[u8]) -> bool {
+    let mut accepted = false;
     if let Ok(request) = decode::<Request>(line) {
+        accepted = true;
         let encoded = encode(&request);
         let again: Request = decode(&encoded[..encoded.len() - 1]).unwrap();
         assert_eq!(*encode(&again), *encoded);
     }
     if let Ok(event) = decode::<Event>(line) {
+        accepted = true;
         let encoded = encode(&event);
         assert!(encoded.len() > 1, "an accepted event always encodes");
         let again: Event = decode(&encoded[..encoded.len() - 1]).unwrap();
@@ -75,15 +86,20 @@ fn assert_decodes_consistently(line: &[u8]) {
     if let Err(DecodeError::UnsupportedVersion(v)) = decode::<Event>(line) {
         assert_ne!(v, crate::protocol::PROTOCOL_VERSION);
     }
+    accepted
 }
 
 #[test]
 fn any_line_decodes_to_a_message_or_a_typed_error() {
     let tally = Tally::new("local_line_any_bytes");
     // Seeds: lines both ends send (`__fuzz__/local_line/corpus`).
-    check!(name = "local_line")
-        .with_iterations(3_000)
-        .for_each(|bytes: &[u8]| tally.case(|| assert_decodes_consistently(bytes)));
+    check!(name = "local_line").with_iterations(3_000).for_each(|bytes: &[u8]| {
+        tally.case(|| {
+            if assert_decodes_consistently(bytes) {
+                tally.accepted();
+            }
+        })
+    });
 }
 
 #[test]
@@ -237,7 +253,9 @@ fn lines_of_the_protocols_words_decode_consistently() {
         tally.case(|| {
             let v = if *version < 200 { 1 } else { u32::from(*version) };
             let line = serde_json::json!({"v": v, "msg": msg.value()}).to_string();
-            assert_decodes_consistently(line.as_bytes());
+            if assert_decodes_consistently(line.as_bytes()) {
+                tally.accepted();
+            }
         })
     });
 }

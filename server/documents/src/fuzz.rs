@@ -20,6 +20,7 @@ struct Tally {
     name: &'static str,
     started: Instant,
     cases: AtomicU64,
+    accepted: AtomicU64,
     slowest_micros: AtomicU64,
 }
 
@@ -29,6 +30,7 @@ impl Tally {
             name,
             started: Instant::now(),
             cases: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
             slowest_micros: AtomicU64::new(0),
         }
     }
@@ -41,15 +43,21 @@ impl Tally {
         self.slowest_micros.fetch_max(micros, Ordering::Relaxed);
         result
     }
+
+    /// Counts a case whose input was accepted (the rest were refused, as they should be).
+    fn accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Tally {
     fn drop(&mut self) {
         let cases = self.cases.load(Ordering::Relaxed);
+        let accepted = self.accepted.load(Ordering::Relaxed);
         let wall = self.started.elapsed();
         let slowest = Duration::from_micros(self.slowest_micros.load(Ordering::Relaxed));
         println!(
-            "fuzz {}: {cases} cases in {:.1} s ({:.0}/s), slowest case {:.1} ms",
+            "fuzz {}: {cases} cases ({accepted} accepted) in {:.1} s ({:.0}/s), slowest case {:.1} ms",
             self.name,
             wall.as_secs_f64(),
             cases as f64 / wall.as_secs_f64().max(1e-9),
@@ -75,6 +83,7 @@ fn mailbox_csv_reads_any_text_without_panicking() {
             let lines = text.bytes().filter(|b| *b == b'\n').count() as u64 + 1;
             match parse(&text) {
                 Ok(csv) => {
+                    tally.accepted();
                     assert!(!csv.rows.is_empty());
                     let mut previous = 1;
                     for row in &csv.rows {
