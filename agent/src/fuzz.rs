@@ -7,63 +7,11 @@ mod owa;
 mod records;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use bolero::{TypeGenerator, check};
+use sesame_base::fuzz_tally::Tally;
 
 use crate::config::AgentConfig;
-
-/// Counts a target's cases and its slowest one, printed at the end (`--nocapture` shows it).
-pub(super) struct Tally {
-    name: &'static str,
-    started: Instant,
-    cases: AtomicU64,
-    accepted: AtomicU64,
-    slowest_micros: AtomicU64,
-}
-
-impl Tally {
-    pub(super) fn new(name: &'static str) -> Tally {
-        Tally {
-            name,
-            started: Instant::now(),
-            cases: AtomicU64::new(0),
-            accepted: AtomicU64::new(0),
-            slowest_micros: AtomicU64::new(0),
-        }
-    }
-
-    pub(super) fn case<R>(&self, f: impl FnOnce() -> R) -> R {
-        let at = Instant::now();
-        let result = f();
-        let micros = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.cases.fetch_add(1, Ordering::Relaxed);
-        self.slowest_micros.fetch_max(micros, Ordering::Relaxed);
-        result
-    }
-
-    /// Counts a case whose input was accepted (the rest were refused, as they should be).
-    pub(super) fn accepted(&self) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        let cases = self.cases.load(Ordering::Relaxed);
-        let accepted = self.accepted.load(Ordering::Relaxed);
-        let wall = self.started.elapsed();
-        let slowest = Duration::from_micros(self.slowest_micros.load(Ordering::Relaxed));
-        println!(
-            "fuzz {}: {cases} cases ({accepted} accepted) in {:.1} s ({:.0}/s), slowest case {:.1} ms",
-            self.name,
-            wall.as_secs_f64(),
-            cases as f64 / wall.as_secs_f64().max(1e-9),
-            slowest.as_secs_f64() * 1e3
-        );
-    }
-}
 
 #[test]
 fn the_configuration_reads_any_text_without_panicking() {
@@ -76,6 +24,7 @@ fn the_configuration_reads_any_text_without_panicking() {
             }
         })
     });
+    println!("{tally}");
 }
 
 /// A configuration file made of the agent's own sections and keys, with any values.
@@ -165,4 +114,5 @@ fn the_configuration_checks_any_values_of_its_keys() {
             }
         })
     });
+    println!("{tally}");
 }

@@ -16,8 +16,6 @@ pub mod config;
 pub mod data_dir;
 pub mod descriptors;
 pub mod domain;
-#[cfg(test)]
-mod fuzz;
 mod grpc;
 pub mod keys;
 mod ops;

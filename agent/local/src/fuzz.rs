@@ -5,67 +5,15 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use bolero::{TypeGenerator, check};
 use serde_json::Value;
+use sesame_base::fuzz_tally::Tally;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::protocol::{DecodeError, Event, MAX_LINE_BYTES, Request, decode, encode};
 use crate::wire::{Connection, WireError};
-
-/// Counts a target's cases and its slowest one, printed at the end (`--nocapture` shows it).
-struct Tally {
-    name: &'static str,
-    started: Instant,
-    cases: AtomicU64,
-    accepted: AtomicU64,
-    slowest_micros: AtomicU64,
-}
-
-impl Tally {
-    fn new(name: &'static str) -> Tally {
-        Tally {
-            name,
-            started: Instant::now(),
-            cases: AtomicU64::new(0),
-            accepted: AtomicU64::new(0),
-            slowest_micros: AtomicU64::new(0),
-        }
-    }
-
-    fn case<R>(&self, f: impl FnOnce() -> R) -> R {
-        let at = Instant::now();
-        let result = f();
-        let micros = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.cases.fetch_add(1, Ordering::Relaxed);
-        self.slowest_micros.fetch_max(micros, Ordering::Relaxed);
-        result
-    }
-
-    /// Counts a case whose input was accepted (the rest were refused, as they should be).
-    fn accepted(&self) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        let cases = self.cases.load(Ordering::Relaxed);
-        let accepted = self.accepted.load(Ordering::Relaxed);
-        let wall = self.started.elapsed();
-        let slowest = Duration::from_micros(self.slowest_micros.load(Ordering::Relaxed));
-        println!(
-            "fuzz {}: {cases} cases ({accepted} accepted) in {:.1} s ({:.0}/s), slowest case {:.1} ms",
-            self.name,
-            wall.as_secs_f64(),
-            cases as f64 / wall.as_secs_f64().max(1e-9),
-            slowest.as_secs_f64() * 1e3
-        );
-    }
-}
 
 /// Decodes `line` as both ends do; what is accepted encodes to a line that decodes to the same.
 fn assert_decodes_consistently(line: &[u8]) -> bool {
@@ -100,6 +48,7 @@ fn any_line_decodes_to_a_message_or_a_typed_error() {
             }
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -258,6 +207,7 @@ fn lines_of_the_protocols_words_decode_consistently() {
             }
         })
     });
+    println!("{tally}");
 }
 
 /// A stream that hands out its bytes in the chunks given, and swallows what is written.
@@ -380,4 +330,5 @@ fn the_line_reader_splits_any_stream_as_it_was_written() {
             assert_eq!(read, expected);
         })
     });
+    println!("{tally}");
 }

@@ -5,11 +5,11 @@ use bolero::{TypeGenerator, check};
 use time::OffsetDateTime;
 use url::Url;
 
-use super::Tally;
 use crate::owa::cookies::CookieJar;
 use crate::owa::html::{Form, Input, MAX_PAGE_BYTES, read_page};
 use crate::owa::url::classify_login_redirect;
 use crate::owa::{OwaEndpoint, entities, messages};
+use sesame_base::fuzz_tally::Tally;
 
 const TEXT_IDS: &[&str] = &["expiredErr", "signInErrorDiv", "Username"];
 
@@ -35,6 +35,7 @@ fn pages_are_read_within_their_bounds_whatever_they_hold() {
             }
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -74,7 +75,7 @@ fn escape(value: &str) -> String {
 
 /// Text with no markup in it: in a script, a comment or between tags.
 fn inert(noise: &str) -> String {
-    noise.replace('<', " ").replace('&', " ")
+    noise.replace(['<', '&'], " ")
 }
 
 #[test]
@@ -139,6 +140,7 @@ fn every_field_of_a_form_is_read_exactly_once_with_its_value() {
             assert_eq!(page.forms, expected, "{html}");
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -151,6 +153,7 @@ fn character_references_decode_to_what_was_escaped_and_never_grow() {
             let _ = messages::classify(text);
         })
     });
+    println!("{tally}");
 }
 
 /// One `Set-Cookie` header of a few names, with or without an expiry.
@@ -211,6 +214,7 @@ fn the_cookie_jar_keeps_what_a_browser_keeps() {
             assert_eq!(jar.header().map(|h| h.to_string()), (!model.is_empty()).then_some(header));
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -234,6 +238,7 @@ fn the_cookie_jar_takes_any_header_and_stays_bounded() {
             }
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -266,4 +271,5 @@ fn no_redirect_or_form_action_leaves_the_configured_server() {
             })
         },
     );
+    println!("{tally}");
 }

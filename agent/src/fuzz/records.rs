@@ -9,7 +9,6 @@ use sesame_base::rotation::FailureReason;
 use sesame_local::account::LocalAccount;
 use time::macros::datetime;
 
-use super::Tally;
 use crate::journal::record::{END, HEADER, MAGIC, frame, framed_file, scan};
 use crate::journal::{self, Journal, JournalRecord};
 use crate::outbox::{self, Outbox};
@@ -17,6 +16,7 @@ use crate::rotation::{
     Command, Delivery, Event, Fingerprint, KeyEvidence, KeyGate, Rotation, RotationKind, Verifier,
     handle,
 };
+use sesame_base::fuzz_tally::Tally;
 
 /// Journal and outbox payloads as the agent writes them, through a rotation's whole life.
 fn real_payloads() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
@@ -198,6 +198,7 @@ fn damaged_journal_records_are_refused_or_read_back_exactly() {
             }
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -228,6 +229,7 @@ fn damaged_outbox_records_are_refused_or_replayed() {
             }
         })
     });
+    println!("{tally}");
 }
 
 /// Damage done to a file's bytes.
@@ -301,6 +303,7 @@ fn any_bytes_scan_into_exact_records_and_lost_ranges() {
             assert_scan_is_exact(&with_magic);
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -335,6 +338,7 @@ fn damaged_record_files_are_cut_only_at_a_torn_tail_and_otherwise_refused() {
             }
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -395,4 +399,5 @@ fn damaged_files_on_disk_open_as_their_records_or_stop_the_agent() {
             })
         },
     );
+    println!("{tally}");
 }

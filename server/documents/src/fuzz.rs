@@ -2,11 +2,9 @@
 //! how to run them longer): the mailbox CSV reader on any text, and the writers (CSV, PDF,
 //! PowerShell) on any names, addresses and long or control-laden strings.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
 use bolero::{TypeGenerator, check};
 use secrecy::SecretString;
+use sesame_base::fuzz_tally::Tally;
 use sesame_base::password_rule::PasswordRule;
 use time::OffsetDateTime;
 
@@ -14,57 +12,6 @@ use crate::csv_out::neutralise;
 use crate::mailbox_csv::{CsvError, parse};
 use crate::report::{ComplianceReportDoc, MailboxLine, OfficeLine, Rule, State, StateCount};
 use crate::{CsvOut, HeadStamp, Letter, audit_csv, export, letters, report_csv, report_pdf};
-
-/// Counts a target's cases and its slowest one, printed at the end (`--nocapture` shows it).
-struct Tally {
-    name: &'static str,
-    started: Instant,
-    cases: AtomicU64,
-    accepted: AtomicU64,
-    slowest_micros: AtomicU64,
-}
-
-impl Tally {
-    fn new(name: &'static str) -> Tally {
-        Tally {
-            name,
-            started: Instant::now(),
-            cases: AtomicU64::new(0),
-            accepted: AtomicU64::new(0),
-            slowest_micros: AtomicU64::new(0),
-        }
-    }
-
-    fn case<R>(&self, f: impl FnOnce() -> R) -> R {
-        let at = Instant::now();
-        let result = f();
-        let micros = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.cases.fetch_add(1, Ordering::Relaxed);
-        self.slowest_micros.fetch_max(micros, Ordering::Relaxed);
-        result
-    }
-
-    /// Counts a case whose input was accepted (the rest were refused, as they should be).
-    fn accepted(&self) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Drop for Tally {
-    fn drop(&mut self) {
-        let cases = self.cases.load(Ordering::Relaxed);
-        let accepted = self.accepted.load(Ordering::Relaxed);
-        let wall = self.started.elapsed();
-        let slowest = Duration::from_micros(self.slowest_micros.load(Ordering::Relaxed));
-        println!(
-            "fuzz {}: {cases} cases ({accepted} accepted) in {:.1} s ({:.0}/s), slowest case {:.1} ms",
-            self.name,
-            wall.as_secs_f64(),
-            cases as f64 / wall.as_secs_f64().max(1e-9),
-            slowest.as_secs_f64() * 1e3
-        );
-    }
-}
 
 fn time(seconds: i64) -> OffsetDateTime {
     // Any instant from year 1 to 9999.
@@ -103,6 +50,7 @@ fn mailbox_csv_reads_any_text_without_panicking() {
             }
         })
     });
+    println!("{tally}");
 }
 
 /// A mailbox CSV file as a spreadsheet writes it: any cells, quoted where CSV needs it.
@@ -178,6 +126,7 @@ fn mailbox_csv_reads_back_what_a_spreadsheet_wrote() {
             }
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -235,6 +184,7 @@ fn csv_cells_read_back_as_written_and_never_as_formulas() {
             })
         },
     );
+    println!("{tally}");
 }
 
 /// One person of the letters and the export, from any strings.
@@ -321,14 +271,20 @@ fn letters_and_exports_are_made_from_any_names() {
                 assert!(!script.replace("\r\n", "").contains(['\r', '\n']));
             })
         });
+    println!("{tally}");
 }
+
+/// A mailbox line: address, name, state, reason, since.
+type MailboxFields = (String, String, u8, String, Option<i64>);
+/// An office line: CRPCEN, name, mailboxes, compliant, its mailboxes.
+type OfficeFields = (String, String, u64, u64, Vec<MailboxFields>);
 
 /// A compliance report from any names and counts.
 #[derive(Debug, TypeGenerator)]
 struct Report {
     at: i64,
     counts: Vec<(u8, u64)>,
-    offices: Vec<(String, String, u64, u64, Vec<(String, String, u8, String, Option<i64>)>)>,
+    offices: Vec<OfficeFields>,
     head: Option<(i64, String, String, String)>,
     server: String,
 }
@@ -437,6 +393,7 @@ fn compliance_reports_are_made_from_any_names_and_counts() {
             assert_eq!(stamp_rows, 1);
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -489,4 +446,5 @@ fn audit_trails_read_back_as_written() {
                 assert_eq!(read, expected);
             })
         });
+    println!("{tally}");
 }

@@ -6,7 +6,7 @@
 use bolero::{TypeGenerator, check};
 
 use super::*;
-use crate::fuzz::Tally;
+use sesame_base::fuzz_tally::Tally;
 
 #[test]
 fn any_file_is_read_or_refused_without_panicking() {
@@ -20,6 +20,7 @@ fn any_file_is_read_or_refused_without_panicking() {
             }
         })
     });
+    println!("{tally}");
 }
 
 /// Settings of the server's own keys (`SESAME_SECTION__KEY`), with any values.
@@ -131,4 +132,5 @@ fn the_servers_keys_take_any_values_or_name_the_key() {
             }
         })
     });
+    println!("{tally}");
 }

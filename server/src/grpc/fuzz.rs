@@ -16,7 +16,7 @@ use crate::domain::identifier::{AdminName, LocalAccountId, PageToken, ReportId, 
 use crate::domain::office::{Crpcen, MailDomain, MailboxAddress, Text};
 use crate::domain::page::{ReportCursor, RotationCursor};
 use crate::domain::settings::{LogonName, OwaUrl};
-use crate::fuzz::Tally;
+use sesame_base::fuzz_tally::Tally;
 
 /// Decodes `bytes` as a `T`; what decodes encodes to bytes that decode to the same request.
 fn decodes_consistently<T: Message + Default + PartialEq>(bytes: &[u8]) -> Option<T> {
@@ -88,6 +88,7 @@ macro_rules! every_request {
 fn every_request_decodes_from_any_bytes_without_panicking() {
     let tally = Tally::new("grpc_requests_any_bytes");
     check!().with_iterations(2_000).for_each(|bytes: &[u8]| tally.case(|| every_request!(bytes)));
+    println!("{tally}");
 }
 
 #[test]
@@ -196,8 +197,21 @@ struct Heartbeat {
     tame: bool,
     agent_version: Field,
     key: Option<(i32, Field, Field, Stamp)>,
-    readiness: Option<(Field, Stamp, (bool, bool, bool), i32, Field, Field)>,
+    readiness: Option<Readiness>,
     rotations: Vec<(Id, i32, i32)>,
+}
+
+/// A look at OWA from any fields.
+#[derive(Debug, TypeGenerator)]
+struct Readiness {
+    url: Field,
+    checked_at: Stamp,
+    reachable: bool,
+    certificate_valid: bool,
+    forms_based: bool,
+    logon_format: i32,
+    language: Field,
+    problem: Field,
 }
 
 #[test]
@@ -213,20 +227,16 @@ fn any_check_in_is_checked_into_bounded_fields() {
                     reason: reason.text(h.tame),
                     since: since.text(h.tame),
                 }),
-                readiness: h.readiness.as_ref().map(
-                    |(url, checked_at, (reachable, valid, forms), format, language, problem)| {
-                        pb::OwaReadiness {
-                            owa_url: url.text(h.tame),
-                            checked_at: checked_at.text(h.tame),
-                            reachable: *reachable,
-                            certificate_valid: *valid,
-                            forms_based: *forms,
-                            logon_format: format.rem_euclid(5),
-                            language: language.text(h.tame),
-                            problem: problem.text(h.tame),
-                        }
-                    },
-                ),
+                readiness: h.readiness.as_ref().map(|r| pb::OwaReadiness {
+                    owa_url: r.url.text(h.tame),
+                    checked_at: r.checked_at.text(h.tame),
+                    reachable: r.reachable,
+                    certificate_valid: r.certificate_valid,
+                    forms_based: r.forms_based,
+                    logon_format: r.logon_format.rem_euclid(5),
+                    language: r.language.text(h.tame),
+                    problem: r.problem.text(h.tame),
+                }),
                 rotations: h
                     .rotations
                     .iter()
@@ -236,7 +246,6 @@ fn any_check_in_is_checked_into_bounded_fields() {
                         failure: failure.rem_euclid(12),
                     })
                     .collect(),
-                ..Default::default()
             };
             if let Ok(checked) = check_in(request) {
                 tally.accepted();
@@ -250,6 +259,7 @@ fn any_check_in_is_checked_into_bounded_fields() {
             }
         })
     });
+    println!("{tally}");
 }
 
 /// A step report from any fields.
@@ -328,6 +338,7 @@ fn any_step_reports_are_checked_into_bounded_reports() {
             }
         })
     });
+    println!("{tally}");
 }
 
 #[test]
@@ -400,4 +411,5 @@ fn request_fields_parse_into_values_that_parse_again_as_themselves() {
             let _ = RotationId::parse("rotation_id", text);
         })
     });
+    println!("{tally}");
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use bolero::{TypeGenerator, check};
 
 use super::*;
-use crate::fuzz::Tally;
+use sesame_base::fuzz_tally::Tally;
 
 /// A row as a file may hold it.
 #[derive(Debug, TypeGenerator)]
@@ -140,4 +140,5 @@ fn every_row_is_kept_once_or_named_in_the_refusal() {
             })
         },
     );
+    println!("{tally}");
 }
