@@ -137,7 +137,7 @@ impl Stamp {
     fn text(&self, tame: bool) -> String {
         match self {
             Stamp::Empty => String::new(),
-            Stamp::Any(_) if tame => String::new(),
+            Stamp::Any(_) if tame => "2026-11-25T09:30:00Z".to_owned(),
             Stamp::Any(text) => text.clone(),
             Stamp::Rfc3339 { date, seconds, nanos, offset_minutes } => {
                 let (year, month, day) = match date {
@@ -217,7 +217,7 @@ struct Readiness {
 #[test]
 fn any_check_in_is_checked_into_bounded_fields() {
     let tally = Tally::new("grpc_check_in");
-    check!().with_type::<Heartbeat>().with_iterations(3_000).for_each(|h| {
+    check!().with_type::<Heartbeat>().with_iterations(10_000).for_each(|h| {
         tally.case(|| {
             let request = pb::HeartbeatRequest {
                 agent_version: h.agent_version.text(h.tame),
@@ -295,8 +295,11 @@ impl Id {
 #[test]
 fn any_step_reports_are_checked_into_bounded_reports() {
     let tally = Tally::new("grpc_step_reports");
-    check!().with_type::<Vec<StepReport>>().with_iterations(2_000).for_each(|reports| {
+    check!().with_type::<Vec<StepReport>>().with_iterations(5_000).for_each(|reports| {
         tally.case(|| {
+            // A tame first report makes a short request, so that all of it is valid often enough.
+            let tame = reports.first().is_some_and(|r| r.tame);
+            let reports = &reports[..if tame { reports.len().min(2) } else { reports.len() }];
             let request = pb::ReportStepsRequest {
                 reports: reports
                     .iter()
