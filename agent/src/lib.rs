@@ -25,5 +25,8 @@ pub mod rotation;
 pub mod service;
 pub mod uplink;
 
+#[cfg(test)]
+mod fuzz;
+
 /// The agent's version, as reported to the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

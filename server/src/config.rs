@@ -570,4 +570,6 @@ fn parse_log_format(key: &str, value: &str) -> Result<LogFormat, Error> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

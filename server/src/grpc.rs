@@ -12,6 +12,9 @@ mod rpc_metrics;
 mod status;
 pub(crate) mod tls;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -28,4 +28,6 @@ pub mod wire;
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

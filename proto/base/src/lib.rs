@@ -11,7 +11,8 @@
 //! - [`ids`]: the identifiers both sides exchange (rotation, step report, workstation);
 //! - [`password_rule`]: the password rule (`PasswordRule`) the server and the agent both apply;
 //! - [`rotation`]: a rotation's `Step` and `FailureReason`, for the agent, the server and the
-//!   local socket alike.
+//!   local socket alike;
+//! - `fuzz_tally` (feature `fuzzing`, tests only): what a fuzz target counts of its run.
 //!
 //! It depends on no database, TLS or gRPC crate, so that every binary can link it.
 
@@ -20,6 +21,8 @@ pub mod clock;
 pub mod credentials;
 pub mod error_chain;
 pub mod failpoint;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz_tally;
 pub mod ids;
 pub mod password_rule;
 pub mod private_file;

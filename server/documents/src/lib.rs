@@ -44,6 +44,9 @@ pub mod report;
 pub mod report_csv;
 pub mod report_pdf;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use crate::csv_out::CsvOut;
 pub use crate::head::HeadStamp;
 pub use crate::letters::Letter;

@@ -59,7 +59,9 @@ pub struct MailboxCsv {
 /// are skipped.
 pub fn parse(text: &str) -> Result<MailboxCsv, CsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let header_line = text.lines().next().unwrap_or("");
+    // A record ends at `\n`, `\r\n` or a lone `\r` (the csv crate's rule; Excel for Mac's "CSV
+    // (Macintosh)" ends lines with `\r`): so do the header and the line numbers.
+    let header_line = text.split(['\r', '\n']).next().unwrap_or("");
     let delimiter =
         if header_line.contains(';') && !header_line.contains(',') { b';' } else { b',' };
     let mut reader = csv::ReaderBuilder::new()
@@ -86,10 +88,11 @@ pub fn parse(text: &str) -> Result<MailboxCsv, CsvError> {
     }
     let columns = names.len();
     // The csv crate does not count blank lines, so line numbers come from byte offsets.
-    let newlines: Vec<usize> =
-        text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect();
-    // A record's position may point at the blank lines before it: skip them.
     let bytes = text.as_bytes();
+    let newlines: Vec<usize> = (0..bytes.len())
+        .filter(|&i| bytes[i] == b'\n' || bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+        .collect();
+    // A record's position may point at the blank lines before it: skip them.
     let line_at = |position: Option<&csv::Position>| {
         position.map_or(0, |p| {
             let mut start = usize::try_from(p.byte()).unwrap_or(usize::MAX).min(bytes.len());
@@ -181,6 +184,21 @@ mod tests {
         assert_eq!(csv.rows[0].logon_name, "ETUDE\\ab");
         let twice = parse("address,display_name,local_account,local_account\na,b,c,d\n");
         assert!(twice.unwrap_err().to_string().starts_with("line 1:"));
+    }
+
+    /// Found by fuzzing (`fuzz::mailbox_csv_reads_any_text_without_panicking`, libFuzzer): lines
+    /// ended by a lone `\r` were all numbered as the first line, and the header ran to the end.
+    #[test]
+    fn classic_mac_line_endings_number_their_lines() {
+        let csv =
+            parse("address;display_name\ra.b@01234.mailnot.fr;A, B\r\rc.d@01234.mailnot.fr;C\r")
+                .unwrap();
+        let lines: Vec<u64> = csv.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 4]);
+        assert_eq!(csv.rows[0].display_name, "A, B");
+        let short = parse("address,display_name\ra.b@01234.mailnot.fr,A\rc.d@01234.mailnot.fr\r")
+            .unwrap_err();
+        assert!(short.to_string().starts_with("line 3: expected 2 columns"), "{short}");
     }
 
     #[test]

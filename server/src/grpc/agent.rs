@@ -3,7 +3,7 @@
 //! [`Services`] (`services::enrollment`, `services::workstations`, `services::rotations`) and
 //! back; `ReportSteps` is checked and converted in `reports`.
 
-mod reports;
+pub(super) mod reports;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

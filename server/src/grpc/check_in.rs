@@ -57,12 +57,13 @@ fn time(field: &str, value: &str) -> Result<Option<OffsetDateTime>, Error> {
     if value.len() > 64 {
         return Err(Error::invalid(format!("{field}: not an RFC 3339 time")));
     }
-    OffsetDateTime::parse(value.trim(), &Rfc3339)
-        .map(|t| {
-            let t = t.to_offset(time::UtcOffset::UTC);
-            Some(t.replace_microsecond(t.microsecond()).unwrap_or(t))
-        })
-        .map_err(|_| Error::invalid(format!("{field}: not an RFC 3339 time")))
+    let t = OffsetDateTime::parse(value.trim(), &Rfc3339)
+        .map_err(|_| Error::invalid(format!("{field}: not an RFC 3339 time")))?;
+    // `9999-12-31T23:59:59-01:00` is past year 9999 in UTC: refused (`to_offset` would panic).
+    let t = t
+        .checked_to_offset(time::UtcOffset::UTC)
+        .ok_or_else(|| Error::invalid(format!("{field}: after year 9999 in UTC")))?;
+    Ok(Some(t.replace_microsecond(t.microsecond()).unwrap_or(t)))
 }
 
 fn key_state(key: pb::KeyState) -> Result<KeyState, Error> {
@@ -156,5 +157,34 @@ pub(super) fn readiness_to_pb(owa: &OwaReadiness) -> pb::OwaReadiness {
         logon_format: logon_format.into(),
         language: owa.language.clone(),
         problem: owa.problem.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing (`grpc::fuzz`): `to_offset` panicked on a time past year 9999 in UTC.
+    #[test]
+    fn a_time_past_year_9999_in_utc_is_refused_not_a_panic() {
+        let request = |since: &str| pb::HeartbeatRequest {
+            key: Some(pb::KeyState {
+                presence: pb::key_state::Presence::Absent.into(),
+                since: since.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let Err(Error::InvalidArgument(message)) =
+            check_in(request("9999-12-31T23:59:59.000000000-18:08"))
+        else {
+            panic!("accepted")
+        };
+        assert_eq!(message, "key.since: after year 9999 in UTC");
+        let checked = check_in(request("9999-12-31T23:59:59+01:00")).unwrap();
+        assert_eq!(
+            checked.key.unwrap().since,
+            Some(time::macros::datetime!(9999-12-31 22:59:59 UTC))
+        );
     }
 }

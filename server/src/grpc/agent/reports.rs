@@ -14,7 +14,9 @@ use crate::domain::rotation::{
 use crate::services::Error;
 
 /// Checks a whole request: 1 to [`MAX_REPORTS`] reports, each well-formed.
-pub(super) fn parse_reports(request: pb::ReportStepsRequest) -> Result<Vec<StepReport>, Error> {
+pub(in crate::grpc) fn parse_reports(
+    request: pb::ReportStepsRequest,
+) -> Result<Vec<StepReport>, Error> {
     if request.reports.is_empty() || request.reports.len() > MAX_REPORTS {
         return Err(Error::invalid(format!("reports: expected 1 to {MAX_REPORTS} reports")));
     }
@@ -112,11 +114,16 @@ fn detail(value: &str) -> Result<String, &'static str> {
     Ok(value.to_owned())
 }
 
+/// An RFC 3339 time, kept in UTC: one past year 9999 in UTC (`9999-12-31T23:59:59-01:00`) is
+/// refused, since no store nor page could read it back.
 fn time(value: &str) -> Result<OffsetDateTime, &'static str> {
     if value.len() > 64 {
         return Err("expected an RFC 3339 time");
     }
-    OffsetDateTime::parse(value, &Rfc3339).map_err(|_| "expected an RFC 3339 time")
+    OffsetDateTime::parse(value, &Rfc3339)
+        .map_err(|_| "expected an RFC 3339 time")?
+        .checked_to_offset(time::UtcOffset::UTC)
+        .ok_or("after year 9999 in UTC")
 }
 
 /// One result per report, in order.
@@ -183,6 +190,10 @@ mod tests {
         let mut bad = report(pb::RotationStep::Changed);
         bad.occurred_at = "yesterday".into();
         assert!(error(vec![bad]).starts_with("reports[0].occurred_at"));
+        // Found by fuzzing (`grpc::fuzz`): past year 9999 once in UTC, refused rather than kept.
+        let mut bad = report(pb::RotationStep::Changed);
+        bad.occurred_at = "9999-12-31T23:59:59.000000000-18:08".into();
+        assert_eq!(error(vec![bad]), "reports[0].occurred_at: after year 9999 in UTC");
         assert!(
             error(vec![report(pb::RotationStep::Started)]).starts_with("reports[0].key_evidence")
         );
@@ -204,5 +215,14 @@ mod tests {
         });
         let parsed = parse_reports(pb::ReportStepsRequest { reports: vec![ok] }).unwrap();
         assert_eq!(parsed[0].key_evidence.as_ref().unwrap().kind(), "person_confirmed");
+    }
+
+    #[test]
+    fn report_times_are_kept_in_utc() {
+        let mut paris = report(pb::RotationStep::Changed);
+        paris.occurred_at = "2026-11-25T10:30:00+01:00".into();
+        let parsed = parse_reports(pb::ReportStepsRequest { reports: vec![paris] }).unwrap();
+        assert_eq!(parsed[0].occurred_at, time::macros::datetime!(2026-11-25 09:30 UTC));
+        assert!(parsed[0].occurred_at.offset().is_utc());
     }
 }

@@ -224,3 +224,6 @@ impl MailboxImport {
         message
     }
 }
+
+#[cfg(test)]
+mod fuzz;
