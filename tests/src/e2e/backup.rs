@@ -1,20 +1,28 @@
 //! Backup and restore (`sesame_server::backup`, what `sesame-server backup`, `restore` and
 //! `backup verify` run): a backup taken while administrators write holds every write acknowledged
-//! before it began; a server restored from it in a fresh data directory has its offices,
-//! rotations, escrowed passwords and an intact audit trail; `backup verify` passes a sound archive
-//! and names a flipped byte, a truncation and a broken chain; with PostgreSQL, the archive and a
-//! `pg_dump` restored with `pg_restore` into a fresh database give back a working server.
+//! before it began; one taken while workstations check in (the real agent uplink) and enroll holds
+//! every workstation enrolled before it began and each one's last check-in answered a flush window
+//! (`agents.check_in_flush_ms`) before it, and the restored server answers their certificates; a
+//! server restored from it in a fresh data directory has its offices, rotations, escrowed
+//! passwords and an intact audit trail; `backup verify` passes a sound archive and names a flipped
+//! byte, a truncation and a broken chain; with PostgreSQL, the archive and a `pg_dump` restored
+//! with `pg_restore` into a fresh database give back a working server.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use sesame_agent::identity::StateDir;
+use sesame_agent::uplink::Uplink;
 use sesame_base::clock::{Clock as _, SystemClock};
 use sesame_server::backup::{self, archive::DatabaseKind, verify::verify};
 use sesame_server::config::Config;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use super::identity::{token, try_enroll};
 use crate::{Backend, CtlResult, TestServer, write_file};
 
 /// A server started on a restored data directory (and database).
@@ -26,9 +34,10 @@ struct Restored {
 }
 
 impl Restored {
-    /// Starts a server with `config`, which must find its administrator in the database.
+    /// Starts a server with `config` (listening at `config.listen`), which must find its
+    /// administrator in the database.
     async fn start(config: &Config) -> Restored {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind(config.listen).await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = sesame_server::Server::prepare(config, address, Arc::new(SystemClock))
             .await
@@ -102,6 +111,30 @@ async fn exported(run: impl AsyncFn(&[&str]) -> CtlResult, path: &Path) -> Vec<(
         reader.records().map(|r| r.unwrap()).map(|r| (r[0].to_owned(), r[2].to_owned())).collect();
     rows.sort();
     rows
+}
+
+/// A server's configuration with a fresh data directory in `parent`, the database in it (the
+/// default layout), listening at `listen`.
+fn fresh_config(parent: &Path, listen: std::net::SocketAddr) -> Config {
+    Config { listen, data_dir: parent.join("data"), database_url: None, ..Config::default() }
+}
+
+/// Enrolls a workstation of office 01234 (the real agent library) with its state in `dir`;
+/// returns its id and state directory.
+async fn enrolled(server: &TestServer, dir: &Path) -> (String, StateDir) {
+    let token = token(server, "01234", &[]).await;
+    let state = StateDir::new(dir);
+    try_enroll(server, &state, &token).await.unwrap();
+    (state.load().unwrap().workstation_id, state)
+}
+
+/// Each workstation's last-seen time as the server's `workstation list` shows it.
+fn last_seen(listed: &str) -> std::collections::HashMap<String, OffsetDateTime> {
+    let listed: Vec<serde_json::Value> = serde_json::from_str(listed).unwrap();
+    let time = |row: &serde_json::Value| {
+        OffsetDateTime::parse(row["last_seen_at"].as_str().unwrap(), &Rfc3339).unwrap()
+    };
+    listed.iter().map(|row| (row["id"].as_str().unwrap().to_owned(), time(row))).collect()
 }
 
 /// A file's permission bits.
@@ -186,12 +219,7 @@ async fn a_backup_under_load_holds_every_acknowledged_write_and_restores_whole()
 
     // Restore into a fresh data directory, the database in it (the default layout).
     let fresh = tempfile::tempdir().unwrap();
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: fresh.path().join("data"),
-        database_url: None,
-        ..Config::default()
-    };
+    let config = fresh_config(fresh.path(), "127.0.0.1:0".parse().unwrap());
     let restored = backup::restore::restore(&archive, &config).unwrap();
     assert_eq!(restored.manifest, manifest);
     let data = &config.data_dir;
@@ -208,6 +236,129 @@ async fn a_backup_under_load_holds_every_acknowledged_write_and_restores_whole()
     restarted.assert_whole(&acknowledged, &before, fresh.path()).await;
     restarted.stop().await;
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_while_agents_check_in_holds_every_workstation_and_their_acknowledged_check_ins() {
+    // Workstations enroll as fast as they can, all from one address.
+    let unlimited = |config: &mut Config| config.agents.attempts_burst = 10_000;
+    let server = Arc::new(TestServer::start_with(Backend::Sqlite, unlimited).await.unwrap());
+    let window = server.config().agents.check_in_flush;
+    let dir = tempfile::tempdir().unwrap();
+    let mut workstations = Vec::new();
+    for n in 0..4 {
+        workstations.push(enrolled(&server, &dir.path().join(format!("agent-{n}"))).await);
+    }
+
+    // The server's clock follows the real one: each check-in has its own time.
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let (clock, stop) = (server.clock.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                clock.set(SystemClock.now());
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
+    };
+    // Every workstation checks in continuously (the real agent uplink); each answer is kept as
+    // (when it was received, the server's time it carries, which becomes the last-seen time).
+    let mut agents = Vec::new();
+    for (_, state) in &workstations {
+        let (uplink, stop) = (Uplink::new(state.clone(), Arc::new(SystemClock)), stop.clone());
+        agents.push(tokio::spawn(async move {
+            let mut answered = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let beat = uplink.heartbeat().await.unwrap();
+                let at = OffsetDateTime::parse(&beat.server_time, &Rfc3339).unwrap();
+                answered.push((SystemClock.now(), at));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            answered
+        }));
+    }
+    // And new workstations enroll, each acknowledged at a known time.
+    let enroller = {
+        let (server, stop, dir) = (server.clone(), stop.clone(), dir.path().to_path_buf());
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for n in 0..100 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let (id, _) = enrolled(&server, &dir.join(format!("late-{n}"))).await;
+                acknowledged.push((SystemClock.now(), id));
+            }
+            acknowledged
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let archive = dir.path().join("sesame.backup");
+    let began = SystemClock.now();
+    let manifest = backup::backup(&server.config(), &archive, began).await.unwrap();
+    let took = SystemClock.now() - began;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut answered = Vec::new();
+    for agent in agents {
+        answered.push(agent.await.unwrap());
+    }
+    let enrollments = enroller.await.unwrap();
+    ticker.await.unwrap();
+    let address = server.address;
+    Arc::into_inner(server).unwrap().stop().await;
+
+    // Restored in a fresh data directory, served at the same address (the agents' identities name it).
+    let fresh = tempfile::tempdir().unwrap();
+    let config = fresh_config(fresh.path(), address);
+    let restored = backup::restore::restore(&archive, &config).unwrap();
+    assert_eq!(restored.manifest, manifest);
+    let restarted = Restored::start(&config).await;
+    let seen =
+        last_seen(&restarted.sesamectl(&["workstation", "list", "-o", "json"]).await.unwrap());
+
+    // Every workstation enrolled before the backup began is known.
+    let enrolled_before: Vec<&String> = workstations
+        .iter()
+        .map(|(id, _)| id)
+        .chain(enrollments.iter().filter(|(at, _)| *at < began).map(|(_, id)| id))
+        .collect();
+    for id in &enrolled_before {
+        assert!(seen.contains_key(*id), "workstation {id}, enrolled before the backup, is lost");
+    }
+    // Each workstation's last check-in answered a flush window before the backup began is there
+    // (check-ins are written once per window), with an allowance for that window's write to commit.
+    let cutoff = began - window - time::Duration::milliseconds(50);
+    let (mut before, mut during, mut while_it_ran) = (0, 0, 0);
+    for ((id, _), answers) in workstations.iter().zip(&answered) {
+        let confirmed: Vec<_> =
+            answers.iter().filter(|(received, _)| *received <= cutoff).collect();
+        before += confirmed.len();
+        during += answers.iter().filter(|(received, _)| *received > began).count();
+        while_it_ran +=
+            answers.iter().filter(|(received, _)| (began..began + took).contains(received)).count();
+        let (_, last) = confirmed.last().expect("check-ins were answered before the backup");
+        assert!(
+            seen[id] >= *last,
+            "{id}: last seen {} in the backup, answered at {last}",
+            seen[id]
+        );
+    }
+    assert!(during > 0, "agents kept checking in once the backup began");
+    println!(
+        "backup while agents check in: {} workstations enrolled before it began, {} after; \
+         {before} check-ins answered a flush window before it, {during} after it began \
+         ({while_it_ran} while it ran); took {took}",
+        enrolled_before.len(),
+        enrollments.len() + workstations.len() - enrolled_before.len(),
+    );
+
+    // The restored workstations check in again with their identity (the restored CA's certificates).
+    for (id, state) in &workstations {
+        let beat = Uplink::new(state.clone(), Arc::new(SystemClock)).heartbeat().await.unwrap();
+        assert_eq!(&beat.workstation_id, id);
+    }
+    restarted.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
