@@ -52,15 +52,7 @@ impl Services {
     /// Starts an import for an administrator who may change offices (auditors may not).
     pub fn begin_import(&self, admin: &Admin) -> Result<MailboxImport, Error> {
         authorize(admin, Permission::WriteSome)?;
-        Ok(MailboxImport {
-            domain: self.mail_domain.clone(),
-            received: 0,
-            rows: Vec::new(),
-            lines: Vec::new(),
-            first_line_of: HashMap::new(),
-            errors: Vec::new(),
-            error_count: 0,
-        })
+        Ok(MailboxImport::new(self.mail_domain.clone()))
     }
 
     /// Writes the import in one transaction (or, with `dry_run`, only counts), if every row was
@@ -127,6 +119,19 @@ impl Services {
 }
 
 impl MailboxImport {
+    /// An import of nothing yet, for addresses in `domain`.
+    fn new(domain: MailDomain) -> MailboxImport {
+        MailboxImport {
+            domain,
+            received: 0,
+            rows: Vec::new(),
+            lines: Vec::new(),
+            first_line_of: HashMap::new(),
+            errors: Vec::new(),
+            error_count: 0,
+        }
+    }
+
     /// Adds rows as they arrive; [`Error::ResourceExhausted`] once the import holds more than
     /// [`MAX_IMPORT_ROWS`]. Invalid rows are remembered, not refused at once, so that the refusal
     /// lists them all.

@@ -47,15 +47,7 @@ enum Address {
 }
 
 fn import() -> MailboxImport {
-    MailboxImport {
-        domain: MailDomain::parse("mailnot.fr").unwrap(),
-        received: 0,
-        rows: Vec::new(),
-        lines: Vec::new(),
-        first_line_of: HashMap::new(),
-        errors: Vec::new(),
-        error_count: 0,
-    }
+    MailboxImport::new(MailDomain::parse("mailnot.fr").unwrap())
 }
 
 #[test]
