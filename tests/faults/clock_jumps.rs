@@ -1,4 +1,4 @@
-//! Clock jumps (reliability.md D5, D6): after a provisional change, the server's clock and the
+//! Clock jumps (docs/reliability.md D5, D6): after a provisional change, the server's clock and the
 //! workstation's (`SESAME_AGENT_CLOCK_OFFSET_SECONDS`, the agent restarted as a workstation
 //! waking up) jump 40 days forward, then 2 days back, then the workstation's alone back to the
 //! real time while the server's stays 38 days ahead. Nothing panics; the agent's certificate,

@@ -1,4 +1,4 @@
-//! Full disks (reliability.md B5, A5): the server's data directory on a small tmpfs filled to its
+//! Full disks (docs/reliability.md B5, A5): the server's data directory on a small tmpfs filled to its
 //! last page while the server runs, on SQLite (the database is there) and on PostgreSQL (the audit
 //! head file and the audit shipper's file and position are); and the agent's state directory
 //! (journal, outbox) full while the person changes a password. Writes fail with a precise code and

@@ -1,4 +1,4 @@
-//! Hostile input on the gRPC port (reliability.md F2): 10,000 malformed or oversized gRPC messages
+//! Hostile input on the gRPC port (docs/reliability.md F2): 10,000 malformed or oversized gRPC messages
 //! over real HTTP/2 and TLS (invalid protobuf, lengths that lie, a prefix claiming 4 GiB, messages
 //! over the limit, 10,000-deep nesting, the compressed flag without an encoding, unknown methods,
 //! garbage for an unauthenticated admin call), then random bytes before and after a TLS handshake

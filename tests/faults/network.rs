@@ -1,4 +1,4 @@
-//! A slow and failing network between a real agent and the server (reliability.md C, G): the
+//! A slow and failing network between a real agent and the server (docs/reliability.md C, G): the
 //! agent reaches the server only through a [`FaultProxy`]: slow (latency, a throughput cap), then
 //! dropping connections at random points, then a blackhole, then healed. Meanwhile the person
 //! changes the password (Exchange is reachable) and plugs the key back in. The back-off stays
