@@ -20,26 +20,20 @@ pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// Writes `contents` to `path` atomically with `mode` (on Unix): a temporary file beside it,
 /// synced, then renamed over it; the temporary file is removed on failure.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    copy_atomic(path, &mut &contents[..], mode)
+}
+
+/// [`write_atomic`] from a reader (a file copied without holding it in memory).
+pub fn copy_atomic(path: &Path, contents: &mut impl io::Read, mode: u32) -> io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
     let result = (|| {
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            // The mode above applies only to a new file; a stale temporary file keeps its own.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
-        }
-        file.write_all(contents)?;
+        let mut file = create_with_mode(&tmp, mode)?;
+        io::copy(contents, &mut file)?;
+        file.flush()?;
         file.sync_all()?;
         fs::rename(&tmp, path)
     })();
@@ -47,6 +41,34 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Opens `path` for writing, created or truncated, with `mode` on Unix (also when a stale file
+/// was there: the mode given at creation applies only to a new file).
+pub fn create_with_mode(path: &Path, mode: u32) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    Ok(file)
+}
+
+/// Syncs a directory, so that a file created or renamed in it is on disk (nothing to do off
+/// Unix).
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Creates `dir` and its missing parents, the last one with mode 0700 on Unix; an existing

@@ -21,6 +21,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sesame_base::private_file;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -240,30 +241,6 @@ fn measure(source: &Source) -> io::Result<(u64, String)> {
     }
 }
 
-/// Creates `path` for writing, owner-only on Unix, replacing a stale one.
-fn create_private(path: &Path) -> io::Result<File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
-}
-
-/// Syncs a directory, so that a rename in it is on disk (nothing to do off Unix).
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
 /// Writes an archive of `entries` at `out` (mode 0600, never over an existing file) with
 /// `manifest`'s fields, its members filled in, and returns the manifest written.
 pub fn write(
@@ -303,7 +280,8 @@ pub fn write(
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.partial"));
     let written = (|| {
-        let file = create_private(&tmp).map_err(io_error(&tmp))?;
+        let file = private_file::create_with_mode(&tmp, private_file::PRIVATE_MODE)
+            .map_err(io_error(&tmp))?;
         let mut w = Hashing { inner: BufWriter::new(file), hash: Sha256::new() };
         let mut put = |bytes: &[u8]| w.write_all(bytes).map_err(io_error(&tmp));
         put(MAGIC)?;
@@ -328,7 +306,7 @@ pub fn write(
             return Err(ArchiveError::Exists { path: out.display().to_string() });
         }
         fs::rename(&tmp, out).map_err(io_error(out))?;
-        sync_dir(dir).map_err(io_error(dir))
+        private_file::sync_dir(dir).map_err(io_error(dir))
     })();
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -415,7 +393,8 @@ pub fn extract(path: &Path, into: &Path) -> Result<Manifest, ArchiveError> {
     }
     for member in &manifest.members {
         let target = into.join(&member.name);
-        let file = create_private(&target).map_err(io_error(&target))?;
+        let file = private_file::create_with_mode(&target, private_file::PRIVATE_MODE)
+            .map_err(io_error(&target))?;
         let mut w = Hashing { inner: BufWriter::new(file), hash: Sha256::new() };
         let copied =
             io::copy(&mut (&mut reader).take(member.size), &mut w).map_err(io_error(path))?;

@@ -98,31 +98,11 @@ fn place(from: &Path, to: &Path, private: bool) -> Result<(), RestoreError> {
     if !dir.exists() {
         private_file::create_private_dir(dir).map_err(write_error(dir))?;
     }
-    let bytes_or_stream = fs::metadata(from).map_err(write_error(from))?.len();
     let mode = if private { private_file::PRIVATE_MODE } else { 0o644 };
-    if bytes_or_stream <= 1 << 20 {
-        let bytes = zeroize::Zeroizing::new(fs::read(from).map_err(write_error(from))?);
-        private_file::write_atomic(to, &bytes, mode).map_err(write_error(to))?;
-    } else {
-        // The database: streamed into a private temporary file, then renamed.
-        let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.restoring"));
-        let copied = (|| {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-            let mut out = options.open(&tmp)?;
-            io::copy(&mut fs::File::open(from)?, &mut out)?;
-            out.sync_all()?;
-            fs::rename(&tmp, to)
-        })();
-        if copied.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        copied.map_err(write_error(to))?;
-    }
-    archive::sync_dir(dir).map_err(write_error(dir))
+    fs::File::open(from)
+        .and_then(|mut file| private_file::copy_atomic(to, &mut file, mode))
+        .map_err(write_error(to))?;
+    private_file::sync_dir(dir).map_err(write_error(dir))
 }
 
 /// Restores the archive at `from` where `config` says the server keeps its files (the data

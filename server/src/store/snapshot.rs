@@ -23,7 +23,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The newest schema version this server knows (its last SQLite migration).
 pub fn latest_schema_version() -> i64 {
-    sqlx::migrate!("../migrations/sqlite").migrations.iter().map(|m| m.version).max().unwrap_or(0)
+    super::sqlite::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// The path of an existing SQLite database named by `url` (`sqlite:PATH`), opened without
@@ -167,13 +167,7 @@ pub async fn inventory(path: &Path) -> Result<Inventory, Error> {
 pub(crate) async fn create_sqlite_at_version(path: &Path, version: i64) -> Result<(), Error> {
     let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
     let mut conn = SqliteConnection::connect_with(&options).await?;
-    let all = sqlx::migrate!("../migrations/sqlite");
-    let older: Vec<_> = all.migrations.iter().filter(|m| m.version <= version).cloned().collect();
-    let migrator = sqlx::migrate::Migrator {
-        migrations: std::borrow::Cow::Owned(older),
-        ..sqlx::migrate::Migrator::DEFAULT
-    };
-    let migrated = migrator.run(&mut conn).await;
+    let migrated = super::sqlite::MIGRATOR.run_to(version, &mut conn).await;
     let _ = conn.close().await;
     migrated.map_err(|e| Error::Migrate(Box::new(e)))
 }

@@ -120,12 +120,8 @@ pub(super) async fn backup_to(conn: &mut SqliteConnection, to: &Path) -> std::io
         return Err(std::io::Error::other(error));
     }
     std::fs::File::open(to)?.sync_all()?;
-    #[cfg(unix)]
-    if let Some(dir) = to.parent() {
-        std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?
-            .sync_all()?;
-    }
-    Ok(())
+    let dir = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    sesame_base::private_file::sync_dir(dir)
 }
 
 /// A JSON array of strings, which `json_each` reads back as rows.
