@@ -155,6 +155,7 @@ fn policy(min_length: u32) -> pb::SetPasswordPolicyRequest {
             require_digit: true,
             require_special: min_length.is_multiple_of(2),
             provisional_length: 16,
+            ..Default::default()
         }),
     }
 }

@@ -291,6 +291,7 @@ mod tests {
             require_upper: false,
             require_digit: true,
             require_special: false,
+            ..Default::default()
         };
         let rule = rule_from_pb(&policy);
         assert_eq!(rule.min_length, 10);

@@ -38,6 +38,44 @@ impl Default for PasswordRule {
     }
 }
 
+/// The strength estimate a new password must reach by default: zxcvbn's score 3 of 4
+/// ("safely unguessable": about 10^8 guesses or more).
+pub const DEFAULT_MIN_SCORE: u8 = 3;
+/// The highest strength score (zxcvbn's 4: about 10^10 guesses or more).
+pub const MAX_SCORE: u8 = 4;
+
+/// The checks of a new personal password beyond the rule's character classes, which an office's
+/// policy switches; all on by default. Made by the agent (and the window) before anything is sent
+/// to Exchange; provisional passwords, generated at random, are not subject to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrengthChecks {
+    /// Refuse a password containing the person's first or last name, the office's name, city or
+    /// number, `mailnot`, `notaire`, or the provisional password.
+    pub personal_words: bool,
+    /// Refuse a password from the list of common passwords.
+    pub common_passwords: bool,
+    /// The strength estimate (zxcvbn score, 0 to [`MAX_SCORE`]) the password must reach; 0: none.
+    pub min_score: u8,
+}
+
+impl Default for StrengthChecks {
+    fn default() -> Self {
+        StrengthChecks {
+            personal_words: true,
+            common_passwords: true,
+            min_score: DEFAULT_MIN_SCORE,
+        }
+    }
+}
+
+impl StrengthChecks {
+    /// The same checks with the score capped at [`MAX_SCORE`]: what checks received from elsewhere
+    /// (the server, the local socket) become before they are applied.
+    pub fn bounded(self) -> StrengthChecks {
+        StrengthChecks { min_score: self.min_score.min(MAX_SCORE), ..self }
+    }
+}
+
 /// One thing wrong with a new password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {

@@ -585,6 +585,16 @@ pub struct PasswordPolicy {
     /// Length of generated provisional passwords (min_length to 128).
     #[prost(uint32, tag = "6")]
     pub provisional_length: u32,
+    /// The checks of a new personal password beyond the character classes, made on the workstation
+    /// before anything is sent (see AgentPasswordPolicy). Absent in a request: on (min_strength 3).
+    /// Always present in a response.
+    #[prost(bool, optional, tag = "7")]
+    pub refuse_personal_words: ::core::option::Option<bool>,
+    #[prost(bool, optional, tag = "8")]
+    pub refuse_common_passwords: ::core::option::Option<bool>,
+    /// 0 (no estimate) to 4.
+    #[prost(uint32, optional, tag = "9")]
+    pub min_strength: ::core::option::Option<u32>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetPasswordPolicyRequest {
@@ -5159,6 +5169,12 @@ pub struct PendingRotation {
     /// an account (SetMailboxAccount) or issues a provisional password.
     #[prost(message, optional, tag = "10")]
     pub bound_account: ::core::option::Option<LocalAccount>,
+    /// The office's name and city (city empty when unknown): a new password must not contain them
+    /// when the policy refuses personal words (the office's number is in the mailbox address).
+    #[prost(string, tag = "11")]
+    pub office_name: ::prost::alloc::string::String,
+    #[prost(string, tag = "12")]
+    pub office_city: ::prost::alloc::string::String,
 }
 /// Nested message and enum types in `PendingRotation`.
 pub mod pending_rotation {
@@ -5219,6 +5235,19 @@ pub struct AgentPasswordPolicy {
     pub require_digit: bool,
     #[prost(bool, tag = "5")]
     pub require_special: bool,
+    /// The checks beyond the character classes. Each is on when absent (a server that predates them
+    /// says nothing, and the agent then applies them all).
+    /// Refuse a new password containing the person's first or last name, the office's name, city
+    /// or number, "mailnot", "notaire", or the provisional password.
+    #[prost(bool, optional, tag = "6")]
+    pub refuse_personal_words: ::core::option::Option<bool>,
+    /// Refuse a new password found in the list of common passwords the agent ships.
+    #[prost(bool, optional, tag = "7")]
+    pub refuse_common_passwords: ::core::option::Option<bool>,
+    /// The strength estimate (zxcvbn score, 0 to 4) a new password must reach; 0: no estimate.
+    /// Absent: 3.
+    #[prost(uint32, optional, tag = "8")]
+    pub min_strength: ::core::option::Option<u32>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetPendingRotationsResponse {

@@ -51,6 +51,7 @@ fn password_policy() -> pb::PasswordPolicy {
         require_digit: true,
         require_special: true,
         provisional_length: 14,
+        ..Default::default()
     }
 }
 

@@ -80,6 +80,7 @@ fn agent_policy(rule: PasswordRule) -> pb::AgentPasswordPolicy {
         require_upper: rule.require_upper,
         require_digit: rule.require_digit,
         require_special: rule.require_special,
+        ..Default::default()
     }
 }
 
@@ -212,6 +213,7 @@ impl AgentService for AgentApi {
                     id: a.id.as_str().to_owned(),
                     detail: a.detail.clone(),
                 }),
+                ..Default::default()
             }
         };
         let mut rotations: Vec<pb::PendingRotation> = delivered

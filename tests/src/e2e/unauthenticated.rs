@@ -99,6 +99,7 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
         require_digit: true,
         require_special: true,
         provisional_length: 0,
+        ..Default::default()
     });
     match rpc {
         "WhoAmI" => status_code(client.who_am_i(pb::WhoAmIRequest {}).await),

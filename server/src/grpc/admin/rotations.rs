@@ -168,6 +168,7 @@ fn policy_to_pb(p: PasswordPolicy) -> pb::PasswordPolicy {
         require_digit: p.rule.require_digit,
         require_special: p.rule.require_special,
         provisional_length: p.provisional_length,
+        ..Default::default()
     }
 }
 
