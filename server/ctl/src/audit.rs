@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
-use crate::output::{AuditRow, CsvOut, Listing, print_rows};
+use crate::output::{AuditRow, Listing, print_rows};
 use crate::{Error, Session, documents};
 
 /// Audit trail commands.
@@ -67,7 +67,7 @@ async fn list<W: Write>(
     }
     if session.format.kind() == Listing::Csv {
         // The trail's CSV is the one the dashboard offers too.
-        let mut csv = CsvOut::new(&mut *session.out);
+        let mut csv = session.format.csv(&mut *session.out);
         sesame_documents::audit_csv::write_lines(&mut csv, &documents::audit_lines(&records)?)?;
         return Ok(csv.flush()?);
     }

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
-use crate::output::{CsvOut, Format, Listing};
+use crate::output::{Format, Listing};
 use crate::{Error, Session};
 
 /// Compliance commands.
@@ -115,7 +115,7 @@ fn print_policy(
             writeln!(out)
         }
         Listing::Csv => {
-            let mut writer = CsvOut::new(out);
+            let mut writer = format.csv(out);
             writer.serialize(&view)?;
             writer.flush()
         }

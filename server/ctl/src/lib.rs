@@ -72,6 +72,10 @@ pub struct Cli {
     /// How listings are printed.
     #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// CSV for a French Excel: `;` between cells and a byte-order mark, so that double-clicking
+    /// the file shows accented names and columns right. Implies `--output csv`.
+    #[arg(long, global = true, env = "SESAMECTL_EXCEL")]
+    pub excel: bool,
     /// How many records each request asks for when a listing comes in pages (mailboxes,
     /// rotations, the report's mailboxes): 1 to 5,000.
     #[arg(long, global = true, default_value_t = 1_000, value_name = "N",
@@ -181,6 +185,16 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
     if cli.output == OutputFormat::Pdf && !matches!(cli.command, Command::Report(_)) {
         return Err(Error::Usage("--output pdf applies to `sesamectl report` only".to_owned()));
     }
+    let format = match (cli.excel, cli.output) {
+        (false, output) => Format::from(output),
+        (true, OutputFormat::Table | OutputFormat::Csv) => Format::from(OutputFormat::Csv).excel(),
+        (true, other) => {
+            return Err(Error::Usage(format!(
+                "--excel writes CSV: it cannot be combined with --output {}",
+                other.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+            )));
+        }
+    };
     let credentials = resolve_credentials(&cli)?;
     let csv = match &cli.command {
         Command::Mailbox(command) => mailbox::read_before_connecting(command)?,
@@ -191,7 +205,7 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
         client,
         server: credentials.server,
         out: term.out,
-        format: Format::from(cli.output),
+        format,
         progress: term.progress,
         page_size: cli.page_size,
     };

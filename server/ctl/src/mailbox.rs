@@ -172,7 +172,7 @@ async fn account<W: Write>(
 /// Lists an office's mailboxes (every mailbox for an empty office), page after page; CSV is
 /// written as each page arrives.
 async fn list<W: Write>(session: &mut Session<'_, W>, office: String) -> Result<(), Error> {
-    let mut listing = PagedListing::new(&mut *session.out, session.format);
+    let mut listing = PagedListing::new::<MailboxRow<'_>>(&mut *session.out, session.format)?;
     let mut page_token = String::new();
     loop {
         let request = pb::ListMailboxesRequest {

@@ -16,6 +16,7 @@ pub(crate) use self::rows::{
     describe_key,
 };
 use crate::OutputFormat;
+use sesame_documents::CsvDialect;
 pub(crate) use sesame_documents::CsvOut;
 
 /// A listing read page by page: as CSV, each page is written (and flushed) as it arrives; in any
@@ -26,10 +27,21 @@ pub(crate) struct PagedListing<W: Write, T> {
 }
 
 impl<W: Write, T> PagedListing<W, T> {
-    /// A listing on `out` in `format`.
-    pub(crate) fn new(out: W, format: Format) -> PagedListing<W, T> {
-        let csv = (format.kind() == Listing::Csv).then(|| CsvOut::new(out));
-        PagedListing { csv, kept: Vec::new() }
+    /// A listing on `out` in `format`, whose CSV lines are `R` rows: as CSV, their header is
+    /// written at once, so that a listing with nothing in it still has it.
+    pub(crate) fn new<R: Serialize + Default>(
+        out: W,
+        format: Format,
+    ) -> io::Result<PagedListing<W, T>> {
+        let csv = match format.kind() {
+            Listing::Csv => {
+                let mut csv = format.csv(out);
+                csv.header_of::<R>()?;
+                Some(csv)
+            }
+            _ => None,
+        };
+        Ok(PagedListing { csv, kept: Vec::new() })
     }
 
     /// One page: written at once as CSV (`write_row` for each item), else kept.
@@ -69,14 +81,24 @@ pub(crate) enum Listing {
     Csv,
 }
 
-/// The chosen format.
+/// The chosen format, and for CSV the spreadsheet it is written for.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Format(Listing);
+pub(crate) struct Format(Listing, CsvDialect);
 
 impl Format {
     /// Which format was chosen.
     pub(crate) fn kind(self) -> Listing {
         self.0
+    }
+
+    /// The same format with CSV written for a French Excel (`--excel`).
+    pub(crate) fn excel(self) -> Format {
+        Format(self.0, CsvDialect::Excel)
+    }
+
+    /// A CSV writer on `out` in the chosen dialect.
+    pub(crate) fn csv<W: Write>(self, out: W) -> CsvOut<W> {
+        CsvOut::with_dialect(out, self.1)
     }
 }
 
@@ -84,16 +106,18 @@ impl From<OutputFormat> for Format {
     /// `pdf` is for the compliance report only (`sesamectl` refuses it elsewhere); listings print
     /// it as a table.
     fn from(format: OutputFormat) -> Format {
-        Format(match format {
+        let listing = match format {
             OutputFormat::Table | OutputFormat::Pdf => Listing::Table,
             OutputFormat::Json => Listing::Json,
             OutputFormat::Csv => Listing::Csv,
-        })
+        };
+        Format(listing, CsvDialect::Plain)
     }
 }
 
-/// A row that can be printed as a table line.
-pub(crate) trait Tabular: Serialize {
+/// A row that can be printed as a table line. Its `Default` (empty cells) gives the CSV header
+/// of a listing with no row.
+pub(crate) trait Tabular: Serialize + Default {
     /// Column titles.
     const HEADER: &'static [&'static str];
     /// What the table's last line counts, e.g. "office(s)".
@@ -110,7 +134,7 @@ pub(crate) fn print_rows<T: Tabular>(
 ) -> io::Result<()> {
     match format.0 {
         Listing::Json => print_json(out, rows),
-        Listing::Csv => print_csv(out, rows),
+        Listing::Csv => print_csv(out, format, rows),
         Listing::Table => {
             let cells: Vec<Vec<String>> = rows.iter().map(Tabular::cells).collect();
             print_table(out, T::HEADER, &cells)?;
@@ -141,7 +165,7 @@ pub(crate) fn print_office(
             serde_json::to_writer_pretty(&mut *out, &row).map_err(io::Error::other)?;
             writeln!(out)
         }
-        Listing::Csv => print_csv(out, std::slice::from_ref(&row)),
+        Listing::Csv => print_csv(out, format, std::slice::from_ref(&row)),
         Listing::Table => {
             writeln!(out, "CRPCEN:     {}", row.crpcen)?;
             writeln!(out, "Name:       {}", row.name)?;
@@ -167,8 +191,14 @@ fn print_json<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> 
     writeln!(out)
 }
 
-fn print_csv<T: Serialize>(out: &mut impl Write, rows: &[T]) -> io::Result<()> {
-    let mut writer = CsvOut::new(out);
+/// Rows as CSV, the header first even when there is no row.
+fn print_csv<T: Serialize + Default>(
+    out: &mut impl Write,
+    format: Format,
+    rows: &[T],
+) -> io::Result<()> {
+    let mut writer = format.csv(out);
+    writer.header_of::<T>()?;
     for row in rows {
         writer.serialize(row)?;
     }
@@ -230,7 +260,7 @@ mod tests {
         let mut out = Vec::new();
         print_offices(
             &mut out,
-            Format(Listing::Table),
+            Format::from(OutputFormat::Table),
             &[office("01234", "Étude"), office("75001", "A\u{1b}[2J")],
         )
         .unwrap();
@@ -245,15 +275,31 @@ mod tests {
     #[test]
     fn json_and_csv_keep_leading_zeros() {
         let mut json = Vec::new();
-        print_offices(&mut json, Format(Listing::Json), &[office("01234", "A")]).unwrap();
+        print_offices(&mut json, Format::from(OutputFormat::Json), &[office("01234", "A")])
+            .unwrap();
         let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(parsed[0]["crpcen"], "01234");
         assert_eq!(parsed[0]["name"], "A");
         let mut csv = Vec::new();
-        print_offices(&mut csv, Format(Listing::Csv), &[office("01234", "A, B")]).unwrap();
+        print_offices(&mut csv, Format::from(OutputFormat::Csv), &[office("01234", "A, B")])
+            .unwrap();
         assert_eq!(
             String::from_utf8(csv).unwrap(),
             "crpcen,name,city,mailboxes,created_at\n01234,\"A, B\",Lyon,3,t\n"
+        );
+    }
+
+    #[test]
+    fn csv_has_its_header_with_no_row_and_excel_gets_its_dialect() {
+        let mut csv = Vec::new();
+        print_offices(&mut csv, Format::from(OutputFormat::Csv), &[]).unwrap();
+        assert_eq!(String::from_utf8(csv).unwrap(), "crpcen,name,city,mailboxes,created_at\n");
+        let mut excel = Vec::new();
+        let format = Format::from(OutputFormat::Csv).excel();
+        print_offices(&mut excel, format, &[office("01234", "Étude")]).unwrap();
+        assert_eq!(
+            String::from_utf8(excel).unwrap(),
+            "\u{feff}crpcen;name;city;mailboxes;created_at\n01234;Étude;Lyon;3;t\n"
         );
     }
 }

@@ -7,8 +7,8 @@ use clap::Subcommand;
 use serde::Serialize;
 use sesame_proto::v1 as pb;
 
+use crate::output::Format;
 use crate::output::Listing;
-use crate::output::{CsvOut, Format};
 use crate::{Error, Session};
 
 /// OWA address commands.
@@ -92,7 +92,7 @@ fn print(out: &mut impl Write, format: Format, view: &OwaUrlView<'_>) -> io::Res
             writeln!(out)
         }
         Listing::Csv => {
-            let mut writer = CsvOut::new(out);
+            let mut writer = format.csv(out);
             writer.serialize(view)?;
             writer.flush()
         }

@@ -156,7 +156,7 @@ async fn list<W: Write>(
     office: Option<String>,
     open: bool,
 ) -> Result<(), Error> {
-    let mut listing = PagedListing::new(&mut *session.out, session.format);
+    let mut listing = PagedListing::new::<RotationRow<'_>>(&mut *session.out, session.format)?;
     let mut page_token = String::new();
     loop {
         let request = pb::ListRotationsRequest {

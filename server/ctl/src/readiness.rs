@@ -7,10 +7,10 @@ use serde::Serialize;
 use sesame_proto::v1 as pb;
 
 use crate::output::Listing;
-use crate::output::{CsvOut, Format, Tabular, describe_key, print_rows};
+use crate::output::{Format, Tabular, describe_key, print_rows};
 
 /// One workstation's readiness, as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct ReadinessRow<'a> {
     workstation_id: &'a str,
     hostname: &'a str,
@@ -109,7 +109,7 @@ pub(crate) fn print_readiness(
         }
         Listing::Csv => {
             // Blockers and mailboxes are lists: CSV gets the table's cells, lists joined.
-            let mut writer = CsvOut::new(out);
+            let mut writer = format.csv(out);
             writer.record(ReadinessRow::HEADER)?;
             for row in &rows {
                 writer.record(row.cells())?;

@@ -12,7 +12,7 @@ use sesame_documents::report_csv::{self, MailboxRow, OfficeRow, mailbox_rows, pe
 use sesame_documents::report_pdf;
 use sesame_proto::v1 as pb;
 
-use crate::output::{CsvOut, Format, Listing, Tabular, print_rows};
+use crate::output::{Format, Listing, Tabular, print_rows};
 use crate::{Error, OutputFormat, Session, documents};
 
 /// The options of `sesamectl report`.
@@ -21,8 +21,8 @@ pub struct ReportArgs {
     /// One office (its mailboxes listed) instead of every office.
     #[arg(long)]
     pub office: Option<String>,
-    /// The report as things stood at this date: `2026-03-01` (the end of that day, UTC) or an
-    /// RFC 3339 time. Now when left out.
+    /// The report as things stood at this date: `2026-03-01` (the end of that day, UTC; today's
+    /// date means now) or an RFC 3339 time. Now when left out.
     #[arg(long, value_name = "DATE")]
     pub at: Option<String>,
     /// List each mailbox of every office (always done for one office, and in the PDF).
@@ -36,15 +36,25 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The `--at` value as the server takes it: a bare date means the end of that day, UTC.
-pub fn parse_at(value: &str) -> Result<String, Error> {
+/// The `--at` value as the server takes it, `today` being the administrator's date
+/// (`YYYY-MM-DD`): a bare date of a past day means the end of that day, UTC; today means now (an
+/// empty value: the report as things stand); a day to come is refused.
+pub fn parse_at(value: &str, today: &str) -> Result<String, Error> {
     let value = value.trim();
     let bare = value.len() == 10
         && value
             .char_indices()
             .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
     if bare {
-        return Ok(format!("{value}T23:59:59.999999Z"));
+        // ISO dates compare as text.
+        return match value.cmp(today) {
+            std::cmp::Ordering::Less => Ok(format!("{value}T23:59:59.999999Z")),
+            std::cmp::Ordering::Equal => Ok(String::new()),
+            std::cmp::Ordering::Greater => Err(Error::Usage(format!(
+                "--at {value}: a day to come (today is {today}); a report describes a past day \
+                 or now (leave --at out)"
+            ))),
+        };
     }
     if value.contains('T') && value.len() >= 20 {
         return Ok(value.to_owned());
@@ -52,6 +62,11 @@ pub fn parse_at(value: &str) -> Result<String, Error> {
     Err(Error::Usage(format!(
         "--at {value:?}: expected a date like 2026-03-01 or an RFC 3339 time"
     )))
+}
+
+/// The administrator's date, `YYYY-MM-DD`, in this machine's time zone.
+fn today() -> String {
+    jiff::Zoned::now().date().to_string()
 }
 
 /// Runs `sesamectl report`.
@@ -64,7 +79,7 @@ pub(crate) async fn run<W: Write>(
     let list_mailboxes = args.office.is_some() || args.mailboxes;
     let request = pb::GetComplianceReportRequest {
         office: args.office.clone().unwrap_or_default(),
-        at: args.at.as_deref().map(parse_at).transpose()?.unwrap_or_default(),
+        at: args.at.as_deref().map(|at| parse_at(at, &today())).transpose()?.unwrap_or_default(),
         mailboxes: args.mailboxes || pdf,
         summary_only: args.summary && !pdf,
         // Every line comes a page at a time; the summary in one answer.
@@ -131,7 +146,7 @@ async fn stream_csv<W: Write>(
     mut request: pb::GetComplianceReportRequest,
     list_mailboxes: bool,
 ) -> Result<(), Error> {
-    let mut csv = CsvOut::new(&mut *session.out);
+    let mut csv = session.format.csv(&mut *session.out);
     loop {
         let page = session.client.get_compliance_report(request.clone()).await?.into_inner();
         let offices = documents::office_lines(&page.offices)?;
@@ -242,7 +257,7 @@ pub(crate) fn print_report(
 ) -> Result<(), Error> {
     let lines = documents::office_lines(&report.offices)?;
     if format.kind() == Listing::Csv {
-        let mut csv = CsvOut::new(out);
+        let mut csv = format.csv(out);
         if list_mailboxes {
             report_csv::write_mailboxes(&mut csv, &lines)?;
         } else {
@@ -317,10 +332,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_are_the_end_of_their_day() {
-        assert_eq!(parse_at("2026-03-01").unwrap(), "2026-03-01T23:59:59.999999Z");
-        assert_eq!(parse_at("2026-03-01T08:00:00Z").unwrap(), "2026-03-01T08:00:00Z");
-        assert!(parse_at("1er mars").is_err());
-        assert!(parse_at("2026-3-1").is_err());
+    fn dates_are_the_end_of_their_day_and_today_is_now() {
+        let today = "2026-12-08";
+        assert_eq!(parse_at("2026-03-01", today).unwrap(), "2026-03-01T23:59:59.999999Z");
+        assert_eq!(parse_at("2026-12-07", today).unwrap(), "2026-12-07T23:59:59.999999Z");
+        assert_eq!(parse_at("2026-12-08", today).unwrap(), "", "today: the report as things stand");
+        let Err(Error::Usage(later)) = parse_at("2026-12-09", today) else { panic!("refused") };
+        assert!(later.contains("a day to come (today is 2026-12-08)"), "{later}");
+        assert_eq!(parse_at("2026-03-01T08:00:00Z", today).unwrap(), "2026-03-01T08:00:00Z");
+        assert!(parse_at("1er mars", today).is_err());
+        assert!(parse_at("2026-3-1", today).is_err());
     }
 }

@@ -31,7 +31,7 @@ pub struct AuditLine {
 }
 
 /// One record as written (the CSV's columns, in order).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct Row<'a> {
     seq: i64,
     at: String,
@@ -43,9 +43,10 @@ struct Row<'a> {
     hash: &'a str,
 }
 
-/// Writes these records on `csv` (the header before the first line it writes); a trail read page
+/// Writes these records on `csv` (the header first, when `csv` has written nothing yet); a trail read page
 /// by page calls it for each page on the same writer.
 pub fn write_lines<W: Write>(csv: &mut CsvOut<W>, lines: &[AuditLine]) -> io::Result<()> {
+    csv.header_of::<Row<'_>>()?;
     for line in lines {
         csv.serialize(&Row {
             seq: line.seq,

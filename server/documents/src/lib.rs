@@ -47,7 +47,7 @@ pub mod report_pdf;
 #[cfg(test)]
 mod fuzz;
 
-pub use crate::csv_out::CsvOut;
+pub use crate::csv_out::{CsvDialect, CsvOut};
 pub use crate::head::HeadStamp;
 pub use crate::letters::Letter;
 pub use crate::report::ComplianceReportDoc;

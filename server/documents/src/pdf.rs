@@ -28,10 +28,18 @@ pub(crate) fn winansi(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The text in lines of at most `width` characters, broken between words; a word longer than a
+/// line (an address, a hash) is cut where the line ends.
 pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
     let mut lines = Vec::new();
     let mut line = String::new();
+    let mut words: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
+        let chars: Vec<char> = word.chars().collect();
+        words.extend(chars.chunks(width).map(|c| c.iter().collect::<String>()));
+    }
+    for word in &words {
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut line));
         }
@@ -140,6 +148,10 @@ mod tests {
         assert_eq!(winansi("☃"), b"?");
         let lines = wrap(&"mot ".repeat(60), 20);
         assert!(lines.iter().all(|l| l.len() <= 20));
+        let long = format!("{}@01234.mailnot.fr - en retard", "tres-long-nom".repeat(8));
+        let lines = wrap(&long, 30);
+        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), long.replace(' ', ""));
         assert_eq!(date_fr("2026-12-09T10:00:00Z"), "09/12/2026");
     }
 }

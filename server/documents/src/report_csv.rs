@@ -19,7 +19,7 @@ pub fn percent(compliant: u64, total: u64) -> String {
 }
 
 /// One office, as listed (the CSV's columns, in order).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct OfficeRow {
     /// CRPCEN.
     pub crpcen: String,
@@ -73,7 +73,7 @@ impl From<&OfficeLine> for OfficeRow {
 }
 
 /// One mailbox, as listed (the CSV's columns, in order).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct MailboxRow {
     /// Its office's CRPCEN.
     pub office: String,
@@ -112,9 +112,10 @@ pub fn mailbox_rows(offices: &[OfficeLine]) -> Vec<MailboxRow> {
         .collect()
 }
 
-/// Writes one line per office (the header before the first line `csv` writes); a report read
-/// page by page calls it for each page on the same writer.
+/// Writes one line per office (the header first, when `csv` has written nothing yet, lines or
+/// not); a report read page by page calls it for each page on the same writer.
 pub fn write_offices<W: Write>(csv: &mut CsvOut<W>, offices: &[OfficeLine]) -> io::Result<()> {
+    csv.header_of::<OfficeRow>()?;
     for office in offices {
         csv.serialize(&OfficeRow::from(office))?;
     }
@@ -123,6 +124,7 @@ pub fn write_offices<W: Write>(csv: &mut CsvOut<W>, offices: &[OfficeLine]) -> i
 
 /// Writes one line per mailbox of these offices, as [`write_offices`] does.
 pub fn write_mailboxes<W: Write>(csv: &mut CsvOut<W>, offices: &[OfficeLine]) -> io::Result<()> {
+    csv.header_of::<MailboxRow>()?;
     for row in mailbox_rows(offices) {
         csv.serialize(&row)?;
     }

@@ -2,12 +2,18 @@
 //! fleet's summary, one section per office with its mailboxes that do not comply and since when,
 //! and the audit chain's head so the report can be tied to the audit log.
 
-use crate::pdf::{MARGIN, Page, date_fr, document};
+use crate::pdf::{MARGIN, PAGE_WIDTH, Page, date_fr, document, wrap};
 use crate::report::{ComplianceReportDoc, MailboxLine, Rule, StateCount};
 use crate::{optional_rfc3339, rfc3339};
 
 /// Lowest baseline before a new page starts.
 const BOTTOM: f32 = 70.0;
+
+/// How many characters of Helvetica at `size` points fit in `points`: its wide letters (m, w,
+/// capitals) are about 0.8 em and its narrow ones 0.25, names and addresses average under 0.55.
+fn line_chars(size: f32, points: f32) -> usize {
+    (points / (size * 0.55)).floor().max(10.0) as usize
+}
 
 /// "2026-03-01T23:59:59.999999Z" → "01/03/2026 23:59 UTC"; empty stays empty.
 fn datetime_fr(rfc3339: &str) -> String {
@@ -66,6 +72,16 @@ impl Pages {
     fn paragraph(&mut self, size: f32, text: &str) {
         self.room(2.0);
         self.page.paragraph(b"F1", size, text);
+    }
+
+    /// `text` from `x`, wrapped to the right margin; the lines after the first indented further,
+    /// so that each entry of a list stands out.
+    fn wrapped(&mut self, font: &[u8], size: f32, x: f32, text: &str) {
+        let indent = 12.0;
+        let width = line_chars(size, PAGE_WIDTH - MARGIN - x - indent);
+        for (n, line) in wrap(text, width).iter().enumerate() {
+            self.text(font, size, if n == 0 { x } else { x + indent }, line);
+        }
     }
 
     fn finish(mut self) -> Vec<Page> {
@@ -149,7 +165,7 @@ pub fn render(report: &ComplianceReportDoc, rule: &Rule, server: &str) -> Vec<u8
     for office in &report.offices {
         pages.room(6.0);
         pages.page.gap(10.0);
-        pages.text(b"F2", 12.0, MARGIN, &format!("Office {} - {}", office.crpcen, office.name));
+        pages.wrapped(b"F2", 12.0, MARGIN, &format!("Office {} - {}", office.crpcen, office.name));
         let mut summary = format!(
             "{} boîte(s), {} conforme(s) ({} %).",
             office.mailboxes,
@@ -181,32 +197,103 @@ pub fn render(report: &ComplianceReportDoc, rule: &Rule, server: &str) -> Vec<u8
                 b"F2",
                 10.0,
                 MARGIN,
-                "Boîtes non conformes (état, depuis, non conforme depuis)",
+                "Boîtes non conformes (personne, adresse, état, depuis, non conforme depuis)",
             );
             for m in late {
-                let reason =
-                    if m.reason.is_empty() { String::new() } else { format!(" ({})", m.reason) };
-                pages.text(
-                    b"F1",
-                    9.0,
-                    MARGIN + 10.0,
-                    &format!(
-                        "{} - {}{reason} - depuis le {} - non conforme depuis le {}",
-                        m.address,
-                        m.state.name_fr(),
-                        date_fr(&optional_rfc3339(m.since)),
-                        date_fr(&optional_rfc3339(m.non_compliant_since))
-                    ),
-                );
+                pages.wrapped(b"F1", 9.0, MARGIN + 10.0, &mailbox_line(m));
             }
         }
     }
     document(pages.finish())
 }
 
+/// A mailbox that does not comply: who, which address, its state and since when.
+fn mailbox_line(m: &MailboxLine) -> String {
+    let reason = if m.reason.is_empty() { String::new() } else { format!(" ({})", m.reason) };
+    let who = if m.display_name.trim().is_empty() {
+        m.address.clone()
+    } else {
+        format!("{} <{}>", m.display_name.trim(), m.address)
+    };
+    format!(
+        "{who} - {}{reason} - depuis le {} - non conforme depuis le {}",
+        m.state.name_fr(),
+        date_fr(&optional_rfc3339(m.since)),
+        date_fr(&optional_rfc3339(m.non_compliant_since))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The strings a PDF shows (`(…) Tj` or, with letters outside ASCII, `<hex> Tj`), in order,
+    /// as WinAnsi bytes decoded (Latin-1 for the letters these tests use).
+    fn shown(pdf: &[u8]) -> Vec<String> {
+        let text: String = pdf.iter().map(|&b| b as char).collect();
+        let mut lines = Vec::new();
+        for shown in text.split(" Tj").map(str::trim_end) {
+            if let Some((_, hex)) = shown.rsplit_once('<').filter(|_| shown.ends_with('>')) {
+                let hex = &hex[..hex.len() - 1];
+                let bytes = (0..hex.len() / 2)
+                    .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap() as char);
+                lines.push(bytes.collect());
+            } else if let Some(start) = shown.rfind("\n(").or_else(|| shown.rfind('(')) {
+                let start = if shown[start..].starts_with("\n(") { start + 1 } else { start };
+                lines.push(shown[start + 1..shown.len().saturating_sub(1)].to_owned());
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn long_mailbox_lines_wrap_and_name_the_person() {
+        use time::macros::datetime;
+
+        use crate::report::{MailboxLine, OfficeLine, State};
+        let at = datetime!(2026-12-07 10:00 UTC);
+        let address = format!("{}.marie-christine@01234.mailnot.fr", "de-la-fontaine-".repeat(4));
+        let office = OfficeLine {
+            crpcen: "01234".into(),
+            name: "Office notarial des Bords de Saône et des Monts du Lyonnais réunis".repeat(2),
+            mailboxes: 1,
+            compliant: 0,
+            counts: Vec::new(),
+            oldest_verified_change_at: None,
+            never_changed: 1,
+            late_since: Some(at),
+            mailbox_states: vec![MailboxLine {
+                address: address.clone(),
+                display_name: "Marie-Christine de La Fontaine-Saint-Exupéry".into(),
+                state: State::Overdue,
+                reason: String::new(),
+                since: Some(at),
+                non_compliant_since: Some(at),
+                last_verified_change_at: None,
+            }],
+        };
+        let report = ComplianceReportDoc {
+            at,
+            generated_at: Some(at),
+            mailboxes: 1,
+            compliant: 0,
+            counts: Vec::new(),
+            offices_compliant: 0,
+            offices_reported: 1,
+            oldest_verified_change_at: None,
+            offices: vec![office],
+            head: None,
+        };
+        let rule = Rule { due_soon_days: 14, limit_days: 90, offline_days: 30 };
+        let lines = shown(&render(&report, &rule, "sesame.example"));
+        let all = lines.concat();
+        assert!(all.contains("Marie-Christine de La Fontaine-Saint-Exup"), "{lines:?}");
+        assert!(all.replace(' ', "").contains(&address.replace(' ', "")), "{lines:?}");
+        assert!(all.contains("non conforme depuis le 07/12/2026"), "the date is whole: {lines:?}");
+        for line in &lines {
+            assert!(line.chars().count() <= line_chars(9.0, PAGE_WIDTH - 2.0 * MARGIN), "{line}");
+        }
+    }
 
     #[test]
     fn dates_and_shares_read_in_french() {

@@ -156,8 +156,13 @@ impl Services {
             self.known_office(office).await?;
         }
         let now = self.clock.now();
-        if at.is_some_and(|at| at > now) {
-            return Err(Error::invalid("at: a report cannot describe a time to come"));
+        if let Some(at) = at.filter(|at| *at > now) {
+            return Err(Error::invalid(format!(
+                "at: {} is later than the server's time ({}): a report describes the past or \
+                 now; leave `at` empty for now",
+                stamp(at),
+                stamp(now)
+            )));
         }
         // The check-ins answered so far are written, and deadlines passed since the last sweep
         // are recorded, at their own time, so that the history is complete up to now, past dates
@@ -246,6 +251,11 @@ impl Services {
             Err(other) => Err(other.into()),
         }
     }
+}
+
+/// A time as the messages show it (RFC 3339, UTC).
+fn stamp(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]

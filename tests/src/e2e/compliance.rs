@@ -91,12 +91,20 @@ async fn an_auditor_answers_from_sesamectl_alone(server: &TestServer) {
     assert!(flat.contains("Rapport de conformité des mots de passe MAILNOT"), "{flat}");
     assert!(flat.contains("Office 01234 - Étude Martin"), "{flat}");
     assert!(flat.contains("2 boîte(s), 2 conforme(s) (100,0 %)"), "{flat}");
-    assert!(flat.contains("durand.lea@05678.mailnot.fr - aucun poste enrôlé"), "{flat}");
+    assert!(
+        flat.contains("Léa Durand <durand.lea@05678.mailnot.fr> - aucun poste enrôlé"),
+        "{flat}"
+    );
     assert!(flat.contains("Journal d'audit"), "{flat}");
 
-    // A date to come is refused with a clear message; pdf is for reports only.
+    // A date to come is refused with a clear message, today means now; pdf is for reports only.
     let future = server.sesamectl(&["report", "--at", "2999-01-01"]).await.unwrap_err();
-    assert!(future.to_string().contains("time to come"), "{future}");
+    assert!(future.to_string().contains("a day to come"), "{future}");
+    let later = server.sesamectl(&["report", "--at", "2999-01-01T00:00:00Z"]).await.unwrap_err();
+    assert!(later.to_string().contains("later than the server's time"), "{later}");
+    let today = jiff::Zoned::now().date().to_string();
+    let now = server.sesamectl(&["report", "--at", &today, "-o", "csv"]).await.unwrap();
+    assert!(now.starts_with("crpcen,name,mailboxes,compliant"), "{now}");
     let misuse = server.sesamectl(&["office", "list", "-o", "pdf"]).await.unwrap_err();
     assert!(misuse.to_string().contains("sesamectl report"), "{misuse}");
 }

@@ -23,7 +23,14 @@ pub(crate) fn print_mailbox_detail(
         }
         Listing::Csv => {
             let rows: Vec<Value> = detail.rotations.iter().map(rotation_json).collect();
-            print_csv(out, &rows.iter().map(flat).collect::<Vec<_>>())
+            if rows.is_empty() {
+                // No rotation yet: the header alone, the columns a rotation would fill.
+                let header = flat(&rotation_json(&pb::RotationInfo::default()));
+                let mut csv = format.csv(out);
+                csv.record(header.keys())?;
+                return csv.flush();
+            }
+            print_csv(out, format, &rows.iter().map(flat).collect::<Vec<_>>())
         }
         Listing::Table => print_text(out, detail),
     }
@@ -318,7 +325,7 @@ mod tests {
             }],
         };
         let mut text = Vec::new();
-        print_mailbox_detail(&mut text, Format(Listing::Table), &detail).unwrap();
+        print_mailbox_detail(&mut text, Format::from(crate::OutputFormat::Table), &detail).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("Open rotation:  none"), "{text}");
         assert!(text.contains("key observed absent at 2026-11-25T09:29:00Z"), "{text}");
@@ -328,7 +335,7 @@ mod tests {
             "{text}"
         );
         let mut json = Vec::new();
-        print_mailbox_detail(&mut json, Format(Listing::Json), &detail).unwrap();
+        print_mailbox_detail(&mut json, Format::from(crate::OutputFormat::Json), &detail).unwrap();
         let value: Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(value["last_verified_change"]["key_evidence"]["kind"], "observed_absent");
         assert_eq!(value["rotations"][0]["status"], "completed");

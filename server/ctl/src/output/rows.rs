@@ -7,7 +7,7 @@ use sesame_proto::v1 as pb;
 use crate::output::Tabular;
 
 /// An office.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct OfficeRow<'a> {
     pub(crate) crpcen: &'a str,
     pub(crate) name: &'a str,
@@ -29,7 +29,7 @@ impl<'a> From<&'a pb::Office> for OfficeRow<'a> {
 }
 
 /// A mailbox.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct MailboxRow<'a> {
     address: &'a str,
     office: &'a str,
@@ -83,7 +83,7 @@ impl Tabular for MailboxRow<'_> {
 }
 
 /// An enrollment token (never the token itself).
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct TokenRow<'a> {
     id: u64,
     office: &'a str,
@@ -151,7 +151,7 @@ pub(crate) fn describe_key(key: Option<&pb::KeyState>) -> String {
 }
 
 /// An enrolled workstation.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct WorkstationRow<'a> {
     id: &'a str,
     office: &'a str,
@@ -211,7 +211,7 @@ impl Tabular for WorkstationRow<'_> {
 }
 
 /// An administrator.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct AdminRow<'a> {
     name: &'a str,
     role: &'a str,
@@ -249,7 +249,7 @@ impl Tabular for AdminRow<'_> {
 }
 
 /// A rotation (never its password).
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct RotationRow<'a> {
     id: &'a str,
     mailbox: &'a str,
@@ -293,7 +293,7 @@ impl Tabular for RotationRow<'_> {
 }
 
 /// An audit record.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct AuditRow<'a> {
     seq: i64,
     at: &'a str,
@@ -338,7 +338,7 @@ impl Tabular for AuditRow<'_> {
 }
 
 /// A web session (never its token).
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub(crate) struct WebSessionRow<'a> {
     id: u64,
     admin: &'a str,
