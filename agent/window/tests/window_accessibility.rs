@@ -109,6 +109,12 @@ fn the_letters_change_from_the_keyboard_alone_as_a_screen_reader_hears_it() {
     // The key is in: nothing to press yet, the focus is on the screen's title.
     wait_heading(&mut h, texts::UNPLUG_TITLE);
     assert_eq!(focused(&h), (Role::Heading, texts::UNPLUG_TITLE.to_owned()));
+    // It stays there while the key is awaited (the window asks the service now and then).
+    for _ in 0..100 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(focused(&h), (Role::Heading, texts::UNPLUG_TITLE.to_owned()));
     assert!(announced(&h).0.contains("Votre clé REAL est encore branchée."), "{:?}", announced(&h));
     fake.unplug();
     wait(&mut h, "the key seen out", |h| is_enabled(h, texts::NEXT));
