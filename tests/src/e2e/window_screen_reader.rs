@@ -11,8 +11,7 @@
 //! there is nothing to press; a wrong provisional password is announced
 //! (`object:announcement`, with the refusal's words) and the focus goes back to the field; every
 //! step of the change is announced; the change is done with Tab and Enter only.
-// Reason: the X tools and the reader are driven from a blocking thread (`block_in_place`), as
-// `window` does.
+// Reason: the X tools and the reader are driven from a blocking thread (`block_in_place`).
 #![allow(clippy::disallowed_methods)]
 
 use std::io::{BufRead, BufReader, Write};
