@@ -79,6 +79,7 @@ mod version_skew;
 mod web_access;
 mod window;
 mod window_reminder;
+mod window_screen_reader;
 
 /// The RPCs of one service (`AdminService`, `AgentService`), read from the .proto files, so that a
 /// test driven by this list cannot forget an RPC added to the contract.

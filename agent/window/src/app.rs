@@ -13,6 +13,7 @@ use eframe::egui;
 
 use time::OffsetDateTime;
 
+use crate::accessibility;
 use crate::calendar::Calendar;
 use crate::flow::{Flow, Screen};
 use crate::link::Link;
@@ -115,6 +116,7 @@ impl WindowApp {
             tracing::info!("screen={}", self.flow.screen().name());
             self.drawn = Some(before);
         }
+        accessibility::begin_frame(&ctx, &self.flow, entered);
         if let Some(action) =
             view::screen(ui, &self.flow, &mut self.fields, now, &*self.calendar, entered)
         {
@@ -123,6 +125,7 @@ impl WindowApp {
             }
             ctx.request_repaint();
         }
+        accessibility::settle_focus(&ctx, entered);
         self.wipe_if_left(&ctx, before);
     }
 
@@ -130,6 +133,9 @@ impl WindowApp {
         if discriminant(self.flow.screen()) != before {
             // Dropping the fields zeroizes them; egui's own copy of each field's state goes too.
             self.fields = Fields::default();
+            // The next frame enters a screen, even one of the same kind as the last drawn (the
+            // passwords asked again after a refusal, with the service's answer in between).
+            self.drawn = None;
             ctx.data_mut(|data| {
                 for id in view::password_ids() {
                     data.remove::<egui::text_edit::TextEditState>(id);

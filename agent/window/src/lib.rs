@@ -5,9 +5,11 @@
 //! - `flow`: the screens as a pure model, moved by the service's events and the person's actions;
 //! - `link`: the connection thread (tokio) speaking the local protocol;
 //! - `app`, `view`: the egui window; `texts`, `checklist`: its words and the live rule check;
+//! - `accessibility`: how the window speaks to screen readers (names, headings, focus, announcer);
 //! - `reminder`: when to remind the person, at most once a day, and the desktop notification;
 //! - `calendar`: which day it is for the person (the workstation's time zone, not UTC).
 
+pub mod accessibility;
 pub mod app;
 pub mod calendar;
 pub mod checklist;

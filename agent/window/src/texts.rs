@@ -27,6 +27,10 @@ pub const OUTLOOK_DONE: &str = "C'est fait";
 pub const LOADING: &str = "Sesame vérifie où en est votre changement de mot de passe…";
 /// While the service works and no step has been said yet.
 pub const WAITING: &str = "Un instant, Sesame s'en occupe…";
+/// The spinner's accessible name while the service works.
+pub const WORKING_SPINNER: &str = "Changement en cours…";
+/// The spinner's accessible name while the key is awaited.
+pub const WAITING_FOR_KEY: &str = "En attente de la clé REAL";
 /// Key screen.
 pub const UNPLUG_TITLE: &str = "Retirez votre clé REAL";
 /// Key screen.

@@ -9,6 +9,7 @@ use sesame_local::texts_fr;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::accessibility;
 use crate::calendar::Calendar;
 use crate::checklist::{all_met, checklist};
 use crate::flow::{Action, Flow, PasswordsAsked, Screen};
@@ -104,7 +105,9 @@ pub fn screen(
                         } else {
                             format!("{} ({})", choice.mailbox, choice.display_name)
                         };
-                        if ui.button(text).clicked() {
+                        let button = ui.button(text);
+                        accessibility::main_button(&button);
+                        if button.clicked() {
                             chosen = Some(Action::Choose(choice.mailbox.clone()));
                         }
                     }
@@ -145,7 +148,7 @@ pub fn screen(
                     for step in steps {
                         ui.label(format!("• {}", texts_fr::progress(*step)));
                     }
-                    ui.spinner();
+                    accessibility::spinner(ui, texts::WORKING_SPINNER);
                     None
                 }
                 Screen::Refused { refusal } => {
@@ -168,13 +171,13 @@ pub fn screen(
                 Screen::Replug => {
                     heading(ui, Some(6), texts::REPLUG_TITLE);
                     ui.label(texts::REPLUG_BODY);
-                    ui.spinner();
+                    accessibility::spinner(ui, texts::WAITING_FOR_KEY);
                     None
                 }
                 Screen::Finished => {
                     heading(ui, Some(6), texts::FINISHED_TITLE);
                     ui.label(texts::FINISHED_BODY);
-                    close_button(ui);
+                    accessibility::main_button(&close_button(ui));
                     None
                 }
             };
@@ -187,7 +190,7 @@ fn heading(ui: &mut Ui, step: Option<u8>, title: &str) {
     if let Some(step) = step {
         ui.label(RichText::new(texts::step_of(step)).weak());
     }
-    ui.heading(title);
+    accessibility::heading(ui, RichText::new(title).heading(), 1);
     ui.separator();
 }
 
@@ -195,7 +198,7 @@ fn buttons(ui: &mut Ui, add: impl FnOnce(&mut Ui) -> Option<Action>) -> Option<A
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         let action = add(ui);
-        close_button(ui);
+        let _ = close_button(ui);
         action
     })
     .inner
@@ -210,10 +213,12 @@ fn primary(ui: &mut Ui, text: &str, enabled: bool, focus: bool) -> bool {
     response.clicked()
 }
 
-fn close_button(ui: &mut Ui) {
-    if ui.button(texts::CLOSE).clicked() {
+fn close_button(ui: &mut Ui) -> egui::Response {
+    let response = ui.button(texts::CLOSE);
+    if response.clicked() {
         ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
     }
+    response
 }
 
 fn simple(
@@ -228,7 +233,11 @@ fn simple(
         ui.label(*line);
     }
     buttons(ui, |ui| match again {
-        Some(text) => ui.button(text).clicked().then_some(Action::Again),
+        Some(text) => {
+            let again = ui.button(text);
+            accessibility::main_button(&again);
+            again.clicked().then_some(Action::Again)
+        }
         None => None,
     })
 }
@@ -256,7 +265,7 @@ fn unplug(ui: &mut Ui, flow: &Flow, refusal: Option<&Refusal>) -> Option<Action>
     let next = buttons(ui, |ui| {
         let enabled = flow.can_go_on_without_key();
         // Once the key is out, Enter goes on, unless the person is elsewhere (the checkbox).
-        let focus = ui.memory(|m| m.focused().is_none());
+        let focus = accessibility::focus_is_free(ui);
         primary(ui, texts::NEXT, enabled, focus).then_some(Action::KeyOut)
     });
     action.or(next)
@@ -320,7 +329,7 @@ fn passwords(
         &fields.new,
         &fields.confirm,
     );
-    ui.label(RichText::new(texts::CHECKLIST_TITLE).strong());
+    accessibility::heading(ui, RichText::new(texts::CHECKLIST_TITLE).strong(), 2);
     for item in &items {
         let (mark, color) = if item.met {
             ("Oui :", Color32::from_rgb(0x1b, 0x7a, 0x2e))

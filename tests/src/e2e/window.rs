@@ -90,21 +90,21 @@ impl Drop for Xvfb {
 }
 
 /// The window program, its log, and the X window it opened.
-struct Window<'x> {
+pub(super) struct Window<'x> {
     x: &'x Xvfb,
     child: Child,
     log: PathBuf,
-    id: String,
+    pub(super) id: String,
     shots: usize,
 }
 
 impl Window<'_> {
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits until the window has shown `screen` (the name it logs).
-    fn wait_screen(&self, screen: &str) {
+    pub(super) fn wait_screen(&self, screen: &str) {
         let needle = format!("screen={screen}");
         for _ in 0..600 {
             if self.log().contains(&needle) {
@@ -117,13 +117,13 @@ impl Window<'_> {
         panic!("the window never showed {screen}:\n{}", self.log());
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(super) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["key", "--window", &self.id, "--delay", "60"];
         args.extend_from_slice(keys);
         self.x.run("xdotool", &args);
     }
 
-    fn type_text(&self, text: &str) {
+    pub(super) fn type_text(&self, text: &str) {
         self.x.run("xdotool", &["type", "--window", &self.id, "--delay", "40", text]);
     }
 
@@ -147,9 +147,20 @@ impl Drop for Window<'_> {
 }
 
 fn open_window<'x>(x: &'x Xvfb, socket: &Path, home: &Path) -> (Window<'x>, Duration) {
+    open_window_with(x, socket, home, &[])
+}
+
+/// The window opened with these environment variables too (a session bus, say).
+pub(super) fn open_window_with<'x>(
+    x: &'x Xvfb,
+    socket: &Path,
+    home: &Path,
+    vars: &[(&str, &str)],
+) -> (Window<'x>, Duration) {
     let log = home.join("window.log");
     let started = Instant::now();
     let child = Command::new(window_binary())
+        .envs(vars.iter().copied())
         .arg("--socket")
         .arg(socket)
         .env("DISPLAY", &x.display)
@@ -170,7 +181,7 @@ fn open_window<'x>(x: &'x Xvfb, socket: &Path, home: &Path) -> (Window<'x>, Dura
     window.wait_screen("Why");
     let to_screen = started.elapsed();
     window.id = x
-        .run("xdotool", &["search", "--sync", "--name", "Sesame"])
+        .run("xdotool", &["search", "--sync", "--onlyvisible", "--name", "Sesame"])
         .lines()
         .next()
         .unwrap()
