@@ -38,7 +38,9 @@ pub enum KeyState {
     Present { device: String },
     /// No REAL key is plugged in.
     Absent,
-    /// The probe could not tell, e.g. `no USB access: Other error`.
+    /// The probe could not tell; `reason` says why and what to do, in English for the
+    /// administrator (it is reported to the server), e.g. `no USB access: this computer shows no
+    /// USB bus …`.
     Unknown { reason: String },
 }
 
@@ -48,7 +50,11 @@ impl KeyState {
         match self {
             KeyState::Present { device } => format!("Clé REAL branchée ({device})"),
             KeyState::Absent => "Aucune clé REAL branchée".to_owned(),
-            KeyState::Unknown { reason } => format!("État de la clé inconnu : {reason}"),
+            KeyState::Unknown { reason } => format!(
+                "État de la clé inconnu : Sesame ne peut pas voir la clé REAL sur ce poste ; \
+                 vérifiez vous-même qu'elle est retirée avant de changer un mot de passe (détail \
+                 pour votre informaticien : {reason})"
+            ),
         }
     }
 }
@@ -278,8 +284,10 @@ mod tests {
         let present = KeyState::Present { device: "08e6:3437 bus 1 port 1-1".into() };
         assert_eq!(present.french(), "Clé REAL branchée (08e6:3437 bus 1 port 1-1)");
         assert_eq!(KeyState::Absent.french(), "Aucune clé REAL branchée");
-        let unknown = KeyState::Unknown { reason: "no USB access: Other error".into() };
-        assert_eq!(unknown.french(), "État de la clé inconnu : no USB access: Other error");
+        let unknown = KeyState::Unknown { reason: "no USB access: why".into() };
+        let french = unknown.french();
+        assert!(french.starts_with("État de la clé inconnu : Sesame ne peut pas voir"), "{french}");
+        assert!(french.ends_with("(détail pour votre informaticien : no USB access: why)"));
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub fn need_passwords(
         }
     };
     vec![
-        format!("Changement du mot de passe de la messagerie de {who}."),
+        format!("Changement du mot de passe de la messagerie {}.", de(&who)),
         first.to_owned(),
         policy(rule),
         "Les caractères ne s'affichent pas pendant la saisie : c'est normal.".to_owned(),
@@ -342,6 +342,17 @@ pub fn key_unknown(reason: &str) -> Vec<String> {
     ]
 }
 
+/// "de Paul Martin", "d'Élodie Martin", "d'Hélène Dupont": the preposition, elided before a vowel
+/// or a mute h as French writes it (names are taken as starting with a mute h, as almost all
+/// first names do).
+pub fn de(name: &str) -> String {
+    let elides = name.chars().next().is_some_and(|first| {
+        let folded = crate::password_check::fold(&first.to_string());
+        folded.starts_with(['a', 'e', 'i', 'o', 'u', 'y', 'h'])
+    });
+    if elides { format!("d'{name}") } else { format!("de {name}") }
+}
+
 /// `oui`/`non` (and `o`/`n`, `yes`/`no`).
 pub fn yes_or_no(answer: &str) -> Option<bool> {
     match answer.trim().to_lowercase().as_str() {
@@ -355,7 +366,13 @@ fn key_status(key: &KeyStatus) -> String {
     match key {
         KeyStatus::Present { device } => format!("branchée ({device})"),
         KeyStatus::Absent => "débranchée".to_owned(),
-        KeyStatus::Unknown { reason } => format!("état inconnu ({reason})"),
+        KeyStatus::Unknown { reason } if reason.is_empty() => {
+            "état inconnu : Sesame ne peut pas la voir sur ce poste".to_owned()
+        }
+        KeyStatus::Unknown { reason } => format!(
+            "état inconnu : Sesame ne peut pas la voir sur ce poste (détail pour votre \
+             informaticien : {reason})"
+        ),
     }
 }
 
@@ -459,4 +476,16 @@ pub fn need_new_password(mailbox: &str, may_be_unchanged: bool) -> Vec<String> {
         );
     }
     lines
+}
+
+#[cfg(test)]
+mod elision_tests {
+    #[test]
+    fn de_is_elided_before_a_vowel_or_a_mute_h() {
+        assert_eq!(super::de("Élodie Martin"), "d'Élodie Martin");
+        assert_eq!(super::de("Hélène Dupont"), "d'Hélène Dupont");
+        assert_eq!(super::de("anne.leroy@01234.mailnot.fr"), "d'anne.leroy@01234.mailnot.fr");
+        assert_eq!(super::de("Paul Martin"), "de Paul Martin");
+        assert_eq!(super::de(""), "de ");
+    }
 }

@@ -31,6 +31,26 @@
 
 use rusb::UsbContext;
 
+/// Why libusb could not be opened, for the administrator: the cause in words and what to do.
+/// Every such reason starts with `no USB access`.
+fn no_access(error: &rusb::Error) -> String {
+    if cfg!(target_os = "linux") && !std::path::Path::new("/sys/bus/usb").exists() {
+        return "no USB access: this computer shows no USB bus (a virtual machine or a container \
+                without USB?); the agent cannot see the key, so people confirm by hand that it is \
+                unplugged"
+            .to_owned();
+    }
+    match error {
+        rusb::Error::Access => "no USB access: no permission to read the USB devices; run the \
+                                agent service as root, as the packaged service does"
+            .to_owned(),
+        other => format!(
+            "no USB access (libusb: {other}): check that this computer's USB works, then restart \
+             the agent service"
+        ),
+    }
+}
+
 use super::{KeyMatcher, KeyProbe, KeyState, UsbId};
 
 /// The REAL key as libusb sees it.
@@ -50,12 +70,17 @@ impl KeyProbe for UsbKeyProbe {
     fn state(&self) -> KeyState {
         let context = match rusb::Context::new() {
             Ok(context) => context,
-            Err(e) => return KeyState::Unknown { reason: format!("no USB access: {e}") },
+            Err(e) => return KeyState::Unknown { reason: no_access(&e) },
         };
         let devices = match context.devices() {
             Ok(devices) => devices,
             Err(e) => {
-                return KeyState::Unknown { reason: format!("cannot list the USB devices: {e}") };
+                return KeyState::Unknown {
+                    reason: format!(
+                        "cannot list the USB devices (libusb: {e}): check that this computer's USB \
+                         works, then restart the agent service"
+                    ),
+                };
             }
         };
         let mut keys = Vec::new();

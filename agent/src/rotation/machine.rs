@@ -143,7 +143,7 @@ pub fn handle(state: Rotation, event: Event, now: OffsetDateTime) -> (Rotation, 
             if r.phase == Phase::Changing {
                 let reason = unavailable_reason(reason);
                 r.phase = Phase::Failed(reason);
-                out.report(&r, r.step(), "no change was attempted", now);
+                out.report(&r, r.step(), unavailable_detail(reason), now);
                 out.push(Command::ForgetPasswords);
                 out.tell(Message::OwaUnavailable(reason));
             }
@@ -402,6 +402,31 @@ fn restarted(r: &mut Rotation, out: &mut Out, now: OffsetDateTime) {
         }
         Phase::AwaitingKey => out.tell(Message::ReenterInOutlookThenPlugKey),
         Phase::Ready | Phase::Completed | Phase::Failed(_) => {}
+    }
+}
+
+/// What the administrator reads about a change that was not attempted: the cause and what to do.
+fn unavailable_detail(reason: FailureReason) -> &'static str {
+    match reason {
+        FailureReason::OwaUntrusted => {
+            "no change was attempted: the agent does not trust the OWA server's certificate \
+             (expired, issued for another name, or by an authority the workstation does not know; \
+             the agent's log says which); renew the certificate, or add its authority to the \
+             agent's [owa] extra_ca_files, then issue the change again"
+        }
+        FailureReason::OwaUnreachable => {
+            "no change was attempted: OWA could not be reached from the workstation (network, \
+             proxy or address); check `sesamectl office readiness`, the person may try again"
+        }
+        FailureReason::LogonNameMissing => {
+            "no change was attempted: OWA asks for DOMAIN\\user and the mailbox has no logon \
+             name; set one (`sesamectl mailbox set-logon ADDRESS 'DOMAIN\\user'`), then the \
+             person may try again"
+        }
+        _ => {
+            "no change was attempted: OWA answered in a way the agent does not know (the agent's \
+             log has the page); the person may try again"
+        }
     }
 }
 

@@ -155,12 +155,14 @@ pub fn why(rotation: &RotationStatus, now: OffsetDateTime, calendar: &dyn Calend
     };
     let mut lines = vec![match rotation.kind {
         PasswordKind::Provisional => format!(
-            "Votre office a demandé un nouveau mot de passe pour la messagerie de {who}. Vous avez \
-             reçu un courrier qui indique un mot de passe provisoire : gardez-le sous la main."
+            "Votre office a demandé un nouveau mot de passe pour la messagerie {}. Vous avez \
+             reçu un courrier qui indique un mot de passe provisoire : gardez-le sous la main.",
+            texts_fr::de(&who)
         ),
         PasswordKind::Current => format!(
-            "Le mot de passe de la messagerie de {who} doit être changé régulièrement : c'est le \
-             moment. Gardez votre mot de passe actuel en tête."
+            "Le mot de passe de la messagerie {} doit être changé régulièrement : c'est le \
+             moment. Gardez votre mot de passe actuel en tête.",
+            texts_fr::de(&who)
         ),
     }];
     if let Some(due) = rotation.due {
