@@ -66,7 +66,11 @@ pub fn parse_at(value: &str, today: &str) -> Result<String, Error> {
 
 /// The administrator's date, `YYYY-MM-DD`, in this machine's time zone.
 fn today() -> String {
-    jiff::Zoned::now().date().to_string()
+    use sesame_base::clock::Clock as _;
+    let now = sesame_base::clock::SystemClock.now();
+    jiff::Timestamp::from_second(now.unix_timestamp())
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).date().to_string())
+        .unwrap_or_else(|_| now.date().to_string())
 }
 
 /// Runs `sesamectl report`.

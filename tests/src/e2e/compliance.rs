@@ -102,7 +102,13 @@ async fn an_auditor_answers_from_sesamectl_alone(server: &TestServer) {
     assert!(future.to_string().contains("a day to come"), "{future}");
     let later = server.sesamectl(&["report", "--at", "2999-01-01T00:00:00Z"]).await.unwrap_err();
     assert!(later.to_string().contains("later than the server's time"), "{later}");
-    let today = jiff::Zoned::now().date().to_string();
+    let now = jiff::Timestamp::from_second(
+        <sesame_base::clock::SystemClock as sesame_base::clock::Clock>::now(
+            &sesame_base::clock::SystemClock,
+        )
+        .unix_timestamp(),
+    );
+    let today = now.unwrap().to_zoned(jiff::tz::TimeZone::system()).date().to_string();
     let now = server.sesamectl(&["report", "--at", &today, "-o", "csv"]).await.unwrap();
     assert!(now.starts_with("crpcen,name,mailboxes,compliant"), "{now}");
     let misuse = server.sesamectl(&["office", "list", "-o", "pdf"]).await.unwrap_err();
