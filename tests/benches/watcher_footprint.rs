@@ -299,6 +299,13 @@ fn main() {
     let looks_made = looks(&log) - looks_before;
     print_footprint(&format!("after {looks_made} more looks ({seconds} s)"), pid);
     let mappings = resident_by_mapping(pid);
+    let mut threads: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect();
+    threads.sort();
     let files = sesame_tests::process_memory::mapped_files(pid);
     let graphics: Vec<&String> =
         files.iter().filter(|f| GRAPHICS.iter().any(|g| f.contains(g))).collect();
@@ -355,6 +362,7 @@ fn main() {
         day_ms / 864e5 * 100.0
     );
 
+    println!("\nThreads, every-second run at its end: {}", threads.join(", "));
     println!("\nResident memory by mapping, every-second run at its end (MiB, Rss and Pss):");
     for m in mappings.iter().take(12) {
         println!("{:8.2} {:8.2}  {}", m.rss, m.pss, m.name);

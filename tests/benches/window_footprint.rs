@@ -18,8 +18,8 @@
 //! Settings (environment): `SESAME_WINDOW_BIN` (default: `sesame-window` in this bench's target
 //! profile directory), `SESAME_WINDOW_RUNS` (default 3), and any variable for the window or Mesa,
 //! passed on: `GALLIUM_DRIVER=softpipe` (Mesa's other software driver, which runs no LLVM code),
-//! `GALLIUM_DRIVER=zink` (OpenGL over Vulkan, here Mesa's lavapipe), `LP_NUM_THREADS`, …. Needs Xvfb and Mesa (as the end-to-end window test). Results
-//! are recorded in `tests/benches/README.md`.
+//! `GALLIUM_DRIVER=zink` (OpenGL over Vulkan, here Mesa's lavapipe), `LP_NUM_THREADS`, … Needs
+//! Xvfb and Mesa (as the end-to-end window test). Results are recorded in `tests/benches/README.md`.
 
 #![allow(
     clippy::print_stdout,
@@ -70,7 +70,7 @@ fn xvfb() -> (Killed, String) {
 
 /// Which part of the process a mapping belongs to, for the summary by part.
 fn part_of(name: &str, binary: &Path) -> &'static str {
-    const GRAPHICS: [&str; 16] = [
+    const GRAPHICS: [&str; 15] = [
         "libLLVM",
         "_dri.so",
         "libGL",
@@ -78,7 +78,6 @@ fn part_of(name: &str, binary: &Path) -> &'static str {
         "libglapi",
         "libgbm",
         "libvulkan",
-        "libvulkan_",
         "libstdc++",
         "libz3",
         "libicu",
@@ -163,6 +162,8 @@ fn main() {
         part.0 += m.rss;
         part.1 += m.pss;
     }
+    let mut parts: Vec<(&str, (f64, f64))> = parts.into_iter().collect();
+    parts.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
     println!("\nResident memory by part, last run (MiB, Rss and Pss):");
     for (part, (rss, pss)) in &parts {
         println!("{rss:8.1} {pss:8.1}  {part}");
