@@ -6,17 +6,20 @@
 //! (`/proc/PID/status`), the proportional set size (`Pss`, `/proc/PID/smaps_rollup`: a page shared
 //! with other processes, such as Xvfb's own Mesa, counts in part), and the mappings holding the most
 //! resident memory (`/proc/PID/smaps`, summed by file), so that what belongs to the program and
-//! what to Mesa can be told apart.
+//! what to Mesa can be told apart, and the same summed by part (the program's binary, the heap,
+//! Mesa and LLVM with the libraries they pull in, other libraries, other anonymous memory).
 //!
 //! ```text
-//! cargo build --release -p sesame-window --target-dir /tmp/rel
-//! SESAME_WINDOW_BIN=/tmp/rel/release/sesame-window cargo bench --profile dev -p sesame-tests --bench window_footprint
+//! cargo build --profile window-release -p sesame-window --target-dir /tmp/rel
+//! SESAME_WINDOW_BIN=/tmp/rel/window-release/sesame-window \
+//!   cargo bench --profile dev -p sesame-tests --bench window_footprint
 //! ```
 //!
 //! Settings (environment): `SESAME_WINDOW_BIN` (default: `sesame-window` in this bench's target
-//! profile directory), `SESAME_WINDOW_RUNS` (default 3), and any variable for the window or Mesa
-//! (`LP_NUM_THREADS`, …), passed on. Needs Xvfb and Mesa (as the end-to-end window test). Results
-//! are recorded in `tests/benches/README.md`.
+//! profile directory), `SESAME_WINDOW_RUNS` (default 3), and any variable for the window or Mesa,
+//! passed on: `GALLIUM_DRIVER=softpipe` (Mesa's other software driver, which runs no LLVM code),
+//! `GALLIUM_DRIVER=zink` (OpenGL over Vulkan, here Mesa's lavapipe), `LP_NUM_THREADS`, … Needs
+//! Xvfb and Mesa (as the end-to-end window test). Results are recorded in `tests/benches/README.md`.
 
 #![allow(
     clippy::print_stdout,
@@ -27,9 +30,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use sesame_tests::process_memory::{footprint_of, resident_by_mapping};
 
 fn window_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("SESAME_WINDOW_BIN") {
@@ -63,35 +68,40 @@ fn xvfb() -> (Killed, String) {
     (Killed(child), format!(":{}", line.trim()))
 }
 
-/// A field of `/proc/PID/<file>` (`status`, `smaps_rollup`), in MiB.
-fn field_mib(pid: u32, file: &str, name: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Resident memory by mapping name (a file, `[heap]`, or `[anon]`), in MiB, largest first.
-fn by_mapping(pid: u32) -> Vec<(String, f64)> {
-    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
-    let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-    let mut current = String::new();
-    for line in smaps.lines() {
-        let first = line.split_whitespace().next().unwrap_or_default();
-        if first.contains('-') && !first.ends_with(':') {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            current = fields.get(5).map_or("[anon]".to_owned(), |name| (*name).to_owned());
-        } else if let Some(kb) = line.strip_prefix("Rss:") {
-            let kb: f64 = kb.split_whitespace().next().unwrap().parse().unwrap();
-            *sums.entry(current.clone()).or_default() += kb / 1024.0;
+/// Which part of the process a mapping belongs to, for the summary by part.
+fn part_of(name: &str, binary: &Path) -> &'static str {
+    const GRAPHICS: [&str; 15] = [
+        "libLLVM",
+        "_dri.so",
+        "libGL",
+        "libEGL",
+        "libglapi",
+        "libgbm",
+        "libvulkan",
+        "libstdc++",
+        "libz3",
+        "libicu",
+        "libxml2",
+        "libedit",
+        "libdrm",
+        "libsensors",
+        "libelf",
+    ];
+    if Path::new(name) == binary {
+        "the program (its binary)"
+    } else if name == "[heap]" {
+        "heap (the program's and Mesa's)"
+    } else if GRAPHICS.iter().any(|g| name.contains(g)) {
+        "Mesa, LLVM and their libraries"
+    } else if name.starts_with('/') && (name.contains(".so") || name.contains("/SYSV")) {
+        if name.contains("/SYSV") {
+            "X shared memory (the presented image)"
+        } else {
+            "other libraries (libc, X, xkb)"
         }
+    } else {
+        "other anonymous (stacks, large allocations)"
     }
-    let mut sums: Vec<(String, f64)> = sums.into_iter().collect();
-    sums.sort_by(|a, b| b.1.total_cmp(&a.1));
-    sums
 }
 
 fn main() {
@@ -100,8 +110,10 @@ fn main() {
         std::env::var("SESAME_WINDOW_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     println!("window: {} ({} bytes)", binary.display(), binary.metadata().unwrap().len());
     let dir = tempfile::tempdir().unwrap();
-    println!("| run | first frame | VmRSS | anonymous | file-backed | PSS | threads |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| run | first frame | VmRSS | anonymous | file-backed | PSS | PSS anonymous | threads |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut last_mappings = Vec::new();
     for run in 1..=runs {
         let (_x, display) = xvfb();
@@ -130,19 +142,34 @@ fn main() {
         };
         std::thread::sleep(Duration::from_secs(4));
         let pid = window.0.id();
-        let threads = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().count();
+        let f = footprint_of(pid).unwrap();
         println!(
-            "| {run} | {} ms | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {threads} |",
+            "| {run} | {} ms | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {} |",
             first_frame.as_millis(),
-            field_mib(pid, "status", "VmRSS:"),
-            field_mib(pid, "status", "RssAnon:"),
-            field_mib(pid, "status", "RssFile:") + field_mib(pid, "status", "RssShmem:"),
-            field_mib(pid, "smaps_rollup", "Pss:"),
+            f.rss,
+            f.anonymous,
+            f.file_backed,
+            f.pss,
+            f.pss_anonymous,
+            f.threads,
         );
-        last_mappings = by_mapping(pid);
+        last_mappings = resident_by_mapping(pid);
     }
-    println!("\nResident memory by mapping, last run (MiB):");
-    for (name, mib) in last_mappings.iter().take(15) {
-        println!("{mib:8.1}  {name}");
+    let canonical = binary.canonicalize().unwrap_or_else(|_| binary.clone());
+    let mut parts: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for m in &last_mappings {
+        let part = parts.entry(part_of(&m.name, &canonical)).or_default();
+        part.0 += m.rss;
+        part.1 += m.pss;
+    }
+    let mut parts: Vec<(&str, (f64, f64))> = parts.into_iter().collect();
+    parts.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    println!("\nResident memory by part, last run (MiB, Rss and Pss):");
+    for (part, (rss, pss)) in &parts {
+        println!("{rss:8.1} {pss:8.1}  {part}");
+    }
+    println!("\nResident memory by mapping, last run (MiB, Rss and Pss):");
+    for m in last_mappings.iter().take(15) {
+        println!("{:8.1} {:8.1}  {}", m.rss, m.pss, m.name);
     }
 }

@@ -62,7 +62,12 @@ fn main() -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("the window could not open: {error}"))
 }
 
-/// `--watch`: looks at the service now and then, and reminds.
+/// `--watch`: looks at the service now and then, and reminds. It runs all day, so it touches
+/// nothing of eframe, winit or OpenGL (which load X, Mesa and LLVM at run time): a current-thread
+/// runtime on the main thread, asleep between two looks, and after a notification the D-Bus
+/// connection and thread that wait for its click. The window it opens is a process of its own.
+/// Checked by the e2e reminder test (no graphics library mapped); figures:
+/// `tests/benches/README.md`.
 fn watch(args: &Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut store =

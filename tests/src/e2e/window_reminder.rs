@@ -5,7 +5,8 @@
 //! controller being slow) the watcher stays quiet; once the change has stopped
 //! (Exchange refused the new password) dunst receives one notification naming the days left, and
 //! no second one that day, not even from a watcher started again. "Clicking" it (`dunstctl action`,
-//! dunst's default action) opens the window.
+//! dunst's default action) opens the window. The watcher itself maps no graphics library (no X
+//! connection, no OpenGL): only the window it opens does.
 //!
 //! What dunst received is written by a dunst rule's script (one line per notification), which sees
 //! every notification as the server got it over D-Bus.
@@ -27,6 +28,7 @@ use super::agent_story::{MAILBOX, NEW, roll_out, wait_for_delivery};
 use super::window::{Xvfb, window_binary, x_tools_available};
 use crate::agent_host::{change_at, umockdev_available};
 use crate::owa_sim::{OwaSim, SimOptions};
+use crate::process_memory::mapped_files;
 use crate::{Backend, TestServer};
 
 /// Whether dbus-daemon and dunst are here; under CI they must be.
@@ -196,6 +198,11 @@ impl<'x> Desktop<'x> {
         panic!("{log} never said {needle:?} {times} times:\n{}", self.read(log));
     }
 
+    /// The process id of the watcher started last.
+    fn watcher_pid(&self) -> u32 {
+        self.daemons.0.last().unwrap().id()
+    }
+
     /// Stops the watcher started last.
     fn stop_watcher(&mut self) {
         if let Some(mut watcher) = self.daemons.0.pop() {
@@ -203,6 +210,30 @@ impl<'x> Desktop<'x> {
             let _ = watcher.wait();
         }
     }
+}
+
+/// The libraries of a window: X, Wayland, OpenGL, Mesa's drivers and LLVM (all loaded at run time
+/// by winit and glutin, none linked).
+const GRAPHICS: [&str; 9] = [
+    "libGL",
+    "libEGL",
+    "libGLX",
+    "libX11",
+    "libxcb",
+    "libxkbcommon",
+    "libwayland",
+    "_dri.so",
+    "libLLVM",
+];
+
+/// The watcher `pid` (running all day) maps none of [`GRAPHICS`]: it initialises nothing of
+/// eframe, winit or OpenGL, so it holds no X connection and no GL context.
+fn assert_no_graphics(pid: u32) {
+    let files = mapped_files(pid);
+    assert!(files.iter().any(|f| f.ends_with("sesame-window")), "not the watcher: {files:?}");
+    let graphics: Vec<&String> =
+        files.iter().filter(|f| GRAPHICS.iter().any(|g| f.contains(g))).collect();
+    assert!(graphics.is_empty(), "the watcher maps graphics libraries: {graphics:?}");
 }
 
 /// "dans 12 jours", as the reminder says it, from the `à faire avant le DD/MM/YYYY` of
@@ -296,6 +327,8 @@ async fn a_real_notification_once_a_day_and_none_during_a_change() {
         assert_eq!(app, "Sesame");
         assert_eq!(summary, "Sesame : mot de passe à changer");
         assert!(body.contains(MAILBOX) && body.contains(&format!("({days})")), "{body}");
+        // The watcher opened no window: after a notification shown, it maps no graphics library.
+        assert_no_graphics(desktop.watcher_pid());
 
         // Looked three more times that day: still one.
         desktop.wait_log("watch.log", "quiet=ShownToday", 3);
