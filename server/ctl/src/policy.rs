@@ -151,3 +151,76 @@ async fn set<W: Write>(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::{Cli, Command};
+
+    fn changes(args: &[&str]) -> Result<PolicyChanges, clap::Error> {
+        let argv = ["sesamectl", "policy", "set"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Policy(PolicyCommand::Set { changes, .. }) => Ok(changes),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn current() -> pb::PasswordPolicy {
+        pb::PasswordPolicy {
+            min_length: 12,
+            require_lower: true,
+            require_upper: true,
+            require_digit: true,
+            require_special: false,
+            provisional_length: 16,
+            refuse_personal_words: Some(true),
+            refuse_common_passwords: Some(true),
+            min_strength: Some(3),
+        }
+    }
+
+    #[test]
+    fn only_the_options_given_change_and_switches_read_on_or_off() {
+        let set = changes(&[
+            "--refuse-personal-words",
+            "off",
+            "--min-strength",
+            "4",
+            "--require-special",
+            "on",
+        ])
+        .unwrap();
+        let applied = set.apply(&current());
+        assert_eq!(
+            applied,
+            pb::PasswordPolicy {
+                require_special: true,
+                refuse_personal_words: Some(false),
+                min_strength: Some(4),
+                ..current()
+            }
+        );
+        let set =
+            changes(&["--refuse-common-passwords", "false", "--require-lower", "no"]).unwrap();
+        let applied = set.apply(&current());
+        assert_eq!((applied.refuse_common_passwords, applied.require_lower), (Some(false), false));
+        // A server that predates the checks states none: they stay absent (on, for the server).
+        let old = pb::PasswordPolicy {
+            refuse_personal_words: None,
+            refuse_common_passwords: None,
+            min_strength: None,
+            ..current()
+        };
+        assert_eq!(changes(&["--min-length", "14"]).unwrap().apply(&old).min_strength, None);
+    }
+
+    #[test]
+    fn a_strength_above_four_or_an_unknown_switch_is_refused_before_anything_is_sent() {
+        let refused = changes(&["--min-strength", "5"]).unwrap_err().to_string();
+        assert!(refused.contains("0..=4"), "{refused}");
+        assert!(changes(&["--refuse-personal-words", "maybe"]).is_err());
+        assert_eq!(changes(&["--min-strength", "0"]).unwrap().min_strength, Some(0));
+    }
+}
