@@ -10,7 +10,9 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use secrecy::SecretString;
 
-pub use sesame_base::password_rule::{MIN_LENGTH_FLOOR, PasswordRule, Violation};
+pub use sesame_base::password_rule::{
+    DEFAULT_MIN_SCORE, MAX_SCORE, MIN_LENGTH_FLOOR, PasswordRule, StrengthChecks, Violation,
+};
 /// The longest password length a policy may set.
 pub const MAX_LENGTH: u32 = 128;
 
@@ -28,20 +30,28 @@ pub fn provisional_alphabet() -> String {
 }
 
 /// An office's (or the global) password policy: the rule personal and provisional passwords must
-/// follow, and the length of the provisional passwords Sesame generates.
+/// follow, the length of the provisional passwords Sesame generates, and the strength checks the
+/// agent makes of a new personal password (agents receive them with every rotation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
     /// What a password must contain; its minimum length is at least [`MIN_LENGTH_FLOOR`].
     pub rule: PasswordRule,
     /// Length of the provisional passwords Sesame generates.
     pub provisional_length: u32,
+    /// The checks of a personal password beyond the rule (personal words, common passwords, a
+    /// minimum strength score); provisional passwords are not subject to them.
+    pub strength: StrengthChecks,
 }
 
 impl Default for PasswordPolicy {
     /// The letter's rule: 10 characters with a lower-case letter, an upper-case letter, a digit and
-    /// a special character; provisional passwords of 16.
+    /// a special character; provisional passwords of 16; every strength check on, score 3.
     fn default() -> PasswordPolicy {
-        PasswordPolicy { rule: PasswordRule::default(), provisional_length: 16 }
+        PasswordPolicy {
+            rule: PasswordRule::default(),
+            provisional_length: 16,
+            strength: StrengthChecks::default(),
+        }
     }
 }
 
@@ -56,6 +66,9 @@ pub enum PolicyError {
         "provisional passwords must be at least as long as the minimum length, and at most 128"
     )]
     ProvisionalLength,
+    /// The minimum strength score is above the highest score.
+    #[error("the minimum strength must be a score from 0 to 4, not {0}")]
+    MinStrength(u32),
 }
 
 impl PasswordPolicy {
@@ -66,6 +79,9 @@ impl PasswordPolicy {
         }
         if self.provisional_length < self.rule.min_length || self.provisional_length > MAX_LENGTH {
             return Err(PolicyError::ProvisionalLength);
+        }
+        if self.strength.min_score > MAX_SCORE {
+            return Err(PolicyError::MinStrength(u32::from(self.strength.min_score)));
         }
         Ok(())
     }
@@ -141,6 +157,7 @@ mod tests {
         let longer = PasswordPolicy {
             rule: PasswordRule { min_length: 20, ..policy.rule },
             provisional_length: 24,
+            ..policy
         };
         assert_eq!(longer.generate_provisional().expose_secret().len(), 24);
     }
@@ -176,10 +193,39 @@ mod tests {
             PasswordPolicy {
                 rule: PasswordRule { min_length: 20, ..Default::default() },
                 provisional_length: 16,
+                ..Default::default()
             }
             .validate(),
             Err(PolicyError::ProvisionalLength)
         );
         assert!(PasswordPolicy::default().validate().is_ok());
+    }
+
+    #[test]
+    fn every_strength_check_is_on_by_default_and_the_score_stops_at_four() {
+        let policy = PasswordPolicy::default();
+        assert_eq!(
+            policy.strength,
+            StrengthChecks { personal_words: true, common_passwords: true, min_score: 3 }
+        );
+        let with_score = |min_score| PasswordPolicy {
+            strength: StrengthChecks { min_score, ..policy.strength },
+            ..policy
+        };
+        for score in 0..=MAX_SCORE {
+            assert!(with_score(score).validate().is_ok(), "score {score}");
+        }
+        let refused = with_score(5).validate().expect_err("a score of 5 does not exist");
+        assert_eq!(refused, PolicyError::MinStrength(5));
+        assert_eq!(refused.to_string(), "the minimum strength must be a score from 0 to 4, not 5");
+        let none = PasswordPolicy {
+            strength: StrengthChecks {
+                personal_words: false,
+                common_passwords: false,
+                min_score: 0,
+            },
+            ..policy
+        };
+        assert!(none.validate().is_ok(), "every check may be turned off");
     }
 }

@@ -105,6 +105,10 @@ pub struct Rotation {
     pub logon_name: Option<crate::domain::settings::LogonName>,
     /// The mailbox's office.
     pub office: Crpcen,
+    /// The office's name (read with the rotation: agents need it to refuse personal words).
+    pub office_name: String,
+    /// The office's city, when known.
+    pub office_city: Option<String>,
     /// Where it stands.
     pub status: RotationStatus,
     /// Who opened it.

@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 use super::tls::PeerInfo;
 use super::{check_in, parse, rfc3339};
 use crate::domain::office::Text;
-use crate::domain::password::PasswordRule;
+use crate::domain::password::PasswordPolicy;
 use crate::domain::rotation::RotationKind;
 use crate::domain::workstation::MachineInfo;
 use crate::keys::pki::{self, AgentCertificate};
@@ -72,15 +72,19 @@ impl AgentApi {
     }
 }
 
-/// The office's password rule as agents receive it.
-fn agent_policy(rule: PasswordRule) -> pb::AgentPasswordPolicy {
+/// The office's effective password policy as agents receive it with every rotation: the rule and
+/// the strength checks, each always said (an agent applies a check the server leaves out).
+fn agent_policy(policy: &PasswordPolicy) -> pb::AgentPasswordPolicy {
+    let rule = policy.rule;
     pb::AgentPasswordPolicy {
         min_length: rule.min_length,
         require_lower: rule.require_lower,
         require_upper: rule.require_upper,
         require_digit: rule.require_digit,
         require_special: rule.require_special,
-        ..Default::default()
+        refuse_personal_words: Some(policy.strength.personal_words),
+        refuse_common_passwords: Some(policy.strength.common_passwords),
+        min_strength: Some(u32::from(policy.strength.min_score)),
     }
 }
 
@@ -192,7 +196,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<pb::GetPendingRotationsResponse>, Status> {
         let agent = self.authenticate(&request).await?;
         let delivered = self.state.deliver_rotations(&agent.workstation).await?;
-        let policy = agent_policy(delivered.policy.rule);
+        let policy = agent_policy(&delivered.policy);
         let accounts = &delivered.accounts;
         let pending = |rotation: crate::domain::rotation::Rotation, password: String| {
             let kind = match rotation.kind {
@@ -213,7 +217,8 @@ impl AgentService for AgentApi {
                     id: a.id.as_str().to_owned(),
                     detail: a.detail.clone(),
                 }),
-                ..Default::default()
+                office_name: rotation.office_name,
+                office_city: rotation.office_city.unwrap_or_default(),
             }
         };
         let mut rotations: Vec<pb::PendingRotation> = delivered

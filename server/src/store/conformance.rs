@@ -109,6 +109,7 @@ conformance_suite!(
     workstations::recovery_challenges_are_single_use_and_expire,
     rotations::rotations_hold_their_escrow_only_while_open,
     rotations::rotations_are_counted_by_status,
+    rotations::password_policies_keep_their_strength_checks,
     paging::rotations_come_in_pages_each_exactly_once,
     paging::report_lines_come_in_pages_at_one_time,
     reports::step_reports_take_effect_once_and_verified_destroys_escrow,

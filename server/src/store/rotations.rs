@@ -99,7 +99,8 @@ impl<D> RotationStore for Db<D> {
         for scope in scopes {
             let row: Option<PolicyRow> = sqlx::query_as(
                 "SELECT min_length, require_lower, require_upper, require_digit, \
-                 require_special, provisional_length FROM password_policies WHERE scope = $1",
+                 require_special, provisional_length, refuse_personal_words, \
+                 refuse_common_passwords, min_strength FROM password_policies WHERE scope = $1",
             )
             .bind(scope)
             .fetch_optional(self.reader())
@@ -122,12 +123,16 @@ impl<D> RotationStore for Db<D> {
         let scope = office.map_or("global", Crpcen::as_str);
         sqlx::query(
             "INSERT INTO password_policies (scope, min_length, require_lower, require_upper, \
-             require_digit, require_special, provisional_length, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             require_digit, require_special, provisional_length, refuse_personal_words, \
+             refuse_common_passwords, min_strength, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (scope) DO UPDATE SET min_length = excluded.min_length, \
              require_lower = excluded.require_lower, require_upper = excluded.require_upper, \
              require_digit = excluded.require_digit, require_special = excluded.require_special, \
-             provisional_length = excluded.provisional_length, updated_at = excluded.updated_at",
+             provisional_length = excluded.provisional_length, \
+             refuse_personal_words = excluded.refuse_personal_words, \
+             refuse_common_passwords = excluded.refuse_common_passwords, \
+             min_strength = excluded.min_strength, updated_at = excluded.updated_at",
         )
         .bind(scope)
         .bind(i64::from(policy.rule.min_length))
@@ -136,6 +141,9 @@ impl<D> RotationStore for Db<D> {
         .bind(policy.rule.require_digit)
         .bind(policy.rule.require_special)
         .bind(i64::from(policy.provisional_length))
+        .bind(policy.strength.personal_words)
+        .bind(policy.strength.common_passwords)
+        .bind(i64::from(policy.strength.min_score))
         .bind(at)
         .execute(&mut *tx)
         .await?;
@@ -151,6 +159,9 @@ impl<D> RotationStore for Db<D> {
                 "require_digit": policy.rule.require_digit,
                 "require_special": policy.rule.require_special,
                 "provisional_length": policy.provisional_length,
+                "refuse_personal_words": policy.strength.personal_words,
+                "refuse_common_passwords": policy.strength.common_passwords,
+                "min_strength": policy.strength.min_score,
             }),
         };
         Self::commit(tx, &[event], at).await

@@ -132,6 +132,9 @@ pub(super) struct PolicyRow {
     pub(super) require_digit: bool,
     pub(super) require_special: bool,
     pub(super) provisional_length: i64,
+    pub(super) refuse_personal_words: bool,
+    pub(super) refuse_common_passwords: bool,
+    pub(super) min_strength: i64,
 }
 
 impl From<PolicyRow> for crate::domain::password::PasswordPolicy {
@@ -144,9 +147,17 @@ impl From<PolicyRow> for crate::domain::password::PasswordPolicy {
             require_digit: row.require_digit,
             require_special: row.require_special,
         };
+        let strength = crate::domain::password::StrengthChecks {
+            personal_words: row.refuse_personal_words,
+            common_passwords: row.refuse_common_passwords,
+            // The database's CHECK keeps it from 0 to 4; anything else reads as the highest.
+            min_score: u8::try_from(row.min_strength).unwrap_or(crate::domain::password::MAX_SCORE),
+        }
+        .bounded();
         crate::domain::password::PasswordPolicy {
             rule,
             provisional_length: u32::try_from(row.provisional_length).unwrap_or(16),
+            strength,
         }
     }
 }
@@ -174,6 +185,8 @@ pub(super) struct RotationRow {
     pub(super) last_workstation: Option<String>,
     pub(super) failure: Option<String>,
     pub(super) due_at: Option<OffsetDateTime>,
+    pub(super) office_name: String,
+    pub(super) office_city: Option<String>,
 }
 
 impl RotationRow {
@@ -200,6 +213,8 @@ impl RotationRow {
                 .transpose()
                 .map_err(|_| Error::Corrupt("mailboxes"))?,
             office: crpcen(&self.office, "rotations")?,
+            office_name: self.office_name,
+            office_city: self.office_city,
             status: crate::domain::rotation::RotationStatus::parse(&self.status)
                 .ok_or(Error::Corrupt("rotations"))?,
             issued_by: self.issued_by,
@@ -226,8 +241,9 @@ impl RotationRow {
 
 pub(super) const ROTATION_SELECT: &str = "SELECT r.id, r.mailbox_id, m.address, m.display_name, m.logon_name, r.office, r.status, \
      r.issued_by, r.issued_at, r.expires_at, r.delivered_at, r.closed_at, r.key_id, r.nonce, r.ciphertext, \
-     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure, r.due_at \
-     FROM rotations r JOIN mailboxes m ON m.id = r.mailbox_id";
+     r.kind, r.last_step, r.last_step_at, r.last_workstation, r.failure, r.due_at, \
+     o.name AS office_name, o.city AS office_city \
+     FROM rotations r JOIN mailboxes m ON m.id = r.mailbox_id JOIN offices o ON o.crpcen = r.office";
 
 pub(super) const OPEN: &str = "r.status IN ('issued', 'delivered')";
 

@@ -1,6 +1,7 @@
 //! An office's page (`/offices/{crpcen}`): its compliance counts, its mailboxes with their state
 //! and since when (filtered by state, a page at a time), its workstations (last check-in, the clé
-//! REAL, the agent's version, readiness, the last rotation's outcome) and its open rotations.
+//! REAL, the agent's version, readiness, the last rotation's outcome), its open rotations, and the
+//! password policy in force (the rule and the strength checks its agents apply).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -15,6 +16,7 @@ use super::page::{self, Layout, Paging, Query, encode, render};
 use super::session::Signed;
 use crate::domain::compliance::ComplianceState;
 use crate::domain::office::Crpcen;
+use crate::domain::password::{MAX_SCORE, PasswordPolicy};
 use crate::domain::rotation::{Rotation, RotationStatus};
 use crate::services::compliance::ReportDetail;
 use crate::services::rotations::RotationPageRequest;
@@ -88,6 +90,7 @@ struct OfficePage {
     owa_url: String,
     rotations: Vec<RotationRow>,
     more_rotations: bool,
+    policy: Vec<String>,
 }
 
 /// `GET /offices/{crpcen}`.
@@ -176,6 +179,7 @@ async fn build(
         .list_rotations(admin, Some(crpcen), true, &RotationPageRequest { size: 100, after: None })
         .await?;
     let rotations = open.rotations.iter().map(rotation_row).collect();
+    let policy = policy_lines(&services.password_policy(admin, Some(crpcen)).await?);
     let counts_links = ComplianceState::ALL
         .iter()
         .map(|state| CountLink {
@@ -200,7 +204,44 @@ async fn build(
         owa_url: readiness.owa_url.to_string(),
         rotations,
         more_rotations: open.next.is_some(),
+        policy,
     })
+}
+
+/// The policy in force, in French, a line per rule: the length, the classes, each strength check.
+fn policy_lines(policy: &PasswordPolicy) -> Vec<String> {
+    let rule = &policy.rule;
+    let classes: Vec<&str> = [
+        (rule.require_lower, "une minuscule"),
+        (rule.require_upper, "une majuscule"),
+        (rule.require_digit, "un chiffre"),
+        (rule.require_special, "un caractère spécial"),
+    ]
+    .into_iter()
+    .filter_map(|(required, class)| required.then_some(class))
+    .collect();
+    let refused = |on: bool| if on { "refusés" } else { "acceptés" };
+    let strength = &policy.strength;
+    vec![
+        format!("Au moins {} caractères.", rule.min_length),
+        match classes.split_last() {
+            None => "Aucun type de caractère exigé.".to_owned(),
+            Some((last, [])) => format!("Au moins {last}."),
+            Some((last, others)) => format!("Au moins {} et {last}.", others.join(", ")),
+        },
+        format!(
+            "Mots personnels (nom et prénom, nom, ville et CRPCEN de l'étude, « mailnot », \
+             « notaire », mot de passe provisoire) : {}.",
+            refused(strength.personal_words)
+        ),
+        format!("Mots de passe courants : {}.", refused(strength.common_passwords)),
+        if strength.min_score == 0 {
+            "Solidité minimale : aucune.".to_owned()
+        } else {
+            format!("Solidité minimale : {} sur {MAX_SCORE}.", strength.min_score)
+        },
+        format!("Mots de passe provisoires de {} caractères.", policy.provisional_length),
+    ]
 }
 
 /// "terminée le 07/12/2026 14:03 UTC".
@@ -222,5 +263,36 @@ fn rotation_row(rotation: &Rotation) -> RotationRow {
         step: rotation.last_step.map_or_else(|| "—".to_owned(), step_fr),
         issued_at: datetime_fr(rotation.issued_at),
         expires_at: datetime_fr(rotation.expires_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::password::StrengthChecks;
+
+    #[test]
+    fn the_policy_reads_in_french_with_each_strength_check() {
+        let lines = policy_lines(&PasswordPolicy::default());
+        assert_eq!(lines[0], "Au moins 10 caractères.");
+        assert_eq!(
+            lines[1],
+            "Au moins une minuscule, une majuscule, un chiffre et un caractère spécial."
+        );
+        assert!(lines[2].starts_with("Mots personnels (") && lines[2].ends_with(" : refusés."));
+        assert_eq!(lines[3], "Mots de passe courants : refusés.");
+        assert_eq!(lines[4], "Solidité minimale : 3 sur 4.");
+        let lax = PasswordPolicy {
+            strength: StrengthChecks {
+                personal_words: false,
+                common_passwords: false,
+                min_score: 0,
+            },
+            ..PasswordPolicy::default()
+        };
+        let lines = policy_lines(&lax);
+        assert!(lines[2].ends_with(" : acceptés."));
+        assert_eq!(lines[3], "Mots de passe courants : acceptés.");
+        assert_eq!(lines[4], "Solidité minimale : aucune.");
     }
 }

@@ -286,6 +286,10 @@ async fn an_office_is_rolled_out_and_followed_from_the_browser() {
     visit(&browser, &server, "/offices/14032").await;
     let page = browser.source().await.unwrap();
     assert!(page.contains("Anne Martin") && page.contains("1 postes actifs"), "{page}");
+    assert!(
+        page.contains("Mots de passe courants : refusés.") && page.contains("3 sur 4"),
+        "{page}"
+    );
     screenshot(&browser, "office").await;
     visit(&browser, &server, "/mailboxes/martin.anne%4014032.mailnot.fr").await;
     assert!(browser.source().await.unwrap().contains("Anne Martin"));

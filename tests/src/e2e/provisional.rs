@@ -1,5 +1,6 @@
 //! Provisional passwords end to end: issue, escrow, delivery to the assigned agent only, export
-//! for Exchange, letters, audit trail, and the secrets' absence from the database and the logs.
+//! for Exchange, letters, audit trail, and the secrets' absence from the database and the logs;
+//! the password policy's strength checks, set with sesamectl, delivered with each rotation.
 
 use std::sync::OnceLock;
 
@@ -314,11 +315,152 @@ async fn tampering_is_caught(server: &TestServer) {
     assert!(error.contains("BROKEN at record 2"), "{error}");
 }
 
+/// The strength checks of the agent's policy in a delivered rotation, and its office's name and
+/// city: `(personal words, common passwords, min strength, office name, office city)`.
+fn checks_of(
+    rotation: &pb::PendingRotation,
+) -> (Option<bool>, Option<bool>, Option<u32>, &str, &str) {
+    let policy = rotation.policy.as_ref().expect("a policy with each rotation");
+    (
+        policy.refuse_personal_words,
+        policy.refuse_common_passwords,
+        policy.min_strength,
+        &rotation.office_name,
+        &rotation.office_city,
+    )
+}
+
+async fn the_policys_strength_checks_reach_the_agent_with_each_rotation(server: &TestServer) {
+    server
+        .sesamectl(&["office", "add", "01234", "--name", "Étude Dupont", "--city", "Lyon"])
+        .await
+        .unwrap();
+    server.sesamectl(&["office", "add", "75001", "--name", "Étude Martin"]).await.unwrap();
+    let people = "address,display_name\n\
+                  dupont.jean@01234.mailnot.fr,Jean Dupont\n\
+                  martin.paul@75001.mailnot.fr,Paul Martin\n";
+    let file = write_file(server.data_dir(), "people.csv", people);
+    server.sesamectl(&["mailbox", "import", file.to_str().unwrap()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (lyon, lyon_id) = enroll(server, "01234", dir.path(), "lyon").await;
+    let (paris, paris_id) = enroll(server, "75001", dir.path(), "paris").await;
+    for (id, address) in
+        [(&lyon_id, "dupont.jean@01234.mailnot.fr"), (&paris_id, "martin.paul@75001.mailnot.fr")]
+    {
+        server.sesamectl(&["workstation", "assign", id, address]).await.unwrap();
+    }
+
+    // By default every check is on, score 3.
+    let shown = server.sesamectl(&["policy", "show"]).await.unwrap();
+    for line in [
+        "refuse personal words:   on",
+        "refuse common passwords: on",
+        "minimum strength:        3 of 4",
+    ] {
+        assert!(shown.contains(line), "{line:?} in {shown}");
+    }
+
+    // The global policy leaves out common passwords and asks for 2; office 01234's override (made
+    // from the policy in force) drops personal words too and asks for 4.
+    server
+        .sesamectl(&["policy", "set", "--refuse-common-passwords", "off", "--min-strength", "2"])
+        .await
+        .unwrap();
+    server
+        .sesamectl(&[
+            "policy",
+            "set",
+            "--office",
+            "01234",
+            "--refuse-personal-words",
+            "off",
+            "--min-strength",
+            "4",
+        ])
+        .await
+        .unwrap();
+    let shown = server.sesamectl(&["policy", "show", "--office", "01234"]).await.unwrap();
+    for line in [
+        "refuse personal words:   off",
+        "refuse common passwords: off",
+        "minimum strength:        4 of 4",
+        "minimum length:          10",
+    ] {
+        assert!(shown.contains(line), "{line:?} in {shown}");
+    }
+
+    // Each agent receives its office's effective checks, and the office's name and city.
+    server.sesamectl(&["provisional", "issue", "--office", "01234"]).await.unwrap();
+    server.sesamectl(&["provisional", "issue", "--office", "75001"]).await.unwrap();
+    let [lyon_rotation] = &pending(server, &lyon).await[..] else { panic!("one rotation") };
+    assert_eq!(
+        checks_of(lyon_rotation),
+        (Some(false), Some(false), Some(4), "Étude Dupont", "Lyon")
+    );
+    let [paris_rotation] = &pending(server, &paris).await[..] else { panic!("one rotation") };
+    assert_eq!(checks_of(paris_rotation), (Some(true), Some(false), Some(2), "Étude Martin", ""));
+
+    // Each change is audited with the checks it set.
+    let audit =
+        server.sesamectl(&["audit", "list", "--office", "01234", "-o", "json"]).await.unwrap();
+    assert!(audit.contains("password_policy.set"), "{audit}");
+    for field in ["refuse_personal_words", "refuse_common_passwords", "min_strength"] {
+        assert!(audit.contains(field), "{field} missing from the audit record: {audit}");
+    }
+
+    // Through the API: a score above 4 is refused with what is allowed; a request that predates
+    // the checks (fields absent) sets them on, score 3, and every answer states them.
+    let mut admin = sesamectl::connect(&server.read_credentials()).await.unwrap();
+    let policy = |min_strength| pb::PasswordPolicy {
+        min_length: 12,
+        require_lower: true,
+        require_upper: true,
+        require_digit: true,
+        require_special: true,
+        provisional_length: 16,
+        min_strength,
+        ..Default::default()
+    };
+    for (score, shown) in [(5, "not 5"), (u32::MAX, "not 4294967295")] {
+        let refused = admin
+            .set_password_policy(pb::SetPasswordPolicyRequest {
+                office: "75001".into(),
+                policy: Some(policy(Some(score))),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        let expected = format!("policy: the minimum strength must be a score from 0 to 4, {shown}");
+        assert_eq!(refused.message(), expected);
+    }
+    admin
+        .set_password_policy(pb::SetPasswordPolicyRequest {
+            office: "75001".into(),
+            policy: Some(policy(None)),
+        })
+        .await
+        .unwrap();
+    let read = admin
+        .get_password_policy(pb::GetPasswordPolicyRequest { office: "75001".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    assert_eq!(
+        (read.refuse_personal_words, read.refuse_common_passwords, read.min_strength),
+        (Some(true), Some(true), Some(3))
+    );
+    let [paris_rotation] = &pending(server, &paris).await[..] else { panic!("one rotation") };
+    assert_eq!(checks_of(paris_rotation), (Some(true), Some(true), Some(3), "Étude Martin", ""));
+}
+
 fn dir_file(server: &TestServer, name: &str) -> String {
     server.data_dir().join(name).to_str().unwrap().to_owned()
 }
 
 on_both_backends!(
     the_full_cycle_discloses_each_password_only_where_it_belongs,
-    tampering_is_caught
+    tampering_is_caught,
+    the_policys_strength_checks_reach_the_agent_with_each_rotation
 );

@@ -12,6 +12,7 @@ use std::time::Instant;
 use sesame_server::domain::audit::{GENESIS_HASH, RecordFields, record_hash, verify};
 use sesame_server::domain::identifier::AdminName;
 use sesame_server::domain::office::{Crpcen, MailDomain, MailboxAddress};
+use sesame_server::domain::password::StrengthChecks;
 use sesame_server::domain::rotation::{RotationKind, RotationStatus};
 use sesame_server::domain::workstation::WorkstationStatus;
 use sesame_server::store::test_support::TestDatabase;
@@ -145,6 +146,22 @@ async fn check_upgraded(store: &dyn Store, version: i64) {
         );
         let policy = store.password_policy(Some(&crpcen("75001"))).await.expect("a policy");
         assert_eq!(policy.rule.min_length, 14, "{at}");
+        // Before 0013 a policy had no strength checks: the migration gives it all, score 3.
+        let strength = if version >= 13 {
+            StrengthChecks { personal_words: false, common_passwords: true, min_score: 2 }
+        } else {
+            StrengthChecks::default()
+        };
+        assert_eq!(policy.strength, strength, "{at}");
+        let global = store.password_policy(None).await.expect("the global policy");
+        assert_eq!(global.strength, StrengthChecks::default(), "{at}");
+        let open =
+            store.list_rotations(Some(&crpcen("69002")), true, None, 10).await.expect("open");
+        assert!(
+            open.iter()
+                .all(|r| r.office_name == "Étude Beta" && r.office_city.as_deref() == Some("Lyon")),
+            "{at}: each rotation is read with its office's name and city"
+        );
     }
     if version >= 4 {
         let urls = store.owa_urls(Some(&crpcen("69002"))).await.expect("OWA addresses");

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::AdminApi;
 use crate::domain::office::{MailDomain, MailboxAddress};
-use crate::domain::password::{PasswordPolicy, PasswordRule};
+use crate::domain::password::{PasswordPolicy, PasswordRule, PolicyError, StrengthChecks};
 use crate::domain::rotation::Rotation;
 use crate::grpc::{parse, rfc3339};
 use crate::services::Error;
@@ -30,8 +30,7 @@ pub(super) async fn set_password_policy(
     let admin = api.authenticate(&request).await?;
     let req = request.into_inner();
     let office = parse::optional_crpcen("office", &req.office)?;
-    let policy =
-        req.policy.map(policy_from_pb).ok_or_else(|| Error::invalid("policy: required"))?;
+    let policy = policy_from_pb(req.policy.ok_or_else(|| Error::invalid("policy: required"))?)?;
     api.state.set_password_policy(&admin, office.as_ref(), &policy).await?;
     Ok(Response::new(pb::SetPasswordPolicyResponse {}))
 }
@@ -168,12 +167,17 @@ fn policy_to_pb(p: PasswordPolicy) -> pb::PasswordPolicy {
         require_digit: p.rule.require_digit,
         require_special: p.rule.require_special,
         provisional_length: p.provisional_length,
-        ..Default::default()
+        refuse_personal_words: Some(p.strength.personal_words),
+        refuse_common_passwords: Some(p.strength.common_passwords),
+        min_strength: Some(u32::from(p.strength.min_score)),
     }
 }
 
-/// The policy as given (a rule below the floor is refused by the service, not raised here).
-fn policy_from_pb(p: pb::PasswordPolicy) -> PasswordPolicy {
+/// The policy as given (a rule below the floor, a score above 4, are refused by the service's
+/// validation; a score beyond `u8` is refused here with the same message). A strength check
+/// absent from the request is on, and an absent minimum strength is 3: a client that predates
+/// them never turns them off.
+fn policy_from_pb(p: pb::PasswordPolicy) -> Result<PasswordPolicy, Error> {
     let rule = PasswordRule {
         min_length: p.min_length,
         require_lower: p.require_lower,
@@ -181,5 +185,16 @@ fn policy_from_pb(p: pb::PasswordPolicy) -> PasswordPolicy {
         require_digit: p.require_digit,
         require_special: p.require_special,
     };
-    PasswordPolicy { rule, provisional_length: p.provisional_length }
+    let defaults = StrengthChecks::default();
+    let min_score = match p.min_strength {
+        None => defaults.min_score,
+        Some(score) => u8::try_from(score)
+            .map_err(|_| Error::invalid(format!("policy: {}", PolicyError::MinStrength(score))))?,
+    };
+    let strength = StrengthChecks {
+        personal_words: p.refuse_personal_words.unwrap_or(defaults.personal_words),
+        common_passwords: p.refuse_common_passwords.unwrap_or(defaults.common_passwords),
+        min_score,
+    };
+    Ok(PasswordPolicy { rule, provisional_length: p.provisional_length, strength })
 }

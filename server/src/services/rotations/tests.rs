@@ -10,7 +10,7 @@ use crate::domain::admin::{Admin, AdminRole};
 use crate::domain::audit::Actor;
 use crate::domain::identifier::WorkstationId;
 use crate::domain::office::{Crpcen, Text};
-use crate::domain::password::{PasswordPolicy, PasswordRule};
+use crate::domain::password::{PasswordPolicy, PasswordRule, StrengthChecks};
 use crate::domain::rotation::{Rotation, RotationStatus};
 use crate::domain::token::{Token, TokenKind};
 use crate::domain::workstation::{
@@ -106,6 +106,7 @@ async fn a_whole_provisional_cycle(db: &TestDatabase) {
     let policy = PasswordPolicy {
         rule: PasswordRule { min_length: 12, ..Default::default() },
         provisional_length: 20,
+        strength: StrengthChecks { personal_words: false, common_passwords: true, min_score: 2 },
     };
     let cycle = Cycle { services, clock, office: crpcen("01234"), policy, global, other, auditor };
     set_the_policy(&cycle).await;
@@ -117,9 +118,20 @@ async fn a_whole_provisional_cycle(db: &TestDatabase) {
     audit_trail(&cycle).await;
 }
 
-/// The office's policy: longer provisional passwords.
+/// The office's policy: longer provisional passwords, no personal-words check, score 2; a score
+/// above 4 is refused.
 async fn set_the_policy(c: &Cycle) {
     let office = Some(&c.office);
+    let impossible = PasswordPolicy {
+        strength: StrengthChecks { min_score: 5, ..c.policy.strength },
+        ..c.policy
+    };
+    let Err(Error::InvalidArgument(refused)) =
+        c.services.set_password_policy(&c.global, office, &impossible).await
+    else {
+        panic!("a score of 5 is refused");
+    };
+    assert_eq!(refused, "policy: the minimum strength must be a score from 0 to 4, not 5");
     assert!(matches!(
         c.services.set_password_policy(&c.other, office, &c.policy).await,
         Err(Error::PermissionDenied(_))

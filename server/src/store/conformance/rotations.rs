@@ -1,4 +1,5 @@
-//! Conformance scenarios of rotations: escrow held only while open, expiry, disclosure.
+//! Conformance scenarios of rotations: password policies with their strength checks, escrow
+//! held only while open, expiry, disclosure, the office's name and city read with each rotation.
 
 use time::Duration;
 
@@ -42,6 +43,11 @@ pub(super) async fn rotations_hold_their_escrow_only_while_open(store: &dyn Stor
         store.disclose_rotations(Disclosure::Export(&crpcen), &actor, T0).await.unwrap();
     assert_eq!(disclosed.len(), 2);
     let (rotation, sealed) = &disclosed[0];
+    // The office's name and city come with the rotation (agents refuse them in a new password).
+    assert_eq!(
+        (rotation.office_name.as_str(), rotation.office_city.as_deref()),
+        ("A", Some("Lyon"))
+    );
     assert_eq!(
         secrecy::ExposeSecret::expose_secret(
             &key.open(sealed, rotation.mailbox_id, &rotation.id).unwrap()
@@ -128,4 +134,59 @@ pub(super) async fn rotations_are_counted_by_status(store: &dyn Store) {
     let usage = store.pool_usage();
     assert!(usage.max >= 1 && usage.in_use + usage.idle <= usage.max, "{usage:?}");
     assert!(usage.in_use + usage.idle >= 1, "the store has opened a connection: {usage:?}");
+}
+
+pub(super) async fn password_policies_keep_their_strength_checks(store: &dyn Store) {
+    use crate::domain::password::{PasswordPolicy, PasswordRule, StrengthChecks};
+    let actor = Actor::system();
+    store.create_office(&office("01234", "A"), &actor, T0).await.unwrap();
+    store.create_office(&office("05678", "B"), &actor, T0).await.unwrap();
+    let (a, b) = (Crpcen::parse("01234").unwrap(), Crpcen::parse("05678").unwrap());
+    // Nothing set: the default, every check on with score 3.
+    assert_eq!(store.password_policy(None).await.unwrap(), PasswordPolicy::default());
+    assert_eq!(store.password_policy(Some(&a)).await.unwrap().strength, StrengthChecks::default());
+
+    // A global policy with every check off: offices without an override follow it.
+    let lax = PasswordPolicy {
+        rule: PasswordRule { min_length: 12, ..PasswordRule::default() },
+        provisional_length: 16,
+        strength: StrengthChecks { personal_words: false, common_passwords: false, min_score: 0 },
+    };
+    store.set_password_policy(None, &lax, &actor, T0).await.unwrap();
+    assert_eq!(store.password_policy(None).await.unwrap(), lax);
+    assert_eq!(store.password_policy(Some(&a)).await.unwrap(), lax);
+
+    // An office's override keeps its own checks; set again, its values are replaced.
+    let strict = PasswordPolicy {
+        strength: StrengthChecks { personal_words: true, common_passwords: false, min_score: 4 },
+        ..lax
+    };
+    store.set_password_policy(Some(&a), &strict, &actor, T0).await.unwrap();
+    assert_eq!(store.password_policy(Some(&a)).await.unwrap(), strict);
+    assert_eq!(store.password_policy(Some(&b)).await.unwrap(), lax);
+    let changed = PasswordPolicy {
+        strength: StrengthChecks { personal_words: false, common_passwords: true, min_score: 2 },
+        ..strict
+    };
+    store.set_password_policy(Some(&a), &changed, &actor, T0).await.unwrap();
+    assert_eq!(store.password_policy(Some(&a)).await.unwrap(), changed);
+    assert_eq!(store.password_policy(None).await.unwrap(), lax);
+
+    // The audit record of a change says the checks it set.
+    let records = store.audit_records(None, 0, 1000).await.unwrap();
+    let last = records.iter().rev().find(|r| r.action == "password_policy.set").unwrap();
+    let details: serde_json::Value = serde_json::from_str(&last.details).unwrap();
+    assert_eq!(details["refuse_personal_words"], false);
+    assert_eq!(details["refuse_common_passwords"], true);
+    assert_eq!(details["min_strength"], 2);
+    assert_eq!(last.office.as_deref(), Some("01234"));
+
+    // The database refuses a score above 4 even if the domain's check were bypassed; nothing is
+    // written or audited.
+    let length = verify_chain(store).await;
+    let impossible =
+        PasswordPolicy { strength: StrengthChecks { min_score: 5, ..changed.strength }, ..changed };
+    assert!(store.set_password_policy(Some(&a), &impossible, &actor, T0).await.is_err());
+    assert_eq!(store.password_policy(Some(&a)).await.unwrap(), changed);
+    assert_eq!(verify_chain(store).await, length);
 }
