@@ -120,6 +120,7 @@ conformance_suite!(
     compliance::compliance_follows_rotations_reports_and_assignments,
     compliance::compliance_deadlines_policies_and_periodic_rotations,
     compliance::compliance_reaches_every_transition,
+    compliance::imported_mailboxes_are_assessed_at_once,
     compliance_trend::the_trend_counts_what_a_report_at_each_time_counts,
     check_ins::check_ins_are_written_in_batches,
     check_ins::a_batch_reassesses_the_workstations_whose_check_in_matters,

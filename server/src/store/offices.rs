@@ -173,7 +173,10 @@ impl<D> OfficeStore for Db<D> {
         }
         if !plan.create.is_empty() {
             D::insert_mailboxes(&mut tx, &plan.create, at).await?;
-            Self::register_for_compliance(&mut tx, at).await?;
+            let offices: BTreeSet<&str> =
+                plan.create.iter().map(|r| r.address.office().as_str()).collect();
+            let offices: Vec<&str> = offices.into_iter().collect();
+            Self::assess_registered(&mut tx, &offices, at).await?;
         }
         if !plan.update.is_empty() {
             D::rename_mailboxes(&mut tx, &plan.update, at).await?;
