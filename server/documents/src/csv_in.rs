@@ -7,9 +7,9 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LineError {
     /// The line number, from 1.
-    pub line: u64,
+    pub(crate) line: u64,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// A CSV text being read: its header, then its records one by one.
@@ -19,14 +19,14 @@ pub(crate) struct CsvIn<'t> {
     /// Where each line ends: `\n`, or a `\r` not followed by `\n`.
     newlines: Vec<usize>,
     /// The header's first line as written (up to its end), for messages.
-    pub header_line: &'t str,
+    pub(crate) header_line: &'t str,
     /// The header's names, lowercased.
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
 }
 
 impl<'t> CsvIn<'t> {
     /// Reads the header of `text`; the separator is `;` when the header has `;` and no `,`.
-    pub fn new(text: &'t str) -> Result<CsvIn<'t>, LineError> {
+    pub(crate) fn new(text: &'t str) -> Result<CsvIn<'t>, LineError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         // A record ends at `\n`, `\r\n` or a lone `\r` (the csv crate's rule; Excel for Mac's "CSV
         // (Macintosh)" ends lines with `\r`): so do the header and the line numbers.
@@ -65,7 +65,7 @@ impl<'t> CsvIn<'t> {
 
     /// Every record that is not blank, with its line, each as wide as the header; the first line
     /// that is not stops the reading.
-    pub fn records(mut self) -> Result<Vec<(u64, csv::StringRecord)>, LineError> {
+    pub(crate) fn records(mut self) -> Result<Vec<(u64, csv::StringRecord)>, LineError> {
         let columns = self.names.len();
         let mut records = Vec::new();
         let mut record = csv::StringRecord::new();

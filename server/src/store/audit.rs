@@ -65,12 +65,8 @@ impl<D> AuditStore for Db<D> {
     ) -> Result<(i64, [u8; 32]), Error> {
         let mut tx = self.writer().begin().await?;
         D::lock_audit_log(&mut tx).await?;
-        Self::append(&mut tx, event, at).await?;
-        let (seq, hash): (i64, Vec<u8>) =
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        let hash = hash_column(hash, "audit_log")?;
+        let last = Self::last_record(&mut tx).await?;
+        let (seq, hash) = Self::append(&mut tx, last, event, at).await?;
         tx.commit().await?;
         Ok((seq, hash))
     }
@@ -169,28 +165,37 @@ impl<D> Db<D> {
     ) -> Result<(), Error> {
         if !events.is_empty() {
             D::lock_audit_log(&mut tx).await?;
+            // The last record is read once; each appended one is the next one's predecessor.
+            let mut last = Self::last_record(&mut tx).await?;
             for event in events {
-                Self::append(&mut tx, event, at).await?;
+                last = Self::append(&mut tx, last, event, at).await?;
             }
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Appends a record after the last one, inside the caller's transaction.
-    async fn append(
-        conn: &mut D::Connection,
-        event: &AuditEvent,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
+    /// The sequence number and hash of the last record (0 and the genesis hash for none), read
+    /// inside the caller's transaction, after the audit log is locked.
+    async fn last_record(conn: &mut D::Connection) -> Result<(i64, [u8; 32]), Error> {
         let last: Option<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *conn)
                 .await?;
-        let (prev_seq, prev_hash) = match last {
+        Ok(match last {
             Some((seq, hash)) => (seq, hash_column(hash, "audit_log")?),
             None => (0, GENESIS_HASH),
-        };
+        })
+    }
+
+    /// Appends a record after `last`, inside the caller's transaction; returns its sequence
+    /// number and hash.
+    async fn append(
+        conn: &mut D::Connection,
+        (prev_seq, prev_hash): (i64, [u8; 32]),
+        event: &AuditEvent,
+        at: OffsetDateTime,
+    ) -> Result<(i64, [u8; 32]), Error> {
         let details = event.details.to_string();
         let office = event.office.as_ref().map(Crpcen::as_str);
         let fields = RecordFields {
@@ -218,6 +223,6 @@ impl<D> Db<D> {
         .bind(&hash[..])
         .execute(&mut *conn)
         .await?;
-        Ok(())
+        Ok((fields.seq, hash))
     }
 }

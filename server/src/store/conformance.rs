@@ -98,6 +98,7 @@ conformance_suite!(
     offices::import_is_all_or_nothing_and_idempotent,
     offices::mailboxes_are_listed_per_office,
     offices::ten_thousand_mailboxes_import_in_one_transaction,
+    offices::office_import_is_all_or_nothing_and_idempotent,
     admins::admins_are_found_by_token_hash_only,
     admins::admins_have_roles_offices_and_can_be_revoked,
     audit::audit_records_page_and_chain,
