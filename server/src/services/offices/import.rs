@@ -50,8 +50,10 @@ pub struct MailboxImport {
 /// The invalid lines of an import: the first [`MAX_LISTED_ERRORS`] listed, the rest counted.
 #[derive(Debug, Default)]
 pub(super) struct LineErrors {
-    listed: Vec<String>,
-    count: usize,
+    /// The first ones' messages.
+    pub(super) listed: Vec<String>,
+    /// How many.
+    pub(super) count: usize,
 }
 
 impl LineErrors {
