@@ -60,7 +60,7 @@ impl PolicyChanges {
             require_digit: self.require_digit.unwrap_or(current.require_digit),
             require_special: self.require_special.unwrap_or(current.require_special),
             provisional_length: self.provisional_length.unwrap_or(current.provisional_length),
-            ..current.clone()
+            ..*current
         }
     }
 }
