@@ -1,8 +1,8 @@
-//! The server's data directory: what lives in it. Files holding a private key or a credential are
-//! written with `sesame_base::private_file::write_private` (0600, atomic); the directory itself is
-//! owner-only (0700).
+//! The server's data directory: what lives in it. Every file the server writes there is private
+//! (0600): keys, credentials and certificates through `sesame_base::private_file::write_private`
+//! (atomic), the SQLite database created 0600 before SQLite opens it (`store::sqlite`); the
+//! directory itself is owner-only (0700).
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -90,15 +90,9 @@ impl DataDir {
     }
 }
 
-/// Writes a public file (a certificate) atomically.
-pub fn write_public(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, contents)?;
-    fs::rename(&tmp, path)
-}
-
 #[cfg(all(test, unix))]
 mod tests {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;

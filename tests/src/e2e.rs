@@ -50,6 +50,7 @@ mod audit_key_file;
 mod audit_shipping;
 mod backup;
 mod browser_harness;
+mod bulk;
 mod cluster;
 mod compliance;
 mod dashboard;

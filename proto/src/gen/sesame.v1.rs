@@ -330,6 +330,44 @@ pub struct ImportMailboxesResponse {
     #[prost(bool, tag = "4")]
     pub dry_run: bool,
 }
+/// One office to import.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct OfficeRow {
+    /// Line number in the source file, quoted back in errors.
+    #[prost(uint64, tag = "1")]
+    pub line: u64,
+    #[prost(string, tag = "2")]
+    pub crpcen: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub name: ::prost::alloc::string::String,
+    /// Optional; empty leaves a registered office's city as it is.
+    #[prost(string, tag = "4")]
+    pub city: ::prost::alloc::string::String,
+}
+/// One chunk of an office import stream. All chunks together form one import.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ImportOfficesRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub rows: ::prost::alloc::vec::Vec<OfficeRow>,
+    /// When true on any chunk, the import is checked and counted but nothing is written.
+    #[prost(bool, tag = "2")]
+    pub dry_run: bool,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ImportOfficesResponse {
+    /// Rows that registered an office.
+    #[prost(uint64, tag = "1")]
+    pub created: u64,
+    /// Rows that changed the name or city of a registered office.
+    #[prost(uint64, tag = "2")]
+    pub updated: u64,
+    /// Rows identical to what is already registered.
+    #[prost(uint64, tag = "3")]
+    pub unchanged: u64,
+    /// True when the import was a dry run and nothing was written.
+    #[prost(bool, tag = "4")]
+    pub dry_run: bool,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListMailboxesRequest {
     /// Optional CRPCEN filter; empty lists every mailbox.
@@ -763,11 +801,34 @@ pub struct DiscloseProvisionalResponse {
 pub struct AssignWorkstationRequest {
     #[prost(string, tag = "1")]
     pub workstation_id: ::prost::alloc::string::String,
+    /// One mailbox; may be empty when `mailboxes` holds them.
     #[prost(string, tag = "2")]
     pub mailbox: ::prost::alloc::string::String,
+    /// More mailboxes, assigned with `mailbox` all or nothing.
+    #[prost(string, repeated, tag = "3")]
+    pub mailboxes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct AssignWorkstationResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetWorkstationRequest {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+    /// How many of the last rotations of its mailboxes (0: 10; at most 100).
+    #[prost(uint32, tag = "2")]
+    pub rotations: u32,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GetWorkstationResponse {
+    #[prost(message, optional, tag = "1")]
+    pub workstation: ::core::option::Option<Workstation>,
+    /// Its readiness, its mailboxes among it.
+    #[prost(message, optional, tag = "2")]
+    pub readiness: ::core::option::Option<WorkstationReadiness>,
+    /// The last rotations of its mailboxes, newest first.
+    #[prost(message, repeated, tag = "3")]
+    pub rotations: ::prost::alloc::vec::Vec<RotationInfo>,
+}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UnassignWorkstationRequest {
     #[prost(string, tag = "1")]
@@ -1570,6 +1631,41 @@ pub mod admin_service_client {
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "ImportMailboxes"));
             self.inner.client_streaming(req, path, codec).await
         }
+        /// Imports offices, all or nothing, as ImportMailboxes imports mailboxes: the client streams the
+        /// rows in chunks (each under the request size limit), each row carrying its line number; the
+        /// server checks the whole set and writes it in one transaction, one office.create (or
+        /// office.update) audit record per office written. A malformed CRPCEN, an empty name, a name or
+        /// city over 200 characters or holding control characters, or a CRPCEN twice in the set gives
+        /// INVALID_ARGUMENT naming the line(s), and nothing is written. An office already registered
+        /// with the same name (and city, when the row gives one) is left as it is; another name or city
+        /// updates it (an empty city leaves the city as it is). At most 100,000 rows: more gives
+        /// RESOURCE_EXHAUSTED. Callable by: a global administrator.
+        pub async fn import_offices(
+            &mut self,
+            request: impl tonic::IntoStreamingRequest<
+                Message = super::ImportOfficesRequest,
+            >,
+        ) -> std::result::Result<
+            tonic::Response<super::ImportOfficesResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/ImportOffices",
+            );
+            let mut req = request.into_streaming_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "ImportOffices"));
+            self.inner.client_streaming(req, path, codec).await
+        }
         /// Lists mailboxes ordered by address, optionally of one office, a page at a time. Callable by: a
         /// global administrator and an auditor (every office), an office administrator (its offices).
         /// NOT_FOUND if the office filter names no office; INVALID_ARGUMENT for a page_size over 5,000
@@ -2163,7 +2259,8 @@ pub mod admin_service_client {
         /// INVALID_ARGUMENT when the mailbox belongs to another office than the workstation, or for a
         /// malformed workstation id or mailbox address; NOT_FOUND if the workstation (for a global
         /// administrator) or the mailbox does not exist. The workstation is checked before the mailbox.
-        /// Assigning again succeeds.
+        /// Assigning again succeeds. With several mailboxes (`mailbox` and `mailboxes` together, at most
+        /// 1,000), all are assigned in one transaction or none is: the first refused names its address.
         pub async fn assign_workstation(
             &mut self,
             request: impl tonic::IntoRequest<super::AssignWorkstationRequest>,
@@ -2186,6 +2283,36 @@ pub mod admin_service_client {
             let mut req = request.into_request();
             req.extensions_mut()
                 .insert(GrpcMethod::new("sesame.v1.AdminService", "AssignWorkstation"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// What a workstation holds: the workstation (with its key state), its readiness as
+        /// GetOfficeReadiness tells it (its mailboxes, its look at OWA, what stands in the way), and the
+        /// last rotations of its mailboxes, newest first (at most `rotations`, 0 meaning 10, at most
+        /// 100). Callable by: a global administrator and an auditor, an office administrator of its
+        /// office. INVALID_ARGUMENT for a malformed id; NOT_FOUND if there is no such workstation (or
+        /// it is outside the caller's offices).
+        pub async fn get_workstation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetWorkstationResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/sesame.v1.AdminService/GetWorkstation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("sesame.v1.AdminService", "GetWorkstation"));
             self.inner.unary(req, path, codec).await
         }
         /// Removes such an assignment. Callable by: as AssignWorkstation. NOT_FOUND if there is no such
@@ -2608,6 +2735,22 @@ pub mod admin_service_server {
             tonic::Response<super::ImportMailboxesResponse>,
             tonic::Status,
         >;
+        /// Imports offices, all or nothing, as ImportMailboxes imports mailboxes: the client streams the
+        /// rows in chunks (each under the request size limit), each row carrying its line number; the
+        /// server checks the whole set and writes it in one transaction, one office.create (or
+        /// office.update) audit record per office written. A malformed CRPCEN, an empty name, a name or
+        /// city over 200 characters or holding control characters, or a CRPCEN twice in the set gives
+        /// INVALID_ARGUMENT naming the line(s), and nothing is written. An office already registered
+        /// with the same name (and city, when the row gives one) is left as it is; another name or city
+        /// updates it (an empty city leaves the city as it is). At most 100,000 rows: more gives
+        /// RESOURCE_EXHAUSTED. Callable by: a global administrator.
+        async fn import_offices(
+            &self,
+            request: tonic::Request<tonic::Streaming<super::ImportOfficesRequest>>,
+        ) -> std::result::Result<
+            tonic::Response<super::ImportOfficesResponse>,
+            tonic::Status,
+        >;
         /// Lists mailboxes ordered by address, optionally of one office, a page at a time. Callable by: a
         /// global administrator and an auditor (every office), an office administrator (its offices).
         /// NOT_FOUND if the office filter names no office; INVALID_ARGUMENT for a page_size over 5,000
@@ -2836,12 +2979,26 @@ pub mod admin_service_server {
         /// INVALID_ARGUMENT when the mailbox belongs to another office than the workstation, or for a
         /// malformed workstation id or mailbox address; NOT_FOUND if the workstation (for a global
         /// administrator) or the mailbox does not exist. The workstation is checked before the mailbox.
-        /// Assigning again succeeds.
+        /// Assigning again succeeds. With several mailboxes (`mailbox` and `mailboxes` together, at most
+        /// 1,000), all are assigned in one transaction or none is: the first refused names its address.
         async fn assign_workstation(
             &self,
             request: tonic::Request<super::AssignWorkstationRequest>,
         ) -> std::result::Result<
             tonic::Response<super::AssignWorkstationResponse>,
+            tonic::Status,
+        >;
+        /// What a workstation holds: the workstation (with its key state), its readiness as
+        /// GetOfficeReadiness tells it (its mailboxes, its look at OWA, what stands in the way), and the
+        /// last rotations of its mailboxes, newest first (at most `rotations`, 0 meaning 10, at most
+        /// 100). Callable by: a global administrator and an auditor, an office administrator of its
+        /// office. INVALID_ARGUMENT for a malformed id; NOT_FOUND if there is no such workstation (or
+        /// it is outside the caller's offices).
+        async fn get_workstation(
+            &self,
+            request: tonic::Request<super::GetWorkstationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetWorkstationResponse>,
             tonic::Status,
         >;
         /// Removes such an assignment. Callable by: as AssignWorkstation. NOT_FOUND if there is no such
@@ -3279,6 +3436,53 @@ pub mod admin_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ImportMailboxesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.client_streaming(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/ImportOffices" => {
+                    #[allow(non_camel_case_types)]
+                    struct ImportOfficesSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::ClientStreamingService<super::ImportOfficesRequest>
+                    for ImportOfficesSvc<T> {
+                        type Response = super::ImportOfficesResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<
+                                tonic::Streaming<super::ImportOfficesRequest>,
+                            >,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::import_offices(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ImportOfficesSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
@@ -4291,6 +4495,51 @@ pub mod admin_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = AssignWorkstationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/sesame.v1.AdminService/GetWorkstation" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetWorkstationSvc<T: AdminService>(pub Arc<T>);
+                    impl<
+                        T: AdminService,
+                    > tonic::server::UnaryService<super::GetWorkstationRequest>
+                    for GetWorkstationSvc<T> {
+                        type Response = super::GetWorkstationResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetWorkstationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as AdminService>::get_workstation(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetWorkstationSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

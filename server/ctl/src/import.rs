@@ -1,13 +1,15 @@
-//! `sesamectl mailbox import`: reads the CSV file, checks its shape locally (header, columns) with
-//! line numbers (`sesame_documents::mailbox_csv`, which the dashboard's upload uses too), then
-//! streams it to the server in chunks; the server checks addresses and offices and writes all or
-//! nothing.
+//! `sesamectl mailbox import` and `sesamectl office import`: reads the CSV file, checks its shape
+//! locally (header, columns) with line numbers (`sesame_documents::mailbox_csv`, which the
+//! dashboard's upload uses too, and `office_csv`), then streams it to the server in chunks, each
+//! under the request size limit; the server checks every row and writes all or nothing.
 
 use std::io::Write;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sesame_documents::mailbox_csv;
+use prost::Message;
+use sesame_documents::{mailbox_csv, office_csv};
+use sesame_proto::limits::MAX_ADMIN_REQUEST_BYTES;
 use sesame_proto::v1 as pb;
 
 use crate::{AdminClient, Error};
@@ -28,10 +30,12 @@ pub enum CsvError {
         source: std::io::Error,
     },
     /// The file is larger than an import may be.
-    #[error("{path} is larger than 64 MiB; split it")]
+    #[error("{path} is larger than {max_mib} MiB; split it")]
     TooLarge {
         /// The file.
         path: String,
+        /// The limit, in MiB.
+        max_mib: u64,
     },
     /// The file is not UTF-8 text.
     #[error("{path} is not UTF-8 text (save it as \"CSV UTF-8\")")]
@@ -43,6 +47,10 @@ pub enum CsvError {
     /// the line.
     #[error(transparent)]
     Parse(#[from] mailbox_csv::CsvError),
+    /// The text is not an office CSV file (header, columns, quoting, no rows); the message names
+    /// the line.
+    #[error(transparent)]
+    Offices(#[from] office_csv::CsvError),
 }
 
 /// The rows of a mailbox CSV file, each with its line number.
@@ -56,15 +64,96 @@ pub struct MailboxCsv {
 /// byte-order mark is ignored, `,` or `;` separated, header `address,display_name`, optionally
 /// followed by `logon_name` and `local_account` in any order, blank lines skipped).
 pub fn read_mailbox_csv(path: &Path) -> Result<MailboxCsv, CsvError> {
+    parse_mailbox_csv(&read_text(path, mailbox_csv::MAX_FILE_BYTES)?)
+}
+
+/// The text of a CSV file: UTF-8, at most `max` bytes.
+fn read_text(path: &Path, max: u64) -> Result<String, CsvError> {
     let name = path.display().to_string();
     let read_err = |source| CsvError::Read { path: name.clone(), source };
     let size = std::fs::metadata(path).map_err(read_err)?.len();
-    if size > mailbox_csv::MAX_FILE_BYTES {
-        return Err(CsvError::TooLarge { path: name });
+    if size > max {
+        return Err(CsvError::TooLarge { path: name, max_mib: max / (1024 * 1024) });
     }
     let bytes = std::fs::read(path).map_err(read_err)?;
-    let text = String::from_utf8(bytes).map_err(|_| CsvError::Encoding { path: name.clone() })?;
-    parse_mailbox_csv(&text)
+    String::from_utf8(bytes).map_err(|_| CsvError::Encoding { path: name.clone() })
+}
+
+/// The rows of an office CSV file, each with its line number.
+#[derive(Debug, Default)]
+pub struct OfficeCsv {
+    /// The rows.
+    pub rows: Vec<pb::OfficeRow>,
+}
+
+/// Reads an office CSV file: UTF-8, at most 16 MiB, then as [`office_csv::parse`] reads it (a
+/// byte-order mark is ignored, `,` or `;` separated, header `crpcen,name` optionally followed by
+/// `city`, or `crpcen;nom;ville`, blank lines skipped).
+pub fn read_office_csv(path: &Path) -> Result<OfficeCsv, CsvError> {
+    let csv = office_csv::parse(&read_text(path, office_csv::MAX_FILE_BYTES)?)?;
+    let rows = csv
+        .rows
+        .into_iter()
+        .map(|r| pb::OfficeRow { line: r.line, crpcen: r.crpcen, name: r.name, city: r.city })
+        .collect();
+    Ok(OfficeCsv { rows })
+}
+
+/// The rows in chunks of at most [`CHUNK_ROWS`], each chunk's message under half the request
+/// size limit (a row is far smaller than that).
+fn chunks<R: Message>(rows: Vec<R>) -> Vec<Vec<R>> {
+    let budget = MAX_ADMIN_REQUEST_BYTES / 2;
+    let mut chunks = Vec::new();
+    let mut chunk = Vec::new();
+    let mut size = 0;
+    for row in rows {
+        // A field's key and length prefix: at most 1 + 10 bytes.
+        let row_size = row.encoded_len() + 11;
+        if !chunk.is_empty() && (chunk.len() == CHUNK_ROWS || size + row_size > budget) {
+            chunks.push(std::mem::take(&mut chunk));
+            size = 0;
+        }
+        size += row_size;
+        chunk.push(row);
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+/// Streams the office rows to the server and returns its report.
+pub(crate) async fn send_offices(
+    client: &mut AdminClient,
+    csv: OfficeCsv,
+    dry_run: bool,
+) -> Result<pb::ImportOfficesResponse, Error> {
+    let requests: Vec<pb::ImportOfficesRequest> = chunks(csv.rows)
+        .into_iter()
+        .map(|rows| pb::ImportOfficesRequest { rows, dry_run })
+        .collect();
+    Ok(client.import_offices(tokio_stream::iter(requests)).await?.into_inner())
+}
+
+/// Prints what an office import did.
+pub(crate) fn print_office_report(
+    out: &mut impl Write,
+    report: &pb::ImportOfficesResponse,
+) -> std::io::Result<()> {
+    let total = report.created + report.updated + report.unchanged;
+    let prefix = if report.dry_run { "Dry run, nothing written: would import" } else { "Imported" };
+    if report.created == 0 && report.updated == 0 {
+        writeln!(
+            out,
+            "Nothing to change: all {total} offices are already registered as in the file."
+        )
+    } else {
+        writeln!(
+            out,
+            "{prefix} {total} offices: {} created, {} updated, {} unchanged.",
+            report.created, report.updated, report.unchanged
+        )
+    }
 }
 
 /// Parses the text of a mailbox CSV file ([`mailbox_csv::parse`]) into the rows the server takes.
@@ -104,14 +193,10 @@ pub(crate) async fn send(
     } else {
         ProgressBar::hidden()
     };
-    let mut chunks: Vec<pb::ImportMailboxesRequest> = Vec::new();
-    let mut rows = csv.rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        chunks.push(pb::ImportMailboxesRequest {
-            rows: rows.by_ref().take(CHUNK_ROWS).collect(),
-            dry_run,
-        });
-    }
+    let chunks: Vec<pb::ImportMailboxesRequest> = chunks(csv.rows)
+        .into_iter()
+        .map(|rows| pb::ImportMailboxesRequest { rows, dry_run })
+        .collect();
     let sent = bar.clone();
     let stream = tokio_stream::iter(
         chunks.into_iter().inspect(move |chunk| sent.inc(chunk.rows.len() as u64)),

@@ -43,7 +43,9 @@ pub use crate::audit::AuditCommand;
 pub use crate::client::{AdminClient, BearerToken, connect};
 pub use crate::compliance::{ComplianceCommand, CompliancePolicyCommand};
 pub use crate::error::Error;
-pub use crate::import::{CsvError, MailboxCsv, parse_mailbox_csv, read_mailbox_csv};
+pub use crate::import::{
+    CsvError, MailboxCsv, OfficeCsv, parse_mailbox_csv, read_mailbox_csv, read_office_csv,
+};
 pub use crate::mailbox::MailboxCommand;
 pub use crate::office::OfficeCommand;
 use crate::output::Format;
@@ -200,6 +202,10 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
         Command::Mailbox(command) => mailbox::read_before_connecting(command)?,
         _ => None,
     };
+    let offices = match &cli.command {
+        Command::Office(command) => office::read_before_connecting(command)?,
+        _ => None,
+    };
     let client = connect(&credentials).await?;
     let mut session = Session {
         client,
@@ -211,7 +217,7 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
     };
     let session = &mut session;
     match cli.command {
-        Command::Office(command) => office::run(session, command).await,
+        Command::Office(command) => office::run(session, command, offices).await,
         Command::Mailbox(command) => mailbox::run(session, command, csv).await,
         Command::Token(command) => token::run(session, command).await,
         Command::Workstation(command) => workstation::run(session, command).await,

@@ -1,10 +1,12 @@
 //! `sesamectl office`: register, list and show notarial offices, and their readiness for a rollout.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
+use crate::import::{self, OfficeCsv, read_office_csv};
 use crate::output::{print_office, print_offices};
 use crate::readiness::print_readiness;
 use crate::{Error, Session};
@@ -23,6 +25,16 @@ pub enum OfficeCommand {
         #[arg(long)]
         city: Option<String>,
     },
+    /// Registers or updates offices from a CSV file (`crpcen,name,city`, or French Excel's
+    /// `crpcen;nom;ville`), all or nothing: a wrong line is named and nothing is imported; an
+    /// office already registered as in the file is left alone, another name or city updates it.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Checks the file against the server without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Lists offices.
     List,
     /// Shows one office.
@@ -38,13 +50,27 @@ pub enum OfficeCommand {
     },
 }
 
-/// Runs an office command.
+/// Reads what an office command needs from files, before connecting: the CSV file of an import,
+/// so that a malformed file fails with its line and nothing sent.
+pub(crate) fn read_before_connecting(command: &OfficeCommand) -> Result<Option<OfficeCsv>, Error> {
+    match command {
+        OfficeCommand::Import { file, .. } => Ok(Some(read_office_csv(file)?)),
+        _ => Ok(None),
+    }
+}
+
+/// Runs an office command; `csv` is what [`read_before_connecting`] read.
 pub(crate) async fn run<W: Write>(
     session: &mut Session<'_, W>,
     command: OfficeCommand,
+    csv: Option<OfficeCsv>,
 ) -> Result<(), Error> {
     let Session { client, out, format, .. } = session;
     match command {
+        OfficeCommand::Import { dry_run, .. } => {
+            let report = import::send_offices(client, csv.unwrap_or_default(), dry_run).await?;
+            import::print_office_report(out, &report)?;
+        }
         OfficeCommand::Add { crpcen, name, city } => {
             let request = pb::CreateOfficeRequest { crpcen, name, city: city.unwrap_or_default() };
             let office =

@@ -3,6 +3,7 @@
 
 mod mailbox;
 mod rows;
+mod workstation;
 
 use std::io::{self, Write};
 
@@ -15,6 +16,7 @@ pub(crate) use self::rows::{
     AdminRow, AuditRow, MailboxRow, RotationRow, TokenRow, WebSessionRow, WorkstationRow,
     describe_key,
 };
+pub(crate) use self::workstation::print_workstation;
 use crate::OutputFormat;
 use sesame_documents::CsvDialect;
 pub(crate) use sesame_documents::CsvOut;

@@ -1,12 +1,12 @@
-//! `sesamectl workstation`: enrolled workstations (list, revoke, unlock) and the mailboxes assigned
-//! to them.
+//! `sesamectl workstation`: enrolled workstations (list, show, revoke, unlock) and the mailboxes
+//! assigned to them.
 
 use std::io::Write;
 
 use clap::Subcommand;
 use sesame_proto::v1 as pb;
 
-use crate::output::{WorkstationRow, print_rows};
+use crate::output::{WorkstationRow, print_rows, print_workstation};
 use crate::{Error, Session};
 
 /// Workstation commands.
@@ -28,13 +28,23 @@ pub enum WorkstationCommand {
         /// Its id.
         id: String,
     },
-    /// Assigns a mailbox to a workstation of the same office: its agent receives the mailbox's
-    /// provisional passwords.
+    /// Shows what a workstation holds: its mailboxes, its key, its readiness and the last
+    /// rotations of its mailboxes.
+    Show {
+        /// Its id, from `workstation list`.
+        id: String,
+        /// How many of the last rotations to list (at most 100).
+        #[arg(long, default_value_t = 10)]
+        rotations: u32,
+    },
+    /// Assigns mailboxes to a workstation of the same office, all or none: its agent receives
+    /// their provisional passwords.
     Assign {
         /// The workstation's id.
         id: String,
-        /// The mailbox.
-        address: String,
+        /// The mailboxes (one or more, at most 1,000).
+        #[arg(required = true, num_args = 1..)]
+        addresses: Vec<String>,
     },
     /// Removes an assignment.
     Unassign {
@@ -67,13 +77,28 @@ pub(crate) async fn run<W: Write>(
             client.unlock_workstation(pb::UnlockWorkstationRequest { id: id.clone() }).await?;
             writeln!(out, "Workstation {id} unlocked.")?;
         }
-        WorkstationCommand::Assign { id, address } => {
+        WorkstationCommand::Show { id, rotations } => {
+            let request = pb::GetWorkstationRequest { id, rotations };
+            let details = client.get_workstation(request).await?.into_inner();
+            print_workstation(out, *format, &details)?;
+        }
+        WorkstationCommand::Assign { id, mut addresses } => {
+            // The first in `mailbox`, which every server reads; the others in `mailboxes`.
+            let first = addresses.remove(0);
             let request = pb::AssignWorkstationRequest {
                 workstation_id: id.clone(),
-                mailbox: address.clone(),
+                mailbox: first.clone(),
+                mailboxes: addresses.clone(),
             };
             client.assign_workstation(request).await?;
-            writeln!(out, "{address} assigned to workstation {id}.")?;
+            if addresses.is_empty() {
+                writeln!(out, "{first} assigned to workstation {id}.")?;
+            } else {
+                writeln!(out, "{} mailboxes assigned to workstation {id}:", addresses.len() + 1)?;
+                for address in std::iter::once(&first).chain(&addresses) {
+                    writeln!(out, "  {address}")?;
+                }
+            }
         }
         WorkstationCommand::Unassign { id, address } => {
             let request = pb::UnassignWorkstationRequest {

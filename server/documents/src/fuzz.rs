@@ -1,5 +1,5 @@
 //! Fuzz targets (bolero, run by `cargo test` for a fixed number of cases; `tests/FUZZING.md` says
-//! how to run them longer): the mailbox CSV reader on any text, and the writers (CSV, PDF,
+//! how to run them longer): the mailbox and office CSV readers on any text, and the writers (CSV, PDF,
 //! PowerShell) on any names, addresses and long or control-laden strings.
 
 use bolero::{TypeGenerator, check};
@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::csv_out::neutralise;
 use crate::mailbox_csv::{CsvError, parse};
+use crate::office_csv;
 use crate::report::{ComplianceReportDoc, MailboxLine, OfficeLine, Rule, State, StateCount};
 use crate::{CsvOut, HeadStamp, Letter, audit_csv, export, letters, report_csv, report_pdf};
 
@@ -128,6 +129,98 @@ fn mailbox_csv_reads_back_what_a_spreadsheet_wrote() {
                     assert_eq!(read, expected, "{text:?}");
                 }
                 Err(CsvError::Empty) => assert!(expected.is_empty(), "{text:?}"),
+                Err(e) => panic!("{e} in {text:?}"),
+            }
+        })
+    });
+    println!("{tally}");
+}
+
+#[test]
+fn office_csv_reads_any_text_without_panicking() {
+    let tally = Tally::new("office_csv_any_text");
+    // Seeds: `__fuzz__/office_csv/corpus`.
+    check!(name = "office_csv").with_iterations(2_000).for_each(|bytes: &[u8]| {
+        tally.case(|| {
+            let text = String::from_utf8_lossy(bytes);
+            let lines = line_breaks(text.as_bytes()) + 1;
+            match office_csv::parse(&text) {
+                Ok(csv) => {
+                    tally.accepted();
+                    assert!(!csv.rows.is_empty());
+                    let mut previous = 1;
+                    for row in &csv.rows {
+                        assert!(
+                            row.line > previous && row.line <= lines,
+                            "{row:?} after {previous}"
+                        );
+                        previous = row.line;
+                        for cell in [&row.crpcen, &row.name, &row.city] {
+                            assert_eq!(cell.trim(), cell);
+                        }
+                    }
+                }
+                Err(office_csv::CsvError::Line { line, .. }) => assert!(line <= lines),
+                Err(office_csv::CsvError::Header { found }) => {
+                    assert!(found.chars().count() <= 80)
+                }
+                Err(office_csv::CsvError::Empty) => {}
+            }
+        })
+    });
+    println!("{tally}");
+}
+
+/// An office CSV file as a spreadsheet writes it: any cells, quoted where CSV needs it.
+#[derive(Debug, TypeGenerator)]
+struct OfficeFile {
+    semicolons: bool,
+    crlf: bool,
+    bom: bool,
+    city: bool,
+    rows: Vec<(String, String, String)>,
+}
+
+#[test]
+fn office_csv_reads_back_what_a_spreadsheet_wrote() {
+    let tally = Tally::new("office_csv_round_trip");
+    check!().with_type::<OfficeFile>().with_iterations(800).for_each(|file| {
+        tally.case(|| {
+            let header: &[&str] =
+                if file.city { &["CRPCEN", "nom", "ville"] } else { &["crpcen", "name"] };
+            let mut writer = csv::WriterBuilder::new()
+                .delimiter(if file.semicolons { b';' } else { b',' })
+                .terminator(if file.crlf {
+                    csv::Terminator::CRLF
+                } else {
+                    csv::Terminator::Any(b'\n')
+                })
+                .from_writer(Vec::new());
+            writer.write_record(header).unwrap();
+            let mut expected = Vec::new();
+            for (crpcen, name, city) in &file.rows {
+                let cells = [crpcen.trim(), name.trim(), city.trim()];
+                let written: Vec<&str> = cells[..header.len()].to_vec();
+                writer.flush().unwrap();
+                let line = line_breaks(writer.get_ref()) + 1;
+                writer.write_record(&written).unwrap();
+                if written.iter().all(|c| c.is_empty()) {
+                    continue;
+                }
+                let city = if file.city { cells[2] } else { "" };
+                expected.push((line, cells[0].to_owned(), cells[1].to_owned(), city.to_owned()));
+            }
+            let mut text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+            if file.bom {
+                text.insert(0, '\u{feff}');
+            }
+            match office_csv::parse(&text) {
+                Ok(csv) => {
+                    let read: Vec<_> =
+                        csv.rows.into_iter().map(|r| (r.line, r.crpcen, r.name, r.city)).collect();
+                    assert_eq!(read, expected, "{text:?}");
+                }
+                Err(office_csv::CsvError::Empty) => assert!(expected.is_empty(), "{text:?}"),
                 Err(e) => panic!("{e} in {text:?}"),
             }
         })

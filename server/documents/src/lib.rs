@@ -9,8 +9,9 @@
 //! - [`report`]: the compliance report's input ([`ComplianceReportDoc`]), rendered by
 //!   [`report_pdf`] (the dated French PDF an auditor files) and [`report_csv`];
 //! - [`audit_csv`]: the audit trail as CSV;
-//! - [`mailbox_csv`]: the one file read, not written: the office's mailbox CSV file, parsed into
-//!   plain rows with their line numbers (sesamectl's `mailbox import` and the dashboard's upload);
+//! - [`mailbox_csv`] and [`office_csv`]: the files read, not written: the office's mailbox CSV
+//!   file (sesamectl's `mailbox import` and the dashboard's upload) and the offices' CSV file
+//!   (`office import`), parsed into plain rows with their line numbers (`csv_in`, shared);
 //! - [`csv_out`]: [`CsvOut`], the CSV writer every CSV goes through (formula cells neutralised);
 //!   `pdf`: the PDF primitives (standard fonts, WinAnsi).
 //!
@@ -34,11 +35,13 @@
 //!   itself audited before they are made.
 
 pub mod audit_csv;
+mod csv_in;
 pub mod csv_out;
 pub mod export;
 mod head;
 pub mod letters;
 pub mod mailbox_csv;
+pub mod office_csv;
 mod pdf;
 pub mod report;
 pub mod report_csv;

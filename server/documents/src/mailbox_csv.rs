@@ -3,6 +3,8 @@
 //! from a file (`sesamectl mailbox import FILE`) and the dashboard from an upload; both then send
 //! the rows to the import service, which checks addresses and offices and writes all or nothing.
 
+use crate::csv_in::{CsvIn, LineError};
+
 /// Largest mailbox CSV file a front end accepts (64 MiB, as its error message says).
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -58,22 +60,9 @@ pub struct MailboxCsv {
 /// may be empty) and `local_account` (may be empty), in any order. Cells are trimmed; blank lines
 /// are skipped.
 pub fn parse(text: &str) -> Result<MailboxCsv, CsvError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // A record ends at `\n`, `\r\n` or a lone `\r` (the csv crate's rule; Excel for Mac's "CSV
-    // (Macintosh)" ends lines with `\r`): so do the header and the line numbers.
-    let header_line = text.split(['\r', '\n']).next().unwrap_or("");
-    let delimiter =
-        if header_line.contains(';') && !header_line.contains(',') { b';' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header =
-        reader.headers().map_err(|e| CsvError::Line { line: 1, message: e.to_string() })?.clone();
-    let names: Vec<String> = header.iter().map(str::to_ascii_lowercase).collect();
-    let bad_header = || CsvError::Header { found: header_line.chars().take(80).collect() };
+    let csv = CsvIn::new(text).map_err(CsvError::from)?;
+    let names = &csv.names;
+    let bad_header = || CsvError::Header { found: csv.header_line.chars().take(80).collect() };
     if names.len() < 2 || names[0] != "address" || names[1] != "display_name" {
         return Err(bad_header());
     }
@@ -86,55 +75,30 @@ pub fn parse(text: &str) -> Result<MailboxCsv, CsvError> {
     {
         return Err(bad_header());
     }
-    let columns = names.len();
-    // The csv crate does not count blank lines, so line numbers come from byte offsets.
-    let bytes = text.as_bytes();
-    let newlines: Vec<usize> = (0..bytes.len())
-        .filter(|&i| bytes[i] == b'\n' || bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
-        .collect();
-    // A record's position may point at the blank lines before it: skip them.
-    let line_at = |position: Option<&csv::Position>| {
-        position.map_or(0, |p| {
-            let mut start = usize::try_from(p.byte()).unwrap_or(usize::MAX).min(bytes.len());
-            while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-                start += 1;
-            }
-            newlines.partition_point(|&nl| nl < start) as u64 + 1
-        })
-    };
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| CsvError::Line {
-            line: line_at(e.position()),
-            message: "malformed CSV (check the quotes)".to_owned(),
-        })?;
-        let line = line_at(record.position());
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        if record.len() != columns {
-            return Err(CsvError::Line {
+    let rows: Vec<MailboxRow> = csv
+        .records()?
+        .into_iter()
+        .map(|(line, record)| {
+            let column = |at: Option<usize>| at.map_or_else(String::new, |i| record[i].to_owned());
+            MailboxRow {
                 line,
-                message: format!(
-                    "expected {columns} columns ({}), found {}",
-                    names.join(", "),
-                    record.len()
-                ),
-            });
-        }
-        let column = |at: Option<usize>| at.map_or_else(String::new, |i| record[i].to_owned());
-        rows.push(MailboxRow {
-            line,
-            address: record[0].to_owned(),
-            display_name: record[1].to_owned(),
-            logon_name: column(logon_at),
-            local_account: column(account_at),
-        });
-    }
+                address: record[0].to_owned(),
+                display_name: record[1].to_owned(),
+                logon_name: column(logon_at),
+                local_account: column(account_at),
+            }
+        })
+        .collect();
     if rows.is_empty() {
         return Err(CsvError::Empty);
     }
     Ok(MailboxCsv { rows })
+}
+
+impl From<LineError> for CsvError {
+    fn from(error: LineError) -> CsvError {
+        CsvError::Line { line: error.line, message: error.message }
+    }
 }
 
 #[cfg(test)]

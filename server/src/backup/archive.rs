@@ -90,7 +90,8 @@ pub struct Member {
     pub size: u64,
     /// Its SHA-256, in lowercase hexadecimal.
     pub sha256: String,
-    /// Whether it is a secret (restored with mode 0600; else 0644).
+    /// Whether it is a secret. Every file is restored with mode 0600; the flag stays in the
+    /// format, which older archives and servers share.
     pub private: bool,
 }
 

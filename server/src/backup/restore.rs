@@ -3,7 +3,7 @@
 //!
 //! The whole archive is checked (`archive::extract` into a staging directory inside the data
 //! directory) before anything lands; each file is then written beside its place with its mode
-//! (private 0600, certificates 0644), synced and renamed; the database comes last, so that an
+//! (0600, certificates too: every file the server writes is private), synced and renamed; the database comes last, so that an
 //! interrupted restore leaves no database a server could start on with missing keys.
 
 use std::fs;
@@ -92,13 +92,13 @@ pub(crate) fn check_manifest(manifest: &Manifest) -> Result<(), RestoreError> {
     Ok(())
 }
 
-/// Copies `from` to `to` through a temporary file beside it with `mode`, synced, then renamed.
-fn place(from: &Path, to: &Path, private: bool) -> Result<(), RestoreError> {
+/// Copies `from` to `to` through a temporary file beside it with mode 0600, synced, then renamed.
+fn place(from: &Path, to: &Path) -> Result<(), RestoreError> {
     let dir = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.exists() {
         private_file::create_private_dir(dir).map_err(write_error(dir))?;
     }
-    let mode = if private { private_file::PRIVATE_MODE } else { 0o644 };
+    let mode = private_file::PRIVATE_MODE;
     fs::File::open(from)
         .and_then(|mut file| private_file::copy_atomic(to, &mut file, mode))
         .map_err(write_error(to))?;
@@ -111,15 +111,15 @@ pub fn restore(from: &Path, config: &Config) -> Result<Restored, RestoreError> {
     let layout = Layout::of(config);
     let url = config.effective_database_url();
     let database = sqlite_path(url.expose_secret());
-    let mut targets: Vec<(&str, bool, PathBuf)> =
-        FILES.iter().map(|(name, private, _)| (*name, *private, layout.path_of(name))).collect();
+    let mut targets: Vec<(&str, PathBuf)> =
+        FILES.iter().map(|(name, _, _)| (*name, layout.path_of(name))).collect();
     let mut present: Vec<String> = targets
         .iter()
-        .filter(|(name, _, path)| {
+        .filter(|(name, path)| {
             // The shipping positions and the noted head alone do not make a server.
             !name.ends_with(".position") && path.exists()
         })
-        .map(|(_, _, path)| path.display().to_string())
+        .map(|(_, path)| path.display().to_string())
         .collect();
     if let Some(db) = &database {
         for suffix in ["", "-wal", "-shm"] {
@@ -154,13 +154,13 @@ pub fn restore(from: &Path, config: &Config) -> Result<Restored, RestoreError> {
         _ => {}
     }
     let mut files = Vec::new();
-    targets.retain(|(name, _, _)| manifest.member(name).is_some());
-    for (name, private, to) in &targets {
-        place(&staging.path().join(name), to, *private)?;
+    targets.retain(|(name, _)| manifest.member(name).is_some());
+    for (name, to) in &targets {
+        place(&staging.path().join(name), to)?;
         files.push(to.clone());
     }
     if let Some(db) = database.filter(|_| manifest.member(DATABASE).is_some()) {
-        place(&staging.path().join(DATABASE), &db, true)?;
+        place(&staging.path().join(DATABASE), &db)?;
         files.push(db);
     }
     drop(staging);

@@ -329,12 +329,12 @@ pub struct Mailbox {
     pub last_verified_change_at: Option<OffsetDateTime>,
 }
 
-/// What an import did, or would do in a dry run.
+/// What an import (of mailboxes or of offices) did, or would do in a dry run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportReport {
-    /// Mailboxes created.
+    /// Mailboxes (offices) created.
     pub created: u64,
-    /// Mailboxes whose display name changed.
+    /// Mailboxes whose display name (or other columns) changed; offices whose name or city did.
     pub updated: u64,
     /// Rows identical to what was registered.
     pub unchanged: u64,

@@ -89,6 +89,13 @@ impl AdminService for AdminApi {
         offices::import_mailboxes(self, request).await
     }
 
+    async fn import_offices(
+        &self,
+        request: Request<Streaming<pb::ImportOfficesRequest>>,
+    ) -> Result<Response<pb::ImportOfficesResponse>, Status> {
+        offices::import_offices(self, request).await
+    }
+
     async fn list_mailboxes(
         &self,
         request: Request<pb::ListMailboxesRequest>,
@@ -241,6 +248,13 @@ impl AdminService for AdminApi {
         request: Request<pb::AssignWorkstationRequest>,
     ) -> Result<Response<pb::AssignWorkstationResponse>, Status> {
         workstations::assign_workstation(self, request).await
+    }
+
+    async fn get_workstation(
+        &self,
+        request: Request<pb::GetWorkstationRequest>,
+    ) -> Result<Response<pb::GetWorkstationResponse>, Status> {
+        workstations::get_workstation(self, request).await
     }
 
     async fn unassign_workstation(

@@ -35,6 +35,7 @@ macro_rules! every_request {
         decodes_consistently::<pb::GetOfficeRequest>(bytes);
         decodes_consistently::<pb::ListOfficesRequest>(bytes);
         decodes_consistently::<pb::ImportMailboxesRequest>(bytes);
+        decodes_consistently::<pb::ImportOfficesRequest>(bytes);
         decodes_consistently::<pb::ListMailboxesRequest>(bytes);
         decodes_consistently::<pb::CreateEnrollmentTokenRequest>(bytes);
         decodes_consistently::<pb::ListEnrollmentTokensRequest>(bytes);
@@ -57,6 +58,7 @@ macro_rules! every_request {
         decodes_consistently::<pb::ListRotationsRequest>(bytes);
         decodes_consistently::<pb::DiscloseProvisionalRequest>(bytes);
         decodes_consistently::<pb::AssignWorkstationRequest>(bytes);
+        decodes_consistently::<pb::GetWorkstationRequest>(bytes);
         decodes_consistently::<pb::UnassignWorkstationRequest>(bytes);
         decodes_consistently::<pb::ListAuditRecordsRequest>(bytes);
         decodes_consistently::<pb::VerifyAuditRequest>(bytes);

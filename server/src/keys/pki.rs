@@ -20,7 +20,7 @@ use sesame_base::private_file::write_private;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::data_dir::{DataDir, write_public};
+use crate::data_dir::DataDir;
 use crate::domain::identifier::WorkstationId;
 
 /// Why the TLS material could not be loaded or made.
@@ -102,7 +102,7 @@ pub fn load_or_create(dir: &DataDir, names: &[String], now: OffsetDateTime) -> R
             let pair = issue_server_cert(&ca_cert_pem, &ca_key_pem, &wanted, now)?;
             write_private(&dir.server_key(), pair.1.as_bytes())
                 .map_err(io_err(&dir.server_key()))?;
-            write_public(&dir.server_cert(), pair.0.as_bytes())
+            write_private(&dir.server_cert(), pair.0.as_bytes())
                 .map_err(io_err(&dir.server_cert()))?;
             tracing::info!(names = ?wanted, "issued a new server certificate");
             pair
@@ -142,7 +142,7 @@ fn load_or_create_ca(dir: &DataDir, now: OffsetDateTime) -> Result<(String, Stri
             let cert = params.self_signed(&key)?;
             let key_pem = zeroize::Zeroizing::new(key.serialize_pem());
             write_private(&key_path, key_pem.as_bytes()).map_err(io_err(&key_path))?;
-            write_public(&cert_path, cert.pem().as_bytes()).map_err(io_err(&cert_path))?;
+            write_private(&cert_path, cert.pem().as_bytes()).map_err(io_err(&cert_path))?;
             tracing::info!(path = %cert_path.display(), "created the certificate authority");
             Ok((cert.pem(), key_pem.to_string()))
         }

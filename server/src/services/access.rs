@@ -39,6 +39,25 @@ impl Services {
             Err(other) => Err(other.into()),
         }
     }
+
+    /// The workstation, if the administrator may read its office; outside its offices, the same
+    /// refusal whether it exists or not.
+    pub async fn workstation_for_reading(
+        &self,
+        admin: &Admin,
+        id: &WorkstationId,
+    ) -> Result<Workstation, Error> {
+        let outside = || Error::denied(format!("workstation {id:.40} is not in your offices"));
+        match self.store.get_workstation(id).await {
+            Ok(ws) if admin.may(Permission::Read(Some(&ws.office))) => Ok(ws),
+            Ok(_) => Err(outside()),
+            Err(store::Error::NotFound) if admin.may(Permission::Read(None)) => {
+                Err(Error::NotFound(format!("workstation {id:.40} does not exist")))
+            }
+            Err(store::Error::NotFound) => Err(outside()),
+            Err(other) => Err(other.into()),
+        }
+    }
 }
 
 /// The refusal of a missing or unknown administrator credential.

@@ -1,11 +1,14 @@
 //! Offices and their mailboxes: registering and reading offices, listing mailboxes a page at a
-//! time, and importing them (the import's rules are in `import`).
+//! time, and importing them (the import's rules are in `import`); importing offices
+//! (`office_import`).
 
 mod import;
+mod office_import;
 #[cfg(test)]
 mod tests;
 
 pub use self::import::{MAX_IMPORT_ROWS, MailboxImport, RawMailboxRow};
+pub use self::office_import::{OfficeImport, RawOfficeRow};
 
 use crate::domain::admin::{Admin, Permission};
 use crate::domain::audit::Actor;

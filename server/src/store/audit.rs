@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use sesame_store_macros::sql_impl;
-use sqlx::Transaction;
+use sqlx::{AssertSqlSafe, Transaction};
 use time::OffsetDateTime;
 
 use super::Error;
@@ -65,12 +65,8 @@ impl<D> AuditStore for Db<D> {
     ) -> Result<(i64, [u8; 32]), Error> {
         let mut tx = self.writer().begin().await?;
         D::lock_audit_log(&mut tx).await?;
-        Self::append(&mut tx, event, at).await?;
-        let (seq, hash): (i64, Vec<u8>) =
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        let hash = hash_column(hash, "audit_log")?;
+        let last = Self::last_record(&mut tx).await?;
+        let (seq, hash) = Self::append(&mut tx, last, std::slice::from_ref(event), at).await?;
         tx.commit().await?;
         Ok((seq, hash))
     }
@@ -157,6 +153,9 @@ impl<D> AuditStore for Db<D> {
     }
 }
 
+/// Audit records one statement appends (8 parameters each, far below either database's limit).
+const AUDIT_INSERT_ROWS: usize = 500;
+
 /// Appending to the audit chain, on the transaction of the change it records.
 #[sql_impl]
 impl<D> Db<D> {
@@ -169,55 +168,88 @@ impl<D> Db<D> {
     ) -> Result<(), Error> {
         if !events.is_empty() {
             D::lock_audit_log(&mut tx).await?;
-            for event in events {
-                Self::append(&mut tx, event, at).await?;
-            }
+            // The last record is read once; each appended one is the next one's predecessor.
+            let last = Self::last_record(&mut tx).await?;
+            Self::append(&mut tx, last, events, at).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Appends a record after the last one, inside the caller's transaction.
-    async fn append(
-        conn: &mut D::Connection,
-        event: &AuditEvent,
-        at: OffsetDateTime,
-    ) -> Result<(), Error> {
+    /// The sequence number and hash of the last record (0 and the genesis hash for none), read
+    /// inside the caller's transaction, after the audit log is locked.
+    async fn last_record(conn: &mut D::Connection) -> Result<(i64, [u8; 32]), Error> {
         let last: Option<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *conn)
                 .await?;
-        let (prev_seq, prev_hash) = match last {
+        Ok(match last {
             Some((seq, hash)) => (seq, hash_column(hash, "audit_log")?),
             None => (0, GENESIS_HASH),
-        };
-        let details = event.details.to_string();
-        let office = event.office.as_ref().map(Crpcen::as_str);
-        let fields = RecordFields {
-            seq: prev_seq + 1,
-            at,
-            actor: event.actor.as_str(),
-            action: event.action,
-            office,
-            target: &event.target,
-            details: &details,
-        };
-        let hash = record_hash(&prev_hash, &fields);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, action, office, target, details, prev_hash, \
-             hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(fields.seq)
-        .bind(at)
-        .bind(fields.actor)
-        .bind(fields.action)
-        .bind(office)
-        .bind(fields.target)
-        .bind(fields.details)
-        .bind(&prev_hash[..])
-        .bind(&hash[..])
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
+        })
+    }
+
+    /// Appends one record per event after `last`, in order, inside the caller's transaction,
+    /// [`AUDIT_INSERT_ROWS`] records a statement (an import records one per office); returns the
+    /// last one's sequence number and hash.
+    async fn append(
+        conn: &mut D::Connection,
+        (mut prev_seq, mut prev_hash): (i64, [u8; 32]),
+        events: &[AuditEvent],
+        at: OffsetDateTime,
+    ) -> Result<(i64, [u8; 32]), Error> {
+        for chunk in events.chunks(AUDIT_INSERT_ROWS) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                let details = event.details.to_string();
+                let fields = RecordFields {
+                    seq: prev_seq + 1,
+                    at,
+                    actor: event.actor.as_str(),
+                    action: event.action,
+                    office: event.office.as_ref().map(Crpcen::as_str),
+                    target: &event.target,
+                    details: &details,
+                };
+                let (seq, hash) = (fields.seq, record_hash(&prev_hash, &fields));
+                rows.push((seq, event, details, prev_hash, hash));
+                (prev_seq, prev_hash) = (seq, hash);
+            }
+            // $1 is the time every record shares; then eight parameters a record.
+            let values: Vec<String> = (0..rows.len())
+                .map(|i| {
+                    let n = 8 * i + 2;
+                    format!(
+                        "(${n}, $1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5,
+                        n + 6,
+                        n + 7
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_log (seq, at, actor, action, office, target, details, \
+                 prev_hash, hash) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(at);
+            for (seq, event, details, prev, hash) in &rows {
+                query = query
+                    .bind(*seq)
+                    .bind(event.actor.as_str())
+                    .bind(event.action)
+                    .bind(event.office.as_ref().map(Crpcen::as_str))
+                    .bind(event.target.as_str())
+                    .bind(details.as_str())
+                    .bind(&prev[..])
+                    .bind(&hash[..]);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok((prev_seq, prev_hash))
     }
 }

@@ -429,20 +429,79 @@ impl<D> Db<D> {
         Ok(rows.len())
     }
 
-    /// Adds the standing rows of mailboxes registered `at` (assessed by the next reassessment).
-    pub(super) async fn register_for_compliance(
+    /// Assesses the mailboxes of `offices` registered `at` that have no standing yet (those an
+    /// import just created) inside the caller's transaction, as [`Db::reassess`] would, but in a
+    /// few set statements instead of a query per mailbox: a new mailbox's only facts are its
+    /// registration and its office's policy, so every new mailbox under one policy has the same
+    /// first standing. Their standing rows and first history rows are written at once, so that no
+    /// report or sweep waits to assess them.
+    pub(super) async fn assess_registered(
         conn: &mut D::Connection,
+        offices: &[&str],
         at: OffsetDateTime,
     ) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO mailbox_compliance (mailbox_id, office, state, since, next_check_at) \
-             SELECT m.id, m.office, 'never_enrolled', m.created_at, m.created_at FROM mailboxes m \
-             WHERE m.created_at = $1 AND NOT EXISTS \
-             (SELECT 1 FROM mailbox_compliance c WHERE c.mailbox_id = m.id)",
-        )
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+        let policies = Self::load_policies(conn).await?;
+        let facts = MailboxFacts {
+            created_at: at,
+            last_verified_at: None,
+            rotation: None,
+            last_check_in: None,
+        };
+        // The imported offices with a policy of their own, one by one; then every other one,
+        // under the global policy or the default.
+        let mut groups: Vec<(Option<&str>, CompliancePolicy)> = offices
+            .iter()
+            .filter_map(|o| policies.offices.get(*o).map(|p| (Some(*o), *p)))
+            .collect();
+        if groups.len() < offices.len() {
+            groups.push((None, policies.effective("")));
+        }
+        for (office, policy) in groups {
+            let (first, _) = advance(None, &facts, policy, at);
+            // $1: the time; $2: the office, for an office with a policy of its own.
+            let new = format!(
+                "FROM mailboxes m WHERE m.created_at = $1 AND {} AND NOT EXISTS \
+                 (SELECT 1 FROM mailbox_compliance c WHERE c.mailbox_id = m.id)",
+                match office {
+                    Some(_) => "m.office = $2",
+                    None =>
+                        "NOT EXISTS (SELECT 1 FROM compliance_policies p \
+                             WHERE p.scope = m.office) AND $2 = ''",
+                }
+            );
+            // The history first: the standing rows not written yet tell which mailboxes are new.
+            let history = format!(
+                "INSERT INTO compliance_history (mailbox_id, office, at, state, reason, \
+                 non_compliant_since) SELECT m.id, m.office, $1, $3, $4, CASE WHEN $5 THEN $1 END \
+                 {new}"
+            );
+            let standing = format!(
+                "INSERT INTO mailbox_compliance (mailbox_id, office, state, reason, since, \
+                 non_compliant_since, assessed_at, next_check_at) SELECT m.id, m.office, $3, $4, \
+                 $1, CASE WHEN $5 THEN $1 END, $1, CASE WHEN $6 THEN $7 END {new}"
+            );
+            let state = first.state.as_str();
+            let reason = first.state.reason().map(FailureReason::as_str);
+            let non_compliant = first.non_compliant_since.is_some();
+            sqlx::query(AssertSqlSafe(history))
+                .bind(at)
+                .bind(office.unwrap_or(""))
+                .bind(state)
+                .bind(reason)
+                .bind(non_compliant)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(AssertSqlSafe(standing))
+                .bind(at)
+                .bind(office.unwrap_or(""))
+                .bind(state)
+                .bind(reason)
+                .bind(non_compliant)
+                .bind(first.next_check_at.is_some())
+                .bind(first.next_check_at.unwrap_or(at))
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
 }

@@ -115,6 +115,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The SQLite database file could not be created private (mode 0600), or made so.
+    #[error(
+        "cannot make the database file {path} private (mode 0600); check the directory's owner"
+    )]
+    Private {
+        /// The database file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored row does not hold what the schema promises.
     #[error("corrupt row in {0}")]
     Corrupt(&'static str),

@@ -19,6 +19,9 @@ use crate::domain::office::{
     Crpcen, ImportReport, Mailbox, MailboxAddress, NewMailbox, NewOffice, Office,
 };
 
+/// Offices one statement of an office import registers.
+const OFFICE_INSERT_ROWS: usize = 1_000;
+
 /// Offices and their mailboxes; a part of [`Store`](super::Store).
 #[async_trait]
 pub trait OfficeStore: Send + Sync {
@@ -29,6 +32,19 @@ pub trait OfficeStore: Send + Sync {
         actor: &Actor,
         at: OffsetDateTime,
     ) -> Result<Office, Error>;
+
+    /// Imports offices in one transaction: registers the new ones, updates those whose name (or
+    /// city, where the row gives one) changed, leaves identical ones alone; one audit record per
+    /// office written. With `dry_run` it only counts. The rows must have distinct CRPCENs.
+    /// [`Error::Conflict`] (and nothing written) if another writer registered one of them
+    /// meanwhile.
+    async fn import_offices(
+        &self,
+        rows: &[NewOffice],
+        dry_run: bool,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<ImportReport, Error>;
 
     /// One office, with its mailbox count. [`Error::NotFound`] if there is none.
     async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error>;
@@ -93,6 +109,103 @@ impl<D> OfficeStore for Db<D> {
             mailbox_count: 0,
             created_at: at,
         })
+    }
+
+    async fn import_offices(
+        &self,
+        rows: &[NewOffice],
+        dry_run: bool,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<ImportReport, Error> {
+        let mut tx = self.writer().begin().await?;
+        // Every registered office: a few hundred kilobytes for the whole country.
+        let existing: HashMap<String, (String, Option<String>)> =
+            sqlx::query_as::<_, (String, String, Option<String>)>(
+                "SELECT crpcen, name, city FROM offices",
+            )
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(crpcen, name, city)| (crpcen, (name, city)))
+            .collect();
+        let mut create = Vec::new();
+        let mut update = Vec::new();
+        let mut unchanged = 0;
+        for row in rows {
+            match existing.get(row.crpcen.as_str()) {
+                None => create.push(row),
+                Some((name, city))
+                    if name == row.name.as_str()
+                        && row
+                            .city
+                            .as_ref()
+                            .is_none_or(|c| city.as_deref() == Some(c.as_str())) =>
+                {
+                    unchanged += 1
+                }
+                Some(_) => update.push(row),
+            }
+        }
+        let report =
+            ImportReport { created: create.len() as u64, updated: update.len() as u64, unchanged };
+        if dry_run {
+            return Ok(report);
+        }
+        // Several rows a statement: four parameters each, far below either database's limit.
+        for chunk in create.chunks(OFFICE_INSERT_ROWS) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${}, $1)", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO offices (crpcen, name, city, created_at) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(at);
+            for row in chunk {
+                query = query
+                    .bind(row.crpcen.as_str())
+                    .bind(row.name.as_str())
+                    .bind(row.city.as_ref().map(|c| c.as_str()));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for row in &update {
+            sqlx::query(
+                "UPDATE offices SET name = $2, city = COALESCE($3, city) WHERE crpcen = $1",
+            )
+            .bind(row.crpcen.as_str())
+            .bind(row.name.as_str())
+            .bind(row.city.as_ref().map(|c| c.as_str()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let event = |action, row: &NewOffice, details| AuditEvent {
+            actor: actor.clone(),
+            action,
+            office: Some(row.crpcen.clone()),
+            target: row.crpcen.to_string(),
+            details,
+        };
+        let mut events = Vec::with_capacity(create.len() + update.len());
+        for row in &create {
+            let city = row.city.as_ref().map(|c| c.as_str());
+            let details =
+                serde_json::json!({ "name": row.name.as_str(), "city": city, "import": true });
+            events.push(event("office.create", row, details));
+        }
+        for row in &update {
+            let (name, city) = &existing[row.crpcen.as_str()];
+            let details = serde_json::json!({
+                "name": row.name.as_str(),
+                "city": row.city.as_ref().map_or(city.as_deref(), |c| Some(c.as_str())),
+                "previous": { "name": name, "city": city },
+                "import": true,
+            });
+            events.push(event("office.update", row, details));
+        }
+        Self::commit(tx, &events, at).await?;
+        Ok(report)
     }
 
     async fn get_office(&self, crpcen: &Crpcen) -> Result<Office, Error> {
@@ -173,7 +286,10 @@ impl<D> OfficeStore for Db<D> {
         }
         if !plan.create.is_empty() {
             D::insert_mailboxes(&mut tx, &plan.create, at).await?;
-            Self::register_for_compliance(&mut tx, at).await?;
+            let offices: BTreeSet<&str> =
+                plan.create.iter().map(|r| r.address.office().as_str()).collect();
+            let offices: Vec<&str> = offices.into_iter().collect();
+            Self::assess_registered(&mut tx, &offices, at).await?;
         }
         if !plan.update.is_empty() {
             D::rename_mailboxes(&mut tx, &plan.update, at).await?;

@@ -36,9 +36,15 @@ const PAGE_CACHE_PRAGMA: &str = "-512";
 /// The migrations this server carries, embedded at build time.
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
-/// Opens (creating if needed) the database file named by `options.url` and migrates it.
+/// Opens (creating if needed, mode 0600) the database file named by `options.url` and migrates
+/// it.
 pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Sqlite>, Error> {
-    let connect = SqliteConnectOptions::from_str(options.url.expose_secret())?
+    let connect = SqliteConnectOptions::from_str(options.url.expose_secret())?;
+    make_private(connect.get_filename()).map_err(|source| Error::Private {
+        path: connect.get_filename().display().to_string(),
+        source,
+    })?;
+    let connect = connect
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
@@ -62,6 +68,44 @@ pub(super) async fn connect(options: &StoreOptions) -> Result<Db<Sqlite>, Error>
         .connect_with(connect.read_only(true))
         .await?;
     Ok(Db::new(writer, reader))
+}
+
+/// Creates the database file empty with mode 0600 before SQLite opens it (SQLite would create it
+/// with the umask's mode, 0644 by default), or takes group and other access away from one an
+/// older server created. SQLite gives its `-wal` and `-shm` files the database's mode. Nothing
+/// for an in-memory database.
+fn make_private(database: &Path) -> std::io::Result<()> {
+    let name = database.as_os_str();
+    if name.is_empty() || name == ":memory:" {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, sesame_base::private_file::PRIVATE_MODE);
+    match options.open(database) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut suffixed = database.as_os_str().to_owned();
+        for suffix in ["", "-wal", "-shm"] {
+            suffixed.clear();
+            suffixed.push(database.as_os_str());
+            suffixed.push(suffix);
+            let path = Path::new(&suffixed);
+            let Ok(metadata) = std::fs::metadata(path) else { continue };
+            let mode = metadata.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+                tracing::info!(path = %path.display(), "database file made private (mode 0600)");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Copies an existing database that has migrations to run, beside its file, before they run:

@@ -93,6 +93,16 @@ pub trait WorkstationStore: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<(), Error>;
 
+    /// Assigns mailboxes to a workstation in one transaction (those already assigned are left
+    /// as they are, and recorded nothing).
+    async fn assign_mailboxes(
+        &self,
+        workstation_id: &WorkstationId,
+        mailboxes: &[Mailbox],
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error>;
+
     /// Removes an assignment. [`Error::NotFound`] if there was none.
     async fn unassign_mailbox(
         &self,
@@ -346,23 +356,35 @@ impl<D> WorkstationStore for Db<D> {
         actor: &Actor,
         at: OffsetDateTime,
     ) -> Result<(), Error> {
+        self.assign_mailboxes(workstation_id, std::slice::from_ref(mailbox), actor, at).await
+    }
+
+    async fn assign_mailboxes(
+        &self,
+        workstation_id: &WorkstationId,
+        mailboxes: &[Mailbox],
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
         let mut tx = self.writer().begin().await?;
-        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id.0), at).await?;
-        let done = sqlx::query(
-            "INSERT INTO workstation_mailboxes (workstation_id, mailbox_id, assigned_at) \
-             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(workstation_id.as_str())
-        .bind(mailbox.id.0)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        Self::reassess(&mut tx, Scope::Mailbox(mailbox.id.0), at).await?;
-        // Assigning again changes nothing, and records nothing.
-        let events: Vec<AuditEvent> = (done.rows_affected() == 1)
-            .then(|| assignment_event("workstation.assign", workstation_id, mailbox, actor))
-            .into_iter()
-            .collect();
+        let mut events = Vec::new();
+        for mailbox in mailboxes {
+            Self::reassess(&mut tx, Scope::Mailbox(mailbox.id.0), at).await?;
+            let done = sqlx::query(
+                "INSERT INTO workstation_mailboxes (workstation_id, mailbox_id, assigned_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(workstation_id.as_str())
+            .bind(mailbox.id.0)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            Self::reassess(&mut tx, Scope::Mailbox(mailbox.id.0), at).await?;
+            // Assigning again changes nothing, and records nothing.
+            if done.rows_affected() == 1 {
+                events.push(assignment_event("workstation.assign", workstation_id, mailbox, actor));
+            }
+        }
         Self::commit(tx, &events, at).await
     }
 

@@ -77,6 +77,7 @@ pub(crate) async fn run(args: SetupArgs) -> anyhow::Result<()> {
             .assign_workstation(pb::AssignWorkstationRequest {
                 workstation_id: identity.workstation_id.clone(),
                 mailbox: address.clone(),
+                mailboxes: Vec::new(),
             })
             .await
             .with_context(|| format!("assigning {address}"))?;

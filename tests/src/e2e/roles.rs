@@ -59,6 +59,30 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
         ),
         "GetOffice" => code(client.get_office(pb::GetOfficeRequest { crpcen: office }).await),
         "ListOffices" => code(client.list_offices(pb::ListOfficesRequest {}).await),
+        "ImportOffices" => {
+            let rows = vec![pb::OfficeRow {
+                line: 2,
+                crpcen: "99998".into(),
+                name: "X".into(),
+                city: String::new(),
+            }];
+            code(
+                client
+                    .import_offices(tokio_stream::iter(vec![pb::ImportOfficesRequest {
+                        rows,
+                        dry_run: false,
+                    }]))
+                    .await,
+            )
+        }
+        "GetWorkstation" => code(
+            client
+                .get_workstation(pb::GetWorkstationRequest {
+                    id: theirs.workstation_id.clone(),
+                    rotations: 0,
+                })
+                .await,
+        ),
         "ImportMailboxes" => {
             let rows = vec![pb::MailboxRow {
                 line: 2,
@@ -192,6 +216,7 @@ async fn call(client: &mut AdminClient, rpc: &str, theirs: &Theirs) -> Code {
                 .assign_workstation(pb::AssignWorkstationRequest {
                     workstation_id: theirs.workstation_id.clone(),
                     mailbox: "a.b@75001.mailnot.fr".into(),
+                    mailboxes: Vec::new(),
                 })
                 .await,
         ),
@@ -283,6 +308,8 @@ async fn office_admins_and_auditors_are_held_to_their_scope(server: &TestServer)
         ("GetOffice", Denied, Ok),
         ("ListOffices", Ok, Ok),
         ("ImportMailboxes", Denied, Denied),
+        ("ImportOffices", Denied, Denied),
+        ("GetWorkstation", Denied, Ok),
         ("ListMailboxes", Denied, Ok),
         ("CreateEnrollmentToken", Denied, Denied),
         ("ListEnrollmentTokens", Denied, Ok),

@@ -233,6 +233,43 @@ on_both_backends!(
     only_tls_1_2_and_1_3_with_aead_suites_are_spoken,
 );
 
+/// Every file the server writes in a data directory it starts on empty is private (0600), the
+/// SQLite database and its WAL included (it used to be created 0644), and every directory 0700.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_file_the_server_creates_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    // The database where the configuration puts it by default: in the data directory.
+    let server =
+        TestServer::start_with(Backend::Sqlite, |config| config.database_url = None).await.unwrap();
+    server.sesamectl(&["office", "add", "01234", "--name", "A"]).await.unwrap();
+    let csv =
+        write_file(server.data_dir(), "m.csv", "address,display_name\na.b@01234.mailnot.fr,A B\n");
+    server.sesamectl(&["mailbox", "import", csv.to_str().unwrap()]).await.unwrap();
+    server.sesamectl(&["report", "--office", "01234"]).await.unwrap();
+    let data = server.data_dir().join("data");
+    let mut files = Vec::new();
+    let mut dirs = vec![data.clone()];
+    while let Some(dir) = dirs.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { dirs.push(path) } else { files.push(path) }
+        }
+    }
+    let names: Vec<String> =
+        files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for expected in ["sesame.db", "sesame.db-wal", "sesame.db-shm", "ca.pem", "ca.key"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+    }
+    for file in &files {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_over_the_row_limit_is_refused() {
     let server = TestServer::start(Backend::Sqlite).await.unwrap();

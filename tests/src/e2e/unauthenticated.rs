@@ -111,6 +111,18 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
         "GetOffice" => status_code(client.get_office(pb::GetOfficeRequest { crpcen: s() }).await),
         "ListOffices" => status_code(client.list_offices(pb::ListOfficesRequest {}).await),
         "ImportMailboxes" => status_code(client.import_mailboxes(bad_import(g, absurd)).await),
+        "ImportOffices" => {
+            let row = |line| pb::OfficeRow { line, crpcen: s(), name: s(), city: s() };
+            let line = if absurd { u64::MAX } else { 0 };
+            let chunks = vec![
+                pb::ImportOfficesRequest { rows: vec![row(line), row(line)], dry_run: absurd },
+                pb::ImportOfficesRequest { rows: vec![row(1)], dry_run: !absurd },
+            ];
+            status_code(client.import_offices(tokio_stream::iter(chunks)).await)
+        }
+        "GetWorkstation" => status_code(
+            client.get_workstation(pb::GetWorkstationRequest { id: s(), rotations: n32 }).await,
+        ),
         "ListMailboxes" => status_code(
             client
                 .list_mailboxes(pb::ListMailboxesRequest {
@@ -208,6 +220,7 @@ async fn call_admin(client: &mut Admin, rpc: &str, g: &str, absurd: bool) -> Cod
                 .assign_workstation(pb::AssignWorkstationRequest {
                     workstation_id: s(),
                     mailbox: s(),
+                    mailboxes: vec![s(), s()],
                 })
                 .await,
         ),

@@ -8,7 +8,7 @@ use super::AdminApi;
 use crate::domain::office::{Mailbox, NewOffice, Office, Text};
 use crate::grpc::{parse, rfc3339};
 use crate::services::Error;
-use crate::services::offices::{MailboxPageRequest, RawMailboxRow};
+use crate::services::offices::{MailboxPageRequest, RawMailboxRow, RawOfficeRow};
 
 pub(super) async fn create_office(
     api: &AdminApi,
@@ -60,6 +60,38 @@ pub(super) async fn import_mailboxes(
     }
     let report = api.state.import_mailboxes(&admin, import, dry_run).await?;
     Ok(Response::new(pb::ImportMailboxesResponse {
+        created: report.created,
+        updated: report.updated,
+        unchanged: report.unchanged,
+        dry_run,
+    }))
+}
+
+pub(super) async fn import_offices(
+    api: &AdminApi,
+    request: Request<Streaming<pb::ImportOfficesRequest>>,
+) -> Result<Response<pb::ImportOfficesResponse>, Status> {
+    let admin = api.authenticate(&request).await?;
+    let mut import = api.state.begin_office_import(&admin)?;
+    let mut stream = request.into_inner();
+    let mut dry_run = false;
+    while let Some(chunk) = stream.message().await? {
+        dry_run |= chunk.dry_run;
+        import.add_rows(
+            chunk
+                .rows
+                .into_iter()
+                .map(|row| RawOfficeRow {
+                    line: row.line,
+                    crpcen: row.crpcen,
+                    name: row.name,
+                    city: row.city,
+                })
+                .collect(),
+        )?;
+    }
+    let report = api.state.import_offices(&admin, import, dry_run).await?;
+    Ok(Response::new(pb::ImportOfficesResponse {
         created: report.created,
         updated: report.updated,
         unchanged: report.unchanged,

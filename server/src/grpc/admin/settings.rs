@@ -76,7 +76,7 @@ pub(super) async fn get_office_readiness(
     }))
 }
 
-fn workstation_to_pb(ws: WorkstationReadiness) -> pb::WorkstationReadiness {
+pub(super) fn workstation_to_pb(ws: WorkstationReadiness) -> pb::WorkstationReadiness {
     let check_in = ws.check_in.as_ref();
     pb::WorkstationReadiness {
         workstation_id: ws.workstation.id.to_string(),

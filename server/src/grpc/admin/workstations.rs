@@ -4,12 +4,19 @@
 use sesame_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
+use super::rotations::rotation_to_pb;
+use super::settings::workstation_to_pb as workstation_readiness_to_pb;
 use crate::domain::check_in::KeyState;
 use crate::domain::workstation::{EnrollmentToken, Workstation};
 use crate::grpc::AdminApi;
 use crate::grpc::check_in::key_to_pb;
 use crate::grpc::parse;
 use crate::grpc::rfc3339;
+use crate::services::Error;
+use crate::services::workstations::MAX_SHOWN_ROTATIONS;
+
+/// Rotations `GetWorkstation` lists when not told how many.
+const DEFAULT_SHOWN_ROTATIONS: usize = 10;
 
 fn token_to_pb(token: EnrollmentToken) -> pb::EnrollmentToken {
     pb::EnrollmentToken {
@@ -123,8 +130,34 @@ pub(super) async fn assign_workstation(
     let admin = api.authenticate(&request).await?;
     let req = request.get_ref();
     let id = parse::workstation_id("workstation_id", &req.workstation_id)?;
-    api.state.assign_mailbox(&admin, &id, &req.mailbox).await?;
+    let mailboxes: Vec<&str> = std::iter::once(req.mailbox.as_str())
+        .filter(|m| !m.is_empty() || req.mailboxes.is_empty())
+        .chain(req.mailboxes.iter().map(String::as_str))
+        .collect();
+    api.state.assign_mailboxes(&admin, &id, &mailboxes).await?;
     Ok(Response::new(pb::AssignWorkstationResponse {}))
+}
+
+pub(super) async fn get_workstation(
+    api: &AdminApi,
+    request: Request<pb::GetWorkstationRequest>,
+) -> Result<Response<pb::GetWorkstationResponse>, Status> {
+    let admin = api.authenticate(&request).await?;
+    let req = request.get_ref();
+    let id = parse::workstation_id("id", &req.id)?;
+    let rotations = match req.rotations {
+        0 => DEFAULT_SHOWN_ROTATIONS,
+        n if n as usize <= MAX_SHOWN_ROTATIONS => n as usize,
+        _ => {
+            return Err(Error::invalid(format!("rotations: at most {MAX_SHOWN_ROTATIONS}")).into());
+        }
+    };
+    let details = api.state.workstation_details(&admin, &id, rotations).await?;
+    Ok(Response::new(pb::GetWorkstationResponse {
+        workstation: Some(workstation_to_pb((details.workstation, details.key))),
+        readiness: details.readiness.map(workstation_readiness_to_pb),
+        rotations: details.rotations.into_iter().map(rotation_to_pb).collect(),
+    }))
 }
 
 pub(super) async fn unassign_workstation(

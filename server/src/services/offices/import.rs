@@ -44,8 +44,48 @@ pub struct MailboxImport {
     rows: Vec<NewMailbox>,
     lines: Vec<u64>,
     first_line_of: HashMap<String, u64>,
-    errors: Vec<String>,
-    error_count: usize,
+    errors: LineErrors,
+}
+
+/// The invalid lines of an import: the first [`MAX_LISTED_ERRORS`] listed, the rest counted.
+#[derive(Debug, Default)]
+pub(super) struct LineErrors {
+    /// The first ones' messages.
+    pub(super) listed: Vec<String>,
+    /// How many.
+    pub(super) count: usize,
+}
+
+impl LineErrors {
+    /// Notes one invalid line (its message names it).
+    pub(super) fn add(&mut self, message: String) {
+        self.count += 1;
+        if self.listed.len() < MAX_LISTED_ERRORS {
+            self.listed.push(message);
+        }
+    }
+
+    /// Whether no line was invalid.
+    pub(super) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The refusal: how many lines are invalid, then the listed ones.
+    pub(super) fn refusal(&self) -> String {
+        let mut message = format!(
+            "{} invalid line{}; nothing was imported",
+            self.count,
+            if self.count == 1 { "" } else { "s" }
+        );
+        for error in &self.listed {
+            message.push('\n');
+            message.push_str(error);
+        }
+        if self.count > self.listed.len() {
+            message.push_str(&format!("\n… and {} more", self.count - self.listed.len()));
+        }
+        message
+    }
 }
 
 impl Services {
@@ -63,8 +103,8 @@ impl Services {
         import: MailboxImport,
         dry_run: bool,
     ) -> Result<ImportReport, Error> {
-        if import.error_count > 0 {
-            return Err(Error::InvalidArgument(import.refusal()));
+        if !import.errors.is_empty() {
+            return Err(Error::InvalidArgument(import.errors.refusal()));
         }
         if import.rows.is_empty() {
             return Err(Error::invalid("the import holds no rows"));
@@ -127,8 +167,7 @@ impl MailboxImport {
             rows: Vec::new(),
             lines: Vec::new(),
             first_line_of: HashMap::new(),
-            errors: Vec::new(),
-            error_count: 0,
+            errors: LineErrors::default(),
         }
     }
 
@@ -149,10 +188,7 @@ impl MailboxImport {
     }
 
     fn error(&mut self, message: String) {
-        self.error_count += 1;
-        if self.errors.len() < MAX_LISTED_ERRORS {
-            self.errors.push(message);
-        }
+        self.errors.add(message);
     }
 
     fn add(&mut self, row: RawMailboxRow) {
@@ -187,22 +223,6 @@ impl MailboxImport {
         self.first_line_of.insert(address.to_string(), line);
         self.rows.push(NewMailbox { address, display_name, logon_name, local_account });
         self.lines.push(line);
-    }
-
-    fn refusal(&self) -> String {
-        let mut message = format!(
-            "{} invalid line{}; nothing was imported",
-            self.error_count,
-            if self.error_count == 1 { "" } else { "s" }
-        );
-        for error in &self.errors {
-            message.push('\n');
-            message.push_str(error);
-        }
-        if self.error_count > self.errors.len() {
-            message.push_str(&format!("\n… and {} more", self.error_count - self.errors.len()));
-        }
-        message
     }
 
     /// The refusal for offices that do not exist, naming the lines that use them.

@@ -362,3 +362,58 @@ pub(super) async fn compliance_reaches_every_transition(store: &dyn Store) {
     assert_eq!((now("a.a").await.state, now("a.a").await.since), (ProvisionalPending, day(41)));
     assert_eq!(now("a.a").await.non_compliant_since, Some(day(11)), "never compliant since day 11");
 }
+
+/// An import assesses the mailboxes it creates in its own transaction, each under its office's
+/// policy, so that the first report or sweep after it has nothing left to assess; a later import
+/// assesses only its new mailboxes.
+pub(super) async fn imported_mailboxes_are_assessed_at_once(store: &dyn Store) {
+    let actor = Actor::system();
+    store.create_office(&office("01234", "Étude"), &actor, T0).await.unwrap();
+    store.create_office(&office("75001", "Office B"), &actor, T0).await.unwrap();
+    let own = Crpcen::parse("75001").unwrap();
+    let strict = CompliancePolicy::with_limit(Duration::days(30));
+    store.set_compliance_policy(PolicyScope::Office(&own), Some(strict), &actor, T0).await.unwrap();
+    let rows = vec![
+        mailbox("a.a@01234.mailnot.fr", "A A"),
+        mailbox("b.b@01234.mailnot.fr", "B B"),
+        mailbox("c.c@75001.mailnot.fr", "C C"),
+    ];
+    let at = T0 + Duration::minutes(1);
+    store.import_mailboxes(&rows, false, &actor, at).await.unwrap();
+    assert_eq!(store.sweep_compliance(at).await.unwrap(), 0, "nothing is left to assess");
+    let never = |n| expect(&[(ComplianceState::NeverEnrolled, n)]);
+    assert_eq!(counts(store, None).await, never(2));
+    assert_eq!(counts(store, Some(at)).await, never(2), "the history holds the first standing");
+    let b = store.compliance_counts(Some(&own), None).await.unwrap();
+    assert_eq!(b.into_iter().map(|o| o.counts).next().unwrap_or_default(), never(1));
+    let a = standing(store, "a.a", None).await.unwrap();
+    assert_eq!(
+        (a.state, a.since, a.non_compliant_since),
+        (ComplianceState::NeverEnrolled, at, Some(at))
+    );
+
+    // Again with one more: only the new one is assessed, the others keep their standing.
+    let later = at + Duration::days(1);
+    let mut more = rows.clone();
+    more.push(mailbox("d.d@01234.mailnot.fr", "D D"));
+    let report = store.import_mailboxes(&more, false, &actor, later).await.unwrap();
+    assert_eq!((report.created, report.unchanged), (1, 3));
+    assert_eq!(counts(store, None).await, never(3));
+    assert_eq!(standing(store, "a.a", None).await.unwrap().since, at);
+    assert_eq!(standing(store, "d.d", None).await.unwrap().since, later);
+    assert_eq!(counts(store, Some(at)).await, never(2), "d.d did not exist yet");
+
+    // Each one's deadline is swept at its time, under its office's policy: 30 days for 75001,
+    // the default 90 for 01234.
+    let office_b = async |at| {
+        let b = store.compliance_counts(Some(&own), at).await.unwrap();
+        b.into_iter().map(|o| o.counts).next().unwrap_or_default()
+    };
+    sweep(store, at + Duration::days(31)).await;
+    assert_eq!(office_b(None).await, expect(&[(ComplianceState::Overdue, 1)]));
+    assert_eq!(counts(store, None).await, never(3));
+    sweep(store, at + Duration::days(90) + Duration::hours(1)).await;
+    let overdue = expect(&[(ComplianceState::Overdue, 2), (ComplianceState::NeverEnrolled, 1)]);
+    assert_eq!(counts(store, None).await, overdue);
+    assert_eq!(office_b(Some(at + Duration::days(29))).await, never(1));
+}

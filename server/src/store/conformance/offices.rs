@@ -5,7 +5,7 @@ use time::Duration;
 use super::{T0, mailbox, office, verify_chain};
 use crate::domain::audit::Actor;
 use crate::domain::identifier::PageToken;
-use crate::domain::office::{Crpcen, NewMailbox};
+use crate::domain::office::{Crpcen, NewMailbox, NewOffice, Text};
 use crate::store::{Error, Store};
 
 fn page_token(after: &str) -> PageToken {
@@ -150,4 +150,59 @@ pub(super) async fn ten_thousand_mailboxes_import_in_one_transaction(store: &dyn
     assert_eq!(store.list_mailboxes(None, None, 100_000).await.unwrap().len(), 10_000);
     let again = store.import_mailboxes(&rows, false, &actor, T0).await.unwrap();
     assert_eq!(again.unchanged, 10_000);
+}
+
+/// An office import: a dry run writes nothing, new offices are registered with one audit record
+/// each, the same rows again change and record nothing, a new name (or city) updates the office
+/// (an absent city leaves it), and the chain stays whole. Two thousand offices take several
+/// insert statements in one transaction.
+pub(super) async fn office_import_is_all_or_nothing_and_idempotent(store: &dyn Store) {
+    let actor = Actor::system();
+    let with_city = |crpcen: &str, name: &str, city: &str| NewOffice {
+        city: Some(Text::parse("city", city).unwrap()),
+        ..office(crpcen, name)
+    };
+    let no_city = |crpcen: &str, name: &str| NewOffice { city: None, ..office(crpcen, name) };
+    let rows = vec![no_city("01234", "Étude Dupont"), with_city("75001", "Office Martin", "Paris")];
+    let dry = store.import_offices(&rows, true, &actor, T0).await.unwrap();
+    assert_eq!((dry.created, dry.updated, dry.unchanged), (2, 0, 0));
+    assert!(store.list_offices().await.unwrap().is_empty(), "a dry run writes nothing");
+
+    let first = store.import_offices(&rows, false, &actor, T0).await.unwrap();
+    assert_eq!((first.created, first.updated, first.unchanged), (2, 0, 0));
+    let again = store.import_offices(&rows, false, &actor, T0 + Duration::hours(1)).await.unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
+    assert_eq!(verify_chain(store).await, 2, "one record per office created, none for a re-import");
+
+    let changed =
+        vec![no_city("75001", "Office Martin-Durand"), with_city("01234", "Étude Dupont", "Lyon")];
+    let update = store.import_offices(&changed, false, &actor, T0).await.unwrap();
+    assert_eq!((update.created, update.updated, update.unchanged), (0, 2, 0));
+    let martin = store.get_office(&Crpcen::parse("75001").unwrap()).await.unwrap();
+    assert_eq!(
+        (martin.name.as_str(), martin.city.as_deref()),
+        ("Office Martin-Durand", Some("Paris"))
+    );
+    let dupont = store.get_office(&Crpcen::parse("01234").unwrap()).await.unwrap();
+    assert_eq!(dupont.city.as_deref(), Some("Lyon"));
+    assert_eq!(dupont.created_at, T0);
+    let records = store.audit_records(None, 0, 100).await.unwrap();
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["office.create", "office.create", "office.update", "office.update"]);
+
+    // Many offices: several statements, one transaction, one record each.
+    let many: Vec<NewOffice> =
+        (0..2_000).map(|i| office(&format!("{:05}", 10_000 + i), &format!("Office {i}"))).collect();
+    let report = store.import_offices(&many, false, &actor, T0).await.unwrap();
+    assert_eq!(report.created, 2_000);
+    assert_eq!(store.list_offices().await.unwrap().len(), 2_002);
+    assert_eq!(verify_chain(store).await, 2_004);
+
+    // An office registered one at a time, as in the file, beside a new one.
+    store.create_office(&office("44000", "Nantes"), &actor, T0).await.unwrap();
+    let mixed = store
+        .import_offices(&[office("44001", "A"), office("44000", "Nantes")], false, &actor, T0)
+        .await
+        .unwrap();
+    assert_eq!((mixed.created, mixed.unchanged), (1, 1));
 }

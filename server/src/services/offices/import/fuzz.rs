@@ -108,13 +108,13 @@ fn every_row_is_kept_once_or_named_in_the_refusal() {
                     sent += rows.len();
                     import.add_rows(rows).unwrap();
                 }
-                if import.error_count == 0 && sent > 0 {
+                if import.errors.count == 0 && sent > 0 {
                     tally.accepted();
                 }
                 assert_eq!(import.received, sent);
-                assert_eq!(import.rows.len() + import.error_count, sent);
+                assert_eq!(import.rows.len() + import.errors.count, sent);
                 assert_eq!(import.rows.len(), import.lines.len());
-                assert!(import.errors.len() <= MAX_LISTED_ERRORS);
+                assert!(import.errors.listed.len() <= MAX_LISTED_ERRORS);
                 let unique: HashSet<&str> =
                     import.rows.iter().map(|r| r.address.as_str()).collect();
                 assert_eq!(unique.len(), import.rows.len(), "an address is kept once");
@@ -124,10 +124,10 @@ fn every_row_is_kept_once_or_named_in_the_refusal() {
                         row.address
                     );
                 }
-                if import.error_count > 0 {
-                    let refusal = import.refusal();
-                    assert!(refusal.starts_with(&format!("{} invalid line", import.error_count)));
-                    assert!(import.errors.iter().all(|e| refusal.contains(e.as_str())));
+                if import.errors.count > 0 {
+                    let refusal = import.errors.refusal();
+                    assert!(refusal.starts_with(&format!("{} invalid line", import.errors.count)));
+                    assert!(import.errors.listed.iter().all(|e| refusal.contains(e.as_str())));
                 }
             })
         },
