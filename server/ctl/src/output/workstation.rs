@@ -24,7 +24,7 @@ struct Shown<'a> {
 }
 
 /// One mailbox it holds, as a CSV line.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct HeldMailbox<'a> {
     workstation_id: &'a str,
     mailbox: &'a str,
@@ -63,7 +63,7 @@ pub(crate) fn print_workstation(
                 .iter()
                 .map(|m| HeldMailbox { workstation_id: &ws.id, mailbox: m })
                 .collect();
-            print_csv(out, &rows)
+            print_csv(out, format, &rows)
         }
         Listing::Table => {
             // Names an agent reported: shown escaped, like every table cell.
