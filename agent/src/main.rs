@@ -21,6 +21,7 @@ use sesame_agent::owa::cli::{
 };
 use sesame_agent::service::ServiceOptions;
 use sesame_agent::uplink::{Enrollment, enroll};
+use sesame_base::calendar::LocalCalendar;
 use sesame_base::clock::{OffsetClock, SharedClock, SystemClock};
 use sesame_base::password_rule::PasswordRule;
 use sesame_local::client::{self as local_client, ChangeOptions, PersonExit};
@@ -221,6 +222,12 @@ fn clock_from_env() -> SharedClock {
     }
 }
 
+/// A time for an administrator reading the agent's own facts (English, always in UTC, said so).
+fn utc(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_else(|_| at.to_string())
+}
+
 #[allow(clippy::print_stdout)] // Reason: the command's results.
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
@@ -354,7 +361,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         }
         Command::Status => {
             let socket = cli.socket.clone().unwrap_or_else(default_socket);
-            let exit = local_client::status(&socket, &mut std::io::stdout()).await;
+            let exit =
+                local_client::status(&socket, &LocalCalendar::new(), &mut std::io::stdout()).await;
             if exit != PersonExit::Unreachable {
                 return Ok(ExitCode::from(exit.code()));
             }
@@ -363,7 +371,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 println!("Workstation {} of office {}", identity.workstation_id, identity.office);
                 println!("Server: {}", identity.server);
                 if let Some(v) = validity(&identity.cert_pem) {
-                    println!("Certificate valid until {}", v.not_after);
+                    println!("Certificate valid until {}", utc(v.not_after));
                 }
             }
             return Ok(ExitCode::from(exit.code()));

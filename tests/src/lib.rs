@@ -10,11 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sesame_base::calendar::{Calendar, LocalCalendar};
 use sesame_base::clock::{Clock as _, ManualClock, SystemClock};
 use sesame_base::credentials::Credentials;
 use sesame_server::config::Config;
 use sesame_server::store::test_support::TestDatabase;
 use sesamectl::{Cli, Terminal};
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -370,6 +372,19 @@ impl TestServer {
         run_sesamectl(&argv).await
     }
 
+    /// [`TestServer::sesamectl`] as if run at `now` on a machine whose calendar is `calendar`.
+    pub async fn sesamectl_at(
+        &self,
+        args: &[&str],
+        now: OffsetDateTime,
+        calendar: &dyn Calendar,
+    ) -> CtlResult {
+        let credentials = self.credentials.display().to_string();
+        let mut argv = vec!["sesamectl", "--credentials", credentials.as_str()];
+        argv.extend_from_slice(args);
+        run_sesamectl_at(&argv, now, calendar).await
+    }
+
     /// Stops the server gracefully and removes its database.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -383,12 +398,22 @@ impl TestServer {
     }
 }
 
-/// Runs sesamectl with a full argument vector (starting with `sesamectl`).
+/// Runs sesamectl with a full argument vector (starting with `sesamectl`), now, in this
+/// machine's calendar.
 pub async fn run_sesamectl(argv: &[&str]) -> CtlResult {
+    run_sesamectl_at(argv, SystemClock.now(), &LocalCalendar::new()).await
+}
+
+/// Runs sesamectl as if at `now`, on a machine whose calendar is `calendar`.
+pub async fn run_sesamectl_at(
+    argv: &[&str],
+    now: OffsetDateTime,
+    calendar: &dyn Calendar,
+) -> CtlResult {
     let cli = <Cli as clap::Parser>::try_parse_from(argv)
         .unwrap_or_else(|e| panic!("bad test arguments: {e}"));
     let mut out = Vec::new();
-    sesamectl::run(cli, Terminal { out: &mut out, progress: false }).await?;
+    sesamectl::run(cli, Terminal { out: &mut out, progress: false, now, calendar }).await?;
     Ok(String::from_utf8(out).expect("UTF-8 output"))
 }
 

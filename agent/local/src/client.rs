@@ -15,6 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use sesame_base::calendar::Calendar;
 
 use crate::protocol::{Event, MailboxChoice, PasswordKind, Request, StatusReport, WirePolicy};
 use crate::secret::LocalSecret;
@@ -159,15 +160,16 @@ async fn open(socket: &Path, out: &mut dyn Write) -> Result<Connection<Stream>, 
     }
 }
 
-/// `sesame-agent status`: asks the service and prints its answer.
-pub async fn status(socket: &Path, out: &mut dyn Write) -> PersonExit {
+/// `sesame-agent status`: asks the service and prints its answer, dates in the person's
+/// `calendar`.
+pub async fn status(socket: &Path, calendar: &dyn Calendar, out: &mut dyn Write) -> PersonExit {
     let mut connection = match open(socket, out).await {
         Ok(connection) => connection,
         Err(exit) => return exit,
     };
     match status_pages(&mut connection, STATUS_WAIT).await {
         Ok(report) => {
-            for line in texts_fr::status(&report) {
+            for line in texts_fr::status(&report, calendar) {
                 say(out, &line);
             }
             PersonExit::Success

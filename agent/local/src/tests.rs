@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::calendar::{FixedCalendar, LocalCalendar};
 use sesame_base::rotation::{FailureReason, Step};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
@@ -21,6 +22,8 @@ use crate::secret::LocalSecret;
 use crate::server::LocalServer;
 use crate::transport;
 
+/// Dates in UTC, for the tests that do not look at them.
+const UTC: FixedCalendar = FixedCalendar(time::UtcOffset::UTC);
 const PROVISIONAL: &str = "Kp4#provisoire-XY";
 const NEW: &str = "Tr0ub4dor&3x";
 
@@ -113,7 +116,7 @@ async fn status_round_trip_with_the_callers_credentials() {
     assert_eq!(dir_mode & 0o777, 0o755);
 
     let mut out = Vec::new();
-    assert_eq!(client::status(&running.socket, &mut out).await, PersonExit::Success);
+    assert_eq!(client::status(&running.socket, &UTC, &mut out).await, PersonExit::Success);
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("Clé REAL : branchée (1a44:0001 REAL)"), "{out}");
     assert!(out.contains("Dupont.Helene@12345.mailnot.fr (après courrier) : en attente"), "{out}");
@@ -248,7 +251,7 @@ async fn a_plugged_key_is_refused_and_an_unreachable_service_said_so() {
     assert_eq!(exit, PersonExit::Unreachable);
     assert!(out.contains("Le service Sesame ne répond pas"), "{out}");
     let mut out = Vec::new();
-    assert_eq!(client::status(&socket, &mut out).await, PersonExit::Unreachable);
+    assert_eq!(client::status(&socket, &UTC, &mut out).await, PersonExit::Unreachable);
 }
 
 #[tokio::test]
@@ -405,11 +408,48 @@ fn every_event_round_trips() {
         let back: Event = protocol::decode(&line[..line.len() - 1]).unwrap();
         assert_eq!(format!("{back:?}"), format!("{event:?}"));
         if let Event::Status(report) = &back {
-            let text = crate::texts_fr::status(report).join("\n");
-            assert!(text.contains("le 2026-11-29 à 03:00:00 UTC"), "{text}");
+            let text = crate::texts_fr::status(report, &UTC).join("\n");
+            assert!(text.contains("le 29 novembre 2026 à 3 h 00"), "{text}");
             assert!(text.contains("1 compte(s) rendu(s) en attente"), "{text}");
         }
     }
+}
+
+#[test]
+fn status_dates_are_in_the_persons_calendar_not_utc() {
+    // Due and reported late in the evening, UTC: already the next day in Paris.
+    let report = crate::protocol::StatusReport {
+        agent_version: "1".to_owned(),
+        enrolled: true,
+        key: KeyStatus::Absent,
+        rotations: vec![crate::protocol::RotationStatus {
+            mailbox: "a@b".to_owned(),
+            display_name: String::new(),
+            kind: PasswordKind::Current,
+            step: Step::Pending,
+            due: Some(time::macros::datetime!(2026-12-14 23:30 UTC)),
+            in_hand: false,
+        }],
+        last_report: Some(crate::protocol::LastReport {
+            at: time::macros::datetime!(2026-12-07 23:45 UTC),
+            mailbox: "a@b".to_owned(),
+            step: Step::Completed,
+            delivered: true,
+        }),
+        reports_waiting: 0,
+        next_page: None,
+    };
+    let utc = crate::texts_fr::status(&report, &UTC).join("\n");
+    assert!(utc.contains("à faire avant le 14 décembre 2026"), "{utc}");
+    assert!(utc.contains("le 7 décembre 2026 à 23 h 45"), "{utc}");
+    let Ok(paris) = LocalCalendar::named("Europe/Paris") else {
+        assert!(std::env::var_os("CI").is_none(), "tzdata is required under CI");
+        return;
+    };
+    let paris = crate::texts_fr::status(&report, &paris).join("\n");
+    assert!(paris.contains("à faire avant le 15 décembre 2026"), "{paris}");
+    assert!(paris.contains("le 8 décembre 2026 à 0 h 45"), "{paris}");
+    assert!(!paris.contains("UTC"), "{paris}");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! people who are not technicians: one place to reread and correct them. The service decides
 //! (typed events, `protocol`); this file only says it.
 
+use sesame_base::calendar::{Calendar, day_fr, moment_fr};
 use sesame_base::password_rule::PasswordRule;
 use sesame_base::rotation::{FailureReason, Step};
 
@@ -405,8 +406,8 @@ pub fn step_status(step: Step) -> String {
     }
 }
 
-/// `sesame-agent status`.
-pub fn status(report: &StatusReport) -> Vec<String> {
+/// `sesame-agent status`; dates in the person's `calendar` (their time zone).
+pub fn status(report: &StatusReport, calendar: &dyn Calendar) -> Vec<String> {
     let mut lines = vec![format!("Sesame, version {}", report.agent_version)];
     if !report.enrolled {
         lines.push("Ce poste n'est pas encore inscrit auprès de Sesame.".to_owned());
@@ -423,15 +424,7 @@ pub fn status(report: &StatusReport) -> Vec<String> {
             };
             let due = rotation
                 .due
-                .map(|due| {
-                    let date = due.date();
-                    format!(
-                        ", à faire avant le {:02}/{:02}/{}",
-                        date.day(),
-                        u8::from(date.month()),
-                        date.year()
-                    )
-                })
+                .map(|due| format!(", à faire avant le {}", day_fr(due, calendar)))
                 .unwrap_or_default();
             lines.push(format!(
                 "  - {} ({kind}{due}) : {}",
@@ -442,11 +435,10 @@ pub fn status(report: &StatusReport) -> Vec<String> {
     }
     match &report.last_report {
         Some(last) => {
-            let at = last.at.format(&time::format_description::well_known::Rfc3339);
             lines.push(format!(
-                "Dernier compte rendu : {} le {} UTC, {} ({})",
+                "Dernier compte rendu : {} le {}, {} ({})",
                 last.mailbox,
-                at.unwrap_or_default().replace('T', " à ").trim_end_matches('Z'),
+                moment_fr(last.at, calendar),
                 step_status(last.step),
                 if last.delivered { "reçu par le serveur" } else { "pas encore transmis" }
             ));

@@ -14,10 +14,10 @@ use eframe::egui;
 use time::OffsetDateTime;
 
 use crate::accessibility;
-use crate::calendar::Calendar;
 use crate::flow::{Flow, Screen};
 use crate::link::Link;
 use crate::view::{self, Fields};
+use sesame_base::calendar::Calendar;
 
 /// How often `status` is asked while a screen follows the key.
 pub const POLL_EVERY: Duration = Duration::from_millis(700);

@@ -7,11 +7,11 @@
 //! - `app`, `view`: the egui window; `texts`, `checklist`: its words and the live rule check;
 //! - `accessibility`: how the window speaks to screen readers (names, headings, focus, announcer);
 //! - `reminder`: when to remind the person, at most once a day, and the desktop notification;
-//! - `calendar`: which day it is for the person (the workstation's time zone, not UTC).
+//! - which day it is for the person (the workstation's time zone, not UTC) and how a date is
+//!   written: `sesame_base::calendar`, shared with `sesame-agent status` and the letters.
 
 pub mod accessibility;
 pub mod app;
-pub mod calendar;
 pub mod checklist;
 pub mod flow;
 pub mod link;

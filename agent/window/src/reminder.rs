@@ -12,8 +12,8 @@ use sesame_base::rotation::{FailureReason, Step};
 use sesame_local::protocol::{RotationStatus, StatusReport};
 use time::{Date, OffsetDateTime};
 
-use crate::calendar::Calendar;
 use crate::texts;
+use sesame_base::calendar::Calendar;
 
 /// A reminder to show.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use time::UtcOffset;
 use time::macros::{date, datetime, offset};
 
 use super::*;
-use crate::calendar::FixedCalendar;
+use sesame_base::calendar::FixedCalendar;
 
 const UTC: FixedCalendar = FixedCalendar(UtcOffset::UTC);
 

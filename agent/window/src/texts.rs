@@ -7,7 +7,7 @@ use sesame_local::protocol::{KeyStatus, PasswordKind, RotationStatus};
 use sesame_local::texts_fr;
 use time::{Date, OffsetDateTime};
 
-use crate::calendar::Calendar;
+use sesame_base::calendar::Calendar;
 
 /// The window's title.
 pub const WINDOW_TITLE: &str = "Sesame : changement du mot de passe de messagerie";
@@ -109,25 +109,9 @@ pub fn key_state(key: Option<&KeyStatus>) -> String {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
-/// `15 décembre 2026`.
+/// `15 décembre 2026` (`sesame_base::calendar`, the words `sesame-agent status` uses too).
 pub fn date(date: Date) -> String {
-    let month = MONTHS[usize::from(u8::from(date.month())) - 1];
-    format!("{} {month} {}", date.day(), date.year())
+    sesame_base::calendar::date_fr(date)
 }
 
 /// Whole days from `now` to `due` in the person's calendar (negative when past).
@@ -205,7 +189,7 @@ mod tests {
     use time::macros::{datetime, offset};
 
     use super::*;
-    use crate::calendar::FixedCalendar;
+    use sesame_base::calendar::FixedCalendar;
 
     #[test]
     fn the_due_date_is_the_persons_day() {

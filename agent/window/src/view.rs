@@ -10,10 +10,10 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::accessibility;
-use crate::calendar::Calendar;
 use crate::checklist::{all_met, checklist};
 use crate::flow::{Action, Flow, PasswordsAsked, Screen};
 use crate::texts;
+use sesame_base::calendar::Calendar;
 
 /// The password fields of the screen shown. Wiped (zeroized) when the screen is left.
 #[derive(Default)]

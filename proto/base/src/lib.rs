@@ -2,6 +2,8 @@
 //! window and sesamectl would otherwise each write for themselves.
 //!
 //! - [`audit_actions`]: audit action names across versions (old records keep theirs);
+//! - [`calendar`]: the person's calendar (their time zone, with `jiff`) and dates written in
+//!   French: the one place a date a person reads is formatted;
 //! - [`clock`]: where time comes from (truncated to microseconds, as both databases keep it);
 //! - [`error_chain`]: an error and its causes on one line;
 //! - [`failpoint`]: the crash tests' failpoints (abort or injected error), compiled out of
@@ -17,6 +19,7 @@
 //! It depends on no database, TLS or gRPC crate, so that every binary can link it.
 
 pub mod audit_actions;
+pub mod calendar;
 pub mod clock;
 pub mod credentials;
 pub mod error_chain;

@@ -5,6 +5,7 @@
 use secrecy::SecretString;
 use sesame_base::password_rule::PasswordRule;
 use sesame_documents::audit_csv::AuditLine;
+use sesame_documents::letters::LetterOffice;
 use sesame_documents::report::{MailboxLine, OfficeLine, Rule, State, StateCount};
 use sesame_documents::{ComplianceReportDoc, HeadStamp, Letter};
 use sesame_proto::v1 as pb;
@@ -42,6 +43,15 @@ pub(crate) fn letters(passwords: &[pb::ProvisionalPassword]) -> Result<Vec<Lette
             })
         })
         .collect()
+}
+
+/// The office as its letters name it; `crpcen` as asked when the server leaves it out.
+pub(crate) fn letter_office(crpcen: &str, office: &pb::Office) -> LetterOffice {
+    LetterOffice {
+        crpcen: if office.crpcen.is_empty() { crpcen.to_owned() } else { office.crpcen.clone() },
+        name: office.name.clone(),
+        city: office.city.clone(),
+    }
 }
 
 /// The rule a personal password follows, as the letters state it.

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use sesame_base::calendar::FixedCalendar;
 use sesame_documents::{audit_csv, export, letters, report_pdf};
 use sesame_proto::v1 as pb;
 
@@ -166,7 +167,19 @@ fn audit_records() -> Vec<pb::AuditRecord> {
 fn the_documents_are_the_bytes_they_were() {
     let passwords = documents::letters(&passwords()).unwrap();
     let rule = documents::password_rule(&password_policy());
-    golden("letters.pdf", &letters::render("01234", &passwords, &rule));
+    // Printed at 23:30 UTC on 7 December: the 8th in Paris, the calendar the letters are dated in.
+    let office = pb::Office {
+        crpcen: "01234".into(),
+        name: "Office notarial Dupont & Associés".into(),
+        city: "Lyon".into(),
+        ..Default::default()
+    };
+    let printing = letters::Printing {
+        at: time::macros::datetime!(2026-12-07 23:30 UTC),
+        calendar: &FixedCalendar(time::macros::offset!(+1)),
+    };
+    let heading = documents::letter_office("01234", &office);
+    golden("letters.pdf", &letters::render(&heading, &passwords, &rule, printing));
     golden("export.csv", export::csv(&passwords).unwrap().as_bytes());
     golden("export.ps1", export::powershell("01234", &passwords).as_bytes());
     let pdf = report_pdf::render(

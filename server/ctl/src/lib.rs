@@ -36,7 +36,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use sesame_base::calendar::Calendar;
 use sesame_base::credentials::{self, Credentials};
+use time::OffsetDateTime;
 
 pub use crate::admin::{AdminCommand, SessionsArgs, SessionsCommand, TotpCommand};
 pub use crate::audit::AuditCommand;
@@ -140,13 +142,18 @@ pub enum Command {
     Whoami,
 }
 
-/// Where sesamectl writes: results to `out`, and a progress bar when `progress` is true.
+/// Where sesamectl writes: results to `out`, and a progress bar when `progress` is true; and when
+/// and where it runs (time is a parameter): the letters are dated `now` in `calendar`.
 #[derive(Debug)]
 pub struct Terminal<'a, W: Write> {
     /// Results.
     pub out: &'a mut W,
     /// Whether to draw progress bars (standard error is a terminal).
     pub progress: bool,
+    /// When the command runs.
+    pub now: OffsetDateTime,
+    /// The administrator's calendar (this machine's time zone), for the dates people read.
+    pub calendar: &'a dyn Calendar,
 }
 
 /// What a command runs with: the connected client, the server it reaches, and where and how it
@@ -160,6 +167,10 @@ pub(crate) struct Session<'a, W: Write> {
     pub(crate) progress: bool,
     /// What each request of a paged listing asks for (`--page-size`).
     pub(crate) page_size: u32,
+    /// When the command runs.
+    pub(crate) now: OffsetDateTime,
+    /// The administrator's calendar.
+    pub(crate) calendar: &'a dyn Calendar,
 }
 
 /// The credentials file a server started here with the default data directory wrote.
@@ -214,6 +225,8 @@ pub async fn run<W: Write>(cli: Cli, term: Terminal<'_, W>) -> Result<(), Error>
         format,
         progress: term.progress,
         page_size: cli.page_size,
+        now: term.now,
+        calendar: term.calendar,
     };
     let session = &mut session;
     match cli.command {

@@ -214,15 +214,22 @@ async fn write_export<W: Write>(
     Ok(())
 }
 
-/// Writes the letters' PDF (mode 0600).
+/// Writes the letters' PDF (mode 0600), headed by the office's name and city and dated the day
+/// the command runs, in this machine's calendar.
 async fn write_letters<W: Write>(
     session: &mut Session<'_, W>,
     office: String,
     path: PathBuf,
 ) -> Result<(), Error> {
+    // The office's name and city head each letter: read before anything is disclosed.
+    let request = pb::GetOfficeRequest { crpcen: office.clone() };
+    let record = session.client.get_office(request).await?.into_inner().office.unwrap_or_default();
+    let heading = documents::letter_office(&office, &record);
     let disclosed = disclose(session, &office, pb::DisclosurePurpose::Letters).await?;
     let policy = documents::password_rule(&disclosed.policy.unwrap_or_default());
-    let pdf = letters::render(&office, &documents::letters(&disclosed.passwords)?, &policy);
+    let printing = letters::Printing { at: session.now, calendar: session.calendar };
+    let people = documents::letters(&disclosed.passwords)?;
+    let pdf = letters::render(&heading, &people, &policy, printing);
     write_private(&path, &pdf)?;
     writeln!(
         session.out,

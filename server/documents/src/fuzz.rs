@@ -4,6 +4,7 @@
 
 use bolero::{TypeGenerator, check};
 use secrecy::{ExposeSecret, SecretString};
+use sesame_base::calendar::FixedCalendar;
 use sesame_base::fuzz_tally::Tally;
 use sesame_base::password_rule::PasswordRule;
 use time::OffsetDateTime;
@@ -337,12 +338,22 @@ fn letters_and_exports_are_made_from_any_names() {
                     require_digit: *digit,
                     require_special: *special,
                 };
-                let text: usize = office.len() * letters.len()
+                let heading = letters::LetterOffice {
+                    crpcen: "01234".to_owned(),
+                    name: office.clone(),
+                    city: office.clone(),
+                };
+                let printing = letters::Printing {
+                    at: time(i64::from(*min_length) * 86_400),
+                    calendar: &FixedCalendar(time::macros::offset!(+1)),
+                };
+                let text: usize = 2 * office.len() * letters.len()
                     + people
                         .iter()
                         .map(|p| p.address.len() + p.display_name.len() + p.password.len())
                         .sum::<usize>();
-                assert_is_a_pdf(&letters::render(office, &letters, &rule), letters.len(), text);
+                let pdf = letters::render(&heading, &letters, &rule, printing);
+                assert_is_a_pdf(&pdf, letters.len(), text);
 
                 let csv = export::csv(&letters).unwrap();
                 let mut reader = csv::Reader::from_reader(csv.as_bytes());

@@ -10,6 +10,8 @@ pub(crate) const PAGE_WIDTH: f32 = 595.0;
 pub(crate) const PAGE_HEIGHT: f32 = 842.0;
 pub(crate) const MARGIN: f32 = 60.0;
 pub(crate) const WRAP: usize = 88;
+/// The lowest a line's baseline may go, from the bottom of the page, before a page is full.
+pub(crate) const BOTTOM: f32 = 40.0;
 
 /// Encodes text in WinAnsi (Windows-1252), the encoding of the standard PDF fonts.
 pub(crate) fn winansi(text: &str) -> Vec<u8> {
@@ -54,6 +56,60 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// The width of `c` in Helvetica, in ems, rounded up (the standard fonts' metrics, by class):
+/// enough to wrap a line before it leaves the page, whatever its letters.
+fn helvetica_em(c: char) -> f32 {
+    match c {
+        ' ' | 'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '!' | '|' | 'í' | 'ì' | 'î'
+        | 'ï' => 0.28,
+        'f' | 't' | 'r' | 'I' | '(' | ')' | '[' | ']' | '-' | '/' => 0.34,
+        'm' | 'M' | 'W' | '%' | '@' | 'Æ' | 'Œ' | 'æ' | 'œ' => 1.02,
+        'w' => 0.73,
+        'a'..='z' | '0'..='9' | '\u{e0}'..='\u{ff}' => 0.56,
+        _ => 0.78,
+    }
+}
+
+/// The width of `text` in points, in `font` at `size` (`F3`, Courier, is monospaced; the bold
+/// Helvetica is taken a tenth wider than the regular).
+pub(crate) fn width(font: &[u8], size: f32, text: &str) -> f32 {
+    let ems: f32 = match font {
+        b"F3" => 0.6 * text.chars().count() as f32,
+        b"F2" => 1.1 * text.chars().map(helvetica_em).sum::<f32>(),
+        _ => text.chars().map(helvetica_em).sum(),
+    };
+    ems * size
+}
+
+/// `text` cut into lines no wider than `max` points: at spaces, and inside a word that is wider
+/// than a line by itself.
+pub(crate) fn wrap_to(font: &[u8], size: f32, max: f32, text: &str) -> Vec<String> {
+    let fits = |line: &str| width(font, size, line) <= max;
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let joined = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
+        if fits(&joined) {
+            line = joined;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        for c in word.chars() {
+            line.push(c);
+            if !fits(&line) && line.chars().count() > 1 {
+                line.pop();
+                lines.push(std::mem::replace(&mut line, c.to_string()));
+            }
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Writes text top-down on a page.
 pub(crate) struct Page {
     content: Content,
@@ -80,6 +136,25 @@ impl Page {
             self.text(font, size, MARGIN, &line);
         }
         self.y -= size * 0.5;
+    }
+
+    /// `text` from `x`, wrapped to the right margin (see [`wrap_to`]).
+    pub(crate) fn lines(&mut self, font: &[u8], size: f32, x: f32, text: &str) {
+        for line in wrap_to(font, size, PAGE_WIDTH - MARGIN - x, text) {
+            self.text(font, size, x, &line);
+        }
+    }
+
+    /// A password in Courier from `x`: at `size` when it fits on the line, else smaller (down to
+    /// 10 points), cut into lines when it does not fit even then. Never wrapped at its spaces.
+    pub(crate) fn password(&mut self, x: f32, size: f32, text: &str) {
+        let room = PAGE_WIDTH - MARGIN - x;
+        let size = (room / (0.6 * text.chars().count().max(1) as f32)).clamp(10.0, size);
+        let per_line = ((room / (0.6 * size)) as usize).max(1);
+        let chars: Vec<char> = text.chars().collect();
+        for chunk in chars.chunks(per_line) {
+            self.text(b"F3", size, x, &chunk.iter().collect::<String>());
+        }
     }
 
     pub(crate) fn gap(&mut self, points: f32) {
@@ -153,5 +228,25 @@ mod tests {
         assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
         assert_eq!(lines.concat().replace(' ', ""), long.replace(' ', ""));
         assert_eq!(date_fr("2026-12-09T10:00:00Z"), "09/12/2026");
+    }
+
+    #[test]
+    fn measured_lines_never_leave_the_page() {
+        let room = PAGE_WIDTH - 2.0 * MARGIN;
+        for text in [
+            "ÉTUDE ".repeat(40),
+            "W".repeat(300),
+            format!("{}@01234.mailnot.fr", "m".repeat(240)),
+            "Office notarial Dupont & Associés, Lyon".to_owned(),
+        ] {
+            for font in [b"F1", b"F2", b"F3"] {
+                let lines = wrap_to(font, 12.0, room, &text);
+                assert!(lines.iter().all(|l| width(font, 12.0, l) <= room), "{lines:?}");
+                let kept: String = lines.concat().split_whitespace().collect();
+                let given: String = text.split_whitespace().collect();
+                assert_eq!(kept, given, "nothing is lost");
+            }
+        }
+        assert_eq!(wrap_to(b"F1", 10.0, room, "deux mots"), ["deux mots"]);
     }
 }

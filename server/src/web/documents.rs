@@ -5,6 +5,7 @@
 //! name and the `Sesame-Audit-Head` header of the answer.
 
 use sesame_documents::audit_csv::{self, AuditLine};
+use sesame_documents::letters::{LetterOffice, Printing};
 use sesame_documents::report::{MailboxLine, OfficeLine, Rule, State, StateCount};
 use sesame_documents::{
     ComplianceReportDoc, HeadStamp, Letter, export, letters, report_csv, report_pdf,
@@ -131,9 +132,15 @@ fn letters_of(disclosed: &Disclosed) -> Vec<Letter> {
         .collect()
 }
 
-/// The letters of an office's open rotations.
-pub(crate) fn letters(office: &Office, disclosed: &Disclosed) -> Vec<u8> {
-    letters::render(office.crpcen.as_str(), &letters_of(disclosed), &disclosed.policy.rule)
+/// The letters of an office's open rotations, headed by its name and city, printed `printing`
+/// (the server's clock, in the server's time zone).
+pub(crate) fn letters(office: &Office, disclosed: &Disclosed, printing: Printing<'_>) -> Vec<u8> {
+    let heading = LetterOffice {
+        crpcen: office.crpcen.as_str().to_owned(),
+        name: office.name.clone(),
+        city: office.city.clone().unwrap_or_default(),
+    };
+    letters::render(&heading, &letters_of(disclosed), &disclosed.policy.rule, printing)
 }
 
 /// The export for the mail administrator.

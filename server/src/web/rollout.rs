@@ -11,6 +11,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use sesame_base::calendar::LocalCalendar;
+use sesame_documents::letters::Printing;
 
 use super::Web;
 use super::format::{datetime_fr, maybe_datetime_fr, status_fr, step_fr};
@@ -358,7 +360,11 @@ async fn disclose(
     };
     let (body, kind, name) = match purpose {
         DisclosurePurpose::Letters => (
-            super::documents::letters(&office, &disclosed),
+            super::documents::letters(
+                &office,
+                &disclosed,
+                Printing { at: web.services.clock.now(), calendar: &LocalCalendar::new() },
+            ),
             "application/pdf",
             format!("courriers-{crpcen}.pdf"),
         ),

@@ -314,6 +314,10 @@ async fn an_office_is_rolled_out_and_followed_from_the_browser() {
         letters.contains("durand.lea@75001.mailnot.fr"),
         "the letters name the people: {letters}"
     );
+    assert!(
+        letters.contains("Étude Durand, Paris (CRPCEN 75001)") && letters.contains("Imprimé le "),
+        "the letters name the office and the day they were printed: {letters}"
+    );
     let export = download(&browser, "form[action$='export.csv'] button", "export-", ".csv").await;
     let export = read(&export);
     assert_eq!(export.lines().count(), 3, "a header and two people: {export}");

@@ -42,7 +42,10 @@ async fn sesamectl_logged(server: &TestServer, args: &[&str]) -> FlushLog {
     argv.extend_from_slice(args);
     let cli = <sesamectl::Cli as clap::Parser>::try_parse_from(argv).unwrap();
     let mut log = FlushLog::default();
-    sesamectl::run(cli, sesamectl::Terminal { out: &mut log, progress: false }).await.unwrap();
+    let calendar = sesame_base::calendar::LocalCalendar::new();
+    let now = sesame_base::clock::Clock::now(&sesame_base::clock::SystemClock);
+    let term = sesamectl::Terminal { out: &mut log, progress: false, now, calendar: &calendar };
+    sesamectl::run(cli, term).await.unwrap();
     log
 }
 

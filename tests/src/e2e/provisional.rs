@@ -6,8 +6,11 @@ use std::sync::OnceLock;
 
 use secrecy::ExposeSecret;
 use sesame_agent::identity::StateDir;
+use sesame_base::calendar::{LocalCalendar, moment_fr};
 use sesame_proto::v1 as pb;
 use sesame_proto::v1::agent_service_client::AgentServiceClient;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
 
@@ -92,7 +95,18 @@ fn csv_passwords(path: &std::path::Path) -> Vec<(String, String)> {
 
 async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &TestServer) {
     let logs = captured_logs();
-    server.sesamectl(&["office", "add", "01234", "--name", "Office Dupont"]).await.unwrap();
+    server
+        .sesamectl(&[
+            "office",
+            "add",
+            "01234",
+            "--name",
+            "Office notarial Dupont & Associés",
+            "--city",
+            "Lyon",
+        ])
+        .await
+        .unwrap();
     server.sesamectl(&["office", "add", "75001", "--name", "Étude Martin"]).await.unwrap();
     let people = "address,display_name\n\
                   dupont.jean@01234.mailnot.fr,Jean Dupont\n\
@@ -172,12 +186,13 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
         .unwrap();
     assert!(listed.contains("\"status\": \"delivered\""), "{listed}");
 
-    // Letters: a real PDF, one page per person, in French.
+    // Letters: a real PDF, one page per person, in French, printed at 23:30 UTC on 7 December by
+    // an administrator in Paris: dated the 8th, their day.
     let pdf = dir.path().join("letters.pdf");
-    server
-        .sesamectl(&["provisional", "letters", "--office", "01234", "--out", pdf.to_str().unwrap()])
-        .await
-        .unwrap();
+    let paris = LocalCalendar::named("Europe/Paris").expect("tzdata (Europe/Paris)");
+    let printed_at = time::macros::datetime!(2026-12-07 23:30 UTC);
+    let argv = ["provisional", "letters", "--office", "01234", "--out", pdf.to_str().unwrap()];
+    server.sesamectl_at(&argv, printed_at, &paris).await.unwrap();
     let text = std::process::Command::new("pdftotext")
         .args([pdf.to_str().unwrap(), "-"])
         .output()
@@ -194,8 +209,19 @@ async fn the_full_cycle_discloses_each_password_only_where_it_belongs(server: &T
         "Jean Dupont",
         "Marie Durand",
         "dupont.jean@01234.mailnot.fr",
+        "Office notarial Dupont & Associés, Lyon (CRPCEN 01234)",
+        "Imprimé le 8 décembre 2026.",
+        "Si la fenêtre Sesame ne s'ouvre pas",
+        "sesame-agent change",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the letters:\n{text}");
+    }
+    assert!(!text.contains("Imprimé le 7 décembre"), "the printer's day, not UTC's:\n{text}");
+    // Valid until each expiry (the export's fourth column), in the printer's calendar too.
+    for record in csv::Reader::from_path(&csv_path).unwrap().records() {
+        let expires = OffsetDateTime::parse(&record.unwrap()[3], &Rfc3339).unwrap();
+        let until = format!("Valable jusqu'au {}.", moment_fr(expires, &paris));
+        assert!(text.contains(&until), "{until:?} missing from the letters:\n{text}");
     }
     for (_, password) in &exported {
         // pdftotext reads a line ending in '-' as a hyphenated word and joins it to the next line
