@@ -45,7 +45,8 @@ fn main() -> anyhow::Result<()> {
     }
     let app =
         WindowApp::new(args.socket, Box::new(|| SystemClock.now()), Box::new(LocalCalendar::new()))
-            .context("starting the connection to the service")?;
+            .context("starting the connection to the service")?
+            .with_desktop_theme(sesame_window::theme::desktop());
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(texts::WINDOW_TITLE)
