@@ -5,7 +5,7 @@
 //! - `flow`: the screens as a pure model, moved by the service's events and the person's actions;
 //! - `link`: the connection thread (tokio) speaking the local protocol;
 //! - `app`, `view`: the egui window; `texts`, `checklist`: its words and the live rule check;
-//! - `theme`: the desktop's light or dark preference;
+//! - `theme`, `palette`: the desktop's light or dark preference, the colours of each;
 //! - `reminder`: when to remind the person, at most once a day, and the desktop notification;
 //! - `calendar`: which day it is for the person (the workstation's time zone, not UTC).
 
@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod checklist;
 pub mod flow;
 pub mod link;
+pub mod palette;
 pub mod reminder;
 pub mod texts;
 pub mod theme;

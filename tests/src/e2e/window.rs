@@ -127,6 +127,17 @@ impl Window<'_> {
         self.x.run("xdotool", &["type", "--window", &self.id, "--delay", "40", text]);
     }
 
+    /// Waits for the passwords step and types the three passwords.
+    fn type_passwords(&self, provisional: &str) {
+        self.wait_screen("Passwords");
+        self.type_text(provisional);
+        self.keys(&["Tab"]);
+        self.type_text(NEW);
+        self.keys(&["Tab"]);
+        self.type_text(NEW);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
     /// A screenshot of the window, checked not to be blank.
     fn shot(&mut self, name: &str) {
         self.shots += 1;
@@ -146,14 +157,28 @@ impl Drop for Window<'_> {
     }
 }
 
-fn open_window<'x>(x: &'x Xvfb, socket: &Path, home: &Path) -> (Window<'x>, Duration) {
+/// Opens the window; `dark`: the desktop prefers dark (`GTK_THEME`), otherwise it says nothing
+/// (no session bus either, so no desktop portal) and the window is light.
+fn open_window<'x>(
+    x: &'x Xvfb,
+    socket: &Path,
+    home: &Path,
+    dark: bool,
+) -> (Window<'x>, Duration) {
     let log = home.join("window.log");
     let started = Instant::now();
-    let child = Command::new(window_binary())
+    let mut command = Command::new(window_binary());
+    if dark {
+        command.env("GTK_THEME", "Adwaita:dark");
+    } else {
+        command.env_remove("GTK_THEME");
+    }
+    let child = command
         .arg("--socket")
         .arg(socket)
         .env("DISPLAY", &x.display)
         .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("HOME", home)
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -195,7 +220,7 @@ async fn the_window_alone_walks_a_person_through_the_letter() {
         let x = Xvfb::start();
         // The key is in when the person starts.
         host.plug();
-        let (mut window, to_screen) = open_window(&x, &host.socket(), home.path());
+        let (mut window, to_screen) = open_window(&x, &host.socket(), home.path(), false);
         eprintln!("sesame-window: first screen after {} ms", to_screen.as_millis());
         window.shot("pourquoi");
         window.keys(&["Return"]);
@@ -205,14 +230,27 @@ async fn the_window_alone_walks_a_person_through_the_letter() {
         std::thread::sleep(Duration::from_millis(1500));
         window.shot("cle-retiree");
         window.keys(&["Return"]);
-        window.wait_screen("Passwords");
-        window.type_text(&provisional);
-        window.keys(&["Tab"]);
-        window.type_text(NEW);
-        window.keys(&["Tab"]);
-        window.type_text(NEW);
-        std::thread::sleep(Duration::from_millis(300));
+        window.type_passwords(&provisional);
         window.shot("mots-de-passe");
+        // The same step on a desktop that prefers dark: closed and opened again, the window
+        // takes the change up where the service left it.
+        drop(window);
+        let (mut window, _) = open_window(&x, &host.socket(), home.path(), true);
+        window.shots = 3;
+        window.keys(&["Return"]);
+        window.wait_screen("Unplug");
+        std::thread::sleep(Duration::from_millis(1500));
+        window.keys(&["Return"]);
+        window.type_passwords(&provisional);
+        window.shot("mots-de-passe-sombre");
+        drop(window);
+        let (mut window, _) = open_window(&x, &host.socket(), home.path(), false);
+        window.shots = 4;
+        window.keys(&["Return"]);
+        window.wait_screen("Unplug");
+        std::thread::sleep(Duration::from_millis(1500));
+        window.keys(&["Return"]);
+        window.type_passwords(&provisional);
         window.keys(&["Return"]);
         window.wait_screen("Outlook");
         window.shot("outlook");
