@@ -478,4 +478,3 @@ fn passwords(
         })
     })
 }
-

@@ -159,12 +159,7 @@ impl Drop for Window<'_> {
 
 /// Opens the window; `dark`: the desktop prefers dark (`GTK_THEME`), otherwise it says nothing
 /// (no session bus either, so no desktop portal) and the window is light.
-fn open_window<'x>(
-    x: &'x Xvfb,
-    socket: &Path,
-    home: &Path,
-    dark: bool,
-) -> (Window<'x>, Duration) {
+fn open_window<'x>(x: &'x Xvfb, socket: &Path, home: &Path, dark: bool) -> (Window<'x>, Duration) {
     let log = home.join("window.log");
     let started = Instant::now();
     let mut command = Command::new(window_binary());
