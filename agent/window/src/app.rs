@@ -103,6 +103,8 @@ impl WindowApp {
         if !self.styled {
             view::style(&ctx, self.desktop_theme);
             self.styled = true;
+            // This frame was laid out in egui's default style: draw the next one at once.
+            ctx.request_repaint();
         }
         let before = discriminant(self.flow.screen());
         for update in self.link.drain() {

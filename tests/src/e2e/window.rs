@@ -190,7 +190,7 @@ fn open_window<'x>(x: &'x Xvfb, socket: &Path, home: &Path, dark: bool) -> (Wind
     window.wait_screen("Why");
     let to_screen = started.elapsed();
     window.id = x
-        .run("xdotool", &["search", "--sync", "--name", "Sesame"])
+        .run("xdotool", &["search", "--sync", "--onlyvisible", "--name", "Sesame"])
         .lines()
         .next()
         .unwrap()
