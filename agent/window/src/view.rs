@@ -114,6 +114,8 @@ pub fn screen(
             Rect::from_min_max(egui::pos2(whole.left(), whole.bottom() - bar_height), whole.max);
         let mut bar = ui.new_child(
             UiBuilder::new()
+                // Ids of the screen's own: a button does not inherit the last screen's focus.
+                .id_salt(("sesame-bar", flow.screen().name()))
                 .max_rect(bar_rect.with_min_y(bar_rect.top() + BAR_GAP))
                 .layout(Layout::left_to_right(Align::Center)),
         );
