@@ -38,6 +38,8 @@ pub struct WindowApp {
     clock: Clock,
     calendar: Days,
     styled: bool,
+    /// The desktop's light or dark preference, when the windowing system does not tell egui.
+    desktop_theme: Option<egui::Theme>,
     /// The screen drawn last frame, to know when one is entered.
     drawn: Option<std::mem::Discriminant<Screen>>,
 }
@@ -78,8 +80,16 @@ impl WindowApp {
             clock,
             calendar,
             styled: false,
+            desktop_theme: None,
             drawn: None,
         })
+    }
+
+    /// The window in the desktop's light or dark `theme` (`theme::desktop`), for when the
+    /// windowing system does not say (X11); `None`: light, unless the windowing system says dark.
+    pub fn with_desktop_theme(mut self, theme: Option<egui::Theme>) -> WindowApp {
+        self.desktop_theme = theme;
+        self
     }
 
     /// The model, for the tests.
@@ -92,8 +102,10 @@ impl WindowApp {
         let ctx = ui.ctx().clone();
         let _ = self.context.get_or_init(|| ctx.clone());
         if !self.styled {
-            view::style(&ctx);
+            view::style(&ctx, self.desktop_theme);
             self.styled = true;
+            // This frame was laid out in egui's default style: draw the next one at once.
+            ctx.request_repaint();
         }
         let before = discriminant(self.flow.screen());
         for update in self.link.drain() {

@@ -6,6 +6,7 @@
 //! - `link`: the connection thread (tokio) speaking the local protocol;
 //! - `app`, `view`: the egui window; `texts`, `checklist`: its words and the live rule check;
 //! - `accessibility`: how the window speaks to screen readers (names, headings, focus, announcer);
+//! - `theme`, `palette`: the desktop's light or dark preference, the colours of each;
 //! - `reminder`: when to remind the person, at most once a day, and the desktop notification;
 //! - which day it is for the person (the workstation's time zone, not UTC) and how a date is
 //!   written: `sesame_base::calendar`, shared with `sesame-agent status` and the letters.
@@ -15,6 +16,8 @@ pub mod app;
 pub mod checklist;
 pub mod flow;
 pub mod link;
+pub mod palette;
 pub mod reminder;
 pub mod texts;
+pub mod theme;
 pub mod view;

@@ -43,9 +43,11 @@ fn main() -> anyhow::Result<()> {
     if args.watch {
         return watch(&args);
     }
+    let theme = sesame_window::theme::desktop();
     let app =
         WindowApp::new(args.socket, Box::new(|| SystemClock.now()), Box::new(LocalCalendar::new()))
-            .context("starting the connection to the service")?;
+            .context("starting the connection to the service")?
+            .with_desktop_theme(theme);
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(texts::WINDOW_TITLE)
@@ -58,7 +60,12 @@ fn main() -> anyhow::Result<()> {
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
-    eframe::run_native(texts::WINDOW_TITLE, options, Box::new(|_| Ok(Box::new(app))))
+    let start = Box::new(move |cc: &eframe::CreationContext<'_>| {
+        // Styled before the first frame, so that it is not drawn in egui's default theme.
+        sesame_window::view::style(&cc.egui_ctx, theme);
+        Ok(Box::new(app) as Box<dyn eframe::App>)
+    });
+    eframe::run_native(texts::WINDOW_TITLE, options, start)
         .map_err(|error| anyhow::anyhow!("the window could not open: {error}"))
 }
 

@@ -127,6 +127,17 @@ impl Window<'_> {
         self.x.run("xdotool", &["type", "--window", &self.id, "--delay", "40", text]);
     }
 
+    /// Waits for the passwords step and types the three passwords.
+    fn type_passwords(&self, provisional: &str) {
+        self.wait_screen("Passwords");
+        self.type_text(provisional);
+        self.keys(&["Tab"]);
+        self.type_text(NEW);
+        self.keys(&["Tab"]);
+        self.type_text(NEW);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
     /// A screenshot of the window, checked not to be blank.
     fn shot(&mut self, name: &str) {
         self.shots += 1;
@@ -146,11 +157,15 @@ impl Drop for Window<'_> {
     }
 }
 
-fn open_window<'x>(x: &'x Xvfb, socket: &Path, home: &Path) -> (Window<'x>, Duration) {
-    open_window_with(x, socket, home, &[])
+/// Opens the window; `dark`: the desktop prefers dark (`GTK_THEME`), otherwise it says nothing
+/// (no session bus either, so no desktop portal) and the window is light.
+fn open_window<'x>(x: &'x Xvfb, socket: &Path, home: &Path, dark: bool) -> (Window<'x>, Duration) {
+    let dark_theme: &[(&str, &str)] = &[("GTK_THEME", "Adwaita:dark")];
+    open_window_with(x, socket, home, if dark { dark_theme } else { &[] })
 }
 
-/// The window opened with these environment variables too (a session bus, say).
+/// The window opened with these environment variables too (a session bus, a theme): without
+/// them, the desktop says nothing of its theme and there is no session bus.
 pub(super) fn open_window_with<'x>(
     x: &'x Xvfb,
     socket: &Path,
@@ -160,6 +175,8 @@ pub(super) fn open_window_with<'x>(
     let log = home.join("window.log");
     let started = Instant::now();
     let child = Command::new(window_binary())
+        .env_remove("GTK_THEME")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .envs(vars.iter().copied())
         .arg("--socket")
         .arg(socket)
@@ -206,7 +223,7 @@ async fn the_window_alone_walks_a_person_through_the_letter() {
         let x = Xvfb::start();
         // The key is in when the person starts.
         host.plug();
-        let (mut window, to_screen) = open_window(&x, &host.socket(), home.path());
+        let (mut window, to_screen) = open_window(&x, &host.socket(), home.path(), false);
         eprintln!("sesame-window: first screen after {} ms", to_screen.as_millis());
         window.shot("pourquoi");
         window.keys(&["Return"]);
@@ -216,14 +233,27 @@ async fn the_window_alone_walks_a_person_through_the_letter() {
         std::thread::sleep(Duration::from_millis(1500));
         window.shot("cle-retiree");
         window.keys(&["Return"]);
-        window.wait_screen("Passwords");
-        window.type_text(&provisional);
-        window.keys(&["Tab"]);
-        window.type_text(NEW);
-        window.keys(&["Tab"]);
-        window.type_text(NEW);
-        std::thread::sleep(Duration::from_millis(300));
+        window.type_passwords(&provisional);
         window.shot("mots-de-passe");
+        // The same step on a desktop that prefers dark: closed and opened again, the window
+        // takes the change up where the service left it.
+        drop(window);
+        let (mut window, _) = open_window(&x, &host.socket(), home.path(), true);
+        window.shots = 3;
+        window.keys(&["Return"]);
+        window.wait_screen("Unplug");
+        std::thread::sleep(Duration::from_millis(1500));
+        window.keys(&["Return"]);
+        window.type_passwords(&provisional);
+        window.shot("mots-de-passe-sombre");
+        drop(window);
+        let (mut window, _) = open_window(&x, &host.socket(), home.path(), false);
+        window.shots = 4;
+        window.keys(&["Return"]);
+        window.wait_screen("Unplug");
+        std::thread::sleep(Duration::from_millis(1500));
+        window.keys(&["Return"]);
+        window.type_passwords(&provisional);
         window.keys(&["Return"]);
         window.wait_screen("Outlook");
         window.shot("outlook");

@@ -61,6 +61,8 @@ pub struct FakeState {
     pub rotations: Vec<FakeRotation>,
     /// The mailboxes changed.
     pub changed: Vec<String>,
+    /// While true, a change waits after "connecting" (to look at the progress screen).
+    pub hold: bool,
 }
 
 /// A running fake service.
@@ -84,6 +86,11 @@ impl Running {
     pub fn unplug(&self) {
         self.set_key(KeyStatus::Absent);
     }
+
+    /// Holds the next change after "connecting" (`true`) or lets it go on (`false`).
+    pub fn hold(&self, hold: bool) {
+        self.state.lock().unwrap().hold = hold;
+    }
 }
 
 impl Drop for Running {
@@ -98,7 +105,8 @@ impl Drop for Running {
 pub fn start(key: KeyStatus, rotations: Vec<FakeRotation>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("agent.sock");
-    let state = Arc::new(Mutex::new(FakeState { key, rotations, changed: Vec::new() }));
+    let state =
+        Arc::new(Mutex::new(FakeState { key, rotations, changed: Vec::new(), hold: false }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let handler = Arc::new(FakeService { state: state.clone() });
@@ -296,6 +304,12 @@ impl FakeService {
                 if send(session, Event::Progress(step)).await {
                     return;
                 }
+            }
+            for _ in 0..3000 {
+                if !self.state.lock().unwrap().hold {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             let owa = self.state.lock().unwrap().rotations[i].owa.take();
             match owa {
