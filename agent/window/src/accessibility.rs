@@ -163,11 +163,12 @@ pub fn begin_frame(ctx: &egui::Context, flow: &Flow, entered: bool) {
     }
 }
 
-/// Called once per frame after the screen is drawn: on the screen's first frame, when no widget
-/// took the focus (no field or button to use yet: the service works, the key is awaited), the
-/// heading takes it, so that a screen reader says where the person is.
-pub fn settle_focus(ctx: &egui::Context, entered: bool) {
-    if !entered || ctx.memory(|memory| memory.focused().is_some()) {
+/// Called once per frame after the screen is drawn: when no widget has the focus (no field or
+/// button to use yet: the service works, the key is awaited), the heading takes it, so that a
+/// screen reader says where the person is. Not only on the screen's first frame: egui may draw a
+/// frame twice (a discarded layout pass), and a focus asked in the first pass can be lost.
+pub fn settle_focus(ctx: &egui::Context, _entered: bool) {
+    if ctx.memory(|memory| memory.focused().is_some()) {
         return;
     }
     if let Some(heading) = ctx.data(|data| data.get_temp::<Id>(heading_slot())) {

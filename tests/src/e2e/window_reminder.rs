@@ -236,15 +236,30 @@ fn assert_no_graphics(pid: u32) {
     assert!(graphics.is_empty(), "the watcher maps graphics libraries: {graphics:?}");
 }
 
-/// "dans 12 jours", as the reminder says it, from the `à faire avant le DD/MM/YYYY` of
-/// `sesame-agent status` (UTC dates, and the watcher runs with `TZ=UTC`).
+/// "dans 12 jours", as the reminder says it, from the `à faire avant le 20 décembre 2026` of
+/// `sesame-agent status` (the person's calendar, and the watcher runs with `TZ=UTC`).
 fn days_phrase(status: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
     let (_, after) = status.split_once("à faire avant le ").unwrap();
-    let mut parts = after[..10].split('/').map(|p| p.parse::<u16>().unwrap());
-    let (day, month, year) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-    let month = time::Month::try_from(u8::try_from(month).unwrap()).unwrap();
-    let due =
-        time::Date::from_calendar_date(i32::from(year), month, u8::try_from(day).unwrap()).unwrap();
+    let mut words = after.split_whitespace();
+    let day: u8 = words.next().unwrap().trim_end_matches("er").parse().unwrap();
+    let month = MONTHS.iter().position(|m| Some(*m) == words.next()).unwrap();
+    let year: i32 = words.next().unwrap().trim_end_matches([',', '.', ')']).parse().unwrap();
+    let month = time::Month::try_from(u8::try_from(month + 1).unwrap()).unwrap();
+    let due = time::Date::from_calendar_date(year, month, day).unwrap();
     match (due - SystemClock.now().date()).whole_days() {
         0 => "à faire aujourd'hui".to_owned(),
         1 => "à faire demain".to_owned(),
