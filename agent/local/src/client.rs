@@ -18,9 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sesame_base::password_rule::PasswordRule;
 
 use crate::password_check::{PasswordContext, Typed, check_new_password};
-use crate::protocol::{
-    Event, MailboxChoice, Refusal, Request, StatusReport, WirePolicy,
-};
+use crate::protocol::{Event, MailboxChoice, Refusal, Request, StatusReport, WirePolicy};
 use crate::secret::LocalSecret;
 use crate::texts_fr;
 use crate::transport::{self, Stream};
@@ -288,7 +286,14 @@ where
             Event::NeedNewPassword { mailbox, may_be_unchanged } => {
                 read_new_password(&mailbox, may_be_unchanged, person, out)
             }
-            Event::NeedPasswords { kind, mailbox, display_name, policy, office_name, office_city } => {
+            Event::NeedPasswords {
+                kind,
+                mailbox,
+                display_name,
+                policy,
+                office_name,
+                office_city,
+            } => {
                 let context = PasswordContext {
                     kind,
                     mailbox: &mailbox,
@@ -384,12 +389,9 @@ fn read_passwords(
     out: &mut dyn Write,
 ) -> Result<Request, PersonExit> {
     let context = &asked.context;
-    for line in texts_fr::need_passwords(
-        context.kind,
-        context.mailbox,
-        context.display_name,
-        asked.policy,
-    ) {
+    for line in
+        texts_fr::need_passwords(context.kind, context.mailbox, context.display_name, asked.policy)
+    {
         say(out, &line);
     }
     for _ in 0..LOCAL_ATTEMPTS {

@@ -18,10 +18,36 @@ pub const PROFESSION_WORDS: [&str; 2] = ["mailnot", "notaire"];
 
 /// Words of office names and cities that say nothing of this office in particular.
 const OFFICE_STOP_WORDS: &[&str] = &[
-    "les", "des", "aux", "sur", "sous", "scp", "sel", "selarl", "selas", "sarl", "sas", "snc",
-    "office", "offices", "etude", "etudes", "notarial", "notariale", "notariat", "notaires",
-    "associe", "associes", "associee", "associees", "maitre", "maitres", "societe", "civile",
-    "professionnelle", "groupe",
+    "les",
+    "des",
+    "aux",
+    "sur",
+    "sous",
+    "scp",
+    "sel",
+    "selarl",
+    "selas",
+    "sarl",
+    "sas",
+    "snc",
+    "office",
+    "offices",
+    "etude",
+    "etudes",
+    "notarial",
+    "notariale",
+    "notariat",
+    "notaires",
+    "associe",
+    "associes",
+    "associee",
+    "associees",
+    "maitre",
+    "maitres",
+    "societe",
+    "civile",
+    "professionnelle",
+    "groupe",
 ];
 
 /// Which kind of personal word a password contains.
@@ -101,7 +127,8 @@ impl PersonalWords {
                     folded.contains(word.as_str())
                 }
                 _ => {
-                    folded.contains(word.as_str()) || forms.iter().any(|f| f.contains(word.as_str()))
+                    folded.contains(word.as_str())
+                        || forms.iter().any(|f| f.contains(word.as_str()))
                 }
             };
             if found && !kinds.contains(kind) {

@@ -242,9 +242,7 @@ fn personal_word(kind: PersonalWordKind) -> &'static str {
     match kind {
         PersonalWordKind::Name => "il ne doit contenir ni votre nom ni votre prénom",
         PersonalWordKind::Office => "il ne doit contenir ni le nom ni la ville de l'office",
-        PersonalWordKind::OfficeNumber => {
-            "il ne doit pas contenir le numéro de l'office (CRPCEN)"
-        }
+        PersonalWordKind::OfficeNumber => "il ne doit pas contenir le numéro de l'office (CRPCEN)",
         PersonalWordKind::Profession => "il ne doit contenir ni « mailnot » ni « notaire »",
         PersonalWordKind::Provisional => {
             "il ne doit pas reprendre le mot de passe provisoire de la lettre"

@@ -258,7 +258,15 @@ impl Service {
     ) {
         let (id, mailbox) = (ctx.id, ctx.mailbox);
         let Chose {
-            kind, display_name, rule, strength, office_name, office_city, verifier, refused, ..
+            kind,
+            display_name,
+            rule,
+            strength,
+            office_name,
+            office_city,
+            verifier,
+            refused,
+            ..
         } = chose;
         if !limit::may_send(refused, self.lockout_threshold, self.now()) {
             let _ = session.send(&LocalEvent::Refused(Refusal::CurrentPasswordLimit)).await;

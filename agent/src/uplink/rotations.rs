@@ -327,7 +327,10 @@ mod tests {
 
     #[test]
     fn the_servers_strength_checks_are_on_when_absent_and_capped() {
-        assert_eq!(strength_from_pb(&pb::AgentPasswordPolicy::default()), StrengthChecks::default());
+        assert_eq!(
+            strength_from_pb(&pb::AgentPasswordPolicy::default()),
+            StrengthChecks::default()
+        );
         let off = pb::AgentPasswordPolicy {
             refuse_personal_words: Some(false),
             refuse_common_passwords: Some(false),
@@ -335,7 +338,10 @@ mod tests {
             ..Default::default()
         };
         let checks = strength_from_pb(&off);
-        assert_eq!(checks, StrengthChecks { personal_words: false, common_passwords: false, min_score: 0 });
+        assert_eq!(
+            checks,
+            StrengthChecks { personal_words: false, common_passwords: false, min_score: 0 }
+        );
         let high = pb::AgentPasswordPolicy { min_strength: Some(u32::MAX), ..Default::default() };
         assert_eq!(strength_from_pb(&high).min_score, 4);
         let pending = pending_from_pb(pb::PendingRotation {
@@ -347,7 +353,10 @@ mod tests {
             ..Default::default()
         })
         .expect("usable");
-        assert_eq!((pending.office_name.as_str(), pending.office_city.as_str()), ("SCP Lefèvre", "Saint-Malo"));
+        assert_eq!(
+            (pending.office_name.as_str(), pending.office_city.as_str()),
+            ("SCP Lefèvre", "Saint-Malo")
+        );
         assert!(!pending.strength.common_passwords);
     }
 

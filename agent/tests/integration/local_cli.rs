@@ -130,12 +130,8 @@ async fn change_and_status_through_the_real_binary() {
     let both = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(!both.contains("Ancien-Mot2passe") && !both.contains("Tulipe-Ancre-Violon-72"));
 
-    let (out, stdout) = run(
-        &socket,
-        &["change"],
-        "Ancien-Mot2passe\nHelene-Mot2passe\nHelene-Mot2passe\n",
-    )
-    .await;
+    let (out, stdout) =
+        run(&socket, &["change"], "Ancien-Mot2passe\nHelene-Mot2passe\nHelene-Mot2passe\n").await;
     assert_eq!(out.status.code(), Some(10), "{stdout}");
     assert!(stdout.contains("ni votre nom ni votre prénom"), "{stdout}");
 
@@ -158,7 +154,10 @@ async fn change_and_status_through_the_real_binary() {
 }
 
 /// Serves `service` on a socket in `dir` until `stop` is sent.
-fn serve(dir: &Path, service: &Arc<Service>) -> (std::path::PathBuf, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+fn serve(
+    dir: &Path,
+    service: &Arc<Service>,
+) -> (std::path::PathBuf, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let socket = dir.join("agent.sock");
     let server = LocalServer::bind(&socket).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

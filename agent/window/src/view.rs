@@ -312,14 +312,7 @@ fn passwords(
         false,
     );
     ui.checkbox(&mut fields.show, texts::SHOW_PASSWORDS);
-    let items = checklist(
-        asked.policy,
-        asked.kind,
-        &asked.mailbox,
-        &fields.old,
-        &fields.new,
-        &fields.confirm,
-    );
+    let items = checklist(asked, &fields.old, &fields.new, &fields.confirm);
     ui.label(RichText::new(texts::CHECKLIST_TITLE).strong());
     for item in &items {
         let (mark, color) = if item.met {

@@ -62,7 +62,8 @@ fn the_issues_examples_are_refused_with_their_reasons() {
     use PasswordProblem::*;
     let notaire = new_only("Notaire2026!");
     assert!(notaire.contains(&ContainsPersonalWord { kind: PersonalWordKind::Profession }));
-    let context = PasswordContext::of_mailbox(PasswordKind::Current, "dupont.jean@14032.mailnot.fr");
+    let context =
+        PasswordContext::of_mailbox(PasswordKind::Current, "dupont.jean@14032.mailnot.fr");
     let typed = Typed { old: "old", new: "Dupont.Jean1", confirm: "Dupont.Jean1" };
     let problems =
         check_new_password(&PasswordRule::default(), StrengthChecks::default(), &context, &typed);
