@@ -5,7 +5,7 @@
 //! password stays quick to check at each keystroke; a longer one only gets stronger.
 
 /// The characters estimated, at most.
-pub const MAX_ESTIMATED_CHARS: usize = 64;
+pub const MAX_ESTIMATED_CHARS: usize = 40;
 
 /// zxcvbn's score of `password` (0 to 4), its matching made aware of `personal_words`.
 pub fn score(password: &str, personal_words: &[String]) -> u8 {
