@@ -37,6 +37,8 @@ fn new_only(new: &str) -> Vec<PasswordProblem> {
 fn a_good_password_passes() {
     assert_eq!(check(PasswordKind::Provisional, "Xq7!provisoire-16", GOOD, GOOD), []);
     assert_eq!(new_only("hR4#vLp9!tWq2"), []);
+    // The end-to-end tests' periodic password.
+    assert_eq!(new_only("Printemps#Violons-27"), []);
 }
 
 #[test]
