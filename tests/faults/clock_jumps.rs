@@ -17,7 +17,7 @@ use crate::environment::{
 };
 
 /// The personal password of the periodic change.
-const NEXT: &str = "Printemps#Notaires-27";
+const NEXT: &str = "Printemps#Violons-27";
 
 /// Restarts the agent with its clock `days` ahead of the real time; returns when.
 async fn restart_at(host: &mut AgentHost, days: i64) -> std::time::Instant {

@@ -14,10 +14,12 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use sesame_base::calendar::Calendar;
+use sesame_base::password_rule::PasswordRule;
 
-use crate::protocol::{Event, MailboxChoice, PasswordKind, Request, StatusReport, WirePolicy};
+use crate::password_check::{PasswordContext, Typed, check_new_password};
+use crate::protocol::{Event, MailboxChoice, Refusal, Request, StatusReport, WirePolicy};
 use crate::secret::LocalSecret;
 use crate::texts_fr;
 use crate::transport::{self, Stream};
@@ -286,9 +288,22 @@ where
             Event::NeedNewPassword { mailbox, may_be_unchanged } => {
                 read_new_password(&mailbox, may_be_unchanged, person, out)
             }
-            Event::NeedPasswords { kind, mailbox, display_name, policy } => {
-                let asked = Asked { kind, mailbox: &mailbox, display_name: &display_name, policy };
-                read_passwords(&asked, person, out)
+            Event::NeedPasswords {
+                kind,
+                mailbox,
+                display_name,
+                policy,
+                office_name,
+                office_city,
+            } => {
+                let context = PasswordContext {
+                    kind,
+                    mailbox: &mailbox,
+                    display_name: &display_name,
+                    office_name: &office_name,
+                    office_city: &office_city,
+                };
+                read_passwords(&Asked { context, policy }, person, out)
             }
         };
         match next {
@@ -361,38 +376,68 @@ fn confirm_key_unplugged(
 
 /// What `need_passwords` asked.
 struct Asked<'a> {
-    kind: PasswordKind,
-    mailbox: &'a str,
-    display_name: &'a str,
+    context: PasswordContext<'a>,
     policy: WirePolicy,
 }
 
+/// How many times a person at a terminal may type passwords the local check refuses.
+const LOCAL_ATTEMPTS: usize = 3;
+
+/// Reads the three passwords and checks them as the service will (the same check, the same
+/// policy), so that a refused password is explained without being sent; the service checks again.
 fn read_passwords(
     asked: &Asked<'_>,
     person: &mut dyn Person,
     out: &mut dyn Write,
 ) -> Result<Request, PersonExit> {
+    let context = &asked.context;
     for line in
-        texts_fr::need_passwords(asked.kind, asked.mailbox, asked.display_name, asked.policy)
+        texts_fr::need_passwords(context.kind, context.mailbox, context.display_name, asked.policy)
     {
         say(out, &line);
     }
-    let typed = person.secret(texts_fr::old_password_prompt(asked.kind)).and_then(|old| {
-        let new = person.secret(texts_fr::NEW_PASSWORD_PROMPT)?;
-        let confirm = person.secret(texts_fr::CONFIRM_PASSWORD_PROMPT)?;
-        Ok((old, new, confirm))
-    });
-    match typed {
-        Ok((old, new, confirm)) => Ok(Request::Passwords {
-            current_or_provisional: LocalSecret::new(old),
-            new: LocalSecret::new(new),
-            confirm: LocalSecret::new(confirm),
-        }),
-        Err(error) => {
-            say(out, &texts_fr::input_ended(&error.to_string()));
-            Err(if person.is_interactive() { PersonExit::Cancelled } else { PersonExit::Refused })
+    for _ in 0..LOCAL_ATTEMPTS {
+        let typed = person.secret(texts_fr::old_password_prompt(context.kind)).and_then(|old| {
+            let new = person.secret(texts_fr::NEW_PASSWORD_PROMPT)?;
+            let confirm = person.secret(texts_fr::CONFIRM_PASSWORD_PROMPT)?;
+            Ok((old, new, confirm))
+        });
+        let (old, new, confirm) = match typed {
+            Ok(typed) => typed,
+            Err(error) => {
+                say(out, &texts_fr::input_ended(&error.to_string()));
+                return Err(if person.is_interactive() {
+                    PersonExit::Cancelled
+                } else {
+                    PersonExit::Refused
+                });
+            }
+        };
+        let problems = check_new_password(
+            &PasswordRule::from(asked.policy),
+            asked.policy.strength(),
+            context,
+            &Typed {
+                old: old.expose_secret(),
+                new: new.expose_secret(),
+                confirm: confirm.expose_secret(),
+            },
+        );
+        if problems.is_empty() {
+            return Ok(Request::Passwords {
+                current_or_provisional: LocalSecret::new(old),
+                new: LocalSecret::new(new),
+                confirm: LocalSecret::new(confirm),
+            });
+        }
+        for line in texts_fr::refusal(&Refusal::Password(problems)) {
+            say(out, &line);
+        }
+        if !person.is_interactive() {
+            return Err(PersonExit::Refused);
         }
     }
+    Err(PersonExit::Refused)
 }
 
 fn read_new_password(

@@ -4,10 +4,10 @@
 use std::sync::Mutex;
 
 use secrecy::{ExposeSecret, SecretString};
-use sesame_base::password_rule::PasswordRule;
+use sesame_base::password_rule::{PasswordRule, StrengthChecks};
 use sesame_base::rotation::Step;
 
-use crate::password_check::{Typed, check_new_password};
+use crate::password_check::{PasswordContext, Typed, check_new_password};
 use crate::protocol::{
     Event, KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, Request, RotationStatus,
     StatusReport,
@@ -80,6 +80,8 @@ impl FakeService {
             mailbox: mailbox.address.clone(),
             display_name: mailbox.display_name.clone(),
             policy: PasswordRule::default().into(),
+            office_name: String::new(),
+            office_city: String::new(),
         }
     }
 
@@ -137,8 +139,8 @@ impl FakeService {
         let typed = Typed { old, new: new.expose_secret(), confirm };
         let problems = check_new_password(
             &PasswordRule::default(),
-            Self::kind(mailbox),
-            &mailbox.address,
+            StrengthChecks::default(),
+            &PasswordContext::of_mailbox(Self::kind(mailbox), &mailbox.address),
             &typed,
         );
         if !problems.is_empty() {

@@ -332,3 +332,55 @@ fn the_line_reader_splits_any_stream_as_it_was_written() {
     });
     println!("{tally}");
 }
+
+#[test]
+fn any_new_password_is_checked_without_panicking() {
+    use sesame_base::password_rule::{MAX_SCORE, PasswordRule, StrengthChecks};
+
+    use crate::password_check::{PasswordContext, PasswordKind, Typed, check_new_password};
+
+    let tally = Tally::new("password_check");
+    check!()
+        .with_type::<(String, String, String, String, String, bool, bool, u8)>()
+        .with_iterations(400)
+        .for_each(|(new, old, mailbox, display_name, office, personal, common, score)| {
+            tally.case(|| {
+                let checks = StrengthChecks {
+                    personal_words: *personal,
+                    common_passwords: *common,
+                    min_score: *score,
+                };
+                let (office_name, office_city) = office.split_once('|').unwrap_or((office, ""));
+                let context = PasswordContext {
+                    kind: if old.len() % 2 == 0 {
+                        PasswordKind::Provisional
+                    } else {
+                        PasswordKind::Current
+                    },
+                    mailbox,
+                    display_name,
+                    office_name,
+                    office_city,
+                };
+                let typed = Typed { old, new, confirm: new };
+                let problems =
+                    check_new_password(&PasswordRule::default(), checks, &context, &typed);
+                for problem in &problems {
+                    if let crate::password_check::PasswordProblem::TooGuessable { score, min } =
+                        problem
+                    {
+                        assert!(score < min && *min <= MAX_SCORE);
+                    }
+                    if problem.wants_strength() {
+                        assert!(checks.common_passwords || checks.min_score > 0);
+                    }
+                }
+                if !PasswordRule::default().check(new).is_empty() {
+                    assert!(!problems.is_empty());
+                } else {
+                    tally.accepted();
+                }
+            })
+        });
+    println!("{tally}");
+}

@@ -11,16 +11,22 @@
 //! - `server`: [`server::LocalServer`] and the [`server::LocalHandler`] the service implements;
 //! - `client`: the `change` and `status` commands (and the window's status); `texts_fr`: every
 //!   word the person reads;
-//! - `password_check`: the local checks of a new password (rule, typings, names);
+//! - `password_check`: the local checks of a new password (rule, typings, names, and the strength
+//!   checks of the office's policy), with `personal_words` (the person's words),
+//!   `common_passwords` (the list of common passwords, a filter in the binary) and `strength`
+//!   (zxcvbn's estimate);
 //! - `account`: [`account::LocalAccount`], the local account behind a session (the user name
 //!   behind the uid on Linux, the SID on Windows), which is what binds a person to a mailbox.
 
 pub mod account;
 pub mod client;
+pub mod common_passwords;
 pub mod password_check;
+pub mod personal_words;
 pub mod protocol;
 pub mod secret;
 pub mod server;
+pub mod strength;
 pub mod texts_fr;
 pub mod transport;
 pub mod wire;

@@ -11,7 +11,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sesame_base::password_rule::PasswordRule;
+use sesame_base::password_rule::{DEFAULT_MIN_SCORE, PasswordRule, StrengthChecks};
 use sesame_base::rotation::Step;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -100,6 +100,13 @@ pub enum Event {
         display_name: String,
         /// What the new password must contain.
         policy: WirePolicy,
+        /// The office's name (empty: unknown, and then not sent, so that an older window still
+        /// reads the line).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        office_name: String,
+        /// The office's city (the same).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        office_city: String,
     },
     /// A change was interrupted and may have happened: the service needs the new password again
     /// to verify it (one logon). `may_be_unchanged`: the person may instead say it was not
@@ -137,7 +144,9 @@ pub struct MailboxChoice {
     pub display_name: String,
 }
 
-/// The password rule, as it crosses the socket.
+/// The password rule and the strength checks, as they cross the socket. The strength checks are
+/// absent from the line when they are the default (all on), so that a window older than them still
+/// reads it; absent when read, they are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WirePolicy {
@@ -151,17 +160,63 @@ pub struct WirePolicy {
     pub require_digit: bool,
     /// At least one special character.
     pub require_special: bool,
+    /// Refuse the person's words (names, office, `mailnot`, `notaire`, provisional password).
+    #[serde(default = "on", skip_serializing_if = "is_on")]
+    pub refuse_personal_words: bool,
+    /// Refuse common passwords.
+    #[serde(default = "on", skip_serializing_if = "is_on")]
+    pub refuse_common_passwords: bool,
+    /// The strength estimate to reach (0 to 4; more is read as 4).
+    #[serde(default = "default_min_strength", skip_serializing_if = "is_default_min_strength")]
+    pub min_strength: u8,
 }
 
-impl From<PasswordRule> for WirePolicy {
-    fn from(rule: PasswordRule) -> Self {
+fn on() -> bool {
+    true
+}
+
+fn is_on(value: &bool) -> bool {
+    *value
+}
+
+fn default_min_strength() -> u8 {
+    DEFAULT_MIN_SCORE
+}
+
+fn is_default_min_strength(value: &u8) -> bool {
+    *value == DEFAULT_MIN_SCORE
+}
+
+impl WirePolicy {
+    /// The rule and the strength checks of a rotation.
+    pub fn new(rule: PasswordRule, checks: StrengthChecks) -> WirePolicy {
         WirePolicy {
             min_length: rule.min_length,
             require_lower: rule.require_lower,
             require_upper: rule.require_upper,
             require_digit: rule.require_digit,
             require_special: rule.require_special,
+            refuse_personal_words: checks.personal_words,
+            refuse_common_passwords: checks.common_passwords,
+            min_strength: checks.min_score,
         }
+    }
+
+    /// The strength checks, the score capped, whatever arrives.
+    pub fn strength(&self) -> StrengthChecks {
+        StrengthChecks {
+            personal_words: self.refuse_personal_words,
+            common_passwords: self.refuse_common_passwords,
+            min_score: self.min_strength,
+        }
+        .bounded()
+    }
+}
+
+impl From<PasswordRule> for WirePolicy {
+    /// The rule with the default strength checks (all on).
+    fn from(rule: PasswordRule) -> Self {
+        WirePolicy::new(rule, StrengthChecks::default())
     }
 }
 
@@ -446,6 +501,60 @@ mod tests {
         r#""step":"verified","due":null,"in_hand":false}],"#,
         r#""last_report":null,"reports_waiting":0}}}"#,
     );
+
+    /// `need_passwords` as agents sent it before the strength checks.
+    const NEED_PASSWORDS_LINE: &str = concat!(
+        r#"{"v":1,"msg":{"need_passwords":{"kind":"provisional","mailbox":"a.b@1.mailnot.fr","#,
+        r#""display_name":"","policy":{"min_length":10,"require_lower":true,"#,
+        r#""require_upper":true,"require_digit":true,"require_special":true}}}}"#,
+    );
+
+    #[test]
+    fn the_strength_checks_are_on_when_absent_and_sent_only_when_not_the_default() {
+        let Ok(Event::NeedPasswords { policy, office_name, .. }) =
+            decode::<Event>(NEED_PASSWORDS_LINE.as_bytes())
+        else {
+            panic!("{NEED_PASSWORDS_LINE}")
+        };
+        assert_eq!(policy.strength(), StrengthChecks::default());
+        assert_eq!(office_name, "");
+        let event = |policy, office_name: &str| Event::NeedPasswords {
+            kind: PasswordKind::Provisional,
+            mailbox: "a.b@1.mailnot.fr".to_owned(),
+            display_name: String::new(),
+            policy,
+            office_name: office_name.to_owned(),
+            office_city: String::new(),
+        };
+        // The defaults: the line an older window reads.
+        let line = encode(&event(WirePolicy::from(PasswordRule::default()), ""));
+        assert_eq!(std::str::from_utf8(&line).unwrap(), format!("{NEED_PASSWORDS_LINE}\n"));
+        let off = StrengthChecks { personal_words: false, common_passwords: false, min_score: 9 };
+        let line = encode(&event(WirePolicy::new(PasswordRule::default(), off), "SCP Martin"));
+        let Ok(Event::NeedPasswords { policy, office_name, .. }) =
+            decode::<Event>(&line[..line.len() - 1])
+        else {
+            panic!("the line")
+        };
+        assert_eq!(policy.strength(), StrengthChecks { min_score: 4, ..off });
+        assert_eq!(office_name, "SCP Martin");
+    }
+
+    #[test]
+    fn new_password_problems_cross_the_socket() {
+        use crate::personal_words::PersonalWordKind;
+        let problems = vec![
+            PasswordProblem::ContainsPersonalWord { kind: PersonalWordKind::OfficeNumber },
+            PasswordProblem::CommonPassword,
+            PasswordProblem::TooGuessable { score: 1, min: 3 },
+        ];
+        let line = encode(&Event::Refused(Refusal::Password(problems.clone())));
+        let Ok(Event::Refused(Refusal::Password(read))) = decode::<Event>(&line[..line.len() - 1])
+        else {
+            panic!("the line")
+        };
+        assert_eq!(read, problems);
+    }
 
     #[test]
     fn steps_keep_their_snake_case_names_on_the_wire() {

@@ -6,7 +6,7 @@ use sesame_base::calendar::{Calendar, day_fr, moment_fr};
 use sesame_base::password_rule::PasswordRule;
 use sesame_base::rotation::{FailureReason, Step};
 
-use crate::password_check::PasswordProblem;
+use crate::password_check::{PasswordProblem, PersonalWordKind};
 use crate::protocol::{
     KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, ServiceError, StatusReport,
     WirePolicy,
@@ -127,6 +127,10 @@ pub fn done(mailbox: &str, key_in: bool) -> String {
     }
 }
 
+/// What to do when a password is too easy to guess or too common.
+pub const STRENGTH_SUGGESTION: &str = "Ajoutez un mot que personne ne devinerait, ou assemblez \
+     trois mots sans rapport : Tulipe-Ancre-Violon-72.";
+
 /// What the new password must contain.
 pub fn policy(policy: WirePolicy) -> String {
     let rule = PasswordRule::from(policy);
@@ -141,11 +145,27 @@ pub fn policy(policy: WirePolicy) -> String {
             parts.push(text.to_owned());
         }
     }
-    format!(
-        "Le nouveau mot de passe doit comporter {}, sans accent, et ne pas contenir votre nom ni \
-         votre prénom.",
-        parts.join(", ")
-    )
+    let checks = policy.strength();
+    let mut refused = vec!["votre nom ni votre prénom"];
+    if checks.personal_words {
+        refused = vec![
+            "votre nom ni votre prénom",
+            "ni le nom, la ville ou le numéro de l'office",
+            "ni « mailnot » ni « notaire »",
+        ];
+    }
+    let mut text = format!(
+        "Le nouveau mot de passe doit comporter {}, sans accent, et ne contenir ni {}.",
+        parts.join(", "),
+        refused.join(", ")
+    );
+    if checks.common_passwords {
+        text.push_str(" Ce ne doit pas être un mot de passe courant.");
+    }
+    if checks.min_score > 0 {
+        text.push_str(" Il doit être assez difficile à deviner.");
+    }
+    text
 }
 
 /// Before the three passwords.
@@ -205,6 +225,29 @@ pub fn password_problem(problem: PasswordProblem) -> String {
         PasswordProblem::ContainsName => {
             "il ne doit contenir ni votre nom ni votre prénom".to_owned()
         }
+        PasswordProblem::ContainsPersonalWord { kind } => personal_word(kind).to_owned(),
+        PasswordProblem::CommonPassword => {
+            "c'est un mot de passe courant, parmi les premiers qu'essaient les pirates, même avec \
+             des chiffres ou des symboles ajoutés"
+                .to_owned()
+        }
+        PasswordProblem::TooGuessable { .. } => {
+            "il est trop facile à deviner (mots du dictionnaire, suites de touches, dates ou \
+             prénoms se devinent vite)"
+                .to_owned()
+        }
+    }
+}
+
+fn personal_word(kind: PersonalWordKind) -> &'static str {
+    match kind {
+        PersonalWordKind::Name => "il ne doit contenir ni votre nom ni votre prénom",
+        PersonalWordKind::Office => "il ne doit contenir ni le nom ni la ville de l'office",
+        PersonalWordKind::OfficeNumber => "il ne doit pas contenir le numéro de l'office (CRPCEN)",
+        PersonalWordKind::Profession => "il ne doit contenir ni « mailnot » ni « notaire »",
+        PersonalWordKind::Provisional => {
+            "il ne doit pas reprendre le mot de passe provisoire de la lettre"
+        }
     }
 }
 
@@ -258,6 +301,9 @@ pub fn refusal(refusal: &Refusal) -> Vec<String> {
         Refusal::Password(problems) => {
             let mut lines = vec!["Ce nouveau mot de passe ne convient pas :".to_owned()];
             lines.extend(problems.iter().map(|p| format!("  - {}", password_problem(*p))));
+            if problems.iter().any(PasswordProblem::wants_strength) {
+                lines.push(STRENGTH_SUGGESTION.to_owned());
+            }
             lines.push("Choisissez-en un autre. Rien n'a été envoyé à la messagerie.".to_owned());
             lines
         }

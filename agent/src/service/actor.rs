@@ -14,7 +14,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use sesame_base::clock::SharedClock;
 use sesame_base::ids::{ReportId, RotationId};
-use sesame_base::password_rule::PasswordRule;
+use sesame_base::password_rule::{PasswordRule, StrengthChecks};
 use sesame_base::rotation::Step;
 use sesame_local::account::LocalAccount;
 use sesame_local::protocol::{Event as LocalEvent, MailboxChoice, StatusReport};
@@ -210,6 +210,9 @@ pub(super) struct Chose {
     pub kind: RotationKind,
     pub display_name: String,
     pub rule: PasswordRule,
+    pub strength: StrengthChecks,
+    pub office_name: String,
+    pub office_city: String,
     pub verifier: Option<Verifier>,
     pub refused: Option<limit::RefusedOn>,
 }
@@ -501,6 +504,9 @@ impl<O: OwaWork> Actor<O> {
             kind: rotation.kind,
             display_name: delivery.map(|d| d.display_name.clone()).unwrap_or_default(),
             rule: delivery.map(|d| d.rule).unwrap_or_default(),
+            strength: delivery.map(|d| d.strength).unwrap_or_default(),
+            office_name: delivery.map(|d| d.office_name.clone()).unwrap_or_default(),
+            office_city: delivery.map(|d| d.office_city.clone()).unwrap_or_default(),
             verifier: rotation.provisional.clone(),
             refused: rotation.refused_current,
         };

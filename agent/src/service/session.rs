@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sesame_local::account::LocalAccount;
-use sesame_local::password_check::{Typed, check_new_password};
+use sesame_local::password_check::{PasswordContext, Typed, check_new_password};
 use sesame_local::protocol::{
     Event as LocalEvent, PasswordKind, ProgressStep, Refusal, Request, StatusReport, WirePolicy,
 };
@@ -257,7 +257,17 @@ impl Service {
         evidence: KeyEvidence,
     ) {
         let (id, mailbox) = (ctx.id, ctx.mailbox);
-        let Chose { kind, display_name, rule, verifier, refused, .. } = chose;
+        let Chose {
+            kind,
+            display_name,
+            rule,
+            strength,
+            office_name,
+            office_city,
+            verifier,
+            refused,
+            ..
+        } = chose;
         if !limit::may_send(refused, self.lockout_threshold, self.now()) {
             let _ = session.send(&LocalEvent::Refused(Refusal::CurrentPasswordLimit)).await;
             return;
@@ -271,7 +281,9 @@ impl Service {
                 kind: password_kind,
                 mailbox: mailbox.to_owned(),
                 display_name: display_name.clone(),
-                policy: WirePolicy::from(rule),
+                policy: WirePolicy::new(rule, strength),
+                office_name: office_name.clone(),
+                office_city: office_city.clone(),
             };
             if session.send(&ask).await.is_err() {
                 return;
@@ -287,7 +299,16 @@ impl Service {
                 new: new.expose_secret(),
                 confirm: confirm.expose_secret(),
             };
-            let problems = check_new_password(&rule, password_kind, mailbox, &typed);
+            // The check that decides, whatever the window or the terminal checked: nothing
+            // reaches OWA before it.
+            let context = PasswordContext {
+                kind: password_kind,
+                mailbox,
+                display_name: &display_name,
+                office_name: &office_name,
+                office_city: &office_city,
+            };
+            let problems = check_new_password(&rule, strength, &context, &typed);
             if !problems.is_empty() {
                 let _ = session.send(&LocalEvent::Refused(Refusal::Password(problems))).await;
                 continue;

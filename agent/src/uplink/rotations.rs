@@ -3,7 +3,7 @@
 //! agent's own types ([`crate::rotation`], [`crate::outbox`]) are converted here and nowhere else.
 
 use secrecy::SecretString;
-use sesame_base::password_rule::PasswordRule;
+use sesame_base::password_rule::{DEFAULT_MIN_SCORE, PasswordRule, StrengthChecks};
 use sesame_base::rotation::{FailureReason, Step};
 use sesame_local::account::LocalAccount;
 use sesame_proto::v1 as pb;
@@ -30,6 +30,12 @@ pub struct PendingRotation {
     pub provisional: Option<SecretString>,
     /// The rules of the new password.
     pub rule: PasswordRule,
+    /// The strength checks of the new password (all on when the server says nothing).
+    pub strength: StrengthChecks,
+    /// The office's name (empty from an older server): the new password must not contain it.
+    pub office_name: String,
+    /// The office's city (the same).
+    pub office_city: String,
     /// `DOMAIN\user` when OWA asks for it.
     pub logon_name: Option<String>,
     /// When the rotation expires on the server.
@@ -71,6 +77,9 @@ fn pending_from_pb(rotation: pb::PendingRotation) -> Option<PendingRotation> {
         kind,
         provisional,
         rule: rotation.policy.as_ref().map(rule_from_pb).unwrap_or_default(),
+        strength: rotation.policy.as_ref().map(strength_from_pb).unwrap_or_default(),
+        office_name: rotation.office_name.chars().take(MAX_OFFICE_TEXT).collect(),
+        office_city: rotation.office_city.chars().take(MAX_OFFICE_TEXT).collect(),
         logon_name: Some(rotation.logon_name).filter(|name| !name.is_empty()),
         expires_at: parse_time(&rotation.expires_at),
         due_at: parse_time(&rotation.due_at),
@@ -91,6 +100,24 @@ fn rule_from_pb(policy: &pb::AgentPasswordPolicy) -> PasswordRule {
         require_special: policy.require_special,
     }
     .with_floor()
+}
+
+/// The office's name and city are kept to this many characters (they are only searched for in a
+/// password).
+const MAX_OFFICE_TEXT: usize = 200;
+
+/// The strength checks as the server sent them: each absent one on (an older server), the score
+/// capped at the highest.
+fn strength_from_pb(policy: &pb::AgentPasswordPolicy) -> StrengthChecks {
+    let min_score = policy
+        .min_strength
+        .map_or(DEFAULT_MIN_SCORE, |score| u8::try_from(score).unwrap_or(u8::MAX));
+    StrengthChecks {
+        personal_words: policy.refuse_personal_words.unwrap_or(true),
+        common_passwords: policy.refuse_common_passwords.unwrap_or(true),
+        min_score,
+    }
+    .bounded()
 }
 
 /// An account as the contract carries it (at most 256 characters each).
@@ -296,6 +323,41 @@ mod tests {
         let rule = rule_from_pb(&policy);
         assert_eq!(rule.min_length, 10);
         assert!(rule.check("motdepasse12").is_empty());
+    }
+
+    #[test]
+    fn the_servers_strength_checks_are_on_when_absent_and_capped() {
+        assert_eq!(
+            strength_from_pb(&pb::AgentPasswordPolicy::default()),
+            StrengthChecks::default()
+        );
+        let off = pb::AgentPasswordPolicy {
+            refuse_personal_words: Some(false),
+            refuse_common_passwords: Some(false),
+            min_strength: Some(0),
+            ..Default::default()
+        };
+        let checks = strength_from_pb(&off);
+        assert_eq!(
+            checks,
+            StrengthChecks { personal_words: false, common_passwords: false, min_score: 0 }
+        );
+        let high = pb::AgentPasswordPolicy { min_strength: Some(u32::MAX), ..Default::default() };
+        assert_eq!(strength_from_pb(&high).min_score, 4);
+        let pending = pending_from_pb(pb::PendingRotation {
+            rotation_id: "r".into(),
+            kind: pb::pending_rotation::Kind::Periodic.into(),
+            office_name: "SCP Lefèvre".into(),
+            office_city: "Saint-Malo".into(),
+            policy: Some(off),
+            ..Default::default()
+        })
+        .expect("usable");
+        assert_eq!(
+            (pending.office_name.as_str(), pending.office_city.as_str()),
+            ("SCP Lefèvre", "Saint-Malo")
+        );
+        assert!(!pending.strength.common_passwords);
     }
 
     #[test]

@@ -92,8 +92,12 @@ pub struct PasswordsAsked {
     pub mailbox: String,
     /// The person's name (may be empty).
     pub display_name: String,
-    /// The rule of the new password.
+    /// The rule of the new password, and the strength checks.
     pub policy: WirePolicy,
+    /// The office's name (may be empty): the new password must not contain it.
+    pub office_name: String,
+    /// The office's city (may be empty).
+    pub office_city: String,
 }
 
 /// One screen of the window.
@@ -362,8 +366,22 @@ impl Flow {
                 self.key = Some(KeyStatus::Unknown { reason: String::new() });
                 self.screen = Screen::Unplug { notice: None };
             }
-            Event::NeedPasswords { kind, mailbox, display_name, policy } => {
-                let asked = PasswordsAsked { kind, mailbox, display_name, policy };
+            Event::NeedPasswords {
+                kind,
+                mailbox,
+                display_name,
+                policy,
+                office_name,
+                office_city,
+            } => {
+                let asked = PasswordsAsked {
+                    kind,
+                    mailbox,
+                    display_name,
+                    policy,
+                    office_name,
+                    office_city,
+                };
                 self.screen = Screen::Passwords { asked, notice: self.last_refusal.take() };
             }
             Event::NeedNewPassword { mailbox, may_be_unchanged } => {

@@ -38,6 +38,8 @@ fn need_passwords() -> Event {
         mailbox: "dupont0@1.mailnot.fr".to_owned(),
         display_name: String::new(),
         policy: PasswordRule::default().into(),
+        office_name: String::new(),
+        office_city: String::new(),
     }
 }
 

@@ -460,14 +460,7 @@ fn passwords(
             },
         );
         ui.add_space(gap - ui.spacing().item_spacing.x);
-        items = checklist(
-            asked.policy,
-            asked.kind,
-            &asked.mailbox,
-            &fields.old,
-            &fields.new,
-            &fields.confirm,
-        );
+        items = checklist(asked, &fields.old, &fields.new, &fields.confirm);
         ui.allocate_ui_with_layout(
             egui::vec2(right_width, 0.0),
             Layout::top_down(Align::Min),

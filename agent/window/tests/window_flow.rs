@@ -13,9 +13,11 @@ use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use sesame_base::calendar::FixedCalendar;
+use sesame_base::password_rule::StrengthChecks;
 use sesame_local::protocol::{KeyStatus, PasswordKind, Refusal};
 use sesame_local::texts_fr;
 use sesame_window::app::WindowApp;
+use sesame_window::checklist;
 use sesame_window::flow::Screen;
 use sesame_window::texts;
 use support::{FakeRotation, Running, start};
@@ -80,6 +82,21 @@ fn type_passwords(h: &mut Harness<'static, WindowApp>, kind: PasswordKind, old: 
     type_in(h, texts::old_password_label(kind), old);
     type_in(h, texts::new_password_label(), new);
     type_in(h, texts::confirm_password_label(), new);
+}
+
+/// Empties the three password fields (select all, delete).
+fn clear_passwords(h: &mut Harness<'static, WindowApp>) {
+    for label in [
+        texts::old_password_label(PasswordKind::Provisional),
+        texts::new_password_label(),
+        texts::confirm_password_label(),
+    ] {
+        h.get_by_role_and_label(Role::PasswordInput, label).focus();
+        h.step();
+        h.key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::A);
+        h.key_press(eframe::egui::Key::Backspace);
+        h.step();
+    }
 }
 
 /// From the first screen to the passwords, the key already out.
@@ -204,7 +221,7 @@ fn every_refusal_of_the_mail_server_says_what_to_do() {
         if refusal == Refusal::NewPasswordRefused {
             // Asked again on the same screen; the second try goes through.
             assert!(matches!(h.state().flow().screen(), Screen::Passwords { .. }));
-            type_passwords(&mut h, PasswordKind::Provisional, LETTER, "Autre-Mot2passe");
+            type_passwords(&mut h, PasswordKind::Provisional, LETTER, "Ancre-Tulipe-Violon-27");
             click(&mut h, texts::SUBMIT);
             wait_text(&mut h, texts::OUTLOOK_TITLE);
         } else {
@@ -290,4 +307,60 @@ fn every_input_has_a_french_label() {
         h.get_by_role_and_label(Role::PasswordInput, label);
     }
     h.get_by_role_and_label(Role::CheckBox, texts::SHOW_PASSWORDS);
+}
+
+/// The labels of the checklist's lines not met.
+fn unmet_lines(h: &Harness<'static, WindowApp>) -> Vec<String> {
+    // A label's text is its node's value in AccessKit.
+    h.query_all_by_label_contains("Non :")
+        .filter_map(|node| {
+            let node = node.accesskit_node();
+            node.label().or_else(|| node.value())
+        })
+        .collect()
+}
+
+#[test]
+fn weak_passwords_are_refused_in_the_checklist_and_never_sent() {
+    let fake = start(KeyStatus::Absent, vec![FakeRotation::provisional(MAILBOX, LETTER)]);
+    let mut h = open(&fake);
+    to_passwords(&mut h);
+    for (weak, line) in [
+        ("Notaire2026!", checklist::OFFICE_LINE),
+        ("Dupont.Helene1", "ni votre nom ni votre prénom"),
+        ("Azerty123!", checklist::COMMON_LINE),
+        ("Motdepasse1!", checklist::COMMON_LINE),
+    ] {
+        type_passwords(&mut h, PasswordKind::Provisional, LETTER, weak);
+        let unmet = unmet_lines(&h);
+        assert!(unmet.iter().any(|l| l.contains(line)), "{weak}: {unmet:?}");
+        assert!(!is_enabled(&h, texts::SUBMIT), "{weak}");
+        if line == checklist::COMMON_LINE {
+            assert!(unmet.iter().any(|l| l.contains("Tulipe-Ancre-Violon-72")), "{unmet:?}");
+        }
+        clear_passwords(&mut h);
+    }
+    assert_eq!(fake.received(), 0);
+    type_passwords(&mut h, PasswordKind::Provisional, LETTER, NEW);
+    assert!(is_enabled(&h, texts::SUBMIT), "{:?}", unmet_lines(&h));
+    click(&mut h, texts::SUBMIT);
+    wait_text(&mut h, texts::OUTLOOK_TITLE);
+    assert_eq!(fake.received(), 1);
+}
+
+#[test]
+fn the_policy_switches_the_strength_lines_off() {
+    let fake = start(KeyStatus::Absent, vec![FakeRotation::provisional(MAILBOX, LETTER)]);
+    fake.set_checks(StrengthChecks {
+        personal_words: false,
+        common_passwords: false,
+        min_score: 0,
+    });
+    let mut h = open(&fake);
+    to_passwords(&mut h);
+    type_passwords(&mut h, PasswordKind::Provisional, LETTER, "Notaire2026!");
+    assert!(h.query_all_by_label_contains(checklist::COMMON_LINE).next().is_none());
+    assert!(is_enabled(&h, texts::SUBMIT), "{:?}", unmet_lines(&h));
+    click(&mut h, texts::SUBMIT);
+    wait_text(&mut h, texts::OUTLOOK_TITLE);
 }

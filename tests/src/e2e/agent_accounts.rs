@@ -469,7 +469,7 @@ async fn the_bound_owners_periodic_change_and_its_refused_password_limit(server:
     assert_eq!(sim.logins().len(), logins, "the colleague's guess never reached Exchange");
 
     // The owner mistypes the current password: Exchange refuses it once...
-    let next = "Printemps#Notaires-27";
+    let next = "Printemps#Violons-27";
     let (code, out) = block_in_place(|| {
         run_as(&owner.name, &binary, &socket, &["change"], &["Faux-Courant-2026!", next, next])
     });

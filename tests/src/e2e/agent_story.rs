@@ -21,7 +21,7 @@ use crate::{TestServer, write_file};
 pub(super) const MAILBOX: &str = "dupont.jean@01234.mailnot.fr";
 pub(super) const NEW: &str = "Etude-Lyon-2026!";
 /// The personal password chosen at the periodic change.
-const NEXT: &str = "Printemps#Notaires-27";
+const NEXT: &str = "Printemps#Violons-27";
 
 /// What the administrator does before the person sees anything: returns the agent (not started)
 /// and the provisional password (from the export, as the mail administrator gets it).

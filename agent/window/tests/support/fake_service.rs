@@ -10,15 +10,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sesame_base::password_rule::PasswordRule;
+use sesame_base::password_rule::{PasswordRule, StrengthChecks};
 use sesame_base::rotation::Step;
-use sesame_local::password_check::{Typed, check_new_password};
+use sesame_local::password_check::{PasswordContext, Typed, check_new_password};
 use sesame_local::protocol::{
     Event, KeyStatus, MailboxChoice, PasswordKind, ProgressStep, Refusal, Request, RotationStatus,
-    StatusReport,
+    StatusReport, WirePolicy,
 };
 use sesame_local::server::{LocalHandler, LocalServer, Session};
 use time::OffsetDateTime;
+
+/// The office's name the fake sends.
+pub const OFFICE_NAME: &str = "SCP Lefèvre et Associés";
+/// The office's city the fake sends.
+pub const OFFICE_CITY: &str = "Saint-Malo";
 
 /// A rotation the fake holds.
 #[derive(Debug, Clone)]
@@ -63,6 +68,10 @@ pub struct FakeState {
     pub changed: Vec<String>,
     /// While true, a change waits after "connecting" (to look at the progress screen).
     pub hold: bool,
+    /// The strength checks of the office's policy.
+    pub checks: StrengthChecks,
+    /// How many times the passwords were received.
+    pub received: usize,
 }
 
 /// A running fake service.
@@ -91,6 +100,14 @@ impl Running {
     pub fn hold(&self, hold: bool) {
         self.state.lock().unwrap().hold = hold;
     }
+
+    pub fn set_checks(&self, checks: StrengthChecks) {
+        self.state.lock().unwrap().checks = checks;
+    }
+
+    pub fn received(&self) -> usize {
+        self.state.lock().unwrap().received
+    }
 }
 
 impl Drop for Running {
@@ -105,8 +122,14 @@ impl Drop for Running {
 pub fn start(key: KeyStatus, rotations: Vec<FakeRotation>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("agent.sock");
-    let state =
-        Arc::new(Mutex::new(FakeState { key, rotations, changed: Vec::new(), hold: false }));
+    let state = Arc::new(Mutex::new(FakeState {
+        key,
+        rotations,
+        changed: Vec::new(),
+        hold: false,
+        checks: StrengthChecks::default(),
+        received: 0,
+    }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let handler = Arc::new(FakeService { state: state.clone() });
@@ -134,6 +157,10 @@ struct FakeService {
 impl FakeService {
     fn key(&self) -> KeyStatus {
         self.state.lock().unwrap().key.clone()
+    }
+
+    fn checks(&self) -> StrengthChecks {
+        self.state.lock().unwrap().checks
     }
 
     fn rotation(&self, i: usize) -> FakeRotation {
@@ -260,7 +287,9 @@ impl FakeService {
                 kind: rotation.kind(),
                 mailbox: rotation.mailbox.clone(),
                 display_name: rotation.display_name.clone(),
-                policy: PasswordRule::default().into(),
+                policy: WirePolicy::new(PasswordRule::default(), self.checks()),
+                office_name: OFFICE_NAME.to_owned(),
+                office_city: OFFICE_CITY.to_owned(),
             };
             if send(session, ask).await {
                 return;
@@ -284,12 +313,16 @@ impl FakeService {
                 new: new.expose_secret(),
                 confirm: confirm.expose(),
             };
-            let problems = check_new_password(
-                &PasswordRule::default(),
-                rotation.kind(),
-                &rotation.mailbox,
-                &typed,
-            );
+            self.state.lock().unwrap().received += 1;
+            let context = PasswordContext {
+                kind: rotation.kind(),
+                mailbox: &rotation.mailbox,
+                display_name: &rotation.display_name,
+                office_name: OFFICE_NAME,
+                office_city: OFFICE_CITY,
+            };
+            let problems =
+                check_new_password(&PasswordRule::default(), self.checks(), &context, &typed);
             if !problems.is_empty() {
                 if send(session, Event::Refused(Refusal::Password(problems))).await {
                     return;
