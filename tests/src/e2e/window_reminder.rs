@@ -256,7 +256,8 @@ fn days_phrase(status: &str) -> String {
     let (_, after) = status.split_once("à faire avant le ").unwrap();
     let mut words = after.split_whitespace();
     let day: u8 = words.next().unwrap().trim_end_matches("er").parse().unwrap();
-    let month = MONTHS.iter().position(|m| Some(*m) == words.next()).unwrap();
+    let month_name = words.next().unwrap();
+    let month = MONTHS.iter().position(|m| *m == month_name).unwrap();
     let year: i32 = words.next().unwrap().trim_end_matches([',', '.', ')']).parse().unwrap();
     let month = time::Month::try_from(u8::try_from(month + 1).unwrap()).unwrap();
     let due = time::Date::from_calendar_date(year, month, day).unwrap();
