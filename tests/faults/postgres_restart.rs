@@ -103,6 +103,13 @@ impl Drop for PrivatePostgres {
     }
 }
 
+/// The phase a request is counted in: the one it ended in when the outage began or ended while it
+/// ran (a request that started before the crash and ended after it saw the outage).
+fn phase_of(started: String, phase: &Mutex<String>) -> String {
+    let ended = phase.lock().unwrap().clone();
+    if ended == started { started } else { ended }
+}
+
 /// What the load saw: per phase, the answers by code.
 type Tally = Arc<Mutex<BTreeMap<String, usize>>>;
 
@@ -140,8 +147,10 @@ pub(crate) async fn restart_under_load() -> String {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let request =
                     pb::HeartbeatRequest { agent_version: "0.1.0".into(), ..Default::default() };
-                let now = phase.lock().unwrap().clone();
-                match client.heartbeat(request).await {
+                let started = phase.lock().unwrap().clone();
+                let answer = client.heartbeat(request).await;
+                let now = phase_of(started, &phase);
+                match answer {
                     Ok(answer) => {
                         let at = OffsetDateTime::parse(&answer.into_inner().server_time, &Rfc3339)
                             .unwrap();
@@ -162,7 +171,7 @@ pub(crate) async fn restart_under_load() -> String {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 n += 1;
-                let now = phase.lock().unwrap().clone();
+                let started = phase.lock().unwrap().clone();
                 let office = format!("{:05}", 20_000 + n);
                 let write = [
                     "sesamectl",
@@ -174,7 +183,9 @@ pub(crate) async fn restart_under_load() -> String {
                     "--name",
                     "Étude",
                 ];
-                match sesame_tests::run_sesamectl(&write).await {
+                let written = sesame_tests::run_sesamectl(&write).await;
+                let now = phase_of(started, &phase);
+                match written {
                     Ok(_) => {
                         created.lock().unwrap().push(office);
                         count(&tally, &now, "write OK");
@@ -185,7 +196,10 @@ pub(crate) async fn restart_under_load() -> String {
                     Err(other) => count(&tally, &now, &format!("write client error: {other}")),
                 }
                 let read = ["sesamectl", "--credentials", &credentials, "office", "list"];
-                match sesame_tests::run_sesamectl(&read).await {
+                let started = phase.lock().unwrap().clone();
+                let listed = sesame_tests::run_sesamectl(&read).await;
+                let now = phase_of(started, &phase);
+                match listed {
                     Ok(_) => count(&tally, &now, "read OK"),
                     Err(sesamectl::Error::Rpc(status)) => {
                         count(&tally, &now, &format!("read {:?}", status.code()))
