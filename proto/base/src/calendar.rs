@@ -95,7 +95,8 @@ impl Calendar for FixedCalendar {
     }
 }
 
-const MONTHS: [&str; 12] = [
+/// The months' names in French, January first.
+pub const MONTHS: [&str; 12] = [
     "janvier",
     "février",
     "mars",

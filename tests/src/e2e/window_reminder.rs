@@ -239,25 +239,11 @@ fn assert_no_graphics(pid: u32) {
 /// "dans 12 jours", as the reminder says it, from the `à faire avant le 20 décembre 2026` of
 /// `sesame-agent status` (the person's calendar, and the watcher runs with `TZ=UTC`).
 fn days_phrase(status: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
     let (_, after) = status.split_once("à faire avant le ").unwrap();
     let mut words = after.split_whitespace();
     let day: u8 = words.next().unwrap().trim_end_matches("er").parse().unwrap();
     let month_name = words.next().unwrap();
-    let month = MONTHS.iter().position(|m| *m == month_name).unwrap();
+    let month = sesame_base::calendar::MONTHS.iter().position(|m| *m == month_name).unwrap();
     let year: i32 = words.next().unwrap().trim_end_matches([',', '.', ')']).parse().unwrap();
     let month = time::Month::try_from(u8::try_from(month + 1).unwrap()).unwrap();
     let due = time::Date::from_calendar_date(year, month, day).unwrap();
