@@ -140,18 +140,28 @@ pub(crate) fn print_office_report(
     out: &mut impl Write,
     report: &pb::ImportOfficesResponse,
 ) -> std::io::Result<()> {
-    let total = report.created + report.updated + report.unchanged;
-    let prefix = if report.dry_run { "Dry run, nothing written: would import" } else { "Imported" };
-    if report.created == 0 && report.updated == 0 {
+    let counts = [report.created, report.updated, report.unchanged];
+    print_counts(out, "offices", report.dry_run, counts)
+}
+
+/// What an import did, `[created, updated, unchanged]` records of `noun`.
+fn print_counts(
+    out: &mut impl Write,
+    noun: &str,
+    dry_run: bool,
+    [created, updated, unchanged]: [u64; 3],
+) -> std::io::Result<()> {
+    let total = created + updated + unchanged;
+    let prefix = if dry_run { "Dry run, nothing written: would import" } else { "Imported" };
+    if created == 0 && updated == 0 {
         writeln!(
             out,
-            "Nothing to change: all {total} offices are already registered as in the file."
+            "Nothing to change: all {total} {noun} are already registered as in the file."
         )
     } else {
         writeln!(
             out,
-            "{prefix} {total} offices: {} created, {} updated, {} unchanged.",
-            report.created, report.updated, report.unchanged
+            "{prefix} {total} {noun}: {created} created, {updated} updated, {unchanged} unchanged."
         )
     }
 }
@@ -212,20 +222,8 @@ pub(crate) fn print_report(
     out: &mut impl Write,
     report: &pb::ImportMailboxesResponse,
 ) -> std::io::Result<()> {
-    let total = report.created + report.updated + report.unchanged;
-    let prefix = if report.dry_run { "Dry run, nothing written: would import" } else { "Imported" };
-    if report.created == 0 && report.updated == 0 {
-        writeln!(
-            out,
-            "Nothing to change: all {total} mailboxes are already registered as in the file."
-        )
-    } else {
-        writeln!(
-            out,
-            "{prefix} {total} mailboxes: {} created, {} updated, {} unchanged.",
-            report.created, report.updated, report.unchanged
-        )
-    }
+    let counts = [report.created, report.updated, report.unchanged];
+    print_counts(out, "mailboxes", report.dry_run, counts)
 }
 
 #[cfg(test)]
